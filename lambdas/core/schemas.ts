@@ -1,0 +1,165 @@
+import { z } from 'zod';
+
+/**
+ * Every message that crosses a boundary, as a zod schema: HTTP bodies, the job envelope the
+ * controller signs, and the run-time report a provider signs. Handlers, the provider agent and
+ * tests all import these; nothing re-declares them.
+ */
+
+export const LIMITS = {
+  maxVcpu: 8,
+  maxMemoryMb: 16384,
+  /** Platform maximum for a function's timeout, in seconds. */
+  maxTimeoutS: 900,
+  /** Input carried inline in the envelope; larger input must be uploaded to S3 first. */
+  maxInlineInputBytes: 256 * 1024,
+  maxBodyBytes: 1024 * 1024,
+  maxEnvVars: 50,
+} as const;
+
+export const ROLES = ['developer', 'provider', 'peer-operator'] as const;
+export type Role = (typeof ROLES)[number];
+
+const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -');
+
+/**
+ * An image reference pinned by digest: `registry/repo@sha256:<64 hex>`. Tags are refused:
+ * a tag can be moved after the function was registered, a digest cannot.
+ */
+export const ImageRef = z
+  .string()
+  .max(512)
+  .regex(
+    /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+@sha256:[a-f0-9]{64}$/,
+    'must be an image reference pinned by digest, e.g. 127.0.0.1:5000/chainfaas/sha256@sha256:<64 hex digits>',
+  );
+
+export const Resources = z
+  .object({
+    vcpu: z.number().positive().max(LIMITS.maxVcpu),
+    memoryMb: z.number().int().min(16).max(LIMITS.maxMemoryMb),
+    timeoutS: z.number().int().min(1).max(LIMITS.maxTimeoutS),
+  })
+  .strict();
+export type Resources = z.infer<typeof Resources>;
+
+export const RegisterUserBody = z
+  .object({
+    email: z.string().email().max(254),
+    password: z.string().min(10, 'must be at least 10 characters').max(200),
+    roles: z.array(z.enum(ROLES)).min(1).max(3),
+  })
+  .strict();
+
+export const LoginBody = z.object({ email: z.string().email().max(254), password: z.string().min(1).max(200) }).strict();
+
+export const CreateFunctionBody = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63'),
+    image: ImageRef,
+    resources: Resources,
+    protocol: z.enum(['stdio', 'http']).default('stdio'),
+    mode: z.enum(['sync', 'async']).default('sync'),
+    network: z.enum(['none', 'egress']).default('none'),
+    /** Highest price a single job may cost, in micro-credits. */
+    maxPrice: z.number().int().positive().optional(),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names must be shell identifiers'), z.string().max(4096))
+      .refine((e) => Object.keys(e).length <= LIMITS.maxEnvVars, `at most ${LIMITS.maxEnvVars} variables`)
+      .default({}),
+  })
+  .strict();
+export type CreateFunctionBody = z.infer<typeof CreateFunctionBody>;
+
+export const InvokeBody = z
+  .object({
+    /** Bytes for the function's stdin: a string is sent as UTF-8, anything else as its JSON. */
+    input: z.unknown().optional(),
+    inputBase64: z.string().max(Math.ceil((LIMITS.maxInlineInputBytes * 4) / 3) + 4).optional(),
+    mode: z.enum(['sync', 'async']).optional(),
+    /** Sync mode: how long to wait for the result before answering 202, in seconds. */
+    waitS: z.number().int().min(0).max(60).optional(),
+  })
+  .strict()
+  .refine((b) => !(b.input !== undefined && b.inputBase64 !== undefined), { message: 'send input or inputBase64, not both', path: ['inputBase64'] });
+
+export const RegisterProviderBody = z
+  .object({
+    name: z.string().min(1).max(64),
+    capacity: z.object({ vcpu: z.number().positive().max(256), memoryMb: z.number().int().min(64).max(1024 * 1024) }).strict(),
+    /** The provider's Ed25519 public key (SPKI PEM); its private key never leaves the provider's machine. */
+    publicKey: z.string().min(40).max(1000).includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }),
+  })
+  .strict();
+
+export const HeartbeatBody = z
+  .object({
+    cachedImages: z.array(z.string().max(600)).max(1000).default([]),
+    warmFunctions: z.array(id).max(1000).default([]),
+    runningJobs: z.array(id).max(1000).default([]),
+    draining: z.boolean().default(false),
+  })
+  .strict();
+
+/** What the controller signs and sends to a provider's queue. */
+export const JobEnvelope = z
+  .object({
+    v: z.literal(1),
+    jobId: id,
+    functionId: id,
+    functionVersion: z.number().int().positive(),
+    developerId: id,
+    providerId: id,
+    image: ImageRef,
+    protocol: z.enum(['stdio', 'http']),
+    network: z.enum(['none', 'egress']),
+    resources: Resources,
+    env: z.record(z.string()),
+    input: z.union([
+      z.object({ kind: z.literal('inline'), base64: z.string() }).strict(),
+      z.object({ kind: z.literal('url'), url: z.string().url(), size: z.number().int().nonnegative() }).strict(),
+    ]),
+    resultPutUrl: z.string().url(),
+    logPutUrl: z.string().url(),
+    issuedAt: z.string().datetime(),
+    /** The provider must not start the job after this instant. */
+    startBy: z.string().datetime(),
+    attempt: z.number().int().positive(),
+  })
+  .strict();
+export type JobEnvelope = z.infer<typeof JobEnvelope>;
+
+export const SignedEnvelope = z.object({ envelope: z.unknown(), signature: z.string().max(200), keyId: z.string().max(64) }).strict();
+export type SignedEnvelope = { envelope: JobEnvelope; signature: string; keyId: string };
+
+export const FAILURE_REASONS = ['exit', 'oom', 'timeout', 'output_too_large', 'runtime_error', 'image_unavailable'] as const;
+
+/** What the provider measures and signs after a run. */
+export const RuntimeReport = z
+  .object({
+    v: z.literal(1),
+    jobId: id,
+    providerId: id,
+    attempt: z.number().int().positive(),
+    status: z.enum(['succeeded', 'failed']),
+    reason: z.enum(FAILURE_REASONS).optional(),
+    exitCode: z.number().int().nullable(),
+    runtimeMs: z.number().int().nonnegative(),
+    resultSha256: z.string().regex(/^[a-f0-9]{64}$/),
+    resultSize: z.number().int().nonnegative(),
+    logSize: z.number().int().nonnegative(),
+    startedAt: z.string().datetime(),
+    finishedAt: z.string().datetime(),
+  })
+  .strict()
+  .refine((r) => (r.status === 'failed') === (r.reason !== undefined), { message: 'a failed report needs a reason; a succeeded one has none', path: ['reason'] });
+export type RuntimeReport = z.infer<typeof RuntimeReport>;
+
+export const ReportBody = z.object({ report: z.unknown(), signature: z.string().min(1).max(200) }).strict();
+
+/** Formats a zod error as `field: message` for the first issue; the edge returns it as the problem's detail. */
+export function firstIssue(err: z.ZodError): { field: string; message: string } {
+  const issue = err.issues[0];
+  const field = issue?.path.join('.') || '(body)';
+  return { field, message: issue?.message ?? 'invalid' };
+}

@@ -1,0 +1,109 @@
+/**
+ * The controller's deployment manifest, as plain data with no imports: which Lambda handles which
+ * route, and which resources each Lambda may touch. The CDK stack (lib/) builds API routes and
+ * least-privilege grants from it; the local platform (local/) routes requests with it. One list,
+ * so the two cannot drift.
+ */
+
+export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter';
+export type TableName = 'users' | 'tokens' | 'functions' | 'jobs' | 'providers' | 'outbox';
+export type Access = 'R' | 'RW';
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** API Gateway HTTP API path syntax, e.g. `/jobs/{jobId}` */
+  path: string;
+  handler: HandlerName;
+  /** false for the routes that create or open a session; everything else needs a bearer token. */
+  auth: boolean;
+}
+
+export const ROUTES: readonly RouteSpec[] = [
+  { method: 'POST', path: '/users', handler: 'accounts', auth: false },
+  { method: 'POST', path: '/sessions', handler: 'accounts', auth: false },
+  { method: 'GET', path: '/me', handler: 'accounts', auth: true },
+  { method: 'GET', path: '/controller/public-key', handler: 'accounts', auth: false },
+  { method: 'POST', path: '/functions', handler: 'functions', auth: true },
+  { method: 'GET', path: '/functions', handler: 'functions', auth: true },
+  { method: 'GET', path: '/functions/{functionId}', handler: 'functions', auth: true },
+  { method: 'POST', path: '/functions/{functionId}/invocations', handler: 'invocations', auth: true },
+  { method: 'GET', path: '/jobs/{jobId}', handler: 'jobs', auth: true },
+  { method: 'GET', path: '/jobs/{jobId}/ledger', handler: 'jobs', auth: true },
+  { method: 'POST', path: '/providers', handler: 'providers', auth: true },
+  { method: 'PUT', path: '/providers/{providerId}/heartbeat', handler: 'providers', auth: true },
+  { method: 'POST', path: '/providers/{providerId}/reports', handler: 'providers', auth: true },
+];
+
+export interface HandlerSpec {
+  /** Source file, relative to the repository root. */
+  entry: string;
+  tables: Partial<Record<TableName, Access>>;
+  /** Result bucket: presign PUT/GET (R = read + presign GET, RW = also presign PUT). */
+  bucket?: Access;
+  /** Provider queues: `send` job envelopes, or `manage` (create a provider's queue). */
+  queues?: 'send' | 'manage';
+  /** Reads the controller's private signing key. */
+  signingKey?: boolean;
+  /** Talks to the Fabric ledger. */
+  ledger?: boolean;
+}
+
+export const HANDLERS: Record<HandlerName, HandlerSpec> = {
+  accounts: { entry: 'lambdas/handlers/accounts.ts', tables: { users: 'RW', tokens: 'RW' }, signingKey: false },
+  functions: { entry: 'lambdas/handlers/functions.ts', tables: { tokens: 'R', users: 'R', functions: 'RW' } },
+  invocations: {
+    entry: 'lambdas/handlers/invocations.ts',
+    tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW' },
+    bucket: 'RW',
+    queues: 'send',
+    signingKey: true,
+  },
+  jobs: { entry: 'lambdas/handlers/jobs.ts', tables: { tokens: 'R', users: 'R', jobs: 'R' }, bucket: 'R', ledger: true },
+  providers: {
+    entry: 'lambdas/handlers/providers.ts',
+    tables: { tokens: 'R', users: 'R', providers: 'RW', jobs: 'RW', outbox: 'RW' },
+    bucket: 'R',
+    queues: 'manage',
+  },
+  ledgerWriter: { entry: 'lambdas/handlers/ledger-writer.ts', tables: { outbox: 'RW' }, ledger: true },
+};
+
+/** Environment variables the handlers read. The CDK binders and local/ set exactly these. */
+export const ENV = {
+  tables: {
+    users: 'USERS_TABLE',
+    tokens: 'TOKENS_TABLE',
+    functions: 'FUNCTIONS_TABLE',
+    jobs: 'JOBS_TABLE',
+    providers: 'PROVIDERS_TABLE',
+    outbox: 'OUTBOX_TABLE',
+  } satisfies Record<TableName, string>,
+  bucket: 'RESULTS_BUCKET',
+  queuePrefix: 'PROVIDER_QUEUE_PREFIX',
+  /** AWS: ARN of the Secrets Manager secret holding the controller's PKCS#8 PEM key. */
+  signingKeySecretArn: 'CONTROLLER_KEY_SECRET_ARN',
+  /** Local mode: path of the PEM file. */
+  signingKeyFile: 'CONTROLLER_KEY_FILE',
+  /** `embedded` (local default) or `fabric`. */
+  ledgerMode: 'LEDGER_MODE',
+} as const;
+
+/**
+ * DynamoDB key schema, shared by the CDK table constructs and local/ (which creates the same
+ * tables in DynamoDB Local). GSIs are listed with their partition and sort keys.
+ */
+export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; stream?: boolean; gsis: { name: string; pk: string; sk?: string }[] }> = {
+  users: { pk: 'userId', gsis: [{ name: 'byEmail', pk: 'email' }] },
+  tokens: { pk: 'tokenHash', ttl: 'expiresAt', gsis: [] },
+  functions: { pk: 'functionId', gsis: [{ name: 'byOwner', pk: 'ownerId', sk: 'createdAt' }] },
+  jobs: {
+    pk: 'jobId',
+    gsis: [
+      { name: 'byDeveloper', pk: 'developerId', sk: 'createdAt' },
+      { name: 'byProvider', pk: 'providerId', sk: 'createdAt' },
+      { name: 'waiting', pk: 'waitingShard', sk: 'createdAt' },
+    ],
+  },
+  providers: { pk: 'providerId', gsis: [{ name: 'byOwner', pk: 'ownerId' }, { name: 'online', pk: 'onlineShard', sk: 'providerId' }] },
+  outbox: { pk: 'stream', sk: 'seq', stream: true, gsis: [{ name: 'pending', pk: 'pendingShard', sk: 'enqueuedAt' }] },
+};
