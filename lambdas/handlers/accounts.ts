@@ -1,0 +1,2 @@
+// Placeholder: the real handler is being written (walking skeleton).
+export const handler = async (): Promise<unknown> => ({ statusCode: 501 });
