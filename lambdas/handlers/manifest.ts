@@ -42,14 +42,17 @@ export interface HandlerSpec {
   bucket?: Access;
   /** Provider queues: `send` job envelopes, or `manage` (create a provider's queue). */
   queues?: 'send' | 'manage';
-  /** Reads the controller's private signing key. */
+  /**
+   * Reads the controller's private signing key. Lambdas without it that still need the public
+   * key (accounts, providers) get it from the CONTROLLER_PUBLIC_KEY environment variable.
+   */
   signingKey?: boolean;
   /** Talks to the Fabric ledger. */
   ledger?: boolean;
 }
 
 export const HANDLERS: Record<HandlerName, HandlerSpec> = {
-  accounts: { entry: 'lambdas/handlers/accounts.ts', tables: { users: 'RW', tokens: 'RW' }, signingKey: false },
+  accounts: { entry: 'lambdas/handlers/accounts.ts', tables: { users: 'RW', tokens: 'RW', outbox: 'RW' } },
   functions: { entry: 'lambdas/handlers/functions.ts', tables: { tokens: 'R', users: 'R', functions: 'RW' } },
   invocations: {
     entry: 'lambdas/handlers/invocations.ts',
@@ -84,6 +87,8 @@ export const ENV = {
   signingKeySecretArn: 'CONTROLLER_KEY_SECRET_ARN',
   /** Local mode: path of the PEM file. */
   signingKeyFile: 'CONTROLLER_KEY_FILE',
+  /** The controller's public key (SPKI PEM); not secret. */
+  publicKey: 'CONTROLLER_PUBLIC_KEY',
   /** `embedded` (local default) or `fabric`. */
   ledgerMode: 'LEDGER_MODE',
 } as const;

@@ -1,2 +1,21 @@
-// Placeholder: the real handler is being written (walking skeleton).
-export const handler = async (): Promise<unknown> => ({ statusCode: 501 });
+import { acceptReport, authenticate, heartbeat, registerProvider } from '../core/controller';
+import { depsFromEnv } from '../adapters/deps';
+import { httpApi, json } from './http';
+
+const deps = depsFromEnv();
+
+/** Providers: register capacity (creates the provider's own queue), heartbeat, signed run-time reports. */
+export const handler = httpApi({
+  'POST /providers': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(201, await registerProvider(deps, user, req.body));
+  },
+  'PUT /providers/{providerId}/heartbeat': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await heartbeat(deps, user, req.params.providerId ?? '', req.body));
+  },
+  'POST /providers/{providerId}/reports': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await acceptReport(deps, user, req.params.providerId ?? '', req.body));
+  },
+});

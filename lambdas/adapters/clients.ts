@@ -1,0 +1,38 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+/**
+ * The AWS SDK clients, created once per process at module scope. In AWS the endpoints are the
+ * defaults; in local mode AWS_ENDPOINT_URL_DYNAMODB / _SQS / _S3 point at DynamoDB Local and the
+ * SQS+S3 emulator. Checksums are computed only when an operation requires them, so presigned
+ * PUTs carry no checksum of an empty body.
+ */
+const region = process.env.AWS_REGION ?? 'us-east-1';
+const endpoint = (service: string): string | undefined => process.env[`AWS_ENDPOINT_URL_${service}`] || undefined;
+
+export const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region, endpoint: endpoint('DYNAMODB') }), {
+  marshallOptions: { removeUndefinedValues: true },
+});
+
+export const sqs = new SQSClient({ region, endpoint: endpoint('SQS') });
+
+const s3Endpoint = endpoint('S3');
+export const s3 = new S3Client({
+  region,
+  endpoint: s3Endpoint,
+  forcePathStyle: s3Endpoint !== undefined,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED',
+});
+
+export const awsRegion = region;
+export const sqsEndpoint = endpoint('SQS');
+
+/** Reads a required environment variable or fails at cold start with its name. */
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}

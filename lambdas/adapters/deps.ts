@@ -1,0 +1,83 @@
+import type { ControllerConfig, Deps } from '../core/controller';
+import type { Ledger } from '../core/ledger';
+import { createLedger } from './ledger';
+import type { PolicyName } from '../core/scheduler';
+import { ENV } from '../handlers/manifest';
+import { awsRegion, requireEnv, sqsEndpoint } from './clients';
+import { DynamoAccountStore, DynamoFunctionStore, DynamoJobStore, DynamoOutbox, DynamoProviderStore } from './dynamo-store';
+import { S3ResultStorage } from './s3-storage';
+import { KeySigner } from './signer';
+import { SqsProviderQueues } from './sqs-queues';
+
+const int = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got ${raw}`);
+  return value;
+};
+
+/** The controller's configuration from the environment, with documented defaults (README, "Configuration"). */
+export function configFromEnv(): ControllerConfig {
+  const policy = (process.env.SCHEDULER_POLICY ?? 'random-fit') as PolicyName;
+  if (!['random-fit', 'least-loaded', 'warm-affinity'].includes(policy)) throw new Error(`SCHEDULER_POLICY ${policy} is not one of random-fit, least-loaded, warm-affinity`);
+  return {
+    policy,
+    heartbeatIntervalS: int('HEARTBEAT_INTERVAL_S', 10),
+    heartbeatStaleMs: int('HEARTBEAT_STALE_MS', 45_000),
+    billing: { version: int('PRICE_VERSION', 1), vcpuMs: int('PRICE_VCPU_MS', 10), mbMs: int('PRICE_MB_MS', 1) },
+    presignTtlS: int('PRESIGN_TTL_S', 3600),
+    tokenTtlS: int('TOKEN_TTL_S', 30 * 24 * 3600),
+    sqsRegion: awsRegion,
+    sqsEndpoint,
+    signupCredit: int('SIGNUP_CREDIT', 0),
+  };
+}
+
+const once = <T>(make: () => T): (() => T) => {
+  let value: T | undefined;
+  return () => (value ??= make());
+};
+
+let cached: Deps | undefined;
+
+/**
+ * The controller's ports over DynamoDB, SQS, S3 and the signing key, built once per process.
+ * Each port is built on first use, so a Lambda needs only the environment (and the IAM grants)
+ * of the ports it actually touches.
+ */
+export function depsFromEnv(): Deps {
+  if (cached) return cached;
+  const accounts = once(() => new DynamoAccountStore({ users: requireEnv(ENV.tables.users), tokens: requireEnv(ENV.tables.tokens) }));
+  const functions = once(() => new DynamoFunctionStore(requireEnv(ENV.tables.functions)));
+  const jobs = once(() => new DynamoJobStore(requireEnv(ENV.tables.jobs)));
+  const providers = once(() => new DynamoProviderStore(requireEnv(ENV.tables.providers)));
+  const outbox = once(() => new DynamoOutbox(requireEnv(ENV.tables.outbox)));
+  const queues = once(() => new SqsProviderQueues(requireEnv(ENV.queuePrefix)));
+  const storage = once(() => new S3ResultStorage(requireEnv(ENV.bucket)));
+  const signer = once(() => KeySigner.fromEnv());
+  const config = configFromEnv();
+  cached = {
+    get accounts() { return accounts(); },
+    get functions() { return functions(); },
+    get jobs() { return jobs(); },
+    get providers() { return providers(); },
+    get outbox() { return outbox(); },
+    get queues() { return queues(); },
+    get storage() { return storage(); },
+    get signer() { return signer(); },
+    config,
+  };
+  return cached;
+}
+
+let ledger: Promise<Ledger> | undefined;
+
+/** The ledger (embedded or Fabric, by LEDGER_MODE), opened once per process. */
+export function ledgerFromEnv(): Promise<Ledger> {
+  ledger ??= Promise.resolve(createLedger(process.env)).catch((err) => {
+    ledger = undefined;
+    throw err;
+  });
+  return ledger;
+}
