@@ -1,0 +1,154 @@
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Server } from 'node:http';
+import { generateKeyPair } from '../lambdas/core/signing';
+import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
+import { LambdaHandler, startApiServer } from './api-server';
+import { ensureDocker } from './docker';
+import { RunningService, startDynamoDbLocal, startFauxqs } from './services';
+import { createBucket, createTables } from './tables';
+import { startRegistry } from './registry';
+import { buildExampleImages } from '../examples/images';
+import { LocalProvider, startLocalProvider } from './provider';
+
+/**
+ * The embedded local platform: every service of the AWS deployment, on this machine, with no AWS
+ * account. Real emulators (DynamoDB Local, fauxqs for SQS + S3), a real Docker registry and engine,
+ * the embedded ledger, the SAME Lambda handler modules behind a local API Gateway (v2) server, the
+ * ledger writer on a timer, and one provider agent.
+ */
+
+export interface PlatformOptions {
+  /** Where state lives (keys, ledger, registry storage). @default .chainfaas */
+  dataDir?: string;
+  /** API port. @default 3000; 0 picks a free one */
+  port?: number;
+  /** Start one provider agent connected to the Docker engine. @default true */
+  provider?: boolean;
+  /** Build and push the example function images. @default true */
+  images?: boolean;
+  /** Keep the ledger between runs (the emulators are in memory, so by default it is wiped). @default false */
+  keepLedger?: boolean;
+  /** Ledger writer period. @default 250 ms */
+  ledgerIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface Platform {
+  apiUrl: string;
+  registry: string;
+  images: Record<string, string>;
+  env: Record<string, string>;
+  provider?: LocalProvider;
+  /** Runs the ledger writer once now and returns what it committed. */
+  flushLedger(): Promise<{ committed: number; rejected: number }>;
+  stop(): Promise<void>;
+}
+
+const TABLE_NAMES: Record<TableName, string> = {
+  users: 'chainfaas-users',
+  tokens: 'chainfaas-tokens',
+  functions: 'chainfaas-functions',
+  jobs: 'chainfaas-jobs',
+  providers: 'chainfaas-providers',
+  outbox: 'chainfaas-outbox',
+};
+
+export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dataDir = resolve(options.dataDir ?? '.chainfaas');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => log(`stop: ${(err as Error).message}`));
+    stops.length = 0;
+  };
+  try {
+    log('starting Docker engine check');
+    const docker = await ensureDocker(join(dataDir, 'dockerd.log'));
+    const services: RunningService[] = [];
+    const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
+    services.push(dynamo, fauxqs);
+    stops.push(() => fauxqs.stop(), () => dynamo.stop());
+    log(`DynamoDB Local at ${dynamo.endpoint}; SQS + S3 emulator at ${fauxqs.endpoint}`);
+    const registry = await startRegistry({ port: 0, dataDir: join(dataDir, 'registry') });
+    stops.push(() => registry.stop());
+    log(`Docker registry at ${registry.address}`);
+
+    const keyFile = join(dataDir, 'controller-key.pem');
+    if (!existsSync(keyFile)) {
+      writeFileSync(keyFile, generateKeyPair().privateKeyPem, { mode: 0o600 });
+    }
+    chmodSync(keyFile, 0o600);
+    const ledgerDir = join(dataDir, 'ledger');
+    if (!options.keepLedger) rmSync(ledgerDir, { recursive: true, force: true });
+
+    const env: Record<string, string> = {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+      AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+      [ENV.bucket]: 'chainfaas-results',
+      [ENV.queuePrefix]: 'chainfaas-provider-',
+      [ENV.signingKeyFile]: keyFile,
+      [ENV.ledgerMode]: 'embedded',
+      LEDGER_DIR: ledgerDir,
+      SIGNUP_CREDIT: process.env.SIGNUP_CREDIT ?? '100000000',
+      ...Object.fromEntries((Object.keys(TABLE_NAMES) as TableName[]).map((t) => [ENV.tables[t], TABLE_NAMES[t]])),
+    };
+    Object.assign(process.env, env);
+    await createTables(dynamo.endpoint, TABLE_NAMES);
+    await createBucket(fauxqs.endpoint, env[ENV.bucket] as string);
+
+    // The handler modules read their environment when first loaded, exactly as in Lambda.
+    const handlers: Record<HandlerName, LambdaHandler | undefined> = {
+      accounts: (await import('../lambdas/handlers/accounts')).handler as unknown as LambdaHandler,
+      functions: (await import('../lambdas/handlers/functions')).handler as unknown as LambdaHandler,
+      invocations: (await import('../lambdas/handlers/invocations')).handler as unknown as LambdaHandler,
+      jobs: (await import('../lambdas/handlers/jobs')).handler as unknown as LambdaHandler,
+      providers: (await import('../lambdas/handlers/providers')).handler as unknown as LambdaHandler,
+      ledgerWriter: undefined,
+    };
+    const { handler: ledgerWriter } = await import('../lambdas/handlers/ledger-writer');
+    const { ledgerFromEnv } = await import('../lambdas/adapters/deps');
+
+    // The ledger writer: in AWS the outbox table's stream triggers it; here a timer does, one run at a time.
+    let writing: Promise<{ committed: number; rejected: number }> | undefined;
+    const flushLedger = () => (writing ??= ledgerWriter().finally(() => (writing = undefined)));
+    const timer = setInterval(() => flushLedger().catch((err) => log(`ledger writer: ${(err as Error).message}`)), options.ledgerIntervalMs ?? 250);
+    stops.push(async () => {
+      clearInterval(timer);
+      await writing?.catch(() => undefined);
+      await flushLedger().catch(() => undefined);
+      await (await ledgerFromEnv()).close();
+    });
+
+    const { server, url: apiUrl } = await startApiServer(options.port ?? 3000, handlers);
+    stops.push(() => closeServer(server));
+    log(`API at ${apiUrl}`);
+
+    const images = options.images === false ? {} : await buildExampleImages(registry.address);
+    for (const [name, ref] of Object.entries(images)) log(`image ${name}: ${ref}`);
+
+    let provider: LocalProvider | undefined;
+    if (options.provider !== false) {
+      provider = await startLocalProvider({ apiUrl, dataDir: join(dataDir, 'provider'), docker, log });
+      stops.push(() => (provider as LocalProvider).stop());
+      log(`provider ${provider.providerId} online (queue ${provider.queueUrl})`);
+    }
+
+    return { apiUrl, registry: registry.address, images, env, provider, flushLedger, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

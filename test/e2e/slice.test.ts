@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPlatform, Platform } from '../../local/platform';
+import { Api, eventually, newUser } from '../support/api';
+
+/**
+ * The walking skeleton, end to end through the HTTP API against the real emulators, a real Docker
+ * engine and registry, real containers and the embedded ledger.
+ */
+let platform: Platform;
+let api: Api;
+
+beforeAll(async () => {
+  platform = await startPlatform({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'chainfaas-e2e-')), log: () => undefined });
+  api = new Api(platform.apiUrl);
+}, 300_000);
+
+afterAll(async () => {
+  await platform?.stop();
+}, 60_000);
+
+const resources = { vcpu: 0.5, memoryMb: 64, timeoutS: 20 };
+
+test('a job runs end to end: register, invoke, result link, job record, ledger record', async () => {
+  const dev = await newUser(api, ['developer']);
+  const created = await dev.api.post('/functions', { name: 'sha256', image: platform.images.sha256, resources });
+  expect(created.status).toBe(201);
+  const functionId = created.body.functionId as string;
+
+  const input = 'hello, volunteer computing';
+  const invoked = await dev.api.post(`/functions/${functionId}/invocations`, { input });
+  expect(invoked.status).toBe(200);
+  expect(invoked.body.status).toBe('SUCCEEDED');
+  expect(invoked.body.providerId).toBe(platform.provider?.providerId);
+
+  // The result comes from a presigned S3 GET link and holds what the container computed.
+  const download = await fetch(invoked.body.resultUrl);
+  expect(download.status).toBe(200);
+  const resultBytes = Buffer.from(await download.arrayBuffer());
+  const result = JSON.parse(resultBytes.toString('utf8'));
+  expect(result.sha256).toBe(createHash('sha256').update(input).digest('hex'));
+  expect(result.bytes).toBe(Buffer.byteLength(input));
+  expect(invoked.body.result).toEqual({ sha256: createHash('sha256').update(resultBytes).digest('hex'), size: resultBytes.length });
+
+  const job = await dev.api.get(`/jobs/${invoked.body.jobId}`);
+  expect(job.status).toBe(200);
+  expect(job.body).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, functionId });
+  expect(job.body.runtimeMs).toBeGreaterThan(0);
+  expect(Date.parse(job.body.timings.finishedAt)).toBeGreaterThanOrEqual(Date.parse(job.body.timings.startedAt));
+
+  // The monitoring ledger: the job record with developer, provider, function, run time and receipt.
+  const ledger = await eventually('the ledger record to be settled', async () => {
+    await platform.flushLedger();
+    const res = await dev.api.get(`/jobs/${invoked.body.jobId}/ledger`);
+    return res.body.record?.received && res.body.record?.runtimeMs !== undefined ? res.body : undefined;
+  });
+  expect(ledger.record).toMatchObject({
+    jobId: invoked.body.jobId,
+    developerId: dev.userId,
+    providerId: platform.provider?.providerId,
+    functionId,
+    runtimeMs: job.body.runtimeMs,
+    received: true,
+    resultSha256: invoked.body.result.sha256,
+  });
+  expect(ledger.history.length).toBeGreaterThanOrEqual(2);
+});
+
+test('a function that exits non-zero ends FAILED with its exit code and its stderr as the log', async () => {
+  const dev = await newUser(api, ['developer']);
+  const created = await dev.api.post('/functions', { name: 'fail', image: platform.images.fail, resources });
+  expect(created.status).toBe(201);
+  const invoked = await dev.api.post(`/functions/${created.body.functionId}/invocations`, { input: 'anything' });
+  expect(invoked.status).toBe(200);
+  expect(invoked.body).toMatchObject({ status: 'FAILED', exitCode: 3 });
+  expect(invoked.body.reason).toMatch(/exited with code 3/);
+  expect(invoked.body.resultUrl).toBeUndefined();
+  const log = await fetch(invoked.body.logUrl);
+  expect(log.status).toBe(200);
+  expect((await log.text()).length).toBeGreaterThan(0);
+});
