@@ -1,0 +1,25 @@
+// One linter (typescript-eslint, recommended rules) over the TypeScript sources; prettier formats.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'cdk.out/**', 'node_modules/**', 'chaincode/dist/**', 'portal/vendor/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['lambdas/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', '@middy/*', 'aws-lambda'], message: 'lambdas/core imports nothing AWS and nothing middy: put it in an adapter.' }] }],
+    },
+  },
+);
