@@ -1,0 +1,3 @@
+module chainfaas.dev/examples
+
+go 1.22
