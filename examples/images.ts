@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,9 +40,16 @@ export async function buildExampleImages(registry: string, options: BuildExample
   const docker = options.docker ?? new Docker();
   const log = options.log ?? (() => undefined);
   const names = options.only ?? exampleNames();
-  const stage = join(tmpdir(), 'chainfaas-example-images');
-  await compile(names, stage, log);
+  const stage = mkdtempSync(join(tmpdir(), 'chainfaas-example-images-'));
+  try {
+    await compile(names, stage, log);
+    return await buildAndPush(docker, host, names, stage, log);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
 
+async function buildAndPush(docker: Docker, host: string, names: string[], stage: string, log: (line: string) => void): Promise<Record<string, string>> {
   const refs: Record<string, string> = {};
   for (const name of names) {
     const context = join(stage, name);

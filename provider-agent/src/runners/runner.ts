@@ -1,0 +1,80 @@
+import { FAILURE_REASONS, JobEnvelope } from '../../../lambdas/core/schemas';
+
+/**
+ * One runner per invocation protocol (`stdio`, `http`), each bounded by the job's deadline. The
+ * agent has already verified the envelope, fetched the input and pulled the image; the runner
+ * starts the function, captures its result and log, and measures its run time.
+ */
+export interface FunctionRunner {
+  readonly protocol: JobEnvelope['protocol'];
+  run(request: RunRequest): Promise<RunOutcome>;
+}
+
+export interface RunRequest {
+  envelope: JobEnvelope;
+  input: Buffer;
+  /** Aborting stops the function at once (forced shutdown); the outcome is then `aborted`. */
+  signal?: AbortSignal;
+}
+
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** What a run produced, ready to be uploaded and reported. */
+export interface RunOutcome {
+  status: 'succeeded' | 'failed';
+  /** Set exactly when `status` is `failed`. */
+  reason?: FailureReason;
+  exitCode: number | null;
+  /** From the container's start to its exit, as recorded by the engine. */
+  runtimeMs: number;
+  startedAt: Date;
+  finishedAt: Date;
+  /** The function's result (stdout, or the HTTP response body), at most the configured cap. */
+  result: Buffer;
+  /** The function's stderr, at most the configured cap (a truncation notice is appended past it). */
+  log: Buffer;
+  /** True when the agent stopped the run itself (forced shutdown): nothing is reported. */
+  aborted: boolean;
+}
+
+/** Limits the agent applies to every container, whatever the function asks for. */
+export interface ContainerLimits {
+  /** Largest result kept; a function that writes more fails with `output_too_large`. */
+  maxResultBytes: number;
+  /** Largest log kept; the rest of stderr is dropped. */
+  maxLogBytes: number;
+  /** Size of the tmpfs on /tmp. */
+  tmpfsMb: number;
+  pidsLimit: number;
+}
+
+/** Keeps the first `limit` bytes written to it and counts the rest. */
+export class CappedBuffer {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  /** Bytes seen beyond the limit. */
+  dropped = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** Appends a chunk; returns false once anything had to be dropped. */
+  push(chunk: Buffer): boolean {
+    const room = this.limit - this.kept;
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      this.chunks.push(part);
+      this.kept += part.length;
+    }
+    this.dropped += Math.max(0, chunk.length - Math.max(0, room));
+    return this.dropped === 0;
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** Run time in whole milliseconds between two instants, never negative. */
+export function elapsedMs(startedAt: Date, finishedAt: Date): number {
+  return Math.max(0, Math.round(finishedAt.getTime() - startedAt.getTime()));
+}

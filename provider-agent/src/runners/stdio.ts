@@ -1,0 +1,134 @@
+import { JobEnvelope } from '../../../lambdas/core/schemas';
+import { errorMessage, Logger } from '../log';
+import { ContainerRuntime, ContainerSpec } from '../runtime';
+import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, FunctionRunner, RunOutcome, RunRequest } from './runner';
+
+/** Labels every container of the agent carries, so that orphans can be found and reaped. */
+export const LABELS = { job: 'chainfaas.job', attempt: 'chainfaas.attempt', agent: 'chainfaas.agent', function: 'chainfaas.function' } as const;
+
+/** The unprivileged user (nobody) every function runs as. */
+export const FUNCTION_USER = '65534:65534';
+
+const MiB = 1024 * 1024;
+/** How long to wait for a killed container to be reported gone, and for its output to drain. */
+const SETTLE_MS = 10_000;
+const DRAIN_MS = 2_000;
+
+/** The isolated container for one job: limits from the envelope, hardening from the agent. */
+export function containerSpec(envelope: JobEnvelope, agentId: string, limits: ContainerLimits, openStdin: boolean): ContainerSpec {
+  return {
+    image: envelope.image,
+    user: FUNCTION_USER,
+    env: envelope.env,
+    labels: {
+      [LABELS.job]: envelope.jobId,
+      [LABELS.attempt]: String(envelope.attempt),
+      [LABELS.agent]: agentId,
+      [LABELS.function]: envelope.functionId,
+    },
+    memoryBytes: envelope.resources.memoryMb * MiB,
+    nanoCpus: Math.round(envelope.resources.vcpu * 1e9),
+    pidsLimit: limits.pidsLimit,
+    tmpfsBytes: limits.tmpfsMb * MiB,
+    network: envelope.network,
+    openStdin,
+  };
+}
+
+/** Dependencies and limits of a {@link StdioRunner}. */
+export interface StdioRunnerOptions {
+  runtime: ContainerRuntime;
+  /** Written on every container's `chainfaas.agent` label. */
+  agentId: string;
+  limits: ContainerLimits;
+  logger: Logger;
+}
+
+/**
+ * The `stdio` protocol: one container per job; the input goes to stdin, stdout is the result and
+ * stderr the log, both capped. The container is killed at the job's deadline (counted from its
+ * start), when its result outgrows the cap, or when the run is aborted; it is always removed.
+ */
+export class StdioRunner implements FunctionRunner {
+  readonly protocol = 'stdio' as const;
+
+  constructor(private readonly options: StdioRunnerOptions) {}
+
+  async run({ envelope, input, signal }: RunRequest): Promise<RunOutcome> {
+    const { runtime, limits, agentId, logger } = this.options;
+    const result = new CappedBuffer(limits.maxResultBytes);
+    const stderr = new CappedBuffer(limits.maxLogBytes);
+    let stoppedFor: 'timeout' | 'output_too_large' | 'aborted' | undefined;
+
+    const id = await runtime.create(containerSpec(envelope, agentId, limits, true));
+    const fields = { jobId: envelope.jobId, containerId: id };
+    const kill = (why: NonNullable<typeof stoppedFor>) => {
+      stoppedFor ??= why;
+      logger.info('killing container', { ...fields, why });
+      runtime.kill(id).catch((err) => logger.warn('kill failed', { ...fields, error: errorMessage(err) }));
+    };
+    const onAbort = () => kill('aborted');
+    try {
+      const attachment = await runtime.attach(
+        id,
+        {
+          stdout: (chunk) => {
+            if (!result.push(chunk) && !stoppedFor) kill('output_too_large');
+          },
+          stderr: (chunk) => stderr.push(chunk),
+        },
+        true,
+      );
+      const localStart = new Date();
+      await runtime.start(id);
+      attachment.stdin?.end(input);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+
+      if (!(await runtime.wait(id, envelope.resources.timeoutS * 1000))) {
+        kill('timeout');
+        if (!(await runtime.wait(id, SETTLE_MS))) throw new Error(`container ${id.slice(0, 12)} did not stop after SIGKILL`);
+      }
+      const localEnd = new Date();
+      await Promise.race([attachment.closed, delay(DRAIN_MS)]);
+      const exit = await runtime.inspectExit(id);
+      const engineTimes = validSpan(exit.startedAt, exit.finishedAt);
+      const startedAt = engineTimes ? exit.startedAt : localStart;
+      const finishedAt = engineTimes ? exit.finishedAt : localEnd;
+
+      // An aborted run is never reported; it still carries a reason so that every failure has one.
+      const reason: FailureReason | undefined =
+        stoppedFor === 'aborted' ? 'runtime_error' : (stoppedFor ?? (exit.oomKilled ? 'oom' : exit.exitCode === 0 ? undefined : 'exit'));
+      logger.info('container finished', { ...fields, exitCode: exit.exitCode, oomKilled: exit.oomKilled, stoppedFor, runtimeMs: elapsedMs(startedAt, finishedAt) });
+      return {
+        status: reason ? 'failed' : 'succeeded',
+        reason,
+        exitCode: exit.exitCode,
+        runtimeMs: elapsedMs(startedAt, finishedAt),
+        startedAt,
+        finishedAt,
+        result: result.toBuffer(),
+        log: withTruncationNotice(stderr),
+        aborted: stoppedFor === 'aborted',
+      };
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      await runtime.remove(id).catch((err) => logger.warn('could not remove container', { ...fields, error: errorMessage(err) }));
+    }
+  }
+}
+
+/** The kept stderr, followed by a one-line notice when some of it was dropped. */
+export function withTruncationNotice(log: CappedBuffer): Buffer {
+  const kept = log.toBuffer();
+  return log.dropped > 0 ? Buffer.concat([kept, Buffer.from(`\n[chainfaas: log truncated, ${log.dropped} more bytes dropped]\n`)]) : kept;
+}
+
+/** Docker reports 0001-01-01 for a container that never ran; such a span is not usable. */
+function validSpan(startedAt: Date, finishedAt: Date): boolean {
+  return startedAt.getUTCFullYear() > 2000 && finishedAt.getTime() >= startedAt.getTime();
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
