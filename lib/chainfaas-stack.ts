@@ -1,0 +1,126 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ENV, HANDLERS, type HandlerName } from '../lambdas/handlers/manifest';
+import { DEFAULT_CONFIG, controllerEnvironment, type ChainFaasConfig } from './config';
+import { ControllerApi } from './constructs/controller-api';
+import { DataTables } from './constructs/data-tables';
+import { OutboxConsumer } from './constructs/outbox-consumer';
+import { PlatformFunction } from './constructs/platform-function';
+import { ProviderQueues } from './constructs/provider-queues';
+import { ResultBucket } from './constructs/result-bucket';
+import { SigningKey } from './constructs/signing-key';
+
+export interface ChainFaasStackProps extends StackProps {
+  /**
+   * Deployment configuration (bin/ reads it from CDK context with `configFromContext`).
+   * @default DEFAULT_CONFIG
+   */
+  readonly config?: Partial<ChainFaasConfig>;
+}
+
+/** Timeout and memory per handler; the rest of each function's settings come from PlatformFunction. */
+const SIZING: Record<HandlerName, { timeout: Duration; memorySize: number; description: string }> = {
+  // scrypt password hashing is CPU-bound, and Lambda CPU scales with memory.
+  accounts: { timeout: Duration.seconds(10), memorySize: 1024, description: 'Accounts: sign-up, log-in, profile, controller public key' },
+  functions: { timeout: Duration.seconds(10), memorySize: 512, description: 'Function registry' },
+  invocations: { timeout: Duration.seconds(25), memorySize: 1024, description: 'Invocations: hold, schedule, sign and send job envelopes' },
+  jobs: { timeout: Duration.seconds(20), memorySize: 512, description: 'Job status, results and ledger records' },
+  providers: { timeout: Duration.seconds(20), memorySize: 512, description: 'Provider registration, heartbeats and run-time reports' },
+  ledgerWriter: { timeout: Duration.minutes(2), memorySize: 1024, description: 'Ledger writer: commits outbox events to Fabric in batches' },
+};
+
+const RUNTIMES: Record<ChainFaasConfig['lambdaRuntime'], lambda.Runtime> = {
+  'nodejs20.x': lambda.Runtime.NODEJS_20_X,
+  'nodejs22.x': lambda.Runtime.NODEJS_22_X,
+  'nodejs24.x': lambda.Runtime.NODEJS_24_X,
+};
+
+function retentionDays(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number');
+  if (!allowed.includes(days)) throw new Error(`logRetentionDays ${days} is not a CloudWatch Logs retention (${allowed.join(', ')})`);
+  return days as logs.RetentionDays;
+}
+
+/**
+ * The ChainFaaS controller: HTTP API, one Lambda per manifest handler, the DynamoDB tables, the
+ * result bucket, the provider queues and their role, the signing key, and the ledger writer on
+ * the outbox stream. It only wires constructs; what each Lambda may touch comes from
+ * lambdas/handlers/manifest.ts through the constructs' binders.
+ */
+export class ChainFaasStack extends Stack {
+  readonly config: ChainFaasConfig;
+  readonly tables: DataTables;
+  readonly results: ResultBucket;
+  readonly providerQueues: ProviderQueues;
+  readonly signingKey: SigningKey;
+  readonly functions: Readonly<Record<HandlerName, PlatformFunction>>;
+  readonly api: ControllerApi;
+  readonly outbox: OutboxConsumer;
+
+  constructor(scope: Construct, id: string, props: ChainFaasStackProps = {}) {
+    const { config: overrides, ...stackProps } = props;
+    super(scope, id, { description: 'ChainFaaS controller: an open FaaS platform on volunteer computers', ...stackProps });
+    const config: ChainFaasConfig = { ...DEFAULT_CONFIG, ...overrides };
+    this.config = config;
+    const dataRemoval = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = retentionDays(config.logRetentionDays);
+
+    this.tables = new DataTables(this, 'Tables', { removalPolicy: dataRemoval });
+    this.results = new ResultBucket(this, 'Results', {
+      expireAfterDays: config.resultRetentionDays,
+      corsAllowedOrigins: config.corsAllowedOrigins,
+      removalPolicy: dataRemoval,
+    });
+    this.providerQueues = new ProviderQueues(this, 'ProviderQueues', { prefix: `chainfaas-${config.stage}-pq-`, removalPolicy: dataRemoval });
+    this.signingKey = new SigningKey(this, 'SigningKey', {
+      existingSecretArn: config.signingKeySecretArn,
+      publicKeyPem: config.controllerPublicKey,
+      removalPolicy: dataRemoval,
+    });
+
+    const shared = controllerEnvironment(config);
+    const functions = {} as Record<HandlerName, PlatformFunction>;
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const spec = HANDLERS[name];
+      const fn = new PlatformFunction(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Function`, {
+        entry: spec.entry,
+        description: SIZING[name].description,
+        timeout: SIZING[name].timeout,
+        memorySize: SIZING[name].memorySize,
+        runtime: RUNTIMES[config.lambdaRuntime],
+        logRetention,
+        environment: { ...shared, ...(spec.ledger ? { [ENV.ledgerMode]: 'fabric' } : {}) },
+        reservedConcurrentExecutions: name === 'ledgerWriter' && config.ledgerWriterConcurrency > 0 ? config.ledgerWriterConcurrency : undefined,
+      });
+      this.tables.bindTables(fn, spec.tables);
+      if (spec.bucket) this.results.bind(fn, spec.bucket);
+      if (spec.queues === 'send') this.providerQueues.bindSender(fn);
+      if (spec.queues === 'manage') this.providerQueues.bindManager(fn);
+      if (spec.signingKey) this.signingKey.bindPrivateKey(fn);
+      else this.signingKey.bindPublicKey(fn);
+      functions[name] = fn;
+    }
+    this.functions = functions;
+
+    this.api = new ControllerApi(this, 'Api', {
+      handlers: functions,
+      rateLimit: config.apiRateLimit,
+      burstLimit: config.apiBurstLimit,
+      corsAllowedOrigins: config.corsAllowedOrigins,
+      accessLogRetention: logRetention,
+    });
+    this.outbox = new OutboxConsumer(this, 'LedgerOutbox', {
+      table: this.tables.table('outbox'),
+      consumer: functions.ledgerWriter,
+      removalPolicy: dataRemoval,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the controller API' });
+    new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });
+    new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: 'Put the controller PKCS#8 PEM key here' });
+    new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });
+    new CfnOutput(this, 'ProviderDeadLetterQueueUrl', { value: this.providerQueues.deadLetterQueue.queueUrl });
+  }
+}

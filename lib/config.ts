@@ -1,0 +1,250 @@
+import type { Construct } from 'constructs';
+
+/** Lambda runtimes the controller may run on. The bundles target Node 20 syntax, so all three run them. */
+export type LambdaRuntimeName = 'nodejs20.x' | 'nodejs22.x' | 'nodejs24.x';
+
+/** Scheduler policies the controller implements (lambdas/core/scheduler.ts). */
+export type SchedulerPolicyName = 'random-fit' | 'least-loaded' | 'warm-affinity';
+
+/**
+ * Deployment configuration of one ChainFaaS controller. Every field comes from CDK context
+ * (`npx cdk synth -c stage=prod -c priceVcpuMs=12`, or the `context` block of cdk.json) and has a
+ * documented default, so `npx cdk synth` with no context at all gives a working dev stack.
+ */
+export interface ChainFaasConfig {
+  /**
+   * Short lower-case name of the deployment; it names the stack and prefixes the provider queues.
+   * Context key `stage`.
+   * @default 'dev'
+   */
+  readonly stage: string;
+  /**
+   * Lambda runtime. Node.js 20 reached end of life on 2026-04-30 and Lambda blocks creating new
+   * `nodejs20.x` functions since 2026-08-31; the code is built for Node 20 and runs unchanged on 22.
+   * Context key `lambdaRuntime`.
+   * @default 'nodejs22.x'
+   */
+  readonly lambdaRuntime: LambdaRuntimeName;
+  /**
+   * Days to keep Lambda, API access and ledger-writer logs. Context key `logRetentionDays`.
+   * @default 30
+   */
+  readonly logRetentionDays: number;
+  /**
+   * Keep tables, the result bucket and the DLQ when the stack is deleted. Context key `retainData`.
+   * @default true
+   */
+  readonly retainData: boolean;
+  /**
+   * Days before job results and logs (`results/`) and large inputs (`inputs/`) expire.
+   * Context key `resultRetentionDays`.
+   * @default 7
+   */
+  readonly resultRetentionDays: number;
+  /**
+   * Steady-state request rate of the HTTP API, requests per second. Context key `apiRateLimit`.
+   * @default 50
+   */
+  readonly apiRateLimit: number;
+  /**
+   * Burst size of the HTTP API. Context key `apiBurstLimit`.
+   * @default 100
+   */
+  readonly apiBurstLimit: number;
+  /**
+   * Origins allowed by CORS on the API and on presigned bucket URLs (the portal's origin).
+   * Comma-separated in context. Context key `corsAllowedOrigins`.
+   * @default ['*'] (the API authenticates with bearer tokens, never cookies)
+   */
+  readonly corsAllowedOrigins: string[];
+  /**
+   * ARN of an existing Secrets Manager secret holding the controller's Ed25519 PKCS#8 PEM key.
+   * Context key `signingKeySecretArn`.
+   * @default - a new secret holding a placeholder that the operator replaces (README, "Deploy")
+   */
+  readonly signingKeySecretArn?: string;
+  /**
+   * The controller's public key (SPKI PEM; literal `\n` sequences are turned into newlines),
+   * served by `GET /controller/public-key` without reading the private key.
+   * Context key `controllerPublicKey`.
+   * @default - unset: that route fails until it is configured (synth prints a warning)
+   */
+  readonly controllerPublicKey?: string;
+  /**
+   * Version of the price list below, recorded on every job. Context key `priceVersion`.
+   * @default 1
+   */
+  readonly priceVersion: number;
+  /**
+   * Price of one vCPU-millisecond, in micro-credits. Context key `priceVcpuMs`.
+   * @default 10
+   */
+  readonly priceVcpuMs: number;
+  /**
+   * Price of one MB-millisecond of memory, in micro-credits. Context key `priceMbMs`.
+   * @default 1
+   */
+  readonly priceMbMs: number;
+  /**
+   * Credit given to a new account, in micro-credits. Context key `signupCredit`.
+   * @default 0
+   */
+  readonly signupCredit: number;
+  /**
+   * Scheduler policy. Context key `schedulerPolicy`.
+   * @default 'random-fit'
+   */
+  readonly schedulerPolicy: SchedulerPolicyName;
+  /**
+   * Seconds between provider heartbeats. Context key `heartbeatIntervalS`.
+   * @default 10
+   */
+  readonly heartbeatIntervalS: number;
+  /**
+   * A provider whose last heartbeat is older than this (ms) gets no jobs. Context key `heartbeatStaleMs`.
+   * @default 45000
+   */
+  readonly heartbeatStaleMs: number;
+  /**
+   * Lifetime of presigned result URLs, seconds. Context key `presignTtlS`.
+   * @default 3600
+   */
+  readonly presignTtlS: number;
+  /**
+   * Lifetime of API tokens, seconds. Context key `tokenTtlS`.
+   * @default 2592000 (30 days)
+   */
+  readonly tokenTtlS: number;
+  /**
+   * Reserved concurrency of the ledger writer. 1 makes it the single serialised writer the design
+   * asks for (no MVCC conflicts between writers); 0 leaves it unreserved, for accounts whose
+   * concurrency quota is still the new-account minimum of 10. Context key `ledgerWriterConcurrency`.
+   * @default 1
+   */
+  readonly ledgerWriterConcurrency: number;
+  /**
+   * E-mail address subscribed to the operational alarms. Context key `alarmEmail`.
+   * @default - alarms go to an SNS topic with no subscription
+   */
+  readonly alarmEmail?: string;
+}
+
+export const DEFAULT_CONFIG: ChainFaasConfig = {
+  stage: 'dev',
+  lambdaRuntime: 'nodejs22.x',
+  logRetentionDays: 30,
+  retainData: true,
+  resultRetentionDays: 7,
+  apiRateLimit: 50,
+  apiBurstLimit: 100,
+  corsAllowedOrigins: ['*'],
+  priceVersion: 1,
+  priceVcpuMs: 10,
+  priceMbMs: 1,
+  signupCredit: 0,
+  schedulerPolicy: 'random-fit',
+  heartbeatIntervalS: 10,
+  heartbeatStaleMs: 45_000,
+  presignTtlS: 3600,
+  tokenTtlS: 30 * 24 * 3600,
+  ledgerWriterConcurrency: 1,
+};
+
+const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
+const POLICIES: readonly SchedulerPolicyName[] = ['random-fit', 'least-loaded', 'warm-affinity'];
+
+function invalid(key: string, value: unknown, expected: string): Error {
+  return new Error(`CDK context ${key}=${JSON.stringify(value)} is invalid: expected ${expected}`);
+}
+
+function integer(key: string, raw: unknown, fallback: number, min = 0): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw invalid(key, raw, `an integer >= ${min}`);
+  return value;
+}
+
+function boolean(key: string, raw: unknown, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw invalid(key, raw, 'true or false');
+}
+
+function oneOf<T extends string>(key: string, raw: unknown, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined || raw === '') return fallback;
+  if (typeof raw === 'string' && (allowed as readonly string[]).includes(raw)) return raw as T;
+  throw invalid(key, raw, `one of ${allowed.join(', ')}`);
+}
+
+function optionalString(key: string, raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string') throw invalid(key, raw, 'a string');
+  return raw;
+}
+
+function stringList(key: string, raw: unknown, fallback: string[]): string[] {
+  if (raw === undefined || raw === '') return fallback;
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (!list || !list.every((v) => typeof v === 'string' && v.trim() !== '')) throw invalid(key, raw, 'a comma-separated list or an array of strings');
+  return list.map((v: string) => v.trim());
+}
+
+/**
+ * Reads the configuration from CDK context, validating every value: a typo fails the synth with
+ * the key's name instead of deploying a broken controller.
+ */
+export function configFromContext(scope: Construct): ChainFaasConfig {
+  const ctx = (key: string): unknown => scope.node.tryGetContext(key);
+  const d = DEFAULT_CONFIG;
+  const stage = optionalString('stage', ctx('stage')) ?? d.stage;
+  if (!/^[a-z][a-z0-9-]{0,15}$/.test(stage)) throw invalid('stage', stage, 'lower-case letters, digits and dashes, at most 16, starting with a letter');
+  const apiRateLimit = integer('apiRateLimit', ctx('apiRateLimit'), d.apiRateLimit, 1);
+  const apiBurstLimit = integer('apiBurstLimit', ctx('apiBurstLimit'), d.apiBurstLimit, 1);
+  const publicKey = optionalString('controllerPublicKey', ctx('controllerPublicKey'))?.replace(/\\n/g, '\n');
+  if (publicKey !== undefined && !publicKey.includes('-----BEGIN PUBLIC KEY-----')) throw invalid('controllerPublicKey', '(value)', 'an SPKI PEM public key');
+  const secretArn = optionalString('signingKeySecretArn', ctx('signingKeySecretArn'));
+  if (secretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(secretArn)) throw invalid('signingKeySecretArn', secretArn, 'a Secrets Manager secret ARN');
+  return {
+    stage,
+    lambdaRuntime: oneOf('lambdaRuntime', ctx('lambdaRuntime'), RUNTIMES, d.lambdaRuntime),
+    logRetentionDays: integer('logRetentionDays', ctx('logRetentionDays'), d.logRetentionDays, 1),
+    retainData: boolean('retainData', ctx('retainData'), d.retainData),
+    resultRetentionDays: integer('resultRetentionDays', ctx('resultRetentionDays'), d.resultRetentionDays, 1),
+    apiRateLimit,
+    apiBurstLimit,
+    corsAllowedOrigins: stringList('corsAllowedOrigins', ctx('corsAllowedOrigins'), d.corsAllowedOrigins),
+    signingKeySecretArn: secretArn,
+    controllerPublicKey: publicKey,
+    priceVersion: integer('priceVersion', ctx('priceVersion'), d.priceVersion, 1),
+    priceVcpuMs: integer('priceVcpuMs', ctx('priceVcpuMs'), d.priceVcpuMs),
+    priceMbMs: integer('priceMbMs', ctx('priceMbMs'), d.priceMbMs),
+    signupCredit: integer('signupCredit', ctx('signupCredit'), d.signupCredit),
+    schedulerPolicy: oneOf('schedulerPolicy', ctx('schedulerPolicy'), POLICIES, d.schedulerPolicy),
+    heartbeatIntervalS: integer('heartbeatIntervalS', ctx('heartbeatIntervalS'), d.heartbeatIntervalS, 1),
+    heartbeatStaleMs: integer('heartbeatStaleMs', ctx('heartbeatStaleMs'), d.heartbeatStaleMs, 1),
+    presignTtlS: integer('presignTtlS', ctx('presignTtlS'), d.presignTtlS, 1),
+    tokenTtlS: integer('tokenTtlS', ctx('tokenTtlS'), d.tokenTtlS, 1),
+    ledgerWriterConcurrency: integer('ledgerWriterConcurrency', ctx('ledgerWriterConcurrency'), d.ledgerWriterConcurrency),
+    alarmEmail: optionalString('alarmEmail', ctx('alarmEmail')),
+  };
+}
+
+/**
+ * The controller settings every handler reads through `configFromEnv()` in
+ * lambdas/adapters/deps.ts. The names are the ones that file reads; they are not (yet) in the
+ * manifest's ENV.
+ */
+export function controllerEnvironment(config: ChainFaasConfig): Record<string, string> {
+  return {
+    SCHEDULER_POLICY: config.schedulerPolicy,
+    HEARTBEAT_INTERVAL_S: String(config.heartbeatIntervalS),
+    HEARTBEAT_STALE_MS: String(config.heartbeatStaleMs),
+    PRICE_VERSION: String(config.priceVersion),
+    PRICE_VCPU_MS: String(config.priceVcpuMs),
+    PRICE_MB_MS: String(config.priceMbMs),
+    PRESIGN_TTL_S: String(config.presignTtlS),
+    TOKEN_TTL_S: String(config.tokenTtlS),
+    SIGNUP_CREDIT: String(config.signupCredit),
+  };
+}

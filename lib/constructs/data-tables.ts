@@ -1,0 +1,109 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { ENV, TABLES, type Access, type TableName } from '../../lambdas/handlers/manifest';
+
+/** One table's key schema, in the manifest's shape. */
+export type TableSchema = (typeof TABLES)[TableName];
+
+export interface DataTablesProps {
+  /**
+   * Key schemas, TTL attributes, streams and GSIs.
+   * @default the manifest's TABLES
+   */
+  readonly schemas?: Record<TableName, TableSchema>;
+  /**
+   * Customer-managed KMS key for all tables. Grants through `bindTable` then include the key.
+   * @default - the AWS-managed key (aws/dynamodb): no key policy to run, no extra cost
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * What happens to the tables when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Refuse DeleteTable while protection is on.
+   * @default false
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * What a table stream carries, for tables whose schema asks for one.
+   * @default dynamodb.StreamViewType.NEW_IMAGE (the outbox consumer needs the new entry only)
+   */
+  readonly streamViewType?: dynamodb.StreamViewType;
+}
+
+/**
+ * The controller's DynamoDB tables, one per manifest entry: on-demand billing, point-in-time
+ * recovery, encryption at rest, TTL and streams where the schema says, and the GSIs (all
+ * projecting every attribute, since the handlers read whole items from them). Every key
+ * attribute is a string, as the stores in lambdas/adapters write them.
+ */
+export class DataTables extends Construct {
+  private readonly tables: Record<TableName, dynamodb.Table>;
+
+  constructor(scope: Construct, id: string, props: DataTablesProps = {}) {
+    super(scope, id);
+    const schemas = props.schemas ?? TABLES;
+    const str = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
+    const entries = (Object.keys(schemas) as TableName[]).map((name) => {
+      const schema = schemas[name];
+      const table = new dynamodb.Table(this, pascal(name), {
+        partitionKey: str(schema.pk),
+        sortKey: schema.sk ? str(schema.sk) : undefined,
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
+        encryptionKey: props.encryptionKey,
+        timeToLiveAttribute: schema.ttl,
+        stream: schema.stream ? (props.streamViewType ?? dynamodb.StreamViewType.NEW_IMAGE) : undefined,
+        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+        deletionProtection: props.deletionProtection ?? false,
+      });
+      for (const gsi of schema.gsis) {
+        table.addGlobalSecondaryIndex({
+          indexName: gsi.name,
+          partitionKey: str(gsi.pk),
+          sortKey: gsi.sk ? str(gsi.sk) : undefined,
+          projectionType: dynamodb.ProjectionType.ALL,
+        });
+      }
+      return [name, table] as const;
+    });
+    this.tables = Object.fromEntries(entries) as Record<TableName, dynamodb.Table>;
+  }
+
+  /** The table for a manifest name. */
+  table(name: TableName): dynamodb.Table {
+    return this.tables[name];
+  }
+
+  /** All tables, by manifest name. */
+  all(): Readonly<Record<TableName, dynamodb.Table>> {
+    return this.tables;
+  }
+
+  /**
+   * Gives `fn` access to one table in one call: sets the manifest's environment variable to the
+   * table name, and grants read (`R`: get/query/scan on the table and its indexes) or read-write
+   * (`RW`: also put/update/delete/batch-write). Nothing else — no table management, no streams.
+   */
+  bindTable(fn: lambda.Function, name: TableName, access: Access): void {
+    const table = this.tables[name];
+    fn.addEnvironment(ENV.tables[name], table.tableName);
+    if (access === 'RW') table.grantReadWriteData(fn);
+    else table.grantReadData(fn);
+  }
+
+  /** `bindTable` for every entry of a manifest `tables` map. */
+  bindTables(fn: lambda.Function, access: Partial<Record<TableName, Access>>): void {
+    for (const [name, level] of Object.entries(access) as [TableName, Access][]) this.bindTable(fn, name, level);
+  }
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}

@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { projectRoot } from '../project-root';
+
+export interface PlatformFunctionProps {
+  /** Handler source file, relative to the repository root (the manifest's `entry`). */
+  readonly entry: string;
+  /**
+   * Exported handler function.
+   * @default 'handler'
+   */
+  readonly handler?: string;
+  /**
+   * Description shown in the Lambda console.
+   * @default - none
+   */
+  readonly description?: string;
+  /**
+   * Environment variables; merged over the platform's own (`NODE_OPTIONS`), never replacing them
+   * wholesale. Binders add more later with `addEnvironment`.
+   * @default {}
+   */
+  readonly environment?: Record<string, string>;
+  /**
+   * Lambda runtime.
+   * @default lambda.Runtime.NODEJS_22_X (Lambda blocks creating nodejs20.x functions since 2026-08-31)
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * Timeout. Functions behind the HTTP API must stay under its 30 s integration limit.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory in MB (CPU scales with it).
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * How long the function's log group keeps logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log group when the stack is deleted.
+   * @default RemovalPolicy.DESTROY (logs are kept by retention, not by the stack's lifetime)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Reserved concurrency.
+   * @default - unreserved
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Modules left out of the bundle. The AWS SDK v3 is bundled on purpose (see below).
+   * @default []
+   */
+  readonly externalModules?: string[];
+  /**
+   * VPC to place the function in (functions that reach the Fabric peer).
+   * @default - not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets within `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups within `vpc`.
+   * @default - a new security group
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/**
+ * The one way this project defines a Lambda function: Node.js on ARM64 (Graviton, cheaper per
+ * GB-second), X-Ray tracing, JSON logs to its own log group with a retention, and an esbuild
+ * bundle built locally (esbuild is a dependency, so no Docker) with minification and source maps.
+ *
+ * Each function gets its own execution role that may write to its own log group and nothing else
+ * (instead of the AWSLambdaBasicExecutionRole managed policy, which allows every log group);
+ * binders add the rest. Tracing adds the X-Ray write actions, which have no resource scoping.
+ *
+ * The bundle includes the AWS SDK v3 instead of using the copy in the Lambda runtime: the project
+ * pins SDK versions (and relies on client options such as `requestChecksumCalculation`), and the
+ * design's invariant is that the handlers in AWS are the same code as the ones tested locally —
+ * the runtime's SDK is whatever version AWS ships that week. Minification and tree shaking keep
+ * the cost to a few hundred kB per function.
+ */
+export class PlatformFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: PlatformFunctionProps) {
+    const root = projectRoot();
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+    });
+    logGroup.grantWrite(role);
+    if (props.vpc) {
+      role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: 'Lambda needs these ENI actions to join a VPC; DescribeNetworkInterfaces cannot be scoped to resources.',
+      });
+    }
+    super(scope, id, {
+      entry: join(root, props.entry),
+      handler: props.handler ?? 'handler',
+      description: props.description,
+      runtime: props.runtime ?? lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 512,
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      vpc: props.vpc,
+      vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
+      securityGroups: props.vpc ? props.securityGroups : undefined,
+      projectRoot: root,
+      depsLockFilePath: join(root, 'package-lock.json'),
+      environment: {
+        // Stack traces through the source maps shipped in the bundle.
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.CJS,
+        target: 'node20',
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.EXTERNAL,
+        sourcesContent: false,
+        bundleAwsSDK: true,
+        externalModules: props.externalModules ?? [],
+        tsconfig: join(root, 'tsconfig.json'),
+        forceDockerBundling: false,
+      },
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) support no resource-level permissions.',
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/handlers/manifest';
+
+/**
+ * Environment variables the provider-queue binders set beyond the manifest's ENV. They belong in
+ * the manifest's ENV; until they are there, this is their one definition.
+ */
+export const PROVIDER_QUEUE_ENV = {
+  /** ARN of the role a provider's credentials are minted from. */
+  providerRoleArn: 'PROVIDER_ROLE_ARN',
+  /** ARN of the shared dead-letter queue of the provider queues. */
+  deadLetterQueueArn: 'PROVIDER_DLQ_ARN',
+} as const;
+
+export interface ProviderQueuesProps {
+  /**
+   * Name prefix of every provider queue (`<prefix><providerId>`); IAM is scoped to it.
+   * Lower-case letters, digits, `-` and `_`.
+   */
+  readonly prefix: string;
+  /**
+   * How long the dead-letter queue keeps messages (SQS allows at most 14 days).
+   * @default Duration.days(14)
+   */
+  readonly deadLetterRetention?: Duration;
+  /**
+   * What happens to the dead-letter queue when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Longest session of a provider's credentials. Role chaining (a Lambda assuming this role)
+   * caps it at one hour whatever is set here.
+   * @default Duration.hours(1)
+   */
+  readonly maxSessionDuration?: Duration;
+}
+
+/** What a provider agent may do on its own queue, and nothing more. */
+const PROVIDER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
+/** What the providers Lambda needs to create a provider's queue (lambdas/adapters/sqs-queues.ts). */
+const MANAGER_ACTIONS = ['sqs:CreateQueue', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes', 'sqs:TagQueue'];
+
+/**
+ * The per-provider SQS queues. The queues themselves are created at run time by the providers
+ * Lambda (one per registered provider), so this construct owns what is static around them:
+ *
+ * - the shared dead-letter queue, named `<prefix>dlq` (the name lambdas/adapters/sqs-queues.ts
+ *   creates idempotently, with the same retention, so the two agree);
+ * - the IAM of the Lambda that creates queues (`bindManager`) and of the one that sends job
+ *   envelopes (`bindSender`), both limited to `arn:aws:sqs:<region>:<account>:<prefix>*`;
+ * - `ProviderRole`, the role providers' credentials come from: its own policy allows only
+ *   receive / delete / change-visibility / get-attributes on the prefix, the providers Lambda
+ *   assumes it with a session policy naming the one queue, and an explicit deny keeps every
+ *   provider off the dead-letter queue even if a session policy were missing.
+ */
+export class ProviderQueues extends Construct {
+  readonly prefix: string;
+  readonly deadLetterQueue: sqs.Queue;
+  /** `arn:aws:sqs:<region>:<account>:<prefix>*` */
+  readonly queueArnPattern: string;
+  private readonly maxSessionDuration: Duration;
+  private role?: iam.Role;
+
+  constructor(scope: Construct, id: string, props: ProviderQueuesProps) {
+    super(scope, id);
+    if (!/^[a-z0-9_-]{1,40}$/.test(props.prefix)) throw new Error(`provider queue prefix ${props.prefix} must be 1-40 of [a-z0-9_-]`);
+    this.prefix = props.prefix;
+    this.maxSessionDuration = props.maxSessionDuration ?? Duration.hours(1);
+    this.queueArnPattern = Stack.of(this).formatArn({ service: 'sqs', resource: `${props.prefix}*` });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      queueName: `${props.prefix}dlq`,
+      retentionPeriod: props.deadLetterRetention ?? Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** The role providers' credentials are minted from; exists once `bindManager` has run. */
+  get providerRole(): iam.Role {
+    if (!this.role) throw new Error('ProviderQueues.providerRole exists only after bindManager()');
+    return this.role;
+  }
+
+  /**
+   * Lets `fn` create and configure provider queues and mint provider credentials: sets the queue
+   * prefix, provider-role and DLQ environment variables, grants the queue-management actions on
+   * the prefix, and creates `ProviderRole` trusting `fn`'s role alone.
+   */
+  bindManager(fn: lambda.Function): void {
+    if (this.role) throw new Error('ProviderQueues has one manager: ProviderRole trusts a single Lambda role');
+    const managerRole = fn.role;
+    if (!managerRole) throw new Error(`${fn.node.path} has no execution role`);
+    this.role = new iam.Role(this, 'ProviderRole', {
+      assumedBy: new iam.ArnPrincipal(managerRole.roleArn),
+      maxSessionDuration: this.maxSessionDuration,
+      description: `Provider agents: receive from their own ${this.prefix}<providerId> queue (narrowed by a session policy)`,
+    });
+    this.role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnQueueOnly', actions: PROVIDER_ACTIONS, resources: [this.queueArnPattern] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'NeverTheDeadLetterQueue', effect: iam.Effect.DENY, actions: PROVIDER_ACTIONS, resources: [this.deadLetterQueue.queueArn] }),
+    );
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ManageProviderQueues', actions: MANAGER_ACTIONS, resources: [this.queueArnPattern] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'MintProviderCredentials', actions: ['sts:AssumeRole'], resources: [this.role.roleArn] }));
+    fn.addEnvironment(ENV.queuePrefix, this.prefix);
+    fn.addEnvironment(PROVIDER_QUEUE_ENV.providerRoleArn, this.role.roleArn);
+    fn.addEnvironment(PROVIDER_QUEUE_ENV.deadLetterQueueArn, this.deadLetterQueue.queueArn);
+  }
+
+  /**
+   * Lets `fn` send job envelopes to provider queues: sets the queue prefix and grants
+   * sqs:SendMessage on the prefix, with an explicit deny on the dead-letter queue.
+   */
+  bindSender(fn: lambda.Function): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'SendJobEnvelopes', actions: ['sqs:SendMessage'], resources: [this.queueArnPattern] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NotToTheDeadLetterQueue', effect: iam.Effect.DENY, actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+    fn.addEnvironment(ENV.queuePrefix, this.prefix);
+  }
+}
