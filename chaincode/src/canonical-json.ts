@@ -1,0 +1,22 @@
+/**
+ * Deterministic JSON: object keys sorted, no whitespace, `undefined` members dropped. Every value
+ * the chaincode writes to world state or returns goes through this, so that all endorsing peers
+ * produce byte-identical write sets. (The controller has its own copy in lambdas/core: the
+ * chaincode package is deployed on its own and imports nothing from the controller.)
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const member = (value as Record<string, unknown>)[key];
+      if (member !== undefined) sorted[key] = sortKeys(member);
+    }
+    return sorted;
+  }
+  return value;
+}

@@ -1,0 +1,33 @@
+import type { TxState } from './state';
+
+/**
+ * Every world-state key the chaincode uses, as composite keys (so that related records can be
+ * listed with a partial-key query). All live in the chaincode's one namespace, shared by both
+ * contracts.
+ */
+export const keys = {
+  controller: (s: TxState) => s.key('controller', []),
+  provider: (s: TxState, providerId: string) => s.key('provider', [providerId]),
+  job: (s: TxState, jobId: string) => s.key('job', [jobId]),
+  /** Index: the jobs of a developer. */
+  jobByDeveloper: (s: TxState, developerId: string, jobId: string) => s.key('jobByDeveloper', [developerId, jobId]),
+  /** Index: the jobs run by a provider. */
+  jobByProvider: (s: TxState, providerId: string, jobId: string) => s.key('jobByProvider', [providerId, jobId]),
+  /** Index: settled-but-unpaid jobs of a developer, retried when the developer tops up. */
+  unpaid: (s: TxState, developerId: string, createdAt: string, jobId: string) => s.key('unpaid', [developerId, createdAt, jobId]),
+  account: (s: TxState, accountId: string) => s.key('account', [accountId]),
+  /** One balance delta per account per transaction; the balance is their sum. */
+  balanceDelta: (s: TxState, accountId: string, txId: string) => s.key('balance', [accountId, txId]),
+  /** One history entry per credit or debit, ordered by transaction time. */
+  entry: (s: TxState, accountId: string, timestamp: string, txId: string, sequence: string) => s.key('entry', [accountId, timestamp, txId, sequence]),
+  topUp: (s: TxState, reference: string) => s.key('topUp', [reference]),
+};
+
+/** Object types for partial-key listings (the first argument of `TxState.listByPartialKey`). */
+export const keyTypes = {
+  jobByDeveloper: 'jobByDeveloper',
+  jobByProvider: 'jobByProvider',
+  unpaid: 'unpaid',
+  balanceDelta: 'balance',
+  entry: 'entry',
+} as const;

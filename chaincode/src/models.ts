@@ -1,0 +1,165 @@
+import { Object as DataType, Property } from 'fabric-contract-api';
+
+/**
+ * The records the chaincode keeps in world state and returns to clients. Each is a class so that
+ * the contract metadata (`GetMetadata`) describes it; values are always written through
+ * `TxState.put`, which serialises them deterministically.
+ */
+
+/** Who the controller is: recorded once by `InitLedger`, checked by every controller-only transaction. */
+@DataType()
+export class ControllerIdentity {
+  @Property('mspId', 'string') mspId = '';
+  /** The client identity string Fabric derives from the certificate (`x509::<subject>::<issuer>`). */
+  @Property('clientId', 'string') clientId = '';
+  @Property('recordedAt', 'string') recordedAt = '';
+}
+
+/** A compute provider and the Ed25519 key its run-time reports are signed with. */
+@DataType()
+export class Provider {
+  @Property('providerId', 'string') providerId = '';
+  /** The monetary account the provider is paid into. */
+  @Property('accountId', 'string') accountId = '';
+  /** SPKI PEM of the provider's Ed25519 public key. */
+  @Property('publicKeyPem', 'string') publicKeyPem = '';
+  @Property('registeredAt', 'string') registeredAt = '';
+}
+
+/** A monetary account. Its balance is not stored here: it is the sum of its balance delta keys. */
+@DataType()
+export class Account {
+  @Property('accountId', 'string') accountId = '';
+  @Property('owner', 'string') owner = '';
+  @Property('openedAt', 'string') openedAt = '';
+}
+
+/** What a job reserved on its provider. */
+@DataType()
+export class JobResources {
+  @Property('vcpu', 'number') vcpu = 0;
+  @Property('memoryMb', 'number') memoryMb = 0;
+  @Property('timeoutS', 'number') timeoutS = 0;
+}
+
+/** The price list a job was created under: micro-credits per vCPU-ms and per MB-ms. */
+@DataType()
+export class JobBilling {
+  @Property('version', 'number') version = 0;
+  @Property('vcpuMs', 'number') vcpuMs = 0;
+  @Property('mbMs', 'number') mbMs = 0;
+}
+
+/**
+ * One job on the monitoring ledger. Created by the controller (`CreateJob`), completed by the
+ * provider's signed report (`SetRuntime`) and the controller's receipt (`ConfirmReceipt`), and
+ * settled when both are present.
+ */
+@DataType()
+export class Job {
+  @Property('jobId', 'string') jobId = '';
+  @Property('developerId', 'string') developerId = '';
+  @Property('providerId', 'string') providerId = '';
+  @Property('functionId', 'string') functionId = '';
+  @Property('functionVersion', 'number') functionVersion = 0;
+  @Property('resources', 'JobResources') resources = new JobResources();
+  @Property('billing', 'JobBilling') billing = new JobBilling();
+  /** Upper bound on the cost, micro-credits. */
+  @Property('maxCost', 'number') maxCost = 0;
+  @Property('createdAt', 'string') createdAt = '';
+
+  /** The provider's run-time report exactly as signed (canonical JSON). */
+  @Property('runtimeReport', 'string') runtimeReport?: string;
+  @Property('runtimeSignature', 'string') runtimeSignature?: string;
+  @Property('runtimeMs', 'number') runtimeMs?: number;
+  @Property('exitCode', 'number') exitCode?: number | null;
+  @Property('status', 'string') status?: 'succeeded' | 'failed';
+  /** The report's failure reason when `status` is failed. */
+  @Property('failureReason', 'string') failureReason?: string;
+  @Property('runtimeSetAt', 'string') runtimeSetAt?: string;
+
+  @Property('received', 'boolean') received?: boolean;
+  @Property('resultSha256', 'string') resultSha256?: string;
+  @Property('resultSize', 'number') resultSize?: number;
+  @Property('receivedAt', 'string') receivedAt?: string;
+
+  /** Micro-credits, set when the job is settled (paid or not). */
+  @Property('cost', 'number') cost?: number;
+  @Property('paid', 'boolean') paid = false;
+  @Property('paidAt', 'string') paidAt?: string;
+  /** Why a settled job was not paid (insufficient funds, missing account, result mismatch). */
+  @Property('unpaidReason', 'string') unpaidReason?: string;
+
+  /** The controller's reason when it failed the job (`FailJob`); such a job is never paid. */
+  @Property('failed', 'string') failed?: string;
+  @Property('failedAt', 'string') failedAt?: string;
+}
+
+/** One credit or debit on an account. */
+@DataType()
+export class AccountEntry {
+  @Property('txId', 'string') txId = '';
+  @Property('timestamp', 'string') timestamp = '';
+  /** positive = credit, negative = debit */
+  @Property('amount', 'number') amount = 0;
+  @Property('kind', 'string') kind: 'topup' | 'settlement' = 'topup';
+  /** The top-up's payment reference, or the settled job's id. */
+  @Property('reference', 'string') reference = '';
+}
+
+/** A top-up, kept under its payment reference so that a replayed top-up credits once. */
+@DataType()
+export class TopUpRecord {
+  @Property('reference', 'string') reference = '';
+  @Property('accountId', 'string') accountId = '';
+  @Property('amount', 'number') amount = 0;
+  @Property('txId', 'string') txId = '';
+  @Property('timestamp', 'string') timestamp = '';
+}
+
+/** The outcome of settling one job, as reported in the `BalanceMovements` chaincode event. */
+@DataType()
+export class Settlement {
+  @Property('jobId', 'string') jobId = '';
+  @Property('developerId', 'string') developerId = '';
+  @Property('providerId', 'string') providerId = '';
+  /** The account debited (the developer's). */
+  @Property('payerAccountId', 'string') payerAccountId = '';
+  /** The account credited (the provider's), when the provider is registered. */
+  @Property('payeeAccountId', 'string') payeeAccountId?: string;
+  @Property('cost', 'number') cost = 0;
+  @Property('paid', 'boolean') paid = false;
+  @Property('reason', 'string') reason?: string;
+}
+
+/** A credited top-up, as reported in the `BalanceMovements` chaincode event. */
+@DataType()
+export class TopUpMovement {
+  @Property('accountId', 'string') accountId = '';
+  @Property('amount', 'number') amount = 0;
+  @Property('reference', 'string') reference = '';
+}
+
+/**
+ * Payload of the `BalanceMovements` chaincode event: every balance change one transaction made.
+ * Fabric keeps one event per transaction, so a batch reports all its movements in one payload.
+ */
+@DataType()
+export class BalanceMovements {
+  @Property('txId', 'string') txId = '';
+  @Property('timestamp', 'string') timestamp = '';
+  @Property('settlements', 'Settlement[]') settlements: Settlement[] = [];
+  @Property('topUps', 'TopUpMovement[]') topUps: TopUpMovement[] = [];
+}
+
+/** The name of the chaincode event that carries `BalanceMovements`. */
+export const BALANCE_MOVEMENTS_EVENT = 'BalanceMovements';
+
+/** The result of one event in `SubmitBatch`. */
+@DataType()
+export class EventResult {
+  @Property('ok', 'boolean') ok = false;
+  @Property('error', 'string') error?: string;
+  /** True when the event repeated one already on the ledger exactly, and so changed nothing. */
+  @Property('duplicate', 'boolean') duplicate?: boolean;
+}

@@ -1,0 +1,58 @@
+import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
+import { accountBalance, accountHistory, openAccount, topUp } from './accounts';
+import { getAccount } from './balances';
+import { controllerSubmit, evaluate } from './run';
+import { parseIntegerArg, requireId } from './validate';
+
+/**
+ * The monetary ledger: accounts, top-ups and balances in integer micro-credits. Settlement (the
+ * developer-to-provider transfer) is not a transaction of its own: it runs inside the monitoring
+ * transaction that completes a job (settlement.ts), so a job is paid exactly when it is complete.
+ */
+@Info({ title: 'MonetaryContract', description: 'ChainFaaS monetary ledger: accounts, top-ups, balances' })
+export class MonetaryContract extends Contract {
+  constructor() {
+    super('MonetaryContract');
+  }
+
+  /** Controller only: opens an account for `owner`. */
+  @Transaction()
+  @Returns('string')
+  async OpenAccount(ctx: Context, accountId: string, owner: string): Promise<string> {
+    return controllerSubmit(ctx, 'open accounts', async (tx) => {
+      await openAccount(tx, accountId, owner);
+      return getAccount(tx, accountId);
+    });
+  }
+
+  /** Controller only: credits a top-up once per payment reference; returns the new balance. */
+  @Transaction()
+  @Returns('string')
+  async TopUp(ctx: Context, accountId: string, amount: string, reference: string): Promise<string> {
+    return controllerSubmit(ctx, 'top up accounts', async (tx) => {
+      const applied = await topUp(tx, accountId, parseIntegerArg('amount', amount, 1), reference);
+      return { accountId, balance: await accountBalance(tx, accountId), duplicate: applied === 'duplicate' };
+    });
+  }
+
+  /** The account's balance, micro-credits (a JSON number). Refused for an unknown account. */
+  @Transaction(false)
+  @Returns('string')
+  async GetBalance(ctx: Context, accountId: string): Promise<string> {
+    return evaluate(ctx, (tx) => accountBalance(tx, accountId));
+  }
+
+  /** The account's credits and debits, oldest first. */
+  @Transaction(false)
+  @Returns('string')
+  async GetAccountHistory(ctx: Context, accountId: string): Promise<string> {
+    return evaluate(ctx, (tx) => accountHistory(tx, accountId));
+  }
+
+  /** The account record, or null. */
+  @Transaction(false)
+  @Returns('string')
+  async GetAccount(ctx: Context, accountId: string): Promise<string> {
+    return evaluate(ctx, (tx) => getAccount(tx, requireId('accountId', accountId)));
+  }
+}

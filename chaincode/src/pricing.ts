@@ -1,0 +1,100 @@
+/**
+ * Job pricing in integer micro-credits. Pure and free of Fabric imports, so that the chaincode
+ * (which settles a job) and the controller (which places a hold for the worst case) compute the
+ * same number from the same inputs.
+ *
+ * Cost formula, all in exact integer arithmetic (BigInt):
+ *
+ *   millicores = vCPU in thousandths, rounded up          (0.25 vCPU -> 250, 1.1 -> 1100)
+ *   cpuPrice   = billing.vcpuMs in 10^-6 micro-credits, rounded up
+ *   memPrice   = billing.mbMs   in 10^-6 micro-credits, rounded up
+ *   cost       = ceil( runtimeMs * (millicores * cpuPrice + 1000 * memoryMb * memPrice) / 10^9 )
+ *              = ceil( runtimeMs * (vCPU * vcpuMs + memoryMb * mbMs) )
+ *
+ * then capped at `maxCost` when one is given. Decimal inputs are read from their shortest decimal
+ * form (`String(1.1)` is "1.1"), never multiplied as floats, so 1.1 vCPU is 1100 millicores and
+ * not 1101.
+ */
+
+/** The resources a job reserved (the controller's `Resources`). */
+export interface PricedResources {
+  vcpu: number;
+  memoryMb: number;
+  timeoutS: number;
+}
+
+/** The price list a job was created under (the controller's `BillingUnits`). */
+export interface PriceList {
+  version: number;
+  /** micro-credits per vCPU-millisecond; up to 6 decimal places count */
+  vcpuMs: number;
+  /** micro-credits per MB-millisecond; up to 6 decimal places count */
+  mbMs: number;
+}
+
+/** Failure reasons (from a run-time report) that are the function's own doing and so are billed. */
+export const BILLED_FAILURE_REASONS: readonly string[] = ['exit', 'oom', 'timeout', 'output_too_large'];
+
+const PRICE_DECIMALS = 6;
+const MILLI = 1000n;
+const PRICE_SCALE = 10n ** BigInt(PRICE_DECIMALS);
+
+/**
+ * The cost of running a job with `resources` for `runtimeMs` under `billing`, in micro-credits,
+ * rounded up, capped at `maxCost` when given. Throws on negative, non-finite or non-integer input
+ * where an integer is required.
+ */
+export function jobCost(resources: PricedResources, billing: PriceList, runtimeMs: number, maxCost?: number): number {
+  requireSafeInteger('runtimeMs', runtimeMs);
+  requireSafeInteger('resources.memoryMb', resources.memoryMb);
+  const millicores = scaledCeil('resources.vcpu', resources.vcpu, 3);
+  const cpuPrice = scaledCeil('billing.vcpuMs', billing.vcpuMs, PRICE_DECIMALS);
+  const memPrice = scaledCeil('billing.mbMs', billing.mbMs, PRICE_DECIMALS);
+  const scaled = BigInt(runtimeMs) * (millicores * cpuPrice + MILLI * BigInt(resources.memoryMb) * memPrice);
+  let cost = ceilDiv(scaled, MILLI * PRICE_SCALE);
+  if (maxCost !== undefined) {
+    requireSafeInteger('maxCost', maxCost);
+    if (BigInt(maxCost) < cost) cost = BigInt(maxCost);
+  }
+  if (cost > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`cost ${cost} exceeds the largest safe integer`);
+  return Number(cost);
+}
+
+/** The most a job can cost: its full timeout at its resources (before any price cap). */
+export function worstCaseCost(resources: PricedResources, billing: PriceList): number {
+  return jobCost(resources, billing, resources.timeoutS * 1000);
+}
+
+/** vCPU as integer millicores, rounded up, computed without float multiplication. */
+export function vcpuMillicores(vcpu: number): number {
+  return Number(scaledCeil('vcpu', vcpu, 3));
+}
+
+/**
+ * Whether a run with this outcome is billed. A succeeded run is. A failed run is billed when the
+ * failure is the function's own doing (it exited non-zero, ran out of memory, ran past its
+ * timeout, or wrote too much output): the provider spent the resources. A failure on the
+ * provider's side (it could not pull the image, its runtime broke) is not billed.
+ */
+export function isBilledOutcome(status: 'succeeded' | 'failed', reason?: string): boolean {
+  return status === 'succeeded' || (reason !== undefined && BILLED_FAILURE_REASONS.includes(reason));
+}
+
+/** `value * 10^decimals`, rounded up to an integer, from the shortest decimal form of `value`. */
+function scaledCeil(name: string, value: number, decimals: number): bigint {
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a finite number >= 0, got ${value}`);
+  const match = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(value));
+  if (!match) throw new Error(`${name}: cannot read ${value} as a decimal`);
+  const [, whole, fraction = '', exponent = '0'] = match;
+  const digits = BigInt(whole + fraction);
+  const shift = Number(exponent) - fraction.length + decimals;
+  return shift >= 0 ? digits * 10n ** BigInt(shift) : ceilDiv(digits, 10n ** BigInt(-shift));
+}
+
+function ceilDiv(numerator: bigint, denominator: bigint): bigint {
+  return (numerator + denominator - 1n) / denominator;
+}
+
+function requireSafeInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be an integer >= 0, got ${value}`);
+}

@@ -1,0 +1,111 @@
+import { balanceOf, credit, debit, getAccount } from './balances';
+import { keys, keyTypes } from './keys';
+import { Job, Provider, Settlement } from './models';
+import { isBilledOutcome, jobCost } from './pricing';
+import type { Tx } from './state';
+
+/**
+ * Settlement: when a job has both the provider's run time and the controller's receipt — in
+ * either order — its cost is computed from its billing units and moved from the developer's
+ * account (the account whose id is the job's developerId) to the provider's account, in the same
+ * transaction that supplied the second half. Every settlement, paid or not, is announced in the
+ * transaction's `BalanceMovements` event.
+ *
+ * A job is settled once. If it cannot be paid (insufficient funds, an account that does not exist
+ * yet), it keeps its record with `paid: false` and the reason, no balance goes negative, and it is
+ * listed as unpaid: the developer's next top-up pays it. A receipt that does not match the
+ * provider's report is a dispute, settled unpaid and never retried.
+ */
+
+interface UnpaidMarker {
+  jobId: string;
+}
+
+type Decision =
+  | { paid: true; cost: number; payeeAccountId?: string }
+  | { paid: false; cost: number; reason: string; retriable: boolean; payeeAccountId?: string };
+
+/** Settles `job` if it is ready (run time and receipt present, not paid, not failed), and writes it. */
+export async function settleIfReady(tx: Tx, job: Job): Promise<void> {
+  if (!readyToSettle(job)) return;
+  const decision = await decide(tx, job);
+  if (!decision.paid && decision.retriable) {
+    tx.state.put(keys.unpaid(tx.state, job.developerId, job.createdAt, job.jobId), { jobId: job.jobId } satisfies UnpaidMarker);
+  }
+  await apply(tx, job, decision);
+}
+
+/** Pays the developer's unpaid jobs, oldest first, that can now be paid; leaves the rest untouched. */
+export async function retryUnpaidJobs(tx: Tx, developerId: string): Promise<void> {
+  const unpaid = await tx.state.listByPartialKey<UnpaidMarker>(keyTypes.unpaid, [developerId]);
+  for (const marker of unpaid) {
+    const job = await tx.state.get<Job>(keys.job(tx.state, marker.value.jobId));
+    if (!job || !readyToSettle(job)) {
+      tx.state.delete(marker.key);
+      continue;
+    }
+    const decision = await decide(tx, job);
+    if (decision.paid) await apply(tx, job, decision);
+  }
+}
+
+function readyToSettle(job: Job): boolean {
+  return job.runtimeMs !== undefined && job.received === true && !job.paid && job.failed === undefined;
+}
+
+async function decide(tx: Tx, job: Job): Promise<Decision> {
+  const reported = JSON.parse(job.runtimeReport as string) as { resultSha256: string; resultSize: number };
+  const billed = isBilledOutcome(job.status ?? 'failed', job.failureReason);
+  const cost = billed ? jobCost(job.resources, job.billing, job.runtimeMs as number, job.maxCost) : 0;
+  if (reported.resultSha256 !== job.resultSha256 || reported.resultSize !== job.resultSize) {
+    const reason =
+      `the controller received a result (sha256 ${job.resultSha256}, ${job.resultSize} bytes) that differs from ` +
+      `the provider's report (sha256 ${reported.resultSha256}, ${reported.resultSize} bytes)`;
+    return { paid: false, cost, reason, retriable: false };
+  }
+  if (cost === 0) return { paid: true, cost };
+  const provider = await tx.state.get<Provider>(keys.provider(tx.state, job.providerId));
+  if (!provider) return { paid: false, cost, reason: `provider ${job.providerId} is not registered`, retriable: true };
+  const payeeAccountId = provider.accountId;
+  if (!(await getAccount(tx, payeeAccountId))) {
+    return { paid: false, cost, reason: `the provider's account ${payeeAccountId} does not exist`, retriable: true, payeeAccountId };
+  }
+  if (!(await getAccount(tx, job.developerId))) {
+    return { paid: false, cost, reason: `the developer's account ${job.developerId} does not exist`, retriable: true, payeeAccountId };
+  }
+  const balance = await balanceOf(tx, job.developerId);
+  if (balance < cost) {
+    return { paid: false, cost, reason: `insufficient funds: account ${job.developerId} has ${balance}, the job costs ${cost}`, retriable: true, payeeAccountId };
+  }
+  return { paid: true, cost, payeeAccountId };
+}
+
+async function apply(tx: Tx, job: Job, decision: Decision): Promise<void> {
+  const settled: Job = { ...job, cost: decision.cost };
+  if (decision.paid) {
+    if (decision.cost > 0 && decision.payeeAccountId !== undefined) {
+      await debit(tx, job.developerId, decision.cost, 'settlement', job.jobId);
+      await credit(tx, decision.payeeAccountId, decision.cost, 'settlement', job.jobId);
+    }
+    settled.paid = true;
+    settled.paidAt = tx.timestamp;
+    if (job.unpaidReason !== undefined) {
+      delete settled.unpaidReason;
+      tx.state.delete(keys.unpaid(tx.state, job.developerId, job.createdAt, job.jobId));
+    }
+  } else {
+    settled.unpaidReason = decision.reason;
+  }
+  tx.state.put(keys.job(tx.state, job.jobId), settled);
+  const settlement: Settlement = {
+    jobId: job.jobId,
+    developerId: job.developerId,
+    providerId: job.providerId,
+    payerAccountId: job.developerId,
+    payeeAccountId: decision.payeeAccountId,
+    cost: decision.cost,
+    paid: decision.paid,
+    reason: decision.paid ? undefined : decision.reason,
+  };
+  tx.settlements.push(settlement);
+}

@@ -1,0 +1,170 @@
+import type { Context } from 'fabric-contract-api';
+import { canonicalJson } from './canonical-json';
+import { BALANCE_MOVEMENTS_EVENT, BalanceMovements, Settlement, TopUpMovement } from './models';
+
+/** 'applied' when an operation changed state, 'duplicate' when it repeated one exactly and changed nothing. */
+export type Applied = 'applied' | 'duplicate';
+
+/**
+ * The world-state view of one transaction.
+ *
+ * Fabric does not show a transaction its own writes (`getState` after `putState` returns the
+ * committed value), yet a batch applies many events in order, and a later event must see what an
+ * earlier one wrote. So every read goes through this overlay, which keeps the transaction's
+ * pending writes and falls back to the stub; nothing reaches the stub until `Tx.commit`.
+ *
+ * An overlay can be forked: a batch runs each event in a fork and merges it only if the event
+ * succeeded, so a refused event leaves no partial writes behind.
+ */
+export class TxState {
+  /** Pending writes of this layer: serialised value, or null for a delete. */
+  private readonly writes = new Map<string, string | null>();
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly parent?: TxState,
+  ) {}
+
+  /** Builds a composite key (`objectType` + attributes) the same way on every peer. */
+  key(objectType: string, attributes: string[]): string {
+    return this.ctx.stub.createCompositeKey(objectType, attributes);
+  }
+
+  /** The parsed value at `key`, or undefined if there is none. */
+  async get<T>(key: string): Promise<T | undefined> {
+    const raw = await this.getRaw(key);
+    return raw === undefined ? undefined : (JSON.parse(raw) as T);
+  }
+
+  /** Writes `value` at `key` as canonical JSON. The only way the chaincode writes state. */
+  put(key: string, value: object): void {
+    this.writes.set(key, canonicalJson(value));
+  }
+
+  delete(key: string): void {
+    this.writes.set(key, null);
+  }
+
+  /**
+   * Every entry whose composite key starts with `objectType` + `attributes`, in key order,
+   * committed entries merged with this transaction's pending writes.
+   */
+  async listByPartialKey<T>(objectType: string, attributes: string[]): Promise<Array<{ key: string; value: T }>> {
+    const prefix = this.key(objectType, attributes);
+    const merged = new Map<string, string>();
+    for await (const kv of this.ctx.stub.getStateByPartialCompositeKey(objectType, attributes)) {
+      merged.set(kv.key, Buffer.from(kv.value).toString('utf8'));
+    }
+    for (const [key, value] of this.pendingWithPrefix(prefix)) {
+      if (value === null) merged.delete(key);
+      else merged.set(key, value);
+    }
+    return [...merged.keys()].sort(compareKeys).map((key) => ({ key, value: JSON.parse(merged.get(key) as string) as T }));
+  }
+
+  /** A child layer whose writes reach this one only through `merge`. */
+  fork(): TxState {
+    return new TxState(this.ctx, this);
+  }
+
+  /** Moves this layer's writes into its parent. */
+  merge(): void {
+    if (!this.parent) throw new Error('only a forked state can be merged');
+    for (const [key, value] of this.writes) this.parent.writes.set(key, value);
+    this.writes.clear();
+  }
+
+  /** Sends the pending writes to the stub, in key order so that every peer issues the same calls. */
+  async flush(): Promise<void> {
+    if (this.parent) throw new Error('flush the root state, not a fork');
+    for (const key of [...this.writes.keys()].sort(compareKeys)) {
+      const value = this.writes.get(key);
+      if (value === null || value === undefined) await this.ctx.stub.deleteState(key);
+      else await this.ctx.stub.putState(key, Buffer.from(value, 'utf8'));
+    }
+    this.writes.clear();
+  }
+
+  private async getRaw(key: string): Promise<string | undefined> {
+    if (this.writes.has(key)) return this.writes.get(key) ?? undefined;
+    if (this.parent) return this.parent.getRaw(key);
+    const bytes = await this.ctx.stub.getState(key);
+    return bytes && bytes.length > 0 ? Buffer.from(bytes).toString('utf8') : undefined;
+  }
+
+  /** Pending writes under `prefix` from this layer and its ancestors; nearer layers win. */
+  private pendingWithPrefix(prefix: string): Map<string, string | null> {
+    const found = this.parent ? this.parent.pendingWithPrefix(prefix) : new Map<string, string | null>();
+    for (const [key, value] of this.writes) if (key.startsWith(prefix)) found.set(key, value);
+    return found;
+  }
+}
+
+/** Byte order of UTF-8 keys (Fabric's LevelDB order); for the keys used here, code-unit order. */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * One chaincode transaction: its id, its timestamp (from the proposal, the same on every peer),
+ * its state overlay, and the balance movements it will announce in its chaincode event.
+ */
+export class Tx {
+  readonly txId: string;
+  /** ISO-8601 form of the transaction timestamp. Never the local clock. */
+  readonly timestamp: string;
+  readonly settlements: Settlement[] = [];
+  readonly topUps: TopUpMovement[] = [];
+  /** Next sequence number for per-transaction keys; shared with forks through the root. */
+  private sequence = 0;
+
+  private constructor(
+    readonly ctx: Context,
+    readonly state: TxState,
+    private readonly parent?: Tx,
+  ) {
+    this.txId = ctx.stub.getTxID();
+    const { seconds, nanos } = ctx.stub.getTxTimestamp();
+    this.timestamp = new Date(seconds.toNumber() * 1000 + Math.floor(nanos / 1_000_000)).toISOString();
+  }
+
+  /** Starts the transaction for `ctx`. */
+  static begin(ctx: Context): Tx {
+    return new Tx(ctx, new TxState(ctx));
+  }
+
+  /** A nested unit of work (one batch event) that can be merged or dropped. */
+  fork(): Tx {
+    return new Tx(this.ctx, this.state.fork(), this);
+  }
+
+  /**
+   * A number unique within the whole transaction (forks included), zero-padded so that keys built
+   * from it sort in the order they were made.
+   */
+  nextSequence(): string {
+    if (this.parent) return this.parent.nextSequence();
+    return String(this.sequence++).padStart(6, '0');
+  }
+
+  /** Keeps a fork's writes and movements. */
+  merge(): void {
+    if (!this.parent) throw new Error('only a forked transaction can be merged');
+    this.state.merge();
+    this.parent.settlements.push(...this.settlements);
+    this.parent.topUps.push(...this.topUps);
+  }
+
+  /**
+   * Writes the pending state and, if any balance moved, sets the one chaincode event Fabric
+   * allows per transaction.
+   */
+  async commit(): Promise<void> {
+    if (this.parent) throw new Error('commit the root transaction, not a fork');
+    await this.state.flush();
+    if (this.settlements.length > 0 || this.topUps.length > 0) {
+      const movements: BalanceMovements = { txId: this.txId, timestamp: this.timestamp, settlements: this.settlements, topUps: this.topUps };
+      this.ctx.stub.setEvent(BALANCE_MOVEMENTS_EVENT, Buffer.from(canonicalJson(movements), 'utf8'));
+    }
+  }
+}
