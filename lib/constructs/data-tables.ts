@@ -1,9 +1,23 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ENV, TABLES, type Access, type TableName } from '../../lambdas/handlers/manifest';
+
+/**
+ * The DynamoDB actions of each access level: what the stores in lambdas/adapters call (a
+ * transaction is authorised item by item, as PutItem / UpdateItem / DeleteItem / ConditionCheckItem).
+ * No Scan, no DescribeTable, no table management; test/cdk/data-tables.test.ts fails if an
+ * adapter starts using a command these do not cover.
+ */
+export const TABLE_ACTIONS: Readonly<Record<Access, readonly string[]>> = {
+  R: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+  RW: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+};
+/** The actions allowed on a table's indexes, named one by one (no `index/*`). */
+export const INDEX_ACTIONS: readonly string[] = ['dynamodb:Query'];
 
 /** One table's key schema, in the manifest's shape. */
 export type TableSchema = (typeof TABLES)[TableName];
@@ -74,7 +88,12 @@ export class DataTables extends Construct {
       return [name, table] as const;
     });
     this.tables = Object.fromEntries(entries) as Record<TableName, dynamodb.Table>;
+    this.schemas = schemas;
+    this.encryptionKey = props.encryptionKey;
   }
+
+  private readonly schemas: Record<TableName, TableSchema>;
+  private readonly encryptionKey?: kms.IKey;
 
   /** The table for a manifest name. */
   table(name: TableName): dynamodb.Table {
@@ -88,14 +107,20 @@ export class DataTables extends Construct {
 
   /**
    * Gives `fn` access to one table in one call: sets the manifest's environment variable to the
-   * table name, and grants read (`R`: get/query/scan on the table and its indexes) or read-write
-   * (`RW`: also put/update/delete/batch-write). Nothing else — no table management, no streams.
+   * table name and grants `TABLE_ACTIONS[access]` on the table, plus Query on each of its indexes
+   * by name. Nothing else: no scans, no table management, no streams. With a customer-managed key,
+   * also the key use the access level needs.
    */
   bindTable(fn: lambda.Function, name: TableName, access: Access): void {
     const table = this.tables[name];
     fn.addEnvironment(ENV.tables[name], table.tableName);
-    if (access === 'RW') table.grantReadWriteData(fn);
-    else table.grantReadData(fn);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...TABLE_ACTIONS[access]], resources: [table.tableArn] }));
+    const indexes = this.schemas[name].gsis.map((gsi) => `${table.tableArn}/index/${gsi.name}`);
+    if (indexes.length > 0) fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...INDEX_ACTIONS], resources: indexes }));
+    if (this.encryptionKey) {
+      if (access === 'RW') this.encryptionKey.grantEncryptDecrypt(fn);
+      else this.encryptionKey.grantDecrypt(fn);
+    }
   }
 
   /** `bindTable` for every entry of a manifest `tables` map. */

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -79,6 +79,17 @@ export class ProviderQueues extends Construct {
       enforceSSL: true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue: the provider queues, created at run time by the providers Lambda, name it in their RedrivePolicy.',
+    });
+  }
+
+  private acknowledgePrefix(role: iam.IRole, what: string): void {
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${this.prefix}*]`,
+      reason: `Provider queues are created at run time, one per provider (${this.prefix}<providerId>); the prefix is the narrowest scope that covers them. ${what}`,
+    });
   }
 
   /** The role providers' credentials are minted from; exists once `bindManager` has run. */
@@ -105,7 +116,9 @@ export class ProviderQueues extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({ sid: 'NeverTheDeadLetterQueue', effect: iam.Effect.DENY, actions: PROVIDER_ACTIONS, resources: [this.deadLetterQueue.queueArn] }),
     );
+    this.acknowledgePrefix(this.role, 'Each provider session is narrowed to its own queue by a session policy.');
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ManageProviderQueues', actions: MANAGER_ACTIONS, resources: [this.queueArnPattern] }));
+    this.acknowledgePrefix(managerRole, 'Only queue creation and configuration actions; no receive, send or delete.');
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'MintProviderCredentials', actions: ['sts:AssumeRole'], resources: [this.role.roleArn] }));
     fn.addEnvironment(ENV.queuePrefix, this.prefix);
     fn.addEnvironment(PROVIDER_QUEUE_ENV.providerRoleArn, this.role.roleArn);
@@ -118,6 +131,7 @@ export class ProviderQueues extends Construct {
    */
   bindSender(fn: lambda.Function): void {
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'SendJobEnvelopes', actions: ['sqs:SendMessage'], resources: [this.queueArnPattern] }));
+    if (fn.role) this.acknowledgePrefix(fn.role, 'SendMessage only.');
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NotToTheDeadLetterQueue', effect: iam.Effect.DENY, actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
     fn.addEnvironment(ENV.queuePrefix, this.prefix);
   }

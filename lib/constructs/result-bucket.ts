@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -90,15 +91,24 @@ export class ResultBucket extends Construct {
 
   /**
    * Gives `fn` access in one call: sets the manifest's environment variable to the bucket name and
-   * grants, on the controller's prefixes only, read (`R`: GetObject, which also covers HeadObject
-   * and presigned GETs) or read-write (`RW`: also PutObject, for presigned PUTs). No delete, no
-   * bucket configuration.
+   * grants, on the controller's prefixes only, `s3:GetObject` (GET, HEAD and presigned GETs) and,
+   * for `RW`, `s3:PutObject` (presigned PUTs). `s3:ListBucket` on the bucket comes with it so that
+   * HeadObject on a missing result answers 404 rather than 403 (the adapter tells "not uploaded
+   * yet" from a failure by that status). No delete, no bucket configuration.
    */
   bind(fn: lambda.Function, access: Access): void {
     fn.addEnvironment(ENV.bucket, this.bucket.bucketName);
-    for (const prefix of this.prefixes) {
-      this.bucket.grantRead(fn, `${prefix}*`);
-      if (access === 'RW') this.bucket.grantPut(fn, `${prefix}*`);
+    const objects = this.prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: access === 'RW' ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'], resources: objects }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
+    if (fn.role) {
+      const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
+      for (const prefix of this.prefixes) {
+        Validations.of(fn.role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
+          reason: `Object keys under ${prefix} are per job (${prefix}<jobId>/...); the prefix is the narrowest scope that covers every job.`,
+        });
+      }
     }
   }
 }
