@@ -141,7 +141,9 @@ export class PlatformFunction extends NodejsFunction {
         target: 'node20',
         minify: true,
         sourceMap: true,
-        sourceMapMode: SourceMapMode.EXTERNAL,
+        // LINKED writes index.js.map and the sourceMappingURL comment that --enable-source-maps follows
+        // (EXTERNAL writes the map without the comment, so Node would never load it).
+        sourceMapMode: SourceMapMode.LINKED,
         sourcesContent: false,
         bundleAwsSDK: true,
         externalModules: props.externalModules ?? [],
