@@ -12,7 +12,7 @@ import { freePort, waitUntil } from './services';
 
 /** Where {@link startRegistry} listens and keeps its blobs. */
 export interface RegistryOptions {
-  /** TCP port on 127.0.0.1. @default a free port */
+  /** TCP port on 127.0.0.1; 0 or absent picks a free port. @default a free port */
   port?: number;
   /** Directory for the registry's blobs and its generated config; created if missing. */
   dataDir: string;
@@ -28,7 +28,7 @@ export interface RunningRegistry {
 
 /** Starts the registry and resolves once `GET /v2/` answers 200. */
 export async function startRegistry(options: RegistryOptions): Promise<RunningRegistry> {
-  const port = options.port ?? (await freePort());
+  const port = options.port || (await freePort());
   const address = `127.0.0.1:${port}`;
   const storage = join(options.dataDir, 'storage');
   mkdirSync(storage, { recursive: true });
