@@ -1,7 +1,7 @@
+import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeyPair, KeyPairPem, parsePublicKey } from '../../lambdas/core/signing';
-import { createPrivateKey } from 'node:crypto';
+import { generateKeyPair, KeyPairPem } from '../../lambdas/core/signing';
 
 /**
  * The provider's Ed25519 key pair. It is generated on the provider's machine at registration;
@@ -34,12 +34,5 @@ export function loadPrivateKey(dir: string): string {
   const pem = readFileSync(path, 'utf8');
   const key = createPrivateKey(pem);
   if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${path} is not an Ed25519 private key`);
-  return pem;
-}
-
-/** Reads the public key from `dir`. */
-export function loadPublicKey(dir: string): string {
-  const pem = readFileSync(join(dir, PUBLIC_KEY_FILE), 'utf8');
-  parsePublicKey(pem);
   return pem;
 }
