@@ -141,9 +141,9 @@ export class PlatformFunction extends NodejsFunction {
         target: 'node20',
         minify: true,
         sourceMap: true,
-        // LINKED writes index.js.map and the sourceMappingURL comment that --enable-source-maps follows
+        // DEFAULT (esbuild's linked mode) writes index.js.map and the sourceMappingURL comment that --enable-source-maps follows
         // (EXTERNAL writes the map without the comment, so Node would never load it).
-        sourceMapMode: SourceMapMode.LINKED,
+        sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
         bundleAwsSDK: true,
         externalModules: props.externalModules ?? [],

@@ -1,0 +1,94 @@
+import type { CfnResource, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { ENV } from '../../lambdas/handlers/manifest';
+import { PlatformFunction } from '../../lib/constructs/platform-function';
+import { PROVIDER_QUEUE_ENV, ProviderQueues } from '../../lib/constructs/provider-queues';
+import { actionsOf, statementsOfRole, testStack, type Statement } from './helpers';
+
+const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
+const PREFIX_ARN = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sqs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':cf-test-pq-*']] };
+
+describe('ProviderQueues', () => {
+  let stack: Stack;
+  let queues: ProviderQueues;
+  let template: Template;
+  let manager: PlatformFunction;
+  let sender: PlatformFunction;
+  let bystander: PlatformFunction;
+  beforeAll(() => {
+    stack = testStack();
+    queues = new ProviderQueues(stack, 'Queues', { prefix: 'cf-test-pq-' });
+    manager = new PlatformFunction(stack, 'Manager', { entry: ENTRY });
+    sender = new PlatformFunction(stack, 'Sender', { entry: ENTRY });
+    bystander = new PlatformFunction(stack, 'Bystander', { entry: ENTRY });
+    queues.bindManager(manager);
+    queues.bindSender(sender);
+    template = Template.fromStack(stack);
+  });
+  const logicalId = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnResource);
+  /** Statements with their action lists sorted (the minimizePolicies flag sorts them in the template). */
+  const sorted = (statements: Statement[]): Statement[] => statements.map((s) => (Array.isArray(s.Action) ? { ...s, Action: [...s.Action].sort() } : s));
+  const sqsStatements = (roleId: string): Statement[] =>
+    sorted(statementsOfRole(template, roleId).filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:') || a.startsWith('sts:'))));
+  const ofFn = (fn: PlatformFunction): Statement[] => sqsStatements(logicalId(fn.role as iam.Role));
+  const dlqArn = () => ({ 'Fn::GetAtt': [logicalId(queues.deadLetterQueue), 'Arn'] });
+
+  test('the dead-letter queue is named <prefix>dlq, encrypted, TLS-only, and keeps messages 14 days', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'cf-test-pq-dlq', SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: [{ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' }, Resource: dlqArn() }] },
+    });
+  });
+
+  test('the manager may create, tag and configure queues on the prefix, and assume the provider role; nothing else on SQS', () => {
+    expect(ofFn(manager)).toEqual([
+      { Sid: 'ManageProviderQueues', Effect: 'Allow', Action: ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SetQueueAttributes', 'sqs:TagQueue'], Resource: PREFIX_ARN },
+      { Sid: 'MintProviderCredentials', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: { 'Fn::GetAtt': [logicalId(queues.providerRole), 'Arn'] } },
+    ]);
+  });
+
+  test('the sender may only SendMessage on the prefix, and never to the dead-letter queue', () => {
+    expect(ofFn(sender)).toEqual([
+      { Sid: 'SendJobEnvelopes', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: PREFIX_ARN },
+      { Sid: 'NotToTheDeadLetterQueue', Effect: 'Deny', Action: 'sqs:SendMessage', Resource: dlqArn() },
+    ]);
+  });
+
+  test('an unbound Lambda gets nothing', () => {
+    expect(ofFn(bystander)).toEqual([]);
+  });
+
+  test('the provider role allows only receive/delete/change-visibility/get-attributes on the prefix, and denies the DLQ', () => {
+    const actions = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'];
+    expect(sorted(statementsOfRole(template, logicalId(queues.providerRole)))).toEqual([
+      { Sid: 'OwnQueueOnly', Effect: 'Allow', Action: actions, Resource: PREFIX_ARN },
+      { Sid: 'NeverTheDeadLetterQueue', Effect: 'Deny', Action: actions, Resource: dlqArn() },
+    ]);
+  });
+
+  test('the provider role trusts the manager Lambda role alone, for one-hour sessions, with no managed policies', () => {
+    const role = template.toJSON().Resources[logicalId(queues.providerRole)].Properties;
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: { 'Fn::GetAtt': [logicalId(manager.role as iam.Role), 'Arn'] } } },
+    ]);
+    expect(role.MaxSessionDuration).toBe(3600);
+    expect(role.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('binders set the prefix, role and DLQ variables', () => {
+    const env = (fn: PlatformFunction) => template.toJSON().Resources[logicalId(fn)].Properties.Environment.Variables;
+    expect(env(manager)).toMatchObject({
+      [ENV.queuePrefix]: 'cf-test-pq-',
+      [PROVIDER_QUEUE_ENV.providerRoleArn]: { 'Fn::GetAtt': [logicalId(queues.providerRole), 'Arn'] },
+      [PROVIDER_QUEUE_ENV.deadLetterQueueArn]: dlqArn(),
+    });
+    expect(env(sender)[ENV.queuePrefix]).toBe('cf-test-pq-');
+    expect(env(sender)[PROVIDER_QUEUE_ENV.providerRoleArn]).toBeUndefined();
+  });
+
+  test('refuses a second manager and a malformed prefix', () => {
+    expect(() => queues.bindManager(bystander)).toThrow(/one manager/);
+    expect(() => new ProviderQueues(testStack(), 'Q', { prefix: 'Bad Prefix*' })).toThrow(/prefix/);
+  });
+});
