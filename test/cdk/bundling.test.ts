@@ -1,0 +1,33 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
+import type { CfnResource } from 'aws-cdk-lib';
+import { HANDLERS, type HandlerName } from '../../lambdas/handlers/manifest';
+import { synthControllerStack, type SynthesisedStack } from './helpers';
+
+/**
+ * The one test that bundles every handler with esbuild, as `cdk synth` does: it fails when a
+ * handler (or anything it imports) cannot be bundled, which the other CDK tests skip for speed.
+ */
+describe('bundling every manifest handler', () => {
+  let synth: SynthesisedStack;
+  let assemblyDir: string;
+  beforeAll(() => {
+    synth = synthControllerStack({}, { bundle: true });
+    assemblyDir = synth.app.synth().directory;
+  }, 300_000);
+
+  test.each(Object.keys(HANDLERS) as HandlerName[])('%s is a self-contained bundle with a linked source map', (name) => {
+    const fn = synth.stack.functions[name];
+    const code = synth.template.toJSON().Resources[synth.stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties.Code;
+    const hash = String(code.S3Key).replace(/\.zip$/, '');
+    const dir = join(assemblyDir, `asset.${hash}`);
+    expect(existsSync(join(dir, 'index.js'))).toBe(true);
+    expect(existsSync(join(dir, 'index.js.map'))).toBe(true);
+    const js = readFileSync(join(dir, 'index.js'), 'utf8');
+    expect(js.trimEnd().endsWith('//# sourceMappingURL=index.js.map')).toBe(true);
+    const packages = [...new Set([...js.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))].filter((m) => !m.startsWith('node:') && !builtinModules.includes(m));
+    // Only the SDK's optional CRT signer (required inside a try/catch) may be left outside.
+    expect(packages.filter((p) => p !== '@aws-sdk/signature-v4-crt')).toEqual([]);
+  });
+});
