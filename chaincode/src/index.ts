@@ -9,6 +9,7 @@ export { MonitoringContract, MonetaryContract };
 export * from './models';
 export { jobCost, worstCaseCost, vcpuMillicores, isBilledOutcome } from './pricing';
 export { MAX_BATCH_EVENTS } from './batch';
+export * from './names';
 export type { JobVersion } from './jobs';
 
 export const contracts = [MonitoringContract, MonetaryContract];

@@ -152,9 +152,6 @@ export class BalanceMovements {
   @Property('topUps', 'TopUpMovement[]') topUps: TopUpMovement[] = [];
 }
 
-/** The name of the chaincode event that carries `BalanceMovements`. */
-export const BALANCE_MOVEMENTS_EVENT = 'BalanceMovements';
-
 /** The result of one event in `SubmitBatch`. */
 @DataType()
 export class EventResult {

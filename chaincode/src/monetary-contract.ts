@@ -1,6 +1,7 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
 import { accountBalance, accountHistory, openAccount, topUp } from './accounts';
 import { getAccount } from './balances';
+import { MONETARY_CONTRACT } from './names';
 import { controllerSubmit, evaluate } from './run';
 import { parseIntegerArg, requireId } from './validate';
 
@@ -12,7 +13,7 @@ import { parseIntegerArg, requireId } from './validate';
 @Info({ title: 'MonetaryContract', description: 'ChainFaaS monetary ledger: accounts, top-ups, balances' })
 export class MonetaryContract extends Contract {
   constructor() {
-    super('MonetaryContract');
+    super(MONETARY_CONTRACT);
   }
 
   /** Controller only: opens an account for `owner`. */

@@ -2,6 +2,7 @@ import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-a
 import { applyBatch } from './batch';
 import { readController, recordController } from './guard';
 import { confirmReceipt, createJob, failJob, getJob, getProvider, jobHistory, listJobs, registerProvider, setRuntime } from './jobs';
+import { MONITORING_CONTRACT } from './names';
 import { controllerSubmit, evaluate, openSubmit } from './run';
 import { Tx } from './state';
 import { canonicalJson } from './canonical-json';
@@ -14,7 +15,7 @@ import { parseIntegerArg, parseObjectArg } from './validate';
 @Info({ title: 'MonitoringContract', description: 'ChainFaaS monitoring ledger: providers, jobs, run-time reports and receipts' })
 export class MonitoringContract extends Contract {
   constructor() {
-    super('MonitoringContract');
+    super(MONITORING_CONTRACT);
   }
 
   /** Records the caller as the controller. Run once at deployment; refused afterwards (see guard.ts). */

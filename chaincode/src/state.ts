@@ -1,6 +1,7 @@
 import type { Context } from 'fabric-contract-api';
 import { canonicalJson } from './canonical-json';
-import { BALANCE_MOVEMENTS_EVENT, BalanceMovements, Settlement, TopUpMovement } from './models';
+import { BalanceMovements, Settlement, TopUpMovement } from './models';
+import { BALANCE_MOVEMENTS_EVENT } from './names';
 
 /** 'applied' when an operation changed state, 'duplicate' when it repeated one exactly and changed nothing. */
 export type Applied = 'applied' | 'duplicate';

@@ -43,6 +43,8 @@ export interface LedgerEventResult {
   ok: boolean;
   /** Why the chaincode refused the event (forged signature, duplicate run time, unknown job...). */
   error?: string;
+  /** The event repeated one already on the ledger exactly (a retried batch), and changed nothing. */
+  duplicate?: boolean;
 }
 
 export interface SubmitResult {
@@ -65,13 +67,22 @@ export interface LedgerJob {
   status?: 'succeeded' | 'failed';
   runtimeSignature?: string;
   runtimeSetAt?: string;
+  /** The provider's run-time report exactly as signed, so anyone can re-verify the signature. */
+  runtimeReport?: string;
+  /** The report's failure reason when `status` is failed. */
+  failureReason?: string;
   received?: boolean;
   resultSha256?: string;
+  resultSize?: number;
   receivedAt?: string;
   cost?: number;
   paid: boolean;
   paidAt?: string;
+  /** Why a settled job was not paid (insufficient funds, missing account, result mismatch). */
+  unpaidReason?: string;
+  /** The controller's reason when it failed the job (`FailJob`); such a job is never paid. */
   failed?: string;
+  failedAt?: string;
 }
 
 export interface HistoryEntry<T = unknown> {
@@ -88,6 +99,50 @@ export interface AccountEntry {
   amount: number;
   kind: 'topup' | 'settlement';
   reference: string;
+}
+
+/** One job's settlement, as announced by the chaincode. */
+export interface LedgerSettlement {
+  jobId: string;
+  developerId: string;
+  providerId: string;
+  /** The account debited: the developer's (its id is the developerId). */
+  payerAccountId: string;
+  /** The account credited: the provider's payout account, when the provider is registered. */
+  payeeAccountId?: string;
+  /** micro-credits; moved only when `paid` */
+  cost: number;
+  paid: boolean;
+  /** Why it was not paid; an unpaid job is paid by its developer's next top-up. */
+  reason?: string;
+}
+
+export interface LedgerTopUp {
+  accountId: string;
+  amount: number;
+  reference: string;
+}
+
+/**
+ * Every balance change one committed ledger transaction made (the chaincode's `BalanceMovements`
+ * event). Applying these in block order to zeroed balances reproduces the ledger's balances.
+ */
+export interface BalanceMovements {
+  blockNumber: number;
+  txId: string;
+  timestamp: string;
+  settlements: LedgerSettlement[];
+  topUps: LedgerTopUp[];
+}
+
+/** A feed of committed balance movements; the controller's read model follows it. */
+export interface LedgerEventSource {
+  /**
+   * Calls `listener` for each committed transaction that moved a balance, in block order, one at a
+   * time. With `fromBlock`, replays from that block first; without it, only new transactions.
+   * Returns a function that stops the feed.
+   */
+  onBalanceMovements(listener: (movements: BalanceMovements) => void | Promise<void>, options?: { fromBlock?: number }): () => void;
 }
 
 export interface Ledger {

@@ -1,0 +1,390 @@
+import { generateKeyPair, KeyPairPem, signPayload } from '../../lambdas/core/signing';
+import { canonicalJson } from '../../lambdas/core/canonical-json';
+import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob } from '../../lambdas/core/ledger';
+import { jobCost } from '../../chaincode/src/pricing';
+import { ChaincodeHarness, CONTROLLER, embeddedHarness, Identity, memoryHarness } from './harness';
+
+/**
+ * The contract test suite, written once and run against the in-memory stub and the EmbeddedLedger.
+ * (test/chaincode/fabric is where the same suite would run on a real peer.)
+ */
+
+const MONITORING = 'MonitoringContract';
+const MONETARY = 'MonetaryContract';
+const STRANGER: Identity = { mspId: 'ProviderMSP', id: 'x509::/CN=mallory::/CN=test-ca' };
+const BILLING = { version: 1, vcpuMs: 10, mbMs: 1 };
+const RESOURCES = { vcpu: 0.5, memoryMb: 128, timeoutS: 10 };
+const SHA = 'ab'.repeat(32);
+const OTHER_SHA = 'cd'.repeat(32);
+const STARTING_CREDIT = 1_000_000_000;
+
+const providerKeys: Record<string, KeyPairPem> = { prov1: generateKeyPair(), prov2: generateKeyPair() };
+const strangerKeys = generateKeyPair();
+
+describe.each([memoryHarness, embeddedHarness])('chaincode contracts on the $name', (kind) => {
+  let h: ChaincodeHarness;
+
+  beforeEach(async () => {
+    h = await kind.create();
+    const results = await batch([
+      { type: 'OpenAccount', accountId: 'dev1', owner: 'dev1@example.com' },
+      { type: 'OpenAccount', accountId: 'dev2', owner: 'dev2@example.com' },
+      { type: 'OpenAccount', accountId: 'prov1-acct', owner: 'prov1@example.com' },
+      { type: 'OpenAccount', accountId: 'prov2-acct', owner: 'prov2@example.com' },
+      { type: 'TopUp', accountId: 'dev1', amount: STARTING_CREDIT, reference: 'signup-dev1' },
+      { type: 'RegisterProvider', providerId: 'prov1', accountId: 'prov1-acct', publicKeyPem: providerKeys.prov1!.publicKeyPem },
+      { type: 'RegisterProvider', providerId: 'prov2', accountId: 'prov2-acct', publicKeyPem: providerKeys.prov2!.publicKeyPem },
+    ]);
+    expect(results.every((r) => r.ok)).toBe(true);
+  });
+
+  afterEach(async () => {
+    await h.close();
+  });
+
+  async function batch(events: LedgerEvent[], as?: Identity): Promise<LedgerEventResult[]> {
+    return JSON.parse(await h.submit(MONITORING, 'SubmitBatch', [JSON.stringify(events)], as)) as LedgerEventResult[];
+  }
+
+  async function getJob(jobId: string): Promise<LedgerJob | null> {
+    return JSON.parse(await h.evaluate(MONITORING, 'GetJob', [jobId])) as LedgerJob | null;
+  }
+
+  async function balance(accountId: string): Promise<number> {
+    return JSON.parse(await h.evaluate(MONETARY, 'GetBalance', [accountId])) as number;
+  }
+
+  function createJob(jobId: string, overrides: Partial<Extract<LedgerEvent, { type: 'CreateJob' }>> = {}): LedgerEvent {
+    return {
+      type: 'CreateJob',
+      jobId,
+      developerId: 'dev1',
+      providerId: 'prov1',
+      functionId: 'fn1',
+      functionVersion: 1,
+      resources: RESOURCES,
+      billing: BILLING,
+      maxCost: jobCost(RESOURCES, BILLING, RESOURCES.timeoutS * 1000),
+      ...overrides,
+    };
+  }
+
+  /** A run-time report as the provider agent builds it, signed with `keys` (default: prov1's). */
+  function setRuntime(jobId: string, fields: Record<string, unknown> = {}, keys: KeyPairPem = providerKeys.prov1!): Extract<LedgerEvent, { type: 'SetRuntime' }> {
+    const report = {
+      v: 1,
+      jobId,
+      providerId: 'prov1',
+      attempt: 1,
+      status: 'succeeded',
+      exitCode: 0,
+      runtimeMs: 1234,
+      resultSha256: SHA,
+      resultSize: 42,
+      logSize: 0,
+      startedAt: '2026-11-23T10:00:00.000Z',
+      finishedAt: '2026-11-23T10:00:01.234Z',
+      ...fields,
+    };
+    return { type: 'SetRuntime', jobId, report: canonicalJson(report), signature: signPayload(report, keys.privateKeyPem) };
+  }
+
+  function receipt(jobId: string, resultSha256 = SHA, resultSize = 42): LedgerEvent {
+    return { type: 'ConfirmReceipt', jobId, resultSha256, resultSize };
+  }
+
+  const COST_1234MS = 1234 * (0.5 * 10 + 128 * 1); // 164,122 micro-credits
+
+  describe('authorisation', () => {
+    it('refuses a second InitLedger, from anyone', async () => {
+      await expect(h.submit(MONITORING, 'InitLedger', [])).rejects.toThrow(/already initialised/);
+      await expect(h.submit(MONITORING, 'InitLedger', [], STRANGER)).rejects.toThrow(/already initialised/);
+      const controller = JSON.parse(await h.evaluate(MONITORING, 'GetController', [])) as { mspId: string; clientId: string };
+      expect(controller).toMatchObject({ mspId: CONTROLLER.mspId, clientId: CONTROLLER.id });
+    });
+
+    it('refuses CreateJob from an identity other than the controller, and records nothing', async () => {
+      const job = createJob('job-x');
+      await expect(h.submit(MONITORING, 'CreateJob', [JSON.stringify(job)], STRANGER)).rejects.toThrow(/only the controller may create jobs/);
+      expect(await getJob('job-x')).toBeNull();
+      await h.submit(MONITORING, 'CreateJob', [JSON.stringify(job)]);
+      expect(await getJob('job-x')).toMatchObject({ jobId: 'job-x', providerId: 'prov1', paid: false });
+    });
+
+    it('refuses every other controller-only transaction from a stranger', async () => {
+      const attempts: Array<[string, string, string[]]> = [
+        [MONITORING, 'RegisterProvider', ['prov9', 'dev1', strangerKeys.publicKeyPem]],
+        [MONITORING, 'ConfirmReceipt', ['job-x', SHA, '1']],
+        [MONITORING, 'FailJob', ['job-x', 'because']],
+        [MONITORING, 'SubmitBatch', ['[]']],
+        [MONETARY, 'OpenAccount', ['acct9', 'me']],
+        [MONETARY, 'TopUp', ['dev1', '1000', 'free-money']],
+      ];
+      for (const [contract, fn, args] of attempts) {
+        await expect(h.submit(contract, fn, args, STRANGER)).rejects.toThrow(/only the controller may/);
+      }
+      expect(await balance('dev1')).toBe(STARTING_CREDIT);
+    });
+  });
+
+  describe('SetRuntime', () => {
+    beforeEach(async () => {
+      expect(await batch([createJob('job1')])).toEqual([{ ok: true }]);
+    });
+
+    it('refuses a forged report (signed by a key no provider registered)', async () => {
+      const [result] = await batch([setRuntime('job1', {}, strangerKeys)]);
+      expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/signature does not verify/) });
+      expect((await getJob('job1'))?.runtimeMs).toBeUndefined();
+    });
+
+    it("refuses a report signed with another registered provider's key", async () => {
+      const [result] = await batch([setRuntime('job1', {}, providerKeys.prov2)]);
+      expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/signature does not verify against the key registered for provider prov1/) });
+    });
+
+    it('refuses a report altered after it was signed', async () => {
+      const signed = setRuntime('job1');
+      const tampered = { ...signed, report: signed.report.replace('"runtimeMs":1234', '"runtimeMs":9999') };
+      const [result] = await batch([tampered]);
+      expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/signature does not verify/) });
+    });
+
+    it('refuses a report for another job, naming another provider, or longer than the timeout', async () => {
+      await batch([createJob('job2')]);
+      const results = await batch([
+        { ...setRuntime('job2'), jobId: 'job1' },
+        setRuntime('job1', { providerId: 'prov2' }, providerKeys.prov2),
+        setRuntime('job1', { runtimeMs: RESOURCES.timeoutS * 1000 + 1 }),
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([false, false, false]);
+      expect(results[0]?.error).toMatch(/is for job job2, not job1/);
+      expect(results[1]?.error).toMatch(/assigned to prov1/);
+      expect(results[2]?.error).toMatch(/exceeds the job's timeout/);
+    });
+
+    it('refuses a second run time; the identical report again is a harmless duplicate', async () => {
+      const first = setRuntime('job1');
+      expect(await batch([first])).toEqual([{ ok: true }]);
+      const [second] = await batch([setRuntime('job1', { runtimeMs: 1 })]);
+      expect(second).toMatchObject({ ok: false, error: expect.stringMatching(/already has a run time/) });
+      expect(await batch([first])).toEqual([{ ok: true, duplicate: true }]);
+      expect((await getJob('job1'))?.runtimeMs).toBe(1234);
+    });
+
+    it('refuses a report for an unknown job, and accepts one submitted directly by anyone (the signature is the authority)', async () => {
+      const unknown = setRuntime('nojob');
+      await expect(h.submit(MONITORING, 'SetRuntime', [unknown.jobId, unknown.report, unknown.signature], STRANGER)).rejects.toThrow(/job nojob does not exist/);
+      const good = setRuntime('job1');
+      const job = JSON.parse(await h.submit(MONITORING, 'SetRuntime', [good.jobId, good.report, good.signature], STRANGER)) as LedgerJob;
+      expect(job).toMatchObject({ runtimeMs: 1234, status: 'succeeded', runtimeReport: good.report, runtimeSignature: good.signature });
+    });
+  });
+
+  describe('settlement', () => {
+    it('settles exactly once when the receipt comes before the run time', async () => {
+      await batch([createJob('job1'), receipt('job1')]);
+      expect((await getJob('job1'))?.paid).toBe(false);
+      expect(await balance('prov1-acct')).toBe(0);
+      await batch([setRuntime('job1')]);
+      await expectSettledOnce('job1', COST_1234MS);
+    });
+
+    it('settles exactly once when the run time comes before the receipt', async () => {
+      await batch([createJob('job1'), setRuntime('job1')]);
+      expect((await getJob('job1'))?.paid).toBe(false);
+      await batch([receipt('job1')]);
+      await expectSettledOnce('job1', COST_1234MS);
+    });
+
+    it('settles within one batch holding the whole job, and a replay of the batch changes nothing', async () => {
+      const events = [createJob('job1'), setRuntime('job1'), receipt('job1')];
+      expect(await batch(events)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+      expect(await batch(events)).toEqual([
+        { ok: true, duplicate: true },
+        { ok: true, duplicate: true },
+        { ok: true, duplicate: true },
+      ]);
+      await expectSettledOnce('job1', COST_1234MS);
+    });
+
+    async function expectSettledOnce(jobId: string, cost: number): Promise<void> {
+      const job = await getJob(jobId);
+      expect(job).toMatchObject({ paid: true, cost });
+      expect(job?.paidAt).toEqual(expect.any(String));
+      expect(await balance('dev1')).toBe(STARTING_CREDIT - cost);
+      expect(await balance('prov1-acct')).toBe(cost);
+      const settlements = (await h.movements()).flatMap((m) => m.settlements).filter((s) => s.jobId === jobId);
+      expect(settlements).toEqual([{ jobId, developerId: 'dev1', providerId: 'prov1', payerAccountId: 'dev1', payeeAccountId: 'prov1-acct', cost, paid: true }]);
+      const history = JSON.parse(await h.evaluate(MONETARY, 'GetAccountHistory', ['prov1-acct'])) as AccountEntry[];
+      expect(history).toEqual([expect.objectContaining({ amount: cost, kind: 'settlement', reference: jobId })]);
+    }
+
+    it('keeps the record of a job the developer cannot pay, unpaid with the reason, and pays it on the next top-up', async () => {
+      await batch([createJob('poor1', { developerId: 'dev2' }), setRuntime('poor1'), receipt('poor1')]);
+      const unpaid = await getJob('poor1');
+      expect(unpaid).toMatchObject({ paid: false, cost: COST_1234MS, runtimeMs: 1234, received: true });
+      expect(unpaid?.unpaidReason).toMatch(/insufficient funds: account dev2 has 0, the job costs 164122/);
+      expect(await balance('dev2')).toBe(0);
+      expect(await balance('prov1-acct')).toBe(0);
+
+      await batch([{ type: 'TopUp', accountId: 'dev2', amount: 100_000, reference: 'dev2-a' }]);
+      expect((await getJob('poor1'))?.paid).toBe(false);
+      expect(await balance('dev2')).toBe(100_000);
+
+      await batch([{ type: 'TopUp', accountId: 'dev2', amount: 100_000, reference: 'dev2-b' }]);
+      const paid = await getJob('poor1');
+      expect(paid).toMatchObject({ paid: true, cost: COST_1234MS });
+      expect(paid?.unpaidReason).toBeUndefined();
+      expect(await balance('dev2')).toBe(200_000 - COST_1234MS);
+      expect(await balance('prov1-acct')).toBe(COST_1234MS);
+      const settlements = (await h.movements()).flatMap((m) => m.settlements).filter((s) => s.jobId === 'poor1');
+      expect(settlements.map((s) => s.paid)).toEqual([false, true]);
+    });
+
+    it('bills a failure of the function but not a failure on the provider side', async () => {
+      await batch([
+        createJob('oom1'),
+        setRuntime('oom1', { status: 'failed', reason: 'oom', exitCode: 137, runtimeMs: 500 }),
+        receipt('oom1'),
+        createJob('pull1'),
+        setRuntime('pull1', { status: 'failed', reason: 'image_unavailable', exitCode: null, runtimeMs: 0 }),
+        receipt('pull1'),
+      ]);
+      expect(await getJob('oom1')).toMatchObject({ paid: true, cost: 500 * 133, status: 'failed', failureReason: 'oom', exitCode: 137 });
+      expect(await getJob('pull1')).toMatchObject({ paid: true, cost: 0, status: 'failed', exitCode: null });
+      expect(await balance('prov1-acct')).toBe(500 * 133);
+    });
+
+    it('caps the cost at the job maxCost', async () => {
+      await batch([createJob('capped', { maxCost: 1000 }), setRuntime('capped'), receipt('capped')]);
+      expect(await getJob('capped')).toMatchObject({ paid: true, cost: 1000 });
+    });
+
+    it('does not pay a job whose receipt disagrees with the report', async () => {
+      await batch([createJob('dispute'), setRuntime('dispute'), receipt('dispute', OTHER_SHA)]);
+      const job = await getJob('dispute');
+      expect(job).toMatchObject({ paid: false });
+      expect(job?.unpaidReason).toMatch(/differs from the provider's report/);
+      expect(await balance('dev1')).toBe(STARTING_CREDIT);
+    });
+
+    it('never pays a job the controller failed, and refuses its late run time', async () => {
+      await batch([createJob('lost'), { type: 'FailJob', jobId: 'lost', reason: 'provider stopped heart-beating' }]);
+      const [late] = await batch([setRuntime('lost'), receipt('lost')]);
+      expect(late).toMatchObject({ ok: false, error: expect.stringMatching(/was failed by the controller/) });
+      expect(await getJob('lost')).toMatchObject({ paid: false, failed: 'provider stopped heart-beating' });
+      expect(await balance('prov1-acct')).toBe(0);
+    });
+
+    it('keeps the balances equal to the sum of the costs after 200 settled jobs', async () => {
+      const costs: number[] = [];
+      for (let round = 0; round < 4; round++) {
+        const events: LedgerEvent[] = [];
+        for (let i = 0; i < 50; i++) {
+          const n = round * 50 + i;
+          const runtimeMs = 37 * n + 1;
+          const vcpu = [0.25, 0.5, 1, 1.1][n % 4] as number;
+          const resources = { vcpu, memoryMb: 64 + (n % 7) * 64, timeoutS: 30 };
+          const jobId = `bulk-${n}`;
+          events.push(
+            createJob(jobId, { resources, maxCost: jobCost(resources, BILLING, 30_000), providerId: n % 3 === 0 ? 'prov2' : 'prov1' }),
+            // receipts before run times for odd jobs, after for even ones
+            ...(n % 2 === 1 ? [receipt(jobId)] : []),
+            setRuntime(jobId, { runtimeMs, providerId: n % 3 === 0 ? 'prov2' : 'prov1' }, n % 3 === 0 ? providerKeys.prov2 : providerKeys.prov1),
+            ...(n % 2 === 0 ? [receipt(jobId)] : []),
+          );
+          costs.push(jobCost(resources, BILLING, runtimeMs));
+        }
+        const results = await batch(events);
+        expect(results.filter((r) => !r.ok)).toEqual([]);
+      }
+      const total = costs.reduce((a, b) => a + b, 0);
+      const paid = await Promise.all(costs.map((_, n) => getJob(`bulk-${n}`)));
+      expect(paid.every((job) => job?.paid === true)).toBe(true);
+      expect(paid.map((job) => job?.cost)).toEqual(costs);
+      expect(await balance('dev1')).toBe(STARTING_CREDIT - total);
+      expect((await balance('prov1-acct')) + (await balance('prov2-acct'))).toBe(total);
+      const settled = (await h.movements()).flatMap((m) => m.settlements);
+      expect(settled).toHaveLength(200);
+      expect(settled.reduce((sum, s) => sum + s.cost, 0)).toBe(total);
+      const devHistory = JSON.parse(await h.evaluate(MONETARY, 'GetAccountHistory', ['dev1'])) as AccountEntry[];
+      expect(devHistory.reduce((sum, e) => sum + e.amount, 0)).toBe(STARTING_CREDIT - total);
+    });
+  });
+
+  describe('monetary ledger', () => {
+    it('credits a top-up once per reference, and refuses the reference for a different top-up', async () => {
+      const topUp = { type: 'TopUp' as const, accountId: 'dev2', amount: 5000, reference: 'pay-123' };
+      expect(await batch([topUp, topUp])).toEqual([{ ok: true }, { ok: true, duplicate: true }]);
+      const direct = JSON.parse(await h.submit(MONETARY, 'TopUp', ['dev2', '5000', 'pay-123'])) as { balance: number; duplicate: boolean };
+      expect(direct).toEqual({ accountId: 'dev2', balance: 5000, duplicate: true });
+      const [other] = await batch([{ ...topUp, amount: 6000 }]);
+      expect(other).toMatchObject({ ok: false, error: expect.stringMatching(/already used/) });
+      expect(await balance('dev2')).toBe(5000);
+      expect((await h.movements()).flatMap((m) => m.topUps).filter((t) => t.reference === 'pay-123')).toHaveLength(1);
+    });
+
+    it('refuses top-ups that are not positive integers or go to unknown accounts', async () => {
+      const results = await batch([
+        { type: 'TopUp', accountId: 'dev2', amount: 0, reference: 'r0' },
+        { type: 'TopUp', accountId: 'dev2', amount: 1.5, reference: 'r1' },
+        { type: 'TopUp', accountId: 'nobody', amount: 10, reference: 'r2' },
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([false, false, false]);
+      expect(results[2]?.error).toMatch(/account nobody does not exist/);
+      await expect(h.evaluate(MONETARY, 'GetBalance', ['nobody'])).rejects.toThrow(/does not exist/);
+    });
+
+    it('opens an account once; the same owner again is a duplicate, another owner is refused', async () => {
+      const results = await batch([
+        { type: 'OpenAccount', accountId: 'dev1', owner: 'dev1@example.com' },
+        { type: 'OpenAccount', accountId: 'dev1', owner: 'eve@example.com' },
+      ]);
+      expect(results).toEqual([{ ok: true, duplicate: true }, { ok: false, error: expect.stringMatching(/another owner/) }]);
+    });
+  });
+
+  describe('batches', () => {
+    it('drops every write of a refused event and still applies the events after it', async () => {
+      const results = await batch([
+        createJob('a'),
+        createJob('b', { resources: { ...RESOURCES, memoryMb: -5 } }),
+        { type: 'Unknown' } as unknown as LedgerEvent,
+        createJob('c'),
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([true, false, false, true]);
+      expect(results[1]?.error).toMatch(/resources.memoryMb/);
+      expect(results[2]?.error).toMatch(/unknown event type/);
+      expect(await getJob('b')).toBeNull();
+      const byDeveloper = JSON.parse(await h.evaluate(MONITORING, 'QueryJobsByDeveloper', ['dev1'])) as LedgerJob[];
+      expect(byDeveloper.map((j) => j.jobId)).toEqual(['a', 'c']);
+    });
+
+    it('refuses a batch that is not a JSON array, as a whole', async () => {
+      await expect(h.submit(MONITORING, 'SubmitBatch', ['{"type":"OpenAccount"}'])).rejects.toThrow(/must be a JSON array/);
+    });
+  });
+
+  describe('queries', () => {
+    it('lists jobs by developer and by provider, and returns a job history oldest first', async () => {
+      await batch([createJob('q1'), createJob('q2', { providerId: 'prov2', developerId: 'dev2' })]);
+      await batch([setRuntime('q1')]);
+      await batch([receipt('q1')]);
+      const byProvider = JSON.parse(await h.evaluate(MONITORING, 'QueryJobsByProvider', ['prov2'])) as LedgerJob[];
+      expect(byProvider.map((j) => j.jobId)).toEqual(['q2']);
+      const history = JSON.parse(await h.evaluate(MONITORING, 'GetJobHistory', ['q1'])) as HistoryEntry<LedgerJob>[];
+      expect(history.map((v) => [v.value?.runtimeMs !== undefined, v.value?.received === true, v.value?.paid])).toEqual([
+        [false, false, false],
+        [true, false, false],
+        [true, true, true],
+      ]);
+      expect(new Set(history.map((v) => v.txId)).size).toBe(3);
+      expect(history.map((v) => v.timestamp)).toEqual([...history.map((v) => v.timestamp)].sort());
+    });
+
+    it('returns null for an unknown job', async () => {
+      expect(await getJob('never')).toBeNull();
+    });
+  });
+});
