@@ -5,15 +5,15 @@
  *
  * Cost formula, all in exact integer arithmetic (BigInt):
  *
- *   millicores = vCPU in thousandths, rounded up          (0.25 vCPU -> 250, 1.1 -> 1100)
+ *   millicores = vCPU in thousandths, rounded up          (0.25 vCPU -> 250, 2.007 -> 2007)
  *   cpuPrice   = billing.vcpuMs in 10^-6 micro-credits, rounded up
  *   memPrice   = billing.mbMs   in 10^-6 micro-credits, rounded up
  *   cost       = ceil( runtimeMs * (millicores * cpuPrice + 1000 * memoryMb * memPrice) / 10^9 )
  *              = ceil( runtimeMs * (vCPU * vcpuMs + memoryMb * mbMs) )
  *
  * then capped at `maxCost` when one is given. Decimal inputs are read from their shortest decimal
- * form (`String(1.1)` is "1.1"), never multiplied as floats, so 1.1 vCPU is 1100 millicores and
- * not 1101.
+ * form (`String(2.007)` is "2.007"), never multiplied as floats: 2.007 vCPU is 2007 millicores,
+ * where `Math.ceil(2.007 * 1000)` would give 2008.
  */
 
 /** The resources a job reserved (the controller's `Resources`). */
