@@ -6,6 +6,7 @@ import { ENV, HANDLERS, type HandlerName } from '../lambdas/handlers/manifest';
 import { DEFAULT_CONFIG, controllerEnvironment, type ChainFaasConfig } from './config';
 import { ControllerApi } from './constructs/controller-api';
 import { DataTables } from './constructs/data-tables';
+import { OperationalAlarms } from './constructs/operational-alarms';
 import { OutboxConsumer } from './constructs/outbox-consumer';
 import { PlatformFunction } from './constructs/platform-function';
 import { ProviderQueues } from './constructs/provider-queues';
@@ -58,6 +59,7 @@ export class ChainFaasStack extends Stack {
   readonly functions: Readonly<Record<HandlerName, PlatformFunction>>;
   readonly api: ControllerApi;
   readonly outbox: OutboxConsumer;
+  readonly alarms: OperationalAlarms;
 
   constructor(scope: Construct, id: string, props: ChainFaasStackProps = {}) {
     const { config: overrides, ...stackProps } = props;
@@ -117,10 +119,19 @@ export class ChainFaasStack extends Stack {
       removalPolicy: dataRemoval,
     });
 
+    this.alarms = new OperationalAlarms(this, 'Alarms', {
+      functions: functions,
+      deadLetterQueues: { ProviderQueues: this.providerQueues.deadLetterQueue, LedgerOutbox: this.outbox.failureQueue },
+      streamConsumer: functions.ledgerWriter,
+      apiStage: this.api.stage,
+      email: config.alarmEmail,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the controller API' });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });
     new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: 'Put the controller PKCS#8 PEM key here' });
     new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });
     new CfnOutput(this, 'ProviderDeadLetterQueueUrl', { value: this.providerQueues.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe on-call here (or deploy with -c alarmEmail=...)' });
   }
 }

@@ -155,6 +155,12 @@ describe('ChainFaasStack wiring from the manifest', () => {
     }
   });
 
+  test('alarms cover both dead-letter queues, every Lambda, the ledger lag and API 5xx', () => {
+    const handlers = HANDLER_NAMES.length;
+    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 * handlers + 1 + 1);
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5xx', Namespace: 'AWS/ApiGateway' });
+  });
+
   test('outputs name the API URL, the secret to fill in and the provider queue prefix', () => {
     synth.template.hasOutput('ApiUrl', Match.anyValue());
     synth.template.hasOutput('SigningKeySecretArn', Match.anyValue());

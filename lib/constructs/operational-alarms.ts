@@ -1,0 +1,92 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface OperationalAlarmsProps {
+  /** Lambda functions watched for errors and throttles, by a short name used in alarm names. */
+  readonly functions: Record<string, lambda.IFunction>;
+  /** Dead-letter queues: any visible message is an alarm. */
+  readonly deadLetterQueues: Record<string, sqs.IQueue>;
+  /**
+   * The stream consumer whose iterator age (how far it lags behind the outbox) is watched.
+   * @default - no stream-lag alarm
+   */
+  readonly streamConsumer?: lambda.IFunction;
+  /**
+   * Stream lag that raises the alarm.
+   * @default Duration.minutes(5)
+   */
+  readonly maxStreamLag?: Duration;
+  /**
+   * HTTP API stage watched for 5xx answers.
+   * @default - no API alarm
+   */
+  readonly apiStage?: apigw.IHttpStage;
+  /**
+   * E-mail address subscribed to the alarm topic.
+   * @default - no subscription (subscribe a pager or chat integration to `topic`)
+   */
+  readonly email?: string;
+}
+
+/**
+ * The alarms an operator of the controller needs, all sending to one encrypted SNS topic:
+ * messages in a dead-letter queue, Lambda errors and throttles, the ledger writer falling behind
+ * the outbox stream, and server errors at the API.
+ */
+export class OperationalAlarms extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: OperationalAlarmsProps) {
+    super(scope, id);
+    // A customer-managed key, because CloudWatch must be allowed to use it to publish (the
+    // AWS-managed aws/sns key has a policy nobody can extend).
+    const key = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'ChainFaaS alarm topic' });
+    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new sns.Topic(this, 'Topic', { displayName: 'ChainFaaS alarms', masterKey: key, enforceSSL: true });
+    if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    const notify = new actions.SnsAction(this.topic);
+
+    const add = (alarmId: string, metric: cloudwatch.IMetric, threshold: number, description: string): void => {
+      const alarm = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      alarm.addAlarmAction(notify);
+      this.alarms.push(alarm);
+    };
+
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      add(`${name}Messages`, queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 1, `Messages waiting in the ${name} dead-letter queue: inspect and redrive.`);
+    }
+    for (const [name, fn] of Object.entries(props.functions)) {
+      add(`${name}Errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 1, `The ${name} Lambda failed (see its log group).`);
+      add(`${name}Throttles`, fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }), 1, `The ${name} Lambda was throttled.`);
+    }
+    if (props.streamConsumer) {
+      const lag = props.maxStreamLag ?? Duration.minutes(5);
+      add(
+        'LedgerLag',
+        props.streamConsumer.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }),
+        lag.toMilliseconds(),
+        `The ledger writer is more than ${lag.toHumanString()} behind the outbox: ledger records and settlements are delayed.`,
+      );
+    }
+    if (props.apiStage) {
+      add('Api5xx', props.apiStage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }), 5, 'The controller API answered with server errors.');
+    }
+  }
+}
