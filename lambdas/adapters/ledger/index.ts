@@ -20,6 +20,10 @@ export async function createLedger(env: NodeJS.ProcessEnv = process.env): Promis
       const { EmbeddedLedger } = await import('./embedded-ledger');
       return new EmbeddedLedger({ dir: env.LEDGER_DIR ?? '.chainfaas/ledger', controller: controllerFromEnv(env) });
     }
+    case 'fabric': {
+      const { FabricLedger, fabricOptionsFromEnv } = await import('./fabric-ledger');
+      return new FabricLedger(fabricOptionsFromEnv(env));
+    }
     default:
       throw new Error(`LEDGER_MODE must be embedded or fabric, got ${JSON.stringify(mode)}`);
   }

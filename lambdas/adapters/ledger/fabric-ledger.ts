@@ -1,0 +1,206 @@
+import { createPrivateKey } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { checkpointers, CommitError, connect, Contract, Gateway, GatewayError, hash, Network, signers, StatusCode } from '@hyperledger/fabric-gateway';
+import { BALANCE_MOVEMENTS_EVENT, MONETARY_CONTRACT, MONITORING_CONTRACT } from '../../../chaincode/src/names';
+import type { BalanceMovements, LedgerEventSource } from '../../core/ledger';
+import { ChaincodeError, ContractLedger, ContractName, parseBalanceMovements } from './contract-ledger';
+
+/** How to reach the Fabric network and as whom. */
+export interface FabricLedgerOptions {
+  /** The gateway peer, `host:port`. */
+  peerEndpoint: string;
+  /** The name in the peer's TLS certificate, when it differs from the endpoint's host. */
+  peerHostAlias?: string;
+  /** PEM of the CA that signed the peer's TLS certificate. */
+  tlsRootCertPem: Buffer;
+  /** The controller's MSP id. */
+  mspId: string;
+  /** PEM of the controller's enrolment certificate. */
+  certificatePem: Buffer;
+  /** PEM of the controller's private key. */
+  privateKeyPem: Buffer;
+  /** @default 'chainfaas' */
+  channel?: string;
+  /** @default 'chainfaas' */
+  chaincode?: string;
+  /** Deadline for evaluate and endorse calls, seconds. @default 30 */
+  requestTimeoutS?: number;
+  /** Deadline for ordering and commit, seconds. @default 60 */
+  commitTimeoutS?: number;
+}
+
+/**
+ * Reads FabricLedgerOptions from the environment:
+ *
+ * | variable | meaning |
+ * |---|---|
+ * | `FABRIC_PEER_ENDPOINT` | gateway peer `host:port` (required) |
+ * | `FABRIC_PEER_HOST_ALIAS` | TLS server name override (optional) |
+ * | `FABRIC_TLS_CERT_PATH` | PEM file of the peer's TLS CA (required) |
+ * | `FABRIC_MSP_ID` | the controller's MSP id (required) |
+ * | `FABRIC_CERT_PATH` | the controller's certificate PEM (required) |
+ * | `FABRIC_KEY_PATH` | the controller's private key PEM, or a keystore directory holding exactly one (required) |
+ * | `FABRIC_CHANNEL` | channel name (default `chainfaas`) |
+ * | `FABRIC_CHAINCODE` | chaincode name (default `chainfaas`) |
+ */
+export function fabricOptionsFromEnv(env: NodeJS.ProcessEnv): FabricLedgerOptions {
+  const required = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new Error(`LEDGER_MODE=fabric needs ${name}`);
+    return value;
+  };
+  return {
+    peerEndpoint: required('FABRIC_PEER_ENDPOINT'),
+    peerHostAlias: env.FABRIC_PEER_HOST_ALIAS || undefined,
+    tlsRootCertPem: readFileSync(required('FABRIC_TLS_CERT_PATH')),
+    mspId: required('FABRIC_MSP_ID'),
+    certificatePem: readFileSync(required('FABRIC_CERT_PATH')),
+    privateKeyPem: readKey(required('FABRIC_KEY_PATH')),
+    channel: env.FABRIC_CHANNEL || undefined,
+    chaincode: env.FABRIC_CHAINCODE || undefined,
+  };
+}
+
+/**
+ * The `Ledger` port on a real Fabric network, through the Fabric Gateway of one peer. Submits
+ * are endorsed, ordered and awaited until committed; a transaction that fails validation (an MVCC
+ * conflict, say) rejects with the validation code, so the caller's outbox retries it.
+ */
+export class FabricLedger extends ContractLedger implements LedgerEventSource {
+  private readonly client: grpc.Client;
+  private readonly gateway: Gateway;
+  private readonly network: Network;
+  private readonly chaincode: string;
+  private readonly contracts: Record<ContractName, Contract>;
+  private readonly feeds = new Set<{ stop: () => void }>();
+
+  constructor(options: FabricLedgerOptions) {
+    super();
+    const requestTimeoutMs = (options.requestTimeoutS ?? 30) * 1000;
+    const commitTimeoutMs = (options.commitTimeoutS ?? 60) * 1000;
+    const deadline = (ms: number) => () => ({ deadline: Date.now() + ms });
+    this.client = new grpc.Client(
+      options.peerEndpoint,
+      grpc.credentials.createSsl(options.tlsRootCertPem),
+      options.peerHostAlias ? { 'grpc.ssl_target_name_override': options.peerHostAlias } : {},
+    );
+    this.gateway = connect({
+      client: this.client,
+      identity: { mspId: options.mspId, credentials: options.certificatePem },
+      signer: signers.newPrivateKeySigner(createPrivateKey(options.privateKeyPem)),
+      hash: hash.sha256,
+      evaluateOptions: deadline(requestTimeoutMs),
+      endorseOptions: deadline(requestTimeoutMs),
+      submitOptions: deadline(commitTimeoutMs),
+      commitStatusOptions: deadline(commitTimeoutMs),
+    });
+    this.network = this.gateway.getNetwork(options.channel ?? 'chainfaas');
+    this.chaincode = options.chaincode ?? 'chainfaas';
+    this.contracts = {
+      [MONITORING_CONTRACT]: this.network.getContract(this.chaincode, MONITORING_CONTRACT),
+      [MONETARY_CONTRACT]: this.network.getContract(this.chaincode, MONETARY_CONTRACT),
+    };
+  }
+
+  /**
+   * Follows the chaincode's BalanceMovements events. Reconnects after a dropped stream, resuming
+   * after the last event delivered (if none was delivered yet, from `fromBlock` or from the next
+   * block).
+   */
+  onBalanceMovements(listener: (movements: BalanceMovements) => void | Promise<void>, options: { fromBlock?: number } = {}): () => void {
+    const checkpoint = checkpointers.inMemory();
+    let stopped = false;
+    let closeStream: (() => void) | undefined;
+    const feed = {
+      stop: () => {
+        stopped = true;
+        closeStream?.();
+      },
+    };
+    this.feeds.add(feed);
+    const follow = async () => {
+      while (!stopped) {
+        try {
+          const events = await this.network.getChaincodeEvents(this.chaincode, {
+            checkpoint,
+            startBlock: options.fromBlock === undefined ? undefined : BigInt(options.fromBlock),
+          });
+          closeStream = () => events.close();
+          for await (const event of events) {
+            if (event.eventName === BALANCE_MOVEMENTS_EVENT) {
+              await listener(parseBalanceMovements(Buffer.from(event.payload).toString('utf8'), Number(event.blockNumber)));
+            }
+            await checkpoint.checkpointChaincodeEvent(event);
+          }
+        } catch (err) {
+          if (stopped) return;
+          console.error('fabric ledger: the chaincode event stream failed; reconnecting in 5 s:', describe(err));
+          await new Promise((resolve) => setTimeout(resolve, 5000));
+        }
+      }
+    };
+    void follow();
+    return () => {
+      feed.stop();
+      this.feeds.delete(feed);
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const feed of this.feeds) feed.stop();
+    this.feeds.clear();
+    this.gateway.close();
+    this.client.close();
+  }
+
+  protected async submitTx(contract: ContractName, transaction: string, args: string[]): Promise<{ txId: string; result: string }> {
+    try {
+      const submitted = await this.contracts[contract].submitAsync(transaction, { arguments: args });
+      const status = await submitted.getStatus();
+      if (!status.successful) {
+        throw new ChaincodeError(transaction, `transaction ${status.transactionId} was not committed: ${validationCodeName(status.code)}`);
+      }
+      return { txId: submitted.getTransactionId(), result: Buffer.from(submitted.getResult()).toString('utf8') };
+    } catch (err) {
+      throw asChaincodeError(transaction, err);
+    }
+  }
+
+  protected async evaluateTx(contract: ContractName, transaction: string, args: string[]): Promise<string> {
+    try {
+      return Buffer.from(await this.contracts[contract].evaluate(transaction, { arguments: args })).toString('utf8');
+    } catch (err) {
+      throw asChaincodeError(transaction, err);
+    }
+  }
+}
+
+/** A private key PEM from a file, or from the one file in a Fabric MSP keystore directory. */
+function readKey(path: string): Buffer {
+  if (!statSync(path).isDirectory()) return readFileSync(path);
+  const files = readdirSync(path);
+  if (files.length !== 1) throw new Error(`FABRIC_KEY_PATH ${path} is a directory holding ${files.length} files; expected exactly one key`);
+  return readFileSync(join(path, files[0] as string));
+}
+
+/** Turns gateway errors into ChaincodeError with the peers' own messages (the chaincode's refusal). */
+function asChaincodeError(transaction: string, err: unknown): Error {
+  if (err instanceof ChaincodeError) return err;
+  if (err instanceof CommitError) return new ChaincodeError(transaction, `transaction ${err.transactionId} was not committed: ${validationCodeName(err.code)}`);
+  return new ChaincodeError(transaction, describe(err));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof GatewayError) {
+    const details = err.details.map((detail) => detail.message).filter(Boolean);
+    return details.length > 0 ? details.join('; ') : err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function validationCodeName(code: number): string {
+  const name = Object.entries(StatusCode).find(([, value]) => value === code)?.[0];
+  return name ?? `validation code ${code}`;
+}
