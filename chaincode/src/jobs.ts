@@ -4,7 +4,7 @@ import { keys, keyTypes } from './keys';
 import { Job, JobBilling, JobResources, Provider } from './models';
 import { jobCost } from './pricing';
 import { settleIfReady } from './settlement';
-import type { Applied, Tx } from './state';
+import { timestampToIso, type Applied, type Tx } from './state';
 import { requireId, requireInteger, requireNumber, requireObject, requireSha256, requireText } from './validate';
 
 /** The monitoring ledger's operations, shared by MonitoringContract's transactions and the batch. */
@@ -221,10 +221,9 @@ export async function jobHistory(tx: Tx, jobIdArg: unknown): Promise<JobVersion[
   const key = keys.job(tx.state, requireId('jobId', jobIdArg));
   const versions: JobVersion[] = [];
   for await (const modification of tx.ctx.stub.getHistoryForKey(key)) {
-    const { seconds, nanos } = modification.timestamp;
     versions.push({
       txId: modification.txId,
-      timestamp: new Date(seconds.toNumber() * 1000 + Math.floor(nanos / 1_000_000)).toISOString(),
+      timestamp: timestampToIso(modification.timestamp),
       isDelete: modification.isDelete,
       value: modification.isDelete ? null : (JSON.parse(Buffer.from(modification.value).toString('utf8')) as Job),
     });

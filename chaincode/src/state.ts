@@ -101,6 +101,15 @@ export class TxState {
   }
 }
 
+/**
+ * ISO-8601 form of a Fabric timestamp. fabric-shim gives `getTxTimestamp().seconds` as a Long but
+ * history entries' `timestamp.seconds` as a plain number (protobuf `toObject`); both are accepted.
+ */
+export function timestampToIso(timestamp: { seconds: { toNumber(): number } | number; nanos: number }): string {
+  const seconds = typeof timestamp.seconds === 'number' ? timestamp.seconds : timestamp.seconds.toNumber();
+  return new Date(seconds * 1000 + Math.floor(timestamp.nanos / 1_000_000)).toISOString();
+}
+
 /** Byte order of UTF-8 keys (Fabric's LevelDB order); for the keys used here, code-unit order. */
 function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -125,8 +134,7 @@ export class Tx {
     private readonly parent?: Tx,
   ) {
     this.txId = ctx.stub.getTxID();
-    const { seconds, nanos } = ctx.stub.getTxTimestamp();
-    this.timestamp = new Date(seconds.toNumber() * 1000 + Math.floor(nanos / 1_000_000)).toISOString();
+    this.timestamp = timestampToIso(ctx.stub.getTxTimestamp());
   }
 
   /** Starts the transaction for `ctx`. */

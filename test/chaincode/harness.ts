@@ -104,7 +104,9 @@ class MemoryStub {
 
   getHistoryForKey(key: string): AsyncIterable<Iterators.KeyModification> {
     const versions = [...(this.world.history.get(key) ?? [])].reverse();
-    return iterable(versions.map((v) => ({ txId: v.txId, timestamp: timestamp(v.seconds), isDelete: v.value === null, value: v.value ?? Buffer.alloc(0) })));
+    // As in fabric-shim, history timestamps carry plain-number seconds (the tx timestamp a Long).
+    const plain = (seconds: number) => ({ seconds, nanos: 0 }) as unknown as Timestamp;
+    return iterable(versions.map((v) => ({ txId: v.txId, timestamp: plain(v.seconds), isDelete: v.value === null, value: v.value ?? Buffer.alloc(0) })));
   }
 
   setEvent(name: string, payload: Uint8Array): void {

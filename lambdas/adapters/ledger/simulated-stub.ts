@@ -121,7 +121,8 @@ export class SimulatedStub {
     return queryResult(
       versions.map((version) => ({
         txId: version.txId,
-        timestamp: toTimestamp(version.timestampMs),
+        // fabric-shim hands history timestamps over as protobuf `toObject()`: plain-number seconds.
+        timestamp: { seconds: Math.floor(version.timestampMs / 1000), nanos: (version.timestampMs % 1000) * 1_000_000 } as unknown as Timestamp,
         isDelete: version.value === null,
         value: copy(version.value ?? Buffer.alloc(0)),
       })),
