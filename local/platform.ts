@@ -5,11 +5,12 @@ import { generateKeyPair } from '../lambdas/core/signing';
 import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
 import { LambdaHandler, startApiServer } from './api-server';
 import { ensureDocker } from './docker';
-import { RunningService, startDynamoDbLocal, startFauxqs } from './services';
+import { startDynamoDbLocal, startFauxqs } from './services';
 import { createBucket, createTables } from './tables';
 import { startRegistry } from './registry';
 import { buildExampleImages } from '../examples/images';
 import { LocalProvider, startLocalProvider } from './provider';
+import type { LogLevel } from '../provider-agent/src/log';
 
 /**
  * The embedded local platform: every service of the AWS deployment, on this machine, with no AWS
@@ -32,6 +33,8 @@ export interface PlatformOptions {
   /** Ledger writer period. @default 250 ms */
   ledgerIntervalMs?: number;
   log?: (line: string) => void;
+  /** The provider agent's JSON log level (to stderr). @default warn */
+  agentLogLevel?: LogLevel;
 }
 
 export interface Platform {
@@ -65,10 +68,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   };
   try {
     log('starting Docker engine check');
-    const docker = await ensureDocker(join(dataDir, 'dockerd.log'));
-    const services: RunningService[] = [];
+    await ensureDocker(join(dataDir, 'dockerd.log'));
     const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
-    services.push(dynamo, fauxqs);
     stops.push(() => fauxqs.stop(), () => dynamo.stop());
     log(`DynamoDB Local at ${dynamo.endpoint}; SQS + S3 emulator at ${fauxqs.endpoint}`);
     const registry = await startRegistry({ port: 0, dataDir: join(dataDir, 'registry') });
@@ -134,7 +135,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
 
     let provider: LocalProvider | undefined;
     if (options.provider !== false) {
-      provider = await startLocalProvider({ apiUrl, dataDir: join(dataDir, 'provider'), docker, log });
+      provider = await startLocalProvider({ apiUrl, dataDir: join(dataDir, 'provider'), logLevel: options.agentLogLevel });
       stops.push(() => (provider as LocalProvider).stop());
       log(`provider ${provider.providerId} online (queue ${provider.queueUrl})`);
     }

@@ -21,7 +21,7 @@ import {
 } from './schemas';
 import { canonicalJson } from './canonical-json';
 import { parsePublicKey, verifyPayload } from './signing';
-import { jobCost } from '../../chaincode/src/pricing';
+import { worstCaseCost } from '../../chaincode/src/pricing';
 
 /**
  * The controller's use-cases. Each takes its ports explicitly (`Deps`), validates its input with
@@ -128,7 +128,7 @@ function requireRole(user: User, role: Role): void {
 export async function createFunction(deps: Deps, user: User, body: unknown): Promise<FunctionRecord> {
   requireRole(user, 'developer');
   const req = parse(CreateFunctionBody, body);
-  const worstCase = jobCost(req.resources, deps.config.billing, req.resources.timeoutS * 1000);
+  const worstCase = worstCaseCost(req.resources, deps.config.billing);
   if (req.maxPrice !== undefined && req.maxPrice < 1) throw invalid('maxPrice', 'maxPrice: must be at least 1 micro-credit');
   const at = nowIso(deps);
   const fn: FunctionRecord = {
@@ -167,7 +167,7 @@ export async function invoke(deps: Deps, user: User, functionId: string, body: u
     throw new DomainError('payload_too_large', `input is ${input.length} bytes; at most ${LIMITS.maxInlineInputBytes} may be sent inline`, 'input');
   }
   const jobId = newId('job');
-  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, jobCost(fn.resources, deps.config.billing, fn.resources.timeoutS * 1000));
+  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, deps.config.billing));
   const job: JobRecord = {
     jobId,
     functionId: fn.functionId,
