@@ -3,10 +3,12 @@ import { canonicalJson } from '../../lambdas/core/canonical-json';
 import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob } from '../../lambdas/core/ledger';
 import { jobCost } from '../../chaincode/src/pricing';
 import { ChaincodeHarness, CONTROLLER, embeddedHarness, Identity, memoryHarness } from './harness';
+import { shimHarness } from './shim-peer';
 
 /**
- * The contract test suite, written once and run against the in-memory stub and the EmbeddedLedger.
- * (test/chaincode/fabric is where the same suite would run on a real peer.)
+ * The contract test suite, written once and run three ways: on an in-memory stub, on the
+ * EmbeddedLedger, and inside the real fabric-shim (the chaincode service a peer would call),
+ * driven over gRPC by a stand-in peer.
  */
 
 const MONITORING = 'MonitoringContract';
@@ -21,8 +23,16 @@ const STARTING_CREDIT = 1_000_000_000;
 const providerKeys: Record<string, KeyPairPem> = { prov1: generateKeyPair(), prov2: generateKeyPair() };
 const strangerKeys = generateKeyPair();
 
-describe.each([memoryHarness, embeddedHarness])('chaincode contracts on the $name', (kind) => {
+describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contracts on the $name', (kind) => {
   let h: ChaincodeHarness;
+
+  beforeAll(async () => {
+    await kind.setup?.();
+  });
+
+  afterAll(async () => {
+    await kind.teardown?.();
+  });
 
   beforeEach(async () => {
     h = await kind.create();

@@ -39,6 +39,11 @@ export const CONTROLLER: Identity = { mspId: 'ControllerMSP', id: 'x509::/CN=con
 
 export interface HarnessKind {
   name: string;
+  /** Once before the suite (start a process, say). */
+  setup?(): Promise<void>;
+  /** Once after the suite. */
+  teardown?(): Promise<void>;
+  /** A fresh, initialised ledger for one test. */
   create(): Promise<ChaincodeHarness>;
 }
 
