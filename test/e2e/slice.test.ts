@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import Docker from 'dockerode';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { JobEnvelope } from '../../lambdas/core/schemas';
+import { generateKeyPair, signPayload } from '../../lambdas/core/signing';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, Platform } from '../../local/platform';
@@ -80,4 +84,68 @@ test('a function that exits non-zero ends FAILED with its exit code and its stde
   const log = await fetch(invoked.body.logUrl);
   expect(log.status).toBe(200);
   expect((await log.text()).length).toBeGreaterThan(0);
+});
+
+describe('the agent refuses envelopes it cannot trust, and runs nothing for them', () => {
+  const sendRaw = async (body: string) => {
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: platform.env.AWS_ENDPOINT_URL_SQS, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    await sqs.send(new SendMessageCommand({ QueueUrl: platform.provider!.queueUrl, MessageBody: body }));
+    sqs.destroy();
+  };
+
+  const envelopeFor = (jobId: string): JobEnvelope => {
+    const now = new Date();
+    return {
+      v: 1,
+      jobId,
+      functionId: 'fn_forged',
+      functionVersion: 1,
+      developerId: 'usr_forged',
+      providerId: platform.provider!.providerId,
+      image: platform.images.sha256 as string,
+      protocol: 'stdio',
+      network: 'none',
+      resources,
+      env: {},
+      input: { kind: 'inline', base64: Buffer.from('forged').toString('base64') },
+      resultPutUrl: 'http://127.0.0.1:9/never',
+      logPutUrl: 'http://127.0.0.1:9/never',
+      issuedAt: now.toISOString(),
+      startBy: new Date(now.getTime() + 60_000).toISOString(),
+      attempt: 1,
+    };
+  };
+
+  let controllerKeyId: string;
+  beforeAll(async () => {
+    controllerKeyId = (await api.get('/controller/public-key')).body.keyId;
+  });
+
+  const containersFor = async (jobId: string) => new Docker().listContainers({ all: true, filters: { label: [`chainfaas.job=${jobId}`] } });
+
+  test.each([
+    ['signed by a key that is not the controller', (jobId: string) => {
+      const envelope = envelopeFor(jobId);
+      // The attacker claims the controller's key id, so only the signature check can catch it.
+      return { envelope, signature: signPayload(envelope, generateKeyPair().privateKeyPem), keyId: controllerKeyId };
+    }],
+    ['signed by the controller, then altered (image swapped)', (jobId: string) => {
+      const envelope = envelopeFor(jobId);
+      const signature = signPayload(envelope, readFileSync(platform.env.CONTROLLER_KEY_FILE as string, 'utf8'));
+      return { envelope: { ...envelope, image: platform.images.fail }, signature, keyId: controllerKeyId };
+    }],
+    ['with no signature at all', (jobId: string) => ({ envelope: envelopeFor(jobId) })],
+  ])('an envelope %s is refused and never run', async (_name, build) => {
+    const jobId = `job_forged${Math.random().toString(36).slice(2, 10)}`;
+    const agent = platform.provider!.agent;
+    // Earlier tests' jobs finish on the controller a moment before the agent counts them.
+    await eventually('the agent to be idle', async () => (agent.status().jobs.length === 0 ? true : undefined));
+    const refusedBefore = agent.status().totals.refused;
+    const succeededBefore = agent.status().totals.succeeded + agent.status().totals.failed;
+    await sendRaw(JSON.stringify(build(jobId)));
+    await eventually('the agent to refuse the message', async () => (agent.status().totals.refused > refusedBefore ? true : undefined));
+    expect(await containersFor(jobId)).toEqual([]);
+    expect(agent.status().totals.succeeded + agent.status().totals.failed).toBe(succeededBefore);
+    expect(agent.status().jobs.map((j) => j.jobId)).not.toContain(jobId);
+  });
 });
