@@ -1,4 +1,7 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -6,12 +9,14 @@ import { ENV, HANDLERS, type HandlerName } from '../lambdas/handlers/manifest';
 import { DEFAULT_CONFIG, controllerEnvironment, type ChainFaasConfig } from './config';
 import { ControllerApi } from './constructs/controller-api';
 import { DataTables } from './constructs/data-tables';
+import { ExternalFabricNetwork, FabricNetwork, type IFabricNetwork } from './constructs/fabric-network';
 import { OperationalAlarms } from './constructs/operational-alarms';
 import { OutboxConsumer } from './constructs/outbox-consumer';
 import { PlatformFunction } from './constructs/platform-function';
 import { ProviderQueues } from './constructs/provider-queues';
 import { ResultBucket } from './constructs/result-bucket';
 import { SigningKey } from './constructs/signing-key';
+import { projectRoot } from './project-root';
 
 export interface ChainFaasStackProps extends StackProps {
   /**
@@ -38,6 +43,9 @@ const RUNTIMES: Record<ChainFaasConfig['lambdaRuntime'], lambda.Runtime> = {
   'nodejs24.x': lambda.Runtime.NODEJS_24_X,
 };
 
+/** What the Fabric node gets of the repository: the root package files and chaincode/, without build output. */
+const FABRIC_ASSET_EXCLUDE = ['/*', '!/package.json', '!/package-lock.json', '!/chaincode/', 'node_modules/', 'dist/'];
+
 function retentionDays(days: number): logs.RetentionDays {
   const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number');
   if (!allowed.includes(days)) throw new Error(`logRetentionDays ${days} is not a CloudWatch Logs retention (${allowed.join(', ')})`);
@@ -60,6 +68,8 @@ export class ChainFaasStack extends Stack {
   readonly api: ControllerApi;
   readonly outbox: OutboxConsumer;
   readonly alarms: OperationalAlarms;
+  /** The ledger's network, unless `fabric` is `none`. */
+  readonly fabric?: IFabricNetwork;
 
   constructor(scope: Construct, id: string, props: ChainFaasStackProps = {}) {
     const { config: overrides, ...stackProps } = props;
@@ -82,6 +92,8 @@ export class ChainFaasStack extends Stack {
       removalPolicy: dataRemoval,
     });
 
+    this.fabric = this.createFabric(config, dataRemoval === RemovalPolicy.RETAIN);
+
     const shared = controllerEnvironment(config);
     const functions = {} as Record<HandlerName, PlatformFunction>;
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
@@ -95,6 +107,7 @@ export class ChainFaasStack extends Stack {
         logRetention,
         environment: { ...shared, ...(spec.ledger ? { [ENV.ledgerMode]: 'fabric' } : {}) },
         reservedConcurrentExecutions: name === 'ledgerWriter' && config.ledgerWriterConcurrency > 0 ? config.ledgerWriterConcurrency : undefined,
+        ...(spec.ledger ? this.fabric?.placement : undefined),
       });
       this.tables.bindTables(fn, spec.tables);
       if (spec.bucket) this.results.bind(fn, spec.bucket);
@@ -102,6 +115,7 @@ export class ChainFaasStack extends Stack {
       if (spec.queues === 'manage') this.providerQueues.bindManager(fn);
       if (spec.signingKey) this.signingKey.bindPrivateKey(fn);
       else this.signingKey.bindPublicKey(fn);
+      if (spec.ledger) this.fabric?.bindClient(fn);
       functions[name] = fn;
     }
     this.functions = functions;
@@ -132,6 +146,39 @@ export class ChainFaasStack extends Stack {
     new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: 'Put the controller PKCS#8 PEM key here' });
     new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });
     new CfnOutput(this, 'ProviderDeadLetterQueueUrl', { value: this.providerQueues.deadLetterQueue.queueUrl });
+    if (this.fabric instanceof FabricNetwork) {
+      new CfnOutput(this, 'FabricNodeInstanceId', { value: this.fabric.instance.instanceId, description: 'aws ssm start-session --target <this>' });
+      new CfnOutput(this, 'FabricIdentitySecretArn', { value: this.fabric.identity.secretArn });
+    }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe on-call here (or deploy with -c alarmEmail=...)' });
+  }
+
+  private createFabric(config: ChainFaasConfig, retain: boolean): IFabricNetwork | undefined {
+    switch (config.fabric) {
+      case 'ec2': {
+        const assetPath = projectRoot();
+        const script = config.fabricStartCommand.split(/\s+/).find((word) => word.includes('/'));
+        if (script && !existsSync(join(assetPath, script))) {
+          throw new Error(`fabric=ec2 runs "${config.fabricStartCommand}", but ${script} does not exist in the repository (set -c fabricStartCommand=...)`);
+        }
+        return new FabricNetwork(this, 'Fabric', {
+          assetPath,
+          assetExclude: FABRIC_ASSET_EXCLUDE,
+          startCommand: config.fabricStartCommand,
+          instanceType: new ec2.InstanceType(config.fabricInstanceType),
+          volumeSize: config.fabricVolumeGiB,
+          externalPeerCidrs: config.fabricExternalCidrs,
+          retain,
+        });
+      }
+      case 'external':
+        return new ExternalFabricNetwork(this, 'Fabric', { peerEndpoint: config.fabricPeerEndpoint!, identitySecretArn: config.fabricIdentitySecretArn! });
+      case 'none':
+        Annotations.of(this).addWarningV2(
+          'chainfaas:noLedger',
+          'fabric=none: the ledger writer and GET /jobs/{jobId}/ledger have no Fabric network to reach. Deploy with -c fabric=ec2 or -c fabric=external.',
+        );
+        return undefined;
+    }
   }
 }

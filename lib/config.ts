@@ -123,6 +123,48 @@ export interface ChainFaasConfig {
    */
   readonly ledgerWriterConcurrency: number;
   /**
+   * Where the ledger lives. `ec2`: a Fabric node built by this stack (FabricNetwork), with the
+   * ledger Lambdas in its VPC. `external`: an existing network (fabricPeerEndpoint and
+   * fabricIdentitySecretArn). `none`: no ledger yet; the ledger routes and the ledger writer fail
+   * until one is configured (synth warns). Context key `fabric`.
+   * @default 'none'
+   */
+  readonly fabric: 'none' | 'ec2' | 'external';
+  /**
+   * EC2 instance type of the Fabric node. Context key `fabricInstanceType`.
+   * @default 't4g.medium'
+   */
+  readonly fabricInstanceType: string;
+  /**
+   * Root volume of the Fabric node, GiB. Context key `fabricVolumeGiB`.
+   * @default 30
+   */
+  readonly fabricVolumeGiB: number;
+  /**
+   * CIDRs of outside peer operators allowed to reach the node's peer and orderer (comma-separated).
+   * Context key `fabricExternalCidrs`.
+   * @default []
+   */
+  readonly fabricExternalCidrs: string[];
+  /**
+   * Command the Fabric node runs on first boot, from a copy of the repository's package files and
+   * chaincode/ (the contract it must honour is documented on FabricNetworkProps.startCommand).
+   * Context key `fabricStartCommand`.
+   * @default 'bash chaincode/network/aws-node.sh'
+   */
+  readonly fabricStartCommand: string;
+  /**
+   * `fabric=external`: `host:port` of the peer gateway. Context key `fabricPeerEndpoint`.
+   * @default - none
+   */
+  readonly fabricPeerEndpoint?: string;
+  /**
+   * `fabric=external`: ARN of the secret holding the client identity JSON.
+   * Context key `fabricIdentitySecretArn`.
+   * @default - none
+   */
+  readonly fabricIdentitySecretArn?: string;
+  /**
    * E-mail address subscribed to the operational alarms. Context key `alarmEmail`.
    * @default - alarms go to an SNS topic with no subscription
    */
@@ -148,6 +190,11 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   presignTtlS: 3600,
   tokenTtlS: 30 * 24 * 3600,
   ledgerWriterConcurrency: 1,
+  fabric: 'none',
+  fabricInstanceType: 't4g.medium',
+  fabricVolumeGiB: 30,
+  fabricExternalCidrs: [],
+  fabricStartCommand: 'bash chaincode/network/aws-node.sh',
 };
 
 const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
@@ -227,6 +274,28 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     tokenTtlS: integer('tokenTtlS', ctx('tokenTtlS'), d.tokenTtlS, 1),
     ledgerWriterConcurrency: integer('ledgerWriterConcurrency', ctx('ledgerWriterConcurrency'), d.ledgerWriterConcurrency),
     alarmEmail: optionalString('alarmEmail', ctx('alarmEmail')),
+    ...fabricFromContext(ctx),
+  };
+}
+
+function fabricFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig, 'fabric' | 'fabricInstanceType' | 'fabricVolumeGiB' | 'fabricExternalCidrs' | 'fabricStartCommand' | 'fabricPeerEndpoint' | 'fabricIdentitySecretArn'> {
+  const d = DEFAULT_CONFIG;
+  const fabric = oneOf('fabric', ctx('fabric'), ['none', 'ec2', 'external'] as const, d.fabric);
+  const fabricPeerEndpoint = optionalString('fabricPeerEndpoint', ctx('fabricPeerEndpoint'));
+  const fabricIdentitySecretArn = optionalString('fabricIdentitySecretArn', ctx('fabricIdentitySecretArn'));
+  if (fabric === 'external' && (!fabricPeerEndpoint || !fabricIdentitySecretArn)) {
+    throw invalid('fabric', fabric, 'fabricPeerEndpoint and fabricIdentitySecretArn to be set as well');
+  }
+  const fabricExternalCidrs = stringList('fabricExternalCidrs', ctx('fabricExternalCidrs'), d.fabricExternalCidrs);
+  for (const cidr of fabricExternalCidrs) if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr) || cidr.endsWith('/0')) throw invalid('fabricExternalCidrs', cidr, 'IPv4 CIDRs, none of them /0');
+  return {
+    fabric,
+    fabricInstanceType: optionalString('fabricInstanceType', ctx('fabricInstanceType')) ?? d.fabricInstanceType,
+    fabricVolumeGiB: integer('fabricVolumeGiB', ctx('fabricVolumeGiB'), d.fabricVolumeGiB, 8),
+    fabricExternalCidrs,
+    fabricStartCommand: optionalString('fabricStartCommand', ctx('fabricStartCommand')) ?? d.fabricStartCommand,
+    fabricPeerEndpoint,
+    fabricIdentitySecretArn,
   };
 }
 

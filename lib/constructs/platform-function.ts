@@ -8,6 +8,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { projectRoot } from '../project-root';
 
+/**
+ * Modules left out of every bundle: native add-ons that only optional code paths load.
+ * `pkcs11js` (an optional dependency of @hyperledger/fabric-gateway) is required lazily by its
+ * HSM signer, which the controller does not use; esbuild cannot bundle its `.node` binary.
+ */
+export const OPTIONAL_NATIVE_MODULES: readonly string[] = ['pkcs11js'];
+
 export interface PlatformFunctionProps {
   /** Handler source file, relative to the repository root (the manifest's `entry`). */
   readonly entry: string;
@@ -59,7 +66,7 @@ export interface PlatformFunctionProps {
   readonly reservedConcurrentExecutions?: number;
   /**
    * Modules left out of the bundle. The AWS SDK v3 is bundled on purpose (see below).
-   * @default []
+   * @default OPTIONAL_NATIVE_MODULES
    */
   readonly externalModules?: string[];
   /**
@@ -146,7 +153,7 @@ export class PlatformFunction extends NodejsFunction {
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
         bundleAwsSDK: true,
-        externalModules: props.externalModules ?? [],
+        externalModules: props.externalModules ?? [...OPTIONAL_NATIVE_MODULES],
         tsconfig: join(root, 'tsconfig.json'),
         forceDockerBundling: false,
       },

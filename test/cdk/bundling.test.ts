@@ -3,6 +3,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import type { CfnResource } from 'aws-cdk-lib';
 import { HANDLERS, type HandlerName } from '../../lambdas/handlers/manifest';
+import { OPTIONAL_NATIVE_MODULES } from '../../lib/constructs/platform-function';
 import { synthControllerStack, type SynthesisedStack } from './helpers';
 
 /**
@@ -27,7 +28,8 @@ describe('bundling every manifest handler', () => {
     const js = readFileSync(join(dir, 'index.js'), 'utf8');
     expect(js.trimEnd().endsWith('//# sourceMappingURL=index.js.map')).toBe(true);
     const packages = [...new Set([...js.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))].filter((m) => !m.startsWith('node:') && !builtinModules.includes(m));
-    // Only the SDK's optional CRT signer (required inside a try/catch) may be left outside.
-    expect(packages.filter((p) => p !== '@aws-sdk/signature-v4-crt')).toEqual([]);
+    // Only optional modules loaded lazily may be left outside: the SDK's CRT signer (inside a
+    // try/catch) and the native add-ons PlatformFunction leaves out.
+    expect(packages.filter((p) => p !== '@aws-sdk/signature-v4-crt' && !OPTIONAL_NATIVE_MODULES.includes(p))).toEqual([]);
   });
 });

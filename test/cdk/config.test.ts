@@ -30,8 +30,20 @@ describe('configFromContext', () => {
     [{ schedulerPolicy: 'fastest' }, /schedulerPolicy/],
     [{ controllerPublicKey: 'not a pem' }, /controllerPublicKey/],
     [{ signingKeySecretArn: 'my-secret' }, /signingKeySecretArn/],
+    [{ fabric: 'amb' }, /fabric/],
+    [{ fabric: 'external', fabricPeerEndpoint: 'peer:7051' }, /fabricIdentitySecretArn/],
+    [{ fabricExternalCidrs: '0.0.0.0/0' }, /fabricExternalCidrs/],
   ])('rejects %j naming the key', (context, message) => {
     expect(() => read(context)).toThrow(message);
+  });
+
+  test('fabric settings', () => {
+    expect(read({ fabric: 'ec2', fabricExternalCidrs: '198.51.100.0/24,203.0.113.7/32', fabricVolumeGiB: '50' })).toMatchObject({
+      fabric: 'ec2',
+      fabricExternalCidrs: ['198.51.100.0/24', '203.0.113.7/32'],
+      fabricVolumeGiB: 50,
+      fabricInstanceType: 't4g.medium',
+    });
   });
 
   test('controllerEnvironment gives the handlers their settings as strings', () => {

@@ -1,0 +1,328 @@
+import { Duration, IgnoreMode, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+/**
+ * Environment variables a ledger Lambda gets in Fabric mode. The Fabric ledger adapter
+ * (lambdas/adapters/ledger) reads these; they belong in the manifest's ENV.
+ */
+export const FABRIC_ENV = {
+  /** `host:port` of the peer's gateway endpoint. */
+  peerEndpoint: 'FABRIC_PEER_ENDPOINT',
+  /** Host name the peer's TLS certificate is issued for. */
+  peerHostAlias: 'FABRIC_PEER_HOST_ALIAS',
+  /**
+   * ARN of a secret holding the controller's Fabric client identity as JSON:
+   * `{ "mspId", "certificate", "privateKey", "tlsRootCertificate" }` (PEM strings).
+   */
+  identitySecretArn: 'FABRIC_IDENTITY_SECRET_ARN',
+  channel: 'FABRIC_CHANNEL',
+  chaincode: 'FABRIC_CHAINCODE',
+} as const;
+
+/** Where a Lambda must run to reach the peer, if anywhere in particular. */
+export interface FabricPlacement {
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  readonly securityGroups: ec2.ISecurityGroup[];
+}
+
+/** A Fabric network the controller's ledger Lambdas can use. */
+export interface IFabricNetwork {
+  /** VPC placement the ledger Lambdas need; undefined when the peer is reachable from anywhere. */
+  readonly placement?: FabricPlacement;
+  /** Sets the FABRIC_* variables on `fn` and grants it read of the client identity. */
+  bindClient(fn: lambda.Function): void;
+}
+
+export interface FabricNetworkProps {
+  /**
+   * Directory uploaded to the node as a zip asset, holding the network script and what it needs
+   * (for this repository: the root package files and chaincode/, with its network/ scripts).
+   */
+  readonly assetPath: string;
+  /**
+   * Paths of `assetPath` left out of the asset, in .gitignore syntax (negations allowed).
+   * @default ['node_modules/', 'dist/', '.git/', 'cdk.out/']
+   */
+  readonly assetExclude?: string[];
+  /**
+   * Command run as root from the unpacked asset directory on first boot (Go, Node 20, git, jq and
+   * unzip are installed by then). The contract it must
+   * honour, given these exported variables:
+   *
+   * - `FABRIC_LISTEN_ADDRESS` (0.0.0.0), `FABRIC_PEER_HOST` (the node's private DNS name, for the
+   *   TLS certificates), `FABRIC_PEER_PORT`, `FABRIC_ORDERER_PORT`, `FABRIC_CHANNEL`,
+   *   `FABRIC_CHAINCODE`, `CHAINFAAS_DATA_DIR` (persistent state);
+   * - build the Fabric binaries, start one Raft orderer, one peer and the chaincode as a service,
+   *   as systemd units so they come back after a reboot, and create and join the channel;
+   * - write the controller's client identity into `CHAINFAAS_IDENTITY_DIR`: `msp-id`, `cert.pem`,
+   *   `key.pem` (PKCS#8) and `tls-ca.pem`;
+   * - exit 0 only when the peer answers on its port.
+   *
+   * The boot script then copies the identity into the identity secret and signals CloudFormation.
+   */
+  readonly startCommand: string;
+  /**
+   * VPC to use.
+   * @default - a new VPC over two AZs: public subnets for the node, isolated subnets for the
+   *   Lambdas (no NAT), gateway endpoints for DynamoDB and S3, interface endpoints for Secrets
+   *   Manager and X-Ray, and flow logs
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Instance type of the node (orderer, peer and chaincode on one machine).
+   * @default t4g.medium (Graviton; Fabric is built from source with GOARCH=arm64)
+   */
+  readonly instanceType?: ec2.InstanceType;
+  /**
+   * Root volume size in GiB (binaries, module cache, ledger data).
+   * @default 30
+   */
+  readonly volumeSize?: number;
+  /**
+   * @default 7051
+   */
+  readonly peerPort?: number;
+  /**
+   * @default 7050
+   */
+  readonly ordererPort?: number;
+  /**
+   * CIDRs allowed to reach the peer and the orderer from outside the VPC (peer operators who run
+   * their own peer on the channel).
+   * @default [] (the ledger Lambdas only)
+   */
+  readonly externalPeerCidrs?: string[];
+  /**
+   * @default 'chainfaas'
+   */
+  readonly channel?: string;
+  /**
+   * @default 'chainfaas'
+   */
+  readonly chaincode?: string;
+  /**
+   * Keep the node's volume and the identity secret when the stack is deleted, and protect the
+   * instance from termination (it holds the only copy of the ledger unless other peers joined).
+   * @default true
+   */
+  readonly retain?: boolean;
+  /**
+   * How long CloudFormation waits for the node to build Fabric and start.
+   * @default Duration.minutes(45)
+   */
+  readonly startTimeout?: Duration;
+  /**
+   * Retention of the VPC flow logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly flowLogRetention?: logs.RetentionDays;
+}
+
+const IDENTITY_DIR = '/var/lib/chainfaas/identity';
+const DATA_DIR = '/var/lib/chainfaas/fabric';
+const WORK_DIR = '/opt/chainfaas';
+
+/**
+ * A Hyperledger Fabric network on EC2 (Amazon Managed Blockchain takes no new customers):
+ * one node running a Raft orderer, a peer and the chaincode as a service, built and started on
+ * first boot by the repository's own network script (shipped as an asset), reachable by the
+ * ledger Lambdas over the VPC. The controller's client identity lands in Secrets Manager; no
+ * SSH, only Session Manager.
+ */
+export class FabricNetwork extends Construct implements IFabricNetwork {
+  readonly vpc: ec2.IVpc;
+  readonly instance: ec2.Instance;
+  readonly identity: secretsmanager.Secret;
+  readonly placement: FabricPlacement;
+  readonly peerPort: number;
+  readonly channel: string;
+  readonly chaincode: string;
+
+  constructor(scope: Construct, id: string, props: FabricNetworkProps) {
+    super(scope, id);
+    const retain = props.retain ?? true;
+    this.peerPort = props.peerPort ?? 7051;
+    const ordererPort = props.ordererPort ?? 7050;
+    this.channel = props.channel ?? 'chainfaas';
+    this.chaincode = props.chaincode ?? 'chainfaas';
+    this.vpc = props.vpc ?? this.createVpc(props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH);
+
+    const clientSg = new ec2.SecurityGroup(this, 'ClientSecurityGroup', { vpc: this.vpc, description: 'ChainFaaS ledger Lambdas (Fabric gateway clients)' });
+    if (!props.vpc) this.addInterfaceEndpoints(clientSg);
+    const nodeSg = new ec2.SecurityGroup(this, 'NodeSecurityGroup', { vpc: this.vpc, description: 'ChainFaaS Fabric node: peer and orderer' });
+    nodeSg.addIngressRule(clientSg, ec2.Port.tcp(this.peerPort), 'Fabric gateway from the ledger Lambdas');
+    for (const cidr of props.externalPeerCidrs ?? []) {
+      nodeSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(this.peerPort), `Fabric peer from ${cidr}`);
+      nodeSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(ordererPort), `Fabric orderer from ${cidr}`);
+    }
+    this.placement = { vpc: this.vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [clientSg] };
+
+    this.identity = new secretsmanager.Secret(this, 'ClientIdentity', {
+      description: 'ChainFaaS controller Fabric client identity (JSON: mspId, certificate, privateKey, tlsRootCertificate), written by the Fabric node on first boot',
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.identity).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: "The identity is a certificate issued by the network's own CA; it is renewed by re-enrolling on the node, which a Secrets Manager rotation Lambda cannot do.",
+    });
+
+    const asset = new s3assets.Asset(this, 'NetworkAsset', {
+      path: props.assetPath,
+      exclude: props.assetExclude ?? ['node_modules/', 'dist/', '.git/', 'cdk.out/'],
+      ignoreMode: IgnoreMode.GIT,
+    });
+    const role = new iam.Role(this, 'NodeRole', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'), description: 'ChainFaaS Fabric node' });
+    // The one object, not the whole (shared) asset bucket.
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
+    this.identity.grantWrite(role);
+
+    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM);
+    const cpuType = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64;
+    const userData = ec2.UserData.forLinux();
+    this.instance = new ec2.Instance(this, 'Node', {
+      vpc: this.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      instanceType,
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType }),
+      securityGroup: nodeSg,
+      role,
+      userData,
+      userDataCausesReplacement: true,
+      requireImdsv2: true,
+      detailedMonitoring: true,
+      ssmSessionPermissions: true,
+      disableApiTermination: retain,
+      resourceSignalTimeout: props.startTimeout ?? Duration.minutes(45),
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(props.volumeSize ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: !retain }),
+        },
+      ],
+    });
+    const stack = Stack.of(this);
+    userData.addCommands(
+      'set -euo pipefail',
+      'dnf install -y aws-cfn-bootstrap golang nodejs20 nodejs20-npm git jq unzip',
+    );
+    userData.addSignalOnExitCommand(this.instance);
+    const zip = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: `${WORK_DIR}/network.zip` });
+    userData.addCommands(
+      `rm -rf ${WORK_DIR}/network && mkdir -p ${WORK_DIR}/network ${IDENTITY_DIR} ${DATA_DIR} && chmod 700 ${IDENTITY_DIR}`,
+      `unzip -q -o ${zip} -d ${WORK_DIR}/network`,
+      // The name EC2 reports as the instance's private DNS name: the one the Lambdas dial and the TLS certificates must carry.
+      'IMDS_TOKEN="$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")"',
+      'PEER_HOST="$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/local-hostname)"',
+      `export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_PEER_HOST="$PEER_HOST" FABRIC_PEER_PORT=${this.peerPort} FABRIC_ORDERER_PORT=${ordererPort}`,
+      `export FABRIC_CHANNEL=${this.channel} FABRIC_CHAINCODE=${this.chaincode} CHAINFAAS_DATA_DIR=${DATA_DIR} CHAINFAAS_IDENTITY_DIR=${IDENTITY_DIR}`,
+      `(cd ${WORK_DIR}/network && ${props.startCommand})`,
+      `jq -n --rawfile mspId ${IDENTITY_DIR}/msp-id --rawfile certificate ${IDENTITY_DIR}/cert.pem --rawfile privateKey ${IDENTITY_DIR}/key.pem --rawfile tlsRootCertificate ${IDENTITY_DIR}/tls-ca.pem ` +
+        `'{mspId: ($mspId | rtrimstr("\\n")), certificate: $certificate, privateKey: $privateKey, tlsRootCertificate: $tlsRootCertificate}' > ${IDENTITY_DIR}/identity.json`,
+      `aws secretsmanager put-secret-value --region ${stack.region} --secret-id '${this.identity.secretArn}' --secret-string file://${IDENTITY_DIR}/identity.json`,
+      `rm -f ${IDENTITY_DIR}/identity.json`,
+    );
+
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      reason: 'Session Manager replaces SSH on the node; this is the policy Systems Manager documents for it.',
+    });
+    if (!retain) {
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-EC29',
+        reason: 'Termination protection is on whenever data is retained; this deployment asked for disposable data (retainData=false).',
+      });
+    }
+  }
+
+  private createVpc(flowLogRetention: logs.RetentionDays): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [
+        { name: 'node', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'lambdas', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      gatewayEndpoints: {
+        DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] },
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] },
+      },
+      flowLogs: {
+        all: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogs', { retention: flowLogRetention, removalPolicy: RemovalPolicy.DESTROY })),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        },
+      },
+    });
+    return vpc;
+  }
+
+  /** Secrets Manager (the client identity) and X-Ray (traces) for the Lambdas in the isolated subnets; HTTPS from the client security group only. */
+  private addInterfaceEndpoints(clients: ec2.ISecurityGroup): void {
+    for (const [name, service] of [
+      ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['XRay', ec2.InterfaceVpcEndpointAwsService.XRAY],
+    ] as const) {
+      const endpoint = this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, open: false });
+      endpoint.connections.allowFrom(clients, ec2.Port.tcp(443), `HTTPS to ${name} from the ledger Lambdas`);
+    }
+  }
+
+  bindClient(fn: lambda.Function): void {
+    fn.addEnvironment(FABRIC_ENV.peerEndpoint, `${this.instance.instancePrivateDnsName}:${this.peerPort}`);
+    fn.addEnvironment(FABRIC_ENV.peerHostAlias, this.instance.instancePrivateDnsName);
+    fn.addEnvironment(FABRIC_ENV.identitySecretArn, this.identity.secretArn);
+    fn.addEnvironment(FABRIC_ENV.channel, this.channel);
+    fn.addEnvironment(FABRIC_ENV.chaincode, this.chaincode);
+    this.identity.grantRead(fn);
+  }
+}
+
+export interface ExternalFabricNetworkProps {
+  /** `host:port` of a peer's gateway endpoint reachable from Lambda (outside any VPC). */
+  readonly peerEndpoint: string;
+  /**
+   * TLS server name of the peer.
+   * @default the host part of `peerEndpoint`
+   */
+  readonly peerHostAlias?: string;
+  /** ARN of an existing secret with the client identity JSON (see FABRIC_ENV.identitySecretArn). */
+  readonly identitySecretArn: string;
+  /**
+   * @default 'chainfaas'
+   */
+  readonly channel?: string;
+  /**
+   * @default 'chainfaas'
+   */
+  readonly chaincode?: string;
+}
+
+/** An existing Fabric network (self-hosted elsewhere, or an existing Managed Blockchain member). */
+export class ExternalFabricNetwork extends Construct implements IFabricNetwork {
+  readonly placement = undefined;
+  private readonly identity: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, private readonly props: ExternalFabricNetworkProps) {
+    super(scope, id);
+    if (!/^[^:\s]+:\d+$/.test(props.peerEndpoint)) throw new Error(`peerEndpoint ${props.peerEndpoint} must be host:port`);
+    this.identity = /-[A-Za-z0-9]{6}$/.test(props.identitySecretArn)
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'Identity', props.identitySecretArn)
+      : secretsmanager.Secret.fromSecretPartialArn(this, 'Identity', props.identitySecretArn);
+  }
+
+  bindClient(fn: lambda.Function): void {
+    fn.addEnvironment(FABRIC_ENV.peerEndpoint, this.props.peerEndpoint);
+    fn.addEnvironment(FABRIC_ENV.peerHostAlias, this.props.peerHostAlias ?? this.props.peerEndpoint.split(':')[0]);
+    fn.addEnvironment(FABRIC_ENV.identitySecretArn, this.identity.secretArn);
+    fn.addEnvironment(FABRIC_ENV.channel, this.props.channel ?? 'chainfaas');
+    fn.addEnvironment(FABRIC_ENV.chaincode, this.props.chaincode ?? 'chainfaas');
+    this.identity.grantRead(fn);
+  }
+}

@@ -1,0 +1,162 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ExternalFabricNetwork, FABRIC_ENV, FabricNetwork } from '../../lib/constructs/fabric-network';
+import { PlatformFunction } from '../../lib/constructs/platform-function';
+import { projectRoot } from '../../lib/project-root';
+import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, testStack } from './helpers';
+
+const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
+const ASSET = join(projectRoot(), 'test/cdk/fixtures/fabric-asset');
+
+describe('FabricNetwork', () => {
+  let stack: Stack;
+  let fabric: FabricNetwork;
+  let client: PlatformFunction;
+  let template: Template;
+  beforeAll(() => {
+    stack = testStack();
+    fabric = new FabricNetwork(stack, 'Fabric', { assetPath: ASSET, startCommand: 'bash network/start.sh', externalPeerCidrs: ['203.0.113.0/24'] });
+    client = new PlatformFunction(stack, 'Client', { entry: ENTRY, ...fabric.placement });
+    fabric.bindClient(client);
+    template = Template.fromStack(stack);
+  });
+  const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnResource);
+  /** The instance's logical id carries a user-data hash (userDataCausesReplacement), so resolve it. */
+  const instanceId = (): string => stack.resolve(fabric.instance.instance.logicalId);
+  const userData = (): string => JSON.stringify(template.toJSON().Resources[instanceId()].Properties.UserData);
+
+  test('a VPC without NAT: public subnets for the node, isolated ones for the Lambdas, endpoints and flow logs', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify(e.Properties.ServiceName));
+    for (const service of ['dynamodb', '.s3', 'secretsmanager', 'xray']) expect(endpoints.some((e) => e.includes(service))).toBe(true);
+  });
+
+  test('the node: IMDSv2, detailed monitoring, encrypted gp3 root volume, termination protection, waits for its signal', () => {
+    template.hasResource('AWS::EC2::Instance', {
+      CreationPolicy: { ResourceSignal: { Timeout: 'PT45M' } },
+      Properties: Match.objectLike({
+        InstanceType: 't4g.medium',
+        Monitoring: true,
+        DisableApiTermination: true,
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3', DeleteOnTermination: false } }],
+        ImageId: { Ref: Match.stringLikeRegexp('arm64') },
+      }),
+    });
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } } });
+  });
+
+  test('the peer is reachable from the ledger Lambdas, the peer and orderer from the listed CIDRs, nothing from anywhere', () => {
+    const nodeSg = id(fabric.instance.connections.securityGroups[0]);
+    const clientSg = id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } });
+    const all = [
+      ...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties),
+      ...Object.values(template.findResources('AWS::EC2::SecurityGroup')).flatMap((g) => g.Properties.SecurityGroupIngress ?? []),
+    ];
+    expect(all.every((r: any) => r.CidrIp !== '0.0.0.0/0' && r.CidrIpv6 !== '::/0')).toBe(true);
+    const ingress = [
+      ...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties).filter((r) => JSON.stringify(r.GroupId).includes(nodeSg)),
+      ...(template.toJSON().Resources[nodeSg].Properties.SecurityGroupIngress ?? []),
+    ];
+    expect(ingress).toContainEqual(expect.objectContaining({ IpProtocol: 'tcp', FromPort: 7051, ToPort: 7051, SourceSecurityGroupId: { 'Fn::GetAtt': [clientSg, 'GroupId'] } }));
+    expect(ingress).toContainEqual(expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 7050 }));
+    expect(ingress).toContainEqual(expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 7051 }));
+    expect(ingress).toHaveLength(3);
+    // The interface endpoints take HTTPS from the ledger Lambdas only.
+    const endpointRules = all.filter((r: any) => r.FromPort === 443);
+    expect(endpointRules).toHaveLength(2);
+    for (const r of endpointRules) expect(r.SourceSecurityGroupId).toEqual({ 'Fn::GetAtt': [clientSg, 'GroupId'] });
+  });
+
+  test("the node's role reads its asset, writes the identity secret only, and uses Session Manager (no SSH key)", () => {
+    const roleId = id(fabric.instance.role as iam.Role);
+    const statements = statementsOfRole(template, roleId);
+    const secretWrites = statements.filter((s) => actionsOf(s).includes('secretsmanager:PutSecretValue'));
+    expect(secretWrites.map((s) => s.Resource)).toEqual([{ Ref: id(fabric.identity) }]);
+    const assetReads = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    expect(assetReads.flatMap(actionsOf)).toEqual(['s3:GetObject']);
+    expect(JSON.stringify(assetReads[0].Resource)).toMatch(/\/[0-9a-f]{64}\.zip"/);
+    expect(JSON.stringify(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns)).toContain('AmazonSSMManagedInstanceCore');
+    expect(template.toJSON().Resources[instanceId()].Properties.KeyName).toBeUndefined();
+  });
+
+  test('user data installs the toolchain, runs the start command with the contract variables, stores the identity and signals', () => {
+    const script = userData();
+    for (const expected of [
+      'dnf install -y aws-cfn-bootstrap golang nodejs20',
+      'export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_PEER_HOST=\\"$PEER_HOST\\" FABRIC_PEER_PORT=7051 FABRIC_ORDERER_PORT=7050',
+      'CHAINFAAS_IDENTITY_DIR=/var/lib/chainfaas/identity',
+      '(cd /opt/chainfaas/network && bash network/start.sh)',
+      'aws secretsmanager put-secret-value',
+      'rm -f /var/lib/chainfaas/identity/identity.json',
+      '/opt/aws/bin/cfn-signal',
+    ]) {
+      expect(script).toContain(expected);
+    }
+    expect(script.indexOf('bash network/start.sh')).toBeLessThan(script.indexOf('put-secret-value'));
+  });
+
+  test('bindClient gives the peer endpoint, TLS host, channel, chaincode and read of the identity', () => {
+    const fn = template.toJSON().Resources[id(client)].Properties;
+    expect(fn.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } }), 'GroupId'] }]);
+    const env = fn.Environment.Variables;
+    expect(env[FABRIC_ENV.peerEndpoint]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] }, ':7051']] });
+    expect(env[FABRIC_ENV.peerHostAlias]).toEqual({ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] });
+    expect(env[FABRIC_ENV.identitySecretArn]).toEqual({ Ref: id(fabric.identity) });
+    expect(env[FABRIC_ENV.channel]).toBe('chainfaas');
+    const reads = statementsOfRole(template, id(client.role as iam.Role)).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'));
+    expect(reads.map((s) => s.Resource)).toEqual([{ Ref: id(fabric.identity) }]);
+  });
+
+  test('passes cdk-nag with its acknowledgements', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
+  });
+});
+
+describe('ExternalFabricNetwork', () => {
+  test('binds an existing peer and identity without a VPC', () => {
+    const stack = testStack();
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fabric-id-AbCdEf';
+    const fabric = new ExternalFabricNetwork(stack, 'Fabric', { peerEndpoint: 'peer0.example.org:7051', identitySecretArn: arn });
+    const fn = new PlatformFunction(stack, 'Fn', { entry: ENTRY });
+    fabric.bindClient(fn);
+    expect(fabric.placement).toBeUndefined();
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [FABRIC_ENV.peerEndpoint]: 'peer0.example.org:7051', [FABRIC_ENV.peerHostAlias]: 'peer0.example.org', [FABRIC_ENV.identitySecretArn]: arn }) },
+    });
+    expect(() => new ExternalFabricNetwork(testStack(), 'F', { peerEndpoint: 'no-port', identitySecretArn: arn })).toThrow(/host:port/);
+  });
+});
+
+describe('ChainFaasStack with fabric=ec2', () => {
+  test('puts exactly the ledger Lambdas in the VPC, binds them, ships the repository package files and chaincode, and passes cdk-nag', () => {
+    const { stack, template, app } = synthControllerStack({ fabric: 'ec2', fabricStartCommand: 'true' });
+    const fabric = stack.fabric as FabricNetwork;
+    for (const [name, fn] of Object.entries(stack.functions)) {
+      const props = template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties;
+      const ledger = name === 'jobs' || name === 'ledgerWriter';
+      expect([name, props.VpcConfig !== undefined]).toEqual([name, ledger]);
+      expect([name, props.Environment.Variables[FABRIC_ENV.peerEndpoint] !== undefined]).toEqual([name, ledger]);
+    }
+    expect(referencedIds(template.toJSON().Outputs.FabricIdentitySecretArn.Value)).toEqual(new Set([stack.getLogicalId(fabric.identity.node.defaultChild as CfnResource)]));
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
+
+    const outdir = (app as App).synth().directory;
+    const assetDirs = readdirSync(outdir).filter((d) => d.startsWith('asset.') && existsSync(join(outdir, d, 'chaincode')));
+    expect(assetDirs).toHaveLength(1);
+    const top = readdirSync(join(outdir, assetDirs[0])).sort();
+    expect(top).toEqual(['chaincode', 'package-lock.json', 'package.json']);
+    expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'package.json'))).toBe(true);
+    expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'node_modules'))).toBe(false);
+  });
+
+  test('refuses a start script that is not in the repository', () => {
+    expect(() => synthControllerStack({ fabric: 'ec2', fabricStartCommand: 'bash chaincode/network/missing.sh' })).toThrow(/does not exist/);
+  });
+});
