@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChaincodeError } from '../../lambdas/adapters/ledger/contract-ledger';
-import { FabricLedger, fabricOptionsFromEnv } from '../../lambdas/adapters/ledger/fabric-ledger';
+import { FabricLedger, fabricOptionsFromEnv, fabricOptionsFromIdentity } from '../../lambdas/adapters/ledger/fabric-ledger';
 import { tempDir } from './harness';
 
 /**
@@ -31,6 +31,15 @@ describe('FabricLedger', () => {
     const options = fabricOptionsFromEnv(env);
     expect(options).toMatchObject({ peerEndpoint: '127.0.0.1:1', mspId: 'ControllerMSP', channel: undefined, chaincode: undefined });
     expect(options.privateKeyPem.toString()).toBe(keyPem);
+  });
+
+  it('reads the client identity from the JSON the CDK stack keeps in Secrets Manager', () => {
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const identity = JSON.stringify({ mspId: 'ControllerMSP', certificate: cert, privateKey: keyPem, tlsRootCertificate: cert });
+    const options = fabricOptionsFromIdentity({ FABRIC_PEER_ENDPOINT: 'peer:7051', FABRIC_CHANNEL: 'ch' }, identity);
+    expect(options).toMatchObject({ peerEndpoint: 'peer:7051', mspId: 'ControllerMSP', channel: 'ch' });
+    expect(options.privateKeyPem.toString()).toBe(keyPem);
+    expect(() => fabricOptionsFromIdentity({ FABRIC_PEER_ENDPOINT: 'peer:7051' }, JSON.stringify({ mspId: 'M', certificate: cert, tlsRootCertificate: cert }))).toThrow(/privateKey as a PEM/);
   });
 
   it('names the missing variable', () => {

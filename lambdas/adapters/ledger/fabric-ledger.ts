@@ -64,6 +64,37 @@ export function fabricOptionsFromEnv(env: NodeJS.ProcessEnv): FabricLedgerOption
 }
 
 /**
+ * FabricLedgerOptions from a client identity JSON (`{ mspId, certificate, privateKey,
+ * tlsRootCertificate }`, PEM strings: the secret the CDK stack keeps) plus `FABRIC_PEER_ENDPOINT`,
+ * `FABRIC_PEER_HOST_ALIAS`, `FABRIC_CHANNEL` and `FABRIC_CHAINCODE` from the environment.
+ */
+export function fabricOptionsFromIdentity(env: NodeJS.ProcessEnv, identityJson: string): FabricLedgerOptions {
+  let identity: Record<string, unknown>;
+  try {
+    identity = JSON.parse(identityJson) as Record<string, unknown>;
+  } catch {
+    throw new Error('the Fabric identity is not valid JSON');
+  }
+  const pem = (field: string): Buffer => {
+    const value = identity[field];
+    if (typeof value !== 'string' || !value.includes('-----BEGIN')) throw new Error(`the Fabric identity needs ${field} as a PEM string`);
+    return Buffer.from(value, 'utf8');
+  };
+  if (typeof identity.mspId !== 'string' || identity.mspId === '') throw new Error('the Fabric identity needs mspId');
+  if (!env.FABRIC_PEER_ENDPOINT) throw new Error('LEDGER_MODE=fabric needs FABRIC_PEER_ENDPOINT');
+  return {
+    peerEndpoint: env.FABRIC_PEER_ENDPOINT,
+    peerHostAlias: env.FABRIC_PEER_HOST_ALIAS || undefined,
+    tlsRootCertPem: pem('tlsRootCertificate'),
+    mspId: identity.mspId,
+    certificatePem: pem('certificate'),
+    privateKeyPem: pem('privateKey'),
+    channel: env.FABRIC_CHANNEL || undefined,
+    chaincode: env.FABRIC_CHAINCODE || undefined,
+  };
+}
+
+/**
  * The `Ledger` port on a real Fabric network, through the Fabric Gateway of one peer. Submits
  * are endorsed, ordered and awaited until committed; a transaction that fails validation (an MVCC
  * conflict, say) rejects with the validation code, so the caller's outbox retries it.
