@@ -24,6 +24,8 @@ export interface PlatformOptions {
   dataDir?: string;
   /** API port. @default 3000; 0 picks a free one */
   port?: number;
+  /** Docker registry port. @default 0 (a free one); `npm start` uses 5000 */
+  registryPort?: number;
   /** Start one provider agent connected to the Docker engine. @default true */
   provider?: boolean;
   /** Build and push the example function images. @default true */
@@ -72,7 +74,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
     stops.push(() => fauxqs.stop(), () => dynamo.stop());
     log(`DynamoDB Local at ${dynamo.endpoint}; SQS + S3 emulator at ${fauxqs.endpoint}`);
-    const registry = await startRegistry({ port: 0, dataDir: join(dataDir, 'registry') });
+    const registry = await startRegistry({ port: options.registryPort ?? 0, dataDir: join(dataDir, 'registry') });
     stops.push(() => registry.stop());
     log(`Docker registry at ${registry.address}`);
 
