@@ -13,6 +13,12 @@ const MAX_PEM_LENGTH = 1000;
 const MAX_REPORT_LENGTH = 4096;
 const MAX_REASON_LENGTH = 500;
 const SIGNATURE = /^[A-Za-z0-9+/]{1,200}={0,2}$/;
+/**
+ * How far a reported run time may pass the job's timeout: a container killed at its deadline is
+ * measured a little after it. The controller accepts the same margin; billing stops at the
+ * timeout (settlement.ts).
+ */
+export const RUNTIME_GRACE_MS = 5000;
 
 /**
  * Registers a provider and the Ed25519 key its reports are signed with. Registering it again with
@@ -95,7 +101,7 @@ export async function createJob(tx: Tx, input: Record<string, unknown>): Promise
  * Records the provider's run-time report. Accepted only if the job exists and was not failed by
  * the controller, the report names this job and the job's assigned provider, the Ed25519
  * signature over the exact report string verifies against that provider's registered key, the run
- * time fits the job's timeout, and no run time was set before (the identical report and signature
+ * time fits the job's timeout (with RUNTIME_GRACE_MS), and no run time was set before (the identical report and signature
  * again is a duplicate). Settles the job if its receipt is already there.
  */
 export async function setRuntime(tx: Tx, jobIdArg: unknown, reportArg: unknown, signatureArg: unknown): Promise<Applied> {
@@ -132,7 +138,9 @@ export async function setRuntime(tx: Tx, jobIdArg: unknown, reportArg: unknown, 
   const exitCode = report.exitCode === null ? null : requireSignedInteger('report.exitCode', report.exitCode);
   const runtimeMs = requireInteger('report.runtimeMs', report.runtimeMs);
   const timeoutMs = job.resources.timeoutS * 1000;
-  if (runtimeMs > timeoutMs) throw new Error(`report.runtimeMs ${runtimeMs} exceeds the job's timeout of ${timeoutMs} ms`);
+  if (runtimeMs > timeoutMs + RUNTIME_GRACE_MS) {
+    throw new Error(`report.runtimeMs ${runtimeMs} exceeds the job's timeout of ${timeoutMs} ms (plus ${RUNTIME_GRACE_MS} ms for stopping the container)`);
+  }
   requireSha256('report.resultSha256', report.resultSha256);
   requireInteger('report.resultSize', report.resultSize);
 

@@ -6,7 +6,8 @@ import type { Tx } from './state';
 
 /**
  * Settlement: when a job has both the provider's run time and the controller's receipt — in
- * either order — its cost is computed from its billing units and moved from the developer's
+ * either order — its cost is computed from its billing units (for at most its timeout, however
+ * long the report says the run took) and moved from the developer's
  * account (the account whose id is the job's developerId) to the provider's account, in the same
  * transaction that supplied the second half. Every settlement, paid or not, is announced in the
  * transaction's `BalanceMovements` event.
@@ -56,7 +57,8 @@ function readyToSettle(job: Job): boolean {
 async function decide(tx: Tx, job: Job): Promise<Decision> {
   const reported = JSON.parse(job.runtimeReport as string) as { resultSha256: string; resultSize: number };
   const billed = isBilledOutcome(job.status ?? 'failed', job.failureReason);
-  const cost = billed ? jobCost(job.resources, job.billing, job.runtimeMs as number, job.maxCost) : 0;
+  const billedMs = Math.min(job.runtimeMs as number, job.resources.timeoutS * 1000);
+  const cost = billed ? jobCost(job.resources, job.billing, billedMs, job.maxCost) : 0;
   if (reported.resultSha256 !== job.resultSha256 || reported.resultSize !== job.resultSize) {
     const reason =
       `the controller received a result (sha256 ${job.resultSha256}, ${job.resultSize} bytes) that differs from ` +

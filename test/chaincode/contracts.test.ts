@@ -165,12 +165,18 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       const results = await batch([
         { ...setRuntime('job2'), jobId: 'job1' },
         setRuntime('job1', { providerId: 'prov2' }, providerKeys.prov2),
-        setRuntime('job1', { runtimeMs: RESOURCES.timeoutS * 1000 + 1 }),
+        setRuntime('job1', { runtimeMs: RESOURCES.timeoutS * 1000 + 5001 }),
       ]);
       expect(results.map((r) => r.ok)).toEqual([false, false, false]);
       expect(results[0]?.error).toMatch(/is for job job2, not job1/);
       expect(results[1]?.error).toMatch(/assigned to prov1/);
-      expect(results[2]?.error).toMatch(/exceeds the job's timeout/);
+      expect(results[2]?.error).toMatch(/exceeds the job's timeout of 10000 ms/);
+    });
+
+    it('accepts a run killed at its timeout and measured a little after it, and bills only up to the timeout', async () => {
+      const measured = RESOURCES.timeoutS * 1000 + 40;
+      await batch([setRuntime('job1', { status: 'failed', reason: 'timeout', exitCode: 137, runtimeMs: measured }), receipt('job1')]);
+      expect(await getJob('job1')).toMatchObject({ runtimeMs: measured, paid: true, cost: RESOURCES.timeoutS * 1000 * 133 });
     });
 
     it('refuses a second run time; the identical report again is a harmless duplicate', async () => {
