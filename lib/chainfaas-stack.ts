@@ -12,6 +12,7 @@ import { DataTables } from './constructs/data-tables';
 import { ExternalFabricNetwork, FabricNetwork, type IFabricNetwork } from './constructs/fabric-network';
 import { OperationalAlarms } from './constructs/operational-alarms';
 import { OutboxConsumer } from './constructs/outbox-consumer';
+import { PortalSite } from './constructs/portal-site';
 import { PlatformFunction } from './constructs/platform-function';
 import { ProviderQueues } from './constructs/provider-queues';
 import { ResultBucket } from './constructs/result-bucket';
@@ -68,6 +69,8 @@ export class ChainFaasStack extends Stack {
   readonly api: ControllerApi;
   readonly outbox: OutboxConsumer;
   readonly alarms: OperationalAlarms;
+  /** The web portal, when `portal` is on. */
+  readonly portal?: PortalSite;
   /** The ledger's network, unless `fabric` is `none`. */
   readonly fabric?: IFabricNetwork;
 
@@ -140,6 +143,13 @@ export class ChainFaasStack extends Stack {
       apiStage: this.api.stage,
       email: config.alarmEmail,
     });
+
+    if (config.portal) {
+      const sourcePath = join(projectRoot(), config.portalDir);
+      if (!existsSync(join(sourcePath, 'index.html'))) throw new Error(`portal=true serves ${config.portalDir}/, which has no index.html (build the portal first, or set -c portalDir=...)`);
+      this.portal = new PortalSite(this, 'Portal', { sourcePath, apiUrl: this.api.url });
+      new CfnOutput(this, 'PortalUrl', { value: `https://${this.portal.distribution.distributionDomainName}` });
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the controller API' });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });

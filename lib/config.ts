@@ -165,6 +165,17 @@ export interface ChainFaasConfig {
    */
   readonly fabricIdentitySecretArn?: string;
   /**
+   * Serve the web portal from S3 through CloudFront. Context key `portal`.
+   * @default false
+   */
+  readonly portal: boolean;
+  /**
+   * Directory of the portal's built static files (index.html at its root), relative to the
+   * repository. Context key `portalDir`.
+   * @default 'portal/dist'
+   */
+  readonly portalDir: string;
+  /**
    * E-mail address subscribed to the operational alarms. Context key `alarmEmail`.
    * @default - alarms go to an SNS topic with no subscription
    */
@@ -195,6 +206,8 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   fabricVolumeGiB: 30,
   fabricExternalCidrs: [],
   fabricStartCommand: 'bash chaincode/network/aws-node.sh',
+  portal: false,
+  portalDir: 'portal/dist',
 };
 
 const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
@@ -274,6 +287,8 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     tokenTtlS: integer('tokenTtlS', ctx('tokenTtlS'), d.tokenTtlS, 1),
     ledgerWriterConcurrency: integer('ledgerWriterConcurrency', ctx('ledgerWriterConcurrency'), d.ledgerWriterConcurrency),
     alarmEmail: optionalString('alarmEmail', ctx('alarmEmail')),
+    portal: boolean('portal', ctx('portal'), d.portal),
+    portalDir: optionalString('portalDir', ctx('portalDir')) ?? d.portalDir,
     ...fabricFromContext(ctx),
   };
 }
