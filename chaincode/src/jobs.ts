@@ -47,8 +47,10 @@ export function getProvider(tx: Tx, providerIdArg: unknown): Promise<Provider | 
 
 /**
  * Records a job the controller assigned to a provider. `input` is the job as an object (the
- * `CreateJob` ledger event without its `type`). Recording the same job again is a duplicate; a
- * different job under a used id is refused.
+ * `CreateJob` ledger event without its `type`). Recording the same job again is a duplicate.
+ * Recording it again with only another provider reassigns it (the controller re-queued it after
+ * its provider went silent), as long as no run time or receipt is recorded and it is not failed;
+ * the previous provider's report is refused from then on. Any other difference is refused.
  */
 export async function createJob(tx: Tx, input: Record<string, unknown>): Promise<Applied> {
   const resources = requireObject('resources', input.resources);
@@ -88,7 +90,17 @@ export async function createJob(tx: Tx, input: Record<string, unknown>): Promise
       maxCost: existing.maxCost,
     };
     if (canonicalJson(recorded) === canonicalJson(fields)) return 'duplicate';
-    throw new Error(`job ${fields.jobId} already exists with different details`);
+    if (canonicalJson({ ...recorded, providerId: fields.providerId }) !== canonicalJson(fields)) {
+      throw new Error(`job ${fields.jobId} already exists with different details`);
+    }
+    if (existing.runtimeReport !== undefined || existing.received || existing.failed !== undefined) {
+      throw new Error(`job ${fields.jobId} cannot move to provider ${fields.providerId}: it already has a run time, a receipt or a failure`);
+    }
+    tx.state.delete(keys.jobByProvider(tx.state, existing.providerId, existing.jobId));
+    tx.state.put(keys.jobByProvider(tx.state, fields.providerId, existing.jobId), { jobId: existing.jobId });
+    const reassigned: Job = { ...existing, providerId: fields.providerId };
+    tx.state.put(key, reassigned);
+    return 'applied';
   }
   const job: Job = { ...fields, createdAt: tx.timestamp, paid: false };
   tx.state.put(key, job);

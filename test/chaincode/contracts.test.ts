@@ -285,6 +285,23 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(await balance('dev1')).toBe(STARTING_CREDIT);
     });
 
+    it('moves a re-queued job to its new provider, who alone is then paid', async () => {
+      await batch([createJob('moved')]);
+      expect(await batch([createJob('moved', { providerId: 'prov2' })])).toEqual([{ ok: true }]);
+      const [stale, fresh] = await batch([setRuntime('moved'), setRuntime('moved', { providerId: 'prov2' }, providerKeys.prov2), receipt('moved')]);
+      expect(stale).toMatchObject({ ok: false, error: expect.stringMatching(/assigned to prov2/) });
+      expect(fresh).toEqual({ ok: true });
+      expect(await getJob('moved')).toMatchObject({ providerId: 'prov2', paid: true, cost: COST_1234MS });
+      expect(await balance('prov2-acct')).toBe(COST_1234MS);
+      const byProvider = async (id: string) => (JSON.parse(await h.evaluate(MONITORING, 'QueryJobsByProvider', [id])) as LedgerJob[]).map((j) => j.jobId);
+      expect(await byProvider('prov1')).toEqual([]);
+      expect(await byProvider('prov2')).toEqual(['moved']);
+      const [late] = await batch([createJob('moved')]);
+      expect(late).toMatchObject({ ok: false, error: expect.stringMatching(/already has a run time/) });
+      const [changed] = await batch([createJob('moved', { providerId: 'prov2', maxCost: 1 })]);
+      expect(changed).toMatchObject({ ok: false, error: expect.stringMatching(/different details/) });
+    });
+
     it('never pays a job the controller failed, and refuses its late run time', async () => {
       await batch([createJob('lost'), { type: 'FailJob', jobId: 'lost', reason: 'provider stopped heart-beating' }]);
       const [late] = await batch([setRuntime('lost'), receipt('lost')]);
