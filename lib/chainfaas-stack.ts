@@ -55,9 +55,10 @@ function retentionDays(days: number): logs.RetentionDays {
 
 /**
  * The ChainFaaS controller: HTTP API, one Lambda per manifest handler, the DynamoDB tables, the
- * result bucket, the provider queues and their role, the signing key, and the ledger writer on
- * the outbox stream. It only wires constructs; what each Lambda may touch comes from
- * lambdas/handlers/manifest.ts through the constructs' binders.
+ * result bucket, the provider queues and their role, the signing key, the ledger writer on the
+ * outbox stream and the operational alarms; optionally the Fabric network (`fabric=ec2` or
+ * `external`) and the portal (`portal=true`). It only wires constructs; what each Lambda may
+ * touch comes from lambdas/handlers/manifest.ts through the constructs' binders.
  */
 export class ChainFaasStack extends Stack {
   readonly config: ChainFaasConfig;
