@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DomainError, forbidden, invalid, notFound, unauthenticated, conflict } from './errors';
 import type { BillingUnits, Ledger, LedgerEvent } from './ledger';
-import { FunctionRecord, JobRecord, ProviderRecord, TERMINAL, toMilli, User } from './model';
+import { FunctionRecord, JobRecord, ProviderRecord, TERMINAL, User } from './model';
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from './passwords';
 import type { AccountStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from './ports';
 import { rankProviders, PolicyName } from './scheduler';
@@ -21,7 +21,7 @@ import {
 } from './schemas';
 import { canonicalJson } from './canonical-json';
 import { parsePublicKey, verifyPayload } from './signing';
-import { worstCaseCost } from '../../chaincode/src/pricing';
+import { vcpuMillicores as toMilli, worstCaseCost } from './pricing';
 
 /**
  * The controller's use-cases. Each takes its ports explicitly (`Deps`), validates its input with

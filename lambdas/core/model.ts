@@ -90,5 +90,3 @@ export interface ProviderRecord {
   /** Always '1': the `online` index lists every provider for the scheduler. */
   onlineShard: string;
 }
-
-export const toMilli = (vcpu: number): number => Math.ceil(vcpu * 1000);
