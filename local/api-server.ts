@@ -70,7 +70,13 @@ export function buildEvent(req: IncomingMessage, url: URL, route: CompiledRoute,
       apiId: 'local',
       domainName: url.host,
       domainPrefix: 'local',
-      http: { method: route.method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: route.method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: route.routeKey,
       stage: '$default',
@@ -105,7 +111,13 @@ export function startApiServer(port: number, handlers: Record<HandlerName, Lambd
       const candidates = compiled.filter((r) => r.pattern.test(url.pathname));
       if (candidates.length === 0) return problem(res, 404, 'not_found', `no route for ${url.pathname}`);
       const route = candidates.find((r) => r.method === req.method);
-      if (!route) return problem(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}; allowed: ${candidates.map((r) => r.method).join(', ')}`);
+      if (!route)
+        return problem(
+          res,
+          405,
+          'method_not_allowed',
+          `${req.method} is not allowed on ${url.pathname}; allowed: ${candidates.map((r) => r.method).join(', ')}`,
+        );
       const match = route.pattern.exec(url.pathname) as RegExpExecArray;
       const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(match[i + 1] ?? '')]));
       const body = await readBody(req);

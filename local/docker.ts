@@ -10,8 +10,15 @@ import { waitUntil } from './services';
  */
 export async function ensureDocker(logFile: string): Promise<Docker> {
   const docker = new Docker();
-  if (await docker.ping().then(() => true, () => false)) return docker;
-  if (process.getuid?.() !== 0) throw new Error('no Docker engine answers on /var/run/docker.sock; start dockerd (Debian: apt-get install docker.io) or run as root');
+  if (
+    await docker.ping().then(
+      () => true,
+      () => false,
+    )
+  )
+    return docker;
+  if (process.getuid?.() !== 0)
+    throw new Error('no Docker engine answers on /var/run/docker.sock; start dockerd (Debian: apt-get install docker.io) or run as root');
   const out = openSync(logFile, 'a');
   const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', out, out] });
   child.on('error', () => undefined);

@@ -72,7 +72,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     log('starting Docker engine check');
     await ensureDocker(join(dataDir, 'dockerd.log'));
     const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
-    stops.push(() => fauxqs.stop(), () => dynamo.stop());
+    stops.push(
+      () => fauxqs.stop(),
+      () => dynamo.stop(),
+    );
     log(`DynamoDB Local at ${dynamo.endpoint}; SQS + S3 emulator at ${fauxqs.endpoint}`);
     const registry = await startRegistry({ port: options.registryPort ?? 0, dataDir: join(dataDir, 'registry') });
     stops.push(() => registry.stop());

@@ -46,7 +46,15 @@ export async function startLocalProvider(options: LocalProviderOptions): Promise
   const keys = createProviderKeys(options.dataDir, true);
   const registration = await new ControllerClient(options.apiUrl, token).register({ name: 'local-provider', capacity, publicKey: keys.publicKeyPem });
   const agent = new ProviderAgent(
-    { apiUrl: options.apiUrl, token, registration, privateKeyPem: keys.privateKeyPem, capacity, pollWaitS: 2, statusFile: join(options.dataDir, 'status.json') },
+    {
+      apiUrl: options.apiUrl,
+      token,
+      registration,
+      privateKeyPem: keys.privateKeyPem,
+      capacity,
+      pollWaitS: 2,
+      statusFile: join(options.dataDir, 'status.json'),
+    },
     { logger: jsonLogger(options.logLevel ?? 'warn') },
   );
   await agent.start();

@@ -47,7 +47,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
   try {
     await Promise.race([
       spawnError,
-      waitUntil('docker-registry', async () => (await fetch(`http://${address}/v2/`)).status === 200, 30_000, child, () => output),
+      waitUntil(
+        'docker-registry',
+        async () => (await fetch(`http://${address}/v2/`)).status === 200,
+        30_000,
+        child,
+        () => output,
+      ),
     ]);
   } catch (err) {
     await stopChild(child);

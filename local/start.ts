@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
   const registryPort = process.env.REGISTRY_PORT === undefined ? 5000 : Number(process.env.REGISTRY_PORT);
   const platform = await startPlatform({ port, registryPort, log: (line) => console.log(`[chainfaas] ${line}`) });
-  console.log(`\nChainFaaS is running.\n  API:      ${platform.apiUrl}\n  Registry: ${platform.registry}\n  Try:      curl -s ${platform.apiUrl}/controller/public-key\nPress Ctrl-C to stop.\n`);
+  console.log(
+    `\nChainFaaS is running.\n  API:      ${platform.apiUrl}\n  Registry: ${platform.registry}\n  Try:      curl -s ${platform.apiUrl}/controller/public-key\nPress Ctrl-C to stop.\n`,
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

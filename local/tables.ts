@@ -27,7 +27,8 @@ export async function createTables(endpoint: string, names: Record<TableName, st
             : undefined,
         }),
       );
-      if (spec.ttl) await client.send(new UpdateTimeToLiveCommand({ TableName: names[table], TimeToLiveSpecification: { AttributeName: spec.ttl, Enabled: true } }));
+      if (spec.ttl)
+        await client.send(new UpdateTimeToLiveCommand({ TableName: names[table], TimeToLiveSpecification: { AttributeName: spec.ttl, Enabled: true } }));
     } catch (err) {
       if (!(err instanceof ResourceInUseException)) throw err;
     }

@@ -1,4 +1,4 @@
-import type { ControllerConfig, Deps } from '../core/controller';
+import type { ControllerConfig, Deps } from '../core/use-cases/context';
 import type { Ledger } from '../core/ledger';
 import { createLedger } from './ledger';
 import type { PolicyName } from '../core/scheduler';
@@ -20,7 +20,8 @@ const int = (name: string, fallback: number): number => {
 /** The controller's configuration from the environment, with documented defaults (README, "Configuration"). */
 export function configFromEnv(): ControllerConfig {
   const policy = (process.env.SCHEDULER_POLICY ?? 'random-fit') as PolicyName;
-  if (!['random-fit', 'least-loaded', 'warm-affinity'].includes(policy)) throw new Error(`SCHEDULER_POLICY ${policy} is not one of random-fit, least-loaded, warm-affinity`);
+  if (!['random-fit', 'least-loaded', 'warm-affinity'].includes(policy))
+    throw new Error(`SCHEDULER_POLICY ${policy} is not one of random-fit, least-loaded, warm-affinity`);
   return {
     policy,
     heartbeatIntervalS: int('HEARTBEAT_INTERVAL_S', 10),
@@ -58,14 +59,30 @@ export function depsFromEnv(): Deps {
   const signer = once(() => KeySigner.fromEnv());
   const config = configFromEnv();
   cached = {
-    get accounts() { return accounts(); },
-    get functions() { return functions(); },
-    get jobs() { return jobs(); },
-    get providers() { return providers(); },
-    get outbox() { return outbox(); },
-    get queues() { return queues(); },
-    get storage() { return storage(); },
-    get signer() { return signer(); },
+    get accounts() {
+      return accounts();
+    },
+    get functions() {
+      return functions();
+    },
+    get jobs() {
+      return jobs();
+    },
+    get providers() {
+      return providers();
+    },
+    get outbox() {
+      return outbox();
+    },
+    get queues() {
+      return queues();
+    },
+    get storage() {
+      return storage();
+    },
+    get signer() {
+      return signer();
+    },
     config,
   };
   return cached;

@@ -29,7 +29,13 @@ export class DynamoAccountStore implements AccountStore {
       await dynamo.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.tables.users, Item: { userId: `email#${user.email}`, owner: user.userId }, ConditionExpression: 'attribute_not_exists(userId)' } },
+            {
+              Put: {
+                TableName: this.tables.users,
+                Item: { userId: `email#${user.email}`, owner: user.userId },
+                ConditionExpression: 'attribute_not_exists(userId)',
+              },
+            },
             { Put: { TableName: this.tables.users, Item: user, ConditionExpression: 'attribute_not_exists(userId)' } },
           ],
         }),
@@ -76,7 +82,13 @@ export class DynamoFunctionStore implements FunctionStore {
 
   async listFunctions(ownerId: string): Promise<FunctionRecord[]> {
     const out = await dynamo.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'byOwner', KeyConditionExpression: 'ownerId = :o', ExpressionAttributeValues: { ':o': ownerId }, ScanIndexForward: false }),
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byOwner',
+        KeyConditionExpression: 'ownerId = :o',
+        ExpressionAttributeValues: { ':o': ownerId },
+        ScanIndexForward: false,
+      }),
     );
     return (out.Items ?? []) as FunctionRecord[];
   }
@@ -104,7 +116,9 @@ export class DynamoJobStore implements JobStore {
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
-    for (const [i, [key, value]] of Object.entries(changes).filter(([, v]) => v !== undefined).entries()) {
+    for (const [i, [key, value]] of Object.entries(changes)
+      .filter(([, v]) => v !== undefined)
+      .entries()) {
       names[`#c${i}`] = key;
       values[`:c${i}`] = value;
       sets.push(`#c${i} = :c${i}`);
@@ -122,7 +136,9 @@ export class DynamoJobStore implements JobStore {
       conditions.push('#attempt = :attempt');
     }
     remove.forEach((key, i) => (names[`#r${i}`] = key));
-    const update = [sets.length ? `SET ${sets.join(', ')}` : '', remove.length ? `REMOVE ${remove.map((_, i) => `#r${i}`).join(', ')}` : ''].filter(Boolean).join(' ');
+    const update = [sets.length ? `SET ${sets.join(', ')}` : '', remove.length ? `REMOVE ${remove.map((_, i) => `#r${i}`).join(', ')}` : '']
+      .filter(Boolean)
+      .join(' ');
     try {
       await dynamo.send(
         new UpdateCommand({
@@ -143,7 +159,13 @@ export class DynamoJobStore implements JobStore {
 
   async listWaiting(limit: number): Promise<JobRecord[]> {
     const out = await dynamo.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'waiting', KeyConditionExpression: 'waitingShard = :w', ExpressionAttributeValues: { ':w': 'w' }, Limit: limit }),
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'waiting',
+        KeyConditionExpression: 'waitingShard = :w',
+        ExpressionAttributeValues: { ':w': 'w' },
+        Limit: limit,
+      }),
     );
     return (out.Items ?? []) as JobRecord[];
   }
@@ -166,7 +188,13 @@ export class DynamoProviderStore implements ProviderStore {
     let start: Record<string, unknown> | undefined;
     do {
       const out = await dynamo.send(
-        new QueryCommand({ TableName: this.table, IndexName: 'online', KeyConditionExpression: 'onlineShard = :s', ExpressionAttributeValues: { ':s': '1' }, ExclusiveStartKey: start }),
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'online',
+          KeyConditionExpression: 'onlineShard = :s',
+          ExpressionAttributeValues: { ':s': '1' },
+          ExclusiveStartKey: start,
+        }),
       );
       items.push(...((out.Items ?? []) as ProviderRecord[]));
       start = out.LastEvaluatedKey;
@@ -195,7 +223,13 @@ export class DynamoProviderStore implements ProviderStore {
           UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli + :v, reservedMemoryMb = reservedMemoryMb + :m',
           // Capacity is fixed at registration, so "reserved <= capacity - need" is exact.
           ConditionExpression: 'reservedVcpuMilli <= :maxV AND reservedMemoryMb <= :maxM AND draining = :false',
-          ExpressionAttributeValues: { ':v': vcpuMilli, ':m': memoryMb, ':maxV': p.capacityVcpuMilli - vcpuMilli, ':maxM': p.capacityMemoryMb - memoryMb, ':false': false },
+          ExpressionAttributeValues: {
+            ':v': vcpuMilli,
+            ':m': memoryMb,
+            ':maxV': p.capacityVcpuMilli - vcpuMilli,
+            ':maxM': p.capacityMemoryMb - memoryMb,
+            ':false': false,
+          },
         }),
       );
       return true;
@@ -245,10 +279,18 @@ export class DynamoOutbox implements Outbox {
 
   async pending(limit: number): Promise<OutboxEntry[]> {
     const out = await dynamo.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'pending', KeyConditionExpression: 'pendingShard = :p', ExpressionAttributeValues: { ':p': 'p' }, Limit: limit }),
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'pending',
+        KeyConditionExpression: 'pendingShard = :p',
+        ExpressionAttributeValues: { ':p': 'p' },
+        Limit: limit,
+      }),
     );
     // The index orders by enqueue time; ties (one append) are broken by seq, which keeps append order.
-    return ((out.Items ?? []) as OutboxEntry[]).sort((a, b) => (a.enqueuedAt === b.enqueuedAt ? a.seq.localeCompare(b.seq) : a.enqueuedAt.localeCompare(b.enqueuedAt)));
+    return ((out.Items ?? []) as OutboxEntry[]).sort((a, b) =>
+      a.enqueuedAt === b.enqueuedAt ? a.seq.localeCompare(b.seq) : a.enqueuedAt.localeCompare(b.enqueuedAt),
+    );
   }
 
   async markDone(entry: OutboxEntry): Promise<void> {

@@ -3,15 +3,7 @@
  * maps each `code` to a status. Every error names what went wrong in words a caller can act on.
  */
 export type ErrorCode =
-  | 'invalid_request'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'insufficient_funds'
-  | 'no_capacity'
-  | 'payload_too_large'
-  | 'unavailable';
+  'invalid_request' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'insufficient_funds' | 'no_capacity' | 'payload_too_large' | 'unavailable';
 
 export class DomainError extends Error {
   constructor(
@@ -29,6 +21,5 @@ export class DomainError extends Error {
 export const invalid = (field: string, message: string) => new DomainError('invalid_request', message, field);
 export const notFound = (what: string, id: string) => new DomainError('not_found', `${what} ${id} does not exist`, undefined, { id });
 export const forbidden = (message: string) => new DomainError('forbidden', message);
-export const unauthenticated = (message = 'missing or invalid credentials: send Authorization: Bearer <token>') =>
-  new DomainError('unauthenticated', message);
+export const unauthenticated = (message = 'missing or invalid credentials: send Authorization: Bearer <token>') => new DomainError('unauthenticated', message);
 export const conflict = (message: string, details?: Record<string, unknown>) => new DomainError('conflict', message, undefined, details);

@@ -75,7 +75,10 @@ export const InvokeBody = z
   .object({
     /** Bytes for the function's stdin: a string is sent as UTF-8, anything else as its JSON. */
     input: z.unknown().optional(),
-    inputBase64: z.string().max(Math.ceil((LIMITS.maxInlineInputBytes * 4) / 3) + 4).optional(),
+    inputBase64: z
+      .string()
+      .max(Math.ceil((LIMITS.maxInlineInputBytes * 4) / 3) + 4)
+      .optional(),
     mode: z.enum(['sync', 'async']).optional(),
     /** Sync mode: how long to wait for the result before answering 202, in seconds. */
     waitS: z.number().int().min(0).max(60).optional(),
@@ -86,7 +89,16 @@ export const InvokeBody = z
 export const RegisterProviderBody = z
   .object({
     name: z.string().min(1).max(64),
-    capacity: z.object({ vcpu: z.number().positive().max(256), memoryMb: z.number().int().min(64).max(1024 * 1024) }).strict(),
+    capacity: z
+      .object({
+        vcpu: z.number().positive().max(256),
+        memoryMb: z
+          .number()
+          .int()
+          .min(64)
+          .max(1024 * 1024),
+      })
+      .strict(),
     /** The provider's Ed25519 public key (SPKI PEM); its private key never leaves the provider's machine. */
     publicKey: z.string().min(40).max(1000).includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }),
   })
@@ -152,7 +164,10 @@ export const RuntimeReport = z
     finishedAt: z.string().datetime(),
   })
   .strict()
-  .refine((r) => (r.status === 'failed') === (r.reason !== undefined), { message: 'a failed report needs a reason; a succeeded one has none', path: ['reason'] });
+  .refine((r) => (r.status === 'failed') === (r.reason !== undefined), {
+    message: 'a failed report needs a reason; a succeeded one has none',
+    path: ['reason'],
+  });
 export type RuntimeReport = z.infer<typeof RuntimeReport>;
 
 export const ReportBody = z.object({ report: z.unknown(), signature: z.string().min(1).max(200) }).strict();

@@ -1,4 +1,4 @@
-import { authenticate, login, publicUser, registerUser } from '../core/controller';
+import { authenticate, login, publicUser, registerUser } from '../core/use-cases/accounts';
 import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 

@@ -1,4 +1,5 @@
-import { authenticate, createFunction, getOwnFunction } from '../core/controller';
+import { authenticate } from '../core/use-cases/accounts';
+import { createFunction, getOwnFunction } from '../core/use-cases/functions';
 import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 

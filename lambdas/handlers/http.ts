@@ -73,7 +73,9 @@ const problemErrors = (): middy.MiddlewareObj<ApiEvent, APIGatewayProxyStructure
       return;
     }
     const requestId = request.context?.awsRequestId ?? request.event.requestContext?.requestId;
-    console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', routeKey: request.event.routeKey, requestId, error: String(err), stack: (err as Error)?.stack }));
+    console.error(
+      JSON.stringify({ level: 'error', msg: 'unhandled error', routeKey: request.event.routeKey, requestId, error: String(err), stack: (err as Error)?.stack }),
+    );
     request.response = toResponse(json(500, { error: { code: 'internal', message: 'internal error; quote the request id when reporting it', requestId } }));
   },
 });

@@ -1,4 +1,6 @@
-import { authenticate, invoke, jobView, waitForJob } from '../core/controller';
+import { authenticate } from '../core/use-cases/accounts';
+import { invoke, waitForJob } from '../core/use-cases/invocations';
+import { jobView } from '../core/use-cases/jobs';
 import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 

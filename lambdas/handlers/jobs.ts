@@ -1,4 +1,5 @@
-import { authenticate, getOwnJob, jobView } from '../core/controller';
+import { authenticate } from '../core/use-cases/accounts';
+import { getOwnJob, jobView } from '../core/use-cases/jobs';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 

@@ -1,4 +1,4 @@
-import { drainOutbox } from '../core/controller';
+import { drainOutbox } from '../core/use-cases/outbox';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 
 const deps = depsFromEnv();

@@ -109,6 +109,12 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
       { name: 'waiting', pk: 'waitingShard', sk: 'createdAt' },
     ],
   },
-  providers: { pk: 'providerId', gsis: [{ name: 'byOwner', pk: 'ownerId' }, { name: 'online', pk: 'onlineShard', sk: 'providerId' }] },
+  providers: {
+    pk: 'providerId',
+    gsis: [
+      { name: 'byOwner', pk: 'ownerId' },
+      { name: 'online', pk: 'onlineShard', sk: 'providerId' },
+    ],
+  },
   outbox: { pk: 'stream', sk: 'seq', stream: true, gsis: [{ name: 'pending', pk: 'pendingShard', sk: 'enqueuedAt' }] },
 };

@@ -1,4 +1,5 @@
-import { acceptReport, authenticate, heartbeat, registerProvider } from '../core/controller';
+import { authenticate } from '../core/use-cases/accounts';
+import { acceptReport, heartbeat, registerProvider } from '../core/use-cases/providers';
 import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 

@@ -25,7 +25,8 @@ beforeAll(async () => {
   dev = (await newUser(api, ['developer'])).api;
   providerUser = (await newUser(api, ['provider'])).api;
   functionId = (await dev.post('/functions', { name: 'fn', image, resources })).body.functionId;
-  providerId = (await providerUser.post('/providers', { name: 'p', capacity: { vcpu: 1, memoryMb: 512 }, publicKey: providerKey.publicKeyPem })).body.providerId;
+  providerId = (await providerUser.post('/providers', { name: 'p', capacity: { vcpu: 1, memoryMb: 512 }, publicKey: providerKey.publicKeyPem })).body
+    .providerId;
 }, 300_000);
 
 afterAll(async () => {
@@ -58,36 +59,141 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'register: malformed JSON', call: () => api.call('POST', '/users', undefined, { raw: '{"email":' }), status: 400, code: 'invalid_request', message: /not valid JSON/ },
-  { name: 'register: missing password', call: () => api.post('/users', { email: 'a@b.test', roles: ['developer'] }), status: 400, code: 'invalid_request', field: 'password' },
-  { name: 'register: unknown role', call: () => api.post('/users', { email: 'a@b.test', password: 'long enough pw', roles: ['admin'] }), status: 400, code: 'invalid_request', field: 'roles.0' },
-  { name: 'register: wrong type', call: () => api.post('/users', { email: 42, password: 'long enough pw', roles: ['developer'] }), status: 400, code: 'invalid_request', field: 'email' },
-  { name: 'register: not JSON content type', call: () => api.call('POST', '/users', undefined, { raw: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), status: 400, code: 'invalid_request', message: /content-type/ },
-  { name: 'login: wrong password', call: () => api.post('/sessions', { email: 'nobody@example.test', password: 'whatever' }), status: 401, code: 'unauthenticated' },
+  {
+    name: 'register: malformed JSON',
+    call: () => api.call('POST', '/users', undefined, { raw: '{"email":' }),
+    status: 400,
+    code: 'invalid_request',
+    message: /not valid JSON/,
+  },
+  {
+    name: 'register: missing password',
+    call: () => api.post('/users', { email: 'a@b.test', roles: ['developer'] }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'password',
+  },
+  {
+    name: 'register: unknown role',
+    call: () => api.post('/users', { email: 'a@b.test', password: 'long enough pw', roles: ['admin'] }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'roles.0',
+  },
+  {
+    name: 'register: wrong type',
+    call: () => api.post('/users', { email: 42, password: 'long enough pw', roles: ['developer'] }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'email',
+  },
+  {
+    name: 'register: not JSON content type',
+    call: () => api.call('POST', '/users', undefined, { raw: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    status: 400,
+    code: 'invalid_request',
+    message: /content-type/,
+  },
+  {
+    name: 'login: wrong password',
+    call: () => api.post('/sessions', { email: 'nobody@example.test', password: 'whatever' }),
+    status: 401,
+    code: 'unauthenticated',
+  },
   { name: 'functions: no token', call: () => api.post('/functions', { name: 'x', image, resources }), status: 401, code: 'unauthenticated' },
   { name: 'functions: forged token', call: () => api.as('cf_' + 'x'.repeat(43)).get('/functions'), status: 401, code: 'unauthenticated' },
-  { name: 'functions: image without digest', call: () => dev.post('/functions', { name: 'x', image: '127.0.0.1:5000/chainfaas/sha256:latest', resources }), status: 400, code: 'invalid_request', field: 'image', message: /digest/ },
+  {
+    name: 'functions: image without digest',
+    call: () => dev.post('/functions', { name: 'x', image: '127.0.0.1:5000/chainfaas/sha256:latest', resources }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'image',
+    message: /digest/,
+  },
   { name: 'functions: missing resources', call: () => dev.post('/functions', { name: 'x', image }), status: 400, code: 'invalid_request', field: 'resources' },
-  { name: 'functions: timeout above the platform maximum', call: () => dev.post('/functions', { name: 'x', image, resources: { ...resources, timeoutS: 100000 } }), status: 400, code: 'invalid_request', field: 'resources.timeoutS' },
+  {
+    name: 'functions: timeout above the platform maximum',
+    call: () => dev.post('/functions', { name: 'x', image, resources: { ...resources, timeoutS: 100000 } }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'resources.timeoutS',
+  },
   { name: 'functions: unknown field', call: () => dev.post('/functions', { name: 'x', image, resources, gpu: true }), status: 400, code: 'invalid_request' },
-  { name: 'functions: provider-only account', call: () => providerUser.post('/functions', { name: 'x', image, resources }), status: 403, code: 'forbidden', message: /developer role/ },
+  {
+    name: 'functions: provider-only account',
+    call: () => providerUser.post('/functions', { name: 'x', image, resources }),
+    status: 403,
+    code: 'forbidden',
+    message: /developer role/,
+  },
   { name: 'functions: unknown function', call: () => dev.get('/functions/fn_nope'), status: 404, code: 'not_found' },
   { name: "functions: another user's function", call: () => providerUser.get(`/functions/${functionId}`), status: 404, code: 'not_found' },
   { name: 'invoke: unknown function', call: () => dev.post('/functions/fn_nope/invocations', { input: 'x' }), status: 404, code: 'not_found' },
-  { name: 'invoke: input and inputBase64', call: () => dev.post(`/functions/${functionId}/invocations`, { input: 'x', inputBase64: 'eA==' }), status: 400, code: 'invalid_request', field: 'inputBase64' },
-  { name: 'invoke: body over 1 MiB', call: () => dev.post(`/functions/${functionId}/invocations`, { input: 'x'.repeat(1_100_000) }), status: 413, code: 'payload_too_large' },
-  { name: 'invoke: input over the inline limit', call: () => dev.post(`/functions/${functionId}/invocations`, { input: 'x'.repeat(300_000) }), status: 413, code: 'payload_too_large', field: 'input' },
+  {
+    name: 'invoke: input and inputBase64',
+    call: () => dev.post(`/functions/${functionId}/invocations`, { input: 'x', inputBase64: 'eA==' }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'inputBase64',
+  },
+  {
+    name: 'invoke: body over 1 MiB',
+    call: () => dev.post(`/functions/${functionId}/invocations`, { input: 'x'.repeat(1_100_000) }),
+    status: 413,
+    code: 'payload_too_large',
+  },
+  {
+    name: 'invoke: input over the inline limit',
+    call: () => dev.post(`/functions/${functionId}/invocations`, { input: 'x'.repeat(300_000) }),
+    status: 413,
+    code: 'payload_too_large',
+    field: 'input',
+  },
   { name: 'jobs: unknown job', call: () => dev.get('/jobs/job_nope'), status: 404, code: 'not_found' },
   { name: 'jobs: unknown job ledger', call: () => dev.get('/jobs/job_nope/ledger'), status: 404, code: 'not_found' },
-  { name: 'providers: developer-only account', call: () => dev.post('/providers', { name: 'p', capacity: { vcpu: 1, memoryMb: 512 }, publicKey: providerKey.publicKeyPem }), status: 403, code: 'forbidden' },
-  { name: 'providers: not a public key', call: () => providerUser.post('/providers', { name: 'p', capacity: { vcpu: 1, memoryMb: 512 }, publicKey: '-----BEGIN PUBLIC KEY-----\nnot a key at all, really not\n-----END PUBLIC KEY-----' }), status: 400, code: 'invalid_request', field: 'publicKey' },
-  { name: 'providers: negative capacity', call: () => providerUser.post('/providers', { name: 'p', capacity: { vcpu: -1, memoryMb: 512 }, publicKey: providerKey.publicKeyPem }), status: 400, code: 'invalid_request', field: 'capacity.vcpu' },
+  {
+    name: 'providers: developer-only account',
+    call: () => dev.post('/providers', { name: 'p', capacity: { vcpu: 1, memoryMb: 512 }, publicKey: providerKey.publicKeyPem }),
+    status: 403,
+    code: 'forbidden',
+  },
+  {
+    name: 'providers: not a public key',
+    call: () =>
+      providerUser.post('/providers', {
+        name: 'p',
+        capacity: { vcpu: 1, memoryMb: 512 },
+        publicKey: '-----BEGIN PUBLIC KEY-----\nnot a key at all, really not\n-----END PUBLIC KEY-----',
+      }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'publicKey',
+  },
+  {
+    name: 'providers: negative capacity',
+    call: () => providerUser.post('/providers', { name: 'p', capacity: { vcpu: -1, memoryMb: 512 }, publicKey: providerKey.publicKeyPem }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'capacity.vcpu',
+  },
   { name: "heartbeat: another user's provider", call: () => dev.put(`/providers/${providerId}/heartbeat`, {}), status: 404, code: 'not_found' },
-  { name: 'report: malformed report', call: () => providerUser.post(`/providers/${providerId}/reports`, { report: { jobId: 1 }, signature: 'x' }), status: 400, code: 'invalid_request' },
-  { name: 'report: bad signature', call: () => providerUser.post(`/providers/${providerId}/reports`, { report: validReport(), signature: Buffer.alloc(64).toString('base64') }), status: 403, code: 'forbidden', message: /signature/ },
+  {
+    name: 'report: malformed report',
+    call: () => providerUser.post(`/providers/${providerId}/reports`, { report: { jobId: 1 }, signature: 'x' }),
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'report: bad signature',
+    call: () => providerUser.post(`/providers/${providerId}/reports`, { report: validReport(), signature: Buffer.alloc(64).toString('base64') }),
+    status: 403,
+    code: 'forbidden',
+    message: /signature/,
+  },
   {
     name: 'report: unknown job (signed correctly)',
-    call: () => providerUser.post(`/providers/${providerId}/reports`, { report: validReport(), signature: signPayload(validReport(), providerKey.privateKeyPem) }),
+    call: () =>
+      providerUser.post(`/providers/${providerId}/reports`, { report: validReport(), signature: signPayload(validReport(), providerKey.privateKeyPem) }),
     status: 404,
     code: 'not_found',
   },

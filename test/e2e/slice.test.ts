@@ -88,7 +88,11 @@ test('a function that exits non-zero ends FAILED with its exit code and its stde
 
 describe('the agent refuses envelopes it cannot trust, and runs nothing for them', () => {
   const sendRaw = async (body: string) => {
-    const sqs = new SQSClient({ region: 'us-east-1', endpoint: platform.env.AWS_ENDPOINT_URL_SQS, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const sqs = new SQSClient({
+      region: 'us-east-1',
+      endpoint: platform.env.AWS_ENDPOINT_URL_SQS,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     await sqs.send(new SendMessageCommand({ QueueUrl: platform.provider!.queueUrl, MessageBody: body }));
     sqs.destroy();
   };
@@ -124,16 +128,22 @@ describe('the agent refuses envelopes it cannot trust, and runs nothing for them
   const containersFor = async (jobId: string) => new Docker().listContainers({ all: true, filters: { label: [`chainfaas.job=${jobId}`] } });
 
   test.each([
-    ['signed by a key that is not the controller', (jobId: string) => {
-      const envelope = envelopeFor(jobId);
-      // The attacker claims the controller's key id, so only the signature check can catch it.
-      return { envelope, signature: signPayload(envelope, generateKeyPair().privateKeyPem), keyId: controllerKeyId };
-    }],
-    ['signed by the controller, then altered (image swapped)', (jobId: string) => {
-      const envelope = envelopeFor(jobId);
-      const signature = signPayload(envelope, readFileSync(platform.env.CONTROLLER_KEY_FILE as string, 'utf8'));
-      return { envelope: { ...envelope, image: platform.images.fail }, signature, keyId: controllerKeyId };
-    }],
+    [
+      'signed by a key that is not the controller',
+      (jobId: string) => {
+        const envelope = envelopeFor(jobId);
+        // The attacker claims the controller's key id, so only the signature check can catch it.
+        return { envelope, signature: signPayload(envelope, generateKeyPair().privateKeyPem), keyId: controllerKeyId };
+      },
+    ],
+    [
+      'signed by the controller, then altered (image swapped)',
+      (jobId: string) => {
+        const envelope = envelopeFor(jobId);
+        const signature = signPayload(envelope, readFileSync(platform.env.CONTROLLER_KEY_FILE as string, 'utf8'));
+        return { envelope: { ...envelope, image: platform.images.fail }, signature, keyId: controllerKeyId };
+      },
+    ],
     ['with no signature at all', (jobId: string) => ({ envelope: envelopeFor(jobId) })],
   ])('an envelope %s is refused and never run', async (_name, build) => {
     const jobId = `job_forged${Math.random().toString(36).slice(2, 10)}`;

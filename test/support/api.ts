@@ -6,7 +6,10 @@ export interface ApiResponse<T = any> {
 }
 
 export class Api {
-  constructor(readonly baseUrl: string, private token?: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private token?: string,
+  ) {}
 
   as(token: string): Api {
     return new Api(this.baseUrl, token);

@@ -36,10 +36,15 @@ test('fits compares free capacity in both dimensions', () => {
 });
 
 test('random-fit returns only online providers that fit, in every order over many draws', () => {
-  const providers = [provider('a'), provider('b'), provider('full', { reservedMemoryMb: 2048 }), provider('stale', { lastHeartbeatAt: '2026-01-01T00:00:00Z' })];
+  const providers = [
+    provider('a'),
+    provider('b'),
+    provider('full', { reservedMemoryMb: 2048 }),
+    provider('stale', { lastHeartbeatAt: '2026-01-01T00:00:00Z' }),
+  ];
   const firsts = new Set<string>();
   let seed = 1;
-  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   for (let i = 0; i < 50; i++) {
     const ranked = rankProviders('random-fit', providers, need, { ...opts, random });
     expect(ranked.map((p) => p.providerId).sort()).toEqual(['a', 'b']);
