@@ -109,7 +109,10 @@ export class BlockFile {
     const text = readFileSync(this.path, 'utf8');
     const end = text.lastIndexOf('\n') + 1;
     if (end < text.length) truncateSync(this.path, Buffer.byteLength(text.slice(0, end), 'utf8'));
-    return text.slice(0, end).split('\n').filter((line) => line.length > 0);
+    return text
+      .slice(0, end)
+      .split('\n')
+      .filter((line) => line.length > 0);
   }
 
   append(block: Block): void {

@@ -6,7 +6,17 @@ import type { Context, Contract } from 'fabric-contract-api';
 import { contracts } from '../../../chaincode/src';
 import { BALANCE_MOVEMENTS_EVENT, MONITORING_CONTRACT } from '../../../chaincode/src/names';
 import type { BalanceMovements, LedgerEventSource } from '../../core/ledger';
-import { Block, BlockFile, BlockTransaction, blockHash, ChainVerification, decodeValue, encodeValue, GENESIS_PREVIOUS_HASH, verifyBlockLines } from './block-file';
+import {
+  Block,
+  BlockFile,
+  BlockTransaction,
+  blockHash,
+  ChainVerification,
+  decodeValue,
+  encodeValue,
+  GENESIS_PREVIOUS_HASH,
+  verifyBlockLines,
+} from './block-file';
 import { ChaincodeError, ContractLedger, ContractName, parseBalanceMovements } from './contract-ledger';
 import { asChaincodeStub, LedgerIdentity, SimulatedClientIdentity, SimulatedStub } from './simulated-stub';
 import { WorldState } from './world-state';
@@ -139,7 +149,9 @@ export class EmbeddedLedger extends ContractLedger implements LedgerEventSource 
 
   /** Re-reads the block file from disk and checks every block's number, link and hash. */
   verifyChain(): ChainVerification {
-    const lines = readFileSync(this.file.path, 'utf8').split('\n').filter((line) => line.length > 0);
+    const lines = readFileSync(this.file.path, 'utf8')
+      .split('\n')
+      .filter((line) => line.length > 0);
     const { ok, blocks, firstBadBlock, reason } = verifyBlockLines(lines);
     return firstBadBlock === undefined ? { ok, blocks } : { ok, blocks, firstBadBlock, reason };
   }
@@ -243,7 +255,11 @@ export class EmbeddedLedger extends ContractLedger implements LedgerEventSource 
   private applyBlock(block: Block, live = false): void {
     for (const tx of block.transactions) {
       const timestampMs = Date.parse(tx.timestamp);
-      this.state.apply(tx.txId, timestampMs, tx.writes.map((write) => ({ key: write.key, value: decodeValue(write) })));
+      this.state.apply(
+        tx.txId,
+        timestampMs,
+        tx.writes.map((write) => ({ key: write.key, value: decodeValue(write) })),
+      );
       this.lastTimestampMs = Math.max(this.lastTimestampMs, timestampMs);
       if (tx.event?.name === BALANCE_MOVEMENTS_EVENT) {
         const movements = parseBalanceMovements(tx.event.payload, block.number);
