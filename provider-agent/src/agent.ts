@@ -235,7 +235,12 @@ export class ProviderAgent {
     const verdict = verifyJobMessage(message.body, this.trust);
     if (!verdict.ok) {
       this.totals.refused++;
-      this.logger.warn('refused a job message', { reason: verdict.reason, detail: verdict.detail, claimedJobId: verdict.claimedJobId, messageId: message.messageId });
+      this.logger.warn('refused a job message', {
+        reason: verdict.reason,
+        detail: verdict.detail,
+        claimedJobId: verdict.claimedJobId,
+        messageId: message.messageId,
+      });
       await this.deleteMessage(message.receiptHandle, { messageId: message.messageId });
       this.changed();
       return;
@@ -282,7 +287,10 @@ export class ProviderAgent {
     const fields = { jobId: envelope.jobId, attempt: envelope.attempt };
     const need = { vcpu: envelope.resources.vcpu, memoryMb: envelope.resources.memoryMb };
     if (!this.gate.couldEverFit(need)) {
-      return failure('runtime_error', `the job needs ${need.vcpu} vCPU and ${need.memoryMb} MB; this provider offers ${this.config.capacity.vcpu} vCPU and ${this.config.capacity.memoryMb} MB`);
+      return failure(
+        'runtime_error',
+        `the job needs ${need.vcpu} vCPU and ${need.memoryMb} MB; this provider offers ${this.config.capacity.vcpu} vCPU and ${this.config.capacity.memoryMb} MB`,
+      );
     }
     const runner = this.runners.get(envelope.protocol);
     if (!runner) return failure('runtime_error', `this provider does not run the ${envelope.protocol} protocol`);
@@ -358,7 +366,12 @@ export class ProviderAgent {
     } satisfies RuntimeReport);
     const signature = signPayload(report, this.config.privateKeyPem);
     try {
-      const answer = await retry(() => this.controller.postReport(this.trust.providerId, report, signature), REPORT_ATTEMPTS, 'posting the report', job.abort.signal);
+      const answer = await retry(
+        () => this.controller.postReport(this.trust.providerId, report, signature),
+        REPORT_ATTEMPTS,
+        'posting the report',
+        job.abort.signal,
+      );
       this.logger.info('report accepted', { ...fields, status: report.status, reason: report.reason, runtimeMs: report.runtimeMs, jobStatus: answer.status });
     } catch (err) {
       if (!(err instanceof ControllerError && err.status === 409)) throw err;

@@ -27,7 +27,12 @@ export const SETTINGS = {
     doc: 'directory for the key pair, registration and status',
     schema: z.string().min(1).default(join(homedir(), '.chainfaas-provider')),
   },
-  name: { flag: 'name', env: 'CHAINFAAS_PROVIDER_NAME', doc: 'provider name shown to the platform', schema: z.string().min(1).max(64).default(hostname().slice(0, 64)) },
+  name: {
+    flag: 'name',
+    env: 'CHAINFAAS_PROVIDER_NAME',
+    doc: 'provider name shown to the platform',
+    schema: z.string().min(1).max(64).default(hostname().slice(0, 64)),
+  },
   vcpu: { flag: 'vcpu', env: 'CHAINFAAS_VCPU', doc: 'vCPUs offered to functions', schema: z.coerce.number().positive().max(256).default(cpus().length) },
   memoryMb: {
     flag: 'memory-mb',
@@ -35,11 +40,21 @@ export const SETTINGS = {
     doc: 'memory offered to functions, MB',
     schema: positiveInt(64, 1024 * 1024).default(Math.floor(totalmem() / MiB / 2)),
   },
-  maxResultBytes: { flag: 'max-result-bytes', env: 'CHAINFAAS_MAX_RESULT_BYTES', doc: 'largest result a function may return', schema: positiveInt(1, 1024 * MiB).default(6 * MiB) },
+  maxResultBytes: {
+    flag: 'max-result-bytes',
+    env: 'CHAINFAAS_MAX_RESULT_BYTES',
+    doc: 'largest result a function may return',
+    schema: positiveInt(1, 1024 * MiB).default(6 * MiB),
+  },
   maxLogBytes: { flag: 'max-log-bytes', env: 'CHAINFAAS_MAX_LOG_BYTES', doc: 'stderr kept per job', schema: positiveInt(1, 64 * MiB).default(64 * 1024) },
-  tmpfsMb: { flag: 'tmpfs-mb', env: 'CHAINFAAS_TMPFS_MB', doc: 'size of each container\'s /tmp', schema: positiveInt(1, 64 * 1024).default(64) },
+  tmpfsMb: { flag: 'tmpfs-mb', env: 'CHAINFAAS_TMPFS_MB', doc: "size of each container's /tmp", schema: positiveInt(1, 64 * 1024).default(64) },
   pidsLimit: { flag: 'pids-limit', env: 'CHAINFAAS_PIDS_LIMIT', doc: 'processes per container', schema: positiveInt(8, 65536).default(256) },
-  imageCacheMb: { flag: 'image-cache-mb', env: 'CHAINFAAS_IMAGE_CACHE_MB', doc: 'disk budget for function images', schema: positiveInt(1, 1024 * 1024).default(10 * 1024) },
+  imageCacheMb: {
+    flag: 'image-cache-mb',
+    env: 'CHAINFAAS_IMAGE_CACHE_MB',
+    doc: 'disk budget for function images',
+    schema: positiveInt(1, 1024 * 1024).default(10 * 1024),
+  },
   pollWaitS: { flag: 'poll-wait-s', env: 'CHAINFAAS_POLL_WAIT_S', doc: 'long-poll wait on the job queue', schema: positiveInt(0, 20).default(20) },
   visibilityTimeoutS: {
     flag: 'visibility-timeout-s',
@@ -79,7 +94,8 @@ export function resolveSettings(flags: Record<string, string | boolean | undefin
 /** What `POST /providers` answers (201). */
 export const Registration = z.object({
   providerId: z.string().min(1).max(64),
-  queueUrl: z.string().url(),
+  /** Not checked as a URL: emulators answer hosts like `sqs.us-east-1.127.0.0.1` that WHATWG URLs reject. */
+  queueUrl: z.string().min(1).max(2048),
   controllerPublicKey: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }),
   controllerKeyId: z.string().min(1).max(64),
   heartbeatIntervalS: z.number().int().min(1).max(3600),
@@ -118,7 +134,8 @@ export function loadProviderState(dir: string): ProviderState {
   const path = join(dir, STATE_FILE);
   if (!existsSync(path)) throw new ConfigError(`${path} not found: run \`chainfaas-provider register\` first`);
   const parsed = ProviderState.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!parsed.success) throw new ConfigError(`${path} is damaged (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); register again`);
+  if (!parsed.success)
+    throw new ConfigError(`${path} is damaged (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); register again`);
   return parsed.data;
 }
 

@@ -82,7 +82,11 @@ export class ControllerClient {
       const detail = problem.success
         ? `${problem.data.error.code}: ${problem.data.error.message}${problem.data.error.field ? ` (${problem.data.error.field})` : ''}`
         : text.slice(0, 200) || response.statusText;
-      throw new ControllerError(`${method} ${path} answered ${response.status}: ${detail}`, response.status, problem.success ? problem.data.error.code : undefined);
+      throw new ControllerError(
+        `${method} ${path} answered ${response.status}: ${detail}`,
+        response.status,
+        problem.success ? problem.data.error.code : undefined,
+      );
     }
     return json;
   }

@@ -58,7 +58,9 @@ export class SqsJobQueue implements JobQueue {
   }
 
   async extend(receiptHandle: string, visibilityS: number): Promise<void> {
-    await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: visibilityS }));
+    await this.client.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: visibilityS }),
+    );
   }
 
   async release(receiptHandle: string): Promise<void> {

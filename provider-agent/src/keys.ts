@@ -2,6 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair, KeyPairPem } from '../../lambdas/core/signing';
+import { ConfigError } from './config';
 
 /**
  * The provider's Ed25519 key pair. It is generated on the provider's machine at registration;
@@ -16,7 +17,7 @@ export const PUBLIC_KEY_FILE = 'provider-key.pub.pem';
 export function createProviderKeys(dir: string, replace = false): KeyPairPem {
   const privatePath = join(dir, PRIVATE_KEY_FILE);
   if (existsSync(privatePath) && !replace) {
-    throw new Error(`${privatePath} already exists: this machine is registered already (pass --force to register again with a new key)`);
+    throw new ConfigError(`${privatePath} already exists: this machine is registered already (pass --force to register again with a new key)`);
   }
   const keys = generateKeyPair();
   writeFileSync(privatePath, keys.privateKeyPem, { mode: 0o600 });
@@ -28,9 +29,9 @@ export function createProviderKeys(dir: string, replace = false): KeyPairPem {
 /** Reads the private key from `dir`; refuses a key file that others may read. */
 export function loadPrivateKey(dir: string): string {
   const path = join(dir, PRIVATE_KEY_FILE);
-  if (!existsSync(path)) throw new Error(`${path} not found: run \`chainfaas-provider register\` first`);
+  if (!existsSync(path)) throw new ConfigError(`${path} not found: run \`chainfaas-provider register\` first`);
   const mode = statSync(path).mode & 0o777;
-  if (mode & 0o077) throw new Error(`${path} has mode ${mode.toString(8)}: the private key must be readable by its owner only (chmod 600)`);
+  if (mode & 0o077) throw new ConfigError(`${path} has mode ${mode.toString(8)}: the private key must be readable by its owner only (chmod 600)`);
   const pem = readFileSync(path, 'utf8');
   const key = createPrivateKey(pem);
   if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${path} is not an Ed25519 private key`);

@@ -202,7 +202,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   async attach(id: string, output: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void }, withStdin: boolean): Promise<Attachment> {
     try {
-      const stream = (await this.docker.getContainer(id).attach({ stream: true, stdin: withStdin, stdout: true, stderr: true, hijack: withStdin })) as NodeJS.ReadWriteStream;
+      const stream = (await this.docker
+        .getContainer(id)
+        .attach({ stream: true, stdin: withStdin, stdout: true, stderr: true, hijack: withStdin })) as NodeJS.ReadWriteStream;
       this.docker.modem.demuxStream(stream, sink(output.stdout), sink(output.stderr));
       const closed = new Promise<void>((resolve) => {
         stream.once('end', resolve);

@@ -22,7 +22,9 @@ const logger = memoryLogger();
 const agents: ProviderAgent[] = [];
 
 beforeAll(async () => {
-  [registry, cloud, controller] = await Promise.all([startImageRegistry(['sha256', 'fail', 'sleep']), startCloudEmulator(), startFakeController()]);
+  const started = await Promise.allSettled([startImageRegistry(['sha256', 'fail', 'sleep']), startCloudEmulator(), startFakeController()]);
+  [registry, cloud, controller] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [ImageRegistry, CloudEmulator, FakeController];
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
   controller.providerPublicKey = providerKeys.publicKeyPem;
 }, 300_000);
 
@@ -218,11 +220,15 @@ test('a forced stop kills the running job and returns its message to the queue',
   // The message is made visible at once; a long poll that the stop cut short may still take it
   // on the emulator's side, and then it comes back when that receipt's visibility ends.
   let redelivered: string | undefined;
-  await until('another consumer receives the job', async () => {
-    const { Messages } = await cloud.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
-    redelivered = Messages?.[0]?.Body;
-    return redelivered !== undefined;
-  }, 20_000);
+  await until(
+    'another consumer receives the job',
+    async () => {
+      const { Messages } = await cloud.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
+      redelivered = Messages?.[0]?.Body;
+      return redelivered !== undefined;
+    },
+    20_000,
+  );
   expect(JSON.parse(redelivered!).envelope.jobId).toBe(envelope.jobId);
 });
 
@@ -260,7 +266,14 @@ test('a bad configuration is refused with every bad field named', () => {
       new ProviderAgent({
         apiUrl: 'not a url',
         token: '',
-        registration: { providerId: 'p', queueUrl: '', controllerPublicKey: 'k', controllerKeyId: keyId(controllerKeys.publicKeyPem), heartbeatIntervalS: 0, region: REGION },
+        registration: {
+          providerId: 'p',
+          queueUrl: '',
+          controllerPublicKey: 'k',
+          controllerKeyId: keyId(controllerKeys.publicKeyPem),
+          heartbeatIntervalS: 0,
+          region: REGION,
+        },
         privateKeyPem: 'nope',
         capacity: { vcpu: 0, memoryMb: 512 },
       }),

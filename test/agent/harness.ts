@@ -155,7 +155,8 @@ export async function startFakeController(token = 'provider-token'): Promise<Fak
     if (req.method === 'POST' && /^\/providers\/[^/]+\/reports$/.test(path)) {
       if (fake.refuseReportsWith) return answer(res, fake.refuseReportsWith, { error: { code: 'refused', message: 'refused by the test' } });
       const parsed = RuntimeReport.safeParse(body.report);
-      if (!parsed.success) return answer(res, 400, { error: { code: 'invalid', message: parsed.error.issues[0].message, field: parsed.error.issues[0].path.join('.') } });
+      if (!parsed.success)
+        return answer(res, 400, { error: { code: 'invalid', message: parsed.error.issues[0].message, field: parsed.error.issues[0].path.join('.') } });
       const signature = String(body.signature);
       fake.reports.push({
         report: parsed.data,

@@ -41,7 +41,10 @@ export async function startImageRegistry(only?: string[]): Promise<ImageRegistry
 /** A logger that keeps records in memory, for assertions and for printing on failure. */
 export function memoryLogger(): Logger & { records: Array<{ level: string; message: string } & Record<string, unknown>> } {
   const records: Array<{ level: string; message: string } & Record<string, unknown>> = [];
-  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => void records.push({ level, message, ...fields });
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      void records.push({ level, message, ...fields });
   return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 

@@ -36,7 +36,11 @@ test("a signature by another key is refused, whether or not it claims the contro
 test('a correctly signed envelope that breaks the schema is refused', () => {
   const envelope = { ...makeEnvelope(image), image: 'chainfaas/sha256:latest' };
   const message = JSON.stringify({ envelope, signature: signPayload(envelope, controllerKeys.privateKeyPem), keyId: controllerKeyId });
-  expect(verifyJobMessage(message, trust)).toMatchObject({ ok: false, reason: 'invalid_envelope', detail: expect.stringMatching(/^image: must be an image reference pinned by digest/) });
+  expect(verifyJobMessage(message, trust)).toMatchObject({
+    ok: false,
+    reason: 'invalid_envelope',
+    detail: expect.stringMatching(/^image: must be an image reference pinned by digest/),
+  });
 });
 
 test('an envelope for another provider is refused', () => {
@@ -50,12 +54,22 @@ test('an envelope past its start-by time is refused', () => {
 });
 
 test('bodies that are not signed envelopes are refused as malformed', () => {
-  for (const body of ['', 'not json', '[]', '{}', JSON.stringify({ envelope: {}, signature: 'x' }), JSON.stringify({ envelope: {}, signature: 'x', keyId: 'k', extra: 1 })]) {
+  for (const body of [
+    '',
+    'not json',
+    '[]',
+    '{}',
+    JSON.stringify({ envelope: {}, signature: 'x' }),
+    JSON.stringify({ envelope: {}, signature: 'x', keyId: 'k', extra: 1 }),
+  ]) {
     expect(verifyJobMessage(body, trust)).toMatchObject({ ok: false, reason: 'malformed' });
   }
 });
 
 test('the key id the controller registered is the one checked', () => {
   expect(keyId(controllerKeys.publicKeyPem)).toBe(controllerKeyId);
-  expect(verifyJobMessage(signedMessage(makeEnvelope(image)), { ...trust, controllerKeyId: 'ffffffffffffffff' })).toMatchObject({ ok: false, reason: 'unknown_key' });
+  expect(verifyJobMessage(signedMessage(makeEnvelope(image)), { ...trust, controllerKeyId: 'ffffffffffffffff' })).toMatchObject({
+    ok: false,
+    reason: 'unknown_key',
+  });
 });

@@ -99,7 +99,13 @@ export class StdioRunner implements FunctionRunner {
       // An aborted run is never reported; it still carries a reason so that every failure has one.
       const reason: FailureReason | undefined =
         stoppedFor === 'aborted' ? 'runtime_error' : (stoppedFor ?? (exit.oomKilled ? 'oom' : exit.exitCode === 0 ? undefined : 'exit'));
-      logger.info('container finished', { ...fields, exitCode: exit.exitCode, oomKilled: exit.oomKilled, stoppedFor, runtimeMs: elapsedMs(startedAt, finishedAt) });
+      logger.info('container finished', {
+        ...fields,
+        exitCode: exit.exitCode,
+        oomKilled: exit.oomKilled,
+        stoppedFor,
+        runtimeMs: elapsedMs(startedAt, finishedAt),
+      });
       return {
         status: reason ? 'failed' : 'succeeded',
         reason,

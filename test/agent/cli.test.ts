@@ -1,0 +1,166 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { CloudEmulator, FakeController, REGION, startCloudEmulator, startFakeController } from './harness';
+import { controllerKeyId, controllerKeys, ImageRegistry, makeEnvelope, signedMessage, startImageRegistry } from './support';
+
+/**
+ * `chainfaas-provider` as an operator runs it: compiled, in its own process, with its own config
+ * directory. Register against the stand-in controller, start, run a job, show status, drain.
+ */
+
+const run = promisify(execFile);
+const repo = resolve(__dirname, '../..');
+let outDir: string;
+let configDir: string;
+let cli: string;
+let registry: ImageRegistry;
+let cloud: CloudEmulator;
+let controller: FakeController;
+let agent: ChildProcess | undefined;
+
+beforeAll(async () => {
+  outDir = mkdtempSync(join(tmpdir(), 'chainfaas-cli-'));
+  configDir = join(mkdtempSync(join(tmpdir(), 'chainfaas-provider-home-')), 'provider');
+  // Only the CLI and what it imports, with the root tsconfig's options (others' files may be mid-edit).
+  const project = join(outDir, 'tsconfig.json');
+  writeFileSync(
+    project,
+    JSON.stringify({
+      extends: join(repo, 'tsconfig.json'),
+      compilerOptions: { outDir, rootDir: repo, typeRoots: [join(repo, 'node_modules', '@types')] },
+      include: [],
+      files: [join(repo, 'provider-agent/src/cli.ts')],
+    }),
+  );
+  const compile = run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: repo });
+  const started = await Promise.allSettled([startImageRegistry(['sha256']), startCloudEmulator(), startFakeController(), compile]);
+  [registry, cloud, controller] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [ImageRegistry, CloudEmulator, FakeController];
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
+  cli = join(outDir, 'provider-agent', 'src', 'cli.js');
+}, 300_000);
+
+afterAll(async () => {
+  if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+  await Promise.all([registry?.stop(), cloud?.stop(), controller?.stop()]);
+  rmSync(outDir, { recursive: true, force: true });
+  rmSync(resolve(configDir, '..'), { recursive: true, force: true });
+});
+
+/** Environment of the CLI: the config dir, the emulator's dummy credentials, modules from the repo. */
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_PATH: join(repo, 'node_modules'),
+    CHAINFAAS_PROVIDER_DIR: configDir,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    ...extra,
+  };
+}
+
+async function chainfaasProvider(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: env(extra) });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('register, start, run a job, status, drain', async () => {
+  const providerId = `prov-${randomUUID().slice(0, 8)}`;
+  const queueUrl = await cloud.createQueue(`chainfaas-provider-${providerId}`);
+  controller.registration = {
+    providerId,
+    queueUrl,
+    controllerPublicKey: controllerKeys.publicKeyPem,
+    controllerKeyId,
+    heartbeatIntervalS: 1,
+    sqsEndpoint: cloud.endpoint,
+    region: REGION,
+  };
+
+  const registered = await chainfaasProvider([
+    'register',
+    '--api-url',
+    controller.url,
+    '--token',
+    controller.token,
+    '--name',
+    'test box',
+    '--vcpu',
+    '2',
+    '--memory-mb',
+    '1024',
+  ]);
+  expect(registered).toMatchObject({ code: 0, stderr: '' });
+  expect(registered.stdout).toContain(`registered provider ${providerId} ("test box", 2 vCPU, 1024 MB)`);
+  expect(controller.registrations).toEqual([
+    { name: 'test box', capacity: { vcpu: 2, memoryMb: 1024 }, publicKey: readFileSync(join(configDir, 'provider-key.pub.pem'), 'utf8') },
+  ]);
+  expect(statSync(join(configDir, 'provider-key.pem')).mode & 0o777).toBe(0o600);
+  expect(statSync(join(configDir, 'token')).mode & 0o777).toBe(0o600);
+
+  const again = await chainfaasProvider(['register', '--api-url', controller.url, '--token', controller.token]);
+  expect(again.code).toBe(2);
+  expect(again.stderr).toMatch(/provider-key\.pem already exists.*--force/);
+
+  agent = spawn(process.execPath, [cli, 'start', '--poll-wait-s', '1', '--log-level', 'warn'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let agentOutput = '';
+  agent.stdout!.on('data', (c: Buffer) => (agentOutput += c.toString()));
+  agent.stderr!.on('data', (c: Buffer) => (agentOutput += c.toString()));
+  const exited = new Promise<number | null>((resolve) => agent!.once('exit', (code) => resolve(code)));
+  const statusFile = join(configDir, 'status.json');
+  await until('the agent reports itself running', () => existsSync(statusFile) && JSON.parse(readFileSync(statusFile, 'utf8')).state === 'running');
+
+  const jobId = `job-${randomUUID()}`;
+  const envelope = makeEnvelope(registry.images.sha256, {
+    jobId,
+    providerId,
+    input: { kind: 'inline', base64: Buffer.from('one two three').toString('base64') },
+    resultPutUrl: await cloud.presignPut(`results/${jobId}`),
+    logPutUrl: await cloud.presignPut(`logs/${jobId}`),
+  });
+  await cloud.send(queueUrl, signedMessage(envelope));
+  const [received] = await controller.waitForReports(1);
+  expect(received.signatureValid).toBe(true);
+  expect(received.report).toMatchObject({ jobId, providerId, status: 'succeeded', exitCode: 0 });
+  expect(JSON.parse((await cloud.read(`results/${jobId}`))!.toString())).toMatchObject({ bytes: 13, words: 3 });
+
+  await until('the status file counts the job', () => JSON.parse(readFileSync(statusFile, 'utf8')).totals.succeeded === 1);
+  const status = await chainfaasProvider(['status']);
+  expect(status.code).toBe(0);
+  expect(status.stdout).toMatch(new RegExp(`agent\\s+running \\(pid ${agent.pid}\\), running`));
+  expect(status.stdout).toMatch(/jobs\s+1 succeeded, 0 failed, 0 refused, 0 returned/);
+
+  const drained = await chainfaasProvider(['drain', '--timeout-s', '30']);
+  expect(drained.stdout).toContain('agent stopped');
+  expect(drained.code).toBe(0);
+  expect(await exited).toBe(0);
+  expect(existsSync(join(configDir, 'agent.pid'))).toBe(false);
+  expect(JSON.parse(readFileSync(statusFile, 'utf8')).state).toBe('stopped');
+  expect(agentOutput).not.toMatch(/"level":"error"/);
+  expect((await chainfaasProvider(['status'])).stdout).toMatch(/agent\s+not running/);
+});
+
+test('bad configuration stops the CLI with the flag and variable named', async () => {
+  const result = await chainfaasProvider(['register', '--vcpu=-1'], { CHAINFAAS_MEMORY_MB: 'lots' });
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('--vcpu / CHAINFAAS_VCPU');
+  expect(result.stderr).toContain('--memory-mb / CHAINFAAS_MEMORY_MB');
+  expect((await chainfaasProvider(['frobnicate'])).code).toBe(2);
+  expect((await chainfaasProvider(['start', '--no-such-flag'])).stderr).toMatch(/Unknown option '--no-such-flag'/);
+});
