@@ -12,10 +12,14 @@
 #
 # usage: fabric-bin.sh        (FABRIC_VERSION overrides the pinned version; needs go >= 1.20)
 set -euo pipefail
-# The v2.5.0 release commit 695dd57e01c2 (2023-04-05) as a Go pseudo-version: its release_notes/
-# ends at v2.5.0.md. Fabric's v2.x tags are not valid module versions (no /v2 in its go.mod).
+# Commit 695dd57e01c2 of 2023-04-05 as a Go pseudo-version: the only one of Fabric's commits the
+# proxy here serves. Its release_notes/ ends at v2.5.0.md (published that day), but it is a commit
+# of the main branch, not of release-2.5: its Makefile says FABRIC_VER ?= 3.0.0 and it carries the
+# V3_0 channel capability and the SmartBFT orderer. So the binaries report "3.0.0-snapshot"; the
+# network below uses only what 2.5 has too (Raft, channel participation, V2_0/V2_5 capabilities,
+# the v2 lifecycle, the gateway). Fabric's v2.x tags are not valid module versions (no /v2 in its
+# go.mod), so a release can only be named by a commit.
 FABRIC_VERSION="${FABRIC_VERSION:-v1.4.0-rc1.0.20230405174026-695dd57e01c2}"
-FABRIC_RELEASE="${FABRIC_RELEASE:-2.5.0}"
 bin_dir="${XDG_CACHE_HOME:-$HOME/.cache}/chainfaas/fabric-bin/$FABRIC_VERSION"
 tools=(peer orderer configtxgen cryptogen osnadmin)
 
@@ -57,7 +61,9 @@ rm -rf "$work/src/vendor"
 
 out="$work/out"
 mkdir -p "$out"
-ldflags="-X github.com/hyperledger/fabric/common/metadata.Version=$FABRIC_RELEASE -X github.com/hyperledger/fabric/common/metadata.CommitSHA=${FABRIC_VERSION##*-}"
+# As Fabric's Makefile stamps a snapshot build: Version from its FABRIC_VER, CommitSHA the commit.
+release="$(sed -n 's/^FABRIC_VER ?= *//p' "$work/src/Makefile")-snapshot"
+ldflags="-X github.com/hyperledger/fabric/common/metadata.Version=$release -X github.com/hyperledger/fabric/common/metadata.CommitSHA=${FABRIC_VERSION##*-}"
 for tool in "${tools[@]}"; do
   echo "fabric-bin: building $tool" >&2
   (cd "$work/src" && CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" go build -trimpath -ldflags "$ldflags" -o "$out/$tool" "./cmd/$tool") >&2
