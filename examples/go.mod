@@ -1,3 +1,3 @@
 module chainfaas.dev/examples
 
-go 1.22
+go 1.19
