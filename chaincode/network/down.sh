@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Stops the network up.sh started in STATE_DIR (orderer, peers, chaincode service: the process
+# groups recorded in STATE_DIR/pids) and removes STATE_DIR with its ledgers, crypto material and
+# logs. KEEP_LOGS=1 keeps STATE_DIR/logs.
+#
+# usage: down.sh [STATE_DIR]
+set -euo pipefail
+[ -n "${1:-}" ] && FABRIC_STATE_DIR="$1"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+if [ ! -d "$state_dir" ]; then
+  log "nothing in $state_dir"
+  exit 0
+fi
+set_state_paths
+stop_processes
+if [ "${KEEP_LOGS:-0}" = 1 ]; then
+  find "$state_dir" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+  log "stopped; logs kept in $logs"
+else
+  rm -rf "$state_dir"
+  log "stopped and removed $state_dir"
+fi

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Starts a Fabric network for ChainFaaS on 127.0.0.1 from native binaries, without Docker:
+# one Raft orderer and one peer (TLS everywhere), a channel created through the orderer's channel
+# participation API (no system channel), and the chaincode deployed as a service (CCaaS): packaged
+# by package-ccaas.sh, installed, approved and committed with the peer CLI, run by serve.sh
+# (fabric-chaincode-node server). Finally InitLedger runs as the controller (User1), which makes
+# it the chaincode's controller identity.
+#
+# Writes <state>/env: the FABRIC_* variables createLedger/FabricLedger read (and a few more for
+# tests and join-peer.sh), and prints it on stdout. Progress goes to stderr; the processes log to
+# <state>/logs/. If the network in <state> is up already, only prints its env.
+#
+# usage: up.sh [STATE_DIR]      (settings: see lib.sh; down.sh STATE_DIR stops and removes it)
+set -euo pipefail
+[ -n "${1:-}" ] && FABRIC_STATE_DIR="$1"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+set_state_paths
+
+if network_running && [ -f "$state_dir/env" ]; then
+  log "already up in $state_dir"
+  cat "$state_dir/env"
+  exit 0
+fi
+stop_processes
+find "$state_dir" -mindepth 1 -delete
+started=$(date +%s)
+
+up_ok=0
+on_exit() {
+  if [ "$up_ok" != 1 ]; then
+    log "start-up failed; stopping what was started (logs kept in $logs)"
+    stop_processes
+  fi
+}
+trap on_exit EXIT
+
+bin=$("$network_dir/fabric-bin.sh")
+require_free_ports "$orderer_port" "$peer_port" "$peer_cc_port" "$orderer_admin_port" "$orderer_ops_port" "$peer_ops_port" "$ccaas_port"
+
+log "compiling the chaincode"
+(cd "$repo_dir" && npx --no-install tsc -p chaincode/tsconfig.json)
+
+# ------------------------------------------------------------------ crypto material
+log "crypto material (cryptogen)"
+mkdir -p "$config_dir" "$logs" "$pids" "$state_dir/channel"
+cat >"$config_dir/crypto-config.yaml" <<EOF
+OrdererOrgs:
+  - Name: Orderer
+    Domain: $orderer_domain
+    EnableNodeOUs: true
+    Specs:
+      - Hostname: orderer0
+        SANS: [localhost, 127.0.0.1]
+PeerOrgs:
+  - Name: ChainFaaS
+    Domain: $peer_domain
+    EnableNodeOUs: true
+    Template:
+      Count: 2
+      SANS: [localhost, 127.0.0.1]
+    Users:
+      Count: 2
+EOF
+"$bin/cryptogen" generate --config "$config_dir/crypto-config.yaml" --output "$crypto" >/dev/null
+
+# ------------------------------------------------------------------ configuration
+# core.yaml and orderer.yaml are Fabric's sampleconfig, overridden by environment variables below;
+# configtx.yaml is written here (Fabric's sample shows every section; only what differs is set).
+cp "$bin/sampleconfig/core.yaml" "$bin/sampleconfig/orderer.yaml" "$config_dir/"
+cat >"$config_dir/configtx.yaml" <<EOF
+Organizations:
+  - &OrdererOrg
+    Name: $orderer_msp
+    ID: $orderer_msp
+    MSPDir: $orderer_org/msp
+    Policies:
+      Readers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
+      Writers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
+      Admins: { Type: Signature, Rule: "OR('$orderer_msp.admin')" }
+    OrdererEndpoints:
+      - 127.0.0.1:$orderer_port
+  - &PeerOrg
+    Name: $peer_msp
+    ID: $peer_msp
+    MSPDir: $peer_org/msp
+    Policies:
+      Readers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.peer', '$peer_msp.client')" }
+      Writers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.client')" }
+      Admins: { Type: Signature, Rule: "OR('$peer_msp.admin')" }
+      Endorsement: { Type: Signature, Rule: "OR('$peer_msp.peer')" }
+    AnchorPeers:
+      - Host: 127.0.0.1
+        Port: $peer_port
+
+Capabilities:
+  Channel: &ChannelCapabilities { V2_0: true }
+  Orderer: &OrdererCapabilities { V2_0: true }
+  Application: &ApplicationCapabilities { V2_5: true }
+
+Application: &ApplicationDefaults
+  Organizations:
+  Policies:
+    LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
+    Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+  Capabilities: *ApplicationCapabilities
+
+Orderer: &OrdererDefaults
+  OrdererType: etcdraft
+  BatchTimeout: $batch_timeout
+  BatchSize:
+    MaxMessageCount: 500
+    AbsoluteMaxBytes: 10 MB
+    PreferredMaxBytes: 2 MB
+  EtcdRaft:
+    Consenters:
+      - Host: 127.0.0.1
+        Port: $orderer_port
+        ClientTLSCert: $orderer_node/tls/server.crt
+        ServerTLSCert: $orderer_node/tls/server.crt
+    Options:
+      TickInterval: 500ms
+      ElectionTick: 10
+      HeartbeatTick: 1
+      MaxInflightBlocks: 5
+      SnapshotIntervalSize: 16 MB
+  Organizations:
+  Policies:
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+    BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
+  Capabilities: *OrdererCapabilities
+
+Channel: &ChannelDefaults
+  Policies:
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+  Capabilities: *ChannelCapabilities
+
+Profiles:
+  ChainFaaSChannel:
+    <<: *ChannelDefaults
+    Orderer:
+      <<: *OrdererDefaults
+      Organizations: [*OrdererOrg]
+    Application:
+      <<: *ApplicationDefaults
+      Organizations: [*PeerOrg]
+EOF
+FABRIC_CFG_PATH="$config_dir" "$bin/configtxgen" -profile ChainFaaSChannel -channelID "$channel" \
+  -outputBlock "$state_dir/channel/genesis.block" 2>"$logs/configtxgen.log"
+
+# ------------------------------------------------------------------ orderer
+log "orderer on 127.0.0.1:$orderer_port (admin $orderer_admin_port)"
+start_process orderer env \
+  FABRIC_CFG_PATH="$config_dir" FABRIC_LOGGING_SPEC="$log_spec" \
+  ORDERER_GENERAL_LISTENADDRESS=127.0.0.1 ORDERER_GENERAL_LISTENPORT="$orderer_port" \
+  ORDERER_GENERAL_LOCALMSPID="$orderer_msp" ORDERER_GENERAL_LOCALMSPDIR="$orderer_node/msp" \
+  ORDERER_GENERAL_TLS_ENABLED=true \
+  ORDERER_GENERAL_TLS_PRIVATEKEY="$orderer_node/tls/server.key" \
+  ORDERER_GENERAL_TLS_CERTIFICATE="$orderer_node/tls/server.crt" \
+  ORDERER_GENERAL_TLS_ROOTCAS="[$orderer_node/tls/ca.crt]" \
+  ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE="$orderer_node/tls/server.crt" \
+  ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY="$orderer_node/tls/server.key" \
+  ORDERER_GENERAL_CLUSTER_ROOTCAS="[$orderer_node/tls/ca.crt]" \
+  ORDERER_GENERAL_BOOTSTRAPMETHOD=none \
+  ORDERER_CHANNELPARTICIPATION_ENABLED=true \
+  ORDERER_ADMIN_LISTENADDRESS="127.0.0.1:$orderer_admin_port" \
+  ORDERER_ADMIN_TLS_ENABLED=true \
+  ORDERER_ADMIN_TLS_PRIVATEKEY="$orderer_node/tls/server.key" \
+  ORDERER_ADMIN_TLS_CERTIFICATE="$orderer_node/tls/server.crt" \
+  ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true \
+  ORDERER_ADMIN_TLS_CLIENTROOTCAS="[$orderer_tls_ca]" \
+  ORDERER_OPERATIONS_LISTENADDRESS="127.0.0.1:$orderer_ops_port" \
+  ORDERER_FILELEDGER_LOCATION="$state_dir/orderer" \
+  ORDERER_CONSENSUS_WALDIR="$state_dir/orderer/etcdraft/wal" \
+  ORDERER_CONSENSUS_SNAPDIR="$state_dir/orderer/etcdraft/snapshot" \
+  "$bin/orderer"
+wait_for_port orderer "$orderer_admin_port"
+wait_for_port orderer "$orderer_port"
+
+log "channel $channel (osnadmin channel join)"
+"$bin/osnadmin" channel join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" \
+  -o "127.0.0.1:$orderer_admin_port" --ca-file "$orderer_tls_ca" \
+  --client-cert "$orderer_admin/tls/client.crt" --client-key "$orderer_admin/tls/client.key" >"$logs/osnadmin-join.log"
+
+# ------------------------------------------------------------------ peer
+log "peer0 on 127.0.0.1:$peer_port"
+mapfile -t peer0_env < <(peer_node_env peer0 "$peer_port" "$peer_cc_port" "$peer_ops_port")
+start_process peer0 env "${peer0_env[@]}" "$bin/peer" node start
+wait_for_port peer0 "$peer_port"
+
+set_orderer_flags
+# The chaincode transactions below need a Raft leader: wait until the orderer reports the channel
+# active (a single consenter elects itself within a few ticks).
+channel_active() {
+  local out
+  out=$("$bin/osnadmin" channel list --channelID "$channel" -o "127.0.0.1:$orderer_admin_port" --ca-file "$orderer_tls_ca" \
+    --client-cert "$orderer_admin/tls/client.crt" --client-key "$orderer_admin/tls/client.key" 2>&1) || return 1
+  grep -q '"status": "active"' <<<"$out"
+}
+for i in $(seq 1 100); do
+  channel_active && break
+  [ "$i" = 100 ] && { log "the orderer did not make channel $channel active"; exit 1; }
+  sleep 0.2
+done
+peer_cli "$peer_admin" "$peer_port" channel join -b "$state_dir/channel/genesis.block" 2>>"$logs/peer-cli.log"
+
+# ------------------------------------------------------------------ chaincode as a service
+log "chaincode $chaincode_name: package, install, serve on 127.0.0.1:$ccaas_port, approve, commit"
+package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$chaincode_label.tgz" "127.0.0.1:$ccaas_port" "$chaincode_label")
+peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$state_dir/channel/$chaincode_label.tgz" 2>>"$logs/peer-cli.log"
+installed=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json 2>>"$logs/peer-cli.log")
+if ! grep -q "\"$package_id\"" <<<"$installed"; then
+  log "the peer installed the package under another id than $package_id: $installed"
+  exit 1
+fi
+start_process chaincode "$network_dir/serve.sh" "$package_id" "127.0.0.1:$ccaas_port"
+wait_for_port chaincode "$ccaas_port" 120
+
+peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" --channelID "$channel" \
+  --name "$chaincode_name" --version 1.0 --package-id "$package_id" --sequence 1 2>>"$logs/peer-cli.log"
+peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" --channelID "$channel" \
+  --name "$chaincode_name" --version 1.0 --sequence 1 \
+  --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" 2>>"$logs/peer-cli.log"
+
+log "InitLedger as the controller (User1@$peer_domain)"
+peer_cli "$controller_user" "$peer_port" chaincode invoke "${orderer_flags[@]}" -C "$channel" -n "$chaincode_name" \
+  --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" --waitForEvent \
+  -c '{"function":"MonitoringContract:InitLedger","Args":[]}' 2>>"$logs/peer-cli.log"
+
+# ------------------------------------------------------------------ connection settings
+cat >"$state_dir/env" <<EOF
+FABRIC_PEER_ENDPOINT=127.0.0.1:$peer_port
+FABRIC_PEER_HOST_ALIAS=peer0.$peer_domain
+FABRIC_TLS_CERT_PATH=$peer_tls_ca
+FABRIC_MSP_ID=$peer_msp
+FABRIC_CERT_PATH=$controller_user/msp/signcerts/User1@$peer_domain-cert.pem
+FABRIC_KEY_PATH=$controller_user/msp/keystore
+FABRIC_CHANNEL=$channel
+FABRIC_CHAINCODE=$chaincode_name
+FABRIC_OTHER_CERT_PATH=$other_user/msp/signcerts/User2@$peer_domain-cert.pem
+FABRIC_OTHER_KEY_PATH=$other_user/msp/keystore
+FABRIC_ORDERER_ENDPOINT=127.0.0.1:$orderer_port
+FABRIC_ORDERER_TLS_CERT_PATH=$orderer_tls_ca
+FABRIC_PACKAGE_ID=$package_id
+FABRIC_STATE_DIR=$state_dir
+FABRIC_BIN_DIR=$bin
+EOF
+up_ok=1
+log "up in $(($(date +%s) - started)) s; settings in $state_dir/env; stop with down.sh $state_dir"
+cat "$state_dir/env"
