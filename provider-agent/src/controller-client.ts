@@ -68,7 +68,10 @@ export class ControllerClient {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (err) {
-      throw new ControllerError(`${method} ${path}: ${(err as Error).message}`, 0);
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout…) is its cause.
+      const cause = (err as Error).cause;
+      const reason = cause instanceof Error ? `${(err as Error).message}: ${cause.message}` : (err as Error).message;
+      throw new ControllerError(`${method} ${path}: ${reason}`, 0);
     }
     const text = await response.text();
     let json: unknown;
