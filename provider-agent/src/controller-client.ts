@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HeartbeatBody, RegisterProviderBody, RuntimeReport } from '../../lambdas/core/schemas';
 import { Registration } from './config';
+import { errorMessage } from './log';
 
 /**
  * The three calls the agent makes to the controller's HTTP API, authenticated with the provider
@@ -68,10 +69,7 @@ export class ControllerClient {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (err) {
-      // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout…) is its cause.
-      const cause = (err as Error).cause;
-      const reason = cause instanceof Error ? `${(err as Error).message}: ${cause.message}` : (err as Error).message;
-      throw new ControllerError(`${method} ${path}: ${reason}`, 0);
+      throw new ControllerError(`${method} ${path}: ${errorMessage(err)}`, 0);
     }
     const text = await response.text();
     let json: unknown;

@@ -25,7 +25,9 @@ export function jsonLogger(level: LogLevel = 'info', write: (line: string) => vo
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** Renders an unknown thrown value as a message. */
+/** Renders an unknown thrown value as a message, with its cause when the message omits it (fetch's "fetch failed"). */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
 }
