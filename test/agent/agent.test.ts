@@ -5,7 +5,9 @@ import { JobEnvelope } from '../../lambdas/core/schemas';
 import { generateKeyPair, keyId } from '../../lambdas/core/signing';
 import { ProviderAgent } from '../../provider-agent/src/agent';
 import { AgentConfigInput } from '../../provider-agent/src/config';
-import { CloudEmulator, FakeController, REGION, startCloudEmulator, startFakeController } from './harness';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { BUCKET, CloudEmulator, FakeController, REGION, startCloudEmulator, startFakeController } from './harness';
 import { containersOfAgent, controllerKeyId, controllerKeys, ImageRegistry, makeEnvelope, memoryLogger, signedMessage, startImageRegistry } from './support';
 
 /**
@@ -133,6 +135,39 @@ test('a failing function is reported as failed with exit code 3, its stderr uplo
   const log = await cloud.read(`logs/${envelope.jobId}`);
   expect(log!.toString()).toBe('fail: this function always fails (exit status 3)\n');
   expect(received.report.logSize).toBe(log!.length);
+});
+
+test('input given as a URL is fetched and checked against its declared size', async () => {
+  const { providerId, queueUrl, agent } = await provider();
+  const input = 'large input '.repeat(10_000);
+  const inputKey = `inputs/${randomUUID()}`;
+  await cloud.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: inputKey, Body: input }));
+  const url = await getSignedUrl(cloud.s3, new GetObjectCommand({ Bucket: BUCKET, Key: inputKey }), { expiresIn: 900 });
+  const good = await job(providerId, registry.images.sha256, '', { input: { kind: 'url', url, size: input.length } });
+  const wrongSize = await job(providerId, registry.images.sha256, '', { input: { kind: 'url', url, size: 5 } });
+  await cloud.send(queueUrl, signedMessage(good));
+  await cloud.send(queueUrl, signedMessage(wrongSize));
+  await agent.start();
+
+  const reports = await controller.waitForReports(2);
+  const byJob = new Map(reports.map((r) => [r.report.jobId, r.report]));
+  expect(byJob.get(good.jobId)).toMatchObject({ status: 'succeeded' });
+  expect(JSON.parse((await cloud.read(`results/${good.jobId}`))!.toString())).toMatchObject({ bytes: input.length, words: 20_000 });
+  expect(byJob.get(wrongSize.jobId)).toMatchObject({ status: 'failed', reason: 'runtime_error', exitCode: null, runtimeMs: 0 });
+  expect((await cloud.read(`logs/${wrongSize.jobId}`))!.toString()).toContain(`the input has ${input.length} bytes; the envelope declares 5`);
+});
+
+test('an image that cannot be pulled is reported as image_unavailable, unbilled', async () => {
+  const { providerId, queueUrl, agent } = await provider();
+  const missing = `${registry.address}/chainfaas/missing@sha256:${'0'.repeat(64)}`;
+  const envelope = await job(providerId, missing, '');
+  await cloud.send(queueUrl, signedMessage(envelope));
+  await agent.start();
+
+  const [received] = await controller.waitForReports(1);
+  expect(received.report).toMatchObject({ status: 'failed', reason: 'image_unavailable', runtimeMs: 0, exitCode: null, resultSize: 0 });
+  expect((await cloud.read(`logs/${envelope.jobId}`))!.toString()).toMatch(/^chainfaas-provider: docker pull .*missing/);
+  expect(await containersOfAgent(providerId)).toEqual([]);
 });
 
 test('a tampered envelope is refused: no container is created, no report is posted, the message is deleted', async () => {
