@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { FabricLedger, FabricLedgerOptions, fabricOptionsFromEnv } from '../lambdas/adapters/ledger/fabric-ledger';
+
+/**
+ * A real Fabric network on 127.0.0.1 for tests and benchmarks: chaincode/network/up.sh in a fresh
+ * state directory on free ports, FabricLedgers connected to it as the controller or as another
+ * identity of the same organisation, and down.sh to remove it all.
+ */
+
+export interface LocalFabricNetwork {
+  stateDir: string;
+  basePort: number;
+  /** The settings up.sh wrote to <state>/env. */
+  env: Record<string, string>;
+  /** Seconds up.sh took (includes building Fabric's binaries when they were not cached). */
+  startSeconds: number;
+  /** Connection options as the controller (User1), or as User2 (`other`), optionally to another peer. */
+  options(as?: 'controller' | 'other', peerEndpoint?: string): FabricLedgerOptions;
+  ledger(as?: 'controller' | 'other', peerEndpoint?: string): FabricLedger;
+  /** Runs another script of chaincode/network against this network's state (join-peer.sh, say). */
+  run(script: string, args?: string[]): Promise<string>;
+  down(): Promise<void>;
+}
+
+/** The directory holding up.sh, found from this file (ts-jest) or its compiled copy (dist/). */
+export function networkScriptsDir(): string {
+  let dir = __dirname;
+  for (;;) {
+    const candidate = join(dir, 'chaincode', 'network');
+    if (existsSync(join(candidate, 'up.sh'))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('chaincode/network/up.sh not found above ' + __dirname);
+    dir = parent;
+  }
+}
+
+export async function startLocalFabric(options: { batchTimeout?: string; logSpec?: string } = {}): Promise<LocalFabricNetwork> {
+  const scripts = networkScriptsDir();
+  const stateDir = mkdtempSync(join(tmpdir(), 'chainfaas-fabric-'));
+  const basePort = await freePortRange(10);
+  const runEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    FABRIC_STATE_DIR: stateDir,
+    FABRIC_BASE_PORT: String(basePort),
+    ...(options.batchTimeout ? { FABRIC_BATCH_TIMEOUT: options.batchTimeout } : {}),
+    ...(options.logSpec ? { FABRIC_LOG_SPEC: options.logSpec } : {}),
+  };
+  const run = (script: string, args: string[] = []) => runScript(join(scripts, script), args, runEnv);
+  const started = Date.now();
+  try {
+    await run('up.sh');
+  } catch (err) {
+    await run('down.sh').catch(() => undefined);
+    throw err;
+  }
+  const startSeconds = (Date.now() - started) / 1000;
+  const env = parseEnvFile(readFileSync(join(stateDir, 'env'), 'utf8'));
+  const optionsFor = (as: 'controller' | 'other' = 'controller', peerEndpoint?: string): FabricLedgerOptions => {
+    const chosen = as === 'controller' ? env : { ...env, FABRIC_CERT_PATH: env.FABRIC_OTHER_CERT_PATH, FABRIC_KEY_PATH: env.FABRIC_OTHER_KEY_PATH };
+    const base = fabricOptionsFromEnv(chosen);
+    return peerEndpoint ? { ...base, peerEndpoint, peerHostAlias: undefined } : base;
+  };
+  return {
+    stateDir,
+    basePort,
+    env,
+    startSeconds,
+    options: optionsFor,
+    ledger: (as, peerEndpoint) => new FabricLedger(optionsFor(as, peerEndpoint)),
+    run,
+    down: async () => {
+      await run('down.sh');
+    },
+  };
+}
+
+/** KEY=value lines (as up.sh writes them). */
+export function parseEnvFile(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) env[match[1] as string] = match[2] as string;
+  }
+  return env;
+}
+
+function runScript(path: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(path, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${path} failed (${err.message.split('\n')[0]}):\n${stderr.split('\n').slice(-40).join('\n')}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** The first of `count` consecutive TCP ports on 127.0.0.1 that were all free a moment ago. */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let free = true;
+    for (let port = base; port < base + count && free; port++) free = await portFree(port);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
