@@ -35,7 +35,8 @@ const SIZING: Record<HandlerName, { timeout: Duration; memorySize: number; descr
   invocations: { timeout: Duration.seconds(25), memorySize: 1024, description: 'Invocations: hold, schedule, sign and send job envelopes' },
   jobs: { timeout: Duration.seconds(20), memorySize: 512, description: 'Job status, results and ledger records' },
   providers: { timeout: Duration.seconds(20), memorySize: 512, description: 'Provider registration, heartbeats and run-time reports' },
-  ledgerWriter: { timeout: Duration.minutes(2), memorySize: 1024, description: 'Ledger writer: commits outbox events to Fabric in batches' },
+  ledgerWriter: { timeout: Duration.minutes(2), memorySize: 1024, description: 'Ledger writer: commits outbox events to Fabric in batches, then follows balance movements' },
+  ledger: { timeout: Duration.seconds(20), memorySize: 512, description: 'Account balance and history, reconciliation with the ledger' },
 };
 
 const RUNTIMES: Record<ChainFaasConfig['lambdaRuntime'], lambda.Runtime> = {

@@ -46,7 +46,7 @@ export interface Platform {
   env: Record<string, string>;
   provider?: LocalProvider;
   /** Runs the ledger writer once now and returns what it committed. */
-  flushLedger(): Promise<{ committed: number; rejected: number }>;
+  flushLedger(): Promise<{ committed: number; rejected: number; movements: number }>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +57,7 @@ const TABLE_NAMES: Record<TableName, string> = {
   jobs: 'chainfaas-jobs',
   providers: 'chainfaas-providers',
   outbox: 'chainfaas-outbox',
+  balances: 'chainfaas-balances',
 };
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
@@ -115,13 +116,14 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       invocations: (await import('../lambdas/handlers/invocations')).handler as unknown as LambdaHandler,
       jobs: (await import('../lambdas/handlers/jobs')).handler as unknown as LambdaHandler,
       providers: (await import('../lambdas/handlers/providers')).handler as unknown as LambdaHandler,
+      ledger: (await import('../lambdas/handlers/ledger')).handler as unknown as LambdaHandler,
       ledgerWriter: undefined,
     };
     const { handler: ledgerWriter } = await import('../lambdas/handlers/ledger-writer');
     const { ledgerFromEnv } = await import('../lambdas/adapters/deps');
 
     // The ledger writer: in AWS the outbox table's stream triggers it; here a timer does, one run at a time.
-    let writing: Promise<{ committed: number; rejected: number }> | undefined;
+    let writing: Promise<{ committed: number; rejected: number; movements: number }> | undefined;
     const flushLedger = () => (writing ??= ledgerWriter().finally(() => (writing = undefined)));
     const timer = setInterval(() => flushLedger().catch((err) => log(`ledger writer: ${(err as Error).message}`)), options.ledgerIntervalMs ?? 250);
     stops.push(async () => {

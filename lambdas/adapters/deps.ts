@@ -1,10 +1,11 @@
 import type { ControllerConfig, Deps } from '../core/use-cases/context';
-import type { Ledger } from '../core/ledger';
+import type { Ledger, LedgerEventSource } from '../core/ledger';
 import { createLedger } from './ledger';
 import type { PolicyName } from '../core/scheduler';
 import { ENV } from '../handlers/manifest';
 import { awsRegion, requireEnv, sqsEndpoint } from './clients';
 import { DynamoAccountStore } from './dynamo/accounts';
+import { DynamoBalanceStore } from './dynamo/balances';
 import { DynamoFunctionStore } from './dynamo/functions';
 import { DynamoJobStore } from './dynamo/jobs';
 import { DynamoOutbox } from './dynamo/outbox';
@@ -58,6 +59,7 @@ export function depsFromEnv(): Deps {
   const jobs = once(() => new DynamoJobStore(requireEnv(ENV.tables.jobs)));
   const providers = once(() => new DynamoProviderStore(requireEnv(ENV.tables.providers)));
   const outbox = once(() => new DynamoOutbox(requireEnv(ENV.tables.outbox)));
+  const balances = once(() => new DynamoBalanceStore(requireEnv(ENV.tables.balances)));
   const queues = once(() => new SqsProviderQueues(requireEnv(ENV.queuePrefix)));
   const storage = once(() => new S3ResultStorage(requireEnv(ENV.bucket)));
   const signer = once(() => KeySigner.fromEnv());
@@ -78,6 +80,9 @@ export function depsFromEnv(): Deps {
     get outbox() {
       return outbox();
     },
+    get balances() {
+      return balances();
+    },
     get queues() {
       return queues();
     },
@@ -92,10 +97,10 @@ export function depsFromEnv(): Deps {
   return cached;
 }
 
-let ledger: Promise<Ledger> | undefined;
+let ledger: Promise<Ledger & LedgerEventSource> | undefined;
 
 /** The ledger (embedded or Fabric, by LEDGER_MODE), opened once per process. */
-export function ledgerFromEnv(): Promise<Ledger> {
+export function ledgerFromEnv(): Promise<Ledger & LedgerEventSource> {
   ledger ??= Promise.resolve(createLedger(process.env)).catch((err) => {
     ledger = undefined;
     throw err;

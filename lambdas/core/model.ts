@@ -69,6 +69,10 @@ export interface JobRecord {
   reason?: string;
   resultSha256?: string;
   resultSize?: number;
+  /** Set from the ledger's settlement (read model): micro-credits charged, whether it was paid. */
+  cost?: number;
+  paid?: boolean;
+  unpaidReason?: string;
 }
 
 export interface ProviderRecord {

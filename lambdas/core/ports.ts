@@ -37,6 +37,10 @@ export interface JobStore {
   ): Promise<boolean>;
   /** Jobs waiting for capacity, oldest first. */
   listWaiting(limit: number): Promise<JobRecord[]>;
+  /** Records the ledger's settlement of a job (read model; idempotent). */
+  recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<void>;
+  /** The developer's jobs whose settlement has been recorded. */
+  listSettled(developerId: string): Promise<JobRecord[]>;
 }
 
 export interface ProviderStore {
@@ -82,4 +86,17 @@ export interface ResultStorage {
 export interface Signer {
   publicKey(): Promise<{ pem: string; keyId: string }>;
   sign(payload: unknown): Promise<{ signature: string; keyId: string }>;
+}
+
+/** The read model of balances, following the ledger's committed movements. */
+export interface BalanceStore {
+  /**
+   * Adds `deltas` to the accounts' balances exactly once per `txId` (a second call with the same
+   * id changes nothing and returns false), and moves the checkpoint to `blockNumber`.
+   */
+  apply(txId: string, deltas: Map<string, number>, blockNumber: number): Promise<boolean>;
+  get(accountId: string): Promise<number | undefined>;
+  list(): Promise<{ accountId: string; balance: number }[]>;
+  /** The highest block applied, if any. */
+  checkpoint(): Promise<number | undefined>;
 }

@@ -1,3 +1,4 @@
+import { catchUpBalances } from '../core/use-cases/balances';
 import { drainOutbox } from '../core/use-cases/outbox';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 
@@ -5,16 +6,19 @@ const deps = depsFromEnv();
 
 /**
  * The ledger writer: triggered by the outbox table's stream in AWS (and run on a timer in local
- * mode), it commits pending ledger events in batches until none are left. Throwing makes the
- * stream retry the batch; entries are only removed once committed, so nothing is lost.
+ * mode), it commits pending ledger events in batches until none are left, then brings the
+ * balances read model up to the ledger's committed movements. Throwing makes the stream retry
+ * the batch; entries are only removed once committed, so nothing is lost.
  */
-export const handler = async (): Promise<{ committed: number; rejected: number }> => {
+export const handler = async (): Promise<{ committed: number; rejected: number; movements: number }> => {
   const ledger = await ledgerFromEnv();
-  const total = { committed: 0, rejected: 0 };
+  const total = { committed: 0, rejected: 0, movements: 0 };
   for (;;) {
     const { committed, rejected } = await drainOutbox(deps.outbox, ledger);
     total.committed += committed;
     total.rejected += rejected;
-    if (committed + rejected === 0) return total;
+    if (committed + rejected === 0) break;
   }
+  total.movements = await catchUpBalances(ledger, deps.balances, deps.jobs, total.committed > 0 ? 200 : 20);
+  return total;
 };

@@ -5,8 +5,8 @@
  * so the two cannot drift.
  */
 
-export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter';
-export type TableName = 'users' | 'tokens' | 'functions' | 'jobs' | 'providers' | 'outbox';
+export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter' | 'ledger';
+export type TableName = 'users' | 'tokens' | 'functions' | 'jobs' | 'providers' | 'outbox' | 'balances';
 export type Access = 'R' | 'RW';
 
 export interface RouteSpec {
@@ -32,6 +32,10 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/providers', handler: 'providers', auth: true },
   { method: 'PUT', path: '/providers/{providerId}/heartbeat', handler: 'providers', auth: true },
   { method: 'POST', path: '/providers/{providerId}/reports', handler: 'providers', auth: true },
+  { method: 'GET', path: '/account', handler: 'ledger', auth: true },
+  { method: 'GET', path: '/account/history', handler: 'ledger', auth: true },
+  { method: 'GET', path: '/account/reconciliation', handler: 'ledger', auth: true },
+  { method: 'GET', path: '/ledger/verify', handler: 'ledger', auth: true },
 ];
 
 export interface HandlerSpec {
@@ -68,7 +72,8 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
     bucket: 'R',
     queues: 'manage',
   },
-  ledgerWriter: { entry: 'lambdas/handlers/ledger-writer.ts', tables: { outbox: 'RW' }, ledger: true },
+  ledgerWriter: { entry: 'lambdas/handlers/ledger-writer.ts', tables: { outbox: 'RW', balances: 'RW', jobs: 'RW' }, ledger: true },
+  ledger: { entry: 'lambdas/handlers/ledger.ts', tables: { tokens: 'R', users: 'R', balances: 'R', jobs: 'R' }, ledger: true },
 };
 
 /** Environment variables the handlers read. The CDK binders and local/ set exactly these. */
@@ -80,6 +85,7 @@ export const ENV = {
     jobs: 'JOBS_TABLE',
     providers: 'PROVIDERS_TABLE',
     outbox: 'OUTBOX_TABLE',
+    balances: 'BALANCES_TABLE',
   } satisfies Record<TableName, string>,
   bucket: 'RESULTS_BUCKET',
   queuePrefix: 'PROVIDER_QUEUE_PREFIX',
@@ -117,4 +123,5 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
     ],
   },
   outbox: { pk: 'stream', sk: 'seq', stream: true, gsis: [{ name: 'pending', pk: 'pendingShard', sk: 'enqueuedAt' }] },
+  balances: { pk: 'accountId', gsis: [{ name: 'byKind', pk: 'kind', sk: 'accountId' }] },
 };

@@ -8,6 +8,7 @@ import { ExternalFabricNetwork, FABRIC_ENV, FabricNetwork } from '../../lib/cons
 import { PlatformFunction } from '../../lib/constructs/platform-function';
 import { projectRoot } from '../../lib/project-root';
 import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, testStack } from './helpers';
+import { HANDLERS, HandlerName } from '../../lambdas/handlers/manifest';
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
 const ASSET = join(projectRoot(), 'test/cdk/fixtures/fabric-asset');
@@ -139,7 +140,7 @@ describe('ChainFaasStack with fabric=ec2', () => {
     const fabric = stack.fabric as FabricNetwork;
     for (const [name, fn] of Object.entries(stack.functions)) {
       const props = template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties;
-      const ledger = name === 'jobs' || name === 'ledgerWriter';
+      const ledger = HANDLERS[name as HandlerName].ledger === true;
       expect([name, props.VpcConfig !== undefined]).toEqual([name, ledger]);
       expect([name, props.Environment.Variables[FABRIC_ENV.peerEndpoint] !== undefined]).toEqual([name, ledger]);
     }

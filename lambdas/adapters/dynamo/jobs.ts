@@ -67,6 +67,42 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
+  async recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<void> {
+    try {
+      await dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { jobId },
+          UpdateExpression: reason === undefined ? 'SET cost = :c, paid = :p' : 'SET cost = :c, paid = :p, unpaidReason = :r',
+          ConditionExpression: 'attribute_exists(jobId)',
+          ExpressionAttributeValues: { ':c': cost, ':p': paid, ...(reason === undefined ? {} : { ':r': reason }) },
+        }),
+      );
+    } catch (err) {
+      // A settlement for a job this controller never stored (another deployment's) is ignored.
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
+  async listSettled(developerId: string): Promise<JobRecord[]> {
+    const items: JobRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'byDeveloper',
+          KeyConditionExpression: 'developerId = :d',
+          FilterExpression: 'attribute_exists(cost)',
+          ExpressionAttributeValues: { ':d': developerId },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items ?? []) as JobRecord[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
   async listWaiting(limit: number): Promise<JobRecord[]> {
     const out = await dynamo.send(
       new QueryCommand({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { forbidden, invalid } from '../errors';
 import type { BillingUnits } from '../ledger';
 import type { User } from '../model';
-import type { AccountStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
+import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
 import type { PolicyName } from '../scheduler';
 import { firstIssue, Role } from '../schemas';
 
@@ -34,6 +34,7 @@ export interface Deps {
   jobs: JobStore;
   providers: ProviderStore;
   outbox: Outbox;
+  balances: BalanceStore;
   queues: ProviderQueues;
   storage: ResultStorage;
   signer: Signer;

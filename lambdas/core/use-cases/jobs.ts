@@ -22,6 +22,8 @@ export async function jobView(deps: Deps, job: JobRecord) {
     providerId: job.providerId,
     timings: { createdAt: job.createdAt, assignedAt: job.assignedAt, startedAt: job.startedAt, finishedAt: job.finishedAt },
     runtimeMs: job.runtimeMs,
+    cost: job.cost,
+    paid: job.paid,
     exitCode: job.exitCode,
     reason: job.reason,
     result: job.resultSize !== undefined ? { sha256: job.resultSha256, size: job.resultSize } : undefined,

@@ -1,0 +1,40 @@
+import { authenticate } from '../core/use-cases/accounts';
+import { reconcile } from '../core/use-cases/balances';
+import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
+import { httpApi, json } from './http';
+
+const deps = depsFromEnv();
+
+/**
+ * The caller's money as the read model and the ledger see it: balance (DynamoDB, following the
+ * ledger's events) next to the ledger's own, the ledger's account history, a reconciliation of
+ * the two, and verification of the embedded ledger's hash chain.
+ */
+export const handler = httpApi({
+  'GET /account': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    const ledger = await ledgerFromEnv();
+    const [balance, ledgerBalance] = await Promise.all([deps.balances.get(user.userId), ledger.getBalance(user.userId).catch(() => undefined)]);
+    return json(200, { accountId: user.userId, balance: balance ?? 0, ledgerBalance, unit: 'micro-credits' });
+  },
+  'GET /account/history': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    const ledger = await ledgerFromEnv();
+    const entries = await ledger.getAccountHistory(user.userId).catch(() => []);
+    return json(200, { accountId: user.userId, items: [...entries].reverse() });
+  },
+  'GET /account/reconciliation': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    const ledger = await ledgerFromEnv();
+    const balance = await deps.balances.get(user.userId);
+    const settled = await deps.jobs.listSettled(user.userId);
+    const report = await reconcile(ledger, balance === undefined ? [] : [{ accountId: user.userId, balance }], settled);
+    return json(200, { accountId: user.userId, ...report });
+  },
+  'GET /ledger/verify': async (req) => {
+    await authenticate(deps, req.header('authorization'));
+    const ledger = (await ledgerFromEnv()) as unknown as { verifyChain?: () => unknown };
+    if (typeof ledger.verifyChain !== 'function') return json(200, { mode: 'fabric', ok: true, note: 'Fabric peers validate the chain themselves; nothing to verify here' });
+    return json(200, { mode: 'embedded', ...(ledger.verifyChain() as object) });
+  },
+});
