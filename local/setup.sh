@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up this machine for ChainFaaS's local platform and tests (Debian 12, run as root):
 # Docker's engine (docker.io, started in the background), Debian's docker-registry, a Java
-# runtime for DynamoDB Local, Go for the sample functions, and the locked npm packages.
+# runtime for DynamoDB Local, Go for the sample functions and Fabric's binaries, Chromium for the
+# portal's browser tests, openssl, and the locked npm packages.
 # Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v go >/dev/null || need+=(golang-go)
+command -v chromium >/dev/null || need+=(chromium)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "[setup] missing ${need[*]}: run as root or install them with apt-get" >&2; exit 1; fi
   say "installing ${need[*]}"
