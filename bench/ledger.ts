@@ -1,0 +1,256 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { jobCost } from '../chaincode/src/pricing';
+import { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
+import { canonicalJson } from '../lambdas/core/canonical-json';
+import type { LedgerEvent } from '../lambdas/core/ledger';
+import { generateKeyPair, KeyPairPem, signPayload } from '../lambdas/core/signing';
+import { networkScriptsDir, startLocalFabric } from './ledger-network';
+
+/**
+ * Settled jobs per second on a local Fabric network (chaincode/network/up.sh: one Raft orderer,
+ * one peer, the chaincode as a service), in one run:
+ *
+ * - batched: each job's three ledger events (CreateJob, SetRuntime with the provider's Ed25519
+ *   signature, ConfirmReceipt) go into SubmitBatch transactions of N events, submitted one after
+ *   another by a single writer (the controller's outbox);
+ * - one transaction per event, one at a time (the original ChainFaaS write path);
+ * - one transaction per event with up to C jobs in flight (each job's events in order); an
+ *   invalidated transaction (MVCC or phantom read conflict) is resubmitted, and counted.
+ *
+ * Every job settles (paid); at the end the providers' balances must equal the sum of the costs.
+ * Prints JSON and writes bench/results/ledger.json.
+ *
+ * usage: node dist/bench/ledger.js [--jobs 600] [--batch-sizes 30,150,600] [--single-jobs 30]
+ *          [--concurrent-jobs 150] [--concurrency 32] [--developers 10] [--batch-timeout 250ms]
+ */
+
+interface Args {
+  jobs: number;
+  batchSizes: number[];
+  singleJobs: number;
+  concurrentJobs: number;
+  concurrency: number;
+  developers: number;
+  batchTimeout: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { jobs: 600, batchSizes: [30, 150, 600], singleJobs: 30, concurrentJobs: 150, concurrency: 32, developers: 10, batchTimeout: '250ms' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    const int = () => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
+      return n;
+    };
+    switch (flag) {
+      case '--jobs': args.jobs = int(); break;
+      case '--batch-sizes': args.batchSizes = value.split(',').map(Number); break;
+      case '--single-jobs': args.singleJobs = int(); break;
+      case '--concurrent-jobs': args.concurrentJobs = int(); break;
+      case '--concurrency': args.concurrency = int(); break;
+      case '--developers': args.developers = int(); break;
+      case '--batch-timeout': args.batchTimeout = value; break;
+      default: throw new Error(`unknown flag ${flag}`);
+    }
+  }
+  if (args.batchSizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--batch-sizes must be positive integers');
+  return args;
+}
+
+const BILLING = { version: 1, vcpuMs: 10, mbMs: 1 };
+const RESOURCES = { vcpu: 0.5, memoryMb: 128, timeoutS: 30 };
+const SHA = 'ab'.repeat(32);
+
+interface Workload {
+  prefix: string;
+  jobs: Array<{ events: LedgerEvent[]; cost: number }>;
+  providers: string[];
+}
+
+/** Jobs spread over `developers` developers and 4 providers, each job's events in order. */
+function workload(prefix: string, count: number, developers: number, keys: KeyPairPem[]): Workload {
+  const jobs: Workload['jobs'] = [];
+  for (let n = 0; n < count; n++) {
+    const jobId = `${prefix}job-${n}`;
+    const providerNo = n % keys.length;
+    const providerId = `${prefix}prov${providerNo}`;
+    const runtimeMs = 100 + ((n * 37) % 5000);
+    const report = {
+      v: 1,
+      jobId,
+      providerId,
+      attempt: 1,
+      status: 'succeeded',
+      exitCode: 0,
+      runtimeMs,
+      resultSha256: SHA,
+      resultSize: 42,
+      logSize: 0,
+      startedAt: '2026-11-23T10:00:00.000Z',
+      finishedAt: '2026-11-23T10:00:05.000Z',
+    };
+    jobs.push({
+      cost: jobCost(RESOURCES, BILLING, runtimeMs),
+      events: [
+        {
+          type: 'CreateJob',
+          jobId,
+          developerId: `${prefix}dev${n % developers}`,
+          providerId,
+          functionId: 'fn1',
+          functionVersion: 1,
+          resources: RESOURCES,
+          billing: BILLING,
+          maxCost: jobCost(RESOURCES, BILLING, RESOURCES.timeoutS * 1000),
+        },
+        { type: 'SetRuntime', jobId, report: canonicalJson(report), signature: signPayload(report, keys[providerNo]!.privateKeyPem) },
+        { type: 'ConfirmReceipt', jobId, resultSha256: SHA, resultSize: 42 },
+      ],
+    });
+  }
+  return { prefix, jobs, providers: keys.map((_, i) => `${prefix}prov${i}`) };
+}
+
+async function setUp(ledger: FabricLedger, prefix: string, developers: number, keys: KeyPairPem[]): Promise<void> {
+  const events: LedgerEvent[] = [];
+  for (let d = 0; d < developers; d++) {
+    events.push({ type: 'OpenAccount', accountId: `${prefix}dev${d}`, owner: `dev${d}` });
+    events.push({ type: 'TopUp', accountId: `${prefix}dev${d}`, amount: 1_000_000_000_000, reference: `${prefix}seed-${d}` });
+  }
+  keys.forEach((key, i) => {
+    events.push({ type: 'OpenAccount', accountId: `${prefix}prov${i}-acct`, owner: `prov${i}` });
+    events.push({ type: 'RegisterProvider', providerId: `${prefix}prov${i}`, accountId: `${prefix}prov${i}-acct`, publicKeyPem: key.publicKeyPem });
+  });
+  const { results } = await ledger.submit(events);
+  const refused = results.filter((r) => !r.ok);
+  if (refused.length > 0) throw new Error(`set-up refused: ${JSON.stringify(refused)}`);
+}
+
+const isConflict = (err: unknown) => /MVCC_READ_CONFLICT|PHANTOM_READ_CONFLICT/.test(String(err));
+
+/** Submits `events` in one transaction, resubmitting after a read conflict. */
+async function submitRetrying(ledger: FabricLedger, events: LedgerEvent[], stats: { transactions: number; conflicts: number; latenciesMs: number[] }): Promise<void> {
+  for (;;) {
+    const started = Date.now();
+    try {
+      const { results } = await ledger.submit(events);
+      stats.transactions += 1;
+      stats.latenciesMs.push(Date.now() - started);
+      const refused = results.filter((r) => !r.ok);
+      if (refused.length > 0) throw new Error(`the chaincode refused events: ${JSON.stringify(refused.slice(0, 3))}`);
+      return;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      stats.conflicts += 1;
+    }
+  }
+}
+
+interface RunResult {
+  mode: string;
+  eventsPerTransaction: number;
+  jobsInFlight: number;
+  jobs: number;
+  transactions: number;
+  /** Transactions invalidated by a read conflict and resubmitted. */
+  conflictsResubmitted: number;
+  seconds: number;
+  settledJobsPerSecond: number;
+  eventsPerSecond: number;
+  transactionLatencyMs: { p50: number; p95: number; max: number };
+  /** The providers' balances equal the sum of the jobs' costs, and every job is paid. */
+  reconciled: boolean;
+}
+
+async function run(ledger: FabricLedger, mode: string, w: Workload, eventsPerTx: number, inFlight: number): Promise<RunResult> {
+  const stats = { transactions: 0, conflicts: 0, latenciesMs: [] as number[] };
+  const started = Date.now();
+  if (eventsPerTx > 1) {
+    const all = w.jobs.flatMap((job) => job.events);
+    for (let i = 0; i < all.length; i += eventsPerTx) await submitRetrying(ledger, all.slice(i, i + eventsPerTx), stats);
+  } else {
+    let next = 0;
+    const worker = async () => {
+      while (next < w.jobs.length) {
+        const job = w.jobs[next++]!;
+        for (const event of job.events) await submitRetrying(ledger, [event], stats);
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const total = w.jobs.reduce((sum, job) => sum + job.cost, 0);
+  const balances = await Promise.all(w.providers.map((id) => ledger.getBalance(`${id}-acct`)));
+  const sample = await Promise.all([0, w.jobs.length - 1].map((n) => ledger.getJob(`${w.prefix}job-${n}`)));
+  const latencies = [...stats.latenciesMs].sort((a, b) => a - b);
+  const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const events = w.jobs.length * 3;
+  return {
+    mode,
+    eventsPerTransaction: eventsPerTx,
+    jobsInFlight: inFlight,
+    jobs: w.jobs.length,
+    transactions: stats.transactions,
+    conflictsResubmitted: stats.conflicts,
+    seconds: round(seconds),
+    settledJobsPerSecond: round(w.jobs.length / seconds),
+    eventsPerSecond: round(events / seconds),
+    transactionLatencyMs: { p50: pct(0.5), p95: pct(0.95), max: latencies[latencies.length - 1] ?? 0 },
+    reconciled: balances.reduce((a, b) => a + b, 0) === total && sample.every((job) => job?.paid === true),
+  };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const net = await startLocalFabric({ batchTimeout: args.batchTimeout, logSpec: 'warning' });
+  const ledger = net.ledger('controller');
+  const runs: RunResult[] = [];
+  try {
+    const keys = Array.from({ length: 4 }, generateKeyPair);
+    const plan: Array<{ mode: string; prefix: string; jobs: number; eventsPerTx: number; inFlight: number }> = [
+      ...args.batchSizes.map((size) => ({ mode: 'batched', prefix: `b${size}-`, jobs: args.jobs, eventsPerTx: size, inFlight: 1 })),
+      { mode: 'one transaction per event', prefix: 's1-', jobs: args.singleJobs, eventsPerTx: 1, inFlight: 1 },
+      { mode: 'one transaction per event, concurrent jobs', prefix: `c${args.concurrency}-`, jobs: args.concurrentJobs, eventsPerTx: 1, inFlight: args.concurrency },
+    ].filter((p) => p.jobs > 0);
+    for (const p of plan) {
+      await setUp(ledger, p.prefix, args.developers, keys);
+      const result = await run(ledger, p.mode, workload(p.prefix, p.jobs, args.developers, keys), p.eventsPerTx, p.inFlight);
+      console.error(`ledger bench: ${p.mode}, ${p.eventsPerTx} events/tx, ${p.inFlight} in flight: ${result.settledJobsPerSecond} jobs/s`);
+      runs.push(result);
+    }
+  } finally {
+    await ledger.close();
+    await net.down();
+  }
+  const bin = net.env.FABRIC_BIN_DIR ?? '';
+  const output = {
+    benchmark: 'ledger',
+    network: {
+      fabric: readFileSync(join(bin, 'VERSION'), 'utf8').trim(),
+      topology: '1 Raft orderer, 1 peer (goleveldb), chaincode as a service (fabric-chaincode-node), all on 127.0.0.1 with TLS',
+      batchTimeout: args.batchTimeout,
+      developers: args.developers,
+      providers: 4,
+      startSeconds: round(net.startSeconds),
+    },
+    machine: { cpus: cpus().length, node: process.version },
+    runs,
+  };
+  const json = JSON.stringify(output, null, 2);
+  const resultsDir = join(dirname(dirname(networkScriptsDir())), 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'ledger.json'), json + '\n');
+  console.log(json);
+  if (runs.some((r) => !r.reconciled)) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
