@@ -27,8 +27,6 @@ export interface ContainerSpec {
   network: 'none' | 'egress';
   /** Keep stdin open so the runner can write the job's input to it. */
   openStdin: boolean;
-  /** A container port to publish on 127.0.0.1 (an ephemeral host port), for the http protocol. */
-  publishPort?: number;
 }
 
 /** What Docker recorded about a container that has stopped. */
@@ -81,8 +79,6 @@ export interface ContainerRuntime {
   /** SIGKILLs the container; a container that already stopped is not an error. */
   kill(id: string): Promise<void>;
   inspectExit(id: string): Promise<ContainerExit>;
-  /** The host port (on 127.0.0.1) that a published container port was bound to. */
-  hostPort(id: string, containerPort: number): Promise<number>;
   /** Force-removes the container and its anonymous volumes; a missing container is not an error. */
   remove(id: string): Promise<void>;
   /** Containers (running or not) carrying every one of `labels`. */
@@ -165,7 +161,6 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async create(spec: ContainerSpec): Promise<string> {
-    const port = spec.publishPort ? `${spec.publishPort}/tcp` : undefined;
     try {
       const container = await this.docker.createContainer({
         Image: spec.image,
@@ -178,7 +173,6 @@ export class DockerRuntime implements ContainerRuntime {
         AttachStdout: true,
         AttachStderr: true,
         Tty: false,
-        ExposedPorts: port ? { [port]: {} } : undefined,
         HostConfig: {
           Memory: spec.memoryBytes,
           MemorySwap: spec.memoryBytes,
@@ -189,7 +183,6 @@ export class DockerRuntime implements ContainerRuntime {
           CapDrop: ['ALL'],
           SecurityOpt: ['no-new-privileges'],
           NetworkMode: spec.network === 'none' ? 'none' : 'bridge',
-          PortBindings: port ? { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
           AutoRemove: false,
         },
       });
@@ -275,17 +268,6 @@ export class DockerRuntime implements ContainerRuntime {
       };
     } catch (err) {
       throw this.failure('inspect', id, err);
-    }
-  }
-
-  async hostPort(id: string, containerPort: number): Promise<number> {
-    try {
-      const info = await this.docker.getContainer(id).inspect();
-      const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
-      if (!binding) throw new Error(`port ${containerPort}/tcp is not published`);
-      return Number(binding.HostPort);
-    } catch (err) {
-      throw this.failure('inspect ports of', id, err);
     }
   }
 

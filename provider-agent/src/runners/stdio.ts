@@ -15,7 +15,7 @@ const SETTLE_MS = 10_000;
 const DRAIN_MS = 2_000;
 
 /** The isolated container for one job: limits from the envelope, hardening from the agent. */
-export function containerSpec(envelope: JobEnvelope, agentId: string, limits: ContainerLimits, openStdin: boolean): ContainerSpec {
+export function containerSpec(envelope: JobEnvelope, agentId: string, limits: ContainerLimits): ContainerSpec {
   return {
     image: envelope.image,
     user: FUNCTION_USER,
@@ -31,7 +31,7 @@ export function containerSpec(envelope: JobEnvelope, agentId: string, limits: Co
     pidsLimit: limits.pidsLimit,
     tmpfsBytes: limits.tmpfsMb * MiB,
     network: envelope.network,
-    openStdin,
+    openStdin: true,
   };
 }
 
@@ -60,7 +60,7 @@ export class StdioRunner implements FunctionRunner {
     const stderr = new CappedBuffer(limits.maxLogBytes);
     let stoppedFor: 'timeout' | 'output_too_large' | 'aborted' | undefined;
 
-    const id = await runtime.create(containerSpec(envelope, agentId, limits, true));
+    const id = await runtime.create(containerSpec(envelope, agentId, limits));
     const fields = { jobId: envelope.jobId, containerId: id };
     const kill = (why: NonNullable<typeof stoppedFor>) => {
       stoppedFor ??= why;
