@@ -1,13 +1,11 @@
-import Docker from 'dockerode';
 import { ImageCache } from '../../provider-agent/src/image-cache';
 import { DockerRuntime } from '../../provider-agent/src/runtime';
-import { ImageRegistry, memoryLogger, startImageRegistry } from './support';
+import { forgetImagesOf, ImageRegistry, memoryLogger, startImageRegistry } from './support';
 
 /** The LRU image cache on the real engine: pulls by digest once, evicts idle images past its budget. */
 
 const logger = memoryLogger();
 const runtime = new DockerRuntime(logger);
-const docker = new Docker();
 let registry: ImageRegistry;
 
 beforeAll(async () => {
@@ -19,17 +17,7 @@ afterAll(async () => {
 });
 
 /** Removes every local reference to the registry's images, so that the cache has to pull them. */
-async function forget(): Promise<void> {
-  for (const image of await docker.listImages()) {
-    for (const ref of [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])]) {
-      if (ref.startsWith(`${registry.address}/`))
-        await docker
-          .getImage(ref)
-          .remove()
-          .catch(() => undefined);
-    }
-  }
-}
+const forget = () => forgetImagesOf(registry.address);
 
 test('an image is pulled once, with progress, and shared by concurrent users', async () => {
   await forget();

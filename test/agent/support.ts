@@ -30,11 +30,26 @@ export async function startImageRegistry(only?: string[]): Promise<ImageRegistry
       stop: async () => {
         await registry.stop();
         rmSync(dataDir, { recursive: true, force: true });
+        await forgetImagesOf(registry.address);
       },
     };
   } catch (err) {
     await registry.stop();
     throw err;
+  }
+}
+
+/** Removes every local tag and digest reference into `address`, so test runs leave no clutter behind. */
+export async function forgetImagesOf(address: string): Promise<void> {
+  const docker = new Docker();
+  for (const image of await docker.listImages()) {
+    for (const ref of [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])]) {
+      if (ref.startsWith(`${address}/`))
+        await docker
+          .getImage(ref)
+          .remove()
+          .catch(() => undefined);
+    }
   }
 }
 
