@@ -19,7 +19,7 @@ import { networkScriptsDir, startLocalFabric } from './ledger-network';
  * - one transaction per event with up to C jobs in flight (each job's events in order); an
  *   invalidated transaction (MVCC or phantom read conflict) is resubmitted, and counted.
  *
- * Every job settles (paid); at the end the providers' balances must equal the sum of the costs.
+ * A warm-up of 100 batched jobs runs first and is not recorded. Every job settles (paid); at the end the providers' balances must equal the sum of the costs.
  * Prints JSON and writes bench/results/ledger.json.
  *
  * usage: node dist/bench/ledger.js [--jobs 600] [--batch-sizes 30,150,600] [--single-jobs 30]
@@ -213,6 +213,10 @@ async function main(): Promise<void> {
   const runs: RunResult[] = [];
   try {
     const keys = Array.from({ length: 4 }, generateKeyPair);
+    // Warm-up, not recorded: the first transactions open the peer's connection to the chaincode
+    // service and run its code cold (the first 150-event batch takes about twice as long).
+    await setUp(ledger, 'warm-', args.developers, keys);
+    await run(ledger, 'warm-up', workload('warm-', 100, args.developers, keys), 150, 1);
     const plan: Array<{ mode: string; prefix: string; jobs: number; eventsPerTx: number; inFlight: number }> = [
       ...args.batchSizes.map((size) => ({ mode: 'batched', prefix: `b${size}-`, jobs: args.jobs, eventsPerTx: size, inFlight: 1 })),
       { mode: 'one transaction per event', prefix: 's1-', jobs: args.singleJobs, eventsPerTx: 1, inFlight: 1 },
