@@ -1,7 +1,7 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, waitUntil } from './services';
+import { freePort, stopChild, waitUntil } from './services';
 
 /**
  * A local Docker registry: Debian's `docker-registry` (distribution 2.x) run with its own config,
@@ -78,16 +78,4 @@ function registryConfig(address: string, storage: string): string {
     `  addr: ${address}`,
     '',
   ].join('\n');
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }

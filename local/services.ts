@@ -48,8 +48,9 @@ function resolvePackageFile(pkg: string, file: string): string {
   throw new Error(`${pkg}/${file} is not installed: run npm ci`);
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+/** Ends a child process: SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     child.once('exit', () => {

@@ -1,8 +1,8 @@
 /**
  * Deterministic JSON: object keys sorted, no whitespace, `undefined` members dropped. Every value
  * the chaincode writes to world state or returns goes through this, so that all endorsing peers
- * produce byte-identical write sets. (The controller has its own copy in lambdas/core: the
- * chaincode package is deployed on its own and imports nothing from the controller.)
+ * produce byte-identical write sets. The controller re-exports this one (lambdas/core/canonical-json.ts),
+ * so the bytes it signs are the bytes the chaincode verifies; the chaincode imports nothing from the controller.
  */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
