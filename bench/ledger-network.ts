@@ -11,6 +11,12 @@ import { FabricLedger, FabricLedgerOptions, fabricOptionsFromEnv } from '../lamb
  * identity of the same organisation, and down.sh to remove it all.
  */
 
+/** Another peer than the env's: `host:port` and the name in its TLS certificate. */
+export interface PeerAddress {
+  endpoint: string;
+  hostAlias?: string;
+}
+
 export interface LocalFabricNetwork {
   stateDir: string;
   basePort: number;
@@ -19,10 +25,12 @@ export interface LocalFabricNetwork {
   /** Seconds up.sh took (includes building Fabric's binaries when they were not cached). */
   startSeconds: number;
   /** Connection options as the controller (User1), or as User2 (`other`), optionally to another peer. */
-  options(as?: 'controller' | 'other', peerEndpoint?: string): FabricLedgerOptions;
-  ledger(as?: 'controller' | 'other', peerEndpoint?: string): FabricLedger;
+  options(as?: 'controller' | 'other', peer?: PeerAddress): FabricLedgerOptions;
+  ledger(as?: 'controller' | 'other', peer?: PeerAddress): FabricLedger;
   /** Runs another script of chaincode/network against this network's state (join-peer.sh, say). */
   run(script: string, args?: string[]): Promise<string>;
+  /** Stops one of the network's processes (`peer0`, `peer1`, `orderer`, `chaincode`) as a crash would. */
+  kill(name: string): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -59,10 +67,10 @@ export async function startLocalFabric(options: { batchTimeout?: string; logSpec
   }
   const startSeconds = (Date.now() - started) / 1000;
   const env = parseEnvFile(readFileSync(join(stateDir, 'env'), 'utf8'));
-  const optionsFor = (as: 'controller' | 'other' = 'controller', peerEndpoint?: string): FabricLedgerOptions => {
+  const optionsFor = (as: 'controller' | 'other' = 'controller', peer?: PeerAddress): FabricLedgerOptions => {
     const chosen = as === 'controller' ? env : { ...env, FABRIC_CERT_PATH: env.FABRIC_OTHER_CERT_PATH, FABRIC_KEY_PATH: env.FABRIC_OTHER_KEY_PATH };
     const base = fabricOptionsFromEnv(chosen);
-    return peerEndpoint ? { ...base, peerEndpoint, peerHostAlias: undefined } : base;
+    return peer ? { ...base, peerEndpoint: peer.endpoint, peerHostAlias: peer.hostAlias } : base;
   };
   return {
     stateDir,
@@ -70,12 +78,26 @@ export async function startLocalFabric(options: { batchTimeout?: string; logSpec
     env,
     startSeconds,
     options: optionsFor,
-    ledger: (as, peerEndpoint) => new FabricLedger(optionsFor(as, peerEndpoint)),
+    ledger: (as, peer) => new FabricLedger(optionsFor(as, peer)),
     run,
+    kill: async (name) => {
+      const pid = Number(readFileSync(join(stateDir, 'pids', name), 'utf8').trim());
+      process.kill(-pid, 'SIGKILL');
+      for (let i = 0; i < 50 && processGroupAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    },
     down: async () => {
       await run('down.sh');
     },
   };
+}
+
+function processGroupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** KEY=value lines (as up.sh writes them). */

@@ -47,14 +47,29 @@ function parseArgs(argv: string[]): Args {
       return n;
     };
     switch (flag) {
-      case '--jobs': args.jobs = int(); break;
-      case '--batch-sizes': args.batchSizes = value.split(',').map(Number); break;
-      case '--single-jobs': args.singleJobs = int(); break;
-      case '--concurrent-jobs': args.concurrentJobs = int(); break;
-      case '--concurrency': args.concurrency = int(); break;
-      case '--developers': args.developers = int(); break;
-      case '--batch-timeout': args.batchTimeout = value; break;
-      default: throw new Error(`unknown flag ${flag}`);
+      case '--jobs':
+        args.jobs = int();
+        break;
+      case '--batch-sizes':
+        args.batchSizes = value.split(',').map(Number);
+        break;
+      case '--single-jobs':
+        args.singleJobs = int();
+        break;
+      case '--concurrent-jobs':
+        args.concurrentJobs = int();
+        break;
+      case '--concurrency':
+        args.concurrency = int();
+        break;
+      case '--developers':
+        args.developers = int();
+        break;
+      case '--batch-timeout':
+        args.batchTimeout = value;
+        break;
+      default:
+        throw new Error(`unknown flag ${flag}`);
     }
   }
   if (args.batchSizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--batch-sizes must be positive integers');
@@ -133,7 +148,11 @@ async function setUp(ledger: FabricLedger, prefix: string, developers: number, k
 const isConflict = (err: unknown) => /MVCC_READ_CONFLICT|PHANTOM_READ_CONFLICT/.test(String(err));
 
 /** Submits `events` in one transaction, resubmitting after a read conflict. */
-async function submitRetrying(ledger: FabricLedger, events: LedgerEvent[], stats: { transactions: number; conflicts: number; latenciesMs: number[] }): Promise<void> {
+async function submitRetrying(
+  ledger: FabricLedger,
+  events: LedgerEvent[],
+  stats: { transactions: number; conflicts: number; latenciesMs: number[] },
+): Promise<void> {
   for (;;) {
     const started = Date.now();
     try {
@@ -220,7 +239,13 @@ async function main(): Promise<void> {
     const plan: Array<{ mode: string; prefix: string; jobs: number; eventsPerTx: number; inFlight: number }> = [
       ...args.batchSizes.map((size) => ({ mode: 'batched', prefix: `b${size}-`, jobs: args.jobs, eventsPerTx: size, inFlight: 1 })),
       { mode: 'one transaction per event', prefix: 's1-', jobs: args.singleJobs, eventsPerTx: 1, inFlight: 1 },
-      { mode: 'one transaction per event, concurrent jobs', prefix: `c${args.concurrency}-`, jobs: args.concurrentJobs, eventsPerTx: 1, inFlight: args.concurrency },
+      {
+        mode: 'one transaction per event, concurrent jobs',
+        prefix: `c${args.concurrency}-`,
+        jobs: args.concurrentJobs,
+        eventsPerTx: 1,
+        inFlight: args.concurrency,
+      },
     ].filter((p) => p.jobs > 0);
     for (const p of plan) {
       await setUp(ledger, p.prefix, args.developers, keys);

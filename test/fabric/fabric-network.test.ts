@@ -169,7 +169,10 @@ describeFabric('the chaincode on a real Fabric network (Raft orderer, peer, CCaa
 
     it("refuses a report signed with another registered provider's key", async () => {
       const [result] = await batch([setRuntime('job1', {}, keys.prov2)]);
-      expect(result).toMatchObject({ ok: false, error: expect.stringMatching(new RegExp(`signature does not verify against the key registered for provider ${p}prov1`)) });
+      expect(result).toMatchObject({
+        ok: false,
+        error: expect.stringMatching(new RegExp(`signature does not verify against the key registered for provider ${p}prov1`)),
+      });
       expect((await controller.getJob(`${p}job1`))?.runtimeMs).toBeUndefined();
     });
 
@@ -198,7 +201,15 @@ describeFabric('the chaincode on a real Fabric network (Raft orderer, peer, CCaa
       expect(await controller.getBalance(`${p}dev1`)).toBe(STARTING_CREDIT - COST_1234MS);
       expect(await controller.getBalance(`${p}prov1-acct`)).toBe(COST_1234MS);
       expect(await settlementsOf(jobId)).toEqual([
-        { jobId: p + jobId, developerId: `${p}dev1`, providerId: `${p}prov1`, payerAccountId: `${p}dev1`, payeeAccountId: `${p}prov1-acct`, cost: COST_1234MS, paid: true },
+        {
+          jobId: p + jobId,
+          developerId: `${p}dev1`,
+          providerId: `${p}prov1`,
+          payerAccountId: `${p}dev1`,
+          payeeAccountId: `${p}prov1-acct`,
+          cost: COST_1234MS,
+          paid: true,
+        },
       ]);
       const history = await controller.getAccountHistory(`${p}prov1-acct`);
       expect(history).toEqual([expect.objectContaining({ amount: COST_1234MS, kind: 'settlement', reference: p + jobId })]);
@@ -298,6 +309,31 @@ describeFabric('the chaincode on a real Fabric network (Raft orderer, peer, CCaa
       expect(settlements.reduce((sum, s) => sum + s.cost, 0)).toBe(total);
       const devHistory = await controller.getAccountHistory(`${p}dev1`);
       expect(devHistory.reduce((sum, e) => sum + e.amount, 0)).toBe(STARTING_CREDIT - total);
+    });
+  });
+
+  // Last: it stops peer0.
+  describe('a second peer', () => {
+    it('joins the channel, catches up, and endorses and commits on its own once peer0 is gone', async () => {
+      await batch([createJob('before'), setRuntime('before'), receipt('before')]);
+      const out = await net.run('join-peer.sh');
+      const endpoint = /^FABRIC_PEER1_ENDPOINT=(.+)$/m.exec(out)?.[1];
+      expect(endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+      const viaPeer1 = new RawFabricLedger(net.options('controller', { endpoint: endpoint as string, hostAlias: 'peer1.chainfaas.local' }));
+      try {
+        // Caught up: the state committed before it joined is there.
+        expect(await viaPeer1.getJob(`${p}before`)).toMatchObject({ paid: true, cost: COST_1234MS });
+        stopFeed(); // it follows peer0
+        await net.kill('peer0');
+        await expect(controller.getJob(`${p}before`)).rejects.toBeInstanceOf(ChaincodeError);
+        // Only peer1 is left to endorse (the policy needs one peer of the organisation) and commit.
+        const { results } = await viaPeer1.submit([createJob('after'), setRuntime('after'), receipt('after')]);
+        expect(results).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+        expect(await viaPeer1.getJob(`${p}after`)).toMatchObject({ paid: true, cost: COST_1234MS });
+        expect(await viaPeer1.getBalance(`${p}prov1-acct`)).toBe(2 * COST_1234MS);
+      } finally {
+        await viaPeer1.close();
+      }
     });
   });
 });

@@ -144,10 +144,12 @@ export class FabricLedger extends ContractLedger implements LedgerEventSource {
     const checkpoint = checkpointers.inMemory();
     let stopped = false;
     let closeStream: (() => void) | undefined;
+    let cancelWait: (() => void) | undefined;
     const feed = {
       stop: () => {
         stopped = true;
         closeStream?.();
+        cancelWait?.();
       },
     };
     this.feeds.add(feed);
@@ -168,7 +170,15 @@ export class FabricLedger extends ContractLedger implements LedgerEventSource {
         } catch (err) {
           if (stopped) return;
           console.error('fabric ledger: the chaincode event stream failed; reconnecting in 5 s:', describe(err));
-          await new Promise((resolve) => setTimeout(resolve, 5000));
+          // Stopping the feed cuts the wait short, so close() leaves no timer behind.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5000);
+            cancelWait = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          cancelWait = undefined;
         }
       }
     };
