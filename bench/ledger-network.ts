@@ -54,6 +54,8 @@ export async function startLocalFabric(options: { batchTimeout?: string; logSpec
     ...process.env,
     FABRIC_STATE_DIR: stateDir,
     FABRIC_BASE_PORT: String(basePort),
+    // If this process dies without calling down(), up.sh's watchdog removes the network.
+    FABRIC_WATCH_PID: String(process.pid),
     ...(options.batchTimeout ? { FABRIC_BATCH_TIMEOUT: options.batchTimeout } : {}),
     ...(options.logSpec ? { FABRIC_LOG_SPEC: options.logSpec } : {}),
   };

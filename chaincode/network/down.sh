@@ -13,6 +13,10 @@ if [ ! -d "$state_dir" ]; then
   exit 0
 fi
 set_state_paths
+# up.sh's watchdog (FABRIC_WATCH_PID) runs this script itself when its process is gone.
+if [ -f "$state_dir/watchdog" ] && [ "$(cat "$state_dir/watchdog")" != "$$" ]; then
+  kill "$(cat "$state_dir/watchdog")" 2>/dev/null || true
+fi
 stop_processes
 if [ "${KEEP_LOGS:-0}" = 1 ]; then
   find "$state_dir" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +

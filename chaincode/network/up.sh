@@ -11,6 +11,7 @@
 # <state>/logs/. If the network in <state> is up already, only prints its env.
 #
 # usage: up.sh [STATE_DIR]      (settings: see lib.sh; down.sh STATE_DIR stops and removes it)
+#        FABRIC_WATCH_PID=PID up.sh ...   also stops the network when process PID exits
 set -euo pipefail
 [ -n "${1:-}" ] && FABRIC_STATE_DIR="$1"
 # shellcheck source=lib.sh
@@ -252,6 +253,13 @@ FABRIC_PACKAGE_ID=$package_id
 FABRIC_STATE_DIR=$state_dir
 FABRIC_BIN_DIR=$bin
 EOF
+# With FABRIC_WATCH_PID (a test runner's pid, say), a watchdog runs down.sh once that process is
+# gone, so a killed test run leaves no Fabric processes behind.
+if [ -n "${FABRIC_WATCH_PID:-}" ]; then
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2/down.sh" "$3"' watchdog \
+    "$FABRIC_WATCH_PID" "$network_dir" "$state_dir" >>"$logs/watchdog.log" 2>&1 </dev/null &
+  echo $! >"$state_dir/watchdog"
+fi
 up_ok=1
 log "up in $(($(date +%s) - started)) s; settings in $state_dir/env; stop with down.sh $state_dir"
 cat "$state_dir/env"
