@@ -15,10 +15,47 @@ export interface TokenRecord {
   /** SHA-256 of the bearer token; the token itself is shown once and never stored. */
   tokenHash: string;
   userId: string;
-  kind: 'session' | 'api';
+  kind: 'session' | 'api' | 'invoke';
   createdAt: string;
   /** epoch seconds (DynamoDB TTL) */
   expiresAt: number;
+  /** Public id of a listed credential (API token `tok_…`, invoke key `key_…`); sessions have none. */
+  tokenId?: string;
+  /** Invoke keys only: the one function the key may invoke. */
+  functionId?: string;
+  name?: string;
+}
+
+/** A listed credential as its owner sees it (GET /tokens, GET /functions/{id}/keys): never the secret. */
+export interface CredentialEntry {
+  tokenId: string;
+  /** SHA-256 of the secret: lets a revocation delete the lookup item; not the secret itself. */
+  tokenHash: string;
+  kind: 'api' | 'invoke';
+  name?: string;
+  functionId?: string;
+  /** The secret's last four characters, to tell credentials apart. */
+  hint: string;
+  createdAt: string;
+  /** epoch seconds */
+  expiresAt: number;
+}
+
+/**
+ * An idempotency key a caller sent with an invocation, stored in the jobs table under
+ * `jobId = idem#<scope>#<sha256(key)>` next to the job it created. The same key with the same
+ * request returns that job; with another request it is a conflict.
+ */
+export interface IdempotencyRecord {
+  /** `user:<userId>` or `key:<invoke key id>`: keys are per caller. */
+  scope: string;
+  keyHash: string;
+  /** SHA-256 of the canonical JSON of the function id and the request body. */
+  requestHash: string;
+  jobId: string;
+  createdAt: string;
+  /** ISO instant after which the key may be reused for another request. */
+  expiresAt: string;
 }
 
 export interface FunctionRecord {
@@ -33,12 +70,15 @@ export interface FunctionRecord {
   network: 'none' | 'egress';
   maxPrice?: number;
   env: Record<string, string>;
+  /** Set when the developer deleted the function: no new invocations; its jobs and versions stay readable. */
+  deletedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
 
-export type JobStatus = 'QUEUED' | 'ASSIGNED' | 'SUCCEEDED' | 'FAILED';
-export const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
+export type JobStatus = 'QUEUED' | 'ASSIGNED' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+/** CANCELLED: the caller cancelled the job while it was QUEUED (POST /jobs/{id}/cancel); it never ran. */
+export const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 export interface JobRecord {
   jobId: string;
@@ -53,6 +93,23 @@ export interface JobRecord {
   network: 'none' | 'egress';
   /** Base64 of the input when small enough to keep on the record until the job is dispatched. */
   inputBase64: string;
+  /**
+   * Large input uploaded beforehand (POST /functions/{id}/inputs): its object key and size. The
+   * envelope then carries `input: { kind: 'url', url: <presigned GET>, size }` (see
+   * use-cases/invocations.ts#envelopeInput) and inputBase64 is empty.
+   */
+  inputKey?: string;
+  inputSize?: number;
+  /** The invoke key the job was created with; that key may read the job, no other key may. */
+  invokeKeyId?: string;
+  /** Completion callback: the URL, and (while a delivery is owed) the sparse `callbacks` index keys. */
+  callbackUrl?: string;
+  callbackShard?: string;
+  callbackDueAt?: string;
+  callbackAttempts?: number;
+  callbackDeliveredAt?: string;
+  callbackError?: string;
+  cancelledAt?: string;
   resultKey: string;
   logKey: string;
   maxCost: number;

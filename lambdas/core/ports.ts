@@ -1,4 +1,5 @@
 import type { LedgerEvent } from './ledger';
+import type { CredentialEntry, IdempotencyRecord } from './model';
 import type { FunctionRecord, JobRecord, JobStatus, ProviderRecord, TokenRecord, User } from './model';
 
 /**
@@ -13,16 +14,54 @@ export interface AccountStore {
   findUserByEmail(email: string): Promise<User | undefined>;
   putToken(token: TokenRecord): Promise<void>;
   getToken(tokenHash: string): Promise<TokenRecord | undefined>;
+  /**
+   * Stores a listed credential (API token or invoke key): the lookup item of its hash and its
+   * entry in the owner's directory, in one transaction. Throws DomainError('conflict') when the
+   * owner already has `maxEntries` credentials.
+   */
+  createCredential(token: TokenRecord, entry: CredentialEntry, maxEntries: number): Promise<void>;
+  /** The owner's listed credentials (API tokens and invoke keys), oldest first. */
+  listCredentials(userId: string): Promise<CredentialEntry[]>;
+  /** Deletes the credential `tokenId` of `userId` (lookup item and directory entry); false if there was none. */
+  revokeCredential(userId: string, entry: CredentialEntry): Promise<boolean>;
 }
 
 export interface FunctionStore {
   putFunction(fn: FunctionRecord): Promise<void>;
   getFunction(functionId: string): Promise<FunctionRecord | undefined>;
   listFunctions(ownerId: string): Promise<FunctionRecord[]>;
+  /** Creates version 1 and its snapshot; never overwrites (conditional). */
+  createFunction(fn: FunctionRecord): Promise<void>;
+  /** The function as it was at `version`: every version's snapshot is kept. */
+  getFunctionVersion(functionId: string, version: number): Promise<FunctionRecord | undefined>;
+  /**
+   * Writes `next` as the new current version and its snapshot, only if the stored function is
+   * still at `next.version - 1` and not deleted. Returns false if that condition failed.
+   */
+  updateFunction(next: FunctionRecord): Promise<boolean>;
+  /** Marks the function deleted, only if `ownerId` owns it and it is not deleted yet; false otherwise. */
+  markDeleted(functionId: string, ownerId: string, at: string): Promise<boolean>;
 }
 
 export interface JobStore {
   createJob(job: JobRecord): Promise<void>;
+  /**
+   * Creates the job and its idempotency record in one transaction, both conditional. If the
+   * caller used the key before (and it has not expired), nothing is written and the stored record
+   * is returned instead.
+   */
+  createJobOnce(job: JobRecord, idem: IdempotencyRecord): Promise<{ created: true } | { created: false; existing: IdempotencyRecord }>;
+  /** The caller's stored idempotency record for `keyHash`, expired or not. */
+  getIdempotency(scope: string, keyHash: string): Promise<IdempotencyRecord | undefined>;
+  /** One page of a developer's jobs, newest first (the byDeveloper index), filtered. */
+  searchJobs(query: JobSearch): Promise<{ items: JobRecord[]; next?: JobCursor }>;
+  /** Jobs owing a completion callback whose next delivery is due at or before `nowIso` (the `callbacks` index). */
+  listDueCallbacks(nowIso: string, limit: number): Promise<JobRecord[]>;
+  /**
+   * Records a callback delivery outcome, only if the job's `callbackAttempts` is still
+   * `expectedAttempts` (so two sweepers never both deliver). `done` takes the job off the index.
+   */
+  recordCallback(jobId: string, expectedAttempts: number, changes: Partial<JobRecord>, done: boolean): Promise<boolean>;
   getJob(jobId: string): Promise<JobRecord | undefined>;
   /**
    * Conditional transition: applies `changes` only if the job is currently in one of `from`
@@ -99,4 +138,36 @@ export interface BalanceStore {
   list(): Promise<{ accountId: string; balance: number }[]>;
   /** The highest block applied, if any. */
   checkpoint(): Promise<number | undefined>;
+}
+
+/** Where a job search resumes: the last job returned (its index keys). */
+export interface JobCursor {
+  createdAt: string;
+  jobId: string;
+}
+
+export interface JobSearch {
+  developerId: string;
+  functionId?: string;
+  statuses?: readonly JobStatus[];
+  /** ISO instants, inclusive, on the job's creation time. */
+  from?: string;
+  to?: string;
+  limit: number;
+  after?: JobCursor;
+}
+
+/**
+ * Large inputs, uploaded by the caller through a presigned PUT before the invocation (into the
+ * results bucket, so ResultStorage reads their size and presigns their GET).
+ */
+export interface InputStorage {
+  /** A presigned PUT for exactly `size` bytes at `key` (the size is signed: S3 refuses any other). */
+  presignUpload(key: string, size: number, expiresS: number): Promise<string>;
+}
+
+/** Delivers completion callbacks: one HTTP POST, bounded by a timeout, redirects not followed. */
+export interface CallbackSender {
+  /** Returns the HTTP status, or throws on a network error or timeout. */
+  post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number>;
 }

@@ -82,9 +82,19 @@ export const InvokeBody = z
     mode: z.enum(['sync', 'async']).optional(),
     /** Sync mode: how long to wait for the result before answering 202, in seconds. */
     waitS: z.number().int().min(0).max(60).optional(),
+    /** Input uploaded beforehand with POST /functions/{id}/inputs: for input over the inline limit. */
+    inputUpload: z
+      .string()
+      .regex(/^in_[A-Za-z0-9]{8,40}$/, 'must be an uploadId returned by POST /functions/{id}/inputs')
+      .optional(),
+    /** Where the controller POSTs the signed job view when the job ends (https; http://127.0.0.1 in local mode). */
+    callbackUrl: z.string().url().max(2048).optional(),
   })
   .strict()
-  .refine((b) => !(b.input !== undefined && b.inputBase64 !== undefined), { message: 'send input or inputBase64, not both', path: ['inputBase64'] });
+  .superRefine((b, ctx) => {
+    const sent = (['input', 'inputBase64', 'inputUpload'] as const).filter((k) => b[k] !== undefined);
+    if (sent.length > 1) ctx.addIssue({ code: 'custom', message: `send one of input, inputBase64 or inputUpload, not ${sent.join(' and ')}`, path: [sent[1] as string] });
+  });
 
 export const RegisterProviderBody = z
   .object({
@@ -178,3 +188,50 @@ export function firstIssue(err: z.ZodError): { field: string; message: string } 
   const field = issue?.path.join('.') || '(body)';
   return { field, message: issue?.message ?? 'invalid' };
 }
+
+/** Largest input that may be uploaded with POST /functions/{id}/inputs (bytes). */
+export const MAX_UPLOADED_INPUT_BYTES = 100 * 1024 * 1024;
+
+/** `POST /tokens` and `POST /functions/{id}/keys`: an optional label and lifetime. */
+export const CreateCredentialBody = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[\x20-\x7e]{1,64}$/, 'must be 1-64 printable ASCII characters')
+      .optional(),
+    /** Lifetime in seconds; default 30 days for API tokens (TOKEN_TTL_S), 365 days for invoke keys. */
+    expiresInS: z
+      .number()
+      .int()
+      .min(60)
+      .max(5 * 365 * 24 * 3600)
+      .optional(),
+  })
+  .strict();
+
+/** `POST /functions/{id}/inputs`: the exact size of the input to upload. */
+export const CreateInputBody = z.object({ size: z.number().int().min(1).max(MAX_UPLOADED_INPUT_BYTES) }).strict();
+
+/** `GET /functions/{id}?version=n`. */
+export const FunctionQuery = z.object({ version: z.coerce.number().int().positive().max(1_000_000).optional() }).strict();
+
+/** The `idempotency-key` header of an invocation. */
+export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces');
+
+/** `GET /jobs?functionId=&status=&from=&to=&limit=&cursor=`. `status` may list several, comma-separated. */
+export const JobsQuery = z
+  .object({
+    functionId: id.optional(),
+    status: z
+      .string()
+      .regex(/^[A-Z]+(,[A-Z]+)*$/, 'must be one or more statuses, comma-separated, e.g. QUEUED,ASSIGNED')
+      .optional(),
+    from: z.string().datetime({ offset: true }).optional(),
+    to: z.string().datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,400}$/, 'must be the cursor of a previous page')
+      .optional(),
+  })
+  .strict();

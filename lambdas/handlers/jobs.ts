@@ -1,15 +1,27 @@
-import { authenticate } from '../core/use-cases/accounts';
-import { getOwnJob, jobView } from '../core/use-cases/jobs';
+import { authenticate, authenticateCaller } from '../core/use-cases/accounts';
+import { cancelJob, getOwnJob, getReadableJob, jobView, searchJobs } from '../core/use-cases/jobs';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 
 const deps = depsFromEnv();
 
-/** Jobs: status and result link, and the job's record and history on the monitoring ledger. */
+/**
+ * Jobs: the developer's task list (search and filter, paginated), a job's status and result link
+ * (also for the invoke key that created it), cancelling a queued job, and the job's record and
+ * history on the monitoring ledger.
+ */
 export const handler = httpApi({
-  'GET /jobs/{jobId}': async (req) => {
+  'GET /jobs': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
-    return json(200, await jobView(deps, await getOwnJob(deps, user, req.params.jobId ?? '')));
+    return json(200, await searchJobs(deps, user, req.query));
+  },
+  'GET /jobs/{jobId}': async (req) => {
+    const caller = await authenticateCaller(deps, req.header('authorization'), req.header('x-api-key'));
+    return json(200, await jobView(deps, await getReadableJob(deps, caller, req.params.jobId ?? '')));
+  },
+  'POST /jobs/{jobId}/cancel': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await jobView(deps, await cancelJob(deps, user, req.params.jobId ?? '')));
   },
   'GET /jobs/{jobId}/ledger': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));

@@ -29,6 +29,18 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/functions/{functionId}/invocations', handler: 'invocations', auth: true },
   { method: 'GET', path: '/jobs/{jobId}', handler: 'jobs', auth: true },
   { method: 'GET', path: '/jobs/{jobId}/ledger', handler: 'jobs', auth: true },
+  { method: 'PUT', path: '/functions/{functionId}', handler: 'functions', auth: true },
+  { method: 'DELETE', path: '/functions/{functionId}', handler: 'functions', auth: true },
+  { method: 'POST', path: '/functions/{functionId}/keys', handler: 'functions', auth: true },
+  { method: 'GET', path: '/functions/{functionId}/keys', handler: 'functions', auth: true },
+  { method: 'DELETE', path: '/functions/{functionId}/keys/{keyId}', handler: 'functions', auth: true },
+  { method: 'POST', path: '/functions/{functionId}/inputs', handler: 'invocations', auth: true },
+  { method: 'GET', path: '/jobs', handler: 'jobs', auth: true },
+  { method: 'POST', path: '/jobs/{jobId}/cancel', handler: 'jobs', auth: true },
+  { method: 'POST', path: '/tokens', handler: 'accounts', auth: true },
+  { method: 'GET', path: '/tokens', handler: 'accounts', auth: true },
+  { method: 'DELETE', path: '/tokens/{tokenId}', handler: 'accounts', auth: true },
+  { method: 'GET', path: '/openapi.json', handler: 'accounts', auth: false },
   { method: 'POST', path: '/providers', handler: 'providers', auth: true },
   { method: 'PUT', path: '/providers/{providerId}/heartbeat', handler: 'providers', auth: true },
   { method: 'POST', path: '/providers/{providerId}/reports', handler: 'providers', auth: true },
@@ -57,7 +69,8 @@ export interface HandlerSpec {
 
 export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   accounts: { entry: 'lambdas/handlers/accounts.ts', tables: { users: 'RW', tokens: 'RW', outbox: 'RW' } },
-  functions: { entry: 'lambdas/handlers/functions.ts', tables: { tokens: 'R', users: 'R', functions: 'RW' } },
+  // tokens RW: invoke keys are created and revoked here (POST/DELETE /functions/{id}/keys).
+  functions: { entry: 'lambdas/handlers/functions.ts', tables: { tokens: 'RW', users: 'R', functions: 'RW' } },
   invocations: {
     entry: 'lambdas/handlers/invocations.ts',
     tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW' },
@@ -65,7 +78,8 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
     queues: 'send',
     signingKey: true,
   },
-  jobs: { entry: 'lambdas/handlers/jobs.ts', tables: { tokens: 'R', users: 'R', jobs: 'R' }, bucket: 'R', ledger: true },
+  // jobs RW: cancel (conditional QUEUED -> CANCELLED); outbox: FailJob for a cancelled job that had been placed before.
+  jobs: { entry: 'lambdas/handlers/jobs.ts', tables: { tokens: 'R', users: 'R', jobs: 'RW', outbox: 'RW' }, bucket: 'R', ledger: true },
   providers: {
     entry: 'lambdas/handlers/providers.ts',
     tables: { tokens: 'R', users: 'R', providers: 'RW', jobs: 'RW', outbox: 'RW' },
@@ -113,6 +127,8 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
       { name: 'byDeveloper', pk: 'developerId', sk: 'createdAt' },
       { name: 'byProvider', pk: 'providerId', sk: 'createdAt' },
       { name: 'waiting', pk: 'waitingShard', sk: 'createdAt' },
+      // Sparse: jobs that owe a completion callback, by when its next delivery is due.
+      { name: 'callbacks', pk: 'callbackShard', sk: 'callbackDueAt' },
     ],
   },
   providers: {

@@ -1,6 +1,6 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { JobRecord, JobStatus } from '../../core/model';
-import type { JobStore } from '../../core/ports';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { IdempotencyRecord, JobRecord, JobStatus } from '../../core/model';
+import type { JobCursor, JobSearch, JobStore } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
 
@@ -9,6 +9,139 @@ export class DynamoJobStore implements JobStore {
 
   async createJob(job: JobRecord): Promise<void> {
     await dynamo.send(new PutCommand({ TableName: this.table, Item: job, ConditionExpression: 'attribute_not_exists(jobId)' }));
+  }
+
+  /**
+   * The idempotency record lives in this table under `idem#<scope>#<keyHash>` (no developerId, so it
+   * is in no index). It and the job are written in one transaction: of two concurrent requests
+   * with the same key, exactly one creates a job; the other reads the winner's record.
+   */
+  async createJobOnce(job: JobRecord, idem: IdempotencyRecord): Promise<{ created: true } | { created: false; existing: IdempotencyRecord }> {
+    const key = `idem#${idem.scope}#${idem.keyHash}`;
+    const { jobId: createdJobId, ...rest } = idem;
+    try {
+      await dynamo.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: { ...rest, jobId: key, createdJobId },
+                ConditionExpression: 'attribute_not_exists(jobId) OR expiresAt < :now',
+                ExpressionAttributeValues: { ':now': idem.createdAt },
+              },
+            },
+            { Put: { TableName: this.table, Item: job, ConditionExpression: 'attribute_not_exists(jobId)' } },
+          ],
+        }),
+      );
+      return { created: true };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const existing = await this.getIdempotency(idem.scope, idem.keyHash);
+      if (!existing) throw err;
+      return { created: false, existing };
+    }
+  }
+
+  async getIdempotency(scope: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
+    const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { jobId: `idem#${scope}#${keyHash}` }, ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const { jobId: _key, createdJobId, ...stored } = out.Item;
+    return { ...(stored as Omit<IdempotencyRecord, 'jobId'>), jobId: createdJobId as string };
+  }
+
+  /**
+   * A developer's jobs, newest first, from the byDeveloper index (the time range is part of the
+   * key condition; function and status are filters). Reads at most 10 pages of 100 index items
+   * per call; the cursor then resumes where the reading stopped, so a selective filter yields
+   * short pages rather than a slow request.
+   */
+  async searchJobs(q: JobSearch): Promise<{ items: JobRecord[]; next?: JobCursor }> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':d': q.developerId };
+    let keyCondition = 'developerId = :d';
+    if (q.from !== undefined && q.to !== undefined) keyCondition += ' AND createdAt BETWEEN :from AND :to';
+    else if (q.from !== undefined) keyCondition += ' AND createdAt >= :from';
+    else if (q.to !== undefined) keyCondition += ' AND createdAt <= :to';
+    if (q.from !== undefined) values[':from'] = q.from;
+    if (q.to !== undefined) values[':to'] = q.to;
+    const filters: string[] = [];
+    if (q.functionId !== undefined) {
+      filters.push('functionId = :f');
+      values[':f'] = q.functionId;
+    }
+    if (q.statuses?.length) {
+      names['#status'] = 'status';
+      filters.push(`#status IN (${q.statuses.map((_, i) => `:s${i}`).join(', ')})`);
+      q.statuses.forEach((s, i) => (values[`:s${i}`] = s));
+    }
+    const items: JobRecord[] = [];
+    let start: Record<string, unknown> | undefined = q.after ? { developerId: q.developerId, createdAt: q.after.createdAt, jobId: q.after.jobId } : undefined;
+    for (let page = 0; page < 10; page++) {
+      const out = await dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'byDeveloper',
+          KeyConditionExpression: keyCondition,
+          FilterExpression: filters.length ? filters.join(' AND ') : undefined,
+          ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: 100,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of (out.Items ?? []) as JobRecord[]) {
+        items.push(item);
+        if (items.length === q.limit) {
+          // More may follow: resume after this item (any item's keys are a valid start key).
+          const more = out.LastEvaluatedKey !== undefined || item !== out.Items?.at(-1);
+          return { items, next: more ? { createdAt: item.createdAt, jobId: item.jobId } : undefined };
+        }
+      }
+      if (!out.LastEvaluatedKey) return { items };
+      start = out.LastEvaluatedKey;
+    }
+    // The read budget ran out before the page filled: resume where the reading stopped.
+    return { items, next: start && { createdAt: start.createdAt as string, jobId: start.jobId as string } };
+  }
+
+  async listDueCallbacks(nowIso: string, limit: number): Promise<JobRecord[]> {
+    const out = await dynamo.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'callbacks',
+        KeyConditionExpression: 'callbackShard = :c AND callbackDueAt <= :now',
+        ExpressionAttributeValues: { ':c': 'c', ':now': nowIso },
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []) as JobRecord[];
+  }
+
+  async recordCallback(jobId: string, expectedAttempts: number, changes: Partial<JobRecord>, done: boolean): Promise<boolean> {
+    const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
+    const names: Record<string, string> = Object.fromEntries(entries.map(([k], i) => [`#c${i}`, k]));
+    const values: Record<string, unknown> = Object.fromEntries(entries.map(([, v], i) => [`:c${i}`, v]));
+    values[':n'] = expectedAttempts;
+    const set = entries.length ? `SET ${entries.map((_, i) => `#c${i} = :c${i}`).join(', ')}` : '';
+    try {
+      await dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { jobId },
+          UpdateExpression: [set, done ? 'REMOVE callbackShard, callbackDueAt' : ''].filter(Boolean).join(' '),
+          ConditionExpression: 'attribute_exists(callbackShard) AND callbackAttempts = :n',
+          ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   async getJob(jobId: string): Promise<JobRecord | undefined> {

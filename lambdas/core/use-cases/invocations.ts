@@ -1,45 +1,169 @@
-import { DomainError } from '../errors';
-import { JobRecord, TERMINAL, User } from '../model';
+import { canonicalJson } from '../canonical-json';
+import { conflict, DomainError, invalid, notFound } from '../errors';
+import { IdempotencyRecord, JobRecord, TERMINAL } from '../model';
 import { newId } from '../passwords';
+import type { InputStorage } from '../ports';
 import { worstCaseCost } from '../pricing';
-import { InvokeBody, LIMITS } from '../schemas';
-import { Deps, nowIso, parse } from './context';
-import { getOwnFunction } from './functions';
-import { dispatch } from './scheduling';
+import { CreateInputBody, IdempotencyKey, InvokeBody, JobEnvelope, LIMITS, MAX_UPLOADED_INPUT_BYTES } from '../schemas';
+import { sha256Hex } from '../signing';
+import type { Caller } from './accounts';
+import { checkCallbackUrl } from './callbacks';
+import { Deps, now, nowIso, parse } from './context';
+import { getOwnFunction, requireLive } from './functions';
+import { admit, dispatch } from './scheduling';
 
-/** Invocations: a job per call, placed at once when capacity allows; sync callers wait for it. */
+/**
+ * Invocations: a job per call, placed at once when capacity allows; sync callers wait for it.
+ * The caller is the function's developer (bearer token) or an end-user with one of its invoke
+ * keys. An `idempotency-key` makes a retried request return the job the first one created; a
+ * `callbackUrl` gets the signed job view when the job ends; input over the inline limit is
+ * uploaded first (`POST /functions/{id}/inputs`) and referenced by its upload id.
+ */
 
-export async function invoke(deps: Deps, user: User, functionId: string, body: unknown): Promise<{ job: JobRecord; mode: 'sync' | 'async'; waitS: number }> {
+/** How long an idempotency key keeps its job: a retry within this window never creates another. */
+export const IDEMPOTENCY_TTL_S = 24 * 3600;
+/** Lifetime of an input upload's presigned PUT. */
+export const UPLOAD_TTL_S = 15 * 60;
+
+export interface InvokeOptions {
+  /** The `idempotency-key` header, if sent. */
+  idempotencyKey?: string;
+  /** Local mode only: callbacks to http://127.0.0.1 are allowed. */
+  allowLoopbackCallbacks?: boolean;
+}
+
+export interface Invocation {
+  job: JobRecord;
+  mode: 'sync' | 'async';
+  waitS: number;
+  /** True when an earlier request with the same idempotency key created the job. */
+  replayed: boolean;
+}
+
+/** The function a caller may invoke: the developer's own, or the one function of the caller's invoke key; never a deleted one. */
+async function invocableFunction(deps: Deps, caller: Caller, functionId: string) {
+  // An invoke key for another function gets the same answer as an unknown function.
+  if (caller.key && caller.key.functionId !== functionId) throw notFound('function', functionId);
+  return requireLive(await getOwnFunction(deps, caller.user, functionId));
+}
+
+/** Uploads are keyed by caller, so an upload id is usable only by whoever asked for it. */
+const scopeOf = (caller: Caller) => (caller.key ? `key:${caller.key.tokenId}` : `user:${caller.user.userId}`);
+const uploadKey = (caller: Caller, functionId: string, uploadId: string) =>
+  `inputs/${caller.key ? caller.key.tokenId : caller.user.userId}/${functionId}/${uploadId}`;
+
+export async function invoke(deps: Deps, caller: Caller, functionId: string, body: unknown, opts: InvokeOptions = {}): Promise<Invocation> {
   const req = parse(InvokeBody, body ?? {});
-  const fn = await getOwnFunction(deps, user, functionId);
-  const input = req.inputBase64 !== undefined ? Buffer.from(req.inputBase64, 'base64') : encodeInput(req.input);
-  if (input.length > LIMITS.maxInlineInputBytes) {
-    throw new DomainError('payload_too_large', `input is ${input.length} bytes; at most ${LIMITS.maxInlineInputBytes} may be sent inline`, 'input');
+  const idempotencyKey = opts.idempotencyKey === undefined ? undefined : parseHeader(opts.idempotencyKey);
+  const fn = await invocableFunction(deps, caller, functionId);
+  const callbackUrl = req.callbackUrl === undefined ? undefined : checkCallbackUrl(req.callbackUrl, opts.allowLoopbackCallbacks ?? false);
+
+  let inputBase64 = '';
+  let upload: { inputKey: string; inputSize: number } | undefined;
+  if (req.inputUpload !== undefined) {
+    const inputKey = uploadKey(caller, functionId, req.inputUpload);
+    const inputSize = await deps.storage.size(inputKey);
+    if (inputSize === undefined) {
+      throw new DomainError('not_found', `inputUpload: no upload ${req.inputUpload}; PUT the input to the uploadUrl first`, 'inputUpload', { id: req.inputUpload });
+    }
+    if (inputSize > MAX_UPLOADED_INPUT_BYTES) {
+      throw new DomainError('payload_too_large', `inputUpload: the upload has ${inputSize} bytes; at most ${MAX_UPLOADED_INPUT_BYTES} are accepted`, 'inputUpload');
+    }
+    upload = { inputKey, inputSize };
+  } else {
+    const input = req.inputBase64 !== undefined ? Buffer.from(req.inputBase64, 'base64') : encodeInput(req.input);
+    if (input.length > LIMITS.maxInlineInputBytes) {
+      throw new DomainError(
+        'payload_too_large',
+        `input is ${input.length} bytes; at most ${LIMITS.maxInlineInputBytes} may be sent inline (upload larger input with POST /functions/{id}/inputs)`,
+        'input',
+      );
+    }
+    inputBase64 = input.toString('base64');
   }
+
   const jobId = newId('job');
+  const createdAt = nowIso(deps);
   const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, deps.config.billing));
   const job: JobRecord = {
     jobId,
     functionId: fn.functionId,
     functionVersion: fn.version,
-    developerId: user.userId,
+    developerId: fn.ownerId,
     status: 'QUEUED',
     attempt: 1,
     image: fn.image,
     resources: fn.resources,
     protocol: fn.protocol,
     network: fn.network,
-    inputBase64: input.toString('base64'),
+    inputBase64,
+    ...upload,
+    invokeKeyId: caller.key?.tokenId,
+    ...(callbackUrl === undefined ? {} : { callbackUrl, callbackShard: 'c', callbackDueAt: createdAt, callbackAttempts: 0 }),
     resultKey: `results/${jobId}/result`,
     logKey: `results/${jobId}/log`,
     maxCost,
     billingVersion: deps.config.billing.version,
-    createdAt: nowIso(deps),
+    createdAt,
+    queuedAt: createdAt,
     waitingShard: 'w',
+    // Results go where the function says: the platform's bucket, or one the developer named.
+    resultBucket: fn.resultBucket,
+    resultRoleArn: fn.resultRoleArn,
   };
-  await deps.jobs.createJob(job);
+  const mode = req.mode ?? fn.mode;
+  const waitS = req.waitS ?? 25;
+
+  if (idempotencyKey !== undefined) {
+    const idem: IdempotencyRecord = {
+      scope: scopeOf(caller),
+      keyHash: sha256Hex(idempotencyKey),
+      requestHash: sha256Hex(canonicalJson({ functionId, body: body ?? {} })),
+      jobId,
+      createdAt,
+      expiresAt: new Date(now(deps).getTime() + IDEMPOTENCY_TTL_S * 1000).toISOString(),
+    };
+    const earlier = await replay(deps, idem);
+    if (earlier) return { job: earlier, mode, waitS, replayed: true };
+    // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
+    await admit(deps, job);
+    const outcome = await deps.jobs.createJobOnce(job, idem);
+    if (!outcome.created) return { job: await replayed(deps, idem, outcome.existing), mode, waitS, replayed: true };
+  } else {
+    // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
+    await admit(deps, job);
+    await deps.jobs.createJob(job);
+  }
   const dispatched = await dispatch(deps, job, fn);
-  return { job: dispatched ?? job, mode: req.mode ?? fn.mode, waitS: req.waitS ?? 25 };
+  return { job: dispatched ?? job, mode, waitS, replayed: false };
+}
+
+function parseHeader(value: string): string {
+  const result = IdempotencyKey.safeParse(value);
+  if (!result.success) throw invalid('idempotency-key', `idempotency-key: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return value;
+}
+
+/**
+ * A cheap check before admission: a retry of a request that already created its job answers
+ * with that job even when the platform would now refuse a new one. The conditional write in
+ * createJobOnce remains what makes two concurrent first requests create one job.
+ */
+async function replay(deps: Deps, idem: IdempotencyRecord): Promise<JobRecord | undefined> {
+  const existing = await deps.jobs.getIdempotency?.(idem.scope, idem.keyHash);
+  if (!existing || existing.expiresAt < idem.createdAt) return undefined;
+  return replayed(deps, idem, existing);
+}
+
+async function replayed(deps: Deps, idem: IdempotencyRecord, existing: IdempotencyRecord): Promise<JobRecord> {
+  if (existing.requestHash !== idem.requestHash) {
+    throw conflict('idempotency-key was already used with a different request (another function or body); use a new key for a new request', {
+      jobId: existing.jobId,
+    });
+  }
+  const job = await deps.jobs.getJob(existing.jobId);
+  if (!job) throw conflict('idempotency-key was used by a request whose job is not readable yet; retry', { jobId: existing.jobId });
+  return job;
 }
 
 function encodeInput(input: unknown): Buffer {
@@ -48,11 +172,32 @@ function encodeInput(input: unknown): Buffer {
 }
 
 /**
- * Places a QUEUED job: ranks providers with the configured policy, reserves capacity on the
- * first that still fits (conditional write), moves the job to ASSIGNED (conditional write),
- * records it for the ledger, signs the envelope and sends it to that provider's queue.
- * Returns the assigned job, or undefined if nothing fits (the job stays QUEUED).
+ * `POST /functions/{id}/inputs`: a presigned PUT for an input of `size` bytes, valid UPLOAD_TTL_S.
+ * The invocation then sends `{ "inputUpload": uploadId }`. Uploads are per caller and function.
  */
+export async function createInputUpload(deps: Deps, inputs: InputStorage, caller: Caller, functionId: string, body: unknown) {
+  const req = parse(CreateInputBody, body);
+  await invocableFunction(deps, caller, functionId);
+  const uploadId = newId('in');
+  const uploadUrl = await inputs.presignUpload(uploadKey(caller, functionId, uploadId), req.size, UPLOAD_TTL_S);
+  return {
+    uploadId,
+    uploadUrl,
+    method: 'PUT' as const,
+    size: req.size,
+    headers: { 'content-length': String(req.size) },
+    expiresAt: new Date(now(deps).getTime() + UPLOAD_TTL_S * 1000).toISOString(),
+  };
+}
+
+/**
+ * The envelope's input for a job: inline base64, or (uploaded input) a presigned GET with the
+ * size the agent checks. For the envelope builder (scheduling.ts).
+ */
+export async function envelopeInput(deps: Pick<Deps, 'storage' | 'config'>, job: JobRecord): Promise<JobEnvelope['input']> {
+  if (job.inputKey === undefined) return { kind: 'inline', base64: job.inputBase64 };
+  return { kind: 'url', url: await deps.storage.presignGet(job.inputKey, deps.config.presignTtlS), size: job.inputSize ?? 0 };
+}
 
 /** Polls the job until it is terminal or `waitS` has passed; returns its latest state. */
 export async function waitForJob(deps: Deps, jobId: string, waitS: number): Promise<JobRecord | undefined> {

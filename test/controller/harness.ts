@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Deps } from '../../lambdas/core/use-cases/context';
+import type { User } from '../../lambdas/core/model';
+import { generateKeyPair } from '../../lambdas/core/signing';
+import { ENV, TABLES, type TableName } from '../../lambdas/handlers/manifest';
+import { startDynamoDbLocal, startFauxqs, type RunningService } from '../../local/services';
+import { createBucket, createTables } from '../../local/tables';
+
+/**
+ * The controller's use-cases against the real emulators, without HTTP or Docker: DynamoDB Local
+ * (the manifest's tables and indexes) and fauxqs (S3 bucket, SQS). The adapters read their
+ * endpoints when first imported, so `startController` sets the environment first and then loads
+ * them; every test file gets its own emulators and module registry.
+ */
+export interface Controller {
+  deps: Deps;
+  env: Record<string, string>;
+  controllerKey: { publicKeyPem: string; privateKeyPem: string };
+  /** A registered user with these roles (through the use-case, so with its API token). */
+  newUser(roles?: ('developer' | 'provider' | 'peer-operator')[]): Promise<{ user: User; token: string }>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startController(extraEnv: Record<string, string> = {}): Promise<Controller> {
+  const services: RunningService[] = [];
+  try {
+    const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
+    services.push(dynamo, fauxqs);
+    const dir = mkdtempSync(join(tmpdir(), 'chainfaas-controller-'));
+    const controllerKey = generateKeyPair();
+    const keyFile = join(dir, 'controller-key.pem');
+    writeFileSync(keyFile, controllerKey.privateKeyPem, { mode: 0o600 });
+    const names = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((t) => [t, `cf-test-${t}`])) as Record<TableName, string>;
+    const env: Record<string, string> = {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+      AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+      [ENV.bucket]: 'cf-test-results',
+      [ENV.queuePrefix]: 'cf-test-provider-',
+      [ENV.signingKeyFile]: keyFile,
+      SIGNUP_CREDIT: '100000000',
+      ...Object.fromEntries((Object.keys(names) as TableName[]).map((t) => [ENV.tables[t], names[t]])),
+      ...extraEnv,
+    };
+    Object.assign(process.env, env);
+    await createTables(dynamo.endpoint, names);
+    await createBucket(fauxqs.endpoint, env[ENV.bucket] as string);
+    const { depsFromEnv } = await import('../../lambdas/adapters/deps');
+    const { registerUser } = await import('../../lambdas/core/use-cases/accounts');
+    const deps = depsFromEnv();
+    return {
+      deps,
+      env,
+      controllerKey,
+      async newUser(roles = ['developer']) {
+        const { user, token } = await registerUser(deps, { email: `u${Date.now()}${counter++}@example.test`, password: 'correct horse battery', roles });
+        const full = await deps.accounts.getUser(user.userId);
+        if (!full) throw new Error('registered user not found');
+        return { user: full, token };
+      },
+      async stop() {
+        for (const s of services.reverse()) await s.stop().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const s of services.reverse()) await s.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A function definition whose image is pinned by digest (it never runs: no provider here). */
+export const definition = (overrides: Record<string, unknown> = {}) => ({
+  name: 'echo',
+  image: `127.0.0.1:5000/chainfaas/echo@sha256:${'a'.repeat(64)}`,
+  resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 },
+  ...overrides,
+});
+
+/** Expects `promise` to reject with a DomainError of `code` (and `field`, when given); returns it. */
+export async function rejects(promise: Promise<unknown>, code: string, field?: string): Promise<{ code: string; message: string; field?: string; details?: Record<string, unknown> }> {
+  let error: unknown;
+  try {
+    await promise;
+  } catch (err) {
+    error = err;
+  }
+  if (!error) throw new Error(`expected a ${code} error, but it succeeded`);
+  const e = error as { code?: string; field?: string; message: string; details?: Record<string, unknown> };
+  expect({ code: e.code, field: field === undefined ? undefined : e.field }).toEqual({ code, field });
+  return e as { code: string; message: string; field?: string; details?: Record<string, unknown> };
+}
