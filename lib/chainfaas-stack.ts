@@ -9,6 +9,8 @@ import { ENV, HANDLERS, type HandlerName } from '../lambdas/handlers/manifest';
 import { DEFAULT_CONFIG, controllerEnvironment, type ChainFaasConfig } from './config';
 import { ControllerApi } from './constructs/controller-api';
 import { DataTables } from './constructs/data-tables';
+import { grantDeveloperBucketRoles } from './constructs/developer-bucket-roles';
+import { HandlerSchedule } from './constructs/handler-schedule';
 import { ExternalFabricNetwork, FabricNetwork, type IFabricNetwork } from './constructs/fabric-network';
 import { OperationalAlarms } from './constructs/operational-alarms';
 import { OutboxConsumer } from './constructs/outbox-consumer';
@@ -37,6 +39,8 @@ const SIZING: Record<HandlerName, { timeout: Duration; memorySize: number; descr
   providers: { timeout: Duration.seconds(20), memorySize: 512, description: 'Provider registration, heartbeats and run-time reports' },
   ledgerWriter: { timeout: Duration.minutes(2), memorySize: 1024, description: 'Ledger writer: commits outbox events to Fabric in batches, then follows balance movements' },
   ledger: { timeout: Duration.seconds(20), memorySize: 512, description: 'Account balance and history, reconciliation with the ledger' },
+  reaper: { timeout: Duration.seconds(25), memorySize: 512, description: 'Reaper: re-queues jobs of silent providers, fails jobs out of attempts or past their wait' },
+  operator: { timeout: Duration.seconds(25), memorySize: 512, description: "Operator routes: list and redrive the provider queues' dead letters" },
 };
 
 const RUNTIMES: Record<ChainFaasConfig['lambdaRuntime'], lambda.Runtime> = {
@@ -116,8 +120,11 @@ export class ChainFaasStack extends Stack {
       });
       this.tables.bindTables(fn, spec.tables);
       if (spec.bucket) this.results.bind(fn, spec.bucket);
-      if (spec.queues === 'send') this.providerQueues.bindSender(fn);
-      if (spec.queues === 'manage') this.providerQueues.bindManager(fn);
+      if (spec.queues === 'send' || spec.queues === 'send+manage') this.providerQueues.bindSender(fn);
+      if (spec.queues === 'manage' || spec.queues === 'send+manage') this.providerQueues.bindManager(fn);
+      if (spec.deadLetters) this.providerQueues.bindDeadLetterReader(fn);
+      if (spec.developerBuckets) grantDeveloperBucketRoles(fn);
+      if (spec.schedule) new HandlerSchedule(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Schedule`, { handler: fn, expression: spec.schedule });
       if (spec.signingKey) this.signingKey.bindPrivateKey(fn);
       else this.signingKey.bindPublicKey(fn);
       if (spec.ledger) this.fabric?.bindClient(fn);

@@ -180,6 +180,38 @@ export interface ChainFaasConfig {
    * @default - alarms go to an SNS topic with no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * User ids of the platform operator's accounts, allowed on the `/operator` routes (the dead-letter
+   * queue). Register the account first, then deploy with its id (comma-separated).
+   * Context key `operatorUserIds`.
+   * @default - none: the operator routes answer 403 to everyone
+   */
+  readonly operatorUserIds?: string[];
+  /**
+   * Seconds a running job's lease lasts; each heartbeat listing the job renews it. Context key `leaseS`.
+   * @default - the handlers' default, 30
+   */
+  readonly leaseS?: number;
+  /**
+   * Placements a job gets before it is FAILED (its first and its re-queues). Context key `maxAttempts`.
+   * @default - the handlers' default, 3
+   */
+  readonly maxAttempts?: number;
+  /**
+   * Seconds a job may wait for capacity before it is FAILED (0: no limit). Context key `maxWaitS`.
+   * @default - the handlers' default, 300
+   */
+  readonly maxWaitS?: number;
+  /**
+   * Jobs one developer may have waiting for capacity (then 429). Context key `maxWaitingPerDeveloper`.
+   * @default - the handlers' default, 100
+   */
+  readonly maxWaitingPerDeveloper?: number;
+  /**
+   * Jobs that may wait for capacity in all (then 503). Context key `maxWaitingTotal`.
+   * @default - the handlers' default, 1000
+   */
+  readonly maxWaitingTotal?: number;
 }
 
 export const DEFAULT_CONFIG: ChainFaasConfig = {
@@ -290,6 +322,23 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     portal: boolean('portal', ctx('portal'), d.portal),
     portalDir: optionalString('portalDir', ctx('portalDir')) ?? d.portalDir,
     ...fabricFromContext(ctx),
+    ...schedulingFromContext(ctx),
+  };
+}
+
+function schedulingFromContext(
+  ctx: (key: string) => unknown,
+): Pick<ChainFaasConfig, 'operatorUserIds' | 'leaseS' | 'maxAttempts' | 'maxWaitS' | 'maxWaitingPerDeveloper' | 'maxWaitingTotal'> {
+  const optionalInteger = (key: string, min: number) => (ctx(key) === undefined || ctx(key) === '' ? undefined : integer(key, ctx(key), 0, min));
+  const operators = ctx('operatorUserIds') === undefined ? undefined : stringList('operatorUserIds', ctx('operatorUserIds'), []);
+  for (const id of operators ?? []) if (!/^usr_[A-Za-z0-9]{1,60}$/.test(id)) throw invalid('operatorUserIds', id, 'user ids like usr_...');
+  return {
+    operatorUserIds: operators,
+    leaseS: optionalInteger('leaseS', 5),
+    maxAttempts: optionalInteger('maxAttempts', 1),
+    maxWaitS: optionalInteger('maxWaitS', 0),
+    maxWaitingPerDeveloper: optionalInteger('maxWaitingPerDeveloper', 0),
+    maxWaitingTotal: optionalInteger('maxWaitingTotal', 0),
   };
 }
 
@@ -330,5 +379,12 @@ export function controllerEnvironment(config: ChainFaasConfig): Record<string, s
     PRESIGN_TTL_S: String(config.presignTtlS),
     TOKEN_TTL_S: String(config.tokenTtlS),
     SIGNUP_CREDIT: String(config.signupCredit),
+    // Set only when configured; otherwise the handlers' documented defaults apply (README, "Configuration").
+    ...(config.operatorUserIds?.length ? { OPERATOR_USER_IDS: config.operatorUserIds.join(',') } : {}),
+    ...(config.leaseS !== undefined ? { LEASE_S: String(config.leaseS) } : {}),
+    ...(config.maxAttempts !== undefined ? { MAX_ATTEMPTS: String(config.maxAttempts) } : {}),
+    ...(config.maxWaitS !== undefined ? { MAX_WAIT_S: String(config.maxWaitS) } : {}),
+    ...(config.maxWaitingPerDeveloper !== undefined ? { MAX_WAITING_PER_DEVELOPER: String(config.maxWaitingPerDeveloper) } : {}),
+    ...(config.maxWaitingTotal !== undefined ? { MAX_WAITING_TOTAL: String(config.maxWaitingTotal) } : {}),
   };
 }

@@ -34,6 +34,8 @@ export interface PlatformOptions {
   keepLedger?: boolean;
   /** Ledger writer period. @default 250 ms */
   ledgerIntervalMs?: number;
+  /** Reaper period (leases, waiting deadlines; EventBridge runs it every minute in AWS). @default 1000 ms */
+  reaperIntervalMs?: number;
   log?: (line: string) => void;
   /** The provider agent's JSON log level (to stderr). @default warn */
   agentLogLevel?: LogLevel;
@@ -47,6 +49,8 @@ export interface Platform {
   provider?: LocalProvider;
   /** Runs the ledger writer once now and returns what it committed. */
   flushLedger(): Promise<{ committed: number; rejected: number; movements: number }>;
+  /** Runs the reaper once now (after any run in progress) and returns what it did. */
+  sweep(): Promise<{ requeued: number; failed: number; expired: number; placed: number }>;
   stop(): Promise<void>;
 }
 
@@ -118,6 +122,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       providers: (await import('../lambdas/handlers/providers')).handler as unknown as LambdaHandler,
       ledger: (await import('../lambdas/handlers/ledger')).handler as unknown as LambdaHandler,
       ledgerWriter: undefined,
+      operator: (await import('../lambdas/handlers/operator')).handler as unknown as LambdaHandler,
+      reaper: undefined,
     };
     const { handler: ledgerWriter } = await import('../lambdas/handlers/ledger-writer');
     const { ledgerFromEnv } = await import('../lambdas/adapters/deps');
@@ -131,6 +137,20 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await writing?.catch(() => undefined);
       await flushLedger().catch(() => undefined);
       await (await ledgerFromEnv()).close();
+    });
+
+    // The reaper: in AWS an EventBridge schedule runs it (manifest `schedule`); here a timer does, one run at a time.
+    const { handler: reaper } = await import('../lambdas/handlers/reaper');
+    let reaping: ReturnType<typeof reaper> | undefined;
+    const sweep = () => (reaping ??= reaper().finally(() => (reaping = undefined)));
+    const sweepNow = async () => {
+      await reaping?.catch(() => undefined);
+      return sweep();
+    };
+    const reaperTimer = setInterval(() => sweep().catch((err) => log(`reaper: ${(err as Error).message}`)), options.reaperIntervalMs ?? 1000);
+    stops.push(async () => {
+      clearInterval(reaperTimer);
+      await reaping?.catch(() => undefined);
     });
 
     const { server, url: apiUrl } = await startApiServer(options.port ?? 3000, handlers);
@@ -147,7 +167,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       log(`provider ${provider.providerId} online (queue ${provider.queueUrl})`);
     }
 
-    return { apiUrl, registry: registry.address, images, env, provider, flushLedger, stop: stopAll };
+    return { apiUrl, registry: registry.address, images, env, provider, flushLedger, sweep: sweepNow, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

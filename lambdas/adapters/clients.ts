@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { STSClient } from '@aws-sdk/client-sts';
 
 /**
  * The AWS SDK clients, created once per process at module scope. In AWS the endpoints are the
@@ -26,6 +27,9 @@ export const s3 = new S3Client({
   requestChecksumCalculation: 'WHEN_REQUIRED',
   responseChecksumValidation: 'WHEN_REQUIRED',
 });
+
+/** STS (provider credentials, developers' result-bucket roles); AWS_ENDPOINT_URL_STS for a stand-in. */
+export const sts = new STSClient({ region, endpoint: endpoint('STS') });
 
 export const awsRegion = region;
 export const sqsEndpoint = endpoint('SQS');

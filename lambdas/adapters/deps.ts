@@ -13,6 +13,8 @@ import { DynamoProviderStore } from './dynamo/providers';
 import { S3ResultStorage } from './s3-storage';
 import { KeySigner } from './signer';
 import { SqsProviderQueues } from './sqs-queues';
+import { StsProviderCredentials } from './sts';
+import { S3DeveloperBuckets } from './developer-buckets';
 
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -37,8 +39,33 @@ export function configFromEnv(): ControllerConfig {
     sqsRegion: awsRegion,
     sqsEndpoint,
     signupCredit: int('SIGNUP_CREDIT', 0),
+    scheduling: {
+      leaseS: int('LEASE_S', 30),
+      maxAttempts: Math.max(1, int('MAX_ATTEMPTS', 3)),
+      maxWaitS: int('MAX_WAIT_S', 300),
+      maxWaitingPerDeveloper: int('MAX_WAITING_PER_DEVELOPER', 100),
+      maxWaitingTotal: int('MAX_WAITING_TOTAL', 1000),
+      retryAfterS: Math.max(1, int('RETRY_AFTER_S', 10)),
+      // A developer-named bucket needs a role in AWS; local mode (an S3 endpoint override, no STS) presigns with its own client.
+      resultRoleRequired: bool('RESULT_ROLE_REQUIRED', !process.env.AWS_ENDPOINT_URL_S3),
+      providerCredentialsTtlS: Math.min(3600, Math.max(900, int('PROVIDER_CREDENTIALS_TTL_S', 3600))),
+    },
+    // Read on each use: in Lambda the environment never changes; local mode may name an operator account created after start-up.
+    get operatorUserIds(): readonly string[] {
+      return (process.env[ENV.operatorUserIds] ?? '')
+        .split(',')
+        .map((id) => id.trim())
+        .filter(Boolean);
+    },
   };
 }
+
+const bool = (name: string, fallback: boolean): boolean => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new Error(`${name} must be true or false, got ${raw}`);
+  return raw === 'true';
+};
 
 const once = <T>(make: () => T): (() => T) => {
   let value: T | undefined;
@@ -93,6 +120,8 @@ export function depsFromEnv(): Deps {
       return signer();
     },
     config,
+    credentials: process.env[ENV.providerRoleArn] ? new StsProviderCredentials(process.env[ENV.providerRoleArn] as string, config.scheduling.providerCredentialsTtlS) : undefined,
+    developerBuckets: new S3DeveloperBuckets(),
   };
   return cached;
 }

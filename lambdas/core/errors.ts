@@ -3,7 +3,8 @@
  * maps each `code` to a status. Every error names what went wrong in words a caller can act on.
  */
 export type ErrorCode =
-  'invalid_request' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'insufficient_funds' | 'no_capacity' | 'payload_too_large' | 'unavailable';
+  'invalid_request' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'insufficient_funds' | 'no_capacity' | 'payload_too_large' | 'unavailable'
+  | 'too_many_requests';
 
 export class DomainError extends Error {
   constructor(
@@ -23,3 +24,10 @@ export const notFound = (what: string, id: string) => new DomainError('not_found
 export const forbidden = (message: string) => new DomainError('forbidden', message);
 export const unauthenticated = (message = 'missing or invalid credentials: send Authorization: Bearer <token>') => new DomainError('unauthenticated', message);
 export const conflict = (message: string, details?: Record<string, unknown>) => new DomainError('conflict', message, undefined, details);
+
+/**
+ * The caller should try again later: `code` is `too_many_requests` (429, the caller's own limit) or
+ * `no_capacity` (503, the platform's). The edge sends `retryAfterS` as a Retry-After header.
+ */
+export const retryLater = (code: 'too_many_requests' | 'no_capacity', message: string, retryAfterS: number, details: Record<string, unknown> = {}) =>
+  new DomainError(code, message, undefined, { ...details, retryAfterS });

@@ -76,6 +76,19 @@ export interface JobStore {
   ): Promise<boolean>;
   /** Jobs waiting for capacity, oldest first. */
   listWaiting(limit: number): Promise<JobRecord[]>;
+  /** Up to `max` jobs waiting for capacity, oldest first (every page of the `waiting` index). */
+  listWaitingUpTo(max: number): Promise<JobRecord[]>;
+  /** How many jobs wait for capacity: of `developerId`, and in all (one pass over the `waiting` index). */
+  countWaiting(developerId: string): Promise<{ developer: number; total: number }>;
+  /** Every ASSIGNED job (the `leases` index): what each developer holds right now. */
+  listLeased(): Promise<JobRecord[]>;
+  /** ASSIGNED jobs whose lease lapsed before `nowIso`, soonest-expired first. */
+  listExpiredLeases(nowIso: string, limit: number): Promise<JobRecord[]>;
+  /**
+   * Conditional: extends the lease of a job only while it is ASSIGNED to `providerId`.
+   * Returns false if the job is not (or no longer) that provider's.
+   */
+  renewLease(jobId: string, providerId: string, leaseExpiresAt: string): Promise<boolean>;
   /** Records the ledger's settlement of a job (read model; idempotent). */
   recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<void>;
   /** The developer's jobs whose settlement has been recorded. */
@@ -90,6 +103,8 @@ export interface ProviderStore {
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
   reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
   release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;
+  /** Records the free capacity an agent reported with its heartbeat (diagnostic only). */
+  recordReportedFree(providerId: string, free: { vcpu: number; memoryMb: number }): Promise<void>;
 }
 
 export interface Outbox {
@@ -112,6 +127,13 @@ export interface ProviderQueues {
   /** Creates (idempotently) the provider's own queue and returns its URL. */
   createQueue(providerId: string): Promise<string>;
   send(queueUrl: string, body: string): Promise<void>;
+  /** The ARN of a provider's queue (what its credentials' session policy names). */
+  queueArn(queueUrl: string): Promise<string>;
+  /** Receives up to `max` messages of the shared dead-letter queue, hidden for `visibilityS`. */
+  receiveDeadLetters(max: number, visibilityS: number): Promise<DeadLetter[]>;
+  /** Makes a received dead letter visible again at once. */
+  releaseDeadLetter(receiptHandle: string): Promise<void>;
+  deleteDeadLetter(receiptHandle: string): Promise<void>;
 }
 
 export interface ResultStorage {
@@ -170,4 +192,46 @@ export interface InputStorage {
 export interface CallbackSender {
   /** Returns the HTTP status, or throws on a network error or timeout. */
   post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number>;
+}
+
+/** A message of the provider queues' shared dead-letter queue. */
+export interface DeadLetter {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  /** How many times it was received in all (on its provider's queue, then here). */
+  receiveCount: number;
+  sentAt?: string;
+  /** The queue it was dead-lettered from, when SQS says (AWS does; emulators may not). */
+  sourceQueueArn?: string;
+}
+
+/** Temporary AWS credentials, as handed to a provider agent. */
+export interface TemporaryCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: string;
+}
+
+/**
+ * Mints a provider's credentials, scoped by a session policy to its own queue (STS in AWS).
+ * Absent in local mode, where the agent uses the environment's credentials.
+ */
+export interface ProviderCredentialIssuer {
+  issue(providerId: string, queueArn: string): Promise<TemporaryCredentials>;
+}
+
+/** Where a developer-named bucket is and how the controller may reach it. */
+export interface DeveloperBucket {
+  bucket: string;
+  /** Role in the developer's account; without it the controller's own credentials are used (local mode). */
+  roleArn?: string;
+  /** The external id the role's trust policy must require: the developer's user id. */
+  externalId: string;
+}
+
+/** Opens result storage in buckets developers name for their functions. */
+export interface DeveloperBuckets {
+  open(location: DeveloperBucket): Promise<ResultStorage>;
 }

@@ -19,6 +19,11 @@ export interface SchedulerOptions {
   /** A provider whose last heartbeat is older than this is offline. */
   heartbeatStaleMs: number;
   random?: () => number;
+  /**
+   * Providers that held this job before (a lapsed lease, a dead-lettered message): they are tried
+   * only after every other candidate, so a re-queued job goes elsewhere when it can.
+   */
+  avoid?: readonly string[];
 }
 
 export function isOnline(p: ProviderRecord, opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): boolean {
@@ -34,7 +39,13 @@ const load = (p: ProviderRecord) => Math.max(p.reservedVcpuMilli / p.capacityVcp
 /** Returns the candidates (online, fitting) in the order the policy prefers them. */
 export function rankProviders(policy: PolicyName, providers: readonly ProviderRecord[], need: Need, opts: SchedulerOptions): ProviderRecord[] {
   const candidates = providers.filter((p) => isOnline(p, opts) && fits(p, need));
-  const random = opts.random ?? Math.random;
+  const ranked = byPolicy(policy, candidates, need, opts.random ?? Math.random);
+  if (!opts.avoid?.length) return ranked;
+  const avoided = (p: ProviderRecord) => (opts.avoid as readonly string[]).includes(p.providerId);
+  return [...ranked.filter((p) => !avoided(p)), ...ranked.filter(avoided)];
+}
+
+function byPolicy(policy: PolicyName, candidates: ProviderRecord[], need: Need, random: () => number): ProviderRecord[] {
   switch (policy) {
     case 'random-fit':
       return shuffle(candidates, random);
@@ -54,4 +65,110 @@ function shuffle<T>(items: readonly T[], random: () => number): T[] {
     [out[i], out[j]] = [out[j] as T, out[i] as T];
   }
   return out;
+}
+
+/** An amount of the two scheduled resources, in integer millicores and MB. */
+export interface Amount {
+  vcpuMilli: number;
+  memoryMb: number;
+}
+
+const ZERO: Amount = { vcpuMilli: 0, memoryMb: 0 };
+const add = (a: Amount, b: Amount): Amount => ({ vcpuMilli: a.vcpuMilli + b.vcpuMilli, memoryMb: a.memoryMb + b.memoryMb });
+
+/** Total capacity of the providers that take jobs now (online, not draining). */
+export function onlineCapacity(providers: readonly ProviderRecord[], opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): Amount {
+  return providers.filter((p) => isOnline(p, opts)).reduce((sum, p) => add(sum, { vcpuMilli: p.capacityVcpuMilli, memoryMb: p.capacityMemoryMb }), ZERO);
+}
+
+/**
+ * A developer's dominant share: the larger of its vCPU and memory use as fractions of the total
+ * (Ghodsi et al., "Dominant Resource Fairness", NSDI 2011). With no capacity at all, any use is
+ * an infinite share and none is zero.
+ */
+export function dominantShare(used: Amount, total: Amount): number {
+  const share = (u: number, t: number) => (t > 0 ? u / t : u > 0 ? Infinity : 0);
+  return Math.max(share(used.vcpuMilli, total.vcpuMilli), share(used.memoryMb, total.memoryMb));
+}
+
+/** A job competing for capacity: whose it is, how old it is, what it needs. */
+export interface FairJob {
+  jobId: string;
+  developerId: string;
+  /** ISO time; older goes first within a developer and on equal shares. */
+  createdAt: string;
+  need: Amount;
+}
+
+/**
+ * Dominant Resource Fairness over waiting jobs, as a progressive-filling queue. `next()` offers
+ * the oldest job of the developer whose dominant share (what its running jobs hold, over the
+ * online capacity) is smallest; on equal shares, the developer whose job is older. The caller
+ * tries to place it and says what happened: `placed()` grows that developer's share, `skip()`
+ * takes the developer out of this pass (its oldest job fits nowhere now; its later jobs do not
+ * overtake it). So one developer flooding the queue gets no more than its fair share while
+ * others wait, and a developer's jobs keep their order.
+ */
+export class FairQueue<J extends FairJob> {
+  private readonly queues = new Map<string, J[]>();
+  private readonly usage = new Map<string, Amount>();
+  private readonly skipped = new Set<string>();
+
+  constructor(
+    waiting: readonly J[],
+    running: readonly Pick<FairJob, 'developerId' | 'need'>[],
+    private readonly total: Amount,
+  ) {
+    for (const job of [...waiting].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.jobId.localeCompare(b.jobId))) {
+      const queue = this.queues.get(job.developerId) ?? [];
+      queue.push(job);
+      this.queues.set(job.developerId, queue);
+    }
+    for (const job of running) this.usage.set(job.developerId, add(this.usage.get(job.developerId) ?? ZERO, job.need));
+  }
+
+  /** The developer's dominant share now. */
+  share(developerId: string): number {
+    return dominantShare(this.usage.get(developerId) ?? ZERO, this.total);
+  }
+
+  /** The next job to try, or undefined when every developer's queue is empty or skipped. */
+  next(): J | undefined {
+    let best: { job: J; share: number } | undefined;
+    for (const [developerId, queue] of this.queues) {
+      const head = queue[0];
+      if (!head || this.skipped.has(developerId)) continue;
+      const share = this.share(developerId);
+      if (
+        !best ||
+        share < best.share ||
+        (share === best.share && (head.createdAt < best.job.createdAt || (head.createdAt === best.job.createdAt && developerId < best.job.developerId)))
+      ) {
+        best = { job: head, share };
+      }
+    }
+    return best?.job;
+  }
+
+  /** `job` (the last `next()`) now runs: its developer holds more. */
+  placed(job: J): void {
+    this.remove(job);
+    this.usage.set(job.developerId, add(this.usage.get(job.developerId) ?? ZERO, job.need));
+  }
+
+  /** `job` is no longer waiting (someone else placed or failed it): drop it, nothing else changes. */
+  gone(job: J): void {
+    this.remove(job);
+  }
+
+  /** `job` fits nowhere now: its developer sits out the rest of this pass. */
+  skip(job: J): void {
+    this.skipped.add(job.developerId);
+  }
+
+  private remove(job: J): void {
+    const queue = this.queues.get(job.developerId);
+    const at = queue?.findIndex((j) => j.jobId === job.jobId) ?? -1;
+    if (queue && at >= 0) queue.splice(at, 1);
+  }
 }

@@ -53,6 +53,24 @@ export const RegisterUserBody = z
 
 export const LoginBody = z.object({ email: z.string().email().max(254), password: z.string().min(1).max(200) }).strict();
 
+/** An S3 bucket name (3-63 lower-case letters, digits, dots and dashes, not an IP address). */
+export const BucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes')
+  .refine((b) => !/^\d+\.\d+\.\d+\.\d+$/.test(b) && !b.includes('..'), 'must be an S3 bucket name, not an IP address or a name with ".."');
+
+/**
+ * The role a developer grants the controller for their result bucket. Its name must start with
+ * `chainfaas-results` (the controller's IAM may assume only such roles) and its trust policy must
+ * require the developer's user id as external id.
+ */
+export const ResultRoleArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:iam::\d{12}:role\/chainfaas-results[A-Za-z0-9+=,.@_-]{0,47}$/,
+    'must be the ARN of an IAM role named chainfaas-results..., e.g. arn:aws:iam::123456789012:role/chainfaas-results-writer',
+  );
+
 export const CreateFunctionBody = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63'),
@@ -67,6 +85,10 @@ export const CreateFunctionBody = z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names must be shell identifiers'), z.string().max(4096))
       .refine((e) => Object.keys(e).length <= LIMITS.maxEnvVars, `at most ${LIMITS.maxEnvVars} variables`)
       .default({}),
+    /** A bucket of the developer's for results and logs (instead of the platform's); see resultRoleArn. */
+    resultBucket: BucketName.optional(),
+    /** Role the controller assumes (external id: the developer's user id) to presign into resultBucket. */
+    resultRoleArn: ResultRoleArn.optional(),
   })
   .strict();
 export type CreateFunctionBody = z.infer<typeof CreateFunctionBody>;
@@ -119,6 +141,8 @@ export const HeartbeatBody = z
     cachedImages: z.array(z.string().max(600)).max(1000).default([]),
     warmFunctions: z.array(id).max(1000).default([]),
     runningJobs: z.array(id).max(1000).default([]),
+    /** Free capacity as the agent sees it (optional; the controller schedules from its own reservations). */
+    free: z.object({ vcpu: z.number().nonnegative().max(256), memoryMb: z.number().int().nonnegative().max(1024 * 1024) }).strict().optional(),
     draining: z.boolean().default(false),
   })
   .strict();
@@ -235,3 +259,15 @@ export const JobsQuery = z
       .optional(),
   })
   .strict();
+
+/** `POST /operator/dlq/redrive`: which dead letters to act on (by message id), or all of them. */
+export const RedriveBody = z
+  .object({
+    messageIds: z.array(z.string().min(1).max(128)).min(1).max(100).optional(),
+    all: z.literal(true).optional(),
+  })
+  .strict()
+  .refine((b) => (b.messageIds !== undefined) !== (b.all !== undefined), { message: 'send messageIds or "all": true (one of them)', path: ['messageIds'] });
+
+/** `GET /operator/dlq?max=`: how many dead letters to list. */
+export const DeadLetterQuery = z.object({ max: z.coerce.number().int().min(1).max(100).default(20) }).strict();

@@ -37,6 +37,7 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   no_capacity: 503,
   unavailable: 503,
+  too_many_requests: 429,
 };
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
@@ -69,7 +70,9 @@ const problemErrors = (): middy.MiddlewareObj<ApiEvent, APIGatewayProxyStructure
   onError: (request) => {
     const err = request.error;
     if (err instanceof DomainError) {
-      request.response = toResponse(json(STATUS[err.code], { error: { code: err.code, message: err.message, field: err.field, ...err.details } }));
+      // A refusal that may succeed later says when to try again (429/503 with Retry-After).
+      const retryAfter = typeof err.details?.retryAfterS === 'number' ? { 'retry-after': String(err.details.retryAfterS) } : undefined;
+      request.response = toResponse(json(STATUS[err.code], { error: { code: err.code, message: err.message, field: err.field, ...err.details } }, retryAfter));
       return;
     }
     const requestId = request.context?.awsRequestId ?? request.event.requestContext?.requestId;

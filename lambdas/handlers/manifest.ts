@@ -5,7 +5,7 @@
  * so the two cannot drift.
  */
 
-export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter' | 'ledger';
+export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter' | 'ledger' | 'reaper' | 'operator';
 export type TableName = 'users' | 'tokens' | 'functions' | 'jobs' | 'providers' | 'outbox' | 'balances';
 export type Access = 'R' | 'RW';
 
@@ -44,6 +44,9 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/providers', handler: 'providers', auth: true },
   { method: 'PUT', path: '/providers/{providerId}/heartbeat', handler: 'providers', auth: true },
   { method: 'POST', path: '/providers/{providerId}/reports', handler: 'providers', auth: true },
+  { method: 'POST', path: '/providers/{providerId}/credentials', handler: 'providers', auth: true },
+  { method: 'GET', path: '/operator/dlq', handler: 'operator', auth: true },
+  { method: 'POST', path: '/operator/dlq/redrive', handler: 'operator', auth: true },
   { method: 'GET', path: '/account', handler: 'ledger', auth: true },
   { method: 'GET', path: '/account/history', handler: 'ledger', auth: true },
   { method: 'GET', path: '/account/reconciliation', handler: 'ledger', auth: true },
@@ -56,8 +59,17 @@ export interface HandlerSpec {
   tables: Partial<Record<TableName, Access>>;
   /** Result bucket: presign PUT/GET (R = read + presign GET, RW = also presign PUT). */
   bucket?: Access;
-  /** Provider queues: `send` job envelopes, or `manage` (create a provider's queue). */
-  queues?: 'send' | 'manage';
+  /**
+   * Provider queues: `send` job envelopes, `manage` (create a provider's queue and mint its
+   * credentials), or both (`send+manage`: the providers Lambda places waiting jobs on heartbeats).
+   */
+  queues?: 'send' | 'manage' | 'send+manage';
+  /** The provider queues' dead-letter queue: receive, delete and release messages (operator). */
+  deadLetters?: boolean;
+  /** May assume developers' `chainfaas-results*` roles to presign into their result buckets. */
+  developerBuckets?: boolean;
+  /** Not behind the API: run on this EventBridge schedule expression, e.g. `rate(1 minute)`. */
+  schedule?: string;
   /**
    * Reads the controller's private signing key. Lambdas without it that still need the public
    * key (accounts, providers) get it from the CONTROLLER_PUBLIC_KEY environment variable.
@@ -77,14 +89,38 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
     bucket: 'RW',
     queues: 'send',
     signingKey: true,
+    developerBuckets: true,
   },
   // jobs RW: cancel (conditional QUEUED -> CANCELLED); outbox: FailJob for a cancelled job that had been placed before.
-  jobs: { entry: 'lambdas/handlers/jobs.ts', tables: { tokens: 'R', users: 'R', jobs: 'RW', outbox: 'RW' }, bucket: 'R', ledger: true },
+  jobs: { entry: 'lambdas/handlers/jobs.ts', tables: { tokens: 'R', users: 'R', jobs: 'RW', outbox: 'RW' }, bucket: 'R', ledger: true, developerBuckets: true },
   providers: {
     entry: 'lambdas/handlers/providers.ts',
-    tables: { tokens: 'R', users: 'R', providers: 'RW', jobs: 'RW', outbox: 'RW' },
-    bucket: 'R',
-    queues: 'manage',
+    // Heartbeats and reports free capacity and place waiting jobs: it signs and sends envelopes too.
+    tables: { tokens: 'R', users: 'R', providers: 'RW', jobs: 'RW', outbox: 'RW', functions: 'R' },
+    bucket: 'RW',
+    queues: 'send+manage',
+    signingKey: true,
+    developerBuckets: true,
+  },
+  // Leases and waiting deadlines: re-queues jobs of silent providers, fails what waited too long.
+  reaper: {
+    entry: 'lambdas/handlers/reaper.ts',
+    tables: { functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW' },
+    bucket: 'RW',
+    queues: 'send',
+    signingKey: true,
+    developerBuckets: true,
+    schedule: 'rate(1 minute)',
+  },
+  // The platform operator's routes: the dead-letter queue, listed and redriven as fresh attempts.
+  operator: {
+    entry: 'lambdas/handlers/operator.ts',
+    tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW' },
+    bucket: 'RW',
+    queues: 'send',
+    deadLetters: true,
+    signingKey: true,
+    developerBuckets: true,
   },
   ledgerWriter: { entry: 'lambdas/handlers/ledger-writer.ts', tables: { outbox: 'RW', balances: 'RW', jobs: 'RW' }, ledger: true },
   ledger: { entry: 'lambdas/handlers/ledger.ts', tables: { tokens: 'R', users: 'R', balances: 'R', jobs: 'R' }, ledger: true },
@@ -103,6 +139,10 @@ export const ENV = {
   } satisfies Record<TableName, string>,
   bucket: 'RESULTS_BUCKET',
   queuePrefix: 'PROVIDER_QUEUE_PREFIX',
+  /** AWS: the role providers' queue-scoped credentials are minted from (unset locally: no STS). */
+  providerRoleArn: 'PROVIDER_ROLE_ARN',
+  /** Comma-separated user ids of the platform operator's accounts (the `/operator` routes). */
+  operatorUserIds: 'OPERATOR_USER_IDS',
   /** AWS: ARN of the Secrets Manager secret holding the controller's PKCS#8 PEM key. */
   signingKeySecretArn: 'CONTROLLER_KEY_SECRET_ARN',
   /** Local mode: path of the PEM file. */
@@ -129,6 +169,7 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
       { name: 'waiting', pk: 'waitingShard', sk: 'createdAt' },
       // Sparse: jobs that owe a completion callback, by when its next delivery is due.
       { name: 'callbacks', pk: 'callbackShard', sk: 'callbackDueAt' },
+      { name: 'leases', pk: 'leaseShard', sk: 'leaseExpiresAt' },
     ],
   },
   providers: {

@@ -1,11 +1,14 @@
 import { authenticate } from '../core/use-cases/accounts';
-import { acceptReport, heartbeat, registerProvider } from '../core/use-cases/providers';
+import { acceptReport, heartbeat, refreshCredentials, registerProvider } from '../core/use-cases/providers';
 import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 
 const deps = depsFromEnv();
 
-/** Providers: register capacity (creates the provider's own queue), heartbeat, signed run-time reports. */
+/**
+ * Providers: register capacity (creates the provider's own queue and, in AWS, credentials scoped to
+ * it), refresh those credentials, heartbeat (renews the leases of running jobs), signed run-time reports.
+ */
 export const handler = httpApi({
   'POST /providers': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
@@ -18,5 +21,9 @@ export const handler = httpApi({
   'POST /providers/{providerId}/reports': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
     return json(200, await acceptReport(deps, user, req.params.providerId ?? '', req.body));
+  },
+  'POST /providers/{providerId}/credentials': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await refreshCredentials(deps, user, req.params.providerId ?? ''));
   },
 });

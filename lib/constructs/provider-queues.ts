@@ -10,8 +10,8 @@ import { ENV } from '../../lambdas/handlers/manifest';
  * the manifest's ENV; until they are there, this is their one definition.
  */
 export const PROVIDER_QUEUE_ENV = {
-  /** ARN of the role a provider's credentials are minted from. */
-  providerRoleArn: 'PROVIDER_ROLE_ARN',
+  /** ARN of the role a provider's credentials are minted from (the manifest's ENV.providerRoleArn). */
+  providerRoleArn: ENV.providerRoleArn,
   /** ARN of the shared dead-letter queue of the provider queues. */
   deadLetterQueueArn: 'PROVIDER_DLQ_ARN',
 } as const;
@@ -123,6 +123,22 @@ export class ProviderQueues extends Construct {
     fn.addEnvironment(ENV.queuePrefix, this.prefix);
     fn.addEnvironment(PROVIDER_QUEUE_ENV.providerRoleArn, this.role.roleArn);
     fn.addEnvironment(PROVIDER_QUEUE_ENV.deadLetterQueueArn, this.deadLetterQueue.queueArn);
+  }
+
+  /**
+   * Lets `fn` read the dead-letter queue as the operator routes do: look up its URL, receive,
+   * delete and change the visibility of its messages (no send: redriving places the job anew on a
+   * provider queue, through `bindSender`). Sets the queue prefix, from which the DLQ's name follows.
+   */
+  bindDeadLetterReader(fn: lambda.Function): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadDeadLetters',
+        actions: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+        resources: [this.deadLetterQueue.queueArn],
+      }),
+    );
+    fn.addEnvironment(ENV.queuePrefix, this.prefix);
   }
 
   /**

@@ -50,10 +50,10 @@ describe('ChainFaasStack wiring from the manifest', () => {
     }
   });
 
-  test('only the invocations Lambda may sqs:SendMessage, and only to the provider queue prefix', () => {
+  test('only the Lambdas the manifest lets send envelopes may sqs:SendMessage, and only to the provider queue prefix', () => {
     for (const name of HANDLER_NAMES) {
       const senders = allows(name).filter((s) => actionsOf(s).includes('sqs:SendMessage'));
-      if (name === 'invocations') {
+      if (HANDLERS[name].queues === 'send' || HANDLERS[name].queues === 'send+manage') {
         expect(senders).toHaveLength(1);
         expect(JSON.stringify(senders[0].Resource)).toContain(':chainfaas-dev-pq-*');
       } else if (name === 'ledgerWriter') {
@@ -66,8 +66,11 @@ describe('ChainFaasStack wiring from the manifest', () => {
   });
 
   test('only the providers Lambda manages queues and may assume the provider role', () => {
+    const providerRole = id(synth.stack.providerQueues.providerRole);
     for (const name of HANDLER_NAMES) {
-      const manages = allows(name).some((s) => actionsOf(s).some((a) => a === 'sqs:CreateQueue' || a === 'sts:AssumeRole'));
+      const manages = allows(name).some(
+        (s) => actionsOf(s).includes('sqs:CreateQueue') || (actionsOf(s).includes('sts:AssumeRole') && resourcesOf(s).some((r) => referencedIds(r).has(providerRole))),
+      );
       expect(manages).toBe(name === 'providers');
     }
     expect(fnProps('providers').Environment.Variables).toMatchObject({

@@ -1,5 +1,5 @@
 import type { ProviderRecord } from '../../lambdas/core/model';
-import { fits, isOnline, rankProviders } from '../../lambdas/core/scheduler';
+import { dominantShare, FairQueue, fits, isOnline, rankProviders } from '../../lambdas/core/scheduler';
 
 const now = Date.parse('2026-11-23T12:00:00Z');
 const provider = (id: string, over: Partial<ProviderRecord> = {}): ProviderRecord => ({
@@ -60,4 +60,79 @@ test('least-loaded prefers the emptiest provider; warm-affinity prefers a warm c
   const warm = provider('warm', { reservedVcpuMilli: 1400, warmFunctions: ['fn_1'] });
   expect(rankProviders('least-loaded', [busy, idle], need, opts)[0]!.providerId).toBe('idle');
   expect(rankProviders('warm-affinity', [busy, idle, cached, warm], need, opts).map((p) => p.providerId)).toEqual(['warm', 'cached', 'idle', 'busy']);
+});
+
+test('a re-queued job goes to providers that did not hold it before, and to a previous holder only as a last resort', () => {
+  const providers = [provider('old'), provider('a'), provider('b')];
+  for (let i = 0; i < 20; i++) {
+    const ranked = rankProviders('random-fit', providers, need, { ...opts, avoid: ['old'] }).map((p) => p.providerId);
+    expect(ranked).toHaveLength(3);
+    expect(ranked[2]).toBe('old');
+  }
+  expect(rankProviders('least-loaded', [provider('old')], need, { ...opts, avoid: ['old'] }).map((p) => p.providerId)).toEqual(['old']);
+});
+
+describe('Dominant Resource Fairness', () => {
+  const total = { vcpuMilli: 9000, memoryMb: 18 * 1024 };
+  const job = (developerId: string, n: number, need: { vcpuMilli: number; memoryMb: number }) => ({
+    jobId: `${developerId}-${n}`,
+    developerId,
+    createdAt: new Date(Date.parse('2026-11-23T12:00:00Z') + n * 1000).toISOString(),
+    need,
+  });
+
+  test('a dominant share is the larger of the vCPU and memory fractions', () => {
+    expect(dominantShare({ vcpuMilli: 3000, memoryMb: 1024 }, total)).toBeCloseTo(1 / 3);
+    expect(dominantShare({ vcpuMilli: 1000, memoryMb: 9 * 1024 }, total)).toBeCloseTo(1 / 2);
+    expect(dominantShare({ vcpuMilli: 0, memoryMb: 0 }, { vcpuMilli: 0, memoryMb: 0 })).toBe(0);
+    expect(dominantShare({ vcpuMilli: 1, memoryMb: 0 }, { vcpuMilli: 0, memoryMb: 0 })).toBe(Infinity);
+  });
+
+  test("progressive filling reproduces the DRF paper's example: A <1 CPU, 4 GB> gets 3 tasks, B <3 CPU, 1 GB> gets 2", () => {
+    // Ghodsi et al., NSDI 2011, section 4: 9 CPUs and 18 GB; both users flood the queue, A first.
+    const a = { vcpuMilli: 1000, memoryMb: 4096 };
+    const b = { vcpuMilli: 3000, memoryMb: 1024 };
+    const waiting = [...Array.from({ length: 10 }, (_, i) => job('A', i, a)), ...Array.from({ length: 10 }, (_, i) => job('B', 100 + i, b))];
+    const queue = new FairQueue(waiting, [], total);
+    const free = { ...total };
+    const placed: string[] = [];
+    for (let next = queue.next(); next; next = queue.next()) {
+      if (next.need.vcpuMilli > free.vcpuMilli || next.need.memoryMb > free.memoryMb) {
+        queue.skip(next);
+        continue;
+      }
+      free.vcpuMilli -= next.need.vcpuMilli;
+      free.memoryMb -= next.need.memoryMb;
+      queue.placed(next);
+      placed.push(next.developerId);
+    }
+    expect(placed.filter((d) => d === 'A')).toHaveLength(3);
+    expect(placed.filter((d) => d === 'B')).toHaveLength(2);
+    expect(queue.share('A')).toBeCloseTo(2 / 3);
+    expect(queue.share('B')).toBeCloseTo(2 / 3);
+  });
+
+  test('the developer with the smaller share goes first, whatever the arrival order; equal shares go oldest first', () => {
+    const small = { vcpuMilli: 500, memoryMb: 512 };
+    // heavy already runs four jobs; light runs none and submitted later.
+    const running = Array.from({ length: 4 }, () => ({ developerId: 'heavy', need: small }));
+    const queue = new FairQueue([job('heavy', 1, small), job('heavy', 2, small), job('light', 3, small), job('light', 4, small)], running, total);
+    expect(queue.next()?.jobId).toBe('light-3');
+    queue.placed(queue.next()!);
+    expect(queue.next()?.jobId).toBe('light-4');
+
+    const even = new FairQueue([job('x', 5, small), job('y', 2, small)], [], total);
+    expect(even.next()?.jobId).toBe('y-2');
+  });
+
+  test("a developer keeps its jobs' order, sits out a pass when its oldest job fits nowhere, and jobs placed by others just leave", () => {
+    const queue = new FairQueue([job('d', 1, { vcpuMilli: 8000, memoryMb: 64 }), job('d', 2, { vcpuMilli: 100, memoryMb: 64 }), job('e', 3, { vcpuMilli: 100, memoryMb: 64 })], [], total);
+    const first = queue.next()!;
+    expect(first.jobId).toBe('d-1');
+    queue.skip(first);
+    const second = queue.next()!;
+    expect(second.jobId).toBe('e-3'); // d's later job does not overtake its first
+    queue.gone(second);
+    expect(queue.next()).toBeUndefined();
+  });
 });

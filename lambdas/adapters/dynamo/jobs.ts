@@ -236,6 +236,7 @@ export class DynamoJobStore implements JobStore {
     } while (start);
     return items;
   }
+
   async listWaiting(limit: number): Promise<JobRecord[]> {
     const out = await dynamo.send(
       new QueryCommand({
@@ -247,5 +248,77 @@ export class DynamoJobStore implements JobStore {
       }),
     );
     return (out.Items ?? []) as JobRecord[];
+  }
+
+  async listWaitingUpTo(max: number): Promise<JobRecord[]> {
+    return this.queryAll({ IndexName: 'waiting', KeyConditionExpression: 'waitingShard = :w', ExpressionAttributeValues: { ':w': 'w' } }, max);
+  }
+
+  async countWaiting(developerId: string): Promise<{ developer: number; total: number }> {
+    const counts = { developer: 0, total: 0 };
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'waiting',
+          KeyConditionExpression: 'waitingShard = :w',
+          ExpressionAttributeValues: { ':w': 'w' },
+          ProjectionExpression: 'developerId',
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        counts.total++;
+        if (item.developerId === developerId) counts.developer++;
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return counts;
+  }
+
+  async listLeased(): Promise<JobRecord[]> {
+    return this.queryAll({ IndexName: 'leases', KeyConditionExpression: 'leaseShard = :l', ExpressionAttributeValues: { ':l': 'l' } });
+  }
+
+  async listExpiredLeases(nowIso: string, limit: number): Promise<JobRecord[]> {
+    return this.queryAll(
+      { IndexName: 'leases', KeyConditionExpression: 'leaseShard = :l AND leaseExpiresAt < :now', ExpressionAttributeValues: { ':l': 'l', ':now': nowIso } },
+      limit,
+    );
+  }
+
+  async renewLease(jobId: string, providerId: string, leaseExpiresAt: string): Promise<boolean> {
+    try {
+      await dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { jobId },
+          UpdateExpression: 'SET leaseExpiresAt = :e',
+          ConditionExpression: '#status = :assigned AND providerId = :p AND attribute_exists(leaseShard)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':e': leaseExpiresAt, ':assigned': 'ASSIGNED', ':p': providerId },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Every page of an index query, in index order, up to `max` items. */
+  private async queryAll(
+    query: { IndexName: string; KeyConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+    max = Number.MAX_SAFE_INTEGER,
+  ): Promise<JobRecord[]> {
+    const items: JobRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await dynamo.send(new QueryCommand({ TableName: this.table, ...query, Limit: Math.min(1000, max - items.length), ExclusiveStartKey: start }));
+      items.push(...((out.Items ?? []) as JobRecord[]));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < max);
+    return items;
   }
 }

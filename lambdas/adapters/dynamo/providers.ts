@@ -83,4 +83,16 @@ export class DynamoProviderStore implements ProviderStore {
       }),
     );
   }
+
+  async recordReportedFree(providerId: string, free: { vcpu: number; memoryMb: number }): Promise<void> {
+    await dynamo.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { providerId },
+        UpdateExpression: 'SET reportedFree = :f',
+        ConditionExpression: 'attribute_exists(providerId)',
+        ExpressionAttributeValues: { ':f': free },
+      }),
+    );
+  }
 }

@@ -3,6 +3,7 @@ import { forbidden, invalid } from '../errors';
 import type { BillingUnits } from '../ledger';
 import type { User } from '../model';
 import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
+import type { DeveloperBuckets, ProviderCredentialIssuer } from '../ports';
 import type { PolicyName } from '../scheduler';
 import { firstIssue, Role } from '../schemas';
 
@@ -26,6 +27,30 @@ export interface ControllerConfig {
   sqsEndpoint?: string;
   /** Local mode only: credit opened with each new developer account, micro-credits. */
   signupCredit: number;
+  /** Waiting, leases, retries and scoped credentials (see SchedulingConfig). */
+  scheduling: SchedulingConfig;
+  /** User ids allowed on the operator routes (`/operator/...`): the platform owner's accounts. */
+  readonly operatorUserIds: readonly string[];
+}
+
+/** How the scheduler waits, leases and retries (README, "Configuration"; lambdas/adapters/deps.ts reads it). */
+export interface SchedulingConfig {
+  /** A running job's lease, renewed by each heartbeat that lists the job. */
+  leaseS: number;
+  /** Placements a job gets (the first and its re-queues) before it is FAILED. */
+  maxAttempts: number;
+  /** A job that waited this long for capacity is FAILED. */
+  maxWaitS: number;
+  /** Jobs one developer may have waiting; the next invocation is refused with 429. */
+  maxWaitingPerDeveloper: number;
+  /** Jobs that may wait in all; the next invocation is refused with 503. */
+  maxWaitingTotal: number;
+  /** What a refused caller is told to wait (Retry-After), seconds. */
+  retryAfterS: number;
+  /** A developer-named result bucket must come with a role to assume (true in AWS). */
+  resultRoleRequired: boolean;
+  /** Lifetime of a provider's STS credentials (at most 3600 under role chaining). */
+  providerCredentialsTtlS: number;
 }
 
 export interface Deps {
@@ -39,6 +64,10 @@ export interface Deps {
   storage: ResultStorage;
   signer: Signer;
   config: ControllerConfig;
+  /** Mints providers' queue-scoped credentials (STS); absent in local mode. */
+  credentials?: ProviderCredentialIssuer;
+  /** Presigns into buckets developers name for their functions; absent if not configured. */
+  developerBuckets?: DeveloperBuckets;
   now?: () => Date;
 }
 

@@ -1,34 +1,79 @@
+import { retryLater } from '../errors';
 import type { FunctionRecord, JobRecord, ProviderRecord } from '../model';
 import { vcpuMillicores as toMilli } from '../pricing';
-import { rankProviders } from '../scheduler';
+import { FairQueue, fits, isOnline, Need, onlineCapacity, rankProviders, SchedulerOptions } from '../scheduler';
 import type { JobEnvelope } from '../schemas';
-import { Deps, now as clock } from './context';
+import { Deps, now as clock, nowIso } from './context';
+import { resultStorageFor } from './results';
 
-/** Placement: reserve capacity on a provider, assign the job, sign the envelope, send it. */
+/**
+ * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
+ * assign the job under a lease (conditional writes), sign and send its envelope; give freed
+ * capacity to waiting jobs in Dominant Resource Fairness order; take a job back from a provider
+ * whose lease lapsed (re-queue with attempt + 1, or FAILED after MAX_ATTEMPTS); fail jobs that
+ * waited past MAX_WAIT_S.
+ *
+ * Every state change is a conditional write guarded by the job's status, provider and attempt, so
+ * two controllers racing for one job (a heartbeat, a report, the reaper, a retried Lambda) change
+ * it once, and capacity is released exactly by the writer whose transition succeeded.
+ */
 
-export async function dispatch(deps: Deps, job: JobRecord, fn?: FunctionRecord): Promise<JobRecord | undefined> {
-  const need = { vcpuMilli: toMilli(job.resources.vcpu), memoryMb: job.resources.memoryMb, image: job.image, functionId: job.functionId };
-  const now = clock(deps);
-  const ranked = rankProviders(deps.config.policy, await deps.providers.listProviders(), need, {
-    now: now.getTime(),
-    heartbeatStaleMs: deps.config.heartbeatStaleMs,
-  });
-  for (const provider of ranked) {
-    if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) continue;
-    const assignedAt = now.toISOString();
-    const moved = await deps.jobs.transition(
-      job.jobId,
-      ['QUEUED'],
-      { status: 'ASSIGNED', providerId: provider.providerId, assignedAt },
-      { attempt: job.attempt },
-      ['waitingShard'],
-    );
+export const needOf = (job: Pick<JobRecord, 'resources' | 'image' | 'functionId'>): Need => ({
+  vcpuMilli: toMilli(job.resources.vcpu),
+  memoryMb: job.resources.memoryMb,
+  image: job.image,
+  functionId: job.functionId,
+});
+
+const schedulerOptions = (deps: Deps, avoid?: readonly string[]): SchedulerOptions => ({
+  now: clock(deps).getTime(),
+  heartbeatStaleMs: deps.config.heartbeatStaleMs,
+  avoid,
+});
+
+type Placement = { kind: 'assigned'; job: JobRecord } | { kind: 'no-capacity' } | { kind: 'gone' };
+
+/**
+ * Places a QUEUED job: ranks providers with the configured policy (providers that held the job
+ * before come last), reserves capacity on the first that still fits (conditional write), moves the
+ * job to ASSIGNED with a lease (conditional on QUEUED at this attempt), records it for the ledger
+ * (`CreateJob`; for a re-queued job the same job with another provider), signs the envelope and
+ * sends it to that provider's queue. `providers` is a snapshot the caller shares across several
+ * placements; it is kept up to date with what this call reserves.
+ */
+async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?: ProviderRecord[]): Promise<Placement> {
+  const need = needOf(job);
+  const snapshot = providers ?? (await deps.providers.listProviders());
+  for (const provider of rankProviders(deps.config.policy, snapshot, need, schedulerOptions(deps, job.previousProviders))) {
+    if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
+      // The snapshot was stale: someone else reserved there meanwhile. Refresh it for the next job.
+      const fresh = await deps.providers.getProvider(provider.providerId);
+      if (fresh) Object.assign(provider, fresh);
+      continue;
+    }
+    provider.reservedVcpuMilli += need.vcpuMilli;
+    provider.reservedMemoryMb += need.memoryMb;
+    const now = clock(deps);
+    const assignment = {
+      status: 'ASSIGNED' as const,
+      providerId: provider.providerId,
+      assignedAt: now.toISOString(),
+      leaseShard: 'l',
+      leaseExpiresAt: new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString(),
+    };
+    let moved: boolean;
+    try {
+      moved = await deps.jobs.transition(job.jobId, ['QUEUED'], assignment, { attempt: job.attempt }, ['waitingShard']);
+    } catch (err) {
+      await releaseCapacity(deps, provider.providerId, need, provider);
+      throw err;
+    }
     if (!moved) {
       // Someone else placed (or failed) the job meanwhile: give the capacity back.
-      await deps.providers.release(provider.providerId, need.vcpuMilli, need.memoryMb);
-      return undefined;
+      await releaseCapacity(deps, provider.providerId, need, provider);
+      return { kind: 'gone' };
     }
-    const assigned: JobRecord = { ...job, status: 'ASSIGNED', providerId: provider.providerId, assignedAt };
+    const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
     await deps.outbox.append(job.jobId, [
       {
         type: 'CreateJob',
@@ -42,15 +87,27 @@ export async function dispatch(deps: Deps, job: JobRecord, fn?: FunctionRecord):
         maxCost: job.maxCost,
       },
     ]);
-    await deps.queues.send(provider.queueUrl, JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn)));
-    return assigned;
+    try {
+      await deps.queues.send(provider.queueUrl, JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn)));
+    } catch (err) {
+      // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
+      console.error(JSON.stringify({ level: 'error', msg: 'could not send a job envelope; its lease will re-queue it', jobId: job.jobId, providerId: provider.providerId, error: String(err) }));
+    }
+    return { kind: 'assigned', job: assigned };
   }
-  return undefined;
+  return { kind: 'no-capacity' };
+}
+
+/** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
+export async function dispatch(deps: Deps, job: JobRecord, fn?: FunctionRecord): Promise<JobRecord | undefined> {
+  const placement = await place(deps, job, fn);
+  return placement.kind === 'assigned' ? placement.job : undefined;
 }
 
 async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: ProviderRecord, fn?: FunctionRecord) {
   const now = clock(deps);
   const ttl = deps.config.presignTtlS;
+  const storage = await resultStorageFor(deps, job);
   const envelope: JobEnvelope = {
     v: 1,
     jobId: job.jobId,
@@ -64,8 +121,8 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     resources: job.resources,
     env: fn?.env ?? (await deps.functions.getFunction(job.functionId))?.env ?? {},
     input: { kind: 'inline', base64: job.inputBase64 },
-    resultPutUrl: await deps.storage.presignPut(job.resultKey, ttl),
-    logPutUrl: await deps.storage.presignPut(job.logKey, ttl),
+    resultPutUrl: await storage.presignPut(job.resultKey, ttl),
+    logPutUrl: await storage.presignPut(job.logKey, ttl),
     issuedAt: now.toISOString(),
     startBy: new Date(now.getTime() + ttl * 1000).toISOString(),
     attempt: job.attempt,
@@ -74,12 +131,156 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
   return { envelope, signature, keyId };
 }
 
-/** Offers freed or new capacity to waiting jobs, oldest first. */
-export async function dispatchWaiting(deps: Deps, limit = 20): Promise<number> {
+/**
+ * Gives free capacity to waiting jobs in Dominant Resource Fairness order across developers
+ * (`FairQueue`): the next job is the oldest of the developer whose running jobs hold the smallest
+ * dominant share of the online capacity; a developer whose oldest job fits nowhere sits out the
+ * pass. Called when capacity frees (a report), when it appears (a heartbeat) and by the reaper.
+ * Returns how many jobs it placed.
+ */
+export async function dispatchWaiting(deps: Deps, limit = 50): Promise<number> {
+  const waiting = await deps.jobs.listWaitingUpTo(deps.config.scheduling.maxWaitingTotal);
+  if (waiting.length === 0) return 0;
+  const opts = schedulerOptions(deps);
+  const providers = await deps.providers.listProviders();
+  const online = providers.filter((p) => isOnline(p, opts));
+  const fitsSomewhere = (job: JobRecord) => online.some((p) => fits(p, needOf(job)));
+  if (!waiting.some(fitsSomewhere)) return 0;
+  const running = await deps.jobs.listLeased();
+  const queue = new FairQueue(
+    waiting.map((job) => ({ jobId: job.jobId, developerId: job.developerId, createdAt: job.createdAt, need: needOf(job), job })),
+    running.map((job) => ({ developerId: job.developerId, need: needOf(job) })),
+    onlineCapacity(online, opts),
+  );
   let placed = 0;
-  for (const job of await deps.jobs.listWaiting(limit)) {
-    if (await dispatch(deps, job)) placed++;
-    else break;
+  for (let next = queue.next(); next && placed < limit; next = queue.next()) {
+    if (!fitsSomewhere(next.job)) {
+      queue.skip(next);
+      continue;
+    }
+    const placement = await place(deps, next.job, undefined, online);
+    if (placement.kind === 'assigned') {
+      queue.placed(next);
+      placed++;
+    } else if (placement.kind === 'gone') queue.gone(next);
+    else queue.skip(next);
   }
   return placed;
+}
+
+/**
+ * Admission: a job may wait for capacity only while its developer has fewer than
+ * MAX_WAITING_PER_DEVELOPER jobs waiting and the platform fewer than MAX_WAITING_TOTAL. At a bound
+ * a job that can start at once is still accepted; one that would wait is refused with 429 (the
+ * developer's bound) or 503 (the platform's), both with Retry-After. The count is read, not
+ * reserved: concurrent invocations at the bound may pass it by their number.
+ */
+export async function admit(deps: Deps, job: JobRecord): Promise<void> {
+  const { maxWaitingPerDeveloper, maxWaitingTotal, retryAfterS } = deps.config.scheduling;
+  const opts = schedulerOptions(deps);
+  const need = needOf(job);
+  if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
+  const waiting = await deps.jobs.countWaiting(job.developerId);
+  if (waiting.developer >= maxWaitingPerDeveloper) {
+    throw retryLater(
+      'too_many_requests',
+      `no provider has room for this job now and ${waiting.developer} of your jobs already wait for capacity, the most one developer may have waiting (${maxWaitingPerDeveloper}); try again once some have started`,
+      retryAfterS,
+      { waiting: waiting.developer, limit: maxWaitingPerDeveloper },
+    );
+  }
+  if (waiting.total >= maxWaitingTotal) {
+    throw retryLater(
+      'no_capacity',
+      `no provider has room for this job now and ${waiting.total} jobs already wait for capacity, the most the platform keeps waiting (${maxWaitingTotal}); try again later`,
+      retryAfterS,
+      { waiting: waiting.total, limit: maxWaitingTotal },
+    );
+  }
+}
+
+/** Gives capacity back; a release that finds less reserved than it returns is logged, not thrown (it must not block a transition already made). */
+async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 'vcpuMilli' | 'memoryMb'>, snapshot?: ProviderRecord): Promise<void> {
+  try {
+    await deps.providers.release(providerId, need.vcpuMilli, need.memoryMb);
+    if (snapshot) {
+      snapshot.reservedVcpuMilli -= need.vcpuMilli;
+      snapshot.reservedMemoryMb -= need.memoryMb;
+    }
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', msg: 'could not release capacity', providerId, need, error: String(err) }));
+  }
+}
+
+/** Releases a finished job's capacity on its provider (after the transition that finished it). */
+export async function releaseJob(deps: Deps, job: JobRecord, providerId: string): Promise<void> {
+  await releaseCapacity(deps, providerId, needOf(job));
+}
+
+export type Reclaimed = { outcome: 'requeued'; job: JobRecord } | { outcome: 'failed'; reason: string } | { outcome: 'gone' };
+
+/**
+ * Takes an ASSIGNED job back from its provider (its lease lapsed, or its message was
+ * dead-lettered): below MAX_ATTEMPTS it goes back to QUEUED at attempt + 1, remembering the
+ * provider so that the next placement prefers another one; at MAX_ATTEMPTS it is FAILED with
+ * `reason`, and `FailJob` goes to the ledger. Both are conditional on the job still being
+ * ASSIGNED to that provider at that attempt, so a report that won the race, or another reaper,
+ * leaves it alone (`gone`). The provider's capacity is released by whoever moved the job. A late
+ * report for the old attempt is refused (`acceptReport`). The caller then runs `dispatchWaiting`,
+ * which places re-queued jobs in fairness order (they keep their age).
+ */
+export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promise<Reclaimed> {
+  const providerId = job.providerId;
+  if (job.status !== 'ASSIGNED' || !providerId) return { outcome: 'gone' };
+  const at = nowIso(deps);
+  const guard = { providerId, attempt: job.attempt };
+  const { maxAttempts } = deps.config.scheduling;
+  if (job.attempt >= maxAttempts) {
+    const failure = `${reason}; gave up after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'} (at most ${maxAttempts})`;
+    if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], { status: 'FAILED', reason: failure, finishedAt: at }, guard, ['leaseShard', 'leaseExpiresAt']))) {
+      return { outcome: 'gone' };
+    }
+    await releaseJob(deps, job, providerId);
+    await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason: failure }]);
+    return { outcome: 'failed', reason: failure };
+  }
+  const requeue = {
+    status: 'QUEUED' as const,
+    attempt: job.attempt + 1,
+    waitingShard: 'w',
+    queuedAt: at,
+    previousProviders: [...(job.previousProviders ?? []), providerId],
+    requeueReason: reason,
+  };
+  if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], requeue, guard, ['leaseShard', 'leaseExpiresAt', 'providerId', 'assignedAt']))) {
+    return { outcome: 'gone' };
+  }
+  await releaseJob(deps, job, providerId);
+  const requeued: JobRecord = { ...job, ...requeue };
+  for (const gone of ['providerId', 'assignedAt', 'leaseShard', 'leaseExpiresAt'] as const) delete requeued[gone];
+  return { outcome: 'requeued', job: requeued };
+}
+
+/**
+ * FAILS jobs that waited for capacity longer than MAX_WAIT_S (0: never), with a reason naming
+ * what they needed. A job that never ran is not on the ledger; one that was re-queued is, and
+ * gets `FailJob`. Returns how many it failed.
+ */
+export async function expireWaiting(deps: Deps): Promise<number> {
+  const { maxWaitS, maxWaitingTotal } = deps.config.scheduling;
+  if (maxWaitS === 0) return 0;
+  const now = clock(deps);
+  const cutoff = new Date(now.getTime() - maxWaitS * 1000).toISOString();
+  let failed = 0;
+  for (const job of await deps.jobs.listWaitingUpTo(maxWaitingTotal)) {
+    if ((job.queuedAt ?? job.createdAt) >= cutoff) continue;
+    const reason =
+      `no provider had room for ${job.resources.vcpu} vCPU and ${job.resources.memoryMb} MB within ${maxWaitS}s of waiting` +
+      (job.requeueReason ? ` (re-queued at attempt ${job.attempt} because ${job.requeueReason})` : '');
+    const moved = await deps.jobs.transition(job.jobId, ['QUEUED'], { status: 'FAILED', reason, finishedAt: now.toISOString() }, { attempt: job.attempt }, ['waitingShard']);
+    if (!moved) continue;
+    failed++;
+    if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }]);
+  }
+  return failed;
 }

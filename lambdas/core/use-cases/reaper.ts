@@ -1,0 +1,44 @@
+import { Deps, nowIso } from './context';
+import { dispatchWaiting, expireWaiting, reclaim } from './scheduling';
+
+/**
+ * The reaper: run on a schedule (EventBridge in AWS, a timer in local mode). It takes back every
+ * job whose lease lapsed, because its provider stopped heart-beating or stopped listing the job
+ * (re-queued elsewhere at attempt + 1, or FAILED after MAX_ATTEMPTS, with the reason), fails jobs
+ * that waited for capacity past MAX_WAIT_S, and offers the capacity this freed to waiting jobs in
+ * fairness order. Every step is a conditional write, so overlapping sweeps change nothing twice.
+ */
+
+export interface SweepResult {
+  /** Jobs taken back from a silent provider and queued again. */
+  requeued: number;
+  /** Jobs failed because they ran out of attempts. */
+  failed: number;
+  /** Jobs failed because they waited too long for capacity. */
+  expired: number;
+  /** Waiting jobs placed on providers by this sweep. */
+  placed: number;
+}
+
+/** Expired leases handled per sweep; the next sweep continues. */
+const BATCH = 100;
+
+export async function sweep(deps: Deps): Promise<SweepResult> {
+  const result: SweepResult = { requeued: 0, failed: 0, expired: 0, placed: 0 };
+  const now = nowIso(deps);
+  const providers = new Map((await deps.providers.listProviders()).map((p) => [p.providerId, p]));
+  for (const job of await deps.jobs.listExpiredLeases(now, BATCH)) {
+    const provider = job.providerId ? providers.get(job.providerId) : undefined;
+    const silentMs = provider ? Date.parse(now) - Date.parse(provider.lastHeartbeatAt) : undefined;
+    const reason =
+      silentMs !== undefined && silentMs > deps.config.heartbeatStaleMs
+        ? `provider ${job.providerId} stopped heart-beating (silent for ${Math.round(silentMs / 1000)}s) while it held attempt ${job.attempt}`
+        : `provider ${job.providerId} did not renew its lease on attempt ${job.attempt} (the job was not among its running jobs for ${deps.config.scheduling.leaseS}s)`;
+    const outcome = await reclaim(deps, job, reason);
+    if (outcome.outcome === 'requeued') result.requeued++;
+    if (outcome.outcome === 'failed') result.failed++;
+  }
+  result.expired = await expireWaiting(deps);
+  result.placed = await dispatchWaiting(deps);
+  return result;
+}
