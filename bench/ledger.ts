@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -261,7 +262,8 @@ async function main(): Promise<void> {
   const output = {
     benchmark: 'ledger',
     network: {
-      fabric: readFileSync(join(bin, 'VERSION'), 'utf8').trim(),
+      fabricModuleVersion: readFileSync(join(bin, 'VERSION'), 'utf8').trim(),
+      peerVersion: /Version: (\S+)/.exec(execFileSync(join(bin, 'peer'), ['version'], { encoding: 'utf8' }))?.[1],
       topology: '1 Raft orderer, 1 peer (goleveldb), chaincode as a service (fabric-chaincode-node), all on 127.0.0.1 with TLS',
       batchTimeout: args.batchTimeout,
       developers: args.developers,
