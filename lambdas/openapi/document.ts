@@ -163,10 +163,10 @@ const schemas: Record<string, Schema> = {
       status: str({ enum: JOB_STATUS }),
       attempt: int({ minimum: 1 }),
       providerId: str(),
-      timings: obj(
-        { createdAt: dateTime, queuedAt: dateTime, assignedAt: dateTime, startedAt: dateTime, finishedAt: dateTime, cancelledAt: dateTime },
-        ['createdAt', 'queuedAt'],
-      ),
+      timings: obj({ createdAt: dateTime, queuedAt: dateTime, assignedAt: dateTime, startedAt: dateTime, finishedAt: dateTime, cancelledAt: dateTime }, [
+        'createdAt',
+        'queuedAt',
+      ]),
       runtimeMs: int({ minimum: 0 }),
       cost: int({ minimum: 0, description: 'micro-credits, once the ledger settled the job' }),
       paid: bool,
@@ -183,7 +183,11 @@ const schemas: Record<string, Schema> = {
     ['jobId', 'functionId', 'functionVersion', 'status', 'attempt', 'timings', 'input'],
   ),
   JobPage: obj({ items: { type: 'array', items: ref('JobSummary') }, next: str({ description: 'cursor of the next page; absent on the last' }) }, ['items']),
-  JobLedger: obj({ jobId: str(), onLedger: bool, record: open({ jobId: str() }, ['jobId']), history: { type: 'array', items: open({}) } }, ['jobId', 'onLedger', 'history']),
+  JobLedger: obj({ jobId: str(), onLedger: bool, record: open({ jobId: str() }, ['jobId']), history: { type: 'array', items: open({}) } }, [
+    'jobId',
+    'onLedger',
+    'history',
+  ]),
   CallbackBody: obj(
     { event: str({ const: 'job.finished' }), sentAt: dateTime, attempt: int({ minimum: 1 }), job: ref('Job') },
     ['event', 'sentAt', 'attempt', 'job'],
@@ -246,7 +250,13 @@ const ERRORS: Record<number, string> = {
 };
 
 const ops: Record<string, Op> = {
-  'POST /users': { summary: 'Register with one or more roles; returns an API token once', auth: 'none', body: 'RegisterRequest', ok: { 201: 'Registration' }, errors: [400, 409, 413] },
+  'POST /users': {
+    summary: 'Register with one or more roles; returns an API token once',
+    auth: 'none',
+    body: 'RegisterRequest',
+    ok: { 201: 'Registration' },
+    errors: [400, 409, 413],
+  },
   'POST /sessions': { summary: 'Log in; returns a session token', auth: 'none', body: 'LoginRequest', ok: { 201: 'Session' }, errors: [400, 401] },
   'GET /me': { summary: 'The caller’s account', ok: { 200: 'User' }, errors: [401, 403] },
   'GET /controller/public-key': { summary: "The controller's Ed25519 public key (envelopes, callbacks)", auth: 'none', ok: { 200: 'PublicKey' } },
@@ -254,7 +264,12 @@ const ops: Record<string, Op> = {
   'POST /tokens': { summary: 'A new API token (shown once)', body: 'CredentialRequest', ok: { 201: 'NewToken' }, errors: [400, 401, 403, 409] },
   'GET /tokens': { summary: "The caller's API tokens (never the secrets)", ok: { 200: 'CredentialList' }, errors: [401, 403] },
   'DELETE /tokens/{tokenId}': { summary: 'Revoke an API token', params: [path('tokenId')], ok: { 204: null }, errors: [401, 403, 404] },
-  'POST /functions': { summary: 'Register a function (image pinned by digest)', body: 'FunctionDefinition', ok: { 201: 'Function' }, errors: [400, 401, 403, 413] },
+  'POST /functions': {
+    summary: 'Register a function (image pinned by digest)',
+    body: 'FunctionDefinition',
+    ok: { 201: 'Function' },
+    errors: [400, 401, 403, 413],
+  },
   'GET /functions': { summary: "The caller's functions, newest first (deleted ones omitted)", ok: { 200: 'FunctionList' }, errors: [401, 403] },
   'GET /functions/{functionId}': {
     summary: 'A function, or one of its versions',
@@ -282,7 +297,12 @@ const ops: Record<string, Op> = {
     ok: { 201: 'NewInvokeKey' },
     errors: [400, 401, 403, 404, 409],
   },
-  'GET /functions/{functionId}/keys': { summary: "The function's invoke keys (never the secrets)", params: [path('functionId')], ok: { 200: 'CredentialList' }, errors: [401, 403, 404] },
+  'GET /functions/{functionId}/keys': {
+    summary: "The function's invoke keys (never the secrets)",
+    params: [path('functionId')],
+    ok: { 200: 'CredentialList' },
+    errors: [401, 403, 404],
+  },
   'DELETE /functions/{functionId}/keys/{keyId}': {
     summary: 'Revoke an invoke key',
     params: [path('functionId'), path('keyId')],
@@ -327,9 +347,19 @@ const ops: Record<string, Op> = {
     errors: [401, 403, 404],
   },
   'POST /jobs/{jobId}/cancel': { summary: 'Cancel a QUEUED job', params: [path('jobId')], ok: { 200: 'Job' }, errors: [401, 403, 404, 409] },
-  'GET /jobs/{jobId}/ledger': { summary: "The job's monitoring-ledger record and history", params: [path('jobId')], ok: { 200: 'JobLedger' }, errors: [401, 403, 404] },
+  'GET /jobs/{jobId}/ledger': {
+    summary: "The job's monitoring-ledger record and history",
+    params: [path('jobId')],
+    ok: { 200: 'JobLedger' },
+    errors: [401, 403, 404],
+  },
   'POST /providers': { summary: 'Register a provider (creates its queue)', ok: { 201: 'ProviderRegistration' }, errors: [400, 401, 403] },
-  'PUT /providers/{providerId}/heartbeat': { summary: 'Heartbeat: alive, caches, running jobs', params: [path('providerId')], ok: { 200: 'Heartbeat' }, errors: [400, 401, 403, 404] },
+  'PUT /providers/{providerId}/heartbeat': {
+    summary: 'Heartbeat: alive, caches, running jobs',
+    params: [path('providerId')],
+    ok: { 200: 'Heartbeat' },
+    errors: [400, 401, 403, 404],
+  },
   'POST /providers/{providerId}/reports': {
     summary: 'A signed run-time report',
     params: [path('providerId')],
@@ -342,7 +372,12 @@ const ops: Record<string, Op> = {
     ok: { 200: 'ProviderCredentials' },
     errors: [401, 403, 404],
   },
-  'GET /operator/dlq': { summary: "The provider queues' dead letters (operator)", params: [query('max', int({ minimum: 1, maximum: 100 }))], ok: { 200: 'DeadLetters' }, errors: [400, 401, 403] },
+  'GET /operator/dlq': {
+    summary: "The provider queues' dead letters (operator)",
+    params: [query('max', int({ minimum: 1, maximum: 100 }))],
+    ok: { 200: 'DeadLetters' },
+    errors: [400, 401, 403],
+  },
   'POST /operator/dlq/redrive': { summary: 'Redrive dead letters as fresh attempts (operator)', ok: { 200: 'Redrive' }, errors: [400, 401, 403] },
   'GET /account': { summary: 'Balance (read model) and the ledger’s', ok: { 200: 'Account' }, errors: [401, 403] },
   'GET /account/history': { summary: "The account's ledger history", ok: { 200: 'AccountHistory' }, errors: [401, 403] },
@@ -362,8 +397,7 @@ function operation(key: string, op: Op) {
   }
   for (const status of op.errors ?? []) responses[String(status)] = { description: ERRORS[status], content: json(ref('Problem')) };
   responses.default = { description: 'Any other error: a JSON problem', content: json(ref('Problem')) };
-  const security =
-    op.auth === 'none' ? [] : op.auth === 'user-or-key' ? [{ bearer: [] }, { invokeKey: [] }] : [{ bearer: [] }];
+  const security = op.auth === 'none' ? [] : op.auth === 'user-or-key' ? [{ bearer: [] }, { invokeKey: [] }] : [{ bearer: [] }];
   return {
     operationId: key.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, ''),
     summary: op.summary,
@@ -393,7 +427,12 @@ export const openApiDocument = {
     schemas,
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'API token (cf_…) or session token; an invoke key (ik_…) is also accepted where invokeKey is' },
-      invokeKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'invoke key (ik_…): may invoke its one function and read the jobs it created' },
+      invokeKey: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'x-api-key',
+        description: 'invoke key (ik_…): may invoke its one function and read the jobs it created',
+      },
     },
   },
   paths,

@@ -45,7 +45,12 @@ test('an update writes version n+1; every version stays readable; a job keeps th
   const { user } = await c.newUser();
   const v1 = await functions.createFunction(c.deps, user, definition({ env: { V: '1' } }));
   const before = await invocations.invoke(c.deps, { user }, v1.functionId, { input: 'x', mode: 'async' });
-  const v2 = await functions.updateFunction(c.deps, user, v1.functionId, definition({ image: imageB, resources: { vcpu: 1, memoryMb: 128, timeoutS: 20 }, env: { V: '2' } }));
+  const v2 = await functions.updateFunction(
+    c.deps,
+    user,
+    v1.functionId,
+    definition({ image: imageB, resources: { vcpu: 1, memoryMb: 128, timeoutS: 20 }, env: { V: '2' } }),
+  );
   expect(v2).toMatchObject({ functionId: v1.functionId, version: 2, image: imageB, createdAt: v1.createdAt, env: { V: '2' } });
   expect(v2.updatedAt >= v1.updatedAt).toBe(true);
   const after = await invocations.invoke(c.deps, { user }, v1.functionId, { input: 'x', mode: 'async' });
@@ -53,7 +58,7 @@ test('an update writes version n+1; every version stays readable; a job keeps th
   // The job created before the update runs version 1's image, resources and env; the new one version 2's.
   const old = await c.deps.jobs.getJob(before.job.jobId);
   expect(old).toMatchObject({ functionVersion: 1, image: v1.image, resources: v1.resources });
-  expect((await c.deps.jobs.getJob(after.job.jobId))).toMatchObject({ functionVersion: 2, image: imageB, resources: { vcpu: 1, memoryMb: 128, timeoutS: 20 } });
+  expect(await c.deps.jobs.getJob(after.job.jobId)).toMatchObject({ functionVersion: 2, image: imageB, resources: { vcpu: 1, memoryMb: 128, timeoutS: 20 } });
   expect((await c.deps.functions.getFunctionVersion(v1.functionId, old?.functionVersion ?? 0))?.env).toEqual({ V: '1' });
 
   expect(await functions.readFunction(c.deps, user, v1.functionId, { version: '1' })).toEqual(v1);
@@ -89,7 +94,11 @@ test('an update is validated like a create and names the field', async () => {
   const { user } = await c.newUser();
   const fn = await functions.createFunction(c.deps, user, definition());
   await rejects(functions.updateFunction(c.deps, user, fn.functionId, definition({ image: 'registry/x:latest' })), 'invalid_request', 'image');
-  await rejects(functions.updateFunction(c.deps, user, fn.functionId, definition({ resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 100_000 } })), 'invalid_request', 'resources.timeoutS');
+  await rejects(
+    functions.updateFunction(c.deps, user, fn.functionId, definition({ resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 100_000 } })),
+    'invalid_request',
+    'resources.timeoutS',
+  );
   expect((await functions.readFunction(c.deps, user, fn.functionId, {})).version).toBe(1);
 });
 

@@ -84,7 +84,11 @@ export const definition = (overrides: Record<string, unknown> = {}) => ({
 });
 
 /** Expects `promise` to reject with a DomainError of `code` (and `field`, when given); returns it. */
-export async function rejects(promise: Promise<unknown>, code: string, field?: string): Promise<{ code: string; message: string; field?: string; details?: Record<string, unknown> }> {
+export async function rejects(
+  promise: Promise<unknown>,
+  code: string,
+  field?: string,
+): Promise<{ code: string; message: string; field?: string; details?: Record<string, unknown> }> {
   let error: unknown;
   try {
     await promise;

@@ -55,7 +55,10 @@ describe('idempotency keys', () => {
     expect(first.replayed).toBe(false);
     expect(again.replayed).toBe(true);
     expect(again.job.jobId).toBe(first.job.jobId);
-    const clash = await rejects(invocations.invoke(c.deps, caller, fn.functionId, { input: 'other', mode: 'async' }, { idempotencyKey: 'order-42' }), 'conflict');
+    const clash = await rejects(
+      invocations.invoke(c.deps, caller, fn.functionId, { input: 'other', mode: 'async' }, { idempotencyKey: 'order-42' }),
+      'conflict',
+    );
     expect(clash.details).toMatchObject({ jobId: first.job.jobId });
     expect((await jobs.searchJobs(c.deps, caller.user, { functionId: fn.functionId })).items).toHaveLength(1);
   });
@@ -135,7 +138,7 @@ describe('large inputs', () => {
     expect(jobs.jobSummary(job).input).toEqual({ kind: 'upload', size: data.length });
   });
 
-  test("an upload is usable only by the caller that asked for it; a missing one is named; small input stays inline", async () => {
+  test('an upload is usable only by the caller that asked for it; a missing one is named; small input stays inline', async () => {
     const { user, fn, caller } = await developerWithFunction();
     const upload = await invocations.createInputUpload(c.deps, inputs, caller, fn.functionId, { size: 10 });
     await rejects(invocations.invoke(c.deps, caller, fn.functionId, { inputUpload: upload.uploadId }), 'not_found', 'inputUpload');
@@ -183,7 +186,8 @@ describe('callbacks', () => {
     answer = 200;
   });
 
-  const finish = (jobId: string) => c.deps.jobs.transition(jobId, ['QUEUED'], { status: 'FAILED', reason: 'test: finished', finishedAt: new Date().toISOString() }, {}, ['waitingShard']);
+  const finish = (jobId: string) =>
+    c.deps.jobs.transition(jobId, ['QUEUED'], { status: 'FAILED', reason: 'test: finished', finishedAt: new Date().toISOString() }, {}, ['waitingShard']);
   const at = (ms: number) => ({ ...c.deps, now: () => new Date(Date.now() + ms) });
   const drainFor = async (jobId: string, deps = c.deps) => {
     const report = await callbacks.deliverDueCallbacks(deps, sender, 100);
@@ -204,7 +208,12 @@ describe('callbacks', () => {
     const mine = received.filter((r) => r.body.includes(job.jobId));
     expect(mine).toHaveLength(1);
     const { body, headers } = mine[0] as Received;
-    const ok = verify(null, Buffer.from(body), createPublicKey(c.controllerKey.publicKeyPem), Buffer.from(headers['x-chainfaas-signature'] as string, 'base64'));
+    const ok = verify(
+      null,
+      Buffer.from(body),
+      createPublicKey(c.controllerKey.publicKeyPem),
+      Buffer.from(headers['x-chainfaas-signature'] as string, 'base64'),
+    );
     expect(ok).toBe(true);
     expect(headers['x-chainfaas-delivery']).toBe(`${job.jobId}.1`);
     expect(JSON.parse(body)).toMatchObject({ event: 'job.finished', attempt: 1, job: { jobId: job.jobId, status: 'FAILED', reason: 'test: finished' } });
@@ -243,7 +252,9 @@ describe('callbacks', () => {
     }
     const mine = received.filter((r) => r.body.includes(job.jobId));
     expect(mine).toHaveLength(callbacks.CALLBACK.maxAttempts);
-    expect(mine.map((r) => r.headers['x-chainfaas-delivery'])).toEqual(Array.from({ length: callbacks.CALLBACK.maxAttempts }, (_, i) => `${job.jobId}.${i + 1}`));
+    expect(mine.map((r) => r.headers['x-chainfaas-delivery'])).toEqual(
+      Array.from({ length: callbacks.CALLBACK.maxAttempts }, (_, i) => `${job.jobId}.${i + 1}`),
+    );
     const final = await c.deps.jobs.getJob(job.jobId);
     expect(final?.callbackShard).toBeUndefined();
     expect(final?.callbackError).toMatch(/gave up after 5 attempts/);

@@ -22,7 +22,13 @@ afterAll(async () => {
 }, 60_000);
 
 /** Writes a job directly (as the invocation would), at a chosen creation time and status. */
-async function job(user: User, functionId: string, createdAt: string, status: JobRecord['status'] = 'QUEUED', extra: Partial<JobRecord> = {}): Promise<JobRecord> {
+async function job(
+  user: User,
+  functionId: string,
+  createdAt: string,
+  status: JobRecord['status'] = 'QUEUED',
+  extra: Partial<JobRecord> = {},
+): Promise<JobRecord> {
   const jobId = `job_${Math.random().toString(36).slice(2, 12)}${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, 'x');
   const record: JobRecord = {
     jobId,

@@ -28,7 +28,8 @@ test('every operation documents its success, its error statuses and a JSON probl
       const statuses = Object.keys(op.responses);
       expect({ route: `${method} ${path}`, ok: statuses.some((s) => /^2/.test(s)) }).toEqual({ route: `${method} ${path}`, ok: true });
       expect(op.responses.default.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
-      for (const s of statuses.filter((s) => /^[45]/.test(s))) expect(op.responses[s].content['application/json'].schema.$ref).toBe('#/components/schemas/Problem');
+      for (const s of statuses.filter((s) => /^[45]/.test(s)))
+        expect(op.responses[s].content['application/json'].schema.$ref).toBe('#/components/schemas/Problem');
       const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       expect(op.parameters.filter((p: any) => p.in === 'path').map((p: any) => p.name)).toEqual(inPath);
       expect(typeof op.operationId).toBe('string');

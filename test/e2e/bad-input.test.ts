@@ -220,3 +220,81 @@ test('a rejected registration writes nothing: the same email can register afterw
   expect(again.status).toBe(409);
   expect(again.body.error.code).toBe('conflict');
 });
+
+/** The routes of accounts, functions, invocations and jobs added with part A: the same rule, a named 4xx, never a 500. */
+const del = (client: Api, path: string) => client.call('DELETE', path);
+const partACases: Case[] = [
+  { name: 'tokens: name of the wrong type', call: () => dev.post('/tokens', { name: 42 }), status: 400, code: 'invalid_request', field: 'name' },
+  { name: 'tokens: lifetime too short', call: () => dev.post('/tokens', { expiresInS: 1 }), status: 400, code: 'invalid_request', field: 'expiresInS' },
+  { name: 'tokens: unknown field', call: () => dev.post('/tokens', { scopes: ['all'] }), status: 400, code: 'invalid_request' },
+  { name: 'tokens: malformed JSON', call: () => dev.call('POST', '/tokens', undefined, { raw: '{"name":' }), status: 400, code: 'invalid_request', message: /not valid JSON/ },
+  { name: 'tokens: body over 1 MiB', call: () => dev.post('/tokens', { name: 'x'.repeat(1_100_000) }), status: 413, code: 'payload_too_large' },
+  { name: 'tokens: revoke an unknown token', call: () => del(dev, '/tokens/tok_nope'), status: 404, code: 'not_found' },
+  { name: 'tokens: revoke a malformed id', call: () => del(dev, '/tokens/not%20an%20id%00'), status: 404, code: 'not_found' },
+  { name: 'functions: update an unknown function', call: () => dev.put('/functions/fn_nope', { name: 'x', image, resources }), status: 404, code: 'not_found' },
+  {
+    name: 'functions: update with a wrong type',
+    call: () => dev.put(`/functions/${functionId}`, { name: 'x', image, resources: { ...resources, vcpu: 'one' } }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'resources.vcpu',
+  },
+  { name: 'functions: update without the image', call: () => dev.put(`/functions/${functionId}`, { name: 'x', resources }), status: 400, code: 'invalid_request', field: 'image' },
+  { name: 'functions: update with malformed JSON', call: () => dev.call('PUT', `/functions/${functionId}`, undefined, { raw: '[' }), status: 400, code: 'invalid_request' },
+  { name: 'functions: update with no body', call: () => dev.call('PUT', `/functions/${functionId}`), status: 400, code: 'invalid_request' },
+  { name: 'functions: version of the wrong type', call: () => dev.get(`/functions/${functionId}?version=latest`), status: 400, code: 'invalid_request', field: 'version' },
+  { name: 'functions: a version that does not exist', call: () => dev.get(`/functions/${functionId}?version=99`), status: 404, code: 'not_found', field: 'version' },
+  { name: 'functions: unknown query parameter', call: () => dev.get(`/functions/${functionId}?expand=all`), status: 400, code: 'invalid_request' },
+  { name: 'functions: delete an unknown function', call: () => del(dev, '/functions/fn_nope'), status: 404, code: 'not_found' },
+  { name: 'keys: for an unknown function', call: () => dev.post('/functions/fn_nope/keys', {}), status: 404, code: 'not_found' },
+  { name: 'keys: lifetime of the wrong type', call: () => dev.post(`/functions/${functionId}/keys`, { expiresInS: 'forever' }), status: 400, code: 'invalid_request', field: 'expiresInS' },
+  { name: 'keys: list for an unknown function', call: () => dev.get('/functions/fn_nope/keys'), status: 404, code: 'not_found' },
+  { name: 'keys: revoke an unknown key', call: () => del(dev, `/functions/${functionId}/keys/key_nope`), status: 404, code: 'not_found' },
+  { name: 'inputs: missing size', call: () => dev.post(`/functions/${functionId}/inputs`, {}), status: 400, code: 'invalid_request', field: 'size' },
+  { name: 'inputs: negative size', call: () => dev.post(`/functions/${functionId}/inputs`, { size: -1 }), status: 400, code: 'invalid_request', field: 'size' },
+  { name: 'inputs: over the upload limit', call: () => dev.post(`/functions/${functionId}/inputs`, { size: 1e12 }), status: 400, code: 'invalid_request', field: 'size' },
+  { name: 'inputs: unknown function', call: () => dev.post('/functions/fn_nope/inputs', { size: 10 }), status: 404, code: 'not_found' },
+  { name: 'invoke: callbackUrl not a URL', call: () => dev.post(`/functions/${functionId}/invocations`, { callbackUrl: 'later please' }), status: 400, code: 'invalid_request', field: 'callbackUrl' },
+  {
+    name: 'invoke: callbackUrl to a private address',
+    call: () => dev.post(`/functions/${functionId}/invocations`, { callbackUrl: 'https://169.254.169.254/x' }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'callbackUrl',
+  },
+  { name: 'invoke: malformed inputUpload', call: () => dev.post(`/functions/${functionId}/invocations`, { inputUpload: '../etc' }), status: 400, code: 'invalid_request', field: 'inputUpload' },
+  { name: 'invoke: unknown inputUpload', call: () => dev.post(`/functions/${functionId}/invocations`, { inputUpload: 'in_doesnotexist1' }), status: 404, code: 'not_found', field: 'inputUpload' },
+  { name: 'invoke: waitS of the wrong type', call: () => dev.post(`/functions/${functionId}/invocations`, { waitS: '5' }), status: 400, code: 'invalid_request', field: 'waitS' },
+  { name: 'invoke: unknown mode', call: () => dev.post(`/functions/${functionId}/invocations`, { mode: 'later' }), status: 400, code: 'invalid_request', field: 'mode' },
+  { name: 'invoke: a JSON array as the body', call: () => dev.post(`/functions/${functionId}/invocations`, ['x']), status: 400, code: 'invalid_request' },
+  {
+    name: 'invoke: idempotency-key with spaces',
+    call: () => dev.call('POST', `/functions/${functionId}/invocations`, { input: 'x' }, { headers: { 'idempotency-key': 'two words' } }),
+    status: 400,
+    code: 'invalid_request',
+    field: 'idempotency-key',
+  },
+  {
+    name: 'invoke: an x-api-key that is not an invoke key',
+    call: () => api.call('POST', `/functions/${functionId}/invocations`, { input: 'x' }, { headers: { 'x-api-key': 'hunter2' } }),
+    status: 401,
+    code: 'unauthenticated',
+  },
+  { name: 'jobs: unknown status', call: () => dev.get('/jobs?status=DONE'), status: 400, code: 'invalid_request', field: 'status' },
+  { name: 'jobs: limit too large', call: () => dev.get('/jobs?limit=1000'), status: 400, code: 'invalid_request', field: 'limit' },
+  { name: 'jobs: from not a date', call: () => dev.get('/jobs?from=yesterday'), status: 400, code: 'invalid_request', field: 'from' },
+  { name: 'jobs: a forged cursor', call: () => dev.get('/jobs?cursor=AAAA'), status: 400, code: 'invalid_request', field: 'cursor' },
+  { name: 'jobs: unknown query parameter', call: () => dev.get('/jobs?sort=asc'), status: 400, code: 'invalid_request' },
+  { name: 'jobs: cancel an unknown job', call: () => dev.post('/jobs/job_nope/cancel'), status: 404, code: 'not_found' },
+];
+
+test.each(partACases)('$name → $status $code', async ({ call, status, code, field, message }) => {
+  const res = await call();
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/application\/json/);
+  expect(res.body.error.code).toBe(code);
+  expect(typeof res.body.error.message).toBe('string');
+  expect(res.body.error.message.length).toBeGreaterThan(5);
+  if (field) expect(res.body.error.field).toBe(field);
+  if (message) expect(res.body.error.message).toMatch(message);
+});

@@ -93,8 +93,7 @@ export class DynamoAccountStore implements AccountStore {
         }),
       );
     } catch (err) {
-      if (isConditionFailure(err))
-        throw conflict(`the account already has ${maxEntries} API tokens and invoke keys: revoke some first`, { limit: maxEntries });
+      if (isConditionFailure(err)) throw conflict(`the account already has ${maxEntries} API tokens and invoke keys: revoke some first`, { limit: maxEntries });
       throw err;
     }
   }

@@ -56,7 +56,8 @@ export async function readFunction(deps: Deps, user: User, functionId: string, q
   const fn = await getOwnFunction(deps, user, functionId);
   if (version === undefined || version === fn.version) return fn;
   const snapshot = version < fn.version ? await deps.functions.getFunctionVersion(functionId, version) : undefined;
-  if (!snapshot) throw new DomainError('not_found', `function ${functionId} has no version ${version} (the latest is ${fn.version})`, 'version', { id: functionId });
+  if (!snapshot)
+    throw new DomainError('not_found', `function ${functionId} has no version ${version} (the latest is ${fn.version})`, 'version', { id: functionId });
   return snapshot;
 }
 

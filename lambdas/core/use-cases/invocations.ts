@@ -64,10 +64,16 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     const inputKey = uploadKey(caller, functionId, req.inputUpload);
     const inputSize = await deps.storage.size(inputKey);
     if (inputSize === undefined) {
-      throw new DomainError('not_found', `inputUpload: no upload ${req.inputUpload}; PUT the input to the uploadUrl first`, 'inputUpload', { id: req.inputUpload });
+      throw new DomainError('not_found', `inputUpload: no upload ${req.inputUpload}; PUT the input to the uploadUrl first`, 'inputUpload', {
+        id: req.inputUpload,
+      });
     }
     if (inputSize > MAX_UPLOADED_INPUT_BYTES) {
-      throw new DomainError('payload_too_large', `inputUpload: the upload has ${inputSize} bytes; at most ${MAX_UPLOADED_INPUT_BYTES} are accepted`, 'inputUpload');
+      throw new DomainError(
+        'payload_too_large',
+        `inputUpload: the upload has ${inputSize} bytes; at most ${MAX_UPLOADED_INPUT_BYTES} are accepted`,
+        'inputUpload',
+      );
     }
     upload = { inputKey, inputSize };
   } else {

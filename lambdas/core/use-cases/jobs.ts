@@ -53,7 +53,10 @@ export function jobSummary(job: JobRecord) {
     paid: job.paid,
     exitCode: job.exitCode,
     reason: job.reason,
-    input: job.inputKey !== undefined ? { kind: 'upload' as const, size: job.inputSize } : { kind: 'inline' as const, size: Buffer.byteLength(job.inputBase64, 'base64') },
+    input:
+      job.inputKey !== undefined
+        ? { kind: 'upload' as const, size: job.inputSize }
+        : { kind: 'inline' as const, size: Buffer.byteLength(job.inputBase64, 'base64') },
     result: job.resultSize !== undefined ? { sha256: job.resultSha256, size: job.resultSize } : undefined,
     invokeKeyId: job.invokeKeyId,
     callback:
