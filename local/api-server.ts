@@ -1,5 +1,7 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, resolve, sep } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { LIMITS } from '../lambdas/core/schemas';
 import { HandlerName, ROUTES } from '../lambdas/handlers/manifest';
@@ -103,12 +105,22 @@ function lambdaContext(name: string, requestId: string): Context {
   };
 }
 
+export interface ApiServerOptions {
+  /**
+   * The web portal's built files (`portal/dist`), served for GET/HEAD on paths no API route
+   * matches: `/` and `/portal/` answer index.html, `/config.json` tells the app this server's URL.
+   * @default - no portal
+   */
+  portalDir?: string;
+}
+
 /** Starts the API on 127.0.0.1:`port`; `handlers` maps each manifest handler name to its module's handler. */
-export function startApiServer(port: number, handlers: Record<HandlerName, LambdaHandler | undefined>): Promise<{ server: Server; url: string }> {
+export function startApiServer(port: number, handlers: Record<HandlerName, LambdaHandler | undefined>, options: ApiServerOptions = {}): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
       const candidates = compiled.filter((r) => r.pattern.test(url.pathname));
+      if (candidates.length === 0 && options.portalDir && servePortal(req, res, url, options.portalDir)) return;
       if (candidates.length === 0) return problem(res, 404, 'not_found', `no route for ${url.pathname}`);
       const route = candidates.find((r) => r.method === req.method);
       if (!route)
@@ -140,6 +152,120 @@ export function startApiServer(port: number, handlers: Record<HandlerName, Lambd
       const address = server.address();
       const actual = typeof address === 'object' && address ? address.port : port;
       resolve({ server, url: `http://127.0.0.1:${actual}` });
+    });
+  });
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/**
+ * The portal's security headers, as PortalSite's CloudFront policy sets them (lib/constructs/
+ * portal-site.ts), with one local difference: connect-src also allows http://127.0.0.1:* (the
+ * local results bucket). So a script or style the portal could not load in AWS fails here too.
+ */
+const PORTAL_HEADERS = {
+  'content-security-policy': "default-src 'self'; connect-src 'self' https: http://127.0.0.1:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'strict-origin-when-cross-origin',
+};
+
+/**
+ * Serves a file of the portal for a path no API route matches; answers false when the path is
+ * not the portal's (the caller then gives the API's 404 problem). Files never leave `dir`.
+ */
+function servePortal(req: IncomingMessage, res: ServerResponse, url: URL, dir: string): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (url.pathname === '/config.json') {
+    const body = JSON.stringify({ apiUrl: `http://${req.headers.host ?? '127.0.0.1'}` });
+    res.writeHead(200, { 'content-type': CONTENT_TYPES['.json'] as string, 'cache-control': 'no-store', ...PORTAL_HEADERS });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+  let rel = url.pathname.startsWith('/portal/') ? url.pathname.slice('/portal'.length) : url.pathname === '/portal' ? '/' : url.pathname;
+  if (rel === '/') rel = '/index.html';
+  let file: string;
+  try {
+    file = resolve(dir, `.${decodeURIComponent(rel)}`);
+  } catch {
+    return false;
+  }
+  const root = resolve(dir);
+  if (file !== root && !file.startsWith(root + sep)) return false;
+  if (!existsSync(file) || !statSync(file).isFile()) return false;
+  const type = CONTENT_TYPES[extname(file)] ?? 'application/octet-stream';
+  const body = readFileSync(file);
+  res.writeHead(200, { 'content-type': type, 'content-length': String(body.length), 'cache-control': 'no-cache', ...PORTAL_HEADERS });
+  res.end(req.method === 'HEAD' ? undefined : body);
+  return true;
+}
+
+/**
+ * The results bucket's CORS rule in front of fauxqs, which answers no CORS at all. In AWS the
+ * bucket allows GET, PUT and HEAD from the portal's origin (lib/constructs/result-bucket.ts), so
+ * the portal reads a job's result and log through their presigned links; locally this proxy adds
+ * the same headers (and answers preflights) and forwards everything else to fauxqs untouched.
+ * Local mode points its S3 endpoint here; SQS still talks to fauxqs directly.
+ */
+export function startS3CorsProxy(target: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const upstream = new URL(target);
+  const cors = (req: IncomingMessage): Record<string, string> =>
+    req.headers.origin
+      ? { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Content-Length', vary: 'Origin' }
+      : {};
+  const server = createServer((req, res) => {
+    if (req.method === 'OPTIONS' && req.headers.origin && req.headers['access-control-request-method']) {
+      const method = String(req.headers['access-control-request-method']).toUpperCase();
+      if (!['GET', 'PUT', 'HEAD'].includes(method)) {
+        res.writeHead(403, { 'content-type': 'text/plain' });
+        res.end(`CORSResponse: ${method} is not allowed by the bucket's CORS rule`);
+        return;
+      }
+      res.writeHead(200, {
+        ...cors(req),
+        'access-control-allow-methods': 'GET, PUT, HEAD',
+        'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '*'),
+        'access-control-max-age': '3600',
+      });
+      res.end();
+      return;
+    }
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...cors(req) });
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', (err) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`S3 emulator unreachable: ${err.message}`);
+    });
+    req.pipe(forward);
+  });
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      resolvePromise({
+        endpoint: `http://127.0.0.1:${port}`,
+        stop: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
     });
   });
 }

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { generateKeyPair } from '../lambdas/core/signing';
 import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
-import { LambdaHandler, startApiServer } from './api-server';
+import { LambdaHandler, startApiServer, startS3CorsProxy } from './api-server';
+import { projectRoot } from '../lib/project-root';
 import { ensureDocker } from './docker';
 import { startDynamoDbLocal, startFauxqs } from './services';
 import { createBucket, createTables } from './tables';
@@ -37,6 +38,8 @@ export interface PlatformOptions {
   /** Reaper period (leases, waiting deadlines; EventBridge runs it every minute in AWS). @default 1000 ms */
   reaperIntervalMs?: number;
   log?: (line: string) => void;
+  /** The web portal's built files, served by the API server at `/` and `/portal/`. @default portal/dist of this checkout */
+  portalDir?: string;
   /** The provider agent's JSON log level (to stderr). @default warn */
   agentLogLevel?: LogLevel;
 }
@@ -82,6 +85,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       () => dynamo.stop(),
     );
     log(`DynamoDB Local at ${dynamo.endpoint}; SQS + S3 emulator at ${fauxqs.endpoint}`);
+    // fauxqs answers no CORS; the AWS results bucket does, and the portal reads results and logs
+    // from the browser: S3 traffic goes through a proxy that adds the bucket's CORS rule.
+    const s3 = await startS3CorsProxy(fauxqs.endpoint);
+    stops.push(() => s3.stop());
     const registry = await startRegistry({ port: options.registryPort ?? 0, dataDir: join(dataDir, 'registry') });
     stops.push(() => registry.stop());
     log(`Docker registry at ${registry.address}`);
@@ -100,7 +107,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
-      AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
       [ENV.bucket]: 'chainfaas-results',
       [ENV.queuePrefix]: 'chainfaas-provider-',
       [ENV.signingKeyFile]: keyFile,
@@ -153,7 +160,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await reaping?.catch(() => undefined);
     });
 
-    const { server, url: apiUrl } = await startApiServer(options.port ?? 3000, handlers);
+    const { server, url: apiUrl } = await startApiServer(options.port ?? 3000, handlers, { portalDir: options.portalDir ?? join(projectRoot(), 'portal', 'dist') });
     stops.push(() => closeServer(server));
     log(`API at ${apiUrl}`);
 

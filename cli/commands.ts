@@ -1,0 +1,733 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { ApiClient, ApiError, Credential, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
+import { between, bytes, credits, duration, parseCredits, when } from '../portal/src/format';
+import { FlagSpec, Flags, UsageError } from './args';
+import { ConfigError, removeConfig, SavedConfig, writeConfig } from './config';
+import { Io, printFacts, printJson, printTable, Spinner } from './output';
+
+/**
+ * The `chainfaas` commands. Each one calls the public HTTP API through the same client the
+ * portal uses, prints a table or facts for people and the API's JSON with --json, and reports its
+ * outcome through the exit code (see EXIT).
+ */
+
+export const EXIT = {
+  ok: 0,
+  /** The API refused the request or could not be reached. */
+  error: 1,
+  /** Bad command line. */
+  usage: 2,
+  /** Not logged in, or the API refused the credentials (401). */
+  auth: 3,
+  /** The job ran and FAILED, or was CANCELLED (invoke, jobs wait). */
+  jobFailed: 4,
+  /** Gave up waiting: the job is still running (its id is printed). */
+  timeout: 5,
+} as const;
+
+export interface Context {
+  io: Io;
+  flags: Flags;
+  args: string[];
+  json: boolean;
+  configFile: string;
+  /** The client as the logged-in user (or with --token); throws ConfigError when there is none. */
+  api(): ApiClient;
+  /** The API URL from flag, environment or config (no token needed). */
+  apiUrl(): string;
+  saved(): SavedConfig;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  flags: Record<string, FlagSpec>;
+  /** Longer help: examples, notes. */
+  details?: string;
+  run(ctx: Context): Promise<number>;
+}
+
+const out = (ctx: Context, line = '') => ctx.io.stdout.write(`${line}\n`);
+const err = (ctx: Context, line: string) => ctx.io.stderr.write(`${line}\n`);
+
+function arg(ctx: Context, index: number, name: string, command: string): string {
+  const value = ctx.args[index];
+  if (value === undefined || value === '') throw new UsageError(`missing ${name}`, command);
+  return value;
+}
+
+function noMoreArgs(ctx: Context, count: number, command: string): void {
+  if (ctx.args.length > count) throw new UsageError(`unexpected argument "${ctx.args[count]}"`, command);
+}
+
+/** A function by id (`fn_…`) or by name (looked up in `GET /functions`). */
+async function resolveFunction(api: ApiClient, ref: string): Promise<FunctionRecord> {
+  if (/^fn_[A-Za-z0-9]+$/.test(ref)) return api.getFunction(ref);
+  const { items } = await api.listFunctions();
+  const found = items.filter((f) => f.name === ref);
+  if (found.length === 0) throw new ApiError(404, { code: 'not_found', message: `you have no function named ${ref}` });
+  return found[0] as FunctionRecord;
+}
+
+async function resolveFunctionId(api: ApiClient, ref: string): Promise<string> {
+  return /^fn_[A-Za-z0-9]+$/.test(ref) ? ref : (await resolveFunction(api, ref)).functionId;
+}
+
+// ---------------------------------------------------------------------------------------------
+// login, logout, whoami
+
+const login: Command = {
+  name: 'login',
+  summary: 'log in and save the API address and token',
+  usage: 'chainfaas login --api-url URL (--email EMAIL --password-stdin | --token TOKEN)',
+  flags: {
+    email: { kind: 'string', value: 'EMAIL', help: 'log in with email and password (opens a session)' },
+    'password-stdin': { kind: 'boolean', help: 'read the password from stdin (docker login style)' },
+  },
+  details: [
+    'The API address and a token are saved to ~/.chainfaas/config.json (mode 0600), or to the file',
+    'CHAINFAAS_CONFIG or --config names. With --token, an API token from the portal (Account page)',
+    'is checked and saved instead of a password session.',
+    '',
+    'Examples:',
+    '  echo "$PASSWORD" | chainfaas login --api-url http://127.0.0.1:3000 --email ada@example.com --password-stdin',
+    '  chainfaas login --api-url https://api.example.com --token cf_...',
+  ].join('\n'),
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'login');
+    const apiUrl = ctx.apiUrl();
+    const base = new ApiClient(apiUrl);
+    let token = ctx.flags.token as string | undefined;
+    if (token === undefined) {
+      const email = ctx.flags.email as string | undefined;
+      if (!email) throw new UsageError('give --email (with --password-stdin) or --token', 'login');
+      if (!ctx.flags['password-stdin']) throw new UsageError('give --password-stdin and pipe the password in (it is never taken from the command line)', 'login');
+      const password = (await readAll(ctx.io.stdin)).toString('utf8').replace(/\r?\n$/, '');
+      if (!password) throw new UsageError('stdin held no password', 'login');
+      token = (await base.login(email, password)).token;
+    }
+    const me = await base.withToken(token).me();
+    writeConfig(ctx.configFile, { apiUrl, token, email: me.email });
+    if (ctx.json) printJson(ctx.io, { apiUrl, userId: me.userId, email: me.email, roles: me.roles, config: ctx.configFile });
+    else out(ctx, `Logged in to ${apiUrl} as ${me.email} (${me.roles.join(', ')}). Saved to ${ctx.configFile}.`);
+    return EXIT.ok;
+  },
+};
+
+const logout: Command = {
+  name: 'logout',
+  summary: 'forget the saved login',
+  usage: 'chainfaas logout',
+  flags: {},
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'logout');
+    const removed = removeConfig(ctx.configFile);
+    if (ctx.json) printJson(ctx.io, { removed, config: ctx.configFile });
+    else out(ctx, removed ? `Logged out (removed ${ctx.configFile}).` : 'Not logged in.');
+    return EXIT.ok;
+  },
+};
+
+const whoami: Command = {
+  name: 'whoami',
+  summary: 'show the account the CLI acts as',
+  usage: 'chainfaas whoami',
+  flags: {},
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'whoami');
+    const me = await ctx.api().me();
+    if (ctx.json) printJson(ctx.io, me);
+    else printFacts(ctx.io, [['User', me.userId], ['Email', me.email], ['Roles', me.roles.join(', ')], ['API', ctx.apiUrl()]]);
+    return EXIT.ok;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// functions
+
+const FUNCTION_FLAGS: Record<string, FlagSpec> = {
+  image: { kind: 'string', value: 'REF', help: 'image pinned by digest: registry/repo@sha256:<64 hex>' },
+  vcpu: { kind: 'number', value: 'N', help: 'vCPUs per job (default 0.5)' },
+  'memory-mb': { kind: 'number', value: 'MB', help: 'memory per job (default 128)' },
+  'timeout-s': { kind: 'number', value: 'S', help: 'timeout per job (default 10)' },
+  protocol: { kind: 'string', value: 'stdio|http', help: 'how the container gets its input (default stdio)' },
+  mode: { kind: 'string', value: 'sync|async', help: 'default invocation mode (default sync)' },
+  network: { kind: 'string', value: 'none|egress', help: 'network in the container (default none)' },
+  'max-price': { kind: 'string', value: 'CREDITS', help: 'price cap per job, in credits (e.g. 0.5); default: worst case' },
+  env: { kind: 'list', value: 'NAME=VALUE', help: 'environment variable (repeat the flag); on update, replaces them all' },
+};
+
+function specFromFlags(flags: Flags, base: FunctionSpec | undefined, name: string, command: string): FunctionSpec {
+  const env = flags.env as string[] | undefined;
+  let envVars = base?.env;
+  if (env) {
+    envVars = {};
+    for (const pair of env) {
+      const eq = pair.indexOf('=');
+      if (eq < 1) throw new UsageError(`--env ${pair}: write NAME=VALUE`, command);
+      envVars[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  let maxPrice = base?.maxPrice;
+  if (flags['max-price'] !== undefined) {
+    maxPrice = parseCredits(String(flags['max-price']));
+    if (maxPrice === undefined || maxPrice < 1) throw new UsageError(`--max-price ${flags['max-price']}: write credits such as 0.5 or 2 (at most 6 decimals)`, command);
+  }
+  const image = (flags.image as string | undefined) ?? base?.image;
+  if (!image) throw new UsageError('--image is required', command);
+  return {
+    name,
+    image,
+    resources: {
+      vcpu: (flags.vcpu as number | undefined) ?? base?.resources.vcpu ?? 0.5,
+      memoryMb: (flags['memory-mb'] as number | undefined) ?? base?.resources.memoryMb ?? 128,
+      timeoutS: (flags['timeout-s'] as number | undefined) ?? base?.resources.timeoutS ?? 10,
+    },
+    protocol: ((flags.protocol as string | undefined) ?? base?.protocol) as FunctionSpec['protocol'],
+    mode: ((flags.mode as string | undefined) ?? base?.mode) as FunctionSpec['mode'],
+    network: ((flags.network as string | undefined) ?? base?.network) as FunctionSpec['network'],
+    ...(maxPrice !== undefined ? { maxPrice } : {}),
+    ...(envVars !== undefined ? { env: envVars } : {}),
+  };
+}
+
+function printFunction(ctx: Context, fn: FunctionRecord): void {
+  printFacts(ctx.io, [
+    ['Name', fn.name],
+    ['Function', fn.functionId],
+    ['Version', String(fn.version)],
+    ['Image', fn.image],
+    ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB, ${fn.resources.timeoutS} s`],
+    ['Protocol', fn.protocol],
+    ['Mode', fn.mode],
+    ['Network', fn.network],
+    ['Price cap', `${credits(fn.maxPrice)} credits`],
+    ['Environment', Object.keys(fn.env).join(', ') || '(none)'],
+    ['Created', when(fn.createdAt)],
+    ['Updated', when(fn.updatedAt)],
+    ['Deleted', fn.deletedAt ? when(fn.deletedAt) : undefined],
+  ]);
+}
+
+const functionsCreate: Command = {
+  name: 'functions create',
+  summary: 'register a function (image pinned by digest)',
+  usage: 'chainfaas functions create NAME --image REF [--vcpu N] [--memory-mb MB] [--timeout-s S] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
+  flags: FUNCTION_FLAGS,
+  details: 'Example:\n  chainfaas functions create sha256 --image 127.0.0.1:5000/chainfaas/sha256@sha256:2d5e... --memory-mb 64',
+  async run(ctx) {
+    const name = arg(ctx, 0, 'NAME', 'functions create');
+    noMoreArgs(ctx, 1, 'functions create');
+    const fn = await ctx.api().createFunction(specFromFlags(ctx.flags, undefined, name, 'functions create'));
+    if (ctx.json) printJson(ctx.io, fn);
+    else {
+      out(ctx, `Created function ${fn.name} (${fn.functionId}), version ${fn.version}.`);
+      printFunction(ctx, fn);
+    }
+    return EXIT.ok;
+  },
+};
+
+const functionsList: Command = {
+  name: 'functions list',
+  summary: 'list your functions',
+  usage: 'chainfaas functions list',
+  flags: {},
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'functions list');
+    const { items } = await ctx.api().listFunctions();
+    if (ctx.json) printJson(ctx.io, items);
+    else if (items.length === 0) out(ctx, 'No functions. Create one with: chainfaas functions create NAME --image REF');
+    else
+      printTable(
+        ctx.io,
+        ['Name', 'Function', 'Version', 'Resources', 'Mode', 'Price cap', 'Image'],
+        items.map((f) => [f.name, f.functionId, String(f.version), `${f.resources.vcpu} vCPU/${f.resources.memoryMb} MB/${f.resources.timeoutS} s`, f.mode, credits(f.maxPrice), f.image]),
+      );
+    return EXIT.ok;
+  },
+};
+
+const functionsGet: Command = {
+  name: 'functions get',
+  summary: 'show a function',
+  usage: 'chainfaas functions get FUNCTION',
+  flags: {},
+  details: 'FUNCTION is a function id (fn_...) or a name.',
+  async run(ctx) {
+    const ref = arg(ctx, 0, 'FUNCTION', 'functions get');
+    noMoreArgs(ctx, 1, 'functions get');
+    const fn = await resolveFunction(ctx.api(), ref);
+    if (ctx.json) printJson(ctx.io, fn);
+    else printFunction(ctx, fn);
+    return EXIT.ok;
+  },
+};
+
+const functionsUpdate: Command = {
+  name: 'functions update',
+  summary: 'change a function (writes a new version)',
+  usage: 'chainfaas functions update FUNCTION [--image REF] [--vcpu N] [--memory-mb MB] [--timeout-s S] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
+  flags: FUNCTION_FLAGS,
+  details: 'Options not given keep their current value. Jobs already created keep the version they were created with.',
+  async run(ctx) {
+    const ref = arg(ctx, 0, 'FUNCTION', 'functions update');
+    noMoreArgs(ctx, 1, 'functions update');
+    const api = ctx.api();
+    const current = await resolveFunction(api, ref);
+    if (Object.keys(ctx.flags).filter((k) => k in FUNCTION_FLAGS).length === 0) throw new UsageError('nothing to change: give at least one option', 'functions update');
+    const fn = await api.updateFunction(current.functionId, specFromFlags(ctx.flags, current, current.name, 'functions update'));
+    if (ctx.json) printJson(ctx.io, fn);
+    else {
+      out(ctx, `Updated ${fn.name} (${fn.functionId}) to version ${fn.version}.`);
+      printFunction(ctx, fn);
+    }
+    return EXIT.ok;
+  },
+};
+
+const functionsDelete: Command = {
+  name: 'functions delete',
+  summary: 'delete a function (its jobs stay readable)',
+  usage: 'chainfaas functions delete FUNCTION',
+  flags: {},
+  async run(ctx) {
+    const ref = arg(ctx, 0, 'FUNCTION', 'functions delete');
+    noMoreArgs(ctx, 1, 'functions delete');
+    const api = ctx.api();
+    const fn = await resolveFunction(api, ref);
+    await api.deleteFunction(fn.functionId);
+    if (ctx.json) printJson(ctx.io, { functionId: fn.functionId, name: fn.name, deleted: true });
+    else out(ctx, `Deleted ${fn.name} (${fn.functionId}). It can no longer be invoked; its jobs stay readable.`);
+    return EXIT.ok;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// invoke
+
+const MAX_INLINE_INPUT = 256 * 1024;
+
+const invoke: Command = {
+  name: 'invoke',
+  summary: 'run a function and print its result (waits with a spinner)',
+  usage: 'chainfaas invoke FUNCTION [-d TEXT | --data-file PATH | < input] [-o FILE] [--async] [--timeout S] [--key KEY]',
+  flags: {
+    data: { kind: 'string', alias: 'd', value: 'TEXT', help: 'the input, as text' },
+    'data-file': { kind: 'string', value: 'PATH', help: 'read the input from a file ("-" for stdin); without -d or this, stdin is read when it is not a terminal' },
+    output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' },
+    async: { kind: 'boolean', help: 'do not wait: print the job id and exit' },
+    timeout: { kind: 'number', value: 'S', help: 'how long to wait for the result (default: the function’s timeout + 120 s)' },
+    key: { kind: 'string', value: 'KEY', help: 'invoke with an invoke key (ik_...) instead of your login (or CHAINFAAS_INVOKE_KEY)' },
+    quiet: { kind: 'boolean', alias: 'q', help: 'no spinner or status on stderr' },
+  },
+  details: [
+    'Exit codes: 0 the job succeeded; 4 it failed (its reason and log go to stderr);',
+    '5 still running when --timeout passed (its id is printed); 1 the API refused the call.',
+    '',
+    'Examples:',
+    '  chainfaas invoke sha256 -d "hello"',
+    '  chainfaas invoke fn_abc --data-file photo.jpg -o result.json',
+    '  echo 3 | chainfaas invoke sleep --async --json',
+  ].join('\n'),
+  async run(ctx) {
+    const ref = arg(ctx, 0, 'FUNCTION', 'invoke');
+    noMoreArgs(ctx, 1, 'invoke');
+    if (ctx.flags.data !== undefined && ctx.flags['data-file'] !== undefined) throw new UsageError('give -d/--data or --data-file, not both', 'invoke');
+    const key = (ctx.flags.key as string | undefined) ?? process.env.CHAINFAAS_INVOKE_KEY;
+    const api = key ? new ApiClient(ctx.apiUrl(), key) : ctx.api();
+    // An invoke key cannot list functions: with a key, FUNCTION must be the id.
+    const functionId = key ? ref : await resolveFunctionId(api, ref);
+    const input = await readInput(ctx);
+    const body: { inputBase64?: string; inputUpload?: string; mode?: 'sync' | 'async'; waitS?: number } = {};
+    if (input.length > MAX_INLINE_INPUT) body.inputUpload = await uploadInput(api, functionId, input);
+    else body.inputBase64 = input.toString('base64');
+    const spinner = new Spinner(ctx.io.stderr, !ctx.flags.quiet && !ctx.flags.async);
+    if (ctx.flags.async) {
+      body.mode = 'async';
+      const { body: job } = await api.invoke(functionId, body);
+      if (ctx.json) printJson(ctx.io, job);
+      else out(ctx, job.jobId);
+      return EXIT.ok;
+    }
+    body.mode = 'sync';
+    body.waitS = 20;
+    spinner.start(`invoking ${ref}…`);
+    let job: JobView;
+    try {
+      ({ body: job } = await api.invoke(functionId, body));
+      if (!TERMINAL_STATUSES.includes(job.status)) {
+        spinner.update(`job ${job.jobId} ${job.status}…`);
+        const fnTimeout = key ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
+        const timeoutMs = ((ctx.flags.timeout as number | undefined) ?? fnTimeout + 120) * 1000;
+        const waited = await waitForJob(api, job.jobId, { timeoutMs, onUpdate: (j) => spinner.update(`job ${j.jobId} ${j.status}…`) });
+        job = waited.job;
+        if (!waited.done) {
+          spinner.stop();
+          if (ctx.json) printJson(ctx.io, job);
+          err(ctx, `chainfaas: job ${job.jobId} is still ${job.status} after ${(timeoutMs / 1000).toFixed(0)} s; follow it with: chainfaas jobs get ${job.jobId}`);
+          return EXIT.timeout;
+        }
+      }
+    } catch (e) {
+      spinner.stop();
+      throw e;
+    }
+    spinner.stop(ctx.flags.quiet ? undefined : `job ${job.jobId} ${job.status} in ${duration(job.runtimeMs)}`);
+    return finishJob(ctx, job);
+  },
+};
+
+/** Prints (or writes) a finished job's result; a failed job's reason and log go to stderr. */
+async function finishJob(ctx: Context, job: JobView): Promise<number> {
+  if (job.status !== 'SUCCEEDED') {
+    if (ctx.json) printJson(ctx.io, job);
+    err(ctx, `chainfaas: job ${job.jobId} ${job.status}: ${job.reason ?? 'no reason given'}`);
+    if (job.logUrl) {
+      const log = await download(job.logUrl).catch(() => undefined);
+      if (log && log.length) err(ctx, `--- log (stderr) ---\n${log.toString('utf8').replace(/\n$/, '')}`);
+    }
+    return EXIT.jobFailed;
+  }
+  const result = job.resultUrl ? await download(job.resultUrl) : Buffer.alloc(0);
+  const file = ctx.flags.output as string | undefined;
+  if (file) {
+    writeFileSync(file, result);
+    if (ctx.json) printJson(ctx.io, { ...job, output: file });
+    else err(ctx, `wrote ${bytes(result.length)} to ${file}`);
+  } else if (ctx.json) printJson(ctx.io, { ...job, output: result.toString('utf8') });
+  else {
+    ctx.io.stdout.write(result);
+    if (result.length && result[result.length - 1] !== 0x0a && ctx.io.stdout.isTTY) ctx.io.stdout.write('\n');
+  }
+  return EXIT.ok;
+}
+
+async function readInput(ctx: Context): Promise<Buffer> {
+  if (ctx.flags.data !== undefined) return Buffer.from(String(ctx.flags.data), 'utf8');
+  const file = ctx.flags['data-file'] as string | undefined;
+  if (file === '-') return readAll(ctx.io.stdin);
+  if (file !== undefined) {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new UsageError(`--data-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 'invoke');
+    }
+  }
+  if (ctx.io.stdin.isTTY) return Buffer.alloc(0);
+  return readAll(ctx.io.stdin);
+}
+
+/** Large input: `POST /functions/{id}/inputs` presigns an upload; the invocation names it. */
+async function uploadInput(api: ApiClient, functionId: string, input: Buffer): Promise<string> {
+  const upload = await api.post<{ uploadId: string; uploadUrl: string; headers: Record<string, string> }>(`/functions/${encodeURIComponent(functionId)}/inputs`, { size: input.length });
+  const res = await fetch(upload.uploadUrl, { method: 'PUT', headers: upload.headers, body: input });
+  if (!res.ok) throw new Error(`uploading the input failed: the bucket answered HTTP ${res.status}`);
+  return upload.uploadId;
+}
+
+async function download(url: string): Promise<Buffer> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`the results bucket answered HTTP ${res.status}${res.status === 403 ? ' (the link expired: read the job again)' : ''}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+export function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer | string) => chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c)));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// jobs
+
+/** `2026-11-23T19:44:41Z`, or a relative `30m`, `2h`, `7d` (ago). */
+function instant(text: string, flag: string): string {
+  const rel = /^(\d+)([smhd])$/.exec(text);
+  if (rel) {
+    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(Date.now() - Number(rel[1]) * unit).toISOString();
+  }
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`--${flag} ${text}: give an ISO time (2026-11-23T19:44:41Z) or an age such as 30m, 2h, 7d`, 'jobs list');
+  return d.toISOString();
+}
+
+const jobsList: Command = {
+  name: 'jobs list',
+  summary: 'search your jobs (newest first)',
+  usage: 'chainfaas jobs list [--function FUNCTION] [--status S[,S...]] [--since TIME] [--until TIME] [--limit N] [--all]',
+  flags: {
+    function: { kind: 'string', value: 'FUNCTION', help: 'only this function (id or name)' },
+    status: { kind: 'string', value: 'STATUS', help: 'QUEUED, ASSIGNED, SUCCEEDED, FAILED, CANCELLED (comma-separated)' },
+    since: { kind: 'string', value: 'TIME', help: 'created at or after (ISO time, or 30m, 2h, 7d ago)' },
+    until: { kind: 'string', value: 'TIME', help: 'created at or before' },
+    limit: { kind: 'number', value: 'N', help: 'jobs per page (1-100, default 20)' },
+    all: { kind: 'boolean', help: 'follow every page' },
+  },
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'jobs list');
+    const api = ctx.api();
+    const fnRef = ctx.flags.function as string | undefined;
+    const query = {
+      functionId: fnRef ? await resolveFunctionId(api, fnRef) : undefined,
+      status: (ctx.flags.status as string | undefined)?.toUpperCase().replace(/\s+/g, ''),
+      from: ctx.flags.since ? instant(String(ctx.flags.since), 'since') : undefined,
+      to: ctx.flags.until ? instant(String(ctx.flags.until), 'until') : undefined,
+      limit: ctx.flags.limit as number | undefined,
+    };
+    const items: JobView[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await api.searchJobs({ ...query, cursor });
+      items.push(...page.items);
+      cursor = page.next;
+    } while (cursor && ctx.flags.all);
+    if (ctx.json) printJson(ctx.io, { items, next: cursor });
+    else if (items.length === 0) out(ctx, 'No jobs match.');
+    else {
+      printTable(
+        ctx.io,
+        ['Job', 'Function', 'Status', 'Created', 'Run time', 'Cost'],
+        items.map((j) => [j.jobId, j.functionId, j.status, when(j.timings.createdAt), duration(j.runtimeMs), j.cost === undefined ? '—' : credits(j.cost)]),
+      );
+      if (cursor) err(ctx, `more jobs: add --all, or narrow the search`);
+    }
+    return EXIT.ok;
+  },
+};
+
+const jobsGet: Command = {
+  name: 'jobs get',
+  summary: 'show a job: status, timings, provider, run time, cost (and its ledger record)',
+  usage: 'chainfaas jobs get JOB [--ledger]',
+  flags: { ledger: { kind: 'boolean', help: 'also show the job’s record and history on the monitoring ledger' } },
+  async run(ctx) {
+    const id = arg(ctx, 0, 'JOB', 'jobs get');
+    noMoreArgs(ctx, 1, 'jobs get');
+    const api = ctx.api();
+    const job = await api.getJob(id);
+    const ledger = ctx.flags.ledger ? await api.getJobLedger(id) : undefined;
+    if (ctx.json) {
+      printJson(ctx.io, ledger ? { ...job, ledger } : job);
+      return EXIT.ok;
+    }
+    const t = job.timings;
+    printFacts(ctx.io, [
+      ['Job', job.jobId],
+      ['Function', `${job.functionId} (version ${job.functionVersion})`],
+      ['Status', job.status],
+      ['Why', job.status === 'FAILED' || job.status === 'CANCELLED' ? (job.reason ?? '—') : undefined],
+      ['Provider', job.providerId ?? '—'],
+      ['Attempt', String(job.attempt)],
+      ['Created', when(t.createdAt)],
+      ['Assigned', t.assignedAt ? `${when(t.assignedAt)} (+${duration(between(t.createdAt, t.assignedAt))})` : undefined],
+      ['Started', t.startedAt ? when(t.startedAt) : undefined],
+      ['Finished', t.finishedAt ? when(t.finishedAt) : undefined],
+      ['Run time', duration(job.runtimeMs)],
+      ['Exit code', job.exitCode === undefined || job.exitCode === null ? undefined : String(job.exitCode)],
+      ['Cost', job.cost === undefined ? 'not settled yet' : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
+      ['Result', job.result ? `${bytes(job.result.size)}, sha256 ${job.result.sha256}` : undefined],
+    ]);
+    if (ledger) {
+      out(ctx);
+      if (!ledger.record) out(ctx, 'Ledger: not on the ledger yet.');
+      else {
+        const r = ledger.record;
+        out(ctx, 'Ledger record:');
+        printFacts(ctx.io, [
+          ['  Developer', r.developerId],
+          ['  Provider', r.providerId],
+          ['  Run time', r.runtimeMs === undefined ? 'not reported' : `${duration(r.runtimeMs)} (signed by the provider)`],
+          ['  Received', r.received ? `yes, sha256 ${r.resultSha256}` : 'no'],
+          ['  Cost', r.cost === undefined ? '—' : `${credits(r.cost)} credits`],
+          ['  Paid', r.paid ? `yes${r.paidAt ? ` at ${when(r.paidAt)}` : ''}` : (r.unpaidReason ?? r.failed ?? 'no')],
+        ]);
+        out(ctx, `  History: ${ledger.history.length} versions`);
+        for (const h of ledger.history) out(ctx, `    ${when(h.timestamp)}  ${h.txId}`);
+      }
+    }
+    return EXIT.ok;
+  },
+};
+
+const jobsLogs: Command = {
+  name: 'jobs logs',
+  summary: 'print a job’s log (the function’s stderr)',
+  usage: 'chainfaas jobs logs JOB',
+  flags: {},
+  async run(ctx) {
+    const id = arg(ctx, 0, 'JOB', 'jobs logs');
+    noMoreArgs(ctx, 1, 'jobs logs');
+    const job = await ctx.api().getJob(id);
+    if (!job.logUrl) {
+      err(ctx, `chainfaas: job ${job.jobId} is ${job.status}: ${job.status === 'CANCELLED' ? 'it never ran, so it has no log' : 'its log exists once it has finished'}`);
+      return EXIT.error;
+    }
+    const log = await download(job.logUrl);
+    if (ctx.json) printJson(ctx.io, { jobId: job.jobId, log: log.toString('utf8') });
+    else ctx.io.stdout.write(log);
+    return EXIT.ok;
+  },
+};
+
+const jobsResult: Command = {
+  name: 'jobs result',
+  summary: 'print a finished job’s result, or write it to a file',
+  usage: 'chainfaas jobs result JOB [-o FILE]',
+  flags: { output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' } },
+  async run(ctx) {
+    const id = arg(ctx, 0, 'JOB', 'jobs result');
+    noMoreArgs(ctx, 1, 'jobs result');
+    const job = await ctx.api().getJob(id);
+    if (!TERMINAL_STATUSES.includes(job.status)) {
+      err(ctx, `chainfaas: job ${job.jobId} is still ${job.status}; try again when it has finished`);
+      return EXIT.timeout;
+    }
+    return finishJob(ctx, job);
+  },
+};
+
+const jobsCancel: Command = {
+  name: 'jobs cancel',
+  summary: 'cancel a job that is still QUEUED',
+  usage: 'chainfaas jobs cancel JOB',
+  flags: {},
+  async run(ctx) {
+    const id = arg(ctx, 0, 'JOB', 'jobs cancel');
+    noMoreArgs(ctx, 1, 'jobs cancel');
+    const job = await ctx.api().cancelJob(id);
+    if (ctx.json) printJson(ctx.io, job);
+    else out(ctx, `Job ${job.jobId} is ${job.status}.`);
+    return EXIT.ok;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// keys
+
+const keysCreate: Command = {
+  name: 'keys create',
+  summary: 'create an invoke key for a function (shown once)',
+  usage: 'chainfaas keys create FUNCTION [--name NAME] [--expires-in-s S]',
+  flags: {
+    name: { kind: 'string', value: 'NAME', help: 'a label to tell keys apart' },
+    'expires-in-s': { kind: 'number', value: 'S', help: 'lifetime in seconds (default 365 days)' },
+  },
+  details: 'The key may invoke this one function and read the jobs it created; send it as Authorization: Bearer <key>.',
+  async run(ctx) {
+    const ref = arg(ctx, 0, 'FUNCTION', 'keys create');
+    noMoreArgs(ctx, 1, 'keys create');
+    const api = ctx.api();
+    const functionId = await resolveFunctionId(api, ref);
+    const body: { name?: string; expiresInS?: number } = {};
+    if (ctx.flags.name !== undefined) body.name = String(ctx.flags.name);
+    if (ctx.flags['expires-in-s'] !== undefined) body.expiresInS = ctx.flags['expires-in-s'] as number;
+    const key = await api.createKey(functionId, body);
+    if (ctx.json) printJson(ctx.io, key);
+    else {
+      out(ctx, key.key);
+      err(ctx, `Invoke key ${key.tokenId} for ${functionId}${key.name ? ` (${key.name})` : ''}, expires ${when(key.expiresAt)}. It is shown once: store it now.`);
+    }
+    return EXIT.ok;
+  },
+};
+
+const keysList: Command = {
+  name: 'keys list',
+  summary: 'list a function’s invoke keys (never the secrets)',
+  usage: 'chainfaas keys list FUNCTION',
+  flags: {},
+  async run(ctx) {
+    const ref = arg(ctx, 0, 'FUNCTION', 'keys list');
+    noMoreArgs(ctx, 1, 'keys list');
+    const api = ctx.api();
+    const { items } = await api.listKeys(await resolveFunctionId(api, ref));
+    if (ctx.json) printJson(ctx.io, items);
+    else if (items.length === 0) out(ctx, 'No invoke keys.');
+    else printTable(ctx.io, ['Key', 'Name', 'Hint', 'Created', 'Expires'], items.map((k: Credential) => [k.tokenId, k.name ?? '', k.hint, when(k.createdAt), when(k.expiresAt)]));
+    return EXIT.ok;
+  },
+};
+
+const keysRevoke: Command = {
+  name: 'keys revoke',
+  summary: 'revoke an invoke key',
+  usage: 'chainfaas keys revoke FUNCTION KEY_ID',
+  flags: {},
+  async run(ctx) {
+    const ref = arg(ctx, 0, 'FUNCTION', 'keys revoke');
+    const keyId = arg(ctx, 1, 'KEY_ID', 'keys revoke');
+    noMoreArgs(ctx, 2, 'keys revoke');
+    const api = ctx.api();
+    const functionId = await resolveFunctionId(api, ref);
+    await api.revokeKey(functionId, keyId);
+    if (ctx.json) printJson(ctx.io, { functionId, keyId, revoked: true });
+    else out(ctx, `Revoked invoke key ${keyId} of ${functionId}.`);
+    return EXIT.ok;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// account
+
+const balance: Command = {
+  name: 'balance',
+  summary: 'show your balance (read model and ledger)',
+  usage: 'chainfaas balance',
+  flags: {},
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'balance');
+    const account = await ctx.api().account();
+    if (ctx.json) printJson(ctx.io, account);
+    else
+      printFacts(ctx.io, [
+        ['Balance', `${credits(account.balance)} credits`],
+        ['On the ledger', account.ledgerBalance === undefined ? 'the ledger did not answer' : `${credits(account.ledgerBalance)} credits`],
+      ]);
+    return EXIT.ok;
+  },
+};
+
+const history: Command = {
+  name: 'history',
+  summary: 'show your account history on the monetary ledger',
+  usage: 'chainfaas history',
+  flags: {},
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'history');
+    const { items } = await ctx.api().accountHistory();
+    if (ctx.json) printJson(ctx.io, items);
+    else if (items.length === 0) out(ctx, 'No movements.');
+    else printTable(ctx.io, ['When', 'Kind', 'Amount', 'Reference', 'Transaction'], items.map((e) => [when(e.timestamp), e.kind, `${e.amount > 0 ? '+' : ''}${credits(e.amount)}`, e.reference, e.txId]));
+    return EXIT.ok;
+  },
+};
+
+export const COMMANDS: Command[] = [
+  login,
+  logout,
+  whoami,
+  functionsCreate,
+  functionsList,
+  functionsGet,
+  functionsUpdate,
+  functionsDelete,
+  invoke,
+  jobsList,
+  jobsGet,
+  jobsLogs,
+  jobsResult,
+  jobsCancel,
+  keysCreate,
+  keysList,
+  keysRevoke,
+  balance,
+  history,
+];
+
+export { ConfigError };

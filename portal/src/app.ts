@@ -1,0 +1,58 @@
+import type { ApiClient, User } from './client';
+import { h } from './dom';
+
+/** What every page gets: the API as the logged-in user, who that is, the route's parameters. */
+export interface PageContext {
+  api: ApiClient;
+  me: User;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Aborted when the user leaves the page: polling loops stop on it. */
+  signal: AbortSignal;
+  navigate(hash: string): void;
+}
+
+export type Page = (ctx: PageContext) => Promise<Node> | Node;
+
+export interface Session {
+  token: string;
+  email: string;
+}
+
+const SESSION_KEY = 'chainfaas.session';
+
+/** The session lives in sessionStorage only: gone when the tab closes, never logged. */
+export function loadSession(): Session | undefined {
+  try {
+    const raw = sessionStorage.getItem(SESSION_KEY);
+    const s = raw ? (JSON.parse(raw) as Session) : undefined;
+    return s && typeof s.token === 'string' ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function saveSession(session: Session): void {
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+export function clearSession(): void {
+  sessionStorage.removeItem(SESSION_KEY);
+}
+
+/** A heading that receives focus after navigation (so keyboard and screen-reader users land on it). */
+export function pageTitle(text: string, ...extra: Node[]): HTMLElement {
+  return h('div', { class: 'page-head' }, h('h1', { tabindex: -1 }, text), ...extra);
+}
+
+export function link(hash: string, text: string, attrs: Record<string, string> = {}): HTMLAnchorElement {
+  return h('a', { href: hash, ...attrs }, text);
+}
+
+/** Builds a `#/path?query` hash from parts, leaving out empty values. */
+export function hashOf(path: string, query: Record<string, string | undefined> = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
+  const s = q.toString();
+  return `#${path}${s ? `?${s}` : ''}`;
+}

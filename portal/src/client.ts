@@ -1,0 +1,350 @@
+/**
+ * The ChainFaaS HTTP API as the portal and the `chainfaas` CLI use it: one fetch-based client
+ * and one place that turns every problem the API returns into a sentence a person can act on.
+ * No DOM and no Node APIs here: the browser bundle and the CLI (Node 20's fetch) share it.
+ */
+
+/** The API's problem body: `{ error: { code, message, field?, ... } }`. */
+export interface Problem {
+  code: string;
+  message: string;
+  field?: string;
+  requestId?: string;
+  retryAfterS?: number;
+  [detail: string]: unknown;
+}
+
+export class ApiError extends Error {
+  constructor(
+    /** HTTP status; 0 when the API could not be reached at all. */
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(problem.message);
+    this.name = 'ApiError';
+  }
+  get code(): string {
+    return this.problem.code;
+  }
+  get field(): string | undefined {
+    return this.problem.field;
+  }
+}
+
+export type Role = 'developer' | 'provider' | 'peer-operator';
+
+export interface User {
+  userId: string;
+  email: string;
+  roles: Role[];
+  createdAt: string;
+}
+
+export interface Resources {
+  vcpu: number;
+  memoryMb: number;
+  timeoutS: number;
+}
+
+export interface FunctionSpec {
+  name: string;
+  image: string;
+  resources: Resources;
+  protocol?: 'stdio' | 'http';
+  mode?: 'sync' | 'async';
+  network?: 'none' | 'egress';
+  /** micro-credits */
+  maxPrice?: number;
+  env?: Record<string, string>;
+}
+
+export interface FunctionRecord extends Required<Omit<FunctionSpec, 'maxPrice'>> {
+  functionId: string;
+  ownerId: string;
+  version: number;
+  maxPrice: number;
+  deletedAt?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type JobStatus = 'QUEUED' | 'ASSIGNED' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export const TERMINAL_STATUSES: readonly string[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export interface JobView {
+  jobId: string;
+  functionId: string;
+  functionVersion: number;
+  status: JobStatus;
+  attempt: number;
+  providerId?: string;
+  timings: { createdAt: string; assignedAt?: string; startedAt?: string; finishedAt?: string };
+  runtimeMs?: number;
+  cost?: number;
+  paid?: boolean;
+  exitCode?: number | null;
+  reason?: string;
+  result?: { sha256?: string; size: number };
+  resultUrl?: string;
+  logUrl?: string;
+  [more: string]: unknown;
+}
+
+export interface LedgerJob {
+  jobId: string;
+  developerId: string;
+  providerId: string;
+  functionId: string;
+  functionVersion: number;
+  createdAt: string;
+  runtimeMs?: number;
+  exitCode?: number | null;
+  status?: 'succeeded' | 'failed';
+  runtimeSetAt?: string;
+  runtimeSignature?: string;
+  failureReason?: string;
+  received?: boolean;
+  resultSha256?: string;
+  resultSize?: number;
+  receivedAt?: string;
+  maxCost: number;
+  cost?: number;
+  paid: boolean;
+  paidAt?: string;
+  unpaidReason?: string;
+  failed?: string;
+  [more: string]: unknown;
+}
+
+export interface JobLedger {
+  jobId: string;
+  onLedger: boolean;
+  record?: LedgerJob;
+  history: { txId: string; timestamp: string; isDelete: boolean; value: LedgerJob | null }[];
+}
+
+export interface Account {
+  accountId: string;
+  balance: number;
+  ledgerBalance?: number;
+  unit: string;
+  [more: string]: unknown;
+}
+
+export interface AccountEntry {
+  txId: string;
+  timestamp: string;
+  amount: number;
+  kind: string;
+  reference: string;
+}
+
+/** An API token or an invoke key as its owner sees it: never the secret. */
+export interface Credential {
+  tokenId: string;
+  kind: 'api' | 'invoke';
+  name?: string;
+  functionId?: string;
+  /** The secret's prefix and last four characters (`ik_…x7Qa`). */
+  hint: string;
+  createdAt: string;
+  expiresAt: string;
+  expired: boolean;
+}
+
+/** `GET /jobs` filters: `status` may list several, comma-separated; `from`/`to` are ISO instants. */
+export interface JobSearch {
+  functionId?: string;
+  status?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | undefined>;
+  signal?: AbortSignal;
+}
+
+/** A thin client: JSON in, JSON out, every non-2xx answer thrown as an ApiError. */
+export class ApiClient {
+  readonly baseUrl: string;
+  constructor(
+    baseUrl: string,
+    private readonly token?: string,
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  withToken(token: string | undefined): ApiClient {
+    return new ApiClient(this.baseUrl, token);
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const query = Object.entries(options.query ?? {}).filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== '');
+    const qs = query.length ? `?${query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&')}` : '';
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}${qs}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal,
+      });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new ApiError(0, { code: 'network', message: `cannot reach the ChainFaaS API at ${this.baseUrl} (${why})` });
+    }
+    const text = await res.text();
+    let body: unknown = undefined;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+    }
+    if (!res.ok) {
+      const problem = (body as { error?: Problem } | undefined)?.error;
+      const retry = Number(res.headers.get('retry-after'));
+      throw new ApiError(res.status, {
+        ...(problem ?? { code: `http_${res.status}`, message: text.slice(0, 200) || res.statusText || `HTTP ${res.status}` }),
+        ...(problem?.retryAfterS === undefined && Number.isFinite(retry) && retry > 0 ? { retryAfterS: retry } : {}),
+      });
+    }
+    return { status: res.status, body: body as T };
+  }
+
+  get = async <T>(path: string, query?: RequestOptions['query'], signal?: AbortSignal) => (await this.request<T>('GET', path, { query, signal })).body;
+  post = async <T>(path: string, body?: unknown) => (await this.request<T>('POST', path, { body: body ?? {} })).body;
+  put = async <T>(path: string, body?: unknown) => (await this.request<T>('PUT', path, { body: body ?? {} })).body;
+  delete = async <T>(path: string) => (await this.request<T>('DELETE', path)).body;
+
+  // The routes, one method each, so that a path is spelt once.
+  register = (email: string, password: string, roles: Role[]) => this.post<{ user: User; token: string }>('/users', { email, password, roles });
+  login = (email: string, password: string) => this.post<{ token: string; userId: string }>('/sessions', { email, password });
+  me = () => this.get<User>('/me');
+  listFunctions = () => this.get<{ items: FunctionRecord[] }>('/functions');
+  getFunction = (id: string) => this.get<FunctionRecord>(`/functions/${encodeURIComponent(id)}`);
+  createFunction = (spec: FunctionSpec) => this.post<FunctionRecord>('/functions', spec);
+  /** Replaces the definition: the function gets version n+1. */
+  updateFunction = (id: string, spec: FunctionSpec) => this.put<FunctionRecord>(`/functions/${encodeURIComponent(id)}`, spec);
+  deleteFunction = (id: string) => this.delete<void>(`/functions/${encodeURIComponent(id)}`);
+  listKeys = (functionId: string) => this.get<{ items: Credential[] }>(`/functions/${encodeURIComponent(functionId)}/keys`);
+  createKey = (functionId: string, body: { name?: string; expiresInS?: number }) =>
+    this.post<Credential & { key: string }>(`/functions/${encodeURIComponent(functionId)}/keys`, body);
+  revokeKey = (functionId: string, keyId: string) => this.delete<void>(`/functions/${encodeURIComponent(functionId)}/keys/${encodeURIComponent(keyId)}`);
+  listTokens = () => this.get<{ items: Credential[] }>('/tokens');
+  createToken = (body: { name?: string; expiresInS?: number }) => this.post<Credential & { token: string }>('/tokens', body);
+  revokeToken = (tokenId: string) => this.delete<void>(`/tokens/${encodeURIComponent(tokenId)}`);
+  /** The task list, newest first: `next` is the cursor of the following page. */
+  searchJobs = (query: JobSearch, signal?: AbortSignal) => this.get<{ items: JobView[]; next?: string }>('/jobs', { ...query }, signal);
+  cancelJob = (id: string) => this.post<JobView>(`/jobs/${encodeURIComponent(id)}/cancel`);
+  /** Starts a job; 200 with the finished job, or 202 while it is still running. */
+  invoke = (functionId: string, body: { input?: unknown; inputBase64?: string; mode?: 'sync' | 'async'; waitS?: number }) =>
+    this.request<JobView>('POST', `/functions/${encodeURIComponent(functionId)}/invocations`, { body });
+  getJob = (id: string, signal?: AbortSignal) => this.get<JobView>(`/jobs/${encodeURIComponent(id)}`, undefined, signal);
+  getJobLedger = (id: string) => this.get<JobLedger>(`/jobs/${encodeURIComponent(id)}/ledger`);
+  account = () => this.get<Account>('/account');
+  accountHistory = () => this.get<{ accountId: string; items: AccountEntry[] }>('/account/history');
+}
+
+/** Waits for a job to end, polling `GET /jobs/{id}`; `onUpdate` sees every status it passes through. */
+export async function waitForJob(
+  api: ApiClient,
+  jobId: string,
+  options: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal; onUpdate?: (job: JobView) => void },
+): Promise<{ job: JobView; done: boolean }> {
+  const until = Date.now() + options.timeoutMs;
+  for (;;) {
+    const job = await api.getJob(jobId, options.signal);
+    options.onUpdate?.(job);
+    if (TERMINAL_STATUSES.includes(job.status)) return { job, done: true };
+    if (Date.now() >= until) return { job, done: false };
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+    if (options.signal?.aborted) return { job, done: false };
+  }
+}
+
+const FIELD_NAMES: Record<string, string> = {
+  email: 'Email',
+  password: 'Password',
+  roles: 'Roles',
+  name: 'Name',
+  image: 'Image',
+  'resources.vcpu': 'vCPU',
+  'resources.memoryMb': 'Memory (MB)',
+  'resources.timeoutS': 'Timeout (s)',
+  protocol: 'Protocol',
+  mode: 'Mode',
+  network: 'Network',
+  maxPrice: 'Price cap',
+  env: 'Environment',
+  input: 'Input',
+  '(body)': 'Request',
+};
+
+/** A readable name for a field path the API names (`resources.memoryMb` → `Memory (MB)`). */
+export function fieldLabel(field: string): string {
+  if (FIELD_NAMES[field]) return FIELD_NAMES[field] as string;
+  if (field.startsWith('env.')) return `Environment variable ${field.slice(4)}`;
+  return field;
+}
+
+/**
+ * One sentence for any error the API (or the network) produced: what happened, in the API's own
+ * words where it has them, and what to do next. Used by every page and every CLI command.
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof ApiError)) return err instanceof Error ? err.message : String(err);
+  const p = err.problem;
+  const msg = p.message.replace(/\.$/, '');
+  const retry = typeof p.retryAfterS === 'number' ? ` Try again in ${p.retryAfterS} s.` : ' Try again later.';
+  switch (err.status) {
+    case 0:
+      return `Cannot reach the ChainFaaS API: ${msg}. Check your network connection and the API address.`;
+    case 400: {
+      if (p.field && p.field !== '(body)') {
+        const label = fieldLabel(p.field);
+        const text = msg.startsWith(`${p.field}:`) ? msg.slice(p.field.length + 1).trim() : msg;
+        return `${label}: ${text}.`;
+      }
+      return `The request was refused: ${msg}.`;
+    }
+    case 401:
+      return p.code === 'unauthenticated' && /email or password/.test(msg)
+        ? 'Email or password is wrong.'
+        : `You are not logged in, or your session has expired (${msg}). Log in again.`;
+    case 402:
+      return `Not enough credit: ${msg}. Top up your account, or lower the function's price cap.`;
+    case 403:
+      return `Not allowed: ${msg}.`;
+    case 404:
+      return p.deleted ? `${capitalise(msg)}: it can no longer be invoked.` : `Not found: ${msg}.`;
+    case 405:
+      return `This platform does not offer that operation: ${msg}.`;
+    case 409:
+      return `Conflict: ${msg}. Reload and try again.`;
+    case 413:
+      return `Too large: ${msg}.`;
+    case 429:
+      return `Too many requests: ${msg}.${retry}`;
+    case 503:
+      return p.code === 'no_capacity' ? `No provider has room for this job right now: ${msg}.${retry}` : `The platform is unavailable: ${msg}.${retry}`;
+    default:
+      if (err.status >= 500)
+        return `The platform failed on its side (HTTP ${err.status}${p.requestId ? `, request id ${p.requestId}` : ''}). Try again; if it keeps failing, report the request id.`;
+      return `HTTP ${err.status}: ${msg}.`;
+  }
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

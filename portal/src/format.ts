@@ -1,0 +1,55 @@
+/**
+ * Formatting shared by the portal and the CLI. Money is an integer number of micro-credits
+ * (1 credit = 1 000 000 micro-credits) and is never turned into a float: it is printed and parsed
+ * as decimal strings.
+ */
+
+export const MICRO = 1_000_000;
+
+/** `1234567` → `1.234567`; `-5` → `-0.000005`. */
+export function credits(micro: number | undefined): string {
+  if (micro === undefined || micro === null || !Number.isFinite(micro)) return '—';
+  const sign = micro < 0 ? '-' : '';
+  const abs = Math.abs(Math.trunc(micro));
+  const whole = Math.floor(abs / MICRO);
+  const frac = String(abs % MICRO).padStart(6, '0');
+  return `${sign}${whole.toLocaleString('en-US')}.${frac}`;
+}
+
+/** Parses a credit amount typed by a person (`1.5`, `0.000759`, `12`) into micro-credits, exactly. */
+export function parseCredits(text: string): number | undefined {
+  const m = /^\s*(\d{1,9})(?:\.(\d{0,6}))?\s*$/.exec(text.replace(/,/g, ''));
+  if (!m) return undefined;
+  const whole = Number(m[1]);
+  const frac = Number((m[2] ?? '').padEnd(6, '0'));
+  return whole * MICRO + frac;
+}
+
+export function duration(ms: number | undefined): string {
+  if (ms === undefined || ms === null) return '—';
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+export function bytes(n: number | undefined): string {
+  if (n === undefined || n === null) return '—';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** An ISO instant as `2026-11-23 19:44:41 UTC`: the same on every machine, sortable. */
+export function when(iso: string | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** Milliseconds between two ISO instants, or undefined when either is missing. */
+export function between(from: string | undefined, to: string | undefined): number | undefined {
+  if (!from || !to) return undefined;
+  return Date.parse(to) - Date.parse(from);
+}

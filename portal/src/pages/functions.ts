@@ -1,0 +1,323 @@
+import { ApiError, describeError, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../client';
+import { alertBox, announce, busy, clear, facts, field, h, notice, table } from '../dom';
+import { clearFormError, showFieldError, showFormError } from '../forms';
+import { credits, parseCredits, when } from '../format';
+import { hashOf, link, PageContext, pageTitle } from '../app';
+import { jobOutcome } from './outcome';
+
+/** Functions: list and search, add, edit (a new version), delete, invoke keys, test-invoke. */
+
+export async function functionsPage(ctx: PageContext): Promise<Node> {
+  const { items } = await ctx.api.listFunctions();
+  const search = h('input', { type: 'search', id: 'function-search', value: ctx.query.get('q') ?? '', placeholder: 'name, id or image' });
+  const results = h('div', { id: 'function-results' });
+  const render = () => {
+    const q = search.value.trim().toLowerCase();
+    const shown = items.filter((f) => !q || f.name.includes(q) || f.functionId.toLowerCase().includes(q) || f.image.toLowerCase().includes(q));
+    clear(
+      results,
+      h('p', { class: 'count', role: 'status' }, q ? `${shown.length} of ${items.length} functions match “${search.value.trim()}”.` : `${items.length} functions.`),
+      table(
+        'Your functions',
+        ['Name', 'Version', 'Image', 'Resources', 'Mode', 'Price cap (credits)', 'Updated'],
+        shown.map((f) => [
+          link(`#/functions/${f.functionId}`, f.name),
+          `v${f.version}`,
+          h('code', { title: f.image }, shortImage(f.image)),
+          `${f.resources.vcpu} vCPU, ${f.resources.memoryMb} MB, ${f.resources.timeoutS} s`,
+          `${f.mode}, ${f.protocol}`,
+          credits(f.maxPrice),
+          when(f.updatedAt),
+        ]),
+        { captionHidden: true, empty: items.length ? 'No function matches.' : 'You have no functions yet. Add one to run it on the volunteers’ machines.' },
+      ),
+    );
+  };
+  search.addEventListener('input', render);
+  render();
+  return h(
+    'section',
+    {},
+    pageTitle('Functions', h('a', { class: 'button primary', href: '#/functions/new' }, 'Add a function')),
+    h('div', { class: 'toolbar', role: 'search' }, field('Search functions', search)),
+    results,
+  );
+}
+
+export function newFunctionPage(ctx: PageContext): Node {
+  return h('section', {}, pageTitle('Add a function'), functionForm(ctx, undefined));
+}
+
+export async function editFunctionPage(ctx: PageContext): Promise<Node> {
+  const fn = await ctx.api.getFunction(ctx.params.functionId as string);
+  if (fn.deletedAt) return h('section', {}, pageTitle(`Edit ${fn.name}`), alertBox(`This function was deleted at ${when(fn.deletedAt)}; it can no longer be changed.`));
+  return h(
+    'section',
+    {},
+    pageTitle(`Edit ${fn.name}`),
+    h('p', {}, `Saving writes version ${fn.version + 1}. Jobs already created keep the version they were created with.`),
+    functionForm(ctx, fn),
+  );
+}
+
+/** The add/edit form. Every control names its API field (data-field) so the API's errors land next to it. */
+function functionForm(ctx: PageContext, existing: FunctionRecord | undefined): HTMLFormElement {
+  const v = existing;
+  const name = h('input', { name: 'name', required: true, 'data-field': 'name', value: v?.name ?? '', autocomplete: 'off', spellcheck: 'false' });
+  const image = h('input', { name: 'image', required: true, 'data-field': 'image', value: v?.image ?? '', autocomplete: 'off', spellcheck: 'false', class: 'wide' });
+  const vcpu = h('input', { name: 'vcpu', type: 'number', step: '0.1', min: '0.1', max: '8', required: true, 'data-field': 'resources.vcpu', value: v?.resources.vcpu ?? 0.5 });
+  const memory = h('input', { name: 'memoryMb', type: 'number', step: '1', min: '16', max: '16384', required: true, 'data-field': 'resources.memoryMb', value: v?.resources.memoryMb ?? 128 });
+  const timeout = h('input', { name: 'timeoutS', type: 'number', step: '1', min: '1', max: '900', required: true, 'data-field': 'resources.timeoutS', value: v?.resources.timeoutS ?? 10 });
+  const protocol = select('protocol', 'protocol', [
+    ['stdio', 'stdio — input on stdin, result on stdout'],
+    ['http', 'http — the container serves POST /invoke'],
+  ], v?.protocol ?? 'stdio');
+  const mode = select('mode', 'mode', [
+    ['sync', 'sync — the caller waits for the result'],
+    ['async', 'async — the caller gets a job id and polls'],
+  ], v?.mode ?? 'sync');
+  const network = select('network', 'network', [
+    ['none', 'none — no network in the container'],
+    ['egress', 'egress — the function may reach the internet'],
+  ], v?.network ?? 'none');
+  const maxPrice = h('input', { name: 'maxPrice', inputmode: 'decimal', 'data-field': 'maxPrice', value: v ? credits(v.maxPrice).replace(/,/g, '') : '', placeholder: 'worst case of the resources' });
+  const env = h('textarea', { name: 'env', rows: 4, 'data-field': 'env', spellcheck: 'false', class: 'mono' }, v ? Object.entries(v.env).map(([k, val]) => `${k}=${val}`).join('\n') : '');
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true, id: 'function-form' },
+    field('Name', name, 'Lower-case letters, digits and dashes.'),
+    field('Image', image, 'Pinned by digest: registry/repository@sha256:<64 hex digits>. Tags are refused (a tag can move; a digest cannot).'),
+    h('fieldset', { class: 'row' }, h('legend', {}, 'Resources per job'), field('vCPU', vcpu), field('Memory (MB)', memory), field('Timeout (s)', timeout)),
+    h('div', { class: 'row' }, field('Protocol', protocol), field('Mode', mode), field('Network', network)),
+    field('Price cap (credits per job)', maxPrice, 'The most one job may cost. Empty: the worst case of the resources above.'),
+    field('Environment', env, 'One NAME=value per line.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, existing ? 'Save new version' : 'Add function'), h('a', { href: existing ? `#/functions/${existing.functionId}` : '#/functions' }, 'Cancel')),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormError(form);
+    const envVars: Record<string, string> = {};
+    for (const [i, line] of env.value.split('\n').entries()) {
+      if (!line.trim()) continue;
+      const eq = line.indexOf('=');
+      if (eq < 1) return showFieldError(form, env, `Environment: line ${i + 1} is not NAME=value.`);
+      envVars[line.slice(0, eq).trim()] = line.slice(eq + 1);
+    }
+    let price: number | undefined;
+    if (maxPrice.value.trim()) {
+      price = parseCredits(maxPrice.value);
+      if (price === undefined || price < 1) return showFieldError(form, maxPrice, 'Price cap: write an amount of credits such as 0.5 or 2 (at most 6 decimals), or leave it empty.');
+    }
+    const numbers: [HTMLInputElement, string][] = [
+      [vcpu, 'vCPU'],
+      [memory, 'Memory (MB)'],
+      [timeout, 'Timeout (s)'],
+    ];
+    for (const [control, label] of numbers) if (control.value.trim() === '' || !Number.isFinite(Number(control.value))) return showFieldError(form, control, `${label}: enter a number.`);
+    const spec: FunctionSpec = {
+      name: name.value.trim(),
+      image: image.value.trim(),
+      resources: { vcpu: Number(vcpu.value), memoryMb: Number(memory.value), timeoutS: Number(timeout.value) },
+      protocol: protocol.value as FunctionSpec['protocol'],
+      mode: mode.value as FunctionSpec['mode'],
+      network: network.value as FunctionSpec['network'],
+      env: envVars,
+      ...(price !== undefined ? { maxPrice: price } : {}),
+    };
+    try {
+      const saved = await busy(form, () => (existing ? ctx.api.updateFunction(existing.functionId, spec) : ctx.api.createFunction(spec)));
+      announce(existing ? `Saved version ${saved.version} of ${saved.name}.` : `Added ${saved.name}.`);
+      sessionStorage.setItem('chainfaas.flash', existing ? `Saved version ${saved.version}.` : `Function ${saved.name} added (${saved.functionId}).`);
+      ctx.navigate(`#/functions/${saved.functionId}`);
+    } catch (err) {
+      showFormError(form, err);
+    }
+  });
+  return form;
+}
+
+function select(name: string, apiField: string, options: [string, string][], value: string): HTMLSelectElement {
+  return h('select', { name, 'data-field': apiField }, ...options.map(([v, label]) => h('option', { value: v, selected: v === value }, label)));
+}
+
+export function shortImage(image: string): string {
+  const at = image.indexOf('@sha256:');
+  return at < 0 ? image : `${image.slice(0, at)}@sha256:${image.slice(at + 8, at + 20)}…`;
+}
+
+export async function functionPage(ctx: PageContext): Promise<Node> {
+  const id = ctx.params.functionId as string;
+  const fn = await ctx.api.getFunction(id);
+  const flash = sessionStorage.getItem('chainfaas.flash');
+  sessionStorage.removeItem('chainfaas.flash');
+  const deleted = fn.deletedAt !== undefined;
+  const head = pageTitle(
+    fn.name,
+    ...(deleted ? [] : [h('a', { class: 'button', href: `#/functions/${fn.functionId}/edit` }, 'Edit'), deleteButton(ctx, fn)]),
+  );
+  return h(
+    'section',
+    {},
+    head,
+    flash ? notice(flash, 'ok') : null,
+    deleted ? alertBox(`This function was deleted at ${when(fn.deletedAt)}: it can no longer be invoked. Its jobs stay readable.`) : null,
+    facts([
+      ['Function id', h('code', {}, fn.functionId)],
+      ['Version', `v${fn.version}`],
+      ['Image', h('code', { class: 'break' }, fn.image)],
+      ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB memory, ${fn.resources.timeoutS} s timeout`],
+      ['Protocol', fn.protocol],
+      ['Mode', fn.mode],
+      ['Network', fn.network],
+      ['Price cap', `${credits(fn.maxPrice)} credits per job`],
+      ['Environment', Object.keys(fn.env).length ? h('code', {}, Object.keys(fn.env).join(', ')) : 'none'],
+      ['Created', when(fn.createdAt)],
+      ['Updated', when(fn.updatedAt)],
+    ]),
+    h('p', {}, link(hashOf('/jobs', { functionId: fn.functionId }), `Tasks of ${fn.name}`)),
+    deleted ? null : testInvoke(ctx, fn),
+    await invokeKeys(ctx, fn),
+  );
+}
+
+function deleteButton(ctx: PageContext, fn: FunctionRecord): HTMLElement {
+  const button = h('button', { type: 'button', class: 'danger' }, 'Delete');
+  const confirmBox = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-label': 'Confirm deletion' });
+  button.addEventListener('click', () => {
+    const yes = h('button', { type: 'button', class: 'danger' }, `Yes, delete ${fn.name}`);
+    const no = h('button', { type: 'button' }, 'Keep it');
+    clear(confirmBox, h('p', {}, `Delete ${fn.name}? It can no longer be invoked; its jobs and versions stay readable.`), yes, no);
+    confirmBox.hidden = false;
+    no.addEventListener('click', () => {
+      confirmBox.hidden = true;
+      button.focus();
+    });
+    yes.addEventListener('click', async () => {
+      try {
+        await busy(confirmBox, () => ctx.api.deleteFunction(fn.functionId));
+        sessionStorage.setItem('chainfaas.flash', `Deleted ${fn.name}.`);
+        ctx.navigate(`#/functions/${fn.functionId}`);
+      } catch (err) {
+        confirmBox.querySelectorAll('.alert').forEach((a) => a.remove());
+        confirmBox.append(alertBox(describeError(err)));
+      }
+    });
+    yes.focus();
+  });
+  return h('span', { class: 'inline' }, button, confirmBox);
+}
+
+/** Runs the function from the browser with a JSON input and shows the result or the error. */
+function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
+  const input = h('textarea', { id: 'invoke-input', rows: 4, class: 'mono', spellcheck: 'false', 'data-field': 'input' }, '"hello, volunteer computing"');
+  const output = h('div', { id: 'invoke-output', 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true, id: 'invoke-form' },
+    field('Input (JSON)', input, 'A JSON string is sent to the function as its text; any other JSON value as its JSON.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Run')),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormError(form);
+    let parsed: unknown;
+    try {
+      parsed = input.value.trim() === '' ? '' : JSON.parse(input.value);
+    } catch (err) {
+      return showFieldError(form, input, `Input: this is not valid JSON (${(err as Error).message}). Put text in double quotes.`);
+    }
+    clear(output, h('p', { class: 'progress' }, 'Starting the job…'));
+    try {
+      await busy(form, async () => {
+        const { body: started } = await ctx.api.invoke(fn.functionId, { input: parsed, waitS: 20 });
+        let job: JobView = started;
+        if (!TERMINAL_STATUSES.includes(job.status)) {
+          const line = h('p', { class: 'progress' }, `Job ${job.jobId} is ${job.status}…`);
+          clear(output, line);
+          job = (
+            await waitForJob(ctx.api, job.jobId, {
+              timeoutMs: (fn.resources.timeoutS + 120) * 1000,
+              signal: ctx.signal,
+              onUpdate: (j) => (line.textContent = `Job ${j.jobId} is ${j.status}…`),
+            })
+          ).job;
+        }
+        clear(output, await jobOutcome(job, { heading: 'Result' }));
+        announce(`Job ${job.jobId} ${job.status.toLowerCase()}.`);
+      });
+    } catch (err) {
+      clear(output);
+      if (err instanceof ApiError) showFormError(form, err);
+      else output.append(alertBox(describeError(err)));
+    }
+  });
+  return h('section', { class: 'panel', 'aria-labelledby': 'invoke-title' }, h('h2', { id: 'invoke-title' }, 'Test-invoke'), form, output);
+}
+
+/** Invoke keys: let someone else invoke this one function (and read the jobs the key created). */
+async function invokeKeys(ctx: PageContext, fn: FunctionRecord): Promise<HTMLElement> {
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'keys-title' }, h('h2', { id: 'keys-title' }, 'Invoke keys'));
+  const list = h('div', { id: 'key-list' });
+  const created = h('div', { id: 'key-created', 'aria-live': 'polite' });
+  const refresh = async () => {
+    const { items } = await ctx.api.listKeys(fn.functionId);
+    clear(
+      list,
+      table(
+        'Invoke keys',
+        ['Name', 'Key', 'Created', 'Expires', ''],
+        items.map((k) => {
+          const revoke = h('button', { type: 'button', class: 'danger small', 'aria-label': `Revoke key ${k.name ?? k.hint}` }, 'Revoke');
+          revoke.addEventListener('click', async () => {
+            try {
+              await busy(section, () => ctx.api.revokeKey(fn.functionId, k.tokenId));
+              announce(`Revoked key ${k.name ?? k.hint}.`);
+              clear(created, notice(`Revoked key ${k.name ?? k.hint}. Callers using it are refused from now on.`, 'ok'));
+              await refresh();
+              (section.querySelector('#key-name') as HTMLElement | null)?.focus();
+            } catch (err) {
+              clear(created, alertBox(describeError(err)));
+            }
+          });
+          return [k.name ?? '(no name)', h('code', {}, k.hint), when(k.createdAt), when(k.expiresAt), revoke];
+        }),
+        { captionHidden: true, empty: 'No invoke keys. Create one to let a caller invoke this function without your account.' },
+      ),
+    );
+  };
+  if (fn.deletedAt) {
+    await refresh().catch(() => undefined);
+    section.append(list);
+    return section;
+  }
+  const name = h('input', { id: 'key-name', name: 'name', 'data-field': 'name', autocomplete: 'off', placeholder: 'e.g. website' });
+  const form = h('form', { class: 'inline-form', novalidate: true }, field('Key name', name), h('button', { type: 'submit' }, 'Create key'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormError(form);
+    try {
+      const key = await busy(form, () => ctx.api.createKey(fn.functionId, name.value.trim() ? { name: name.value.trim() } : {}));
+      const secret = h('code', { class: 'secret', id: 'new-key' }, key.key);
+      clear(
+        created,
+        h(
+          'div',
+          { class: 'alert ok', role: 'status' },
+          h('p', {}, h('strong', {}, 'Copy this key now: it is shown once. '), 'Send it as ', h('code', {}, 'Authorization: Bearer <key>'), '.'),
+          secret,
+        ),
+      );
+      name.value = '';
+      await refresh();
+    } catch (err) {
+      showFormError(form, err);
+    }
+  });
+  try {
+    await refresh();
+  } catch (err) {
+    clear(list, alertBox(describeError(err)));
+  }
+  section.append(form, created, list);
+  return section;
+}

@@ -1,0 +1,288 @@
+import { ApiError, describeError, FunctionRecord, JobLedger, JobView, LedgerJob, TERMINAL_STATUSES } from '../client';
+import { alertBox, announce, busy, clear, facts, field, h, statusBadge, table } from '../dom';
+import { between, credits, duration, when } from '../format';
+import { hashOf, link, PageContext, pageTitle } from '../app';
+import { failureText, jobOutcome } from './outcome';
+
+/** Tasks: search and filter the developer's jobs; a job's detail, live while it runs, with its ledger record. */
+
+const STATUSES = ['QUEUED', 'ASSIGNED', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export async function jobsPage(ctx: PageContext): Promise<Node> {
+  const q = ctx.query;
+  const functions = await ctx.api.listFunctions().then((r) => r.items).catch(() => [] as FunctionRecord[]);
+  const names = new Map(functions.map((f) => [f.functionId, f.name]));
+
+  const fnSelect = h(
+    'select',
+    { name: 'functionId', id: 'filter-function', 'data-field': 'functionId' },
+    h('option', { value: '' }, 'All functions'),
+    ...functions.map((f) => h('option', { value: f.functionId, selected: q.get('functionId') === f.functionId }, `${f.name} (${f.functionId})`)),
+  );
+  if (q.get('functionId') && !names.has(q.get('functionId') as string)) {
+    fnSelect.append(h('option', { value: q.get('functionId') as string, selected: true }, q.get('functionId') as string));
+  }
+  const chosen = new Set((q.get('status') ?? '').split(',').filter(Boolean));
+  const statusBoxes = STATUSES.map((s) => h('input', { type: 'checkbox', name: 'status', value: s, id: `status-${s}`, checked: chosen.has(s) }));
+  const from = h('input', { type: 'datetime-local', name: 'from', id: 'filter-from', 'data-field': 'from', value: toLocalInput(q.get('from')), step: 1 });
+  const to = h('input', { type: 'datetime-local', name: 'to', id: 'filter-to', 'data-field': 'to', value: toLocalInput(q.get('to')), step: 1 });
+  const form = h(
+    'form',
+    { class: 'card filters', role: 'search', 'aria-label': 'Filter tasks', novalidate: true },
+    field('Function', fnSelect),
+    h('fieldset', { class: 'statuses', 'data-field': 'status', id: 'filter-status' }, h('legend', {}, 'Status'), ...statusBoxes.map((b) => h('span', { class: 'check' }, b, h('label', { for: b.id }, b.value)))),
+    h('div', { class: 'row' }, field('Created from', from, 'Your local time.'), field('Created until', to)),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Search'), h('a', { href: '#/jobs' }, 'Clear filters')),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    ctx.navigate(
+      hashOf('/jobs', {
+        functionId: fnSelect.value,
+        status: statusBoxes.filter((b) => b.checked).map((b) => b.value).join(','),
+        from: fromLocalInput(from.value),
+        to: fromLocalInput(to.value),
+      }),
+    );
+  });
+
+  const results = h('div', { id: 'job-results' });
+  const rows: JobView[] = [];
+  const more = h('button', { type: 'button', id: 'more-jobs' }, 'Show more');
+  const renderRows = (next: string | undefined) => {
+    clear(
+      results,
+      table(
+        'Tasks',
+        ['Job', 'Function', 'Status', 'Created', 'Run time', 'Cost (credits)', 'Provider'],
+        rows.map((j) => [
+          link(`#/jobs/${j.jobId}`, j.jobId),
+          names.get(j.functionId) ?? j.functionId,
+          statusBadge(j.status),
+          when(j.timings.createdAt),
+          duration(j.runtimeMs),
+          j.cost === undefined ? '—' : credits(j.cost),
+          j.providerId ?? '—',
+        ]),
+        { captionHidden: true, empty: q.toString() ? 'No task matches these filters.' : 'No tasks yet. Test-invoke a function to run one.' },
+      ),
+      next ? more : null,
+    );
+  };
+  let cursor: string | undefined;
+  const load = async () => {
+    const page = await ctx.api.searchJobs(
+      { functionId: q.get('functionId') ?? undefined, status: q.get('status') ?? undefined, from: q.get('from') ?? undefined, to: q.get('to') ?? undefined, limit: 25, cursor },
+      ctx.signal,
+    );
+    rows.push(...page.items);
+    cursor = page.next;
+    renderRows(cursor);
+  };
+  more.addEventListener('click', async () => {
+    const focusIndex = rows.length;
+    try {
+      await busy(results, load);
+      (results.querySelectorAll('tbody a')[focusIndex] as HTMLElement | undefined)?.focus();
+    } catch (err) {
+      results.append(alertBox(describeError(err)));
+    }
+  });
+  try {
+    await load();
+  } catch (err) {
+    // A filter the API refused (bad time range…) is shown next to the form, not as a page failure.
+    if (!(err instanceof ApiError) || err.status === 401 || err.status >= 500) throw err;
+    clear(results, alertBox(describeError(err)));
+  }
+
+  const open = h('input', { name: 'jobId', id: 'open-job', placeholder: 'job_…', autocomplete: 'off', spellcheck: 'false' });
+  const openForm = h('form', { class: 'inline-form', novalidate: true }, field('Open a task by id', open), h('button', { type: 'submit' }, 'Open'));
+  openForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (open.value.trim()) ctx.navigate(`#/jobs/${encodeURIComponent(open.value.trim())}`);
+  });
+  return h('section', {}, pageTitle('Tasks'), form, results, openForm);
+}
+
+function toLocalInput(iso: string | null): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
+function fromLocalInput(value: string): string | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+export async function jobPage(ctx: PageContext): Promise<Node> {
+  const id = ctx.params.jobId as string;
+  let job = await ctx.api.getJob(id, ctx.signal);
+  const fn = await ctx.api.getFunction(job.functionId).catch(() => undefined);
+  const live = h('p', { class: 'live', role: 'status', id: 'job-live' });
+  const summary = h('div', { id: 'job-summary' });
+  const outcome = h('div', { id: 'job-outcome' });
+  const ledger = h('section', { class: 'panel', id: 'job-ledger', 'aria-labelledby': 'ledger-title' }, h('h2', { id: 'ledger-title' }, 'Ledger record'));
+  const actions = h('div', { class: 'actions' });
+
+  const renderSummary = () => {
+    clear(
+      summary,
+      facts([
+        ['Status', statusBadge(job.status)],
+        ['Function', link(`#/functions/${job.functionId}`, `${fn ? `${fn.name} ` : ''}v${job.functionVersion} (${job.functionId})`)],
+        ['Provider', job.providerId ?? 'not placed yet'],
+        ['Attempt', String(job.attempt)],
+        ['Run time', duration(job.runtimeMs)],
+        ['Cost', job.cost === undefined ? (TERMINAL_STATUSES.includes(job.status) ? 'not settled yet' : '—') : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
+        ...(job.status === 'FAILED' || job.status === 'CANCELLED' ? ([['Why', failureText(job)]] as [string, string][]) : []),
+      ]),
+      timingsTable(job),
+    );
+    clear(actions);
+    if (job.status === 'QUEUED') {
+      const cancel = h('button', { type: 'button', class: 'danger' }, 'Cancel this task');
+      cancel.addEventListener('click', async () => {
+        try {
+          job = await busy(actions, () => ctx.api.cancelJob(job.jobId));
+          announce(`Job ${job.jobId} is ${job.status}.`);
+          renderSummary();
+        } catch (err) {
+          actions.append(alertBox(describeError(err)));
+        }
+      });
+      actions.append(cancel);
+    }
+  };
+  renderSummary();
+
+  const page = h('section', {}, pageTitle(`Task ${job.jobId}`), live, actions, summary, outcome, ledger);
+
+  const finish = async () => {
+    live.textContent = `Finished: ${job.status}.`;
+    clear(outcome, await jobOutcome(job, { heading: job.status === 'SUCCEEDED' ? 'Result' : 'Outcome', showFacts: false }));
+  };
+
+  // Live status: poll while the job runs, then settle the ledger view.
+  void (async () => {
+    try {
+      while (!TERMINAL_STATUSES.includes(job.status) && !ctx.signal.aborted) {
+        live.textContent = `Live: ${job.status}${job.providerId ? ` on ${job.providerId}` : ''} — updating every second.`;
+        await sleep(1000);
+        if (ctx.signal.aborted) return;
+        const next = await ctx.api.getJob(id, ctx.signal);
+        if (next.status !== job.status) announce(`Job is now ${next.status}.`);
+        job = next;
+        renderSummary();
+      }
+      if (ctx.signal.aborted) return;
+      await finish();
+      await followLedger(ctx, job, ledger, () => renderSummary(), (j) => (job = j));
+    } catch (err) {
+      if (!ctx.signal.aborted && (err as Error).name !== 'AbortError') live.replaceWith(alertBox(describeError(err)));
+    }
+  })();
+  if (!TERMINAL_STATUSES.includes(job.status)) ledger.append(h('p', { class: 'muted' }, 'The ledger record appears once the job is placed and written to the ledger.'));
+  return page;
+}
+
+function timingsTable(job: JobView): HTMLElement {
+  const t = job.timings as Record<string, string | undefined>;
+  const rows: [string, string | undefined, string | undefined][] = [
+    ['Created', t.createdAt, undefined],
+    ['Queued', t.queuedAt, undefined],
+    ['Assigned to a provider', t.assignedAt, 'createdAt'],
+    ['Started', t.startedAt, 'assignedAt'],
+    ['Finished', t.finishedAt, 'startedAt'],
+    ['Cancelled', t.cancelledAt, undefined],
+  ];
+  return table(
+    'Timings',
+    ['Step', 'At', 'After previous step'],
+    rows.filter(([, at]) => at).map(([label, at, prev]) => [label, when(at), prev ? duration(between(t[prev], at)) : '—']),
+  );
+}
+
+/** Shows the job's ledger record and history, re-reading until the job is settled (or a minute passed). */
+async function followLedger(ctx: PageContext, job: JobView, section: HTMLElement, rerender: () => void, update: (j: JobView) => void): Promise<void> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    let entry: JobLedger | undefined;
+    try {
+      entry = await ctx.api.getJobLedger(job.jobId);
+    } catch (err) {
+      clear(section, h('h2', { id: 'ledger-title' }, 'Ledger record'), alertBox(describeError(err)));
+      return;
+    }
+    renderLedger(section, entry, job);
+    const settled = entry.record && (entry.record.paid || entry.record.failed || entry.record.unpaidReason || job.status === 'CANCELLED');
+    if ((settled && job.cost !== undefined) || job.status === 'CANCELLED' || Date.now() > until || ctx.signal.aborted) return;
+    await sleep(1000);
+    if (ctx.signal.aborted) return;
+    if (settled) {
+      // The read model (cost on the job) follows the ledger a moment later.
+      job = await ctx.api.getJob(job.jobId, ctx.signal);
+      update(job);
+      rerender();
+    }
+  }
+}
+
+function renderLedger(section: HTMLElement, entry: JobLedger, job: JobView): void {
+  const title = h('h2', { id: 'ledger-title' }, 'Ledger record');
+  if (!entry.onLedger || !entry.record) {
+    clear(
+      section,
+      title,
+      h('p', { class: 'muted' }, job.status === 'CANCELLED' ? 'This job never reached the ledger (it was cancelled before it was placed).' : 'Not on the ledger yet: the ledger writer commits it within moments…'),
+    );
+    return;
+  }
+  const r = entry.record;
+  clear(
+    section,
+    title,
+    h('p', {}, 'The monitoring ledger’s copy of this job (Hyperledger Fabric chaincode): the provider signed the run time; the controller confirmed the result; the chaincode moved the cost.'),
+    facts([
+      ['Developer', r.developerId],
+      ['Provider', r.providerId],
+      ['Function', `${r.functionId} v${r.functionVersion}`],
+      ['Created on the ledger', when(r.createdAt)],
+      ['Run time (signed by the provider)', r.runtimeMs === undefined ? 'not reported yet' : `${duration(r.runtimeMs)}${r.status ? `, ${r.status}` : ''}${r.runtimeSetAt ? ` at ${when(r.runtimeSetAt)}` : ''}`],
+      ['Result received', r.received ? `yes${r.resultSha256 ? `, SHA-256 ${r.resultSha256.slice(0, 16)}…` : ''}${r.receivedAt ? ` at ${when(r.receivedAt)}` : ''}` : 'not yet'],
+      ['Price cap', `${credits(r.maxCost)} credits`],
+      ['Cost', r.cost === undefined ? '—' : `${credits(r.cost)} credits`],
+      ['Paid', r.paid ? `yes${r.paidAt ? `, at ${when(r.paidAt)}` : ''}` : r.unpaidReason ? `no: ${r.unpaidReason}` : r.failed ? `no: ${r.failed}` : 'not yet'],
+    ]),
+    h('h3', {}, 'History'),
+    table(
+      'Ledger history of the job',
+      ['#', 'Committed', 'Transaction', 'Change'],
+      entry.history.map((hEntry, i) => [String(i + 1), when(hEntry.timestamp), h('code', { title: hEntry.txId }, `${hEntry.txId.slice(0, 12)}…`), describeChange(entry.history[i - 1]?.value ?? null, hEntry.value)]),
+      { captionHidden: true },
+    ),
+  );
+}
+
+/** What one ledger write changed, in words. */
+function describeChange(before: LedgerJob | null, after: LedgerJob | null): string {
+  if (!after) return 'deleted';
+  if (!before) return 'job created';
+  const said: string[] = [];
+  if (after.runtimeMs !== undefined && before.runtimeMs === undefined) said.push(`run time ${duration(after.runtimeMs)} set (provider’s signature verified)`);
+  if (after.received && !before.received) said.push('result receipt confirmed');
+  if (after.paid && !before.paid) said.push(`paid ${credits(after.cost)} credits`);
+  if (after.unpaidReason && !before.unpaidReason) said.push(`not paid: ${after.unpaidReason}`);
+  if (after.failed && !before.failed) said.push(`failed: ${after.failed}`);
+  if (said.length === 0) {
+    const keys = Object.keys(after).filter((k) => JSON.stringify((after as Record<string, unknown>)[k]) !== JSON.stringify((before as Record<string, unknown>)[k]));
+    said.push(keys.length ? `changed ${keys.join(', ')}` : 'no change');
+  }
+  return said.join('; ');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
