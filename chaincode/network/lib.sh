@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the scripts that source it
 # Shared settings and helpers of up.sh, down.sh and join-peer.sh (sourced, not run).
 #
 # Settings (environment):
@@ -179,8 +180,8 @@ CORE_CHAINCODE_EXTERNALBUILDERS=[{name: chainfaas-ccaas, path: $network_dir/ccaa
 EOF
 }
 
-# Runs the peer CLI as an identity of the peer org against one peer:
-# peer_cli USER_DIR PEER_PORT ARGS...
+# Runs the peer CLI ($bin/peer: the caller sets bin from fabric-bin.sh) as an identity of the
+# peer org against one peer: peer_cli USER_DIR PEER_PORT ARGS...
 peer_cli() {
   local user="$1" port="$2"
   shift 2
@@ -188,7 +189,7 @@ peer_cli() {
     CORE_PEER_LOCALMSPID="$peer_msp" CORE_PEER_MSPCONFIGPATH="$user/msp" \
     CORE_PEER_ADDRESS="127.0.0.1:$port" CORE_PEER_TLS_ENABLED=true CORE_PEER_TLS_ROOTCERT_FILE="$peer_tls_ca" \
     CORE_PEER_TLS_CLIENTCERT_FILE="$user/tls/client.crt" CORE_PEER_TLS_CLIENTKEY_FILE="$user/tls/client.key" \
-    "$bin/peer" "$@"
+    "${bin:?}/peer" "$@"
 }
 
 orderer_flags=()

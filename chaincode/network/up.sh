@@ -256,6 +256,7 @@ EOF
 # With FABRIC_WATCH_PID (a test runner's pid, say), a watchdog runs down.sh once that process is
 # gone, so a killed test run leaves no Fabric processes behind.
 if [ -n "${FABRIC_WATCH_PID:-}" ]; then
+  # shellcheck disable=SC2016  # expanded by the watchdog's own shell
   setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2/down.sh" "$3"' watchdog \
     "$FABRIC_WATCH_PID" "$network_dir" "$state_dir" >>"$logs/watchdog.log" 2>&1 </dev/null &
   echo $! >"$state_dir/watchdog"
