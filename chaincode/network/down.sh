@@ -13,13 +13,17 @@ if [ ! -d "$state_dir" ]; then
   exit 0
 fi
 set_state_paths
+if [ ! -f "$state_dir/$state_marker" ]; then
+  log "$state_dir was not made by up.sh; leaving it alone"
+  exit 1
+fi
 # up.sh's watchdog (FABRIC_WATCH_PID) runs this script itself when its process is gone.
 if [ -f "$state_dir/watchdog" ] && [ "$(cat "$state_dir/watchdog")" != "$$" ]; then
   kill "$(cat "$state_dir/watchdog")" 2>/dev/null || true
 fi
 stop_processes
 if [ "${KEEP_LOGS:-0}" = 1 ]; then
-  find "$state_dir" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+  find "$state_dir" -mindepth 1 -maxdepth 1 ! -name logs ! -name "$state_marker" -exec rm -rf {} +
   log "stopped; logs kept in $logs"
 else
   rm -rf "$state_dir"

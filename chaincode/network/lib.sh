@@ -42,6 +42,8 @@ chaincode_label="${chaincode_name}_1.0"
 batch_timeout="${FABRIC_BATCH_TIMEOUT:-250ms}"
 log_spec="${FABRIC_LOG_SPEC:-info}"
 
+# up.sh marks its state directory, so that neither it nor down.sh ever clears another directory.
+state_marker=.chainfaas-fabric-state
 orderer_domain=orderer.chainfaas.local
 peer_domain=chainfaas.local
 orderer_msp=OrdererMSP

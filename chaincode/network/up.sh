@@ -23,8 +23,14 @@ if network_running && [ -f "$state_dir/env" ]; then
   cat "$state_dir/env"
   exit 0
 fi
+# Only a directory up.sh made (or an empty one) is cleared: STATE may be mistyped.
+if [ -n "$(ls -A "$state_dir")" ] && [ ! -f "$state_dir/$state_marker" ]; then
+  log "$state_dir is not empty and was not made by up.sh; refusing to clear it"
+  exit 1
+fi
 stop_processes
 find "$state_dir" -mindepth 1 -delete
+touch "$state_dir/$state_marker"
 started=$(date +%s)
 
 up_ok=0
