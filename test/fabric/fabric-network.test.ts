@@ -2,6 +2,7 @@ import { jobCost } from '../../chaincode/src/pricing';
 import { LocalFabricNetwork, startLocalFabric } from '../../bench/ledger-network';
 import { ChaincodeError, ContractName } from '../../lambdas/adapters/ledger/contract-ledger';
 import { FabricLedger } from '../../lambdas/adapters/ledger/fabric-ledger';
+import { createLedger } from '../../lambdas/adapters/ledger';
 import { canonicalJson } from '../../lambdas/core/canonical-json';
 import type { BalanceMovements, LedgerEvent, LedgerEventResult } from '../../lambdas/core/ledger';
 import { generateKeyPair, KeyPairPem, signPayload } from '../../lambdas/core/signing';
@@ -134,6 +135,15 @@ describeFabric('the chaincode on a real Fabric network (Raft orderer, peer, CCaa
     }
     return movements.flatMap((m) => m.settlements).filter((s) => s.jobId === p + jobId);
   }
+
+  it('is reachable by createLedger from the settings up.sh wrote (LEDGER_MODE=fabric + <state>/env)', async () => {
+    const ledger = await createLedger({ LEDGER_MODE: 'fabric', ...net.env });
+    try {
+      expect(await ledger.getBalance(`${p}dev1`)).toBe(STARTING_CREDIT);
+    } finally {
+      await ledger.close();
+    }
+  });
 
   describe('identities', () => {
     it('made the controller (User1) the chaincode controller at deployment, and refuses a second InitLedger from anyone', async () => {
