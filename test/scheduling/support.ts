@@ -101,7 +101,16 @@ export interface ReportCall {
  * Its controller calls are recorded: `reports` lists every report it posted and the answer.
  */
 export async function startAgent(api: Api, capacity: { vcpu: number; memoryMb: number }, options: { visibilityTimeoutS?: number } = {}) {
-  const provider = await registerProvider(api, capacity, 'agent');
+  return runAgent(api, await registerProvider(api, capacity, 'agent'), capacity, options);
+}
+
+/** Runs a real agent for a provider registered earlier (`registerProvider`). */
+export async function runAgent(
+  api: Api,
+  provider: Awaited<ReturnType<typeof registerProvider>>,
+  capacity: { vcpu: number; memoryMb: number },
+  options: { visibilityTimeoutS?: number } = {},
+) {
   const token = tokenOf(provider.api);
   const client = new ControllerClient(api.baseUrl, token);
   const reports: ReportCall[] = [];
