@@ -1,6 +1,9 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { JobEnvelope, RuntimeReport } from '../../lambdas/core/schemas';
 import { sha256Hex, signPayload } from '../../lambdas/core/signing';
+import { AttemptLog, AttemptRecord } from './attempts';
 import { Backoff, sleep } from './backoff';
 import { CapacityGate } from './capacity';
 import { AgentConfig, AgentConfigInput, parseAgentConfig } from './config';
@@ -8,6 +11,7 @@ import { ControllerClient, ControllerError } from './controller-client';
 import { ImageCache } from './image-cache';
 import { JobQueue, QueueMessage, SqsJobQueue } from './job-queue';
 import { errorMessage, jsonLogger, Logger } from './log';
+import { HttpRunner } from './runners/http';
 import { FailureReason, FunctionRunner, RunOutcome } from './runners/runner';
 import { LABELS, StdioRunner } from './runners/stdio';
 import { ContainerRuntime, DockerRuntime, PullProgress } from './runtime';
@@ -18,8 +22,10 @@ import { startByPassed, TrustAnchor, verifyJobMessage } from './verify';
  * job in an isolated container within the declared capacity, uploads the result and log, and
  * posts a run-time report signed with the provider's key. A message is deleted only once its
  * report was accepted (or the envelope was refused for good); until then the agent keeps it
- * hidden, so a job whose agent dies is delivered again. Heartbeats tell the controller the
- * agent's running jobs and cached images; `stop()` drains.
+ * hidden, so a job whose agent dies is delivered again. Each attempt (job id + attempt number)
+ * runs in at most one container: duplicate deliveries join the running attempt or are settled
+ * from the attempt log without running again. Heartbeats tell the controller the agent's running
+ * jobs, free capacity, cached images and warm functions; `stop()` drains.
  */
 
 /** The controller calls the agent makes while running. */
@@ -31,7 +37,7 @@ export interface AgentDeps {
   queue?: JobQueue;
   controller?: AgentController;
   logger?: Logger;
-  /** One runner per protocol. @default the stdio runner */
+  /** One runner per protocol. @default the stdio and http runners */
   runners?: FunctionRunner[];
   /** Sees image pull progress and every status change (the CLI draws its status line from them). */
   onEvent?: (event: AgentEvent) => void;
@@ -49,8 +55,11 @@ export interface AgentStatus {
   capacity: { vcpu: number; memoryMb: number };
   used: { vcpu: number; memoryMb: number };
   jobs: Array<{ jobId: string; functionId: string; attempt: number; phase: JobPhase; since: string }>;
-  totals: { succeeded: number; failed: number; refused: number; returned: number };
+  /** `duplicates`: deliveries of an attempt that was running or had finished; none started a container. */
+  totals: { succeeded: number; failed: number; refused: number; returned: number; duplicates: number };
   cachedImages: string[];
+  /** Functions with a warm (http) container on this machine. */
+  warmFunctions: string[];
   lastHeartbeatAt?: string;
   lastError?: string;
   updatedAt: string;
@@ -58,8 +67,12 @@ export interface AgentStatus {
 
 interface RunningJob {
   envelope: JobEnvelope;
-  /** The newest receipt of the job's message (a redelivery replaces it). */
-  receiptHandle: string;
+  /**
+   * The newest receipt of every message carrying this attempt, by message id: a redelivery of
+   * the same message replaces its receipt, a duplicate message adds one. All are extended while
+   * the attempt runs and deleted (or returned) together.
+   */
+  receipts: Map<string, string>;
   phase: JobPhase;
   since: Date;
   abort: AbortController;
@@ -69,6 +82,8 @@ interface RunningJob {
 type Unreported = 'returned' | 'expired';
 
 const UPLOAD_ATTEMPTS = 5;
+/** The attempt log's file in the state directory. */
+export const ATTEMPTS_FILE = 'attempts.jsonl';
 const REPORT_ATTEMPTS = 8;
 
 export class ProviderAgent {
@@ -82,12 +97,16 @@ export class ProviderAgent {
   private readonly images: ImageCache;
   private readonly gate: CapacityGate;
   private readonly trust: TrustAnchor;
+  private readonly attempts: AttemptLog;
+  /** Outcomes of attempts that ran but whose report is not signed yet (an upload failed). */
+  private readonly unreported = new Map<string, RunOutcome>();
+  private readonly runDir: string;
   private readonly onEvent: (event: AgentEvent) => void;
 
   private state: AgentStatus['state'] = 'created';
   private readonly jobs = new Map<string, RunningJob>();
   private readonly tasks = new Set<Promise<void>>();
-  private readonly totals = { succeeded: 0, failed: 0, refused: 0, returned: 0 };
+  private readonly totals = { succeeded: 0, failed: 0, refused: 0, returned: 0, duplicates: 0 };
   private lastHeartbeatAt?: Date;
   private lastError?: string;
   private readonly pollAbort = new AbortController();
@@ -107,11 +126,28 @@ export class ProviderAgent {
     this.runtime = deps.runtime ?? new DockerRuntime(this.logger);
     this.queue = deps.queue ?? new SqsJobQueue({ queueUrl: registration.queueUrl, region: registration.region, endpoint: registration.sqsEndpoint });
     this.controller = deps.controller ?? new ControllerClient(this.config.apiUrl, this.config.token);
-    const runners = deps.runners ?? [new StdioRunner({ runtime: this.runtime, agentId: this.agentId, limits: this.config.limits, logger: this.logger })];
-    this.runners = new Map(runners.map((r) => [r.protocol, r]));
     this.images = new ImageCache(this.runtime, this.config.imageCacheBytes, this.logger);
+    this.runDir = this.config.runDir ?? join(tmpdir(), `chainfaas-provider-${this.agentId}`);
+    const runners = deps.runners ?? [
+      new StdioRunner({ runtime: this.runtime, agentId: this.agentId, limits: this.config.limits, logger: this.logger }),
+      new HttpRunner({
+        runtime: this.runtime,
+        agentId: this.agentId,
+        limits: this.config.limits,
+        logger: this.logger,
+        runDir: this.runDir,
+        warmPoolMb: this.config.warmPool.memoryMb,
+        warmIdleMs: this.config.warmPool.idleS * 1000,
+        startupTimeoutMs: this.config.warmPool.startupTimeoutS * 1000,
+        retainImage: (image) => this.images.retain(image),
+        onChange: () => this.changed(),
+      }),
+    ];
+    this.runners = new Map(runners.map((r) => [r.protocol, r]));
     this.gate = new CapacityGate(this.config.capacity);
     this.trust = { controllerPublicKey: registration.controllerPublicKey, controllerKeyId: registration.controllerKeyId, providerId: registration.providerId };
+    const stateDir = this.config.stateDir ?? (this.config.statusFile ? dirname(this.config.statusFile) : undefined);
+    this.attempts = new AttemptLog(stateDir ? join(stateDir, ATTEMPTS_FILE) : undefined, this.logger);
     this.onEvent = deps.onEvent ?? (() => undefined);
     this.stoppedSignal = new Promise((resolve) => (this.markStopped = resolve));
   }
@@ -176,6 +212,7 @@ export class ProviderAgent {
       })),
       totals: { ...this.totals },
       cachedImages: this.images.cached(),
+      warmFunctions: this.warmFunctions(),
       lastHeartbeatAt: this.lastHeartbeatAt?.toISOString(),
       lastError: this.lastError,
       updatedAt: new Date().toISOString(),
@@ -189,6 +226,7 @@ export class ProviderAgent {
     this.pollAbort.abort();
     await this.pollLoop;
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    for (const runner of this.runners.values()) await runner.close?.().catch((err) => this.fail('could not stop a runner', err));
     this.heartbeatAbort.abort();
     await this.heartbeatLoop;
     await this.heartbeat();
@@ -199,8 +237,10 @@ export class ProviderAgent {
     this.markStopped();
   }
 
-  /** Removes every container labelled with this agent's id: leftovers of a crash or a kill. */
+  /** Removes every container labelled with this agent's id (leftovers of a crash or a kill) and stale relay sockets. */
   private async reapOrphans(): Promise<void> {
+    rmSync(this.runDir, { recursive: true, force: true });
+    mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
     const orphans = await this.runtime.listByLabel({ [LABELS.agent]: this.agentId });
     for (const orphan of orphans) {
       this.logger.warn('removing a container left by an earlier run', { containerId: orphan.id, jobId: orphan.labels[LABELS.job], state: orphan.state });
@@ -246,30 +286,52 @@ export class ProviderAgent {
       return;
     }
     const { envelope } = verdict;
-    const key = `${envelope.jobId}#${envelope.attempt}`;
-    const fields = { jobId: envelope.jobId, attempt: envelope.attempt, functionId: envelope.functionId };
+    const key = AttemptLog.key(envelope.jobId, envelope.attempt);
+    const fields = { jobId: envelope.jobId, attempt: envelope.attempt, functionId: envelope.functionId, messageId: message.messageId };
     const running = this.jobs.get(key);
     if (running) {
-      // A redelivery while the job runs: only the newest receipt can extend or delete the message.
-      running.receiptHandle = message.receiptHandle;
-      this.logger.info('message delivered again while its job runs; keeping the newest receipt', fields);
+      // Only the newest receipt of a message can extend or delete it; a second message joins the first.
+      const redelivery = running.receipts.has(message.messageId);
+      running.receipts.set(message.messageId, message.receiptHandle);
+      if (!redelivery) this.totals.duplicates++;
+      this.logger.info(
+        redelivery
+          ? 'message delivered again while its attempt runs; keeping the newest receipt'
+          : 'a duplicate message of an attempt that is running; it is settled with that attempt, nothing else runs',
+        fields,
+      );
+      this.changed();
       return;
     }
-    const job: RunningJob = { envelope, receiptHandle: message.receiptHandle, phase: 'waiting', since: new Date(), abort: new AbortController() };
+    const job: RunningJob = {
+      envelope,
+      receipts: new Map([[message.messageId, message.receiptHandle]]),
+      phase: 'waiting',
+      since: new Date(),
+      abort: new AbortController(),
+    };
     this.jobs.set(key, job);
-    this.logger.info('accepted a job', { ...fields, image: envelope.image, resources: envelope.resources, receiveCount: message.receiveCount });
+    const finished = this.attempts.get(envelope.jobId, envelope.attempt);
+    if (!finished) this.logger.info('accepted a job', { ...fields, image: envelope.image, resources: envelope.resources, receiveCount: message.receiveCount });
     this.changed();
     const visibilityMs = this.config.visibilityTimeoutS * 1000;
     const keepHidden = setInterval(() => void this.extendVisibility(job), visibilityMs / 3);
     try {
+      if (finished) {
+        this.totals.duplicates++;
+        await this.finishAgain(job, finished);
+        return;
+      }
       const outcome = await this.execute(job);
       if (outcome === 'returned') {
         this.totals.returned++;
         this.logger.info('returning the job to the queue', fields);
-        await this.queue.release(job.receiptHandle).catch((err) => this.fail('could not return a job to the queue', err, fields));
+        await this.forEachReceipt(job, (receipt) => this.queue.release(receipt).catch((err) => this.fail('could not return a job to the queue', err, fields)));
       } else if (outcome === 'expired') {
-        await this.deleteMessage(job.receiptHandle, fields);
+        await this.forEachReceipt(job, (receipt) => this.deleteMessage(receipt, fields));
       } else {
+        this.attempts.ran(envelope.jobId, envelope.attempt);
+        this.unreported.set(key, outcome);
         await this.settle(job, outcome);
       }
     } catch (err) {
@@ -278,6 +340,28 @@ export class ProviderAgent {
       clearInterval(keepHidden);
       this.jobs.delete(key);
       this.changed();
+    }
+  }
+
+  /**
+   * A delivery of an attempt that already finished: nothing runs. What is left is done: a settled
+   * attempt's message is deleted; a signed report not yet accepted is posted again; an outcome not
+   * yet uploaded is uploaded (or, if a restart lost it, reported as lost).
+   */
+  private async finishAgain(job: RunningJob, record: AttemptRecord): Promise<void> {
+    const { envelope } = job;
+    const fields = { jobId: envelope.jobId, attempt: envelope.attempt, state: record.state };
+    this.logger.info('a delivery of an attempt that already ran: it is not run again', fields);
+    if (record.state === 'settled') {
+      await this.forEachReceipt(job, (receipt) => this.deleteMessage(receipt, fields));
+    } else if (record.state === 'reported' && record.report && record.signature) {
+      await this.postReport(job, record.report, record.signature);
+    } else {
+      const key = AttemptLog.key(envelope.jobId, envelope.attempt);
+      const outcome =
+        this.unreported.get(key) ??
+        failure('runtime_error', 'this attempt ran before the provider agent restarted and its result was lost before upload; it is not run twice');
+      await this.settle(job, outcome);
     }
   }
 
@@ -340,15 +424,13 @@ export class ProviderAgent {
     }
   }
 
-  /** Uploads the result and log, then signs and posts the report; deletes the message once accepted. */
+  /** Uploads the result and log, then signs and posts the report; deletes the messages once accepted. */
   private async settle(job: RunningJob, outcome: RunOutcome): Promise<void> {
     const { envelope } = job;
-    const fields = { jobId: envelope.jobId, attempt: envelope.attempt };
     this.setPhase(job, 'uploading');
     await retry(() => put(envelope.resultPutUrl, outcome.result), UPLOAD_ATTEMPTS, 'uploading the result', job.abort.signal);
     await retry(() => put(envelope.logPutUrl, outcome.log), UPLOAD_ATTEMPTS, 'uploading the log', job.abort.signal);
 
-    this.setPhase(job, 'reporting');
     const report = RuntimeReport.parse({
       v: 1,
       jobId: envelope.jobId,
@@ -365,6 +447,15 @@ export class ProviderAgent {
       finishedAt: outcome.finishedAt.toISOString(),
     } satisfies RuntimeReport);
     const signature = signPayload(report, this.config.privateKeyPem);
+    this.attempts.reported(envelope.jobId, envelope.attempt, report, signature);
+    this.unreported.delete(AttemptLog.key(envelope.jobId, envelope.attempt));
+    await this.postReport(job, report, signature);
+  }
+
+  /** Posts a signed report; once the controller accepts it (or already holds one) the attempt is settled and its messages deleted. */
+  private async postReport(job: RunningJob, report: RuntimeReport, signature: string): Promise<void> {
+    const fields = { jobId: report.jobId, attempt: report.attempt };
+    this.setPhase(job, 'reporting');
     try {
       const answer = await retry(
         () => this.controller.postReport(this.trust.providerId, report, signature),
@@ -377,15 +468,27 @@ export class ProviderAgent {
       if (!(err instanceof ControllerError && err.status === 409)) throw err;
       this.logger.info('the controller already holds a report for this job', { ...fields, detail: err.message });
     }
+    this.attempts.settled(report.jobId, report.attempt);
     this.totals[report.status]++;
-    await this.deleteMessage(job.receiptHandle, fields);
+    await this.forEachReceipt(job, (receipt) => this.deleteMessage(receipt, fields));
+  }
+
+  /** Applies `action` to every receipt of the job, including receipts that arrive meanwhile, and forgets them. */
+  private async forEachReceipt(job: RunningJob, action: (receipt: string) => Promise<void>): Promise<void> {
+    for (let next = job.receipts.entries().next(); !next.done; next = job.receipts.entries().next()) {
+      const [messageId, receipt] = next.value;
+      job.receipts.delete(messageId);
+      await action(receipt);
+    }
   }
 
   private async extendVisibility(job: RunningJob): Promise<void> {
-    try {
-      await this.queue.extend(job.receiptHandle, this.config.visibilityTimeoutS);
-    } catch (err) {
-      this.fail('could not extend the visibility of a running job', err, { jobId: job.envelope.jobId });
+    for (const receipt of job.receipts.values()) {
+      try {
+        await this.queue.extend(receipt, this.config.visibilityTimeoutS);
+      } catch (err) {
+        this.fail('could not extend the visibility of a running job', err, { jobId: job.envelope.jobId });
+      }
     }
   }
 
@@ -409,7 +512,7 @@ export class ProviderAgent {
     try {
       const { drain } = await this.controller.heartbeat(this.trust.providerId, {
         cachedImages: this.images.cached().slice(0, 1000),
-        warmFunctions: [],
+        warmFunctions: this.warmFunctions().slice(0, 1000),
         runningJobs: [...this.jobs.values()].map((j) => j.envelope.jobId).slice(0, 1000),
         draining: this.state !== 'running',
       });
@@ -422,6 +525,11 @@ export class ProviderAgent {
     } catch (err) {
       this.fail('heartbeat failed', err);
     }
+  }
+
+  /** Functions with a warm container in any runner. */
+  private warmFunctions(): string[] {
+    return [...new Set([...this.runners.values()].flatMap((r) => r.warmFunctions?.() ?? []))];
   }
 
   private setPhase(job: RunningJob, phase: JobPhase): void {

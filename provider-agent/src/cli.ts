@@ -10,6 +10,7 @@ import {
   loadToken,
   PID_FILE,
   resolveSettings,
+  RUN_DIR,
   saveProviderState,
   Settings,
   SETTINGS,
@@ -118,9 +119,12 @@ async function start(settings: Settings): Promise<number> {
       capacity: state.capacity,
       limits: { maxResultBytes: settings.maxResultBytes, maxLogBytes: settings.maxLogBytes, tmpfsMb: settings.tmpfsMb, pidsLimit: settings.pidsLimit },
       imageCacheBytes: settings.imageCacheMb * 1024 * 1024,
+      warmPool: { memoryMb: settings.warmPoolMb, idleS: settings.warmIdleS, startupTimeoutS: settings.httpStartupS },
       pollWaitS: settings.pollWaitS,
       visibilityTimeoutS: settings.visibilityTimeoutS,
       statusFile: join(dir, STATUS_FILE),
+      stateDir: dir,
+      runDir: join(dir, RUN_DIR),
     },
     { logger, onEvent: line ? (event) => line.show(event) : undefined },
   );
@@ -161,9 +165,13 @@ async function status(settings: Settings, json: boolean): Promise<number> {
   ];
   if (last) {
     out.push(`  capacity   ${last.used.vcpu}/${last.capacity.vcpu} vCPU, ${last.used.memoryMb}/${last.capacity.memoryMb} MB in use`);
-    out.push(`  jobs       ${last.totals.succeeded} succeeded, ${last.totals.failed} failed, ${last.totals.refused} refused, ${last.totals.returned} returned`);
+    out.push(
+      `  jobs       ${last.totals.succeeded} succeeded, ${last.totals.failed} failed, ${last.totals.refused} refused, ${last.totals.returned} returned` +
+        (last.totals.duplicates ? `, ${last.totals.duplicates} duplicate deliveries` : ''),
+    );
     for (const job of last.jobs) out.push(`    ${job.jobId} (${job.functionId}, attempt ${job.attempt}): ${job.phase} since ${job.since}`);
     out.push(`  images     ${last.cachedImages.length} cached`);
+    out.push(`  warm       ${last.warmFunctions?.length ? last.warmFunctions.join(', ') : 'no functions'}`);
     out.push(`  heartbeat  ${last.lastHeartbeatAt ?? 'none yet'}`);
     if (last.lastError) out.push(`  last error ${last.lastError}`);
     out.push(`  updated    ${last.updatedAt}`);

@@ -55,6 +55,29 @@ export const SETTINGS = {
     doc: 'disk budget for function images',
     schema: positiveInt(1, 1024 * 1024).default(10 * 1024),
   },
+  warmPoolMb: {
+    flag: 'warm-pool-mb',
+    env: 'CHAINFAAS_WARM_POOL_MB',
+    doc: 'memory of warm http containers kept between jobs (0: none)',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1024 * 1024)
+      .default(512),
+  },
+  warmIdleS: {
+    flag: 'warm-idle-s',
+    env: 'CHAINFAAS_WARM_IDLE_S',
+    doc: 'a warm http container idle this long is removed',
+    schema: positiveInt(1, 86400).default(300),
+  },
+  httpStartupS: {
+    flag: 'http-startup-s',
+    env: 'CHAINFAAS_HTTP_STARTUP_S',
+    doc: 'how long a new http container may take to listen (not billed)',
+    schema: positiveInt(1, 600).default(30),
+  },
   pollWaitS: { flag: 'poll-wait-s', env: 'CHAINFAAS_POLL_WAIT_S', doc: 'long-poll wait on the job queue', schema: positiveInt(0, 20).default(20) },
   visibilityTimeoutS: {
     flag: 'visibility-timeout-s',
@@ -118,6 +141,7 @@ export const STATE_FILE = 'provider.json';
 export const TOKEN_FILE = 'token';
 export const STATUS_FILE = 'status.json';
 export const PID_FILE = 'agent.pid';
+export const RUN_DIR = 'run';
 
 /** Creates the config directory, readable by its owner only. */
 export function ensureConfigDir(dir: string): void {
@@ -164,6 +188,13 @@ export const AgentConfig = z.object({
       pidsLimit: z.number().int().min(8).default(SETTINGS.pidsLimit.schema.parse(undefined)),
     })
     .default({}),
+  warmPool: z
+    .object({
+      memoryMb: z.number().int().min(0).default(SETTINGS.warmPoolMb.schema.parse(undefined)),
+      idleS: z.number().int().positive().default(SETTINGS.warmIdleS.schema.parse(undefined)),
+      startupTimeoutS: z.number().int().positive().default(SETTINGS.httpStartupS.schema.parse(undefined)),
+    })
+    .default({}),
   imageCacheBytes: z
     .number()
     .int()
@@ -178,6 +209,10 @@ export const AgentConfig = z.object({
     .optional(),
   /** Where the agent writes its status (read by `chainfaas-provider status`). @default none */
   statusFile: z.string().optional(),
+  /** Where the agent remembers finished attempts across restarts. @default the status file's directory, else memory only */
+  stateDir: z.string().optional(),
+  /** Directory for the sockets of the http relays. @default <tmpdir>/chainfaas-provider-<agent id> */
+  runDir: z.string().optional(),
 });
 export type AgentConfig = z.output<typeof AgentConfig>;
 export type AgentConfigInput = z.input<typeof AgentConfig>;

@@ -37,6 +37,15 @@ export class ImageCache {
     throw new Error(`image ${image} was evicted repeatedly while being acquired: the cache budget is too small`);
   }
 
+  /**
+   * Marks a cached image in use (a warm container runs it) until the returned function is called;
+   * an image the cache does not hold is left alone.
+   */
+  retain(image: string): () => void {
+    const entry = this.entries.get(image);
+    return entry ? this.use(entry) : () => undefined;
+  }
+
   private use(entry: { lastUsed: number; users: number }): () => void {
     entry.users++;
     entry.lastUsed = Date.now();

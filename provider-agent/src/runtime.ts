@@ -23,10 +23,17 @@ export interface ContainerSpec {
   pidsLimit: number;
   /** Size of the writable tmpfs mounted on /tmp; the root file system is read-only. */
   tmpfsBytes: number;
-  /** `none`: loopback only. `egress`: the default bridge, outbound traffic allowed. */
-  network: 'none' | 'egress';
+  /**
+   * `none`: loopback only. `egress`: the default bridge, outbound traffic allowed.
+   * `container:<id>`: join the network namespace of that (running) container.
+   */
+  network: 'none' | 'egress' | `container:${string}`;
   /** Keep stdin open so the runner can write the job's input to it. */
   openStdin: boolean;
+  /** Arguments after the image's entrypoint. @default the image's own */
+  cmd?: string[];
+  /** Host directories bound into the container. @default none */
+  binds?: Array<{ hostPath: string; containerPath: string; readOnly: boolean }>;
 }
 
 /** What Docker recorded about a container that has stopped. */
@@ -70,6 +77,8 @@ export interface ContainerRuntime {
   /** Size of a local image in bytes. */
   imageSize(image: string): Promise<number>;
   removeImage(image: string): Promise<void>;
+  /** Builds the image `tag` from a directory holding a Dockerfile and the `files` it copies. */
+  buildImage(contextDir: string, files: string[], tag: string): Promise<void>;
   /** Creates a container and returns its id. */
   create(spec: ContainerSpec): Promise<string>;
   attach(id: string, output: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void }, withStdin: boolean): Promise<Attachment>;
@@ -160,10 +169,27 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async buildImage(contextDir: string, files: string[], tag: string): Promise<void> {
+    try {
+      const stream = await this.docker.buildImage({ context: contextDir, src: ['Dockerfile', ...files] }, { t: tag, rm: true, forcerm: true });
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string }>) => {
+          const failed = err?.message ?? events.find((e) => e.error)?.error;
+          if (failed) reject(new Error(failed));
+          else resolve();
+        });
+      });
+      this.logger.info('built image', { image: tag });
+    } catch (err) {
+      throw this.failure('build', tag, err);
+    }
+  }
+
   async create(spec: ContainerSpec): Promise<string> {
     try {
       const container = await this.docker.createContainer({
         Image: spec.image,
+        Cmd: spec.cmd,
         User: spec.user,
         Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
         Labels: spec.labels,
@@ -182,7 +208,8 @@ export class DockerRuntime implements ContainerRuntime {
           Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${spec.tmpfsBytes}` },
           CapDrop: ['ALL'],
           SecurityOpt: ['no-new-privileges'],
-          NetworkMode: spec.network === 'none' ? 'none' : 'bridge',
+          NetworkMode: spec.network === 'egress' ? 'bridge' : spec.network,
+          Binds: spec.binds?.map((b) => `${b.hostPath}:${b.containerPath}:${b.readOnly ? 'ro' : 'rw'}`),
           AutoRemove: false,
         },
       });

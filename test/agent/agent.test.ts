@@ -24,7 +24,7 @@ const logger = memoryLogger();
 const agents: ProviderAgent[] = [];
 
 beforeAll(async () => {
-  const started = await Promise.allSettled([startImageRegistry(['sha256', 'fail', 'sleep']), startCloudEmulator(), startFakeController()]);
+  const started = await Promise.allSettled([startImageRegistry(['sha256', 'fail', 'sleep', 'http-tool']), startCloudEmulator(), startFakeController()]);
   [registry, cloud, controller] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [ImageRegistry, CloudEmulator, FakeController];
   for (const s of started) if (s.status === 'rejected') throw s.reason;
   controller.providerPublicKey = providerKeys.publicKeyPem;
@@ -293,6 +293,35 @@ test('containers left by an earlier run of the agent are removed at start-up', a
 
   await agent.start();
   expect(await containersOfAgent(providerId)).toEqual([]);
+});
+
+test('http jobs: the second runs in the warm container of the first; heartbeats report the warm function', async () => {
+  const { providerId, queueUrl, agent } = await provider();
+  const http = { protocol: 'http' as const, functionId: 'fn-http-tool', resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 } };
+  const first = await job(providerId, registry.images['http-tool'], 'count', http);
+  await cloud.send(queueUrl, signedMessage(first));
+  await agent.start();
+  await controller.waitForReports(1);
+  await until('a heartbeat lists the warm function', () => controller.heartbeats.some((h) => (h.warmFunctions as string[]).includes('fn-http-tool')));
+  const [container] = (await containersOfAgent(providerId)).filter((c) => c.Labels['chainfaas.role'] === 'function');
+  expect(agent.status().warmFunctions).toEqual(['fn-http-tool']);
+
+  const second = await job(providerId, registry.images['http-tool'], 'count', http);
+  await cloud.send(queueUrl, signedMessage(second));
+  const reports = await controller.waitForReports(2);
+  expect(reports.map((r) => [r.report.jobId, r.report.status, r.signatureValid])).toEqual([
+    [first.jobId, 'succeeded', true],
+    [second.jobId, 'succeeded', true],
+  ]);
+  const results = await Promise.all([first, second].map(async (e) => JSON.parse((await cloud.read(`results/${e.jobId}`))!.toString())));
+  expect(results.map((r) => r.requests)).toEqual([1, 2]);
+  expect(results[1].pid).toBe(results[0].pid);
+  expect((await containersOfAgent(providerId)).filter((c) => c.Labels['chainfaas.role'] === 'function').map((c) => c.Id)).toEqual([container.Id]);
+  expect((await cloud.read(`logs/${first.jobId}`))!.toString()).toContain('http-tool: listening on 8080');
+
+  await agent.stop();
+  expect(await containersOfAgent(providerId)).toEqual([]);
+  expect(controller.heartbeats.at(-1)).toMatchObject({ draining: true, warmFunctions: [] });
 });
 
 test('a bad configuration is refused with every bad field named', () => {

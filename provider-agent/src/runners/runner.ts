@@ -8,6 +8,10 @@ import { FAILURE_REASONS, JobEnvelope } from '../../../lambdas/core/schemas';
 export interface FunctionRunner {
   readonly protocol: JobEnvelope['protocol'];
   run(request: RunRequest): Promise<RunOutcome>;
+  /** Functions with a container kept warm between jobs (for heartbeats). @default none */
+  warmFunctions?(): string[];
+  /** Removes whatever the runner keeps between jobs; called when the agent stops. */
+  close?(): Promise<void>;
 }
 
 export interface RunRequest {
@@ -25,7 +29,7 @@ export interface RunOutcome {
   /** Set exactly when `status` is `failed`. */
   reason?: FailureReason;
   exitCode: number | null;
-  /** From the container's start to its exit, as recorded by the engine. */
+  /** stdio: from the container's start to its exit, as recorded by the engine. http: the request, sent to answered. */
   runtimeMs: number;
   startedAt: Date;
   finishedAt: Date;

@@ -3,8 +3,17 @@ import { errorMessage, Logger } from '../log';
 import { ContainerRuntime, ContainerSpec } from '../runtime';
 import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, FunctionRunner, RunOutcome, RunRequest } from './runner';
 
-/** Labels every container of the agent carries, so that orphans can be found and reaped. */
-export const LABELS = { job: 'chainfaas.job', attempt: 'chainfaas.attempt', agent: 'chainfaas.agent', function: 'chainfaas.function' } as const;
+/**
+ * Labels every container of the agent carries, so that orphans can be found and reaped. `role` is
+ * `function` for a function's container and `relay` for the relay of an http function.
+ */
+export const LABELS = {
+  job: 'chainfaas.job',
+  attempt: 'chainfaas.attempt',
+  agent: 'chainfaas.agent',
+  function: 'chainfaas.function',
+  role: 'chainfaas.role',
+} as const;
 
 /** The unprivileged user (nobody) every function runs as. */
 export const FUNCTION_USER = '65534:65534';
@@ -25,6 +34,7 @@ export function containerSpec(envelope: JobEnvelope, agentId: string, limits: Co
       [LABELS.attempt]: String(envelope.attempt),
       [LABELS.agent]: agentId,
       [LABELS.function]: envelope.functionId,
+      [LABELS.role]: 'function',
     },
     memoryBytes: envelope.resources.memoryMb * MiB,
     nanoCpus: Math.round(envelope.resources.vcpu * 1e9),

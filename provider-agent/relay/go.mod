@@ -1,0 +1,3 @@
+module chainfaas.dev/relay
+
+go 1.19
