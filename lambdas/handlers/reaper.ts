@@ -1,15 +1,25 @@
+import { deliverDueCallbacks } from '../core/use-cases/callbacks';
 import { sweep } from '../core/use-cases/reaper';
+import { callbackSender } from '../adapters/api-options';
 import { depsFromEnv } from '../adapters/deps';
 
 const deps = depsFromEnv();
 
 /**
  * The reaper: EventBridge runs it on the manifest's schedule in AWS; local mode runs it on a timer.
- * It takes jobs back from providers whose leases lapsed, fails jobs that waited too long, and
- * places waiting jobs on freed capacity (lambdas/core/use-cases/reaper.ts).
+ * It takes jobs back from providers whose leases lapsed, fails jobs that waited too long, places
+ * waiting jobs on freed capacity (lambdas/core/use-cases/reaper.ts), and delivers the completion
+ * callbacks that are due (lambdas/core/use-cases/callbacks.ts), off the report's path. One failing
+ * does not stop the other; the error is thrown after both ran, so the run counts as failed.
  */
 export const handler = async () => {
-  const result = await sweep(deps);
-  if (result.requeued + result.failed + result.expired + result.placed > 0) console.log(JSON.stringify({ level: 'info', msg: 'reaper sweep', ...result }));
+  const [swept, callbacks] = await Promise.allSettled([sweep(deps), deliverDueCallbacks(deps, callbackSender)]);
+  if (swept.status === 'rejected') throw swept.reason;
+  if (callbacks.status === 'rejected') throw callbacks.reason;
+  const result = { ...swept.value, callbacks: callbacks.value };
+  const { delivered, retrying, gaveUp } = callbacks.value;
+  if (result.requeued + result.failed + result.expired + result.placed + delivered + retrying + gaveUp > 0) {
+    console.log(JSON.stringify({ level: 'info', msg: 'reaper sweep', ...result }));
+  }
   return result;
 };

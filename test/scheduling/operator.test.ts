@@ -1,6 +1,8 @@
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { Api, newUser } from '../support/api';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Api, eventually, newUser } from '../support/api';
 import { newOperator, registerProvider, ScriptedProvider, sendRaw, startTestPlatform, TestPlatform } from './support';
 
 /**
@@ -137,5 +139,33 @@ describe('developer-named result buckets', () => {
     // Nothing went to the platform's bucket.
     await expect(s3.send(new HeadObjectCommand({ Bucket: t.platform.env.RESULTS_BUCKET, Key: `results/${jobId}/result` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
     s3.destroy();
+  });
+});
+
+describe('the reaper delivers completion callbacks', () => {
+  test('a job with a callbackUrl gets its signed job.finished POST from the reaper once it succeeded', async () => {
+    const received: { body: string; headers: Record<string, unknown> }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push({ body, headers: req.headers });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const dev = await newUser(t.api, ['developer']);
+      const provider = await ScriptedProvider.register(t.api, t.sqs, { vcpu: 8, memoryMb: 256 });
+      const fn = (await dev.api.post('/functions', { name: 'cb', image, mode: 'async', resources: { vcpu: 6, memoryMb: 64, timeoutS: 10 } })).body.functionId;
+      const jobId = (await dev.api.post(`/functions/${fn}/invocations`, { callbackUrl: `http://127.0.0.1:${port}/done` })).body.jobId as string;
+      expect((await provider.complete(jobId, 1)).body).toEqual({ jobId, status: 'SUCCEEDED' });
+      await eventually('the callback', async () => (received.length > 0 ? true : undefined), 15_000);
+      expect(JSON.parse(received[0]!.body)).toMatchObject({ event: 'job.finished', job: { jobId, status: 'SUCCEEDED' } });
+      expect(received[0]!.headers['x-chainfaas-signature']).toEqual(expect.any(String));
+    } finally {
+      server.close();
+    }
   });
 });
