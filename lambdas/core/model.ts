@@ -72,6 +72,10 @@ export interface FunctionRecord {
   env: Record<string, string>;
   /** Set when the developer deleted the function: no new invocations; its jobs and versions stay readable. */
   deletedAt?: string;
+  /** Results go to this bucket of the developer's instead of the platform's (see resultRoleArn). */
+  resultBucket?: string;
+  /** Role in the developer's account the controller assumes to presign into resultBucket. */
+  resultRoleArn?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -130,6 +134,20 @@ export interface JobRecord {
   cost?: number;
   paid?: boolean;
   unpaidReason?: string;
+  /** When the job last entered QUEUED (creation or re-queue); the wait deadline counts from it. */
+  queuedAt?: string;
+  /** Present only while ASSIGNED: the sparse `leases` index lists running jobs by lease expiry. */
+  leaseShard?: string;
+  /** The assignee's lease; its heartbeats renew it. When it lapses the job is re-queued or FAILED. */
+  leaseExpiresAt?: string;
+  /** Providers that held earlier attempts (their lease lapsed or their message was dead-lettered). */
+  previousProviders?: string[];
+  /** Why the job was last taken from a provider and re-queued. */
+  requeueReason?: string;
+  /** A bucket the developer named for the function's results (else the platform's bucket). */
+  resultBucket?: string;
+  /** The role the controller assumes to presign into `resultBucket` (external id: the developer's user id). */
+  resultRoleArn?: string;
 }
 
 export interface ProviderRecord {
@@ -150,4 +168,8 @@ export interface ProviderRecord {
   createdAt: string;
   /** Always '1': the `online` index lists every provider for the scheduler. */
   onlineShard: string;
+  /** ARN of the provider's own queue: the session policy of its credentials names it. */
+  queueArn?: string;
+  /** Free capacity as the agent last reported it (diagnostic; scheduling uses the reservations). */
+  reportedFree?: { vcpu: number; memoryMb: number };
 }
