@@ -1,6 +1,6 @@
-import { authenticateCaller } from '../core/use-cases/accounts';
+import { authenticate, authenticateCaller } from '../core/use-cases/accounts';
 import { createInputUpload, invoke, waitForJob } from '../core/use-cases/invocations';
-import { jobView } from '../core/use-cases/jobs';
+import { cancelJob, jobView } from '../core/use-cases/jobs';
 import { TERMINAL } from '../core/model';
 import { allowLoopbackCallbacks, inputStorage } from '../adapters/api-options';
 import { depsFromEnv } from '../adapters/deps';
@@ -16,7 +16,8 @@ const caller = (req: HttpRequest) => authenticateCaller(deps, req.header('author
  * Sync mode waits up to `waitS` for the result (200), then answers 202 with the job's link;
  * async mode answers 202 at once. The developer's token or an invoke key of the function may call
  * it; `idempotency-key` makes retries return the first request's job (header
- * `idempotent-replayed: true`). `POST /functions/{id}/inputs` presigns the upload of a large input.
+ * `idempotent-replayed: true`). `POST /functions/{id}/inputs` presigns the upload of a large input;
+ * `POST /jobs/{id}/cancel` cancels a queued job (this Lambda writes jobs; the jobs Lambda only reads).
  */
 export const handler = httpApi({
   'POST /functions/{functionId}/invocations': async (req) => {
@@ -31,6 +32,10 @@ export const handler = httpApi({
       location: `/jobs/${job.jobId}`,
       ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
     });
+  },
+  'POST /jobs/{jobId}/cancel': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await jobView(deps, await cancelJob(deps, user, req.params.jobId ?? '')));
   },
   'POST /functions/{functionId}/inputs': async (req) => {
     const who = await caller(req);

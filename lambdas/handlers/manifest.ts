@@ -36,7 +36,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'DELETE', path: '/functions/{functionId}/keys/{keyId}', handler: 'functions', auth: true },
   { method: 'POST', path: '/functions/{functionId}/inputs', handler: 'invocations', auth: true },
   { method: 'GET', path: '/jobs', handler: 'jobs', auth: true },
-  { method: 'POST', path: '/jobs/{jobId}/cancel', handler: 'jobs', auth: true },
+  // Cancelling writes the job: the invocations Lambda may, the jobs Lambda only reads.
+  { method: 'POST', path: '/jobs/{jobId}/cancel', handler: 'invocations', auth: true },
   { method: 'POST', path: '/tokens', handler: 'accounts', auth: true },
   { method: 'GET', path: '/tokens', handler: 'accounts', auth: true },
   { method: 'DELETE', path: '/tokens/{tokenId}', handler: 'accounts', auth: true },
@@ -91,8 +92,7 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
     signingKey: true,
     developerBuckets: true,
   },
-  // jobs RW: cancel (conditional QUEUED -> CANCELLED); outbox: FailJob for a cancelled job that had been placed before.
-  jobs: { entry: 'lambdas/handlers/jobs.ts', tables: { tokens: 'R', users: 'R', jobs: 'RW', outbox: 'RW' }, bucket: 'R', ledger: true, developerBuckets: true },
+  jobs: { entry: 'lambdas/handlers/jobs.ts', tables: { tokens: 'R', users: 'R', jobs: 'R' }, bucket: 'R', ledger: true, developerBuckets: true },
   providers: {
     entry: 'lambdas/handlers/providers.ts',
     // Heartbeats and reports free capacity and place waiting jobs: it signs and sends envelopes too.
