@@ -76,8 +76,11 @@ export interface JobStore {
   ): Promise<boolean>;
   /** Jobs waiting for capacity, oldest first. */
   listWaiting(limit: number): Promise<JobRecord[]>;
-  /** Up to `max` jobs waiting for capacity, oldest first (every page of the `waiting` index). */
-  listWaitingUpTo(max: number): Promise<JobRecord[]>;
+  /**
+   * Up to `max` jobs waiting for capacity, oldest first (every page of the `waiting` index), with
+   * only the fields scheduling decides on (`WaitingJob`): a job's input stays behind until it is placed.
+   */
+  listWaitingUpTo(max: number): Promise<WaitingJob[]>;
   /** How many jobs wait for capacity: of `developerId`, and in all (one pass over the `waiting` index). */
   countWaiting(developerId: string): Promise<{ developer: number; total: number }>;
   /** Every ASSIGNED job (the `leases` index): what each developer holds right now. */
@@ -235,3 +238,24 @@ export interface DeveloperBucket {
 export interface DeveloperBuckets {
   open(location: DeveloperBucket): Promise<ResultStorage>;
 }
+
+/** What scheduling reads of a waiting job to decide which to place, and to expire it. */
+export type WaitingJob = Pick<
+  JobRecord,
+  'jobId' | 'developerId' | 'functionId' | 'image' | 'resources' | 'attempt' | 'status' | 'createdAt' | 'queuedAt' | 'previousProviders' | 'requeueReason'
+>;
+
+/** The attributes of WaitingJob, for adapters that project them. */
+export const WAITING_JOB_FIELDS = [
+  'jobId',
+  'developerId',
+  'functionId',
+  'image',
+  'resources',
+  'attempt',
+  'status',
+  'createdAt',
+  'queuedAt',
+  'previousProviders',
+  'requeueReason',
+] as const satisfies readonly (keyof WaitingJob)[];

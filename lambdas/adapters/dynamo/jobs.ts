@@ -1,6 +1,7 @@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { IdempotencyRecord, JobRecord, JobStatus } from '../../core/model';
 import type { JobCursor, JobSearch, JobStore } from '../../core/ports';
+import { WAITING_JOB_FIELDS, type WaitingJob } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
 
@@ -250,8 +251,18 @@ export class DynamoJobStore implements JobStore {
     return (out.Items ?? []) as JobRecord[];
   }
 
-  async listWaitingUpTo(max: number): Promise<JobRecord[]> {
-    return this.queryAll({ IndexName: 'waiting', KeyConditionExpression: 'waitingShard = :w', ExpressionAttributeValues: { ':w': 'w' } }, max);
+  async listWaitingUpTo(max: number): Promise<WaitingJob[]> {
+    const names = Object.fromEntries(WAITING_JOB_FIELDS.map((f, i) => [`#p${i}`, f]));
+    return this.queryAll(
+      {
+        IndexName: 'waiting',
+        KeyConditionExpression: 'waitingShard = :w',
+        ExpressionAttributeValues: { ':w': 'w' },
+        ProjectionExpression: Object.keys(names).join(', '),
+        ExpressionAttributeNames: names,
+      },
+      max,
+    );
   }
 
   async countWaiting(developerId: string): Promise<{ developer: number; total: number }> {
@@ -309,7 +320,13 @@ export class DynamoJobStore implements JobStore {
 
   /** Every page of an index query, in index order, up to `max` items. */
   private async queryAll(
-    query: { IndexName: string; KeyConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+    query: {
+      IndexName: string;
+      KeyConditionExpression: string;
+      ExpressionAttributeValues: Record<string, unknown>;
+      ProjectionExpression?: string;
+      ExpressionAttributeNames?: Record<string, string>;
+    },
     max = Number.MAX_SAFE_INTEGER,
   ): Promise<JobRecord[]> {
     const items: JobRecord[] = [];

@@ -2,8 +2,11 @@ import { retryLater } from '../errors';
 import type { FunctionRecord, JobRecord, ProviderRecord } from '../model';
 import { vcpuMillicores as toMilli } from '../pricing';
 import { FairQueue, fits, isOnline, Need, onlineCapacity, rankProviders, SchedulerOptions } from '../scheduler';
+import type { WaitingJob } from '../ports';
 import type { JobEnvelope } from '../schemas';
 import { Deps, now as clock, nowIso } from './context';
+// invocations.ts imports this module too; envelopeInput is only called at run time, so the cycle is harmless.
+import { envelopeInput } from './invocations';
 import { resultStorageFor } from './results';
 
 /**
@@ -120,7 +123,7 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     network: job.network,
     resources: job.resources,
     env: fn?.env ?? (await deps.functions.getFunction(job.functionId))?.env ?? {},
-    input: { kind: 'inline', base64: job.inputBase64 },
+    input: await envelopeInput(deps, job),
     resultPutUrl: await storage.presignPut(job.resultKey, ttl),
     logPutUrl: await storage.presignPut(job.logKey, ttl),
     issuedAt: now.toISOString(),
@@ -144,7 +147,7 @@ export async function dispatchWaiting(deps: Deps, limit = 50): Promise<number> {
   const opts = schedulerOptions(deps);
   const providers = await deps.providers.listProviders();
   const online = providers.filter((p) => isOnline(p, opts));
-  const fitsSomewhere = (job: JobRecord) => online.some((p) => fits(p, needOf(job)));
+  const fitsSomewhere = (job: WaitingJob) => online.some((p) => fits(p, needOf(job)));
   if (!waiting.some(fitsSomewhere)) return 0;
   const running = await deps.jobs.listLeased();
   const queue = new FairQueue(
@@ -158,7 +161,13 @@ export async function dispatchWaiting(deps: Deps, limit = 50): Promise<number> {
       queue.skip(next);
       continue;
     }
-    const placement = await place(deps, next.job, undefined, online);
+    // The index holds what the choice needs; the job itself (input and all) is read only now.
+    const job = await deps.jobs.getJob(next.job.jobId);
+    if (!job || job.status !== 'QUEUED' || job.attempt !== next.job.attempt) {
+      queue.gone(next);
+      continue;
+    }
+    const placement = await place(deps, job, undefined, online);
     if (placement.kind === 'assigned') {
       queue.placed(next);
       placed++;
