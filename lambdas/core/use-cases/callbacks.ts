@@ -24,7 +24,7 @@ export const CALLBACK = {
   backoffS: 10,
   timeoutMs: 5000,
   /** A job that has not ended is looked at again after this long. */
-  recheckS: 5,
+  recheckS: 2,
   /** A claimed attempt is retried after this long if its sweeper died mid-delivery. */
   claimS: 60,
 } as const;
