@@ -288,6 +288,14 @@ const FIELD_NAMES: Record<string, string> = {
   maxPrice: 'Price cap',
   env: 'Environment',
   input: 'Input',
+  functionId: 'Function',
+  status: 'Status',
+  from: 'From',
+  to: 'To',
+  limit: 'Limit',
+  cursor: 'Page cursor',
+  version: 'Version',
+  expiresInS: 'Lifetime',
   '(body)': 'Request',
 };
 

@@ -73,7 +73,8 @@ export function table(caption: string, headers: string[], rows: Child[][], optio
       {},
       h('caption', { class: options.captionHidden ? 'sr-only' : undefined }, caption),
       h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', {}, c)))))),
+      // data-label: on a narrow screen each row becomes a card of label/value lines (styles.css).
+      h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((c, i) => (i === 0 ? h('th', { scope: 'row', 'data-label': headers[i] ?? '' }, c) : h('td', { 'data-label': headers[i] ?? '' }, c)))))),
     ),
   );
 }

@@ -217,7 +217,7 @@ test('tasks: search by function and status, open a job; a failing function shows
   await page.waitForSelector('#job-results .empty');
   // A window the API refuses is explained by the API's own words.
   await page.goto(`${portal}#/jobs?from=2030-01-01T00:00:00.000Z&to=2020-01-01T00:00:00.000Z`);
-  await expect(page.locator('#job-results .alert').textContent()).resolves.toBe('from: must not be after to.');
+  await expect(page.locator('#job-results .alert').textContent()).resolves.toBe('From: must not be after to.');
 });
 
 test('a job that runs for a while shows its live status until it ends', async () => {
