@@ -490,10 +490,11 @@ const jobsList: Command = {
     if (ctx.json) printJson(ctx.io, { items, next: cursor });
     else if (items.length === 0) out(ctx, 'No jobs match.');
     else {
+      const names = new Map((await api.listFunctions()).items.map((f) => [f.functionId, f.name]));
       printTable(
         ctx.io,
         ['Job', 'Function', 'Status', 'Created', 'Run time', 'Cost'],
-        items.map((j) => [j.jobId, j.functionId, j.status, when(j.timings.createdAt), duration(j.runtimeMs), j.cost === undefined ? '—' : credits(j.cost)]),
+        items.map((j) => [j.jobId, names.get(j.functionId) ?? j.functionId, j.status, when(j.timings.createdAt), duration(j.runtimeMs), j.cost === undefined ? '—' : credits(j.cost)]),
       );
       if (cursor) err(ctx, `more jobs: add --all, or narrow the search`);
     }

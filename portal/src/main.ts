@@ -197,7 +197,14 @@ async function boot(): Promise<void> {
     // No config.json: the API is on this origin.
   }
   if (!apiBase) apiBase = location.origin;
-  window.addEventListener('hashchange', () => void render());
+  // The skip link moves focus to the content; it must not change the route.
+  document.getElementById('skip-link')?.addEventListener('click', (e) => {
+    e.preventDefault();
+    (document.getElementById('main') as HTMLElement).focus();
+  });
+  window.addEventListener('hashchange', () => {
+    if (location.hash === '' || location.hash.startsWith('#/')) void render();
+  });
   await render();
 }
 

@@ -273,6 +273,11 @@ test('edit a function (new version), create and revoke an invoke key, delete the
 test('keyboard only: log out, log in and reach every main page with Tab and Enter', async () => {
   await page.goto(`${portal}#/functions`);
   await page.waitForSelector('h1:has-text("Functions")');
+  // The skip link moves focus to the content and keeps the page.
+  await tabTo(page, '#skip-link');
+  await page.keyboard.press('Enter');
+  expect(await page.evaluate('document.activeElement.id')).toBe('main');
+  expect(page.url()).toMatch(/#\/functions$/);
   await tabTo(page, '#logout');
   await page.keyboard.press('Enter');
   await page.waitForSelector('h1:has-text("Log in")');
