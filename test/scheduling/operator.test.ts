@@ -12,7 +12,8 @@ import { newOperator, registerProvider, ScriptedProvider, sendRaw, startTestPlat
 let t: TestPlatform;
 
 beforeAll(async () => {
-  t = await startTestPlatform({ LEASE_S: '120', HEARTBEAT_STALE_MS: '600000' }, { images: false });
+  // OPERATOR_USER_IDS is listed so that stop() restores it (newOperator adds to it).
+  t = await startTestPlatform({ LEASE_S: '120', HEARTBEAT_STALE_MS: '600000', OPERATOR_USER_IDS: '' }, { images: false });
 }, 300_000);
 
 afterAll(async () => {
