@@ -1,4 +1,5 @@
 import type { Construct } from 'constructs';
+import { ENV } from '../lambdas/handlers/manifest';
 
 /** Lambda runtimes the controller may run on. The bundles target Node 20 syntax, so all three run them. */
 export type LambdaRuntimeName = 'nodejs20.x' | 'nodejs22.x' | 'nodejs24.x';
@@ -188,30 +189,42 @@ export interface ChainFaasConfig {
    */
   readonly operatorUserIds?: string[];
   /**
-   * Seconds a running job's lease lasts; each heartbeat listing the job renews it. Context key `leaseS`.
-   * @default - the handlers' default, 30
+   * Seconds a running job's lease lasts; each heartbeat listing the job renews it, so keep it
+   * well above `heartbeatIntervalS`. Context key `leaseS`.
+   * @default 30
    */
-  readonly leaseS?: number;
+  readonly leaseS: number;
   /**
    * Placements a job gets before it is FAILED (its first and its re-queues). Context key `maxAttempts`.
-   * @default - the handlers' default, 3
+   * @default 3
    */
-  readonly maxAttempts?: number;
+  readonly maxAttempts: number;
   /**
    * Seconds a job may wait for capacity before it is FAILED (0: no limit). Context key `maxWaitS`.
-   * @default - the handlers' default, 300
+   * @default 300
    */
-  readonly maxWaitS?: number;
+  readonly maxWaitS: number;
   /**
    * Jobs one developer may have waiting for capacity (then 429). Context key `maxWaitingPerDeveloper`.
-   * @default - the handlers' default, 100
+   * @default 100
    */
-  readonly maxWaitingPerDeveloper?: number;
+  readonly maxWaitingPerDeveloper: number;
   /**
    * Jobs that may wait for capacity in all (then 503). Context key `maxWaitingTotal`.
-   * @default - the handlers' default, 1000
+   * @default 1000
    */
-  readonly maxWaitingTotal?: number;
+  readonly maxWaitingTotal: number;
+  /**
+   * `Retry-After` (seconds) of the 429 and 503 answers above. Context key `retryAfterS`.
+   * @default 10
+   */
+  readonly retryAfterS: number;
+  /**
+   * Lifetime of the queue credentials providers get from STS, seconds (900-3600; role chaining
+   * caps it at one hour). Context key `providerCredentialsTtlS`.
+   * @default 3600
+   */
+  readonly providerCredentialsTtlS: number;
 }
 
 export const DEFAULT_CONFIG: ChainFaasConfig = {
@@ -240,6 +253,13 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   fabricStartCommand: 'bash chaincode/network/aws-node.sh',
   portal: false,
   portalDir: 'portal/dist',
+  leaseS: 30,
+  maxAttempts: 3,
+  maxWaitS: 300,
+  maxWaitingPerDeveloper: 100,
+  maxWaitingTotal: 1000,
+  retryAfterS: 10,
+  providerCredentialsTtlS: 3600,
 };
 
 const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
@@ -249,10 +269,10 @@ function invalid(key: string, value: unknown, expected: string): Error {
   return new Error(`CDK context ${key}=${JSON.stringify(value)} is invalid: expected ${expected}`);
 }
 
-function integer(key: string, raw: unknown, fallback: number, min = 0): number {
+function integer(key: string, raw: unknown, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback;
   const value = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) throw invalid(key, raw, `an integer >= ${min}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(key, raw, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -328,17 +348,19 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
 
 function schedulingFromContext(
   ctx: (key: string) => unknown,
-): Pick<ChainFaasConfig, 'operatorUserIds' | 'leaseS' | 'maxAttempts' | 'maxWaitS' | 'maxWaitingPerDeveloper' | 'maxWaitingTotal'> {
-  const optionalInteger = (key: string, min: number) => (ctx(key) === undefined || ctx(key) === '' ? undefined : integer(key, ctx(key), 0, min));
-  const operators = ctx('operatorUserIds') === undefined ? undefined : stringList('operatorUserIds', ctx('operatorUserIds'), []);
+): Pick<ChainFaasConfig, 'operatorUserIds' | 'leaseS' | 'maxAttempts' | 'maxWaitS' | 'maxWaitingPerDeveloper' | 'maxWaitingTotal' | 'retryAfterS' | 'providerCredentialsTtlS'> {
+  const d = DEFAULT_CONFIG;
+  const operators = ctx('operatorUserIds') === undefined || ctx('operatorUserIds') === '' ? undefined : stringList('operatorUserIds', ctx('operatorUserIds'), []);
   for (const id of operators ?? []) if (!/^usr_[A-Za-z0-9]{1,60}$/.test(id)) throw invalid('operatorUserIds', id, 'user ids like usr_...');
   return {
     operatorUserIds: operators,
-    leaseS: optionalInteger('leaseS', 5),
-    maxAttempts: optionalInteger('maxAttempts', 1),
-    maxWaitS: optionalInteger('maxWaitS', 0),
-    maxWaitingPerDeveloper: optionalInteger('maxWaitingPerDeveloper', 0),
-    maxWaitingTotal: optionalInteger('maxWaitingTotal', 0),
+    leaseS: integer('leaseS', ctx('leaseS'), d.leaseS, 5),
+    maxAttempts: integer('maxAttempts', ctx('maxAttempts'), d.maxAttempts, 1),
+    maxWaitS: integer('maxWaitS', ctx('maxWaitS'), d.maxWaitS, 0),
+    maxWaitingPerDeveloper: integer('maxWaitingPerDeveloper', ctx('maxWaitingPerDeveloper'), d.maxWaitingPerDeveloper, 0),
+    maxWaitingTotal: integer('maxWaitingTotal', ctx('maxWaitingTotal'), d.maxWaitingTotal, 0),
+    retryAfterS: integer('retryAfterS', ctx('retryAfterS'), d.retryAfterS, 1),
+    providerCredentialsTtlS: integer('providerCredentialsTtlS', ctx('providerCredentialsTtlS'), d.providerCredentialsTtlS, 900, 3600),
   };
 }
 
@@ -364,27 +386,36 @@ function fabricFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig,
 }
 
 /**
- * The controller settings every handler reads through `configFromEnv()` in
- * lambdas/adapters/deps.ts. The names are the ones that file reads; they are not (yet) in the
- * manifest's ENV.
+ * Every controller setting the handlers read (the manifest's `ENV.settings`, read by
+ * `configFromEnv()` in lambdas/adapters/deps.ts), as strings for the Lambdas' environment. Each one
+ * is set, so the deployed functions show the values in force rather than relying on the handlers'
+ * fallbacks; only `OPERATOR_USER_IDS` is left out while no operator is configured.
  */
 export function controllerEnvironment(config: ChainFaasConfig): Record<string, string> {
-  return {
-    SCHEDULER_POLICY: config.schedulerPolicy,
-    HEARTBEAT_INTERVAL_S: String(config.heartbeatIntervalS),
-    HEARTBEAT_STALE_MS: String(config.heartbeatStaleMs),
-    PRICE_VERSION: String(config.priceVersion),
-    PRICE_VCPU_MS: String(config.priceVcpuMs),
-    PRICE_MB_MS: String(config.priceMbMs),
-    PRESIGN_TTL_S: String(config.presignTtlS),
-    TOKEN_TTL_S: String(config.tokenTtlS),
-    SIGNUP_CREDIT: String(config.signupCredit),
-    // Set only when configured; otherwise the handlers' documented defaults apply (README, "Configuration").
-    ...(config.operatorUserIds?.length ? { OPERATOR_USER_IDS: config.operatorUserIds.join(',') } : {}),
-    ...(config.leaseS !== undefined ? { LEASE_S: String(config.leaseS) } : {}),
-    ...(config.maxAttempts !== undefined ? { MAX_ATTEMPTS: String(config.maxAttempts) } : {}),
-    ...(config.maxWaitS !== undefined ? { MAX_WAIT_S: String(config.maxWaitS) } : {}),
-    ...(config.maxWaitingPerDeveloper !== undefined ? { MAX_WAITING_PER_DEVELOPER: String(config.maxWaitingPerDeveloper) } : {}),
-    ...(config.maxWaitingTotal !== undefined ? { MAX_WAITING_TOTAL: String(config.maxWaitingTotal) } : {}),
+  const S = ENV.settings;
+  const settings: Record<keyof typeof S, string> = {
+    schedulerPolicy: config.schedulerPolicy,
+    heartbeatIntervalS: String(config.heartbeatIntervalS),
+    heartbeatStaleMs: String(config.heartbeatStaleMs),
+    priceVersion: String(config.priceVersion),
+    priceVcpuMs: String(config.priceVcpuMs),
+    priceMbMs: String(config.priceMbMs),
+    presignTtlS: String(config.presignTtlS),
+    tokenTtlS: String(config.tokenTtlS),
+    signupCredit: String(config.signupCredit),
+    leaseS: String(config.leaseS),
+    maxAttempts: String(config.maxAttempts),
+    maxWaitS: String(config.maxWaitS),
+    maxWaitingPerDeveloper: String(config.maxWaitingPerDeveloper),
+    maxWaitingTotal: String(config.maxWaitingTotal),
+    retryAfterS: String(config.retryAfterS),
+    providerCredentialsTtlS: String(config.providerCredentialsTtlS),
+    // In AWS a developer-named result bucket always needs the developer's role (the controller's own
+    // role has no access to it), and callbacks never go to loopback addresses.
+    resultRoleRequired: 'true',
+    callbackAllowLoopback: '0',
   };
+  const env = Object.fromEntries((Object.keys(settings) as (keyof typeof S)[]).map((key) => [S[key], settings[key]]));
+  if (config.operatorUserIds?.length) env[ENV.operatorUserIds] = config.operatorUserIds.join(',');
+  return env;
 }

@@ -24,31 +24,34 @@ const int = (name: string, fallback: number): number => {
   return value;
 };
 
+/** The names of the settings below: the manifest's list, which the CDK stack sets too. */
+const S = ENV.settings;
+
 /** The controller's configuration from the environment, with documented defaults (README, "Configuration"). */
 export function configFromEnv(): ControllerConfig {
-  const policy = (process.env.SCHEDULER_POLICY ?? 'random-fit') as PolicyName;
+  const policy = (process.env[S.schedulerPolicy] ?? 'random-fit') as PolicyName;
   if (!['random-fit', 'least-loaded', 'warm-affinity'].includes(policy))
-    throw new Error(`SCHEDULER_POLICY ${policy} is not one of random-fit, least-loaded, warm-affinity`);
+    throw new Error(`${S.schedulerPolicy} ${policy} is not one of random-fit, least-loaded, warm-affinity`);
   return {
     policy,
-    heartbeatIntervalS: int('HEARTBEAT_INTERVAL_S', 10),
-    heartbeatStaleMs: int('HEARTBEAT_STALE_MS', 45_000),
-    billing: { version: int('PRICE_VERSION', 1), vcpuMs: int('PRICE_VCPU_MS', 10), mbMs: int('PRICE_MB_MS', 1) },
-    presignTtlS: int('PRESIGN_TTL_S', 3600),
-    tokenTtlS: int('TOKEN_TTL_S', 30 * 24 * 3600),
+    heartbeatIntervalS: int(S.heartbeatIntervalS, 10),
+    heartbeatStaleMs: int(S.heartbeatStaleMs, 45_000),
+    billing: { version: int(S.priceVersion, 1), vcpuMs: int(S.priceVcpuMs, 10), mbMs: int(S.priceMbMs, 1) },
+    presignTtlS: int(S.presignTtlS, 3600),
+    tokenTtlS: int(S.tokenTtlS, 30 * 24 * 3600),
     sqsRegion: awsRegion,
     sqsEndpoint,
-    signupCredit: int('SIGNUP_CREDIT', 0),
+    signupCredit: int(S.signupCredit, 0),
     scheduling: {
-      leaseS: int('LEASE_S', 30),
-      maxAttempts: Math.max(1, int('MAX_ATTEMPTS', 3)),
-      maxWaitS: int('MAX_WAIT_S', 300),
-      maxWaitingPerDeveloper: int('MAX_WAITING_PER_DEVELOPER', 100),
-      maxWaitingTotal: int('MAX_WAITING_TOTAL', 1000),
-      retryAfterS: Math.max(1, int('RETRY_AFTER_S', 10)),
+      leaseS: int(S.leaseS, 30),
+      maxAttempts: Math.max(1, int(S.maxAttempts, 3)),
+      maxWaitS: int(S.maxWaitS, 300),
+      maxWaitingPerDeveloper: int(S.maxWaitingPerDeveloper, 100),
+      maxWaitingTotal: int(S.maxWaitingTotal, 1000),
+      retryAfterS: Math.max(1, int(S.retryAfterS, 10)),
       // A developer-named bucket needs a role in AWS; local mode (an S3 endpoint override, no STS) presigns with its own client.
-      resultRoleRequired: bool('RESULT_ROLE_REQUIRED', !process.env.AWS_ENDPOINT_URL_S3),
-      providerCredentialsTtlS: Math.min(3600, Math.max(900, int('PROVIDER_CREDENTIALS_TTL_S', 3600))),
+      resultRoleRequired: bool(S.resultRoleRequired, !process.env.AWS_ENDPOINT_URL_S3),
+      providerCredentialsTtlS: Math.min(3600, Math.max(900, int(S.providerCredentialsTtlS, 3600))),
     },
     // Read on each use: in Lambda the environment never changes; local mode may name an operator account created after start-up.
     get operatorUserIds(): readonly string[] {

@@ -151,6 +151,53 @@ export const ENV = {
   publicKey: 'CONTROLLER_PUBLIC_KEY',
   /** `embedded` (local default) or `fabric`. */
   ledgerMode: 'LEDGER_MODE',
+  /**
+   * The controller's settings, read by `configFromEnv` (lambdas/adapters/deps.ts) and
+   * `allowLoopbackCallbacks` (lambdas/adapters/api-options.ts), each with a default there; the CDK
+   * stack sets every one of them from context (lib/config.ts#controllerEnvironment).
+   */
+  settings: {
+    schedulerPolicy: 'SCHEDULER_POLICY',
+    heartbeatIntervalS: 'HEARTBEAT_INTERVAL_S',
+    heartbeatStaleMs: 'HEARTBEAT_STALE_MS',
+    priceVersion: 'PRICE_VERSION',
+    priceVcpuMs: 'PRICE_VCPU_MS',
+    priceMbMs: 'PRICE_MB_MS',
+    presignTtlS: 'PRESIGN_TTL_S',
+    tokenTtlS: 'TOKEN_TTL_S',
+    signupCredit: 'SIGNUP_CREDIT',
+    leaseS: 'LEASE_S',
+    maxAttempts: 'MAX_ATTEMPTS',
+    maxWaitS: 'MAX_WAIT_S',
+    maxWaitingPerDeveloper: 'MAX_WAITING_PER_DEVELOPER',
+    maxWaitingTotal: 'MAX_WAITING_TOTAL',
+    retryAfterS: 'RETRY_AFTER_S',
+    resultRoleRequired: 'RESULT_ROLE_REQUIRED',
+    providerCredentialsTtlS: 'PROVIDER_CREDENTIALS_TTL_S',
+    callbackAllowLoopback: 'CALLBACK_ALLOW_LOOPBACK',
+  },
+  /**
+   * `LEDGER_MODE=fabric` (lambdas/adapters/ledger/fabric-ledger.ts). In AWS the identity comes from
+   * the secret (`identitySecretArn`); elsewhere from the PEM files named by the `*Path` variables.
+   */
+  fabric: {
+    peerEndpoint: 'FABRIC_PEER_ENDPOINT',
+    peerHostAlias: 'FABRIC_PEER_HOST_ALIAS',
+    /** ARN of a secret holding `{ mspId, certificate, privateKey, tlsRootCertificate }` (PEM strings). */
+    identitySecretArn: 'FABRIC_IDENTITY_SECRET_ARN',
+    channel: 'FABRIC_CHANNEL',
+    chaincode: 'FABRIC_CHAINCODE',
+    mspId: 'FABRIC_MSP_ID',
+    tlsCertPath: 'FABRIC_TLS_CERT_PATH',
+    certPath: 'FABRIC_CERT_PATH',
+    keyPath: 'FABRIC_KEY_PATH',
+  },
+  /** `LEDGER_MODE=embedded` (lambdas/adapters/ledger/index.ts). */
+  embeddedLedger: {
+    dir: 'LEDGER_DIR',
+    controllerMspId: 'LEDGER_CONTROLLER_MSP_ID',
+    controllerId: 'LEDGER_CONTROLLER_ID',
+  },
 } as const;
 
 /**

@@ -6,24 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-
-/**
- * Environment variables a ledger Lambda gets in Fabric mode. The Fabric ledger adapter
- * (lambdas/adapters/ledger) reads these; they belong in the manifest's ENV.
- */
-export const FABRIC_ENV = {
-  /** `host:port` of the peer's gateway endpoint. */
-  peerEndpoint: 'FABRIC_PEER_ENDPOINT',
-  /** Host name the peer's TLS certificate is issued for. */
-  peerHostAlias: 'FABRIC_PEER_HOST_ALIAS',
-  /**
-   * ARN of a secret holding the controller's Fabric client identity as JSON:
-   * `{ "mspId", "certificate", "privateKey", "tlsRootCertificate" }` (PEM strings).
-   */
-  identitySecretArn: 'FABRIC_IDENTITY_SECRET_ARN',
-  channel: 'FABRIC_CHANNEL',
-  chaincode: 'FABRIC_CHAINCODE',
-} as const;
+import { ENV } from '../../lambdas/handlers/manifest';
 
 /** Where a Lambda must run to reach the peer, if anywhere in particular. */
 export interface FabricPlacement {
@@ -275,11 +258,11 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
   }
 
   bindClient(fn: lambda.Function): void {
-    fn.addEnvironment(FABRIC_ENV.peerEndpoint, `${this.instance.instancePrivateDnsName}:${this.peerPort}`);
-    fn.addEnvironment(FABRIC_ENV.peerHostAlias, this.instance.instancePrivateDnsName);
-    fn.addEnvironment(FABRIC_ENV.identitySecretArn, this.identity.secretArn);
-    fn.addEnvironment(FABRIC_ENV.channel, this.channel);
-    fn.addEnvironment(FABRIC_ENV.chaincode, this.chaincode);
+    fn.addEnvironment(ENV.fabric.peerEndpoint, `${this.instance.instancePrivateDnsName}:${this.peerPort}`);
+    fn.addEnvironment(ENV.fabric.peerHostAlias, this.instance.instancePrivateDnsName);
+    fn.addEnvironment(ENV.fabric.identitySecretArn, this.identity.secretArn);
+    fn.addEnvironment(ENV.fabric.channel, this.channel);
+    fn.addEnvironment(ENV.fabric.chaincode, this.chaincode);
     this.identity.grantRead(fn);
   }
 }
@@ -292,7 +275,7 @@ export interface ExternalFabricNetworkProps {
    * @default the host part of `peerEndpoint`
    */
   readonly peerHostAlias?: string;
-  /** ARN of an existing secret with the client identity JSON (see FABRIC_ENV.identitySecretArn). */
+  /** ARN of an existing secret with the client identity JSON (the manifest's ENV.fabric.identitySecretArn). */
   readonly identitySecretArn: string;
   /**
    * @default 'chainfaas'
@@ -318,11 +301,11 @@ export class ExternalFabricNetwork extends Construct implements IFabricNetwork {
   }
 
   bindClient(fn: lambda.Function): void {
-    fn.addEnvironment(FABRIC_ENV.peerEndpoint, this.props.peerEndpoint);
-    fn.addEnvironment(FABRIC_ENV.peerHostAlias, this.props.peerHostAlias ?? this.props.peerEndpoint.split(':')[0]);
-    fn.addEnvironment(FABRIC_ENV.identitySecretArn, this.identity.secretArn);
-    fn.addEnvironment(FABRIC_ENV.channel, this.props.channel ?? 'chainfaas');
-    fn.addEnvironment(FABRIC_ENV.chaincode, this.props.chaincode ?? 'chainfaas');
+    fn.addEnvironment(ENV.fabric.peerEndpoint, this.props.peerEndpoint);
+    fn.addEnvironment(ENV.fabric.peerHostAlias, this.props.peerHostAlias ?? this.props.peerEndpoint.split(':')[0]);
+    fn.addEnvironment(ENV.fabric.identitySecretArn, this.identity.secretArn);
+    fn.addEnvironment(ENV.fabric.channel, this.props.channel ?? 'chainfaas');
+    fn.addEnvironment(ENV.fabric.chaincode, this.props.chaincode ?? 'chainfaas');
     this.identity.grantRead(fn);
   }
 }

@@ -5,17 +5,6 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/handlers/manifest';
 
-/**
- * Environment variables the provider-queue binders set beyond the manifest's ENV. They belong in
- * the manifest's ENV; until they are there, this is their one definition.
- */
-export const PROVIDER_QUEUE_ENV = {
-  /** ARN of the role a provider's credentials are minted from (the manifest's ENV.providerRoleArn). */
-  providerRoleArn: ENV.providerRoleArn,
-  /** ARN of the shared dead-letter queue of the provider queues. */
-  deadLetterQueueArn: 'PROVIDER_DLQ_ARN',
-} as const;
-
 export interface ProviderQueuesProps {
   /**
    * Name prefix of every provider queue (`<prefix><providerId>`); IAM is scoped to it.
@@ -100,8 +89,9 @@ export class ProviderQueues extends Construct {
 
   /**
    * Lets `fn` create and configure provider queues and mint provider credentials: sets the queue
-   * prefix, provider-role and DLQ environment variables, grants the queue-management actions on
-   * the prefix, and creates `ProviderRole` trusting `fn`'s role alone.
+   * prefix and provider-role environment variables (the DLQ needs none: its name is `<prefix>dlq`),
+   * grants the queue-management actions on the prefix, and creates `ProviderRole` trusting `fn`'s
+   * role alone.
    */
   bindManager(fn: lambda.Function): void {
     if (this.role) throw new Error('ProviderQueues has one manager: ProviderRole trusts a single Lambda role');
@@ -121,8 +111,7 @@ export class ProviderQueues extends Construct {
     this.acknowledgePrefix(managerRole, 'Only queue creation and configuration actions; no receive, send or delete.');
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'MintProviderCredentials', actions: ['sts:AssumeRole'], resources: [this.role.roleArn] }));
     fn.addEnvironment(ENV.queuePrefix, this.prefix);
-    fn.addEnvironment(PROVIDER_QUEUE_ENV.providerRoleArn, this.role.roleArn);
-    fn.addEnvironment(PROVIDER_QUEUE_ENV.deadLetterQueueArn, this.deadLetterQueue.queueArn);
+    fn.addEnvironment(ENV.providerRoleArn, this.role.roleArn);
   }
 
   /**

@@ -2,8 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { CfnResource } from 'aws-cdk-lib';
 import { ENV, HANDLERS, ROUTES, TABLES, type HandlerName, type TableName } from '../../lambdas/handlers/manifest';
-import { PROVIDER_QUEUE_ENV } from '../../lib/constructs/provider-queues';
-import { actionsOf, normaliseAssetHashes, referencedIds, resourcesOf, statementsOfRole, synthControllerStack, TEST_PUBLIC_KEY, type Statement, type SynthesisedStack } from './helpers';
+import { actionsOf, normaliseAssetHashes, unlistedEnvNames, referencedIds, resourcesOf, statementsOfRole, synthControllerStack, TEST_PUBLIC_KEY, type Statement, type SynthesisedStack } from './helpers';
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const HANDLER_NAMES = Object.keys(HANDLERS) as HandlerName[];
@@ -75,8 +74,7 @@ describe('ChainFaasStack wiring from the manifest', () => {
     }
     expect(fnProps('providers').Environment.Variables).toMatchObject({
       [ENV.queuePrefix]: 'chainfaas-dev-pq-',
-      [PROVIDER_QUEUE_ENV.providerRoleArn]: { 'Fn::GetAtt': [id(synth.stack.providerQueues.providerRole), 'Arn'] },
-      [PROVIDER_QUEUE_ENV.deadLetterQueueArn]: { 'Fn::GetAtt': [id(synth.stack.providerQueues.deadLetterQueue), 'Arn'] },
+      [ENV.providerRoleArn]: { 'Fn::GetAtt': [id(synth.stack.providerQueues.providerRole), 'Arn'] },
     });
   });
 
@@ -168,6 +166,10 @@ describe('ChainFaasStack wiring from the manifest', () => {
     synth.template.hasOutput('ApiUrl', Match.anyValue());
     synth.template.hasOutput('SigningKeySecretArn', Match.anyValue());
     synth.template.hasOutput('ProviderQueuePrefix', { Value: 'chainfaas-dev-pq-' });
+  });
+
+  test('every environment variable of every Lambda is named in the manifest ENV (one list for CDK, handlers and local/)', () => {
+    expect(unlistedEnvNames(synth.template)).toEqual([]);
   });
 
   test('snapshot (asset hashes normalised)', () => {

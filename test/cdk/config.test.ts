@@ -1,11 +1,25 @@
 import { App } from 'aws-cdk-lib';
 import { configFromContext, controllerEnvironment, DEFAULT_CONFIG } from '../../lib/config';
+import { configFromEnv } from '../../lambdas/adapters/deps';
+import { ENV } from '../../lambdas/handlers/manifest';
+
+/** Runs `fn` with exactly these controller settings in process.env. */
+function withEnv<T>(env: Record<string, string>, fn: () => T): T {
+  const saved = { ...process.env };
+  try {
+    for (const name of [...Object.values(ENV.settings), ENV.operatorUserIds]) delete process.env[name];
+    Object.assign(process.env, env);
+    return fn();
+  } finally {
+    process.env = saved;
+  }
+}
 
 const read = (context: Record<string, unknown>) => configFromContext(new App({ context }));
 
 describe('configFromContext', () => {
   test('no context gives the documented defaults', () => {
-    expect(read({})).toEqual({ ...DEFAULT_CONFIG, signingKeySecretArn: undefined, controllerPublicKey: undefined, alarmEmail: undefined });
+    expect(read({})).toEqual({ ...DEFAULT_CONFIG, signingKeySecretArn: undefined, controllerPublicKey: undefined, alarmEmail: undefined, operatorUserIds: undefined });
   });
 
   test('parses CLI strings (-c key=value) into typed values', () => {
@@ -46,7 +60,7 @@ describe('configFromContext', () => {
     });
   });
 
-  test('controllerEnvironment gives the handlers their settings as strings', () => {
+  test('controllerEnvironment gives the handlers every setting of the manifest, as strings', () => {
     expect(controllerEnvironment({ ...DEFAULT_CONFIG, priceVcpuMs: 12 })).toEqual({
       SCHEDULER_POLICY: 'random-fit',
       HEARTBEAT_INTERVAL_S: '10',
@@ -57,6 +71,45 @@ describe('configFromContext', () => {
       PRESIGN_TTL_S: '3600',
       TOKEN_TTL_S: '2592000',
       SIGNUP_CREDIT: '0',
+      LEASE_S: '30',
+      MAX_ATTEMPTS: '3',
+      MAX_WAIT_S: '300',
+      MAX_WAITING_PER_DEVELOPER: '100',
+      MAX_WAITING_TOTAL: '1000',
+      RETRY_AFTER_S: '10',
+      PROVIDER_CREDENTIALS_TTL_S: '3600',
+      RESULT_ROLE_REQUIRED: 'true',
+      CALLBACK_ALLOW_LOOPBACK: '0',
     });
+    expect(Object.keys(controllerEnvironment(DEFAULT_CONFIG)).sort()).toEqual(Object.values(ENV.settings).sort());
+    expect(controllerEnvironment({ ...DEFAULT_CONFIG, operatorUserIds: ['usr_a1', 'usr_b2'] })[ENV.operatorUserIds]).toBe('usr_a1,usr_b2');
+  });
+
+  test('the defaults are the ones the handlers fall back to (configFromEnv with an empty environment)', () => {
+    const saved = { ...process.env };
+    try {
+      for (const name of [...Object.values(ENV.settings), ENV.operatorUserIds]) delete process.env[name];
+      const handlers = configFromEnv();
+      const fromCdk = withEnv(controllerEnvironment(DEFAULT_CONFIG), configFromEnv);
+      // RESULT_ROLE_REQUIRED's fallback depends on AWS_ENDPOINT_URL_S3 (unset in Lambda); the rest must agree exactly.
+      expect({ ...fromCdk, sqsEndpoint: undefined }).toEqual({ ...handlers, sqsEndpoint: undefined, scheduling: { ...handlers.scheduling, resultRoleRequired: true } });
+      expect(fromCdk.operatorUserIds).toEqual([]);
+      expect(withEnv(controllerEnvironment({ ...DEFAULT_CONFIG, operatorUserIds: ['usr_Admin1'] }), () => [...configFromEnv().operatorUserIds])).toEqual(['usr_Admin1']);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  test('scheduling settings from context, validated', () => {
+    expect(read({ leaseS: '20', maxAttempts: '4', retryAfterS: '5', providerCredentialsTtlS: '900', operatorUserIds: 'usr_A1, usr_B2' })).toMatchObject({
+      leaseS: 20,
+      maxAttempts: 4,
+      retryAfterS: 5,
+      providerCredentialsTtlS: 900,
+      operatorUserIds: ['usr_A1', 'usr_B2'],
+    });
+    expect(() => read({ providerCredentialsTtlS: '7200' })).toThrow(/providerCredentialsTtlS.*900 to 3600/);
+    expect(() => read({ maxAttempts: '0' })).toThrow(/maxAttempts/);
+    expect(() => read({ operatorUserIds: 'admin@example.com' })).toThrow(/operatorUserIds/);
   });
 });

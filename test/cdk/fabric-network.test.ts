@@ -4,11 +4,11 @@ import type { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ExternalFabricNetwork, FABRIC_ENV, FabricNetwork } from '../../lib/constructs/fabric-network';
+import { ExternalFabricNetwork, FabricNetwork } from '../../lib/constructs/fabric-network';
 import { PlatformFunction } from '../../lib/constructs/platform-function';
 import { projectRoot } from '../../lib/project-root';
-import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, testStack } from './helpers';
-import { HANDLERS, HandlerName } from '../../lambdas/handlers/manifest';
+import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, testStack, unlistedEnvNames } from './helpers';
+import { ENV, HANDLERS, HandlerName } from '../../lambdas/handlers/manifest';
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
 const ASSET = join(projectRoot(), 'test/cdk/fixtures/fabric-asset');
@@ -105,10 +105,10 @@ describe('FabricNetwork', () => {
     const fn = template.toJSON().Resources[id(client)].Properties;
     expect(fn.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } }), 'GroupId'] }]);
     const env = fn.Environment.Variables;
-    expect(env[FABRIC_ENV.peerEndpoint]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] }, ':7051']] });
-    expect(env[FABRIC_ENV.peerHostAlias]).toEqual({ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] });
-    expect(env[FABRIC_ENV.identitySecretArn]).toEqual({ Ref: id(fabric.identity) });
-    expect(env[FABRIC_ENV.channel]).toBe('chainfaas');
+    expect(env[ENV.fabric.peerEndpoint]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] }, ':7051']] });
+    expect(env[ENV.fabric.peerHostAlias]).toEqual({ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] });
+    expect(env[ENV.fabric.identitySecretArn]).toEqual({ Ref: id(fabric.identity) });
+    expect(env[ENV.fabric.channel]).toBe('chainfaas');
     const reads = statementsOfRole(template, id(client.role as iam.Role)).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'));
     expect(reads.map((s) => s.Resource)).toEqual([{ Ref: id(fabric.identity) }]);
   });
@@ -128,7 +128,7 @@ describe('ExternalFabricNetwork', () => {
     fabric.bindClient(fn);
     expect(fabric.placement).toBeUndefined();
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ [FABRIC_ENV.peerEndpoint]: 'peer0.example.org:7051', [FABRIC_ENV.peerHostAlias]: 'peer0.example.org', [FABRIC_ENV.identitySecretArn]: arn }) },
+      Environment: { Variables: Match.objectLike({ [ENV.fabric.peerEndpoint]: 'peer0.example.org:7051', [ENV.fabric.peerHostAlias]: 'peer0.example.org', [ENV.fabric.identitySecretArn]: arn }) },
     });
     expect(() => new ExternalFabricNetwork(testStack(), 'F', { peerEndpoint: 'no-port', identitySecretArn: arn })).toThrow(/host:port/);
   });
@@ -142,8 +142,9 @@ describe('ChainFaasStack with fabric=ec2', () => {
       const props = template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties;
       const ledger = HANDLERS[name as HandlerName].ledger === true;
       expect([name, props.VpcConfig !== undefined]).toEqual([name, ledger]);
-      expect([name, props.Environment.Variables[FABRIC_ENV.peerEndpoint] !== undefined]).toEqual([name, ledger]);
+      expect([name, props.Environment.Variables[ENV.fabric.peerEndpoint] !== undefined]).toEqual([name, ledger]);
     }
+    expect(unlistedEnvNames(template)).toEqual([]);
     expect(referencedIds(template.toJSON().Outputs.FabricIdentitySecretArn.Value)).toEqual(new Set([stack.getLogicalId(fabric.identity.node.defaultChild as CfnResource)]));
     const report = new AwsSolutionsChecks().validateScope(stack);
     expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);

@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { ChainFaasStack } from '../../lib/chainfaas-stack';
 import type { ChainFaasConfig } from '../../lib/config';
 import { projectRoot } from '../../lib/project-root';
+import { ENV } from '../../lambdas/handlers/manifest';
 
 /** A fixed Ed25519 public key, so templates (and the snapshot) do not change between runs. */
 export const TEST_PUBLIC_KEY = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA7Mbw70HNTBtRLxezbfBrsxY72TUHn03iIbvpOgcN7aE=\n-----END PUBLIC KEY-----\n';
@@ -100,4 +101,25 @@ export function referencedIds(value: unknown): Set<string> {
 /** Replaces asset hashes (64 hex digits) so a snapshot does not change with the bundles' contents. */
 export function normaliseAssetHashes<T>(template: T): T {
   return JSON.parse(JSON.stringify(template).replace(/[0-9a-f]{64}/g, '[ASSET-HASH]')) as T;
+}
+
+/** Every environment variable name the manifest's ENV lists (flattened), plus the runtime's own NODE_OPTIONS. */
+export function manifestEnvNames(): Set<string> {
+  const names = new Set<string>(['NODE_OPTIONS']);
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') names.add(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(ENV);
+  return names;
+}
+
+/** Names of the environment variables of every Lambda in a template that the manifest does not list. */
+export function unlistedEnvNames(template: Template): string[] {
+  const listed = manifestEnvNames();
+  const out = new Set<string>();
+  for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+    for (const name of Object.keys(fn.Properties.Environment?.Variables ?? {})) if (!listed.has(name)) out.add(name);
+  }
+  return [...out].sort();
 }

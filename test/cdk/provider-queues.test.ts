@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV } from '../../lambdas/handlers/manifest';
 import { PlatformFunction } from '../../lib/constructs/platform-function';
-import { PROVIDER_QUEUE_ENV, ProviderQueues } from '../../lib/constructs/provider-queues';
+import { ProviderQueues } from '../../lib/constructs/provider-queues';
 import { actionsOf, statementsOfRole, testStack, type Statement } from './helpers';
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
@@ -76,15 +76,15 @@ describe('ProviderQueues', () => {
     expect(role.ManagedPolicyArns).toBeUndefined();
   });
 
-  test('binders set the prefix, role and DLQ variables', () => {
+  test('binders set the prefix and role variables, named in the manifest, and nothing else', () => {
     const env = (fn: PlatformFunction) => template.toJSON().Resources[logicalId(fn)].Properties.Environment.Variables;
-    expect(env(manager)).toMatchObject({
+    expect(env(manager)).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
       [ENV.queuePrefix]: 'cf-test-pq-',
-      [PROVIDER_QUEUE_ENV.providerRoleArn]: { 'Fn::GetAtt': [logicalId(queues.providerRole), 'Arn'] },
-      [PROVIDER_QUEUE_ENV.deadLetterQueueArn]: dlqArn(),
+      [ENV.providerRoleArn]: { 'Fn::GetAtt': [logicalId(queues.providerRole), 'Arn'] },
     });
     expect(env(sender)[ENV.queuePrefix]).toBe('cf-test-pq-');
-    expect(env(sender)[PROVIDER_QUEUE_ENV.providerRoleArn]).toBeUndefined();
+    expect(env(sender)[ENV.providerRoleArn]).toBeUndefined();
   });
 
   test('refuses a second manager and a malformed prefix', () => {

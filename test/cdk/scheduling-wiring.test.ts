@@ -63,9 +63,15 @@ test('the providers Lambda signs and sends (it places waiting jobs), and mints c
   expect(env('providers')[ENV.signingKeySecretArn]).toBeDefined();
 });
 
-test('operator ids and scheduling settings from context reach every Lambda; unset ones are left to the handlers', () => {
+test('operator ids and scheduling settings from context reach every Lambda; the others carry their documented defaults', () => {
   for (const name of HANDLER_NAMES) {
-    expect(env(name)).toMatchObject({ [ENV.operatorUserIds]: 'usr_Operator1', LEASE_S: '20', MAX_ATTEMPTS: '4' });
-    expect(env(name).MAX_WAIT_S).toBeUndefined();
+    expect(env(name)).toMatchObject({
+      [ENV.operatorUserIds]: 'usr_Operator1',
+      [ENV.settings.leaseS]: '20',
+      [ENV.settings.maxAttempts]: '4',
+      [ENV.settings.maxWaitS]: '300',
+      [ENV.settings.retryAfterS]: '10',
+      [ENV.settings.providerCredentialsTtlS]: '3600',
+    });
   }
 });
