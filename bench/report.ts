@@ -1,0 +1,122 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../lib/project-root';
+import { resultsDir } from './support';
+
+/**
+ * Renders the results tables of bench/README.md from bench/results/*.json, between the markers
+ * `<!-- results:begin -->` and `<!-- results:end -->`; the prose around them is left alone. So
+ * every number in the table is one a benchmark wrote, with the command and date it came from.
+ * `node dist/bench/report.js` renders again from the files as they are.
+ */
+
+const BEGIN = '<!-- results:begin -->';
+const END = '<!-- results:end -->';
+
+function load(name: string): any {
+  const path = join(resultsDir(), `${name}.json`);
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+}
+
+const day = (iso?: string) => (iso ? iso.slice(0, 10) : '?');
+const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const num = (x: number) => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const code = (s: string) => `\`${s}\``;
+
+function rows(): { main: string[]; where: string[] } {
+  const summary = load('summary');
+  const main: string[] = [];
+  const where: string[] = [];
+  const load1 = (r: any) => {
+    const l = r?.machine?.loadAverage1m;
+    return l ? ` (load ${l.before}→${l.after ?? '?'})` : '';
+  };
+
+  const cold = load('cold');
+  if (cold) {
+    main.push(
+      `| Cold invocation, stdio, p50 / p95 ms${load1(cold)} | ${ms(cold.platformMs.p50)} / ${ms(cold.platformMs.p95)} | \`docker run\` ${ms(cold.baselineMs.p50)} / ${ms(cold.baselineMs.p95)} | ×${cold.ratio.p50} / ×${cold.ratio.p95} (+${ms(cold.addedMs.p50)} / +${ms(cold.addedMs.p95)} ms) | ${cold.samples} each | ${code(cold.command)} | ${day(cold.date)} |`,
+    );
+    where.push(whereRow('cold, 1 agent, one at a time', cold.breakdown, cold.platformMs.mean, cold.command, cold.date));
+  }
+  const warm = load('warm');
+  if (warm) {
+    main.push(
+      `| Warm invocation, http, p50 / p95 ms${load1(warm)} | ${ms(warm.platformMs.p50)} / ${ms(warm.platformMs.p95)} | direct HTTP into the container ${ms(warm.baselineMs.p50)} / ${ms(warm.baselineMs.p95)} | +${ms(warm.addedMs.p50)} / +${ms(warm.addedMs.p95)} ms | ${warm.samples} each | ${code(warm.command)} | ${day(warm.date)} |`,
+    );
+    where.push(whereRow('warm, 1 agent, one at a time', warm.breakdown, warm.platformMs.mean, warm.command, warm.date));
+  }
+  const tp = load('throughput');
+  if (tp) {
+    for (const c of tp.configurations) {
+      main.push(
+        `| Throughput, ${c.agents} agent${c.agents > 1 ? 's' : ''} (${c.slots} slots, ${c.clients} clients), invocations/s${c === tp.configurations[0] ? load1(tp) : ''} | ${num(c.invocationsPerSecond)} | \`docker run\` ×${c.baseline.concurrency}: ${num(c.baseline.runsPerSecond)}/s | ×${c.ratioToBaseline} | ${c.jobs} jobs | ${code(tp.command)} | ${day(tp.date)} |`,
+      );
+      where.push(whereRow(`throughput, ${c.agents} agent${c.agents > 1 ? 's' : ''}`, c.whereTheTimeGoes, c.latencyMs.mean, tp.command, tp.date));
+    }
+  }
+  const ledger = load('ledger');
+  if (ledger) {
+    const step = summary?.steps?.find((s: any) => s.name === 'ledger');
+    const command = summary?.command?.startsWith('npm run bench') && step ? summary.command : 'npm run bench:ledger';
+    const single = ledger.runs.find((r: any) => r.mode === 'one transaction per event');
+    for (const r of ledger.runs) {
+      if (r === single) continue;
+      const label = r.mode === 'batched' ? `batched, ${r.eventsPerTransaction} events/tx` : `one tx per event, ${r.jobsInFlight} jobs in flight`;
+      main.push(
+        `| Ledger (Fabric ${ledger.network.peerVersion}), ${label}, settled jobs/s | ${num(r.settledJobsPerSecond)} | one tx per event, one at a time: ${num(single?.settledJobsPerSecond ?? NaN)} | ×${single ? (r.settledJobsPerSecond / single.settledJobsPerSecond).toFixed(1) : '?'} | ${r.jobs} jobs (${single?.jobs ?? '?'}) | ${code(command)} | ${day(step?.finishedAt ?? summary?.date)} |`,
+      );
+    }
+  }
+  const sched = load('scheduler');
+  if (sched) {
+    const base = sched.pure.find((r: any) => r.chooser.startsWith('first-fit'));
+    for (const r of sched.pure.filter((x: any) => x !== base)) {
+      main.push(
+        `| Scheduler, ${r.chooser}, 1,000 providers, in memory, decisions/s | ${num(r.decisionsPerSecond)} | first-fit scan: ${num(base.decisionsPerSecond)} | ×${r.relativeToBaseline} | ${r.decisions} each | ${code(sched.command)} | ${day(sched.date)} |`,
+      );
+    }
+    for (const m of sched.dynamodbLocal.modes) {
+      const b = m.results.find((x: any) => x.chooser.startsWith('first-fit'));
+      for (const r of m.results.filter((x: any) => x !== b)) {
+        main.push(
+          `| Scheduler, ${r.chooser} + conditional reserve on DynamoDB Local (${m.mode}), decisions/s | ${num(r.decisionsPerSecond)} | first-fit + reserve: ${num(b.decisionsPerSecond)} | ×${r.relativeToBaseline} | ${r.decisions} each | ${code(sched.command)} | ${day(sched.date)} |`,
+        );
+      }
+    }
+  }
+  return { main, where };
+}
+
+function whereRow(label: string, b: any, meanMs: number, command: string, date: string): string {
+  const g = b.groups;
+  const cell = (x: { meanMs: number; share: number }) => `${ms(x.meanMs)} (${Math.round(x.share * 100)}%)`;
+  return `| ${label} | ${ms(meanMs)} | ${cell(g.controller)} | ${cell(g.queue)} | ${cell(g.agent)} | ${cell(g.container)} | ${ms(b.ledgerAfterReportMs.p50)} / ${ms(b.ledgerAfterReportMs.p95)} | ${code(command)} | ${day(date)} |`;
+}
+
+export function renderTables(): string {
+  const { main, where } = rows();
+  return [
+    '| benchmark | ChainFaaS | baseline, same run | ChainFaaS vs baseline | samples | command | date |',
+    '|---|---|---|---|---|---|---|',
+    ...main,
+    '',
+    'Where the time goes (mean ms per job on the critical path, and share of the mean end-to-end time; the ledger is off that path):',
+    '',
+    '| run | end to end | controller | queue | agent | container | ledger after the report, p50 / p95 | command | date |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...where,
+  ].join('\n');
+}
+
+export function renderReadme(): void {
+  const path = join(projectRoot(), 'bench', 'README.md');
+  if (!existsSync(path)) return;
+  const text = readFileSync(path, 'utf8');
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${path} has no ${BEGIN} ... ${END} section`);
+  writeFileSync(path, `${text.slice(0, a + BEGIN.length)}\n${renderTables()}\n${text.slice(b)}`);
+}
+
+if (require.main === module) renderReadme();

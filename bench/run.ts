@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCold } from './cold';
+import { Harness, startHarness } from './harness';
+import { renderReadme } from './report';
+import { runScheduler } from './scheduler';
+import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, resultsDir, round } from './support';
+import { runThroughput } from './throughput';
+import { runWarm } from './warm';
+
+/**
+ * `npm run bench [-- --quick] [--only a,b] [--skip a,b]`: every benchmark in one run, one after
+ * the other on one local platform (so none competes with another for the 2 cores), each printing
+ * one JSON object on stdout and writing bench/results/<name>.json; then the ledger benchmark on a
+ * local Fabric network (bench/ledger.ts, its own process); then bench/results/summary.json and
+ * the results table of bench/README.md, rendered from the files just written.
+ */
+
+const NAMES = ['scheduler', 'cold', 'warm', 'throughput', 'ledger'] as const;
+type Name = (typeof NAMES)[number];
+
+/** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
+const LEDGER_FLAGS: Record<Profile, string[]> = {
+  quick: ['--jobs', '150', '--batch-sizes', '30,150', '--single-jobs', '10', '--concurrent-jobs', '60', '--concurrency', '16'],
+  full: [],
+};
+
+const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler'>, (h: Harness, profile: Profile) => Promise<object>> = {
+  cold: runCold,
+  warm: runWarm,
+  throughput: runThroughput,
+};
+
+interface Step {
+  name: Name;
+  status: 'ok' | 'failed' | 'skipped';
+  seconds: number;
+  finishedAt?: string;
+  error?: string;
+}
+
+/** bench/ledger.js in a child process; its JSON goes to our stdout, its progress to our stderr. */
+function runLedger(profile: Profile): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, 'ledger.js'), ...LEDGER_FLAGS[profile]], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bench/ledger.js exited with ${signal ?? code}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  for (const n of [...args.only, ...args.skip]) if (!NAMES.includes(n as Name)) throw new Error(`unknown benchmark ${n} (known: ${NAMES.join(', ')})`);
+  const chosen = NAMES.filter((n) => (args.only.length === 0 || args.only.includes(n)) && !args.skip.includes(n));
+  const machine = machineBefore();
+  const started = performance.now();
+  const steps: Step[] = [];
+  const step = async (name: Name, body: () => Promise<void>) => {
+    const t0 = performance.now();
+    note(`${name}: starting (load average ${machineBefore().loadAverage1m.before})`);
+    try {
+      await body();
+      steps.push({ name, status: 'ok', seconds: round((performance.now() - t0) / 1000, 1), finishedAt: new Date().toISOString() });
+    } catch (err) {
+      note(`${name} failed: ${(err as Error).stack ?? err}`);
+      steps.push({ name, status: 'failed', seconds: round((performance.now() - t0) / 1000, 1), error: String((err as Error).message ?? err) });
+    }
+  };
+
+  const needsPlatform = chosen.some((n) => n !== 'ledger');
+  let platformSeconds = 0;
+  if (needsPlatform) {
+    const t0 = performance.now();
+    const harness = await startHarness();
+    platformSeconds = round((performance.now() - t0) / 1000, 1);
+    note(`platform up in ${platformSeconds} s`);
+    try {
+      for (const name of chosen) {
+        if (name === 'ledger') continue;
+        // The scheduler benchmark uses the platform's DynamoDB Local (a table of its own).
+        if (name === 'scheduler') await step(name, async () => publish(name, await runScheduler(args.profile)));
+        else await step(name, async () => publish(name, await onPlatform[name](harness, args.profile)));
+      }
+    } finally {
+      await harness.stop();
+    }
+  }
+  if (chosen.includes('ledger')) await step('ledger', () => runLedger(args.profile));
+
+  const summary = {
+    profile: args.profile,
+    command: commandFor(args.profile) + (args.only.length ? ` --only ${args.only.join(',')}` : '') + (args.skip.length ? ` --skip ${args.skip.join(',')}` : ''),
+    date: new Date().toISOString(),
+    machine: machineAfter(machine),
+    platformStartSeconds: platformSeconds,
+    wallSeconds: round((performance.now() - started) / 1000, 1),
+    steps,
+    ledgerFlags: LEDGER_FLAGS[args.profile],
+  };
+  publishSummary(summary);
+  if (steps.some((s) => s.status === 'failed')) process.exitCode = 1;
+}
+
+/** Writes summary.json (merged with the steps of an earlier run that this one did not repeat) and the README table. */
+function publishSummary(summary: { steps: Step[]; command: string; date: string } & Record<string, unknown>): void {
+  const path = join(resultsDir(), 'summary.json');
+  const earlier = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { steps?: Step[] }) : {};
+  const steps = [...(earlier.steps ?? []).filter((s) => !summary.steps.some((n) => n.name === s.name)), ...summary.steps];
+  const merged = { ...summary, steps: NAMES.map((n) => steps.find((s) => s.name === n)).filter(Boolean) };
+  process.stderr.write(`${JSON.stringify(merged, null, 2)}\n`);
+  publish('summary', merged, { print: false });
+  renderReadme();
+  note(`done in ${summary.wallSeconds as number} s; bench/README.md table rendered from bench/results/*.json`);
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
