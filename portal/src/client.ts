@@ -200,7 +200,7 @@ export class ApiClient {
       if ((err as Error).name === 'AbortError') throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new ApiError(0, { code: 'network', message: `cannot reach the ChainFaaS API at ${this.baseUrl} (${why})` });
+      throw new ApiError(0, { code: 'network', message: `${this.baseUrl} did not answer (${why})` });
     }
     const text = await res.text();
     let body: unknown = undefined;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +90,15 @@ test('help, version and usage errors: exit 0 for help, 2 for a bad command line,
   const notLoggedIn = await cli(['functions', 'list']);
   expect(notLoggedIn.code).toBe(3);
   expect(notLoggedIn.stderr).toContain('chainfaas: not logged in: run chainfaas login');
+  expect(await cli(['whoami', '--api-url', 'ftp://example.com', '--token', 'cf_x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('give an http(s) URL') });
+
+  // Nothing listens on a port just closed: the API cannot be reached, exit 1, and it says so.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const down = await cli(['whoami', '--api-url', `http://127.0.0.1:${port}`, '--token', `cf_${'x'.repeat(43)}`]);
+  expect(down).toMatchObject({ code: 1, stderr: `chainfaas: Cannot reach the ChainFaaS API: http://127.0.0.1:${port} did not answer (ECONNREFUSED). Check your network connection and the API address.\n` });
 });
 
 test('login: a wrong password is exit 3; --password-stdin saves the API address and a token (0600), never the password', async () => {
