@@ -1,4 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import Docker from 'dockerode';
 import { JobEnvelope } from '../../lambdas/core/schemas';
@@ -42,10 +45,10 @@ afterAll(async () => {
   await Promise.all([registry?.stop(), cloud?.stop(), controller?.stop()]);
 });
 
-/** A provider with its own queue, and an agent for it (not started). */
-async function provider(overrides: Partial<AgentConfigInput> = {}) {
-  const providerId = `prov-${randomUUID().slice(0, 8)}`;
-  const queueUrl = await cloud.createQueue(`chainfaas-provider-${providerId}`);
+/** A provider with its own queue (or the one given), and an agent for it (not started). */
+async function provider(overrides: Partial<AgentConfigInput> = {}, existing?: { providerId: string; queueUrl: string }) {
+  const providerId = existing?.providerId ?? `prov-${randomUUID().slice(0, 8)}`;
+  const queueUrl = existing?.queueUrl ?? (await cloud.createQueue(`chainfaas-provider-${providerId}`));
   const agent = new ProviderAgent(
     {
       apiUrl: controller.url,
@@ -322,6 +325,88 @@ test('http jobs: the second runs in the warm container of the first; heartbeats 
   await agent.stop();
   expect(await containersOfAgent(providerId)).toEqual([]);
   expect(controller.heartbeats.at(-1)).toMatchObject({ draining: true, warmFunctions: [] });
+});
+
+/** Collects the ids of every container labelled with `jobId` while it runs; `stop()` returns them. */
+function watchContainers(jobId: string): { stop(): Set<string> } {
+  const seen = new Set<string>();
+  const docker = new Docker();
+  const timer = setInterval(
+    () =>
+      void docker
+        .listContainers({ all: true, filters: { label: [`chainfaas.job=${jobId}`] } })
+        .then((list) => list.forEach((c) => seen.add(c.Id)))
+        .catch(() => undefined),
+    50,
+  );
+  timer.unref(); // a failed assertion must not keep jest alive
+  return {
+    stop() {
+      clearInterval(timer);
+      return seen;
+    },
+  };
+}
+
+test('the same signed envelope delivered twice runs once; later deliveries, even to a restarted agent, start nothing', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'chainfaas-agent-state-'));
+  try {
+    const { providerId, queueUrl, agent } = await provider({ stateDir });
+    const envelope = await job(providerId, registry.images.sleep, '2');
+    const body = signedMessage(envelope);
+    await cloud.send(queueUrl, body);
+    await cloud.send(queueUrl, body);
+    const watch = watchContainers(envelope.jobId);
+    await agent.start();
+
+    await controller.waitForReports(1);
+    await until('both messages are deleted', async () => (await cloud.messageCount(queueUrl)).inFlight === 0);
+    expect(agent.status().totals).toMatchObject({ succeeded: 1, duplicates: 1 });
+
+    // Once more after the attempt settled.
+    await cloud.send(queueUrl, body);
+    await until('the third delivery is settled', () => agent.status().totals.duplicates === 2);
+    await until('its message is deleted', async () => (await cloud.messageCount(queueUrl)).inFlight === 0);
+    await agent.stop();
+    // A long poll cut short by the stop stays open on the emulator's side for up to pollWaitS and
+    // would take the next message for 30 s: let it end first.
+    await new Promise((r) => setTimeout(r, 1500));
+
+    // And to a new agent of the same provider, which reads what the first one finished.
+    expect(readFileSync(join(stateDir, 'attempts.jsonl'), 'utf8')).toContain(`"jobId":"${envelope.jobId}","attempt":1,"state":"settled"`);
+    const restarted = (await provider({ stateDir }, { providerId, queueUrl })).agent;
+    await cloud.send(queueUrl, body);
+    await restarted.start();
+    await until('the restarted agent settles the delivery', () => restarted.status().totals.duplicates === 1);
+    await until('its message is deleted', async () => (await cloud.messageCount(queueUrl)).inFlight === 0);
+
+    expect(watch.stop().size).toBe(1);
+    expect(controller.reports.map((r) => r.report.jobId)).toEqual([envelope.jobId]);
+    expect(await cloud.messageCount(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+    expect(restarted.status().totals).toMatchObject({ succeeded: 0, failed: 0, duplicates: 1 });
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('a delivery of an attempt whose report was refused posts the saved report again instead of running', async () => {
+  const { providerId, queueUrl, agent } = await provider();
+  const envelope = await job(providerId, registry.images.sha256, 'once');
+  const body = signedMessage(envelope);
+  controller.refuseReportsWith = 400;
+  const watch = watchContainers(envelope.jobId);
+  await cloud.send(queueUrl, body);
+  await agent.start();
+  await until('the refusal is logged', () => (agent.status().lastError ?? '').includes('answered 400'));
+
+  controller.refuseReportsWith = undefined;
+  await cloud.send(queueUrl, body);
+  const [received] = await controller.waitForReports(1);
+  expect(received.signatureValid).toBe(true);
+  expect(received.report).toMatchObject({ jobId: envelope.jobId, status: 'succeeded' });
+  await until('the attempt is settled', () => agent.status().totals.succeeded === 1);
+  expect(agent.status().totals).toMatchObject({ duplicates: 1 });
+  expect(watch.stop().size).toBe(1);
 });
 
 test('a bad configuration is refused with every bad field named', () => {
