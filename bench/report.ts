@@ -52,7 +52,8 @@ function rows(): { main: string[]; where: string[] } {
       main.push(
         `| Throughput, ${c.agents} agent${c.agents > 1 ? 's' : ''} (${c.slots} slots, ${c.clients} clients), invocations/s${c === tp.configurations[0] ? load1(tp) : ''} | ${num(c.invocationsPerSecond)} | \`docker run\` ×${c.baseline.concurrency}: ${num(c.baseline.runsPerSecond)}/s | ×${c.ratioToBaseline} | ${c.jobs} jobs | ${code(tp.command)} | ${day(tp.date)} |`,
       );
-      where.push(whereRow(`throughput, ${c.agents} agent${c.agents > 1 ? 's' : ''}`, c.whereTheTimeGoes, c.latencyMs.mean, tp.command, tp.date));
+      const busy = c.benchProcess ? `${Math.round(c.benchProcess.eventLoopUtilization * 100)}% / ${c.benchProcess.cpuCores}` : '?';
+      where.push(whereRow(`throughput, ${c.agents} agent${c.agents > 1 ? 's' : ''}`, c.whereTheTimeGoes, c.latencyMs.mean, tp.command, tp.date, busy));
     }
   }
   const ledger = load('ledger');
@@ -64,34 +65,34 @@ function rows(): { main: string[]; where: string[] } {
       if (r === single) continue;
       const label = r.mode === 'batched' ? `batched, ${r.eventsPerTransaction} events/tx` : `one tx per event, ${r.jobsInFlight} jobs in flight`;
       main.push(
-        `| Ledger (Fabric ${ledger.network.peerVersion}), ${label}, settled jobs/s | ${num(r.settledJobsPerSecond)} | one tx per event, one at a time: ${num(single?.settledJobsPerSecond ?? NaN)} | ×${single ? (r.settledJobsPerSecond / single.settledJobsPerSecond).toFixed(1) : '?'} | ${r.jobs} jobs (${single?.jobs ?? '?'}) | ${code(command)} | ${day(step?.finishedAt ?? summary?.date)} |`,
+        `| Ledger (Fabric ${ledger.network.peerVersion}), ${label}, settled jobs/s | ${num(r.settledJobsPerSecond)} | one tx per event, one at a time: ${num(single?.settledJobsPerSecond ?? NaN)} | ×${single ? (r.settledJobsPerSecond / single.settledJobsPerSecond).toFixed(1) : '?'} | ${r.jobs} jobs; ${single?.jobs ?? '?'} one at a time | ${code(command)} | ${day(step?.finishedAt ?? summary?.date)} |`,
       );
     }
   }
   const sched = load('scheduler');
   if (sched) {
     const base = sched.pure.find((r: any) => r.chooser.startsWith('first-fit'));
+    const us = (r: any) => `${num(r.decisionsPerSecond)} (${ms(r.microsecondsPerDecision)} µs)`;
     for (const r of sched.pure.filter((x: any) => x !== base)) {
       main.push(
-        `| Scheduler, ${r.chooser}, 1,000 providers, in memory, decisions/s | ${num(r.decisionsPerSecond)} | first-fit scan: ${num(base.decisionsPerSecond)} | ×${r.relativeToBaseline} | ${r.decisions} each | ${code(sched.command)} | ${day(sched.date)} |`,
+        `| Scheduler, ${r.chooser}, 1,000 providers, in memory, decisions/s (µs each) | ${us(r)} | first-fit scan: ${us(base)} | ×${r.relativeToBaseline} | ${r.decisions} each | ${code(sched.command)} | ${day(sched.date)} |`,
       );
     }
     for (const m of sched.dynamodbLocal.modes) {
       const b = m.results.find((x: any) => x.chooser.startsWith('first-fit'));
-      for (const r of m.results.filter((x: any) => x !== b)) {
-        main.push(
-          `| Scheduler, ${r.chooser} + conditional reserve on DynamoDB Local (${m.mode}), decisions/s | ${num(r.decisionsPerSecond)} | first-fit + reserve: ${num(b.decisionsPerSecond)} | ×${r.relativeToBaseline} | ${r.decisions} each | ${code(sched.command)} | ${day(sched.date)} |`,
-        );
-      }
+      const others = m.results.filter((x: any) => x !== b);
+      main.push(
+        `| Scheduler + conditional reserve on DynamoDB Local, ${m.mode}, decisions/s: ${others.map((r: any) => r.chooser).join(' / ')} | ${others.map((r: any) => num(r.decisionsPerSecond)).join(' / ')} | first-fit + reserve: ${num(b.decisionsPerSecond)} | ${others.map((r: any) => `×${r.relativeToBaseline}`).join(' / ')} | ${b.decisions} each | ${code(sched.command)} | ${day(sched.date)} |`,
+      );
     }
   }
   return { main, where };
 }
 
-function whereRow(label: string, b: any, meanMs: number, command: string, date: string): string {
+function whereRow(label: string, b: any, meanMs: number, command: string, date: string, busy = '—'): string {
   const g = b.groups;
   const cell = (x: { meanMs: number; share: number }) => `${ms(x.meanMs)} (${Math.round(x.share * 100)}%)`;
-  return `| ${label} | ${ms(meanMs)} | ${cell(g.controller)} | ${cell(g.queue)} | ${cell(g.agent)} | ${cell(g.container)} | ${ms(b.ledgerAfterReportMs.p50)} / ${ms(b.ledgerAfterReportMs.p95)} | ${code(command)} | ${day(date)} |`;
+  return `| ${label} | ${ms(meanMs)} | ${cell(g.controller)} | ${cell(g.queue)} | ${cell(g.agent)} | ${cell(g.container)} | ${ms(b.ledgerAfterReportMs.p50)} / ${ms(b.ledgerAfterReportMs.p95)} | ${busy} | ${code(command)} | ${day(date)} |`;
 }
 
 export function renderTables(): string {
@@ -103,8 +104,8 @@ export function renderTables(): string {
     '',
     'Where the time goes (mean ms per job on the critical path, and share of the mean end-to-end time; the ledger is off that path):',
     '',
-    '| run | end to end | controller | queue | agent | container | ledger after the report, p50 / p95 | command | date |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| run | end to end | controller | queue | agent | container | ledger after the report, p50 / p95 | bench process: event loop busy / CPU cores | command | date |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...where,
   ].join('\n');
 }

@@ -22,7 +22,7 @@ type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
 const LEDGER_FLAGS: Record<Profile, string[]> = {
-  quick: ['--jobs', '150', '--batch-sizes', '30,150', '--single-jobs', '10', '--concurrent-jobs', '60', '--concurrency', '16'],
+  quick: ['--jobs', '100', '--batch-sizes', '30,150', '--single-jobs', '8', '--concurrent-jobs', '32', '--concurrency', '16'],
   full: [],
 };
 

@@ -26,8 +26,8 @@ const POLICIES: PolicyName[] = ['random-fit', 'least-loaded', 'warm-affinity'];
 const HEARTBEAT_STALE_MS = 45_000;
 const NEED: Need = { vcpuMilli: 500, memoryMb: 256, image: 'registry.local/chainfaas/fn-7@sha256:' + '7'.repeat(64), functionId: 'fn_bench7' };
 const SIZES: Record<Profile, { pureDecisions: number; rounds: number; listDecisions: number; snapshotDecisions: number }> = {
-  quick: { pureDecisions: 1000, rounds: 5, listDecisions: 6, snapshotDecisions: 80 },
-  full: { pureDecisions: 30000, rounds: 10, listDecisions: 60, snapshotDecisions: 600 },
+  quick: { pureDecisions: 600, rounds: 3, listDecisions: 4, snapshotDecisions: 60 },
+  full: { pureDecisions: 10000, rounds: 10, listDecisions: 30, snapshotDecisions: 600 },
 };
 
 /** A small deterministic PRNG (mulberry32), so every run ranks the same population. */

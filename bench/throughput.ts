@@ -32,12 +32,18 @@ export async function runThroughput(h: Harness, profile: Profile): Promise<objec
 
     // The platform: `clients` callers, each invoking again as soon as it has its answer.
     const t0 = performance.now();
+    const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
     const done: Invocation[] = await pool(jobs, clients, async (i) => {
       const inv = await invoke(h.dev, functionId, `throughput ${agents} ${i}`);
       h.ledger.watch(inv.job.jobId, inv.job.timings.createdAt);
       return inv;
     });
     const seconds = (performance.now() - t0) / 1000;
+    // The controller's handlers, the ledger writer and every agent run in this process: how busy it was.
+    const elu = performance.eventLoopUtilization(elu0).utilization;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
 
     // The baseline: the same containers straight from the engine, `slots` at once.
     const b0 = performance.now();
@@ -68,6 +74,12 @@ export async function runThroughput(h: Harness, profile: Profile): Promise<objec
       seconds: round(seconds, 2),
       invocationsPerSecond: round(ips, 2),
       latencyMs: summarize(ms),
+      benchProcess: {
+        eventLoopUtilization: round(elu, 2),
+        cpuCores: round(cpuMs / 1000 / seconds, 2),
+        cpuMsPerInvocation: round(cpuMs / jobs),
+        note: 'the benchmark process holds the controller (API server, handlers, reaper), the ledger writer and the agents',
+      },
       jobsPerProvider: Object.values(perProvider).sort((a, b) => b - a),
       baseline: { concurrency: slots, runs: jobs, seconds: round(baselineSeconds, 2), runsPerSecond: round(bps, 2) },
       ratioToBaseline: round(ips / bps, 2),
