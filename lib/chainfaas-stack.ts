@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -180,10 +181,24 @@ export class ChainFaasStack extends Stack {
         if (script && !existsSync(join(assetPath, script))) {
           throw new Error(`fabric=ec2 runs "${config.fabricStartCommand}", but ${script} does not exist in the repository (set -c fabricStartCommand=...)`);
         }
+        // The ledger Lambdas run in isolated subnets: every AWS API they call needs an endpoint there.
+        const ledgerHandlers = Object.values(HANDLERS).filter((spec) => spec.ledger);
+        const clientServices = [
+          ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, // the Fabric client identity
+          ec2.InterfaceVpcEndpointAwsService.XRAY, // active tracing
+          // developers' result-bucket roles (AssumeRole), e.g. GET /jobs/{id} presigning into a developer's bucket
+          ...(ledgerHandlers.some((spec) => spec.developerBuckets) ? [ec2.InterfaceVpcEndpointAwsService.STS] : []),
+        ];
+        if (ledgerHandlers.some((spec) => spec.queues || spec.deadLetters)) {
+          throw new Error('a ledger Lambda (manifest ledger: true) uses SQS, which the isolated subnets cannot reach: add an SQS endpoint to clientServices');
+        }
+        const binDir = config.fabricBinDir?.replace(/^~(?=$|\/)/, homedir());
         return new FabricNetwork(this, 'Fabric', {
           assetPath,
           assetExclude: FABRIC_ASSET_EXCLUDE,
           startCommand: config.fabricStartCommand,
+          binariesPath: binDir === undefined ? undefined : isAbsolute(binDir) ? binDir : join(assetPath, binDir),
+          clientServices,
           instanceType: new ec2.InstanceType(config.fabricInstanceType),
           volumeSize: config.fabricVolumeGiB,
           externalPeerCidrs: config.fabricExternalCidrs,

@@ -155,6 +155,14 @@ export interface ChainFaasConfig {
    */
   readonly fabricStartCommand: string;
   /**
+   * Directory of prebuilt Fabric binaries for the node's architecture (what
+   * chaincode/network/fabric-bin.sh prints; `GOARCH=arm64` for the default Graviton node), shipped
+   * as an asset instead of building Fabric on the node. Relative to the repository; `~` allowed.
+   * Context key `fabricBinDir`.
+   * @default - the node builds them on first boot from the Go module proxy (a few minutes)
+   */
+  readonly fabricBinDir?: string;
+  /**
    * `fabric=external`: `host:port` of the peer gateway. Context key `fabricPeerEndpoint`.
    * @default - none
    */
@@ -364,7 +372,9 @@ function schedulingFromContext(
   };
 }
 
-function fabricFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig, 'fabric' | 'fabricInstanceType' | 'fabricVolumeGiB' | 'fabricExternalCidrs' | 'fabricStartCommand' | 'fabricPeerEndpoint' | 'fabricIdentitySecretArn'> {
+function fabricFromContext(
+  ctx: (key: string) => unknown,
+): Pick<ChainFaasConfig, 'fabric' | 'fabricInstanceType' | 'fabricVolumeGiB' | 'fabricExternalCidrs' | 'fabricStartCommand' | 'fabricBinDir' | 'fabricPeerEndpoint' | 'fabricIdentitySecretArn'> {
   const d = DEFAULT_CONFIG;
   const fabric = oneOf('fabric', ctx('fabric'), ['none', 'ec2', 'external'] as const, d.fabric);
   const fabricPeerEndpoint = optionalString('fabricPeerEndpoint', ctx('fabricPeerEndpoint'));
@@ -380,6 +390,7 @@ function fabricFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig,
     fabricVolumeGiB: integer('fabricVolumeGiB', ctx('fabricVolumeGiB'), d.fabricVolumeGiB, 8),
     fabricExternalCidrs,
     fabricStartCommand: optionalString('fabricStartCommand', ctx('fabricStartCommand')) ?? d.fabricStartCommand,
+    fabricBinDir: optionalString('fabricBinDir', ctx('fabricBinDir')),
     fabricPeerEndpoint,
     fabricIdentitySecretArn,
   };

@@ -1,3 +1,5 @@
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { Duration, IgnoreMode, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,6 +9,9 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/handlers/manifest';
+
+/** Construct ids of the interface endpoints (kept as they were before the list became a prop). */
+const ENDPOINT_NAMES: Record<string, string> = { secretsmanager: 'SecretsManager', xray: 'XRay', sts: 'Sts' };
 
 /** Where a Lambda must run to reach the peer, if anywhere in particular. */
 export interface FabricPlacement {
@@ -36,12 +41,13 @@ export interface FabricNetworkProps {
   readonly assetExclude?: string[];
   /**
    * Command run as root from the unpacked asset directory on first boot (Go, Node 20, git, jq and
-   * unzip are installed by then). The contract it must
+   * unzip are installed by then; cloud-init runs it once per instance). The contract it must
    * honour, given these exported variables:
    *
    * - `FABRIC_LISTEN_ADDRESS` (0.0.0.0), `FABRIC_PEER_HOST` (the node's private DNS name, for the
    *   TLS certificates), `FABRIC_PEER_PORT`, `FABRIC_ORDERER_PORT`, `FABRIC_CHANNEL`,
-   *   `FABRIC_CHAINCODE`, `CHAINFAAS_DATA_DIR` (persistent state);
+   *   `FABRIC_CHAINCODE`, `CHAINFAAS_DATA_DIR` (persistent state), and `FABRIC_BIN_DIR` when
+   *   `binariesPath` ships prebuilt binaries (use them instead of building);
    * - build the Fabric binaries, start one Raft orderer, one peer and the chaincode as a service,
    *   as systemd units so they come back after a reboot, and create and join the channel;
    * - write the controller's client identity into `CHAINFAAS_IDENTITY_DIR`: `msp-id`, `cert.pem`,
@@ -49,13 +55,28 @@ export interface FabricNetworkProps {
    * - exit 0 only when the peer answers on its port.
    *
    * The boot script then copies the identity into the identity secret and signals CloudFormation.
+   * The repository's implementation is chaincode/network/aws-node.sh.
    */
   readonly startCommand: string;
   /**
+   * Directory of prebuilt Fabric binaries for the instance's architecture (`peer`, `orderer`,
+   * `configtxgen`, `cryptogen`, `osnadmin` and `sampleconfig/`, as chaincode/network/fabric-bin.sh
+   * lays them out), shipped as a second asset so the node does not build Fabric on first boot.
+   * @default - the start command builds them on the node, from the Go module proxy (the node has a
+   *   public address and reaches the internet through the VPC's internet gateway)
+   */
+  readonly binariesPath?: string;
+  /**
+   * AWS services the ledger Lambdas call from the VPC's isolated subnets, besides DynamoDB and S3
+   * (gateway endpoints): one interface endpoint each, used only when this construct creates the VPC.
+   * @default [SECRETS_MANAGER, XRAY] (the client identity; traces)
+   */
+  readonly clientServices?: ec2.InterfaceVpcEndpointAwsService[];
+  /**
    * VPC to use.
    * @default - a new VPC over two AZs: public subnets for the node, isolated subnets for the
-   *   Lambdas (no NAT), gateway endpoints for DynamoDB and S3, interface endpoints for Secrets
-   *   Manager and X-Ray, and flow logs
+   *   Lambdas (no NAT), gateway endpoints for DynamoDB and S3, interface endpoints for
+   *   `clientServices` in the node's AZ, and flow logs
    */
   readonly vpc?: ec2.IVpc;
   /**
@@ -111,6 +132,41 @@ export interface FabricNetworkProps {
 const IDENTITY_DIR = '/var/lib/chainfaas/identity';
 const DATA_DIR = '/var/lib/chainfaas/fabric';
 const WORK_DIR = '/opt/chainfaas';
+const BIN_DIR = `${WORK_DIR}/fabric-bin`;
+const FABRIC_TOOLS = ['peer', 'orderer', 'configtxgen', 'cryptogen', 'osnadmin'] as const;
+
+/**
+ * The shell command that turns the identity files the start command wrote into `dir` into the
+ * secret's JSON, `dir/identity.json` (test/fabric/aws-node.test.ts runs this same command).
+ */
+export function identityJsonCommand(dir: string): string {
+  return (
+    `jq -n --rawfile mspId ${dir}/msp-id --rawfile certificate ${dir}/cert.pem --rawfile privateKey ${dir}/key.pem --rawfile tlsRootCertificate ${dir}/tls-ca.pem ` +
+    `'{mspId: ($mspId | rtrimstr("\\n")), certificate: $certificate, privateKey: $privateKey, tlsRootCertificate: $tlsRootCertificate}' > ${dir}/identity.json`
+  );
+}
+
+/**
+ * Checks that `dir` holds the Fabric tools for `architecture` (read from the ELF header of `peer`),
+ * so a deployment cannot ship x86_64 binaries to a Graviton node.
+ */
+export function checkFabricBinaries(dir: string, architecture: ec2.InstanceArchitecture): void {
+  for (const tool of FABRIC_TOOLS) if (!existsSync(join(dir, tool))) throw new Error(`Fabric binaries in ${dir}: ${tool} is missing`);
+  if (!existsSync(join(dir, 'sampleconfig', 'core.yaml'))) throw new Error(`Fabric binaries in ${dir}: sampleconfig/core.yaml is missing`);
+  const header = Buffer.alloc(20);
+  const fd = openSync(join(dir, 'peer'), 'r');
+  try {
+    readSync(fd, header, 0, 20, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (header.readUInt32BE(0) !== 0x7f454c46) throw new Error(`Fabric binaries in ${dir}: peer is not an ELF executable`);
+  const machine = header.readUInt16LE(18);
+  const found = machine === 0xb7 ? ec2.InstanceArchitecture.ARM_64 : machine === 0x3e ? ec2.InstanceArchitecture.X86_64 : `machine ${machine}`;
+  if (found !== architecture) {
+    throw new Error(`Fabric binaries in ${dir} are built for ${found}, the node is ${architecture} (build them with GOARCH=${architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64'} chaincode/network/fabric-bin.sh)`);
+  }
+}
 
 /**
  * A Hyperledger Fabric network on EC2 (Amazon Managed Blockchain takes no new customers):
@@ -138,8 +194,11 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     this.vpc = props.vpc ?? this.createVpc(props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH);
 
     const clientSg = new ec2.SecurityGroup(this, 'ClientSecurityGroup', { vpc: this.vpc, description: 'ChainFaaS ledger Lambdas (Fabric gateway clients)' });
-    if (!props.vpc) this.addInterfaceEndpoints(clientSg);
     const nodeSg = new ec2.SecurityGroup(this, 'NodeSecurityGroup', { vpc: this.vpc, description: 'ChainFaaS Fabric node: peer and orderer' });
+    // The node runs in the first public subnet; the endpoints go to the isolated subnet of the same AZ.
+    const nodeSubnet = this.vpc.publicSubnets[0];
+    if (!nodeSubnet) throw new Error('FabricNetwork needs a VPC with a public subnet for the node');
+    if (!props.vpc) this.addInterfaceEndpoints(props.clientServices ?? [ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, ec2.InterfaceVpcEndpointAwsService.XRAY], clientSg, nodeSg, nodeSubnet);
     nodeSg.addIngressRule(clientSg, ec2.Port.tcp(this.peerPort), 'Fabric gateway from the ledger Lambdas');
     for (const cidr of props.externalPeerCidrs ?? []) {
       nodeSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(this.peerPort), `Fabric peer from ${cidr}`);
@@ -156,28 +215,35 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       reason: "The identity is a certificate issued by the network's own CA; it is renewed by re-enrolling on the node, which a Secrets Manager rotation Lambda cannot do.",
     });
 
+    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM);
+    if (props.binariesPath) checkFabricBinaries(props.binariesPath, instanceType.architecture);
     const asset = new s3assets.Asset(this, 'NetworkAsset', {
       path: props.assetPath,
       exclude: props.assetExclude ?? ['node_modules/', 'dist/', '.git/', 'cdk.out/'],
       ignoreMode: IgnoreMode.GIT,
     });
+    const binaries = props.binariesPath ? new s3assets.Asset(this, 'BinariesAsset', { path: props.binariesPath }) : undefined;
     const role = new iam.Role(this, 'NodeRole', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'), description: 'ChainFaaS Fabric node' });
-    // The one object, not the whole (shared) asset bucket.
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
+    // The asset objects themselves, not the whole (shared) asset bucket.
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset, ...(binaries ? [binaries] : [])].map((a) => a.bucket.arnForObjects(a.s3ObjectKey)) }),
+    );
     this.identity.grantWrite(role);
 
-    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM);
     const cpuType = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64;
     const userData = ec2.UserData.forLinux();
     this.instance = new ec2.Instance(this, 'Node', {
       vpc: this.vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      vpcSubnets: { subnets: [nodeSubnet] },
       instanceType,
       machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType }),
       securityGroup: nodeSg,
       role,
       userData,
-      userDataCausesReplacement: true,
+      // Never replace the node because its user data changed (a new asset after a chaincode edit,
+      // say): a new instance would start a new, empty ledger and hand the controller a new identity.
+      // A user-data change stops and starts the node instead; cloud-init does not run it again.
+      userDataCausesReplacement: false,
       requireImdsv2: true,
       detailedMonitoring: true,
       ssmSessionPermissions: true,
@@ -200,14 +266,23 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     userData.addCommands(
       `rm -rf ${WORK_DIR}/network && mkdir -p ${WORK_DIR}/network ${IDENTITY_DIR} ${DATA_DIR} && chmod 700 ${IDENTITY_DIR}`,
       `unzip -q -o ${zip} -d ${WORK_DIR}/network`,
+    );
+    if (binaries) {
+      const binZip = userData.addS3DownloadCommand({ bucket: binaries.bucket, bucketKey: binaries.s3ObjectKey, localFile: `${WORK_DIR}/fabric-bin.zip` });
+      userData.addCommands(
+        `rm -rf ${BIN_DIR} && mkdir -p ${BIN_DIR} && unzip -q -o ${binZip} -d ${BIN_DIR}`,
+        `chmod 755 ${FABRIC_TOOLS.map((tool) => `${BIN_DIR}/${tool}`).join(' ')}`,
+        `export FABRIC_BIN_DIR=${BIN_DIR}`,
+      );
+    }
+    userData.addCommands(
       // The name EC2 reports as the instance's private DNS name: the one the Lambdas dial and the TLS certificates must carry.
       'IMDS_TOKEN="$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")"',
       'PEER_HOST="$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/local-hostname)"',
       `export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_PEER_HOST="$PEER_HOST" FABRIC_PEER_PORT=${this.peerPort} FABRIC_ORDERER_PORT=${ordererPort}`,
       `export FABRIC_CHANNEL=${this.channel} FABRIC_CHAINCODE=${this.chaincode} CHAINFAAS_DATA_DIR=${DATA_DIR} CHAINFAAS_IDENTITY_DIR=${IDENTITY_DIR}`,
       `(cd ${WORK_DIR}/network && ${props.startCommand})`,
-      `jq -n --rawfile mspId ${IDENTITY_DIR}/msp-id --rawfile certificate ${IDENTITY_DIR}/cert.pem --rawfile privateKey ${IDENTITY_DIR}/key.pem --rawfile tlsRootCertificate ${IDENTITY_DIR}/tls-ca.pem ` +
-        `'{mspId: ($mspId | rtrimstr("\\n")), certificate: $certificate, privateKey: $privateKey, tlsRootCertificate: $tlsRootCertificate}' > ${IDENTITY_DIR}/identity.json`,
+      identityJsonCommand(IDENTITY_DIR),
       `aws secretsmanager put-secret-value --region ${stack.region} --secret-id '${this.identity.secretArn}' --secret-string file://${IDENTITY_DIR}/identity.json`,
       `rm -f ${IDENTITY_DIR}/identity.json`,
     );
@@ -246,14 +321,25 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     return vpc;
   }
 
-  /** Secrets Manager (the client identity) and X-Ray (traces) for the Lambdas in the isolated subnets; HTTPS from the client security group only. */
-  private addInterfaceEndpoints(clients: ec2.ISecurityGroup): void {
-    for (const [name, service] of [
-      ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-      ['XRay', ec2.InterfaceVpcEndpointAwsService.XRAY],
-    ] as const) {
-      const endpoint = this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, open: false });
+  /**
+   * One interface endpoint per service the Lambdas in the isolated subnets call; HTTPS from the
+   * client security group only, and for Secrets Manager also from the node (private DNS points
+   * the whole VPC's secretsmanager name at the endpoint, the node's put-secret-value included).
+   *
+   * In the node's AZ only: an endpoint costs per AZ-hour, the Lambdas in the other AZ reach it
+   * across AZs, and the ledger is down with that AZ anyway (the node lives there).
+   */
+  private addInterfaceEndpoints(services: ec2.InterfaceVpcEndpointAwsService[], clients: ec2.ISecurityGroup, node: ec2.ISecurityGroup, nodeSubnet: ec2.ISubnet): void {
+    const sameAz = this.vpc.isolatedSubnets.filter((subnet) => subnet.availabilityZone === nodeSubnet.availabilityZone);
+    for (const service of services) {
+      const name = ENDPOINT_NAMES[service.shortName] ?? service.shortName.replace(/[^A-Za-z0-9]/g, '');
+      const endpoint = this.vpc.addInterfaceEndpoint(name, {
+        service,
+        subnets: sameAz.length > 0 ? { subnets: sameAz.slice(0, 1) } : { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        open: false,
+      });
       endpoint.connections.allowFrom(clients, ec2.Port.tcp(443), `HTTPS to ${name} from the ledger Lambdas`);
+      if (service === ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER) endpoint.connections.allowFrom(node, ec2.Port.tcp(443), 'HTTPS to SecretsManager from the Fabric node (put-secret-value)');
     }
   }
 

@@ -1,10 +1,13 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ExternalFabricNetwork, FabricNetwork } from '../../lib/constructs/fabric-network';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { checkFabricBinaries, ExternalFabricNetwork, FabricNetwork, identityJsonCommand } from '../../lib/constructs/fabric-network';
 import { PlatformFunction } from '../../lib/constructs/platform-function';
 import { projectRoot } from '../../lib/project-root';
 import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, testStack, unlistedEnvNames } from './helpers';
@@ -35,6 +38,32 @@ describe('FabricNetwork', () => {
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
     const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify(e.Properties.ServiceName));
     for (const service of ['dynamodb', '.s3', 'secretsmanager', 'xray']) expect(endpoints.some((e) => e.includes(service))).toBe(true);
+    expect(endpoints).toHaveLength(4);
+  });
+
+  test("the node's subnet maps public addresses (its egress to dnf, npm and the Go module proxy goes through the internet gateway)", () => {
+    const subnet = template.toJSON().Resources[instanceId()].Properties.SubnetId;
+    expect(template.toJSON().Resources[subnet.Ref].Properties.MapPublicIpOnLaunch).toBe(true);
+    const routes = Object.values(template.findResources('AWS::EC2::Route')).filter((r) => r.Properties.GatewayId);
+    expect(routes.length).toBeGreaterThan(0);
+  });
+
+  test("interface endpoints sit in the node's AZ only, with private DNS; the node may reach Secrets Manager's (its put-secret-value resolves there)", () => {
+    const nodeSubnet = template.toJSON().Resources[instanceId()].Properties.SubnetId.Ref;
+    const nodeAz = JSON.stringify(template.toJSON().Resources[nodeSubnet].Properties.AvailabilityZone);
+    const nodeSg = id(fabric.instance.connections.securityGroups[0]);
+    const interfaces = Object.entries(template.findResources('AWS::EC2::VPCEndpoint')).filter(([, e]) => e.Properties.VpcEndpointType === 'Interface');
+    expect(interfaces).toHaveLength(2);
+    for (const [, e] of interfaces) {
+      expect(e.Properties.PrivateDnsEnabled).toBe(true);
+      expect(e.Properties.SubnetIds).toHaveLength(1);
+      expect(JSON.stringify(template.toJSON().Resources[e.Properties.SubnetIds[0].Ref].Properties.AvailabilityZone)).toBe(nodeAz);
+      expect(template.toJSON().Resources[e.Properties.SubnetIds[0].Ref].Properties.MapPublicIpOnLaunch).toBe(false);
+    }
+    const secrets = interfaces.find(([, e]) => JSON.stringify(e.Properties.ServiceName).includes('secretsmanager'))!;
+    const endpointSg = (secrets[1].Properties.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]['Fn::GetAtt'][0];
+    const rules = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties).filter((r) => JSON.stringify(r.GroupId).includes(endpointSg));
+    expect(rules.map((r) => r.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual([id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } }), nodeSg].sort());
   });
 
   test('the node: IMDSv2, detailed monitoring, encrypted gp3 root volume, termination protection, waits for its signal', () => {
@@ -67,10 +96,10 @@ describe('FabricNetwork', () => {
     expect(ingress).toContainEqual(expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 7050 }));
     expect(ingress).toContainEqual(expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 7051 }));
     expect(ingress).toHaveLength(3);
-    // The interface endpoints take HTTPS from the ledger Lambdas only.
+    // The interface endpoints take HTTPS from the ledger Lambdas, and Secrets Manager's from the node too.
     const endpointRules = all.filter((r: any) => r.FromPort === 443);
-    expect(endpointRules).toHaveLength(2);
-    for (const r of endpointRules) expect(r.SourceSecurityGroupId).toEqual({ 'Fn::GetAtt': [clientSg, 'GroupId'] });
+    expect(endpointRules).toHaveLength(3);
+    for (const r of endpointRules) expect([{ 'Fn::GetAtt': [clientSg, 'GroupId'] }, { 'Fn::GetAtt': [nodeSg, 'GroupId'] }]).toContainEqual(r.SourceSecurityGroupId);
   });
 
   test("the node's role reads its asset, writes the identity secret only, and uses Session Manager (no SSH key)", () => {
@@ -85,8 +114,14 @@ describe('FabricNetwork', () => {
     expect(template.toJSON().Resources[instanceId()].Properties.KeyName).toBeUndefined();
   });
 
+  test('a changed user data never replaces the node (a new instance would start a new, empty ledger)', () => {
+    expect(instanceId()).toBe(stack.getLogicalId(fabric.instance.instance));
+    expect(instanceId()).toMatch(/^FabricNode[0-9A-F]{8}$/);
+  });
+
   test('user data installs the toolchain, runs the start command with the contract variables, stores the identity and signals', () => {
     const script = userData();
+    expect(script).not.toContain('FABRIC_BIN_DIR');
     for (const expected of [
       'dnf install -y aws-cfn-bootstrap golang nodejs20',
       'export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_PEER_HOST=\\"$PEER_HOST\\" FABRIC_PEER_PORT=7051 FABRIC_ORDERER_PORT=7050',
@@ -119,6 +154,69 @@ describe('FabricNetwork', () => {
   });
 });
 
+describe('FabricNetwork with prebuilt binaries', () => {
+  /** A directory laid out as fabric-bin.sh lays it out, with `peer` carrying the ELF header of `machine`. */
+  function fakeBinaries(machine: number): string {
+    const dir = mkdtempSync(join(tmpdir(), 'chainfaas-fabric-bin-'));
+    mkdirSync(join(dir, 'sampleconfig'));
+    writeFileSync(join(dir, 'sampleconfig', 'core.yaml'), 'peer: {}\n');
+    for (const tool of ['peer', 'orderer', 'configtxgen', 'cryptogen', 'osnadmin']) {
+      const header = Buffer.alloc(64);
+      header.writeUInt32BE(0x7f454c46, 0);
+      header.writeUInt16LE(machine, 18);
+      writeFileSync(join(dir, tool), header);
+      chmodSync(join(dir, tool), 0o755);
+    }
+    return dir;
+  }
+
+  test('ships them as a second asset the node may read, and hands them to the start command as FABRIC_BIN_DIR', () => {
+    const stack = testStack();
+    const fabric = new FabricNetwork(stack, 'Fabric', { assetPath: ASSET, startCommand: 'bash network/start.sh', binariesPath: fakeBinaries(0xb7) });
+    const template = Template.fromStack(stack);
+    const script = JSON.stringify(template.toJSON().Resources[stack.resolve(fabric.instance.instance.logicalId)].Properties.UserData);
+    expect(script).toContain('/opt/chainfaas/fabric-bin.zip');
+    expect(script).toContain('export FABRIC_BIN_DIR=/opt/chainfaas/fabric-bin');
+    expect(script.indexOf('FABRIC_BIN_DIR')).toBeLessThan(script.indexOf('bash network/start.sh'));
+    const reads = statementsOfRole(template, stack.getLogicalId(fabric.instance.role.node.defaultChild as CfnResource)).filter((s) => actionsOf(s).includes('s3:GetObject'));
+    expect(reads).toHaveLength(1);
+    expect(reads[0].Resource).toHaveLength(2);
+  });
+
+  test('refuses binaries for another architecture than the node, or an incomplete set', () => {
+    expect(() => new FabricNetwork(testStack(), 'Fabric', { assetPath: ASSET, startCommand: 'true', binariesPath: fakeBinaries(0x3e) })).toThrow(/built for x86_64, the node is arm64.*GOARCH=arm64/);
+    const x86 = new FabricNetwork(testStack(), 'Fabric', {
+      assetPath: ASSET,
+      startCommand: 'true',
+      binariesPath: fakeBinaries(0x3e),
+      instanceType: new ec2.InstanceType('t3.medium'),
+    });
+    expect(x86.instance).toBeDefined();
+    const dir = fakeBinaries(0xb7);
+    expect(() => checkFabricBinaries(dir, ec2.InstanceArchitecture.ARM_64)).not.toThrow();
+    expect(() => checkFabricBinaries(join(dir, 'nowhere'), ec2.InstanceArchitecture.ARM_64)).toThrow(/peer is missing/);
+    writeFileSync(join(dir, 'peer'), '#!/bin/sh\n');
+    expect(() => checkFabricBinaries(dir, ec2.InstanceArchitecture.ARM_64)).toThrow(/not an ELF/);
+    rmSync(join(dir, 'sampleconfig'), { recursive: true });
+    expect(() => checkFabricBinaries(dir, ec2.InstanceArchitecture.ARM_64)).toThrow(/sampleconfig/);
+  });
+
+  test('identityJsonCommand builds the JSON the ledger adapter reads (jq; the same command the user data runs)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chainfaas-identity-'));
+    writeFileSync(join(dir, 'msp-id'), 'ChainFaaSMSP\n');
+    writeFileSync(join(dir, 'cert.pem'), '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n');
+    writeFileSync(join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\nB\n-----END PRIVATE KEY-----\n');
+    writeFileSync(join(dir, 'tls-ca.pem'), '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n');
+    execFileSync('bash', ['-c', identityJsonCommand(dir)]);
+    expect(JSON.parse(readFileSync(join(dir, 'identity.json'), 'utf8'))).toEqual({
+      mspId: 'ChainFaaSMSP',
+      certificate: '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n',
+      privateKey: '-----BEGIN PRIVATE KEY-----\nB\n-----END PRIVATE KEY-----\n',
+      tlsRootCertificate: '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n',
+    });
+  });
+});
+
 describe('ExternalFabricNetwork', () => {
   test('binds an existing peer and identity without a VPC', () => {
     const stack = testStack();
@@ -135,9 +233,15 @@ describe('ExternalFabricNetwork', () => {
 });
 
 describe('ChainFaasStack with fabric=ec2', () => {
-  test('puts exactly the ledger Lambdas in the VPC, binds them, ships the repository package files and chaincode, and passes cdk-nag', () => {
-    const { stack, template, app } = synthControllerStack({ fabric: 'ec2', fabricStartCommand: 'true' });
+  test('with the default start command (chaincode/network/aws-node.sh): puts exactly the ledger Lambdas in the VPC, binds them, ships the repository package files and chaincode, and passes cdk-nag', () => {
+    const { stack, template, app } = synthControllerStack({ fabric: 'ec2' });
     const fabric = stack.fabric as FabricNetwork;
+    expect(JSON.stringify(template.toJSON().Resources[stack.resolve(fabric.instance.instance.logicalId)].Properties.UserData)).toContain(
+      '(cd /opt/chainfaas/network && bash chaincode/network/aws-node.sh)',
+    );
+    // GET /jobs/{id} (jobs Lambda, in the VPC) presigns into developers' buckets through STS.
+    const services = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify(e.Properties.ServiceName));
+    expect(services.filter((e) => /secretsmanager|xray|\.sts/.test(e))).toHaveLength(3);
     for (const [name, fn] of Object.entries(stack.functions)) {
       const props = template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties;
       const ledger = HANDLERS[name as HandlerName].ledger === true;
@@ -156,6 +260,7 @@ describe('ChainFaasStack with fabric=ec2', () => {
     expect(top).toEqual(['chaincode', 'package-lock.json', 'package.json']);
     expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'package.json'))).toBe(true);
     expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'node_modules'))).toBe(false);
+    expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'network', 'aws-node.sh'))).toBe(true);
   });
 
   test('refuses a start script that is not in the repository', () => {

@@ -1,0 +1,550 @@
+#!/usr/bin/env bash
+# The Fabric node of the CDK FabricNetwork construct (lib/constructs/fabric-network.ts): its default
+# start command, run as root from the unpacked repository asset on the instance's first boot, and
+# safe to run again. It starts the network up.sh starts — one Raft orderer, peer0, the chaincode as
+# a service (CCaaS), a channel made through channel participation, InitLedger as User1 — from the
+# same pieces (lib.sh's settings and helpers, fabric-bin.sh, package-ccaas.sh, serve.sh, the ccaas
+# builder), with what up.sh cannot give a node in a VPC:
+#
+# - the peer and the orderer listen on FABRIC_LISTEN_ADDRESS and advertise FABRIC_PEER_HOST (the
+#   instance's private DNS name), which every TLS certificate carries, so the Lambdas in the VPC
+#   reach the peer by that name; admin, operations and chaincode ports stay on 127.0.0.1;
+# - the orderer, the peer and the chaincode service are enabled systemd units, so they come back
+#   after a reboot; they run as an unprivileged user and log to the journal
+#   (journalctl -u chainfaas-peer0);
+# - state is never wiped: each step looks at what is there (crypto material, genesis block, channel
+#   membership, chaincode install / approval / commit, the recorded controller) and does the rest.
+#
+# Contract (exported by the construct's user data; see FabricNetworkProps.startCommand):
+#   FABRIC_LISTEN_ADDRESS    must be 0.0.0.0 (the admin CLI below reaches the peer on 127.0.0.1)
+#   FABRIC_PEER_HOST         name the Lambdas dial; in every TLS certificate (required)
+#   FABRIC_PEER_PORT, FABRIC_ORDERER_PORT, FABRIC_CHANNEL, FABRIC_CHAINCODE (lib.sh's defaults otherwise)
+#   CHAINFAAS_DATA_DIR       persistent state: binaries, crypto material, ledgers, configuration (required)
+#   CHAINFAAS_IDENTITY_DIR   receives the controller's client identity: msp-id, cert.pem, key.pem
+#                            (PKCS#8), tls-ca.pem (required; the construct copies it to Secrets Manager)
+# Optional:
+#   FABRIC_BIN_DIR           prebuilt binaries (peer orderer configtxgen cryptogen osnadmin, sampleconfig/)
+#                            to use instead of building them with fabric-bin.sh from the Go module proxy
+#   FABRIC_EXTRA_SANS        more host names or IP addresses for the TLS certificates, comma-separated
+#   CHAINFAAS_SYSTEMD_DIR    where the units go (default /etc/systemd/system)
+#   CHAINFAAS_SERVICE_USER   who runs the services (default chainfaas, created as a system user)
+# Exits 0 only once the peer answers a chaincode query on FABRIC_PEER_HOST:FABRIC_PEER_PORT over TLS
+# (name, binding and certificate all checked) and the chaincode names User1 as its controller.
+# Writes <data>/network/env (the FABRIC_* settings, as up.sh does) and prints it.
+#
+# usage: aws-node.sh              start or resume the node (as root, or as CHAINFAAS_SERVICE_USER)
+#        aws-node.sh --dry-run    write the configuration, environment files and units; start nothing
+set -euo pipefail
+dry_run=0
+case "${1:-}" in
+  --dry-run) dry_run=1 ;;
+  '') ;;
+  *)
+    echo "usage: aws-node.sh [--dry-run]" >&2
+    exit 2
+    ;;
+esac
+
+fail() {
+  echo "aws-node: $*" >&2
+  exit 1
+}
+say() { echo "aws-node: $*" >&2; }
+
+[ -n "${FABRIC_PEER_HOST:-}" ] || fail "FABRIC_PEER_HOST is not set (the name the Lambdas dial)"
+[ -n "${CHAINFAAS_DATA_DIR:-}" ] || fail "CHAINFAAS_DATA_DIR is not set"
+[ -n "${CHAINFAAS_IDENTITY_DIR:-}" ] || fail "CHAINFAAS_IDENTITY_DIR is not set"
+listen_address="${FABRIC_LISTEN_ADDRESS:-0.0.0.0}"
+[ "$listen_address" = 0.0.0.0 ] || fail "FABRIC_LISTEN_ADDRESS must be 0.0.0.0, got $listen_address"
+peer_host="$FABRIC_PEER_HOST"
+[[ "$peer_host" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || fail "FABRIC_PEER_HOST $peer_host is not a host name or IPv4 address"
+extra_sans=()
+if [ -n "${FABRIC_EXTRA_SANS:-}" ]; then
+  IFS=, read -r -a extra_sans <<<"$FABRIC_EXTRA_SANS"
+  for san in "${extra_sans[@]}"; do
+    [[ "$san" =~ ^[A-Za-z0-9.:-]+$ ]] || fail "FABRIC_EXTRA_SANS entry '$san' is not a host name or address"
+  done
+fi
+systemd_dir="${CHAINFAAS_SYSTEMD_DIR:-/etc/systemd/system}"
+service_user="${CHAINFAAS_SERVICE_USER:-chainfaas}"
+
+mkdir -p "$CHAINFAAS_DATA_DIR"
+data_dir=$(cd "$CHAINFAAS_DATA_DIR" && pwd)
+identity_dir="$CHAINFAAS_IDENTITY_DIR"
+export FABRIC_STATE_DIR="$data_dir/network"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+set_state_paths
+bin="$data_dir/bin"
+units=(chainfaas-orderer chainfaas-peer0 chainfaas-chaincode)
+
+# Cloud-init runs user data with a bare environment: no HOME, a short PATH.
+export HOME="${HOME:-/root}"
+export PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
+
+# ------------------------------------------------------------------ Node.js for the chaincode service
+# Amazon Linux's versioned packages name the binaries node-20, npm-20, npx-20 unless alternatives
+# point node at one of them: the units get a directory where node, npm and npx exist by those names.
+node_dir() {
+  if command -v node >/dev/null && command -v npx >/dev/null; then
+    dirname "$(command -v node)"
+    return
+  fi
+  local version
+  for version in 22 20; do
+    if command -v "node-$version" >/dev/null; then
+      mkdir -p "$data_dir/node-bin"
+      local tool
+      for tool in node npm npx; do ln -sfn "$(command -v "$tool-$version")" "$data_dir/node-bin/$tool"; done
+      echo "$data_dir/node-bin"
+      return
+    fi
+  done
+  [ "$dry_run" = 1 ] && { echo /usr/bin; return; }
+  fail "no node on PATH (nor node-22 / node-20)"
+}
+service_path="$(node_dir):/usr/local/bin:/usr/bin:/bin"
+
+# ------------------------------------------------------------------ rendering
+# Writes stdin to FILE if its content differs; records FILE in `changed`.
+changed=()
+put_file() {
+  local file="$1" mode="${2:-0644}" tmp
+  mkdir -p "$(dirname "$file")"
+  tmp=$(mktemp "$file.XXXXXX")
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [ -f "$file" ] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+  else
+    mv -f "$tmp" "$file"
+    changed+=("$file")
+  fi
+}
+
+# KEY=value lines on stdin -> a systemd EnvironmentFile (KEY="value"). systemd expands nothing in
+# these files; values that would need escaping are refused rather than mangled.
+env_file() {
+  local line key value out=''
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    key="${line%%=*}"
+    value="${line#*=}"
+    [[ "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || fail "bad environment variable name in '$line'"
+    case "$value" in *[\"\\\$\`]*) fail "value of $key needs escaping: $value" ;; esac
+    out+="$key=\"$value\""$'\n'
+  done
+  put_file "$1" 0640 < <(printf '%s' "$out")
+}
+
+sans="[localhost, 127.0.0.1, $peer_host"
+for san in "${extra_sans[@]+"${extra_sans[@]}"}"; do sans+=", $san"; done
+sans+="]"
+render_crypto_config() {
+  put_file "$config_dir/crypto-config.yaml" <<EOF
+OrdererOrgs:
+  - Name: Orderer
+    Domain: $orderer_domain
+    EnableNodeOUs: true
+    Specs:
+      - Hostname: orderer0
+        SANS: $sans
+PeerOrgs:
+  - Name: ChainFaaS
+    Domain: $peer_domain
+    EnableNodeOUs: true
+    Template:
+      Count: 2
+      SANS: $sans
+    Users:
+      Count: 2
+EOF
+}
+
+# up.sh's configtx.yaml, with the advertised host where up.sh has 127.0.0.1.
+render_configtx() {
+  put_file "$config_dir/configtx.yaml" <<EOF
+Organizations:
+  - &OrdererOrg
+    Name: $orderer_msp
+    ID: $orderer_msp
+    MSPDir: $orderer_org/msp
+    Policies:
+      Readers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
+      Writers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
+      Admins: { Type: Signature, Rule: "OR('$orderer_msp.admin')" }
+    OrdererEndpoints:
+      - $peer_host:$orderer_port
+  - &PeerOrg
+    Name: $peer_msp
+    ID: $peer_msp
+    MSPDir: $peer_org/msp
+    Policies:
+      Readers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.peer', '$peer_msp.client')" }
+      Writers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.client')" }
+      Admins: { Type: Signature, Rule: "OR('$peer_msp.admin')" }
+      Endorsement: { Type: Signature, Rule: "OR('$peer_msp.peer')" }
+    AnchorPeers:
+      - Host: $peer_host
+        Port: $peer_port
+
+Capabilities:
+  Channel: &ChannelCapabilities { V2_0: true }
+  Orderer: &OrdererCapabilities { V2_0: true }
+  Application: &ApplicationCapabilities { V2_5: true }
+
+Application: &ApplicationDefaults
+  Organizations:
+  Policies:
+    LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
+    Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+  Capabilities: *ApplicationCapabilities
+
+Orderer: &OrdererDefaults
+  OrdererType: etcdraft
+  BatchTimeout: $batch_timeout
+  BatchSize:
+    MaxMessageCount: 500
+    AbsoluteMaxBytes: 10 MB
+    PreferredMaxBytes: 2 MB
+  EtcdRaft:
+    Consenters:
+      - Host: $peer_host
+        Port: $orderer_port
+        ClientTLSCert: $orderer_node/tls/server.crt
+        ServerTLSCert: $orderer_node/tls/server.crt
+    Options:
+      TickInterval: 500ms
+      ElectionTick: 10
+      HeartbeatTick: 1
+      MaxInflightBlocks: 5
+      SnapshotIntervalSize: 16 MB
+  Organizations:
+  Policies:
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+    BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
+  Capabilities: *OrdererCapabilities
+
+Channel: &ChannelDefaults
+  Policies:
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+  Capabilities: *ChannelCapabilities
+
+Profiles:
+  ChainFaaSChannel:
+    <<: *ChannelDefaults
+    Orderer:
+      <<: *OrdererDefaults
+      Organizations: [*OrdererOrg]
+    Application:
+      <<: *ApplicationDefaults
+      Organizations: [*PeerOrg]
+EOF
+}
+
+# The processes' environments: up.sh's, with the listen and advertised addresses of a VPC node.
+render_env_files() {
+  env_file "$config_dir/orderer.env" <<EOF
+FABRIC_CFG_PATH=$config_dir
+FABRIC_LOGGING_SPEC=$log_spec
+ORDERER_GENERAL_LISTENADDRESS=$listen_address
+ORDERER_GENERAL_LISTENPORT=$orderer_port
+ORDERER_GENERAL_LOCALMSPID=$orderer_msp
+ORDERER_GENERAL_LOCALMSPDIR=$orderer_node/msp
+ORDERER_GENERAL_TLS_ENABLED=true
+ORDERER_GENERAL_TLS_PRIVATEKEY=$orderer_node/tls/server.key
+ORDERER_GENERAL_TLS_CERTIFICATE=$orderer_node/tls/server.crt
+ORDERER_GENERAL_TLS_ROOTCAS=[$orderer_node/tls/ca.crt]
+ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$orderer_node/tls/server.crt
+ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$orderer_node/tls/server.key
+ORDERER_GENERAL_CLUSTER_ROOTCAS=[$orderer_node/tls/ca.crt]
+ORDERER_GENERAL_BOOTSTRAPMETHOD=none
+ORDERER_CHANNELPARTICIPATION_ENABLED=true
+ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$orderer_admin_port
+ORDERER_ADMIN_TLS_ENABLED=true
+ORDERER_ADMIN_TLS_PRIVATEKEY=$orderer_node/tls/server.key
+ORDERER_ADMIN_TLS_CERTIFICATE=$orderer_node/tls/server.crt
+ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
+ORDERER_ADMIN_TLS_CLIENTROOTCAS=[$orderer_tls_ca]
+ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$orderer_ops_port
+ORDERER_FILELEDGER_LOCATION=$state_dir/orderer
+ORDERER_CONSENSUS_WALDIR=$state_dir/orderer/etcdraft/wal
+ORDERER_CONSENSUS_SNAPDIR=$state_dir/orderer/etcdraft/snapshot
+EOF
+  env_file "$config_dir/peer0.env" < <(
+    peer_node_env peer0 "$peer_port" "$peer_cc_port" "$peer_ops_port" |
+      grep -Ev '^CORE_PEER_(LISTENADDRESS|ADDRESS|GOSSIP_BOOTSTRAP|GOSSIP_EXTERNALENDPOINT)='
+    cat <<EOF
+CORE_PEER_LISTENADDRESS=$listen_address:$peer_port
+CORE_PEER_ADDRESS=$peer_host:$peer_port
+CORE_PEER_GOSSIP_BOOTSTRAP=$peer_host:$peer_port
+CORE_PEER_GOSSIP_EXTERNALENDPOINT=$peer_host:$peer_port
+EOF
+  )
+  env_file "$config_dir/chaincode.env" <<EOF
+PATH=$service_path
+HOME=$state_dir/home
+npm_config_cache=$state_dir/home/.npm
+npm_config_update_notifier=false
+CORE_CHAINCODE_LOGGING_LEVEL=WARNING
+EOF
+}
+
+# unit NAME DESCRIPTION AFTER WORKDIR EXEC...
+unit() {
+  local name="$1" description="$2" after="$3" workdir="$4"
+  shift 4
+  put_file "$systemd_dir/$name.service" <<EOF
+# Written by chaincode/network/aws-node.sh; rerun it rather than editing this file.
+[Unit]
+Description=$description
+After=network-online.target$after
+Wants=network-online.target
+
+[Service]
+Type=simple
+User=$service_user
+Group=$service_group
+WorkingDirectory=$workdir
+EnvironmentFile=$config_dir/${name#chainfaas-}.env
+ExecStart=$*
+Restart=always
+RestartSec=5
+TimeoutStopSec=30
+LimitNOFILE=65536
+NoNewPrivileges=yes
+ProtectSystem=full
+ProtectHome=yes
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+# useradd --user-group (below) names the group after the user.
+service_group="$service_user"
+if id "$service_user" >/dev/null 2>&1; then service_group=$(id -gn "$service_user"); fi
+
+render_units() {
+  unit chainfaas-orderer "ChainFaaS Fabric orderer (orderer0.$orderer_domain, Raft)" '' "$state_dir" "$bin/orderer"
+  unit chainfaas-peer0 "ChainFaaS Fabric peer (peer0.$peer_domain)" ' chainfaas-orderer.service' "$state_dir" "$bin/peer" node start
+  unit chainfaas-chaincode "ChainFaaS chaincode service ($chaincode_label, CCaaS)" ' chainfaas-peer0.service' "$chaincode_dir" \
+    /bin/bash "$network_dir/serve.sh" "$package_id" "127.0.0.1:$ccaas_port"
+}
+
+mkdir -p "$config_dir" "$state_dir/channel" "$state_dir/home"
+# No up.sh marker in this state directory: down.sh (which stops nothing systemd runs) leaves it alone.
+render_crypto_config
+render_configtx
+package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$chaincode_label.tgz" "127.0.0.1:$ccaas_port" "$chaincode_label")
+render_env_files
+render_units
+if [ "$dry_run" = 1 ]; then
+  say "dry run: rendered ${#changed[@]} files; nothing started"
+  printf '%s\n' "$config_dir"/{crypto-config.yaml,configtx.yaml,orderer.env,peer0.env,chaincode.env}
+  for name in "${units[@]}"; do echo "$systemd_dir/$name.service"; done
+  exit 0
+fi
+
+# ------------------------------------------------------------------ from here on, for real
+started=$(date +%s)
+command -v systemctl >/dev/null || fail "needs systemd (systemctl)"
+# Zip assets may drop the executable bits.
+chmod +x "$network_dir"/*.sh "$network_dir"/ccaas-builder/bin/*
+
+if [ "$service_user" != "$(id -un)" ]; then
+  [ "$(id -u)" = 0 ] || fail "run as root (or set CHAINFAAS_SERVICE_USER to the current user)"
+  if ! id "$service_user" >/dev/null 2>&1; then
+    say "creating system user $service_user"
+    useradd --system --user-group --home-dir "$state_dir/home" --no-create-home --shell /sbin/nologin "$service_user"
+  fi
+fi
+
+# Binaries: copied into the data directory, so the units name one path whatever built them.
+fabric_tools=(peer orderer configtxgen cryptogen osnadmin)
+binaries_complete() {
+  local tool
+  for tool in "${fabric_tools[@]}"; do [ -f "$1/$tool" ] || return 1; done
+  [ -f "$1/sampleconfig/core.yaml" ] && [ -f "$1/sampleconfig/orderer.yaml" ]
+}
+if ! binaries_complete "$bin" || [ ! -x "$bin/peer" ]; then
+  if [ -n "${FABRIC_BIN_DIR:-}" ]; then
+    source_bin="$FABRIC_BIN_DIR"
+    say "Fabric binaries from $source_bin"
+  else
+    say "building Fabric's binaries from the Go module proxy (fabric-bin.sh)"
+    source_bin=$(XDG_CACHE_HOME="$data_dir/cache" GOPATH="$data_dir/go" GOCACHE="$data_dir/cache/go-build" "$network_dir/fabric-bin.sh")
+  fi
+  binaries_complete "$source_bin" || fail "$source_bin lacks some of peer orderer configtxgen cryptogen osnadmin sampleconfig/"
+  rm -rf "$bin.tmp"
+  cp -a "$source_bin" "$bin.tmp"
+  chmod -R a+rX "$bin.tmp"
+  (cd "$bin.tmp" && chmod 755 "${fabric_tools[@]}") # a zip may have dropped the executable bits
+  rm -rf "$bin"
+  mv "$bin.tmp" "$bin"
+fi
+"$bin/peer" version >/dev/null || fail "$bin/peer does not run on this machine ($(uname -m)); were the binaries built for another architecture?"
+
+# The chaincode's dependencies (fabric-contract-api, fabric-shim, and tsc for serve.sh).
+if [ ! -d "$repo_dir/node_modules/fabric-shim" ] && [ ! -d "$chaincode_dir/node_modules/fabric-shim" ]; then
+  say "npm ci (the chaincode's dependencies)"
+  (cd "$repo_dir" && PATH="$service_path" npm_config_cache="$data_dir/cache/npm" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+
+# Crypto material, once. A node whose name changed cannot reuse certificates issued for the old one.
+if [ ! -f "$crypto/.complete" ]; then
+  say "crypto material (cryptogen), TLS names: $sans"
+  rm -rf "$crypto"
+  "$bin/cryptogen" generate --config "$config_dir/crypto-config.yaml" --output "$crypto" >/dev/null
+  touch "$crypto/.complete"
+elif command -v openssl >/dev/null; then
+  openssl x509 -in "$peer_org/peers/peer0.$peer_domain/tls/server.crt" -noout -ext subjectAltName | grep -Fq "$peer_host" ||
+    fail "the certificates in $crypto were issued for another host name than $peer_host"
+fi
+cp "$bin/sampleconfig/core.yaml" "$bin/sampleconfig/orderer.yaml" "$config_dir/"
+if [ ! -f "$state_dir/channel/genesis.block" ]; then
+  FABRIC_CFG_PATH="$config_dir" "$bin/configtxgen" -profile ChainFaaSChannel -channelID "$channel" \
+    -outputBlock "$state_dir/channel/genesis.block.tmp" 2>"$state_dir/channel/configtxgen.log"
+  mv "$state_dir/channel/genesis.block.tmp" "$state_dir/channel/genesis.block"
+fi
+mkdir -p "$state_dir/orderer" "$state_dir/peer0" "$state_dir/home"
+[ "$service_user" = "$(id -un)" ] || chown -R "$service_user:$service_group" "$state_dir" "$chaincode_dir"
+
+# start_unit NAME: (re)start NAME if its unit or environment changed, else make sure it runs.
+start_unit() {
+  local name="$1" file restart=0
+  for file in "${changed[@]+"${changed[@]}"}"; do
+    case "$file" in "$systemd_dir/$name.service" | "$config_dir/${name#chainfaas-}.env") restart=1 ;; esac
+  done
+  systemctl enable --quiet "$name.service"
+  if [ "$restart" = 1 ]; then systemctl restart "$name.service"; else systemctl start "$name.service"; fi
+}
+
+# wait_listening UNIT HOST PORT [SECONDS]: fails with the unit's journal if it dies or stays deaf.
+wait_listening() {
+  local name="$1" host="$2" port="$3" limit="${4:-90}" i
+  for i in $(seq 1 $((limit * 5))); do
+    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+    if systemctl is-failed --quiet "$name.service"; then break; fi
+    sleep 0.2
+  done
+  : "$i"
+  say "$name is not listening on $host:$port; the end of its journal:"
+  journalctl -u "$name.service" -n 40 --no-pager >&2 || true
+  return 1
+}
+
+osn_admin() {
+  "$bin/osnadmin" channel "$@" -o "127.0.0.1:$orderer_admin_port" --ca-file "$orderer_tls_ca" \
+    --client-cert "$orderer_admin/tls/client.crt" --client-key "$orderer_admin/tls/client.key"
+}
+
+systemctl daemon-reload
+say "orderer on $listen_address:$orderer_port (admin 127.0.0.1:$orderer_admin_port)"
+start_unit chainfaas-orderer
+wait_listening chainfaas-orderer 127.0.0.1 "$orderer_admin_port"
+wait_listening chainfaas-orderer 127.0.0.1 "$orderer_port"
+if ! osn_admin list --channelID "$channel" 2>/dev/null | grep -q "\"name\": \"$channel\""; then
+  say "channel $channel (osnadmin channel join)"
+  osn_admin join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" >&2
+fi
+for i in $(seq 1 150); do
+  osn_admin list --channelID "$channel" 2>/dev/null | grep -q '"status": "active"' && break
+  [ "$i" = 150 ] && fail "the orderer did not make channel $channel active"
+  sleep 0.2
+done
+
+say "peer0 on $listen_address:$peer_port, advertised as $peer_host:$peer_port"
+start_unit chainfaas-peer0
+wait_listening chainfaas-peer0 127.0.0.1 "$peer_port"
+set_orderer_flags
+if ! peer_cli "$peer_admin" "$peer_port" channel list 2>/dev/null | grep -qx "$channel"; then
+  peer_cli "$peer_admin" "$peer_port" channel join -b "$state_dir/channel/genesis.block" >&2
+fi
+
+say "chaincode $chaincode_name ($package_id) served on 127.0.0.1:$ccaas_port"
+if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json | grep -q "\"$package_id\""; then
+  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$state_dir/channel/$chaincode_label.tgz" >&2
+  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json | grep -q "\"$package_id\"" ||
+    fail "the peer installed the package under another id than $package_id"
+fi
+start_unit chainfaas-chaincode
+wait_listening chainfaas-chaincode 127.0.0.1 "$ccaas_port" 180
+definition=(--channelID "$channel" --name "$chaincode_name" --version 1.0 --sequence 1)
+if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode querycommitted --channelID "$channel" --name "$chaincode_name" >/dev/null 2>&1; then
+  if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json |
+    grep -q "\"$peer_msp\": true"; then
+    peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$package_id" >&2
+  fi
+  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
+    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" >&2
+fi
+
+# The peer CLI as User1 against the advertised address: what the Lambdas dial, TLS name checked.
+controller_query() {
+  env FABRIC_CFG_PATH="$config_dir" FABRIC_LOGGING_SPEC=warning \
+    CORE_PEER_LOCALMSPID="$peer_msp" CORE_PEER_MSPCONFIGPATH="$controller_user/msp" \
+    CORE_PEER_ADDRESS="$peer_host:$peer_port" CORE_PEER_TLS_ENABLED=true CORE_PEER_TLS_ROOTCERT_FILE="$peer_tls_ca" \
+    "$bin/peer" chaincode query -C "$channel" -n "$chaincode_name" -c '{"function":"MonitoringContract:GetController","Args":[]}'
+}
+controller_id() {
+  local out i
+  for i in $(seq 1 30); do
+    if out=$(controller_query 2>&1); then
+      printf '%s' "$out"
+      return 0
+    fi
+    sleep 1
+  done
+  : "$i"
+  say "the peer does not answer on $peer_host:$peer_port: $out"
+  return 1
+}
+controller=$(controller_id)
+if ! grep -q "CN=User1@$peer_domain" <<<"$controller"; then
+  if [ -n "$(tr -d '[:space:]' <<<"$controller" | sed 's/^null$//')" ]; then
+    fail "the chaincode's controller is not User1@$peer_domain: $controller (redeploy the chaincode under a new name)"
+  fi
+  say "InitLedger as the controller (User1@$peer_domain)"
+  peer_cli "$controller_user" "$peer_port" chaincode invoke "${orderer_flags[@]}" -C "$channel" -n "$chaincode_name" \
+    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" --waitForEvent \
+    -c '{"function":"MonitoringContract:InitLedger","Args":[]}' >&2
+  controller=$(controller_id)
+  grep -q "CN=User1@$peer_domain" <<<"$controller" || fail "after InitLedger the chaincode's controller is $controller"
+fi
+
+# The controller's client identity, where the construct picks it up for Secrets Manager.
+mkdir -p "$identity_dir"
+chmod 700 "$identity_dir"
+key_file=$(find "$controller_user/msp/keystore" -type f | head -n 1)
+grep -q -- '-----BEGIN PRIVATE KEY-----' "$key_file" || fail "$key_file is not a PKCS#8 PEM key"
+printf '%s\n' "$peer_msp" | put_file "$identity_dir/msp-id" 0600
+put_file "$identity_dir/cert.pem" 0600 <"$controller_user/msp/signcerts/User1@$peer_domain-cert.pem"
+put_file "$identity_dir/key.pem" 0600 <"$key_file"
+put_file "$identity_dir/tls-ca.pem" 0600 <"$peer_tls_ca"
+
+put_file "$state_dir/env" <<EOF
+FABRIC_PEER_ENDPOINT=$peer_host:$peer_port
+FABRIC_PEER_HOST_ALIAS=$peer_host
+FABRIC_TLS_CERT_PATH=$peer_tls_ca
+FABRIC_MSP_ID=$peer_msp
+FABRIC_CERT_PATH=$controller_user/msp/signcerts/User1@$peer_domain-cert.pem
+FABRIC_KEY_PATH=$controller_user/msp/keystore
+FABRIC_CHANNEL=$channel
+FABRIC_CHAINCODE=$chaincode_name
+FABRIC_ORDERER_ENDPOINT=$peer_host:$orderer_port
+FABRIC_ORDERER_TLS_CERT_PATH=$orderer_tls_ca
+FABRIC_PACKAGE_ID=$package_id
+FABRIC_STATE_DIR=$state_dir
+FABRIC_BIN_DIR=$bin
+EOF
+say "up in $(($(date +%s) - started)) s: peer $peer_host:$peer_port, units ${units[*]}; identity in $identity_dir"
+cat "$state_dir/env"
