@@ -97,7 +97,16 @@ function whereRow(label: string, b: any, meanMs: number, command: string, date: 
 
 export function renderTables(): string {
   const { main, where } = rows();
+  const summary = load('summary');
+  const source = summary?.source
+    ? `Last run: ${code(summary.command)}, ${summary.date}: the benchmarks took ${summary.wallSeconds} s (plus the build before them); built from commit ${summary.source.commit.slice(0, 7)}` +
+      (summary.source.modifiedTrackedFiles.length
+        ? ` plus uncommitted changes to ${summary.source.modifiedTrackedFiles.length} tracked file(s) (listed in summary.json).`
+        : '.')
+    : '';
   return [
+    source,
+    '',
     '| benchmark | ChainFaaS | baseline, same run | ChainFaaS vs baseline | samples | command | date |',
     '|---|---|---|---|---|---|---|',
     ...main,

@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { projectRoot } from '../lib/project-root';
 import { runCold } from './cold';
 import { Harness, startHarness } from './harness';
 import { renderReadme } from './report';
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
 
   const summary = {
     profile: args.profile,
+    source: sourceState(),
     command: commandFor(args.profile) + (args.only.length ? ` --only ${args.only.join(',')}` : '') + (args.skip.length ? ` --skip ${args.skip.join(',')}` : ''),
     date: new Date().toISOString(),
     machine: machineAfter(machine),
@@ -100,6 +102,16 @@ async function main(): Promise<void> {
   };
   publishSummary(summary);
   if (steps.some((s) => s.status === 'failed')) process.exitCode = 1;
+}
+
+/** The commit the run was built from, and the tracked files that differed from it (the build compiles the working tree). */
+function sourceState(): { commit: string; modifiedTrackedFiles: string[] } {
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: projectRoot(), encoding: 'utf8' }).trim();
+  try {
+    return { commit: git('rev-parse', 'HEAD'), modifiedTrackedFiles: git('diff', '--name-only', 'HEAD').split('\n').filter(Boolean) };
+  } catch {
+    return { commit: 'unknown (no git)', modifiedTrackedFiles: [] };
+  }
 }
 
 /** Writes summary.json (merged with the steps of an earlier run that this one did not repeat) and the README table. */
