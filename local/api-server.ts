@@ -131,7 +131,12 @@ export function startApiServer(port: number, handlers: Record<HandlerName, Lambd
           `${req.method} is not allowed on ${url.pathname}; allowed: ${candidates.map((r) => r.method).join(', ')}`,
         );
       const match = route.pattern.exec(url.pathname) as RegExpExecArray;
-      const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(match[i + 1] ?? '')]));
+      let params: Record<string, string>;
+      try {
+        params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(match[i + 1] ?? '')]));
+      } catch {
+        return problem(res, 400, 'invalid_request', `the path ${url.pathname} is not valid percent-encoding`);
+      }
       const body = await readBody(req);
       if (body === 'too-large') return problem(res, 413, 'payload_too_large', `the request body is larger than ${LIMITS.maxBodyBytes} bytes`);
       const handler = handlers[route.handler];

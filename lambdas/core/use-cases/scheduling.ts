@@ -122,7 +122,8 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     protocol: job.protocol,
     network: job.network,
     resources: job.resources,
-    env: fn?.env ?? (await deps.functions.getFunction(job.functionId))?.env ?? {},
+    // The version the job was created with, even if the function was updated while it waited.
+    env: (fn?.version === job.functionVersion ? fn.env : (await deps.functions.getFunctionVersion(job.functionId, job.functionVersion))?.env) ?? {},
     input: await envelopeInput(deps, job),
     resultPutUrl: await storage.presignPut(job.resultKey, ttl),
     logPutUrl: await storage.presignPut(job.logKey, ttl),
