@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../lib/project-root';
-import { resultsDir } from './support';
+import { commandFor, resultsDir } from './support';
 
 /**
  * Renders the results tables of bench/README.md from bench/results/*.json, between the markers
@@ -59,7 +59,8 @@ function rows(): { main: string[]; where: string[] } {
   const ledger = load('ledger');
   if (ledger) {
     const step = summary?.steps?.find((s: any) => s.name === 'ledger');
-    const command = summary?.command?.startsWith('npm run bench') && step ? summary.command : 'npm run bench:ledger';
+    // ledger.json has no command of its own: run.ts's step says which command wrote it, else bench:ledger did.
+    const command = step?.status === 'ok' ? (step.command ?? commandFor(summary.profile)) : 'npm run bench:ledger';
     const single = ledger.runs.find((r: any) => r.mode === 'one transaction per event');
     for (const r of ledger.runs) {
       if (r === single) continue;

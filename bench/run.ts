@@ -37,6 +37,8 @@ interface Step {
   name: Name;
   status: 'ok' | 'failed' | 'skipped';
   seconds: number;
+  /** The command that reproduces this step's result. */
+  command: string;
   finishedAt?: string;
   error?: string;
 }
@@ -62,10 +64,22 @@ async function main(): Promise<void> {
     note(`${name}: starting (load average ${machineBefore().loadAverage1m.before})`);
     try {
       await body();
-      steps.push({ name, status: 'ok', seconds: round((performance.now() - t0) / 1000, 1), finishedAt: new Date().toISOString() });
+      steps.push({
+        name,
+        status: 'ok',
+        seconds: round((performance.now() - t0) / 1000, 1),
+        command: commandFor(args.profile),
+        finishedAt: new Date().toISOString(),
+      });
     } catch (err) {
       note(`${name} failed: ${(err as Error).stack ?? err}`);
-      steps.push({ name, status: 'failed', seconds: round((performance.now() - t0) / 1000, 1), error: String((err as Error).message ?? err) });
+      steps.push({
+        name,
+        status: 'failed',
+        seconds: round((performance.now() - t0) / 1000, 1),
+        command: commandFor(args.profile),
+        error: String((err as Error).message ?? err),
+      });
     }
   };
 
