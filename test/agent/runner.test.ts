@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
 import { ContainerLimits } from '../../provider-agent/src/runners/runner';
 import { StdioRunner } from '../../provider-agent/src/runners/stdio';
 import { DockerRuntime } from '../../provider-agent/src/runtime';
@@ -17,7 +20,7 @@ const runner = new StdioRunner({ runtime, agentId, limits, logger });
 let registry: ImageRegistry;
 
 beforeAll(async () => {
-  registry = await startImageRegistry(['sha256', 'fail', 'sleep', 'hog', 'netinfo']);
+  registry = await startImageRegistry(['sha256', 'fail', 'sleep', 'hog', 'netinfo', 'write', 'connect', 'forkbomb']);
   for (const image of Object.values(registry.images)) await runtime.pullImage(image);
 }, 300_000);
 
@@ -76,6 +79,7 @@ test('a function that exceeds its memory is OOM-killed and reported as oom', asy
 
   expect(outcome).toMatchObject({ status: 'failed', reason: 'oom', exitCode: 137, aborted: false });
   expect(outcome.result.length).toBe(0);
+  expect(outcome.log.toString()).toContain('[chainfaas: killed: the function ran out of memory (limit 32 MB)]');
 });
 
 test('the same function within its memory succeeds', async () => {
@@ -116,11 +120,16 @@ test('the container runs hardened: non-root, read-only root, no capabilities, li
   const envelope = makeEnvelope(registry.images.sleep, { resources: { vcpu: 0.25, memoryMb: 48, timeoutS: 20 } });
   const abort = new AbortController();
   const running = runner.run({ envelope, input: Buffer.from('30'), signal: abort.signal });
-  let inspected: import('dockerode').ContainerInspectInfo | undefined;
+  let inspected: Docker.ContainerInspectInfo | undefined;
   for (let i = 0; i < 100 && !inspected; i++) {
     const [found] = await containersOfAgent(agentId);
-    if (found) inspected = await new (await import('dockerode')).default().getContainer(found.Id).inspect();
-    else await new Promise((r) => setTimeout(r, 100));
+    // The engine lists a container while it is being created, before inspect can find it (404).
+    if (found)
+      inspected = await new Docker()
+        .getContainer(found.Id)
+        .inspect()
+        .catch(() => undefined);
+    if (!inspected) await new Promise((r) => setTimeout(r, 100));
   }
   abort.abort();
   const outcome = await running;
@@ -141,4 +150,80 @@ test('the container runs hardened: non-root, read-only root, no capabilities, li
     NetworkMode: 'none',
   });
   expect(host.Tmpfs).toEqual({ '/tmp': `rw,noexec,nosuid,nodev,size=${16 * 1024 * 1024}` });
+});
+
+/** A runtime that records each container's file-system changes (`docker diff`) before removing it. */
+class DiffingRuntime extends DockerRuntime {
+  readonly changes = new Map<string, Array<{ Path: string; Kind: number }>>();
+  async remove(id: string): Promise<void> {
+    this.changes.set(id, (await new Docker().getContainer(id).changes()) ?? []);
+    return super.remove(id);
+  }
+}
+
+test('a function that writes outside its tmpfs fails on the read-only root; nothing reaches the disk', async () => {
+  const diffing = new DiffingRuntime(logger);
+  const writer = new StdioRunner({ runtime: diffing, agentId, limits, logger });
+  const input = ['/etc/passwd 10', '/pwned 10', '/tmp/ok 1000', `/tmp/too-big ${32 * 1024 * 1024}`].join('\n');
+  const outcome = await writer.run({ envelope: makeEnvelope(registry.images.write), input: Buffer.from(input) });
+
+  expect(outcome).toMatchObject({ status: 'failed', reason: 'exit', exitCode: 1 });
+  const results = JSON.parse(outcome.result.toString()).results as Array<{ path: string; written: boolean; error?: string }>;
+  expect(results.map((r) => [r.path, r.written])).toEqual([
+    ['/etc/passwd', false],
+    ['/pwned', false],
+    ['/tmp/ok', true],
+    ['/tmp/too-big', false],
+  ]);
+  expect(results[0].error).toMatch(/read-only file system/);
+  expect(results[1].error).toMatch(/read-only file system/);
+  expect(results[3].error).toMatch(/no space left on device/); // the tmpfs holds 16 MiB
+  expect(outcome.log.toString()).toContain('write: open /etc/passwd: read-only file system');
+  // The container's writable layer on the host's disk holds only the tmpfs mount point.
+  const [changes] = [...diffing.changes.values()];
+  expect(changes).toEqual([{ Path: '/tmp', Kind: 1 }]);
+});
+
+test('a function that opens a network connection under network "none" fails inside and is reported by its exit code', async () => {
+  const input = ['1.1.1.1:443', '172.17.0.1:22', '127.0.0.1:9'].join('\n');
+  const outcome = await runner.run({ envelope: makeEnvelope(registry.images.connect, { network: 'none' }), input: Buffer.from(input) });
+
+  expect(outcome).toMatchObject({ status: 'failed', reason: 'exit', exitCode: 1 });
+  const results = JSON.parse(outcome.result.toString()).results as Array<{ address: string; connected: boolean; error: string }>;
+  expect(results.map((r) => r.connected)).toEqual([false, false, false]);
+  expect(results[0].error).toMatch(/network is unreachable/);
+  expect(results[1].error).toMatch(/network is unreachable/);
+  expect(results[2].error).toMatch(/connection refused/);
+  expect(outcome.log.toString()).toContain('connect: 1.1.1.1:443: dial tcp 1.1.1.1:443: connect: network is unreachable');
+});
+
+test('a fork bomb is held by the pids limit, killed at its deadline and reported as timeout; the host still starts processes', async () => {
+  const envelope = makeEnvelope(registry.images.forkbomb, { resources: { vcpu: 0.5, memoryMb: 128, timeoutS: 4 } });
+  const running = runner.run({ envelope, input: Buffer.alloc(0) });
+  const docker = new Docker();
+  const pids: number[] = [];
+  const spawns = { tried: 0, started: 0 };
+  const end = Date.now() + 3000;
+  while (Date.now() < end) {
+    const [found] = await containersOfAgent(agentId);
+    if (found) {
+      const stats = (await docker
+        .getContainer(found.Id)
+        .stats({ stream: false, 'one-shot': true } as { stream: false })
+        .catch(() => ({}))) as { pids_stats?: { current?: number } };
+      if (stats.pids_stats?.current) pids.push(stats.pids_stats.current);
+    }
+    spawns.tried += 10;
+    await Promise.all(Array.from({ length: 10 }, () => promisify(execFile)('true').then(() => spawns.started++)));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const outcome = await running;
+
+  expect(outcome).toMatchObject({ status: 'failed', reason: 'timeout' });
+  expect(outcome.runtimeMs).toBeGreaterThanOrEqual(3900);
+  expect(Math.max(...pids)).toBe(limits.pidsLimit); // the bomb filled its quota and no more
+  expect(spawns.tried).toBeGreaterThanOrEqual(20);
+  expect(spawns.started).toBe(spawns.tried);
+  expect(outcome.log.toString()).toMatch(/resource temporarily unavailable|failed to create new OS thread/);
+  expect(outcome.log.toString()).toContain('[chainfaas: killed: the function ran past its deadline of 4 s]');
 });

@@ -6,8 +6,8 @@ import { JobEnvelope } from '../../../lambdas/core/schemas';
 import { errorMessage, Logger } from '../log';
 import { ensureRelayImage } from '../relay-image';
 import { ContainerRuntime, ContainerSpec } from '../runtime';
-import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, FunctionRunner, RunOutcome, RunRequest } from './runner';
-import { containerSpec, LABELS, withTruncationNotice } from './stdio';
+import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, finalLog, FunctionRunner, RunOutcome, RunRequest } from './runner';
+import { containerSpec, LABELS } from './stdio';
 import { WarmPool } from './warm-pool';
 
 /**
@@ -229,7 +229,7 @@ export class HttpRunner implements FunctionRunner {
       startedAt,
       finishedAt,
       result,
-      log: withNotices(log, notices),
+      log: finalLog(log, notices),
       aborted: answer.kind === 'aborted',
     };
   }
@@ -288,7 +288,7 @@ export class HttpRunner implements FunctionRunner {
         startedAt: now,
         finishedAt: now,
         result: Buffer.alloc(0),
-        log: withNotices(log, [notice]),
+        log: finalLog(log, [notice]),
         aborted,
       };
     };
@@ -444,14 +444,6 @@ function probe(socketPath: string): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.end();
   });
-}
-
-/** The kept output with its truncation notice, then one `[chainfaas: …]` line per notice. */
-function withNotices(log: CappedBuffer, notices: string[]): Buffer {
-  const kept = withTruncationNotice(log);
-  if (notices.length === 0) return kept;
-  const lead = kept.length > 0 && kept[kept.length - 1] !== 0x0a ? '\n' : '';
-  return Buffer.concat([kept, Buffer.from(`${lead}${notices.map((n) => `[chainfaas: ${n}]`).join('\n')}\n`)]);
 }
 
 function delay(ms: number): Promise<void> {

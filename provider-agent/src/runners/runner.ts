@@ -82,3 +82,13 @@ export class CappedBuffer {
 export function elapsedMs(startedAt: Date, finishedAt: Date): number {
   return Math.max(0, Math.round(finishedAt.getTime() - startedAt.getTime()));
 }
+
+/** The kept output, a notice if some was dropped, then one `[chainfaas: …]` line per notice of the agent. */
+export function finalLog(log: CappedBuffer, notices: string[] = []): Buffer {
+  const parts = [log.toBuffer()];
+  if (log.dropped > 0) parts.push(Buffer.from(`\n[chainfaas: log truncated, ${log.dropped} more bytes dropped]\n`));
+  const kept = Buffer.concat(parts);
+  if (notices.length === 0) return kept;
+  const lead = kept.length > 0 && kept[kept.length - 1] !== 0x0a ? '\n' : '';
+  return Buffer.concat([kept, Buffer.from(`${lead}${notices.map((n) => `[chainfaas: ${n}]`).join('\n')}\n`)]);
+}

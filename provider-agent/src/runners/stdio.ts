@@ -1,7 +1,7 @@
 import { JobEnvelope } from '../../../lambdas/core/schemas';
 import { errorMessage, Logger } from '../log';
 import { ContainerRuntime, ContainerSpec } from '../runtime';
-import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, FunctionRunner, RunOutcome, RunRequest } from './runner';
+import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, finalLog, FunctionRunner, RunOutcome, RunRequest } from './runner';
 
 /**
  * Labels every container of the agent carries, so that orphans can be found and reaped. `role` is
@@ -124,7 +124,7 @@ export class StdioRunner implements FunctionRunner {
         startedAt,
         finishedAt,
         result: result.toBuffer(),
-        log: withTruncationNotice(stderr),
+        log: finalLog(stderr, notices(reason, envelope, limits)),
         aborted: stoppedFor === 'aborted',
       };
     } finally {
@@ -134,10 +134,18 @@ export class StdioRunner implements FunctionRunner {
   }
 }
 
-/** The kept stderr, followed by a one-line notice when some of it was dropped. */
-export function withTruncationNotice(log: CappedBuffer): Buffer {
-  const kept = log.toBuffer();
-  return log.dropped > 0 ? Buffer.concat([kept, Buffer.from(`\n[chainfaas: log truncated, ${log.dropped} more bytes dropped]\n`)]) : kept;
+/** What the agent did to the container, for the log: nothing to say for a success or a plain exit. */
+function notices(reason: FailureReason | undefined, envelope: JobEnvelope, limits: ContainerLimits): string[] {
+  switch (reason) {
+    case 'timeout':
+      return [`killed: the function ran past its deadline of ${envelope.resources.timeoutS} s`];
+    case 'oom':
+      return [`killed: the function ran out of memory (limit ${envelope.resources.memoryMb} MB)`];
+    case 'output_too_large':
+      return [`killed: the result exceeded ${limits.maxResultBytes} bytes`];
+    default:
+      return [];
+  }
 }
 
 /** Docker reports 0001-01-01 for a container that never ran; such a span is not usable. */
