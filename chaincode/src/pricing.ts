@@ -32,8 +32,13 @@ export interface PriceList {
   mbMs: number;
 }
 
-/** Failure reasons (from a run-time report) that are the function's own doing and so are billed. */
-export const BILLED_FAILURE_REASONS: readonly string[] = ['exit', 'oom', 'timeout', 'output_too_large'];
+/**
+ * Failure reasons (from a run-time report) that are billed: none. A failed or cancelled job
+ * charges nothing, whoever's doing the failure was (the billing rule since the Color-FaaS billing
+ * work; earlier versions billed `exit`, `oom`, `timeout` and `output_too_large`). Kept as an
+ * exported, empty list so callers that named it still compile.
+ */
+export const BILLED_FAILURE_REASONS: readonly string[] = [];
 
 const PRICE_DECIMALS = 6;
 const MILLI = 1000n;
@@ -71,13 +76,14 @@ export function vcpuMillicores(vcpu: number): number {
 }
 
 /**
- * Whether a run with this outcome is billed. A succeeded run is. A failed run is billed when the
- * failure is the function's own doing (it exited non-zero, ran out of memory, ran past its
- * timeout, or wrote too much output): the provider spent the resources. A failure on the
- * provider's side (it could not pull the image, its runtime broke) is not billed.
+ * Whether a run with this outcome is billed: only a succeeded run. A failed run costs 0 whatever
+ * the reason (the function exited non-zero, ran out of memory or time, wrote too much output, or
+ * the provider could not run it): the developer pays for results, and the controller releases the
+ * job's hold. `reason` is accepted for callers that pass it and ignored.
  */
 export function isBilledOutcome(status: 'succeeded' | 'failed', reason?: string): boolean {
-  return status === 'succeeded' || (reason !== undefined && BILLED_FAILURE_REASONS.includes(reason));
+  void reason;
+  return status === 'succeeded';
 }
 
 /** `value * 10^decimals`, rounded up to an integer, from the shortest decimal form of `value`. */

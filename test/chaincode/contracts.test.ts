@@ -173,10 +173,16 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(results[2]?.error).toMatch(/exceeds the job's timeout of 10000 ms/);
     });
 
-    it('accepts a run killed at its timeout and measured a little after it, and bills only up to the timeout', async () => {
+    it('accepts a run killed at its timeout and measured a little after it, and charges nothing for it (a failed run)', async () => {
       const measured = RESOURCES.timeoutS * 1000 + 40;
       await batch([setRuntime('job1', { status: 'failed', reason: 'timeout', exitCode: 137, runtimeMs: measured }), receipt('job1')]);
-      expect(await getJob('job1')).toMatchObject({ runtimeMs: measured, paid: true, cost: RESOURCES.timeoutS * 1000 * 133 });
+      expect(await getJob('job1')).toMatchObject({ runtimeMs: measured, paid: true, cost: 0 });
+    });
+
+    it('bills a succeeded run measured a little past its timeout only up to the timeout', async () => {
+      const measured = RESOURCES.timeoutS * 1000 + 40;
+      await batch([createJob('late1'), setRuntime('late1', { runtimeMs: measured }), receipt('late1')]);
+      expect(await getJob('late1')).toMatchObject({ runtimeMs: measured, paid: true, cost: RESOURCES.timeoutS * 1000 * 133 });
     });
 
     it('refuses a second run time; the identical report again is a harmless duplicate', async () => {
@@ -258,7 +264,7 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(settlements.map((s) => s.paid)).toEqual([false, true]);
     });
 
-    it('bills a failure of the function but not a failure on the provider side', async () => {
+    it('charges nothing for a failed run, neither the function\'s own failure nor the provider\'s', async () => {
       await batch([
         createJob('oom1'),
         setRuntime('oom1', { status: 'failed', reason: 'oom', exitCode: 137, runtimeMs: 500 }),
@@ -267,9 +273,10 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
         setRuntime('pull1', { status: 'failed', reason: 'image_unavailable', exitCode: null, runtimeMs: 0 }),
         receipt('pull1'),
       ]);
-      expect(await getJob('oom1')).toMatchObject({ paid: true, cost: 500 * 133, status: 'failed', failureReason: 'oom', exitCode: 137 });
+      expect(await getJob('oom1')).toMatchObject({ paid: true, cost: 0, status: 'failed', failureReason: 'oom', exitCode: 137 });
       expect(await getJob('pull1')).toMatchObject({ paid: true, cost: 0, status: 'failed', exitCode: null });
-      expect(await balance('prov1-acct')).toBe(500 * 133);
+      expect(await balance('prov1-acct')).toBe(0);
+      expect(await balance('dev1')).toBe(STARTING_CREDIT);
     });
 
     it('caps the cost at the job maxCost', async () => {
