@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -139,6 +140,10 @@ export class ChainFaasStack extends Stack {
       burstLimit: config.apiBurstLimit,
       corsAllowedOrigins: config.corsAllowedOrigins,
       accessLogRetention: logRetention,
+      domain:
+        config.apiDomainName && config.apiCertificateArn
+          ? { name: config.apiDomainName, certificate: acm.Certificate.fromCertificateArn(this, 'ApiCertificate', config.apiCertificateArn) }
+          : undefined,
     });
     this.outbox = new OutboxConsumer(this, 'LedgerOutbox', {
       table: this.tables.table('outbox'),
@@ -157,11 +162,17 @@ export class ChainFaasStack extends Stack {
     if (config.portal) {
       const sourcePath = join(projectRoot(), config.portalDir);
       if (!existsSync(join(sourcePath, 'index.html'))) throw new Error(`portal=true serves ${config.portalDir}/, which has no index.html (build the portal first, or set -c portalDir=...)`);
-      this.portal = new PortalSite(this, 'Portal', { sourcePath, apiUrl: this.api.url });
-      new CfnOutput(this, 'PortalUrl', { value: `https://${this.portal.distribution.distributionDomainName}` });
+      const domain =
+        config.portalDomainName && config.portalCertificateArn
+          ? { name: config.portalDomainName, certificate: acm.Certificate.fromCertificateArn(this, 'PortalCertificate', config.portalCertificateArn) }
+          : undefined;
+      this.portal = new PortalSite(this, 'Portal', { sourcePath, apiUrl: this.api.url, domain });
+      new CfnOutput(this, 'PortalUrl', { value: `https://${domain?.name ?? this.portal.distribution.distributionDomainName}` });
+      if (domain) new CfnOutput(this, 'PortalDomainTarget', { value: this.portal.distribution.distributionDomainName, description: `DNS: ${domain.name} CNAME (or alias) to this` });
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the controller API' });
+    if (this.api.domainTarget) new CfnOutput(this, 'ApiDomainTarget', { value: this.api.domainTarget, description: `DNS: ${config.apiDomainName} CNAME to this` });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });
     new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: 'Put the controller PKCS#8 PEM key here' });
     new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });

@@ -174,6 +174,29 @@ export interface ChainFaasConfig {
    */
   readonly fabricIdentitySecretArn?: string;
   /**
+   * Custom domain of the API, e.g. `api.chainfaas.example`. Needs `apiCertificateArn`. You create
+   * the DNS record (CNAME to the `ApiDomainTarget` output). Context key `apiDomainName`.
+   * @default - the execute-api URL only
+   */
+  readonly apiDomainName?: string;
+  /**
+   * ARN of an ACM certificate for `apiDomainName`, in the stack's region. Context key `apiCertificateArn`.
+   * @default - none
+   */
+  readonly apiCertificateArn?: string;
+  /**
+   * Custom domain of the portal, e.g. `chainfaas.example`. Needs `portalCertificateArn`. You
+   * create the DNS record (CNAME or alias to the `PortalDomainTarget` output). Context key `portalDomainName`.
+   * @default - the distribution's *.cloudfront.net name
+   */
+  readonly portalDomainName?: string;
+  /**
+   * ARN of an ACM certificate for `portalDomainName`, in us-east-1 (CloudFront's requirement).
+   * Context key `portalCertificateArn`.
+   * @default - none
+   */
+  readonly portalCertificateArn?: string;
+  /**
    * Serve the web portal from S3 through CloudFront. Context key `portal`.
    * @default false
    */
@@ -347,11 +370,33 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     tokenTtlS: integer('tokenTtlS', ctx('tokenTtlS'), d.tokenTtlS, 1),
     ledgerWriterConcurrency: integer('ledgerWriterConcurrency', ctx('ledgerWriterConcurrency'), d.ledgerWriterConcurrency),
     alarmEmail: optionalString('alarmEmail', ctx('alarmEmail')),
+    ...domainsFromContext(ctx),
     portal: boolean('portal', ctx('portal'), d.portal),
     portalDir: optionalString('portalDir', ctx('portalDir')) ?? d.portalDir,
     ...fabricFromContext(ctx),
     ...schedulingFromContext(ctx),
   };
+}
+
+function domainsFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig, 'apiDomainName' | 'apiCertificateArn' | 'portalDomainName' | 'portalCertificateArn'> {
+  const out: Record<string, string | undefined> = {};
+  for (const [domainKey, certKey, certRegion] of [
+    ['apiDomainName', 'apiCertificateArn', undefined],
+    ['portalDomainName', 'portalCertificateArn', 'us-east-1'],
+  ] as const) {
+    const domain = optionalString(domainKey, ctx(domainKey));
+    const cert = optionalString(certKey, ctx(certKey));
+    if ((domain === undefined) !== (cert === undefined)) throw invalid(domainKey, domain ?? '', `${domainKey} and ${certKey} together, or neither`);
+    if (domain !== undefined && !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domain)) throw invalid(domainKey, domain, 'a lower-case DNS name');
+    if (cert !== undefined) {
+      const match = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[A-Za-z0-9-]+$/.exec(cert);
+      if (!match) throw invalid(certKey, cert, 'an ACM certificate ARN');
+      if (certRegion && match[1] !== certRegion) throw invalid(certKey, cert, `a certificate in ${certRegion} (CloudFront uses only those)`);
+    }
+    out[domainKey] = domain;
+    out[certKey] = cert;
+  }
+  return out;
 }
 
 function schedulingFromContext(

@@ -347,9 +347,31 @@ render_configtx
 package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$chaincode_label.tgz" "127.0.0.1:$ccaas_port" "$chaincode_label")
 render_env_files
 render_units
+# This run's inputs, so an operator can run the script again without the user data's environment:
+#   sudo bash -c 'set -a; . <data>/network/config/node.env; exec bash <this script>'
+env_file "$config_dir/node.env" <<EOF
+FABRIC_LISTEN_ADDRESS=$listen_address
+FABRIC_PEER_HOST=$peer_host
+FABRIC_EXTRA_SANS=${FABRIC_EXTRA_SANS:-}
+FABRIC_ORDERER_PORT=$orderer_port
+FABRIC_PEER_PORT=$peer_port
+FABRIC_PEER_CC_PORT=$peer_cc_port
+FABRIC_ORDERER_ADMIN_PORT=$orderer_admin_port
+FABRIC_ORDERER_OPS_PORT=$orderer_ops_port
+FABRIC_PEER_OPS_PORT=$peer_ops_port
+FABRIC_CCAAS_PORT=$ccaas_port
+FABRIC_CHANNEL=$channel
+FABRIC_CHAINCODE=$chaincode_name
+FABRIC_BATCH_TIMEOUT=$batch_timeout
+FABRIC_LOG_SPEC=$log_spec
+CHAINFAAS_DATA_DIR=$data_dir
+CHAINFAAS_IDENTITY_DIR=$identity_dir
+CHAINFAAS_SYSTEMD_DIR=$systemd_dir
+CHAINFAAS_SERVICE_USER=$service_user
+EOF
 if [ "$dry_run" = 1 ]; then
   say "dry run: rendered ${#changed[@]} files; nothing started"
-  printf '%s\n' "$config_dir"/{crypto-config.yaml,configtx.yaml,orderer.env,peer0.env,chaincode.env}
+  printf '%s\n' "$config_dir"/{crypto-config.yaml,configtx.yaml,orderer.env,peer0.env,chaincode.env,node.env}
   for name in "${units[@]}"; do echo "$systemd_dir/$name.service"; done
   exit 0
 fi

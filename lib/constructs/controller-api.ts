@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -40,6 +41,13 @@ export interface ControllerApiProps {
    * @default RemovalPolicy.DESTROY
    */
   readonly accessLogRemovalPolicy?: RemovalPolicy;
+  /**
+   * A custom domain for the API (regional endpoint, TLS 1.2), with an ACM certificate for it in
+   * the stack's region. The DNS record is yours to create: a CNAME (or alias) from `name` to
+   * `domainTarget`.
+   * @default - only the execute-api URL
+   */
+  readonly domain?: { readonly name: string; readonly certificate: acm.ICertificate };
 }
 
 /**
@@ -55,6 +63,9 @@ export class ControllerApi extends Construct {
   readonly httpApi: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
   readonly accessLogs: logs.LogGroup;
+  /** The custom domain, when one was given. */
+  readonly domainName?: apigw.DomainName;
+  private readonly customDomain?: string;
 
   constructor(scope: Construct, id: string, props: ControllerApiProps) {
     super(scope, id);
@@ -96,6 +107,17 @@ export class ControllerApi extends Construct {
       },
     });
 
+    if (props.domain) {
+      this.customDomain = props.domain.name;
+      this.domainName = new apigw.DomainName(this, 'Domain', {
+        domainName: props.domain.name,
+        certificate: props.domain.certificate,
+        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+        endpointType: apigw.EndpointType.REGIONAL,
+      });
+      new apigw.ApiMapping(this, 'DomainMapping', { api: this.httpApi, domainName: this.domainName, stage: this.stage });
+    }
+
     const integrations = new Map<HandlerName, HttpLambdaIntegration>();
     for (const route of routes) {
       const fn = props.handlers[route.handler];
@@ -116,8 +138,13 @@ export class ControllerApi extends Construct {
     }
   }
 
-  /** The API's base URL. */
+  /** The API's base URL: the custom domain's when there is one, else the execute-api one. */
   get url(): string {
-    return this.httpApi.apiEndpoint;
+    return this.customDomain ? `https://${this.customDomain}` : this.httpApi.apiEndpoint;
+  }
+
+  /** Where the custom domain's DNS record must point (its regional API Gateway name). */
+  get domainTarget(): string | undefined {
+    return this.domainName?.regionalDomainName;
   }
 }

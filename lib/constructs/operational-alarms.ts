@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
@@ -50,7 +50,14 @@ export class OperationalAlarms extends Construct {
     super(scope, id);
     // A customer-managed key, because CloudWatch must be allowed to use it to publish (the
     // AWS-managed aws/sns key has a policy nobody can extend).
-    const key = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'ChainFaaS alarm topic' });
+    // It encrypts only messages in flight on the topic, so it goes with the stack (scheduled for
+    // deletion after 7 days) instead of outliving it at $1 a month.
+    const key = new kms.Key(this, 'TopicKey', {
+      enableKeyRotation: true,
+      description: 'ChainFaaS alarm topic',
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
     key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'ChainFaaS alarms', masterKey: key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));

@@ -90,7 +90,7 @@ describe('aws-node.sh --dry-run', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   test('renders the configuration, three environment files and three units, lists them, starts nothing', () => {
-    expect(first.stderr).toContain('dry run: rendered 8 files; nothing started');
+    expect(first.stderr).toContain('dry run: rendered 9 files; nothing started');
     expect(first.status).toBe(0);
     const listed = first.stdout.trim().split('\n');
     expect(listed).toEqual([
@@ -99,6 +99,7 @@ describe('aws-node.sh --dry-run', () => {
       config('orderer.env'),
       config('peer0.env'),
       config('chaincode.env'),
+      config('node.env'),
       join(units, 'chainfaas-orderer.service'),
       join(units, 'chainfaas-peer0.service'),
       join(units, 'chainfaas-chaincode.service'),
@@ -112,6 +113,17 @@ describe('aws-node.sh --dry-run', () => {
     const again = dryRun(env);
     expect(again.status).toBe(0);
     expect(again.stderr).toContain('rendered 0 files');
+  });
+
+  test("node.env records the run's inputs: sourcing it alone reproduces the same files (how an operator reruns the script)", () => {
+    const recorded = parseEnvironmentFile(read(config('node.env')));
+    expect(recorded).toMatchObject({ FABRIC_PEER_HOST: HOST, FABRIC_PEER_PORT: '7051', FABRIC_CCAAS_PORT: '7056', CHAINFAAS_DATA_DIR: data, CHAINFAAS_SERVICE_USER: 'chainfaas' });
+    const run = spawnSync('bash', ['-c', `set -a; . '${config('node.env')}'; set +a; exec bash '${SCRIPT}' --dry-run`], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('rendered 0 files');
   });
 
   test('the peer and the orderer listen on every address and advertise the node name; admin, operations and chaincode ports stay on loopback', () => {

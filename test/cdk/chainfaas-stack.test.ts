@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { CfnResource } from 'aws-cdk-lib';
@@ -174,6 +176,48 @@ describe('ChainFaasStack wiring from the manifest', () => {
 
   test('snapshot (asset hashes normalised)', () => {
     expect(normaliseAssetHashes(synth.template.toJSON())).toMatchSnapshot();
+  });
+});
+
+describe('ChainFaasStack custom domains', () => {
+  test('API: a regional TLS 1.2 domain mapped to the $default stage; portal: CloudFront aliases with TLS 1.2 and config.json naming the API domain; outputs the DNS targets', () => {
+    const apiCert = 'arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+    const portalCert = 'arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000';
+    const { template, app } = synthControllerStack({
+      apiDomainName: 'api.chainfaas.example',
+      apiCertificateArn: apiCert,
+      portal: true,
+      portalDir: 'test/cdk/fixtures/portal',
+      portalDomainName: 'chainfaas.example',
+      portalCertificateArn: portalCert,
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
+      DomainName: 'api.chainfaas.example',
+      DomainNameConfigurations: [{ CertificateArn: apiCert, EndpointType: 'REGIONAL', SecurityPolicy: 'TLS_1_2' }],
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::ApiMapping', { DomainName: { Ref: Match.anyValue() }, Stage: '$default' });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        Aliases: ['chainfaas.example'],
+        ViewerCertificate: { AcmCertificateArn: portalCert, MinimumProtocolVersion: 'TLSv1.2_2021', SslSupportMethod: 'sni-only' },
+      }),
+    });
+    expect(template.toJSON().Outputs.ApiUrl.Value).toBe('https://api.chainfaas.example');
+    expect(template.toJSON().Outputs.PortalUrl.Value).toBe('https://chainfaas.example');
+    template.hasOutput('ApiDomainTarget', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] } });
+    template.hasOutput('PortalDomainTarget', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'DomainName'] } });
+    // The portal's generated config.json (an asset of its own) points the app at the API domain.
+    const outdir = app.synth().directory;
+    const configs = readdirSync(outdir)
+      .filter((d) => d.startsWith('asset.') && existsSync(join(outdir, d, 'config.json')))
+      .map((d) => JSON.parse(readFileSync(join(outdir, d, 'config.json'), 'utf8')));
+    expect(configs).toEqual([{ apiUrl: 'https://api.chainfaas.example' }]);
+  });
+
+  test('without domains there is no DomainName and ApiUrl is the execute-api URL', () => {
+    synth.template.resourceCountIs('AWS::ApiGatewayV2::DomainName', 0);
+    expect(synth.template.toJSON().Outputs.ApiUrl.Value).toEqual({ 'Fn::GetAtt': [id(synth.stack.api.httpApi), 'ApiEndpoint'] });
+    expect(synth.template.toJSON().Outputs.ApiDomainTarget).toBeUndefined();
   });
 });
 

@@ -47,6 +47,10 @@ describe('configFromContext', () => {
     [{ fabric: 'amb' }, /fabric/],
     [{ fabric: 'external', fabricPeerEndpoint: 'peer:7051' }, /fabricIdentitySecretArn/],
     [{ fabricExternalCidrs: '0.0.0.0/0' }, /fabricExternalCidrs/],
+    [{ apiDomainName: 'api.chainfaas.example' }, /apiDomainName and apiCertificateArn together/],
+    [{ apiDomainName: 'API.example', apiCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' }, /lower-case DNS name/],
+    [{ portalDomainName: 'chainfaas.example', portalCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' }, /portalCertificateArn.*us-east-1/],
+    [{ apiDomainName: 'api.chainfaas.example', apiCertificateArn: 'my-cert' }, /apiCertificateArn.*ACM certificate ARN/],
   ])('rejects %j naming the key', (context, message) => {
     expect(() => read(context)).toThrow(message);
   });

@@ -52,4 +52,8 @@ describe('OperationalAlarms', () => {
     });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: topicRef });
   });
+
+  test('the topic key goes with the stack (7-day deletion window), so cdk destroy leaves no key behind', () => {
+    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ PendingWindowInDays: 7 }) });
+  });
 });
