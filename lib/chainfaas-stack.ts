@@ -156,6 +156,7 @@ export class ChainFaasStack extends Stack {
       deadLetterQueues: { ProviderQueues: this.providerQueues.deadLetterQueue, LedgerOutbox: this.outbox.failureQueue },
       streamConsumer: functions.ledgerWriter,
       apiStage: this.api.stage,
+      instances: this.fabric instanceof FabricNetwork ? { FabricNode: this.fabric.instance.instanceId } : undefined,
       email: config.alarmEmail,
     });
 

@@ -31,6 +31,13 @@ export interface OperationalAlarmsProps {
    */
   readonly apiStage?: apigw.IHttpStage;
   /**
+   * EC2 instances (the Fabric node) watched by their status checks, by a short name: a failed
+   * system check (the host) also recovers the instance onto healthy hardware, keeping its id,
+   * private address and EBS volume; a failed instance check (the OS) notifies.
+   * @default {}
+   */
+  readonly instances?: Record<string, string>;
+  /**
    * E-mail address subscribed to the alarm topic.
    * @default - no subscription (subscribe a pager or chat integration to `topic`)
    */
@@ -63,17 +70,18 @@ export class OperationalAlarms extends Construct {
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     const notify = new actions.SnsAction(this.topic);
 
-    const add = (alarmId: string, metric: cloudwatch.IMetric, threshold: number, description: string): void => {
+    const add = (alarmId: string, metric: cloudwatch.IMetric, threshold: number, description: string, evaluationPeriods = 1): cloudwatch.Alarm => {
       const alarm = new cloudwatch.Alarm(this, alarmId, {
         metric,
         threshold,
-        evaluationPeriods: 1,
+        evaluationPeriods,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
       });
       alarm.addAlarmAction(notify);
       this.alarms.push(alarm);
+      return alarm;
     };
 
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
@@ -91,6 +99,14 @@ export class OperationalAlarms extends Construct {
         lag.toMilliseconds(),
         `The ledger writer is more than ${lag.toHumanString()} behind the outbox: ledger records and settlements are delayed.`,
       );
+    }
+    for (const [name, instanceId] of Object.entries(props.instances ?? {})) {
+      const check = (metricName: string) =>
+        new cloudwatch.Metric({ namespace: 'AWS/EC2', metricName, dimensionsMap: { InstanceId: instanceId }, period: Duration.minutes(1), statistic: 'Maximum' });
+      add(`${name}SystemCheck`, check('StatusCheckFailed_System'), 1, `The ${name} instance's host failed its system check: EC2 recovers it onto other hardware.`, 2).addAlarmAction(
+        new actions.Ec2Action(actions.Ec2InstanceAction.RECOVER),
+      );
+      add(`${name}InstanceCheck`, check('StatusCheckFailed_Instance'), 1, `The ${name} instance failed its instance check (its OS is unreachable): look at it through Session Manager.`, 3);
     }
     if (props.apiStage) {
       add('Api5xx', props.apiStage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }), 5, 'The controller API answered with server errors.');

@@ -249,6 +249,14 @@ describe('ChainFaasStack with fabric=ec2', () => {
       expect([name, props.Environment.Variables[ENV.fabric.peerEndpoint] !== undefined]).toEqual([name, ledger]);
     }
     expect(unlistedEnvNames(template)).toEqual([]);
+    // The node's status checks: the system check recovers it (same id, address and volume), both notify.
+    const instanceRef = { Ref: stack.resolve(fabric.instance.instance.logicalId) };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'StatusCheckFailed_System',
+      Dimensions: [{ Name: 'InstanceId', Value: instanceRef }],
+      AlarmActions: Match.arrayWith([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':automate:', { Ref: 'AWS::Region' }, ':ec2:recover']] }]),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'StatusCheckFailed_Instance', Dimensions: [{ Name: 'InstanceId', Value: instanceRef }] });
     expect(referencedIds(template.toJSON().Outputs.FabricIdentitySecretArn.Value)).toEqual(new Set([stack.getLogicalId(fabric.identity.node.defaultChild as CfnResource)]));
     const report = new AwsSolutionsChecks().validateScope(stack);
     expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
