@@ -514,6 +514,7 @@ export class ProviderAgent {
         cachedImages: this.images.cached().slice(0, 1000),
         warmFunctions: this.warmFunctions().slice(0, 1000),
         runningJobs: [...this.jobs.values()].map((j) => j.envelope.jobId).slice(0, 1000),
+        free: this.gate.free,
         draining: this.state !== 'running',
       });
       this.lastHeartbeatAt = new Date();

@@ -25,6 +25,11 @@ export class CapacityGate {
     return { vcpu: this.usedMilliCpu / 1000, memoryMb: this.usedMemoryMb };
   }
 
+  /** What is not held by running jobs (never negative). */
+  get free(): Amount {
+    return { vcpu: Math.max(0, milli(this.total.vcpu) - this.usedMilliCpu) / 1000, memoryMb: Math.max(0, this.total.memoryMb - this.usedMemoryMb) };
+  }
+
   /** True if `need` fits in the whole capacity (it may still have to wait for running jobs). */
   couldEverFit(need: Amount): boolean {
     return milli(need.vcpu) <= milli(this.total.vcpu) && need.memoryMb <= this.total.memoryMb;

@@ -27,7 +27,7 @@ const logger = memoryLogger();
 const agents: ProviderAgent[] = [];
 
 beforeAll(async () => {
-  const started = await Promise.allSettled([startImageRegistry(['sha256', 'fail', 'sleep', 'http-tool']), startCloudEmulator(), startFakeController()]);
+  const started = await Promise.allSettled([startImageRegistry(['sha256', 'fail', 'sleep', 'hog', 'http-tool']), startCloudEmulator(), startFakeController()]);
   [registry, cloud, controller] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [ImageRegistry, CloudEmulator, FakeController];
   for (const s of started) if (s.status === 'rejected') throw s.reason;
   controller.providerPublicKey = providerKeys.publicKeyPem;
@@ -140,6 +140,25 @@ test('a failing function is reported as failed with exit code 3, its stderr uplo
   expect(received.report.logSize).toBe(log!.length);
 });
 
+test('a timeout and an OOM kill are reported with their reasons, and their logs uploaded', async () => {
+  const { providerId, queueUrl, agent } = await provider();
+  const late = await job(providerId, registry.images.sleep, '30', { resources: { vcpu: 0.5, memoryMb: 32, timeoutS: 1 } });
+  const hungry = await job(providerId, registry.images.hog, '256', { resources: { vcpu: 0.5, memoryMb: 32, timeoutS: 20 } });
+  await cloud.send(queueUrl, signedMessage(late));
+  await cloud.send(queueUrl, signedMessage(hungry));
+  await agent.start();
+
+  const byJob = new Map((await controller.waitForReports(2)).map((r) => [r.report.jobId, r.report]));
+  expect(byJob.get(late.jobId)).toMatchObject({ status: 'failed', reason: 'timeout' });
+  expect(byJob.get(hungry.jobId)).toMatchObject({ status: 'failed', reason: 'oom', exitCode: 137 });
+  const lateLog = (await cloud.read(`logs/${late.jobId}`))!.toString();
+  const hungryLog = (await cloud.read(`logs/${hungry.jobId}`))!.toString();
+  expect(lateLog).toContain('[chainfaas: killed: the function ran past its deadline of 1 s]');
+  expect(hungryLog).toContain('[chainfaas: killed: the function ran out of memory (limit 32 MB)]');
+  expect(byJob.get(late.jobId)!.logSize).toBe(Buffer.byteLength(lateLog));
+  expect(byJob.get(hungry.jobId)!.logSize).toBe(Buffer.byteLength(hungryLog));
+});
+
 test('input given as a URL is fetched and checked against its declared size', async () => {
   const { providerId, queueUrl, agent } = await provider();
   const input = 'large input '.repeat(10_000);
@@ -224,6 +243,9 @@ test('jobs run concurrently within the capacity', async () => {
   await agent.start();
   await until('both jobs run at once', () => agent.status().jobs.filter((j) => j.phase === 'running').length === 2, 20_000);
   expect(agent.status().used).toEqual({ vcpu: 1, memoryMb: 128 });
+  await until('a heartbeat reports the capacity they hold as taken', () =>
+    controller.heartbeats.some((h) => (h.runningJobs as string[]).length === 2 && JSON.stringify(h.free) === JSON.stringify({ vcpu: 0, memoryMb: 128 })),
+  );
   const reports = await controller.waitForReports(2);
   expect(reports.map((r) => r.report.status)).toEqual(['succeeded', 'succeeded']);
   expect(Date.now() - started).toBeLessThan(15_000);
@@ -241,7 +263,7 @@ test('stop() drains: it waits for the running job to finish and report', async (
   expect(controller.reports.map((r) => r.report.jobId)).toEqual([envelope.jobId]);
   expect(controller.reports[0].report.status).toBe('succeeded');
   expect(await cloud.messageCount(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
-  expect(controller.heartbeats.at(-1)).toMatchObject({ draining: true, runningJobs: [] });
+  expect(controller.heartbeats.at(-1)).toMatchObject({ draining: true, runningJobs: [], free: { vcpu: 2, memoryMb: 512 } });
 });
 
 test('a forced stop kills the running job and returns its message to the queue', async () => {

@@ -1,8 +1,10 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
 import { CloudEmulator, FakeController, REGION, startCloudEmulator, startFakeController } from './harness';
 import { controllerKeyId, controllerKeys, ImageRegistry, makeEnvelope, signedMessage, startImageRegistry } from './support';
@@ -37,7 +39,7 @@ beforeAll(async () => {
     }),
   );
   const compile = run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: repo });
-  const started = await Promise.allSettled([startImageRegistry(['sha256']), startCloudEmulator(), startFakeController(), compile]);
+  const started = await Promise.allSettled([startImageRegistry(['sha256', 'sleep']), startCloudEmulator(), startFakeController(), compile]);
   [registry, cloud, controller] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [ImageRegistry, CloudEmulator, FakeController];
   for (const s of started) if (s.status === 'rejected') throw s.reason;
   cli = join(outDir, 'provider-agent', 'src', 'cli.js');
@@ -164,3 +166,95 @@ test('bad configuration stops the CLI with the flag and variable named', async (
   expect((await chainfaasProvider(['frobnicate'])).code).toBe(2);
   expect((await chainfaasProvider(['start', '--no-such-flag'])).stderr).toMatch(/Unknown option '--no-such-flag'/);
 });
+
+/** Registers a new provider in its own config directory and starts its agent; returns what the SIGTERM tests need. */
+async function startedProvider() {
+  const providerId = `prov-${randomUUID().slice(0, 8)}`;
+  const queueUrl = await cloud.createQueue(`chainfaas-provider-${providerId}`);
+  const dir = join(resolve(configDir, '..'), providerId);
+  controller.registration = {
+    providerId,
+    queueUrl,
+    controllerPublicKey: controllerKeys.publicKeyPem,
+    controllerKeyId,
+    heartbeatIntervalS: 1,
+    sqsEndpoint: cloud.endpoint,
+    region: REGION,
+  };
+  const extra = { CHAINFAAS_PROVIDER_DIR: dir };
+  const registered = await chainfaasProvider(
+    ['register', '--api-url', controller.url, '--token', controller.token, '--vcpu', '1', '--memory-mb', '512'],
+    extra,
+  );
+  expect(registered.code).toBe(0);
+  const child = spawn(process.execPath, [cli, 'start', '--poll-wait-s', '1', '--visibility-timeout-s', '10'], {
+    env: env(extra),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  agent = child;
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const statusFile = join(dir, 'status.json');
+  const status = () => (existsSync(statusFile) ? JSON.parse(readFileSync(statusFile, 'utf8')) : undefined);
+  await until('the agent reports itself running', () => status()?.state === 'running');
+
+  /** Sends a sleep job and resolves once the agent runs it. */
+  async function runningJob(seconds: number) {
+    const jobId = `job-${randomUUID()}`;
+    const envelope = makeEnvelope(registry.images.sleep, {
+      jobId,
+      providerId,
+      input: { kind: 'inline', base64: Buffer.from(String(seconds)).toString('base64') },
+      resources: { vcpu: 0.5, memoryMb: 32, timeoutS: 120 },
+      resultPutUrl: await cloud.presignPut(`results/${jobId}`),
+      logPutUrl: await cloud.presignPut(`logs/${jobId}`),
+    });
+    await cloud.send(queueUrl, signedMessage(envelope));
+    await until('the job runs', () => status()?.jobs.some((j: { jobId: string; phase: string }) => j.jobId === jobId && j.phase === 'running'), 30_000);
+    return envelope;
+  }
+  return { providerId, queueUrl, child, exited, status, runningJob, output: () => output };
+}
+
+test('SIGTERM while a job runs: the agent finishes the job, its report is accepted, its message deleted, and it exits 0', async () => {
+  const provider = await startedProvider();
+  const envelope = await provider.runningJob(3);
+
+  provider.child.kill('SIGTERM');
+  expect(await provider.exited).toBe(0);
+  const reports = controller.reports.filter((r) => r.report.jobId === envelope.jobId);
+  expect(reports.map((r) => [r.report.status, r.signatureValid])).toEqual([['succeeded', true]]);
+  expect(reports[0].report.runtimeMs).toBeGreaterThanOrEqual(2900);
+  expect(await cloud.messageCount(provider.queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  expect(provider.status()).toMatchObject({ state: 'stopped', jobs: [], totals: { succeeded: 1 } });
+  expect(provider.output()).toContain('SIGTERM: draining');
+}, 60_000);
+
+test('a second SIGTERM stops at once: the running job is killed and its message returned to the queue, nothing reported', async () => {
+  const provider = await startedProvider();
+  const envelope = await provider.runningJob(60);
+  const started = Date.now();
+
+  provider.child.kill('SIGTERM');
+  await until('the agent drains', () => provider.status()?.state === 'draining');
+  provider.child.kill('SIGTERM');
+  expect(await provider.exited).toBe(0);
+  expect(Date.now() - started).toBeLessThan(15_000);
+  expect(controller.reports.filter((r) => r.report.jobId === envelope.jobId)).toEqual([]);
+  expect(provider.status()).toMatchObject({ state: 'stopped', totals: { returned: 1 } });
+  expect(await new Docker().listContainers({ all: true, filters: { label: [`chainfaas.job=${envelope.jobId}`] } })).toEqual([]);
+  // Nothing lost: another consumer receives the job (at once, or once a cut-short poll's hold lapses).
+  let body: string | undefined;
+  await until(
+    'the message is received again',
+    async () => {
+      const { Messages } = await cloud.sqs.send(new ReceiveMessageCommand({ QueueUrl: provider.queueUrl, WaitTimeSeconds: 1 }));
+      body = Messages?.[0]?.Body;
+      return body !== undefined;
+    },
+    20_000,
+  );
+  expect(JSON.parse(body!).envelope.jobId).toBe(envelope.jobId);
+}, 60_000);
