@@ -227,6 +227,7 @@ export class ProviderAgent {
     await this.pollLoop;
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
     for (const runner of this.runners.values()) await runner.close?.().catch((err) => this.fail('could not stop a runner', err));
+    rmSync(this.runDir, { recursive: true, force: true });
     this.heartbeatAbort.abort();
     await this.heartbeatLoop;
     await this.heartbeat();

@@ -109,7 +109,6 @@ export class HttpRunner implements FunctionRunner {
     });
     this.sweeper = setInterval(() => this.pool.sweep(), Math.max(100, Math.min(options.warmIdleMs / 2, 5000)));
     this.sweeper.unref();
-    mkdirSync(options.runDir, { recursive: true, mode: 0o700 });
     const uid = process.getuid?.() ?? 65534;
     this.relayUser = uid === 0 ? '65534:65534' : `${uid}:${process.getgid?.() ?? uid}`;
   }
@@ -241,6 +240,7 @@ export class HttpRunner implements FunctionRunner {
   private async start(envelope: JobEnvelope, log: CappedBuffer, signal?: AbortSignal): Promise<WarmContainer | RunOutcome> {
     const { runtime, logger, agentId, limits } = this.options;
     const relayImage = await this.relayImage();
+    mkdirSync(this.options.runDir, { recursive: true, mode: 0o700 });
     const dir = mkdtempSync(join(this.options.runDir, 'w-'));
     const socketPath = join(dir, SOCKET_NAME);
     if (socketPath.length > MAX_SOCKET_PATH) {
