@@ -31,19 +31,40 @@ export interface ChainFaasStackProps extends StackProps {
   readonly config?: Partial<ChainFaasConfig>;
 }
 
-/** Timeout and memory per handler; the rest of each function's settings come from PlatformFunction. */
-const SIZING: Record<HandlerName, { timeout: Duration; memorySize: number; description: string }> = {
+interface Sizing {
+  timeout: Duration;
+  memorySize: number;
+  description: string;
+}
+
+/**
+ * Timeout and memory per handler; the rest of each function's settings come from PlatformFunction.
+ * A handler added to the manifest without an entry here gets `defaultSizing` (behind the API, so
+ * under its 30 s limit) until someone sizes it.
+ */
+const SIZING: Partial<Record<HandlerName, Sizing>> = {
   // scrypt password hashing is CPU-bound, and Lambda CPU scales with memory.
   accounts: { timeout: Duration.seconds(10), memorySize: 1024, description: 'Accounts: sign-up, log-in, profile, controller public key' },
   functions: { timeout: Duration.seconds(10), memorySize: 512, description: 'Function registry' },
   invocations: { timeout: Duration.seconds(25), memorySize: 1024, description: 'Invocations: hold, schedule, sign and send job envelopes' },
   jobs: { timeout: Duration.seconds(20), memorySize: 512, description: 'Job status, results and ledger records' },
   providers: { timeout: Duration.seconds(20), memorySize: 512, description: 'Provider registration, heartbeats and run-time reports' },
-  ledgerWriter: { timeout: Duration.minutes(2), memorySize: 1024, description: 'Ledger writer: commits outbox events to Fabric in batches, then follows balance movements' },
+  ledgerWriter: {
+    timeout: Duration.minutes(2),
+    memorySize: 1024,
+    description: 'Ledger writer: commits outbox events to Fabric in batches, then follows balance movements',
+  },
   ledger: { timeout: Duration.seconds(20), memorySize: 512, description: 'Account balance and history, reconciliation with the ledger' },
-  reaper: { timeout: Duration.seconds(25), memorySize: 512, description: 'Reaper: re-queues jobs of silent providers, fails jobs out of attempts or past their wait' },
+  billing: { timeout: Duration.seconds(20), memorySize: 512, description: 'Billing: top-ups, monthly bills, price lists, provider earnings' },
+  reaper: {
+    timeout: Duration.seconds(25),
+    memorySize: 512,
+    description: 'Reaper: re-queues jobs of silent providers, fails jobs out of attempts or past their wait',
+  },
   operator: { timeout: Duration.seconds(25), memorySize: 512, description: "Operator routes: list and redrive the provider queues' dead letters" },
 };
+
+const defaultSizing = (name: string): Sizing => ({ timeout: Duration.seconds(20), memorySize: 512, description: `ChainFaaS ${name} handler` });
 
 const RUNTIMES: Record<ChainFaasConfig['lambdaRuntime'], lambda.Runtime> = {
   'nodejs20.x': lambda.Runtime.NODEJS_20_X,
@@ -111,9 +132,7 @@ export class ChainFaasStack extends Stack {
       const spec = HANDLERS[name];
       const fn = new PlatformFunction(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Function`, {
         entry: spec.entry,
-        description: SIZING[name].description,
-        timeout: SIZING[name].timeout,
-        memorySize: SIZING[name].memorySize,
+        ...(SIZING[name] ?? defaultSizing(name)),
         runtime: RUNTIMES[config.lambdaRuntime],
         logRetention,
         environment: { ...shared, ...(spec.ledger ? { [ENV.ledgerMode]: 'fabric' } : {}) },
@@ -162,18 +181,24 @@ export class ChainFaasStack extends Stack {
 
     if (config.portal) {
       const sourcePath = join(projectRoot(), config.portalDir);
-      if (!existsSync(join(sourcePath, 'index.html'))) throw new Error(`portal=true serves ${config.portalDir}/, which has no index.html (build the portal first, or set -c portalDir=...)`);
+      if (!existsSync(join(sourcePath, 'index.html')))
+        throw new Error(`portal=true serves ${config.portalDir}/, which has no index.html (build the portal first, or set -c portalDir=...)`);
       const domain =
         config.portalDomainName && config.portalCertificateArn
           ? { name: config.portalDomainName, certificate: acm.Certificate.fromCertificateArn(this, 'PortalCertificate', config.portalCertificateArn) }
           : undefined;
       this.portal = new PortalSite(this, 'Portal', { sourcePath, apiUrl: this.api.url, domain });
       new CfnOutput(this, 'PortalUrl', { value: `https://${domain?.name ?? this.portal.distribution.distributionDomainName}` });
-      if (domain) new CfnOutput(this, 'PortalDomainTarget', { value: this.portal.distribution.distributionDomainName, description: `DNS: ${domain.name} CNAME (or alias) to this` });
+      if (domain)
+        new CfnOutput(this, 'PortalDomainTarget', {
+          value: this.portal.distribution.distributionDomainName,
+          description: `DNS: ${domain.name} CNAME (or alias) to this`,
+        });
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the controller API' });
-    if (this.api.domainTarget) new CfnOutput(this, 'ApiDomainTarget', { value: this.api.domainTarget, description: `DNS: ${config.apiDomainName} CNAME to this` });
+    if (this.api.domainTarget)
+      new CfnOutput(this, 'ApiDomainTarget', { value: this.api.domainTarget, description: `DNS: ${config.apiDomainName} CNAME to this` });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });
     new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: 'Put the controller PKCS#8 PEM key here' });
     new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });
@@ -214,6 +239,7 @@ export class ChainFaasStack extends Stack {
           instanceType: new ec2.InstanceType(config.fabricInstanceType),
           volumeSize: config.fabricVolumeGiB,
           externalPeerCidrs: config.fabricExternalCidrs,
+          flowLogRetention: retentionDays(config.logRetentionDays),
           retain,
         });
       }

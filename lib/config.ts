@@ -303,7 +303,8 @@ function invalid(key: string, value: unknown, expected: string): Error {
 function integer(key: string, raw: unknown, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback;
   const value = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(key, raw, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw invalid(key, raw, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -347,7 +348,8 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
   const publicKey = optionalString('controllerPublicKey', ctx('controllerPublicKey'))?.replace(/\\n/g, '\n');
   if (publicKey !== undefined && !publicKey.includes('-----BEGIN PUBLIC KEY-----')) throw invalid('controllerPublicKey', '(value)', 'an SPKI PEM public key');
   const secretArn = optionalString('signingKeySecretArn', ctx('signingKeySecretArn'));
-  if (secretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(secretArn)) throw invalid('signingKeySecretArn', secretArn, 'a Secrets Manager secret ARN');
+  if (secretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(secretArn))
+    throw invalid('signingKeySecretArn', secretArn, 'a Secrets Manager secret ARN');
   return {
     stage,
     lambdaRuntime: oneOf('lambdaRuntime', ctx('lambdaRuntime'), RUNTIMES, d.lambdaRuntime),
@@ -378,7 +380,9 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
   };
 }
 
-function domainsFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig, 'apiDomainName' | 'apiCertificateArn' | 'portalDomainName' | 'portalCertificateArn'> {
+function domainsFromContext(
+  ctx: (key: string) => unknown,
+): Pick<ChainFaasConfig, 'apiDomainName' | 'apiCertificateArn' | 'portalDomainName' | 'portalCertificateArn'> {
   const out: Record<string, string | undefined> = {};
   for (const [domainKey, certKey, certRegion] of [
     ['apiDomainName', 'apiCertificateArn', undefined],
@@ -387,7 +391,8 @@ function domainsFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig
     const domain = optionalString(domainKey, ctx(domainKey));
     const cert = optionalString(certKey, ctx(certKey));
     if ((domain === undefined) !== (cert === undefined)) throw invalid(domainKey, domain ?? '', `${domainKey} and ${certKey} together, or neither`);
-    if (domain !== undefined && !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domain)) throw invalid(domainKey, domain, 'a lower-case DNS name');
+    if (domain !== undefined && !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domain))
+      throw invalid(domainKey, domain, 'a lower-case DNS name');
     if (cert !== undefined) {
       const match = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[A-Za-z0-9-]+$/.exec(cert);
       if (!match) throw invalid(certKey, cert, 'an ACM certificate ARN');
@@ -401,9 +406,13 @@ function domainsFromContext(ctx: (key: string) => unknown): Pick<ChainFaasConfig
 
 function schedulingFromContext(
   ctx: (key: string) => unknown,
-): Pick<ChainFaasConfig, 'operatorUserIds' | 'leaseS' | 'maxAttempts' | 'maxWaitS' | 'maxWaitingPerDeveloper' | 'maxWaitingTotal' | 'retryAfterS' | 'providerCredentialsTtlS'> {
+): Pick<
+  ChainFaasConfig,
+  'operatorUserIds' | 'leaseS' | 'maxAttempts' | 'maxWaitS' | 'maxWaitingPerDeveloper' | 'maxWaitingTotal' | 'retryAfterS' | 'providerCredentialsTtlS'
+> {
   const d = DEFAULT_CONFIG;
-  const operators = ctx('operatorUserIds') === undefined || ctx('operatorUserIds') === '' ? undefined : stringList('operatorUserIds', ctx('operatorUserIds'), []);
+  const operators =
+    ctx('operatorUserIds') === undefined || ctx('operatorUserIds') === '' ? undefined : stringList('operatorUserIds', ctx('operatorUserIds'), []);
   for (const id of operators ?? []) if (!/^usr_[A-Za-z0-9]{1,60}$/.test(id)) throw invalid('operatorUserIds', id, 'user ids like usr_...');
   return {
     operatorUserIds: operators,
@@ -419,7 +428,17 @@ function schedulingFromContext(
 
 function fabricFromContext(
   ctx: (key: string) => unknown,
-): Pick<ChainFaasConfig, 'fabric' | 'fabricInstanceType' | 'fabricVolumeGiB' | 'fabricExternalCidrs' | 'fabricStartCommand' | 'fabricBinDir' | 'fabricPeerEndpoint' | 'fabricIdentitySecretArn'> {
+): Pick<
+  ChainFaasConfig,
+  | 'fabric'
+  | 'fabricInstanceType'
+  | 'fabricVolumeGiB'
+  | 'fabricExternalCidrs'
+  | 'fabricStartCommand'
+  | 'fabricBinDir'
+  | 'fabricPeerEndpoint'
+  | 'fabricIdentitySecretArn'
+> {
   const d = DEFAULT_CONFIG;
   const fabric = oneOf('fabric', ctx('fabric'), ['none', 'ec2', 'external'] as const, d.fabric);
   const fabricPeerEndpoint = optionalString('fabricPeerEndpoint', ctx('fabricPeerEndpoint'));
@@ -428,7 +447,8 @@ function fabricFromContext(
     throw invalid('fabric', fabric, 'fabricPeerEndpoint and fabricIdentitySecretArn to be set as well');
   }
   const fabricExternalCidrs = stringList('fabricExternalCidrs', ctx('fabricExternalCidrs'), d.fabricExternalCidrs);
-  for (const cidr of fabricExternalCidrs) if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr) || cidr.endsWith('/0')) throw invalid('fabricExternalCidrs', cidr, 'IPv4 CIDRs, none of them /0');
+  for (const cidr of fabricExternalCidrs)
+    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr) || cidr.endsWith('/0')) throw invalid('fabricExternalCidrs', cidr, 'IPv4 CIDRs, none of them /0');
   return {
     fabric,
     fabricInstanceType: optionalString('fabricInstanceType', ctx('fabricInstanceType')) ?? d.fabricInstanceType,

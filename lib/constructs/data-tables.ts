@@ -14,7 +14,16 @@ import { ENV, TABLES, type Access, type TableName } from '../../lambdas/handlers
  */
 export const TABLE_ACTIONS: Readonly<Record<Access, readonly string[]>> = {
   R: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
-  RW: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+  RW: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
 };
 /** The actions allowed on a table's indexes, named one by one (no `index/*`). */
 export const INDEX_ACTIONS: readonly string[] = ['dynamodb:Query'];

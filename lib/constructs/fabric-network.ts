@@ -164,7 +164,9 @@ export function checkFabricBinaries(dir: string, architecture: ec2.InstanceArchi
   const machine = header.readUInt16LE(18);
   const found = machine === 0xb7 ? ec2.InstanceArchitecture.ARM_64 : machine === 0x3e ? ec2.InstanceArchitecture.X86_64 : `machine ${machine}`;
   if (found !== architecture) {
-    throw new Error(`Fabric binaries in ${dir} are built for ${found}, the node is ${architecture} (build them with GOARCH=${architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64'} chaincode/network/fabric-bin.sh)`);
+    throw new Error(
+      `Fabric binaries in ${dir} are built for ${found}, the node is ${architecture} (build them with GOARCH=${architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64'} chaincode/network/fabric-bin.sh)`,
+    );
   }
 }
 
@@ -198,7 +200,13 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     // The node runs in the first public subnet; the endpoints go to the isolated subnet of the same AZ.
     const nodeSubnet = this.vpc.publicSubnets[0];
     if (!nodeSubnet) throw new Error('FabricNetwork needs a VPC with a public subnet for the node');
-    if (!props.vpc) this.addInterfaceEndpoints(props.clientServices ?? [ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, ec2.InterfaceVpcEndpointAwsService.XRAY], clientSg, nodeSg, nodeSubnet);
+    if (!props.vpc)
+      this.addInterfaceEndpoints(
+        props.clientServices ?? [ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, ec2.InterfaceVpcEndpointAwsService.XRAY],
+        clientSg,
+        nodeSg,
+        nodeSubnet,
+      );
     nodeSg.addIngressRule(clientSg, ec2.Port.tcp(this.peerPort), 'Fabric gateway from the ledger Lambdas');
     for (const cidr of props.externalPeerCidrs ?? []) {
       nodeSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(this.peerPort), `Fabric peer from ${cidr}`);
@@ -207,12 +215,14 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     this.placement = { vpc: this.vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [clientSg] };
 
     this.identity = new secretsmanager.Secret(this, 'ClientIdentity', {
-      description: 'ChainFaaS controller Fabric client identity (JSON: mspId, certificate, privateKey, tlsRootCertificate), written by the Fabric node on first boot',
+      description:
+        'ChainFaaS controller Fabric client identity (JSON: mspId, certificate, privateKey, tlsRootCertificate), written by the Fabric node on first boot',
       removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     Validations.of(this.identity).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: "The identity is a certificate issued by the network's own CA; it is renewed by re-enrolling on the node, which a Secrets Manager rotation Lambda cannot do.",
+      reason:
+        "The identity is a certificate issued by the network's own CA; it is renewed by re-enrolling on the node, which a Secrets Manager rotation Lambda cannot do.",
     });
 
     const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM);
@@ -226,7 +236,10 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     const role = new iam.Role(this, 'NodeRole', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'), description: 'ChainFaaS Fabric node' });
     // The asset objects themselves, not the whole (shared) asset bucket.
     role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset, ...(binaries ? [binaries] : [])].map((a) => a.bucket.arnForObjects(a.s3ObjectKey)) }),
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [asset, ...(binaries ? [binaries] : [])].map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
+      }),
     );
     this.identity.grantWrite(role);
 
@@ -257,10 +270,7 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       ],
     });
     const stack = Stack.of(this);
-    userData.addCommands(
-      'set -euo pipefail',
-      'dnf install -y aws-cfn-bootstrap golang nodejs20 nodejs20-npm git jq unzip',
-    );
+    userData.addCommands('set -euo pipefail', 'dnf install -y aws-cfn-bootstrap golang nodejs20 nodejs20-npm git jq unzip');
     userData.addSignalOnExitCommand(this.instance);
     const zip = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: `${WORK_DIR}/network.zip` });
     userData.addCommands(
@@ -313,7 +323,9 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       },
       flowLogs: {
         all: {
-          destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogs', { retention: flowLogRetention, removalPolicy: RemovalPolicy.DESTROY })),
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(this, 'FlowLogs', { retention: flowLogRetention, removalPolicy: RemovalPolicy.DESTROY }),
+          ),
           trafficType: ec2.FlowLogTrafficType.ALL,
         },
       },
@@ -329,7 +341,12 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
    * In the node's AZ only: an endpoint costs per AZ-hour, the Lambdas in the other AZ reach it
    * across AZs, and the ledger is down with that AZ anyway (the node lives there).
    */
-  private addInterfaceEndpoints(services: ec2.InterfaceVpcEndpointAwsService[], clients: ec2.ISecurityGroup, node: ec2.ISecurityGroup, nodeSubnet: ec2.ISubnet): void {
+  private addInterfaceEndpoints(
+    services: ec2.InterfaceVpcEndpointAwsService[],
+    clients: ec2.ISecurityGroup,
+    node: ec2.ISecurityGroup,
+    nodeSubnet: ec2.ISubnet,
+  ): void {
     const sameAz = this.vpc.isolatedSubnets.filter((subnet) => subnet.availabilityZone === nodeSubnet.availabilityZone);
     for (const service of services) {
       const name = ENDPOINT_NAMES[service.shortName] ?? service.shortName.replace(/[^A-Za-z0-9]/g, '');
@@ -339,7 +356,8 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
         open: false,
       });
       endpoint.connections.allowFrom(clients, ec2.Port.tcp(443), `HTTPS to ${name} from the ledger Lambdas`);
-      if (service === ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER) endpoint.connections.allowFrom(node, ec2.Port.tcp(443), 'HTTPS to SecretsManager from the Fabric node (put-secret-value)');
+      if (service === ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)
+        endpoint.connections.allowFrom(node, ec2.Port.tcp(443), 'HTTPS to SecretsManager from the Fabric node (put-secret-value)');
     }
   }
 
@@ -378,7 +396,11 @@ export class ExternalFabricNetwork extends Construct implements IFabricNetwork {
   readonly placement = undefined;
   private readonly identity: secretsmanager.ISecret;
 
-  constructor(scope: Construct, id: string, private readonly props: ExternalFabricNetworkProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: ExternalFabricNetworkProps,
+  ) {
     super(scope, id);
     if (!/^[^:\s]+:\d+$/.test(props.peerEndpoint)) throw new Error(`peerEndpoint ${props.peerEndpoint} must be host:port`);
     this.identity = /-[A-Za-z0-9]{6}$/.test(props.identitySecretArn)

@@ -85,7 +85,12 @@ export class OperationalAlarms extends Construct {
     };
 
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      add(`${name}Messages`, queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 1, `Messages waiting in the ${name} dead-letter queue: inspect and redrive.`);
+      add(
+        `${name}Messages`,
+        queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        1,
+        `Messages waiting in the ${name} dead-letter queue: inspect and redrive.`,
+      );
     }
     for (const [name, fn] of Object.entries(props.functions)) {
       add(`${name}Errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 1, `The ${name} Lambda failed (see its log group).`);
@@ -102,11 +107,27 @@ export class OperationalAlarms extends Construct {
     }
     for (const [name, instanceId] of Object.entries(props.instances ?? {})) {
       const check = (metricName: string) =>
-        new cloudwatch.Metric({ namespace: 'AWS/EC2', metricName, dimensionsMap: { InstanceId: instanceId }, period: Duration.minutes(1), statistic: 'Maximum' });
-      add(`${name}SystemCheck`, check('StatusCheckFailed_System'), 1, `The ${name} instance's host failed its system check: EC2 recovers it onto other hardware.`, 2).addAlarmAction(
-        new actions.Ec2Action(actions.Ec2InstanceAction.RECOVER),
+        new cloudwatch.Metric({
+          namespace: 'AWS/EC2',
+          metricName,
+          dimensionsMap: { InstanceId: instanceId },
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        });
+      add(
+        `${name}SystemCheck`,
+        check('StatusCheckFailed_System'),
+        1,
+        `The ${name} instance's host failed its system check: EC2 recovers it onto other hardware.`,
+        2,
+      ).addAlarmAction(new actions.Ec2Action(actions.Ec2InstanceAction.RECOVER));
+      add(
+        `${name}InstanceCheck`,
+        check('StatusCheckFailed_Instance'),
+        1,
+        `The ${name} instance failed its instance check (its OS is unreachable): look at it through Session Manager.`,
+        3,
       );
-      add(`${name}InstanceCheck`, check('StatusCheckFailed_Instance'), 1, `The ${name} instance failed its instance check (its OS is unreachable): look at it through Session Manager.`, 3);
     }
     if (props.apiStage) {
       add('Api5xx', props.apiStage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }), 5, 'The controller API answered with server errors.');

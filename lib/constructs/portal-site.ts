@@ -67,7 +67,8 @@ export class PortalSite extends Construct {
     const headers = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
       securityHeadersBehavior: {
         contentSecurityPolicy: {
-          contentSecurityPolicy: "default-src 'self'; connect-src 'self' https:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+          contentSecurityPolicy:
+            "default-src 'self'; connect-src 'self' https:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
           override: true,
         },
         strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
@@ -108,7 +109,8 @@ export class PortalSite extends Construct {
     if (!props.domain) {
       Validations.of(this.distribution).acknowledge({
         id: 'AwsSolutions-CFR4',
-        reason: 'Without a custom domain the distribution uses the *.cloudfront.net certificate, whose minimum protocol CloudFront fixes; pass a domain and certificate to require TLS 1.2.',
+        reason:
+          'Without a custom domain the distribution uses the *.cloudfront.net certificate, whose minimum protocol CloudFront fixes; pass a domain and certificate to require TLS 1.2.',
       });
     }
     Validations.of(this.distribution).acknowledge({ id: 'AwsSolutions-CFR1', reason: 'ChainFaaS is an open platform for anyone; no geographic restriction.' });
@@ -130,7 +132,8 @@ export class PortalSite extends Construct {
   private acknowledgeDeploymentHandler(): void {
     const stack = Stack.of(this);
     const siteBucket = stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
-    const reason = 'aws-cdk-lib BucketDeployment handler: reads the CDK asset bucket, writes and prunes the site bucket, invalidates the distribution (no resource-level scoping for CreateInvalidation).';
+    const reason =
+      'aws-cdk-lib BucketDeployment handler: reads the CDK asset bucket, writes and prunes the site bucket, invalidates the distribution (no resource-level scoping for CreateInvalidation).';
     for (const child of stack.node.children) {
       if (!child.node.id.startsWith('Custom::CDKBucketDeployment') && !child.node.id.startsWith('Custom::S3AutoDeleteObjects')) continue;
       Validations.of(child).acknowledge(

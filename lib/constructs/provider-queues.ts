@@ -104,7 +104,12 @@ export class ProviderQueues extends Construct {
     });
     this.role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnQueueOnly', actions: PROVIDER_ACTIONS, resources: [this.queueArnPattern] }));
     this.role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'NeverTheDeadLetterQueue', effect: iam.Effect.DENY, actions: PROVIDER_ACTIONS, resources: [this.deadLetterQueue.queueArn] }),
+      new iam.PolicyStatement({
+        sid: 'NeverTheDeadLetterQueue',
+        effect: iam.Effect.DENY,
+        actions: PROVIDER_ACTIONS,
+        resources: [this.deadLetterQueue.queueArn],
+      }),
     );
     this.acknowledgePrefix(this.role, 'Each provider session is narrowed to its own queue by a session policy.');
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ManageProviderQueues', actions: MANAGER_ACTIONS, resources: [this.queueArnPattern] }));
@@ -137,7 +142,14 @@ export class ProviderQueues extends Construct {
   bindSender(fn: lambda.Function): void {
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'SendJobEnvelopes', actions: ['sqs:SendMessage'], resources: [this.queueArnPattern] }));
     if (fn.role) this.acknowledgePrefix(fn.role, 'SendMessage only.');
-    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NotToTheDeadLetterQueue', effect: iam.Effect.DENY, actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'NotToTheDeadLetterQueue',
+        effect: iam.Effect.DENY,
+        actions: ['sqs:SendMessage'],
+        resources: [this.deadLetterQueue.queueArn],
+      }),
+    );
     fn.addEnvironment(ENV.queuePrefix, this.prefix);
   }
 }

@@ -117,7 +117,13 @@ describe('aws-node.sh --dry-run', () => {
 
   test("node.env records the run's inputs: sourcing it alone reproduces the same files (how an operator reruns the script)", () => {
     const recorded = parseEnvironmentFile(read(config('node.env')));
-    expect(recorded).toMatchObject({ FABRIC_PEER_HOST: HOST, FABRIC_PEER_PORT: '7051', FABRIC_CCAAS_PORT: '7056', CHAINFAAS_DATA_DIR: data, CHAINFAAS_SERVICE_USER: 'chainfaas' });
+    expect(recorded).toMatchObject({
+      FABRIC_PEER_HOST: HOST,
+      FABRIC_PEER_PORT: '7051',
+      FABRIC_CCAAS_PORT: '7056',
+      CHAINFAAS_DATA_DIR: data,
+      CHAINFAAS_SERVICE_USER: 'chainfaas',
+    });
     const run = spawnSync('bash', ['-c', `set -a; . '${config('node.env')}'; set +a; exec bash '${SCRIPT}' --dry-run`], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
       encoding: 'utf8',
@@ -154,7 +160,12 @@ describe('aws-node.sh --dry-run', () => {
     });
     // Every listener other than those two is on loopback.
     const listeners = Object.entries({ ...orderer, ...peer }).filter(([key]) => key.endsWith('LISTENADDRESS'));
-    expect(listeners.filter(([, value]) => !value.startsWith('127.0.0.1:')).map(([key]) => key).sort()).toEqual(['CORE_PEER_LISTENADDRESS', 'ORDERER_GENERAL_LISTENADDRESS']);
+    expect(
+      listeners
+        .filter(([, value]) => !value.startsWith('127.0.0.1:'))
+        .map(([key]) => key)
+        .sort(),
+    ).toEqual(['CORE_PEER_LISTENADDRESS', 'ORDERER_GENERAL_LISTENADDRESS']);
     // Every file the processes are pointed at lives in the data directory (persistent) or the scripts.
     for (const value of [...Object.values(orderer), ...Object.values(peer)].filter((v) => v.startsWith('/') || v.startsWith('['))) {
       expect(value.includes(data) || value.includes(NETWORK)).toBe(true);
@@ -195,7 +206,9 @@ describe('aws-node.sh --dry-run', () => {
     expect(peer.Unit.After).toEqual(['network-online.target chainfaas-orderer.service']);
     expect(chaincode.Unit.After).toEqual(['network-online.target chainfaas-peer0.service']);
     // The chaincode service is serve.sh with the id of the package install would give the peer.
-    const packageId = execFileSync(join(NETWORK, 'package-ccaas.sh'), [join(root, 'check.tgz'), '127.0.0.1:7056', 'chainfaas_1.0'], { encoding: 'utf8' }).trim();
+    const packageId = execFileSync(join(NETWORK, 'package-ccaas.sh'), [join(root, 'check.tgz'), '127.0.0.1:7056', 'chainfaas_1.0'], {
+      encoding: 'utf8',
+    }).trim();
     expect(chaincode.Service.ExecStart).toEqual([`/bin/bash ${join(NETWORK, 'serve.sh')} ${packageId} 127.0.0.1:7056`]);
     expect(chaincode.Service.WorkingDirectory).toEqual([join(projectRoot(), 'chaincode')]);
     const chaincodeEnv = parseEnvironmentFile(read(config('chaincode.env')));
@@ -256,12 +269,16 @@ describe('aws-node.sh --dry-run', () => {
 describe('aws-node.sh and the FabricNetwork user data agree', () => {
   test('the user data exports every variable the script requires and reads the identity files the script writes', () => {
     const stack = testStack();
-    const fabric = new FabricNetwork(stack, 'Fabric', { assetPath: join(projectRoot(), 'test/cdk/fixtures/fabric-asset'), startCommand: 'bash network/start.sh' });
+    const fabric = new FabricNetwork(stack, 'Fabric', {
+      assetPath: join(projectRoot(), 'test/cdk/fixtures/fabric-asset'),
+      startCommand: 'bash network/start.sh',
+    });
     const userData = JSON.stringify(Template.fromStack(stack).toJSON().Resources[stack.resolve(fabric.instance.instance.logicalId)].Properties.UserData);
     const script = readFileSync(SCRIPT, 'utf8');
     const required = [...script.matchAll(/\[ -n "\$\{([A-Z_]+):-\}" \] \|\| fail/g)].map((m) => m[1]);
     expect(required.sort()).toEqual(['CHAINFAAS_DATA_DIR', 'CHAINFAAS_IDENTITY_DIR', 'FABRIC_PEER_HOST']);
-    for (const name of [...required, 'FABRIC_LISTEN_ADDRESS', 'FABRIC_PEER_PORT', 'FABRIC_ORDERER_PORT', 'FABRIC_CHANNEL', 'FABRIC_CHAINCODE']) expect(userData).toContain(`${name}=`);
+    for (const name of [...required, 'FABRIC_LISTEN_ADDRESS', 'FABRIC_PEER_PORT', 'FABRIC_ORDERER_PORT', 'FABRIC_CHANNEL', 'FABRIC_CHAINCODE'])
+      expect(userData).toContain(`${name}=`);
     const written = [...script.matchAll(/put_file "\$identity_dir\/([a-z.-]+)"/g)].map((m) => m[1]).sort();
     expect(written).toEqual(['cert.pem', 'key.pem', 'msp-id', 'tls-ca.pem']);
     for (const file of written) expect(userData).toContain(`/var/lib/chainfaas/identity/${file}`);

@@ -27,7 +27,9 @@ describe('bundling every manifest handler', () => {
     expect(existsSync(join(dir, 'index.js.map'))).toBe(true);
     const js = readFileSync(join(dir, 'index.js'), 'utf8');
     expect(js.trimEnd().endsWith('//# sourceMappingURL=index.js.map')).toBe(true);
-    const packages = [...new Set([...js.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))].filter((m) => !m.startsWith('node:') && !builtinModules.includes(m));
+    const packages = [...new Set([...js.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))].filter(
+      (m) => !m.startsWith('node:') && !builtinModules.includes(m),
+    );
     // Only optional modules loaded lazily may be left outside: the SDK's CRT signer (inside a
     // try/catch) and the native add-ons PlatformFunction leaves out.
     expect(packages.filter((p) => p !== '@aws-sdk/signature-v4-crt' && !OPTIONAL_NATIVE_MODULES.includes(p))).toEqual([]);

@@ -4,7 +4,18 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { CfnResource } from 'aws-cdk-lib';
 import { ENV, HANDLERS, ROUTES, TABLES, type HandlerName, type TableName } from '../../lambdas/handlers/manifest';
-import { actionsOf, normaliseAssetHashes, unlistedEnvNames, referencedIds, resourcesOf, statementsOfRole, synthControllerStack, TEST_PUBLIC_KEY, type Statement, type SynthesisedStack } from './helpers';
+import {
+  actionsOf,
+  normaliseAssetHashes,
+  unlistedEnvNames,
+  referencedIds,
+  resourcesOf,
+  statementsOfRole,
+  synthControllerStack,
+  TEST_PUBLIC_KEY,
+  type Statement,
+  type SynthesisedStack,
+} from './helpers';
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const HANDLER_NAMES = Object.keys(HANDLERS) as HandlerName[];
@@ -30,7 +41,10 @@ function tablesWith(name: HandlerName, actions: string[]): TableName[] {
 
 describe('ChainFaasStack wiring from the manifest', () => {
   test.each(HANDLER_NAMES)('%s may write exactly the tables the manifest marks RW', (name) => {
-    const rw = (Object.entries(HANDLERS[name].tables) as [TableName, string][]).filter(([, a]) => a === 'RW').map(([t]) => t).sort();
+    const rw = (Object.entries(HANDLERS[name].tables) as [TableName, string][])
+      .filter(([, a]) => a === 'RW')
+      .map(([t]) => t)
+      .sort();
     expect(tablesWith(name, WRITE_ACTIONS)).toEqual(rw);
   });
 
@@ -70,7 +84,9 @@ describe('ChainFaasStack wiring from the manifest', () => {
     const providerRole = id(synth.stack.providerQueues.providerRole);
     for (const name of HANDLER_NAMES) {
       const manages = allows(name).some(
-        (s) => actionsOf(s).includes('sqs:CreateQueue') || (actionsOf(s).includes('sts:AssumeRole') && resourcesOf(s).some((r) => referencedIds(r).has(providerRole))),
+        (s) =>
+          actionsOf(s).includes('sqs:CreateQueue') ||
+          (actionsOf(s).includes('sts:AssumeRole') && resourcesOf(s).some((r) => referencedIds(r).has(providerRole))),
       );
       expect(manages).toBe(name === 'providers');
     }
@@ -83,7 +99,9 @@ describe('ChainFaasStack wiring from the manifest', () => {
   test('only the Lambdas the manifest marks signingKey may read the signing key secret', () => {
     const secretId = id(synth.stack.signingKey.secret as unknown as { node: { defaultChild?: unknown } });
     for (const name of HANDLER_NAMES) {
-      const reads = allows(name).some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && resourcesOf(s).some((r) => referencedIds(r).has(secretId)));
+      const reads = allows(name).some(
+        (s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && resourcesOf(s).some((r) => referencedIds(r).has(secretId)),
+      );
       expect(reads).toBe(HANDLERS[name].signingKey === true);
       const env = fnProps(name).Environment.Variables;
       if (HANDLERS[name].signingKey) {
@@ -100,7 +118,11 @@ describe('ChainFaasStack wiring from the manifest', () => {
     const bucketId = id(synth.stack.results.bucket);
     for (const name of HANDLER_NAMES) {
       const on = (action: string): boolean =>
-        allows(name).some((s) => actionsOf(s).some((a) => a === action || (a.endsWith('*') && action.startsWith(a.slice(0, -1)))) && resourcesOf(s).some((r) => referencedIds(r).has(bucketId)));
+        allows(name).some(
+          (s) =>
+            actionsOf(s).some((a) => a === action || (a.endsWith('*') && action.startsWith(a.slice(0, -1)))) &&
+            resourcesOf(s).some((r) => referencedIds(r).has(bucketId)),
+        );
       expect(on('s3:PutObject')).toBe(HANDLERS[name].bucket === 'RW');
       expect(on('s3:GetObject')).toBe(HANDLERS[name].bucket !== undefined);
       expect(on('s3:DeleteObject')).toBe(false);
@@ -239,7 +261,9 @@ describe('ChainFaasStack configuration', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'results/', ExpirationInDays: 3 })]) },
     });
-    expect(template.toJSON().Resources[stack.getLogicalId(stack.functions.ledgerWriter.node.defaultChild as CfnResource)].Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(
+      template.toJSON().Resources[stack.getLogicalId(stack.functions.ledgerWriter.node.defaultChild as CfnResource)].Properties.ReservedConcurrentExecutions,
+    ).toBeUndefined();
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 });

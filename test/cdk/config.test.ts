@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { projectRoot } from '../../lib/project-root';
 import { configFromContext, controllerEnvironment, DEFAULT_CONFIG } from '../../lib/config';
 import { configFromEnv } from '../../lambdas/adapters/deps';
 import { ENV } from '../../lambdas/handlers/manifest';
@@ -19,7 +22,13 @@ const read = (context: Record<string, unknown>) => configFromContext(new App({ c
 
 describe('configFromContext', () => {
   test('no context gives the documented defaults', () => {
-    expect(read({})).toEqual({ ...DEFAULT_CONFIG, signingKeySecretArn: undefined, controllerPublicKey: undefined, alarmEmail: undefined, operatorUserIds: undefined });
+    expect(read({})).toEqual({
+      ...DEFAULT_CONFIG,
+      signingKeySecretArn: undefined,
+      controllerPublicKey: undefined,
+      alarmEmail: undefined,
+      operatorUserIds: undefined,
+    });
   });
 
   test('parses CLI strings (-c key=value) into typed values', () => {
@@ -31,7 +40,13 @@ describe('configFromContext', () => {
       lambdaRuntime: 'nodejs24.x',
       controllerPublicKey: '-----BEGIN PUBLIC KEY-----\\nMCow\\n-----END PUBLIC KEY-----\\n',
     });
-    expect(config).toMatchObject({ stage: 'prod', apiRateLimit: 200, retainData: false, corsAllowedOrigins: ['https://a.example', 'https://b.example'], lambdaRuntime: 'nodejs24.x' });
+    expect(config).toMatchObject({
+      stage: 'prod',
+      apiRateLimit: 200,
+      retainData: false,
+      corsAllowedOrigins: ['https://a.example', 'https://b.example'],
+      lambdaRuntime: 'nodejs24.x',
+    });
     expect(config.controllerPublicKey).toBe('-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----\n');
   });
 
@@ -53,6 +68,14 @@ describe('configFromContext', () => {
     [{ apiDomainName: 'api.chainfaas.example', apiCertificateArn: 'my-cert' }, /apiCertificateArn.*ACM certificate ARN/],
   ])('rejects %j naming the key', (context, message) => {
     expect(() => read(context)).toThrow(message);
+  });
+
+  test("the README's deploy section names every context key", () => {
+    const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Deploy to AWS'));
+    const keys = Object.keys(read({}));
+    expect(keys.length).toBeGreaterThan(40);
+    expect(keys.filter((key) => !section.includes(`\`${key}\``))).toEqual([]);
   });
 
   test('fabric settings', () => {
@@ -96,9 +119,15 @@ describe('configFromContext', () => {
       const handlers = configFromEnv();
       const fromCdk = withEnv(controllerEnvironment(DEFAULT_CONFIG), configFromEnv);
       // RESULT_ROLE_REQUIRED's fallback depends on AWS_ENDPOINT_URL_S3 (unset in Lambda); the rest must agree exactly.
-      expect({ ...fromCdk, sqsEndpoint: undefined }).toEqual({ ...handlers, sqsEndpoint: undefined, scheduling: { ...handlers.scheduling, resultRoleRequired: true } });
+      expect({ ...fromCdk, sqsEndpoint: undefined }).toEqual({
+        ...handlers,
+        sqsEndpoint: undefined,
+        scheduling: { ...handlers.scheduling, resultRoleRequired: true },
+      });
       expect(fromCdk.operatorUserIds).toEqual([]);
-      expect(withEnv(controllerEnvironment({ ...DEFAULT_CONFIG, operatorUserIds: ['usr_Admin1'] }), () => [...configFromEnv().operatorUserIds])).toEqual(['usr_Admin1']);
+      expect(withEnv(controllerEnvironment({ ...DEFAULT_CONFIG, operatorUserIds: ['usr_Admin1'] }), () => [...configFromEnv().operatorUserIds])).toEqual([
+        'usr_Admin1',
+      ]);
     } finally {
       process.env = saved;
     }

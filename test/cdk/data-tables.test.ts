@@ -89,7 +89,8 @@ describe('DataTables', () => {
 
   test('no binder grants table management, scans or stream access', () => {
     const all = [...statements(reader), ...statements(writer)].flatMap(actionsOf);
-    for (const forbidden of ['dynamodb:Scan', 'dynamodb:DeleteTable', 'dynamodb:UpdateTable', 'dynamodb:GetRecords', 'dynamodb:*']) expect(all).not.toContain(forbidden);
+    for (const forbidden of ['dynamodb:Scan', 'dynamodb:DeleteTable', 'dynamodb:UpdateTable', 'dynamodb:GetRecords', 'dynamodb:*'])
+      expect(all).not.toContain(forbidden);
   });
 
   test('a customer-managed key encrypts every table and bindTable grants its use', () => {
@@ -100,8 +101,12 @@ describe('DataTables', () => {
     t.bindTable(fn, 'users', 'R');
     const tpl = Template.fromStack(s);
     const keyId = s.getLogicalId(key.node.defaultChild as CfnResource);
-    tpl.allResourcesProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } } });
-    const granted = statementsOfRole(tpl, s.getLogicalId((fn.role as iam.Role).node.defaultChild as CfnResource)).filter((x) => JSON.stringify(x.Resource).includes(keyId));
+    tpl.allResourcesProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+    });
+    const granted = statementsOfRole(tpl, s.getLogicalId((fn.role as iam.Role).node.defaultChild as CfnResource)).filter((x) =>
+      JSON.stringify(x.Resource).includes(keyId),
+    );
     expect(granted.flatMap(actionsOf)).toContain('kms:Decrypt');
     expect(granted.flatMap(actionsOf)).not.toContain('kms:Encrypt');
   });

@@ -62,8 +62,12 @@ describe('FabricNetwork', () => {
     }
     const secrets = interfaces.find(([, e]) => JSON.stringify(e.Properties.ServiceName).includes('secretsmanager'))!;
     const endpointSg = (secrets[1].Properties.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]['Fn::GetAtt'][0];
-    const rules = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties).filter((r) => JSON.stringify(r.GroupId).includes(endpointSg));
-    expect(rules.map((r) => r.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual([id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } }), nodeSg].sort());
+    const rules = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties)
+      .filter((r) => JSON.stringify(r.GroupId).includes(endpointSg));
+    expect(rules.map((r) => r.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual(
+      [id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } }), nodeSg].sort(),
+    );
   });
 
   test('the node: IMDSv2, detailed monitoring, encrypted gp3 root volume, termination protection, waits for its signal', () => {
@@ -89,17 +93,22 @@ describe('FabricNetwork', () => {
     ];
     expect(all.every((r: any) => r.CidrIp !== '0.0.0.0/0' && r.CidrIpv6 !== '::/0')).toBe(true);
     const ingress = [
-      ...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties).filter((r) => JSON.stringify(r.GroupId).includes(nodeSg)),
+      ...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
+        .map((r) => r.Properties)
+        .filter((r) => JSON.stringify(r.GroupId).includes(nodeSg)),
       ...(template.toJSON().Resources[nodeSg].Properties.SecurityGroupIngress ?? []),
     ];
-    expect(ingress).toContainEqual(expect.objectContaining({ IpProtocol: 'tcp', FromPort: 7051, ToPort: 7051, SourceSecurityGroupId: { 'Fn::GetAtt': [clientSg, 'GroupId'] } }));
+    expect(ingress).toContainEqual(
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 7051, ToPort: 7051, SourceSecurityGroupId: { 'Fn::GetAtt': [clientSg, 'GroupId'] } }),
+    );
     expect(ingress).toContainEqual(expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 7050 }));
     expect(ingress).toContainEqual(expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 7051 }));
     expect(ingress).toHaveLength(3);
     // The interface endpoints take HTTPS from the ledger Lambdas, and Secrets Manager's from the node too.
     const endpointRules = all.filter((r: any) => r.FromPort === 443);
     expect(endpointRules).toHaveLength(3);
-    for (const r of endpointRules) expect([{ 'Fn::GetAtt': [clientSg, 'GroupId'] }, { 'Fn::GetAtt': [nodeSg, 'GroupId'] }]).toContainEqual(r.SourceSecurityGroupId);
+    for (const r of endpointRules)
+      expect([{ 'Fn::GetAtt': [clientSg, 'GroupId'] }, { 'Fn::GetAtt': [nodeSg, 'GroupId'] }]).toContainEqual(r.SourceSecurityGroupId);
   });
 
   test("the node's role reads its asset, writes the identity secret only, and uses Session Manager (no SSH key)", () => {
@@ -138,7 +147,9 @@ describe('FabricNetwork', () => {
 
   test('bindClient gives the peer endpoint, TLS host, channel, chaincode and read of the identity', () => {
     const fn = template.toJSON().Resources[id(client)].Properties;
-    expect(fn.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } }), 'GroupId'] }]);
+    expect(fn.VpcConfig.SecurityGroupIds).toEqual([
+      { 'Fn::GetAtt': [id(fabric.placement.securityGroups[0] as unknown as { node: { defaultChild?: unknown } }), 'GroupId'] },
+    ]);
     const env = fn.Environment.Variables;
     expect(env[ENV.fabric.peerEndpoint]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] }, ':7051']] });
     expect(env[ENV.fabric.peerHostAlias]).toEqual({ 'Fn::GetAtt': [instanceId(), 'PrivateDnsName'] });
@@ -178,13 +189,17 @@ describe('FabricNetwork with prebuilt binaries', () => {
     expect(script).toContain('/opt/chainfaas/fabric-bin.zip');
     expect(script).toContain('export FABRIC_BIN_DIR=/opt/chainfaas/fabric-bin');
     expect(script.indexOf('FABRIC_BIN_DIR')).toBeLessThan(script.indexOf('bash network/start.sh'));
-    const reads = statementsOfRole(template, stack.getLogicalId(fabric.instance.role.node.defaultChild as CfnResource)).filter((s) => actionsOf(s).includes('s3:GetObject'));
+    const reads = statementsOfRole(template, stack.getLogicalId(fabric.instance.role.node.defaultChild as CfnResource)).filter((s) =>
+      actionsOf(s).includes('s3:GetObject'),
+    );
     expect(reads).toHaveLength(1);
     expect(reads[0].Resource).toHaveLength(2);
   });
 
   test('refuses binaries for another architecture than the node, or an incomplete set', () => {
-    expect(() => new FabricNetwork(testStack(), 'Fabric', { assetPath: ASSET, startCommand: 'true', binariesPath: fakeBinaries(0x3e) })).toThrow(/built for x86_64, the node is arm64.*GOARCH=arm64/);
+    expect(() => new FabricNetwork(testStack(), 'Fabric', { assetPath: ASSET, startCommand: 'true', binariesPath: fakeBinaries(0x3e) })).toThrow(
+      /built for x86_64, the node is arm64.*GOARCH=arm64/,
+    );
     const x86 = new FabricNetwork(testStack(), 'Fabric', {
       assetPath: ASSET,
       startCommand: 'true',
@@ -226,7 +241,13 @@ describe('ExternalFabricNetwork', () => {
     fabric.bindClient(fn);
     expect(fabric.placement).toBeUndefined();
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ [ENV.fabric.peerEndpoint]: 'peer0.example.org:7051', [ENV.fabric.peerHostAlias]: 'peer0.example.org', [ENV.fabric.identitySecretArn]: arn }) },
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.fabric.peerEndpoint]: 'peer0.example.org:7051',
+          [ENV.fabric.peerHostAlias]: 'peer0.example.org',
+          [ENV.fabric.identitySecretArn]: arn,
+        }),
+      },
     });
     expect(() => new ExternalFabricNetwork(testStack(), 'F', { peerEndpoint: 'no-port', identitySecretArn: arn })).toThrow(/host:port/);
   });
@@ -256,8 +277,13 @@ describe('ChainFaasStack with fabric=ec2', () => {
       Dimensions: [{ Name: 'InstanceId', Value: instanceRef }],
       AlarmActions: Match.arrayWith([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':automate:', { Ref: 'AWS::Region' }, ':ec2:recover']] }]),
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'StatusCheckFailed_Instance', Dimensions: [{ Name: 'InstanceId', Value: instanceRef }] });
-    expect(referencedIds(template.toJSON().Outputs.FabricIdentitySecretArn.Value)).toEqual(new Set([stack.getLogicalId(fabric.identity.node.defaultChild as CfnResource)]));
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'StatusCheckFailed_Instance',
+      Dimensions: [{ Name: 'InstanceId', Value: instanceRef }],
+    });
+    expect(referencedIds(template.toJSON().Outputs.FabricIdentitySecretArn.Value)).toEqual(
+      new Set([stack.getLogicalId(fabric.identity.node.defaultChild as CfnResource)]),
+    );
     const report = new AwsSolutionsChecks().validateScope(stack);
     expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
 

@@ -64,7 +64,9 @@ export const resourcesOf = (s: Statement): unknown[] => (Array.isArray(s.Resourc
 
 /** Logical id of the single resource of `type` under the construct path `path`. */
 export function logicalIdOf(template: Template, stack: Stack, type: string, pathPrefix: string): string {
-  const found = Object.entries(template.findResources(type)).filter(([, r]) => String(r.Metadata?.['aws:cdk:path'] ?? '').startsWith(`${stack.stackName}/${pathPrefix}`));
+  const found = Object.entries(template.findResources(type)).filter(([, r]) =>
+    String(r.Metadata?.['aws:cdk:path'] ?? '').startsWith(`${stack.stackName}/${pathPrefix}`),
+  );
   if (found.length !== 1) throw new Error(`expected one ${type} under ${pathPrefix}, found ${found.length}`);
   return found[0][0];
 }

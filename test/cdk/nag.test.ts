@@ -27,7 +27,9 @@ describe('cdk-nag AwsSolutionsChecks', () => {
   ])('%s: no unacknowledged errors or warnings', (_label, config) => {
     const { stack } = synthControllerStack(config);
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
-    const findings = report.violations.map((v) => `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}: ${v.description}`);
+    const findings = report.violations.map(
+      (v) => `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}: ${v.description}`,
+    );
     expect(findings).toEqual([]);
   });
 });

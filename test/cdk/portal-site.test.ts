@@ -20,7 +20,9 @@ describe('PortalSite', () => {
 
   test('the site bucket is private and readable only by this distribution through origin access control', () => {
     template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
-    template.hasResourceProperties('AWS::S3::Bucket', { PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicPolicy: true, RestrictPublicBuckets: true }) });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicPolicy: true, RestrictPublicBuckets: true }),
+    });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: id(portal.bucket) },
       PolicyDocument: {
@@ -49,7 +51,12 @@ describe('PortalSite', () => {
       }),
     });
     template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
-      ResponseHeadersPolicyConfig: { SecurityHeadersConfig: Match.objectLike({ StrictTransportSecurity: Match.objectLike({ Override: true }), FrameOptions: { FrameOption: 'DENY', Override: true } }) },
+      ResponseHeadersPolicyConfig: {
+        SecurityHeadersConfig: Match.objectLike({
+          StrictTransportSecurity: Match.objectLike({ Override: true }),
+          FrameOptions: { FrameOption: 'DENY', Override: true },
+        }),
+      },
     });
   });
 

@@ -37,13 +37,20 @@ describe('ProviderQueues', () => {
   test('the dead-letter queue is named <prefix>dlq, encrypted, TLS-only, and keeps messages 14 days', () => {
     template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'cf-test-pq-dlq', SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: { Statement: [{ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' }, Resource: dlqArn() }] },
+      PolicyDocument: {
+        Statement: [{ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' }, Resource: dlqArn() }],
+      },
     });
   });
 
   test('the manager may create, tag and configure queues on the prefix, and assume the provider role; nothing else on SQS', () => {
     expect(ofFn(manager)).toEqual([
-      { Sid: 'ManageProviderQueues', Effect: 'Allow', Action: ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SetQueueAttributes', 'sqs:TagQueue'], Resource: PREFIX_ARN },
+      {
+        Sid: 'ManageProviderQueues',
+        Effect: 'Allow',
+        Action: ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SetQueueAttributes', 'sqs:TagQueue'],
+        Resource: PREFIX_ARN,
+      },
       { Sid: 'MintProviderCredentials', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: { 'Fn::GetAtt': [logicalId(queues.providerRole), 'Arn'] } },
     ]);
   });

@@ -25,14 +25,19 @@ describe('ResultBucket', () => {
   });
   const bucketId = (): string => stack.getLogicalId(results.bucket.node.defaultChild as CfnResource);
   const s3Statements = (fn: PlatformFunction) =>
-    statementsOfRole(template, stack.getLogicalId((fn.role as iam.Role).node.defaultChild as CfnResource)).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    statementsOfRole(template, stack.getLogicalId((fn.role as iam.Role).node.defaultChild as CfnResource)).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('s3:')),
+    );
 
   test('blocks public access, encrypts, and logs access to a second bucket', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      LoggingConfiguration: { DestinationBucketName: { Ref: stack.getLogicalId(results.accessLogs!.node.defaultChild as CfnResource) }, LogFilePrefix: 'results-bucket/' },
+      LoggingConfiguration: {
+        DestinationBucketName: { Ref: stack.getLogicalId(results.accessLogs!.node.defaultChild as CfnResource) },
+        LogFilePrefix: 'results-bucket/',
+      },
     });
   });
 

@@ -22,7 +22,9 @@ test('the reaper, and only the reaper, runs on an EventBridge schedule: every mi
   expect(rules).toHaveLength(HANDLER_NAMES.filter((n) => HANDLERS[n].schedule).length);
   expect(rules).toHaveLength(1);
   expect(rules[0].Properties.ScheduleExpression).toBe('rate(1 minute)');
-  expect(rules[0].Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [id(synth.stack.functions.reaper), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })]);
+  expect(rules[0].Properties.Targets).toEqual([
+    expect.objectContaining({ Arn: { 'Fn::GetAtt': [id(synth.stack.functions.reaper), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } }),
+  ]);
   synth.template.hasResourceProperties('AWS::Lambda::Permission', {
     Action: 'lambda:InvokeFunction',
     FunctionName: { 'Fn::GetAtt': [id(synth.stack.functions.reaper), 'Arn'] },
@@ -35,7 +37,13 @@ test('only the operator Lambda may read the dead-letter queue, and only receive,
   for (const name of HANDLER_NAMES) {
     const onDlq = allows(name).filter((s) => resourcesOf(s).some((r) => referencedIds(r).has(dlq)));
     if (name === 'operator') {
-      expect(onDlq.flatMap(actionsOf).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+      expect(onDlq.flatMap(actionsOf).sort()).toEqual([
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+      ]);
     } else {
       expect(onDlq.flatMap(actionsOf).filter((a) => a !== 'sqs:SendMessage')).toEqual([]);
     }

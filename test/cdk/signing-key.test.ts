@@ -18,11 +18,20 @@ describe('SigningKey', () => {
     key.bindPublicKey(other);
     const template = Template.fromStack(stack);
     const secretId = stack.getLogicalId(key.secret.node.defaultChild as CfnResource);
-    template.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain', Properties: { GenerateSecretString: Match.objectLike({ PasswordLength: 48 }) } });
+    template.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'Retain',
+      Properties: { GenerateSecretString: Match.objectLike({ PasswordLength: 48 }) },
+    });
     const statementsOf = (fn: PlatformFunction) => statementsOfRole(template, stack.getLogicalId((fn.role as iam.Role).node.defaultChild as CfnResource));
     const secretStatements = statementsOf(signer).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
-    expect(secretStatements).toEqual([{ Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: { Ref: secretId } }]);
-    expect(statementsOf(other).flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    expect(secretStatements).toEqual([
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: { Ref: secretId } },
+    ]);
+    expect(
+      statementsOf(other)
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('secretsmanager:')),
+    ).toEqual([]);
     const env = (fn: PlatformFunction) => template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties.Environment.Variables;
     expect(env(signer)[ENV.signingKeySecretArn]).toEqual({ Ref: secretId });
     expect(env(other)[ENV.publicKey]).toBe(TEST_PUBLIC_KEY);
@@ -49,6 +58,8 @@ describe('SigningKey', () => {
     key.bindPublicKey(fn);
     Annotations.fromStack(stack).hasWarning('/Test/Key', Match.stringLikeRegexp('controllerPublicKey'));
     const template = Template.fromStack(stack);
-    expect(template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties.Environment.Variables[ENV.publicKey]).toBeUndefined();
+    expect(
+      template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties.Environment.Variables[ENV.publicKey],
+    ).toBeUndefined();
   });
 });

@@ -78,7 +78,12 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     rmSync(join(identityDir(), 'identity.json'));
     return new FabricLedger(
       fabricOptionsFromIdentity(
-        { [ENV.fabric.peerEndpoint]: `${address}:${base + 1}`, [ENV.fabric.peerHostAlias]: address, [ENV.fabric.channel]: 'chainfaas', [ENV.fabric.chaincode]: 'chainfaas' },
+        {
+          [ENV.fabric.peerEndpoint]: `${address}:${base + 1}`,
+          [ENV.fabric.peerHostAlias]: address,
+          [ENV.fabric.channel]: 'chainfaas',
+          [ENV.fabric.chaincode]: 'chainfaas',
+        },
         identity,
       ),
     );
@@ -114,7 +119,9 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     ).unref();
     const started = Date.now();
     first = await run('bash', [join(NETWORK, 'aws-node.sh')], env);
-    console.log(`aws-node.sh: exit ${first.code} in ${((Date.now() - started) / 1000).toFixed(1)} s (${root}, ports ${base}-${base + 9}, peer ${address}:${base + 1})`);
+    console.log(
+      `aws-node.sh: exit ${first.code} in ${((Date.now() - started) / 1000).toFixed(1)} s (${root}, ports ${base}-${base + 9}, peer ${address}:${base + 1})`,
+    );
     if (first.code !== 0) console.log(first.stderr.split('\n').slice(-40).join('\n'));
   }, 15 * 60_000);
 
@@ -127,7 +134,12 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
   test('exits 0 once the peer answers, with three units enabled and running', async () => {
     expect(first.code).toBe(0);
     expect(first.stderr).toContain('InitLedger as the controller');
-    expect(readFileSync(join(env.FAKE_SYSTEMD_STATE as string, 'enabled'), 'utf8').trim().split('\n').sort()).toEqual([...UNITS].sort());
+    expect(
+      readFileSync(join(env.FAKE_SYSTEMD_STATE as string, 'enabled'), 'utf8')
+        .trim()
+        .split('\n')
+        .sort(),
+    ).toEqual([...UNITS].sort());
     for (const unit of UNITS) expect((await systemctl('is-active', unit)).code).toBe(0);
     expect(first.stdout).toContain(`FABRIC_PEER_ENDPOINT=${address}:${base + 1}`);
   });
@@ -141,7 +153,9 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     expect(key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(createPrivateKey(key).asymmetricKeyType).toBe('ec');
     const tlsCa = new X509Certificate(readFileSync(join(dir, 'tls-ca.pem')));
-    const peerTls = new X509Certificate(readFileSync(join(env.CHAINFAAS_DATA_DIR as string, 'network/crypto/peerOrganizations/chainfaas.local/peers/peer0.chainfaas.local/tls/server.crt')));
+    const peerTls = new X509Certificate(
+      readFileSync(join(env.CHAINFAAS_DATA_DIR as string, 'network/crypto/peerOrganizations/chainfaas.local/peers/peer0.chainfaas.local/tls/server.crt')),
+    );
     expect(peerTls.verify(tlsCa.publicKey)).toBe(true);
     expect(peerTls.subjectAltName).toContain(`IP Address:${address}`);
   });
@@ -167,25 +181,32 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     ledger = undefined;
   });
 
-  test('after a reboot the units bring the network back with its state; rerunning the script changes nothing', async () => {
-    const cert = readFileSync(join(identityDir(), 'cert.pem'), 'utf8');
-    for (const unit of UNITS) await systemctl('stop', unit);
-    expect(await portOpen(address!, base + 1)).toBe(false);
-    // Boot: systemd starts the enabled units.
-    for (const unit of readFileSync(join(env.FAKE_SYSTEMD_STATE as string, 'enabled'), 'utf8').trim().split('\n')) await systemctl('start', unit);
-    ledger = controllerLedger();
-    let balance: number | undefined;
-    for (let i = 0; i < 120 && balance === undefined; i++) {
-      balance = await ledger.getBalance('usr_awsnode1').catch(() => undefined);
-      if (balance === undefined) await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-    expect(balance).toBe(4242);
+  test(
+    'after a reboot the units bring the network back with its state; rerunning the script changes nothing',
+    async () => {
+      const cert = readFileSync(join(identityDir(), 'cert.pem'), 'utf8');
+      for (const unit of UNITS) await systemctl('stop', unit);
+      expect(await portOpen(address!, base + 1)).toBe(false);
+      // Boot: systemd starts the enabled units.
+      for (const unit of readFileSync(join(env.FAKE_SYSTEMD_STATE as string, 'enabled'), 'utf8')
+        .trim()
+        .split('\n'))
+        await systemctl('start', unit);
+      ledger = controllerLedger();
+      let balance: number | undefined;
+      for (let i = 0; i < 120 && balance === undefined; i++) {
+        balance = await ledger.getBalance('usr_awsnode1').catch(() => undefined);
+        if (balance === undefined) await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      expect(balance).toBe(4242);
 
-    const again = await run('bash', [join(NETWORK, 'aws-node.sh')], env);
-    expect(again.code).toBe(0);
-    expect(again.stderr).not.toMatch(/crypto material|InitLedger|osnadmin channel join|building Fabric/);
-    expect(readFileSync(join(identityDir(), 'cert.pem'), 'utf8')).toBe(cert);
-    expect(existsSync(join(env.CHAINFAAS_DATA_DIR as string, 'network/channel/genesis.block'))).toBe(true);
-    expect(await ledger.getBalance('usr_awsnode1')).toBe(4242);
-  }, 5 * 60_000);
+      const again = await run('bash', [join(NETWORK, 'aws-node.sh')], env);
+      expect(again.code).toBe(0);
+      expect(again.stderr).not.toMatch(/crypto material|InitLedger|osnadmin channel join|building Fabric/);
+      expect(readFileSync(join(identityDir(), 'cert.pem'), 'utf8')).toBe(cert);
+      expect(existsSync(join(env.CHAINFAAS_DATA_DIR as string, 'network/channel/genesis.block'))).toBe(true);
+      expect(await ledger.getBalance('usr_awsnode1')).toBe(4242);
+    },
+    5 * 60_000,
+  );
 });
