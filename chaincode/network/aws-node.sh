@@ -390,6 +390,21 @@ if [ "$service_user" != "$(id -un)" ]; then
   fi
 fi
 
+# has [-x] TEXT COMMAND...: COMMAND succeeds and its output contains TEXT (-x: as a whole line). The
+# output is captured before grep reads it, so grep stopping early never SIGPIPEs COMMAND into a
+# failure under pipefail.
+has() {
+  local whole=() out
+  if [ "$1" = -x ]; then
+    whole=(-x)
+    shift
+  fi
+  local text="$1"
+  shift
+  out=$("$@" 2>/dev/null) || return 1
+  grep -qF "${whole[@]+"${whole[@]}"}" -- "$text" <<<"$out"
+}
+
 # Binaries: copied into the data directory, so the units name one path whatever built them.
 fabric_tools=(peer orderer configtxgen cryptogen osnadmin)
 binaries_complete() {
@@ -428,7 +443,7 @@ if [ ! -f "$crypto/.complete" ]; then
   "$bin/cryptogen" generate --config "$config_dir/crypto-config.yaml" --output "$crypto" >/dev/null
   touch "$crypto/.complete"
 elif command -v openssl >/dev/null; then
-  openssl x509 -in "$peer_org/peers/peer0.$peer_domain/tls/server.crt" -noout -ext subjectAltName | grep -Fq "$peer_host" ||
+  has "$peer_host" openssl x509 -in "$peer_org/peers/peer0.$peer_domain/tls/server.crt" -noout -ext subjectAltName ||
     fail "the certificates in $crypto were issued for another host name than $peer_host"
 fi
 cp "$bin/sampleconfig/core.yaml" "$bin/sampleconfig/orderer.yaml" "$config_dir/"
@@ -474,12 +489,12 @@ say "orderer on $listen_address:$orderer_port (admin 127.0.0.1:$orderer_admin_po
 start_unit chainfaas-orderer
 wait_listening chainfaas-orderer 127.0.0.1 "$orderer_admin_port"
 wait_listening chainfaas-orderer 127.0.0.1 "$orderer_port"
-if ! osn_admin list --channelID "$channel" 2>/dev/null | grep -q "\"name\": \"$channel\""; then
+if ! has "\"name\": \"$channel\"" osn_admin list --channelID "$channel"; then
   say "channel $channel (osnadmin channel join)"
   osn_admin join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" >&2
 fi
 for i in $(seq 1 150); do
-  osn_admin list --channelID "$channel" 2>/dev/null | grep -q '"status": "active"' && break
+  has '"status": "active"' osn_admin list --channelID "$channel" && break
   [ "$i" = 150 ] && fail "the orderer did not make channel $channel active"
   sleep 0.2
 done
@@ -488,22 +503,21 @@ say "peer0 on $listen_address:$peer_port, advertised as $peer_host:$peer_port"
 start_unit chainfaas-peer0
 wait_listening chainfaas-peer0 127.0.0.1 "$peer_port"
 set_orderer_flags
-if ! peer_cli "$peer_admin" "$peer_port" channel list 2>/dev/null | grep -qx "$channel"; then
+if ! has -x "$channel" peer_cli "$peer_admin" "$peer_port" channel list; then
   peer_cli "$peer_admin" "$peer_port" channel join -b "$state_dir/channel/genesis.block" >&2
 fi
 
 say "chaincode $chaincode_name ($package_id) served on 127.0.0.1:$ccaas_port"
-if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json | grep -q "\"$package_id\""; then
+if ! has "\"$package_id\"" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json; then
   peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$state_dir/channel/$chaincode_label.tgz" >&2
-  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json | grep -q "\"$package_id\"" ||
+  has "\"$package_id\"" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json ||
     fail "the peer installed the package under another id than $package_id"
 fi
 start_unit chainfaas-chaincode
 wait_listening chainfaas-chaincode 127.0.0.1 "$ccaas_port" 180
 definition=(--channelID "$channel" --name "$chaincode_name" --version 1.0 --sequence 1)
 if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode querycommitted --channelID "$channel" --name "$chaincode_name" >/dev/null 2>&1; then
-  if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json |
-    grep -q "\"$peer_msp\": true"; then
+  if ! has "\"$peer_msp\": true" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json; then
     peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$package_id" >&2
   fi
   peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
@@ -546,7 +560,7 @@ fi
 # The controller's client identity, where the construct picks it up for Secrets Manager.
 mkdir -p "$identity_dir"
 chmod 700 "$identity_dir"
-key_file=$(find "$controller_user/msp/keystore" -type f | head -n 1)
+key_file=$(find "$controller_user/msp/keystore" -type f -print -quit)
 grep -q -- '-----BEGIN PRIVATE KEY-----' "$key_file" || fail "$key_file is not a PKCS#8 PEM key"
 printf '%s\n' "$peer_msp" | put_file "$identity_dir/msp-id" 0600
 put_file "$identity_dir/cert.pem" 0600 <"$controller_user/msp/signcerts/User1@$peer_domain-cert.pem"
