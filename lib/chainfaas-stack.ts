@@ -55,6 +55,7 @@ const SIZING: Partial<Record<HandlerName, Sizing>> = {
     description: 'Ledger writer: commits outbox events to Fabric in batches, then follows balance movements',
   },
   ledger: { timeout: Duration.seconds(20), memorySize: 512, description: 'Account balance and history, reconciliation with the ledger' },
+  billing: { timeout: Duration.seconds(20), memorySize: 512, description: 'Billing: top-ups, monthly bills, price lists, provider earnings' },
   reaper: {
     timeout: Duration.seconds(25),
     memorySize: 512,
