@@ -6,6 +6,9 @@ import { ENV } from '../handlers/manifest';
 import { awsRegion, requireEnv, sqsEndpoint } from './clients';
 import { DynamoAccountStore } from './dynamo/accounts';
 import { DynamoBalanceStore } from './dynamo/balances';
+import { DynamoBillingStore } from './dynamo/billing';
+import { TestPaymentProvider } from './payments/test-provider';
+import type { PaymentProvider } from '../core/ports';
 import { DynamoFunctionStore } from './dynamo/functions';
 import { DynamoJobStore } from './dynamo/jobs';
 import { DynamoOutbox } from './dynamo/outbox';
@@ -54,6 +57,8 @@ export function configFromEnv(): ControllerConfig {
       providerCredentialsTtlS: Math.min(3600, Math.max(900, int(S.providerCredentialsTtlS, 3600))),
     },
     // Read on each use: in Lambda the environment never changes; local mode may name an operator account created after start-up.
+    // Holds need the balances read model, which follows a ledger: on in Lambda and with LEDGER_MODE set.
+    holds: onOff(ENV.balanceHolds, Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME || process.env[ENV.ledgerMode])),
     get operatorUserIds(): readonly string[] {
       return (process.env[ENV.operatorUserIds] ?? '')
         .split(',')
@@ -62,6 +67,13 @@ export function configFromEnv(): ControllerConfig {
     },
   };
 }
+
+const onOff = (name: string, fallback: boolean): boolean => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'on' && raw !== 'off') throw new Error(`${name} must be on or off, got ${raw}`);
+  return raw === 'on';
+};
 
 const bool = (name: string, fallback: boolean): boolean => {
   const raw = process.env[name];
@@ -90,6 +102,8 @@ export function depsFromEnv(): Deps {
   const providers = once(() => new DynamoProviderStore(requireEnv(ENV.tables.providers)));
   const outbox = once(() => new DynamoOutbox(requireEnv(ENV.tables.outbox)));
   const balances = once(() => new DynamoBalanceStore(requireEnv(ENV.tables.balances)));
+  const billingStore = once(() => new DynamoBillingStore(requireEnv(ENV.tables.balances)));
+  const payments = paymentProviderFromEnv();
   const queues = once(() => new SqsProviderQueues(requireEnv(ENV.queuePrefix)));
   const storage = once(() => new S3ResultStorage(requireEnv(ENV.bucket)));
   const signer = once(() => KeySigner.fromEnv());
@@ -113,6 +127,10 @@ export function depsFromEnv(): Deps {
     get balances() {
       return balances();
     },
+    get billingStore() {
+      return billingStore();
+    },
+    payments,
     get queues() {
       return queues();
     },
@@ -138,4 +156,12 @@ export function ledgerFromEnv(): Promise<Ledger & LedgerEventSource> {
     throw err;
   });
   return ledger;
+}
+
+/** The payment provider named by PAYMENT_PROVIDER: `test` (no money moves; local mode), or none. */
+function paymentProviderFromEnv(): PaymentProvider | undefined {
+  const name = process.env[ENV.paymentProvider];
+  if (name === undefined || name === '') return undefined;
+  if (name === 'test') return new TestPaymentProvider();
+  throw new Error(`${ENV.paymentProvider} ${name} is not a known payment provider (test)`);
 }

@@ -118,6 +118,10 @@ export interface JobRecord {
   logKey: string;
   maxCost: number;
   billingVersion: number;
+  /** The price list in force when the job was created (billing.ts); the ledger prices the job with it. */
+  billingUnits?: { version: number; vcpuMs: number; mbMs: number };
+  /** The hold placed on the developer's available balance for this job (micro-credits), released when it ends. */
+  holdAmount?: number;
   createdAt: string;
   /** Present only while QUEUED: the sparse `waiting` index lists jobs waiting for capacity. */
   waitingShard?: string;

@@ -163,6 +163,58 @@ export interface BalanceStore {
   list(): Promise<{ accountId: string; balance: number }[]>;
   /** The highest block applied, if any. */
   checkpoint(): Promise<number | undefined>;
+  /**
+   * Holds (billing.ts): reserves `amount` of the account's `available` balance for `jobId` in one
+   * conditional write (`available >= amount`). False when the account cannot cover it (or has no
+   * committed balance yet). Placing the same job's hold twice reserves once.
+   */
+  placeHold?(accountId: string, jobId: string, amount: number, at: string): Promise<boolean>;
+  /** Releases the job's open hold back to `available`, exactly once; the amount released, or undefined if none was open. */
+  releaseHold?(jobId: string): Promise<number | undefined>;
+  /** The account's balance (following the ledger), what is held and what is available; undefined if unknown. */
+  account?(accountId: string): Promise<{ balance: number; available: number; held: number } | undefined>;
+  /** Open holds, oldest first (the sweep that releases holds of jobs that ended elsewhere). */
+  listHolds?(limit: number): Promise<{ jobId: string; accountId: string; amount: number; placedAt: string }[]>;
+}
+
+/** A published price list (billing units) of the platform owner's, versioned. */
+export interface PublishedPrices {
+  version: number;
+  vcpuMs: number;
+  mbMs: number;
+  publishedAt: string;
+  publishedBy: string;
+}
+
+/** A top-up as the controller records it: one per (account, reference). */
+export interface TopUpRecord {
+  accountId: string;
+  reference: string;
+  amount: number;
+  status: 'pending' | 'approved' | 'declined';
+  createdAt: string;
+  paymentId?: string;
+  declineReason?: string;
+}
+
+/** Billing state kept next to the balances (price lists, top-ups). */
+export interface BillingStore {
+  /** The newest published price list, if any was published. */
+  currentPrices(): Promise<PublishedPrices | undefined>;
+  /** Every published version, newest first. */
+  listPrices(): Promise<PublishedPrices[]>;
+  /** Publishes `prices` only if its version is above the current one; false otherwise. */
+  publishPrices(prices: PublishedPrices): Promise<boolean>;
+  /** Creates the top-up record unless (account, reference) exists; returns the stored one then. */
+  createTopUp(record: TopUpRecord): Promise<{ created: true } | { created: false; existing: TopUpRecord }>;
+  updateTopUp(accountId: string, reference: string, changes: Partial<TopUpRecord>): Promise<void>;
+}
+
+/** Takes money from outside the platform (a card, a bank) for a top-up. */
+export interface PaymentProvider {
+  readonly name: string;
+  /** Charges `amount` micro-credits' worth; idempotent on `reference` (a retry charges once). */
+  charge(req: { accountId: string; amount: number; reference: string }): Promise<{ status: 'approved'; paymentId: string } | { status: 'declined'; reason: string }>;
 }
 
 /** Where a job search resumes: the last job returned (its index keys). */

@@ -1,5 +1,6 @@
 import { authenticate } from '../core/use-cases/accounts';
 import { reconcile } from '../core/use-cases/balances';
+import { accountHistory } from '../core/use-cases/billing';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 
@@ -14,14 +15,18 @@ export const handler = httpApi({
   'GET /account': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
     const ledger = await ledgerFromEnv();
-    const [balance, ledgerBalance] = await Promise.all([deps.balances.get(user.userId), ledger.getBalance(user.userId).catch(() => undefined)]);
-    return json(200, { accountId: user.userId, balance: balance ?? 0, ledgerBalance, unit: 'micro-credits' });
+    const [balance, ledgerBalance, held] = await Promise.all([
+      deps.balances.get(user.userId),
+      ledger.getBalance(user.userId).catch(() => undefined),
+      deps.balances.account?.(user.userId),
+    ]);
+    // available = balance minus the holds of running jobs (billing.ts).
+    return json(200, { accountId: user.userId, balance: balance ?? 0, ledgerBalance, available: held?.available ?? balance ?? 0, held: held?.held ?? 0, unit: 'micro-credits' });
   },
   'GET /account/history': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
-    const ledger = await ledgerFromEnv();
-    const entries = await ledger.getAccountHistory(user.userId).catch(() => []);
-    return json(200, { accountId: user.userId, items: [...entries].reverse() });
+    // Newest first, paginated (?limit=&cursor=), each entry with its job or top-up reference.
+    return json(200, await accountHistory(await ledgerFromEnv(), user, req.query));
   },
   'GET /account/reconciliation': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));

@@ -5,7 +5,7 @@
  * so the two cannot drift.
  */
 
-export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter' | 'ledger' | 'reaper' | 'operator';
+export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter' | 'ledger' | 'reaper' | 'operator' | 'billing';
 export type TableName = 'users' | 'tokens' | 'functions' | 'jobs' | 'providers' | 'outbox' | 'balances';
 export type Access = 'R' | 'RW';
 
@@ -52,6 +52,13 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/account/history', handler: 'ledger', auth: true },
   { method: 'GET', path: '/account/reconciliation', handler: 'ledger', auth: true },
   { method: 'GET', path: '/ledger/verify', handler: 'ledger', auth: true },
+  { method: 'POST', path: '/account/top-ups', handler: 'billing', auth: true },
+  { method: 'GET', path: '/account/bills', handler: 'billing', auth: true },
+  { method: 'GET', path: '/account/bills/{month}', handler: 'billing', auth: true },
+  { method: 'POST', path: '/account/bills/{month}/pay', handler: 'billing', auth: true },
+  { method: 'GET', path: '/prices', handler: 'billing', auth: true },
+  { method: 'POST', path: '/operator/prices', handler: 'billing', auth: true },
+  { method: 'GET', path: '/providers/{providerId}/earnings', handler: 'billing', auth: true },
 ];
 
 export interface HandlerSpec {
@@ -86,7 +93,7 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   functions: { entry: 'lambdas/handlers/functions.ts', tables: { tokens: 'RW', users: 'R', functions: 'RW' } },
   invocations: {
     entry: 'lambdas/handlers/invocations.ts',
-    tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW' },
+    tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW', balances: 'RW' },
     bucket: 'RW',
     queues: 'send',
     signingKey: true,
@@ -105,7 +112,7 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   // Leases and waiting deadlines: re-queues jobs of silent providers, fails what waited too long.
   reaper: {
     entry: 'lambdas/handlers/reaper.ts',
-    tables: { functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW' },
+    tables: { functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW', balances: 'RW' },
     bucket: 'RW',
     queues: 'send',
     signingKey: true,
@@ -115,7 +122,7 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   // The platform operator's routes: the dead-letter queue, listed and redriven as fresh attempts.
   operator: {
     entry: 'lambdas/handlers/operator.ts',
-    tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW' },
+    tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW', balances: 'RW' },
     bucket: 'RW',
     queues: 'send',
     deadLetters: true,
@@ -124,6 +131,8 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   },
   ledgerWriter: { entry: 'lambdas/handlers/ledger-writer.ts', tables: { outbox: 'RW', balances: 'RW', jobs: 'RW' }, ledger: true },
   ledger: { entry: 'lambdas/handlers/ledger.ts', tables: { tokens: 'R', users: 'R', balances: 'R', jobs: 'R' }, ledger: true },
+  // Top-ups (payment provider, then a TopUp event), bills, price lists, provider earnings.
+  billing: { entry: 'lambdas/handlers/billing.ts', tables: { tokens: 'R', users: 'R', balances: 'RW', jobs: 'R', providers: 'R', outbox: 'RW' }, ledger: true },
 };
 
 /** Environment variables the handlers read. The CDK binders and local/ set exactly these. */
@@ -143,6 +152,14 @@ export const ENV = {
   providerRoleArn: 'PROVIDER_ROLE_ARN',
   /** Comma-separated user ids of the platform operator's accounts (the `/operator` routes). */
   operatorUserIds: 'OPERATOR_USER_IDS',
+  /**
+   * `on`/`off`: invocations hold their worst-case cost on the developer's available balance
+   * (use-cases/billing.ts). Default: on in Lambda and wherever LEDGER_MODE is set (the balances
+   * read model follows a ledger); off in a controller without a ledger.
+   */
+  balanceHolds: 'BALANCE_HOLDS',
+  /** The payment provider top-ups charge: `test` (local mode; see adapters/payments); unset: no top-ups. */
+  paymentProvider: 'PAYMENT_PROVIDER',
   /** AWS: ARN of the Secrets Manager secret holding the controller's PKCS#8 PEM key. */
   signingKeySecretArn: 'CONTROLLER_KEY_SECRET_ARN',
   /** Local mode: path of the PEM file. */

@@ -209,6 +209,14 @@ const schemas: Record<string, Schema> = {
   AccountHistory: open({ accountId: str(), items: { type: 'array' } }, ['accountId', 'items']),
   Reconciliation: open({ accountId: str(), differences: { type: 'array' } }, ['accountId', 'differences']),
   LedgerVerification: open({ mode: str(), ok: bool }, ['mode']),
+  TopUpRequest: open({ amount: int({ minimum: 1 }), reference: str() }, ['amount', 'reference']),
+  TopUp: open({ accountId: str(), reference: str(), amount: int(), status: str(), replayed: bool }, ['accountId', 'reference', 'amount', 'status']),
+  Bills: open({ accountId: str(), items: { type: 'array' } }, ['accountId', 'items']),
+  Bill: open({ accountId: str(), month: str(), lines: { type: 'array' }, total: int(), amountDue: int() }, ['month', 'lines', 'total']),
+  PricesRequest: open({ version: int({ minimum: 1 }), vcpuMs: int({ minimum: 0 }), mbMs: int({ minimum: 0 }) }, ['vcpuMs', 'mbMs']),
+  PublishedPrices: open({ version: int(), vcpuMs: int(), mbMs: int() }, ['version', 'vcpuMs', 'mbMs']),
+  Prices: open({ current: ref('PublishedPrices'), published: { type: 'array' } }, ['current', 'published']),
+  Earnings: open({ providerId: str(), by: str(), items: { type: 'array' }, total: int() }, ['providerId', 'items', 'total']),
   OpenApi: open({ openapi: str(), paths: { type: 'object' } }, ['openapi', 'paths']),
 };
 /** `base` with more properties (required ones listed): a new credential is a listed one plus its secret; a job is its summary plus links. */
@@ -383,6 +391,23 @@ const ops: Record<string, Op> = {
   'GET /account/history': { summary: "The account's ledger history", ok: { 200: 'AccountHistory' }, errors: [401, 403] },
   'GET /account/reconciliation': { summary: 'Read model against the ledger', ok: { 200: 'Reconciliation' }, errors: [401, 403] },
   'GET /ledger/verify': { summary: "Verify the embedded ledger's hash chain", ok: { 200: 'LedgerVerification' }, errors: [401, 403] },
+  'POST /account/top-ups': { summary: 'Top up through the payment provider (idempotent per reference)', body: 'TopUpRequest', ok: { 201: 'TopUp', 200: 'TopUp' }, errors: [400, 401, 402, 409, 503] },
+  'GET /account/bills': { summary: 'Monthly statements, newest first', ok: { 200: 'Bills' }, errors: [401] },
+  'GET /account/bills/{month}': {
+    summary: "A month's statement (per function); ?format=csv for CSV",
+    params: [path('month'), query('format', str())],
+    ok: { 200: 'Bill' },
+    errors: [400, 401],
+  },
+  'POST /account/bills/{month}/pay': { summary: 'Pay a bill from the balance (invoice terms only)', params: [path('month')], ok: { 200: 'Bill' }, errors: [400, 401, 402, 409] },
+  'GET /prices': { summary: 'Billing units in force and published versions', ok: { 200: 'Prices' }, errors: [401] },
+  'POST /operator/prices': { summary: 'Publish the next billing units version (operator)', body: 'PricesRequest', ok: { 201: 'PublishedPrices' }, errors: [400, 401, 403, 409] },
+  'GET /providers/{providerId}/earnings': {
+    summary: "A provider's earnings per day or per function, from the ledger",
+    params: [path('providerId'), query('by', str())],
+    ok: { 200: 'Earnings' },
+    errors: [400, 401, 403, 404],
+  },
 };
 
 schemas.CredentialList = list(ref('Credential'));

@@ -27,7 +27,12 @@ export function movementDeltas(movements: BalanceMovements): Map<string, number>
  */
 export async function applyMovements(balances: BalanceStore, jobs: Pick<JobStore, 'recordSettlement'>, movements: BalanceMovements): Promise<boolean> {
   const applied = await balances.apply(movements.txId, movementDeltas(movements), movements.blockNumber);
-  for (const s of movements.settlements) await jobs.recordSettlement(s.jobId, s.cost, s.paid, s.reason);
+  for (const s of movements.settlements) {
+    await jobs.recordSettlement(s.jobId, s.cost, s.paid, s.reason);
+    // The settlement debited the actual cost from balance and available above; the job's hold
+    // (its worst case, taken from available at invocation) goes back now, once (billing.ts).
+    await balances.releaseHold?.(s.jobId);
+  }
   return applied;
 }
 

@@ -4,6 +4,7 @@ import type { BillingUnits } from '../ledger';
 import type { User } from '../model';
 import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
 import type { DeveloperBuckets, ProviderCredentialIssuer } from '../ports';
+import type { BillingStore, PaymentProvider } from '../ports';
 import type { PolicyName } from '../scheduler';
 import { firstIssue, Role } from '../schemas';
 
@@ -31,6 +32,8 @@ export interface ControllerConfig {
   scheduling: SchedulingConfig;
   /** User ids allowed on the operator routes (`/operator/...`): the platform owner's accounts. */
   readonly operatorUserIds: readonly string[];
+  /** Invocations place holds on the developer's available balance (billing.ts); BALANCE_HOLDS. */
+  holds?: boolean;
 }
 
 /** How the scheduler waits, leases and retries (README, "Configuration"; lambdas/adapters/deps.ts reads it). */
@@ -68,6 +71,10 @@ export interface Deps {
   credentials?: ProviderCredentialIssuer;
   /** Presigns into buckets developers name for their functions; absent if not configured. */
   developerBuckets?: DeveloperBuckets;
+  /** Price lists and top-up records (billing.ts); absent in controllers without billing. */
+  billingStore?: BillingStore;
+  /** The payment provider top-ups charge (PAYMENT_PROVIDER); absent: top-ups are unavailable. */
+  payments?: PaymentProvider;
   now?: () => Date;
 }
 

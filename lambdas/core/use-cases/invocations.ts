@@ -11,6 +11,7 @@ import { checkCallbackUrl } from './callbacks';
 import { Deps, now, nowIso, parse } from './context';
 import { getOwnFunction, requireLive } from './functions';
 import { admit, dispatch } from './scheduling';
+import { holdForJob, pricesInForce, releaseHold } from './billing';
 
 /**
  * Invocations: a job per call, placed at once when capacity allows; sync callers wait for it.
@@ -90,7 +91,9 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
 
   const jobId = newId('job');
   const createdAt = nowIso(deps);
-  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, deps.config.billing));
+  // Priced with the units in force now; the job keeps them (billing.ts).
+  const billing = await pricesInForce(deps);
+  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, billing));
   const job: JobRecord = {
     jobId,
     functionId: fn.functionId,
@@ -109,7 +112,8 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     resultKey: `results/${jobId}/result`,
     logKey: `results/${jobId}/log`,
     maxCost,
-    billingVersion: deps.config.billing.version,
+    billingVersion: billing.version,
+    billingUnits: billing,
     createdAt,
     queuedAt: createdAt,
     waitingShard: 'w',
@@ -133,12 +137,25 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     if (earlier) return { job: earlier, mode, waitS, replayed: true };
     // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
     await admit(deps, job);
-    const outcome = await deps.jobs.createJobOnce(job, idem);
-    if (!outcome.created) return { job: await replayed(deps, idem, outcome.existing), mode, waitS, replayed: true };
+    // Reserve the worst case from the available balance (402 if it does not cover it); released if no job results.
+    job.holdAmount = await holdForJob(deps, job);
+    const outcome = await deps.jobs.createJobOnce(job, idem).catch(async (err) => {
+      await releaseHold(deps, jobId);
+      throw err;
+    });
+    if (!outcome.created) {
+      await releaseHold(deps, jobId);
+      return { job: await replayed(deps, idem, outcome.existing), mode, waitS, replayed: true };
+    }
   } else {
     // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
     await admit(deps, job);
-    await deps.jobs.createJob(job);
+    // Reserve the worst case from the available balance (402 if it does not cover it); released if no job results.
+    job.holdAmount = await holdForJob(deps, job);
+    await deps.jobs.createJob(job).catch(async (err) => {
+      await releaseHold(deps, jobId);
+      throw err;
+    });
   }
   const dispatched = await dispatch(deps, job, fn);
   return { job: dispatched ?? job, mode, waitS, replayed: false };

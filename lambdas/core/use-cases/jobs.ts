@@ -5,6 +5,7 @@ import { JobsQuery } from '../schemas';
 import type { Caller } from './accounts';
 import { Deps, nowIso, parse } from './context';
 import { resultStorageFor } from './results';
+import { releaseHold } from './billing';
 
 /**
  * Jobs as their developer sees them: status, timings, provider, run time, cost, result and log
@@ -138,6 +139,8 @@ export async function cancelJob(deps: Deps, user: User, jobId: string) {
     throw notCancellable((await deps.jobs.getJob(jobId)) ?? job);
   }
   if (job.previousProviders?.length) await deps.outbox.append(jobId, [{ type: 'FailJob', jobId, reason: 'cancelled by the developer' }]);
+  // A cancelled job charges nothing: its hold goes back to the developer's available balance.
+  await releaseHold(deps, jobId);
   return { ...job, ...changes } as JobRecord;
 }
 

@@ -8,6 +8,7 @@ import { Deps, now as clock, nowIso } from './context';
 // invocations.ts imports this module too; envelopeInput is only called at run time, so the cycle is harmless.
 import { envelopeInput } from './invocations';
 import { resultStorageFor } from './results';
+import { releaseHold } from './billing';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -86,7 +87,8 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
         functionId: job.functionId,
         functionVersion: job.functionVersion,
         resources: job.resources,
-        billing: deps.config.billing,
+        // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
+        billing: job.billingUnits ?? deps.config.billing,
         maxCost: job.maxCost,
       },
     ]);
@@ -252,6 +254,8 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
     }
     await releaseJob(deps, job, providerId);
     await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason: failure }]);
+    // A failed job charges nothing: its hold goes back to the developer's available balance.
+    await releaseHold(deps, job.jobId);
     return { outcome: 'failed', reason: failure };
   }
   const requeue = {
@@ -291,6 +295,7 @@ export async function expireWaiting(deps: Deps): Promise<number> {
     if (!moved) continue;
     failed++;
     if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }]);
+    await releaseHold(deps, job.jobId);
   }
   return failed;
 }

@@ -1,0 +1,330 @@
+import { z } from 'zod';
+import { conflict, DomainError, forbidden, notFound } from '../errors';
+import type { AccountEntry, BillingUnits, Ledger } from '../ledger';
+import type { JobRecord, User } from '../model';
+import type { PublishedPrices } from '../ports';
+import { Deps, nowIso, parse } from './context';
+import { requireOperator } from './operator';
+
+/**
+ * Billing (Color-FaaS on top of ChainFaaS's per-job ledger settlement):
+ *
+ * - Billing units: a versioned price list (micro-credits per vCPU-ms and per MB-ms). The version
+ *   in force is the highest of the configured one (PRICE_VERSION...) and the ones the operator
+ *   published (`POST /operator/prices`); each job records the units it was created under and the
+ *   ledger prices it with them.
+ * - Holds: an invocation reserves the job's most possible cost (`maxCost`: min(function max price,
+ *   timeout × resources × price)) from the developer's `available` balance in one conditional
+ *   write, or is refused with 402. The hold is released when the job ends: by its ledger
+ *   settlement (which debits the actual cost from balance and available in the same read-model
+ *   step), by a cancel, or by the controller failing it.
+ * - Top-ups through the PaymentProvider port, then a `TopUp` ledger event (reference
+ *   `topup:<account>:<reference>`, which the chaincode credits once).
+ * - Bills: monthly statements computed from the developer's settled jobs.
+ * - History and provider earnings: read from the monetary ledger.
+ */
+
+// ---------- billing units ----------
+
+/** The price list new jobs are created under. */
+export async function pricesInForce(deps: Deps): Promise<BillingUnits> {
+  const published = await deps.billingStore?.currentPrices();
+  const configured = deps.config.billing;
+  if (published && published.version > configured.version) return { version: published.version, vcpuMs: published.vcpuMs, mbMs: published.mbMs };
+  return configured;
+}
+
+const PricesBody = z
+  .object({
+    version: z.number().int().positive().optional(),
+    vcpuMs: z.number().int().nonnegative().max(1e12),
+    mbMs: z.number().int().nonnegative().max(1e12),
+  })
+  .strict();
+
+/** `POST /operator/prices`: the operator publishes the next price version (jobs created from now on use it). */
+export async function publishPrices(deps: Deps, user: User, body: unknown): Promise<PublishedPrices> {
+  requireOperator(deps, user);
+  const req = parse(PricesBody, body);
+  const store = requireStore(deps);
+  const current = await pricesInForce(deps);
+  const version = req.version ?? current.version + 1;
+  if (version <= current.version) throw conflict(`version ${version} is not above the version in force (${current.version})`, { current: current.version });
+  const prices: PublishedPrices = { version, vcpuMs: req.vcpuMs, mbMs: req.mbMs, publishedAt: nowIso(deps), publishedBy: user.userId };
+  if (!(await store.publishPrices(prices))) throw conflict(`version ${version} was published meanwhile; read GET /prices and publish the next one`);
+  return prices;
+}
+
+/** `GET /prices`: the price list in force and the published history. */
+export async function listPrices(deps: Deps) {
+  return { current: await pricesInForce(deps), published: (await deps.billingStore?.listPrices()) ?? [], unit: 'micro-credits' };
+}
+
+// ---------- holds ----------
+
+/**
+ * Reserves `job.maxCost` from the developer's available balance, or throws `insufficient_funds`
+ * (402). No-op when holds are off (BALANCE_HOLDS) or the balance store cannot hold.
+ */
+export async function holdForJob(deps: Deps, job: JobRecord): Promise<number | undefined> {
+  if (!deps.config.holds || !deps.balances.placeHold) return undefined;
+  const amount = job.maxCost;
+  if (await deps.balances.placeHold(job.developerId, job.jobId, amount, job.createdAt)) return amount;
+  const account = await deps.balances.account?.(job.developerId);
+  const available = account?.available ?? 0;
+  throw new DomainError(
+    'insufficient_funds',
+    `insufficient funds: this invocation may cost up to ${amount} micro-credits (its hold) and the account has ${available} available ` +
+      `(balance ${account?.balance ?? 0} minus ${account?.held ?? 0} held by running jobs); top up with POST /account/top-ups`,
+    undefined,
+    { required: amount, available, balance: account?.balance ?? 0, held: account?.held ?? 0 },
+  );
+}
+
+/** Releases the job's hold (if any is still open); exactly once however often it is called. */
+export async function releaseHold(deps: Pick<Deps, 'balances'>, jobId: string): Promise<number | undefined> {
+  return deps.balances.releaseHold?.(jobId);
+}
+
+/**
+ * Releases open holds whose job ended without a settlement reaching the read model (it failed or
+ * was cancelled), or never got created (a crash between hold and job write, older than `graceMs`).
+ */
+export async function sweepHolds(deps: Deps, graceMs = 5 * 60_000): Promise<number> {
+  if (!deps.balances.listHolds) return 0;
+  let released = 0;
+  const cutoff = new Date(Date.now() - graceMs).toISOString();
+  for (const hold of await deps.balances.listHolds(500)) {
+    const job = await deps.jobs.getJob(hold.jobId);
+    const ended = job ? job.status === 'FAILED' || job.status === 'CANCELLED' || job.cost !== undefined : hold.placedAt < cutoff;
+    if (ended && (await releaseHold(deps, hold.jobId)) !== undefined) released++;
+  }
+  return released;
+}
+
+// ---------- top-ups ----------
+
+const TopUpBody = z
+  .object({
+    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    reference: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - only, 1 to 100 characters'),
+  })
+  .strict();
+
+/** The ledger's reference for a developer's top-up: references are per account, the ledger's are global. */
+export const ledgerTopUpReference = (accountId: string, reference: string) => `topup:${accountId}:${reference}`;
+
+/**
+ * `POST /account/top-ups`: charges the payment provider, then queues the `TopUp` ledger event.
+ * Idempotent on (account, reference): a replay answers the first outcome and credits nothing more;
+ * the same reference with another amount is a conflict. A crash between charge and ledger event is
+ * repaired by the replay (the provider and the ledger are both idempotent on the reference).
+ */
+export async function topUp(deps: Deps, user: User, body: unknown) {
+  const req = parse(TopUpBody, body);
+  const store = requireStore(deps);
+  if (!deps.payments) throw new DomainError('unavailable', 'top-ups are not available: no payment provider is configured (PAYMENT_PROVIDER)');
+  const record = { accountId: user.userId, reference: req.reference, amount: req.amount, status: 'pending' as const, createdAt: nowIso(deps) };
+  const created = await store.createTopUp(record);
+  if (!created.created) {
+    const existing = created.existing;
+    if (existing.amount !== req.amount) {
+      throw conflict(`reference ${req.reference} was already used for a top-up of ${existing.amount}; use a new reference for a new top-up`, { reference: req.reference });
+    }
+    if (existing.status !== 'pending') return { ...view(existing), replayed: true };
+  }
+  const charged = await deps.payments.charge({ accountId: user.userId, amount: req.amount, reference: req.reference });
+  if (charged.status === 'declined') {
+    await store.updateTopUp(user.userId, req.reference, { status: 'declined', declineReason: charged.reason });
+    throw new DomainError('insufficient_funds', `the payment was declined: ${charged.reason}`, 'amount', { reference: req.reference, status: 'declined' });
+  }
+  await deps.outbox.append(user.userId, [{ type: 'TopUp', accountId: user.userId, amount: req.amount, reference: ledgerTopUpReference(user.userId, req.reference) }]);
+  await store.updateTopUp(user.userId, req.reference, { status: 'approved', paymentId: charged.paymentId });
+  return { ...view({ ...record, status: 'approved', paymentId: charged.paymentId }), replayed: !created.created };
+}
+
+const view = (r: { accountId: string; reference: string; amount: number; status: string; paymentId?: string; declineReason?: string; createdAt: string }) => ({
+  accountId: r.accountId,
+  reference: r.reference,
+  amount: r.amount,
+  status: r.status,
+  paymentId: r.paymentId,
+  declineReason: r.declineReason,
+  createdAt: r.createdAt,
+  ledgerReference: ledgerTopUpReference(r.accountId, r.reference),
+  unit: 'micro-credits',
+});
+
+// ---------- account history ----------
+
+const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+/**
+ * `GET /account/history`: every credit and debit of the account on the monetary ledger, newest
+ * first, with its reference (a job id for a settlement, the top-up reference for a top-up), in
+ * pages of `limit`; `next` is the cursor of the following page.
+ */
+export async function accountHistory(ledger: Pick<Ledger, 'getAccountHistory'>, user: User, query: unknown) {
+  const q = parse(HistoryQuery, query ?? {});
+  const entries = [...(await ledger.getAccountHistory(user.userId).catch(() => [] as AccountEntry[]))].reverse();
+  let start = 0;
+  if (q.cursor !== undefined) {
+    const at = entries.findIndex((e) => cursorOf(e) === q.cursor);
+    if (at < 0) throw new DomainError('invalid_request', 'cursor: not a cursor of this account history', 'cursor');
+    start = at + 1;
+  }
+  const page = entries.slice(start, start + q.limit).map((e) => ({
+    ...e,
+    direction: e.amount >= 0 ? ('credit' as const) : ('debit' as const),
+    jobId: e.kind === 'settlement' ? e.reference : undefined,
+    topUpReference: e.kind === 'topup' ? e.reference : undefined,
+  }));
+  const last = page[page.length - 1];
+  return { accountId: user.userId, items: page, next: start + q.limit < entries.length && last ? cursorOf(last) : undefined };
+}
+
+const cursorOf = (e: AccountEntry) => Buffer.from(`${e.txId}|${e.kind}|${e.reference}|${e.amount}`).toString('base64url');
+
+// ---------- bills ----------
+
+const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM');
+
+export interface BillLine {
+  functionId: string;
+  jobs: number;
+  runtimeMs: number;
+  cost: number;
+}
+
+export interface Bill {
+  accountId: string;
+  month: string;
+  status: 'open' | 'closed';
+  /** Prepaid accounts pay each job from their balance when it settles: nothing is due. */
+  terms: 'prepaid';
+  lines: BillLine[];
+  jobs: number;
+  runtimeMs: number;
+  total: number;
+  amountDue: number;
+  unit: 'micro-credits';
+}
+
+/** Settled, paid, succeeded jobs of the developer (failed and cancelled jobs charge nothing). */
+async function billedJobs(deps: Deps, developerId: string): Promise<JobRecord[]> {
+  return (await deps.jobs.listSettled(developerId)).filter((j) => j.paid === true && j.status === 'SUCCEEDED');
+}
+
+function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord[]): Bill {
+  const lines = new Map<string, BillLine>();
+  for (const job of jobs) {
+    const line = lines.get(job.functionId) ?? { functionId: job.functionId, jobs: 0, runtimeMs: 0, cost: 0 };
+    line.jobs++;
+    line.runtimeMs += job.runtimeMs ?? 0;
+    line.cost += job.cost ?? 0;
+    lines.set(job.functionId, line);
+  }
+  const sorted = [...lines.values()].sort((a, b) => a.functionId.localeCompare(b.functionId));
+  const sum = (f: (l: BillLine) => number) => sorted.reduce((s, l) => s + f(l), 0);
+  return {
+    accountId,
+    month,
+    status: month < nowIso(deps).slice(0, 7) ? 'closed' : 'open',
+    terms: 'prepaid',
+    lines: sorted,
+    jobs: sum((l) => l.jobs),
+    runtimeMs: sum((l) => l.runtimeMs),
+    total: sum((l) => l.cost),
+    amountDue: 0,
+    unit: 'micro-credits',
+  };
+}
+
+/** `GET /account/bills`: one statement per month with settled jobs, newest first (months by job creation, UTC). */
+export async function listBills(deps: Deps, user: User) {
+  const byMonth = new Map<string, JobRecord[]>();
+  for (const job of await billedJobs(deps, user.userId)) {
+    const month = job.createdAt.slice(0, 7);
+    byMonth.set(month, [...(byMonth.get(month) ?? []), job]);
+  }
+  const items = [...byMonth.entries()]
+    .sort(([a], [b]) => b.localeCompare(a))
+    .map(([month, jobs]) => {
+      const { lines: _lines, ...summary } = statement(deps, user.userId, month, jobs);
+      void _lines;
+      return summary;
+    });
+  return { accountId: user.userId, items };
+}
+
+/** `GET /account/bills/{month}`: the month's statement, per function. */
+export async function getBill(deps: Deps, user: User, month: string): Promise<Bill> {
+  const m = parse(Month, month);
+  return statement(deps, user.userId, m, (await billedJobs(deps, user.userId)).filter((j) => j.createdAt.startsWith(m)));
+}
+
+/** The statement as CSV: one row per function, then a total row. */
+export function billCsv(bill: Bill): string {
+  const rows = [['month', 'functionId', 'jobs', 'runtimeMs', 'cost_micro_credits']];
+  for (const l of bill.lines) rows.push([bill.month, l.functionId, String(l.jobs), String(l.runtimeMs), String(l.cost)]);
+  rows.push([bill.month, 'TOTAL', String(bill.jobs), String(bill.runtimeMs), String(bill.total)]);
+  return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}
+
+const csvCell = (v: string) => (/[",\r\n]/.test(v) || /^[=+\-@]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+/**
+ * `POST /account/bills/{month}/pay`: only invoice-terms accounts owe a bill. Every account is
+ * prepaid today (each job is paid from the balance when it settles), so this answers 409 with the
+ * statement's amount due (0). See README, "Billing", for what invoice terms still need.
+ */
+export async function payBill(deps: Deps, user: User, month: string): Promise<never> {
+  const bill = await getBill(deps, user, month);
+  throw conflict(`the account is on prepaid terms: the jobs of ${bill.month} were paid from the balance as they settled; nothing is due`, {
+    month: bill.month,
+    total: bill.total,
+    amountDue: bill.amountDue,
+    terms: bill.terms,
+  });
+}
+
+// ---------- provider earnings ----------
+
+const EarningsQuery = z.object({ by: z.enum(['day', 'function']).default('day') });
+
+/**
+ * `GET /providers/{id}/earnings?by=day|function`: what the provider's jobs earned, from the
+ * ledger: the settlement credits of its payout account (the owner's account), each traced to its
+ * job record on the ledger for the provider, the function and the day (UTC) it settled.
+ */
+export async function providerEarnings(deps: Deps, ledger: Pick<Ledger, 'getAccountHistory' | 'getJob'>, user: User, providerId: string, query: unknown) {
+  const q = parse(EarningsQuery, query ?? {});
+  const provider = await deps.providers.getProvider(providerId);
+  if (!provider) throw notFound('provider', providerId);
+  if (provider.ownerId !== user.userId) throw forbidden('only the provider\'s owner may read its earnings');
+  const credits = (await ledger.getAccountHistory(provider.ownerId).catch(() => [] as AccountEntry[])).filter((e) => e.kind === 'settlement' && e.amount > 0);
+  const groups = new Map<string, { key: string; jobs: number; earned: number }>();
+  let total = 0;
+  for (const entry of credits) {
+    const job = await ledger.getJob(entry.reference);
+    if (!job || job.providerId !== providerId) continue;
+    const key = q.by === 'day' ? entry.timestamp.slice(0, 10) : job.functionId;
+    const g = groups.get(key) ?? { key, jobs: 0, earned: 0 };
+    g.jobs++;
+    g.earned += entry.amount;
+    groups.set(key, g);
+    total += entry.amount;
+  }
+  const items = [...groups.values()]
+    .sort((a, b) => (q.by === 'day' ? b.key.localeCompare(a.key) : a.key.localeCompare(b.key)))
+    .map((g) => (q.by === 'day' ? { day: g.key, jobs: g.jobs, earned: g.earned } : { functionId: g.key, jobs: g.jobs, earned: g.earned }));
+  return { providerId, accountId: provider.ownerId, by: q.by, items, total, unit: 'micro-credits' };
+}
+
+function requireStore(deps: Deps) {
+  if (!deps.billingStore) throw new DomainError('unavailable', 'billing is not configured on this controller');
+  return deps.billingStore;
+}
