@@ -162,5 +162,5 @@ test('billing: top-ups, holds, refusals at N+1, free failures and cancels, state
   expect(byFunction).toMatchObject({ total: spent, items: [{ functionId: fn.functionId, jobs: N, earned: spent }] });
   const byDay = (await provider.get(`/providers/${platform.provider!.providerId}/earnings?by=day`)).body;
   expect(byDay.total).toBe(spent);
-  expect((await dev.api.get(`/providers/${platform.provider!.providerId}/earnings`)).status).toBe(403);
+  expect((await dev.api.get(`/providers/${platform.provider!.providerId}/earnings`)).status).toBe(404);
 }, 300_000);

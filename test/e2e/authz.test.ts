@@ -377,6 +377,28 @@ const CROSS_USER: () => Record<string, Case[]> = () => ({
     { name: "mallory's own account only", run: async () => expectSelf(await w.mallory.get('/account/reconciliation'), 'accountId'), status: 200 },
   ],
   'GET /ledger/verify': [{ name: 'verifies the chain, shows no account', run: () => w.mallory.get('/ledger/verify'), status: 200 }],
+  'POST /account/top-ups': [
+    {
+      name: "tops up mallory's account only; alice's balance is untouched",
+      run: async () => {
+        const before = (await w.alice.get('/account')).body.balance;
+        const res = await w.mallory.post('/account/top-ups', { amount: 1000, reference: `authz-${Date.now()}` });
+        expect((await w.alice.get('/account')).body.balance).toBe(before);
+        return res;
+      },
+      status: 201,
+    },
+  ],
+  'GET /account/bills': [{ name: "mallory's own bills only", run: async () => expectSelf(await w.mallory.get('/account/bills'), 'accountId'), status: 200 }],
+  'GET /account/bills/{month}': [
+    { name: "mallory's own statement only", run: async () => expectSelf(await w.mallory.get(`/account/bills/${new Date().toISOString().slice(0, 7)}`), 'accountId'), status: 200 },
+  ],
+  'POST /account/bills/{month}/pay': [
+    { name: 'pays nothing of alice (prepaid: nothing is due)', run: () => w.mallory.post(`/account/bills/${new Date().toISOString().slice(0, 7)}/pay`), status: 409 },
+  ],
+  'GET /prices': [{ name: 'the public price list', run: () => w.mallory.get('/prices'), status: 200 }],
+  'POST /operator/prices': [{ name: 'a user who is not the operator', run: () => w.mallory.post('/operator/prices', { version: 99, vcpuMs: 1, mbMs: 1 }), status: 403 }],
+  'GET /providers/{providerId}/earnings': [{ name: "earnings of alice's provider", run: () => w.mallory.get(`/providers/${w.prvA}/earnings`), status: 404 }],
 });
 
 const emailOf: { alice: string } = { alice: '' };

@@ -205,6 +205,8 @@ test('tasks: search by function and status, open a job; a failing function shows
   await page.click('form[role=search] button[type=submit]');
   await page.waitForURL(/status=SUCCEEDED/);
   await page.waitForSelector(`#job-results a:has-text("${jobId}")`);
+  // The unfiltered list also shows this job: wait for the filtered answer to replace it.
+  await page.waitForFunction("document.querySelectorAll('#job-results tbody tr').length === 1");
   expect(await page.locator('#job-results tbody tr').count()).toBe(1);
   await screenshot(page, '11-tasks-filtered');
   await page.uncheck('#status-SUCCEEDED');
@@ -317,6 +319,8 @@ test('the provider dashboard shows what the provider earned from the jobs it ran
   await page.goto(portal);
   await page.evaluate(`sessionStorage.setItem("chainfaas.session", JSON.stringify({ token: ${JSON.stringify(platform.provider?.token)}, email: ${JSON.stringify(me.email)} }))`);
   await page.goto(`${portal}#/provider`);
+  // The session was injected behind the app's back: load the page anew so the app starts with it.
+  await page.reload();
   await page.waitForSelector('h1:has-text("Provider")');
   await platform.flushLedger();
   const account = await eventually('the provider to be paid', async () => {

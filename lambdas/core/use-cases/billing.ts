@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conflict, DomainError, forbidden, notFound } from '../errors';
+import { conflict, DomainError, notFound } from '../errors';
 import type { AccountEntry, BillingUnits, Ledger } from '../ledger';
 import type { JobRecord, User } from '../model';
 import type { PublishedPrices } from '../ports';
@@ -303,8 +303,8 @@ const EarningsQuery = z.object({ by: z.enum(['day', 'function']).default('day') 
 export async function providerEarnings(deps: Deps, ledger: Pick<Ledger, 'getAccountHistory' | 'getJob'>, user: User, providerId: string, query: unknown) {
   const q = parse(EarningsQuery, query ?? {});
   const provider = await deps.providers.getProvider(providerId);
-  if (!provider) throw notFound('provider', providerId);
-  if (provider.ownerId !== user.userId) throw forbidden('only the provider\'s owner may read its earnings');
+  // Another user's provider is reported as missing, not forbidden, like every other id: ids are not an oracle.
+  if (!provider || provider.ownerId !== user.userId) throw notFound('provider', providerId);
   const credits = (await ledger.getAccountHistory(provider.ownerId).catch(() => [] as AccountEntry[])).filter((e) => e.kind === 'settlement' && e.amount > 0);
   const groups = new Map<string, { key: string; jobs: number; earned: number }>();
   let total = 0;
