@@ -144,8 +144,14 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
 
     // The ledger writer: in AWS the outbox table's stream triggers it; here a timer does, one run at a time.
     let writing: Promise<{ committed: number; rejected: number; movements: number }> | undefined;
-    const flushLedger = () => (writing ??= ledgerWriter().finally(() => (writing = undefined)));
-    const timer = setInterval(() => flushLedger().catch((err) => log(`ledger writer: ${(err as Error).message}`)), options.ledgerIntervalMs ?? 250);
+    const runWriter = () => (writing ??= ledgerWriter().finally(() => (writing = undefined)));
+    // A flush must see everything appended before it: a run already in flight may have read the
+    // outbox earlier, so wait for it, then run (or join a run that started after that).
+    const flushLedger = async () => {
+      await writing?.catch(() => undefined);
+      return runWriter();
+    };
+    const timer = setInterval(() => runWriter().catch((err) => log(`ledger writer: ${(err as Error).message}`)), options.ledgerIntervalMs ?? 250);
     stops.push(async () => {
       clearInterval(timer);
       await writing?.catch(() => undefined);

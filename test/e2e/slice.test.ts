@@ -69,7 +69,9 @@ test('a job runs end to end: register, invoke, result link, job record, ledger r
     received: true,
     resultSha256: invoked.body.result.sha256,
   });
-  expect(ledger.history.length).toBeGreaterThanOrEqual(2);
+  // CreateJob, SetRuntime and ConfirmReceipt may share one ledger batch (one version) or not.
+  expect(ledger.history.length).toBeGreaterThanOrEqual(1);
+  expect(ledger.history.some((h: any) => h.value?.jobId === invoked.body.jobId && h.value?.received === true)).toBe(true);
 });
 
 test('a function that exits non-zero ends FAILED with its exit code and its stderr as the log', async () => {

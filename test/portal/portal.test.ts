@@ -206,7 +206,7 @@ test('tasks: search by function and status, open a job; a failing function shows
   await page.waitForURL(/status=SUCCEEDED/);
   await page.waitForSelector(`#job-results a:has-text("${jobId}")`);
   // The unfiltered list also shows this job: wait for the filtered answer to replace it.
-  await page.waitForFunction("document.querySelectorAll('#job-results tbody tr').length === 1");
+  await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#job-results tbody tr').length === 1);
   expect(await page.locator('#job-results tbody tr').count()).toBe(1);
   await screenshot(page, '11-tasks-filtered');
   await page.uncheck('#status-SUCCEEDED');
