@@ -56,7 +56,7 @@ export interface AgentStatus {
   used: { vcpu: number; memoryMb: number };
   jobs: Array<{ jobId: string; functionId: string; attempt: number; phase: JobPhase; since: string }>;
   /** `duplicates`: deliveries of an attempt that was running or had finished; none started a container. */
-  totals: { succeeded: number; failed: number; refused: number; returned: number; duplicates: number };
+  totals: { succeeded: number; failed: number; refused: number; returned: number; revoked: number; duplicates: number };
   cachedImages: string[];
   /** Functions with a warm (http) container on this machine. */
   warmFunctions: string[];
@@ -76,6 +76,8 @@ interface RunningJob {
   phase: JobPhase;
   since: Date;
   abort: AbortController;
+  /** The controller no longer holds this attempt for this provider (heartbeat's `revokedJobs`). */
+  revoked?: boolean;
 }
 
 /** How the agent settles a job that did not produce a report. */
@@ -106,7 +108,7 @@ export class ProviderAgent {
   private state: AgentStatus['state'] = 'created';
   private readonly jobs = new Map<string, RunningJob>();
   private readonly tasks = new Set<Promise<void>>();
-  private readonly totals = { succeeded: 0, failed: 0, refused: 0, returned: 0, duplicates: 0 };
+  private readonly totals = { succeeded: 0, failed: 0, refused: 0, returned: 0, revoked: 0, duplicates: 0 };
   private lastHeartbeatAt?: Date;
   private lastError?: string;
   private readonly pollAbort = new AbortController();
@@ -324,7 +326,13 @@ export class ProviderAgent {
         return;
       }
       const outcome = await this.execute(job);
-      if (outcome === 'returned') {
+      if (outcome === 'returned' && job.revoked) {
+        // The controller took the job back (re-queued, cancelled or failed it): nobody wants this
+        // attempt's result, so its messages are deleted rather than delivered to run again.
+        this.totals.revoked++;
+        this.logger.info('stopped a job the controller revoked; its message is deleted', fields);
+        await this.forEachReceipt(job, (receipt) => this.deleteMessage(receipt, fields));
+      } else if (outcome === 'returned') {
         this.totals.returned++;
         this.logger.info('returning the job to the queue', fields);
         await this.forEachReceipt(job, (receipt) => this.queue.release(receipt).catch((err) => this.fail('could not return a job to the queue', err, fields)));
@@ -511,7 +519,7 @@ export class ProviderAgent {
 
   private async heartbeat(): Promise<void> {
     try {
-      const { drain } = await this.controller.heartbeat(this.trust.providerId, {
+      const { drain, revokedJobs } = await this.controller.heartbeat(this.trust.providerId, {
         cachedImages: this.images.cached().slice(0, 1000),
         warmFunctions: this.warmFunctions().slice(0, 1000),
         runningJobs: [...this.jobs.values()].map((j) => j.envelope.jobId).slice(0, 1000),
@@ -519,6 +527,7 @@ export class ProviderAgent {
         draining: this.state !== 'running',
       });
       this.lastHeartbeatAt = new Date();
+      this.revoke(revokedJobs);
       if (drain && this.state === 'running') {
         this.logger.info('the controller asked this provider to drain');
         void this.stop();
@@ -526,6 +535,24 @@ export class ProviderAgent {
       this.changed();
     } catch (err) {
       this.fail('heartbeat failed', err);
+    }
+  }
+
+  /**
+   * Stops the jobs the controller no longer holds for this provider (their lease was taken back:
+   * re-queued elsewhere, cancelled or failed). Only jobs that have not produced an outcome yet are
+   * stopped: one already uploading or reporting finishes, and the controller decides what its
+   * report is worth.
+   */
+  private revoke(jobIds: readonly string[]): void {
+    if (jobIds.length === 0) return;
+    const revoked = new Set(jobIds);
+    for (const job of this.jobs.values()) {
+      if (!revoked.has(job.envelope.jobId) || job.revoked) continue;
+      if (job.phase !== 'waiting' && job.phase !== 'pulling' && job.phase !== 'running') continue;
+      job.revoked = true;
+      this.logger.warn('the controller revoked a job this provider runs; stopping it', { jobId: job.envelope.jobId, attempt: job.envelope.attempt, phase: job.phase });
+      job.abort.abort(new Error('revoked by the controller'));
     }
   }
 

@@ -166,7 +166,7 @@ async function status(settings: Settings, json: boolean): Promise<number> {
   if (last) {
     out.push(`  capacity   ${last.used.vcpu}/${last.capacity.vcpu} vCPU, ${last.used.memoryMb}/${last.capacity.memoryMb} MB in use`);
     out.push(
-      `  jobs       ${last.totals.succeeded} succeeded, ${last.totals.failed} failed, ${last.totals.refused} refused, ${last.totals.returned} returned` +
+      `  jobs       ${last.totals.succeeded} succeeded, ${last.totals.failed} failed, ${last.totals.refused} refused, ${last.totals.returned} returned, ${last.totals.revoked ?? 0} revoked` +
         (last.totals.duplicates ? `, ${last.totals.duplicates} duplicate deliveries` : ''),
     );
     for (const job of last.jobs) out.push(`    ${job.jobId} (${job.functionId}, attempt ${job.attempt}): ${job.phase} since ${job.since}`);

@@ -26,7 +26,12 @@ export class ControllerError extends Error {
   }
 }
 
-const HeartbeatAnswer = z.object({ ok: z.literal(true), drain: z.boolean() });
+const HeartbeatAnswer = z.object({
+  ok: z.literal(true),
+  drain: z.boolean(),
+  /** Listed jobs the controller no longer holds for this provider: the agent stops them. */
+  revokedJobs: z.array(z.string().max(128)).max(1000).default([]),
+});
 const ReportAnswer = z.object({ jobId: z.string(), status: z.string() });
 const Problem = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 
@@ -48,10 +53,13 @@ export class ControllerClient {
     return Registration.parse(await this.call('POST', '/providers', RegisterProviderBody.parse(body)));
   }
 
-  /** `PUT /providers/{id}/heartbeat`; the answer says whether the controller wants the agent to drain. */
-  async heartbeat(providerId: string, body: z.input<typeof HeartbeatBody>): Promise<{ drain: boolean }> {
+  /**
+   * `PUT /providers/{id}/heartbeat`; the answer says whether the controller wants the agent to
+   * drain and which of the jobs it listed are no longer its to run.
+   */
+  async heartbeat(providerId: string, body: z.input<typeof HeartbeatBody>): Promise<{ drain: boolean; revokedJobs: string[] }> {
     const answer = HeartbeatAnswer.parse(await this.call('PUT', `/providers/${encodeURIComponent(providerId)}/heartbeat`, HeartbeatBody.parse(body)));
-    return { drain: answer.drain };
+    return { drain: answer.drain, revokedJobs: answer.revokedJobs };
   }
 
   /** `POST /providers/{id}/reports` with the report and the provider's signature over its canonical JSON. */
