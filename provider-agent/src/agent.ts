@@ -10,6 +10,7 @@ import { AgentConfig, AgentConfigInput, parseAgentConfig } from './config';
 import { ControllerClient, ControllerError } from './controller-client';
 import { ImageCache } from './image-cache';
 import { JobQueue, QueueMessage, SqsJobQueue } from './job-queue';
+import { refreshingCredentials } from './queue-credentials';
 import { errorMessage, jsonLogger, Logger } from './log';
 import { HttpRunner } from './runners/http';
 import { FailureReason, FunctionRunner, RunOutcome } from './runners/runner';
@@ -29,7 +30,7 @@ import { startByPassed, TrustAnchor, verifyJobMessage } from './verify';
  */
 
 /** The controller calls the agent makes while running. */
-export type AgentController = Pick<ControllerClient, 'heartbeat' | 'postReport'>;
+export type AgentController = Pick<ControllerClient, 'heartbeat' | 'postReport'> & Partial<Pick<ControllerClient, 'queueCredentials'>>;
 
 /** Replaceable collaborators; each defaults to the real thing built from the config. */
 export interface AgentDeps {
@@ -126,8 +127,17 @@ export class ProviderAgent {
     this.agentId = this.config.agentId ?? registration.providerId;
     this.logger = deps.logger ?? jsonLogger();
     this.runtime = deps.runtime ?? new DockerRuntime(this.logger);
-    this.queue = deps.queue ?? new SqsJobQueue({ queueUrl: registration.queueUrl, region: registration.region, endpoint: registration.sqsEndpoint });
-    this.controller = deps.controller ?? new ControllerClient(this.config.apiUrl, this.config.token);
+    const client = new ControllerClient(this.config.apiUrl, this.config.token);
+    this.controller = deps.controller ?? client;
+    const fetchCredentials = (this.controller.queueCredentials ?? client.queueCredentials).bind(this.controller.queueCredentials ? this.controller : client);
+    this.queue =
+      deps.queue ??
+      new SqsJobQueue({
+        queueUrl: registration.queueUrl,
+        region: registration.region,
+        endpoint: registration.sqsEndpoint,
+        credentials: registration.credentialsMode === 'sts' ? refreshingCredentials(() => fetchCredentials(registration.providerId)) : undefined,
+      });
     this.images = new ImageCache(this.runtime, this.config.imageCacheBytes, this.logger);
     this.runDir = this.config.runDir ?? join(tmpdir(), `chainfaas-provider-${this.agentId}`);
     const runners = deps.runners ?? [

@@ -124,6 +124,8 @@ export const Registration = z.object({
   heartbeatIntervalS: z.number().int().min(1).max(3600),
   sqsEndpoint: z.string().url().optional(),
   region: z.string().min(1),
+  /** `sts`: queue credentials come from the controller and are refreshed (AWS); `environment`: local mode. */
+  credentialsMode: z.enum(['sts', 'environment']).default('environment'),
 });
 export type Registration = z.infer<typeof Registration>;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HeartbeatBody, RegisterProviderBody, RuntimeReport } from '../../lambdas/core/schemas';
 import { Registration } from './config';
 import { errorMessage } from './log';
+import type { QueueCredentials } from './queue-credentials';
 
 /**
  * The three calls the agent makes to the controller's HTTP API, authenticated with the provider
@@ -33,6 +34,15 @@ const HeartbeatAnswer = z.object({
   revokedJobs: z.array(z.string().max(128)).max(1000).default([]),
 });
 const ReportAnswer = z.object({ jobId: z.string(), status: z.string() });
+const CredentialsAnswer = z.object({
+  credentialsMode: z.literal('sts', { message: 'the controller issues no queue credentials (local mode uses the environment)' }),
+  credentials: z.object({
+    accessKeyId: z.string().min(1),
+    secretAccessKey: z.string().min(1),
+    sessionToken: z.string().min(1),
+    expiration: z.string().datetime({ offset: true }),
+  }),
+});
 const Problem = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 
 /** Per-request time limit: the controller answers these calls quickly or not at all. */
@@ -60,6 +70,12 @@ export class ControllerClient {
   async heartbeat(providerId: string, body: z.input<typeof HeartbeatBody>): Promise<{ drain: boolean; revokedJobs: string[] }> {
     const answer = HeartbeatAnswer.parse(await this.call('PUT', `/providers/${encodeURIComponent(providerId)}/heartbeat`, HeartbeatBody.parse(body)));
     return { drain: answer.drain, revokedJobs: answer.revokedJobs };
+  }
+
+  /** `POST /providers/{id}/credentials`: fresh STS credentials for the provider's own queue (AWS mode). */
+  async queueCredentials(providerId: string): Promise<QueueCredentials> {
+    const answer = CredentialsAnswer.parse(await this.call('POST', `/providers/${encodeURIComponent(providerId)}/credentials`, {}));
+    return { ...answer.credentials, expiration: new Date(answer.credentials.expiration) };
   }
 
   /** `POST /providers/{id}/reports` with the report and the provider's signature over its canonical JSON. */

@@ -1,4 +1,5 @@
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { QueueCredentials } from './queue-credentials';
 
 /**
  * The provider's own job queue. The agent receives from it, keeps a running job's message
@@ -23,12 +24,14 @@ export interface JobQueue {
   delete(receiptHandle: string): Promise<void>;
 }
 
-/** Where the queue is, as the registration says. Credentials come from the environment. */
+/** Where the queue is, as the registration says, and with which credentials. */
 export interface SqsQueueOptions {
   queueUrl: string;
   region: string;
   /** Set for an emulator (local mode); absent in AWS. */
   endpoint?: string;
+  /** The queue-scoped STS credentials (AWS mode). @default the environment's credentials (local mode) */
+  credentials?: () => Promise<QueueCredentials>;
 }
 
 /** {@link JobQueue} on Amazon SQS (or an SQS-compatible emulator). */
@@ -36,7 +39,7 @@ export class SqsJobQueue implements JobQueue {
   private readonly client: SQSClient;
 
   constructor(private readonly options: SqsQueueOptions) {
-    this.client = new SQSClient({ region: options.region, endpoint: options.endpoint });
+    this.client = new SQSClient({ region: options.region, endpoint: options.endpoint, credentials: options.credentials });
   }
 
   async receive(max: number, waitS: number, visibilityS: number, signal: AbortSignal): Promise<QueueMessage[]> {

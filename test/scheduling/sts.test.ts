@@ -1,9 +1,9 @@
-import { createServer, Server } from 'node:http';
+import { createServer, request, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { providerSessionPolicy, resultBucketSessionPolicy } from '../../lambdas/core/session-policies';
-import { newUser } from '../support/api';
-import { registerProvider, ScriptedProvider, startTestPlatform, TestPlatform } from './support';
+import { eventually, newUser } from '../support/api';
+import { registerProvider, runAgent, ScriptedProvider, startTestPlatform, TestPlatform } from './support';
 
 /**
  * The AWS-mode paths that need STS, run against a stand-in STS endpoint (AWS_ENDPOINT_URL_STS): a
@@ -17,6 +17,8 @@ let t: TestPlatform;
 let sts: Server;
 const calls: Record<string, string>[] = [];
 const PROVIDER_ROLE = 'arn:aws:iam::000000000000:role/ChainFaasProviderRole';
+/** How long the stand-in's credentials last. */
+let lifetimeMs = 3600_000;
 
 beforeAll(async () => {
   sts = createServer((req, res) => {
@@ -28,7 +30,7 @@ beforeAll(async () => {
       const n = calls.length;
       res.writeHead(200, { 'content-type': 'text/xml' });
       res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
-<Credentials><AccessKeyId>ASIASTANDIN${n}</AccessKeyId><SecretAccessKey>secret-${n}</SecretAccessKey><SessionToken>session-${n}</SessionToken><Expiration>${new Date(Date.now() + 3600_000).toISOString()}</Expiration></Credentials>
+<Credentials><AccessKeyId>ASIASTANDIN${n}</AccessKeyId><SecretAccessKey>secret-${n}</SecretAccessKey><SessionToken>session-${n}</SessionToken><Expiration>${new Date(Date.now() + lifetimeMs).toISOString()}</Expiration></Credentials>
 <AssumedRoleUser><AssumedRoleId>AROASTANDIN:${params.RoleSessionName}</AssumedRoleId><Arn>arn:aws:sts::000000000000:assumed-role/x/${params.RoleSessionName}</Arn></AssumedRoleUser>
 </AssumeRoleResult><ResponseMetadata><RequestId>r-${n}</RequestId></ResponseMetadata></AssumeRoleResponse>`);
     });
@@ -96,3 +98,43 @@ test("results go to a developer's bucket through the role they named: external i
   // One session per developer, role and bucket, reused while it lasts.
   expect(calls.slice(before).filter((c) => c.RoleArn === roleArn)).toHaveLength(1);
 });
+
+test("the agent polls its queue with the controller's STS credentials, never the environment's, and fetches new ones before they expire", async () => {
+  // Credentials that last 8 s: the agent must fetch fresh ones every ~6 s.
+  lifetimeMs = 8_000;
+  // A recording proxy in front of the SQS emulator shows which access key signed each call.
+  const signedWith: string[] = [];
+  const sqsEndpoint = new URL(t.platform.env.AWS_ENDPOINT_URL_SQS as string);
+  const proxy = createServer((req, res) => {
+    const auth = String(req.headers.authorization ?? '');
+    signedWith.push(/Credential=([^/]+)\//.exec(auth)?.[1] ?? '(unsigned)');
+    const upstream = request({ host: sqsEndpoint.hostname, port: sqsEndpoint.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const provider = await registerProvider(t.api, { vcpu: 1, memoryMb: 256 });
+  const before = calls.length;
+  const agent = await runAgent(
+    t.api,
+    { ...provider, registration: { ...provider.registration, sqsEndpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } },
+    { vcpu: 1, memoryMb: 256 },
+  );
+  try {
+    await eventually('the agent to fetch credentials three times', async () => (calls.slice(before).filter((c) => c.RoleSessionName === provider.registration.providerId).length >= 3 ? true : undefined), 40_000);
+    await eventually('calls signed with the third credentials', async () => (new Set(signedWith).size >= 3 ? true : undefined), 20_000);
+    expect(signedWith.length).toBeGreaterThan(3);
+    // Every call was signed with credentials the stand-in STS minted for this provider's queue.
+    expect(signedWith.filter((k) => !/^ASIASTANDIN\d+$/.test(k))).toEqual([]);
+    const minted = calls.slice(before).filter((c) => c.RoleSessionName === provider.registration.providerId);
+    for (const c of minted) expect(JSON.parse(c.Policy!).Statement[0].Resource).toBe(provider.registration.queueArn);
+    expect(agent.agent.status().lastError).toBeUndefined();
+  } finally {
+    await agent.agent.stop({ force: true });
+    proxy.close();
+    lifetimeMs = 3600_000;
+  }
+}, 120_000);
