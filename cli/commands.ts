@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ApiClient, ApiError, Credential, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
+import { ApiClient, ApiError, Bill, Credential, FunctionRecord, FunctionSpec, JobView, ProviderView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
 import { between, bytes, credits, duration, parseCredits, when } from '../portal/src/format';
 import { FlagSpec, Flags, UsageError } from './args';
 import { ConfigError, removeConfig, SavedConfig, writeConfig } from './config';
@@ -74,6 +75,32 @@ async function resolveFunctionId(api: ApiClient, ref: string): Promise<string> {
   return /^fn_[A-Za-z0-9]+$/.test(ref) ? ref : (await resolveFunction(api, ref)).functionId;
 }
 
+/**
+ * The shape most commands share: take exactly the named arguments, ask the API, then print the
+ * answer as JSON (`--json`, through `json` when the script-facing shape differs) or for people
+ * (`show`). Exit 0; errors propagate to chainfaas.ts, which maps them to exit codes.
+ */
+function fetchAndShow<T>(spec: Omit<Command, 'run'> & {
+  /** Positional argument names, in order (all required). */
+  args?: string[];
+  fetch(ctx: Context, args: string[]): Promise<T>;
+  show(ctx: Context, value: T): void;
+  json?(value: T): unknown;
+}): Command {
+  const { args: names = [], fetch, show, json, ...command } = spec;
+  return {
+    ...command,
+    async run(ctx) {
+      const values = names.map((name, i) => arg(ctx, i, name, command.name));
+      noMoreArgs(ctx, names.length, command.name);
+      const value = await fetch(ctx, values);
+      if (ctx.json) printJson(ctx.io, json ? json(value) : value);
+      else show(ctx, value);
+      return EXIT.ok;
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // login, logout, whoami
 
@@ -129,19 +156,14 @@ const logout: Command = {
   },
 };
 
-const whoami: Command = {
+const whoami = fetchAndShow({
   name: 'whoami',
   summary: 'show the account the CLI acts as',
   usage: 'chainfaas whoami',
   flags: {},
-  async run(ctx) {
-    noMoreArgs(ctx, 0, 'whoami');
-    const me = await ctx.api().me();
-    if (ctx.json) printJson(ctx.io, me);
-    else printFacts(ctx.io, [['User', me.userId], ['Email', me.email], ['Roles', me.roles.join(', ')], ['API', ctx.apiUrl()]]);
-    return EXIT.ok;
-  },
-};
+  fetch: (ctx) => ctx.api().me(),
+  show: (ctx, me) => printFacts(ctx.io, [['User', me.userId], ['Email', me.email], ['Roles', me.roles.join(', ')], ['API', ctx.apiUrl()]]),
+});
 
 // ---------------------------------------------------------------------------------------------
 // functions
@@ -210,99 +232,81 @@ function printFunction(ctx: Context, fn: FunctionRecord): void {
   ]);
 }
 
-const functionsCreate: Command = {
+const functionsCreate = fetchAndShow({
   name: 'functions create',
   summary: 'register a function (image pinned by digest)',
   usage: 'chainfaas functions create NAME --image REF [--vcpu N] [--memory-mb MB] [--timeout-s S] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
   flags: FUNCTION_FLAGS,
   details: 'Example:\n  chainfaas functions create sha256 --image 127.0.0.1:5000/chainfaas/sha256@sha256:2d5e... --memory-mb 64',
-  async run(ctx) {
-    const name = arg(ctx, 0, 'NAME', 'functions create');
-    noMoreArgs(ctx, 1, 'functions create');
-    const fn = await ctx.api().createFunction(specFromFlags(ctx.flags, undefined, name, 'functions create'));
-    if (ctx.json) printJson(ctx.io, fn);
-    else {
-      out(ctx, `Created function ${fn.name} (${fn.functionId}), version ${fn.version}.`);
-      printFunction(ctx, fn);
-    }
-    return EXIT.ok;
+  args: ['NAME'],
+  fetch: (ctx, [name]) => ctx.api().createFunction(specFromFlags(ctx.flags, undefined, name as string, 'functions create')),
+  show: (ctx, fn) => {
+    out(ctx, `Created function ${fn.name} (${fn.functionId}), version ${fn.version}.`);
+    printFunction(ctx, fn);
   },
-};
+});
 
-const functionsList: Command = {
+const functionsList = fetchAndShow({
   name: 'functions list',
   summary: 'list your functions',
   usage: 'chainfaas functions list',
   flags: {},
-  async run(ctx) {
-    noMoreArgs(ctx, 0, 'functions list');
-    const { items } = await ctx.api().listFunctions();
-    if (ctx.json) printJson(ctx.io, items);
-    else if (items.length === 0) out(ctx, 'No functions. Create one with: chainfaas functions create NAME --image REF');
+  fetch: async (ctx) => (await ctx.api().listFunctions()).items,
+  show: (ctx, items) => {
+    if (items.length === 0) out(ctx, 'No functions. Create one with: chainfaas functions create NAME --image REF');
     else
       printTable(
         ctx.io,
         ['Name', 'Function', 'Version', 'Resources', 'Mode', 'Price cap', 'Image'],
         items.map((f) => [f.name, f.functionId, String(f.version), `${f.resources.vcpu} vCPU/${f.resources.memoryMb} MB/${f.resources.timeoutS} s`, f.mode, credits(f.maxPrice), f.image]),
       );
-    return EXIT.ok;
   },
-};
+});
 
-const functionsGet: Command = {
+const functionsGet = fetchAndShow({
   name: 'functions get',
   summary: 'show a function',
   usage: 'chainfaas functions get FUNCTION',
   flags: {},
   details: 'FUNCTION is a function id (fn_...) or a name.',
-  async run(ctx) {
-    const ref = arg(ctx, 0, 'FUNCTION', 'functions get');
-    noMoreArgs(ctx, 1, 'functions get');
-    const fn = await resolveFunction(ctx.api(), ref);
-    if (ctx.json) printJson(ctx.io, fn);
-    else printFunction(ctx, fn);
-    return EXIT.ok;
-  },
-};
+  args: ['FUNCTION'],
+  fetch: (ctx, [ref]) => resolveFunction(ctx.api(), ref as string),
+  show: printFunction,
+});
 
-const functionsUpdate: Command = {
+const functionsUpdate = fetchAndShow({
   name: 'functions update',
   summary: 'change a function (writes a new version)',
   usage: 'chainfaas functions update FUNCTION [--image REF] [--vcpu N] [--memory-mb MB] [--timeout-s S] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
   flags: FUNCTION_FLAGS,
   details: 'Options not given keep their current value. Jobs already created keep the version they were created with.',
-  async run(ctx) {
-    const ref = arg(ctx, 0, 'FUNCTION', 'functions update');
-    noMoreArgs(ctx, 1, 'functions update');
+  args: ['FUNCTION'],
+  fetch: async (ctx, [ref]) => {
     const api = ctx.api();
-    const current = await resolveFunction(api, ref);
+    const current = await resolveFunction(api, ref as string);
     if (Object.keys(ctx.flags).filter((k) => k in FUNCTION_FLAGS).length === 0) throw new UsageError('nothing to change: give at least one option', 'functions update');
-    const fn = await api.updateFunction(current.functionId, specFromFlags(ctx.flags, current, current.name, 'functions update'));
-    if (ctx.json) printJson(ctx.io, fn);
-    else {
-      out(ctx, `Updated ${fn.name} (${fn.functionId}) to version ${fn.version}.`);
-      printFunction(ctx, fn);
-    }
-    return EXIT.ok;
+    return api.updateFunction(current.functionId, specFromFlags(ctx.flags, current, current.name, 'functions update'));
   },
-};
+  show: (ctx, fn) => {
+    out(ctx, `Updated ${fn.name} (${fn.functionId}) to version ${fn.version}.`);
+    printFunction(ctx, fn);
+  },
+});
 
-const functionsDelete: Command = {
+const functionsDelete = fetchAndShow({
   name: 'functions delete',
   summary: 'delete a function (its jobs stay readable)',
   usage: 'chainfaas functions delete FUNCTION',
   flags: {},
-  async run(ctx) {
-    const ref = arg(ctx, 0, 'FUNCTION', 'functions delete');
-    noMoreArgs(ctx, 1, 'functions delete');
+  args: ['FUNCTION'],
+  fetch: async (ctx, [ref]) => {
     const api = ctx.api();
-    const fn = await resolveFunction(api, ref);
+    const fn = await resolveFunction(api, ref as string);
     await api.deleteFunction(fn.functionId);
-    if (ctx.json) printJson(ctx.io, { functionId: fn.functionId, name: fn.name, deleted: true });
-    else out(ctx, `Deleted ${fn.name} (${fn.functionId}). It can no longer be invoked; its jobs stay readable.`);
-    return EXIT.ok;
+    return { functionId: fn.functionId, name: fn.name, deleted: true };
   },
-};
+  show: (ctx, fn) => out(ctx, `Deleted ${fn.name} (${fn.functionId}). It can no longer be invoked; its jobs stay readable.`),
+});
 
 // ---------------------------------------------------------------------------------------------
 // invoke
@@ -593,25 +597,20 @@ const jobsResult: Command = {
   },
 };
 
-const jobsCancel: Command = {
+const jobsCancel = fetchAndShow({
   name: 'jobs cancel',
   summary: 'cancel a job that is still QUEUED',
   usage: 'chainfaas jobs cancel JOB',
   flags: {},
-  async run(ctx) {
-    const id = arg(ctx, 0, 'JOB', 'jobs cancel');
-    noMoreArgs(ctx, 1, 'jobs cancel');
-    const job = await ctx.api().cancelJob(id);
-    if (ctx.json) printJson(ctx.io, job);
-    else out(ctx, `Job ${job.jobId} is ${job.status}.`);
-    return EXIT.ok;
-  },
-};
+  args: ['JOB'],
+  fetch: (ctx, [id]) => ctx.api().cancelJob(id as string),
+  show: (ctx, job) => out(ctx, `Job ${job.jobId} is ${job.status}.`),
+});
 
 // ---------------------------------------------------------------------------------------------
 // keys
 
-const keysCreate: Command = {
+const keysCreate = fetchAndShow({
   name: 'keys create',
   summary: 'create an invoke key for a function (shown once)',
   usage: 'chainfaas keys create FUNCTION [--name NAME] [--expires-in-s S]',
@@ -620,94 +619,224 @@ const keysCreate: Command = {
     'expires-in-s': { kind: 'number', value: 'S', help: 'lifetime in seconds (default 365 days)' },
   },
   details: 'The key may invoke this one function and read the jobs it created; send it as Authorization: Bearer <key>.',
-  async run(ctx) {
-    const ref = arg(ctx, 0, 'FUNCTION', 'keys create');
-    noMoreArgs(ctx, 1, 'keys create');
+  args: ['FUNCTION'],
+  fetch: async (ctx, [ref]) => {
     const api = ctx.api();
-    const functionId = await resolveFunctionId(api, ref);
+    const functionId = await resolveFunctionId(api, ref as string);
     const body: { name?: string; expiresInS?: number } = {};
     if (ctx.flags.name !== undefined) body.name = String(ctx.flags.name);
     if (ctx.flags['expires-in-s'] !== undefined) body.expiresInS = ctx.flags['expires-in-s'] as number;
-    const key = await api.createKey(functionId, body);
-    if (ctx.json) printJson(ctx.io, key);
-    else {
-      out(ctx, key.key);
-      err(ctx, `Invoke key ${key.tokenId} for ${functionId}${key.name ? ` (${key.name})` : ''}, expires ${when(key.expiresAt)}. It is shown once: store it now.`);
+    return { key: await api.createKey(functionId, body), functionId };
+  },
+  json: (created) => created.key,
+  show: (ctx, { key, functionId }) => {
+    out(ctx, key.key);
+    err(ctx, `Invoke key ${key.tokenId} for ${functionId}${key.name ? ` (${key.name})` : ''}, expires ${when(key.expiresAt)}. It is shown once: store it now.`);
+  },
+});
+
+const keysList = fetchAndShow({
+  name: 'keys list',
+  summary: 'list a function’s invoke keys (never the secrets)',
+  usage: 'chainfaas keys list FUNCTION',
+  flags: {},
+  args: ['FUNCTION'],
+  fetch: async (ctx, [ref]) => {
+    const api = ctx.api();
+    return (await api.listKeys(await resolveFunctionId(api, ref as string))).items;
+  },
+  show: (ctx, items) => {
+    if (items.length === 0) out(ctx, 'No invoke keys.');
+    else printTable(ctx.io, ['Key', 'Name', 'Hint', 'Created', 'Expires'], items.map((k: Credential) => [k.tokenId, k.name ?? '', k.hint, when(k.createdAt), when(k.expiresAt)]));
+  },
+});
+
+const keysRevoke = fetchAndShow({
+  name: 'keys revoke',
+  summary: 'revoke an invoke key',
+  usage: 'chainfaas keys revoke FUNCTION KEY_ID',
+  flags: {},
+  args: ['FUNCTION', 'KEY_ID'],
+  fetch: async (ctx, [ref, keyId]) => {
+    const api = ctx.api();
+    const functionId = await resolveFunctionId(api, ref as string);
+    await api.revokeKey(functionId, keyId as string);
+    return { functionId, keyId: keyId as string, revoked: true };
+  },
+  show: (ctx, r) => out(ctx, `Revoked invoke key ${r.keyId} of ${r.functionId}.`),
+});
+
+// ---------------------------------------------------------------------------------------------
+// account
+
+const balance = fetchAndShow({
+  name: 'balance',
+  summary: 'show your balance (read model and ledger)',
+  usage: 'chainfaas balance',
+  flags: {},
+  fetch: (ctx) => ctx.api().account(),
+  show: (ctx, account) =>
+    printFacts(ctx.io, [
+      ['Balance', `${credits(account.balance)} credits`],
+      ['On the ledger', account.ledgerBalance === undefined ? 'the ledger did not answer' : `${credits(account.ledgerBalance)} credits`],
+    ]),
+});
+
+const history = fetchAndShow({
+  name: 'history',
+  summary: 'show your account history on the monetary ledger',
+  usage: 'chainfaas history',
+  flags: {},
+  fetch: async (ctx) => (await ctx.api().accountHistory()).items,
+  show: (ctx, items) => {
+    if (items.length === 0) out(ctx, 'No movements.');
+    else printTable(ctx.io, ['When', 'Kind', 'Amount', 'Reference', 'Transaction'], items.map((e) => [when(e.timestamp), e.kind, `${e.amount > 0 ? '+' : ''}${credits(e.amount)}`, e.reference, e.txId]));
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// money: top-ups, bills
+
+/** A top-up reference the API credits once: a retry with the same one charges nothing more. */
+function newTopUpReference(): string {
+  return `cli-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+}
+
+const topUp = fetchAndShow({
+  name: 'top-up',
+  summary: 'add credits to your balance through the payment provider',
+  usage: 'chainfaas top-up AMOUNT [--reference REF]',
+  flags: { reference: { kind: 'string', value: 'REF', help: 'idempotency reference (letters, digits . _ : -); default: a new one, printed' } },
+  details: [
+    'AMOUNT is in credits (e.g. 25 or 0.5, at most 6 decimals). The same --reference again credits',
+    'nothing more: when a top-up’s outcome is unknown (a network error), retry it with the reference',
+    'it printed. Exit 0 when approved (or already approved: a replay); 1 when declined or refused.',
+    '',
+    'Example:\n  chainfaas top-up 25 --reference invoice-2026-11',
+  ].join('\n'),
+  args: ['AMOUNT'],
+  fetch: async (ctx, [amountText]) => {
+    const amount = parseCredits(amountText as string);
+    if (amount === undefined || amount < 1) throw new UsageError(`AMOUNT ${amountText}: write credits such as 25 or 0.5 (at most 6 decimals)`, 'top-up');
+    const reference = (ctx.flags.reference as string | undefined) ?? newTopUpReference();
+    if (!/^[A-Za-z0-9._:-]{1,100}$/.test(reference)) throw new UsageError(`--reference ${reference}: letters, digits and . _ : - only, 1 to 100 characters`, 'top-up');
+    const api = ctx.api();
+    if (ctx.flags.reference === undefined) err(ctx, `top-up reference ${reference} (retry with --reference ${reference} if this one's outcome is unknown)`);
+    return api.topUp(amount, reference);
+  },
+  show: (ctx, t) =>
+    out(ctx, t.replayed ? `Top-up ${t.reference} of ${credits(t.amount)} credits was already ${t.status}: nothing more was charged.` : `Topped up ${credits(t.amount)} credits (reference ${t.reference}, payment ${t.paymentId ?? '—'}). The balance shows it once the ledger has committed it.`),
+});
+
+const BILL_COMMANDS = 'list, get MONTH, pay MONTH';
+
+function billRows(items: Bill[]): string[][] {
+  return items.map((b) => [b.month, b.status, b.terms, String(b.jobs), duration(b.runtimeMs), credits(b.total), credits(b.amountDue), b.payable === true ? 'yes' : 'no']);
+}
+
+const listBillsSpec = {
+  flags: {},
+  fetch: (ctx: Context) => ctx.api().listBills(),
+  show: (ctx: Context, bills: { items: Bill[] }) => {
+    if (bills.items.length === 0) out(ctx, 'No bills: a month gets a statement once one of your jobs has settled in it.');
+    else printTable(ctx.io, ['Month', 'Status', 'Terms', 'Jobs', 'Run time', 'Total', 'Due', 'Payable'], billRows(bills.items));
+  },
+};
+
+const bills: Command = {
+  name: 'bills',
+  summary: `your monthly bills (bills ${BILL_COMMANDS})`,
+  usage: `chainfaas bills [${BILL_COMMANDS.replace(/, /g, '|')}]`,
+  flags: {},
+  details: 'Without a command, lists the bills (as chainfaas bills list). Amounts are in credits.',
+  async run(ctx) {
+    if (ctx.args[0] !== undefined) throw new UsageError(`unknown bills command "${ctx.args[0]}"; bills has: ${BILL_COMMANDS}`, 'bills');
+    return billsList.run(ctx);
+  },
+};
+
+const billsList = fetchAndShow({ name: 'bills list', summary: 'list your monthly bills, newest first', usage: 'chainfaas bills list', ...listBillsSpec });
+
+function month(text: string, command: string): string {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(text)) throw new UsageError(`MONTH ${text}: write a month as YYYY-MM, e.g. 2026-11`, command);
+  return text;
+}
+
+const billsGet: Command = {
+  name: 'bills get',
+  summary: "show a month's bill, per function; or save it as CSV or JSON",
+  usage: 'chainfaas bills get MONTH [--csv] [-o FILE]',
+  flags: {
+    csv: { kind: 'boolean', help: 'the statement as CSV, exactly as the API writes it' },
+    output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the statement (CSV with --csv, else JSON) to FILE' },
+  },
+  details: 'Examples:\n  chainfaas bills get 2026-11\n  chainfaas bills get 2026-11 --csv -o bill-2026-11.csv',
+  async run(ctx) {
+    const m = month(arg(ctx, 0, 'MONTH', 'bills get'), 'bills get');
+    noMoreArgs(ctx, 1, 'bills get');
+    const api = ctx.api();
+    const file = ctx.flags.output as string | undefined;
+    const text = ctx.flags.csv ? await api.getBillCsv(m) : undefined;
+    const bill = text === undefined ? await api.getBill(m) : undefined;
+    const body = text ?? `${JSON.stringify(bill, null, 2)}\n`;
+    if (file) {
+      writeFileSync(file, body);
+      if (ctx.json) printJson(ctx.io, { month: m, format: ctx.flags.csv ? 'csv' : 'json', output: file, bytes: Buffer.byteLength(body) });
+      else err(ctx, `wrote ${bytes(Buffer.byteLength(body))} to ${file}`);
+    } else if (text !== undefined) ctx.io.stdout.write(text);
+    else if (ctx.json) printJson(ctx.io, bill);
+    else if (bill) {
+      printFacts(ctx.io, [
+        ['Month', bill.month],
+        ['Status', bill.status],
+        ['Terms', bill.terms],
+        ['Jobs', String(bill.jobs)],
+        ['Run time', duration(bill.runtimeMs)],
+        ['Total', `${credits(bill.total)} credits`],
+        ['Due', `${credits(bill.amountDue)} credits`],
+        ['Payable', bill.payable === true ? `yes: chainfaas bills pay ${bill.month}` : 'no'],
+      ]);
+      if (bill.lines?.length) {
+        out(ctx);
+        printTable(ctx.io, ['Function', 'Jobs', 'Run time', 'Cost'], bill.lines.map((l) => [l.functionId, String(l.jobs), duration(l.runtimeMs), credits(l.cost)]));
+      }
     }
     return EXIT.ok;
   },
 };
 
-const keysList: Command = {
-  name: 'keys list',
-  summary: 'list a function’s invoke keys (never the secrets)',
-  usage: 'chainfaas keys list FUNCTION',
+const billsPay = fetchAndShow({
+  name: 'bills pay',
+  summary: "pay a month's bill from your balance (invoice terms)",
+  usage: 'chainfaas bills pay MONTH',
   flags: {},
-  async run(ctx) {
-    const ref = arg(ctx, 0, 'FUNCTION', 'keys list');
-    noMoreArgs(ctx, 1, 'keys list');
-    const api = ctx.api();
-    const { items } = await api.listKeys(await resolveFunctionId(api, ref));
-    if (ctx.json) printJson(ctx.io, items);
-    else if (items.length === 0) out(ctx, 'No invoke keys.');
-    else printTable(ctx.io, ['Key', 'Name', 'Hint', 'Created', 'Expires'], items.map((k: Credential) => [k.tokenId, k.name ?? '', k.hint, when(k.createdAt), when(k.expiresAt)]));
-    return EXIT.ok;
-  },
-};
-
-const keysRevoke: Command = {
-  name: 'keys revoke',
-  summary: 'revoke an invoke key',
-  usage: 'chainfaas keys revoke FUNCTION KEY_ID',
-  flags: {},
-  async run(ctx) {
-    const ref = arg(ctx, 0, 'FUNCTION', 'keys revoke');
-    const keyId = arg(ctx, 1, 'KEY_ID', 'keys revoke');
-    noMoreArgs(ctx, 2, 'keys revoke');
-    const api = ctx.api();
-    const functionId = await resolveFunctionId(api, ref);
-    await api.revokeKey(functionId, keyId);
-    if (ctx.json) printJson(ctx.io, { functionId, keyId, revoked: true });
-    else out(ctx, `Revoked invoke key ${keyId} of ${functionId}.`);
-    return EXIT.ok;
-  },
-};
+  details: 'Exit 0 when paid; 1 when the API refuses (409: nothing is due, e.g. prepaid terms; 402: the balance is short).',
+  args: ['MONTH'],
+  fetch: (ctx, [m]) => ctx.api().payBill(month(m as string, 'bills pay')),
+  show: (ctx, r) =>
+    out(ctx, r.replayed ? `The bill of ${r.month} was already paid (${credits(r.amount)} credits, reference ${r.reference}).` : `Paid the bill of ${r.month}: ${credits(r.amount)} credits from your balance (reference ${r.reference}, ${r.status}).`),
+});
 
 // ---------------------------------------------------------------------------------------------
-// account
+// providers
 
-const balance: Command = {
-  name: 'balance',
-  summary: 'show your balance (read model and ledger)',
-  usage: 'chainfaas balance',
+const providers = fetchAndShow({
+  name: 'providers',
+  summary: 'list your provider machines: state, capacity, free capacity, last heartbeat',
+  usage: 'chainfaas providers',
   flags: {},
-  async run(ctx) {
-    noMoreArgs(ctx, 0, 'balance');
-    const account = await ctx.api().account();
-    if (ctx.json) printJson(ctx.io, account);
+  details: 'A provider is online when the scheduler would place jobs on it: not draining, and a heartbeat within the platform’s window.',
+  fetch: async (ctx) => (await ctx.api().listProviders()).items,
+  show: (ctx, items: ProviderView[]) => {
+    if (items.length === 0) out(ctx, 'No providers. Connect a machine with: chainfaas-provider register --api-url URL --token TOKEN');
     else
-      printFacts(ctx.io, [
-        ['Balance', `${credits(account.balance)} credits`],
-        ['On the ledger', account.ledgerBalance === undefined ? 'the ledger did not answer' : `${credits(account.ledgerBalance)} credits`],
-      ]);
-    return EXIT.ok;
+      printTable(
+        ctx.io,
+        ['Provider', 'Name', 'State', 'Capacity', 'Free', 'Running', 'Last heartbeat'],
+        items.map((p) => [p.providerId, p.name, p.state, `${p.capacity.vcpu} vCPU/${p.capacity.memoryMb} MB`, `${p.free.vcpu} vCPU/${p.free.memoryMb} MB`, String(p.runningJobs), `${when(p.lastHeartbeatAt)} (${p.silentS} s ago)`]),
+      );
   },
-};
-
-const history: Command = {
-  name: 'history',
-  summary: 'show your account history on the monetary ledger',
-  usage: 'chainfaas history',
-  flags: {},
-  async run(ctx) {
-    noMoreArgs(ctx, 0, 'history');
-    const { items } = await ctx.api().accountHistory();
-    if (ctx.json) printJson(ctx.io, items);
-    else if (items.length === 0) out(ctx, 'No movements.');
-    else printTable(ctx.io, ['When', 'Kind', 'Amount', 'Reference', 'Transaction'], items.map((e) => [when(e.timestamp), e.kind, `${e.amount > 0 ? '+' : ''}${credits(e.amount)}`, e.reference, e.txId]));
-    return EXIT.ok;
-  },
-};
+});
 
 export const COMMANDS: Command[] = [
   login,
@@ -729,6 +858,12 @@ export const COMMANDS: Command[] = [
   keysRevoke,
   balance,
   history,
+  topUp,
+  bills,
+  billsList,
+  billsGet,
+  billsPay,
+  providers,
 ];
 
 export { ConfigError };

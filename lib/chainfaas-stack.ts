@@ -62,6 +62,7 @@ const SIZING: Partial<Record<HandlerName, Sizing>> = {
     description: 'Reaper: re-queues jobs of silent providers, fails jobs out of attempts or past their wait',
   },
   operator: { timeout: Duration.seconds(25), memorySize: 512, description: "Operator routes: list and redrive the provider queues' dead letters" },
+  peers: { timeout: Duration.seconds(20), memorySize: 512, description: "Peer operators: enrol peers with the organisation's CAs, their status from Fabric discovery" },
 };
 
 const defaultSizing = (name: string): Sizing => ({ timeout: Duration.seconds(20), memorySize: 512, description: `ChainFaaS ${name} handler` });

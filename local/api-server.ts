@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, resolve, sep } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { LIMITS } from '../lambdas/core/schemas';
 import { HandlerName, ROUTES } from '../lambdas/handlers/manifest';
 
 /**
@@ -40,12 +39,19 @@ function problem(res: ServerResponse, status: number, code: string, message: str
   res.end(JSON.stringify({ error: { code, message } }));
 }
 
+/**
+ * API Gateway's own payload limit (HTTP APIs: 10 MB), enforced here as it is there, before any
+ * Lambda runs. Bodies between the handlers' limit (LIMITS.maxBodyBytes, 1 MiB) and this one reach
+ * the handler, whose body parser answers 413 naming `(body)`, as in AWS.
+ */
+export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
 async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > LIMITS.maxBodyBytes) return 'too-large';
+    if (size > API_GATEWAY_MAX_BODY_BYTES) return 'too-large';
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -138,7 +144,11 @@ export function startApiServer(port: number, handlers: Record<HandlerName, Lambd
         return problem(res, 400, 'invalid_request', `the path ${url.pathname} is not valid percent-encoding`);
       }
       const body = await readBody(req);
-      if (body === 'too-large') return problem(res, 413, 'payload_too_large', `the request body is larger than ${LIMITS.maxBodyBytes} bytes`);
+      if (body === 'too-large') {
+        // The rest of the body is never read: the connection cannot carry another request.
+        res.setHeader('connection', 'close');
+        return problem(res, 413, 'payload_too_large', `the request body is larger than API Gateway's limit of ${API_GATEWAY_MAX_BODY_BYTES} bytes`);
+      }
       const handler = handlers[route.handler];
       if (!handler) return problem(res, 501, 'not_implemented', `handler ${route.handler} is not loaded`);
       const event = buildEvent(req, url, route, params, body);

@@ -13,6 +13,8 @@ import { startRegistry } from './registry';
 import { buildExampleImages } from '../examples/images';
 import { LocalProvider, startLocalProvider } from './provider';
 import type { LogLevel } from '../provider-agent/src/log';
+import { configureFaults, FaultPlan } from '../lambdas/core/faults';
+import { reprovisionQueues } from './emulator-restart';
 
 /**
  * The embedded local platform: every service of the AWS deployment, on this machine, with no AWS
@@ -43,6 +45,14 @@ export interface PlatformOptions {
   portalDir?: string;
   /** The provider agent's JSON log level (to stderr). @default warn */
   agentLogLevel?: LogLevel;
+  /** Fault injection (lambdas/core/faults.ts), for the chaos suite only. @default none */
+  faults?: FaultPlan;
+  /**
+   * The ledger: the embedded one (default), or a real Fabric network (`env`: the FABRIC_* settings
+   * chaincode/network/up.sh wrote to <state>/env), which also lets peer operators enrol peers.
+   * @default { mode: 'embedded' }
+   */
+  ledger?: { mode: 'embedded' } | { mode: 'fabric'; env: Record<string, string> };
 }
 
 export interface Platform {
@@ -54,7 +64,16 @@ export interface Platform {
   /** Runs the ledger writer once now and returns what it committed. */
   flushLedger(): Promise<{ committed: number; rejected: number; movements: number }>;
   /** Runs the reaper once now (after any run in progress) and returns what it did. */
-  sweep(): Promise<{ requeued: number; failed: number; expired: number; placed: number }>;
+  sweep(): Promise<{ requeued: number; failed: number; expired: number; placed: number; holdsReleased?: number }>;
+  /** Sets (or clears) the controller's fault plan (lambdas/core/faults.ts); the chaos suite's switch. */
+  setFaults(plan: FaultPlan | undefined): void;
+  /**
+   * Restarts the SQS + S3 emulator on the same port. fauxqs keeps everything in memory, so this
+   * is a loss of the queues' messages and the bucket's objects: the bucket and every provider's
+   * queue (and the dead-letter queue) are provisioned again, under the same names and URLs, and
+   * the jobs whose envelopes were lost are re-driven by the reaper when their leases lapse.
+   */
+  restartQueues(): Promise<{ downMs: number; queues: number }>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +85,7 @@ const TABLE_NAMES: Record<TableName, string> = {
   providers: 'chainfaas-providers',
   outbox: 'chainfaas-outbox',
   balances: 'chainfaas-balances',
+  peers: 'chainfaas-peers',
 };
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
@@ -80,7 +100,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   try {
     log('starting Docker engine check');
     await ensureDocker(join(dataDir, 'dockerd.log'));
-    const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
+    const [dynamo, firstFauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
+    let fauxqs = firstFauxqs;
     stops.push(
       () => fauxqs.stop(),
       () => dynamo.stop(),
@@ -114,12 +135,13 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.signingKeyFile]: keyFile,
       [ENV.ledgerMode]: 'embedded',
       LEDGER_DIR: ledgerDir,
+      ...(options.ledger?.mode === 'fabric' ? { ...options.ledger.env, [ENV.ledgerMode]: 'fabric' } : {}),
       SIGNUP_CREDIT: process.env.SIGNUP_CREDIT ?? '100000000',
       // Top-ups go to the test payment provider (lambdas/adapters/payments/test-provider.ts).
       [ENV.paymentProvider]: process.env[ENV.paymentProvider] ?? 'test',
-      // Holds are off locally unless asked for (BALANCE_HOLDS=on): the suites that predate them run
-      // jobs whose worst cases exceed the local signup credit (see README, "Billing").
-      [ENV.balanceHolds]: process.env[ENV.balanceHolds] ?? 'off',
+      // Holds are on locally as in AWS (BALANCE_HOLDS=off turns them off): an invocation whose worst
+      // case the available balance does not cover is refused with 402 (see README, "Billing").
+      [ENV.balanceHolds]: process.env[ENV.balanceHolds] ?? 'on',
       ...Object.fromEntries((Object.keys(TABLE_NAMES) as TableName[]).map((t) => [ENV.tables[t], TABLE_NAMES[t]])),
     };
     Object.assign(process.env, env);
@@ -137,6 +159,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       ledgerWriter: undefined,
       operator: (await import('../lambdas/handlers/operator')).handler as unknown as LambdaHandler,
       billing: (await import('../lambdas/handlers/billing')).handler as unknown as LambdaHandler,
+      peers: (await import('../lambdas/handlers/peers')).handler as unknown as LambdaHandler,
       reaper: undefined,
     };
     const { handler: ledgerWriter } = await import('../lambdas/handlers/ledger-writer');
@@ -187,7 +210,19 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       log(`provider ${provider.providerId} online (queue ${provider.queueUrl})`);
     }
 
-    return { apiUrl, registry: registry.address, images, env, provider, flushLedger, sweep: sweepNow, stop: stopAll };
+    configureFaults(options.faults);
+    stops.push(async () => configureFaults(undefined));
+    const restartQueues = async () => {
+      const started = Date.now();
+      const port = Number(new URL(fauxqs.endpoint).port);
+      await fauxqs.stop();
+      fauxqs = await startFauxqs(port);
+      await createBucket(fauxqs.endpoint, env[ENV.bucket] as string);
+      const queues = await reprovisionQueues(fauxqs.endpoint, env[ENV.queuePrefix] as string);
+      return { downMs: Date.now() - started, queues };
+    };
+
+    return { apiUrl, registry: registry.address, images, env, provider, flushLedger, sweep: sweepNow, setFaults: configureFaults, restartQueues, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -16,6 +16,7 @@ command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v go >/dev/null || need+=(golang-go)
 command -v chromium >/dev/null || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "[setup] missing ${need[*]}: run as root or install them with apt-get" >&2; exit 1; fi
   say "installing ${need[*]}"
@@ -39,5 +40,13 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund >/tmp/chainfaas-npm.log 2>&1 || { tail -30 /tmp/chainfaas-npm.log >&2; exit 1; }
+fi
+# schemathesis for the OpenAPI fuzzing of test/security, pinned, in its own virtualenv.
+SCHEMATHESIS_VERSION=4.32.5
+venv="${CHAINFAAS_VENV:-$HOME/.cache/chainfaas/venv}"
+if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"; } >/tmp/chainfaas-pip.log 2>&1 \
+    || { tail -30 /tmp/chainfaas-pip.log >&2; exit 1; }
 fi
 say "ready"

@@ -161,123 +161,12 @@ PeerOrgs:
 EOF
 }
 
-# up.sh's configtx.yaml, with the advertised host where up.sh has 127.0.0.1.
-render_configtx() {
-  put_file "$config_dir/configtx.yaml" <<EOF
-Organizations:
-  - &OrdererOrg
-    Name: $orderer_msp
-    ID: $orderer_msp
-    MSPDir: $orderer_org/msp
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
-      Writers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
-      Admins: { Type: Signature, Rule: "OR('$orderer_msp.admin')" }
-    OrdererEndpoints:
-      - $peer_host:$orderer_port
-  - &PeerOrg
-    Name: $peer_msp
-    ID: $peer_msp
-    MSPDir: $peer_org/msp
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.peer', '$peer_msp.client')" }
-      Writers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.client')" }
-      Admins: { Type: Signature, Rule: "OR('$peer_msp.admin')" }
-      Endorsement: { Type: Signature, Rule: "OR('$peer_msp.peer')" }
-    AnchorPeers:
-      - Host: $peer_host
-        Port: $peer_port
-
-Capabilities:
-  Channel: &ChannelCapabilities { V2_0: true }
-  Orderer: &OrdererCapabilities { V2_0: true }
-  Application: &ApplicationCapabilities { V2_5: true }
-
-Application: &ApplicationDefaults
-  Organizations:
-  Policies:
-    LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-    Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-  Capabilities: *ApplicationCapabilities
-
-Orderer: &OrdererDefaults
-  OrdererType: etcdraft
-  BatchTimeout: $batch_timeout
-  BatchSize:
-    MaxMessageCount: 500
-    AbsoluteMaxBytes: 10 MB
-    PreferredMaxBytes: 2 MB
-  EtcdRaft:
-    Consenters:
-      - Host: $peer_host
-        Port: $orderer_port
-        ClientTLSCert: $orderer_node/tls/server.crt
-        ServerTLSCert: $orderer_node/tls/server.crt
-    Options:
-      TickInterval: 500ms
-      ElectionTick: 10
-      HeartbeatTick: 1
-      MaxInflightBlocks: 5
-      SnapshotIntervalSize: 16 MB
-  Organizations:
-  Policies:
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-    BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
-  Capabilities: *OrdererCapabilities
-
-Channel: &ChannelDefaults
-  Policies:
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-  Capabilities: *ChannelCapabilities
-
-Profiles:
-  ChainFaaSChannel:
-    <<: *ChannelDefaults
-    Orderer:
-      <<: *OrdererDefaults
-      Organizations: [*OrdererOrg]
-    Application:
-      <<: *ApplicationDefaults
-      Organizations: [*PeerOrg]
-EOF
-}
+# lib.sh's configtx.yaml, with the advertised host where up.sh has 127.0.0.1.
+render_configtx() { configtx_yaml "$peer_host" | put_file "$config_dir/configtx.yaml"; }
 
 # The processes' environments: up.sh's, with the listen and advertised addresses of a VPC node.
 render_env_files() {
-  env_file "$config_dir/orderer.env" <<EOF
-FABRIC_CFG_PATH=$config_dir
-FABRIC_LOGGING_SPEC=$log_spec
-ORDERER_GENERAL_LISTENADDRESS=$listen_address
-ORDERER_GENERAL_LISTENPORT=$orderer_port
-ORDERER_GENERAL_LOCALMSPID=$orderer_msp
-ORDERER_GENERAL_LOCALMSPDIR=$orderer_node/msp
-ORDERER_GENERAL_TLS_ENABLED=true
-ORDERER_GENERAL_TLS_PRIVATEKEY=$orderer_node/tls/server.key
-ORDERER_GENERAL_TLS_CERTIFICATE=$orderer_node/tls/server.crt
-ORDERER_GENERAL_TLS_ROOTCAS=[$orderer_node/tls/ca.crt]
-ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$orderer_node/tls/server.crt
-ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$orderer_node/tls/server.key
-ORDERER_GENERAL_CLUSTER_ROOTCAS=[$orderer_node/tls/ca.crt]
-ORDERER_GENERAL_BOOTSTRAPMETHOD=none
-ORDERER_CHANNELPARTICIPATION_ENABLED=true
-ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$orderer_admin_port
-ORDERER_ADMIN_TLS_ENABLED=true
-ORDERER_ADMIN_TLS_PRIVATEKEY=$orderer_node/tls/server.key
-ORDERER_ADMIN_TLS_CERTIFICATE=$orderer_node/tls/server.crt
-ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
-ORDERER_ADMIN_TLS_CLIENTROOTCAS=[$orderer_tls_ca]
-ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$orderer_ops_port
-ORDERER_FILELEDGER_LOCATION=$state_dir/orderer
-ORDERER_CONSENSUS_WALDIR=$state_dir/orderer/etcdraft/wal
-ORDERER_CONSENSUS_SNAPDIR=$state_dir/orderer/etcdraft/snapshot
-EOF
+  orderer_node_env "$listen_address" | env_file "$config_dir/orderer.env"
   env_file "$config_dir/peer0.env" < <(
     peer_node_env peer0 "$peer_port" "$peer_cc_port" "$peer_ops_port" |
       grep -Ev '^CORE_PEER_(LISTENADDRESS|ADDRESS|GOSSIP_BOOTSTRAP|GOSSIP_EXTERNALENDPOINT)='

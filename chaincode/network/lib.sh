@@ -151,47 +151,210 @@ require_free_ports() {
   done
 }
 
-# Environment of a peer node: peer_node_env NAME PORT CC_PORT OPS_PORT (prints VAR=value lines).
-peer_node_env() {
-  local name="$1" port="$2" cc_port="$3" ops_port="$4"
-  local node="$peer_org/peers/$name.$peer_domain"
+# The channel's configtx.yaml (configtxgen's input), with HOST as the address the orderer and the
+# anchor peer advertise: configtx_yaml HOST (up.sh: 127.0.0.1; aws-node.sh: the node's DNS name).
+configtx_yaml() {
+  local host="$1"
+  cat <<EOF
+Organizations:
+  - &OrdererOrg
+    Name: $orderer_msp
+    ID: $orderer_msp
+    MSPDir: $orderer_org/msp
+    Policies:
+      Readers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
+      Writers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
+      Admins: { Type: Signature, Rule: "OR('$orderer_msp.admin')" }
+    OrdererEndpoints:
+      - $host:$orderer_port
+  - &PeerOrg
+    Name: $peer_msp
+    ID: $peer_msp
+    MSPDir: $peer_org/msp
+    Policies:
+      Readers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.peer', '$peer_msp.client')" }
+      Writers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.client')" }
+      Admins: { Type: Signature, Rule: "OR('$peer_msp.admin')" }
+      Endorsement: { Type: Signature, Rule: "OR('$peer_msp.peer')" }
+    AnchorPeers:
+      - Host: $host
+        Port: $peer_port
+
+Capabilities:
+  Channel: &ChannelCapabilities { V2_0: true }
+  Orderer: &OrdererCapabilities { V2_0: true }
+  Application: &ApplicationCapabilities { V2_5: true }
+
+Application: &ApplicationDefaults
+  Organizations:
+  Policies:
+    LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
+    Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+  Capabilities: *ApplicationCapabilities
+
+Orderer: &OrdererDefaults
+  OrdererType: etcdraft
+  BatchTimeout: $batch_timeout
+  BatchSize:
+    MaxMessageCount: 500
+    AbsoluteMaxBytes: 10 MB
+    PreferredMaxBytes: 2 MB
+  EtcdRaft:
+    Consenters:
+      - Host: $host
+        Port: $orderer_port
+        ClientTLSCert: $orderer_node/tls/server.crt
+        ServerTLSCert: $orderer_node/tls/server.crt
+    Options:
+      TickInterval: 500ms
+      ElectionTick: 10
+      HeartbeatTick: 1
+      MaxInflightBlocks: 5
+      SnapshotIntervalSize: 16 MB
+  Organizations:
+  Policies:
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+    BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
+  Capabilities: *OrdererCapabilities
+
+Channel: &ChannelDefaults
+  Policies:
+    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
+    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
+    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
+  Capabilities: *ChannelCapabilities
+
+Profiles:
+  ChainFaaSChannel:
+    <<: *ChannelDefaults
+    Orderer:
+      <<: *OrdererDefaults
+      Organizations: [*OrdererOrg]
+    Application:
+      <<: *ApplicationDefaults
+      Organizations: [*PeerOrg]
+EOF
+}
+
+# Environment of the orderer (VAR=value lines), listening on LISTEN: orderer_node_env LISTEN.
+orderer_node_env() {
   cat <<EOF
 FABRIC_CFG_PATH=$config_dir
 FABRIC_LOGGING_SPEC=$log_spec
-CORE_PEER_ID=$name.$peer_domain
+ORDERER_GENERAL_LISTENADDRESS=$1
+ORDERER_GENERAL_LISTENPORT=$orderer_port
+ORDERER_GENERAL_LOCALMSPID=$orderer_msp
+ORDERER_GENERAL_LOCALMSPDIR=$orderer_node/msp
+ORDERER_GENERAL_TLS_ENABLED=true
+ORDERER_GENERAL_TLS_PRIVATEKEY=$orderer_node/tls/server.key
+ORDERER_GENERAL_TLS_CERTIFICATE=$orderer_node/tls/server.crt
+ORDERER_GENERAL_TLS_ROOTCAS=[$orderer_node/tls/ca.crt]
+ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$orderer_node/tls/server.crt
+ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$orderer_node/tls/server.key
+ORDERER_GENERAL_CLUSTER_ROOTCAS=[$orderer_node/tls/ca.crt]
+ORDERER_GENERAL_BOOTSTRAPMETHOD=none
+ORDERER_CHANNELPARTICIPATION_ENABLED=true
+ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$orderer_admin_port
+ORDERER_ADMIN_TLS_ENABLED=true
+ORDERER_ADMIN_TLS_PRIVATEKEY=$orderer_node/tls/server.key
+ORDERER_ADMIN_TLS_CERTIFICATE=$orderer_node/tls/server.crt
+ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
+ORDERER_ADMIN_TLS_CLIENTROOTCAS=[$orderer_tls_ca]
+ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$orderer_ops_port
+ORDERER_FILELEDGER_LOCATION=$state_dir/orderer
+ORDERER_CONSENSUS_WALDIR=$state_dir/orderer/etcdraft/wal
+ORDERER_CONSENSUS_SNAPDIR=$state_dir/orderer/etcdraft/snapshot
+EOF
+}
+
+# Environment of a peer node of this network (cryptogen's material in $peer_org):
+# peer_node_env NAME PORT CC_PORT OPS_PORT (prints VAR=value lines).
+peer_node_env() {
+  local name="$1" port="$2" cc_port="$3" ops_port="$4"
+  local node="$peer_org/peers/$name.$peer_domain"
+  peer_env "$name.$peer_domain" "$peer_msp" "$node" "127.0.0.1:$port" "127.0.0.1:$port" "127.0.0.1:$cc_port" \
+    "127.0.0.1:$ops_port" "127.0.0.1:$peer_port" "$state_dir/$name"
+}
+
+# Environment of any peer: peer_env ID MSP_ID NODE_DIR LISTEN ADVERTISED CC_LISTEN OPS_LISTEN BOOTSTRAP DATA_DIR
+# NODE_DIR holds msp/ and tls/{server.crt,server.key,ca.crt} (cryptogen's layout; join-peer.sh
+# --bundle writes the same). ADVERTISED is the endpoint other peers and clients dial; BOOTSTRAP the
+# gossip bootstrap peer.
+peer_env() {
+  local id="$1" msp_id="$2" node="$3" listen="$4" advertised="$5" cc_listen="$6" ops_listen="$7" bootstrap="$8" data="$9"
+  cat <<EOF
+FABRIC_CFG_PATH=$config_dir
+FABRIC_LOGGING_SPEC=$log_spec
+CORE_PEER_ID=$id
 CORE_PEER_NETWORKID=chainfaas
-CORE_PEER_LISTENADDRESS=127.0.0.1:$port
-CORE_PEER_ADDRESS=127.0.0.1:$port
-CORE_PEER_CHAINCODELISTENADDRESS=127.0.0.1:$cc_port
-CORE_PEER_CHAINCODEADDRESS=127.0.0.1:$cc_port
-CORE_PEER_GOSSIP_BOOTSTRAP=127.0.0.1:$peer_port
-CORE_PEER_GOSSIP_EXTERNALENDPOINT=127.0.0.1:$port
+CORE_PEER_LISTENADDRESS=$listen
+CORE_PEER_ADDRESS=$advertised
+CORE_PEER_CHAINCODELISTENADDRESS=$cc_listen
+CORE_PEER_CHAINCODEADDRESS=$cc_listen
+CORE_PEER_GOSSIP_BOOTSTRAP=$bootstrap
+CORE_PEER_GOSSIP_EXTERNALENDPOINT=$advertised
 CORE_PEER_GOSSIP_USELEADERELECTION=false
 CORE_PEER_GOSSIP_ORGLEADER=true
-CORE_PEER_LOCALMSPID=$peer_msp
+CORE_PEER_LOCALMSPID=$msp_id
 CORE_PEER_MSPCONFIGPATH=$node/msp
 CORE_PEER_TLS_ENABLED=true
 CORE_PEER_TLS_CERT_FILE=$node/tls/server.crt
 CORE_PEER_TLS_KEY_FILE=$node/tls/server.key
 CORE_PEER_TLS_ROOTCERT_FILE=$node/tls/ca.crt
-CORE_PEER_FILESYSTEMPATH=$state_dir/$name
-CORE_LEDGER_SNAPSHOTS_ROOTDIR=$state_dir/$name/snapshots
-CORE_OPERATIONS_LISTENADDRESS=127.0.0.1:$ops_port
+CORE_PEER_FILESYSTEMPATH=$data
+CORE_LEDGER_SNAPSHOTS_ROOTDIR=$data/snapshots
+CORE_OPERATIONS_LISTENADDRESS=$ops_listen
 CORE_VM_ENDPOINT=
 CORE_CHAINCODE_EXTERNALBUILDERS=[{name: chainfaas-ccaas, path: $network_dir/ccaas-builder}]
 EOF
 }
 
 # Runs the peer CLI ($bin/peer: the caller sets bin from fabric-bin.sh) as an identity of the
-# peer org against one peer: peer_cli USER_DIR PEER_PORT ARGS...
+# peer org against one peer: peer_cli USER_DIR PEER ARGS... (PEER: a port on 127.0.0.1, or host:port).
+# USER_DIR holds msp/ (and tls/client.* when it has them). cli_msp_id, cli_tls_ca and cli_host_alias
+# override the MSP id, the peers' TLS CA and the TLS server name (join-peer.sh --bundle sets them).
 peer_cli() {
-  local user="$1" port="$2"
+  local user="$1" address="$2"
   shift 2
+  [[ "$address" == *:* ]] || address="127.0.0.1:$address"
   env FABRIC_CFG_PATH="$config_dir" FABRIC_LOGGING_SPEC=warning \
-    CORE_PEER_LOCALMSPID="$peer_msp" CORE_PEER_MSPCONFIGPATH="$user/msp" \
-    CORE_PEER_ADDRESS="127.0.0.1:$port" CORE_PEER_TLS_ENABLED=true CORE_PEER_TLS_ROOTCERT_FILE="$peer_tls_ca" \
+    CORE_PEER_LOCALMSPID="${cli_msp_id:-$peer_msp}" CORE_PEER_MSPCONFIGPATH="$user/msp" \
+    CORE_PEER_ADDRESS="$address" CORE_PEER_TLS_ENABLED=true CORE_PEER_TLS_ROOTCERT_FILE="${cli_tls_ca:-$peer_tls_ca}" \
+    ${cli_host_alias:+CORE_PEER_TLS_SERVERHOSTOVERRIDE="$cli_host_alias"} \
     CORE_PEER_TLS_CLIENTCERT_FILE="$user/tls/client.crt" CORE_PEER_TLS_CLIENTKEY_FILE="$user/tls/client.key" \
     "${bin:?}/peer" "$@"
+}
+
+# The block height of the channel on one peer (peer_cli's USER_DIR and PEER), or nothing.
+channel_height() {
+  peer_cli "$1" "$2" channel getinfo -c "$channel" 2>/dev/null | sed -n 's/.*"height":\([0-9]*\).*/\1/p'
+}
+
+# wait_caught_up USER_DIR PEER TARGET: until PEER's height reaches TARGET (60 s at most).
+wait_caught_up() {
+  local i
+  for i in $(seq 1 600); do
+    [ "$(channel_height "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0
+    sleep 0.1
+  done
+  : "$i"
+  log "the peer at $2 did not reach block height $3 within 60 s (at $(channel_height "$1" "$2"))"
+  return 1
+}
+
+# With FABRIC_WATCH_PID (a test runner's pid, say), a watchdog runs down.sh once that process is
+# gone, so a killed test run leaves no Fabric processes behind (up.sh, join-peer.sh --bundle).
+start_watchdog() {
+  [ -n "${FABRIC_WATCH_PID:-}" ] || return 0
+  # shellcheck disable=SC2016  # expanded by the watchdog's own shell
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2/down.sh" "$3"' watchdog \
+    "$FABRIC_WATCH_PID" "$network_dir" "$state_dir" >>"$logs/watchdog.log" 2>&1 </dev/null &
+  echo $! >"$state_dir/watchdog"
 }
 
 orderer_flags=()

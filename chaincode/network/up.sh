@@ -75,119 +75,14 @@ EOF
 # core.yaml and orderer.yaml are Fabric's sampleconfig, overridden by environment variables below;
 # configtx.yaml is written here (Fabric's sample shows every section; only what differs is set).
 cp "$bin/sampleconfig/core.yaml" "$bin/sampleconfig/orderer.yaml" "$config_dir/"
-cat >"$config_dir/configtx.yaml" <<EOF
-Organizations:
-  - &OrdererOrg
-    Name: $orderer_msp
-    ID: $orderer_msp
-    MSPDir: $orderer_org/msp
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
-      Writers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
-      Admins: { Type: Signature, Rule: "OR('$orderer_msp.admin')" }
-    OrdererEndpoints:
-      - 127.0.0.1:$orderer_port
-  - &PeerOrg
-    Name: $peer_msp
-    ID: $peer_msp
-    MSPDir: $peer_org/msp
-    Policies:
-      Readers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.peer', '$peer_msp.client')" }
-      Writers: { Type: Signature, Rule: "OR('$peer_msp.admin', '$peer_msp.client')" }
-      Admins: { Type: Signature, Rule: "OR('$peer_msp.admin')" }
-      Endorsement: { Type: Signature, Rule: "OR('$peer_msp.peer')" }
-    AnchorPeers:
-      - Host: 127.0.0.1
-        Port: $peer_port
-
-Capabilities:
-  Channel: &ChannelCapabilities { V2_0: true }
-  Orderer: &OrdererCapabilities { V2_0: true }
-  Application: &ApplicationCapabilities { V2_5: true }
-
-Application: &ApplicationDefaults
-  Organizations:
-  Policies:
-    LifecycleEndorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-    Endorsement: { Type: ImplicitMeta, Rule: "MAJORITY Endorsement" }
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-  Capabilities: *ApplicationCapabilities
-
-Orderer: &OrdererDefaults
-  OrdererType: etcdraft
-  BatchTimeout: $batch_timeout
-  BatchSize:
-    MaxMessageCount: 500
-    AbsoluteMaxBytes: 10 MB
-    PreferredMaxBytes: 2 MB
-  EtcdRaft:
-    Consenters:
-      - Host: 127.0.0.1
-        Port: $orderer_port
-        ClientTLSCert: $orderer_node/tls/server.crt
-        ServerTLSCert: $orderer_node/tls/server.crt
-    Options:
-      TickInterval: 500ms
-      ElectionTick: 10
-      HeartbeatTick: 1
-      MaxInflightBlocks: 5
-      SnapshotIntervalSize: 16 MB
-  Organizations:
-  Policies:
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-    BlockValidation: { Type: ImplicitMeta, Rule: "ANY Writers" }
-  Capabilities: *OrdererCapabilities
-
-Channel: &ChannelDefaults
-  Policies:
-    Readers: { Type: ImplicitMeta, Rule: "ANY Readers" }
-    Writers: { Type: ImplicitMeta, Rule: "ANY Writers" }
-    Admins: { Type: ImplicitMeta, Rule: "MAJORITY Admins" }
-  Capabilities: *ChannelCapabilities
-
-Profiles:
-  ChainFaaSChannel:
-    <<: *ChannelDefaults
-    Orderer:
-      <<: *OrdererDefaults
-      Organizations: [*OrdererOrg]
-    Application:
-      <<: *ApplicationDefaults
-      Organizations: [*PeerOrg]
-EOF
+configtx_yaml 127.0.0.1 >"$config_dir/configtx.yaml"
 FABRIC_CFG_PATH="$config_dir" "$bin/configtxgen" -profile ChainFaaSChannel -channelID "$channel" \
   -outputBlock "$state_dir/channel/genesis.block" 2>"$logs/configtxgen.log"
 
 # ------------------------------------------------------------------ orderer
 log "orderer on 127.0.0.1:$orderer_port (admin $orderer_admin_port)"
-start_process orderer env \
-  FABRIC_CFG_PATH="$config_dir" FABRIC_LOGGING_SPEC="$log_spec" \
-  ORDERER_GENERAL_LISTENADDRESS=127.0.0.1 ORDERER_GENERAL_LISTENPORT="$orderer_port" \
-  ORDERER_GENERAL_LOCALMSPID="$orderer_msp" ORDERER_GENERAL_LOCALMSPDIR="$orderer_node/msp" \
-  ORDERER_GENERAL_TLS_ENABLED=true \
-  ORDERER_GENERAL_TLS_PRIVATEKEY="$orderer_node/tls/server.key" \
-  ORDERER_GENERAL_TLS_CERTIFICATE="$orderer_node/tls/server.crt" \
-  ORDERER_GENERAL_TLS_ROOTCAS="[$orderer_node/tls/ca.crt]" \
-  ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE="$orderer_node/tls/server.crt" \
-  ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY="$orderer_node/tls/server.key" \
-  ORDERER_GENERAL_CLUSTER_ROOTCAS="[$orderer_node/tls/ca.crt]" \
-  ORDERER_GENERAL_BOOTSTRAPMETHOD=none \
-  ORDERER_CHANNELPARTICIPATION_ENABLED=true \
-  ORDERER_ADMIN_LISTENADDRESS="127.0.0.1:$orderer_admin_port" \
-  ORDERER_ADMIN_TLS_ENABLED=true \
-  ORDERER_ADMIN_TLS_PRIVATEKEY="$orderer_node/tls/server.key" \
-  ORDERER_ADMIN_TLS_CERTIFICATE="$orderer_node/tls/server.crt" \
-  ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true \
-  ORDERER_ADMIN_TLS_CLIENTROOTCAS="[$orderer_tls_ca]" \
-  ORDERER_OPERATIONS_LISTENADDRESS="127.0.0.1:$orderer_ops_port" \
-  ORDERER_FILELEDGER_LOCATION="$state_dir/orderer" \
-  ORDERER_CONSENSUS_WALDIR="$state_dir/orderer/etcdraft/wal" \
-  ORDERER_CONSENSUS_SNAPDIR="$state_dir/orderer/etcdraft/snapshot" \
-  "$bin/orderer"
+mapfile -t orderer_env < <(orderer_node_env 127.0.0.1)
+start_process orderer env "${orderer_env[@]}" "$bin/orderer"
 wait_for_port orderer "$orderer_admin_port"
 wait_for_port orderer "$orderer_port"
 
@@ -258,15 +153,12 @@ FABRIC_ORDERER_TLS_CERT_PATH=$orderer_tls_ca
 FABRIC_PACKAGE_ID=$package_id
 FABRIC_STATE_DIR=$state_dir
 FABRIC_BIN_DIR=$bin
+FABRIC_CA_CERT_PATH=$peer_org/ca/ca.$peer_domain-cert.pem
+FABRIC_CA_KEY_PATH=$peer_org/ca/priv_sk
+FABRIC_TLS_CA_KEY_PATH=$peer_org/tlsca/priv_sk
+FABRIC_CCAAS_ADDRESS=127.0.0.1:$ccaas_port
 EOF
-# With FABRIC_WATCH_PID (a test runner's pid, say), a watchdog runs down.sh once that process is
-# gone, so a killed test run leaves no Fabric processes behind.
-if [ -n "${FABRIC_WATCH_PID:-}" ]; then
-  # shellcheck disable=SC2016  # expanded by the watchdog's own shell
-  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2/down.sh" "$3"' watchdog \
-    "$FABRIC_WATCH_PID" "$network_dir" "$state_dir" >>"$logs/watchdog.log" 2>&1 </dev/null &
-  echo $! >"$state_dir/watchdog"
-fi
+start_watchdog
 up_ok=1
 log "up in $(($(date +%s) - started)) s; settings in $state_dir/env; stop with down.sh $state_dir"
 cat "$state_dir/env"

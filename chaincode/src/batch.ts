@@ -1,5 +1,6 @@
 import { openAccount, topUp } from './accounts';
 import { confirmReceipt, createJob, failJob, registerProvider, setRuntime } from './jobs';
+import { payBill, setTerms } from './invoicing';
 import { EventResult } from './models';
 import type { Applied, Tx } from './state';
 import { parseJsonArg, requireObject } from './validate';
@@ -38,6 +39,10 @@ function applyEvent(tx: Tx, input: unknown): Promise<Applied> {
       return openAccount(tx, event.accountId, event.owner);
     case 'TopUp':
       return topUp(tx, event.accountId, event.amount, event.reference);
+    case 'SetTerms':
+      return setTerms(tx, event.accountId, event.terms, event.creditLimit);
+    case 'PayBill':
+      return payBill(tx, event.accountId, event.month, event.amount);
     case 'RegisterProvider':
       return registerProvider(tx, event.providerId, event.accountId, event.publicKeyPem);
     case 'CreateJob':

@@ -11,7 +11,9 @@ export function canonicalJson(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
-    const sorted: Record<string, unknown> = {};
+    // No prototype: an own `__proto__` member (JSON.parse makes one) stays a member instead of
+    // setting the prototype, so it cannot be dropped from the bytes that are signed.
+    const sorted: Record<string, unknown> = Object.create(null);
     for (const key of Object.keys(value).sort()) {
       const member = (value as Record<string, unknown>)[key];
       if (member !== undefined) sorted[key] = sortKeys(member);

@@ -21,6 +21,10 @@ export const keys = {
   /** One history entry per credit or debit, ordered by transaction time. */
   entry: (s: TxState, accountId: string, timestamp: string, txId: string, sequence: string) => s.key('entry', [accountId, timestamp, txId, sequence]),
   topUp: (s: TxState, reference: string) => s.key('topUp', [reference]),
+  /** The account's payment terms (absent: prepaid). */
+  terms: (s: TxState, accountId: string) => s.key('terms', [accountId]),
+  /** What an invoice-terms account owes for one month (`YYYY-MM`, the month its jobs were created on the ledger). */
+  invoice: (s: TxState, accountId: string, month: string) => s.key('invoice', [accountId, month]),
 };
 
 /** Object types for partial-key listings (the first argument of `TxState.listByPartialKey`). */
@@ -30,4 +34,5 @@ export const keyTypes = {
   unpaid: 'unpaid',
   balanceDelta: 'balance',
   entry: 'entry',
+  invoice: 'invoice',
 } as const;

@@ -102,8 +102,8 @@ export class AccountEntry {
   @Property('timestamp', 'string') timestamp = '';
   /** positive = credit, negative = debit */
   @Property('amount', 'number') amount = 0;
-  @Property('kind', 'string') kind: 'topup' | 'settlement' = 'topup';
-  /** The top-up's payment reference, or the settled job's id. */
+  @Property('kind', 'string') kind: 'topup' | 'settlement' | 'billpayment' = 'topup';
+  /** The top-up's payment reference, the settled job's id, or the paid bill's reference (`bill:<account>:<month>`). */
   @Property('reference', 'string') reference = '';
 }
 
@@ -130,6 +130,67 @@ export class Settlement {
   @Property('cost', 'number') cost = 0;
   @Property('paid', 'boolean') paid = false;
   @Property('reason', 'string') reason?: string;
+  /**
+   * Invoice terms: the provider was paid, the payer's balance was not debited; the cost was added
+   * to what the payer owes for `month` (its invoice), to be paid with `PayBill`.
+   */
+  @Property('invoiced', 'boolean') invoiced?: boolean;
+  @Property('month', 'string') month?: string;
+}
+
+/** An account's payment terms. Without a record an account is prepaid (jobs are paid from its balance). */
+@DataType()
+export class AccountTerms {
+  @Property('accountId', 'string') accountId = '';
+  @Property('terms', 'string') terms: 'prepaid' | 'invoice' = 'prepaid';
+  /** Invoice terms: the most the account may owe (unpaid invoices), micro-credits; 0 for prepaid. */
+  @Property('creditLimit', 'number') creditLimit = 0;
+  @Property('setAt', 'string') setAt = '';
+}
+
+/**
+ * What an invoice-terms account owes for one month: the cost of its jobs created that month and
+ * settled on invoice terms (`amount`), and what `PayBill` has paid of it (`paidAmount`). The
+ * account owes `amount - paidAmount`; the sum over its invoices is bounded by its credit limit.
+ */
+@DataType()
+export class Invoice {
+  @Property('accountId', 'string') accountId = '';
+  @Property('month', 'string') month = '';
+  @Property('amount', 'number') amount = 0;
+  @Property('jobs', 'number') jobs = 0;
+  @Property('paidAmount', 'number') paidAmount = 0;
+  /** The last payment: its amount (a replay of it is a duplicate), transaction and time. */
+  @Property('lastPayment', 'number') lastPayment?: number;
+  @Property('paidTxId', 'string') paidTxId?: string;
+  @Property('paidAt', 'string') paidAt?: string;
+}
+
+/** An account's terms, what it owes in all, and its invoices (oldest month first): `GetBilling`. */
+@DataType()
+export class AccountBilling {
+  @Property('accountId', 'string') accountId = '';
+  @Property('terms', 'string') terms: 'prepaid' | 'invoice' = 'prepaid';
+  @Property('creditLimit', 'number') creditLimit = 0;
+  @Property('owed', 'number') owed = 0;
+  @Property('invoices', 'Invoice[]') invoices: Invoice[] = [];
+}
+
+/** A bill paid from the account's balance, as reported in the `BalanceMovements` chaincode event. */
+@DataType()
+export class BillPaymentMovement {
+  @Property('accountId', 'string') accountId = '';
+  @Property('month', 'string') month = '';
+  @Property('amount', 'number') amount = 0;
+  @Property('reference', 'string') reference = '';
+}
+
+/** New payment terms of an account, as reported in the `BalanceMovements` chaincode event. */
+@DataType()
+export class TermsMovement {
+  @Property('accountId', 'string') accountId = '';
+  @Property('terms', 'string') terms: 'prepaid' | 'invoice' = 'prepaid';
+  @Property('creditLimit', 'number') creditLimit = 0;
 }
 
 /** A credited top-up, as reported in the `BalanceMovements` chaincode event. */
@@ -150,6 +211,10 @@ export class BalanceMovements {
   @Property('timestamp', 'string') timestamp = '';
   @Property('settlements', 'Settlement[]') settlements: Settlement[] = [];
   @Property('topUps', 'TopUpMovement[]') topUps: TopUpMovement[] = [];
+  /** Bills paid from balances (invoice terms); absent in events of older chaincode versions. */
+  @Property('billPayments', 'BillPaymentMovement[]') billPayments?: BillPaymentMovement[];
+  /** Accounts whose payment terms changed; absent in events of older chaincode versions. */
+  @Property('terms', 'TermsMovement[]') terms?: TermsMovement[];
 }
 
 /** The result of one event in `SubmitBatch`. */

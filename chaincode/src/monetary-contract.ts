@@ -1,12 +1,14 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
 import { accountBalance, accountHistory, openAccount, topUp } from './accounts';
 import { getAccount } from './balances';
+import { accountBilling, payBill, setTerms } from './invoicing';
 import { MONETARY_CONTRACT } from './names';
 import { controllerSubmit, evaluate } from './run';
 import { parseIntegerArg, requireId } from './validate';
 
 /**
- * The monetary ledger: accounts, top-ups and balances in integer micro-credits. Settlement (the
+ * The monetary ledger: accounts, top-ups and balances in integer micro-credits, payment terms
+ * and invoices (invoicing.ts). Settlement (the
  * developer-to-provider transfer) is not a transaction of its own: it runs inside the monitoring
  * transaction that completes a job (settlement.ts), so a job is paid exactly when it is complete.
  */
@@ -34,6 +36,33 @@ export class MonetaryContract extends Contract {
       const applied = await topUp(tx, accountId, parseIntegerArg('amount', amount, 1), reference);
       return { accountId, balance: await accountBalance(tx, accountId), duplicate: applied === 'duplicate' };
     });
+  }
+
+  /** Controller only: puts the account on `prepaid` or `invoice` terms (with a credit limit, micro-credits). */
+  @Transaction()
+  @Returns('string')
+  async SetTerms(ctx: Context, accountId: string, terms: string, creditLimit: string): Promise<string> {
+    return controllerSubmit(ctx, 'set payment terms', async (tx) => {
+      const applied = await setTerms(tx, accountId, terms, parseIntegerArg('creditLimit', creditLimit, 0));
+      return { ...(await accountBilling(tx, accountId)), duplicate: applied === 'duplicate' };
+    });
+  }
+
+  /** Controller only: pays the account's invoice of a closed `month` (YYYY-MM) from its balance; `amount` is what is due. */
+  @Transaction()
+  @Returns('string')
+  async PayBill(ctx: Context, accountId: string, month: string, amount: string): Promise<string> {
+    return controllerSubmit(ctx, 'pay bills', async (tx) => {
+      const applied = await payBill(tx, accountId, month, parseIntegerArg('amount', amount, 1));
+      return { ...(await accountBilling(tx, accountId)), duplicate: applied === 'duplicate' };
+    });
+  }
+
+  /** The account's terms, credit limit, what it owes in all and its invoices. Refused for an unknown account. */
+  @Transaction(false)
+  @Returns('string')
+  async GetBilling(ctx: Context, accountId: string): Promise<string> {
+    return evaluate(ctx, (tx) => accountBilling(tx, accountId));
   }
 
   /** The account's balance, micro-credits (a JSON number). Refused for an unknown account. */

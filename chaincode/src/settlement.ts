@@ -1,6 +1,7 @@
 import { balanceOf, credit, debit, getAccount } from './balances';
 import { keys, keyTypes } from './keys';
 import { Job, Provider, Settlement } from './models';
+import { invoiceJob, owedBy, termsOf } from './invoicing';
 import { isBilledOutcome, jobCost } from './pricing';
 import type { Tx } from './state';
 
@@ -16,6 +17,11 @@ import type { Tx } from './state';
  * yet), it keeps its record with `paid: false` and the reason, no balance goes negative, and it is
  * listed as unpaid: the developer's next top-up pays it. A receipt that does not match the
  * provider's report is a dispute, settled unpaid and never retried.
+ *
+ * A developer on invoice terms (invoicing.ts) is not debited: the provider is paid and the cost is
+ * added to the developer's invoice for the month the job was created, if what the developer owes
+ * then stays within its credit limit; otherwise the job waits unpaid for a bill payment or a
+ * higher limit.
  */
 
 interface UnpaidMarker {
@@ -23,7 +29,7 @@ interface UnpaidMarker {
 }
 
 type Decision =
-  | { paid: true; cost: number; payeeAccountId?: string }
+  | { paid: true; cost: number; payeeAccountId?: string; invoiced?: boolean }
   | { paid: false; cost: number; reason: string; retriable: boolean; payeeAccountId?: string };
 
 /** Settles `job` if it is ready (run time and receipt present, not paid, not failed), and writes it. */
@@ -75,9 +81,24 @@ async function decide(tx: Tx, job: Job): Promise<Decision> {
   if (!(await getAccount(tx, job.developerId))) {
     return { paid: false, cost, reason: `the developer's account ${job.developerId} does not exist`, retriable: true, payeeAccountId };
   }
+  const terms = await termsOf(tx, job.developerId);
+  if (terms.terms === 'invoice') {
+    const owed = await owedBy(tx, job.developerId);
+    if (owed + cost > terms.creditLimit) {
+      const reason = `credit limit reached: account ${job.developerId} owes ${owed} of its ${terms.creditLimit} limit, the job costs ${cost}`;
+      return { paid: false, cost, reason, retriable: true, payeeAccountId };
+    }
+    return { paid: true, cost, payeeAccountId, invoiced: true };
+  }
   const balance = await balanceOf(tx, job.developerId);
   if (balance < cost) {
-    return { paid: false, cost, reason: `insufficient funds: account ${job.developerId} has ${balance}, the job costs ${cost}`, retriable: true, payeeAccountId };
+    return {
+      paid: false,
+      cost,
+      reason: `insufficient funds: account ${job.developerId} has ${balance}, the job costs ${cost}`,
+      retriable: true,
+      payeeAccountId,
+    };
   }
   return { paid: true, cost, payeeAccountId };
 }
@@ -86,7 +107,8 @@ async function apply(tx: Tx, job: Job, decision: Decision): Promise<void> {
   const settled: Job = { ...job, cost: decision.cost };
   if (decision.paid) {
     if (decision.cost > 0 && decision.payeeAccountId !== undefined) {
-      await debit(tx, job.developerId, decision.cost, 'settlement', job.jobId);
+      if (decision.invoiced) await invoiceJob(tx, job.developerId, invoiceMonth(job), decision.cost);
+      else await debit(tx, job.developerId, decision.cost, 'settlement', job.jobId);
       await credit(tx, decision.payeeAccountId, decision.cost, 'settlement', job.jobId);
     }
     settled.paid = true;
@@ -108,6 +130,13 @@ async function apply(tx: Tx, job: Job, decision: Decision): Promise<void> {
     cost: decision.cost,
     paid: decision.paid,
     reason: decision.paid ? undefined : decision.reason,
+    invoiced: decision.paid && decision.invoiced && decision.cost > 0 ? true : undefined,
+    month: decision.paid && decision.invoiced && decision.cost > 0 ? invoiceMonth(job) : undefined,
   };
   tx.settlements.push(settlement);
+}
+
+/** The month (UTC) whose invoice a job's cost goes to: the month the job was created on the ledger. */
+function invoiceMonth(job: Job): string {
+  return job.createdAt.slice(0, 7);
 }

@@ -1,6 +1,6 @@
 import type { Context } from 'fabric-contract-api';
 import { canonicalJson } from './canonical-json';
-import { BalanceMovements, Settlement, TopUpMovement } from './models';
+import { BalanceMovements, BillPaymentMovement, Settlement, TermsMovement, TopUpMovement } from './models';
 import { BALANCE_MOVEMENTS_EVENT } from './names';
 
 /** 'applied' when an operation changed state, 'duplicate' when it repeated one exactly and changed nothing. */
@@ -125,6 +125,8 @@ export class Tx {
   readonly timestamp: string;
   readonly settlements: Settlement[] = [];
   readonly topUps: TopUpMovement[] = [];
+  readonly billPayments: BillPaymentMovement[] = [];
+  readonly terms: TermsMovement[] = [];
   /** Next sequence number for per-transaction keys; shared with forks through the root. */
   private sequence = 0;
 
@@ -162,6 +164,8 @@ export class Tx {
     this.state.merge();
     this.parent.settlements.push(...this.settlements);
     this.parent.topUps.push(...this.topUps);
+    this.parent.billPayments.push(...this.billPayments);
+    this.parent.terms.push(...this.terms);
   }
 
   /**
@@ -171,8 +175,11 @@ export class Tx {
   async commit(): Promise<void> {
     if (this.parent) throw new Error('commit the root transaction, not a fork');
     await this.state.flush();
-    if (this.settlements.length > 0 || this.topUps.length > 0) {
+    if (this.settlements.length > 0 || this.topUps.length > 0 || this.billPayments.length > 0 || this.terms.length > 0) {
       const movements: BalanceMovements = { txId: this.txId, timestamp: this.timestamp, settlements: this.settlements, topUps: this.topUps };
+      // Listed only when present, so the events of transactions without them read as before.
+      if (this.billPayments.length > 0) movements.billPayments = this.billPayments;
+      if (this.terms.length > 0) movements.terms = this.terms;
       this.ctx.stub.setEvent(BALANCE_MOVEMENTS_EVENT, Buffer.from(canonicalJson(movements), 'utf8'));
     }
   }

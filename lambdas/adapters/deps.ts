@@ -18,6 +18,9 @@ import { KeySigner } from './signer';
 import { SqsProviderQueues } from './sqs-queues';
 import { StsProviderCredentials } from './sts';
 import { S3DeveloperBuckets } from './developer-buckets';
+import { DynamoPeerStore } from './dynamo/peers';
+import { peerEnrolmentFromEnv } from './fabric-enrolment';
+import type { PeerDeps } from '../core/use-cases/peers';
 
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -164,4 +167,9 @@ function paymentProviderFromEnv(): PaymentProvider | undefined {
   if (name === undefined || name === '') return undefined;
   if (name === 'test') return new TestPaymentProvider();
   throw new Error(`${ENV.paymentProvider} ${name} is not a known payment provider (test)`);
+}
+
+/** The peers use-cases' ports (use-cases/peers.ts): the peers table and, with LEDGER_MODE=fabric, the organisation's CAs. */
+export function peerDepsFromEnv(): PeerDeps {
+  return { peers: new DynamoPeerStore(requireEnv(ENV.tables.peers)), ...peerEnrolmentFromEnv(process.env) };
 }

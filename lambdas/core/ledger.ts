@@ -35,7 +35,14 @@ export type LedgerEvent =
   /** `report` is the provider's run-time report exactly as signed (canonical JSON string). */
   | { type: 'SetRuntime'; jobId: string; report: string; signature: string }
   | { type: 'ConfirmReceipt'; jobId: string; resultSha256: string; resultSize: number }
-  | { type: 'FailJob'; jobId: string; reason: string };
+  | { type: 'FailJob'; jobId: string; reason: string }
+  /** Invoice terms (billing.ts): the account's terms and credit limit (0 for prepaid). */
+  | { type: 'SetTerms'; accountId: string; terms: PaymentTerms; creditLimit: number }
+  /** Pays the account's invoice of a closed month from its balance; `amount` is what is due (a replay pays nothing). */
+  | { type: 'PayBill'; accountId: string; month: string; amount: number };
+
+/** `prepaid`: jobs are paid from the balance as they settle; `invoice`: they are owed (up to a credit limit) and paid by bill. */
+export type PaymentTerms = 'prepaid' | 'invoice';
 
 export type LedgerEventType = LedgerEvent['type'];
 
@@ -97,7 +104,7 @@ export interface AccountEntry {
   timestamp: string;
   /** positive = credit, negative = debit */
   amount: number;
-  kind: 'topup' | 'settlement';
+  kind: 'topup' | 'settlement' | 'billpayment';
   reference: string;
 }
 
@@ -115,6 +122,45 @@ export interface LedgerSettlement {
   paid: boolean;
   /** Why it was not paid; an unpaid job is paid by its developer's next top-up. */
   reason?: string;
+  /** Invoice terms: the provider was paid and the payer's balance was not debited; the cost is owed on the invoice of `month`. */
+  invoiced?: boolean;
+  month?: string;
+}
+
+/** A bill paid from an invoice-terms account's balance. */
+export interface LedgerBillPayment {
+  accountId: string;
+  month: string;
+  amount: number;
+  reference: string;
+}
+
+/** An account's new payment terms. */
+export interface LedgerTermsChange {
+  accountId: string;
+  terms: PaymentTerms;
+  creditLimit: number;
+}
+
+/** What an invoice-terms account owes for one month (`amount` invoiced, `paidAmount` paid by bill). */
+export interface LedgerInvoice {
+  accountId: string;
+  month: string;
+  amount: number;
+  jobs: number;
+  paidAmount: number;
+  lastPayment?: number;
+  paidTxId?: string;
+  paidAt?: string;
+}
+
+/** An account's terms, what it owes in all and its invoices (oldest month first), on the monetary ledger. */
+export interface LedgerBilling {
+  accountId: string;
+  terms: PaymentTerms;
+  creditLimit: number;
+  owed: number;
+  invoices: LedgerInvoice[];
 }
 
 export interface LedgerTopUp {
@@ -133,6 +179,8 @@ export interface BalanceMovements {
   timestamp: string;
   settlements: LedgerSettlement[];
   topUps: LedgerTopUp[];
+  billPayments?: LedgerBillPayment[];
+  terms?: LedgerTermsChange[];
 }
 
 /** A feed of committed balance movements; the controller's read model follows it. */
@@ -155,5 +203,7 @@ export interface Ledger {
   getJobHistory(jobId: string): Promise<HistoryEntry<LedgerJob>[]>;
   getBalance(accountId: string): Promise<number>;
   getAccountHistory(accountId: string): Promise<AccountEntry[]>;
+  /** The account's terms, what it owes and its invoices (billing.ts). */
+  getBilling?(accountId: string): Promise<LedgerBilling>;
   close(): Promise<void>;
 }

@@ -148,6 +148,18 @@ export interface JobRecord {
   previousProviders?: string[];
   /** Why the job was last taken from a provider and re-queued. */
   requeueReason?: string;
+  /**
+   * Set by the transition that accepted the job's report, removed once its capacity was released
+   * and its ledger events appended: a report repeated after a crash between the two finishes them.
+   */
+  reportPending?: boolean;
+  /**
+   * Set by the transition that took the job back from this provider (reclaim), removed once that
+   * provider's capacity was released (and, for a FAILED job, `FailJob` appended and the hold
+   * released): after a crash in between, the reaper (a FAILED job keeps its lapsed lease until
+   * then) or the next placement (a re-queued job) finishes it.
+   */
+  releaseFrom?: string;
   /** A bucket the developer named for the function's results (else the platform's bucket). */
   resultBucket?: string;
   /** The role the controller assumes to presign into `resultBucket` (external id: the developer's user id). */

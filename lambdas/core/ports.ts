@@ -1,4 +1,4 @@
-import type { LedgerEvent } from './ledger';
+import type { LedgerEvent, PaymentTerms } from './ledger';
 import type { CredentialEntry, IdempotencyRecord } from './model';
 import type { FunctionRecord, JobRecord, JobStatus, ProviderRecord, TokenRecord, User } from './model';
 
@@ -65,13 +65,14 @@ export interface JobStore {
   getJob(jobId: string): Promise<JobRecord | undefined>;
   /**
    * Conditional transition: applies `changes` only if the job is currently in one of `from`
-   * (and, when given, assigned to `providerId` at `attempt`). Returns false if the condition failed.
+   * (and, when given, assigned to `providerId` at `attempt`, and holding the attribute `present`).
+   * Returns false if the condition failed.
    */
   transition(
     jobId: string,
     from: readonly JobStatus[],
     changes: Partial<JobRecord>,
-    guard?: { providerId?: string; attempt?: number },
+    guard?: { providerId?: string; attempt?: number; present?: keyof JobRecord },
     remove?: (keyof JobRecord)[],
   ): Promise<boolean>;
   /** Jobs waiting for capacity, oldest first. */
@@ -158,7 +159,7 @@ export interface BalanceStore {
    * Adds `deltas` to the accounts' balances exactly once per `txId` (a second call with the same
    * id changes nothing and returns false), and moves the checkpoint to `blockNumber`.
    */
-  apply(txId: string, deltas: Map<string, number>, blockNumber: number): Promise<boolean>;
+  apply(txId: string, deltas: Map<string, number>, blockNumber: number, changes?: AccountChanges): Promise<boolean>;
   get(accountId: string): Promise<number | undefined>;
   list(): Promise<{ accountId: string; balance: number }[]>;
   /** The highest block applied, if any. */
@@ -171,10 +172,31 @@ export interface BalanceStore {
   placeHold?(accountId: string, jobId: string, amount: number, at: string): Promise<boolean>;
   /** Releases the job's open hold back to `available`, exactly once; the amount released, or undefined if none was open. */
   releaseHold?(jobId: string): Promise<number | undefined>;
-  /** The account's balance (following the ledger), what is held and what is available; undefined if unknown. */
-  account?(accountId: string): Promise<{ balance: number; available: number; held: number } | undefined>;
+  /**
+   * The account's balance (following the ledger), what is held and what is available; undefined if
+   * unknown. With invoice terms, `available` is the credit limit minus what is owed minus what is held.
+   */
+  account?(accountId: string): Promise<AccountView | undefined>;
   /** Open holds, oldest first (the sweep that releases holds of jobs that ended elsewhere). */
   listHolds?(limit: number): Promise<{ jobId: string; accountId: string; amount: number; placedAt: string }[]>;
+}
+
+/** What a ledger transaction changed besides balances (billing.ts, invoice terms): debts and terms, per account. */
+export interface AccountChanges {
+  /** Change of what the account owes (invoiced settlements add, bill payments subtract). */
+  owed: Map<string, number>;
+  /** The account's new terms. */
+  terms: Map<string, { terms: PaymentTerms; creditLimit: number }>;
+}
+
+/** An account in the balances read model. */
+export interface AccountView {
+  balance: number;
+  available: number;
+  held: number;
+  terms: PaymentTerms;
+  creditLimit: number;
+  owed: number;
 }
 
 /** A published price list (billing units) of the platform owner's, versioned. */
@@ -311,3 +333,76 @@ export const WAITING_JOB_FIELDS = [
   'previousProviders',
   'requeueReason',
 ] as const satisfies readonly (keyof WaitingJob)[];
+
+/** A peer a peer operator enrolled (use-cases/peers.ts), in the `peers` table keyed by operator. */
+export interface PeerRecord {
+  operatorId: string;
+  peerId: string;
+  name: string;
+  /** `host:port` the peer advertises (in its TLS certificate). */
+  endpoint: string;
+  mspId: string;
+  /** PEM certificates the organisation's CA and TLS CA issued for the operator's keys. */
+  signCertificate: string;
+  tlsCertificate: string;
+  signSerial: string;
+  tlsSerial: string;
+  createdAt: string;
+  /** When the network first listed the peer as a channel member. */
+  joinedAt?: string;
+  /** Set by DELETE /peers/{peerId}: the controller no longer vouches for the peer. */
+  revokedAt?: string;
+}
+
+export interface PeerStore {
+  /** Creates the peer unless the operator has `max` peers already (false then). */
+  createPeer(peer: PeerRecord, max: number): Promise<boolean>;
+  /** The operator's peer, or undefined (also for another operator's peer). */
+  getPeer(operatorId: string, peerId: string): Promise<PeerRecord | undefined>;
+  listPeers(operatorId: string): Promise<PeerRecord[]>;
+  /** Records when the peer was first seen in the channel (only the first time). */
+  markJoined(operatorId: string, peerId: string, at: string): Promise<void>;
+  /** Marks the peer revoked, only if it was not; false if it was (or does not exist). */
+  markRevoked(operatorId: string, peerId: string, at: string): Promise<boolean>;
+}
+
+/** One of the organisation's certificate authorities: its certificate and a signer with its key. */
+export interface CertificateAuthority {
+  certificatePem: string;
+  /** ECDSA (P-256) over SHA-256 of `data`; DER-encoded signature. */
+  sign(data: Buffer): Promise<Buffer>;
+}
+
+/** What a peer joining the Fabric network needs to know of it (no secret). */
+export interface FabricJoinInfo {
+  mspId: string;
+  /** The organisation's domain: certificates' O, and the suffix of peers' common names. */
+  domain: string;
+  channel: string;
+  orderer: { endpoint: string; hostAlias?: string; tlsCaCertificate: string };
+  /** The peer new peers gossip with first (the controller's gateway peer). */
+  gossipBootstrap: { endpoint: string; hostAlias?: string };
+  /** The chaincode as a service: its package is rebuilt from address and label (package-ccaas.sh). */
+  chaincode: { name: string; label: string; packageId: string; address: string };
+}
+
+/** A channel member as the network reports it (Fabric's discovery service). */
+export interface ChannelPeer {
+  mspId: string;
+  endpoint: string;
+  ledgerHeight: number;
+  /** The peer's enrolment certificate (PEM). */
+  certificatePem: string;
+}
+
+/**
+ * The controller's side of enrolling operators' peers in its Fabric organisation: the CAs (keys
+ * never leave the adapter), the network's coordinates, and the network's own view of its peers.
+ * Absent when the platform's ledger is embedded.
+ */
+export interface PeerEnrolment {
+  info(): Promise<FabricJoinInfo>;
+  authority(which: 'identity' | 'tls'): Promise<CertificateAuthority>;
+  /** The channel's peers, as the gateway peer's discovery service lists them. */
+  channelPeers(): Promise<ChannelPeer[]>;
+}

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DomainError } from '../core/errors';
 import { authenticate } from '../core/use-cases/accounts';
-import { billCsv, getBill, listBills, listPrices, payBill, providerEarnings, publishPrices, topUp } from '../core/use-cases/billing';
+import { billCsv, getBill, listBills, listPrices, payBill, providerEarnings, publishPrices, setAccountTerms, topUp } from '../core/use-cases/billing';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 
@@ -11,8 +11,9 @@ const deps = depsFromEnv();
 const RAW_TEXT = 'x-chainfaas-raw-text';
 
 /**
- * Billing: top-ups through the payment provider, monthly bills (JSON or CSV), the operator's
- * versioned price lists, and providers' earnings from the ledger (use-cases/billing.ts).
+ * Billing: top-ups through the payment provider, monthly bills (JSON or CSV) and paying them on
+ * invoice terms, the operator's versioned price lists and accounts' payment terms, and providers'
+ * earnings from the ledger (use-cases/billing.ts).
  */
 const routes = httpApi({
   'POST /account/top-ups': async (req) => {
@@ -22,13 +23,13 @@ const routes = httpApi({
   },
   'GET /account/bills': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
-    return json(200, await listBills(deps, user));
+    return json(200, await listBills(deps, user, await ledgerFromEnv()));
   },
   'GET /account/bills/{month}': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
     const format = req.query.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new DomainError('invalid_request', `format: must be json or csv, got ${format}`, 'format');
-    const bill = await getBill(deps, user, req.params.month ?? '');
+    const bill = await getBill(deps, user, req.params.month ?? '', await ledgerFromEnv());
     if (format === 'json') return json(200, bill);
     return json(200, billCsv(bill), {
       [RAW_TEXT]: 'text/csv; charset=utf-8',
@@ -37,7 +38,12 @@ const routes = httpApi({
   },
   'POST /account/bills/{month}/pay': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
-    return payBill(deps, user, req.params.month ?? '');
+    const paid = await payBill(deps, await ledgerFromEnv(), user, req.params.month ?? '');
+    return json(paid.status, paid.receipt, paid.receipt.replayed ? { 'idempotent-replayed': 'true' } : {});
+  },
+  'PUT /operator/accounts/{accountId}/terms': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(202, await setAccountTerms(deps, user, req.params.accountId ?? '', req.body));
   },
   'GET /prices': async (req) => {
     await authenticate(deps, req.header('authorization'));

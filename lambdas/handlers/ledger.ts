@@ -20,8 +20,19 @@ export const handler = httpApi({
       ledger.getBalance(user.userId).catch(() => undefined),
       deps.balances.account?.(user.userId),
     ]);
-    // available = balance minus the holds of running jobs (billing.ts).
-    return json(200, { accountId: user.userId, balance: balance ?? 0, ledgerBalance, available: held?.available ?? balance ?? 0, held: held?.held ?? 0, unit: 'micro-credits' });
+    // available = balance minus the holds of running jobs (billing.ts); on invoice terms, the credit
+    // limit minus what is owed minus the holds.
+    return json(200, {
+      accountId: user.userId,
+      balance: balance ?? 0,
+      ledgerBalance,
+      available: held?.available ?? balance ?? 0,
+      held: held?.held ?? 0,
+      terms: held?.terms ?? 'prepaid',
+      creditLimit: held?.creditLimit ?? 0,
+      owed: held?.owed ?? 0,
+      unit: 'micro-credits',
+    });
   },
   'GET /account/history': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
@@ -33,7 +44,9 @@ export const handler = httpApi({
     const ledger = await ledgerFromEnv();
     const balance = await deps.balances.get(user.userId);
     const settled = await deps.jobs.listSettled(user.userId);
-    const report = await reconcile(ledger, balance === undefined ? [] : [{ accountId: user.userId, balance }], settled);
+    // What the account owes (invoice terms) is reconciled with the ledger's unpaid invoices too.
+    const owed = (await deps.balances.account?.(user.userId))?.owed;
+    const report = await reconcile(ledger, balance === undefined ? [] : [{ accountId: user.userId, balance, owed }], settled);
     return json(200, { accountId: user.userId, ...report });
   },
   'GET /ledger/verify': async (req) => {

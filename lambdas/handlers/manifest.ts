@@ -5,8 +5,8 @@
  * so the two cannot drift.
  */
 
-export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter' | 'ledger' | 'reaper' | 'operator' | 'billing';
-export type TableName = 'users' | 'tokens' | 'functions' | 'jobs' | 'providers' | 'outbox' | 'balances';
+export type HandlerName = 'accounts' | 'functions' | 'invocations' | 'jobs' | 'providers' | 'ledgerWriter' | 'ledger' | 'reaper' | 'operator' | 'billing' | 'peers';
+export type TableName = 'users' | 'tokens' | 'functions' | 'jobs' | 'providers' | 'outbox' | 'balances' | 'peers';
 export type Access = 'R' | 'RW';
 
 export interface RouteSpec {
@@ -59,6 +59,14 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/prices', handler: 'billing', auth: true },
   { method: 'POST', path: '/operator/prices', handler: 'billing', auth: true },
   { method: 'GET', path: '/providers/{providerId}/earnings', handler: 'billing', auth: true },
+  { method: 'PUT', path: '/operator/accounts/{accountId}/terms', handler: 'billing', auth: true },
+  { method: 'GET', path: '/providers', handler: 'providers', auth: true },
+  { method: 'GET', path: '/providers/{providerId}', handler: 'providers', auth: true },
+  // Peer operators' peers in the Fabric network (issue #6): enrolment (CSRs in, certificates out), status, revocation.
+  { method: 'POST', path: '/peers', handler: 'peers', auth: true },
+  { method: 'GET', path: '/peers', handler: 'peers', auth: true },
+  { method: 'GET', path: '/peers/{peerId}', handler: 'peers', auth: true },
+  { method: 'DELETE', path: '/peers/{peerId}', handler: 'peers', auth: true },
 ];
 
 export interface HandlerSpec {
@@ -85,6 +93,8 @@ export interface HandlerSpec {
   signingKey?: boolean;
   /** Talks to the Fabric ledger. */
   ledger?: boolean;
+  /** Signs peer operators' certificates with the Fabric organisation's CA and TLS CA keys (ENV.peerEnrolment). */
+  peerEnrolment?: boolean;
 }
 
 export const HANDLERS: Record<HandlerName, HandlerSpec> = {
@@ -133,6 +143,8 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   ledger: { entry: 'lambdas/handlers/ledger.ts', tables: { tokens: 'R', users: 'R', balances: 'R', jobs: 'R' }, ledger: true },
   // Top-ups (payment provider, then a TopUp event), bills, price lists, provider earnings.
   billing: { entry: 'lambdas/handlers/billing.ts', tables: { tokens: 'R', users: 'R', balances: 'RW', jobs: 'R', providers: 'R', outbox: 'RW' }, ledger: true },
+  // Enrols peer operators' peers with the organisation's CAs (peerEnrolment: the CA keys) and asks the network for their status (ledger).
+  peers: { entry: 'lambdas/handlers/peers.ts', tables: { tokens: 'R', users: 'R', peers: 'RW' }, ledger: true, peerEnrolment: true },
 };
 
 /** Environment variables the handlers read. The CDK binders and local/ set exactly these. */
@@ -145,6 +157,7 @@ export const ENV = {
     providers: 'PROVIDERS_TABLE',
     outbox: 'OUTBOX_TABLE',
     balances: 'BALANCES_TABLE',
+    peers: 'PEERS_TABLE',
   } satisfies Record<TableName, string>,
   bucket: 'RESULTS_BUCKET',
   queuePrefix: 'PROVIDER_QUEUE_PREFIX',
@@ -209,6 +222,24 @@ export const ENV = {
     certPath: 'FABRIC_CERT_PATH',
     keyPath: 'FABRIC_KEY_PATH',
   },
+  /**
+   * Peer enrolment (lambdas/adapters/fabric-enrolment.ts), with `LEDGER_MODE=fabric`: the
+   * organisation's CAs (AWS: one secret; elsewhere PEM files up.sh wrote) and what a joining peer
+   * needs to know. The peers' TLS CA certificate is `FABRIC_TLS_CERT_PATH`.
+   */
+  peerEnrolment: {
+    /** ARN of a secret `{ caCertificate, caKey, tlsCaCertificate, tlsCaKey, ordererTlsCaCertificate }` (PEM strings). */
+    caSecretArn: 'FABRIC_CA_SECRET_ARN',
+    caCertPath: 'FABRIC_CA_CERT_PATH',
+    caKeyPath: 'FABRIC_CA_KEY_PATH',
+    tlsCaKeyPath: 'FABRIC_TLS_CA_KEY_PATH',
+    ordererEndpoint: 'FABRIC_ORDERER_ENDPOINT',
+    ordererHostAlias: 'FABRIC_ORDERER_HOST_ALIAS',
+    ordererTlsCertPath: 'FABRIC_ORDERER_TLS_CERT_PATH',
+    /** The installed CCaaS package's id (`label:sha256`) and the chaincode service's address in it. */
+    packageId: 'FABRIC_PACKAGE_ID',
+    ccaasAddress: 'FABRIC_CCAAS_ADDRESS',
+  },
   /** `LEDGER_MODE=embedded` (lambdas/adapters/ledger/index.ts). */
   embeddedLedger: {
     dir: 'LEDGER_DIR',
@@ -245,4 +276,6 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
   },
   outbox: { pk: 'stream', sk: 'seq', stream: true, gsis: [{ name: 'pending', pk: 'pendingShard', sk: 'enqueuedAt' }] },
   balances: { pk: 'accountId', gsis: [{ name: 'byKind', pk: 'kind', sk: 'accountId' }] },
+  // Keyed by operator: another operator's peer id finds nothing. `peerId = #count` holds the operator's count.
+  peers: { pk: 'operatorId', sk: 'peerId', gsis: [] },
 };

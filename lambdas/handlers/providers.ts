@@ -1,5 +1,5 @@
 import { authenticate } from '../core/use-cases/accounts';
-import { acceptReport, heartbeat, refreshCredentials, registerProvider } from '../core/use-cases/providers';
+import { acceptReport, getOwnProviderView, heartbeat, listOwnProviders, refreshCredentials, registerProvider } from '../core/use-cases/providers';
 import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 
@@ -25,5 +25,14 @@ export const handler = httpApi({
   'POST /providers/{providerId}/credentials': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
     return json(200, await refreshCredentials(deps, user, req.params.providerId ?? ''));
+  },
+  // The owner's dashboard: capacity, free capacity, online state (the scheduler's rule), running jobs.
+  'GET /providers': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await listOwnProviders(deps, user));
+  },
+  'GET /providers/{providerId}': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await getOwnProviderView(deps, user, req.params.providerId ?? ''));
   },
 });

@@ -18,7 +18,7 @@ export const handler = async () => {
   if (callbacks.status === 'rejected') throw callbacks.reason;
   const result = { ...swept.value, callbacks: callbacks.value };
   const { delivered, retrying, gaveUp } = callbacks.value;
-  if (result.requeued + result.failed + result.expired + result.placed + delivered + retrying + gaveUp > 0) {
+  if (result.requeued + result.failed + result.expired + result.placed + (result.holdsReleased ?? 0) + delivered + retrying + gaveUp > 0) {
     console.log(JSON.stringify({ level: 'info', msg: 'reaper sweep', ...result }));
   }
   return result;

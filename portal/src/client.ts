@@ -127,6 +127,14 @@ export interface Account {
   accountId: string;
   balance: number;
   ledgerBalance?: number;
+  /** The balance less the holds of running jobs: what new invocations may spend. */
+  available?: number;
+  held?: number;
+  /** `prepaid` (each job paid from the balance) or `invoice` (monthly bills to pay). */
+  terms?: string;
+  /** Invoice terms: how much may be owed, and what is owed now (micro-credits). */
+  creditLimit?: number;
+  owed?: number;
   unit: string;
   [more: string]: unknown;
 }
@@ -137,6 +145,75 @@ export interface AccountEntry {
   amount: number;
   kind: string;
   reference: string;
+}
+
+export interface TopUp {
+  accountId: string;
+  reference: string;
+  amount: number;
+  status: string;
+  paymentId?: string;
+  declineReason?: string;
+  createdAt: string;
+  replayed?: boolean;
+}
+
+export interface BillLine {
+  functionId: string;
+  jobs: number;
+  runtimeMs: number;
+  cost: number;
+}
+
+/** A monthly statement; `payable` is true when the API would take a payment for it now. */
+export interface Bill {
+  accountId: string;
+  month: string;
+  status: string;
+  terms: string;
+  lines?: BillLine[];
+  jobs: number;
+  runtimeMs: number;
+  total: number;
+  amountDue: number;
+  payable?: boolean;
+  [more: string]: unknown;
+}
+
+/** What paying a bill answers: `pending` until the ledger commits the payment; a replay is `paid`. */
+export interface BillReceipt {
+  accountId: string;
+  month: string;
+  amount: number;
+  reference: string;
+  status: 'pending' | 'paid';
+  paidAt?: string;
+  replayed?: boolean;
+}
+
+/** One of the caller's providers, as `GET /providers` describes it. */
+export interface ProviderView {
+  providerId: string;
+  name: string;
+  state: 'online' | 'offline' | 'draining';
+  online: boolean;
+  lastHeartbeatAt: string;
+  silentS: number;
+  onlineWithinS: number;
+  capacity: { vcpu: number; memoryMb: number };
+  free: { vcpu: number; memoryMb: number };
+  runningJobs: number;
+  cachedImages: number;
+  warmFunctions: number;
+  draining: boolean;
+  createdAt: string;
+}
+
+export interface Earnings {
+  providerId: string;
+  by: 'day' | 'function';
+  items: { day?: string; functionId?: string; jobs: number; earned: number }[];
+  total: number;
 }
 
 /** An API token or an invoke key as its owner sees it: never the secret. */
@@ -166,6 +243,8 @@ export interface RequestOptions {
   body?: unknown;
   query?: Record<string, string | number | undefined>;
   signal?: AbortSignal;
+  /** Answer the body as text, unparsed (a CSV statement). */
+  raw?: boolean;
 }
 
 /** A thin client: JSON in, JSON out, every non-2xx answer thrown as an ApiError. */
@@ -203,6 +282,7 @@ export class ApiClient {
       throw new ApiError(0, { code: 'network', message: `${this.baseUrl} did not answer (${why})` });
     }
     const text = await res.text();
+    if (res.ok && options.raw) return { status: res.status, body: text as T };
     let body: unknown = undefined;
     if (text) {
       try {
@@ -253,7 +333,25 @@ export class ApiClient {
   getJob = (id: string, signal?: AbortSignal) => this.get<JobView>(`/jobs/${encodeURIComponent(id)}`, undefined, signal);
   getJobLedger = (id: string) => this.get<JobLedger>(`/jobs/${encodeURIComponent(id)}/ledger`);
   account = () => this.get<Account>('/account');
-  accountHistory = () => this.get<{ accountId: string; items: AccountEntry[] }>('/account/history');
+  /** Newest first, `limit` per page; `next` is the cursor of the following page. */
+  accountHistory = (page: { limit?: number; cursor?: string } = {}) =>
+    this.get<{ accountId: string; items: AccountEntry[]; next?: string }>('/account/history', { ...page });
+  /** `reference` makes it idempotent: the same reference again credits nothing more. */
+  topUp = (amount: number, reference: string) => this.request<TopUp>('POST', '/account/top-ups', { body: { amount, reference } }).then((r) => r.body);
+  listBills = () => this.get<{ accountId: string; items: Bill[] }>('/account/bills');
+  getBill = (month: string) => this.get<Bill>(`/account/bills/${encodeURIComponent(month)}`);
+  /** The statement exactly as the API writes it (CSV text). */
+  getBillCsv = async (month: string) =>
+    (await this.request<string>('GET', `/account/bills/${encodeURIComponent(month)}`, { query: { format: 'csv' }, raw: true })).body;
+  payBill = (month: string) => this.post<BillReceipt>(`/account/bills/${encodeURIComponent(month)}/pay`);
+  listProviders = () => this.get<{ items: ProviderView[]; heartbeatStaleS?: number }>('/providers');
+  getProvider = (id: string) => this.get<ProviderView>(`/providers/${encodeURIComponent(id)}`);
+  providerEarnings = (id: string, by: 'day' | 'function' = 'day') => this.get<Earnings>(`/providers/${encodeURIComponent(id)}/earnings`, { by });
+  // Peer operators' peers in the Fabric network (portal/src/pages/peers.ts).
+  listPeers = () => this.get<{ items: PeerView[]; networkError?: string }>('/peers');
+  getPeer = (id: string) => this.get<PeerDetail>(`/peers/${encodeURIComponent(id)}`);
+  enrolPeer = (body: { name: string; endpoint: string; signCsr: string; tlsCsr: string }) => this.post<PeerEnrolment>('/peers', body);
+  revokePeer = (id: string) => this.delete<PeerDetail>(`/peers/${encodeURIComponent(id)}`);
 }
 
 /** Waits for a job to end, polling `GET /jobs/{id}`; `onUpdate` sees every status it passes through. */
@@ -296,6 +394,10 @@ const FIELD_NAMES: Record<string, string> = {
   cursor: 'Page cursor',
   version: 'Version',
   expiresInS: 'Lifetime',
+  amount: 'Amount',
+  reference: 'Reference',
+  month: 'Month',
+  format: 'Format',
   '(body)': 'Request',
 };
 
@@ -331,7 +433,9 @@ export function describeError(err: unknown): string {
         ? 'Email or password is wrong.'
         : `You are not logged in, or your session has expired (${msg}). Log in again.`;
     case 402:
-      return `Not enough credit: ${msg}. Top up your account, or lower the function's price cap.`;
+      return p.status === 'declined'
+        ? `The payment was declined: ${msg.replace(/^the payment was declined: /, '')}. Nothing was charged; try another amount or payment method.`
+        : `Not enough credit (402): ${msg}. Top up your account on the Account page (or with chainfaas top-up), or lower the function's price cap.`;
     case 403:
       return `Not allowed: ${msg}.`;
     case 404:
@@ -339,11 +443,11 @@ export function describeError(err: unknown): string {
     case 405:
       return `This platform does not offer that operation: ${msg}.`;
     case 409:
-      return `Conflict: ${msg}. Reload and try again.`;
+      return `Conflict (409): ${msg}. Nothing was changed; reload to see the current state.`;
     case 413:
       return `Too large: ${msg}.`;
     case 429:
-      return `Too many requests: ${msg}.${retry}`;
+      return `Too many requests (429): the platform is limiting how fast you can call it (${msg}).${retry}`;
     case 503:
       return p.code === 'no_capacity' ? `No provider has room for this job right now: ${msg}.${retry}` : `The platform is unavailable: ${msg}.${retry}`;
     default:
@@ -355,4 +459,35 @@ export function describeError(err: unknown): string {
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A peer operator's peer and its status in the channel (GET /peers). */
+export interface PeerView {
+  peerId: string;
+  name: string;
+  endpoint: string;
+  mspId: string;
+  createdAt: string;
+  joinedAt?: string;
+  revokedAt?: string;
+  status: 'enrolled' | 'joined' | 'unreachable' | 'revoked';
+  ledgerHeight?: number;
+  channelHeight?: number;
+  statusText: string;
+}
+
+/** What `join-peer.sh --bundle` reads: certificates and the network's coordinates, no key. */
+export type JoinBundle = Record<string, unknown> & { peerId: string; endpoint: string };
+
+export interface PeerEnrolment {
+  peer: PeerView;
+  bundle: JoinBundle;
+  command: string;
+}
+
+export interface PeerDetail {
+  peer: PeerView;
+  bundle?: JoinBundle;
+  command?: string;
+  networkError?: string;
 }

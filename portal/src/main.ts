@@ -6,6 +6,7 @@ import { editFunctionPage, functionPage, functionsPage, newFunctionPage } from '
 import { jobPage, jobsPage } from './pages/jobs';
 import { accountPage } from './pages/account';
 import { providerPage } from './pages/provider';
+import { peersPage } from './pages/peers';
 
 /**
  * The ChainFaaS portal: a static single-page app over the public HTTP API. It reads the API's
@@ -29,6 +30,7 @@ const ROUTES: Route[] = [
   { path: '/jobs', page: jobsPage, roles: ['developer'] },
   { path: '/jobs/:jobId', page: jobPage, roles: ['developer'] },
   { path: '/provider', page: providerPage, roles: ['provider'] },
+  { path: '/peers', page: peersPage, roles: ['peer-operator'] },
   { path: '/account', page: accountPage },
 ];
 
@@ -36,6 +38,7 @@ const NAV: { path: string; label: string; roles?: Role[] }[] = [
   { path: '/functions', label: 'Functions', roles: ['developer'] },
   { path: '/jobs', label: 'Tasks', roles: ['developer'] },
   { path: '/provider', label: 'Provider', roles: ['provider'] },
+  { path: '/peers', label: 'Peers', roles: ['peer-operator'] },
   { path: '/account', label: 'Account' },
 ];
 
@@ -109,22 +112,32 @@ async function render(): Promise<void> {
     return show(main, loginPage(base, signedIn));
   }
   const api = base.withToken(session.token);
+  // A render that a newer one superseded (another hash, another session) while it waited for the
+  // API must change nothing: a late redirect of it would take the user to a page they left.
+  const stale = () => controller.signal.aborted;
+  // First load: say something while the API answers who is logged in.
+  if (!main.querySelector('h1, .loading')) clear(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
   if (path === '/login' || path === '/register') {
     try {
-      location.replace(homeFor(me && meToken === session.token ? me : await api.me()));
+      const user = me && meToken === session.token ? me : await api.me();
+      if (!stale()) location.replace(homeFor(user));
     } catch (err) {
-      handleLoadError(main, err);
+      if (!stale()) handleLoadError(main, err);
     }
     return;
   }
   try {
     if (!me || meToken !== session.token) {
-      me = await api.me();
+      const user = await api.me();
+      if (stale()) return;
+      me = user;
       meToken = session.token;
     }
   } catch (err) {
+    if (stale()) return;
     return handleLoadError(main, err);
   }
+  if (stale()) return;
   renderNav(me, path);
   if (path === '/') {
     location.replace(homeFor(me));

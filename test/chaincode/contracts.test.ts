@@ -80,7 +80,11 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
   }
 
   /** A run-time report as the provider agent builds it, signed with `keys` (default: prov1's). */
-  function setRuntime(jobId: string, fields: Record<string, unknown> = {}, keys: KeyPairPem = providerKeys.prov1!): Extract<LedgerEvent, { type: 'SetRuntime' }> {
+  function setRuntime(
+    jobId: string,
+    fields: Record<string, unknown> = {},
+    keys: KeyPairPem = providerKeys.prov1!,
+  ): Extract<LedgerEvent, { type: 'SetRuntime' }> {
     const report = {
       v: 1,
       jobId,
@@ -196,7 +200,9 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
 
     it('refuses a report for an unknown job, and accepts one submitted directly by anyone (the signature is the authority)', async () => {
       const unknown = setRuntime('nojob');
-      await expect(h.submit(MONITORING, 'SetRuntime', [unknown.jobId, unknown.report, unknown.signature], STRANGER)).rejects.toThrow(/job nojob does not exist/);
+      await expect(h.submit(MONITORING, 'SetRuntime', [unknown.jobId, unknown.report, unknown.signature], STRANGER)).rejects.toThrow(
+        /job nojob does not exist/,
+      );
       const good = setRuntime('job1');
       const job = JSON.parse(await h.submit(MONITORING, 'SetRuntime', [good.jobId, good.report, good.signature], STRANGER)) as LedgerJob;
       expect(job).toMatchObject({ runtimeMs: 1234, status: 'succeeded', runtimeReport: good.report, runtimeSignature: good.signature });
@@ -237,7 +243,9 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(await balance('dev1')).toBe(STARTING_CREDIT - cost);
       expect(await balance('prov1-acct')).toBe(cost);
       const settlements = (await h.movements()).flatMap((m) => m.settlements).filter((s) => s.jobId === jobId);
-      expect(settlements).toEqual([{ jobId, developerId: 'dev1', providerId: 'prov1', payerAccountId: 'dev1', payeeAccountId: 'prov1-acct', cost, paid: true }]);
+      expect(settlements).toEqual([
+        { jobId, developerId: 'dev1', providerId: 'prov1', payerAccountId: 'dev1', payeeAccountId: 'prov1-acct', cost, paid: true },
+      ]);
       const history = JSON.parse(await h.evaluate(MONETARY, 'GetAccountHistory', ['prov1-acct'])) as AccountEntry[];
       expect(history).toEqual([expect.objectContaining({ amount: cost, kind: 'settlement', reference: jobId })]);
     }
@@ -264,7 +272,7 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(settlements.map((s) => s.paid)).toEqual([false, true]);
     });
 
-    it('charges nothing for a failed run, neither the function\'s own failure nor the provider\'s', async () => {
+    it("charges nothing for a failed run, neither the function's own failure nor the provider's", async () => {
       await batch([
         createJob('oom1'),
         setRuntime('oom1', { status: 'failed', reason: 'oom', exitCode: 137, runtimeMs: 500 }),
@@ -381,7 +389,107 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
         { type: 'OpenAccount', accountId: 'dev1', owner: 'dev1@example.com' },
         { type: 'OpenAccount', accountId: 'dev1', owner: 'eve@example.com' },
       ]);
-      expect(results).toEqual([{ ok: true, duplicate: true }, { ok: false, error: expect.stringMatching(/another owner/) }]);
+      expect(results).toEqual([
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/another owner/) },
+      ]);
+    });
+  });
+
+  describe('invoice terms', () => {
+    /** Forty days: whatever the day, the month of later transactions is over. */
+    const A_MONTH_LATER_S = 40 * 24 * 3600;
+    const billing = async (accountId: string) =>
+      JSON.parse(await h.evaluate(MONETARY, 'GetBilling', [accountId])) as {
+        terms: string;
+        creditLimit: number;
+        owed: number;
+        invoices: Array<Record<string, unknown>>;
+      };
+    const runJob = (jobId: string, developerId = 'dev2') => batch([createJob(jobId, { developerId }), setRuntime(jobId), receipt(jobId)]);
+
+    it('settles an invoice account by paying the provider and owing the cost, up to its credit limit, never below a zero balance', async () => {
+      expect(await batch([{ type: 'SetTerms', accountId: 'dev2', terms: 'invoice', creditLimit: 2 * COST_1234MS }])).toEqual([{ ok: true }]);
+      expect(await batch([{ type: 'SetTerms', accountId: 'dev2', terms: 'invoice', creditLimit: 2 * COST_1234MS }])).toEqual([{ ok: true, duplicate: true }]);
+      await runJob('inv1');
+      await runJob('inv2');
+      expect(await getJob('inv2')).toMatchObject({ paid: true, cost: COST_1234MS });
+      expect(await balance('dev2')).toBe(0);
+      expect(await balance('prov1-acct')).toBe(2 * COST_1234MS);
+      const month = (await getJob('inv1'))!.createdAt.slice(0, 7);
+      expect(await billing('dev2')).toMatchObject({
+        terms: 'invoice',
+        creditLimit: 2 * COST_1234MS,
+        owed: 2 * COST_1234MS,
+        invoices: [{ month, amount: 2 * COST_1234MS, jobs: 2, paidAmount: 0 }],
+      });
+      const settlements = (await h.movements()).flatMap((m) => m.settlements).filter((x) => x.jobId === 'inv1');
+      expect(settlements).toEqual([
+        expect.objectContaining({ paid: true, cost: COST_1234MS, payerAccountId: 'dev2', payeeAccountId: 'prov1-acct', invoiced: true, month }),
+      ]);
+
+      // Beyond the limit: settled unpaid with the reason, the provider is not paid yet.
+      await runJob('inv3');
+      expect(await getJob('inv3')).toMatchObject({ paid: false, unpaidReason: expect.stringMatching(/credit limit reached/) });
+      expect(await balance('prov1-acct')).toBe(2 * COST_1234MS);
+      // A higher limit pays it at once.
+      await batch([{ type: 'SetTerms', accountId: 'dev2', terms: 'invoice', creditLimit: 3 * COST_1234MS }]);
+      expect(await getJob('inv3')).toMatchObject({ paid: true });
+      expect((await billing('dev2')).owed).toBe(3 * COST_1234MS);
+      expect((await h.movements()).flatMap((m) => (m as { terms?: unknown[] }).terms ?? [])).toEqual([
+        { accountId: 'dev2', terms: 'invoice', creditLimit: 2 * COST_1234MS },
+        { accountId: 'dev2', terms: 'invoice', creditLimit: 3 * COST_1234MS },
+      ]);
+    });
+
+    it('pays a closed month once from the balance; refuses an open month, a wrong amount, a short balance and a prepaid account', async () => {
+      await batch([{ type: 'SetTerms', accountId: 'dev2', terms: 'invoice', creditLimit: 10 * COST_1234MS }]);
+      await runJob('inv1');
+      await runJob('inv2');
+      const month = (await getJob('inv1'))!.createdAt.slice(0, 7);
+      const due = 2 * COST_1234MS;
+      const pay = (amount = due, accountId = 'dev2') => batch([{ type: 'PayBill', accountId, month, amount }]);
+      expect((await pay())[0]).toMatchObject({ ok: false, error: expect.stringMatching(/still open/) });
+
+      h.advanceClock(A_MONTH_LATER_S);
+      expect((await pay())[0]).toMatchObject({ ok: false, error: expect.stringMatching(/insufficient funds/) });
+      await batch([{ type: 'TopUp', accountId: 'dev2', amount: due + 5, reference: 'dev2-pay' }]);
+      expect((await pay(due - 1))[0]).toMatchObject({ ok: false, error: expect.stringMatching(/amount due .* is 328244/) });
+      expect((await pay(due, 'dev1'))[0]).toMatchObject({ ok: false, error: expect.stringMatching(/no invoice/) });
+      // Two payments of the same bill (two requests that raced): paid once, the second is a duplicate.
+      expect(
+        await batch([
+          { type: 'PayBill', accountId: 'dev2', month, amount: due },
+          { type: 'PayBill', accountId: 'dev2', month, amount: due },
+        ]),
+      ).toEqual([{ ok: true }, { ok: true, duplicate: true }]);
+      expect(await pay()).toEqual([{ ok: true, duplicate: true }]);
+      expect(await balance('dev2')).toBe(5);
+      expect(await billing('dev2')).toMatchObject({ owed: 0, invoices: [{ month, amount: due, paidAmount: due, lastPayment: due }] });
+      const payments = (await h.movements()).flatMap((m) => (m as { billPayments?: unknown[] }).billPayments ?? []);
+      expect(payments).toEqual([{ accountId: 'dev2', month, amount: due, reference: `bill:dev2:${month}` }]);
+      const history = JSON.parse(await h.evaluate(MONETARY, 'GetAccountHistory', ['dev2'])) as AccountEntry[];
+      expect(history.filter((e) => e.kind === 'billpayment')).toEqual([expect.objectContaining({ amount: -due, reference: `bill:dev2:${month}` })]);
+    });
+
+    it('refuses bad terms, and terms or payments from anyone but the controller', async () => {
+      const results = await batch([
+        { type: 'SetTerms', accountId: 'dev2', terms: 'monthly' as 'invoice', creditLimit: 1 },
+        { type: 'SetTerms', accountId: 'dev2', terms: 'invoice', creditLimit: -1 },
+        { type: 'SetTerms', accountId: 'dev2', terms: 'prepaid', creditLimit: 5 },
+        { type: 'SetTerms', accountId: 'nobody', terms: 'invoice', creditLimit: 5 },
+        { type: 'PayBill', accountId: 'dev2', month: '2024-13', amount: 5 },
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([false, false, false, false, false]);
+      expect(results[0]?.error).toMatch(/terms must be/);
+      expect(results[1]?.error).toMatch(/creditLimit/);
+      expect(results[3]?.error).toMatch(/does not exist/);
+      expect(results[4]?.error).toMatch(/month/);
+      await expect(h.submit(MONETARY, 'SetTerms', ['dev2', 'invoice', '1000'], STRANGER)).rejects.toThrow(/only the controller/);
+      await expect(h.submit(MONETARY, 'PayBill', ['dev2', '2020-01', '5'], STRANGER)).rejects.toThrow(/only the controller/);
+      expect(await billing('dev2')).toMatchObject({ terms: 'prepaid', creditLimit: 0, owed: 0, invoices: [] });
+      const direct = JSON.parse(await h.submit(MONETARY, 'SetTerms', ['dev2', 'invoice', '1000'])) as { terms: string; duplicate: boolean };
+      expect(direct).toMatchObject({ terms: 'invoice', creditLimit: 1000, duplicate: false });
     });
   });
 

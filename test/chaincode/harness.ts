@@ -32,6 +32,8 @@ export interface ChaincodeHarness {
   evaluate(contract: string, fn: string, args: string[], as?: Identity): Promise<string>;
   /** The BalanceMovements events of all committed transactions so far, in order. */
   movements(): Promise<MovementsEvent[]>;
+  /** Moves the clock of later transactions' timestamps forward (a month ends, say). */
+  advanceClock(seconds: number): void;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,8 @@ interface MemoryWorld {
   history: Map<string, Array<{ txId: string; seconds: number; value: Buffer | null }>>;
   events: MovementsEvent[];
   txCount: number;
+  /** Seconds added to every later transaction's timestamp (advanceClock). */
+  offsetS: number;
 }
 
 /**
@@ -128,14 +132,15 @@ async function* iterable<T>(rows: T[]): AsyncIterable<T> {
 }
 
 async function createMemoryHarness(): Promise<ChaincodeHarness> {
-  const world: MemoryWorld = { state: new Map(), history: new Map(), events: [], txCount: 0 };
+  const world: MemoryWorld = { state: new Map(), history: new Map(), events: [], txCount: 0, offsetS: 0 };
   const instances = new Map<string, Contract>(contracts.map((C) => [new C().getName(), new C()]));
 
   async function run(contractName: string, fn: string, args: string[], as: Identity, commit: boolean): Promise<string> {
     const contract = instances.get(contractName);
     if (!contract) throw new Error(`no contract ${contractName}`);
     world.txCount += 1;
-    const stub = new MemoryStub(world, `tx${String(world.txCount).padStart(6, '0')}`, 1_700_000_000 + world.txCount);
+    const seconds = 1_700_000_000 + world.offsetS + world.txCount;
+    const stub = new MemoryStub(world, `tx${String(world.txCount).padStart(6, '0')}`, seconds);
     const identity: Pick<ClientIdentity, 'getMSPID' | 'getID'> = { getMSPID: () => as.mspId, getID: () => as.id };
     const ctx = { stub: stub as unknown as ChaincodeStub, clientIdentity: identity as ClientIdentity } as Context;
     const method = (contract as unknown as Record<string, (ctx: Context, ...args: string[]) => Promise<string>>)[fn];
@@ -146,7 +151,7 @@ async function createMemoryHarness(): Promise<ChaincodeHarness> {
         if (value === null) world.state.delete(key);
         else world.state.set(key, value);
         const versions = world.history.get(key) ?? [];
-        versions.push({ txId: stub.getTxID(), seconds: 1_700_000_000 + world.txCount, value });
+        versions.push({ txId: stub.getTxID(), seconds, value });
         world.history.set(key, versions);
       }
       if (stub.event?.name === 'BalanceMovements') world.events.push(JSON.parse(stub.event.payload) as MovementsEvent);
@@ -160,6 +165,7 @@ async function createMemoryHarness(): Promise<ChaincodeHarness> {
     submit: (contract, fn, args, as = CONTROLLER) => run(contract, fn, args, as, true),
     evaluate: (contract, fn, args, as = CONTROLLER) => run(contract, fn, args, as, false),
     movements: async () => [...world.events],
+    advanceClock: (seconds) => void (world.offsetS += seconds),
     close: async () => undefined,
   };
 }
@@ -174,7 +180,8 @@ export function tempDir(prefix: string): { dir: string; remove: () => void } {
 
 async function createEmbeddedHarness(): Promise<ChaincodeHarness> {
   const { dir, remove } = tempDir('chainfaas-ledger-');
-  const ledger = new EmbeddedLedger({ dir, controller: CONTROLLER });
+  let offsetMs = 0;
+  const ledger = new EmbeddedLedger({ dir, controller: CONTROLLER, now: () => Date.now() + offsetMs });
   const seen: MovementsEvent[] = [];
   ledger.onBalanceMovements((m) => void seen.push(m), { fromBlock: 0 });
   return {
@@ -185,6 +192,7 @@ async function createEmbeddedHarness(): Promise<ChaincodeHarness> {
       await new Promise((resolve) => setImmediate(resolve)); // let queued deliveries run
       return [...seen];
     },
+    advanceClock: (seconds) => void (offsetMs += seconds * 1000),
     close: async () => {
       await ledger.close();
       remove();

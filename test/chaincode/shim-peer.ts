@@ -40,7 +40,23 @@ class ShimEnvironment {
     this.address = `127.0.0.1:${port}`;
     const serve = resolve(__dirname, '../../chaincode/network/serve.sh');
     this.server = spawn('bash', [serve, 'chainfaas_1.0:test', this.address], { detached: true, stdio: 'ignore' });
-    this.openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=test-ca', '-days', '1']);
+    this.openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-subj',
+      '/CN=test-ca',
+      '-days',
+      '1',
+    ]);
     await waitForPort(port, 90_000);
   }
 
@@ -56,7 +72,21 @@ class ShimEnvironment {
     const match = /^x509::(\/CN=[^/:]+)::\/CN=test-ca$/.exec(identity.id);
     if (!match) throw new Error(`the shim harness issues certificates as x509::/CN=<name>::/CN=test-ca only, not ${identity.id}`);
     const name = `leaf-${this.certificates.size}`;
-    this.openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', match[1] as string]);
+    this.openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      match[1] as string,
+    ]);
     this.openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1']);
     const pem = execFileSync('cat', [join(this.dir.dir, `${name}.pem`)], { encoding: 'utf8' });
     this.certificates.set(identity.id, pem);
@@ -130,11 +160,20 @@ class StandInPeer {
     const response = peer.Response.deserializeBinary(completed.getPayload_asU8());
     if (response.getStatus() >= 400) throw new Error(response.getMessage());
     if (commit) {
-      this.state.apply(txId, this.clockSeconds * 1000, [...writes].map(([key, value]) => ({ key, value })));
+      this.state.apply(
+        txId,
+        this.clockSeconds * 1000,
+        [...writes].map(([key, value]) => ({ key, value })),
+      );
       const event = completed.getChaincodeEvent();
       if (event?.getEventName() === 'BalanceMovements') this.events.push(JSON.parse(Buffer.from(event.getPayload_asU8()).toString('utf8')) as MovementsEvent);
     }
     return Buffer.from(response.getPayload_asU8()).toString('utf8');
+  }
+
+  /** Moves the clock of later transactions forward. */
+  advanceClock(seconds: number): void {
+    this.clockSeconds += seconds;
   }
 
   close(): void {
@@ -282,6 +321,7 @@ export const shimHarness: HarnessKind = {
       submit: (contract, fn, args, as = CONTROLLER) => standIn.invoke(as, `${contract}:${fn}`, args, true),
       evaluate: (contract, fn, args, as = CONTROLLER) => standIn.invoke(as, `${contract}:${fn}`, args, false),
       movements: async () => [...standIn.events],
+      advanceClock: (seconds) => standIn.advanceClock(seconds),
       close: async () => standIn.close(),
     };
   },

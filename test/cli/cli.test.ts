@@ -72,7 +72,7 @@ afterAll(async () => {
 test('help, version and usage errors: exit 0 for help, 2 for a bad command line, 3 when not logged in', async () => {
   const help = await cli(['--help']);
   expect(help.code).toBe(0);
-  for (const c of ['login', 'functions create', 'functions list', 'functions get', 'functions update', 'functions delete', 'invoke', 'jobs list', 'jobs get', 'jobs logs', 'keys create', 'keys revoke', 'balance']) {
+  for (const c of ['login', 'functions create', 'functions list', 'functions get', 'functions update', 'functions delete', 'invoke', 'jobs list', 'jobs get', 'jobs logs', 'keys create', 'keys revoke', 'balance', 'top-up', 'bills', 'bills get', 'bills pay', 'providers']) {
     expect(help.stdout).toContain(`  ${c} `);
   }
   expect((await cli(['--version'])).stdout).toMatch(/^chainfaas \d+\.\d+\.\d+\n$/);
@@ -341,6 +341,73 @@ test('balance and history agree with what the jobs cost', async () => {
   expect(history.stdout).toContain('+100.000000');
   const settled = history.stdout.split('\n').filter((l) => l.includes('settlement')).map((l) => /(job_\w+)/.exec(l)?.[1]);
   expect(settled.sort()).toEqual(jobs.filter((j) => j.paid && j.cost > 0).map((j) => j.jobId).sort());
+});
+
+test('top-up credits once per reference; bills list, get (CSV as the API writes it, to a file) and pay; exit codes', async () => {
+  const token = JSON.parse(readFileSync(configFile, 'utf8')).token as string;
+  const before = JSON.parse((await cli(['balance', '--json'])).stdout).balance as number;
+  const reference = `cli-test-${Date.now()}`;
+  const first = await cli(['top-up', '2.5', '--reference', reference]);
+  expect(first.code).toBe(0);
+  expect(first.stdout).toMatch(new RegExp(`^Topped up 2\\.500000 credits \\(reference ${reference}, payment \\S+\\)\\.`));
+  // The same reference again charges nothing more (exit 0, says so); with another amount it is refused.
+  expect(await cli(['top-up', '2.5', '--reference', reference])).toMatchObject({ code: 0, stdout: `Top-up ${reference} of 2.500000 credits was already approved: nothing more was charged.\n` });
+  const clash = await cli(['top-up', '3', '--reference', reference, '--json']);
+  expect(clash.code).toBe(1);
+  expect(clash.stderr).toMatch(/^chainfaas: Conflict \(409\): reference .+ was already used/);
+  expect(JSON.parse(clash.stdout)).toMatchObject({ error: { status: 409, code: 'conflict' } });
+  expect(await cli(['top-up', 'lots'])).toMatchObject({ code: 2, stderr: expect.stringContaining('AMOUNT lots: write credits') });
+  expect(await cli(['top-up', '1', '--reference', 'no spaces'])).toMatchObject({ code: 2 });
+  // Without --reference the CLI makes one and prints it on stderr, for a retry.
+  const generated = await cli(['top-up', '0.5', '--json']);
+  expect(generated.code).toBe(0);
+  const made = JSON.parse(generated.stdout);
+  expect(generated.stderr).toContain(`top-up reference ${made.reference}`);
+  expect(made).toMatchObject({ amount: 500_000, status: 'approved', replayed: false });
+  await eventually('both top-ups to reach the balance', async () => {
+    await platform.flushLedger();
+    const a = JSON.parse((await cli(['balance', '--json'])).stdout);
+    return a.balance === before + 3_000_000 ? a : undefined;
+  });
+
+  const listed = await cli(['bills']);
+  expect(listed.code).toBe(0);
+  const month = new Date().toISOString().slice(0, 7);
+  expect(listed.stdout.split('\n')[0]).toMatch(/^MONTH\s+STATUS\s+TERMS\s+JOBS\s+RUN TIME\s+TOTAL\s+DUE\s+PAYABLE$/);
+  expect(listed.stdout).toMatch(new RegExp(`\n${month}\\s+open\\s+\\w+\\s+\\d+\\s+`));
+  const asJson = JSON.parse((await cli(['bills', 'list', '--json'])).stdout);
+  expect(asJson.items[0]).toMatchObject({ month, accountId: expect.any(String) });
+
+  const api = await (await fetch(`${platform.apiUrl}/account/bills/${month}?format=csv`, { headers: { authorization: `Bearer ${token}` } })).text();
+  expect(api).toMatch(/^month,functionId,jobs,runtimeMs,cost_micro_credits\r\n/);
+  expect(await cli(['bills', 'get', month, '--csv'])).toMatchObject({ code: 0, stdout: api });
+  const file = join(home, `bill-${month}.csv`);
+  const saved = await cli(['bills', 'get', month, '--csv', '-o', file]);
+  expect(saved).toMatchObject({ code: 0, stdout: '', stderr: expect.stringMatching(/^wrote \d+ B to /) });
+  expect(readFileSync(file, 'utf8')).toBe(api);
+  const shown = await cli(['bills', 'get', month]);
+  expect(shown.stdout).toMatch(new RegExp(`^Month:\\s+${month}\n`));
+  expect(shown.stdout).toMatch(/\nFUNCTION\s+JOBS\s+RUN TIME\s+COST\n/);
+  expect(JSON.parse((await cli(['bills', 'get', month, '--json'])).stdout)).toMatchObject({ month, total: asJson.items[0].total });
+  expect(await cli(['bills', 'get', '2026-13'])).toMatchObject({ code: 2, stderr: expect.stringContaining('MONTH 2026-13: write a month as YYYY-MM') });
+  expect(await cli(['bills', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown bills command "nope"') });
+
+  // A prepaid account owes nothing: paying is refused (409) with the API's reason, exit 1.
+  const pay = await cli(['bills', 'pay', month]);
+  if (asJson.items[0].payable === true) expect(pay.code).toBe(0);
+  else expect(pay).toMatchObject({ code: 1, stderr: expect.stringMatching(/^chainfaas: Conflict \(409\): .*prepaid/) });
+}, 120_000);
+
+test('providers: a developer has none; the local agent is online with its capacity', async () => {
+  expect(await cli(['providers'])).toMatchObject({ code: 0, stdout: expect.stringContaining('No providers.') });
+  const agent = platform.provider as { providerId: string; token: string };
+  const table = await cli(['providers', '--token', agent.token]);
+  expect(table.code).toBe(0);
+  expect(table.stdout.split('\n')[0]).toMatch(/^PROVIDER\s+NAME\s+STATE\s+CAPACITY\s+FREE\s+RUNNING\s+LAST HEARTBEAT$/);
+  expect(table.stdout).toMatch(new RegExp(`\n${agent.providerId}\\s+\\S+\\s+online\\s+\\d+(\\.\\d+)? vCPU/\\d+ MB\\s+`));
+  const items = JSON.parse((await cli(['providers', '--token', agent.token, '--json'])).stdout) as any[];
+  expect(items.find((p) => p.providerId === agent.providerId)).toMatchObject({ state: 'online', online: true, capacity: { vcpu: expect.any(Number), memoryMb: expect.any(Number) } });
+  expect(await cli(['providers', 'extra'])).toMatchObject({ code: 2 });
 });
 
 test('logout forgets the login; the next command exits 3', async () => {

@@ -398,7 +398,45 @@ const CROSS_USER: () => Record<string, Case[]> = () => ({
   ],
   'GET /prices': [{ name: 'the public price list', run: () => w.mallory.get('/prices'), status: 200 }],
   'POST /operator/prices': [{ name: 'a user who is not the operator', run: () => w.mallory.post('/operator/prices', { version: 99, vcpuMs: 1, mbMs: 1 }), status: 403 }],
+  'PUT /operator/accounts/{accountId}/terms': [
+    {
+      name: "a user who is not the operator cannot put alice's account (or its own) on invoice terms",
+      run: async () => {
+        expect((await w.mallory.put(`/operator/accounts/${w.malloryId}/terms`, { terms: 'invoice', creditLimit: 1 })).status).toBe(403);
+        return w.mallory.put(`/operator/accounts/${w.aliceId}/terms`, { terms: 'invoice', creditLimit: 1_000_000_000 });
+      },
+      status: 403,
+    },
+  ],
   'GET /providers/{providerId}/earnings': [{ name: "earnings of alice's provider", run: () => w.mallory.get(`/providers/${w.prvA}/earnings`), status: 404 }],
+  'GET /providers': [
+    {
+      name: "lists mallory's providers only, never alice's",
+      run: async () => {
+        const res = await w.mallory.get('/providers');
+        expect(res.body.items.map((p: { providerId: string }) => p.providerId)).not.toContain(w.prvA);
+        return res;
+      },
+      status: 200,
+    },
+  ],
+  'GET /providers/{providerId}': [{ name: "alice's provider", run: () => w.mallory.get(`/providers/${w.prvA}`), status: 404 }],
+  // Peers need a Fabric ledger; this platform's is embedded. The cross-operator 404 on a real
+  // enrolled peer is in test/fabric/peer-operator.test.ts.
+  'POST /peers': [{ name: 'enrols nothing (embedded ledger: 409; bad CSRs are refused first with 400)', run: () => w.mallory.post('/peers', { name: 'p', endpoint: 'h.example:7051', signCsr: 'x', tlsCsr: 'y' }), status: 400 }],
+  'GET /peers': [
+    {
+      name: "lists mallory's peers only",
+      run: async () => {
+        const res = await w.mallory.get('/peers');
+        expect(res.body.items).toEqual([]);
+        return res;
+      },
+      status: 200,
+    },
+  ],
+  'GET /peers/{peerId}': [{ name: 'a peer id mallory does not own', run: () => w.mallory.get('/peers/peer_AAAAAAAAAAAAAAAA'), status: 404 }],
+  'DELETE /peers/{peerId}': [{ name: 'a peer id mallory does not own', run: () => w.mallory.delete('/peers/peer_AAAAAAAAAAAAAAAA'), status: 404 }],
 });
 
 const emailOf: { alice: string } = { alice: '' };

@@ -177,6 +177,9 @@ const cases: Case[] = [
     field: 'capacity.vcpu',
   },
   { name: "heartbeat: another user's provider", call: () => dev.put(`/providers/${providerId}/heartbeat`, {}), status: 404, code: 'not_found' },
+  { name: "provider: another user's provider", call: () => dev.get(`/providers/${providerId}`), status: 404, code: 'not_found' },
+  { name: 'provider: unknown provider', call: () => providerUser.get('/providers/prv_nope'), status: 404, code: 'not_found' },
+  { name: 'provider: an id longer than any key', call: () => providerUser.get(`/providers/prv_${'x'.repeat(3000)}`), status: 404, code: 'not_found' },
   {
     name: 'report: malformed report',
     call: () => providerUser.post(`/providers/${providerId}/reports`, { report: { jobId: 1 }, signature: 'x' }),
@@ -370,4 +373,88 @@ test.each(partACases)('$name → $status $code', async ({ call, status, code, fi
   expect(res.body.error.message.length).toBeGreaterThan(5);
   if (field) expect(res.body.error.field).toBe(field);
   if (message) expect(res.body.error.message).toMatch(message);
+});
+
+/** Invoice terms (the operator's route) and bill payments: a named 4xx, never a 500, nothing queued. */
+describe('invoice terms and bill payments', () => {
+  let operator: Api;
+  let devId: string;
+  const month = () => new Date().toISOString().slice(0, 7);
+  beforeAll(async () => {
+    const op = await newUser(api, ['developer']);
+    operator = op.api;
+    process.env.OPERATOR_USER_IDS = op.userId;
+    devId = (await dev.get('/me')).body.userId;
+  }, 60_000);
+  afterAll(() => {
+    delete process.env.OPERATOR_USER_IDS;
+  });
+  const terms = (body: unknown, id?: string) => operator.put(`/operator/accounts/${id ?? devId}/terms`, body);
+  const billingCases: Case[] = [
+    { name: 'terms: unknown terms', call: () => terms({ terms: 'monthly' }), status: 400, code: 'invalid_request', field: 'terms' },
+    { name: 'terms: invoice without a credit limit', call: () => terms({ terms: 'invoice' }), status: 400, code: 'invalid_request', field: 'creditLimit' },
+    { name: 'terms: negative credit limit', call: () => terms({ terms: 'invoice', creditLimit: -1 }), status: 400, code: 'invalid_request', field: 'creditLimit' },
+    { name: 'terms: fractional credit limit', call: () => terms({ terms: 'invoice', creditLimit: 1.5 }), status: 400, code: 'invalid_request', field: 'creditLimit' },
+    { name: 'terms: prepaid with a credit limit', call: () => terms({ terms: 'prepaid', creditLimit: 5 }), status: 400, code: 'invalid_request', field: 'creditLimit' },
+    { name: 'terms: unknown field', call: () => terms({ terms: 'prepaid', limit: 5 }), status: 400, code: 'invalid_request' },
+    { name: 'terms: malformed JSON', call: () => operator.call('PUT', `/operator/accounts/${devId}/terms`, undefined, { raw: '{"terms":' }), status: 400, code: 'invalid_request' },
+    { name: 'terms: unknown account', call: () => terms({ terms: 'prepaid' }, 'usr_nope'), status: 404, code: 'not_found' },
+    { name: 'terms: malformed account id', call: () => terms({ terms: 'prepaid' }, 'a%20b'), status: 404, code: 'not_found' },
+    { name: 'terms: not the operator', call: () => dev.put(`/operator/accounts/${devId}/terms`, { terms: 'invoice', creditLimit: 1 }), status: 403, code: 'forbidden' },
+    { name: 'pay: malformed month', call: () => dev.post('/account/bills/2024-13/pay'), status: 400, code: 'invalid_request', field: 'month' },
+    { name: 'pay: the open month', call: () => dev.post(`/account/bills/${month()}/pay`), status: 409, code: 'conflict', message: /still open/ },
+    { name: 'pay: a prepaid month', call: () => dev.post('/account/bills/2020-01/pay'), status: 409, code: 'conflict', message: /prepaid/ },
+  ];
+  test.each(billingCases)('$name → $status $code', async ({ call, status, code, field, message }) => {
+    const res = await call();
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.message.length).toBeGreaterThan(5);
+    if (field) expect(res.body.error.field).toBe(field);
+    if (message) expect(res.body.error.message).toMatch(message);
+  });
+  test('refused terms queue nothing: the account is still prepaid', async () => {
+    await platform.flushLedger();
+    expect((await dev.get('/account')).body).toMatchObject({ terms: 'prepaid', creditLimit: 0 });
+  });
+});
+
+describe('peers (POST /peers on the embedded ledger)', () => {
+  let peerOperator: Api;
+  const csrs = { sign: '', tls: '' };
+  beforeAll(async () => {
+    peerOperator = (await newUser(api, ['peer-operator'])).api;
+    const { execFileSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'chainfaas-bad-csr-'));
+    for (const name of ['sign', 'tls'] as const) {
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(dir, `${name}.pem`)], { stdio: 'pipe' });
+      csrs[name] = execFileSync('openssl', ['req', '-new', '-key', join(dir, `${name}.pem`), '-subj', '/CN=x'], { stdio: 'pipe' }).toString();
+    }
+  });
+  const body = (overrides: Record<string, unknown> = {}) => ({ name: 'box', endpoint: 'peer.example.org:7051', signCsr: csrs.sign, tlsCsr: csrs.tls, ...overrides });
+  const peerCases: Case[] = [
+    { name: 'peers: developer-only account', call: () => dev.post('/peers', body()), status: 403, code: 'forbidden' },
+    { name: 'peers: missing signCsr', call: () => peerOperator.post('/peers', body({ signCsr: undefined })), status: 400, code: 'invalid_request', field: 'signCsr' },
+    { name: 'peers: signCsr not a CSR', call: () => peerOperator.post('/peers', body({ signCsr: 'hello' })), status: 400, code: 'invalid_request', field: 'signCsr' },
+    { name: 'peers: tlsCsr for the signing key', call: () => peerOperator.post('/peers', body({ tlsCsr: csrs.sign })), status: 400, code: 'invalid_request', field: 'tlsCsr' },
+    { name: 'peers: endpoint without a port', call: () => peerOperator.post('/peers', body({ endpoint: 'peer.example.org' })), status: 400, code: 'invalid_request', field: 'endpoint' },
+    { name: 'peers: endpoint port 70000', call: () => peerOperator.post('/peers', body({ endpoint: 'peer.example.org:70000' })), status: 400, code: 'invalid_request', field: 'endpoint' },
+    { name: 'peers: unknown field', call: () => peerOperator.post('/peers', body({ admin: true })), status: 400, code: 'invalid_request' },
+    { name: 'peers: malformed JSON', call: () => peerOperator.call('POST', '/peers', undefined, { raw: '{"name":' }), status: 400, code: 'invalid_request' },
+    { name: 'peers: a valid request, but the ledger is embedded', call: () => peerOperator.post('/peers', body()), status: 409, code: 'conflict', message: /embedded/ },
+    { name: 'peers: unknown peer', call: () => peerOperator.get('/peers/peer_nope'), status: 404, code: 'not_found' },
+    { name: 'peers: malformed peer id', call: () => peerOperator.call('DELETE', '/peers/a%20b'), status: 404, code: 'not_found' },
+  ];
+  test.each(peerCases)('$name → $status $code', async ({ call, status, code, field, message }) => {
+    const res = await call();
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(res.body.error.code).toBe(code);
+    if (field) expect(res.body.error.field).toBe(field);
+    if (message) expect(res.body.error.message).toMatch(message);
+  });
+  test('refused enrolments wrote nothing', async () => {
+    expect((await peerOperator.get('/peers')).body).toEqual({ items: [] });
+  });
 });

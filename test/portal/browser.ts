@@ -86,3 +86,70 @@ export async function tabTo(page: Page, selector: string, maxTabs = 40): Promise
 export async function horizontalOverflow(page: Page): Promise<number> {
   return (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
 }
+
+/** Headings the app shows instead of the page asked for: a failed load, a wrong route, a lost session. */
+const OTHER_OUTCOMES = ['Something went wrong', 'Page not found', 'Log in'];
+
+/** What `main` shows, for a failure message: the heading and the first lines of text. */
+export async function mainText(page: Page): Promise<string> {
+  const text = await page
+    .evaluate(() => ((globalThis as any).document.getElementById('main')?.innerText as string | undefined) ?? '(no main element)')
+    .catch((e: Error) => `(could not read the page: ${e.message})`);
+  return text.replace(/\s*\n\s*/g, ' | ').slice(0, 600);
+}
+
+/**
+ * Waits until the app has rendered a page whose heading contains `title` (an h1 in main and no
+ * "Loading…"). When it rendered another outcome instead (an error, "Page not found", the log-in
+ * page) or nothing in time, fails at once with what main shows and the URL, not a bare timeout.
+ */
+export async function waitForPage(page: Page, title: string, timeoutMs = 60_000): Promise<void> {
+  const done = await page
+    .waitForFunction(
+      ({ title, others }) => {
+        const main = (globalThis as any).document.getElementById('main');
+        const h1 = main?.querySelector('h1');
+        if (!h1 || main.querySelector('.loading')) return false;
+        const text = String(h1.textContent ?? '');
+        return text.includes(title) ? 'ok' : others.some((o: string) => text.includes(o)) ? text : false;
+      },
+      { title, others: OTHER_OUTCOMES },
+      { timeout: timeoutMs, polling: 100 },
+    )
+    .then(async (handle) => String(await handle.jsonValue()))
+    .catch((e: Error) => (/Timeout/i.test(e.message) ? undefined : Promise.reject(e)));
+  if (done === 'ok') return;
+  const why = done === undefined ? `no page titled "${title}" within ${timeoutMs / 1000} s` : `the app showed "${done}" instead of "${title}"`;
+  throw new Error(`${why}; at ${page.url()} main shows: ${await mainText(page)}`);
+}
+
+/**
+ * Logs the browser in as another user by putting a session in sessionStorage, then opens `hash`
+ * in a fresh load of the portal and waits for its page. The session is written from a same-origin
+ * page where the app does not run (/config.json), so no render of the previous user (a late
+ * redirect, a cached `me`) can race the new session; a fresh load reads it from the start.
+ */
+export async function openAs(
+  page: Page,
+  portal: string,
+  session: { token: string; email: string },
+  hash: string,
+  title: string,
+  timeoutMs?: number,
+): Promise<void> {
+  await page.goto(new URL('/config.json', portal).toString());
+  await page.evaluate((s) => (globalThis as any).sessionStorage.setItem('chainfaas.session', s), JSON.stringify(session));
+  await page.goto(`${portal}${hash}`);
+  await waitForPage(page, title, timeoutMs);
+}
+
+/** page.waitForSelector, but a timeout says what the page showed (main's text and the URL). */
+export async function waitForSelectorOrShow(page: Page, selector: string, timeoutMs = 30_000): Promise<void> {
+  try {
+    await page.waitForSelector(selector, { timeout: timeoutMs });
+  } catch (e) {
+    throw new Error(
+      `${selector} did not appear within ${timeoutMs / 1000} s (${(e as Error).message.split('\n')[0]}); at ${page.url()} main shows: ${await mainText(page)}`,
+    );
+  }
+}

@@ -33,7 +33,11 @@ export interface TestPlatform {
  * of its own, and its reaper on a short timer. The adapters are imported only after the platform
  * has set the emulators' endpoints, so they talk to the emulators.
  */
-export async function startTestPlatform(env: Record<string, string>, options: PlatformOptions = {}): Promise<TestPlatform> {
+export async function startTestPlatform(given: Record<string, string>, options: PlatformOptions = {}): Promise<TestPlatform> {
+  // Holds are on (the platform's default) and these suites run many jobs with large worst cases
+  // (50 concurrent, 1 GB for 60 s...): every developer starts with credit for all of them, so
+  // only what a suite tests (capacity, fairness, failures) limits its invocations.
+  const env = { SIGNUP_CREDIT: String(10_000_000_000_000), ...given };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   const restore = () => {

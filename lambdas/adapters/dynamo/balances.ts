@@ -1,6 +1,8 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { BalanceStore } from '../../core/ports';
+import { BatchGetCommand, BatchGetCommandOutput, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { PaymentTerms } from '../../core/ledger';
+import type { AccountChanges, AccountView, BalanceStore } from '../../core/ports';
+import { spendable } from '../../core/use-cases/balances';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
 
@@ -17,35 +19,118 @@ const ACCOUNTS_PER_WRITE = 99;
 export class DynamoBalanceStore implements BalanceStore {
   constructor(private readonly table: string) {}
 
-  async apply(txId: string, deltas: Map<string, number>, blockNumber: number): Promise<boolean> {
-    const entries = [...deltas];
+  async apply(txId: string, deltas: Map<string, number>, blockNumber: number, changes?: AccountChanges): Promise<boolean> {
+    const entries = [...new Set([...deltas.keys(), ...(changes?.owed.keys() ?? []), ...(changes?.terms.keys() ?? [])])];
     let applied = false;
     for (let part = 0; part === 0 || part * ACCOUNTS_PER_WRITE < entries.length; part++) {
       const chunk = entries.slice(part * ACCOUNTS_PER_WRITE, (part + 1) * ACCOUNTS_PER_WRITE);
+      if (await this.applyPart(`tx#${txId}#${part}`, chunk, deltas, changes, blockNumber)) applied = true;
+    }
+    await this.advance(blockNumber);
+    return applied;
+  }
+
+  /**
+   * One DynamoDB transaction: the marker (must not exist) and each account's new balance, debt and
+   * terms, with `available` moved by the change of what holds may take (`spendable`, billing). The
+   * accounts are read first and each update is conditioned on the revision read (`rev`), so two
+   * writers applying at once retry instead of overwriting each other; holds move only `available`
+   * (with ADD) and never conflict with this.
+   */
+  private async applyPart(
+    marker: string,
+    chunk: string[],
+    deltas: Map<string, number>,
+    changes: AccountChanges | undefined,
+    blockNumber: number,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.readAccounts(chunk);
       try {
         await dynamo.send(
           new TransactWriteCommand({
             TransactItems: [
-              { Put: { TableName: this.table, Item: { accountId: `tx#${txId}#${part}`, blockNumber }, ConditionExpression: 'attribute_not_exists(accountId)' } },
-              ...chunk.map(([accountId, delta]) => ({
-                Update: {
-                  TableName: this.table,
-                  Key: { accountId },
-                  // `available` (balance minus open holds) moves with the balance; holds move only it.
-                  UpdateExpression: 'ADD balance :d, available :d SET kind = :k, updatedBlock = :b',
-                  ExpressionAttributeValues: { ':d': delta, ':k': 'account', ':b': blockNumber },
-                },
+              { Put: { TableName: this.table, Item: { accountId: marker, blockNumber }, ConditionExpression: 'attribute_not_exists(accountId)' } },
+              ...chunk.map((accountId) => ({
+                Update: this.accountUpdate(
+                  accountId,
+                  current.get(accountId),
+                  deltas.get(accountId) ?? 0,
+                  changes?.owed.get(accountId) ?? 0,
+                  changes?.terms.get(accountId),
+                  blockNumber,
+                ),
               })),
             ],
           }),
         );
-        applied = true;
+        return true;
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
+        // The marker exists: this part of the transaction was applied before.
+        if (!(err instanceof TransactionCanceledException) || err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+        if (attempt >= 50) throw err;
       }
     }
-    await this.advance(blockNumber);
-    return applied;
+  }
+
+  private accountUpdate(
+    accountId: string,
+    item: Record<string, unknown> | undefined,
+    dBalance: number,
+    dOwed: number,
+    terms: { terms: PaymentTerms; creditLimit: number } | undefined,
+    blockNumber: number,
+  ) {
+    const before = accountOf(item);
+    const after = {
+      balance: before.balance + dBalance,
+      owed: before.owed + dOwed,
+      terms: terms?.terms ?? before.terms,
+      creditLimit: terms?.creditLimit ?? before.creditLimit,
+    };
+    const values: Record<string, unknown> = {
+      ':b': after.balance,
+      ':o': after.owed,
+      ':t': after.terms,
+      ':l': after.creditLimit,
+      ':k': 'account',
+      ':blk': blockNumber,
+      ':rev': Number(item?.rev ?? 0) + 1,
+    };
+    const set = 'SET balance = :b, owed = :o, terms = :t, creditLimit = :l, kind = :k, updatedBlock = :blk, rev = :rev';
+    let condition: string;
+    let update: string;
+    if (item === undefined || item.available === undefined) {
+      // A new account, or one from before holds (no `available`): nothing can be held yet.
+      values[':a'] = spendable(after);
+      update = `${set}, available = :a`;
+      condition =
+        item === undefined
+          ? 'attribute_not_exists(accountId)'
+          : 'attribute_exists(accountId) AND attribute_not_exists(available) AND attribute_not_exists(rev)';
+    } else {
+      values[':d'] = spendable(after) - spendable(before);
+      update = `${set} ADD available :d`;
+      if (item.rev === undefined) condition = 'attribute_exists(available) AND attribute_not_exists(rev)';
+      else {
+        values[':rev0'] = Number(item.rev);
+        condition = 'rev = :rev0';
+      }
+    }
+    return { TableName: this.table, Key: { accountId }, UpdateExpression: update, ConditionExpression: condition, ExpressionAttributeValues: values };
+  }
+
+  /** The account items, read consistently (absent accounts are missing from the map). */
+  private async readAccounts(accountIds: string[]): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    let keys: Record<string, unknown>[] | undefined = accountIds.map((accountId) => ({ accountId }));
+    while (keys && keys.length > 0) {
+      const out: BatchGetCommandOutput = await dynamo.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
+      for (const item of out.Responses?.[this.table] ?? []) found.set(item.accountId as string, item);
+      keys = out.UnprocessedKeys?.[this.table]?.Keys;
+    }
+    return found;
   }
 
   private async advance(blockNumber: number): Promise<void> {
@@ -74,7 +159,13 @@ export class DynamoBalanceStore implements BalanceStore {
     let start: Record<string, unknown> | undefined;
     do {
       const out = await dynamo.send(
-        new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'account' }, ExclusiveStartKey: start }),
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'byKind',
+          KeyConditionExpression: 'kind = :k',
+          ExpressionAttributeValues: { ':k': 'account' },
+          ExclusiveStartKey: start,
+        }),
       );
       for (const item of out.Items ?? []) items.push({ accountId: item.accountId as string, balance: Number(item.balance ?? 0) });
       start = out.LastEvaluatedKey;
@@ -90,6 +181,33 @@ export class DynamoBalanceStore implements BalanceStore {
    * invocations never take `available` below zero and a hold is released at most once.
    */
   async placeHold(accountId: string, jobId: string, amount: number, at: string): Promise<boolean> {
+    const placed = await this.tryHold(accountId, jobId, amount, at);
+    // An account from before holds has no `available` yet: it gets one (its balance: nothing was
+    // held), once, and the hold is tried again.
+    if (placed === false && (await this.migrate(accountId))) return (await this.tryHold(accountId, jobId, amount, at)) === true;
+    return placed;
+  }
+
+  /** Gives an account item without `available` one equal to its balance; true if it did. */
+  private async migrate(accountId: string): Promise<boolean> {
+    try {
+      await dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { accountId },
+          UpdateExpression: 'SET available = balance',
+          ConditionExpression: 'kind = :k AND attribute_exists(balance) AND attribute_not_exists(available)',
+          ExpressionAttributeValues: { ':k': 'account' },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  private async tryHold(accountId: string, jobId: string, amount: number, at: string): Promise<boolean> {
     try {
       await dynamo.send(
         new TransactWriteCommand({
@@ -129,8 +247,22 @@ export class DynamoBalanceStore implements BalanceStore {
       await dynamo.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Delete: { TableName: this.table, Key: { accountId: `hold#${jobId}` }, ConditionExpression: 'amount = :h', ExpressionAttributeValues: { ':h': amount } } },
-            { Update: { TableName: this.table, Key: { accountId: out.Item.holder as string }, UpdateExpression: 'ADD available :h', ExpressionAttributeValues: { ':h': amount } } },
+            {
+              Delete: {
+                TableName: this.table,
+                Key: { accountId: `hold#${jobId}` },
+                ConditionExpression: 'amount = :h',
+                ExpressionAttributeValues: { ':h': amount },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: { accountId: out.Item.holder as string },
+                UpdateExpression: 'ADD available :h',
+                ExpressionAttributeValues: { ':h': amount },
+              },
+            },
           ],
         }),
       );
@@ -141,17 +273,24 @@ export class DynamoBalanceStore implements BalanceStore {
     }
   }
 
-  async account(accountId: string): Promise<{ balance: number; available: number; held: number } | undefined> {
+  async account(accountId: string): Promise<AccountView | undefined> {
     const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { accountId }, ConsistentRead: true }));
     if (out.Item?.kind !== 'account') return undefined;
-    const balance = Number(out.Item.balance ?? 0);
-    const available = Number(out.Item.available ?? balance);
-    return { balance, available, held: balance - available };
+    const account = accountOf(out.Item);
+    // Without `available` (an account from before holds) nothing is held.
+    const available = out.Item.available === undefined ? spendable(account) : Number(out.Item.available);
+    return { ...account, available, held: spendable(account) - available };
   }
 
   async listHolds(limit: number): Promise<{ jobId: string; accountId: string; amount: number; placedAt: string }[]> {
     const out = await dynamo.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'hold' }, Limit: limit }),
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byKind',
+        KeyConditionExpression: 'kind = :k',
+        ExpressionAttributeValues: { ':k': 'hold' },
+        Limit: limit,
+      }),
     );
     return (out.Items ?? [])
       .map((i) => ({ jobId: i.jobId as string, accountId: i.holder as string, amount: Number(i.amount), placedAt: i.placedAt as string }))
@@ -162,4 +301,14 @@ export class DynamoBalanceStore implements BalanceStore {
     const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { accountId: CHECKPOINT }, ConsistentRead: true }));
     return out.Item?.blockNumber as number | undefined;
   }
+}
+
+/** An account item's balance, debt and terms, with the defaults of items written before invoice terms. */
+function accountOf(item: Record<string, unknown> | undefined): { balance: number; owed: number; terms: PaymentTerms; creditLimit: number } {
+  return {
+    balance: Number(item?.balance ?? 0),
+    owed: Number(item?.owed ?? 0),
+    terms: item?.terms === 'invoice' ? 'invoice' : 'prepaid',
+    creditLimit: Number(item?.creditLimit ?? 0),
+  };
 }

@@ -154,7 +154,7 @@ export class DynamoJobStore implements JobStore {
     jobId: string,
     from: readonly JobStatus[],
     changes: Partial<JobRecord>,
-    guard: { providerId?: string; attempt?: number } = {},
+    guard: { providerId?: string; attempt?: number; present?: keyof JobRecord } = {},
     remove: (keyof JobRecord)[] = [],
   ): Promise<boolean> {
     const names: Record<string, string> = { '#status': 'status' };
@@ -178,6 +178,10 @@ export class DynamoJobStore implements JobStore {
       names['#attempt'] = 'attempt';
       values[':attempt'] = guard.attempt;
       conditions.push('#attempt = :attempt');
+    }
+    if (guard.present !== undefined) {
+      names['#present'] = guard.present;
+      conditions.push('attribute_exists(#present)');
     }
     remove.forEach((key, i) => (names[`#r${i}`] = key));
     const update = [sets.length ? `SET ${sets.join(', ')}` : '', remove.length ? `REMOVE ${remove.map((_, i) => `#r${i}`).join(', ')}` : '']

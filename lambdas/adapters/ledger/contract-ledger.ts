@@ -1,6 +1,16 @@
 import type { BalanceMovements as ChaincodeMovements, Job } from '../../../chaincode/src/models';
 import { MONETARY_CONTRACT, MONITORING_CONTRACT } from '../../../chaincode/src/names';
-import type { AccountEntry, BalanceMovements, HistoryEntry, Ledger, LedgerEvent, LedgerEventResult, LedgerJob, SubmitResult } from '../../core/ledger';
+import type {
+  AccountEntry,
+  BalanceMovements,
+  HistoryEntry,
+  Ledger,
+  LedgerBilling,
+  LedgerEvent,
+  LedgerEventResult,
+  LedgerJob,
+  SubmitResult,
+} from '../../core/ledger';
 
 /**
  * The `Ledger` port in terms of chaincode transactions. FabricLedger and EmbeddedLedger differ
@@ -50,6 +60,10 @@ export abstract class ContractLedger implements Ledger {
   async getAccountHistory(accountId: string): Promise<AccountEntry[]> {
     return JSON.parse(await this.evaluateTx(MONETARY_CONTRACT, 'GetAccountHistory', [accountId])) as AccountEntry[];
   }
+
+  async getBilling(accountId: string): Promise<LedgerBilling> {
+    return JSON.parse(await this.evaluateTx(MONETARY_CONTRACT, 'GetBilling', [accountId])) as LedgerBilling;
+  }
 }
 
 /** The chaincode's job record is the port's LedgerJob (the compiler checks they agree). */
@@ -60,5 +74,14 @@ function toLedgerJob(job: Job): LedgerJob {
 /** Reads a `BalanceMovements` chaincode event payload committed in block `blockNumber`. */
 export function parseBalanceMovements(payload: string, blockNumber: number): BalanceMovements {
   const movements = JSON.parse(payload) as ChaincodeMovements;
-  return { blockNumber, txId: movements.txId, timestamp: movements.timestamp, settlements: movements.settlements, topUps: movements.topUps };
+  const parsed: BalanceMovements = {
+    blockNumber,
+    txId: movements.txId,
+    timestamp: movements.timestamp,
+    settlements: movements.settlements,
+    topUps: movements.topUps,
+  };
+  if (movements.billPayments) parsed.billPayments = movements.billPayments;
+  if (movements.terms) parsed.terms = movements.terms;
+  return parsed;
 }

@@ -1,5 +1,5 @@
-import type { BalanceMovements, Ledger, LedgerEventSource } from '../ledger';
-import type { BalanceStore, JobStore } from '../ports';
+import type { BalanceMovements, Ledger, LedgerEventSource, PaymentTerms } from '../ledger';
+import type { AccountChanges, BalanceStore, JobStore } from '../ports';
 
 /**
  * The controller's read model of money: DynamoDB balances (and each job's settled cost) that
@@ -14,11 +14,35 @@ export function movementDeltas(movements: BalanceMovements): Map<string, number>
   for (const t of movements.topUps) add(t.accountId, t.amount);
   for (const s of movements.settlements) {
     if (!s.paid || s.cost === 0) continue;
-    add(s.payerAccountId, -s.cost);
+    // Invoice terms: the payer's balance is not debited; the cost is owed (owedDeltas).
+    if (!s.invoiced) add(s.payerAccountId, -s.cost);
     if (s.payeeAccountId) add(s.payeeAccountId, s.cost);
   }
+  for (const p of movements.billPayments ?? []) add(p.accountId, -p.amount);
   for (const [account, delta] of deltas) if (delta === 0) deltas.delete(account);
   return deltas;
+}
+
+/** What one committed ledger transaction changed besides balances: what accounts owe, and their terms. */
+export function movementChanges(movements: BalanceMovements): AccountChanges {
+  const owed = new Map<string, number>();
+  const add = (account: string, amount: number) => owed.set(account, (owed.get(account) ?? 0) + amount);
+  for (const s of movements.settlements) if (s.paid && s.invoiced && s.cost > 0) add(s.payerAccountId, s.cost);
+  for (const p of movements.billPayments ?? []) add(p.accountId, -p.amount);
+  const terms = new Map<string, { terms: PaymentTerms; creditLimit: number }>();
+  // In ledger order, so the last change of the transaction wins.
+  for (const t of movements.terms ?? []) terms.set(t.accountId, { terms: t.terms, creditLimit: t.creditLimit });
+  return { owed, terms };
+}
+
+/**
+ * The part of an account's money holds may take (before holds): a prepaid account's balance; an
+ * invoice account's credit limit minus what it owes (its jobs do not draw on the balance). The
+ * read model keeps `available = spendable - held`, so a transaction that changes the balance, the
+ * debt or the terms moves `available` by the change of this.
+ */
+export function spendable(account: { balance: number; owed: number; terms: PaymentTerms; creditLimit: number }): number {
+  return account.terms === 'invoice' ? account.creditLimit - account.owed : account.balance;
 }
 
 /**
@@ -26,7 +50,7 @@ export function movementDeltas(movements: BalanceMovements): Map<string, number>
  * and records each settlement's cost on the job. Returns false if it had been applied before.
  */
 export async function applyMovements(balances: BalanceStore, jobs: Pick<JobStore, 'recordSettlement'>, movements: BalanceMovements): Promise<boolean> {
-  const applied = await balances.apply(movements.txId, movementDeltas(movements), movements.blockNumber);
+  const applied = await balances.apply(movements.txId, movementDeltas(movements), movements.blockNumber, movementChanges(movements));
   for (const s of movements.settlements) {
     await jobs.recordSettlement(s.jobId, s.cost, s.paid, s.reason);
     // The settlement debited the actual cost from balance and available above; the job's hold
@@ -72,7 +96,8 @@ export async function catchUpBalances(
 }
 
 export interface Difference {
-  kind: 'balance' | 'job';
+  /** `owed`: what an invoice-terms account owes (read model vs the ledger's unpaid invoices). */
+  kind: 'balance' | 'job' | 'owed';
   id: string;
   readModel: number | undefined;
   ledger: number | undefined;
@@ -83,14 +108,19 @@ export interface Difference {
  * with the ledger. An empty `differences` list means the two agree to the micro-credit.
  */
 export async function reconcile(
-  ledger: Pick<Ledger, 'getBalance' | 'getJob'>,
-  accounts: { accountId: string; balance: number }[],
+  ledger: Pick<Ledger, 'getBalance' | 'getJob'> & Pick<Partial<Ledger>, 'getBilling'>,
+  accounts: { accountId: string; balance: number; owed?: number }[],
   settledJobs: { jobId: string; cost?: number }[] = [],
 ): Promise<{ accounts: number; jobs: number; differences: Difference[] }> {
   const differences: Difference[] = [];
-  for (const { accountId, balance } of accounts) {
+  for (const { accountId, balance, owed } of accounts) {
     const onLedger = await ledger.getBalance(accountId).catch(() => undefined);
     if (onLedger !== balance) differences.push({ kind: 'balance', id: accountId, readModel: balance, ledger: onLedger });
+    // What the account owes (invoice terms), when the caller passed it and the ledger can tell.
+    if (owed !== undefined && ledger.getBilling) {
+      const owedOnLedger = await ledger.getBilling(accountId).then((b) => b.owed, () => undefined);
+      if (owedOnLedger !== owed) differences.push({ kind: 'owed', id: accountId, readModel: owed, ledger: owedOnLedger });
+    }
   }
   for (const job of settledJobs) {
     const record = await ledger.getJob(job.jobId);

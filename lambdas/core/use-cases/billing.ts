@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { conflict, DomainError, notFound } from '../errors';
-import type { AccountEntry, BillingUnits, Ledger } from '../ledger';
+import type { AccountEntry, BillingUnits, Ledger, LedgerBilling, LedgerInvoice, PaymentTerms } from '../ledger';
 import type { JobRecord, User } from '../model';
 import type { PublishedPrices } from '../ports';
 import { Deps, nowIso, parse } from './context';
@@ -21,6 +21,12 @@ import { requireOperator } from './operator';
  * - Top-ups through the PaymentProvider port, then a `TopUp` ledger event (reference
  *   `topup:<account>:<reference>`, which the chaincode credits once).
  * - Bills: monthly statements computed from the developer's settled jobs.
+ * - Invoice terms: the operator puts an account on invoice terms with a credit limit
+ *   (`PUT /operator/accounts/{id}/terms` → `SetTerms` on the ledger). Its jobs settle by paying
+ *   the provider and adding the cost to the month's invoice on the ledger (no balance goes
+ *   negative: the debt is its own amount, bounded by the limit); its holds take from the credit
+ *   limit minus what it owes; a closed month's bill is `due` and is paid from the balance with
+ *   `POST /account/bills/{month}/pay` (`PayBill`, once per bill).
  * - History and provider earnings: read from the monetary ledger.
  */
 
@@ -69,9 +75,26 @@ export async function listPrices(deps: Deps) {
 export async function holdForJob(deps: Deps, job: JobRecord): Promise<number | undefined> {
   if (!deps.config.holds || !deps.balances.placeHold) return undefined;
   const amount = job.maxCost;
-  if (await deps.balances.placeHold(job.developerId, job.jobId, amount, job.createdAt)) return amount;
+  // A new account's signup credit may still be on its way to the read model (outbox, ledger
+  // writer, balance movements): while the account is unknown there, wait for it a little rather
+  // than refuse its first invocation. Once it is known, one more try decides.
+  for (let waited = 0, known = false; ; waited += 200) {
+    if (await deps.balances.placeHold(job.developerId, job.jobId, amount, job.createdAt)) return amount;
+    if (known || deps.config.signupCredit <= 0 || waited >= SIGNUP_WAIT_MS) break;
+    known = (await deps.balances.account?.(job.developerId)) !== undefined;
+    if (!known) await sleep(200);
+  }
   const account = await deps.balances.account?.(job.developerId);
   const available = account?.available ?? 0;
+  if (account?.terms === 'invoice') {
+    throw new DomainError(
+      'insufficient_funds',
+      `credit limit reached: this invocation may cost up to ${amount} micro-credits (its hold) and the account has ${available} of credit available ` +
+        `(limit ${account.creditLimit} minus ${account.owed} owed minus ${account.held} held by running jobs); pay the due bills with POST /account/bills/{month}/pay`,
+      undefined,
+      { required: amount, available, terms: 'invoice', creditLimit: account.creditLimit, owed: account.owed, held: account.held },
+    );
+  }
   throw new DomainError(
     'insufficient_funds',
     `insufficient funds: this invocation may cost up to ${amount} micro-credits (its hold) and the account has ${available} available ` +
@@ -81,6 +104,10 @@ export async function holdForJob(deps: Deps, job: JobRecord): Promise<number | u
   );
 }
 
+/** How long a new account's first invocation waits for its signup credit to reach the read model. */
+const SIGNUP_WAIT_MS = 10_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Releases the job's hold (if any is still open); exactly once however often it is called. */
 export async function releaseHold(deps: Pick<Deps, 'balances'>, jobId: string): Promise<number | undefined> {
   return deps.balances.releaseHold?.(jobId);
@@ -88,7 +115,9 @@ export async function releaseHold(deps: Pick<Deps, 'balances'>, jobId: string): 
 
 /**
  * Releases open holds whose job ended without a settlement reaching the read model (it failed or
- * was cancelled), or never got created (a crash between hold and job write, older than `graceMs`).
+ * was cancelled), whose settlement was recorded but the release was lost (a crash between the
+ * two), or whose job never got created (a crash between hold and job write, older than `graceMs`).
+ * The reaper runs it on its schedule (reaper.ts), so no hold outlives its job by more than a sweep.
  */
 export async function sweepHolds(deps: Deps, graceMs = 5 * 60_000): Promise<number> {
   if (!deps.balances.listHolds) return 0;
@@ -100,6 +129,49 @@ export async function sweepHolds(deps: Deps, graceMs = 5 * 60_000): Promise<numb
     if (ended && (await releaseHold(deps, hold.jobId)) !== undefined) released++;
   }
   return released;
+}
+
+// ---------- invoice terms ----------
+
+const TermsBody = z
+  .object({
+    terms: z.enum(['prepaid', 'invoice']),
+    creditLimit: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.terms === 'invoice' && b.creditLimit === undefined)
+      ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'required for invoice terms (micro-credits)' });
+    if (b.terms === 'prepaid' && (b.creditLimit ?? 0) !== 0)
+      ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'prepaid terms have no credit limit (0 or absent)' });
+  });
+
+const AccountId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z, a-z, 0-9, _ or -');
+
+/**
+ * `PUT /operator/accounts/{accountId}/terms`: the operator puts a developer's account on
+ * `prepaid` or `invoice` terms (with a credit limit, micro-credits). Queued as a `SetTerms` ledger
+ * event (no ledger write on the request path): the terms hold from the transaction that commits
+ * it, and `GET /account` shows them once the read model followed it. 202 with what was asked.
+ */
+export async function setAccountTerms(deps: Deps, user: User, accountId: string, body: unknown) {
+  requireOperator(deps, user);
+  const req = parse(TermsBody, body);
+  // A malformed id names no account, like an unknown one.
+  const account = AccountId.safeParse(accountId).success ? await deps.accounts.getUser(accountId) : undefined;
+  if (!account || !account.roles.includes('developer')) throw notFound('account', accountId);
+  const id = account.userId;
+  const creditLimit = req.terms === 'invoice' ? (req.creditLimit as number) : 0;
+  await deps.outbox.append(id, [{ type: 'SetTerms', accountId: id, terms: req.terms, creditLimit }]);
+  return {
+    accountId: id,
+    terms: req.terms,
+    creditLimit,
+    status: 'pending' as const,
+    requestedAt: nowIso(deps),
+    requestedBy: user.userId,
+    unit: 'micro-credits',
+  };
 }
 
 // ---------- top-ups ----------
@@ -129,7 +201,9 @@ export async function topUp(deps: Deps, user: User, body: unknown) {
   if (!created.created) {
     const existing = created.existing;
     if (existing.amount !== req.amount) {
-      throw conflict(`reference ${req.reference} was already used for a top-up of ${existing.amount}; use a new reference for a new top-up`, { reference: req.reference });
+      throw conflict(`reference ${req.reference} was already used for a top-up of ${existing.amount}; use a new reference for a new top-up`, {
+        reference: req.reference,
+      });
     }
     if (existing.status !== 'pending') return { ...view(existing), replayed: true };
   }
@@ -138,7 +212,9 @@ export async function topUp(deps: Deps, user: User, body: unknown) {
     await store.updateTopUp(user.userId, req.reference, { status: 'declined', declineReason: charged.reason });
     throw new DomainError('insufficient_funds', `the payment was declined: ${charged.reason}`, 'amount', { reference: req.reference, status: 'declined' });
   }
-  await deps.outbox.append(user.userId, [{ type: 'TopUp', accountId: user.userId, amount: req.amount, reference: ledgerTopUpReference(user.userId, req.reference) }]);
+  await deps.outbox.append(user.userId, [
+    { type: 'TopUp', accountId: user.userId, amount: req.amount, reference: ledgerTopUpReference(user.userId, req.reference) },
+  ]);
   await store.updateTopUp(user.userId, req.reference, { status: 'approved', paymentId: charged.paymentId });
   return { ...view({ ...record, status: 'approved', paymentId: charged.paymentId }), replayed: !created.created };
 }
@@ -202,14 +278,25 @@ export interface BillLine {
 export interface Bill {
   accountId: string;
   month: string;
-  status: 'open' | 'closed';
-  /** Prepaid accounts pay each job from their balance when it settles: nothing is due. */
-  terms: 'prepaid';
+  /**
+   * `open`: the month is not over; `closed`: over, nothing owed (prepaid: each job was paid from
+   * the balance as it settled); `due`: over, on invoice terms, `amountDue` is owed; `paid`: its
+   * invoice was paid.
+   */
+  status: 'open' | 'closed' | 'due' | 'paid';
+  /** `invoice` when the month's jobs were invoiced (the ledger holds an invoice for it), else `prepaid`. */
+  terms: PaymentTerms;
+  /** True when `POST /account/bills/{month}/pay` would pay it now (status `due`). */
+  payable: boolean;
   lines: BillLine[];
   jobs: number;
   runtimeMs: number;
   total: number;
+  /** Invoice terms: what the ledger invoiced for the month, and what was paid of it. */
+  invoiced: number;
+  amountPaid: number;
   amountDue: number;
+  paidAt?: string;
   unit: 'micro-credits';
 }
 
@@ -218,7 +305,7 @@ async function billedJobs(deps: Deps, developerId: string): Promise<JobRecord[]>
   return (await deps.jobs.listSettled(developerId)).filter((j) => j.paid === true && j.status === 'SUCCEEDED');
 }
 
-function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord[]): Bill {
+function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord[], invoice?: LedgerInvoice): Bill {
   const lines = new Map<string, BillLine>();
   for (const job of jobs) {
     const line = lines.get(job.functionId) ?? { functionId: job.functionId, jobs: 0, runtimeMs: 0, cost: 0 };
@@ -229,41 +316,73 @@ function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord
   }
   const sorted = [...lines.values()].sort((a, b) => a.functionId.localeCompare(b.functionId));
   const sum = (f: (l: BillLine) => number) => sorted.reduce((s, l) => s + f(l), 0);
+  const closed = month < nowIso(deps).slice(0, 7);
+  const invoiced = invoice?.amount ?? 0;
+  const amountPaid = invoice?.paidAmount ?? 0;
+  const due = invoiced - amountPaid;
+  const status = !closed ? 'open' : due > 0 ? 'due' : invoiced > 0 ? 'paid' : 'closed';
   return {
     accountId,
     month,
-    status: month < nowIso(deps).slice(0, 7) ? 'closed' : 'open',
-    terms: 'prepaid',
+    status,
+    terms: invoice ? 'invoice' : 'prepaid',
+    payable: status === 'due',
     lines: sorted,
     jobs: sum((l) => l.jobs),
     runtimeMs: sum((l) => l.runtimeMs),
     total: sum((l) => l.cost),
-    amountDue: 0,
+    invoiced,
+    amountPaid,
+    amountDue: closed ? due : 0,
+    paidAt: invoice?.paidAt,
     unit: 'micro-credits',
   };
 }
 
-/** `GET /account/bills`: one statement per month with settled jobs, newest first (months by job creation, UTC). */
-export async function listBills(deps: Deps, user: User) {
+/** The ledger side of bills: the account's invoices (none for an account the ledger does not know, or without a ledger). */
+type BillingLedger = Pick<Partial<Ledger>, 'getBilling'>;
+
+async function ledgerBilling(ledger: BillingLedger | undefined, accountId: string): Promise<LedgerBilling | undefined> {
+  if (!ledger?.getBilling) return undefined;
+  try {
+    return await ledger.getBilling(accountId);
+  } catch (err) {
+    // An account the ledger has not opened yet owes nothing; anything else is an outage.
+    if (/does not exist/.test((err as Error).message)) return undefined;
+    throw err;
+  }
+}
+
+/** `GET /account/bills`: one statement per month with settled jobs or an invoice, newest first (months by job creation, UTC). */
+export async function listBills(deps: Deps, user: User, ledger?: BillingLedger) {
   const byMonth = new Map<string, JobRecord[]>();
   for (const job of await billedJobs(deps, user.userId)) {
     const month = job.createdAt.slice(0, 7);
     byMonth.set(month, [...(byMonth.get(month) ?? []), job]);
   }
+  const invoices = new Map((await ledgerBilling(ledger, user.userId))?.invoices.map((i) => [i.month, i]) ?? []);
+  for (const month of invoices.keys()) if (!byMonth.has(month)) byMonth.set(month, []);
   const items = [...byMonth.entries()]
     .sort(([a], [b]) => b.localeCompare(a))
     .map(([month, jobs]) => {
-      const { lines: _lines, ...summary } = statement(deps, user.userId, month, jobs);
+      const { lines: _lines, ...summary } = statement(deps, user.userId, month, jobs, invoices.get(month));
       void _lines;
       return summary;
     });
   return { accountId: user.userId, items };
 }
 
-/** `GET /account/bills/{month}`: the month's statement, per function. */
-export async function getBill(deps: Deps, user: User, month: string): Promise<Bill> {
-  const m = parse(Month, month);
-  return statement(deps, user.userId, m, (await billedJobs(deps, user.userId)).filter((j) => j.createdAt.startsWith(m)));
+/** `GET /account/bills/{month}`: the month's statement, per function, with what its invoice (if any) owes. */
+export async function getBill(deps: Deps, user: User, month: string, ledger?: BillingLedger): Promise<Bill> {
+  const m = parse(z.object({ month: Month }), { month }).month;
+  const invoice = (await ledgerBilling(ledger, user.userId))?.invoices.find((i) => i.month === m);
+  return statement(
+    deps,
+    user.userId,
+    m,
+    (await billedJobs(deps, user.userId)).filter((j) => j.createdAt.startsWith(m)),
+    invoice,
+  );
 }
 
 /** The statement as CSV: one row per function, then a total row. */
@@ -276,19 +395,72 @@ export function billCsv(bill: Bill): string {
 
 const csvCell = (v: string) => (/[",\r\n]/.test(v) || /^[=+\-@]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
+/** What paying a bill answers: the same for every request that pays the same amount due. */
+export interface BillReceipt {
+  accountId: string;
+  month: string;
+  amount: number;
+  /** The payment's reference on the account history (`bill:<account>:<month>`). */
+  reference: string;
+  /** `pending` until the ledger writer commits the payment, then `paid`. */
+  status: 'pending' | 'paid';
+  paidAt?: string;
+  unit: 'micro-credits';
+}
+
 /**
- * `POST /account/bills/{month}/pay`: only invoice-terms accounts owe a bill. Every account is
- * prepaid today (each job is paid from the balance when it settles), so this answers 409 with the
- * statement's amount due (0). See README, "Billing", for what invoice terms still need.
+ * `POST /account/bills/{month}/pay`: pays a closed month's invoice from the balance.
+ *
+ * - A month with no invoice (every job was prepaid) → 409, nothing is due; an open month → 409.
+ * - A bill already paid → 200 with its receipt (`replayed`), nothing moves.
+ * - A balance on the ledger below the amount due → 402 naming the amount.
+ * - Otherwise a `PayBill` event for exactly the amount due is queued → 202 with the receipt.
+ *   Requests that race queue the same event; the chaincode pays the first and finds the others
+ *   duplicates (nothing due, same amount), so the bill is paid once and every answer is the same.
  */
-export async function payBill(deps: Deps, user: User, month: string): Promise<never> {
-  const bill = await getBill(deps, user, month);
-  throw conflict(`the account is on prepaid terms: the jobs of ${bill.month} were paid from the balance as they settled; nothing is due`, {
+export async function payBill(
+  deps: Deps,
+  ledger: Pick<Ledger, 'getBalance'> & BillingLedger,
+  user: User,
+  month: string,
+): Promise<{ status: 200 | 202; receipt: BillReceipt & { replayed: boolean } }> {
+  const bill = await getBill(deps, user, month, ledger);
+  const receipt = (amount: number, status: BillReceipt['status']): BillReceipt => ({
+    accountId: user.userId,
     month: bill.month,
-    total: bill.total,
-    amountDue: bill.amountDue,
-    terms: bill.terms,
+    amount,
+    reference: `bill:${user.userId}:${bill.month}`,
+    status,
+    paidAt: status === 'paid' ? bill.paidAt : undefined,
+    unit: 'micro-credits',
   });
+  if (bill.status === 'open') {
+    throw conflict(`the bill of ${bill.month} is still open: a month's bill is paid once the month is over`, {
+      month: bill.month,
+      status: bill.status,
+      invoiced: bill.invoiced,
+    });
+  }
+  if (bill.terms === 'prepaid') {
+    throw conflict(`the account was on prepaid terms in ${bill.month}: its jobs were paid from the balance as they settled; nothing is due`, {
+      month: bill.month,
+      total: bill.total,
+      amountDue: bill.amountDue,
+      terms: bill.terms,
+    });
+  }
+  if (bill.status === 'paid') return { status: 200, receipt: { ...receipt(bill.amountPaid, 'paid'), replayed: true } };
+  const balance = await ledger.getBalance(user.userId).catch(() => 0);
+  if (balance < bill.amountDue) {
+    throw new DomainError(
+      'insufficient_funds',
+      `insufficient funds: the bill of ${bill.month} is ${bill.amountDue} micro-credits and the balance is ${balance}; top up with POST /account/top-ups`,
+      'amount',
+      { required: bill.amountDue, balance, month: bill.month },
+    );
+  }
+  await deps.outbox.append(user.userId, [{ type: 'PayBill', accountId: user.userId, month: bill.month, amount: bill.amountDue }]);
+  return { status: 202, receipt: { ...receipt(bill.amountDue, 'pending'), replayed: false } };
 }
 
 // ---------- provider earnings ----------

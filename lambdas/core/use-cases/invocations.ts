@@ -12,6 +12,7 @@ import { Deps, now, nowIso, parse } from './context';
 import { getOwnFunction, requireLive } from './functions';
 import { admit, dispatch } from './scheduling';
 import { holdForJob, pricesInForce, releaseHold } from './billing';
+import { injectFault } from '../faults';
 
 /**
  * Invocations: a job per call, placed at once when capacity allows; sync callers wait for it.
@@ -157,6 +158,7 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
       throw err;
     });
   }
+  injectFault('invoke.afterJobWrite');
   const dispatched = await dispatch(deps, job, fn);
   return { job: dispatched ?? job, mode, waitS, replayed: false };
 }

@@ -1,6 +1,6 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
 import { canonicalJson } from '../canonical-json';
-import { ProviderRecord, TERMINAL, User } from '../model';
+import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { vcpuMillicores as toMilli } from '../pricing';
 import { HeartbeatBody, RegisterProviderBody, ReportBody, RuntimeReport } from '../schemas';
@@ -9,6 +9,8 @@ import type { TemporaryCredentials } from '../ports';
 import { Deps, now as clock, nowIso, parse, requireRole } from './context';
 import { resultStorageFor } from './results';
 import { dispatchWaiting, releaseJob } from './scheduling';
+import { injectFault } from '../faults';
+import { isOnline } from '../scheduler';
 
 /**
  * Providers: registration (with their own queue and credentials scoped to it), heartbeats that
@@ -151,7 +153,10 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   if (!job || job.providerId !== providerId) throw notFound('job', report.jobId);
   if (job.attempt !== report.attempt) throw conflict(`the job is at attempt ${job.attempt}; this report is for attempt ${report.attempt}`);
   if (TERMINAL.includes(job.status)) {
-    if (job.runtimeMs === report.runtimeMs && job.resultSha256 === report.resultSha256) return { jobId: job.jobId, status: job.status, duplicate: true };
+    if (job.runtimeMs === report.runtimeMs && job.resultSha256 === report.resultSha256) {
+      await finishReport(deps, job, providerId, report, req.signature);
+      return { jobId: job.jobId, status: job.status, duplicate: true };
+    }
     throw conflict(`job ${job.jobId} is already ${job.status}`);
   }
   if (report.runtimeMs > job.resources.timeoutS * 1000 + 5000)
@@ -173,6 +178,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       reason: report.reason === undefined ? undefined : describeFailure(report),
       resultSha256: report.resultSha256,
       resultSize: report.resultSize,
+      reportPending: true,
     },
     { providerId, attempt: report.attempt },
     ['leaseShard', 'leaseExpiresAt'],
@@ -181,17 +187,33 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     // Another writer moved the job first: the same report again (idempotent), or the reaper took it back.
     const again = await deps.jobs.getJob(job.jobId);
     if (again && again.attempt === report.attempt && again.providerId === providerId && TERMINAL.includes(again.status)) {
+      await finishReport(deps, again, providerId, report, req.signature);
       return { jobId: job.jobId, status: again.status, duplicate: true };
     }
     throw conflict(`job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`);
   }
-  await releaseJob(deps, job, providerId);
-  await deps.outbox.append(job.jobId, [
-    { type: 'SetRuntime', jobId: job.jobId, report: canonicalJson(report), signature: req.signature },
-    { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: report.resultSha256, resultSize: report.resultSize },
-  ]);
+  injectFault('report.afterTransition');
+  await finishReport(deps, { ...job, reportPending: true }, providerId, report, req.signature);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
+}
+
+/**
+ * What follows an accepted report, outside the transition that accepted it: the ledger events,
+ * then the capacity. A report repeated after a crash in between (the agent retries a 500) finds
+ * `reportPending` still set and finishes them. The events are appended at least once (the ledger
+ * takes the identical SetRuntime and ConfirmReceipt again as duplicates); the capacity is released
+ * at most once, by whoever removes `reportPending` (a conditional write).
+ */
+async function finishReport(deps: Deps, job: JobRecord, providerId: string, report: RuntimeReport, signature: string): Promise<void> {
+  if (!job.reportPending) return;
+  await deps.outbox.append(job.jobId, [
+    { type: 'SetRuntime', jobId: job.jobId, report: canonicalJson(report), signature },
+    { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: report.resultSha256, resultSize: report.resultSize },
+  ]);
+  if (await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: report.attempt, present: 'reportPending' }, ['reportPending'])) {
+    await releaseJob(deps, job, providerId);
+  }
 }
 
 function describeFailure(report: RuntimeReport): string {
@@ -209,4 +231,59 @@ function describeFailure(report: RuntimeReport): string {
     default:
       return 'the provider could not run the function';
   }
+}
+
+// ---------- the owner's view: GET /providers, GET /providers/{id} ----------
+
+/**
+ * A provider as its owner sees it: capacity, what is free of it, and whether the scheduler counts
+ * it online — the same rule placement uses (`scheduler.ts#isOnline`: not draining, and a heartbeat
+ * no older than HEARTBEAT_STALE_MS). Never the queue URL's credentials or the public key.
+ */
+function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs: number) {
+  const online = isOnline(p, { now: nowMs, heartbeatStaleMs: deps.config.heartbeatStaleMs });
+  const silentMs = Math.max(0, nowMs - Date.parse(p.lastHeartbeatAt));
+  return {
+    providerId: p.providerId,
+    name: p.name,
+    state: online ? ('online' as const) : p.draining ? ('draining' as const) : ('offline' as const),
+    online,
+    lastHeartbeatAt: p.lastHeartbeatAt,
+    silentS: Math.floor(silentMs / 1000),
+    onlineWithinS: deps.config.heartbeatStaleMs / 1000,
+    capacity: { vcpu: p.capacityVcpuMilli / 1000, memoryMb: p.capacityMemoryMb },
+    free: { vcpu: (p.capacityVcpuMilli - p.reservedVcpuMilli) / 1000, memoryMb: p.capacityMemoryMb - p.reservedMemoryMb },
+    runningJobs,
+    cachedImages: p.cachedImages.length,
+    warmFunctions: p.warmFunctions.length,
+    draining: p.draining,
+    createdAt: p.createdAt,
+  };
+}
+
+const PROVIDER_ID = /^prv_[A-Za-z0-9]{1,64}$/;
+
+/** Jobs ASSIGNED to each provider right now (the sparse `leases` index). */
+async function runningByProvider(deps: Deps): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const job of await deps.jobs.listLeased()) if (job.providerId) counts.set(job.providerId, (counts.get(job.providerId) ?? 0) + 1);
+  return counts;
+}
+
+/** `GET /providers`: the caller's own providers, newest first (another user's are never listed). */
+export async function listOwnProviders(deps: Deps, user: User) {
+  const nowMs = clock(deps).getTime();
+  const own = (await deps.providers.listProviders()).filter((p) => p.ownerId === user.userId);
+  const running = own.length ? await runningByProvider(deps) : new Map<string, number>();
+  const items = own.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((p) => providerView(deps, p, nowMs, running.get(p.providerId) ?? 0));
+  return { items, heartbeatStaleS: deps.config.heartbeatStaleMs / 1000 };
+}
+
+/** `GET /providers/{id}`: one of the caller's providers; another user's answers 404 like an unknown id. */
+export async function getOwnProviderView(deps: Deps, user: User, providerId: string) {
+  // No id the platform mints is this long or holds other characters: unknown, without asking DynamoDB (its key limit would be a 500).
+  if (!PROVIDER_ID.test(providerId)) throw notFound('provider', providerId.slice(0, 64));
+  const provider = await getOwnProvider(deps, user, providerId);
+  const running = await runningByProvider(deps);
+  return providerView(deps, provider, clock(deps).getTime(), running.get(providerId) ?? 0);
 }

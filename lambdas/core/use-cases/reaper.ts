@@ -1,12 +1,14 @@
 import { Deps, nowIso } from './context';
-import { dispatchWaiting, expireWaiting, reclaim } from './scheduling';
+import { dispatchWaiting, expireWaiting, finishReclaim, reclaim } from './scheduling';
+import { sweepHolds } from './billing';
 
 /**
  * The reaper: run on a schedule (EventBridge in AWS, a timer in local mode). It takes back every
  * job whose lease lapsed, because its provider stopped heart-beating or stopped listing the job
  * (re-queued elsewhere at attempt + 1, or FAILED after MAX_ATTEMPTS, with the reason), fails jobs
  * that waited for capacity past MAX_WAIT_S, and offers the capacity this freed to waiting jobs in
- * fairness order. Every step is a conditional write, so overlapping sweeps change nothing twice.
+ * fairness order, and releases the balance holds of jobs that ended without releasing theirs
+ * (billing.ts#sweepHolds). Every step is a conditional write, so overlapping sweeps change nothing twice.
  */
 
 export interface SweepResult {
@@ -18,16 +20,23 @@ export interface SweepResult {
   expired: number;
   /** Waiting jobs placed on providers by this sweep. */
   placed: number;
+  /** Holds released because their job ended without releasing them (a crash after the transition). */
+  holdsReleased?: number;
 }
 
 /** Expired leases handled per sweep; the next sweep continues. */
 const BATCH = 100;
 
 export async function sweep(deps: Deps): Promise<SweepResult> {
-  const result: SweepResult = { requeued: 0, failed: 0, expired: 0, placed: 0 };
+  const result: SweepResult = { requeued: 0, failed: 0, expired: 0, placed: 0, holdsReleased: 0 };
   const now = nowIso(deps);
   const providers = new Map((await deps.providers.listProviders()).map((p) => [p.providerId, p]));
   for (const job of await deps.jobs.listExpiredLeases(now, BATCH)) {
+    // A FAILED job still in the leases index: its reclaim died before it released the capacity.
+    if (job.status !== 'ASSIGNED' && job.releaseFrom) {
+      await finishReclaim(deps, job);
+      continue;
+    }
     const provider = job.providerId ? providers.get(job.providerId) : undefined;
     const silentMs = provider ? Date.parse(now) - Date.parse(provider.lastHeartbeatAt) : undefined;
     const reason =
@@ -40,5 +49,6 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
   }
   result.expired = await expireWaiting(deps);
   result.placed = await dispatchWaiting(deps);
+  result.holdsReleased = await sweepHolds(deps);
   return result;
 }

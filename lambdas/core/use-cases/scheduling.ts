@@ -9,6 +9,7 @@ import { Deps, now as clock, nowIso } from './context';
 import { envelopeInput } from './invocations';
 import { resultStorageFor } from './results';
 import { releaseHold } from './billing';
+import { deliver, injectFault } from '../faults';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -46,6 +47,8 @@ type Placement = { kind: 'assigned'; job: JobRecord } | { kind: 'no-capacity' } 
  * placements; it is kept up to date with what this call reserves.
  */
 async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?: ProviderRecord[]): Promise<Placement> {
+  // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
+  if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
   const snapshot = providers ?? (await deps.providers.listProviders());
   for (const provider of rankProviders(deps.config.policy, snapshot, need, schedulerOptions(deps, job.previousProviders))) {
@@ -78,6 +81,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
       return { kind: 'gone' };
     }
     const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
+    injectFault('place.afterAssign');
     await deps.outbox.append(job.jobId, [
       {
         type: 'CreateJob',
@@ -92,8 +96,10 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
         maxCost: job.maxCost,
       },
     ]);
+    injectFault('place.beforeSend');
     try {
-      await deps.queues.send(provider.queueUrl, JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn)));
+      const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
+      await deliver(() => deps.queues.send(provider.queueUrl, body));
     } catch (err) {
       // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
       console.error(JSON.stringify({ level: 'error', msg: 'could not send a job envelope; its lease will re-queue it', jobId: job.jobId, providerId: provider.providerId, error: String(err) }));
@@ -249,13 +255,13 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
   const { maxAttempts } = deps.config.scheduling;
   if (job.attempt >= maxAttempts) {
     const failure = `${reason}; gave up after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'} (at most ${maxAttempts})`;
-    if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], { status: 'FAILED', reason: failure, finishedAt: at }, guard, ['leaseShard', 'leaseExpiresAt']))) {
+    // The lapsed lease stays until finishReclaim: were this Lambda to die before that, the reaper finds the job again.
+    const failed = { status: 'FAILED' as const, reason: failure, finishedAt: at, releaseFrom: providerId };
+    if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], failed, guard))) {
       return { outcome: 'gone' };
     }
-    await releaseJob(deps, job, providerId);
-    await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason: failure }]);
-    // A failed job charges nothing: its hold goes back to the developer's available balance.
-    await releaseHold(deps, job.jobId);
+    injectFault('reclaim.afterTransition');
+    await finishReclaim(deps, { ...job, ...failed });
     return { outcome: 'failed', reason: failure };
   }
   const requeue = {
@@ -265,14 +271,36 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
     queuedAt: at,
     previousProviders: [...(job.previousProviders ?? []), providerId],
     requeueReason: reason,
+    releaseFrom: providerId,
   };
   if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], requeue, guard, ['leaseShard', 'leaseExpiresAt', 'providerId', 'assignedAt']))) {
     return { outcome: 'gone' };
   }
-  await releaseJob(deps, job, providerId);
+  injectFault('reclaim.afterTransition');
   const requeued: JobRecord = { ...job, ...requeue };
   for (const gone of ['providerId', 'assignedAt', 'leaseShard', 'leaseExpiresAt'] as const) delete requeued[gone];
+  await finishReclaim(deps, requeued);
+  delete requeued.releaseFrom;
   return { outcome: 'requeued', job: requeued };
+}
+
+/**
+ * What follows a reclaim's transition: for a FAILED job `FailJob` (appended at least once; the
+ * ledger takes the same reason again as a duplicate) and its hold back (once, by the store); then
+ * the provider's capacity, released at most once, by whoever removes `releaseFrom` (a conditional
+ * write that also drops a FAILED job's lapsed lease). Called by reclaim itself, and after a crash
+ * by the reaper (a FAILED job still in the leases index) or by the next placement (a re-queued job).
+ */
+export async function finishReclaim(deps: Deps, job: JobRecord): Promise<void> {
+  const providerId = job.releaseFrom;
+  if (!providerId) return;
+  if (job.status === 'FAILED') {
+    await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason: job.reason ?? 'failed' }]);
+    // A failed job charges nothing: its hold goes back to the developer's available balance.
+    await releaseHold(deps, job.jobId);
+  }
+  const remove: (keyof JobRecord)[] = job.status === 'FAILED' ? ['releaseFrom', 'leaseShard', 'leaseExpiresAt'] : ['releaseFrom'];
+  if (await deps.jobs.transition(job.jobId, [job.status], {}, { present: 'releaseFrom' }, remove)) await releaseJob(deps, job, providerId);
 }
 
 /**

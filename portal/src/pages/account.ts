@@ -1,48 +1,316 @@
-import { AccountEntry, Credential, describeError } from '../client';
+import { Account, AccountEntry, ApiError, Bill, Credential, describeError } from '../client';
 import { alertBox, announce, busy, clear, facts, field, h, notice, table } from '../dom';
-import { clearFormError, showFormError } from '../forms';
-import { credits, when } from '../format';
+import { clearFormError, showFieldError, showFormError } from '../forms';
+import { credits, duration, parseCredits, when } from '../format';
 import { link, PageContext, pageTitle } from '../app';
 
-/** Account: balance as the read model and the ledger see it, account history, API tokens. */
+/**
+ * Account: balance, holds and what is available, payment terms; top-ups; monthly bills (download
+ * as JSON or CSV, pay when the API says a bill is payable); the account history on the monetary
+ * ledger, newest first, a page at a time; API tokens.
+ */
+
+const HISTORY_PAGE = 20;
 
 export async function accountPage(ctx: PageContext): Promise<Node> {
-  const [account, history] = await Promise.all([ctx.api.account(), ctx.api.accountHistory()]);
-  const agree = account.ledgerBalance === undefined || account.ledgerBalance === account.balance;
+  const [account, history, bills] = await Promise.all([
+    ctx.api.account(),
+    // A ledger or bills outage leaves the rest of the page usable: the panel says what went wrong.
+    ctx.api.accountHistory({ limit: HISTORY_PAGE }).catch((err: unknown) => err as Error),
+    // A bills outage leaves the rest of the page usable: the panel says what went wrong.
+    ctx.api.listBills().catch((err: unknown) => err as Error),
+  ]);
+  const summary = h('div', { id: 'account-summary' });
+  const showSummary = (a: Account) => clear(summary, summaryFacts(ctx, a, bills instanceof Error ? undefined : bills.items));
+  showSummary(account);
+  const historyPanel = historySection(ctx, history instanceof Error ? [] : history.items, history instanceof Error ? undefined : history.next);
+  if (history instanceof Error) historyPanel.element.querySelector('#history-list')?.replaceChildren(alertBox(`The account history could not be read from the ledger: ${describeError(history)}`));
+  const refresh = async () => {
+    showSummary(await ctx.api.account());
+    await historyPanel.reload();
+  };
   return h(
     'section',
     {},
     pageTitle('Account'),
-    facts([
-      ['Account', `${ctx.me.email} (${account.accountId})`],
-      ['Roles', ctx.me.roles.join(', ')],
-      ['Balance', h('strong', { id: 'balance' }, `${credits(account.balance)} credits`)],
-      [
-        'On the ledger',
-        h(
-          'span',
-          { id: 'ledger-balance' },
-          account.ledgerBalance === undefined ? 'the ledger did not answer' : `${credits(account.ledgerBalance)} credits${agree ? ' (agrees)' : ' — the balance above is catching up with the ledger'}`,
-        ),
-      ],
-    ]),
+    summary,
     h('p', { class: 'hint' }, '1 credit = 1 000 000 micro-credits; amounts are exact. The balance follows the monetary ledger’s committed transactions.'),
-    historyTable(history.items),
+    topUpPanel(ctx, refresh),
+    billsPanel(ctx, bills, refresh),
+    historyPanel.element,
     await tokensPanel(ctx),
   );
 }
 
-function historyTable(items: AccountEntry[]): HTMLElement {
+function summaryFacts(ctx: PageContext, account: Account, bills: Bill[] | undefined): HTMLElement {
+  const agree = account.ledgerBalance === undefined || account.ledgerBalance === account.balance;
+  const terms = account.terms ?? bills?.[0]?.terms ?? 'prepaid';
+  return facts([
+    ['Account', `${ctx.me.email} (${account.accountId})`],
+    ['Roles', ctx.me.roles.join(', ')],
+    ['Balance', h('strong', { id: 'balance' }, `${credits(account.balance)} credits`)],
+    [
+      'Held',
+      h(
+        'span',
+        { id: 'held' },
+        `${credits(account.held ?? 0)} credits`,
+        h('span', { class: 'hint' }, ' (reserved for running jobs: each one’s most possible cost)'),
+      ),
+    ],
+    ['Available', h('span', { id: 'available' }, `${credits(account.available ?? account.balance)} credits`)],
+    [
+      'Terms',
+      h(
+        'span',
+        { id: 'terms' },
+        terms === 'invoice' ? 'invoice: jobs are billed monthly; pay each bill below' : `${terms}: each job is paid from the balance when it settles`,
+      ),
+    ],
+    ...(terms === 'invoice'
+      ? ([
+          ['Credit limit', h('span', { id: 'credit-limit' }, `${credits(account.creditLimit ?? 0)} credits`)],
+          ['Owed', h('span', { id: 'owed' }, `${credits(account.owed ?? 0)} credits`)],
+        ] as [string, HTMLElement][])
+      : []),
+    [
+      'On the ledger',
+      h(
+        'span',
+        { id: 'ledger-balance' },
+        account.ledgerBalance === undefined
+          ? 'the ledger did not answer'
+          : `${credits(account.ledgerBalance)} credits${agree ? ' (agrees)' : ' — the balance above is catching up with the ledger'}`,
+      ),
+    ],
+  ]);
+}
+
+/** A top-up reference: new for each top-up, kept for a retry of the same one (the API credits a reference once). */
+function newReference(): string {
+  const bytes = new Uint8Array(9);
+  crypto.getRandomValues(bytes);
+  return `portal-${Date.now().toString(36)}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * Top up through the payment provider. The reference is made once per top-up and reused until
+ * the API confirms it, so a double click, a retry after a network error or a resubmission charges
+ * once; a different amount is a different top-up with a reference of its own.
+ */
+function topUpPanel(ctx: PageContext, refresh: () => Promise<void>): HTMLElement {
+  const amount = h('input', { id: 'top-up-amount', name: 'amount', 'data-field': 'amount', inputmode: 'decimal', autocomplete: 'off', placeholder: 'e.g. 25' });
+  const submit = h('button', { type: 'submit' }, 'Top up');
+  const form = h('form', { class: 'inline-form', id: 'top-up-form', novalidate: true }, field('Amount (credits)', amount, 'Up to 6 decimals.'), submit);
+  const result = h('div', { id: 'top-up-result', 'aria-live': 'polite' });
+  let pending: { amount: number; reference: string } | undefined;
+  let running = false;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (running) return;
+    clearFormError(form);
+    const micro = parseCredits(amount.value);
+    if (micro === undefined || micro < 1) return showFieldError(form, amount, 'Amount: write a number of credits such as 25 or 0.5 (at most 6 decimals).');
+    if (!pending || pending.amount !== micro) pending = { amount: micro, reference: newReference() };
+    const { reference } = pending;
+    running = true;
+    try {
+      const topUp = await busy(form, () => ctx.api.topUp(micro, reference));
+      pending = undefined;
+      amount.value = '';
+      clear(result, notice(`Top-up of ${credits(topUp.amount)} credits approved (reference ${topUp.reference}). Waiting for the ledger to credit it…`, 'info'));
+      const credited = await waitForCredit(ctx, topUp.reference);
+      if (ctx.signal.aborted) return;
+      await refresh();
+      const message = credited
+        ? `Top-up of ${credits(topUp.amount)} credits credited (reference ${topUp.reference}).`
+        : `Top-up of ${credits(topUp.amount)} credits approved (reference ${topUp.reference}); the ledger has not credited it yet — reload in a moment.`;
+      clear(result, notice(message, credited ? 'ok' : 'info'));
+      announce(message);
+    } catch (err) {
+      // The reference stays: submitting again retries this same top-up, never a second one.
+      if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) pending = { amount: micro, reference };
+      else pending = undefined;
+      showFormError(form, err);
+    } finally {
+      running = false;
+    }
+  });
   return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'top-up-title' },
+    h('h2', { id: 'top-up-title' }, 'Top up'),
+    h('p', {}, 'Add credits to your balance through the payment provider. Each top-up is charged once, however often the button is pressed.'),
+    form,
+    result,
+  );
+}
+
+/**
+ * Polls until the top-up is credited: its transaction is on the ledger (the newest history
+ * entries) and the balance read model has followed the ledger (`balance` agrees with
+ * `ledgerBalance`), so the balance shown next includes it. Gives up after a minute.
+ */
+async function waitForCredit(ctx: PageContext, reference: string): Promise<boolean> {
+  const until = Date.now() + 60_000;
+  let onLedger = false;
+  while (Date.now() < until && !ctx.signal.aborted) {
+    if (!onLedger) onLedger = (await ctx.api.accountHistory({ limit: 10 })).items.some((e) => e.kind === 'topup' && e.reference.endsWith(`:${reference}`));
+    if (onLedger) {
+      const account = await ctx.api.account();
+      if (account.ledgerBalance === undefined || account.ledgerBalance === account.balance) return true;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+/** Monthly bills: download the statement as JSON or CSV; pay one the API marks payable. */
+function billsPanel(ctx: PageContext, bills: { items: Bill[] } | Error, refresh: () => Promise<void>): HTMLElement {
+  const list = h('div', { id: 'bill-list' });
+  const message = h('div', { id: 'bills-message', 'aria-live': 'polite' });
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'bills-title' }, h('h2', { id: 'bills-title' }, 'Bills'), message, list);
+  const show = (items: Bill[]) =>
+    clear(
+      list,
+      table(
+        'Monthly bills',
+        ['Month', 'Status', 'Jobs', 'Run time', 'Total (credits)', 'Due (credits)', 'Download', ''],
+        items.map((b) => [
+          b.month,
+          h('span', { class: `badge bill-${b.status}` }, b.status),
+          String(b.jobs),
+          duration(b.runtimeMs),
+          credits(b.total),
+          credits(b.amountDue),
+          h('span', { class: 'cell-actions' }, downloadButton(ctx, b.month, 'json', message), ' ', downloadButton(ctx, b.month, 'csv', message)),
+          b.payable === true ? payButton(ctx, b, section, message, reload) : '',
+        ]),
+        { captionHidden: true, empty: 'No bills yet: a month gets a statement once a job of yours has settled in it.' },
+      ),
+    );
+  const reload = async () => {
+    show((await ctx.api.listBills()).items);
+    await refresh();
+  };
+  if (bills instanceof Error) clear(list, alertBox(`The bills could not be read: ${describeError(bills)}`));
+  else show(bills.items);
+  return section;
+}
+
+function downloadButton(ctx: PageContext, month: string, format: 'json' | 'csv', message: HTMLElement): HTMLButtonElement {
+  const button = h(
+    'button',
+    { type: 'button', class: 'small', id: `bill-${month}-${format}`, 'aria-label': `Download the ${month} bill as ${format.toUpperCase()}` },
+    format.toUpperCase(),
+  );
+  button.addEventListener('click', async () => {
+    try {
+      const blob =
+        format === 'csv'
+          ? new Blob([await busy(button.parentElement as HTMLElement, () => ctx.api.getBillCsv(month))], { type: 'text/csv' })
+          : new Blob([`${JSON.stringify(await busy(button.parentElement as HTMLElement, () => ctx.api.getBill(month)), null, 2)}\n`], {
+              type: 'application/json',
+            });
+      saveBlob(blob, `chainfaas-bill-${month}.${format}`);
+      clear(message);
+    } catch (err) {
+      clear(message, alertBox(`Could not download the ${month} bill: ${describeError(err)}`));
+    }
+  });
+  return button;
+}
+
+function payButton(ctx: PageContext, bill: Bill, section: HTMLElement, message: HTMLElement, reload: () => Promise<void>): HTMLButtonElement {
+  const button = h(
+    'button',
+    { type: 'button', class: 'small', id: `pay-${bill.month}`, 'aria-label': `Pay the ${bill.month} bill, ${credits(bill.amountDue)} credits` },
+    `Pay ${credits(bill.amountDue)}`,
+  );
+  button.addEventListener('click', async () => {
+    try {
+      const paid = await busy(section, () => ctx.api.payBill(bill.month));
+      const text = paid.replayed
+        ? `The ${paid.month} bill was already paid (${credits(paid.amount)} credits, reference ${paid.reference}).`
+        : `Paid the ${paid.month} bill: ${credits(paid.amount)} credits from your balance (reference ${paid.reference}); the ledger records it within moments.`;
+      await reload();
+      clear(message, notice(text, 'ok'));
+      announce(text);
+    } catch (err) {
+      clear(message, alertBox(`The ${bill.month} bill was not paid. ${describeError(err)}`));
+      (message.firstElementChild as HTMLElement | null)?.setAttribute('tabindex', '-1');
+      (message.firstElementChild as HTMLElement | null)?.focus();
+    }
+  });
+  return button;
+}
+
+function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** The ledger's history, newest first, a page at a time ("Load more" follows the API's cursor). */
+function historySection(ctx: PageContext, first: AccountEntry[], firstNext: string | undefined): { element: HTMLElement; reload(): Promise<void> } {
+  let items = [...first];
+  let next = firstNext;
+  const region = h('div', { id: 'history-list' });
+  const more = h('button', { type: 'button', id: 'history-more' }, 'Load more');
+  const message = h('div', { 'aria-live': 'polite' });
+  const show = () => {
+    clear(region, historyTable(items));
+    more.hidden = !next;
+  };
+  more.addEventListener('click', async () => {
+    if (!next) return;
+    try {
+      const page = await busy(element, () => ctx.api.accountHistory({ limit: HISTORY_PAGE, cursor: next }));
+      items = [...items, ...page.items];
+      next = page.next;
+      show();
+      clear(message);
+      announce(`Loaded ${page.items.length} more movements${next ? '' : '; that is all of them'}.`);
+      (next ? more : ((region.querySelector('.table-wrap') as HTMLElement | null) ?? more)).focus();
+    } catch (err) {
+      clear(message, alertBox(describeError(err)));
+    }
+  });
+  const element = h(
     'section',
     { class: 'panel', 'aria-labelledby': 'history-title' },
     h('h2', { id: 'history-title' }, 'Account history'),
-    table(
-      'Account history',
-      ['When', 'What', 'Amount (credits)', 'Reference', 'Ledger transaction'],
-      items.map((e) => [when(e.timestamp), entryKind(e), h('span', { class: e.amount < 0 ? 'debit' : 'credit' }, `${e.amount > 0 ? '+' : ''}${credits(e.amount)}`), referenceOf(e), h('code', { title: e.txId }, `${e.txId.slice(0, 12)}…`)]),
-      { captionHidden: true, empty: 'No movements yet.' },
-    ),
+    region,
+    message,
+    h('p', {}, more),
+  );
+  show();
+  return {
+    element,
+    reload: async () => {
+      const page = await ctx.api.accountHistory({ limit: Math.max(HISTORY_PAGE, items.length) });
+      items = page.items;
+      next = page.next;
+      show();
+    },
+  };
+}
+
+function historyTable(items: AccountEntry[]): HTMLElement {
+  return table(
+    'Account history',
+    ['When', 'What', 'Amount (credits)', 'Reference', 'Ledger transaction'],
+    items.map((e) => [
+      when(e.timestamp),
+      entryKind(e),
+      h('span', { class: e.amount < 0 ? 'debit' : 'credit' }, `${e.amount > 0 ? '+' : ''}${credits(e.amount)}`),
+      referenceOf(e),
+      h('code', { title: e.txId }, `${e.txId.slice(0, 12)}…`),
+    ]),
+    { captionHidden: true, empty: 'No movements yet.' },
   );
 }
 
@@ -61,7 +329,9 @@ function referenceOf(e: AccountEntry): Node | string {
 /** API tokens for the CLI and scripts: created here, shown once, revoked here. */
 async function tokensPanel(ctx: PageContext): Promise<HTMLElement> {
   const section = h('section', { class: 'panel', 'aria-labelledby': 'tokens-title' }, h('h2', { id: 'tokens-title' }, 'API tokens'));
-  section.append(h('p', {}, 'For the ', h('code', {}, 'chainfaas'), ' CLI, the provider agent and your scripts. A token acts as you; revoke one you no longer use.'));
+  section.append(
+    h('p', {}, 'For the ', h('code', {}, 'chainfaas'), ' CLI, the provider agent and your scripts. A token acts as you; revoke one you no longer use.'),
+  );
   const list = h('div', { id: 'token-list' });
   const created = h('div', { 'aria-live': 'polite', id: 'token-created' });
   const refresh = async () => {

@@ -1,0 +1,136 @@
+import { createPrivateKey, KeyObject, sign, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { CertificateAuthority, ChannelPeer, FabricJoinInfo, PeerEnrolment } from '../core/ports';
+import { ENV } from '../handlers/manifest';
+import { FabricDiscovery } from './fabric-discovery';
+import type { FabricLedgerOptions } from './ledger/fabric-ledger';
+
+/**
+ * PeerEnrolment on the platform's Fabric network. The organisation's CA and TLS CA keys come from
+ * PEM files in local mode (up.sh's cryptogen output: `FABRIC_CA_KEY_PATH`, `FABRIC_TLS_CA_KEY_PATH`)
+ * or, in AWS, from the Secrets Manager secret `FABRIC_CA_SECRET_ARN` (JSON: `caCertificate`,
+ * `caKey`, `tlsCaCertificate`, `tlsCaKey`, `ordererTlsCaCertificate`, PEM strings). They are read on
+ * first use and stay inside this module: the core only gets a signing callback.
+ */
+
+interface CaMaterial {
+  caCertificate: string;
+  caKey: string;
+  tlsCaCertificate: string;
+  tlsCaKey: string;
+  ordererTlsCaCertificate: string;
+}
+
+export class FabricPeerEnrolment implements PeerEnrolment {
+  private material?: Promise<CaMaterial>;
+  private discovery?: FabricDiscovery;
+  private readonly keys = new Map<string, KeyObject>();
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly loadMaterial: () => Promise<CaMaterial>,
+    private readonly ledgerOptions: () => Promise<FabricLedgerOptions>,
+  ) {}
+
+  private ca(): Promise<CaMaterial> {
+    this.material ??= this.loadMaterial().catch((err) => {
+      this.material = undefined;
+      throw err;
+    });
+    return this.material;
+  }
+
+  async info(): Promise<FabricJoinInfo> {
+    const m = await this.ca();
+    const required = (name: string): string => {
+      const value = this.env[name];
+      if (!value) throw new Error(`peer enrolment needs ${name}`);
+      return value;
+    };
+    const F = ENV.fabric;
+    const P = ENV.peerEnrolment;
+    const label = required(P.packageId).split(':')[0] as string;
+    return {
+      mspId: required(F.mspId),
+      domain: organisationOf(m.caCertificate),
+      channel: this.env[F.channel] || 'chainfaas',
+      orderer: { endpoint: required(P.ordererEndpoint), hostAlias: this.env[P.ordererHostAlias] || undefined, tlsCaCertificate: m.ordererTlsCaCertificate },
+      gossipBootstrap: { endpoint: required(F.peerEndpoint), hostAlias: this.env[F.peerHostAlias] || undefined },
+      chaincode: { name: this.env[F.chaincode] || 'chainfaas', label, packageId: required(P.packageId), address: required(P.ccaasAddress) },
+    };
+  }
+
+  async authority(which: 'identity' | 'tls'): Promise<CertificateAuthority> {
+    const m = await this.ca();
+    const [certificatePem, keyPem] = which === 'identity' ? [m.caCertificate, m.caKey] : [m.tlsCaCertificate, m.tlsCaKey];
+    let key = this.keys.get(which);
+    if (!key) {
+      key = createPrivateKey(keyPem);
+      this.keys.set(which, key);
+    }
+    const caKey = key;
+    return { certificatePem, sign: async (data) => sign('sha256', data, caKey) };
+  }
+
+  async channelPeers(): Promise<ChannelPeer[]> {
+    this.discovery ??= new FabricDiscovery(await this.ledgerOptions());
+    return this.discovery.channelPeers();
+  }
+}
+
+/** The O of a certificate's subject (cryptogen puts the organisation's domain there). */
+function organisationOf(pem: string): string {
+  const o = /^O=(.+)$/m.exec(new X509Certificate(pem).subject)?.[1];
+  if (!o) throw new Error("the organisation's CA certificate names no O");
+  return o;
+}
+
+/**
+ * The enrolment port from the environment, or why there is none: the ledger is not Fabric, or no
+ * CA is configured (neither `FABRIC_CA_SECRET_ARN` nor `FABRIC_CA_KEY_PATH`).
+ */
+export function peerEnrolmentFromEnv(env: NodeJS.ProcessEnv = process.env): { enrolment?: PeerEnrolment; unavailable?: string } {
+  const P = ENV.peerEnrolment;
+  if (env[ENV.ledgerMode] !== 'fabric') {
+    return {
+      unavailable: `this platform's ledger is embedded (${ENV.ledgerMode}=${env[ENV.ledgerMode] || 'embedded'}): there is no Fabric network for a peer to join. Peers can join a platform that runs with ${ENV.ledgerMode}=fabric.`,
+    };
+  }
+  const secretArn = env[P.caSecretArn];
+  if (!secretArn && !env[P.caKeyPath]) {
+    return { unavailable: `this platform's Fabric organisation has no certificate authority configured for peer enrolment (${P.caSecretArn} or ${P.caKeyPath})` };
+  }
+  const loadMaterial = secretArn
+    ? async (): Promise<CaMaterial> => {
+        const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+        const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
+        const parsed = JSON.parse(out.SecretString ?? '{}') as Partial<CaMaterial>;
+        for (const field of ['caCertificate', 'caKey', 'tlsCaCertificate', 'tlsCaKey', 'ordererTlsCaCertificate'] as const) {
+          if (typeof parsed[field] !== 'string') throw new Error(`the CA secret ${secretArn} has no ${field}`);
+        }
+        return parsed as CaMaterial;
+      }
+    : async (): Promise<CaMaterial> => {
+        const file = (name: string) => {
+          const path = env[name];
+          if (!path) throw new Error(`peer enrolment needs ${name} (or ${P.caSecretArn})`);
+          return readFileSync(path, 'utf8');
+        };
+        return {
+          caCertificate: file(P.caCertPath),
+          caKey: file(P.caKeyPath),
+          tlsCaCertificate: file(ENV.fabric.tlsCertPath),
+          tlsCaKey: file(P.tlsCaKeyPath),
+          ordererTlsCaCertificate: file(P.ordererTlsCertPath),
+        };
+      };
+  const ledgerOptions = async (): Promise<FabricLedgerOptions> => {
+    const { fabricOptionsFromEnv, fabricOptionsFromIdentity } = await import('./ledger/fabric-ledger');
+    const identityArn = env[ENV.fabric.identitySecretArn];
+    if (!identityArn) return fabricOptionsFromEnv(env);
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: identityArn }));
+    return fabricOptionsFromIdentity(env, out.SecretString ?? '');
+  };
+  return { enrolment: new FabricPeerEnrolment(env, loadMaterial, ledgerOptions) };
+}

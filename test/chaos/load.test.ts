@@ -1,0 +1,168 @@
+import Docker from 'dockerode';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { JobRecord } from '../../lambdas/core/model';
+import { AgentProcess, compileProviderCli } from '../../local/agent-process';
+import { eventually, newUser } from '../support/api';
+import { startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
+import { pool, profile, quarterMedians, sleep } from './support';
+
+/**
+ * Issue #11, load: LOAD_INVOCATIONS invocations (CI profile 500, `npm run test:chaos` 10,000)
+ * through the HTTP API with bounded client concurrency, of a cheap function (echo-http: a warm
+ * container answers each job over HTTP, no container start per job), run by one provider agent in
+ * its own process. Every answer is 200/202, or 429/503 with Retry-After (documented back-pressure,
+ * honoured by the client); every accepted job ends SUCCEEDED; the memory of the controller (this
+ * process's heap: the handlers run in it) and of the agent process (RSS) is sampled every second
+ * and must be stable: the last quarter's median within MEMORY_BOUND of the second quarter's (the
+ * first quarter is warm-up: module loading, the warm container, JIT).
+ */
+const INVOCATIONS = profile('LOAD_INVOCATIONS', 500);
+const CONCURRENCY = profile('LOAD_CONCURRENCY', 12);
+/**
+ * Why 1.25 + 24 MB: the controller keeps no per-job state in memory (every job is a DynamoDB item)
+ * and the agent forgets a job once it is settled, except for bounded things (the attempt log's map,
+ * the embedded ledger's in-process state of one record per job). A leak of a few KB per job would
+ * add tens of MB over the run and show as a steady climb; GC timing alone moves a median by a few
+ * MB, hence the absolute slack.
+ */
+const MEMORY_BOUND = { ratio: 1.25, slackBytes: 24 * 1024 * 1024 };
+
+const docker = new Docker();
+let t: TestPlatform;
+let cli: string;
+let agent: AgentProcess;
+const logged = { error: 0, log: 0 };
+
+beforeAll(async () => {
+  jest.spyOn(console, 'error').mockImplementation(() => void logged.error++);
+  jest.spyOn(console, 'log').mockImplementation(() => void logged.log++);
+  const [platform, compiled] = await Promise.all([
+    startTestPlatform({ RETRY_AFTER_S: '1', MAX_WAITING_PER_DEVELOPER: '20', BALANCE_HOLDS: 'on', HEARTBEAT_INTERVAL_S: '2' }, { reaperIntervalMs: 1000 }),
+    compileProviderCli(),
+  ]);
+  t = platform;
+  cli = compiled;
+  const owner = await newUser(t.api, ['provider']);
+  agent = await AgentProcess.register({ cli, apiUrl: t.platform.apiUrl, token: tokenOf(owner.api), name: 'load', capacity: { vcpu: 2, memoryMb: 1024 } });
+  await agent.start();
+}, 600_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  if (agent) {
+    for (const c of await docker.listContainers({ all: true, filters: { label: [`chainfaas.agent=${agent.providerId}`] } })) {
+      await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    }
+    rmSync(dirname(agent.configDir), { recursive: true, force: true });
+  }
+  if (cli) rmSync(dirname(dirname(dirname(cli))), { recursive: true, force: true });
+  await t?.stop();
+  jest.restoreAllMocks();
+}, 120_000);
+
+test(`${INVOCATIONS} invocations: only 2xx or 429/503 with Retry-After, all SUCCEEDED, memory stable`, async () => {
+  const developers = await Promise.all(Array.from({ length: 4 }, () => newUser(t.api, ['developer'])));
+  // The signup credit reaches the balances read model through the ledger; holds need it there.
+  await Promise.all(
+    developers.map((d) =>
+      eventually(`the signup credit of ${d.userId}`, async () => {
+        await t.platform.flushLedger();
+        return (await d.api.get('/account')).body.available > 0 ? true : undefined;
+      }),
+    ),
+  );
+  const functions = await Promise.all(
+    developers.map(async (d) => {
+      const res = await d.api.post('/functions', { name: 'echo', image: t.platform.images['echo-http'], mode: 'sync', resources: { vcpu: 0.25, memoryMb: 64, timeoutS: 10 } });
+      expect(res.status).toBe(201);
+      return res.body.functionId as string;
+    }),
+  );
+
+  const samples: { t: number; controllerHeapMb: number; agentRssMb: number }[] = [];
+  let sampling = true;
+  const t0 = Date.now();
+  const sampler = (async () => {
+    while (sampling) {
+      const rss = agent.rssBytes();
+      if (rss !== undefined) samples.push({ t: Date.now() - t0, controllerHeapMb: process.memoryUsage().heapUsed / 2 ** 20, agentRssMb: rss / 2 ** 20 });
+      await sleep(1000);
+    }
+  })();
+
+  const statuses: Record<string, number> = {};
+  const bad: string[] = [];
+  const jobIds: string[] = [];
+  const latencies: number[] = [];
+  try {
+    await pool(INVOCATIONS, CONCURRENCY, async (i) => {
+      const d = i % developers.length;
+      for (;;) {
+        const started = Date.now();
+        const res = await developers[d]!.api.call('POST', `/functions/${functions[d]}/invocations`, { input: `load ${i}`, waitS: 20 }, { headers: { 'idempotency-key': `load-${i}` } });
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status === 429 || res.status === 503) {
+          const retryAfter = Number(res.headers.get('retry-after'));
+          if (!(retryAfter > 0)) {
+            bad.push(`invocation ${i}: ${res.status} without Retry-After`);
+            return;
+          }
+          await sleep(retryAfter * 1000);
+          continue;
+        }
+        if (res.status !== 200 && res.status !== 202) {
+          bad.push(`invocation ${i}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+          return;
+        }
+        latencies.push(Date.now() - started);
+        jobIds.push(res.body.jobId);
+        return;
+      }
+    });
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const submitMs = Date.now() - t0;
+
+  // Every accepted job ends SUCCEEDED (a sync answer of 202 means it was still running at waitS).
+  let jobs: (JobRecord | undefined)[] = [];
+  const until = Date.now() + 10 * 60_000;
+  for (;;) {
+    jobs = [];
+    for (let i = 0; i < jobIds.length; i += 50) jobs.push(...(await Promise.all(jobIds.slice(i, i + 50).map((id) => t.deps.jobs.getJob(id)))));
+    if (jobs.every((j) => j && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.status)) || Date.now() > until) break;
+    await sleep(1000);
+  }
+  const heap = samples.map((s) => s.controllerHeapMb);
+  const rss = samples.map((s) => s.agentRssMb);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const summary = {
+    invocations: INVOCATIONS,
+    concurrency: CONCURRENCY,
+    statuses,
+    submitMs,
+    perSecond: Math.round((INVOCATIONS / submitMs) * 1000 * 10) / 10,
+    latencyMs: { p50: sorted[Math.floor(sorted.length * 0.5)], p99: sorted[Math.floor(sorted.length * 0.99)] },
+    controllerHeapMbQuarterMedians: quarterMedians(heap).map((v) => Math.round(v)),
+    agentRssMbQuarterMedians: quarterMedians(rss).map((v) => Math.round(v)),
+    controllerLogLines: logged,
+  };
+  console.info(`load result: ${JSON.stringify(summary)}`);
+  console.info(`load memory samples: ${JSON.stringify(samples.map((s) => [Math.round(s.t / 1000), Math.round(s.controllerHeapMb), Math.round(s.agentRssMb)]))}`);
+
+  expect({ badAnswers: bad }).toEqual({ badAnswers: [] });
+  expect(jobIds).toHaveLength(INVOCATIONS);
+  const notSucceeded = jobs.filter((j) => j?.status !== 'SUCCEEDED').map((j, i) => `${j?.jobId ?? jobIds[i]}: ${j?.status ?? 'missing'} ${j?.reason ?? ''}`);
+  expect({ notSucceeded }).toEqual({ notSucceeded: [] });
+
+  // Stable memory: the last quarter's median within the bound of the second quarter's.
+  expect(samples.length).toBeGreaterThanOrEqual(8);
+  const within = (series: number[]) => {
+    const [, second, , last] = quarterMedians(series) as [number, number, number, number];
+    return last <= second * MEMORY_BOUND.ratio + MEMORY_BOUND.slackBytes / 2 ** 20;
+  };
+  expect({ controllerHeapStable: within(heap), medians: summary.controllerHeapMbQuarterMedians }).toEqual({ controllerHeapStable: true, medians: summary.controllerHeapMbQuarterMedians });
+  expect({ agentRssStable: within(rss), medians: summary.agentRssMbQuarterMedians }).toEqual({ agentRssStable: true, medians: summary.agentRssMbQuarterMedians });
+}, 3_600_000);

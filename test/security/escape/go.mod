@@ -1,0 +1,3 @@
+module chainfaas.dev/test/security/escape
+
+go 1.19
