@@ -1,9 +1,10 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { compileProviderCli } from '../../local/agent-process';
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
 import { CloudEmulator, FakeController, REGION, startCloudEmulator, startFakeController } from './harness';
@@ -16,7 +17,6 @@ import { controllerKeyId, controllerKeys, ImageRegistry, makeEnvelope, signedMes
 
 const run = promisify(execFile);
 const repo = resolve(__dirname, '../..');
-let outDir: string;
 let configDir: string;
 let cli: string;
 let registry: ImageRegistry;
@@ -25,30 +25,18 @@ let controller: FakeController;
 let agent: ChildProcess | undefined;
 
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'chainfaas-cli-'));
   configDir = join(mkdtempSync(join(tmpdir(), 'chainfaas-provider-home-')), 'provider');
-  // Only the CLI and what it imports, with the root tsconfig's options (others' files may be mid-edit).
-  const project = join(outDir, 'tsconfig.json');
-  writeFileSync(
-    project,
-    JSON.stringify({
-      extends: join(repo, 'tsconfig.json'),
-      compilerOptions: { outDir, rootDir: repo, typeRoots: [join(repo, 'node_modules', '@types')] },
-      include: [],
-      files: [join(repo, 'provider-agent/src/cli.ts')],
-    }),
-  );
-  const compile = run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: repo });
+  const compile = compileProviderCli().then((path) => (cli = path));
   const started = await Promise.allSettled([startImageRegistry(['sha256', 'sleep']), startCloudEmulator(), startFakeController(), compile]);
   [registry, cloud, controller] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [ImageRegistry, CloudEmulator, FakeController];
   for (const s of started) if (s.status === 'rejected') throw s.reason;
-  cli = join(outDir, 'provider-agent', 'src', 'cli.js');
 }, 300_000);
 
 afterAll(async () => {
   if (agent && agent.exitCode === null) agent.kill('SIGKILL');
   await Promise.all([registry?.stop(), cloud?.stop(), controller?.stop()]);
-  rmSync(outDir, { recursive: true, force: true });
+  // The compiled CLI's own temporary directory (<out>/provider-agent/src/cli.js).
+  if (cli) rmSync(resolve(cli, '..', '..', '..'), { recursive: true, force: true });
   rmSync(resolve(configDir, '..'), { recursive: true, force: true });
 });
 

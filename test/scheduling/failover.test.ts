@@ -1,8 +1,9 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { compileProviderCli } from '../../local/agent-process';
 import Docker from 'dockerode';
 import type { RuntimeReport } from '../../lambdas/core/schemas';
 import { signPayload } from '../../lambdas/core/signing';
@@ -19,38 +20,25 @@ const run = promisify(execFile);
 const repo = resolve(__dirname, '../..');
 const docker = new Docker();
 let t: TestPlatform;
-let outDir: string;
 let configDir: string;
 let cli: string;
 let victim: ChildProcess | undefined;
 let survivor: Awaited<ReturnType<typeof startAgent>> | undefined;
 
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'chainfaas-failover-cli-'));
   configDir = join(mkdtempSync(join(tmpdir(), 'chainfaas-failover-home-')), 'provider');
-  // Only the CLI and what it imports (others' files may be mid-edit).
-  const project = join(outDir, 'tsconfig.json');
-  writeFileSync(
-    project,
-    JSON.stringify({
-      extends: join(repo, 'tsconfig.json'),
-      compilerOptions: { outDir, rootDir: repo, typeRoots: [join(repo, 'node_modules', '@types')] },
-      include: [],
-      files: [join(repo, 'provider-agent/src/cli.ts')],
-    }),
-  );
-  const compile = run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: repo });
+  const compile = compileProviderCli().then((path) => (cli = path));
   // A lease of 3 s, heartbeats every second, a provider silent for 2 s is offline.
   const [platform] = await Promise.all([startTestPlatform({ LEASE_S: '3', HEARTBEAT_INTERVAL_S: '1', HEARTBEAT_STALE_MS: '2000' }), compile]);
   t = platform;
-  cli = join(outDir, 'provider-agent', 'src', 'cli.js');
 }, 300_000);
 
 afterAll(async () => {
   if (victim && victim.exitCode === null && victim.signalCode === null) victim.kill('SIGKILL');
   await survivor?.agent.stop({ force: true });
   await t?.stop();
-  rmSync(outDir, { recursive: true, force: true });
+  // The compiled CLI's own temporary directory (<out>/provider-agent/src/cli.js).
+  if (cli) rmSync(resolve(cli, '..', '..', '..'), { recursive: true, force: true });
   rmSync(resolve(configDir, '..'), { recursive: true, force: true });
 }, 60_000);
 
