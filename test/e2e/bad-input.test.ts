@@ -180,6 +180,15 @@ const cases: Case[] = [
   { name: "provider: another user's provider", call: () => dev.get(`/providers/${providerId}`), status: 404, code: 'not_found' },
   { name: 'provider: unknown provider', call: () => providerUser.get('/providers/prv_nope'), status: 404, code: 'not_found' },
   { name: 'provider: an id longer than any key', call: () => providerUser.get(`/providers/prv_${'x'.repeat(3000)}`), status: 404, code: 'not_found' },
+  { name: 'heartbeat: an id longer than any key', call: () => providerUser.put(`/providers/prv_${'x'.repeat(3000)}/heartbeat`, {}), status: 404, code: 'not_found' },
+  { name: 'credentials: an id longer than any key', call: () => providerUser.post(`/providers/prv_${'x'.repeat(3000)}/credentials`), status: 404, code: 'not_found' },
+  {
+    name: 'report: an id longer than any key',
+    call: () => providerUser.post(`/providers/prv_${'x'.repeat(3000)}/reports`, { report: validReport(), signature: Buffer.alloc(64).toString('base64') }),
+    status: 404,
+    code: 'not_found',
+  },
+  { name: 'earnings: an id longer than any key', call: () => providerUser.get(`/providers/prv_${'x'.repeat(3000)}/earnings`), status: 404, code: 'not_found' },
   {
     name: 'report: malformed report',
     call: () => providerUser.post(`/providers/${providerId}/reports`, { report: { jobId: 1 }, signature: 'x' }),

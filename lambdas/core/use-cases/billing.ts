@@ -5,6 +5,7 @@ import type { JobRecord, User } from '../model';
 import type { PublishedPrices } from '../ports';
 import { Deps, nowIso, parse } from './context';
 import { requireOperator } from './operator';
+import { isProviderId } from './providers';
 
 /**
  * Billing (Color-FaaS on top of ChainFaaS's per-job ledger settlement):
@@ -450,7 +451,11 @@ export async function payBill(
     });
   }
   if (bill.status === 'paid') return { status: 200, receipt: { ...receipt(bill.amountPaid, 'paid'), replayed: true } };
-  const balance = await ledger.getBalance(user.userId).catch(() => 0);
+  // The ledger's balance (the one PayBill debits), not the read model's; an outage is not a 402.
+  const balance = await ledger.getBalance(user.userId).catch((err: Error) => {
+    if (/does not exist/.test(err.message)) return 0;
+    throw err;
+  });
   if (balance < bill.amountDue) {
     throw new DomainError(
       'insufficient_funds',
@@ -474,6 +479,7 @@ const EarningsQuery = z.object({ by: z.enum(['day', 'function']).default('day') 
  */
 export async function providerEarnings(deps: Deps, ledger: Pick<Ledger, 'getAccountHistory' | 'getJob'>, user: User, providerId: string, query: unknown) {
   const q = parse(EarningsQuery, query ?? {});
+  if (!isProviderId(providerId)) throw notFound('provider', providerId.slice(0, 64));
   const provider = await deps.providers.getProvider(providerId);
   // Another user's provider is reported as missing, not forbidden, like every other id: ids are not an oracle.
   if (!provider || provider.ownerId !== user.userId) throw notFound('provider', providerId);

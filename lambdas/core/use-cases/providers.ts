@@ -88,6 +88,8 @@ export async function refreshCredentials(deps: Deps, user: User, providerId: str
 }
 
 async function getOwnProvider(deps: Deps, user: User, providerId: string): Promise<ProviderRecord> {
+  // No id the platform mints is this long or holds other characters: unknown, without asking DynamoDB (its key limit would be a 500).
+  if (!PROVIDER_ID.test(providerId)) throw notFound('provider', providerId.slice(0, 64));
   const provider = await deps.providers.getProvider(providerId);
   if (!provider || provider.ownerId !== user.userId) throw notFound('provider', providerId);
   return provider;
@@ -101,7 +103,7 @@ async function getOwnProvider(deps: Deps, user: User, providerId: string): Promi
  * controller's view of the provider's free capacity.
  */
 export async function heartbeat(deps: Deps, user: User, providerId: string, body: unknown) {
-  const req = parse(HeartbeatBody, body ?? {});
+  const req = parse(HeartbeatBody, body === undefined ? {} : body);
   await getOwnProvider(deps, user, providerId);
   const now = clock(deps);
   await deps.providers.heartbeat(providerId, now.toISOString(), req.cachedImages, req.warmFunctions, req.draining);
@@ -154,7 +156,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   if (job.attempt !== report.attempt) throw conflict(`the job is at attempt ${job.attempt}; this report is for attempt ${report.attempt}`);
   if (TERMINAL.includes(job.status)) {
     if (job.runtimeMs === report.runtimeMs && job.resultSha256 === report.resultSha256) {
-      await finishReport(deps, job, providerId, report, req.signature);
+      await finishReport(deps, job);
       return { jobId: job.jobId, status: job.status, duplicate: true };
     }
     throw conflict(`job ${job.jobId} is already ${job.status}`);
@@ -166,6 +168,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
+  const pendingReport = { report: canonicalJson(report), signature: req.signature };
   const moved = await deps.jobs.transition(
     job.jobId,
     ['ASSIGNED'],
@@ -178,42 +181,48 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       reason: report.reason === undefined ? undefined : describeFailure(report),
       resultSha256: report.resultSha256,
       resultSize: report.resultSize,
-      reportPending: true,
+      pendingReport,
     },
     { providerId, attempt: report.attempt },
-    ['leaseShard', 'leaseExpiresAt'],
+    // The lease stays until finishReport: were this Lambda to die before that, the reaper finds the job again.
   );
   if (!moved) {
     // Another writer moved the job first: the same report again (idempotent), or the reaper took it back.
     const again = await deps.jobs.getJob(job.jobId);
     if (again && again.attempt === report.attempt && again.providerId === providerId && TERMINAL.includes(again.status)) {
-      await finishReport(deps, again, providerId, report, req.signature);
+      await finishReport(deps, again);
       return { jobId: job.jobId, status: again.status, duplicate: true };
     }
     throw conflict(`job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`);
   }
   injectFault('report.afterTransition');
-  await finishReport(deps, { ...job, reportPending: true }, providerId, report, req.signature);
+  await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, pendingReport });
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
 }
 
 /**
  * What follows an accepted report, outside the transition that accepted it: the ledger events,
- * then the capacity. A report repeated after a crash in between (the agent retries a 500) finds
- * `reportPending` still set and finishes them. The events are appended at least once (the ledger
- * takes the identical SetRuntime and ConfirmReceipt again as duplicates); the capacity is released
- * at most once, by whoever removes `reportPending` (a conditional write).
+ * then the capacity and the lapsed lease. After a crash in between, the repeated report (the
+ * agent retries a 500) or the reaper (the job is still in the leases index) finds `pendingReport`
+ * and finishes. The events are appended at least once (the ledger takes the identical SetRuntime
+ * and ConfirmReceipt again as duplicates); the capacity is released at most once, by whoever
+ * removes `pendingReport` (a conditional write).
  */
-async function finishReport(deps: Deps, job: JobRecord, providerId: string, report: RuntimeReport, signature: string): Promise<void> {
-  if (!job.reportPending) return;
+export async function finishReport(deps: Deps, job: JobRecord): Promise<void> {
+  const pending = job.pendingReport;
+  const providerId = job.providerId;
+  if (!pending || !providerId || !TERMINAL.includes(job.status)) return;
   await deps.outbox.append(job.jobId, [
-    { type: 'SetRuntime', jobId: job.jobId, report: canonicalJson(report), signature },
-    { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: report.resultSha256, resultSize: report.resultSize },
+    { type: 'SetRuntime', jobId: job.jobId, report: pending.report, signature: pending.signature },
+    { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0 },
   ]);
-  if (await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: report.attempt, present: 'reportPending' }, ['reportPending'])) {
-    await releaseJob(deps, job, providerId);
-  }
+  const claimed = await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: job.attempt, present: 'pendingReport' }, [
+    'pendingReport',
+    'leaseShard',
+    'leaseExpiresAt',
+  ]);
+  if (claimed) await releaseJob(deps, job, providerId);
 }
 
 function describeFailure(report: RuntimeReport): string {
@@ -262,6 +271,8 @@ function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs:
 }
 
 const PROVIDER_ID = /^prv_[A-Za-z0-9]{1,64}$/;
+/** Whether `id` has the shape of an id the platform mints (anything else is unknown without a look-up). */
+export const isProviderId = (id: string): boolean => PROVIDER_ID.test(id);
 
 /** Jobs ASSIGNED to each provider right now (the sparse `leases` index). */
 async function runningByProvider(deps: Deps): Promise<Map<string, number>> {
@@ -281,8 +292,6 @@ export async function listOwnProviders(deps: Deps, user: User) {
 
 /** `GET /providers/{id}`: one of the caller's providers; another user's answers 404 like an unknown id. */
 export async function getOwnProviderView(deps: Deps, user: User, providerId: string) {
-  // No id the platform mints is this long or holds other characters: unknown, without asking DynamoDB (its key limit would be a 500).
-  if (!PROVIDER_ID.test(providerId)) throw notFound('provider', providerId.slice(0, 64));
   const provider = await getOwnProvider(deps, user, providerId);
   const running = await runningByProvider(deps);
   return providerView(deps, provider, clock(deps).getTime(), running.get(providerId) ?? 0);
