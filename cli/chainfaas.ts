@@ -166,7 +166,8 @@ function report(io: Io, err: unknown, json: boolean): number {
   }
   if (err instanceof ApiError) {
     io.stderr.write(`chainfaas: ${describeError(err)}\n`);
-    if (json) io.stdout.write(`${JSON.stringify({ error: { status: err.status, ...err.problem } })}\n`);
+    // The HTTP status wins over a detail of the problem also named `status` (a bill's, a top-up's).
+    if (json) io.stdout.write(`${JSON.stringify({ error: { ...err.problem, status: err.status } })}\n`);
     return err.status === 401 ? EXIT.auth : EXIT.error;
   }
   io.stderr.write(`chainfaas: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -96,7 +96,11 @@ export class AgentProcess {
     this.child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     this.starts++;
     for (;;) {
-      if (!this.alive) throw new Error(`agent ${this.providerId} exited while starting: ${stderr}`);
+      if (!this.alive) {
+        const child = this.child;
+        await new Promise((r) => (child.stderr && !child.stderr.readableEnded ? child.stderr.once('close', r) : r(undefined)));
+        throw new Error(`agent ${this.providerId} exited (code ${child.exitCode}, signal ${child.signalCode}) while starting: ${stderr}`);
+      }
       try {
         const status = JSON.parse(readFileSync(statusFile, 'utf8')) as { state: string; updatedAt: string };
         if (status.state === 'running' && Date.parse(status.updatedAt) >= startedAt) return;

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { generateKeyPair } from '../lambdas/core/signing';
@@ -50,7 +50,8 @@ export interface PlatformOptions {
   /**
    * The ledger: the embedded one (default), or a real Fabric network (`env`: the FABRIC_* settings
    * chaincode/network/up.sh wrote to <state>/env), which also lets peer operators enrol peers.
-   * @default { mode: 'embedded' }
+   * @default fabric with the settings of the file CHAINFAAS_FABRIC_ENV names (`npm start` on up.sh's
+   *   network), else embedded
    */
   ledger?: { mode: 'embedded' } | { mode: 'fabric'; env: Record<string, string> };
 }
@@ -135,7 +136,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.signingKeyFile]: keyFile,
       [ENV.ledgerMode]: 'embedded',
       LEDGER_DIR: ledgerDir,
-      ...(options.ledger?.mode === 'fabric' ? { ...options.ledger.env, [ENV.ledgerMode]: 'fabric' } : {}),
+      ...fabricEnv(options.ledger),
       SIGNUP_CREDIT: process.env.SIGNUP_CREDIT ?? '100000000',
       // Top-ups go to the test payment provider (lambdas/adapters/payments/test-provider.ts).
       [ENV.paymentProvider]: process.env[ENV.paymentProvider] ?? 'test',
@@ -222,11 +223,36 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       return { downMs: Date.now() - started, queues };
     };
 
-    return { apiUrl, registry: registry.address, images, env, provider, flushLedger, sweep: sweepNow, setFaults: configureFaults, restartQueues, stop: stopAll };
+    return {
+      apiUrl,
+      registry: registry.address,
+      images,
+      env,
+      provider,
+      flushLedger,
+      sweep: sweepNow,
+      setFaults: configureFaults,
+      restartQueues,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+/** The FABRIC_* settings of a Fabric-mode platform (options.ledger, or CHAINFAAS_FABRIC_ENV's file), or none. */
+function fabricEnv(ledger: PlatformOptions['ledger']): Record<string, string> {
+  let env: Record<string, string> | undefined = ledger?.mode === 'fabric' ? ledger.env : undefined;
+  const file = process.env.CHAINFAAS_FABRIC_ENV;
+  if (!ledger && file) {
+    env = {};
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (match) env[match[1] as string] = match[2] as string;
+    }
+  }
+  return env ? { ...env, [ENV.ledgerMode]: 'fabric' } : {};
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -162,11 +162,11 @@ EOF
 }
 
 # lib.sh's configtx.yaml, with the advertised host where up.sh has 127.0.0.1.
-render_configtx() { configtx_yaml "$peer_host" | put_file "$config_dir/configtx.yaml"; }
+render_configtx() { put_file "$config_dir/configtx.yaml" < <(configtx_yaml "$peer_host"); }
 
 # The processes' environments: up.sh's, with the listen and advertised addresses of a VPC node.
 render_env_files() {
-  orderer_node_env "$listen_address" | env_file "$config_dir/orderer.env"
+  env_file "$config_dir/orderer.env" < <(orderer_node_env "$listen_address")
   env_file "$config_dir/peer0.env" < <(
     peer_node_env peer0 "$peer_port" "$peer_cc_port" "$peer_ops_port" |
       grep -Ev '^CORE_PEER_(LISTENADDRESS|ADDRESS|GOSSIP_BOOTSTRAP|GOSSIP_EXTERNALENDPOINT)='

@@ -16,7 +16,12 @@ export class FabricDiscovery {
   private readonly client: discovery.DiscoveryClient;
   private readonly sign: (digest: Uint8Array) => Promise<Uint8Array>;
 
-  constructor(private readonly options: Pick<FabricLedgerOptions, 'peerEndpoint' | 'peerHostAlias' | 'tlsRootCertPem' | 'mspId' | 'certificatePem' | 'privateKeyPem' | 'channel'>) {
+  constructor(
+    private readonly options: Pick<
+      FabricLedgerOptions,
+      'peerEndpoint' | 'peerHostAlias' | 'tlsRootCertPem' | 'mspId' | 'certificatePem' | 'privateKeyPem' | 'channel'
+    >,
+  ) {
     this.client = new discovery.DiscoveryClient(
       options.peerEndpoint,
       grpc.credentials.createSsl(options.tlsRootCertPem),

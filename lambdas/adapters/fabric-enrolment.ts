@@ -23,8 +23,8 @@ interface CaMaterial {
 
 export class FabricPeerEnrolment implements PeerEnrolment {
   private material?: Promise<CaMaterial>;
-  private discovery?: FabricDiscovery;
   private readonly keys = new Map<string, KeyObject>();
+  private options?: Promise<FabricLedgerOptions>;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -72,9 +72,22 @@ export class FabricPeerEnrolment implements PeerEnrolment {
     return { certificatePem, sign: async (data) => sign('sha256', data, caKey) };
   }
 
+  /**
+   * A connection per query: a long-lived discovery connection was seen here to keep answering
+   * without a peer that joined after it was opened, while a fresh one listed it (status requests
+   * are rare; a TLS handshake is cheap next to a human reading the page).
+   */
   async channelPeers(): Promise<ChannelPeer[]> {
-    this.discovery ??= new FabricDiscovery(await this.ledgerOptions());
-    return this.discovery.channelPeers();
+    this.options ??= this.ledgerOptions().catch((err) => {
+      this.options = undefined;
+      throw err;
+    });
+    const discovery = new FabricDiscovery(await this.options);
+    try {
+      return await discovery.channelPeers();
+    } finally {
+      discovery.close();
+    }
   }
 }
 
@@ -98,7 +111,9 @@ export function peerEnrolmentFromEnv(env: NodeJS.ProcessEnv = process.env): { en
   }
   const secretArn = env[P.caSecretArn];
   if (!secretArn && !env[P.caKeyPath]) {
-    return { unavailable: `this platform's Fabric organisation has no certificate authority configured for peer enrolment (${P.caSecretArn} or ${P.caKeyPath})` };
+    return {
+      unavailable: `this platform's Fabric organisation has no certificate authority configured for peer enrolment (${P.caSecretArn} or ${P.caKeyPath})`,
+    };
   }
   const loadMaterial = secretArn
     ? async (): Promise<CaMaterial> => {

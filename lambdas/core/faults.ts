@@ -103,10 +103,12 @@ export function injectFault(point: FaultPoint): void {
  * fails is logged, as a lost message (the job's lease re-queues it).
  */
 export async function deliver(send: () => Promise<void>): Promise<void> {
-  if (plan === undefined) return send();
-  if (draw(plan.delivery?.delay)) {
+  // The plan in force when the send began (it may be cleared while the send is awaited).
+  const current = plan;
+  if (current === undefined) return send();
+  if (draw(current.delivery?.delay)) {
     counts.delay = (counts.delay ?? 0) + 1;
-    const ms = Math.floor(random() * (plan.maxDelayMs ?? 2000));
+    const ms = Math.floor(random() * (current.maxDelayMs ?? 2000));
     const task: Promise<void> = new Promise<void>((r) => setTimeout(r, ms))
       .then(send)
       .catch((err) => console.error(JSON.stringify({ level: 'error', msg: 'a late envelope could not be sent', error: String(err) })))
@@ -115,7 +117,7 @@ export async function deliver(send: () => Promise<void>): Promise<void> {
     return;
   }
   await send();
-  if (draw(plan.delivery?.duplicate)) {
+  if (draw(current.delivery?.duplicate)) {
     counts.duplicate = (counts.duplicate ?? 0) + 1;
     await send();
   }

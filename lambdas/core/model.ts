@@ -149,10 +149,12 @@ export interface JobRecord {
   /** Why the job was last taken from a provider and re-queued. */
   requeueReason?: string;
   /**
-   * Set by the transition that accepted the job's report, removed once its capacity was released
-   * and its ledger events appended: a report repeated after a crash between the two finishes them.
+   * The accepted report (canonical JSON) and its signature, set by the transition that accepted it
+   * and removed, with the job's lease, once its ledger events were appended and its capacity
+   * released: after a crash in between, the repeated report or the reaper (the job keeps its
+   * lapsed lease until then) finishes them.
    */
-  reportPending?: boolean;
+  pendingReport?: { report: string; signature: string };
   /**
    * Set by the transition that took the job back from this provider (reclaim), removed once that
    * provider's capacity was released (and, for a FAILED job, `FailJob` appended and the hold

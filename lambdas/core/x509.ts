@@ -45,7 +45,7 @@ function one(buf: Buffer): Tlv {
 /** The elements of a constructed value. */
 function children(tlv: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let at = 0; at < tlv.value.length; ) {
+  for (let at = 0; at < tlv.value.length;) {
     const child = readTlv(tlv.value, at);
     out.push(child);
     at = child.end;
@@ -176,12 +176,14 @@ export function readCertificateRequest(pem: string): CertificateRequest {
   }
   const curve = publicKey.asymmetricKeyDetails?.namedCurve;
   if (publicKey.asymmetricKeyType !== 'ec' || curve !== 'prime256v1') {
-    throw new Error(`must be for an EC P-256 key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256); got ${publicKey.asymmetricKeyType}${curve ? ' ' + curve : ''}`);
+    throw new Error(
+      `must be for an EC P-256 key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256); got ${publicKey.asymmetricKeyType}${curve ? ' ' + curve : ''}`,
+    );
   }
   const algOid = children(alg)[0];
   if (!algOid || algOid.tag !== 0x06 || readOid(algOid) !== OID.ecdsaWithSha256) throw new Error('must be signed with ECDSA-SHA256');
   if (sig.value[0] !== 0 || !verify('sha256', info.raw, publicKey, sig.value.subarray(1))) {
-    throw new Error("has a signature that does not verify with its own key");
+    throw new Error('has a signature that does not verify with its own key');
   }
   return { spki: spkiTlv.raw, publicKey };
 }

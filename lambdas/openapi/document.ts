@@ -321,6 +321,8 @@ interface Op {
   auth?: 'none' | 'user' | 'user-or-key';
   params?: Schema[];
   body?: string;
+  /** The body may be left out (every member is optional and an empty request is accepted). */
+  bodyOptional?: boolean;
   /** status → schema name, or null for no body */
   ok: Record<number, string | null>;
   /** documented error statuses (each answers a Problem) */
@@ -357,7 +359,7 @@ const ops: Record<string, Op> = {
   'GET /me': { summary: 'The caller’s account', ok: { 200: 'User' }, errors: [401, 403] },
   'GET /controller/public-key': { summary: "The controller's Ed25519 public key (envelopes, callbacks)", auth: 'none', ok: { 200: 'PublicKey' } },
   'GET /openapi.json': { summary: 'This document', auth: 'none', ok: { 200: 'OpenApi' } },
-  'POST /tokens': { summary: 'A new API token (shown once)', body: 'CredentialRequest', ok: { 201: 'NewToken' }, errors: [400, 401, 403, 409] },
+  'POST /tokens': { summary: 'A new API token (shown once)', body: 'CredentialRequest', bodyOptional: true, ok: { 201: 'NewToken' }, errors: [400, 401, 403, 409] },
   'GET /tokens': { summary: "The caller's API tokens (never the secrets)", ok: { 200: 'CredentialList' }, errors: [401, 403] },
   'DELETE /tokens/{tokenId}': { summary: 'Revoke an API token', params: [path('tokenId')], ok: { 204: null }, errors: [401, 403, 404] },
   'POST /functions': {
@@ -390,6 +392,7 @@ const ops: Record<string, Op> = {
     summary: 'A new invoke key for this function (shown once)',
     params: [path('functionId')],
     body: 'CredentialRequest',
+    bodyOptional: true,
     ok: { 201: 'NewInvokeKey' },
     errors: [400, 401, 403, 404, 409],
   },
@@ -555,7 +558,7 @@ function operation(key: string, op: Op) {
     summary: op.summary,
     security,
     parameters: [...(op.params ?? []), ...(op.headers ?? [])],
-    ...(op.body ? { requestBody: { required: true, content: json(ref(op.body)) } } : {}),
+    ...(op.body ? { requestBody: { required: !op.bodyOptional, content: json(ref(op.body)) } } : {}),
     responses,
   };
 }

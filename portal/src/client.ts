@@ -443,7 +443,7 @@ export function describeError(err: unknown): string {
     case 405:
       return `This platform does not offer that operation: ${msg}.`;
     case 409:
-      return `Conflict (409): ${msg}. Nothing was changed; reload to see the current state.`;
+      return `Conflict (409): ${msg}. Nothing was changed.`;
     case 413:
       return `Too large: ${msg}.`;
     case 429:

@@ -72,6 +72,9 @@ export async function invokeUntilAccepted(api: Api, functionId: string, body: un
 /** A function container's event on the Docker engine. */
 export interface ContainerEvent {
   action: string;
+  containerId: string;
+  /** Milliseconds since the epoch. */
+  atMs: number;
   jobId: string;
   attempt: number;
   agent: string;
@@ -86,7 +89,9 @@ export interface ContainerEvent {
  */
 export async function watchFunctionContainers(docker: Docker): Promise<{ events: ContainerEvent[]; stop(): Promise<ContainerEvent[]> }> {
   const events: ContainerEvent[] = [];
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die'], label: ['chainfaas.role=function'] } })) as NodeJS.ReadableStream & {
+  const stream = (await docker.getEvents({
+    filters: { type: ['container'], event: ['start', 'die'], label: ['chainfaas.role=function'] },
+  })) as NodeJS.ReadableStream & {
     destroy(): void;
   };
   let buffered = '';
@@ -95,9 +100,11 @@ export async function watchFunctionContainers(docker: Docker): Promise<{ events:
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
     for (const line of lines.filter(Boolean)) {
-      const e = JSON.parse(line) as { Action: string; time: number; Actor: { Attributes: Record<string, string> } };
+      const e = JSON.parse(line) as { Action: string; id: string; time: number; timeNano: number; Actor: { Attributes: Record<string, string> } };
       events.push({
         action: e.Action,
+        containerId: e.id,
+        atMs: Math.floor(e.timeNano / 1e6),
         jobId: e.Actor.Attributes['chainfaas.job'] ?? '',
         attempt: Number(e.Actor.Attributes['chainfaas.attempt']),
         agent: e.Actor.Attributes['chainfaas.agent'] ?? '',

@@ -392,10 +392,12 @@ test('top-up credits once per reference; bills list, get (CSV as the API writes 
   expect(await cli(['bills', 'get', '2026-13'])).toMatchObject({ code: 2, stderr: expect.stringContaining('MONTH 2026-13: write a month as YYYY-MM') });
   expect(await cli(['bills', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown bills command "nope"') });
 
-  // A prepaid account owes nothing: paying is refused (409) with the API's reason, exit 1.
+  // This month is still open (and prepaid): nothing can be paid; the API's reason, exit 1.
+  expect(asJson.items[0].payable).toBe(false);
   const pay = await cli(['bills', 'pay', month]);
-  if (asJson.items[0].payable === true) expect(pay.code).toBe(0);
-  else expect(pay).toMatchObject({ code: 1, stderr: expect.stringMatching(/^chainfaas: Conflict \(409\): .*prepaid/) });
+  const refused = (await (await fetch(`${platform.apiUrl}/account/bills/${month}/pay`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).json()) as any;
+  expect(pay).toMatchObject({ code: 1, stdout: '', stderr: `chainfaas: Conflict (409): ${String(refused.error.message).replace(/\.$/, '')}. Nothing was changed.\n` });
+  expect(JSON.parse((await cli(['bills', 'pay', month, '--json'])).stdout)).toMatchObject({ error: { status: 409, code: 'conflict', month } });
 }, 120_000);
 
 test('providers: a developer has none; the local agent is online with its capacity', async () => {

@@ -137,7 +137,13 @@ describeFabric('peer operators join the Fabric network (POST /peers, join-peer.s
     ({ bundle, command } = res.body);
     peerId = res.body.peer.peerId;
     expect(res.body.peer).toMatchObject({ peerId: expect.stringMatching(/^peer_/), status: 'enrolled', endpoint, mspId: 'ChainFaaSMSP' });
-    expect(bundle).toMatchObject({ peerId, endpoint, mspId: 'ChainFaaSMSP', channel: 'chainfaas', chaincode: { name: 'chainfaas', packageId: net.env.FABRIC_PACKAGE_ID } });
+    expect(bundle).toMatchObject({
+      peerId,
+      endpoint,
+      mspId: 'ChainFaaSMSP',
+      channel: 'chainfaas',
+      chaincode: { name: 'chainfaas', packageId: net.env.FABRIC_PACKAGE_ID },
+    });
     expect(command).toBe(`chaincode/network/join-peer.sh --bundle peer-bundle.json --key signkey.pem --tls-key tlskey.pem --listen ${endpoint}`);
 
     const signCert = new X509Certificate(bundle.certificates.sign);
@@ -168,7 +174,12 @@ describeFabric('peer operators join the Fabric network (POST /peers, join-peer.s
     writeFileSync(join(work, 'peer-bundle.json'), JSON.stringify(bundle, null, 2));
     const args = command.split(' ').slice(1);
     // Run as the operator would, from the directory holding the bundle and the two keys.
-    const out = await run(join(networkScriptsDir(), 'join-peer.sh'), [...args, '--state', peerState], { ...process.env, FABRIC_WATCH_PID: String(process.pid) }, work);
+    const out = await run(
+      join(networkScriptsDir(), 'join-peer.sh'),
+      [...args, '--state', peerState],
+      { ...process.env, FABRIC_WATCH_PID: String(process.pid) },
+      work,
+    );
     expect(out).toMatch(new RegExp(`^PEER_ID=${peerId}$`, 'm'));
     let last: unknown;
     const joined = await eventually(
@@ -180,8 +191,15 @@ describeFabric('peer operators join the Fabric network (POST /peers, join-peer.s
         return peer.status === 'joined' && peer.ledgerHeight === peer.channelHeight ? peer : undefined;
       },
       90_000,
-    ).catch((err) => {
-      throw new Error(`${(err as Error).message}; the last answer: ${JSON.stringify(last)}`);
+    ).catch(async (err) => {
+      const { FabricDiscovery } = await import('../../lambdas/adapters/fabric-discovery');
+      const discovery = new FabricDiscovery(net.options('controller'));
+      const members = await discovery.channelPeers().then(
+        (peers) => peers.map((p) => `${p.endpoint} h${p.ledgerHeight} ${new X509Certificate(p.certificatePem).subject.replace(/\n/g, ',')}`),
+        (e: Error) => e.message,
+      );
+      discovery.close();
+      throw new Error(`${(err as Error).message}; the last answer: ${JSON.stringify(last)}; discovery now: ${JSON.stringify(members)}`);
     });
     expect(joined.ledgerHeight).toBeGreaterThanOrEqual(heightAtEnrolment);
     expect(joined.statusText).toBe(`joined (height ${joined.ledgerHeight} of ${joined.channelHeight})`);

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,14 @@ describeFabric('portal: the Peers page on a Fabric platform', () => {
   beforeAll(async () => {
     buildPortal();
     net = await startLocalFabric();
-    platform = await startPlatform({ port: 0, dataDir: join(work, 'platform'), provider: false, images: false, ledger: { mode: 'fabric', env: net.env }, log: () => undefined });
+    platform = await startPlatform({
+      port: 0,
+      dataDir: join(work, 'platform'),
+      provider: false,
+      images: false,
+      ledger: { mode: 'fabric', env: net.env },
+      log: () => undefined,
+    });
     browser = await launchBrowser();
   }, 15 * 60_000);
 
@@ -90,11 +98,22 @@ describeFabric('portal: the Peers page on a Fabric platform', () => {
       await openAs(page, portal, { token, email: operator.email }, '#/peers', 'Peers');
       const text = await page.locator(row).first().textContent();
       if (/^joined \(height (\d+) of \1\)$/.test(text ?? '')) break;
-      if (Date.now() > until) throw new Error(`the page still lists the peer as: ${text}`);
+      if (Date.now() > until) {
+        const { FabricDiscovery } = await import('../../lambdas/adapters/fabric-discovery');
+        const discovery = new FabricDiscovery(net.options('controller'));
+        const members = await discovery.channelPeers().then(
+          (peers) => peers.map((p) => `${p.endpoint} h${p.ledgerHeight} ${new X509Certificate(p.certificatePem).subject.replace(/\n/g, ',')}`),
+          (err: Error) => err.message,
+        );
+        discovery.close();
+        throw new Error(
+          `the page still lists the peer as: ${text}; GET /peers: ${JSON.stringify((await operator.api.get('/peers')).body)}; discovery: ${JSON.stringify(members)}`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 2000));
     }
     expect(await page.locator(row).first().getAttribute('data-status')).toBe('joined');
     await screenshot(page, 'peers-03-joined');
     expect(browser.console.filter((l) => l.includes(token))).toEqual([]);
-  });
+  }, 300_000);
 });

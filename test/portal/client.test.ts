@@ -21,7 +21,7 @@ test.each([
   [problem(403, { code: 'forbidden', message: 'only developers may register functions' }), 'Not allowed: only developers may register functions.'],
   [problem(404, { code: 'not_found', message: 'job job_x does not exist' }), 'Not found: job job_x does not exist.'],
   [problem(404, { code: 'not_found', message: 'function fn_x was deleted at 2026-11-23T20:00:00.000Z', deleted: true }), 'Function fn_x was deleted at 2026-11-23T20:00:00.000Z: it can no longer be invoked.'],
-  [problem(409, { code: 'conflict', message: 'job job_x is ASSIGNED: only a QUEUED job can be cancelled' }), 'Conflict (409): job job_x is ASSIGNED: only a QUEUED job can be cancelled. Nothing was changed; reload to see the current state.'],
+  [problem(409, { code: 'conflict', message: 'job job_x is ASSIGNED: only a QUEUED job can be cancelled' }), 'Conflict (409): job job_x is ASSIGNED: only a QUEUED job can be cancelled. Nothing was changed.'],
   [problem(400, { code: 'invalid_request', field: 'amount', message: 'amount: Number must be greater than 0' }), 'Amount: Number must be greater than 0.'],
   [problem(413, { code: 'payload_too_large', message: 'the request body is larger than 1048576 bytes' }), 'Too large: the request body is larger than 1048576 bytes.'],
   [problem(429, { code: 'too_many_requests', message: 'you have 100 jobs waiting', retryAfterS: 5 }), 'Too many requests (429): the platform is limiting how fast you can call it (you have 100 jobs waiting). Try again in 5 s.'],

@@ -255,7 +255,7 @@ test('bills: the CSV and JSON downloads are the API’s statement; paying is off
     const shown = (await page.locator('#bills-message .alert.error').textContent()) ?? '';
     const refused = await dev.post(`/account/bills/${month}/pay`);
     expect(refused.status).toBe(409);
-    expect(shown).toBe(`The ${month} bill was not paid. Conflict (409): ${refused.body.error.message.replace(/\.$/, '')}. Nothing was changed; reload to see the current state.`);
+    expect(shown).toBe(`The ${month} bill was not paid. Conflict (409): ${refused.body.error.message.replace(/\.$/, '')}. Nothing was changed.`);
     expect(await page.evaluate(() => (globalThis as any).document.activeElement?.textContent ?? '')).toBe(shown);
     await screenshot(page, '09d-pay-refused');
   } finally {
@@ -490,6 +490,14 @@ test('the provider dashboard shows what the provider earned from the jobs it ran
   await expect(page.locator(`#provider-${silent} .state-text`).textContent()).resolves.toMatch(/^offline: no heartbeat for \d+ s \(online means one within the last 20 s\)/);
   await expect(page.locator(`#provider-${providerId} .badge`).textContent()).resolves.toBe('online');
   await screenshot(page, '17b-provider-offline');
+  // Readable on a narrow screen too.
+  await page.setViewportSize({ width: 360, height: 740 });
+  try {
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, '17c-narrow-provider');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
 }, 120_000);
 
 test('errors the API returns are explained: unknown job, expired session', async () => {

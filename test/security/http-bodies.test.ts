@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIMITS } from '../../lambdas/core/schemas';
+import { ROUTES } from '../../lambdas/handlers/manifest';
 import { API_GATEWAY_MAX_BODY_BYTES } from '../../local/api-server';
 import { Platform, startPlatform } from '../../local/platform';
 import { Api, newUser } from '../support/api';
@@ -129,4 +130,32 @@ test('a body that is not declared as JSON is 400 naming the content type', async
   const res = await post('/functions', Buffer.from(JSON.stringify(valid)), { 'content-type': 'text/plain' });
   expect(res.status).toBe(400);
   expect(res.body.error).toMatchObject({ code: 'invalid_request', field: '(body)', message: expect.stringMatching(/content-type/) });
+});
+
+test('a JSON null where an optional body may be left out is 400, not taken as "no body" (found by schemathesis)', async () => {
+  const fn = await dev.post('/functions', valid);
+  expect(fn.status).toBe(201);
+  const tokens = (await dev.get('/tokens')).body.items.length as number;
+  for (const path of ['/tokens', `/functions/${fn.body.functionId}/keys`, `/functions/${fn.body.functionId}/invocations`]) {
+    const res = await post(path, Buffer.from('null'));
+    expect({ path, status: res.status }).toEqual({ path, status: 400 });
+    expect(res.body.error).toMatchObject({ code: 'invalid_request', field: '(body)' });
+  }
+  expect((await dev.get('/tokens')).body.items.length).toBe(tokens);
+  expect((await dev.get(`/functions/${fn.body.functionId}/keys`)).body.items).toEqual([]);
+  // Left out entirely, the body takes its defaults.
+  expect((await post('/tokens', Buffer.alloc(0))).status).toBe(201);
+});
+
+test('path ids far beyond any id the platform mints (3000 characters, odd bytes) are 4xx on every route, never a 500', async () => {
+  const answers: Array<{ route: string; id: string; status: number }> = [];
+  for (const route of ROUTES.filter((r) => r.path.includes('{'))) {
+    for (const id of ['x'.repeat(3000), '%00', '..%2F..%2Fetc', encodeURIComponent('é'.repeat(600))]) {
+      const path = route.path.replace(/\{[A-Za-z]+\}/g, id);
+      const res = await dev.call(route.method, path, route.method === 'POST' || route.method === 'PUT' ? {} : undefined);
+      answers.push({ route: `${route.method} ${route.path}`, id: id.slice(0, 12), status: res.status });
+    }
+  }
+  expect(answers.filter((a) => a.status >= 500)).toEqual([]);
+  expect(answers.length).toBeGreaterThan(40);
 });

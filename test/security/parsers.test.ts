@@ -153,7 +153,7 @@ describe('the job envelope gate (agent)', () => {
     );
   });
 
-  test('any change to a signed envelope (a member replaced, added or removed) is refused as bad_signature', () => {
+  test('any change to a signed envelope (a member replaced, added or removed) is refused, and its signature no longer verifies', () => {
     const base = envelope();
     const paths = pathsOf(base);
     const signature = signPayload(base, controller.privateKeyPem);
@@ -180,6 +180,8 @@ describe('the job envelope gate (agent)', () => {
           const body = `{"envelope":${rawJson(mutated)},"signature":${JSON.stringify(signature)},"keyId":${JSON.stringify(trust.controllerKeyId)}}`;
           const verdict = verifyJobMessage(body, trust, NOW);
           expect(verdict.ok).toBe(false);
+          // And the signature alone already fails: no change survives canonicalisation.
+          expect(verifyPayload((JSON.parse(body) as { envelope: unknown }).envelope, signature, controller.publicKeyPem)).toBe(false);
         },
       ),
       opts,
@@ -264,7 +266,9 @@ describe('the run-time report parser (controller)', () => {
       fc.property(fc.constantFrom(...pathsOf(base)), hostileJson, (path, value) => {
         const mutated = mutateAt(base, path, value);
         fc.pre(canonicalJson(mutated) !== canonicalJson(base));
-        expect(() => readReport(JSON.parse(`{"report":${rawJson(mutated)},"signature":"${signature}"}`))).toThrow(DomainError);
+        const body = JSON.parse(`{"report":${rawJson(mutated)},"signature":"${signature}"}`) as { report: unknown };
+        expect(() => readReport(body)).toThrow(DomainError);
+        expect(verifyPayload(body.report, signature, providerKey.publicKeyPem)).toBe(false);
       }),
       opts,
     );

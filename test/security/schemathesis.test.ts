@@ -80,7 +80,8 @@ test(
       'run',
       `${platform.apiUrl}/openapi.json`,
       '--checks',
-      'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance',
+      process.env.FUZZ_CHECKS ??
+        'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,ignored_auth',
       '--phases',
       'examples,coverage,fuzzing',
       '--max-examples',

@@ -139,7 +139,7 @@ async function revoke(deps: Deps, userId: string, tokenId: string, match: (e: Cr
 
 /** `POST /tokens`: a new API token for the caller; the secret is in this answer only. */
 export async function createApiToken(deps: Deps, user: User, body: unknown): Promise<CredentialView & { token: string }> {
-  const req = parse(CreateCredentialBody, body ?? {});
+  const req = parse(CreateCredentialBody, body === undefined ? {} : body);
   const { token, view: v } = await issueCredential(deps, user.userId, 'api', req);
   return { ...v, token };
 }
@@ -151,7 +151,7 @@ export const revokeApiToken = (deps: Deps, user: User, tokenId: string) => revok
 /** `POST /functions/{id}/keys`: an invoke key for one of the caller's functions; the secret is in this answer only. */
 export async function createInvokeKey(deps: Deps, user: User, functionId: string, body: unknown): Promise<CredentialView & { key: string }> {
   requireRole(user, 'developer');
-  const req = parse(CreateCredentialBody, body ?? {});
+  const req = parse(CreateCredentialBody, body === undefined ? {} : body);
   requireLive(await getOwnFunction(deps, user, functionId));
   const { token, view: v } = await issueCredential(deps, user.userId, 'invoke', { ...req, functionId });
   return { ...v, key: token };

@@ -55,7 +55,7 @@ const uploadKey = (caller: Caller, functionId: string, uploadId: string) =>
   `inputs/${caller.key ? caller.key.tokenId : caller.user.userId}/${functionId}/${uploadId}`;
 
 export async function invoke(deps: Deps, caller: Caller, functionId: string, body: unknown, opts: InvokeOptions = {}): Promise<Invocation> {
-  const req = parse(InvokeBody, body ?? {});
+  const req = parse(InvokeBody, body === undefined ? {} : body);
   const idempotencyKey = opts.idempotencyKey === undefined ? undefined : parseHeader(opts.idempotencyKey);
   const fn = await invocableFunction(deps, caller, functionId);
   const callbackUrl = req.callbackUrl === undefined ? undefined : checkCallbackUrl(req.callbackUrl, opts.allowLoopbackCallbacks ?? false);

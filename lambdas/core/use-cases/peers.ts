@@ -118,8 +118,25 @@ export async function enrolPeer(deps: PeerDeps, user: User, body: unknown) {
   const subject = { o: info.domain, ou: 'peer', cn: `${peerId}.${info.domain}` };
   const [identityCa, tlsCa] = await Promise.all([deps.enrolment.authority('identity'), deps.enrolment.authority('tls')]);
   const host = input.endpoint.slice(0, input.endpoint.lastIndexOf(':'));
-  const signCert = await issueCertificate({ caCertificatePem: identityCa.certificatePem, sign: identityCa.sign, spki: sign.spki, subject, usage: 'identity', validDays: CERT_VALID_DAYS, now });
-  const tlsCert = await issueCertificate({ caCertificatePem: tlsCa.certificatePem, sign: tlsCa.sign, spki: tls.spki, subject, usage: 'tls', hosts: [host], validDays: CERT_VALID_DAYS, now });
+  const signCert = await issueCertificate({
+    caCertificatePem: identityCa.certificatePem,
+    sign: identityCa.sign,
+    spki: sign.spki,
+    subject,
+    usage: 'identity',
+    validDays: CERT_VALID_DAYS,
+    now,
+  });
+  const tlsCert = await issueCertificate({
+    caCertificatePem: tlsCa.certificatePem,
+    sign: tlsCa.sign,
+    spki: tls.spki,
+    subject,
+    usage: 'tls',
+    hosts: [host],
+    validDays: CERT_VALID_DAYS,
+    now,
+  });
   const record: PeerRecord = {
     operatorId: user.userId,
     peerId,
@@ -158,7 +175,9 @@ export async function getPeer(deps: PeerDeps, user: User, peerId: string) {
   const cas = deps.enrolment ? await Promise.all([deps.enrolment.authority('identity'), deps.enrolment.authority('tls')]) : undefined;
   return {
     peer,
-    ...(info && cas && !record.revokedAt ? { bundle: bundleOf(record, info, cas[0].certificatePem, cas[1].certificatePem), command: joinCommand(record.endpoint) } : {}),
+    ...(info && cas && !record.revokedAt
+      ? { bundle: bundleOf(record, info, cas[0].certificatePem, cas[1].certificatePem), command: joinCommand(record.endpoint) }
+      : {}),
     ...(network.error ? { networkError: network.error } : {}),
   };
 }
@@ -229,6 +248,7 @@ async function observe(deps: PeerDeps, record: PeerRecord, channel: ChannelPeer[
   if (!channel || record.revokedAt) return view(record, undefined);
   const mine = fingerprint(record.signCertificate);
   const member = channel.find((p) => p.mspId === record.mspId && fingerprint(p.certificatePem) === mine);
+  if (process.env.CHAINFAAS_DEBUG_PEERS) console.error('DEBUGPEERS', mine, JSON.stringify(channel.map((p) => [p.mspId, p.endpoint, p.ledgerHeight, fingerprint(p.certificatePem)])));
   if (member && !record.joinedAt) {
     const at = nowIso(deps);
     await deps.peers.markJoined(record.operatorId, record.peerId, at);

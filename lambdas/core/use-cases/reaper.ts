@@ -1,6 +1,7 @@
 import { Deps, nowIso } from './context';
 import { dispatchWaiting, expireWaiting, finishReclaim, reclaim } from './scheduling';
 import { sweepHolds } from './billing';
+import { finishReport } from './providers';
 
 /**
  * The reaper: run on a schedule (EventBridge in AWS, a timer in local mode). It takes back every
@@ -32,9 +33,11 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
   const now = nowIso(deps);
   const providers = new Map((await deps.providers.listProviders()).map((p) => [p.providerId, p]));
   for (const job of await deps.jobs.listExpiredLeases(now, BATCH)) {
-    // A FAILED job still in the leases index: its reclaim died before it released the capacity.
-    if (job.status !== 'ASSIGNED' && job.releaseFrom) {
-      await finishReclaim(deps, job);
+    // A job still in the leases index after it ended: the Lambda that ended it (a reclaim that
+    // failed it, a report) died before it released the capacity; finish what it left.
+    if (job.status !== 'ASSIGNED') {
+      if (job.releaseFrom) await finishReclaim(deps, job);
+      if (job.pendingReport) await finishReport(deps, job);
       continue;
     }
     const provider = job.providerId ? providers.get(job.providerId) : undefined;

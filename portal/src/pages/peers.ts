@@ -62,7 +62,14 @@ function stepOne(): HTMLElement {
 
 function stepTwo(ctx: PageContext, result: HTMLElement, refresh: () => Promise<void>): HTMLElement {
   const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off', 'data-field': 'name' });
-  const endpoint = h('input', { name: 'endpoint', required: true, maxlength: 260, placeholder: 'peer.example.org:7051', autocomplete: 'off', 'data-field': 'endpoint' });
+  const endpoint = h('input', {
+    name: 'endpoint',
+    required: true,
+    maxlength: 260,
+    placeholder: 'peer.example.org:7051',
+    autocomplete: 'off',
+    'data-field': 'endpoint',
+  });
   const signCsr = h('textarea', { name: 'signCsr', required: true, rows: 6, spellcheck: 'false', 'data-field': 'signCsr' });
   const tlsCsr = h('textarea', { name: 'tlsCsr', required: true, rows: 6, spellcheck: 'false', 'data-field': 'tlsCsr' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Enrol the peer');
@@ -121,18 +128,19 @@ function peersTable(ctx: PageContext, peers: { items: PeerView[]; networkError?:
   const rows = peers.items.map((p) => {
     const actions = h('div', { class: 'actions' });
     if (p.status !== 'revoked') {
-      const bundle = h('button', { type: 'button', class: 'link-button', 'data-action': 'bundle' }, 'Bundle');
+      const bundle = h('button', { type: 'button', 'data-action': 'bundle' }, 'Bundle');
       bundle.addEventListener('click', () => {
         void ctx.api.getPeer(p.peerId).then(
           (detail) => {
             const target = document.getElementById('peer-result');
-            if (target && detail.bundle && detail.command) target.replaceChildren(bundlePanel({ peer: detail.peer, bundle: detail.bundle, command: detail.command }));
+            if (target && detail.bundle && detail.command)
+              target.replaceChildren(bundlePanel({ peer: detail.peer, bundle: detail.bundle, command: detail.command }));
             (target?.querySelector('h2') as HTMLElement | null)?.focus();
           },
           (err: unknown) => announce(describeError(err)),
         );
       });
-      const revoke = h('button', { type: 'button', class: 'link-button danger', 'data-action': 'revoke' }, 'Revoke');
+      const revoke = h('button', { type: 'button', class: 'danger', 'data-action': 'revoke' }, 'Revoke');
       revoke.addEventListener('click', () => {
         if (!window.confirm(`Revoke ${p.name}? The platform stops vouching for it.`)) return;
         void ctx.api.revokePeer(p.peerId).then(
@@ -155,6 +163,13 @@ function peersTable(ctx: PageContext, peers: { items: PeerView[]; networkError?:
     {},
     peers.networkError ? alertBox(`The network's own view is unavailable (${peers.networkError}); statuses are what the platform recorded.`) : '',
     table('Your peers', ['Peer', 'Endpoint', 'Status', 'Enrolled', ''], rows, { captionHidden: true, empty: 'No peer enrolled yet.' }),
-    peers.items.length ? facts([['Status', 'joined (height N of M): the network lists the peer, at block N of the channel’s M. enrolled: not seen in the channel yet. unreachable: seen before, not listed now.']]) : '',
+    peers.items.length
+      ? facts([
+          [
+            'Status',
+            'joined (height N of M): the network lists the peer, at block N of the channel’s M. enrolled: not seen in the channel yet. unreachable: seen before, not listed now.',
+          ],
+        ])
+      : '',
   );
 }
