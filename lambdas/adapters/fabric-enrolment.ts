@@ -24,7 +24,7 @@ interface CaMaterial {
 export class FabricPeerEnrolment implements PeerEnrolment {
   private material?: Promise<CaMaterial>;
   private readonly keys = new Map<string, KeyObject>();
-  private options?: Promise<FabricLedgerOptions>;
+  private discovery?: Promise<FabricDiscovery>;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -72,22 +72,15 @@ export class FabricPeerEnrolment implements PeerEnrolment {
     return { certificatePem, sign: async (data) => sign('sha256', data, caKey) };
   }
 
-  /**
-   * A connection per query: a long-lived discovery connection was seen here to keep answering
-   * without a peer that joined after it was opened, while a fresh one listed it (status requests
-   * are rare; a TLS handshake is cheap next to a human reading the page).
-   */
   async channelPeers(): Promise<ChannelPeer[]> {
-    this.options ??= this.ledgerOptions().catch((err) => {
-      this.options = undefined;
-      throw err;
-    });
-    const discovery = new FabricDiscovery(await this.options);
-    try {
-      return await discovery.channelPeers();
-    } finally {
-      discovery.close();
-    }
+    this.discovery ??= this.ledgerOptions().then(
+      (options) => new FabricDiscovery(options),
+      (err) => {
+        this.discovery = undefined;
+        throw err;
+      },
+    );
+    return (await this.discovery).channelPeers();
   }
 }
 

@@ -234,6 +234,22 @@ export interface IssueRequest {
   now: Date;
 }
 
+/** The order of P-256's base point. */
+const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+
+/**
+ * An ECDSA signature (DER) in its low-S form (s <= n/2). Fabric's MSP rewrites a certificate whose
+ * signature has a high S into the low-S form before using it, so a certificate issued with a high
+ * S would not be byte-for-byte the identity the peer presents (its fingerprint would differ).
+ */
+function lowS(signature: Buffer): Buffer {
+  const [r, sTlv] = children(expect(one(signature), 0x30, 'the signature'));
+  const sValue = BigInt('0x' + (expect(sTlv, 0x02, 's').value.toString('hex') || '0'));
+  if (sValue <= P256_N / 2n) return signature;
+  const low = (P256_N - sValue).toString(16);
+  return seq((r as Tlv).raw, integer(Buffer.from(low.length % 2 ? '0' + low : low, 'hex')));
+}
+
 /** Builds, signs and self-checks a certificate; returns its PEM and serial number (hex). */
 export async function issueCertificate(req: IssueRequest): Promise<{ pem: string; serial: string }> {
   const issuer = issuerInfo(req.caCertificatePem);
@@ -270,9 +286,24 @@ export async function issueCertificate(req: IssueRequest): Promise<{ pem: string
     req.spki,
     der(0xa3, seq(...exts)),
   );
-  const signature = await req.sign(tbs);
+  const signature = lowS(await req.sign(tbs));
   const pem = toPem('CERTIFICATE', seq(tbs, algorithm, bitString(signature)));
   const check = new X509Certificate(pem);
   if (!check.verify(new X509Certificate(req.caCertificatePem).publicKey)) throw new Error('the issued certificate does not verify with the CA key');
   return { pem, serial: serialBytes.toString('hex') };
+}
+
+/**
+ * Names a certificate by its signed content (SHA-256 of the TBSCertificate): the same for the
+ * certificate as issued and as Fabric presents it after normalising its signature.
+ */
+export function certificateKey(pem: string): string | undefined {
+  try {
+    const [tbs] = children(one(new X509Certificate(pem).raw));
+    return createHash('sha256')
+      .update((tbs as Tlv).raw)
+      .digest('hex');
+  } catch {
+    return undefined;
+  }
 }

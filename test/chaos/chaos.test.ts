@@ -266,6 +266,7 @@ test(`${JOBS} jobs under random faults end SUCCEEDED or FAILED with a reason, ru
       jobs: JOBS,
       accepted: submitted.length,
       byStatus,
+      failedReasons: [...jobs.values()].filter((j) => j?.status === 'FAILED').map((j) => `${j!.jobId}: ${j!.reason}`.slice(0, 240)),
       injected,
       actions,
       client,

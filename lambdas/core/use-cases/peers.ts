@@ -1,11 +1,10 @@
-import { X509Certificate } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { conflict, DomainError, invalid, notFound } from '../errors';
 import type { User } from '../model';
 import { newId } from '../passwords';
 import type { ChannelPeer, FabricJoinInfo, PeerEnrolment, PeerRecord, PeerStore } from '../ports';
-import { issueCertificate, readCertificateRequest } from '../x509';
+import { certificateKey, issueCertificate, readCertificateRequest } from '../x509';
 import { nowIso, parse, requireRole } from './context';
 
 /**
@@ -236,19 +235,10 @@ async function channelView(deps: PeerDeps): Promise<{ peers?: ChannelPeer[]; err
   }
 }
 
-const fingerprint = (pem: string): string | undefined => {
-  try {
-    return new X509Certificate(pem).fingerprint256;
-  } catch {
-    return undefined;
-  }
-};
-
 async function observe(deps: PeerDeps, record: PeerRecord, channel: ChannelPeer[] | undefined): Promise<PeerView> {
   if (!channel || record.revokedAt) return view(record, undefined);
-  const mine = fingerprint(record.signCertificate);
-  const member = channel.find((p) => p.mspId === record.mspId && fingerprint(p.certificatePem) === mine);
-  if (process.env.CHAINFAAS_DEBUG_PEERS) console.error('DEBUGPEERS', mine, JSON.stringify(channel.map((p) => [p.mspId, p.endpoint, p.ledgerHeight, fingerprint(p.certificatePem)])));
+  const mine = certificateKey(record.signCertificate);
+  const member = mine === undefined ? undefined : channel.find((p) => p.mspId === record.mspId && certificateKey(p.certificatePem) === mine);
   if (member && !record.joinedAt) {
     const at = nowIso(deps);
     await deps.peers.markJoined(record.operatorId, record.peerId, at);
