@@ -83,14 +83,14 @@ export interface ContainerEvent {
 }
 
 /**
- * Follows the Docker engine's `start` and `die` events of function containers (label
+ * Follows the Docker engine's `create`, `start` and `die` events of function containers (label
  * chainfaas.role=function) from now until `stop()`. Live, because the engine keeps only its last
  * 256 events for `since` queries, and other suites share this engine.
  */
 export async function watchFunctionContainers(docker: Docker): Promise<{ events: ContainerEvent[]; stop(): Promise<ContainerEvent[]> }> {
   const events: ContainerEvent[] = [];
   const stream = (await docker.getEvents({
-    filters: { type: ['container'], event: ['start', 'die'], label: ['chainfaas.role=function'] },
+    filters: { type: ['container'], event: ['create', 'start', 'die'], label: ['chainfaas.role=function'] },
   })) as NodeJS.ReadableStream & {
     destroy(): void;
   };
@@ -130,11 +130,17 @@ export const median = (values: number[]): number => {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
-/** The median of each quarter of `samples` (in order). */
-export function quarterMedians(samples: number[]): number[] {
+/** `stat` of each quarter of `samples` (in order). */
+export function quarters(samples: number[], stat: (values: number[]) => number): number[] {
   const q = Math.max(1, Math.floor(samples.length / 4));
-  return [0, 1, 2, 3].map((i) => median(samples.slice(i * q, i === 3 ? samples.length : (i + 1) * q)));
+  return [0, 1, 2, 3].map((i) => stat(samples.slice(i * q, i === 3 ? samples.length : (i + 1) * q)));
 }
+
+/** The median of each quarter of `samples` (in order). */
+export const quarterMedians = (samples: number[]): number[] => quarters(samples, median);
+
+/** The minimum of each quarter: for a garbage-collected heap, the live set after collections (its floor). */
+export const quarterMinima = (samples: number[]): number[] => quarters(samples, (v) => Math.min(...v));
 
 /** Runs `worker(i)` for i in [0, n) with at most `concurrency` at a time. */
 export async function pool(n: number, concurrency: number, worker: (i: number) => Promise<void>): Promise<void> {
