@@ -6,7 +6,7 @@ import type { JobRecord } from '../../lambdas/core/model';
 import { AgentProcess, compileProviderCli } from '../../local/agent-process';
 import { Api, eventually, newUser } from '../support/api';
 import { peek, sendRaw, startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
-import { ContainerEvent, invokeUntilAccepted, pool, profile, sleep, watchFunctionContainers } from './support';
+import { ContainerEvent, developersWithFunctions, invokeUntilAccepted, pool, profile, sleep, watchFunctionContainers } from './support';
 
 /**
  * Issue #11, fault injection: CHAOS_JOBS jobs (CI profile 80, `npm run test:chaos` 500) through
@@ -134,28 +134,7 @@ async function history(api: Api): Promise<{ kind: string; reference: string; amo
 test(`${JOBS} jobs under random faults end SUCCEEDED or FAILED with a reason, run once, charged once, reconciled`, async () => {
   const watcher = await watchFunctionContainers(docker);
   const startedAt = Date.now();
-  const developers = await Promise.all(Array.from({ length: DEVELOPERS }, () => newUser(t.api, ['developer'])));
-  // The signup credit reaches the balances read model through the ledger; holds need it there.
-  await Promise.all(
-    developers.map((d) =>
-      eventually(`the signup credit of ${d.userId}`, async () => {
-        await t.platform.flushLedger();
-        return (await d.api.get('/account')).body.available > 0 ? true : undefined;
-      }),
-    ),
-  );
-  const functions = await Promise.all(
-    developers.map(async (d) => {
-      const res = await d.api.post('/functions', {
-        name: 'chaos-sha256',
-        image: t.platform.images.sha256,
-        mode: 'sync',
-        resources: { vcpu: 0.25, memoryMb: 64, timeoutS: 10 },
-      });
-      expect(res.status).toBe(201);
-      return res.body.functionId as string;
-    }),
-  );
+  const { developers, functions } = await developersWithFunctions(t.api, t.platform, DEVELOPERS, 'chaos-sha256');
 
   t.platform.setFaults(PLAN);
   let submittedCount = 0;

@@ -3,9 +3,9 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobRecord } from '../../lambdas/core/model';
 import { AgentProcess, compileProviderCli } from '../../local/agent-process';
-import { eventually, newUser } from '../support/api';
+import { newUser } from '../support/api';
 import { startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
-import { pool, profile, quarterMedians, quarterMinima, sleep } from './support';
+import { developersWithFunctions, pool, profile, quarterMedians, quarterMinima, sleep } from './support';
 
 /**
  * Issue #11, load: LOAD_INVOCATIONS invocations (CI profile 250, `npm run test:chaos` 10,000)
@@ -75,28 +75,7 @@ afterAll(async () => {
 }, 120_000);
 
 test(`${INVOCATIONS} invocations: only 2xx or 429/503 with Retry-After, all SUCCEEDED, memory stable`, async () => {
-  const developers = await Promise.all(Array.from({ length: 4 }, () => newUser(t.api, ['developer'])));
-  // The signup credit reaches the balances read model through the ledger; holds need it there.
-  await Promise.all(
-    developers.map((d) =>
-      eventually(`the signup credit of ${d.userId}`, async () => {
-        await t.platform.flushLedger();
-        return (await d.api.get('/account')).body.available > 0 ? true : undefined;
-      }),
-    ),
-  );
-  const functions = await Promise.all(
-    developers.map(async (d) => {
-      const res = await d.api.post('/functions', {
-        name: 'load',
-        image: t.platform.images.sha256,
-        mode: 'sync',
-        resources: { vcpu: 0.25, memoryMb: 64, timeoutS: 10 },
-      });
-      expect(res.status).toBe(201);
-      return res.body.functionId as string;
-    }),
-  );
+  const { developers, functions } = await developersWithFunctions(t.api, t.platform, 4, 'load');
 
   const samples: { t: number; controllerHeapMb: number; agentRssMb: number }[] = [];
   let sampling = true;

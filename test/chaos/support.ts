@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
-import type { Api, ApiResponse } from '../support/api';
+import { Api, ApiResponse, eventually, newUser } from '../support/api';
+import type { Platform } from '../../local/platform';
 
 /**
  * Helpers of the chaos suite: profile sizes from the environment, an HTTP client loop that honours
@@ -150,4 +151,28 @@ export async function pool(n: number, concurrency: number, worker: (i: number) =
       while (next < n) await worker(next++);
     }),
   );
+}
+
+/**
+ * `count` developers, each with one sync `sha256` function named `name`, once their signup credit
+ * has reached the balances read model through the ledger (holds need it there).
+ */
+export async function developersWithFunctions(api: Api, platform: Platform, count: number, name: string) {
+  const developers = await Promise.all(Array.from({ length: count }, () => newUser(api, ['developer'])));
+  await Promise.all(
+    developers.map((d) =>
+      eventually(`the signup credit of ${d.userId}`, async () => {
+        await platform.flushLedger();
+        return (await d.api.get('/account')).body.available > 0 ? true : undefined;
+      }),
+    ),
+  );
+  const functions = await Promise.all(
+    developers.map(async (d) => {
+      const res = await d.api.post('/functions', { name, image: platform.images.sha256, mode: 'sync', resources: { vcpu: 0.25, memoryMb: 64, timeoutS: 10 } });
+      if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.functionId as string;
+    }),
+  );
+  return { developers, functions };
 }
