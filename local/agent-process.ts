@@ -1,7 +1,7 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../lib/project-root';
 
@@ -33,6 +33,11 @@ export async function compileProviderCli(): Promise<string> {
   );
   await run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: repo });
   return join(outDir, 'provider-agent', 'src', 'cli.js');
+}
+
+/** Removes what {@link compileProviderCli} wrote: the temporary directory holding `cli.js`. */
+export function removeCompiledCli(cli: string): void {
+  rmSync(dirname(dirname(dirname(cli))), { recursive: true, force: true });
 }
 
 export interface AgentProcessOptions {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { compileProviderCli } from '../../local/agent-process';
+import { compileProviderCli, removeCompiledCli } from '../../local/agent-process';
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
 import { CloudEmulator, FakeController, REGION, startCloudEmulator, startFakeController } from './harness';
@@ -35,8 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (agent && agent.exitCode === null) agent.kill('SIGKILL');
   await Promise.all([registry?.stop(), cloud?.stop(), controller?.stop()]);
-  // The compiled CLI's own temporary directory (<out>/provider-agent/src/cli.js).
-  if (cli) rmSync(resolve(cli, '..', '..', '..'), { recursive: true, force: true });
+  if (cli) removeCompiledCli(cli);
   rmSync(resolve(configDir, '..'), { recursive: true, force: true });
 });
 

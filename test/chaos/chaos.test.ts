@@ -1,12 +1,10 @@
 import Docker from 'dockerode';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { FaultPlan, injectedFaults, lateDeliveries, seededRandom } from '../../lambdas/core/faults';
 import type { JobRecord } from '../../lambdas/core/model';
-import { AgentProcess, compileProviderCli } from '../../local/agent-process';
+import { AgentProcess, compileProviderCli, removeCompiledCli } from '../../local/agent-process';
 import { Api, eventually, newUser } from '../support/api';
 import { peek, sendRaw, startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
-import { ContainerEvent, developersWithFunctions, invokeUntilAccepted, pool, profile, sleep, watchFunctionContainers } from './support';
+import { ContainerEvent, developersWithFunctions, removeAgentLeftovers, invokeUntilAccepted, pool, profile, sleep, watchFunctionContainers } from './support';
 
 /**
  * Issue #11, fault injection: CHAOS_JOBS jobs (CI profile 80, `npm run test:chaos` 500) through
@@ -96,16 +94,8 @@ const owners = new Map<string, Api>();
 afterAll(async () => {
   t?.platform.setFaults(undefined);
   await Promise.all(agents.map((a) => a.stop()));
-  for (const agent of agents) {
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`chainfaas.agent=${agent.providerId}`] } })) {
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
-    rmSync(dirname(agent.configDir), { recursive: true, force: true });
-  }
-  if (cli) rmSync(dirname(dirname(dirname(cli))), { recursive: true, force: true });
+  for (const agent of agents) await removeAgentLeftovers(docker, agent);
+  if (cli) removeCompiledCli(cli);
   await t?.stop();
   jest.restoreAllMocks();
 }, 120_000);

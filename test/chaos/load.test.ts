@@ -1,11 +1,9 @@
 import Docker from 'dockerode';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { JobRecord } from '../../lambdas/core/model';
-import { AgentProcess, compileProviderCli } from '../../local/agent-process';
+import { AgentProcess, compileProviderCli, removeCompiledCli } from '../../local/agent-process';
 import { newUser } from '../support/api';
 import { startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
-import { developersWithFunctions, pool, profile, quarterMedians, quarterMinima, sleep } from './support';
+import { developersWithFunctions, pool, removeAgentLeftovers, profile, quarterMedians, quarterMinima, sleep } from './support';
 
 /**
  * Issue #11, load: LOAD_INVOCATIONS invocations (CI profile 250, `npm run test:chaos` 10,000)
@@ -60,16 +58,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop();
-  if (agent) {
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`chainfaas.agent=${agent.providerId}`] } })) {
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
-    rmSync(dirname(agent.configDir), { recursive: true, force: true });
-  }
-  if (cli) rmSync(dirname(dirname(dirname(cli))), { recursive: true, force: true });
+  if (agent) await removeAgentLeftovers(docker, agent);
+  if (cli) removeCompiledCli(cli);
   await t?.stop();
   jest.restoreAllMocks();
 }, 120_000);

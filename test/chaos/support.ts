@@ -1,4 +1,6 @@
 import Docker from 'dockerode';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Api, ApiResponse, eventually, newUser } from '../support/api';
 import type { Platform } from '../../local/platform';
 
@@ -175,4 +177,15 @@ export async function developersWithFunctions(api: Api, platform: Platform, coun
     }),
   );
   return { developers, functions };
+}
+
+/** After an agent process stopped: its containers (a SIGKILLed agent leaves some) and its config directory. */
+export async function removeAgentLeftovers(docker: Docker, agent: { providerId: string; configDir: string }): Promise<void> {
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`chainfaas.agent=${agent.providerId}`] } })) {
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  }
+  rmSync(dirname(agent.configDir), { recursive: true, force: true });
 }

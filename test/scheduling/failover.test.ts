@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { compileProviderCli } from '../../local/agent-process';
+import { compileProviderCli, removeCompiledCli } from '../../local/agent-process';
 import Docker from 'dockerode';
 import type { RuntimeReport } from '../../lambdas/core/schemas';
 import { signPayload } from '../../lambdas/core/signing';
@@ -37,8 +37,7 @@ afterAll(async () => {
   if (victim && victim.exitCode === null && victim.signalCode === null) victim.kill('SIGKILL');
   await survivor?.agent.stop({ force: true });
   await t?.stop();
-  // The compiled CLI's own temporary directory (<out>/provider-agent/src/cli.js).
-  if (cli) rmSync(resolve(cli, '..', '..', '..'), { recursive: true, force: true });
+  if (cli) removeCompiledCli(cli);
   rmSync(resolve(configDir, '..'), { recursive: true, force: true });
 }, 60_000);
 
