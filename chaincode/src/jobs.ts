@@ -2,7 +2,7 @@ import { createPublicKey, KeyObject, verify } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 import { keys, keyTypes } from './keys';
 import { Job, JobBilling, JobResources, Provider } from './models';
-import { jobCost } from './pricing';
+import { jobCost, RUNTIME_GRACE_MS } from './pricing';
 import { settleIfReady } from './settlement';
 import { timestampToIso, type Applied, type Tx } from './state';
 import { requireId, requireInteger, requireNumber, requireObject, requireSha256, requireText } from './validate';
@@ -13,12 +13,6 @@ const MAX_PEM_LENGTH = 1000;
 const MAX_REPORT_LENGTH = 4096;
 const MAX_REASON_LENGTH = 500;
 const SIGNATURE = /^[A-Za-z0-9+/]{1,200}={0,2}$/;
-/**
- * How far a reported run time may pass the job's timeout: a container killed at its deadline is
- * measured a little after it. The controller accepts the same margin; billing stops at the
- * timeout (settlement.ts).
- */
-export const RUNTIME_GRACE_MS = 5000;
 
 /**
  * Registers a provider and the Ed25519 key its reports are signed with. Registering it again with

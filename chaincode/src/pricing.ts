@@ -16,6 +16,13 @@
  * where `Math.ceil(2.007 * 1000)` would give 2008.
  */
 
+/**
+ * How far a reported run time may pass the job's timeout: a container killed at its deadline is
+ * measured a little after it. The chaincode and the controller accept the same margin; billing
+ * stops at the timeout (settlement.ts).
+ */
+export const RUNTIME_GRACE_MS = 5000;
+
 /** The resources a job reserved (the controller's `Resources`). */
 export interface PricedResources {
   vcpu: number;

@@ -21,7 +21,8 @@ let mallory: Awaited<ReturnType<typeof registerProvider>>;
 let patJob: string;
 let malloryJob: string;
 let functionId: string;
-const resources = { vcpu: 0.5, memoryMb: 64, timeoutS: 10 };
+// A long timeout, so that a claim within it can still be longer than the time since assignment.
+const resources = { vcpu: 0.5, memoryMb: 64, timeoutS: 60 };
 const image = `127.0.0.1:5000/chainfaas/sha256@sha256:${'a'.repeat(64)}`;
 
 beforeAll(async () => {
@@ -139,6 +140,21 @@ describe('a provider reporting what is not its own', () => {
     const report = reportFor(malloryJob, malloryId(), { runtimeMs: resources.timeoutS * 1000 + 60_000 });
     const res = await mallory.api.post(`/providers/${malloryId()}/reports`, { report, signature: signPayload(report, mallory.keys.privateKeyPem) });
     await expectRefused(res, 400, /runtimeMs/);
+    expect(res.body.error.field).toBe('report.runtimeMs');
+    expect(await state(malloryJob)).toEqual(before);
+  });
+
+  test('#18 item 6: a run time longer than the controller saw pass since it assigned the attempt is 400 naming report.runtimeMs; nothing changes', async () => {
+    const before = await state(malloryJob);
+    const assignedAt = Date.parse(before.job.timings.assignedAt);
+    const envelope = await envelopeOf(mallory, malloryJob);
+    await fetch(envelope.resultPutUrl, { method: 'PUT', body: Buffer.from('{"ok":true}') });
+    // Within the timeout and its grace (what alone was checked before), but 5 s more than has passed.
+    const runtimeMs = Date.now() - assignedAt + 5000;
+    expect(runtimeMs).toBeLessThanOrEqual(resources.timeoutS * 1000);
+    const report = reportFor(malloryJob, malloryId(), { runtimeMs });
+    const res = await mallory.api.post(`/providers/${malloryId()}/reports`, { report, signature: signPayload(report, mallory.keys.privateKeyPem) });
+    await expectRefused(res, 400, /longer than the \d+ ms that passed since the controller assigned attempt 1/);
     expect(res.body.error.field).toBe('report.runtimeMs');
     expect(await state(malloryJob)).toEqual(before);
   });

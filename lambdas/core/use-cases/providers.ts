@@ -2,7 +2,7 @@ import { conflict, forbidden, invalid, notFound } from '../errors';
 import { canonicalJson } from '../canonical-json';
 import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
-import { vcpuMillicores as toMilli } from '../pricing';
+import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
 import { HeartbeatBody, RegisterProviderBody, ReportBody, RuntimeReport } from '../schemas';
 import { parsePublicKey, verifyPayload } from '../signing';
 import type { TemporaryCredentials } from '../ports';
@@ -133,7 +133,8 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
 /**
  * Accepts a provider's signed run-time report: the caller must own the provider, the provider
  * must be the job's assignee for this attempt, the signature must verify against the provider's
- * registered key, the run time must fit the job's timeout, and the result object must exist with
+ * registered key, the run time must fit the job's timeout and the time the controller saw pass
+ * since it assigned the attempt (`checkRuntime`), and the result object must exist with
  * the reported size. Then the job moves to SUCCEEDED/FAILED (conditional: a duplicate report is
  * answered idempotently and changes nothing), capacity is released and the ledger events queued.
  * A provider whose lease lapsed (the job was re-queued to another) gets 409 for its late report,
@@ -161,8 +162,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     }
     throw conflict(`job ${job.jobId} is already ${job.status}`);
   }
-  if (report.runtimeMs > job.resources.timeoutS * 1000 + 5000)
-    throw invalid('report.runtimeMs', `report.runtimeMs: ${report.runtimeMs} exceeds the job's timeout of ${job.resources.timeoutS}s`);
+  checkRuntime(deps, job, report);
   const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
   if (report.status === 'succeeded' && stored !== report.resultSize) {
     throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
@@ -199,6 +199,30 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, pendingReport });
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
+}
+
+/**
+ * A report may claim no more run time than the job's timeout allows (plus RUNTIME_GRACE_MS for a
+ * container killed at its deadline), and no more than the controller itself saw pass since it
+ * assigned this attempt (`assignedAt`, set before the envelope was sent): the container cannot
+ * have started before the envelope existed. Both ends of that interval are read on the
+ * controller's clock, so a provider's own clock plays no part; an honest agent's run time is
+ * shorter still by the queue's delivery and the report's own trip.
+ */
+function checkRuntime(deps: Deps, job: JobRecord, report: RuntimeReport): void {
+  const timeoutMs = job.resources.timeoutS * 1000;
+  if (report.runtimeMs > timeoutMs + RUNTIME_GRACE_MS) {
+    throw invalid('report.runtimeMs', `report.runtimeMs: ${report.runtimeMs} exceeds the job's timeout of ${job.resources.timeoutS}s`);
+  }
+  const assignedMs = job.assignedAt === undefined ? NaN : Date.parse(job.assignedAt);
+  if (Number.isNaN(assignedMs)) return; // every ASSIGNED attempt has one; an old record keeps the timeout bound
+  const observedMs = Math.max(0, clock(deps).getTime() - assignedMs);
+  if (report.runtimeMs > observedMs) {
+    throw invalid(
+      'report.runtimeMs',
+      `report.runtimeMs: ${report.runtimeMs} ms is longer than the ${observedMs} ms that passed since the controller assigned attempt ${job.attempt} to this provider`,
+    );
+  }
 }
 
 /**
