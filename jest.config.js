@@ -1,15 +1,18 @@
 /**
  * Jest runs the TypeScript sources through ts-jest (decorator metadata is needed by the chaincode).
- * @middy/core ships only ES modules, so it is transpiled to CommonJS for Jest too.
+ * tsconfig.json sets isolatedModules, so ts-jest transpiles each file on its own (type checking is
+ * `npm run lint`'s job). @middy/core and @noble/* (the Fabric gateway's curves) ship only ES
+ * modules, which Node 24 requires natively but Jest's module system does not (without Node's
+ * experimental VM modules), so they are transpiled to CommonJS for Jest too.
  */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }],
-    '^.+/node_modules/@middy/.+\\.js$': ['ts-jest', { isolatedModules: true, tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' } }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    '^.+/node_modules/@(middy|noble)/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true, module: 'commonjs', target: 'ES2022' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  transformIgnorePatterns: ['/node_modules/(?!@middy/|@noble/)'],
   testTimeout: 120000,
 };

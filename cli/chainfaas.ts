@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PLATFORM_NODE, requireNode } from '../lambdas/core/node-support';
 import { ApiClient, ApiError, describeError } from '../portal/src/client';
 import { FlagSpec, flagHelp, parseArgs, UsageError } from './args';
 import { COMMANDS, Command, ConfigError, Context, EXIT } from './commands';
@@ -175,6 +176,7 @@ function report(io: Io, err: unknown, json: boolean): number {
 }
 
 if (require.main === module) {
+  requireNode('chainfaas', PLATFORM_NODE);
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
     (code) => {
       process.exitCode = code;

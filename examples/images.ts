@@ -106,7 +106,7 @@ async function compile(names: string[], stage: string, log: (line: string) => vo
       });
     } catch (err) {
       const stderr = (err as { stderr?: string }).stderr ?? '';
-      throw new Error(`go build of example ${name} failed: ${stderr || (err as Error).message}`);
+      throw new Error(`go build of example ${name} failed: ${stderr || (err as Error).message}`, { cause: err });
     }
   }
 }
@@ -117,7 +117,7 @@ async function buildImage(docker: Docker, context: string, name: string, tags: s
   try {
     stream = await docker.buildImage({ context, src: ['Dockerfile', name] }, { t: first, rm: true, forcerm: true });
   } catch (err) {
-    throw new Error(`docker build of ${first} failed: ${(err as Error).message}`);
+    throw new Error(`docker build of ${first} failed: ${(err as Error).message}`, { cause: err });
   }
   await followStream(docker, stream, `docker build of ${first}`);
   for (const tag of more) {
@@ -133,7 +133,7 @@ async function pushTag(docker: Docker, repository: string, tag: string): Promise
     // The engine insists on an X-Registry-Auth header even for a registry without auth.
     stream = await docker.getImage(repository).push({ tag, authconfig: {} });
   } catch (err) {
-    throw new Error(`docker push of ${repository}:${tag} failed: ${(err as Error).message}`);
+    throw new Error(`docker push of ${repository}:${tag} failed: ${(err as Error).message}`, { cause: err });
   }
   const events = await followStream(docker, stream, `docker push of ${repository}:${tag}`);
   const digest = events.map((e) => e.aux?.Digest).find((d): d is string => typeof d === 'string');

@@ -68,7 +68,6 @@ const SIZING: Partial<Record<HandlerName, Sizing>> = {
 const defaultSizing = (name: string): Sizing => ({ timeout: Duration.seconds(20), memorySize: 512, description: `ChainFaaS ${name} handler` });
 
 const RUNTIMES: Record<ChainFaasConfig['lambdaRuntime'], lambda.Runtime> = {
-  'nodejs20.x': lambda.Runtime.NODEJS_20_X,
   'nodejs22.x': lambda.Runtime.NODEJS_22_X,
   'nodejs24.x': lambda.Runtime.NODEJS_24_X,
 };

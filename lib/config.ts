@@ -1,8 +1,8 @@
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/handlers/manifest';
 
-/** Lambda runtimes the controller may run on. The bundles target Node 20 syntax, so all three run them. */
-export type LambdaRuntimeName = 'nodejs20.x' | 'nodejs22.x' | 'nodejs24.x';
+/** Lambda runtimes the controller may run on (each function's bundle targets the one chosen). */
+export type LambdaRuntimeName = 'nodejs22.x' | 'nodejs24.x';
 
 /** Scheduler policies the controller implements (lambdas/core/scheduler.ts). */
 export type SchedulerPolicyName = 'random-fit' | 'least-loaded' | 'warm-affinity';
@@ -20,10 +20,11 @@ export interface ChainFaasConfig {
    */
   readonly stage: string;
   /**
-   * Lambda runtime. Node.js 20 reached end of life on 2026-04-30 and Lambda blocks creating new
-   * `nodejs20.x` functions since 2026-08-31; the code is built for Node 20 and runs unchanged on 22.
+   * Lambda runtime: Node.js 24 LTS, the Node the platform is developed and tested on; `nodejs22.x`
+   * (supported until 2027-04-30) for accounts that must stay on it a while. Node.js 20 reached end
+   * of life on 2026-04-30 and Lambda no longer creates `nodejs20.x` functions.
    * Context key `lambdaRuntime`.
-   * @default 'nodejs22.x'
+   * @default 'nodejs24.x'
    */
   readonly lambdaRuntime: LambdaRuntimeName;
   /**
@@ -260,7 +261,7 @@ export interface ChainFaasConfig {
 
 export const DEFAULT_CONFIG: ChainFaasConfig = {
   stage: 'dev',
-  lambdaRuntime: 'nodejs22.x',
+  lambdaRuntime: 'nodejs24.x',
   logRetentionDays: 30,
   retainData: true,
   resultRetentionDays: 7,
@@ -293,7 +294,7 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   providerCredentialsTtlS: 3600,
 };
 
-const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
+const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs22.x', 'nodejs24.x'];
 const POLICIES: readonly SchedulerPolicyName[] = ['random-fit', 'least-loaded', 'warm-affinity'];
 
 function invalid(key: string, value: unknown, expected: string): Error {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { PLATFORM_NODE, requireNode } from '../lambdas/core/node-support';
 import { ENV } from '../lambdas/handlers/manifest';
 import { startPlatform } from './platform';
 
@@ -56,6 +57,7 @@ async function openOperatorAccount(apiUrl: string): Promise<string> {
   return body.token;
 }
 
+requireNode('npm start', PLATFORM_NODE);
 main().catch((err) => {
   console.error(`[chainfaas] could not start: ${(err as Error).message}`);
   process.exit(1);

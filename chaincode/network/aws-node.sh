@@ -83,7 +83,7 @@ export HOME="${HOME:-/root}"
 export PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
 
 # ------------------------------------------------------------------ Node.js for the chaincode service
-# Amazon Linux's versioned packages name the binaries node-20, npm-20, npx-20 unless alternatives
+# Amazon Linux's versioned packages name the binaries node-24, npm-24, npx-24 unless alternatives
 # point node at one of them: the units get a directory where node, npm and npx exist by those names.
 node_dir() {
   if command -v node >/dev/null && command -v npx >/dev/null; then
@@ -91,7 +91,7 @@ node_dir() {
     return
   fi
   local version
-  for version in 22 20; do
+  for version in 24 22; do
     if command -v "node-$version" >/dev/null; then
       mkdir -p "$data_dir/node-bin"
       local tool
@@ -101,7 +101,7 @@ node_dir() {
     fi
   done
   [ "$dry_run" = 1 ] && { echo /usr/bin; return; }
-  fail "no node on PATH (nor node-22 / node-20)"
+  fail "no node on PATH (nor node-24 / node-22)"
 }
 service_path="$(node_dir):/usr/local/bin:/usr/bin:/bin"
 

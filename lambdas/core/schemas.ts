@@ -160,7 +160,7 @@ export const JobEnvelope = z
     protocol: z.enum(['stdio', 'http']),
     network: z.enum(['none', 'egress']),
     resources: Resources,
-    env: z.record(z.string()),
+    env: z.record(z.string(), z.string()),
     input: z.union([
       z.object({ kind: z.literal('inline'), base64: z.string() }).strict(),
       z.object({ kind: z.literal('url'), url: z.string().url(), size: z.number().int().nonnegative() }).strict(),

@@ -166,7 +166,7 @@ export function readCertificateRequest(pem: string): CertificateRequest {
     sig = expect(s, 0x03, 'signature');
     spkiTlv = expect(children(info)[2], 0x30, 'subjectPKInfo');
   } catch (err) {
-    throw new Error(`is not a PKCS#10 certificate request (${(err as Error).message})`);
+    throw new Error(`is not a PKCS#10 certificate request (${(err as Error).message})`, { cause: err });
   }
   let publicKey: KeyObject;
   try {

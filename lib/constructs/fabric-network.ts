@@ -40,7 +40,7 @@ export interface FabricNetworkProps {
    */
   readonly assetExclude?: string[];
   /**
-   * Command run as root from the unpacked asset directory on first boot (Go, Node 20, git, jq and
+   * Command run as root from the unpacked asset directory on first boot (Go, Node 24, git, jq and
    * unzip are installed by then; cloud-init runs it once per instance). The contract it must
    * honour, given these exported variables:
    *
@@ -270,7 +270,7 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       ],
     });
     const stack = Stack.of(this);
-    userData.addCommands('set -euo pipefail', 'dnf install -y aws-cfn-bootstrap golang nodejs20 nodejs20-npm git jq unzip');
+    userData.addCommands('set -euo pipefail', 'dnf install -y aws-cfn-bootstrap golang nodejs24 nodejs24-npm git jq unzip');
     userData.addSignalOnExitCommand(this.instance);
     const zip = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: `${WORK_DIR}/network.zip` });
     userData.addCommands(

@@ -16,6 +16,7 @@ import {
   SETTINGS,
   STATUS_FILE,
 } from './config';
+import { AGENT_NODE, requireNode } from '../../lambdas/core/node-support';
 import { ControllerClient } from './controller-client';
 import { createProviderKeys, loadPrivateKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from './keys';
 import { errorMessage, jsonLogger, Logger, LogLevel, LOG_LEVELS } from './log';
@@ -286,6 +287,7 @@ class StatusLine {
 }
 
 if (require.main === module) {
+  requireNode('chainfaas-provider', AGENT_NODE);
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

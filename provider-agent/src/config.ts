@@ -189,14 +189,14 @@ export const AgentConfig = z.object({
       tmpfsMb: z.number().int().positive().default(SETTINGS.tmpfsMb.schema.parse(undefined)),
       pidsLimit: z.number().int().min(8).default(SETTINGS.pidsLimit.schema.parse(undefined)),
     })
-    .default({}),
+    .prefault({}),
   warmPool: z
     .object({
       memoryMb: z.number().int().min(0).default(SETTINGS.warmPoolMb.schema.parse(undefined)),
       idleS: z.number().int().positive().default(SETTINGS.warmIdleS.schema.parse(undefined)),
       startupTimeoutS: z.number().int().positive().default(SETTINGS.httpStartupS.schema.parse(undefined)),
     })
-    .default({}),
+    .prefault({}),
   imageCacheBytes: z
     .number()
     .int()

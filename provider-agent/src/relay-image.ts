@@ -58,7 +58,7 @@ export async function ensureRelayImage(runtime: ContainerRuntime, logger: Logger
       });
     } catch (err) {
       const stderr = (err as { stderr?: string }).stderr ?? '';
-      throw new Error(`building the http relay needs Go (go build in ${sourceDir}): ${stderr.trim() || errorMessage(err)}`);
+      throw new Error(`building the http relay needs Go (go build in ${sourceDir}): ${stderr.trim() || errorMessage(err)}`, { cause: err });
     }
     writeFileSync(join(stage, 'Dockerfile'), DOCKERFILE);
     await runtime.buildImage(stage, ['relay'], tag);

@@ -141,7 +141,7 @@ describe('ChainFaasStack wiring from the manifest', () => {
   test('every Lambda runs the configured runtime on ARM64 with tracing, JSON logs and the shared controller settings', () => {
     for (const name of HANDLER_NAMES) {
       expect(fnProps(name)).toMatchObject({
-        Runtime: 'nodejs22.x',
+        Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON' },

@@ -37,7 +37,7 @@ describe('configFromContext', () => {
       apiRateLimit: '200',
       retainData: 'false',
       corsAllowedOrigins: 'https://a.example, https://b.example',
-      lambdaRuntime: 'nodejs24.x',
+      lambdaRuntime: 'nodejs22.x',
       controllerPublicKey: '-----BEGIN PUBLIC KEY-----\\nMCow\\n-----END PUBLIC KEY-----\\n',
     });
     expect(config).toMatchObject({
@@ -45,7 +45,7 @@ describe('configFromContext', () => {
       apiRateLimit: 200,
       retainData: false,
       corsAllowedOrigins: ['https://a.example', 'https://b.example'],
-      lambdaRuntime: 'nodejs24.x',
+      lambdaRuntime: 'nodejs22.x',
     });
     expect(config.controllerPublicKey).toBe('-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----\n');
   });
@@ -56,6 +56,7 @@ describe('configFromContext', () => {
     [{ priceVcpuMs: '1.5' }, /priceVcpuMs/],
     [{ retainData: 'yes' }, /retainData/],
     [{ lambdaRuntime: 'nodejs18.x' }, /lambdaRuntime/],
+    [{ lambdaRuntime: 'nodejs20.x' }, /lambdaRuntime/],
     [{ schedulerPolicy: 'fastest' }, /schedulerPolicy/],
     [{ controllerPublicKey: 'not a pem' }, /controllerPublicKey/],
     [{ signingKeySecretArn: 'my-secret' }, /signingKeySecretArn/],

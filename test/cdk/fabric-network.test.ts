@@ -132,7 +132,7 @@ describe('FabricNetwork', () => {
     const script = userData();
     expect(script).not.toContain('FABRIC_BIN_DIR');
     for (const expected of [
-      'dnf install -y aws-cfn-bootstrap golang nodejs20',
+      'dnf install -y aws-cfn-bootstrap golang nodejs24',
       'export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_PEER_HOST=\\"$PEER_HOST\\" FABRIC_PEER_PORT=7051 FABRIC_ORDERER_PORT=7050',
       'CHAINFAAS_IDENTITY_DIR=/var/lib/chainfaas/identity',
       '(cd /opt/chainfaas/network && bash network/start.sh)',

@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { PlatformFunction } from '../../lib/constructs/platform-function';
+import { bundleTarget, PlatformFunction } from '../../lib/constructs/platform-function';
 import { actionsOf, statementsOfRole, testStack } from './helpers';
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
@@ -19,7 +19,7 @@ describe('PlatformFunction', () => {
     fn = new PlatformFunction(stack, 'Echo', { entry: ENTRY, environment: { FOO: 'bar' } });
     new PlatformFunction(stack, 'Tuned', {
       entry: ENTRY,
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: lambda.Runtime.NODEJS_22_X,
       timeout: Duration.seconds(3),
       memorySize: 256,
       logRetention: logs.RetentionDays.ONE_WEEK,
@@ -33,7 +33,7 @@ describe('PlatformFunction', () => {
   test('fixes runtime, architecture, tracing, JSON logs, timeout and memory', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       TracingConfig: { Mode: 'Active' },
       Timeout: 10,
@@ -48,12 +48,18 @@ describe('PlatformFunction', () => {
       Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps', FOO: 'bar', ADDED_LATER: '1' } },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x',
+      Runtime: 'nodejs22.x',
       Timeout: 3,
       MemorySize: 256,
       ReservedConcurrentExecutions: 2,
       Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps --max-old-space-size=200' } },
     });
+  });
+
+  test("the bundle targets the runtime's Node version, and only Node.js runtimes are accepted", () => {
+    expect(bundleTarget(lambda.Runtime.NODEJS_24_X)).toBe('node24');
+    expect(bundleTarget(lambda.Runtime.NODEJS_22_X)).toBe('node22');
+    expect(() => bundleTarget(lambda.Runtime.PYTHON_3_13)).toThrow(/python3.13 is not a Node.js runtime/);
   });
 
   test('owns a log group with a retention', () => {

@@ -19,7 +19,6 @@ import { freePort, waitForPort } from './ports';
  */
 
 // google-protobuf ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Timestamp } = require('google-protobuf/google/protobuf/timestamp_pb') as {
   Timestamp: new () => { setSeconds(seconds: number): void; setNanos(nanos: number): void };
 };

@@ -119,7 +119,7 @@ test(`${INVOCATIONS} invocations: only 2xx or 429/503 with Retry-After, all SUCC
   const submitMs = Date.now() - t0;
 
   // Every accepted job ends SUCCEEDED (a sync answer of 202 means it was still running at waitS).
-  let jobs: (JobRecord | undefined)[] = [];
+  let jobs: (JobRecord | undefined)[];
   const until = Date.now() + 10 * 60_000;
   for (;;) {
     jobs = [];

@@ -150,6 +150,7 @@ export async function waitForSelectorOrShow(page: Page, selector: string, timeou
   } catch (e) {
     throw new Error(
       `${selector} did not appear within ${timeoutMs / 1000} s (${(e as Error).message.split('\n')[0]}); at ${page.url()} main shows: ${await mainText(page)}`,
+      { cause: e },
     );
   }
 }

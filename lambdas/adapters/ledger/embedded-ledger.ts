@@ -318,7 +318,7 @@ function acquireLock(path: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(path, 'utf8').trim());
-      if (holder === process.pid || processAlive(holder)) throw new Error(`the ledger directory is in use by process ${holder} (${path})`);
+      if (holder === process.pid || processAlive(holder)) throw new Error(`the ledger directory is in use by process ${holder} (${path})`, { cause: err });
       unlinkSync(path);
     }
   }
