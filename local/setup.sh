@@ -50,6 +50,7 @@ fetch() {
 }
 if [ "$("$node_home/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ] || [ "$("$node_home/bin/npm" --version 2>/dev/null)" != "$NPM_VERSION" ]; then
   say "installing Node.js $NODE_VERSION and npm $NPM_VERSION into $node_home"
+  [ -w "$(dirname "$(dirname "$node_home")")" ] && [ -w /usr/local/bin ] || { echo "[setup] installing Node.js needs root (it writes $node_home and /usr/local/bin)" >&2; exit 1; }
   rm -rf "$node_home.tmp" && mkdir -p "$node_home.tmp"
   fetch "node-linux-$node_arch" "$NODE_VERSION" "$node_sha512" "$node_home.tmp"
   fetch npm "$NPM_VERSION" "$npm_sha512" "$node_home.tmp/lib/node_modules/npm"

@@ -1,7 +1,7 @@
 /**
  * The ChainFaaS HTTP API as the portal and the `chainfaas` CLI use it: one fetch-based client
  * and one place that turns every problem the API returns into a sentence a person can act on.
- * No DOM and no Node APIs here: the browser bundle and the CLI (Node 20's fetch) share it.
+ * No DOM and no Node APIs here: the browser bundle and the CLI (Node's fetch) share it.
  */
 
 /** The API's problem body: `{ error: { code, message, field?, ... } }`. */
