@@ -1,5 +1,6 @@
 import { debit, requireAccount } from './balances';
-import { keys, keyTypes } from './keys';
+import { invoicesOf, termsOf } from './invoices';
+import { keys } from './keys';
 import { AccountBilling, AccountTerms, Invoice } from './models';
 import { retryUnpaidJobs } from './settlement';
 import type { Applied, Tx } from './state';
@@ -15,6 +16,9 @@ import { requireId, requireInteger } from './validate';
  * limit. Nothing goes negative: the debt is its own amount, never a balance below zero. The
  * account pays a closed month's invoice from its balance with `PayBill`, once: paying what is
  * already paid is a duplicate.
+ *
+ * These are the transactions (`SetTerms`, `PayBill`, `GetBilling`); the terms and invoice records
+ * they and settlement read and add to are in invoices.ts.
  */
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
@@ -22,28 +26,6 @@ const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 export function requireMonth(field: string, value: unknown): string {
   if (typeof value !== 'string' || !MONTH.test(value)) throw new Error(`${field} must be a month as YYYY-MM`);
   return value;
-}
-
-/** The account's terms (prepaid when none were set). */
-export async function termsOf(tx: Tx, accountId: string): Promise<AccountTerms> {
-  return (await tx.state.get<AccountTerms>(keys.terms(tx.state, accountId))) ?? { accountId, terms: 'prepaid', creditLimit: 0, setAt: '' };
-}
-
-/** The account's invoices, oldest month first. */
-export async function invoicesOf(tx: Tx, accountId: string): Promise<Invoice[]> {
-  return (await tx.state.listByPartialKey<Invoice>(keyTypes.invoice, [accountId])).map((entry) => entry.value);
-}
-
-/** What the account owes in all: the unpaid part of every invoice. */
-export async function owedBy(tx: Tx, accountId: string): Promise<number> {
-  return (await invoicesOf(tx, accountId)).reduce((sum, invoice) => sum + invoice.amount - invoice.paidAmount, 0);
-}
-
-/** Adds a settled job's cost to the account's invoice for `month`. */
-export async function invoiceJob(tx: Tx, accountId: string, month: string, cost: number): Promise<void> {
-  const key = keys.invoice(tx.state, accountId, month);
-  const invoice = (await tx.state.get<Invoice>(key)) ?? { accountId, month, amount: 0, jobs: 0, paidAmount: 0 };
-  tx.state.put(key, { ...invoice, amount: invoice.amount + cost, jobs: invoice.jobs + 1 });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { balanceOf, credit, debit, getAccount } from './balances';
 import { keys, keyTypes } from './keys';
 import { Job, Provider, Settlement } from './models';
-import { invoiceJob, owedBy, termsOf } from './invoicing';
+import { invoiceJob, owedBy, termsOf } from './invoices';
 import { isBilledOutcome, jobCost } from './pricing';
 import type { Tx } from './state';
 
@@ -18,7 +18,7 @@ import type { Tx } from './state';
  * listed as unpaid: the developer's next top-up pays it. A receipt that does not match the
  * provider's report is a dispute, settled unpaid and never retried.
  *
- * A developer on invoice terms (invoicing.ts) is not debited: the provider is paid and the cost is
+ * A developer on invoice terms (invoices.ts, invoicing.ts) is not debited: the provider is paid and the cost is
  * added to the developer's invoice for the month the job was created, if what the developer owes
  * then stays within its credit limit; otherwise the job waits unpaid for a bill payment or a
  * higher limit.

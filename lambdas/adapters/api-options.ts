@@ -12,7 +12,7 @@ import { S3InputStorage } from './s3-inputs';
  * | `CALLBACK_ALLOW_LOOPBACK` | `1` when `LEDGER_MODE=embedded` (local mode), else `0` | accept `http://127.0.0.1` callback URLs |
  */
 export function allowLoopbackCallbacks(env: NodeJS.ProcessEnv = process.env): boolean {
-  const raw = env.CALLBACK_ALLOW_LOOPBACK ?? (env[ENV.ledgerMode] === 'embedded' ? '1' : '0');
+  const raw = env[ENV.settings.callbackAllowLoopback] ?? (env[ENV.ledgerMode] === 'embedded' ? '1' : '0');
   return raw === '1' || raw === 'true';
 }
 

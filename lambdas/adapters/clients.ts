@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
+import { ENV } from '../handlers/manifest';
 
 /**
  * The AWS SDK clients, created once per process at module scope. In AWS the endpoints are the
@@ -10,16 +11,16 @@ import { STSClient } from '@aws-sdk/client-sts';
  * SQS+S3 emulator. Checksums are computed only when an operation requires them, so presigned
  * PUTs carry no checksum of an empty body.
  */
-const region = process.env.AWS_REGION ?? 'us-east-1';
-const endpoint = (service: string): string | undefined => process.env[`AWS_ENDPOINT_URL_${service}`] || undefined;
+const region = process.env[ENV.aws.region] ?? 'us-east-1';
+const endpoint = (service: keyof typeof ENV.aws.endpoints): string | undefined => process.env[ENV.aws.endpoints[service]] || undefined;
 
-export const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region, endpoint: endpoint('DYNAMODB') }), {
+export const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region, endpoint: endpoint('dynamodb') }), {
   marshallOptions: { removeUndefinedValues: true },
 });
 
-export const sqs = new SQSClient({ region, endpoint: endpoint('SQS') });
+export const sqs = new SQSClient({ region, endpoint: endpoint('sqs') });
 
-const s3Endpoint = endpoint('S3');
+const s3Endpoint = endpoint('s3');
 export const s3 = new S3Client({
   region,
   endpoint: s3Endpoint,
@@ -29,10 +30,10 @@ export const s3 = new S3Client({
 });
 
 /** STS (provider credentials, developers' result-bucket roles); AWS_ENDPOINT_URL_STS for a stand-in. */
-export const sts = new STSClient({ region, endpoint: endpoint('STS') });
+export const sts = new STSClient({ region, endpoint: endpoint('sts') });
 
 export const awsRegion = region;
-export const sqsEndpoint = endpoint('SQS');
+export const sqsEndpoint = endpoint('sqs');
 
 /** Reads a required environment variable or fails at cold start with its name. */
 export function requireEnv(name: string): string {

@@ -56,12 +56,12 @@ export function configFromEnv(): ControllerConfig {
       maxWaitingTotal: int(S.maxWaitingTotal, 1000),
       retryAfterS: Math.max(1, int(S.retryAfterS, 10)),
       // A developer-named bucket needs a role in AWS; local mode (an S3 endpoint override, no STS) presigns with its own client.
-      resultRoleRequired: bool(S.resultRoleRequired, !process.env.AWS_ENDPOINT_URL_S3),
+      resultRoleRequired: bool(S.resultRoleRequired, !process.env[ENV.aws.endpoints.s3]),
       providerCredentialsTtlS: Math.min(3600, Math.max(900, int(S.providerCredentialsTtlS, 3600))),
     },
     // Read on each use: in Lambda the environment never changes; local mode may name an operator account created after start-up.
     // Holds need the balances read model, which follows a ledger: on in Lambda and with LEDGER_MODE set.
-    holds: onOff(ENV.balanceHolds, Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME || process.env[ENV.ledgerMode])),
+    holds: onOff(ENV.balanceHolds, Boolean(process.env[ENV.aws.lambdaFunctionName] || process.env[ENV.ledgerMode])),
     get operatorUserIds(): readonly string[] {
       return (process.env[ENV.operatorUserIds] ?? '')
         .split(',')

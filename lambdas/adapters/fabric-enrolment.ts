@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { CertificateAuthority, ChannelPeer, FabricJoinInfo, PeerEnrolment } from '../core/ports';
 import { ENV } from '../handlers/manifest';
 import { FabricDiscovery } from './fabric-discovery';
+import { fabricOptions } from './ledger';
 import type { FabricLedgerOptions } from './ledger/fabric-ledger';
+import { readSecret } from './secrets';
 
 /**
  * PeerEnrolment on the platform's Fabric network. The organisation's CA and TLS CA keys come from
@@ -110,9 +112,7 @@ export function peerEnrolmentFromEnv(env: NodeJS.ProcessEnv = process.env): { en
   }
   const loadMaterial = secretArn
     ? async (): Promise<CaMaterial> => {
-        const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-        const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-        const parsed = JSON.parse(out.SecretString ?? '{}') as Partial<CaMaterial>;
+        const parsed = JSON.parse(await readSecret(secretArn, 'the CA secret')) as Partial<CaMaterial>;
         for (const field of ['caCertificate', 'caKey', 'tlsCaCertificate', 'tlsCaKey', 'ordererTlsCaCertificate'] as const) {
           if (typeof parsed[field] !== 'string') throw new Error(`the CA secret ${secretArn} has no ${field}`);
         }
@@ -132,13 +132,5 @@ export function peerEnrolmentFromEnv(env: NodeJS.ProcessEnv = process.env): { en
           ordererTlsCaCertificate: file(P.ordererTlsCertPath),
         };
       };
-  const ledgerOptions = async (): Promise<FabricLedgerOptions> => {
-    const { fabricOptionsFromEnv, fabricOptionsFromIdentity } = await import('./ledger/fabric-ledger');
-    const identityArn = env[ENV.fabric.identitySecretArn];
-    if (!identityArn) return fabricOptionsFromEnv(env);
-    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-    const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: identityArn }));
-    return fabricOptionsFromIdentity(env, out.SecretString ?? '');
-  };
-  return { enrolment: new FabricPeerEnrolment(env, loadMaterial, ledgerOptions) };
+  return { enrolment: new FabricPeerEnrolment(env, loadMaterial, () => fabricOptions(env)) };
 }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Signer } from '../core/ports';
 import { keyId, signPayload } from '../core/signing';
+import { ENV } from '../handlers/manifest';
+import { readSecret } from './secrets';
 
 /**
  * The controller's Ed25519 signing key: from Secrets Manager in AWS (`CONTROLLER_KEY_SECRET_ARN`),
@@ -18,20 +19,13 @@ export class KeySigner implements Signer {
   ) {}
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): KeySigner {
-    const file = env.CONTROLLER_KEY_FILE;
-    const secretArn = env.CONTROLLER_KEY_SECRET_ARN;
-    const publicPem = env.CONTROLLER_PUBLIC_KEY;
+    const file = env[ENV.signingKeyFile];
+    const secretArn = env[ENV.signingKeySecretArn];
+    const publicPem = env[ENV.publicKey];
     if (file) return new KeySigner(() => readFile(file, 'utf8'), publicPem);
-    if (secretArn) {
-      const client = new SecretsManagerClient({});
-      return new KeySigner(async () => {
-        const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-        if (!out.SecretString) throw new Error('the controller key secret is empty');
-        return out.SecretString;
-      }, publicPem);
-    }
+    if (secretArn) return new KeySigner(() => readSecret(secretArn, 'the controller key secret'), publicPem);
     if (publicPem) return new KeySigner(() => Promise.reject(new Error('this function holds no signing key (least privilege)')), publicPem);
-    throw new Error('set CONTROLLER_KEY_FILE (local), CONTROLLER_KEY_SECRET_ARN (AWS) or CONTROLLER_PUBLIC_KEY');
+    throw new Error(`set ${ENV.signingKeyFile} (local), ${ENV.signingKeySecretArn} (AWS) or ${ENV.publicKey}`);
   }
 
   private material() {

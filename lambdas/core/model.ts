@@ -100,7 +100,7 @@ export interface JobRecord {
   /**
    * Large input uploaded beforehand (POST /functions/{id}/inputs): its object key and size. The
    * envelope then carries `input: { kind: 'url', url: <presigned GET>, size }` (see
-   * use-cases/invocations.ts#envelopeInput) and inputBase64 is empty.
+   * use-cases/scheduling.ts#envelopeInput) and inputBase64 is empty.
    */
   inputKey?: string;
   inputSize?: number;

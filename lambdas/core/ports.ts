@@ -165,7 +165,7 @@ export interface BalanceStore {
   /** The highest block applied, if any. */
   checkpoint(): Promise<number | undefined>;
   /**
-   * Holds (billing.ts): reserves `amount` of the account's `available` balance for `jobId` in one
+   * Holds (use-cases/holds.ts): reserves `amount` of the account's `available` balance for `jobId` in one
    * conditional write (`available >= amount`). False when the account cannot cover it (or has no
    * committed balance yet). Placing the same job's hold twice reserves once.
    */

@@ -147,7 +147,10 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   peers: { entry: 'lambdas/handlers/peers.ts', tables: { tokens: 'R', users: 'R', peers: 'RW' }, ledger: true, peerEnrolment: true },
 };
 
-/** Environment variables the handlers read. The CDK binders and local/ set exactly these. */
+/**
+ * Environment variables the handlers read, every one: lambdas/ names none but through this list.
+ * The CDK binders and local/ set exactly these (`aws` excepted: see there).
+ */
 export const ENV = {
   tables: {
     users: 'USERS_TABLE',
@@ -246,6 +249,18 @@ export const ENV = {
     controllerMspId: 'LEDGER_CONTROLLER_MSP_ID',
     controllerId: 'LEDGER_CONTROLLER_ID',
   },
+  /**
+   * Set by the place the handlers run in, not by the binders: the Lambda runtime sets `region` and
+   * `lambdaFunctionName`; local/ sets the endpoint overrides (DynamoDB Local, the SQS + S3
+   * emulator; tests a stand-in STS). Read by lambdas/adapters/clients.ts and deps.ts.
+   */
+  aws: {
+    region: 'AWS_REGION',
+    lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
+    endpoints: { dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB', sqs: 'AWS_ENDPOINT_URL_SQS', s3: 'AWS_ENDPOINT_URL_S3', sts: 'AWS_ENDPOINT_URL_STS' },
+  },
+  /** fabric-contract-api's log level; the embedded ledger defaults it to WARNING (lambdas/adapters/ledger/quiet-contract-logs.ts). */
+  chaincodeLoggingLevel: 'CORE_CHAINCODE_LOGGING_LEVEL',
 } as const;
 
 /**

@@ -6,6 +6,7 @@ import type * as Callbacks from '../../lambdas/core/use-cases/callbacks';
 import type * as Functions from '../../lambdas/core/use-cases/functions';
 import type * as Invocations from '../../lambdas/core/use-cases/invocations';
 import type * as Jobs from '../../lambdas/core/use-cases/jobs';
+import type * as Scheduling from '../../lambdas/core/use-cases/scheduling';
 import type { FetchCallbackSender } from '../../lambdas/adapters/http-callbacks';
 import type { S3InputStorage } from '../../lambdas/adapters/s3-inputs';
 import { Controller, definition, rejects, startController } from './harness';
@@ -21,6 +22,7 @@ let callbacks: typeof Callbacks;
 let functions: typeof Functions;
 let invocations: typeof Invocations;
 let jobs: typeof Jobs;
+let scheduling: typeof Scheduling;
 let sender: FetchCallbackSender;
 let inputs: S3InputStorage;
 
@@ -31,6 +33,7 @@ beforeAll(async () => {
   functions = await import('../../lambdas/core/use-cases/functions');
   invocations = await import('../../lambdas/core/use-cases/invocations');
   jobs = await import('../../lambdas/core/use-cases/jobs');
+  scheduling = await import('../../lambdas/core/use-cases/scheduling');
   sender = new (await import('../../lambdas/adapters/http-callbacks')).FetchCallbackSender();
   inputs = (await import('../../lambdas/adapters/api-options')).inputStorage();
 }, 120_000);
@@ -131,7 +134,7 @@ describe('large inputs', () => {
 
     const { job } = await invocations.invoke(c.deps, caller, fn.functionId, { inputUpload: upload.uploadId, mode: 'async' });
     expect(job).toMatchObject({ inputSize: data.length, inputBase64: '' });
-    const input = await invocations.envelopeInput(c.deps, job);
+    const input = await scheduling.envelopeInput(c.deps, job);
     expect(input).toMatchObject({ kind: 'url', size: data.length });
     const fetched = Buffer.from(await (await fetch((input as { url: string }).url)).arrayBuffer());
     expect(fetched.equals(data)).toBe(true);
@@ -154,7 +157,7 @@ describe('large inputs', () => {
     await rejects(invocations.invoke(c.deps, caller, fn.functionId, { input: 'x', inputUpload: upload.uploadId }), 'invalid_request', 'inputUpload');
 
     const inline = (await invocations.invoke(c.deps, caller, fn.functionId, { input: 'small', mode: 'async' })).job;
-    expect(await invocations.envelopeInput(c.deps, inline)).toEqual({ kind: 'inline', base64: Buffer.from('small').toString('base64') });
+    expect(await scheduling.envelopeInput(c.deps, inline)).toEqual({ kind: 'inline', base64: Buffer.from('small').toString('base64') });
   });
 });
 

@@ -5,6 +5,7 @@ import type { AccountChanges, AccountView, BalanceStore } from '../../core/ports
 import { spendable } from '../../core/use-cases/balances';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
+import { queryAll } from './query';
 
 const CHECKPOINT = '#checkpoint';
 /** DynamoDB allows 100 items per transaction; one is the marker that makes the write idempotent. */
@@ -155,22 +156,13 @@ export class DynamoBalanceStore implements BalanceStore {
   }
 
   async list(): Promise<{ accountId: string; balance: number }[]> {
-    const items: { accountId: string; balance: number }[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'byKind',
-          KeyConditionExpression: 'kind = :k',
-          ExpressionAttributeValues: { ':k': 'account' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) items.push({ accountId: item.accountId as string, balance: Number(item.balance ?? 0) });
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    const items = await queryAll<Record<string, unknown>>({
+      TableName: this.table,
+      IndexName: 'byKind',
+      KeyConditionExpression: 'kind = :k',
+      ExpressionAttributeValues: { ':k': 'account' },
+    });
+    return items.map((item) => ({ accountId: item.accountId as string, balance: Number(item.balance ?? 0) }));
   }
 
   /**

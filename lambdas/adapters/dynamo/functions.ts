@@ -1,8 +1,9 @@
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { FunctionRecord } from '../../core/model';
 import type { FunctionStore } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
+import { queryAll } from './query';
 
 /** Key of a version's snapshot. `#` never occurs in a function id, so snapshots and functions cannot collide. */
 const snapshotKey = (functionId: string, version: number) => `${functionId}#v${version}`;
@@ -98,22 +99,12 @@ export class DynamoFunctionStore implements FunctionStore {
   }
 
   async listFunctions(ownerId: string): Promise<FunctionRecord[]> {
-    const items: FunctionRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'byOwner',
-          KeyConditionExpression: 'ownerId = :o',
-          ExpressionAttributeValues: { ':o': ownerId },
-          ScanIndexForward: false,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as FunctionRecord[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return queryAll<FunctionRecord>({
+      TableName: this.table,
+      IndexName: 'byOwner',
+      KeyConditionExpression: 'ownerId = :o',
+      ExpressionAttributeValues: { ':o': ownerId },
+      ScanIndexForward: false,
+    });
   }
 }

@@ -1,9 +1,10 @@
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type QueryCommandInput, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { IdempotencyRecord, JobRecord, JobStatus } from '../../core/model';
 import type { JobCursor, JobSearch, JobStore } from '../../core/ports';
 import { WAITING_JOB_FIELDS, type WaitingJob } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
+import { queryAll, queryPages } from './query';
 
 export class DynamoJobStore implements JobStore {
   constructor(private readonly table: string) {}
@@ -79,20 +80,18 @@ export class DynamoJobStore implements JobStore {
     }
     const items: JobRecord[] = [];
     let start: Record<string, unknown> | undefined = q.after ? { developerId: q.developerId, createdAt: q.after.createdAt, jobId: q.after.jobId } : undefined;
-    for (let page = 0; page < 10; page++) {
-      const out = await dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'byDeveloper',
-          KeyConditionExpression: keyCondition,
-          FilterExpression: filters.length ? filters.join(' AND ') : undefined,
-          ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
-          ExpressionAttributeValues: values,
-          ScanIndexForward: false,
-          Limit: 100,
-          ExclusiveStartKey: start,
-        }),
-      );
+    let pages = 0;
+    const query = {
+      TableName: this.table,
+      IndexName: 'byDeveloper',
+      KeyConditionExpression: keyCondition,
+      FilterExpression: filters.length ? filters.join(' AND ') : undefined,
+      ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+      ExpressionAttributeValues: values,
+      ScanIndexForward: false,
+    };
+    // At most 10 pages of 100 items read per request.
+    for await (const out of queryPages(query, { pageSize: 100, startKey: start })) {
       for (const item of (out.Items ?? []) as JobRecord[]) {
         items.push(item);
         if (items.length === q.limit) {
@@ -103,6 +102,7 @@ export class DynamoJobStore implements JobStore {
       }
       if (!out.LastEvaluatedKey) return { items };
       start = out.LastEvaluatedKey;
+      if (++pages === 10) break;
     }
     // The read budget ran out before the page filled: resume where the reading stopped.
     return { items, next: start && { createdAt: start.createdAt as string, jobId: start.jobId as string } };
@@ -223,23 +223,12 @@ export class DynamoJobStore implements JobStore {
   }
 
   async listSettled(developerId: string): Promise<JobRecord[]> {
-    const items: JobRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'byDeveloper',
-          KeyConditionExpression: 'developerId = :d',
-          FilterExpression: 'attribute_exists(cost)',
-          ExpressionAttributeValues: { ':d': developerId },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as JobRecord[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return this.queryIndex({
+      IndexName: 'byDeveloper',
+      KeyConditionExpression: 'developerId = :d',
+      FilterExpression: 'attribute_exists(cost)',
+      ExpressionAttributeValues: { ':d': developerId },
+    });
   }
 
   async listWaiting(limit: number): Promise<JobRecord[]> {
@@ -257,7 +246,7 @@ export class DynamoJobStore implements JobStore {
 
   async listWaitingUpTo(max: number): Promise<WaitingJob[]> {
     const names = Object.fromEntries(WAITING_JOB_FIELDS.map((f, i) => [`#p${i}`, f]));
-    return this.queryAll(
+    return this.queryIndex<WaitingJob>(
       {
         IndexName: 'waiting',
         KeyConditionExpression: 'waitingShard = :w',
@@ -271,33 +260,22 @@ export class DynamoJobStore implements JobStore {
 
   async countWaiting(developerId: string): Promise<{ developer: number; total: number }> {
     const counts = { developer: 0, total: 0 };
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'waiting',
-          KeyConditionExpression: 'waitingShard = :w',
-          ExpressionAttributeValues: { ':w': 'w' },
-          ProjectionExpression: 'developerId',
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
+    const waiting = { TableName: this.table, IndexName: 'waiting', KeyConditionExpression: 'waitingShard = :w', ExpressionAttributeValues: { ':w': 'w' }, ProjectionExpression: 'developerId' };
+    for await (const page of queryPages(waiting)) {
+      for (const item of page.Items ?? []) {
         counts.total++;
         if (item.developerId === developerId) counts.developer++;
       }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    }
     return counts;
   }
 
   async listLeased(): Promise<JobRecord[]> {
-    return this.queryAll({ IndexName: 'leases', KeyConditionExpression: 'leaseShard = :l', ExpressionAttributeValues: { ':l': 'l' } });
+    return this.queryIndex({ IndexName: 'leases', KeyConditionExpression: 'leaseShard = :l', ExpressionAttributeValues: { ':l': 'l' } });
   }
 
   async listExpiredLeases(nowIso: string, limit: number): Promise<JobRecord[]> {
-    return this.queryAll(
+    return this.queryIndex(
       { IndexName: 'leases', KeyConditionExpression: 'leaseShard = :l AND leaseExpiresAt < :now', ExpressionAttributeValues: { ':l': 'l', ':now': nowIso } },
       limit,
     );
@@ -322,24 +300,8 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  /** Every page of an index query, in index order, up to `max` items. */
-  private async queryAll(
-    query: {
-      IndexName: string;
-      KeyConditionExpression: string;
-      ExpressionAttributeValues: Record<string, unknown>;
-      ProjectionExpression?: string;
-      ExpressionAttributeNames?: Record<string, string>;
-    },
-    max = Number.MAX_SAFE_INTEGER,
-  ): Promise<JobRecord[]> {
-    const items: JobRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo.send(new QueryCommand({ TableName: this.table, ...query, Limit: Math.min(1000, max - items.length), ExclusiveStartKey: start }));
-      items.push(...((out.Items ?? []) as JobRecord[]));
-      start = out.LastEvaluatedKey;
-    } while (start && items.length < max);
-    return items;
+  /** Every page of an index query of this table, in index order, up to `max` items. */
+  private queryIndex<T = JobRecord>(query: Omit<QueryCommandInput, 'TableName'>, max?: number): Promise<T[]> {
+    return queryAll<T>({ TableName: this.table, ...query }, max);
   }
 }

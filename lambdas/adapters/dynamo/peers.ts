@@ -1,7 +1,8 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PeerRecord, PeerStore } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
+import { queryAll } from './query';
 
 /** Operators' peers, partitioned by operator; `peerId = #count` counts the operator's peers. */
 export class DynamoPeerStore implements PeerStore {
@@ -39,21 +40,12 @@ export class DynamoPeerStore implements PeerStore {
   }
 
   async listPeers(operatorId: string): Promise<PeerRecord[]> {
-    const items: PeerRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'operatorId = :o AND begins_with(peerId, :p)',
-          ExpressionAttributeValues: { ':o': operatorId, ':p': 'peer_' },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as PeerRecord[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll<PeerRecord>({
+      TableName: this.table,
+      KeyConditionExpression: 'operatorId = :o AND begins_with(peerId, :p)',
+      ExpressionAttributeValues: { ':o': operatorId, ':p': 'peer_' },
+      ConsistentRead: true,
+    });
     return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 

@@ -1,8 +1,9 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderRecord } from '../../core/model';
 import type { ProviderStore } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
+import { queryAll } from './query';
 
 export class DynamoProviderStore implements ProviderStore {
   constructor(private readonly table: string) {}
@@ -17,22 +18,7 @@ export class DynamoProviderStore implements ProviderStore {
   }
 
   async listProviders(): Promise<ProviderRecord[]> {
-    const items: ProviderRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'online',
-          KeyConditionExpression: 'onlineShard = :s',
-          ExpressionAttributeValues: { ':s': '1' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as ProviderRecord[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return queryAll<ProviderRecord>({ TableName: this.table, IndexName: 'online', KeyConditionExpression: 'onlineShard = :s', ExpressionAttributeValues: { ':s': '1' } });
   }
 
   async heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean): Promise<void> {

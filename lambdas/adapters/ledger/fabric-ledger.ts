@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { checkpointers, CommitError, connect, Contract, Gateway, GatewayError, hash, Network, signers, StatusCode } from '@hyperledger/fabric-gateway';
 import { BALANCE_MOVEMENTS_EVENT, MONETARY_CONTRACT, MONITORING_CONTRACT } from '../../../chaincode/src/names';
 import type { BalanceMovements, LedgerEventSource } from '../../core/ledger';
+import { ENV } from '../../handlers/manifest';
 import { ChaincodeError, ContractLedger, ContractName, parseBalanceMovements } from './contract-ledger';
 
 /** How to reach the Fabric network and as whom. */
@@ -31,6 +32,9 @@ export interface FabricLedgerOptions {
   commitTimeoutS?: number;
 }
 
+/** The names of the `FABRIC_*` variables: the manifest's list, which the CDK binders set too. */
+const F = ENV.fabric;
+
 /**
  * Reads FabricLedgerOptions from the environment:
  *
@@ -48,18 +52,18 @@ export interface FabricLedgerOptions {
 export function fabricOptionsFromEnv(env: NodeJS.ProcessEnv): FabricLedgerOptions {
   const required = (name: string): string => {
     const value = env[name];
-    if (!value) throw new Error(`LEDGER_MODE=fabric needs ${name}`);
+    if (!value) throw new Error(`${ENV.ledgerMode}=fabric needs ${name}`);
     return value;
   };
   return {
-    peerEndpoint: required('FABRIC_PEER_ENDPOINT'),
-    peerHostAlias: env.FABRIC_PEER_HOST_ALIAS || undefined,
-    tlsRootCertPem: readFileSync(required('FABRIC_TLS_CERT_PATH')),
-    mspId: required('FABRIC_MSP_ID'),
-    certificatePem: readFileSync(required('FABRIC_CERT_PATH')),
-    privateKeyPem: readKey(required('FABRIC_KEY_PATH')),
-    channel: env.FABRIC_CHANNEL || undefined,
-    chaincode: env.FABRIC_CHAINCODE || undefined,
+    peerEndpoint: required(F.peerEndpoint),
+    peerHostAlias: env[F.peerHostAlias] || undefined,
+    tlsRootCertPem: readFileSync(required(F.tlsCertPath)),
+    mspId: required(F.mspId),
+    certificatePem: readFileSync(required(F.certPath)),
+    privateKeyPem: readKey(required(F.keyPath)),
+    channel: env[F.channel] || undefined,
+    chaincode: env[F.chaincode] || undefined,
   };
 }
 
@@ -81,16 +85,17 @@ export function fabricOptionsFromIdentity(env: NodeJS.ProcessEnv, identityJson: 
     return Buffer.from(value, 'utf8');
   };
   if (typeof identity.mspId !== 'string' || identity.mspId === '') throw new Error('the Fabric identity needs mspId');
-  if (!env.FABRIC_PEER_ENDPOINT) throw new Error('LEDGER_MODE=fabric needs FABRIC_PEER_ENDPOINT');
+  const peerEndpoint = env[F.peerEndpoint];
+  if (!peerEndpoint) throw new Error(`${ENV.ledgerMode}=fabric needs ${F.peerEndpoint}`);
   return {
-    peerEndpoint: env.FABRIC_PEER_ENDPOINT,
-    peerHostAlias: env.FABRIC_PEER_HOST_ALIAS || undefined,
+    peerEndpoint,
+    peerHostAlias: env[F.peerHostAlias] || undefined,
     tlsRootCertPem: pem('tlsRootCertificate'),
     mspId: identity.mspId,
     certificatePem: pem('certificate'),
     privateKeyPem: pem('privateKey'),
-    channel: env.FABRIC_CHANNEL || undefined,
-    chaincode: env.FABRIC_CHAINCODE || undefined,
+    channel: env[F.channel] || undefined,
+    chaincode: env[F.chaincode] || undefined,
   };
 }
 

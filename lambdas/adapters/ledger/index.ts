@@ -1,4 +1,7 @@
 import type { Ledger, LedgerEventSource } from '../../core/ledger';
+import { ENV } from '../../handlers/manifest';
+import { readSecret } from '../secrets';
+import type { FabricLedgerOptions } from './fabric-ledger';
 import type { LedgerIdentity } from './simulated-stub';
 
 /**
@@ -17,33 +20,37 @@ import type { LedgerIdentity } from './simulated-stub';
  * implementation is loaded on demand, so a Lambda in Fabric mode never loads the contracts.
  */
 export async function createLedger(env: NodeJS.ProcessEnv = process.env): Promise<Ledger & LedgerEventSource> {
-  const mode = env.LEDGER_MODE ?? 'embedded';
+  const mode = env[ENV.ledgerMode] ?? 'embedded';
   switch (mode) {
     case 'embedded': {
       const { EmbeddedLedger } = await import('./embedded-ledger');
-      return new EmbeddedLedger({ dir: env.LEDGER_DIR ?? '.chainfaas/ledger', controller: controllerFromEnv(env) });
+      return new EmbeddedLedger({ dir: env[ENV.embeddedLedger.dir] ?? '.chainfaas/ledger', controller: controllerFromEnv(env) });
     }
     case 'fabric': {
-      const { FabricLedger, fabricOptionsFromEnv, fabricOptionsFromIdentity } = await import('./fabric-ledger');
-      const secretArn = env.FABRIC_IDENTITY_SECRET_ARN;
-      return new FabricLedger(secretArn ? fabricOptionsFromIdentity(env, await readSecret(secretArn)) : fabricOptionsFromEnv(env));
+      const { FabricLedger } = await import('./fabric-ledger');
+      return new FabricLedger(await fabricOptions(env));
     }
     default:
-      throw new Error(`LEDGER_MODE must be embedded or fabric, got ${JSON.stringify(mode)}`);
+      throw new Error(`${ENV.ledgerMode} must be embedded or fabric, got ${JSON.stringify(mode)}`);
   }
 }
 
-function controllerFromEnv(env: NodeJS.ProcessEnv): LedgerIdentity | undefined {
-  const mspId = env.LEDGER_CONTROLLER_MSP_ID;
-  const id = env.LEDGER_CONTROLLER_ID;
-  if (mspId === undefined && id === undefined) return undefined;
-  if (!mspId || !id) throw new Error('set both LEDGER_CONTROLLER_MSP_ID and LEDGER_CONTROLLER_ID, or neither');
-  return { mspId, id };
+/**
+ * How to reach the Fabric network: the client identity from the secret `FABRIC_IDENTITY_SECRET_ARN`
+ * (AWS) or from the PEM files of the `FABRIC_*` variables. For the ledger, and for peer enrolment's
+ * discovery queries (fabric-enrolment.ts).
+ */
+export async function fabricOptions(env: NodeJS.ProcessEnv): Promise<FabricLedgerOptions> {
+  const { fabricOptionsFromEnv, fabricOptionsFromIdentity } = await import('./fabric-ledger');
+  const secretArn = env[ENV.fabric.identitySecretArn];
+  return secretArn ? fabricOptionsFromIdentity(env, await readSecret(secretArn, 'the Fabric identity secret')) : fabricOptionsFromEnv(env);
 }
 
-async function readSecret(secretArn: string): Promise<string> {
-  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (!out.SecretString) throw new Error(`the Fabric identity secret ${secretArn} is empty`);
-  return out.SecretString;
+function controllerFromEnv(env: NodeJS.ProcessEnv): LedgerIdentity | undefined {
+  const { controllerMspId, controllerId } = ENV.embeddedLedger;
+  const mspId = env[controllerMspId];
+  const id = env[controllerId];
+  if (mspId === undefined && id === undefined) return undefined;
+  if (!mspId || !id) throw new Error(`set both ${controllerMspId} and ${controllerId}, or neither`);
+  return { mspId, id };
 }

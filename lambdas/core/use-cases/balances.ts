@@ -54,7 +54,7 @@ export async function applyMovements(balances: BalanceStore, jobs: Pick<JobStore
   for (const s of movements.settlements) {
     await jobs.recordSettlement(s.jobId, s.cost, s.paid, s.reason);
     // The settlement debited the actual cost from balance and available above; the job's hold
-    // (its worst case, taken from available at invocation) goes back now, once (billing.ts).
+    // (its worst case, taken from available at invocation) goes back now, once (holds.ts).
     await balances.releaseHold?.(s.jobId);
   }
   return applied;

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { conflict, DomainError, notFound } from '../errors';
-import type { AccountEntry, BillingUnits, Ledger, LedgerBilling, LedgerInvoice, PaymentTerms } from '../ledger';
+import type { AccountEntry, Ledger, LedgerBilling, LedgerInvoice, PaymentTerms } from '../ledger';
 import type { JobRecord, User } from '../model';
 import type { PublishedPrices } from '../ports';
-import { Deps, nowIso, parse } from './context';
-import { requireOperator } from './operator';
-import { isProviderId } from './providers';
+import { Deps, getOwnProvider, nowIso, parse, requireOperator } from './context';
+import { pricesInForce } from './holds';
 
 /**
  * Billing (Color-FaaS on top of ChainFaaS's per-job ledger settlement):
@@ -13,8 +12,8 @@ import { isProviderId } from './providers';
  * - Billing units: a versioned price list (micro-credits per vCPU-ms and per MB-ms). The version
  *   in force is the highest of the configured one (PRICE_VERSION...) and the ones the operator
  *   published (`POST /operator/prices`); each job records the units it was created under and the
- *   ledger prices it with them.
- * - Holds: an invocation reserves the job's most possible cost (`maxCost`: min(function max price,
+ *   ledger prices it with them (`holds.ts#pricesInForce`).
+ * - Holds (holds.ts, which the job's life uses without this module): an invocation reserves the job's most possible cost (`maxCost`: min(function max price,
  *   timeout × resources × price)) from the developer's `available` balance in one conditional
  *   write, or is refused with 402. The hold is released when the job ends: by its ledger
  *   settlement (which debits the actual cost from balance and available in the same read-model
@@ -32,14 +31,6 @@ import { isProviderId } from './providers';
  */
 
 // ---------- billing units ----------
-
-/** The price list new jobs are created under. */
-export async function pricesInForce(deps: Deps): Promise<BillingUnits> {
-  const published = await deps.billingStore?.currentPrices();
-  const configured = deps.config.billing;
-  if (published && published.version > configured.version) return { version: published.version, vcpuMs: published.vcpuMs, mbMs: published.mbMs };
-  return configured;
-}
 
 const PricesBody = z
   .object({
@@ -65,71 +56,6 @@ export async function publishPrices(deps: Deps, user: User, body: unknown): Prom
 /** `GET /prices`: the price list in force and the published history. */
 export async function listPrices(deps: Deps) {
   return { current: await pricesInForce(deps), published: (await deps.billingStore?.listPrices()) ?? [], unit: 'micro-credits' };
-}
-
-// ---------- holds ----------
-
-/**
- * Reserves `job.maxCost` from the developer's available balance, or throws `insufficient_funds`
- * (402). No-op when holds are off (BALANCE_HOLDS) or the balance store cannot hold.
- */
-export async function holdForJob(deps: Deps, job: JobRecord): Promise<number | undefined> {
-  if (!deps.config.holds || !deps.balances.placeHold) return undefined;
-  const amount = job.maxCost;
-  // A new account's signup credit may still be on its way to the read model (outbox, ledger
-  // writer, balance movements): while the account is unknown there, wait for it a little rather
-  // than refuse its first invocation. Once it is known, one more try decides.
-  for (let waited = 0, known = false; ; waited += 200) {
-    if (await deps.balances.placeHold(job.developerId, job.jobId, amount, job.createdAt)) return amount;
-    if (known || deps.config.signupCredit <= 0 || waited >= SIGNUP_WAIT_MS) break;
-    known = (await deps.balances.account?.(job.developerId)) !== undefined;
-    if (!known) await sleep(200);
-  }
-  const account = await deps.balances.account?.(job.developerId);
-  const available = account?.available ?? 0;
-  if (account?.terms === 'invoice') {
-    throw new DomainError(
-      'insufficient_funds',
-      `credit limit reached: this invocation may cost up to ${amount} micro-credits (its hold) and the account has ${available} of credit available ` +
-        `(limit ${account.creditLimit} minus ${account.owed} owed minus ${account.held} held by running jobs); pay the due bills with POST /account/bills/{month}/pay`,
-      undefined,
-      { required: amount, available, terms: 'invoice', creditLimit: account.creditLimit, owed: account.owed, held: account.held },
-    );
-  }
-  throw new DomainError(
-    'insufficient_funds',
-    `insufficient funds: this invocation may cost up to ${amount} micro-credits (its hold) and the account has ${available} available ` +
-      `(balance ${account?.balance ?? 0} minus ${account?.held ?? 0} held by running jobs); top up with POST /account/top-ups`,
-    undefined,
-    { required: amount, available, balance: account?.balance ?? 0, held: account?.held ?? 0 },
-  );
-}
-
-/** How long a new account's first invocation waits for its signup credit to reach the read model. */
-const SIGNUP_WAIT_MS = 10_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Releases the job's hold (if any is still open); exactly once however often it is called. */
-export async function releaseHold(deps: Pick<Deps, 'balances'>, jobId: string): Promise<number | undefined> {
-  return deps.balances.releaseHold?.(jobId);
-}
-
-/**
- * Releases open holds whose job ended without a settlement reaching the read model (it failed or
- * was cancelled), whose settlement was recorded but the release was lost (a crash between the
- * two), or whose job never got created (a crash between hold and job write, older than `graceMs`).
- * The reaper runs it on its schedule (reaper.ts), so no hold outlives its job by more than a sweep.
- */
-export async function sweepHolds(deps: Deps, graceMs = 5 * 60_000): Promise<number> {
-  if (!deps.balances.listHolds) return 0;
-  let released = 0;
-  const cutoff = new Date(Date.now() - graceMs).toISOString();
-  for (const hold of await deps.balances.listHolds(500)) {
-    const job = await deps.jobs.getJob(hold.jobId);
-    const ended = job ? job.status === 'FAILED' || job.status === 'CANCELLED' || job.cost !== undefined : hold.placedAt < cutoff;
-    if (ended && (await releaseHold(deps, hold.jobId)) !== undefined) released++;
-  }
-  return released;
 }
 
 // ---------- invoice terms ----------
@@ -479,10 +405,8 @@ const EarningsQuery = z.object({ by: z.enum(['day', 'function']).default('day') 
  */
 export async function providerEarnings(deps: Deps, ledger: Pick<Ledger, 'getAccountHistory' | 'getJob'>, user: User, providerId: string, query: unknown) {
   const q = parse(EarningsQuery, query ?? {});
-  if (!isProviderId(providerId)) throw notFound('provider', providerId.slice(0, 64));
-  const provider = await deps.providers.getProvider(providerId);
   // Another user's provider is reported as missing, not forbidden, like every other id: ids are not an oracle.
-  if (!provider || provider.ownerId !== user.userId) throw notFound('provider', providerId);
+  const provider = await getOwnProvider(deps, user, providerId);
   const credits = (await ledger.getAccountHistory(provider.ownerId).catch(() => [] as AccountEntry[])).filter((e) => e.kind === 'settlement' && e.amount > 0);
   const groups = new Map<string, { key: string; jobs: number; earned: number }>();
   let total = 0;

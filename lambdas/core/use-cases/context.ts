@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { forbidden, invalid } from '../errors';
+import { forbidden, invalid, notFound } from '../errors';
 import type { BillingUnits } from '../ledger';
-import type { User } from '../model';
+import type { ProviderRecord, User } from '../model';
 import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
 import type { DeveloperBuckets, ProviderCredentialIssuer } from '../ports';
 import type { BillingStore, PaymentProvider } from '../ports';
@@ -10,8 +10,9 @@ import { firstIssue, Role } from '../schemas';
 
 /**
  * What every use-case of the controller receives: its ports (`Deps`) and configuration, plus the
- * helpers they share (input parsing that names the bad field, role checks, the clock).
- * The use-cases live one file per area in this folder; none imports AWS or HTTP.
+ * helpers they share (input parsing that names the bad field, role and operator checks, the
+ * caller's own provider, the clock). The use-cases live one file per area in this folder; none
+ * imports AWS or HTTP. This module imports no use-case.
  */
 
 export interface ControllerConfig {
@@ -32,7 +33,7 @@ export interface ControllerConfig {
   scheduling: SchedulingConfig;
   /** User ids allowed on the operator routes (`/operator/...`): the platform owner's accounts. */
   readonly operatorUserIds: readonly string[];
-  /** Invocations place holds on the developer's available balance (billing.ts); BALANCE_HOLDS. */
+  /** Invocations place holds on the developer's available balance (holds.ts); BALANCE_HOLDS. */
   holds?: boolean;
 }
 
@@ -94,4 +95,28 @@ export const now = (deps: Pick<Deps, 'now'>): Date => (deps.now ? deps.now() : n
 
 export function requireRole(user: User, role: Role): void {
   if (!user.roles.includes(role)) throw forbidden(`this action needs the ${role} role; the account has ${user.roles.join(', ')}`);
+}
+
+/**
+ * Who is an operator: the accounts whose user ids are in OPERATOR_USER_IDS (set by whoever
+ * deploys the platform). There is no self-service `operator` role: anyone can sign up with any
+ * role, so the role list cannot be what grants this.
+ */
+export function requireOperator(deps: Pick<Deps, 'config'>, user: User): void {
+  if (!deps.config.operatorUserIds.includes(user.userId)) throw forbidden('this route is for the platform operator (an account listed in OPERATOR_USER_IDS)');
+}
+
+/** The shape of every provider id the platform mints (`newId('prv')`). */
+const PROVIDER_ID = /^prv_[A-Za-z0-9]{1,64}$/;
+
+/**
+ * The caller's own provider. Another user's provider is reported as missing, not forbidden, like
+ * every other id: ids are not an oracle. An id of another shape is unknown without asking the
+ * store (DynamoDB's key limit would make it a 500).
+ */
+export async function getOwnProvider(deps: Pick<Deps, 'providers'>, user: User, providerId: string): Promise<ProviderRecord> {
+  if (!PROVIDER_ID.test(providerId)) throw notFound('provider', providerId.slice(0, 64));
+  const provider = await deps.providers.getProvider(providerId);
+  if (!provider || provider.ownerId !== user.userId) throw notFound('provider', providerId);
+  return provider;
 }

@@ -4,14 +4,14 @@ import { IdempotencyRecord, JobRecord, TERMINAL } from '../model';
 import { newId } from '../passwords';
 import type { InputStorage } from '../ports';
 import { worstCaseCost } from '../pricing';
-import { CreateInputBody, IdempotencyKey, InvokeBody, JobEnvelope, LIMITS, MAX_UPLOADED_INPUT_BYTES } from '../schemas';
+import { CreateInputBody, IdempotencyKey, InvokeBody, LIMITS, MAX_UPLOADED_INPUT_BYTES } from '../schemas';
 import { sha256Hex } from '../signing';
 import type { Caller } from './accounts';
 import { checkCallbackUrl } from './callbacks';
 import { Deps, now, nowIso, parse } from './context';
 import { getOwnFunction, requireLive } from './functions';
 import { admit, dispatch } from './scheduling';
-import { holdForJob, pricesInForce, releaseHold } from './billing';
+import { holdForJob, pricesInForce, releaseHold } from './holds';
 import { injectFault } from '../faults';
 
 /**
@@ -92,7 +92,7 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
 
   const jobId = newId('job');
   const createdAt = nowIso(deps);
-  // Priced with the units in force now; the job keeps them (billing.ts).
+  // Priced with the units in force now; the job keeps them (holds.ts, billing.ts).
   const billing = await pricesInForce(deps);
   const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, billing));
   const job: JobRecord = {
@@ -213,15 +213,6 @@ export async function createInputUpload(deps: Deps, inputs: InputStorage, caller
     headers: { 'content-length': String(req.size) },
     expiresAt: new Date(now(deps).getTime() + UPLOAD_TTL_S * 1000).toISOString(),
   };
-}
-
-/**
- * The envelope's input for a job: inline base64, or (uploaded input) a presigned GET with the
- * size the agent checks. For the envelope builder (scheduling.ts).
- */
-export async function envelopeInput(deps: Pick<Deps, 'storage' | 'config'>, job: JobRecord): Promise<JobEnvelope['input']> {
-  if (job.inputKey === undefined) return { kind: 'inline', base64: job.inputBase64 };
-  return { kind: 'url', url: await deps.storage.presignGet(job.inputKey, deps.config.presignTtlS), size: job.inputSize ?? 0 };
 }
 
 /**

@@ -5,7 +5,7 @@ import { JobsQuery } from '../schemas';
 import type { Caller } from './accounts';
 import { Deps, nowIso, parse } from './context';
 import { resultStorageFor } from './results';
-import { releaseHold } from './billing';
+import { releaseHold } from './holds';
 
 /**
  * Jobs as their developer sees them: status, timings, provider, run time, cost, result and log

@@ -1,9 +1,8 @@
-import { forbidden } from '../errors';
 import { TERMINAL, User } from '../model';
 import type { DeadLetter } from '../ports';
 import { DeadLetterQuery, JobEnvelope, RedriveBody, SignedEnvelope } from '../schemas';
 import { verifyPayload } from '../signing';
-import { Deps, parse } from './context';
+import { Deps, parse, requireOperator } from './context';
 import { dispatchWaiting, reclaim } from './scheduling';
 
 /**
@@ -15,14 +14,8 @@ import { dispatchWaiting, reclaim } from './scheduling';
  * the job back from that provider as a fresh attempt placed elsewhere (`reclaim`), or discards the
  * message when the job has moved on.
  *
- * Who is an operator: the accounts whose user ids are in OPERATOR_USER_IDS (set by whoever
- * deploys the platform). There is no self-service `operator` role: anyone can sign up with any
- * role, so the role list cannot be what grants this.
+ * Who is an operator: the accounts whose user ids are in OPERATOR_USER_IDS (`context.ts#requireOperator`).
  */
-
-export function requireOperator(deps: Deps, user: User): void {
-  if (!deps.config.operatorUserIds.includes(user.userId)) throw forbidden('this route is for the platform operator (an account listed in OPERATOR_USER_IDS)');
-}
 
 /** How long listed or skipped dead letters stay hidden while a request looks at them. */
 const LOOK_S = 30;

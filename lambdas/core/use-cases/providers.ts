@@ -6,7 +6,7 @@ import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
 import { HeartbeatBody, RegisterProviderBody, ReportBody, RuntimeReport } from '../schemas';
 import { parsePublicKey, verifyPayload } from '../signing';
 import type { TemporaryCredentials } from '../ports';
-import { Deps, now as clock, nowIso, parse, requireRole } from './context';
+import { Deps, getOwnProvider, now as clock, nowIso, parse, requireRole } from './context';
 import { resultStorageFor } from './results';
 import { dispatchWaiting, releaseJob } from './scheduling';
 import { injectFault } from '../faults';
@@ -85,14 +85,6 @@ export async function refreshCredentials(deps: Deps, user: User, providerId: str
   const provider = await getOwnProvider(deps, user, providerId);
   const queueArn = provider.queueArn ?? (await deps.queues.queueArn(provider.queueUrl));
   return { providerId, queueUrl: provider.queueUrl, queueArn, ...(await queueCredentials(deps, providerId, queueArn)) };
-}
-
-async function getOwnProvider(deps: Deps, user: User, providerId: string): Promise<ProviderRecord> {
-  // No id the platform mints is this long or holds other characters: unknown, without asking DynamoDB (its key limit would be a 500).
-  if (!PROVIDER_ID.test(providerId)) throw notFound('provider', providerId.slice(0, 64));
-  const provider = await deps.providers.getProvider(providerId);
-  if (!provider || provider.ownerId !== user.userId) throw notFound('provider', providerId);
-  return provider;
 }
 
 /**
@@ -293,10 +285,6 @@ function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs:
     createdAt: p.createdAt,
   };
 }
-
-const PROVIDER_ID = /^prv_[A-Za-z0-9]{1,64}$/;
-/** Whether `id` has the shape of an id the platform mints (anything else is unknown without a look-up). */
-export const isProviderId = (id: string): boolean => PROVIDER_ID.test(id);
 
 /** Jobs ASSIGNED to each provider right now (the sparse `leases` index). */
 async function runningByProvider(deps: Deps): Promise<Map<string, number>> {

@@ -1,6 +1,6 @@
 import { Deps, nowIso } from './context';
 import { dispatchWaiting, expireWaiting, finishReclaim, reclaim } from './scheduling';
-import { sweepHolds } from './billing';
+import { sweepHolds } from './holds';
 import { finishReport } from './providers';
 
 /**
@@ -9,7 +9,7 @@ import { finishReport } from './providers';
  * (re-queued elsewhere at attempt + 1, or FAILED after MAX_ATTEMPTS, with the reason), fails jobs
  * that waited for capacity past MAX_WAIT_S, and offers the capacity this freed to waiting jobs in
  * fairness order, and releases the balance holds of jobs that ended without releasing theirs
- * (billing.ts#sweepHolds). Every step is a conditional write, so overlapping sweeps change nothing twice.
+ * (holds.ts#sweepHolds). Every step is a conditional write, so overlapping sweeps change nothing twice.
  */
 
 export interface SweepResult {

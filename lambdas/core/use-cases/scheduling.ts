@@ -5,10 +5,8 @@ import { FairQueue, fits, isOnline, Need, onlineCapacity, rankProviders, Schedul
 import type { WaitingJob } from '../ports';
 import type { JobEnvelope } from '../schemas';
 import { Deps, now as clock, nowIso } from './context';
-// invocations.ts imports this module too; envelopeInput is only called at run time, so the cycle is harmless.
-import { envelopeInput } from './invocations';
+import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
-import { releaseHold } from './billing';
 import { deliver, injectFault } from '../faults';
 
 /**
@@ -141,6 +139,15 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
   };
   const { signature, keyId } = await deps.signer.sign(envelope);
   return { envelope, signature, keyId };
+}
+
+/**
+ * The envelope's input for a job: inline base64, or (uploaded input) a presigned GET with the
+ * size the agent checks.
+ */
+export async function envelopeInput(deps: Pick<Deps, 'storage' | 'config'>, job: JobRecord): Promise<JobEnvelope['input']> {
+  if (job.inputKey === undefined) return { kind: 'inline', base64: job.inputBase64 };
+  return { kind: 'url', url: await deps.storage.presignGet(job.inputKey, deps.config.presignTtlS), size: job.inputSize ?? 0 };
 }
 
 /**
