@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Attempt, AttemptHandler, JobPhase } from './attempt';
+import { Attempt, AttemptHandler, AttemptTotals, JobPhase } from './attempt';
 import { AttemptLog } from './attempts';
 import { CapacityGate } from './capacity';
 import { AgentConfig, AgentConfigInput, parseAgentConfig } from './config';
@@ -63,7 +63,7 @@ export interface AgentStatus {
   used: { vcpu: number; memoryMb: number };
   jobs: Array<{ jobId: string; functionId: string; attempt: number; phase: JobPhase; since: string }>;
   /** `duplicates`: deliveries of an attempt that was running or had finished; none started a container. */
-  totals: { succeeded: number; failed: number; refused: number; returned: number; revoked: number; duplicates: number };
+  totals: AttemptTotals;
   cachedImages: string[];
   /** Functions with a warm (http) container on this machine. */
   warmFunctions: string[];
