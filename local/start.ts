@@ -9,11 +9,40 @@ import { startPlatform } from './platform';
  * (the platform owner's: dead-letter queue, price list) and prints its token once.
  */
 async function main(): Promise<void> {
+  let platform: Awaited<ReturnType<typeof startPlatform>> | undefined;
+  let stopping = false;
+  // Output nobody reads any more (`npm start | tee log`, and tee died with the Ctrl-C) is not an
+  // error to report: the platform goes quiet and stops cleanly (issue #18 item 7).
+  let quiet = false;
+  const say = (line: string) => {
+    if (!quiet) console.log(line);
+  };
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`\n[chainfaas] ${why}: stopping (draining the provider agent first)`);
+    // Before the platform is up there is nothing to drain: exiting runs the services' exit hook.
+    if (platform === undefined) process.exit(130);
+    await platform.stop();
+    say('[chainfaas] stopped');
+    process.exit(0);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      quiet = true;
+      void stop('output closed');
+    });
+  }
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGHUP', () => void stop('SIGHUP'));
+
   const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
   const registryPort = process.env.REGISTRY_PORT === undefined ? 5000 : Number(process.env.REGISTRY_PORT);
-  const platform = await startPlatform({ port, registryPort, log: (line) => console.log(`[chainfaas] ${line}`) });
+  platform = await startPlatform({ port, registryPort, log: (line) => say(`[chainfaas] ${line}`) });
   const operatorToken = await openOperatorAccount(platform.apiUrl);
-  console.log(
+  say(
     [
       '',
       'ChainFaaS is running.',
@@ -26,17 +55,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n[chainfaas] ${signal}: stopping (draining the provider agent first)`);
-    await platform.stop();
-    console.log('[chainfaas] stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 /**
