@@ -177,6 +177,11 @@ function report(io: Io, err: unknown, json: boolean): number {
 
 if (require.main === module) {
   requireNode('chainfaas', PLATFORM_NODE);
+  // Output nobody reads any more (`chainfaas … | head -1`): stop quietly, as other tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
     (code) => {
       process.exitCode = code;

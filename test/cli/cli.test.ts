@@ -412,6 +412,23 @@ test('providers: a developer has none; the local agent is online with its capaci
   expect(await cli(['providers', 'extra'])).toMatchObject({ code: 2 });
 });
 
+test('#18 item 7: a closed stdout (chainfaas … | head -1) ends the CLI quietly, with no stack trace', async () => {
+  const run = await new Promise<Run>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--help'], {
+      env: { PATH: process.env.PATH, HOME: home, CHAINFAAS_CONFIG: configFile } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The reader goes away before the CLI writes a byte, as head does after its first line.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: '', stderr }));
+  });
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+});
+
 test('logout forgets the login; the next command exits 3', async () => {
   expect(await cli(['logout'])).toMatchObject({ code: 0, stdout: `Logged out (removed ${configFile}).\n` });
   expect((await cli(['balance'])).code).toBe(3);
