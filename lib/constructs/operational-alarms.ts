@@ -123,7 +123,14 @@ export class OperationalAlarms extends Construct {
       const { namespace, service, max } = props.settlementLag;
       add(
         'SettlementLag',
-        new cloudwatch.Metric({ namespace, metricName: 'SettlementLag', dimensionsMap: { service }, period: Duration.minutes(5), statistic: 'Maximum', unit: cloudwatch.Unit.MILLISECONDS }),
+        new cloudwatch.Metric({
+          namespace,
+          metricName: 'SettlementLag',
+          dimensionsMap: { service },
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+          unit: cloudwatch.Unit.MILLISECONDS,
+        }),
         max.toMilliseconds(),
         `A job waited more than ${max.toHumanString()} from its accepted report to being paid in the balances read model: the ledger, the ledger writer or its catch-up is slow.`,
       );
