@@ -52,7 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await platform?.stop();
   for (const undo of restore) undo();
-  delete process.env.POWERTOOLS_METRICS_DISABLED;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 }, 60_000);
 
 test('a refused request: one Rejections metric with its code, and one structured log line with the request id, no message', async () => {
