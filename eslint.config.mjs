@@ -19,7 +19,7 @@ export default tseslint.config(
   {
     files: ['lambdas/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', '@middy/*', 'aws-lambda'], message: 'lambdas/core imports nothing AWS and nothing middy: put it in an adapter.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', '@middy/*', '@aws-lambda-powertools/*', 'aws-lambda'], message: 'lambdas/core imports nothing AWS, nothing middy and no Powertools: put it in an adapter (lambdas/core/ports.ts Telemetry for counters and logs).' }] }],
     },
   },
 );

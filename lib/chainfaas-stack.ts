@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ENV, HANDLERS, type HandlerName } from '../lambdas/handlers/manifest';
-import { DEFAULT_CONFIG, controllerEnvironment, type ChainFaasConfig } from './config';
+import { DEFAULT_CONFIG, METRICS_NAMESPACE, controllerEnvironment, observabilityEnvironment, serviceName, type ChainFaasConfig } from './config';
 import { ControllerApi } from './constructs/controller-api';
 import { DataTables } from './constructs/data-tables';
 import { grantDeveloperBucketRoles } from './constructs/developer-bucket-roles';
@@ -126,7 +126,7 @@ export class ChainFaasStack extends Stack {
 
     this.fabric = this.createFabric(config, dataRemoval === RemovalPolicy.RETAIN);
 
-    const shared = controllerEnvironment(config);
+    const shared = { ...controllerEnvironment(config), ...observabilityEnvironment(config) };
     const functions = {} as Record<HandlerName, PlatformFunction>;
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       const spec = HANDLERS[name];
@@ -174,6 +174,7 @@ export class ChainFaasStack extends Stack {
       functions: functions,
       deadLetterQueues: { ProviderQueues: this.providerQueues.deadLetterQueue, LedgerOutbox: this.outbox.failureQueue },
       streamConsumer: functions.ledgerWriter,
+      settlementLag: { namespace: METRICS_NAMESPACE, service: serviceName(config), max: Duration.seconds(config.maxSettlementLagS) },
       apiStage: this.api.stage,
       instances: this.fabric instanceof FabricNetwork ? { FabricNode: this.fabric.instance.instanceId } : undefined,
       email: config.alarmEmail,

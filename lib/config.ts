@@ -257,7 +257,27 @@ export interface ChainFaasConfig {
    * @default 3600
    */
   readonly providerCredentialsTtlS: number;
+  /**
+   * The handlers' log level (Powertools Logger, `POWERTOOLS_LOG_LEVEL`). Context key `logLevel`.
+   * @default 'INFO'
+   */
+  readonly logLevel: LogLevelName;
+  /**
+   * Settlement lag that raises an alarm: from the controller accepting a job's report to the read
+   * model recording the job paid (metric `SettlementLag`). Context key `maxSettlementLagS`.
+   * @default 600
+   */
+  readonly maxSettlementLagS: number;
 }
+
+export type LogLevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+const LOG_LEVELS: readonly LogLevelName[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+
+/** The CloudWatch namespace of the controller's metrics (every stage; the `service` dimension tells stages apart). */
+export const METRICS_NAMESPACE = 'ChainFaaS';
+
+/** The `service` of a stage's logs and metrics (POWERTOOLS_SERVICE_NAME). */
+export const serviceName = (config: Pick<ChainFaasConfig, 'stage'>): string => `chainfaas-${config.stage}`;
 
 export const DEFAULT_CONFIG: ChainFaasConfig = {
   stage: 'dev',
@@ -292,6 +312,8 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   maxWaitingTotal: 1000,
   retryAfterS: 10,
   providerCredentialsTtlS: 3600,
+  logLevel: 'INFO',
+  maxSettlementLagS: 600,
 };
 
 const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs22.x', 'nodejs24.x'];
@@ -367,6 +389,8 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     priceMbMs: integer('priceMbMs', ctx('priceMbMs'), d.priceMbMs),
     signupCredit: integer('signupCredit', ctx('signupCredit'), d.signupCredit),
     schedulerPolicy: oneOf('schedulerPolicy', ctx('schedulerPolicy'), POLICIES, d.schedulerPolicy),
+    logLevel: oneOf('logLevel', ctx('logLevel'), LOG_LEVELS, d.logLevel),
+    maxSettlementLagS: integer('maxSettlementLagS', ctx('maxSettlementLagS'), d.maxSettlementLagS, 1),
     heartbeatIntervalS: integer('heartbeatIntervalS', ctx('heartbeatIntervalS'), d.heartbeatIntervalS, 1),
     heartbeatStaleMs: integer('heartbeatStaleMs', ctx('heartbeatStaleMs'), d.heartbeatStaleMs, 1),
     presignTtlS: integer('presignTtlS', ctx('presignTtlS'), d.presignTtlS, 1),
@@ -495,4 +519,17 @@ export function controllerEnvironment(config: ChainFaasConfig): Record<string, s
   const env = Object.fromEntries((Object.keys(settings) as (keyof typeof S)[]).map((key) => [S[key], settings[key]]));
   if (config.operatorUserIds?.length) env[ENV.operatorUserIds] = config.operatorUserIds.join(',');
   return env;
+}
+
+/**
+ * Powertools' settings for every handler (manifest `ENV.powertools`): the stage's service name (the
+ * logs' `service`, the metrics' `service` dimension), the metrics namespace and the log level.
+ * Metrics stay enabled: EMF lines go to the function's own log group, which it may already write.
+ */
+export function observabilityEnvironment(config: ChainFaasConfig): Record<string, string> {
+  return {
+    [ENV.powertools.serviceName]: serviceName(config),
+    [ENV.powertools.metricsNamespace]: METRICS_NAMESPACE,
+    [ENV.powertools.logLevel]: config.logLevel,
+  };
 }

@@ -94,7 +94,8 @@ export function buildEvent(req: IncomingMessage, url: URL, route: CompiledRoute,
   };
 }
 
-function lambdaContext(name: string, requestId: string): Context {
+/** The Lambda context a local invocation gets (its request id is the API request's, or a fresh one for the timers). */
+export function lambdaContext(name: string, requestId: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: `local-${name}`,
@@ -156,7 +157,9 @@ export function startApiServer(port: number, handlers: Record<HandlerName, Lambd
       res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
       res.end(result.body ?? '');
     } catch (err) {
-      console.error('local API server error', err);
+      // Loaded here, not at the top: the controller's modules read their environment when first loaded, after startPlatform set it.
+      const { logger } = await import('../lambdas/adapters/observability');
+      logger.error('local API server error', { error: err as Error });
       if (!res.headersSent) problem(res, 500, 'internal', 'internal error');
       else res.end();
     }

@@ -1,9 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { generateKeyPair } from '../lambdas/core/signing';
 import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
-import { LambdaHandler, startApiServer } from './api-server';
+import { lambdaContext, LambdaHandler, startApiServer } from './api-server';
 import { startS3CorsProxy } from './s3-cors';
 import { projectRoot } from '../lib/project-root';
 import { ensureDocker } from './docker';
@@ -143,6 +144,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       // Holds are on locally as in AWS (BALANCE_HOLDS=off turns them off): an invocation whose worst
       // case the available balance does not cover is refused with 402 (see README, "Billing").
       [ENV.balanceHolds]: process.env[ENV.balanceHolds] ?? 'on',
+      // Logs as in AWS (Powertools JSON on stdout); metrics off unless asked for: POWERTOOLS_METRICS_DISABLED=false
+      // prints each as an EMF line (README, "Logs and metrics").
+      [ENV.powertools.serviceName]: process.env[ENV.powertools.serviceName] ?? 'chainfaas-local',
+      [ENV.powertools.metricsNamespace]: process.env[ENV.powertools.metricsNamespace] ?? 'ChainFaaS',
+      [ENV.powertools.metricsDisabled]: process.env[ENV.powertools.metricsDisabled] ?? 'true',
       ...Object.fromEntries((Object.keys(TABLE_NAMES) as TableName[]).map((t) => [ENV.tables[t], TABLE_NAMES[t]])),
     };
     Object.assign(process.env, env);
@@ -168,7 +174,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
 
     // The ledger writer: in AWS the outbox table's stream triggers it; here a timer does, one run at a time.
     let writing: Promise<{ committed: number; rejected: number; movements: number }> | undefined;
-    const runWriter = () => (writing ??= ledgerWriter().finally(() => (writing = undefined)));
+    const runWriter = () => (writing ??= ledgerWriter({}, lambdaContext('ledgerWriter', randomUUID())).finally(() => (writing = undefined)));
     // A flush must see everything appended before it: a run already in flight may have read the
     // outbox earlier, so wait for it, then run (or join a run that started after that).
     const flushLedger = async () => {
@@ -186,7 +192,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     // The reaper: in AWS an EventBridge schedule runs it (manifest `schedule`); here a timer does, one run at a time.
     const { handler: reaper } = await import('../lambdas/handlers/reaper');
     let reaping: ReturnType<typeof reaper> | undefined;
-    const sweep = () => (reaping ??= reaper().finally(() => (reaping = undefined)));
+    const sweep = () => (reaping ??= reaper({}, lambdaContext('reaper', randomUUID())).finally(() => (reaping = undefined)));
     const sweepNow = async () => {
       await reaping?.catch(() => undefined);
       return sweep();

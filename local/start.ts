@@ -9,7 +9,7 @@ import { startPlatform } from './platform';
  * (the platform owner's: dead-letter queue, price list) and prints its token once.
  */
 async function main(): Promise<void> {
-  let platform: Awaited<ReturnType<typeof startPlatform>> | undefined;
+  let platform: Awaited<ReturnType<typeof startPlatform>> | undefined = undefined;
   let stopping = false;
   // Output nobody reads any more (`npm start | tee log`, and tee died with the Ctrl-C) is not an
   // error to report: the platform goes quiet and stops cleanly (issue #18 item 7).

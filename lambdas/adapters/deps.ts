@@ -21,6 +21,7 @@ import { S3DeveloperBuckets } from './developer-buckets';
 import { DynamoPeerStore } from './dynamo/peers';
 import { peerEnrolmentFromEnv } from './fabric-enrolment';
 import type { PeerDeps } from '../core/use-cases/peers';
+import { telemetry } from './observability';
 
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -144,6 +145,7 @@ export function depsFromEnv(): Deps {
       return signer();
     },
     config,
+    telemetry,
     credentials: process.env[ENV.providerRoleArn] ? new StsProviderCredentials(process.env[ENV.providerRoleArn] as string, config.scheduling.providerCredentialsTtlS) : undefined,
     developerBuckets: new S3DeveloperBuckets(),
   };

@@ -1,6 +1,6 @@
 /**
  * Fault injection for the chaos suite (test/chaos/): the controller's risky steps call
- * `injectFault(point)` between two writes that are not one transaction, and `deliver(point, send)`
+ * `injectFault(point)` between two writes that are not one transaction, and `deliver(send, onLost)`
  * around an envelope's send. With no plan configured (every deployment; `configureFaults` is called
  * only by the local platform when a test asks for it) both are a single comparison: nothing throws,
  * nothing is delayed, nothing is sent twice.
@@ -100,9 +100,9 @@ export function injectFault(point: FaultPoint): void {
 /**
  * Sends an envelope through `send`, possibly twice (the copy right after) or late (in the
  * background, after a random delay, so envelopes sent after it overtake it). A late send that
- * fails is logged, as a lost message (the job's lease re-queues it).
+ * fails goes to `onLost` (the caller logs it), as a lost message (the job's lease re-queues it).
  */
-export async function deliver(send: () => Promise<void>): Promise<void> {
+export async function deliver(send: () => Promise<void>, onLost: (err: unknown) => void): Promise<void> {
   // The plan in force when the send began (it may be cleared while the send is awaited).
   const current = plan;
   if (current === undefined) return send();
@@ -111,7 +111,7 @@ export async function deliver(send: () => Promise<void>): Promise<void> {
     const ms = Math.floor(random() * (current.maxDelayMs ?? 2000));
     const task: Promise<void> = new Promise<void>((r) => setTimeout(r, ms))
       .then(send)
-      .catch((err) => console.error(JSON.stringify({ level: 'error', msg: 'a late envelope could not be sent', error: String(err) })))
+      .catch(onLost)
       .finally(() => late.delete(task));
     late.add(task);
     return;

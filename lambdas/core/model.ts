@@ -129,6 +129,8 @@ export interface JobRecord {
   assignedAt?: string;
   startedAt?: string;
   finishedAt?: string;
+  /** When the controller accepted the job's run-time report (its own clock; `finishedAt` is the provider's). */
+  reportAcceptedAt?: string;
   runtimeMs?: number;
   exitCode?: number | null;
   reason?: string;

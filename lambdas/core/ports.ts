@@ -93,8 +93,11 @@ export interface JobStore {
    * Returns false if the job is not (or no longer) that provider's.
    */
   renewLease(jobId: string, providerId: string, leaseExpiresAt: string): Promise<boolean>;
-  /** Records the ledger's settlement of a job (read model; idempotent). */
-  recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<void>;
+  /**
+   * Records the ledger's settlement of a job (read model; idempotent). Returns what the job held
+   * before this write (`paid`, `reportAcceptedAt`), or undefined for a job this controller never stored.
+   */
+  recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<Pick<JobRecord, 'paid' | 'reportAcceptedAt'> | undefined>;
   /** The developer's jobs whose settlement has been recorded. */
   listSettled(developerId: string): Promise<JobRecord[]>;
 }
@@ -405,4 +408,23 @@ export interface PeerEnrolment {
   authority(which: 'identity' | 'tls'): Promise<CertificateAuthority>;
   /** The channel's peers, as the gateway peer's discovery service lists them. */
   channelPeers(): Promise<ChannelPeer[]>;
+}
+
+/** How a job ended, as the controller's metrics name it. */
+export type JobOutcome = 'succeeded' | 'failed' | 'cancelled';
+
+/**
+ * What the controller tells its operator: counters (CloudWatch metrics in AWS) and the errors it
+ * survives. The core names the events; lambdas/adapters/observability.ts maps them onto
+ * Powertools' Metrics and Logger. Attributes are identifiers and counts, never a secret.
+ */
+export interface Telemetry {
+  /** A job was written (QUEUED): once per job, not per replayed idempotent request. */
+  jobCreated(): void;
+  /** A job reached a terminal status, by the one transition that moved it there. */
+  jobFinished(outcome: JobOutcome): void;
+  /** A job's settlement was first recorded as paid, this long after the controller accepted its report. */
+  settlementLag(ms: number): void;
+  /** An error the controller logs and carries on from (it must not undo a transition already made). */
+  error(message: string, attributes?: Record<string, unknown>): void;
 }

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DomainError, ErrorCode } from '../core/errors';
 import { LIMITS } from '../core/schemas';
+import { count, logger, METRIC, withLambdaContext } from '../adapters/observability';
 
 /**
  * The HTTP edge shared by every API handler: a JSON body parser, a router on the API Gateway
@@ -65,20 +66,32 @@ const jsonBodyParser = (): middy.MiddlewareObj<ApiEvent, APIGatewayProxyStructur
   },
 });
 
-/** Maps errors to problem responses. Unknown errors are logged (without the request body) and hidden. */
+/** The route whose refusals are also counted as refused reports (METRIC.reportsRefused). */
+const REPORTS_ROUTE = 'POST /providers/{providerId}/reports';
+
+/**
+ * Maps errors to problem responses, counts them and logs them. A refusal is logged at INFO with its
+ * code, status and field only: its message may quote the input (a JSON parse error quotes the body),
+ * and no header, body or message is ever logged. Unknown errors are logged with their stack and hidden.
+ */
 const problemErrors = (): middy.MiddlewareObj<ApiEvent, APIGatewayProxyStructuredResultV2> => ({
   onError: (request) => {
     const err = request.error;
+    const routeKey = request.event.routeKey;
+    const apiRequestId = request.event.requestContext?.requestId;
     if (err instanceof DomainError) {
+      const status = STATUS[err.code];
+      count(METRIC.rejections, { code: err.code });
+      if (routeKey === REPORTS_ROUTE) count(METRIC.reportsRefused, { code: err.code });
+      logger.info('request refused', { routeKey, apiRequestId, status, code: err.code, field: err.field });
       // A refusal that may succeed later says when to try again (429/503 with Retry-After).
       const retryAfter = typeof err.details?.retryAfterS === 'number' ? { 'retry-after': String(err.details.retryAfterS) } : undefined;
-      request.response = toResponse(json(STATUS[err.code], { error: { code: err.code, message: err.message, field: err.field, ...err.details } }, retryAfter));
+      request.response = toResponse(json(status, { error: { code: err.code, message: err.message, field: err.field, ...err.details } }, retryAfter));
       return;
     }
-    const requestId = request.context?.awsRequestId ?? request.event.requestContext?.requestId;
-    console.error(
-      JSON.stringify({ level: 'error', msg: 'unhandled error', routeKey: request.event.routeKey, requestId, error: String(err), stack: (err as Error)?.stack }),
-    );
+    const requestId = request.context?.awsRequestId ?? apiRequestId;
+    count(METRIC.serverErrors);
+    logger.error('unhandled error', { routeKey, apiRequestId, error: err as Error });
     request.response = toResponse(json(500, { error: { code: 'internal', message: 'internal error; quote the request id when reporting it', requestId } }));
   },
 });
@@ -94,6 +107,7 @@ function toResponse(result: HttpResult): APIGatewayProxyStructuredResultV2 {
 /** Builds a Lambda handler that routes on `event.routeKey` (e.g. `POST /functions`). */
 export function httpApi(routes: Record<string, Route>) {
   return middy<ApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
+    .use(withLambdaContext())
     .use(jsonBodyParser())
     .use(problemErrors())
     .handler(async (event) => {

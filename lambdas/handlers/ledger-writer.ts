@@ -1,24 +1,30 @@
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { catchUpBalances } from '../core/use-cases/balances';
 import { drainOutbox } from '../core/use-cases/outbox';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
+import { withLambdaContext } from '../adapters/observability';
 
 const deps = depsFromEnv();
 
 /**
  * The ledger writer: triggered by the outbox table's stream in AWS (and run on a timer in local
  * mode), it commits pending ledger events in batches until none are left, then brings the
- * balances read model up to the ledger's committed movements. Throwing makes the stream retry
- * the batch; entries are only removed once committed, so nothing is lost.
+ * balances read model up to the ledger's committed movements (reporting each job's settlement lag
+ * as it is first recorded paid). Throwing makes the stream retry the batch; entries are only
+ * removed once committed, so nothing is lost.
  */
-export const handler = async (): Promise<{ committed: number; rejected: number; movements: number }> => {
-  const ledger = await ledgerFromEnv();
-  const total = { committed: 0, rejected: 0, movements: 0 };
-  for (;;) {
-    const { committed, rejected } = await drainOutbox(deps.outbox, ledger);
-    total.committed += committed;
-    total.rejected += rejected;
-    if (committed + rejected === 0) break;
-  }
-  total.movements = await catchUpBalances(ledger, deps.balances, deps.jobs, total.committed > 0 ? 200 : 20);
-  return total;
-};
+export const handler = middy<unknown, { committed: number; rejected: number; movements: number }, Error, Context>()
+  .use(withLambdaContext())
+  .handler(async () => {
+    const ledger = await ledgerFromEnv();
+    const total = { committed: 0, rejected: 0, movements: 0 };
+    for (;;) {
+      const { committed, rejected } = await drainOutbox(deps.outbox, ledger);
+      total.committed += committed;
+      total.rejected += rejected;
+      if (committed + rejected === 0) break;
+    }
+    total.movements = await catchUpBalances(ledger, deps.balances, deps.jobs, total.committed > 0 ? 200 : 20, { telemetry: deps.telemetry, now: deps.now });
+    return total;
+  });

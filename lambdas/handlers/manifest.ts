@@ -259,6 +259,19 @@ export const ENV = {
     lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
     endpoints: { dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB', sqs: 'AWS_ENDPOINT_URL_SQS', s3: 'AWS_ENDPOINT_URL_S3', sts: 'AWS_ENDPOINT_URL_STS' },
   },
+  /**
+   * Powertools for AWS Lambda (lambdas/adapters/observability.ts): read by Powertools itself, set by
+   * the CDK stack (lib/config.ts#controllerEnvironment) and local/platform.ts. `serviceName` is the
+   * logs' `service` and the metrics' `service` dimension; `metricsNamespace` the CloudWatch
+   * namespace; `logLevel` DEBUG/INFO/WARN/ERROR (default INFO); `metricsDisabled` `true` stops EMF
+   * output (the local platform's default).
+   */
+  powertools: {
+    serviceName: 'POWERTOOLS_SERVICE_NAME',
+    metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+    logLevel: 'POWERTOOLS_LOG_LEVEL',
+    metricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
+  },
   /** fabric-contract-api's log level; the embedded ledger defaults it to WARNING (lambdas/adapters/ledger/quiet-contract-logs.ts). */
   chaincodeLoggingLevel: 'CORE_CHAINCODE_LOGGING_LEVEL',
 } as const;

@@ -26,6 +26,20 @@ export interface OperationalAlarmsProps {
    */
   readonly maxStreamLag?: Duration;
   /**
+   * The controller's `SettlementLag` metric (EMF, lambdas/adapters/observability.ts): from a job's
+   * report accepted to the read model recording it paid. The alarm fires when the longest lag of
+   * five minutes reaches `max`.
+   * @default - no settlement-lag alarm
+   */
+  readonly settlementLag?: {
+    /** The metrics' namespace (POWERTOOLS_METRICS_NAMESPACE). */
+    readonly namespace: string;
+    /** The `service` dimension (POWERTOOLS_SERVICE_NAME). */
+    readonly service: string;
+    /** Lag that raises the alarm. */
+    readonly max: Duration;
+  };
+  /**
    * HTTP API stage watched for 5xx answers.
    * @default - no API alarm
    */
@@ -47,7 +61,7 @@ export interface OperationalAlarmsProps {
 /**
  * The alarms an operator of the controller needs, all sending to one encrypted SNS topic:
  * messages in a dead-letter queue, Lambda errors and throttles, the ledger writer falling behind
- * the outbox stream, and server errors at the API.
+ * the outbox stream, settlements lagging behind reports, and server errors at the API.
  */
 export class OperationalAlarms extends Construct {
   readonly topic: sns.Topic;
@@ -103,6 +117,22 @@ export class OperationalAlarms extends Construct {
         props.streamConsumer.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }),
         lag.toMilliseconds(),
         `The ledger writer is more than ${lag.toHumanString()} behind the outbox: ledger records and settlements are delayed.`,
+      );
+    }
+    if (props.settlementLag) {
+      const { namespace, service, max } = props.settlementLag;
+      add(
+        'SettlementLag',
+        new cloudwatch.Metric({
+          namespace,
+          metricName: 'SettlementLag',
+          dimensionsMap: { service },
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+          unit: cloudwatch.Unit.MILLISECONDS,
+        }),
+        max.toMilliseconds(),
+        `A job waited more than ${max.toHumanString()} from its accepted report to being paid in the balances read model: the ledger, the ledger writer or its catch-up is slow.`,
       );
     }
     for (const [name, instanceId] of Object.entries(props.instances ?? {})) {

@@ -180,10 +180,34 @@ describe('ChainFaasStack wiring from the manifest', () => {
     }
   });
 
-  test('alarms cover both dead-letter queues, every Lambda, the ledger lag and API 5xx', () => {
+  test('alarms cover both dead-letter queues, every Lambda, the ledger lag, the settlement lag and API 5xx', () => {
     const handlers = HANDLER_NAMES.length;
-    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 * handlers + 1 + 1);
+    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 * handlers + 1 + 1 + 1);
     synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5xx', Namespace: 'AWS/ApiGateway' });
+    // The EMF metric the ledger writer emits, under the namespace and service its environment names.
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SettlementLag',
+      Namespace: fnProps('ledgerWriter').Environment.Variables[ENV.powertools.metricsNamespace],
+      Dimensions: [{ Name: 'service', Value: fnProps('ledgerWriter').Environment.Variables[ENV.powertools.serviceName] }],
+      Statistic: 'Maximum',
+      Threshold: 600_000,
+    });
+  });
+
+  test('every Lambda logs and counts through Powertools: service name of the stage, one namespace, the configured log level', () => {
+    for (const name of HANDLER_NAMES) {
+      expect(fnProps(name).Environment.Variables).toMatchObject({
+        [ENV.powertools.serviceName]: 'chainfaas-dev',
+        [ENV.powertools.metricsNamespace]: 'ChainFaaS',
+        [ENV.powertools.logLevel]: 'INFO',
+      });
+      // Metrics are on in AWS: only the local platform disables them.
+      expect(fnProps(name).Environment.Variables[ENV.powertools.metricsDisabled]).toBeUndefined();
+    }
+  });
+
+  test("metrics need no permission beyond the function's own log group: no role may cloudwatch:PutMetricData", () => {
+    for (const name of HANDLER_NAMES) expect(allows(name).flatMap(actionsOf).filter((a) => a.startsWith('cloudwatch:'))).toEqual([]);
   });
 
   test('outputs name the API URL, the secret to fill in and the provider queue prefix', () => {

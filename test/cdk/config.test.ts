@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { projectRoot } from '../../lib/project-root';
-import { configFromContext, controllerEnvironment, DEFAULT_CONFIG } from '../../lib/config';
+import { configFromContext, controllerEnvironment, DEFAULT_CONFIG, observabilityEnvironment } from '../../lib/config';
 import { configFromEnv } from '../../lambdas/adapters/deps';
 import { ENV } from '../../lambdas/handlers/manifest';
 
@@ -113,6 +113,15 @@ describe('configFromContext', () => {
     expect(controllerEnvironment({ ...DEFAULT_CONFIG, operatorUserIds: ['usr_a1', 'usr_b2'] })[ENV.operatorUserIds]).toBe('usr_a1,usr_b2');
   });
 
+  test('observabilityEnvironment names the stage as the service, one namespace, and the log level from context', () => {
+    expect(observabilityEnvironment({ ...DEFAULT_CONFIG, stage: 'prod', logLevel: 'WARN' })).toEqual({
+      POWERTOOLS_SERVICE_NAME: 'chainfaas-prod',
+      POWERTOOLS_METRICS_NAMESPACE: 'ChainFaaS',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    });
+    expect(Object.keys(observabilityEnvironment(DEFAULT_CONFIG)).every((name) => (Object.values(ENV.powertools) as string[]).includes(name))).toBe(true);
+  });
+
   test('the defaults are the ones the handlers fall back to (configFromEnv with an empty environment)', () => {
     const saved = { ...process.env };
     try {
@@ -145,5 +154,6 @@ describe('configFromContext', () => {
     expect(() => read({ providerCredentialsTtlS: '7200' })).toThrow(/providerCredentialsTtlS.*900 to 3600/);
     expect(() => read({ maxAttempts: '0' })).toThrow(/maxAttempts/);
     expect(() => read({ operatorUserIds: 'admin@example.com' })).toThrow(/operatorUserIds/);
+    expect(() => read({ logLevel: 'verbose' })).toThrow(/logLevel/);
   });
 });

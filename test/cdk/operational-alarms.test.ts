@@ -17,13 +17,14 @@ describe('OperationalAlarms', () => {
     deadLetterQueues: { Work: dlq },
     streamConsumer: b,
     maxStreamLag: Duration.minutes(2),
+    settlementLag: { namespace: 'ChainFaaS', service: 'chainfaas-test', max: Duration.minutes(10) },
     email: 'ops@example.com',
   });
   const template = Template.fromStack(stack);
   const topicRef = { Ref: stack.getLogicalId(alarms.topic.node.defaultChild as CfnResource) };
 
-  test('one alarm per DLQ, two per function, one for stream lag; each notifies the topic', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + 2 * 2 + 1);
+  test('one alarm per DLQ, two per function, one for stream lag, one for settlement lag; each notifies the topic', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + 2 * 2 + 1 + 1);
     template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topicRef], TreatMissingData: 'notBreaching' });
   });
 
@@ -40,6 +41,25 @@ describe('OperationalAlarms', () => {
     for (const metric of ['Errors', 'Throttles'])
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric, Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Statistic: 'Maximum', Threshold: 120000 });
+  });
+
+  test('the settlement lag alarm watches the EMF metric of the given service: the longest lag of 5 minutes against the limit', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SettlementLag',
+      Namespace: 'ChainFaaS',
+      Dimensions: [{ Name: 'service', Value: 'chainfaas-test' }],
+      Statistic: 'Maximum',
+      Period: 300,
+      Unit: 'Milliseconds',
+      Threshold: 600_000,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  test('without settlementLag there is no settlement-lag alarm', () => {
+    const other = testStack();
+    new OperationalAlarms(other, 'Alarms', { functions: {}, deadLetterQueues: {} });
+    Template.fromStack(other).resourceCountIs('AWS::CloudWatch::Alarm', 0);
   });
 
   test('the topic is KMS-encrypted, TLS-only, CloudWatch may use its key, and the e-mail is subscribed', () => {

@@ -205,20 +205,25 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<void> {
+  async recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<Pick<JobRecord, 'paid' | 'reportAcceptedAt'> | undefined> {
     try {
-      await dynamo.send(
+      const out = await dynamo.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { jobId },
           UpdateExpression: reason === undefined ? 'SET cost = :c, paid = :p' : 'SET cost = :c, paid = :p, unpaidReason = :r',
           ConditionExpression: 'attribute_exists(jobId)',
           ExpressionAttributeValues: { ':c': cost, ':p': paid, ...(reason === undefined ? {} : { ':r': reason }) },
+          // The job as it was: whether this write is the one that first recorded it paid (settlement lag).
+          ReturnValues: 'ALL_OLD',
         }),
       );
+      const before = out.Attributes as JobRecord | undefined;
+      return { paid: before?.paid, reportAcceptedAt: before?.reportAcceptedAt };
     } catch (err) {
       // A settlement for a job this controller never stored (another deployment's) is ignored.
       if (!isConditionFailure(err)) throw err;
+      return undefined;
     }
   }
 

@@ -20,6 +20,7 @@ import {
 import { ChaincodeError, ContractLedger, ContractName, parseBalanceMovements } from './contract-ledger';
 import { asChaincodeStub, LedgerIdentity, SimulatedClientIdentity, SimulatedStub } from './simulated-stub';
 import { WorldState } from './world-state';
+import { logger } from '../observability';
 
 /** The controller identity the embedded ledger uses unless told otherwise. */
 export const DEFAULT_CONTROLLER: LedgerIdentity = {
@@ -302,7 +303,7 @@ function deliver(subscription: Subscription, movements: BalanceMovements): void 
     try {
       await subscription.listener(movements);
     } catch (err) {
-      console.error(`embedded ledger: a BalanceMovements listener failed on block ${movements.blockNumber}:`, err);
+      logger.error('embedded ledger: a BalanceMovements listener failed', { blockNumber: movements.blockNumber, error: err as Error });
     }
   });
 }

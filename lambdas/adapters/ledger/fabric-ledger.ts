@@ -7,6 +7,7 @@ import { BALANCE_MOVEMENTS_EVENT, MONETARY_CONTRACT, MONITORING_CONTRACT } from 
 import type { BalanceMovements, LedgerEventSource } from '../../core/ledger';
 import { ENV } from '../../handlers/manifest';
 import { ChaincodeError, ContractLedger, ContractName, parseBalanceMovements } from './contract-ledger';
+import { logger } from '../observability';
 
 /** How to reach the Fabric network and as whom. */
 export interface FabricLedgerOptions {
@@ -174,7 +175,7 @@ export class FabricLedger extends ContractLedger implements LedgerEventSource {
           }
         } catch (err) {
           if (stopped) return;
-          console.error('fabric ledger: the chaincode event stream failed; reconnecting in 5 s:', describe(err));
+          logger.error('fabric ledger: the chaincode event stream failed; reconnecting in 5 s', { error: describe(err) });
           // Stopping the feed cuts the wait short, so close() leaves no timer behind.
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, 5000);

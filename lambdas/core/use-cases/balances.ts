@@ -1,5 +1,5 @@
 import type { BalanceMovements, Ledger, LedgerEventSource, PaymentTerms } from '../ledger';
-import type { AccountChanges, BalanceStore, JobStore } from '../ports';
+import type { AccountChanges, BalanceStore, JobStore, Telemetry } from '../ports';
 
 /**
  * The controller's read model of money: DynamoDB balances (and each job's settled cost) that
@@ -45,14 +45,31 @@ export function spendable(account: { balance: number; owed: number; terms: Payme
   return account.terms === 'invoice' ? account.creditLimit - account.owed : account.balance;
 }
 
+/** What the catch-up reports to: the settlement lag (optional: the reconciliation tests replay without it), and the clock. */
+export interface CatchUpObserver {
+  telemetry?: Pick<Telemetry, 'settlementLag'>;
+  now?: () => Date;
+}
+
 /**
  * Applies one transaction's movements exactly once (the store keys the write by transaction id),
  * and records each settlement's cost on the job. Returns false if it had been applied before.
+ * The write that first records a job paid reports its settlement lag: from the controller
+ * accepting the job's report to the read model knowing it was paid.
  */
-export async function applyMovements(balances: BalanceStore, jobs: Pick<JobStore, 'recordSettlement'>, movements: BalanceMovements): Promise<boolean> {
+export async function applyMovements(
+  balances: BalanceStore,
+  jobs: Pick<JobStore, 'recordSettlement'>,
+  movements: BalanceMovements,
+  observer: CatchUpObserver = {},
+): Promise<boolean> {
   const applied = await balances.apply(movements.txId, movementDeltas(movements), movements.blockNumber, movementChanges(movements));
   for (const s of movements.settlements) {
-    await jobs.recordSettlement(s.jobId, s.cost, s.paid, s.reason);
+    const before = await jobs.recordSettlement(s.jobId, s.cost, s.paid, s.reason);
+    if (s.paid && before && before.paid !== true && before.reportAcceptedAt !== undefined && observer.telemetry) {
+      const lag = (observer.now?.() ?? new Date()).getTime() - Date.parse(before.reportAcceptedAt);
+      if (Number.isFinite(lag)) observer.telemetry.settlementLag(Math.max(0, lag));
+    }
     // The settlement debited the actual cost from balance and available above; the job's hold
     // (its worst case, taken from available at invocation) goes back now, once (holds.ts).
     await balances.releaseHold?.(s.jobId);
@@ -70,6 +87,7 @@ export async function catchUpBalances(
   balances: BalanceStore,
   jobs: Pick<JobStore, 'recordSettlement'>,
   idleMs = 200,
+  observer: CatchUpObserver = {},
 ): Promise<number> {
   const fromBlock = ((await balances.checkpoint()) ?? -1) + 1;
   let applied = 0;
@@ -80,7 +98,7 @@ export async function catchUpBalances(
     (m) =>
       (chain = chain.then(async () => {
         last = Date.now();
-        if (failure === undefined && (await applyMovements(balances, jobs, m).catch((err) => ((failure = err), false)))) applied++;
+        if (failure === undefined && (await applyMovements(balances, jobs, m, observer).catch((err) => ((failure = err), false)))) applied++;
         last = Date.now();
       })),
     { fromBlock },

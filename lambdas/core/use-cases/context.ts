@@ -4,7 +4,7 @@ import type { BillingUnits } from '../ledger';
 import type { ProviderRecord, User } from '../model';
 import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
 import type { DeveloperBuckets, ProviderCredentialIssuer } from '../ports';
-import type { BillingStore, PaymentProvider } from '../ports';
+import type { BillingStore, PaymentProvider, Telemetry } from '../ports';
 import type { PolicyName } from '../scheduler';
 import { firstIssue, Role } from '../schemas';
 
@@ -68,6 +68,8 @@ export interface Deps {
   storage: ResultStorage;
   signer: Signer;
   config: ControllerConfig;
+  /** Counters and survived errors (lambdas/adapters/observability.ts). */
+  telemetry: Telemetry;
   /** Mints providers' queue-scoped credentials (STS); absent in local mode. */
   credentials?: ProviderCredentialIssuer;
   /** Presigns into buckets developers name for their functions; absent if not configured. */

@@ -158,6 +158,7 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
       throw err;
     });
   }
+  deps.telemetry.jobCreated();
   injectFault('invoke.afterJobWrite');
   const dispatched = await dispatch(deps, job, fn);
   return { job: dispatched ?? job, mode, waitS, replayed: false };

@@ -138,6 +138,7 @@ export async function cancelJob(deps: Deps, user: User, jobId: string) {
   if (!(await deps.jobs.transition(jobId, ['QUEUED'], changes, { attempt: job.attempt }, ['waitingShard']))) {
     throw notCancellable((await deps.jobs.getJob(jobId)) ?? job);
   }
+  deps.telemetry.jobFinished('cancelled');
   if (job.previousProviders?.length) await deps.outbox.append(jobId, [{ type: 'FailJob', jobId, reason: 'cancelled by the developer' }]);
   // A cancelled job charges nothing: its hold goes back to the developer's available balance.
   await releaseHold(deps, jobId);

@@ -168,6 +168,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       status,
       startedAt: report.startedAt,
       finishedAt: report.finishedAt,
+      reportAcceptedAt: clock(deps).toISOString(),
       runtimeMs: report.runtimeMs,
       exitCode: report.exitCode,
       reason: report.reason === undefined ? undefined : describeFailure(report),
@@ -187,6 +188,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     }
     throw conflict(`job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`);
   }
+  deps.telemetry.jobFinished(status === 'SUCCEEDED' ? 'succeeded' : 'failed');
   injectFault('report.afterTransition');
   await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, pendingReport });
   await dispatchWaiting(deps);

@@ -97,10 +97,13 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
     injectFault('place.beforeSend');
     try {
       const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
-      await deliver(() => deps.queues.send(provider.queueUrl, body));
+      await deliver(
+        () => deps.queues.send(provider.queueUrl, body),
+        (err) => deps.telemetry.error('a late job envelope could not be sent; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) }),
+      );
     } catch (err) {
       // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
-      console.error(JSON.stringify({ level: 'error', msg: 'could not send a job envelope; its lease will re-queue it', jobId: job.jobId, providerId: provider.providerId, error: String(err) }));
+      deps.telemetry.error('could not send a job envelope; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) });
     }
     return { kind: 'assigned', job: assigned };
   }
@@ -233,7 +236,7 @@ async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 
       snapshot.reservedMemoryMb -= need.memoryMb;
     }
   } catch (err) {
-    console.error(JSON.stringify({ level: 'error', msg: 'could not release capacity', providerId, need, error: String(err) }));
+    deps.telemetry.error('could not release capacity', { providerId, need, error: String(err) });
   }
 }
 
@@ -267,6 +270,7 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
     if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], failed, guard))) {
       return { outcome: 'gone' };
     }
+    deps.telemetry.jobFinished('failed');
     injectFault('reclaim.afterTransition');
     await finishReclaim(deps, { ...job, ...failed });
     return { outcome: 'failed', reason: failure };
@@ -328,6 +332,7 @@ export async function expireWaiting(deps: Deps): Promise<number> {
       (job.requeueReason ? ` (re-queued at attempt ${job.attempt} because ${job.requeueReason})` : '');
     const moved = await deps.jobs.transition(job.jobId, ['QUEUED'], { status: 'FAILED', reason, finishedAt: now.toISOString() }, { attempt: job.attempt }, ['waitingShard']);
     if (!moved) continue;
+    deps.telemetry.jobFinished('failed');
     failed++;
     if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }]);
     await releaseHold(deps, job.jobId);
