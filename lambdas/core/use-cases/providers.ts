@@ -265,15 +265,19 @@ function describeFailure(report: RuntimeReport): string {
 /**
  * A provider as its owner sees it: capacity, what is free of it, and whether the scheduler counts
  * it online — the same rule placement uses (`scheduler.ts#isOnline`: not draining, and a heartbeat
- * no older than HEARTBEAT_STALE_MS). Never the queue URL's credentials or the public key.
+ * no older than HEARTBEAT_STALE_MS); draining only while it is still heard from, offline once
+ * silent past that window. Never the queue URL's credentials or the public key.
  */
 function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs: number) {
   const online = isOnline(p, { now: nowMs, heartbeatStaleMs: deps.config.heartbeatStaleMs });
   const silentMs = Math.max(0, nowMs - Date.parse(p.lastHeartbeatAt));
+  // "draining" is what the machine said last; once it has been silent past the scheduler's window
+  // it is offline, whatever it said (a stopped agent's last heartbeat says draining).
+  const heard = silentMs <= deps.config.heartbeatStaleMs;
   return {
     providerId: p.providerId,
     name: p.name,
-    state: online ? ('online' as const) : p.draining ? ('draining' as const) : ('offline' as const),
+    state: online ? ('online' as const) : heard && p.draining ? ('draining' as const) : ('offline' as const),
     online,
     lastHeartbeatAt: p.lastHeartbeatAt,
     silentS: Math.floor(silentMs / 1000),

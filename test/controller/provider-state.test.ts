@@ -1,0 +1,34 @@
+import type { Deps } from '../../lambdas/core/use-cases/context';
+import { generateKeyPair } from '../../lambdas/core/signing';
+import { startController, type Controller } from './harness';
+
+/** A provider's state as its owner sees it (GET /providers/{id}), against DynamoDB Local and the SQS emulator. */
+
+let c: Controller;
+beforeAll(async () => {
+  c = await startController();
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+test('#18 item 9: a machine whose last heartbeat said draining shows draining while heard from, then offline once silent past the window', async () => {
+  const { registerProvider, heartbeat, getOwnProviderView, listOwnProviders } = await import('../../lambdas/core/use-cases/providers');
+  const { user } = await c.newUser(['provider']);
+  const t0 = Date.now();
+  const at = (ms: number): Deps => ({ ...c.deps, now: () => new Date(t0 + ms) });
+  const { providerId } = await registerProvider(at(0), user, { name: 'laptop', capacity: { vcpu: 1, memoryMb: 512 }, publicKey: generateKeyPair().publicKeyPem });
+
+  await heartbeat(at(1000), user, providerId, {});
+  expect((await getOwnProviderView(at(2000), user, providerId)).state).toBe('online');
+
+  // The agent is stopped: its last heartbeat says it drains, then nothing more.
+  await heartbeat(at(3000), user, providerId, { draining: true });
+  expect((await getOwnProviderView(at(4000), user, providerId)).state).toBe('draining');
+
+  const window = c.deps.config.heartbeatStaleMs;
+  const later = await getOwnProviderView(at(3000 + window + 1000), user, providerId);
+  expect(later).toMatchObject({ state: 'offline', online: false, draining: true, silentS: window / 1000 + 1 });
+  const listed = await listOwnProviders(at(3000 + window + 1000), user);
+  expect(listed.items.find((p) => p.providerId === providerId)?.state).toBe('offline');
+});
