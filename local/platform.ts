@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
-import { generateKeyPair } from '../lambdas/core/signing';
+import { generateKeyPair } from '../contract/src';
 import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
 import { LambdaHandler, startApiServer } from './api-server';
 import { startS3CorsProxy } from './s3-cors';

@@ -1,4 +1,4 @@
-import type { Resources, Role } from './schemas';
+import type { Resources, Role } from '../../contract/src';
 
 /** Records the controller keeps in its read/write store (DynamoDB in AWS and in local mode). */
 

@@ -1,8 +1,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { JobEnvelope, RuntimeReport } from '../../lambdas/core/schemas';
-import { sha256Hex, signPayload } from '../../lambdas/core/signing';
+import { JobEnvelope, RuntimeReport, sha256Hex, signPayload } from '../../contract/src';
 import { AttemptLog, AttemptRecord } from './attempts';
 import { Backoff, sleep } from './backoff';
 import { CapacityGate } from './capacity';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HeartbeatBody, RegisterProviderBody, RuntimeReport } from '../../lambdas/core/schemas';
+import { HeartbeatBody, RegisterProviderBody, RuntimeReport } from '../../contract/src';
 import { Registration } from './config';
 import { errorMessage } from './log';
 import type { QueueCredentials } from './queue-credentials';

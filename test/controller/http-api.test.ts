@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, type Platform } from '../../local/platform';
-import { openApiDocument } from '../../lambdas/openapi/document';
+import { openApiDocument } from '../../contract/src/openapi';
 import { CheckedApi, newCheckedUser } from '../support/checked-api';
 
 /**

@@ -1,5 +1,5 @@
 import { ROUTES } from '../../lambdas/handlers/manifest';
-import { openApiDocument } from '../../lambdas/openapi/document';
+import { openApiDocument } from '../../contract/src/openapi';
 import { checkResponse, validate, type OpenApiDocument } from '../../lambdas/openapi/validate';
 
 /**

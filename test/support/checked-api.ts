@@ -1,4 +1,4 @@
-import { openApiDocument } from '../../lambdas/openapi/document';
+import { openApiDocument } from '../../contract/src/openapi';
 import { checkResponse, type OpenApiDocument, type Violation } from '../../lambdas/openapi/validate';
 import { Api, type ApiResponse } from './api';
 
