@@ -22,4 +22,20 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', '@middy/*', 'aws-lambda'], message: 'lambdas/core imports nothing AWS and nothing middy: put it in an adapter.' }] }],
     },
   },
+  {
+    files: ['contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/lambdas/**', '**/provider-agent/**', '**/portal/**', '**/cli/**', '**/local/**', '@aws-sdk/*', '@middy/*'],
+              message: 'contract/ is the wire format only: it imports zod and Node built-ins, nothing of the controller, the agent, the portal, the CLI or local mode.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

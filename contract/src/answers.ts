@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { ROLES, Resources } from './requests';
+import { JOB_STATUSES } from './statuses';
+
+export { JOB_STATUSES, TERMINAL_STATUSES } from './statuses';
 
 /**
  * What the controller's HTTP API answers, as zod schemas: the OpenAPI document's response schemas
@@ -16,10 +19,8 @@ const count = z.number().int().min(0);
 const micro = z.number().int();
 const list = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
 
-export const JOB_STATUSES = ['QUEUED', 'ASSIGNED', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 export const PaymentTerms = z.enum(['prepaid', 'invoice']);
 
 // ---------- accounts and credentials ----------
@@ -171,7 +172,7 @@ export const JobLedger = z.strictObject({
   jobId: z.string(),
   onLedger: z.boolean(),
   record: LedgerJob.optional(),
-  history: z.array(z.looseObject({ txId: z.string().optional(), timestamp: z.string().optional(), isDelete: z.boolean().optional(), value: LedgerJob.nullable().optional() })),
+  history: z.array(z.looseObject({ txId: z.string(), timestamp: z.string(), isDelete: z.boolean(), value: LedgerJob.nullable() })),
 });
 export type JobLedger = z.infer<typeof JobLedger>;
 

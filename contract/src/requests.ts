@@ -1,4 +1,3 @@
-import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -256,6 +255,9 @@ export const EarningsQuery = z.object({ by: z.enum(['day', 'function']).default(
 // ---------- peers (lambdas/core/use-cases/peers.ts) ----------
 
 const MAX_CSR_CHARS = 4096;
+/** A dotted-quad IPv4 address (as node:net's isIPv4: no leading zeros); written out so that the browser can load this module. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const isIPv4 = (s: string) => IPV4.test(s);
 
 const HOST = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
