@@ -8,10 +8,8 @@
 import type { z } from 'zod';
 import type {
   Account,
-  AccountEntry,
   AccountHistory,
   Bill,
-  BillLine,
   BillReceipt,
   Credential,
   Earnings,
@@ -19,14 +17,11 @@ import type {
   Job,
   JobLedger,
   JobPage,
-  JoinBundle,
-  LedgerJob,
   NewInvokeKey,
   NewToken,
   PeerDetail,
   PeerEnrolment,
   PeerList,
-  PeerView,
   ProviderView,
   Registration,
   Session,
@@ -66,27 +61,9 @@ export type FunctionSpec = z.input<typeof CreateFunctionBody>;
 /** A job as `GET /jobs/{id}` answers it. */
 export type JobView = Job;
 export { TERMINAL_STATUSES };
-export type {
-  Account,
-  AccountEntry,
-  Bill,
-  BillLine,
-  BillReceipt,
-  Credential,
-  Earnings,
-  FunctionRecord,
-  JobLedger,
-  JobStatus,
-  JoinBundle,
-  LedgerJob,
-  PeerDetail,
-  PeerEnrolment,
-  PeerView,
-  ProviderView,
-  Resources,
-  TopUp,
-  User,
-};
+/** Every answer type of the API, as the contract infers it (type-only: no zod in the bundle). */
+export type * from '../../contract/src/answers';
+export type { JobStatus, Resources };
 
 /** `GET /jobs` filters: `status` may list several, comma-separated; `from`/`to` are ISO instants. */
 export interface JobSearch {
