@@ -84,10 +84,19 @@ function bare(schema: Schema): Schema {
   return rest;
 }
 
+/**
+ * zod writes `format: email` next to the pattern it checks; JSON Schema's email format is another,
+ * stricter rule (no `'` in the local part, for one), so the document names only the pattern: what
+ * the controller really accepts.
+ */
+const override = (ctx: { jsonSchema: Schema }) => {
+  if (ctx.jsonSchema.format === 'email') delete ctx.jsonSchema.format;
+};
+
 function components(named: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, Schema> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
-  const { schemas } = z.toJSONSchema(registry, { io, uri, target: 'draft-2020-12', unrepresentable: 'any' });
+  const { schemas } = z.toJSONSchema(registry, { io, uri, target: 'draft-2020-12', unrepresentable: 'any', override });
   return Object.fromEntries(Object.entries(schemas).map(([id, s]) => [id, bare(s as Schema)]));
 }
 
@@ -112,7 +121,7 @@ function operation(key: string, op: Operation) {
     name: p.name,
     in: p.in,
     required: p.in === 'path',
-    schema: bare(z.toJSONSchema(p.schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' }) as Schema),
+    schema: bare(z.toJSONSchema(p.schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any', override }) as Schema),
     description: p.description ?? '',
   }));
   return {

@@ -37,7 +37,8 @@ export const ImageRef = z
 
 export const Resources = z
   .object({
-    vcpu: z.number().positive().max(LIMITS.maxVcpu),
+    /** At least one millicore (what the scheduler and the chaincode count in); a smaller number cannot be stored. */
+    vcpu: z.number().positive().min(0.001).max(LIMITS.maxVcpu),
     memoryMb: z.number().int().min(16).max(LIMITS.maxMemoryMb),
     timeoutS: z.number().int().min(1).max(LIMITS.maxTimeoutS),
   })
