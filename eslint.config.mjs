@@ -22,4 +22,20 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', '@middy/*', '@aws-lambda-powertools/*', 'aws-lambda'], message: 'lambdas/core imports nothing AWS, nothing middy and no Powertools: put it in an adapter (lambdas/core/ports.ts Telemetry for counters and logs).' }] }],
     },
   },
+  {
+    files: ['contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/lambdas/**', '**/provider-agent/**', '**/portal/**', '**/cli/**', '**/local/**', '@aws-sdk/*', '@middy/*'],
+              message: 'contract/ is the wire format only: it imports zod and Node built-ins, nothing of the controller, the agent, the portal, the CLI or local mode.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -4,9 +4,8 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { jobCost } from '../chaincode/src/pricing';
 import { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
-import { canonicalJson } from '../lambdas/core/canonical-json';
+import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../contract/src';
 import type { LedgerEvent } from '../lambdas/core/ledger';
-import { generateKeyPair, KeyPairPem, signPayload } from '../lambdas/core/signing';
 import { networkScriptsDir, startLocalFabric } from './ledger-network';
 
 /**

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { generateKeyPair } from '../lambdas/core/signing';
+import { generateKeyPair } from '../contract/src';
 import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
 import { lambdaContext, LambdaHandler, startApiServer } from './api-server';
 import { startS3CorsProxy } from './s3-cors';

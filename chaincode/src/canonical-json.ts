@@ -1,7 +1,7 @@
 /**
  * Deterministic JSON: object keys sorted, no whitespace, `undefined` members dropped. Every value
  * the chaincode writes to world state or returns goes through this, so that all endorsing peers
- * produce byte-identical write sets. The controller re-exports this one (lambdas/core/canonical-json.ts),
+ * produce byte-identical write sets. The wire contract re-exports this one (contract/src/canonical-json.ts),
  * so the bytes it signs are the bytes the chaincode verifies; the chaincode imports nothing from the controller.
  */
 export function canonicalJson(value: unknown): string {

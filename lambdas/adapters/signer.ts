@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { Signer } from '../core/ports';
-import { keyId, signPayload } from '../core/signing';
+import { keyId, signPayload } from '../../contract/src';
 import { ENV } from '../handlers/manifest';
 import { readSecret } from './secrets';
 

@@ -1,10 +1,10 @@
+import type { ErrorCode } from '../../contract/src/problem';
+
 /**
  * Domain errors. They carry no HTTP status: the handler edge (lambdas/handlers/http.ts)
  * maps each `code` to a status. Every error names what went wrong in words a caller can act on.
  */
-export type ErrorCode =
-  'invalid_request' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'insufficient_funds' | 'no_capacity' | 'payload_too_large' | 'unavailable'
-  | 'too_many_requests';
+export type { ErrorCode };
 
 export class DomainError extends Error {
   constructor(

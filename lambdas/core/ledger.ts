@@ -1,4 +1,4 @@
-import type { Resources } from './schemas';
+import type { Resources } from '../../contract/src';
 
 /**
  * The `Ledger` port: how the controller talks to the monitoring and monetary ledgers.

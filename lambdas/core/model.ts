@@ -1,4 +1,5 @@
-import type { Resources, Role } from './schemas';
+import { TERMINAL_STATUSES, type JobStatus } from '../../contract/src/statuses';
+import type { Resources, Role } from '../../contract/src';
 
 /** Records the controller keeps in its read/write store (DynamoDB in AWS and in local mode). */
 
@@ -80,9 +81,9 @@ export interface FunctionRecord {
   updatedAt: string;
 }
 
-export type JobStatus = 'QUEUED' | 'ASSIGNED' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export type { JobStatus };
 /** CANCELLED: the caller cancelled the job while it was QUEUED (POST /jobs/{id}/cancel); it never ran. */
-export const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+export const TERMINAL = TERMINAL_STATUSES;
 
 export interface JobRecord {
   jobId: string;

@@ -1,6 +1,6 @@
 import { authenticate, createApiToken, listApiTokens, login, publicUser, registerUser, revokeApiToken } from '../core/use-cases/accounts';
 import { depsFromEnv } from '../adapters/deps';
-import { openApiDocument } from '../openapi/document';
+import { openApiDocument } from '../../contract/src/openapi';
 import { httpApi, json } from './http';
 
 const deps = depsFromEnv();

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DomainError, ErrorCode } from '../core/errors';
-import { LIMITS } from '../core/schemas';
+import { LIMITS } from '../../contract/src';
 import { count, logger, METRIC, withLambdaContext } from '../adapters/observability';
 
 /**

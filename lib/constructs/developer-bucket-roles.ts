@@ -2,7 +2,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
-/** Name prefix a developer's result-bucket role must have (lambdas/core/schemas.ts#ResultRoleArn). */
+/** Name prefix a developer's result-bucket role must have (contract/src/requests.ts#ResultRoleArn). */
 export const DEVELOPER_RESULT_ROLE_PREFIX = 'chainfaas-results';
 
 /**

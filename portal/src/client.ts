@@ -4,15 +4,39 @@
  * No DOM and no Node APIs here: the browser bundle and the CLI (Node's fetch) share it.
  */
 
-/** The API's problem body: `{ error: { code, message, field?, ... } }`. */
-export interface Problem {
-  code: string;
-  message: string;
-  field?: string;
-  requestId?: string;
-  retryAfterS?: number;
-  [detail: string]: unknown;
-}
+// Answer types are the contract's (inferred from its zod schemas); `import type` keeps zod out of the bundle.
+import type { z } from 'zod';
+import type {
+  Account,
+  AccountHistory,
+  Bill,
+  BillReceipt,
+  Credential,
+  Earnings,
+  FunctionRecord,
+  Job,
+  JobLedger,
+  JobPage,
+  NewInvokeKey,
+  NewToken,
+  PeerDetail,
+  PeerEnrolment,
+  PeerList,
+  ProviderView,
+  Registration,
+  Session,
+  TopUp,
+  User,
+} from '../../contract/src/answers';
+import type { ProblemDetail } from '../../contract/src/problem';
+import type { CreateFunctionBody, Resources } from '../../contract/src/requests';
+import { TERMINAL_STATUSES, type JobStatus } from '../../contract/src/statuses';
+
+/**
+ * The API's problem (`{ error: { code, message, field?, ... } }`), as the client sees it: besides
+ * the API's codes, `network` (no answer) and `http_<status>` (an answer that was not a problem).
+ */
+export type Problem = Pick<ProblemDetail, 'message' | 'field' | 'requestId' | 'retryAfterS'> & { code: string; [detail: string]: unknown };
 
 export class ApiError extends Error {
   constructor(
@@ -31,203 +55,15 @@ export class ApiError extends Error {
   }
 }
 
-export type Role = 'developer' | 'provider' | 'peer-operator';
-
-export interface User {
-  userId: string;
-  email: string;
-  roles: Role[];
-  createdAt: string;
-}
-
-export interface Resources {
-  vcpu: number;
-  memoryMb: number;
-  timeoutS: number;
-}
-
-export interface FunctionSpec {
-  name: string;
-  image: string;
-  resources: Resources;
-  protocol?: 'stdio' | 'http';
-  mode?: 'sync' | 'async';
-  network?: 'none' | 'egress';
-  /** micro-credits */
-  maxPrice?: number;
-  env?: Record<string, string>;
-}
-
-export interface FunctionRecord extends Required<Omit<FunctionSpec, 'maxPrice'>> {
-  functionId: string;
-  ownerId: string;
-  version: number;
-  maxPrice: number;
-  deletedAt?: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export type JobStatus = 'QUEUED' | 'ASSIGNED' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
-export const TERMINAL_STATUSES: readonly string[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
-
-export interface JobView {
-  jobId: string;
-  functionId: string;
-  functionVersion: number;
-  status: JobStatus;
-  attempt: number;
-  providerId?: string;
-  timings: { createdAt: string; assignedAt?: string; startedAt?: string; finishedAt?: string };
-  runtimeMs?: number;
-  cost?: number;
-  paid?: boolean;
-  exitCode?: number | null;
-  reason?: string;
-  result?: { sha256?: string; size: number };
-  resultUrl?: string;
-  logUrl?: string;
-  [more: string]: unknown;
-}
-
-export interface LedgerJob {
-  jobId: string;
-  developerId: string;
-  providerId: string;
-  functionId: string;
-  functionVersion: number;
-  createdAt: string;
-  runtimeMs?: number;
-  exitCode?: number | null;
-  status?: 'succeeded' | 'failed';
-  runtimeSetAt?: string;
-  runtimeSignature?: string;
-  failureReason?: string;
-  received?: boolean;
-  resultSha256?: string;
-  resultSize?: number;
-  receivedAt?: string;
-  maxCost: number;
-  cost?: number;
-  paid: boolean;
-  paidAt?: string;
-  unpaidReason?: string;
-  failed?: string;
-  [more: string]: unknown;
-}
-
-export interface JobLedger {
-  jobId: string;
-  onLedger: boolean;
-  record?: LedgerJob;
-  history: { txId: string; timestamp: string; isDelete: boolean; value: LedgerJob | null }[];
-}
-
-export interface Account {
-  accountId: string;
-  balance: number;
-  ledgerBalance?: number;
-  /** The balance less the holds of running jobs: what new invocations may spend. */
-  available?: number;
-  held?: number;
-  /** `prepaid` (each job paid from the balance) or `invoice` (monthly bills to pay). */
-  terms?: string;
-  /** Invoice terms: how much may be owed, and what is owed now (micro-credits). */
-  creditLimit?: number;
-  owed?: number;
-  unit: string;
-  [more: string]: unknown;
-}
-
-export interface AccountEntry {
-  txId: string;
-  timestamp: string;
-  amount: number;
-  kind: string;
-  reference: string;
-}
-
-export interface TopUp {
-  accountId: string;
-  reference: string;
-  amount: number;
-  status: string;
-  paymentId?: string;
-  declineReason?: string;
-  createdAt: string;
-  replayed?: boolean;
-}
-
-export interface BillLine {
-  functionId: string;
-  jobs: number;
-  runtimeMs: number;
-  cost: number;
-}
-
-/** A monthly statement; `payable` is true when the API would take a payment for it now. */
-export interface Bill {
-  accountId: string;
-  month: string;
-  status: string;
-  terms: string;
-  lines?: BillLine[];
-  jobs: number;
-  runtimeMs: number;
-  total: number;
-  amountDue: number;
-  payable?: boolean;
-  [more: string]: unknown;
-}
-
-/** What paying a bill answers: `pending` until the ledger commits the payment; a replay is `paid`. */
-export interface BillReceipt {
-  accountId: string;
-  month: string;
-  amount: number;
-  reference: string;
-  status: 'pending' | 'paid';
-  paidAt?: string;
-  replayed?: boolean;
-}
-
-/** One of the caller's providers, as `GET /providers` describes it. */
-export interface ProviderView {
-  providerId: string;
-  name: string;
-  state: 'online' | 'offline' | 'draining';
-  online: boolean;
-  lastHeartbeatAt: string;
-  silentS: number;
-  onlineWithinS: number;
-  capacity: { vcpu: number; memoryMb: number };
-  free: { vcpu: number; memoryMb: number };
-  runningJobs: number;
-  cachedImages: number;
-  warmFunctions: number;
-  draining: boolean;
-  createdAt: string;
-}
-
-export interface Earnings {
-  providerId: string;
-  by: 'day' | 'function';
-  items: { day?: string; functionId?: string; jobs: number; earned: number }[];
-  total: number;
-}
-
-/** An API token or an invoke key as its owner sees it: never the secret. */
-export interface Credential {
-  tokenId: string;
-  kind: 'api' | 'invoke';
-  name?: string;
-  functionId?: string;
-  /** The secret's prefix and last four characters (`ik_…x7Qa`). */
-  hint: string;
-  createdAt: string;
-  expiresAt: string;
-  expired: boolean;
-}
+export type Role = User['roles'][number];
+/** What `POST /functions` and `PUT /functions/{id}` take (members with defaults may be left out). */
+export type FunctionSpec = z.input<typeof CreateFunctionBody>;
+/** A job as `GET /jobs/{id}` answers it. */
+export type JobView = Job;
+export { TERMINAL_STATUSES };
+/** Every answer type of the API, as the contract infers it (type-only: no zod in the bundle). */
+export type * from '../../contract/src/answers';
+export type { JobStatus, Resources };
 
 /** `GET /jobs` filters: `status` may list several, comma-separated; `from`/`to` are ISO instants. */
 export interface JobSearch {
@@ -308,8 +144,8 @@ export class ApiClient {
   delete = async <T>(path: string) => (await this.request<T>('DELETE', path)).body;
 
   // The routes, one method each, so that a path is spelt once.
-  register = (email: string, password: string, roles: Role[]) => this.post<{ user: User; token: string }>('/users', { email, password, roles });
-  login = (email: string, password: string) => this.post<{ token: string; userId: string }>('/sessions', { email, password });
+  register = (email: string, password: string, roles: Role[]) => this.post<Registration>('/users', { email, password, roles });
+  login = (email: string, password: string) => this.post<Session>('/sessions', { email, password });
   me = () => this.get<User>('/me');
   listFunctions = () => this.get<{ items: FunctionRecord[] }>('/functions');
   getFunction = (id: string) => this.get<FunctionRecord>(`/functions/${encodeURIComponent(id)}`);
@@ -319,13 +155,13 @@ export class ApiClient {
   deleteFunction = (id: string) => this.delete<void>(`/functions/${encodeURIComponent(id)}`);
   listKeys = (functionId: string) => this.get<{ items: Credential[] }>(`/functions/${encodeURIComponent(functionId)}/keys`);
   createKey = (functionId: string, body: { name?: string; expiresInS?: number }) =>
-    this.post<Credential & { key: string }>(`/functions/${encodeURIComponent(functionId)}/keys`, body);
+    this.post<NewInvokeKey>(`/functions/${encodeURIComponent(functionId)}/keys`, body);
   revokeKey = (functionId: string, keyId: string) => this.delete<void>(`/functions/${encodeURIComponent(functionId)}/keys/${encodeURIComponent(keyId)}`);
   listTokens = () => this.get<{ items: Credential[] }>('/tokens');
-  createToken = (body: { name?: string; expiresInS?: number }) => this.post<Credential & { token: string }>('/tokens', body);
+  createToken = (body: { name?: string; expiresInS?: number }) => this.post<NewToken>('/tokens', body);
   revokeToken = (tokenId: string) => this.delete<void>(`/tokens/${encodeURIComponent(tokenId)}`);
   /** The task list, newest first: `next` is the cursor of the following page. */
-  searchJobs = (query: JobSearch, signal?: AbortSignal) => this.get<{ items: JobView[]; next?: string }>('/jobs', { ...query }, signal);
+  searchJobs = (query: JobSearch, signal?: AbortSignal) => this.get<JobPage>('/jobs', { ...query }, signal);
   cancelJob = (id: string) => this.post<JobView>(`/jobs/${encodeURIComponent(id)}/cancel`);
   /** Starts a job; 200 with the finished job, or 202 while it is still running. */
   invoke = (functionId: string, body: { input?: unknown; inputBase64?: string; mode?: 'sync' | 'async'; waitS?: number }) =>
@@ -335,7 +171,7 @@ export class ApiClient {
   account = () => this.get<Account>('/account');
   /** Newest first, `limit` per page; `next` is the cursor of the following page. */
   accountHistory = (page: { limit?: number; cursor?: string } = {}) =>
-    this.get<{ accountId: string; items: AccountEntry[]; next?: string }>('/account/history', { ...page });
+    this.get<AccountHistory>('/account/history', { ...page });
   /** `reference` makes it idempotent: the same reference again credits nothing more. */
   topUp = (amount: number, reference: string) => this.request<TopUp>('POST', '/account/top-ups', { body: { amount, reference } }).then((r) => r.body);
   listBills = () => this.get<{ accountId: string; items: Bill[] }>('/account/bills');
@@ -348,7 +184,7 @@ export class ApiClient {
   getProvider = (id: string) => this.get<ProviderView>(`/providers/${encodeURIComponent(id)}`);
   providerEarnings = (id: string, by: 'day' | 'function' = 'day') => this.get<Earnings>(`/providers/${encodeURIComponent(id)}/earnings`, { by });
   // Peer operators' peers in the Fabric network (portal/src/pages/peers.ts).
-  listPeers = () => this.get<{ items: PeerView[]; networkError?: string }>('/peers');
+  listPeers = () => this.get<PeerList>('/peers');
   getPeer = (id: string) => this.get<PeerDetail>(`/peers/${encodeURIComponent(id)}`);
   enrolPeer = (body: { name: string; endpoint: string; signCsr: string; tlsCsr: string }) => this.post<PeerEnrolment>('/peers', body);
   revokePeer = (id: string) => this.delete<PeerDetail>(`/peers/${encodeURIComponent(id)}`);
@@ -459,35 +295,4 @@ export function describeError(err: unknown): string {
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
-/** A peer operator's peer and its status in the channel (GET /peers). */
-export interface PeerView {
-  peerId: string;
-  name: string;
-  endpoint: string;
-  mspId: string;
-  createdAt: string;
-  joinedAt?: string;
-  revokedAt?: string;
-  status: 'enrolled' | 'joined' | 'unreachable' | 'revoked';
-  ledgerHeight?: number;
-  channelHeight?: number;
-  statusText: string;
-}
-
-/** What `join-peer.sh --bundle` reads: certificates and the network's coordinates, no key. */
-export type JoinBundle = Record<string, unknown> & { peerId: string; endpoint: string };
-
-export interface PeerEnrolment {
-  peer: PeerView;
-  bundle: JoinBundle;
-  command: string;
-}
-
-export interface PeerDetail {
-  peer: PeerView;
-  bundle?: JoinBundle;
-  command?: string;
-  networkError?: string;
 }

@@ -1,5 +1,4 @@
-import { JobEnvelope, RuntimeReport } from '../../lambdas/core/schemas';
-import { sha256Hex, signPayload } from '../../lambdas/core/signing';
+import { JobEnvelope, RuntimeReport, sha256Hex, signPayload } from '../../contract/src';
 import { AttemptLog, AttemptRecord } from './attempts';
 import { CapacityGate } from './capacity';
 import { ControllerClient, ControllerError } from './controller-client';

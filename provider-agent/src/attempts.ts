@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { RuntimeReport } from '../../lambdas/core/schemas';
+import { RuntimeReport } from '../../contract/src';
 import { errorMessage, Logger } from './log';
 
 /**

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ProviderRegistration as Registration } from '../../contract/src/answers';
 import { LOG_LEVELS } from './log';
 
 /**
@@ -115,19 +116,8 @@ export function resolveSettings(flags: Record<string, string | boolean | undefin
 }
 
 /** What `POST /providers` answers (201). */
-export const Registration = z.object({
-  providerId: z.string().min(1).max(64),
-  /** Not checked as a URL: emulators answer hosts like `sqs.us-east-1.127.0.0.1` that WHATWG URLs reject. */
-  queueUrl: z.string().min(1).max(2048),
-  controllerPublicKey: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }),
-  controllerKeyId: z.string().min(1).max(64),
-  heartbeatIntervalS: z.number().int().min(1).max(3600),
-  sqsEndpoint: z.string().url().optional(),
-  region: z.string().min(1),
-  /** `sts`: queue credentials come from the controller and are refreshed (AWS); `environment`: local mode. */
-  credentialsMode: z.enum(['sts', 'environment']).default('environment'),
-});
-export type Registration = z.infer<typeof Registration>;
+/** What `POST /providers` answered, saved with the provider's state: the contract's answer schema. */
+export { Registration };
 
 /** The registration saved in the config directory by `register`, read by `start`. */
 export const ProviderState = z.object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HeartbeatBody, RegisterProviderBody, RuntimeReport } from '../../lambdas/core/schemas';
+import { HeartbeatAnswer, HeartbeatBody, Problem, ProviderCredentials, RegisterProviderBody, ReportOutcome, RuntimeReport } from '../../contract/src';
 import { Registration } from './config';
 import { errorMessage } from './log';
 import type { QueueCredentials } from './queue-credentials';
@@ -7,7 +7,7 @@ import type { QueueCredentials } from './queue-credentials';
 /**
  * The three calls the agent makes to the controller's HTTP API, authenticated with the provider
  * user's bearer token: register, heartbeat, and post a signed run-time report. Answers are
- * validated; failures become {@link ControllerError}s that say whether retrying can help.
+ * parsed with the contract's answer schemas; failures become {@link ControllerError}s that say whether retrying can help.
  */
 
 /** A failed call. `status` is 0 when no HTTP answer arrived (network error, timeout). */
@@ -26,24 +26,6 @@ export class ControllerError extends Error {
     return this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429;
   }
 }
-
-const HeartbeatAnswer = z.object({
-  ok: z.literal(true),
-  drain: z.boolean(),
-  /** Listed jobs the controller no longer holds for this provider: the agent stops them. */
-  revokedJobs: z.array(z.string().max(128)).max(1000).default([]),
-});
-const ReportAnswer = z.object({ jobId: z.string(), status: z.string() });
-const CredentialsAnswer = z.object({
-  credentialsMode: z.literal('sts', { message: 'the controller issues no queue credentials (local mode uses the environment)' }),
-  credentials: z.object({
-    accessKeyId: z.string().min(1),
-    secretAccessKey: z.string().min(1),
-    sessionToken: z.string().min(1),
-    expiration: z.string().datetime({ offset: true }),
-  }),
-});
-const Problem = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 
 /** Per-request time limit: the controller answers these calls quickly or not at all. */
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -74,13 +56,14 @@ export class ControllerClient {
 
   /** `POST /providers/{id}/credentials`: fresh STS credentials for the provider's own queue (AWS mode). */
   async queueCredentials(providerId: string): Promise<QueueCredentials> {
-    const answer = CredentialsAnswer.parse(await this.call('POST', `/providers/${encodeURIComponent(providerId)}/credentials`, {}));
+    const answer = ProviderCredentials.parse(await this.call('POST', `/providers/${encodeURIComponent(providerId)}/credentials`, {}));
+    if (answer.credentialsMode !== 'sts' || !answer.credentials) throw new Error('the controller issues no queue credentials (local mode uses the environment)');
     return { ...answer.credentials, expiration: new Date(answer.credentials.expiration) };
   }
 
   /** `POST /providers/{id}/reports` with the report and the provider's signature over its canonical JSON. */
-  async postReport(providerId: string, report: RuntimeReport, signature: string): Promise<{ jobId: string; status: string }> {
-    return ReportAnswer.parse(await this.call('POST', `/providers/${encodeURIComponent(providerId)}/reports`, { report, signature }));
+  async postReport(providerId: string, report: RuntimeReport, signature: string): Promise<ReportOutcome> {
+    return ReportOutcome.parse(await this.call('POST', `/providers/${encodeURIComponent(providerId)}/reports`, { report, signature }));
   }
 
   private async call(method: string, path: string, body: unknown): Promise<unknown> {

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeyPair, KeyPairPem } from '../../lambdas/core/signing';
+import { generateKeyPair, KeyPairPem } from '../../contract/src';
 import { ConfigError } from './config';
 
 /**

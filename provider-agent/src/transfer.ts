@@ -1,4 +1,4 @@
-import { JobEnvelope } from '../../lambdas/core/schemas';
+import { JobEnvelope } from '../../contract/src';
 import { Backoff, sleep } from './backoff';
 import { ControllerError } from './controller-client';
 import { errorMessage } from './log';

@@ -1,5 +1,4 @@
-import { JobEnvelope, SignedEnvelope } from '../../lambdas/core/schemas';
-import { verifyPayload } from '../../lambdas/core/signing';
+import { JobEnvelope, SignedEnvelope, verifyPayload } from '../../contract/src';
 
 /**
  * The agent's gate for job envelopes. A queue message runs only if it parses, names the

@@ -3,8 +3,7 @@ import { AddressInfo } from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { RuntimeReport } from '../../lambdas/core/schemas';
-import { verifyPayload } from '../../lambdas/core/signing';
+import { RuntimeReport, verifyPayload } from '../../contract/src';
 import { RunningService, startFauxqs } from '../../local/services';
 
 /**

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { JobEnvelope } from '../../lambdas/core/schemas';
+import { JobEnvelope } from '../../contract/src';
 import { HttpRunner, HttpRunnerOptions } from '../../provider-agent/src/runners/http';
 import { ContainerLimits } from '../../provider-agent/src/runners/runner';
 import { DockerRuntime } from '../../provider-agent/src/runtime';

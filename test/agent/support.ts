@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { buildExampleImages } from '../../examples/images';
 import { startRegistry } from '../../local/registry';
-import { JobEnvelope, SignedEnvelope } from '../../lambdas/core/schemas';
-import { generateKeyPair, keyId, KeyPairPem, signPayload } from '../../lambdas/core/signing';
+import { generateKeyPair, JobEnvelope, keyId, KeyPairPem, SignedEnvelope, signPayload } from '../../contract/src';
 import { Logger } from '../../provider-agent/src/log';
 
 /** Shared fixtures of the agent tests: a real registry with the example images, signed envelopes. */

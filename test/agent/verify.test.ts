@@ -1,4 +1,4 @@
-import { generateKeyPair, keyId, signPayload } from '../../lambdas/core/signing';
+import { generateKeyPair, keyId, signPayload } from '../../contract/src';
 import { TrustAnchor, verifyJobMessage } from '../../provider-agent/src/verify';
 import { controllerKeyId, controllerKeys, makeEnvelope, signedMessage } from './support';
 

@@ -1,5 +1,4 @@
-import { generateKeyPair, KeyPairPem, signPayload } from '../../lambdas/core/signing';
-import { canonicalJson } from '../../lambdas/core/canonical-json';
+import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../../contract/src';
 import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob } from '../../lambdas/core/ledger';
 import { jobCost } from '../../chaincode/src/pricing';
 import { ChaincodeHarness, CONTROLLER, embeddedHarness, Identity, memoryHarness } from './harness';

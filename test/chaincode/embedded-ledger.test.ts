@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { createLedger } from '../../lambdas/adapters/ledger';
 import { blockHash, type Block } from '../../lambdas/adapters/ledger/block-file';
 import { EmbeddedLedger } from '../../lambdas/adapters/ledger/embedded-ledger';
-import { canonicalJson } from '../../lambdas/core/canonical-json';
+import { canonicalJson, generateKeyPair, signPayload } from '../../contract/src';
 import type { BalanceMovements, LedgerEvent } from '../../lambdas/core/ledger';
-import { generateKeyPair, signPayload } from '../../lambdas/core/signing';
 import { jobCost } from '../../chaincode/src/pricing';
 import { CONTROLLER, tempDir } from './harness';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Deps } from '../../lambdas/core/use-cases/context';
 import type { User } from '../../lambdas/core/model';
-import { generateKeyPair } from '../../lambdas/core/signing';
+import { generateKeyPair } from '../../contract/src';
 import { ENV, TABLES, type TableName } from '../../lambdas/handlers/manifest';
 import { startDynamoDbLocal, startFauxqs, type RunningService } from '../../local/services';
 import { createBucket, createTables } from '../../local/tables';

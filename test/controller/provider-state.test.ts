@@ -1,5 +1,5 @@
 import type { Deps } from '../../lambdas/core/use-cases/context';
-import { generateKeyPair } from '../../lambdas/core/signing';
+import { generateKeyPair } from '../../contract/src';
 import { startController, type Controller } from './harness';
 
 /** A provider's state as its owner sees it (GET /providers/{id}), against DynamoDB Local and the SQS emulator. */

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, signPayload } from '../../lambdas/core/signing';
+import { generateKeyPair, signPayload } from '../../contract/src';
 import { ROUTES } from '../../lambdas/handlers/manifest';
 import { startPlatform, type Platform } from '../../local/platform';
 import type { ApiResponse } from '../support/api';

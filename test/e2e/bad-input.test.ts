@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, signPayload } from '../../lambdas/core/signing';
+import { generateKeyPair, signPayload } from '../../contract/src';
 import { startPlatform, Platform } from '../../local/platform';
 import { Api, newUser } from '../support/api';
 

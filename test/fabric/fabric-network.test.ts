@@ -3,9 +3,8 @@ import { LocalFabricNetwork, startLocalFabric } from '../../bench/ledger-network
 import { ChaincodeError, ContractName } from '../../lambdas/adapters/ledger/contract-ledger';
 import { FabricLedger } from '../../lambdas/adapters/ledger/fabric-ledger';
 import { createLedger } from '../../lambdas/adapters/ledger';
-import { canonicalJson } from '../../lambdas/core/canonical-json';
+import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../../contract/src';
 import type { BalanceMovements, LedgerEvent, LedgerEventResult } from '../../lambdas/core/ledger';
-import { generateKeyPair, KeyPairPem, signPayload } from '../../lambdas/core/signing';
 
 /**
  * The chaincode on a REAL Fabric network: chaincode/network/up.sh starts a Raft orderer, a peer

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startPlatform, Platform } from '../../local/platform';
 import { Api, eventually, newUser } from '../support/api';
-import { generateKeyPair } from '../../lambdas/core/signing';
+import { generateKeyPair } from '../../contract/src';
 import { Browser, buildPortal, horizontalOverflow, launchBrowser, openAs, screenshot, tabTo, waitForPage, waitForSelectorOrShow } from './browser';
 
 /**

@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { compileProviderCli, removeCompiledCli } from '../../local/agent-process';
 import Docker from 'dockerode';
-import type { RuntimeReport } from '../../lambdas/core/schemas';
-import { signPayload } from '../../lambdas/core/signing';
+import type { RuntimeReport } from '../../contract/src';
+import { signPayload } from '../../contract/src';
 import { eventually, newUser } from '../support/api';
 import { sleep, startAgent, startTestPlatform, TestPlatform, tokenOf } from './support';
 

@@ -1,8 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { JobEnvelope, RuntimeReport } from '../../lambdas/core/schemas';
+import type { JobEnvelope, RuntimeReport } from '../../contract/src';
 import { providerSessionPolicy } from '../../lambdas/core/session-policies';
-import { generateKeyPair, sha256Hex, signPayload } from '../../lambdas/core/signing';
+import { generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
 import { Api, newUser } from '../support/api';
 import { registerProvider, ScriptedProvider, startTestPlatform, TestPlatform } from '../scheduling/support';
 

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIMITS } from '../../lambdas/core/schemas';
+import { LIMITS } from '../../contract/src';
 import { ROUTES } from '../../lambdas/handlers/manifest';
 import { API_GATEWAY_MAX_BODY_BYTES } from '../../local/api-server';
 import { Platform, startPlatform } from '../../local/platform';

@@ -1,9 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
-import { canonicalJson } from '../../lambdas/core/canonical-json';
+import { canonicalJson, CreateFunctionBody, generateKeyPair, JobEnvelope, keyId, ReportBody, RuntimeReport, SignedEnvelope, signPayload, verifyPayload } from '../../contract/src';
 import { DomainError } from '../../lambdas/core/errors';
-import { CreateFunctionBody, JobEnvelope, ReportBody, RuntimeReport, SignedEnvelope } from '../../lambdas/core/schemas';
-import { generateKeyPair, keyId, signPayload, verifyPayload } from '../../lambdas/core/signing';
 import { parse } from '../../lambdas/core/use-cases/context';
 import { httpApi, json } from '../../lambdas/handlers/http';
 import { TrustAnchor, verifyJobMessage } from '../../provider-agent/src/verify';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../lambdas/core/signing';
+import { generateKeyPair } from '../../contract/src';
 import { Platform, startPlatform } from '../../local/platform';
 import { Api, newUser } from '../support/api';
 

@@ -1,4 +1,4 @@
-import { CreateFunctionBody, ImageRef, RuntimeReport } from '../../lambdas/core/schemas';
+import { CreateFunctionBody, ImageRef, RuntimeReport } from '../../contract/src';
 
 const digest = 'sha256:' + 'b'.repeat(64);
 

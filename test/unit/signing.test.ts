@@ -1,5 +1,4 @@
-import { canonicalJson } from '../../lambdas/core/canonical-json';
-import { generateKeyPair, keyId, signPayload, verifyPayload } from '../../lambdas/core/signing';
+import { canonicalJson, generateKeyPair, keyId, signPayload, verifyPayload } from '../../contract/src';
 
 test('canonical JSON sorts keys at every depth and drops undefined', () => {
   expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');

@@ -1,6 +1,5 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
-import { canonicalJson } from '../../core/canonical-json';
-import { sha256Hex } from '../../core/signing';
+import { canonicalJson, sha256Hex } from '../../../contract/src';
 import type { LedgerIdentity } from './simulated-stub';
 
 /**

@@ -3,7 +3,7 @@ import { forbidden, invalid, notFound, unauthenticated } from '../errors';
 import type { LedgerEvent } from '../ledger';
 import type { CredentialEntry, TokenRecord, User } from '../model';
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from '../passwords';
-import { CreateCredentialBody, LoginBody, RegisterUserBody } from '../schemas';
+import { CreateCredentialBody, LoginBody, RegisterUserBody } from '../../../contract/src';
 import { Deps, now, nowIso, parse, requireRole } from './context';
 import { getOwnFunction, requireLive } from './functions';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EarningsQuery, HistoryQuery, Month, PricesBody, TermsBody, TopUpBody } from '../../../contract/src/requests';
 import { conflict, DomainError, notFound } from '../errors';
 import type { AccountEntry, Ledger, LedgerBilling, LedgerInvoice, PaymentTerms } from '../ledger';
 import type { JobRecord, User } from '../model';
@@ -32,13 +33,6 @@ import { pricesInForce } from './holds';
 
 // ---------- billing units ----------
 
-const PricesBody = z
-  .object({
-    version: z.number().int().positive().optional(),
-    vcpuMs: z.number().int().nonnegative().max(1e12),
-    mbMs: z.number().int().nonnegative().max(1e12),
-  })
-  .strict();
 
 /** `POST /operator/prices`: the operator publishes the next price version (jobs created from now on use it). */
 export async function publishPrices(deps: Deps, user: User, body: unknown): Promise<PublishedPrices> {
@@ -60,18 +54,6 @@ export async function listPrices(deps: Deps) {
 
 // ---------- invoice terms ----------
 
-const TermsBody = z
-  .object({
-    terms: z.enum(['prepaid', 'invoice']),
-    creditLimit: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
-  })
-  .strict()
-  .superRefine((b, ctx) => {
-    if (b.terms === 'invoice' && b.creditLimit === undefined)
-      ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'required for invoice terms (micro-credits)' });
-    if (b.terms === 'prepaid' && (b.creditLimit ?? 0) !== 0)
-      ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'prepaid terms have no credit limit (0 or absent)' });
-  });
 
 const AccountId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z, a-z, 0-9, _ or -');
 
@@ -103,12 +85,6 @@ export async function setAccountTerms(deps: Deps, user: User, accountId: string,
 
 // ---------- top-ups ----------
 
-const TopUpBody = z
-  .object({
-    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-    reference: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - only, 1 to 100 characters'),
-  })
-  .strict();
 
 /** The ledger's reference for a developer's top-up: references are per account, the ledger's are global. */
 export const ledgerTopUpReference = (accountId: string, reference: string) => `topup:${accountId}:${reference}`;
@@ -160,10 +136,6 @@ const view = (r: { accountId: string; reference: string; amount: number; status:
 
 // ---------- account history ----------
 
-const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(200).optional(),
-});
 
 /**
  * `GET /account/history`: every credit and debit of the account on the monetary ledger, newest
@@ -193,7 +165,6 @@ const cursorOf = (e: AccountEntry) => Buffer.from(`${e.txId}|${e.kind}|${e.refer
 
 // ---------- bills ----------
 
-const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM');
 
 export interface BillLine {
   functionId: string;
@@ -396,7 +367,6 @@ export async function payBill(
 
 // ---------- provider earnings ----------
 
-const EarningsQuery = z.object({ by: z.enum(['day', 'function']).default('day') });
 
 /**
  * `GET /providers/{id}/earnings?by=day|function`: what the provider's jobs earned, from the

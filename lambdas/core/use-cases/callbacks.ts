@@ -1,4 +1,4 @@
-import { canonicalJson } from '../canonical-json';
+import { canonicalJson } from '../../../contract/src';
 import { invalid } from '../errors';
 import { JobRecord, TERMINAL } from '../model';
 import type { CallbackSender } from '../ports';

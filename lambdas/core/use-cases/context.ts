@@ -6,7 +6,7 @@ import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, Provi
 import type { DeveloperBuckets, ProviderCredentialIssuer } from '../ports';
 import type { BillingStore, PaymentProvider, Telemetry } from '../ports';
 import type { PolicyName } from '../scheduler';
-import { firstIssue, Role } from '../schemas';
+import { firstIssue, Role } from '../../../contract/src';
 
 /**
  * What every use-case of the controller receives: its ports (`Deps`) and configuration, plus the

@@ -2,7 +2,7 @@ import { conflict, DomainError, invalid, notFound } from '../errors';
 import type { FunctionRecord, User } from '../model';
 import { newId } from '../passwords';
 import { worstCaseCost } from '../pricing';
-import { CreateFunctionBody, FunctionQuery } from '../schemas';
+import { CreateFunctionBody, FunctionQuery } from '../../../contract/src';
 import { Deps, nowIso, parse, requireRole } from './context';
 import { resultLocation } from './results';
 

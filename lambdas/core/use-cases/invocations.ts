@@ -1,11 +1,9 @@
-import { canonicalJson } from '../canonical-json';
+import { canonicalJson, CreateInputBody, IdempotencyKey, InvokeBody, LIMITS, MAX_UPLOADED_INPUT_BYTES, sha256Hex } from '../../../contract/src';
 import { conflict, DomainError, invalid, notFound } from '../errors';
 import { IdempotencyRecord, JobRecord, TERMINAL } from '../model';
 import { newId } from '../passwords';
 import type { InputStorage } from '../ports';
 import { worstCaseCost } from '../pricing';
-import { CreateInputBody, IdempotencyKey, InvokeBody, LIMITS, MAX_UPLOADED_INPUT_BYTES } from '../schemas';
-import { sha256Hex } from '../signing';
 import type { Caller } from './accounts';
 import { checkCallbackUrl } from './callbacks';
 import { Deps, now, nowIso, parse } from './context';

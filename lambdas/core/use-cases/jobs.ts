@@ -1,7 +1,7 @@
 import { conflict, DomainError, invalid, notFound } from '../errors';
 import { JobRecord, JobStatus, TERMINAL, User } from '../model';
 import type { JobCursor } from '../ports';
-import { JobsQuery } from '../schemas';
+import { JobsQuery } from '../../../contract/src';
 import type { Caller } from './accounts';
 import { Deps, nowIso, parse } from './context';
 import { resultStorageFor } from './results';

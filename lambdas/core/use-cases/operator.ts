@@ -1,7 +1,6 @@
 import { TERMINAL, User } from '../model';
 import type { DeadLetter } from '../ports';
-import { DeadLetterQuery, JobEnvelope, RedriveBody, SignedEnvelope } from '../schemas';
-import { verifyPayload } from '../signing';
+import { DeadLetterQuery, JobEnvelope, RedriveBody, SignedEnvelope, verifyPayload } from '../../../contract/src';
 import { Deps, parse, requireOperator } from './context';
 import { dispatchWaiting, reclaim } from './scheduling';
 

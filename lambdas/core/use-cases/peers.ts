@@ -5,6 +5,7 @@ import type { User } from '../model';
 import { newId } from '../passwords';
 import type { ChannelPeer, FabricJoinInfo, PeerEnrolment, PeerRecord, PeerStore } from '../ports';
 import { certificateKey, issueCertificate, readCertificateRequest } from '../x509';
+import { CreatePeerBody } from '../../../contract/src/requests';
 import { nowIso, parse, requireRole } from './context';
 
 /**
@@ -35,32 +36,7 @@ export interface PeerDeps {
 /** Peers one operator may enrol (revoked ones included). */
 export const MAX_PEERS_PER_OPERATOR = 20;
 const CERT_VALID_DAYS = 365;
-const MAX_CSR_CHARS = 4096;
 
-const HOST = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-export const CreatePeerBody = z
-  .object({
-    name: z
-      .string()
-      .min(1)
-      .max(64)
-      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore and dash, starting with a letter or digit'),
-    endpoint: z
-      .string()
-      .max(260)
-      .refine((value) => {
-        const match = /^(.+):(\d{1,5})$/.exec(value);
-        if (!match) return false;
-        const [host, port] = [match[1] as string, Number(match[2])];
-        if (port < 1 || port > 65535) return false;
-        if (/^[\d.]+$/.test(host)) return isIPv4(host) && host !== '0.0.0.0';
-        return HOST.test(host);
-      }, 'must be host:port where the peer will listen (a DNS name or an IPv4 address, and a port 1-65535), e.g. peer.example.org:7051'),
-    signCsr: z.string().min(1).max(MAX_CSR_CHARS),
-    tlsCsr: z.string().min(1).max(MAX_CSR_CHARS),
-  })
-  .strict();
 
 const PeerId = z.string().regex(/^peer_[A-Za-z0-9]{1,64}$/);
 

@@ -1,10 +1,8 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
-import { canonicalJson } from '../canonical-json';
+import { canonicalJson, HeartbeatBody, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, verifyPayload } from '../../../contract/src';
 import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
-import { HeartbeatBody, RegisterProviderBody, ReportBody, RuntimeReport } from '../schemas';
-import { parsePublicKey, verifyPayload } from '../signing';
 import type { TemporaryCredentials } from '../ports';
 import { Deps, getOwnProvider, now as clock, nowIso, parse, requireRole } from './context';
 import { resultStorageFor } from './results';

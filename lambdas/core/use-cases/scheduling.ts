@@ -3,7 +3,7 @@ import type { FunctionRecord, JobRecord, ProviderRecord } from '../model';
 import { vcpuMillicores as toMilli } from '../pricing';
 import { FairQueue, fits, isOnline, Need, onlineCapacity, rankProviders, SchedulerOptions } from '../scheduler';
 import type { WaitingJob } from '../ports';
-import type { JobEnvelope } from '../schemas';
+import type { JobEnvelope } from '../../../contract/src';
 import { Deps, now as clock, nowIso } from './context';
 import { releaseHold } from './holds';
 import { resultStorageFor } from './results';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { JobEnvelope } from '../../../lambdas/core/schemas';
+import { JobEnvelope } from '../../../contract/src';
 import { errorMessage, Logger } from '../log';
 import { ensureRelayImage } from '../relay-image';
 import { ContainerRuntime, ContainerSpec } from '../runtime';

@@ -1,4 +1,4 @@
-import { FAILURE_REASONS, JobEnvelope } from '../../../lambdas/core/schemas';
+import { FAILURE_REASONS, JobEnvelope } from '../../../contract/src';
 
 /**
  * One runner per invocation protocol (`stdio`, `http`), each bounded by the job's deadline. The

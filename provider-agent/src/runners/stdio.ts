@@ -1,4 +1,4 @@
-import { JobEnvelope } from '../../../lambdas/core/schemas';
+import { JobEnvelope } from '../../../contract/src';
 import { errorMessage, Logger } from '../log';
 import { ContainerRuntime, ContainerSpec } from '../runtime';
 import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, finalLog, FunctionRunner, RunOutcome, RunRequest } from './runner';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Every message that crosses a boundary, as a zod schema: HTTP bodies, the job envelope the
- * controller signs, and the run-time report a provider signs. Handlers, the provider agent and
- * tests all import these; nothing re-declares them.
+ * What callers send the controller's HTTP API: bodies, query strings and headers, as zod schemas,
+ * with the platform's limits. The handlers parse with these, the OpenAPI document is generated
+ * from them (openapi.ts), the portal, the CLI and the agent take their types from them.
  */
 
 export const LIMITS = {
@@ -20,7 +20,8 @@ export const LIMITS = {
 export const ROLES = ['developer', 'provider', 'peer-operator'] as const;
 export type Role = (typeof ROLES)[number];
 
-const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -');
+/** An id of the platform's (job, function, provider, user). */
+export const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -');
 
 /**
  * An image reference pinned by digest: `registry/repo@sha256:<64 hex>`. Tags are refused:
@@ -36,7 +37,8 @@ export const ImageRef = z
 
 export const Resources = z
   .object({
-    vcpu: z.number().positive().max(LIMITS.maxVcpu),
+    /** At least one millicore (what the scheduler and the chaincode count in); a smaller number cannot be stored. */
+    vcpu: z.number().positive().min(0.001).max(LIMITS.maxVcpu),
     memoryMb: z.number().int().min(16).max(LIMITS.maxMemoryMb),
     timeoutS: z.number().int().min(1).max(LIMITS.maxTimeoutS),
   })
@@ -147,72 +149,6 @@ export const HeartbeatBody = z
   })
   .strict();
 
-/** What the controller signs and sends to a provider's queue. */
-export const JobEnvelope = z
-  .object({
-    v: z.literal(1),
-    jobId: id,
-    functionId: id,
-    functionVersion: z.number().int().positive(),
-    developerId: id,
-    providerId: id,
-    image: ImageRef,
-    protocol: z.enum(['stdio', 'http']),
-    network: z.enum(['none', 'egress']),
-    resources: Resources,
-    env: z.record(z.string(), z.string()),
-    input: z.union([
-      z.object({ kind: z.literal('inline'), base64: z.string() }).strict(),
-      z.object({ kind: z.literal('url'), url: z.string().url(), size: z.number().int().nonnegative() }).strict(),
-    ]),
-    resultPutUrl: z.string().url(),
-    logPutUrl: z.string().url(),
-    issuedAt: z.string().datetime(),
-    /** The provider must not start the job after this instant. */
-    startBy: z.string().datetime(),
-    attempt: z.number().int().positive(),
-  })
-  .strict();
-export type JobEnvelope = z.infer<typeof JobEnvelope>;
-
-export const SignedEnvelope = z.object({ envelope: z.unknown(), signature: z.string().max(200), keyId: z.string().max(64) }).strict();
-export type SignedEnvelope = { envelope: JobEnvelope; signature: string; keyId: string };
-
-export const FAILURE_REASONS = ['exit', 'oom', 'timeout', 'output_too_large', 'runtime_error', 'image_unavailable'] as const;
-
-/** What the provider measures and signs after a run. */
-export const RuntimeReport = z
-  .object({
-    v: z.literal(1),
-    jobId: id,
-    providerId: id,
-    attempt: z.number().int().positive(),
-    status: z.enum(['succeeded', 'failed']),
-    reason: z.enum(FAILURE_REASONS).optional(),
-    exitCode: z.number().int().nullable(),
-    runtimeMs: z.number().int().nonnegative(),
-    resultSha256: z.string().regex(/^[a-f0-9]{64}$/),
-    resultSize: z.number().int().nonnegative(),
-    logSize: z.number().int().nonnegative(),
-    startedAt: z.string().datetime(),
-    finishedAt: z.string().datetime(),
-  })
-  .strict()
-  .refine((r) => (r.status === 'failed') === (r.reason !== undefined), {
-    message: 'a failed report needs a reason; a succeeded one has none',
-    path: ['reason'],
-  });
-export type RuntimeReport = z.infer<typeof RuntimeReport>;
-
-export const ReportBody = z.object({ report: z.unknown(), signature: z.string().min(1).max(200) }).strict();
-
-/** Formats a zod error as `field: message` for the first issue; the edge returns it as the problem's detail. */
-export function firstIssue(err: z.ZodError): { field: string; message: string } {
-  const issue = err.issues[0];
-  const field = issue?.path.join('.') || '(body)';
-  return { field, message: issue?.message ?? 'invalid' };
-}
-
 /** Largest input that may be uploaded with POST /functions/{id}/inputs (bytes). */
 export const MAX_UPLOADED_INPUT_BYTES = 100 * 1024 * 1024;
 
@@ -271,3 +207,81 @@ export const RedriveBody = z
 
 /** `GET /operator/dlq?max=`: how many dead letters to list. */
 export const DeadLetterQuery = z.object({ max: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+
+// ---------- money (lambdas/core/use-cases/billing.ts) ----------
+
+/** `POST /operator/prices`: the next version of the billing units (micro-credits per vCPU-ms and per MB-ms). */
+export const PricesBody = z
+  .object({
+    version: z.number().int().positive().optional(),
+    vcpuMs: z.number().int().nonnegative().max(1e12),
+    mbMs: z.number().int().nonnegative().max(1e12),
+  })
+  .strict();
+
+/** `PUT /operator/accounts/{accountId}/terms`: prepaid, or invoice with a credit limit (micro-credits). */
+export const TermsBody = z
+  .object({
+    terms: z.enum(['prepaid', 'invoice']),
+    creditLimit: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.terms === 'invoice' && b.creditLimit === undefined)
+      ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'required for invoice terms (micro-credits)' });
+    if (b.terms === 'prepaid' && (b.creditLimit ?? 0) !== 0)
+      ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'prepaid terms have no credit limit (0 or absent)' });
+  });
+
+/** `POST /account/top-ups`: `reference` makes it idempotent. */
+export const TopUpBody = z
+  .object({
+    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    reference: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - only, 1 to 100 characters'),
+  })
+  .strict();
+
+/** `GET /account/history?limit=&cursor=`. */
+export const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+/** A month as `YYYY-MM` (`/account/bills/{month}`). */
+export const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM');
+
+/** `GET /providers/{id}/earnings?by=day|function`. */
+export const EarningsQuery = z.object({ by: z.enum(['day', 'function']).default('day') });
+
+// ---------- peers (lambdas/core/use-cases/peers.ts) ----------
+
+const MAX_CSR_CHARS = 4096;
+/** A dotted-quad IPv4 address (as node:net's isIPv4: no leading zeros); written out so that the browser can load this module. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const isIPv4 = (s: string) => IPV4.test(s);
+
+const HOST = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** `POST /peers`: the peer's name, where it will listen, and its two CSRs (PEM PKCS#10). */
+export const CreatePeerBody = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore and dash, starting with a letter or digit'),
+    endpoint: z
+      .string()
+      .max(260)
+      .refine((value) => {
+        const match = /^(.+):(\d{1,5})$/.exec(value);
+        if (!match) return false;
+        const [host, port] = [match[1] as string, Number(match[2])];
+        if (port < 1 || port > 65535) return false;
+        if (/^[\d.]+$/.test(host)) return isIPv4(host) && host !== '0.0.0.0';
+        return HOST.test(host);
+      }, 'must be host:port where the peer will listen (a DNS name or an IPv4 address, and a port 1-65535), e.g. peer.example.org:7051'),
+    signCsr: z.string().min(1).max(MAX_CSR_CHARS),
+    tlsCsr: z.string().min(1).max(MAX_CSR_CHARS),
+  })
+  .strict();

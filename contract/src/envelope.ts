@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { id, ImageRef, Resources } from './requests';
+
+/**
+ * The messages between the controller and a provider that are signed (signing.ts, over canonical
+ * JSON): the job envelope the controller sends to a provider's queue, and the run-time report the
+ * provider posts back (`POST /providers/{id}/reports`).
+ */
+
+/** What the controller signs and sends to a provider's queue. */
+export const JobEnvelope = z
+  .object({
+    v: z.literal(1),
+    jobId: id,
+    functionId: id,
+    functionVersion: z.number().int().positive(),
+    developerId: id,
+    providerId: id,
+    image: ImageRef,
+    protocol: z.enum(['stdio', 'http']),
+    network: z.enum(['none', 'egress']),
+    resources: Resources,
+    env: z.record(z.string(), z.string()),
+    input: z.union([
+      z.object({ kind: z.literal('inline'), base64: z.string() }).strict(),
+      z.object({ kind: z.literal('url'), url: z.string().url(), size: z.number().int().nonnegative() }).strict(),
+    ]),
+    resultPutUrl: z.string().url(),
+    logPutUrl: z.string().url(),
+    issuedAt: z.string().datetime(),
+    /** The provider must not start the job after this instant. */
+    startBy: z.string().datetime(),
+    attempt: z.number().int().positive(),
+  })
+  .strict();
+export type JobEnvelope = z.infer<typeof JobEnvelope>;
+
+export const SignedEnvelope = z.object({ envelope: z.unknown(), signature: z.string().max(200), keyId: z.string().max(64) }).strict();
+export type SignedEnvelope = { envelope: JobEnvelope; signature: string; keyId: string };
+
+export const FAILURE_REASONS = ['exit', 'oom', 'timeout', 'output_too_large', 'runtime_error', 'image_unavailable'] as const;
+
+/** What the provider measures and signs after a run. */
+export const RuntimeReport = z
+  .object({
+    v: z.literal(1),
+    jobId: id,
+    providerId: id,
+    attempt: z.number().int().positive(),
+    status: z.enum(['succeeded', 'failed']),
+    reason: z.enum(FAILURE_REASONS).optional(),
+    exitCode: z.number().int().nullable(),
+    runtimeMs: z.number().int().nonnegative(),
+    resultSha256: z.string().regex(/^[a-f0-9]{64}$/),
+    resultSize: z.number().int().nonnegative(),
+    logSize: z.number().int().nonnegative(),
+    startedAt: z.string().datetime(),
+    finishedAt: z.string().datetime(),
+  })
+  .strict()
+  .refine((r) => (r.status === 'failed') === (r.reason !== undefined), {
+    message: 'a failed report needs a reason; a succeeded one has none',
+    path: ['reason'],
+  });
+export type RuntimeReport = z.infer<typeof RuntimeReport>;
+
+export const ReportBody = z.object({ report: z.unknown(), signature: z.string().min(1).max(200) }).strict();
