@@ -41,7 +41,16 @@ if (unexpected.length) throw new Error(`dist/cli.js would load ${unexpected.join
 const scratch = mkdtempSync(join(tmpdir(), 'chainfaas-pack-'));
 try {
   const helper = join(scratch, 'relay-image.js');
-  await build({ entryPoints: [join(here, 'src', 'relay-image.ts')], outfile: helper, bundle: true, platform: 'node', format: 'cjs', target, external, logLevel: 'warning' });
+  await build({
+    entryPoints: [join(here, 'src', 'relay-image.ts')],
+    outfile: helper,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target,
+    external,
+    logLevel: 'warning',
+  });
   const { buildPackedRelays } = createRequire(import.meta.url)(helper);
   const manifest = await buildPackedRelays(join(dist, 'relay'), join(here, 'relay'));
   const sizes = Object.values(manifest.binaries).map((b) => `${b.file} ${(statSync(join(dist, 'relay', b.file)).size / 1024 / 1024).toFixed(1)} MB`);

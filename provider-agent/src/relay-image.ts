@@ -135,7 +135,12 @@ export async function buildPackedRelays(outDir: string, sourceDir: string = rela
   for (const arch of PACKED_ARCHITECTURES) {
     const file = `relay-linux-${arch}`;
     await buildRelayBinary(sourceDir, arch, join(outDir, file));
-    binaries[arch] = { file, sha256: createHash('sha256').update(readFileSync(join(outDir, file))).digest('hex') };
+    binaries[arch] = {
+      file,
+      sha256: createHash('sha256')
+        .update(readFileSync(join(outDir, file)))
+        .digest('hex'),
+    };
   }
   const { stdout } = await run(goBinary(), ['env', 'GOVERSION']);
   const manifest: RelayManifest = { sourceSha256: source.digest('hex'), goVersion: stdout.trim(), binaries };

@@ -364,6 +364,17 @@ function summarise(image: string, layers: Map<string, { current: number; total: 
 
 /** The engine's `uname -m` (what `docker info` reports as Architecture) as a GOARCH name. */
 export function goArchitecture(machine: string): string {
-  const names: Record<string, string> = { x86_64: 'amd64', amd64: 'amd64', aarch64: 'arm64', arm64: 'arm64', armv7l: 'arm', i686: '386', i386: '386', s390x: 's390x', ppc64le: 'ppc64le', riscv64: 'riscv64' };
+  const names: Record<string, string> = {
+    x86_64: 'amd64',
+    amd64: 'amd64',
+    aarch64: 'arm64',
+    arm64: 'arm64',
+    armv7l: 'arm',
+    i686: '386',
+    i386: '386',
+    s390x: 's390x',
+    ppc64le: 'ppc64le',
+    riscv64: 'riscv64',
+  };
   return names[machine] ?? machine;
 }

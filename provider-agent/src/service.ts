@@ -118,7 +118,9 @@ export interface ServiceCommand {
 
 /** Installs or removes the unit; resolves to the exit code. */
 export async function service(c: ServiceCommand): Promise<number> {
-  const unitDir = resolve(c.unitDir ?? (c.scope === 'user' ? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'systemd', 'user') : '/etc/systemd/system'));
+  const unitDir = resolve(
+    c.unitDir ?? (c.scope === 'user' ? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'systemd', 'user') : '/etc/systemd/system'),
+  );
   const unitFile = join(unitDir, UNIT_NAME);
   const systemctl = async (...args: string[]) => {
     const full = c.scope === 'user' ? ['--user', ...args] : args;
@@ -171,7 +173,9 @@ export async function service(c: ServiceCommand): Promise<number> {
     try {
       accessSync(socket, constants.R_OK | constants.W_OK);
     } catch {
-      throw new ConfigError(`${userInfo().username} cannot use the Docker socket ${socket}: join its group (usermod -aG docker ${userInfo().username}) or use rootless Docker`);
+      throw new ConfigError(
+        `${userInfo().username} cannot use the Docker socket ${socket}: join its group (usermod -aG docker ${userInfo().username}) or use rootless Docker`,
+      );
     }
   }
   mkdirSync(unitDir, { recursive: true });
