@@ -41,7 +41,12 @@ export function removeCompiledCli(cli: string): void {
 }
 
 export interface AgentProcessOptions {
+  /** The compiled cli.js (run with this Node), or with `installed` the `chainfaas-provider` executable. */
   cli: string;
+  /** `cli` is an installed `chainfaas-provider` (npm install -g), run as it is. @default false */
+  installed?: boolean;
+  /** The environment instead of this process's with the repository's node_modules on NODE_PATH. */
+  env?: NodeJS.ProcessEnv;
   apiUrl: string;
   /** A provider account's bearer token. */
   token: string;
@@ -70,10 +75,10 @@ export class AgentProcess {
   static async register(options: AgentProcessOptions): Promise<AgentProcess> {
     const configDir = options.configDir ?? join(mkdtempSync(join(tmpdir(), 'chainfaas-agent-')), 'provider');
     mkdirSync(configDir, { recursive: true, mode: 0o700 });
-    const env = agentEnv(configDir);
     const args = ['register', '--api-url', options.apiUrl, '--token', options.token, '--name', options.name];
     args.push('--vcpu', String(options.capacity.vcpu), '--memory-mb', String(options.capacity.memoryMb));
-    await run(process.execPath, [options.cli, ...args], { env });
+    const [file, argv] = command(options, args);
+    await run(file, argv, { env: agentEnv(configDir, options.env) });
     const providerId = JSON.parse(readFileSync(join(configDir, 'provider.json'), 'utf8')).registration.providerId as string;
     return new AgentProcess({ ...options, configDir }, providerId);
   }
@@ -96,7 +101,8 @@ export class AgentProcess {
     const statusFile = join(this.configDir, 'status.json');
     const startedAt = Date.now();
     const args = ['start', '--poll-wait-s', '1', '--log-level', 'error', '--visibility-timeout-s', String(this.options.visibilityTimeoutS ?? 10)];
-    this.child = spawn(process.execPath, [this.options.cli, ...args], { env: agentEnv(this.configDir), stdio: ['ignore', 'ignore', 'pipe'] });
+    const [file, argv] = command(this.options, args);
+    this.child = spawn(file, argv, { env: agentEnv(this.configDir, this.options.env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     this.child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     this.starts++;
@@ -167,10 +173,13 @@ export class AgentProcess {
   }
 }
 
-function agentEnv(configDir: string): NodeJS.ProcessEnv {
+function command(options: AgentProcessOptions, args: string[]): [string, string[]] {
+  return options.installed ? [options.cli, args] : [process.execPath, [options.cli, ...args]];
+}
+
+function agentEnv(configDir: string, base?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {
-    ...process.env,
-    NODE_PATH: join(projectRoot(), 'node_modules'),
+    ...(base ?? { ...process.env, NODE_PATH: join(projectRoot(), 'node_modules') }),
     CHAINFAAS_PROVIDER_DIR: configDir,
     // Local mode: the agent's SQS client uses the environment's (emulator) credentials.
     AWS_ACCESS_KEY_ID: 'local',

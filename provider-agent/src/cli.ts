@@ -14,12 +14,14 @@ import {
   saveProviderState,
   Settings,
   SETTINGS,
+  STATE_FILE,
   STATUS_FILE,
 } from './config';
 import { AGENT_NODE, requireNode } from '../../lambdas/core/node-support';
 import { ControllerClient } from './controller-client';
 import { createProviderKeys, loadPrivateKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from './keys';
 import { errorMessage, jsonLogger, Logger, LogLevel, LOG_LEVELS } from './log';
+import { service } from './service';
 
 /**
  * `chainfaas-provider`: register this machine as a compute provider, run the agent, show its
@@ -33,6 +35,8 @@ commands:
   start      run the agent until SIGINT/SIGTERM (a first signal drains, a second one forces)
   status     show the running agent's status (--json for the raw status)
   drain      ask the running agent to finish its jobs and stop, and wait for it
+  service install|uninstall
+             run the registered agent as a systemd service (enabled and started now), or remove it
 
 flags (each may also be set by its environment variable):
 ${Object.values(SETTINGS)
@@ -41,6 +45,12 @@ ${Object.values(SETTINGS)
   --force                  register: replace an existing key pair
   --json                   status: print the status as JSON
   --timeout-s              drain: give up waiting after this many seconds (default 900)
+  --user | --system        service: the user's service manager (default) or the system's (as root)
+  --memory-max-mb          service: MemoryMax of the agent process (default: the registered memory)
+  --cpu-quota              service: CPUQuota of the agent process, % of one CPU (default: 100 x registered vCPUs)
+  --unit-dir               service: where the unit goes (default ~/.config/systemd/user or /etc/systemd/system)
+  --no-enable              service: write or remove the unit only, do not call systemctl
+  --dry-run                service: print the unit and change nothing
 `;
 
 /** Runs one command with `argv` (without node and the script); resolves to the exit code. */
@@ -67,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
       return status(settings, values.json === true);
     case 'drain':
       return drain(settings, Number(values['timeout-s'] ?? 900));
+    case 'service':
+      return serviceCommand(settings, positionals[1], values);
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -202,6 +214,32 @@ async function drain(settings: Settings, timeoutS: number): Promise<number> {
   return 0;
 }
 
+async function serviceCommand(settings: Settings, action: string | undefined, values: ReturnType<typeof parseCommandLine>['values']): Promise<number> {
+  if (action !== 'install' && action !== 'uninstall') throw new ConfigError('service needs install or uninstall');
+  if (values.user && values.system) throw new ConfigError('service: pass --user or --system, not both');
+  const number = (flag: 'memory-max-mb' | 'cpu-quota', min: number) => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${flag} must be an integer of at least ${min} (got ${JSON.stringify(raw)})`);
+    return n;
+  };
+  const registered = existsSync(join(settings.configDir, STATE_FILE)) ? loadProviderState(settings.configDir).capacity : undefined;
+  return service({
+    action,
+    scope: values.system ? 'system' : 'user',
+    configDir: settings.configDir,
+    capacity: registered,
+    memoryMaxMb: number('memory-max-mb', 64),
+    cpuQuotaPercent: number('cpu-quota', 1),
+    unitDir: values['unit-dir'],
+    enable: values['no-enable'] !== true,
+    dryRun: values['dry-run'] === true,
+    systemctl: values.systemctl,
+    out: (text) => process.stdout.write(text),
+  });
+}
+
 function parseCommandLine(argv: string[]) {
   return parseArgs({
     args: argv,
@@ -211,6 +249,15 @@ function parseCommandLine(argv: string[]) {
       force: { type: 'boolean' },
       json: { type: 'boolean' },
       'timeout-s': { type: 'string' },
+      user: { type: 'boolean' },
+      system: { type: 'boolean' },
+      'memory-max-mb': { type: 'string' },
+      'cpu-quota': { type: 'string' },
+      'unit-dir': { type: 'string' },
+      'no-enable': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      /** The systemctl to call; tests point it at a recorder (there is no systemd in CI's container). */
+      systemctl: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -77,6 +77,8 @@ export interface ContainerRuntime {
   /** Size of a local image in bytes. */
   imageSize(image: string): Promise<number>;
   removeImage(image: string): Promise<void>;
+  /** The engine's CPU architecture as Go names it (`amd64`, `arm64`, …), from `docker info`. */
+  architecture(): Promise<string>;
   /** Builds the image `tag` from a directory holding a Dockerfile and the `files` it copies. */
   buildImage(contextDir: string, files: string[], tag: string): Promise<void>;
   /** Creates a container and returns its id. */
@@ -166,6 +168,15 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       if (statusOf(err) === 404) return;
       throw this.failure('image remove', image, err);
+    }
+  }
+
+  async architecture(): Promise<string> {
+    try {
+      const info = (await this.docker.info()) as { Architecture?: string };
+      return goArchitecture(info.Architecture ?? '');
+    } catch (err) {
+      throw this.failure('info', 'engine', err);
     }
   }
 
@@ -349,4 +360,21 @@ function summarise(image: string, layers: Map<string, { current: number; total: 
     if (layer.done) layersDone++;
   }
   return { image, currentBytes, totalBytes, layersDone, layersTotal: layers.size };
+}
+
+/** The engine's `uname -m` (what `docker info` reports as Architecture) as a GOARCH name. */
+export function goArchitecture(machine: string): string {
+  const names: Record<string, string> = {
+    x86_64: 'amd64',
+    amd64: 'amd64',
+    aarch64: 'arm64',
+    arm64: 'arm64',
+    armv7l: 'arm',
+    i686: '386',
+    i386: '386',
+    s390x: 's390x',
+    ppc64le: 'ppc64le',
+    riscv64: 'riscv64',
+  };
+  return names[machine] ?? machine;
 }
