@@ -38,4 +38,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    files: ['provider-agent/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/lambdas/**', '**/portal/**', '**/cli/**', '**/local/**', '**/lib/**', '**/bench/**', '**/chaincode/**'],
+              message: 'the provider agent is its own package: of the repository it imports only contract/ (pack.mjs inlines it).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

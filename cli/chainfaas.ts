@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PLATFORM_NODE, requireNode } from '../lambdas/core/node-support';
+import { PLATFORM_NODE, requireNode } from '../contract/src/node-support';
 import { ApiClient, ApiError, describeError } from '../portal/src/client';
 import { FlagSpec, flagHelp, parseArgs, UsageError } from './args';
 import { COMMANDS, Command, ConfigError, Context, EXIT } from './commands';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PLATFORM_NODE, requireNode } from '../lambdas/core/node-support';
+import { PLATFORM_NODE, requireNode } from '../contract/src/node-support';
 import { ENV } from '../lambdas/handlers/manifest';
 import { startPlatform } from './platform';
 

@@ -17,7 +17,7 @@ import {
   STATE_FILE,
   STATUS_FILE,
 } from './config';
-import { AGENT_NODE, requireNode } from '../../lambdas/core/node-support';
+import { AGENT_NODE, requireNode } from '../../contract/src/node-support';
 import { ControllerClient } from './controller-client';
 import { createProviderKeys, loadPrivateKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from './keys';
 import { errorMessage, jsonLogger, Logger, LogLevel, LOG_LEVELS } from './log';

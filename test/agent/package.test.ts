@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { AGENT_NODE } from '../../lambdas/core/node-support';
+import { AGENT_NODE } from '../../contract/src/node-support';
 import { AgentProcess } from '../../local/agent-process';
 import { Platform, startPlatform } from '../../local/platform';
 import { prebuiltRelayImageTag } from '../../provider-agent/src/relay-image';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_NODE, nodeProblem, PLATFORM_NODE } from '../../lambdas/core/node-support';
+import { AGENT_NODE, nodeProblem, PLATFORM_NODE } from '../../contract/src/node-support';
 
 const DAY = new Date('2026-12-04T12:00:00Z');
 
