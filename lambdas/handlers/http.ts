@@ -3,6 +3,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { DomainError, ErrorCode } from '../core/errors';
 import { LIMITS } from '../../contract/src';
 import { count, logger, METRIC, withLambdaContext } from '../adapters/observability';
+import { invokeKeyRefused } from '../core/use-cases/accounts';
+import { ROUTES } from './manifest';
 
 /**
  * The HTTP edge shared by every API handler: a JSON body parser, a router on the API Gateway
@@ -104,6 +106,10 @@ function toResponse(result: HttpResult): APIGatewayProxyStructuredResultV2 {
   };
 }
 
+/** The routes an invoke key may call (manifest `invokeKey`); every other route refuses one with 403. */
+const INVOKE_KEY_ROUTES = new Set(ROUTES.filter((r) => r.invokeKey).map((r) => `${r.method} ${r.path}`));
+const INVOKE_KEY_BEARER = /^Bearer\s+ik_/i;
+
 /** Builds a Lambda handler that routes on `event.routeKey` (e.g. `POST /functions`). */
 export function httpApi(routes: Record<string, Route>) {
   return middy<ApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
@@ -114,6 +120,10 @@ export function httpApi(routes: Record<string, Route>) {
       const route = routes[event.routeKey];
       if (!route) throw new DomainError('not_found', `no route ${event.routeKey}`);
       const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v ?? '']));
+      // One rule for every route (issue #18 item 4): an invoke key, as x-api-key or as a bearer
+      // token, is refused with 403 wherever it may not be used, before the route looks at anything.
+      const offersKey = headers['x-api-key'] !== undefined || INVOKE_KEY_BEARER.test(headers.authorization ?? '');
+      if (offersKey && !INVOKE_KEY_ROUTES.has(event.routeKey)) throw invokeKeyRefused();
       const result = await route({
         event,
         body: event.parsedBody,

@@ -158,6 +158,17 @@ describe('2. with an invoke key', () => {
     leaksNothing(res);
   });
 
+  test.each(ROUTE_KEYS.filter((r) => !KEY_ROUTES.includes(r)))('#18 item 4: %s → 403 (x-api-key: ik_…), the same answer on every route', async (routeKey) => {
+    const res = await send(api, routeKey, { 'x-api-key': w.keyA.key });
+    expect(res.status).toBe(403);
+    expect(res.body.error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/^an invoke key may only invoke its function/) });
+    leaksNothing(res);
+  });
+
+  test('#18 item 4: the routes an invoke key may use are the manifest\'s invokeKey routes', () => {
+    expect(ROUTES.filter((r) => r.invokeKey).map((r) => `${r.method} ${r.path}`).sort()).toEqual([...KEY_ROUTES].sort());
+  });
+
   test.each(KEY_ROUTES)("%s with mallory's key on alice's resource → 404", async (routeKey) => {
     const res = await send(api, routeKey, { 'x-api-key': w.keyM.key });
     expect(res.status).toBe(404);

@@ -193,7 +193,8 @@ export async function authenticate(deps: Deps, authorization: string | undefined
   return user;
 }
 
-const invokeKeyRefused = () =>
+/** The one refusal of an invoke key on a route it may not use (the HTTP edge and the use-cases). */
+export const invokeKeyRefused = () =>
   forbidden('an invoke key may only invoke its function (POST /functions/{id}/invocations) and read the jobs it created (GET /jobs/{id})');
 
 /**
