@@ -4,6 +4,7 @@ import type { LedgerEvent } from '../ledger';
 import type { CredentialEntry, TokenRecord, User } from '../model';
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from '../passwords';
 import { CreateCredentialBody, LoginBody, RegisterUserBody } from '../../../contract/src';
+import type { Credential } from '../../../contract/src/answers';
 import { Deps, now, nowIso, parse, requireRole } from './context';
 import { getOwnFunction, requireLive } from './functions';
 
@@ -61,22 +62,9 @@ export async function login(deps: Deps, body: unknown): Promise<{ token: string;
   return { token, userId: user.userId };
 }
 
-/** A listed credential as its owner sees it: never the secret, never its hash. */
-export interface CredentialView {
-  tokenId: string;
-  kind: 'api' | 'invoke';
-  name?: string;
-  functionId?: string;
-  /** e.g. `ik_…x7Qa`: the secret's prefix and last four characters. */
-  hint: string;
-  createdAt: string;
-  expiresAt: string;
-  expired: boolean;
-}
-
 const PREFIX = { api: 'cf_', invoke: 'ik_' } as const;
 
-function view(entry: CredentialEntry, nowS: number): CredentialView {
+function view(entry: CredentialEntry, nowS: number): Credential {
   return {
     tokenId: entry.tokenId,
     kind: entry.kind,
@@ -94,7 +82,7 @@ async function issueCredential(
   userId: string,
   kind: 'api' | 'invoke',
   opts: { name?: string; expiresInS?: number; functionId?: string },
-): Promise<{ token: string; view: CredentialView }> {
+): Promise<{ token: string; view: Credential }> {
   const token = `${PREFIX[kind]}${randomBytes(32).toString('base64url')}`;
   const at = now(deps);
   const nowS = Math.floor(at.getTime() / 1000);
@@ -124,7 +112,7 @@ async function issueCredential(
 }
 
 /** Lists the user's credentials of `kind` (and function), revoking the expired ones on the way. */
-async function listCredentials(deps: Deps, userId: string, kind: 'api' | 'invoke', functionId?: string): Promise<CredentialView[]> {
+async function listCredentials(deps: Deps, userId: string, kind: 'api' | 'invoke', functionId?: string): Promise<Credential[]> {
   const nowS = Math.floor(now(deps).getTime() / 1000);
   const entries = await deps.accounts.listCredentials(userId);
   // Expired entries no longer authenticate; drop them so they stop counting against the limit.
@@ -138,7 +126,7 @@ async function revoke(deps: Deps, userId: string, tokenId: string, match: (e: Cr
 }
 
 /** `POST /tokens`: a new API token for the caller; the secret is in this answer only. */
-export async function createApiToken(deps: Deps, user: User, body: unknown): Promise<CredentialView & { token: string }> {
+export async function createApiToken(deps: Deps, user: User, body: unknown): Promise<Credential & { token: string }> {
   const req = parse(CreateCredentialBody, body === undefined ? {} : body);
   const { token, view: v } = await issueCredential(deps, user.userId, 'api', req);
   return { ...v, token };
@@ -149,7 +137,7 @@ export const listApiTokens = (deps: Deps, user: User) => listCredentials(deps, u
 export const revokeApiToken = (deps: Deps, user: User, tokenId: string) => revoke(deps, user.userId, tokenId, (e) => e.kind === 'api', 'token');
 
 /** `POST /functions/{id}/keys`: an invoke key for one of the caller's functions; the secret is in this answer only. */
-export async function createInvokeKey(deps: Deps, user: User, functionId: string, body: unknown): Promise<CredentialView & { key: string }> {
+export async function createInvokeKey(deps: Deps, user: User, functionId: string, body: unknown): Promise<Credential & { key: string }> {
   requireRole(user, 'developer');
   const req = parse(CreateCredentialBody, body === undefined ? {} : body);
   requireLive(await getOwnFunction(deps, user, functionId));
@@ -157,7 +145,7 @@ export async function createInvokeKey(deps: Deps, user: User, functionId: string
   return { ...v, key: token };
 }
 
-export async function listInvokeKeys(deps: Deps, user: User, functionId: string): Promise<CredentialView[]> {
+export async function listInvokeKeys(deps: Deps, user: User, functionId: string): Promise<Credential[]> {
   await getOwnFunction(deps, user, functionId);
   return listCredentials(deps, user.userId, 'invoke', functionId);
 }

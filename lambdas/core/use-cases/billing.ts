@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { EarningsQuery, HistoryQuery, Month, PricesBody, TermsBody, TopUpBody } from '../../../contract/src/requests';
+import type { Bill, BillLine, BillReceipt } from '../../../contract/src/answers';
 import { conflict, DomainError, notFound } from '../errors';
-import type { AccountEntry, Ledger, LedgerBilling, LedgerInvoice, PaymentTerms } from '../ledger';
+import type { AccountEntry, Ledger, LedgerBilling, LedgerInvoice } from '../ledger';
 import type { JobRecord, User } from '../model';
 import type { PublishedPrices } from '../ports';
 import { Deps, getOwnProvider, nowIso, parse, requireOperator } from './context';
@@ -33,7 +34,6 @@ import { pricesInForce } from './holds';
 
 // ---------- billing units ----------
 
-
 /** `POST /operator/prices`: the operator publishes the next price version (jobs created from now on use it). */
 export async function publishPrices(deps: Deps, user: User, body: unknown): Promise<PublishedPrices> {
   requireOperator(deps, user);
@@ -53,7 +53,6 @@ export async function listPrices(deps: Deps) {
 }
 
 // ---------- invoice terms ----------
-
 
 const AccountId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z, a-z, 0-9, _ or -');
 
@@ -84,7 +83,6 @@ export async function setAccountTerms(deps: Deps, user: User, accountId: string,
 }
 
 // ---------- top-ups ----------
-
 
 /** The ledger's reference for a developer's top-up: references are per account, the ledger's are global. */
 export const ledgerTopUpReference = (accountId: string, reference: string) => `topup:${accountId}:${reference}`;
@@ -136,7 +134,6 @@ const view = (r: { accountId: string; reference: string; amount: number; status:
 
 // ---------- account history ----------
 
-
 /**
  * `GET /account/history`: every credit and debit of the account on the monetary ledger, newest
  * first, with its reference (a job id for a settlement, the top-up reference for a top-up), in
@@ -164,39 +161,6 @@ export async function accountHistory(ledger: Pick<Ledger, 'getAccountHistory'>, 
 const cursorOf = (e: AccountEntry) => Buffer.from(`${e.txId}|${e.kind}|${e.reference}|${e.amount}`).toString('base64url');
 
 // ---------- bills ----------
-
-
-export interface BillLine {
-  functionId: string;
-  jobs: number;
-  runtimeMs: number;
-  cost: number;
-}
-
-export interface Bill {
-  accountId: string;
-  month: string;
-  /**
-   * `open`: the month is not over; `closed`: over, nothing owed (prepaid: each job was paid from
-   * the balance as it settled); `due`: over, on invoice terms, `amountDue` is owed; `paid`: its
-   * invoice was paid.
-   */
-  status: 'open' | 'closed' | 'due' | 'paid';
-  /** `invoice` when the month's jobs were invoiced (the ledger holds an invoice for it), else `prepaid`. */
-  terms: PaymentTerms;
-  /** True when `POST /account/bills/{month}/pay` would pay it now (status `due`). */
-  payable: boolean;
-  lines: BillLine[];
-  jobs: number;
-  runtimeMs: number;
-  total: number;
-  /** Invoice terms: what the ledger invoiced for the month, and what was paid of it. */
-  invoiced: number;
-  amountPaid: number;
-  amountDue: number;
-  paidAt?: string;
-  unit: 'micro-credits';
-}
 
 /** Settled, paid, succeeded jobs of the developer (failed and cancelled jobs charge nothing). */
 async function billedJobs(deps: Deps, developerId: string): Promise<JobRecord[]> {
@@ -293,19 +257,6 @@ export function billCsv(bill: Bill): string {
 
 const csvCell = (v: string) => (/[",\r\n]/.test(v) || /^[=+\-@]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
-/** What paying a bill answers: the same for every request that pays the same amount due. */
-export interface BillReceipt {
-  accountId: string;
-  month: string;
-  amount: number;
-  /** The payment's reference on the account history (`bill:<account>:<month>`). */
-  reference: string;
-  /** `pending` until the ledger writer commits the payment, then `paid`. */
-  status: 'pending' | 'paid';
-  paidAt?: string;
-  unit: 'micro-credits';
-}
-
 /**
  * `POST /account/bills/{month}/pay`: pays a closed month's invoice from the balance.
  *
@@ -366,7 +317,6 @@ export async function payBill(
 }
 
 // ---------- provider earnings ----------
-
 
 /**
  * `GET /providers/{id}/earnings?by=day|function`: what the provider's jobs earned, from the

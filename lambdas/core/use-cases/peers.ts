@@ -6,6 +6,7 @@ import { newId } from '../passwords';
 import type { ChannelPeer, FabricJoinInfo, PeerEnrolment, PeerRecord, PeerStore } from '../ports';
 import { certificateKey, issueCertificate, readCertificateRequest } from '../x509';
 import { CreatePeerBody } from '../../../contract/src/requests';
+import type { JoinBundle, PeerView } from '../../../contract/src/answers';
 import { nowIso, parse, requireRole } from './context';
 
 /**
@@ -37,7 +38,6 @@ export interface PeerDeps {
 export const MAX_PEERS_PER_OPERATOR = 20;
 const CERT_VALID_DAYS = 365;
 
-
 const PeerId = z.string().regex(/^peer_[A-Za-z0-9]{1,64}$/);
 
 const noNetwork = (deps: PeerDeps) =>
@@ -45,32 +45,6 @@ const noNetwork = (deps: PeerDeps) =>
     deps.unavailable ??
       "this platform's ledger is embedded (LEDGER_MODE=embedded): there is no Fabric network for a peer to join. Peers can join a platform that runs with LEDGER_MODE=fabric.",
   );
-
-/** What the operator's machine needs: `join-peer.sh --bundle` reads exactly this. */
-export interface JoinBundle extends Omit<FabricJoinInfo, 'domain'> {
-  peerId: string;
-  name: string;
-  endpoint: string;
-  caCertificate: string;
-  tlsCaCertificate: string;
-  certificates: { sign: string; tls: string };
-}
-
-export interface PeerView {
-  peerId: string;
-  name: string;
-  endpoint: string;
-  mspId: string;
-  createdAt: string;
-  joinedAt?: string;
-  revokedAt?: string;
-  status: 'enrolled' | 'joined' | 'unreachable' | 'revoked';
-  /** The peer's block height and the channel's (the highest any member reports), when joined. */
-  ledgerHeight?: number;
-  channelHeight?: number;
-  /** e.g. `joined (height 7 of 7)` */
-  statusText: string;
-}
 
 /** The command that starts the peer, from the directory of a checkout of this repository. */
 export function joinCommand(endpoint: string): string {
