@@ -1,4 +1,5 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, resolve, sep } from 'node:path';
@@ -71,8 +72,9 @@ export function buildEvent(req: IncomingMessage, url: URL, route: CompiledRoute,
     headers,
     queryStringParameters: Object.keys(query).length ? query : undefined,
     pathParameters: Object.keys(params).length ? params : undefined,
-    body: body.length ? body.toString('utf8') : undefined,
-    isBase64Encoded: false,
+    // As API Gateway does with a payload that is not text: a body that is not valid UTF-8 is passed
+    // base64-encoded, for the edge to refuse (never silently repaired into U+FFFD).
+    ...(body.length === 0 ? { body: undefined, isBase64Encoded: false } : isUtf8(body) ? { body: body.toString('utf8'), isBase64Encoded: false } : { body: body.toString('base64'), isBase64Encoded: true }),
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',

@@ -95,13 +95,31 @@ export const CreateFunctionBody = z
   .strict();
 export type CreateFunctionBody = z.infer<typeof CreateFunctionBody>;
 
+/** True when every string in `value` (at any depth, keys included) is well-formed Unicode: no lone surrogate. */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return (value as string & { isWellFormed(): boolean }).isWellFormed();
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (value !== null && typeof value === 'object') return Object.entries(value).every(([k, v]) => wellFormed(k) && wellFormed(v));
+  return true;
+}
+
+/** Canonical base64: the standard alphabet, padded, and no stray bits (it decodes and encodes back to itself). */
+function canonicalBase64(s: string): boolean {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s)) return false;
+  return btoa(atob(s)) === s;
+}
+
 export const InvokeBody = z
   .object({
     /** Bytes for the function's stdin: a string is sent as UTF-8, anything else as its JSON. */
-    input: z.unknown().optional(),
+    input: z
+      .unknown()
+      .refine(wellFormed, 'must be valid Unicode: a string with a lone surrogate (\\ud800-\\udfff unpaired) would reach the function changed')
+      .optional(),
     inputBase64: z
       .string()
       .max(Math.ceil((LIMITS.maxInlineInputBytes * 4) / 3) + 4)
+      .refine(canonicalBase64, 'must be canonical base64: A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4 characters')
       .optional(),
     mode: z.enum(['sync', 'async']).optional(),
     /** Sync mode: how long to wait for the result before answering 202, in seconds. */

@@ -47,12 +47,21 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResult => ({ status, body, headers });
 
-/** Parses the body as JSON (if any), refusing oversized and malformed bodies with a named 4xx. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses the body as JSON (if any), refusing oversized, non-UTF-8 and malformed bodies with a named 4xx. */
 const jsonBodyParser = (): middy.MiddlewareObj<ApiEvent, APIGatewayProxyStructuredResultV2> => ({
   before: (request) => {
     const event = request.event;
     if (event.body === undefined || event.body === null || event.body === '') return;
-    const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    let raw: string;
+    try {
+      // A body that is not UTF-8 arrives base64-encoded; decoding it strictly refuses invalid bytes
+      // rather than turning them into U+FFFD (issue #18 item 3).
+      raw = event.isBase64Encoded ? UTF8.decode(Buffer.from(event.body, 'base64')) : event.body;
+    } catch {
+      throw new DomainError('invalid_request', 'the body is not valid UTF-8', '(body)');
+    }
     if (Buffer.byteLength(raw) > LIMITS.maxBodyBytes) {
       throw new DomainError('payload_too_large', `the request body is larger than ${LIMITS.maxBodyBytes} bytes`, '(body)');
     }

@@ -467,3 +467,46 @@ describe('peers (POST /peers on the embedded ledger)', () => {
     expect((await peerOperator.get('/peers')).body).toEqual({ items: [] });
   });
 });
+
+describe('#18: hostile input that used to be repaired silently', () => {
+  const invoke = (init: { raw: string | Uint8Array }) => dev.call('POST', `/functions/${functionId}/invocations`, undefined, init);
+  const jobsOfFunction = async () => (await dev.get(`/jobs?functionId=${functionId}`)).body.items.length as number;
+
+  test('#18 item 2: inputBase64 that is not canonical base64 is refused naming the field, and no job is written', async () => {
+    const before = await jobsOfFunction();
+    for (const bad of ['!!!!', 'eA', 'eB==', 'e A==', 'eA==\n', '-_8=']) {
+      const res = await dev.post(`/functions/${functionId}/invocations`, { inputBase64: bad, mode: 'async' });
+      expect({ bad, status: res.status, code: res.body.error?.code, field: res.body.error?.field }).toEqual({ bad, status: 400, code: 'invalid_request', field: 'inputBase64' });
+      expect(res.body.error.message).toMatch(/^inputBase64: must be canonical base64/);
+    }
+    expect(await jobsOfFunction()).toBe(before);
+    const good = await dev.post(`/functions/${functionId}/invocations`, { inputBase64: 'eA==', mode: 'async' });
+    expect(good.status).toBe(202);
+    expect(await jobsOfFunction()).toBe(before + 1);
+  });
+
+  test('#18 item 3: a body with invalid UTF-8 is refused, and so is a lone surrogate inside input (named); a real pair passes', async () => {
+    const before = await jobsOfFunction();
+    const rawBytes = Buffer.concat([Buffer.from('{"mode":"async","input":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const bytes = await invoke({ raw: new Uint8Array(rawBytes) });
+    expect(bytes.status).toBe(400);
+    expect(bytes.body.error).toMatchObject({ code: 'invalid_request', field: '(body)', message: 'the body is not valid UTF-8' });
+    for (const raw of ['{"mode":"async","input":"\\ud800"}', '{"mode":"async","input":{"k":["x\\udc00"]}}', '{"mode":"async","input":{"\\ud800":1}}']) {
+      const res = await invoke({ raw });
+      expect({ raw, status: res.status, field: res.body.error?.field }).toEqual({ raw, status: 400, field: 'input' });
+      expect(res.body.error.message).toMatch(/^input: must be valid Unicode/);
+    }
+    expect(await jobsOfFunction()).toBe(before);
+    const pair = await invoke({ raw: '{"mode":"async","input":"\\ud83d\\ude00"}' });
+    expect(pair.status).toBe(202);
+  });
+
+  test('#18 item 5: a report with a bad field names it with its place in the body (report.runtimeMs)', async () => {
+    const report = validReport({ runtimeMs: -1 });
+    const res = await providerUser.post(`/providers/${providerId}/reports`, { report, signature: signPayload(report, providerKey.privateKeyPem) });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_request', field: 'report.runtimeMs', message: expect.stringMatching(/^report\.runtimeMs: /) });
+    const missing = await providerUser.post(`/providers/${providerId}/reports`, { report: 'not an object', signature: 'x' });
+    expect(missing.body.error.field).toBe('report');
+  });
+});

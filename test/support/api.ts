@@ -15,10 +15,10 @@ export class Api {
     return new Api(this.baseUrl, token);
   }
 
-  async call<T = any>(method: string, path: string, body?: unknown, init: { raw?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  async call<T = any>(method: string, path: string, body?: unknown, init: { raw?: string | Uint8Array; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...init.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    let payload: string | undefined = init.raw;
+    let payload: string | Uint8Array | undefined = init.raw;
     if (body !== undefined) {
       headers['content-type'] ??= 'application/json';
       payload = JSON.stringify(body);

@@ -84,11 +84,13 @@ export interface Deps {
 export const nowIso = (deps: Pick<Deps, 'now'>) => (deps.now ? deps.now() : new Date()).toISOString();
 
 /** Parses `input` with `schema`, turning the first problem into a 400 that names the field. */
-export function parse<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
+export function parse<T extends z.ZodTypeAny>(schema: T, input: unknown, at?: string): z.infer<T> {
   const result = schema.safeParse(input);
   if (!result.success) {
-    const { field, message } = firstIssue(result.error);
-    throw invalid(field, `${field}: ${message}`);
+    const issue = firstIssue(result.error);
+    // `at`: where `input` sits in the request body (e.g. `report`), so the field is named in full.
+    const field = at === undefined ? issue.field : issue.field === '(body)' ? at : `${at}.${issue.field}`;
+    throw invalid(field, `${field}: ${issue.message}`);
   }
   return result.data;
 }

@@ -132,7 +132,7 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
  */
 export async function acceptReport(deps: Deps, user: User, providerId: string, body: unknown) {
   const req = parse(ReportBody, body);
-  const report = parse(RuntimeReport, req.report) as RuntimeReport;
+  const report = parse(RuntimeReport, req.report, 'report') as RuntimeReport;
   const provider = await getOwnProvider(deps, user, providerId);
   if (report.providerId !== providerId) throw forbidden('the report names another provider');
   if (!verifyPayload(report, req.signature, provider.publicKeyPem))
