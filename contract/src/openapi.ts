@@ -109,10 +109,45 @@ function nameOf(schema: z.ZodType, named: Record<string, z.ZodType>): string {
 
 const json = (schema: Schema) => ({ 'application/json': { schema } });
 
+const operationId = (key: string) => key.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
+
+/**
+ * OpenAPI links: which later operations take an id from an answer (a created function's
+ * `functionId`, a job's `jobId`, …). They document the API's flow and drive schemathesis's
+ * stateful phase (create, then read, change and delete what was created).
+ */
+type Link = { to: keyof typeof OPERATIONS; parameters: Record<string, string> };
+const fromBody = (field: string) => `$response.body#/${field}`;
+const LINKS: Partial<Record<keyof typeof OPERATIONS, Record<number, Link[]>>> = {
+  'POST /functions': {
+    201: (
+      ['GET /functions/{functionId}', 'PUT /functions/{functionId}', 'DELETE /functions/{functionId}', 'POST /functions/{functionId}/invocations', 'POST /functions/{functionId}/keys', 'GET /functions/{functionId}/keys', 'POST /functions/{functionId}/inputs'] as const
+    ).map((to) => ({ to, parameters: { functionId: fromBody('functionId') } })),
+  },
+  'POST /functions/{functionId}/invocations': Object.fromEntries(
+    [200, 202].map((status) => [status, (['GET /jobs/{jobId}', 'POST /jobs/{jobId}/cancel', 'GET /jobs/{jobId}/ledger'] as const).map((to) => ({ to, parameters: { jobId: fromBody('jobId') } }))]),
+  ),
+  'POST /functions/{functionId}/keys': { 201: [{ to: 'DELETE /functions/{functionId}/keys/{keyId}', parameters: { functionId: '$request.path.functionId', keyId: fromBody('tokenId') } }] },
+  'POST /tokens': { 201: [{ to: 'DELETE /tokens/{tokenId}', parameters: { tokenId: fromBody('tokenId') } }] },
+  'POST /peers': { 201: (['GET /peers/{peerId}', 'DELETE /peers/{peerId}'] as const).map((to) => ({ to, parameters: { peerId: fromBody('peer/peerId') } })) },
+  'POST /providers': {
+    201: (['GET /providers/{providerId}', 'PUT /providers/{providerId}/heartbeat', 'POST /providers/{providerId}/credentials', 'GET /providers/{providerId}/earnings'] as const).map((to) => ({
+      to,
+      parameters: { providerId: fromBody('providerId') },
+    })),
+  },
+};
+
+function linksOf(key: string, status: string) {
+  const links = LINKS[key as keyof typeof OPERATIONS]?.[Number(status)];
+  if (!links) return {};
+  return { links: Object.fromEntries(links.map((l) => [operationId(l.to), { operationId: operationId(l.to), parameters: l.parameters }])) };
+}
+
 function operation(key: string, op: Operation) {
   const responses: Record<string, unknown> = {};
   for (const [status, schema] of Object.entries(op.ok)) {
-    responses[status] = schema === null ? { description: 'No content' } : { description: 'OK', content: json(ref(nameOf(schema, ANSWERS))) };
+    responses[status] = schema === null ? { description: 'No content' } : { description: 'OK', content: json(ref(nameOf(schema, ANSWERS))), ...linksOf(key, status) };
   }
   for (const status of op.errors ?? []) responses[String(status)] = { description: ERROR_STATUSES[status], content: json(ref('Problem')) };
   responses.default = { description: 'Any other error: a JSON problem', content: json(ref('Problem')) };
@@ -125,7 +160,7 @@ function operation(key: string, op: Operation) {
     description: p.description ?? '',
   }));
   return {
-    operationId: key.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, ''),
+    operationId: operationId(key),
     summary: op.summary,
     ...(op.description ? { description: op.description } : {}),
     security,

@@ -127,7 +127,7 @@ test('invoke keys over HTTP: x-api-key or Bearer invokes its function and reads 
   expect((await dev.api.get(`/functions/${id}/keys`)).body.items.map((k: any) => k.tokenId)).toEqual([key.body.tokenId]);
   // Everything else refuses the key.
   expect((await api.as(key.body.key).get('/functions')).status).toBe(403);
-  expect((await anon.get('/jobs', { 'x-api-key': key.body.key })).status).toBe(401);
+  expect((await anon.get('/jobs', { 'x-api-key': key.body.key })).status).toBe(403);
 
   expect((await dev.api.delete(`/functions/${id}/keys/${key.body.tokenId}`)).status).toBe(204);
   expect((await anon.post(`/functions/${id}/invocations`, { input: 'x' }, { 'x-api-key': key.body.key })).status).toBe(401);

@@ -11,6 +11,10 @@ import { Api, newUser } from '../support/api';
  * operation, with generated valid and invalid parameters and bodies, must answer without a 5xx,
  * with a status code the document declares and a body that matches the document's schema.
  *
+ * The stateful phase follows the document's OpenAPI links (contract/src/openapi.ts: a created
+ * function's id to reading, changing, invoking and deleting it; a job's to reading and cancelling
+ * it; …), so sequences of calls are fuzzed too, not only single requests.
+ *
  * Path parameters are pinned to real ids of the fuzzing user (a function, a job, a provider, a key,
  * a token), so authenticated operations reach their use-case instead of stopping at 404. The
  * number of examples per operation is FUZZ_EXAMPLES (default 8: the CI profile; `npm run
@@ -83,7 +87,7 @@ test(
       process.env.FUZZ_CHECKS ??
         'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,ignored_auth',
       '--phases',
-      'examples,coverage,fuzzing',
+      'examples,coverage,fuzzing,stateful',
       '--max-examples',
       String(EXAMPLES),
       ...(MAX_TIME_S ? ['--max-time', String(MAX_TIME_S)] : []),
@@ -110,6 +114,8 @@ test(
     const junit = readFileSync(join(dataDir, 'junit.xml'), 'utf8');
     expect((junit.match(/<testcase /g) ?? []).length).toBeGreaterThanOrEqual(30);
     expect(run.out).not.toMatch(/Server error/);
+    // The stateful phase ran scenarios along the document's links (create, then use what was created).
+    expect(run.out).toMatch(/Stateful \(in [\d.]+s\)\s+Scenarios:\s+[1-9]/);
   },
   ((MAX_TIME_S ?? 60 * Math.max(EXAMPLES, 5)) + 120) * 1000,
 );
