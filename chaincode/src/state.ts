@@ -76,13 +76,11 @@ export class TxState {
    * round trip and answer nothing.
    */
   pendingValue<T>(key: string): T | undefined {
-    for (let layer: TxState | undefined = this; layer; layer = layer.parent) {
-      if (layer.writes.has(key)) {
-        const raw = layer.writes.get(key);
-        return raw === null || raw === undefined ? undefined : (JSON.parse(raw) as T);
-      }
+    if (this.writes.has(key)) {
+      const raw = this.writes.get(key);
+      return raw === null || raw === undefined ? undefined : (JSON.parse(raw) as T);
     }
-    return undefined;
+    return this.parent?.pendingValue<T>(key);
   }
 
   /** A child layer whose writes reach this one only through `merge`. */
