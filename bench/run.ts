@@ -23,7 +23,10 @@ type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
 const LEDGER_FLAGS: Record<Profile, string[]> = {
-  quick: ['--jobs', '100', '--batch-sizes', '30,150', '--single-jobs', '8', '--concurrent-jobs', '32', '--concurrency', '16'],
+  quick: [
+    ...['--jobs', '100', '--batch-sizes', '30,150', '--single-jobs', '8', '--concurrent-jobs', '32', '--concurrency', '16'],
+    ...['--rate', '500', '--seconds', '10', '--ceiling-seconds', '3'],
+  ],
   full: [],
 };
 
