@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../lib/project-root';
 import { runCold } from './cold';
 import { Harness, startHarness } from './harness';
+import { goalRows } from './goals';
 import { renderReadme } from './report';
 import { runScheduler } from './scheduler';
 import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, resultsDir, round } from './support';
@@ -139,6 +140,8 @@ function publishSummary(summary: { steps: Step[]; command: string; date: string 
   const merged = { ...summary, steps: NAMES.map((n) => steps.find((s) => s.name === n)).filter(Boolean) };
   process.stderr.write(`${JSON.stringify(merged, null, 2)}\n`);
   publish('summary', merged, { print: false });
+  const source = summary.source as { commit: string; modifiedTrackedFiles: string[] };
+  publish('goals', goalRows(source.commit + (source.modifiedTrackedFiles.length ? ' (plus uncommitted changes)' : '')), { print: false });
   renderReadme();
   note(`done in ${summary.wallSeconds as number} s; bench/README.md table rendered from bench/results/*.json`);
 }
