@@ -46,7 +46,7 @@ export function networkScriptsDir(): string {
   }
 }
 
-export async function startLocalFabric(options: { batchTimeout?: string; logSpec?: string } = {}): Promise<LocalFabricNetwork> {
+export async function startLocalFabric(options: { batchTimeout?: string; maxMessageCount?: number; logSpec?: string } = {}): Promise<LocalFabricNetwork> {
   const scripts = networkScriptsDir();
   const stateDir = mkdtempSync(join(tmpdir(), 'chainfaas-fabric-'));
   const basePort = await freePortRange(10);
@@ -57,6 +57,7 @@ export async function startLocalFabric(options: { batchTimeout?: string; logSpec
     // If this process dies without calling down(), up.sh's watchdog removes the network.
     FABRIC_WATCH_PID: String(process.pid),
     ...(options.batchTimeout ? { FABRIC_BATCH_TIMEOUT: options.batchTimeout } : {}),
+    ...(options.maxMessageCount ? { FABRIC_MAX_MESSAGE_COUNT: String(options.maxMessageCount) } : {}),
     ...(options.logSpec ? { FABRIC_LOG_SPEC: options.logSpec } : {}),
   };
   const run = (script: string, args: string[] = []) => runScript(join(scripts, script), args, runEnv);

@@ -7,6 +7,7 @@ import { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
 import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../contract/src';
 import type { LedgerEvent } from '../lambdas/core/ledger';
 import { networkScriptsDir, startLocalFabric } from './ledger-network';
+import { ceiling, sustained } from './settlement';
 
 /**
  * Settled jobs per second on a local Fabric network (chaincode/network/up.sh: one Raft orderer,
@@ -34,10 +35,31 @@ interface Args {
   concurrency: number;
   developers: number;
   batchTimeout: string;
+  /** Issue #17, the lanes writer through the outbox (bench/settlement.ts); 0 skips it. */
+  rate: number;
+  seconds: number;
+  lanes: number;
+  laneEvents: number;
+  laneBatchTimeout: string;
+  ceilingSeconds: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { jobs: 600, batchSizes: [30, 150, 600], singleJobs: 30, concurrentJobs: 150, concurrency: 32, developers: 10, batchTimeout: '250ms' };
+  const args: Args = {
+    jobs: 600,
+    batchSizes: [30, 150, 600],
+    singleJobs: 30,
+    concurrentJobs: 150,
+    concurrency: 32,
+    developers: 10,
+    batchTimeout: '250ms',
+    rate: 500,
+    seconds: 60,
+    lanes: 8,
+    laneEvents: 150,
+    laneBatchTimeout: '50ms',
+    ceilingSeconds: 5,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -67,6 +89,24 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--batch-timeout':
         args.batchTimeout = value;
+        break;
+      case '--rate':
+        args.rate = int();
+        break;
+      case '--seconds':
+        args.seconds = int();
+        break;
+      case '--lanes':
+        args.lanes = int();
+        break;
+      case '--lane-events':
+        args.laneEvents = int();
+        break;
+      case '--lane-batch-timeout':
+        args.laneBatchTimeout = value;
+        break;
+      case '--ceiling-seconds':
+        args.ceilingSeconds = int();
         break;
       default:
         throw new Error(`unknown flag ${flag}`);
@@ -257,6 +297,7 @@ async function main(): Promise<void> {
     await ledger.close();
     await net.down();
   }
+  const settlement = args.rate > 0 ? await runSettlement(args) : undefined;
   const bin = net.env.FABRIC_BIN_DIR ?? '';
   const output = {
     benchmark: 'ledger',
@@ -271,13 +312,78 @@ async function main(): Promise<void> {
     },
     machine: { cpus: cpus().length, node: process.version },
     runs,
+    settlement,
   };
   const json = JSON.stringify(output, null, 2);
   const resultsDir = join(dirname(dirname(networkScriptsDir())), 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'ledger.json'), json + '\n');
   console.log(json);
-  if (runs.some((r) => !r.reconciled)) process.exitCode = 1;
+  if (runs.some((r) => !r.reconciled) || (settlement && !settlement.reconciled)) process.exitCode = 1;
+}
+
+/**
+ * Issue #17 on a network of its own, its orderer tuned to the writer: a block is cut when `lanes`
+ * transactions are waiting (MaxMessageCount), else after `laneBatchTimeout`. With one transaction
+ * per lane in flight, a block can never hold more than `lanes`, so waiting longer only adds latency;
+ * the short timeout bounds the wait when fewer lanes have work.
+ */
+async function runSettlement(args: Args) {
+  const { startDynamoDbLocal } = await import('../local/services');
+  const { createTables } = await import('../local/tables');
+  const { ENV, TABLES } = await import('../lambdas/handlers/manifest');
+  const dynamo = await startDynamoDbLocal();
+  const names = Object.fromEntries(Object.keys(TABLES).map((t) => [t, `bench-${t}`])) as Record<keyof typeof TABLES, string>;
+  Object.assign(process.env, {
+    [ENV.aws.endpoints.dynamodb]: dynamo.endpoint,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+  });
+  await createTables(dynamo.endpoint, names);
+  const { DynamoOutbox } = await import('../lambdas/adapters/dynamo/outbox');
+  const { drainOutbox } = await import('../lambdas/core/use-cases/outbox');
+  const outbox = new DynamoOutbox(names.outbox);
+  const net = await startLocalFabric({ batchTimeout: args.laneBatchTimeout, maxMessageCount: args.lanes, logSpec: 'warning' });
+  const ledger = net.ledger('controller');
+  try {
+    const keys = Array.from({ length: 4 }, generateKeyPair);
+    await setUp(ledger, 'sw-', args.developers, keys);
+    const warm = workload('sw-', 200, args.developers, keys);
+    await run(ledger, 'warm-up', warm, 150, 1);
+    const networkCeiling = {
+      emptySubmitBatch: await ceiling(ledger, args.lanes, args.ceilingSeconds, () => []),
+      oneKey: await ceiling(ledger, args.lanes, args.ceilingSeconds, (i) => [{ type: 'OpenAccount', accountId: `ceil-${i}`, owner: 'x' }]),
+    };
+    console.error(`ledger bench: network ceiling ${JSON.stringify(networkCeiling)}`);
+    const measure = async (prefix: string, lanes: number, count: number) => {
+      await setUp(ledger, prefix, args.developers, keys);
+      const w = workload(prefix, count, args.developers, keys);
+      const jobs = w.jobs.map((job, n) => ({ ...job, developerId: `${prefix}dev${n % args.developers}`, payee: `${prefix}prov${n % keys.length}-acct` }));
+      const result = await sustained(ledger, outbox, drainOutbox, jobs, { rate: args.rate, lanes, maxEvents: args.laneEvents });
+      const total = w.jobs.reduce((sum, job) => sum + job.cost, 0);
+      const balances = await Promise.all(w.providers.map((id) => ledger.getBalance(`${id}-acct`)));
+      const reconciled = balances.reduce((a, b) => a + b, 0) === total && result.settled === count && result.settledTwice === 0 && result.unpaid === 0;
+      console.error(`ledger bench: lanes writer, ${lanes} lane(s), offered ${args.rate} jobs/s: ${result.settledJobsPerSecond} settled jobs/s, reconciled ${reconciled}`);
+      return { ...result, reconciled };
+    };
+    const count = args.rate * args.seconds;
+    // The same run's baseline: one lane (the writer before #17), a fifth of the jobs at the same offered rate.
+    const oneLane = await measure('l1-', 1, Math.max(50, Math.round(count / 5)));
+    const lanes = await measure(`l${args.lanes}-`, args.lanes, count);
+    return {
+      orderer: { batchTimeout: args.laneBatchTimeout, maxMessageCount: args.lanes },
+      outbox: 'DynamoDB Local (in memory), the pending index spread over 8 parts',
+      networkCeiling,
+      oneLane,
+      lanes,
+      reconciled: oneLane.reconciled && lanes.reconciled,
+    };
+  } finally {
+    await ledger.close();
+    await net.down();
+    await dynamo.stop();
+  }
 }
 
 main().catch((err) => {

@@ -70,6 +70,17 @@ function rows(): { main: string[]; where: string[] } {
       );
     }
   }
+  const st = ledger?.settlement;
+  if (st) {
+    const step = summary?.steps?.find((s: any) => s.name === 'ledger');
+    const command = step?.status === 'ok' ? (step.command ?? commandFor(summary.profile)) : 'npm run bench:ledger';
+    const c = st.networkCeiling;
+    for (const r of [st.lanes, st.oneLane]) {
+      main.push(
+        `| Settlement through the outbox, ${r.lanes} lane(s), offered ${num(r.offeredJobsPerSecond)} jobs/s: settled jobs/s; report→paid p50 / p95 ms; failed tx | ${num(r.settledJobsPerSecond)}; ${ms(r.reportToPaidMs.p50)} / ${ms(r.reportToPaidMs.p95)}; ${r.failedTransactions} | network ceiling, ${st.orderer.maxMessageCount} in flight: empty SubmitBatch ${num(c.emptySubmitBatch.transactionsPerSecond)} tx/s, one-key ${num(c.oneKey.transactionsPerSecond)} tx/s | ${(r.transactions / r.seconds / c.emptySubmitBatch.transactionsPerSecond).toFixed(2)} of the empty-tx rate (${r.eventsPerTransaction} events/tx) | ${r.jobs} jobs, reconciled ${r.reconciled} | ${code(command)} | ${day(step?.finishedAt ?? summary?.date)} |`,
+      );
+    }
+  }
   const sched = load('scheduler');
   if (sched) {
     const base = sched.pure.find((r: any) => r.chooser.startsWith('first-fit'));

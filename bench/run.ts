@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../lib/project-root';
 import { runCold } from './cold';
 import { Harness, startHarness } from './harness';
+import { goalRows } from './goals';
 import { renderReadme } from './report';
 import { runScheduler } from './scheduler';
 import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, resultsDir, round } from './support';
@@ -23,7 +24,10 @@ type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
 const LEDGER_FLAGS: Record<Profile, string[]> = {
-  quick: ['--jobs', '100', '--batch-sizes', '30,150', '--single-jobs', '8', '--concurrent-jobs', '32', '--concurrency', '16'],
+  quick: [
+    ...['--jobs', '100', '--batch-sizes', '30,150', '--single-jobs', '8', '--concurrent-jobs', '32', '--concurrency', '16'],
+    ...['--rate', '500', '--seconds', '10', '--ceiling-seconds', '3'],
+  ],
   full: [],
 };
 
@@ -136,6 +140,8 @@ function publishSummary(summary: { steps: Step[]; command: string; date: string 
   const merged = { ...summary, steps: NAMES.map((n) => steps.find((s) => s.name === n)).filter(Boolean) };
   process.stderr.write(`${JSON.stringify(merged, null, 2)}\n`);
   publish('summary', merged, { print: false });
+  const source = summary.source as { commit: string; modifiedTrackedFiles: string[] };
+  publish('goals', goalRows(source.commit + (source.modifiedTrackedFiles.length ? ' (plus uncommitted changes)' : '')), { print: false });
   renderReadme();
   note(`done in ${summary.wallSeconds as number} s; bench/README.md table rendered from bench/results/*.json`);
 }

@@ -31,10 +31,11 @@ export async function balanceOf(tx: Tx, accountId: string): Promise<number> {
   return deltas.reduce((sum, delta) => sum + delta.value.amount, 0);
 }
 
-/** Adds `amount` to the account without reading its balance. */
+/** Adds `amount` to the account without reading its balance (nor anything else from the peer). */
 export async function credit(tx: Tx, accountId: string, amount: number, kind: AccountEntry['kind'], reference: string): Promise<void> {
   const key = keys.balanceDelta(tx.state, accountId, tx.txId);
-  const own = await tx.state.get<BalanceDelta>(key);
+  // The key holds this transaction's id: no committed value can be there, so the peer is not asked.
+  const own = tx.state.pendingValue<BalanceDelta>(key);
   tx.state.put(key, { amount: (own?.amount ?? 0) + amount });
   addEntry(tx, accountId, amount, kind, reference);
 }

@@ -262,10 +262,27 @@ function parseEd25519Key(pem: string): KeyObject {
   return key;
 }
 
+/**
+ * Parsed provider keys by PEM: a batch verifies many reports signed by the same few providers, and
+ * parsing the PEM costs more than the verification. Bounded; a key is only ever a function of its PEM.
+ */
+const parsedKeys = new Map<string, KeyObject>();
+const MAX_PARSED_KEYS = 1000;
+
+function cachedEd25519Key(pem: string): KeyObject {
+  let key = parsedKeys.get(pem);
+  if (!key) {
+    key = parseEd25519Key(pem);
+    if (parsedKeys.size >= MAX_PARSED_KEYS) parsedKeys.clear();
+    parsedKeys.set(pem, key);
+  }
+  return key;
+}
+
 /** Ed25519 verification over the exact bytes of `message`. False on any malformed input. */
 function signatureVerifies(message: string, signatureB64: string, publicKeyPem: string): boolean {
   try {
-    return verify(null, Buffer.from(message, 'utf8'), parseEd25519Key(publicKeyPem), Buffer.from(signatureB64, 'base64'));
+    return verify(null, Buffer.from(message, 'utf8'), cachedEd25519Key(publicKeyPem), Buffer.from(signatureB64, 'base64'));
   } catch {
     return false;
   }

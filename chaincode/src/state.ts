@@ -16,10 +16,20 @@ export type Applied = 'applied' | 'duplicate';
  *
  * An overlay can be forked: a batch runs each event in a fork and merges it only if the event
  * succeeded, so a refused event leaves no partial writes behind.
+ *
+ * Each committed key and each committed range is fetched from the peer at most once per
+ * transaction: the root layer keeps what the stub answered (committed state cannot change under a
+ * running simulation, and Fabric's read set records the first read of a key anyway). A `SubmitBatch`
+ * of many jobs of one developer so reads the provider record, the accounts, the terms and the
+ * developer's balance range once, not once per job and again per debit.
  */
 export class TxState {
   /** Pending writes of this layer: serialised value, or null for a delete. */
   private readonly writes = new Map<string, string | null>();
+  /** Root only: committed values already fetched (undefined: fetched, absent). */
+  private readonly committed = new Map<string, string | undefined>();
+  /** Root only: committed ranges already fetched, by partial-key prefix, in key order. */
+  private readonly committedRanges = new Map<string, Array<[string, string]>>();
 
   constructor(
     private readonly ctx: Context,
@@ -52,15 +62,25 @@ export class TxState {
    */
   async listByPartialKey<T>(objectType: string, attributes: string[]): Promise<Array<{ key: string; value: T }>> {
     const prefix = this.key(objectType, attributes);
-    const merged = new Map<string, string>();
-    for await (const kv of this.ctx.stub.getStateByPartialCompositeKey(objectType, attributes)) {
-      merged.set(kv.key, Buffer.from(kv.value).toString('utf8'));
-    }
+    const merged = new Map<string, string>(await this.root().committedRange(prefix, objectType, attributes));
     for (const [key, value] of this.pendingWithPrefix(prefix)) {
       if (value === null) merged.delete(key);
       else merged.set(key, value);
     }
     return [...merged.keys()].sort(compareKeys).map((key) => ({ key, value: JSON.parse(merged.get(key) as string) as T }));
+  }
+
+  /**
+   * This transaction's own pending value at `key`, never asking the peer: for keys only this
+   * transaction can have written (a key holding its transaction id), where a read would cost a
+   * round trip and answer nothing.
+   */
+  pendingValue<T>(key: string): T | undefined {
+    if (this.writes.has(key)) {
+      const raw = this.writes.get(key);
+      return raw === null || raw === undefined ? undefined : (JSON.parse(raw) as T);
+    }
+    return this.parent?.pendingValue<T>(key);
   }
 
   /** A child layer whose writes reach this one only through `merge`. */
@@ -89,8 +109,27 @@ export class TxState {
   private async getRaw(key: string): Promise<string | undefined> {
     if (this.writes.has(key)) return this.writes.get(key) ?? undefined;
     if (this.parent) return this.parent.getRaw(key);
+    if (this.committed.has(key)) return this.committed.get(key);
     const bytes = await this.ctx.stub.getState(key);
-    return bytes && bytes.length > 0 ? Buffer.from(bytes).toString('utf8') : undefined;
+    const value = bytes && bytes.length > 0 ? Buffer.from(bytes).toString('utf8') : undefined;
+    this.committed.set(key, value);
+    return value;
+  }
+
+  private root(): TxState {
+    return this.parent ? this.parent.root() : this;
+  }
+
+  /** The committed entries under `prefix`, fetched from the peer once per transaction. */
+  private async committedRange(prefix: string, objectType: string, attributes: string[]): Promise<Array<[string, string]>> {
+    const cached = this.committedRanges.get(prefix);
+    if (cached) return cached;
+    const entries: Array<[string, string]> = [];
+    for await (const kv of this.ctx.stub.getStateByPartialCompositeKey(objectType, attributes)) {
+      entries.push([kv.key, Buffer.from(kv.value).toString('utf8')]);
+    }
+    this.committedRanges.set(prefix, entries);
+    return entries;
   }
 
   /** Pending writes under `prefix` from this layer and its ancestors; nearer layers win. */

@@ -115,19 +115,46 @@ export interface ProviderStore {
 }
 
 export interface Outbox {
-  /** Appends ledger events for `stream` (a job or account id), kept in order per stream. */
-  append(stream: string, events: LedgerEvent[]): Promise<void>;
-  /** Oldest pending entries first. */
+  /**
+   * Appends ledger events for `stream` (a job or account id), kept in order per stream. `route`
+   * tells the ledger writer which lane the events may travel in (use-cases/outbox.ts); without
+   * one they are committed alone, with nothing else in flight.
+   */
+  append(stream: string, events: LedgerEvent[], route?: OutboxRoute): Promise<void>;
+  /** Oldest pending entries first (at most `limit`). */
   pending(limit: number): Promise<OutboxEntry[]>;
-  markDone(entry: OutboxEntry): Promise<void>;
+  /**
+   * Pending entries not older than `cursor` (all, without one), oldest first, at most `limit` per
+   * part of the index; and the cursor to ask from next time. Entries newer than `horizon` may
+   * have older ones still unread: only entries up to it are known to come in order.
+   */
+  pendingSince(cursor: OutboxCursor | undefined, limit: number): Promise<{ entries: OutboxEntry[]; cursor: OutboxCursor; horizon?: string }>;
+  /** Removes committed entries (in batches). */
+  markDone(entries: OutboxEntry[]): Promise<void>;
   markRejected(entry: OutboxEntry, error: string): Promise<void>;
 }
+
+/**
+ * Where an outbox entry may travel: `lane` is the account whose balance its events may read (a
+ * job's developer), `payee` the account they may credit (the job's provider's account). Every
+ * entry whose events may settle a job must name its payee.
+ */
+export interface OutboxRoute {
+  lane: string;
+  payee?: string;
+}
+
+/** Opaque to the core: where an outbox reader stopped, per part of the index. */
+export type OutboxCursor = Record<string, string>;
 
 export interface OutboxEntry {
   stream: string;
   seq: string;
   event: LedgerEvent;
   enqueuedAt: string;
+  /** Absent on entries that must be committed alone. */
+  lane?: string;
+  payee?: string;
 }
 
 export interface ProviderQueues {

@@ -4,12 +4,15 @@ import { catchUpBalances } from '../core/use-cases/balances';
 import { drainOutbox } from '../core/use-cases/outbox';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { withLambdaContext } from '../adapters/observability';
+import { ENV } from './manifest';
 
 const deps = depsFromEnv();
+const lanes = Math.max(1, Number(process.env[ENV.ledgerWriterLanes] ?? 1) || 1);
 
 /**
  * The ledger writer: triggered by the outbox table's stream in AWS (and run on a timer in local
- * mode), it commits pending ledger events in batches until none are left, then brings the
+ * mode), it commits pending ledger events in batches until none are left (`LEDGER_WRITER_LANES`
+ * transactions in flight, one per lane: use-cases/outbox.ts), then brings the
  * balances read model up to the ledger's committed movements (reporting each job's settlement lag
  * as it is first recorded paid). Throwing makes the stream retry the batch; entries are only
  * removed once committed, so nothing is lost.
@@ -18,13 +21,8 @@ export const handler = middy<unknown, { committed: number; rejected: number; mov
   .use(withLambdaContext())
   .handler(async () => {
     const ledger = await ledgerFromEnv();
-    const total = { committed: 0, rejected: 0, movements: 0 };
-    for (;;) {
-      const { committed, rejected } = await drainOutbox(deps.outbox, ledger);
-      total.committed += committed;
-      total.rejected += rejected;
-      if (committed + rejected === 0) break;
-    }
+    const { committed, rejected } = await drainOutbox(deps.outbox, ledger, { lanes });
+    const total = { committed, rejected, movements: 0 };
     total.movements = await catchUpBalances(ledger, deps.balances, deps.jobs, total.committed > 0 ? 200 : 20, { telemetry: deps.telemetry, now: deps.now });
     return total;
   });

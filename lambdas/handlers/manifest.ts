@@ -190,6 +190,11 @@ export const ENV = {
   /** `embedded` (local default) or `fabric`. */
   ledgerMode: 'LEDGER_MODE',
   /**
+   * The ledger writer's lanes: transactions in flight at once (use-cases/outbox.ts), default 1.
+   * The orderer's `MaxMessageCount` should match it (chaincode/network/lib.sh).
+   */
+  ledgerWriterLanes: 'LEDGER_WRITER_LANES',
+  /**
    * The controller's settings, read by `configFromEnv` (lambdas/adapters/deps.ts) and
    * `allowLoopbackCallbacks` (lambdas/adapters/api-options.ts), each with a default there; the CDK
    * stack sets every one of them from context (lib/config.ts#controllerEnvironment).

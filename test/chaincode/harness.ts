@@ -34,6 +34,11 @@ export interface ChaincodeHarness {
   movements(): Promise<MovementsEvent[]>;
   /** Moves the clock of later transactions' timestamps forward (a month ends, say). */
   advanceClock(seconds: number): void;
+  /**
+   * What the last transaction asked the peer for, one line per call (`get <key>`, `range <prefix>`):
+   * the chaincode↔peer round trips of its simulation. Only the in-memory stub counts them.
+   */
+  lastReads?(): string[];
   close(): Promise<void>;
 }
 
@@ -62,6 +67,8 @@ interface MemoryWorld {
   txCount: number;
   /** Seconds added to every later transaction's timestamp (advanceClock). */
   offsetS: number;
+  /** The reads of the transaction running or last run. */
+  reads: string[];
 }
 
 /**
@@ -87,6 +94,7 @@ class MemoryStub {
   }
 
   async getState(key: string): Promise<Uint8Array> {
+    this.world.reads.push(`get ${key}`);
     return this.world.state.get(key) ?? Buffer.alloc(0);
   }
 
@@ -104,6 +112,7 @@ class MemoryStub {
 
   getStateByPartialCompositeKey(objectType: string, attributes: string[]): AsyncIterable<Iterators.KV> {
     const prefix = this.createCompositeKey(objectType, attributes);
+    this.world.reads.push(`range ${prefix}`);
     const rows = [...this.world.state.entries()]
       .filter(([key]) => key.startsWith(prefix))
       .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -132,13 +141,14 @@ async function* iterable<T>(rows: T[]): AsyncIterable<T> {
 }
 
 async function createMemoryHarness(): Promise<ChaincodeHarness> {
-  const world: MemoryWorld = { state: new Map(), history: new Map(), events: [], txCount: 0, offsetS: 0 };
+  const world: MemoryWorld = { state: new Map(), history: new Map(), events: [], txCount: 0, offsetS: 0, reads: [] };
   const instances = new Map<string, Contract>(contracts.map((C) => [new C().getName(), new C()]));
 
   async function run(contractName: string, fn: string, args: string[], as: Identity, commit: boolean): Promise<string> {
     const contract = instances.get(contractName);
     if (!contract) throw new Error(`no contract ${contractName}`);
     world.txCount += 1;
+    world.reads = [];
     const seconds = 1_700_000_000 + world.offsetS + world.txCount;
     const stub = new MemoryStub(world, `tx${String(world.txCount).padStart(6, '0')}`, seconds);
     const identity: Pick<ClientIdentity, 'getMSPID' | 'getID'> = { getMSPID: () => as.mspId, getID: () => as.id };
@@ -166,6 +176,7 @@ async function createMemoryHarness(): Promise<ChaincodeHarness> {
     evaluate: (contract, fn, args, as = CONTROLLER) => run(contract, fn, args, as, false),
     movements: async () => [...world.events],
     advanceClock: (seconds) => void (world.offsetS += seconds),
+    lastReads: () => [...world.reads],
     close: async () => undefined,
   };
 }

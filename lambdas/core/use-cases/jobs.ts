@@ -139,7 +139,7 @@ export async function cancelJob(deps: Deps, user: User, jobId: string) {
     throw notCancellable((await deps.jobs.getJob(jobId)) ?? job);
   }
   deps.telemetry.jobFinished('cancelled');
-  if (job.previousProviders?.length) await deps.outbox.append(jobId, [{ type: 'FailJob', jobId, reason: 'cancelled by the developer' }]);
+  if (job.previousProviders?.length) await deps.outbox.append(jobId, [{ type: 'FailJob', jobId, reason: 'cancelled by the developer' }], { lane: job.developerId });
   // A cancelled job charges nothing: its hold goes back to the developer's available balance.
   await releaseHold(deps, jobId);
   return { ...job, ...changes } as JobRecord;

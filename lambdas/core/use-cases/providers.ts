@@ -147,7 +147,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   if (job.attempt !== report.attempt) throw conflict(`the job is at attempt ${job.attempt}; this report is for attempt ${report.attempt}`);
   if (TERMINAL.includes(job.status)) {
     if (job.runtimeMs === report.runtimeMs && job.resultSha256 === report.resultSha256) {
-      await finishReport(deps, job);
+      await finishReport(deps, job, provider.ownerId);
       return { jobId: job.jobId, status: job.status, duplicate: true };
     }
     throw conflict(`job ${job.jobId} is already ${job.status}`);
@@ -181,14 +181,14 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     // Another writer moved the job first: the same report again (idempotent), or the reaper took it back.
     const again = await deps.jobs.getJob(job.jobId);
     if (again && again.attempt === report.attempt && again.providerId === providerId && TERMINAL.includes(again.status)) {
-      await finishReport(deps, again);
+      await finishReport(deps, again, provider.ownerId);
       return { jobId: job.jobId, status: again.status, duplicate: true };
     }
     throw conflict(`job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`);
   }
   deps.telemetry.jobFinished(status === 'SUCCEEDED' ? 'succeeded' : 'failed');
   injectFault('report.afterTransition');
-  await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, pendingReport });
+  await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, pendingReport }, provider.ownerId);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
 }
@@ -224,15 +224,19 @@ function checkRuntime(deps: Deps, job: JobRecord, report: RuntimeReport): void {
  * and finishes. The events are appended at least once (the ledger takes the identical SetRuntime
  * and ConfirmReceipt again as duplicates); the capacity is released at most once, by whoever
  * removes `pendingReport` (a conditional write).
+ *
+ * `payee` is the ledger account the provider is paid into (its owner's: `RegisterProvider`); with
+ * it the events travel in the developer's lane of the ledger writer, without it (the reaper's
+ * path) they are committed alone (use-cases/outbox.ts).
  */
-export async function finishReport(deps: Deps, job: JobRecord): Promise<void> {
+export async function finishReport(deps: Deps, job: JobRecord, payee?: string): Promise<void> {
   const pending = job.pendingReport;
   const providerId = job.providerId;
   if (!pending || !providerId || !TERMINAL.includes(job.status)) return;
   await deps.outbox.append(job.jobId, [
     { type: 'SetRuntime', jobId: job.jobId, report: pending.report, signature: pending.signature },
     { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0 },
-  ]);
+  ], payee === undefined ? undefined : { lane: job.developerId, payee });
   const claimed = await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: job.attempt, present: 'pendingReport' }, [
     'pendingReport',
     'leaseShard',

@@ -93,7 +93,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
         billing: job.billingUnits ?? deps.config.billing,
         maxCost: job.maxCost,
       },
-    ]);
+    ], { lane: job.developerId });
     injectFault('place.beforeSend');
     try {
       const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
@@ -306,7 +306,7 @@ export async function finishReclaim(deps: Deps, job: JobRecord): Promise<void> {
   const providerId = job.releaseFrom;
   if (!providerId) return;
   if (job.status === 'FAILED') {
-    await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason: job.reason ?? 'failed' }]);
+    await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason: job.reason ?? 'failed' }], { lane: job.developerId });
     // A failed job charges nothing: its hold goes back to the developer's available balance.
     await releaseHold(deps, job.jobId);
   }
@@ -334,7 +334,7 @@ export async function expireWaiting(deps: Deps): Promise<number> {
     if (!moved) continue;
     deps.telemetry.jobFinished('failed');
     failed++;
-    if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }]);
+    if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }], { lane: job.developerId });
     await releaseHold(deps, job.jobId);
   }
   return failed;

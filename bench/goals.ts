@@ -1,0 +1,57 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resultsDir } from './support';
+
+/**
+ * The goals the benchmarks are held to, one row each in bench/results/goals.json
+ * (`{ figure, value, unit, goal, holds }`, with the commit measured). One list: a benchmark that
+ * serves a goal adds its row here, reading the figure from its own results file.
+ */
+
+export interface Goal {
+  figure: string;
+  unit: string;
+  /** The goal in words, as the issue states it. */
+  goal: string;
+  /** The figure from bench/results/*.json, or undefined when that benchmark has not run. */
+  read(load: (name: string) => any): number | undefined;
+  holds(value: number): boolean;
+}
+
+export const GOALS: Goal[] = [
+  {
+    figure: 'settled jobs/s, lanes writer through the outbox on local Fabric (#17)',
+    unit: 'jobs/s',
+    goal: '>= 500 sustained for 60 s',
+    read: (load) => load('ledger')?.settlement?.lanes?.settledJobsPerSecond,
+    holds: (v) => v >= 500,
+  },
+  {
+    figure: 'failed or lost events after retries, lanes writer (#17)',
+    unit: 'events',
+    goal: '0, every job settled once, reconciliation exact',
+    read: (load) => {
+      const s = load('ledger')?.settlement?.lanes;
+      return s === undefined ? undefined : s.jobs - s.settled + s.settledTwice + s.unpaid + (s.reconciled ? 0 : 1);
+    },
+    holds: (v) => v === 0,
+  },
+  {
+    figure: 'report → paid on the ledger, p95, lanes writer (#17)',
+    unit: 'ms',
+    goal: '<= 3000 at 500 jobs/s',
+    read: (load) => load('ledger')?.settlement?.lanes?.reportToPaidMs?.p95,
+    holds: (v) => v <= 3000,
+  },
+];
+
+export function goalRows(commit: string): Array<{ figure: string; value: number | null; unit: string; goal: string; holds: boolean; commit: string }> {
+  const load = (name: string) => {
+    const path = join(resultsDir(), `${name}.json`);
+    return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+  };
+  return GOALS.map((g) => {
+    const value = g.read(load);
+    return { figure: g.figure, value: value ?? null, unit: g.unit, goal: g.goal, holds: value !== undefined && g.holds(value), commit };
+  });
+}
