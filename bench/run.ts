@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../lib/project-root';
 import { runCold } from './cold';
@@ -18,7 +18,7 @@ import { runWarm } from './warm';
  * the results table of bench/README.md, rendered from the files just written.
  */
 
-const NAMES = ['scheduler', 'cold', 'warm', 'throughput', 'ledger'] as const;
+const NAMES = ['scheduler', 'cold', 'warm', 'throughput', 'cost', 'ledger'] as const;
 type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
@@ -27,7 +27,7 @@ const LEDGER_FLAGS: Record<Profile, string[]> = {
   full: [],
 };
 
-const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler'>, (h: Harness, profile: Profile) => Promise<object>> = {
+const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler' | 'cost'>, (h: Harness, profile: Profile) => Promise<object>> = {
   cold: runCold,
   warm: runWarm,
   throughput: runThroughput,
@@ -43,14 +43,15 @@ interface Step {
   error?: string;
 }
 
-/** bench/ledger.js in a child process; its JSON goes to our stdout, its progress to our stderr. */
-function runLedger(profile: Profile): Promise<void> {
+/** A benchmark in a child process of its own (ledger.js, cost.js); its JSON goes to our stdout, its progress to our stderr. */
+function runChild(script: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, 'ledger.js'), ...LEDGER_FLAGS[profile]], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [join(__dirname, script), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bench/ledger.js exited with ${signal ?? code}`))));
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bench/${script} exited with ${signal ?? code}`))));
   });
 }
+const runLedger = (profile: Profile) => runChild('ledger.js', LEDGER_FLAGS[profile]);
 
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2));
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
     }
   };
 
-  const needsPlatform = chosen.some((n) => n !== 'ledger');
+  const needsPlatform = chosen.some((n) => n !== 'ledger' && n !== 'cost');
   let platformSeconds = 0;
   if (needsPlatform) {
     const t0 = performance.now();
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     note(`platform up in ${platformSeconds} s`);
     try {
       for (const name of chosen) {
-        if (name === 'ledger') continue;
+        if (name === 'ledger' || name === 'cost') continue;
         // The scheduler benchmark uses the platform's DynamoDB Local (a table of its own).
         if (name === 'scheduler') await step(name, async () => publish(name, await runScheduler(args.profile)));
         else await step(name, async () => publish(name, await onPlatform[name](harness, args.profile)));
@@ -101,6 +102,8 @@ async function main(): Promise<void> {
       await harness.stop();
     }
   }
+  // Cost counts on a platform of its own (wire proxies, the sync wait as in AWS: its own process).
+  if (chosen.includes('cost')) await step('cost', () => runChild('cost.js', args.profile === 'quick' ? ['--quick'] : []));
   if (chosen.includes('ledger')) await step('ledger', () => runLedger(args.profile));
 
   const summary = {
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
     ledgerFlags: LEDGER_FLAGS[args.profile],
   };
   publishSummary(summary);
+  collectGoals(summary.source.commit, summary.source.modifiedTrackedFiles);
   if (steps.some((s) => s.status === 'failed')) process.exitCode = 1;
 }
 
@@ -138,6 +142,21 @@ function publishSummary(summary: { steps: Step[]; command: string; date: string 
   publish('summary', merged, { print: false });
   renderReadme();
   note(`done in ${summary.wallSeconds as number} s; bench/README.md table rendered from bench/results/*.json`);
+}
+
+/**
+ * bench/results/goals.json: every result file's `goals` rows ({ figure, value, unit, goal, holds }),
+ * with the commit measured. Kept minimal: another branch adds goals of its own to the same file.
+ */
+function collectGoals(commit: string, modifiedTrackedFiles: string[]): void {
+  const goals: object[] = [];
+  for (const file of readdirSync(resultsDir())
+    .filter((f) => f.endsWith('.json') && f !== 'goals.json' && f !== 'summary.json')
+    .sort()) {
+    const result = JSON.parse(readFileSync(join(resultsDir(), file), 'utf8')) as { goals?: object[]; date?: string };
+    for (const g of result.goals ?? []) goals.push({ ...g, source: file, date: result.date });
+  }
+  publish('goals', { commit, modifiedTrackedFiles, date: new Date().toISOString(), goals }, { print: false });
 }
 
 main().then(
