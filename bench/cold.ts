@@ -85,6 +85,16 @@ export async function runCold(h: Harness, profile: Profile): Promise<object> {
     ledgerWriter: h.ledger.runsSince(since),
     unpaidAfter30s: unpaid,
     rawMs: { platform: ms.map((x) => round(x)), baseline: baseline.map((x) => round(x)) },
+    // Issue #16's goal for this figure (bench/run.ts gathers every result's goals into goals.json).
+    goals: [
+      {
+        figure: 'cold stdio invocation, p50 vs a bare docker run',
+        value: round(p.p50 / b.p50, 2),
+        unit: 'ratio',
+        goal: '<= 1.15',
+        holds: p.p50 / b.p50 <= 1.15,
+      },
+    ],
   };
 }
 

@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resultsDir } from './support';
 
 /**
  * The goals the benchmarks are held to, one row each in bench/results/goals.json
- * (`{ figure, value, unit, goal, holds }`, with the commit measured). One list: a benchmark that
- * serves a goal adds its row here, reading the figure from its own results file.
+ * (`{ figure, value, unit, goal, holds }`, with the commit measured): the rows of GOALS below, read
+ * from the results files, and the `goals` rows a benchmark writes into its own results file
+ * (cold, warm, cost: their figure and its goal are computed where they are measured).
  */
 
 export interface Goal {
@@ -50,8 +51,16 @@ export function goalRows(commit: string): Array<{ figure: string; value: number 
     const path = join(resultsDir(), `${name}.json`);
     return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
   };
-  return GOALS.map((g) => {
+  const listed = GOALS.map((g) => {
     const value = g.read(load);
     return { figure: g.figure, value: value ?? null, unit: g.unit, goal: g.goal, holds: value !== undefined && g.holds(value), commit };
   });
+  const written = readdirSync(resultsDir())
+    .filter((f) => f.endsWith('.json') && f !== 'goals.json' && f !== 'summary.json')
+    .sort()
+    .flatMap((file) => {
+      const result = JSON.parse(readFileSync(join(resultsDir(), file), 'utf8')) as { goals?: Array<{ figure: string; value: number | null; unit: string; goal: string; holds: boolean }> };
+      return (result.goals ?? []).map((g) => ({ ...g, commit }));
+    });
+  return [...listed, ...written];
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildExampleImages } from '../examples/images';
 import { Platform, startPlatform } from '../local/platform';
+import type { WireCounter } from '../local/wire-count';
 import { AgentEvent, ProviderAgent } from '../provider-agent/src/agent';
 import { ControllerClient } from '../provider-agent/src/controller-client';
 import { createProviderKeys } from '../provider-agent/src/keys';
@@ -161,7 +162,7 @@ export class LedgerDriver {
   }
 }
 
-export async function startHarness(options: { agents?: number } = {}): Promise<Harness> {
+export async function startHarness(options: { agents?: number; wire?: WireCounter } = {}): Promise<Harness> {
   // stdout carries the benchmarks' JSON only: the handlers' own log lines (console.log) go to stderr.
   console.log = (...args: unknown[]) => console.error(...args);
   console.info = console.log;
@@ -175,6 +176,7 @@ export async function startHarness(options: { agents?: number } = {}): Promise<H
     ledgerIntervalMs: 24 * 3600 * 1000,
     log: (line) => note(line),
     agentLogLevel: 'error',
+    wire: options.wire,
   });
   const stops: Array<() => Promise<void>> = [() => platform.stop(), async () => rmSync(dataDir, { recursive: true, force: true })];
   try {

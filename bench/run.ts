@@ -19,7 +19,7 @@ import { runWarm } from './warm';
  * the results table of bench/README.md, rendered from the files just written.
  */
 
-const NAMES = ['scheduler', 'cold', 'warm', 'throughput', 'ledger'] as const;
+const NAMES = ['scheduler', 'cold', 'warm', 'throughput', 'cost', 'ledger'] as const;
 type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
@@ -31,7 +31,7 @@ const LEDGER_FLAGS: Record<Profile, string[]> = {
   full: [],
 };
 
-const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler'>, (h: Harness, profile: Profile) => Promise<object>> = {
+const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler' | 'cost'>, (h: Harness, profile: Profile) => Promise<object>> = {
   cold: runCold,
   warm: runWarm,
   throughput: runThroughput,
@@ -47,14 +47,15 @@ interface Step {
   error?: string;
 }
 
-/** bench/ledger.js in a child process; its JSON goes to our stdout, its progress to our stderr. */
-function runLedger(profile: Profile): Promise<void> {
+/** A benchmark in a child process of its own (ledger.js, cost.js); its JSON goes to our stdout, its progress to our stderr. */
+function runChild(script: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, 'ledger.js'), ...LEDGER_FLAGS[profile]], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [join(__dirname, script), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bench/ledger.js exited with ${signal ?? code}`))));
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bench/${script} exited with ${signal ?? code}`))));
   });
 }
+const runLedger = (profile: Profile) => runChild('ledger.js', LEDGER_FLAGS[profile]);
 
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2));
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     }
   };
 
-  const needsPlatform = chosen.some((n) => n !== 'ledger');
+  const needsPlatform = chosen.some((n) => n !== 'ledger' && n !== 'cost');
   let platformSeconds = 0;
   if (needsPlatform) {
     const t0 = performance.now();
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     note(`platform up in ${platformSeconds} s`);
     try {
       for (const name of chosen) {
-        if (name === 'ledger') continue;
+        if (name === 'ledger' || name === 'cost') continue;
         // The scheduler benchmark uses the platform's DynamoDB Local (a table of its own).
         if (name === 'scheduler') await step(name, async () => publish(name, await runScheduler(args.profile)));
         else await step(name, async () => publish(name, await onPlatform[name](harness, args.profile)));
@@ -105,6 +106,8 @@ async function main(): Promise<void> {
       await harness.stop();
     }
   }
+  // Cost counts on a platform of its own (wire proxies, the sync wait as in AWS: its own process).
+  if (chosen.includes('cost')) await step('cost', () => runChild('cost.js', args.profile === 'quick' ? ['--quick'] : []));
   if (chosen.includes('ledger')) await step('ledger', () => runLedger(args.profile));
 
   const summary = {

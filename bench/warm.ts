@@ -131,6 +131,11 @@ export async function runWarm(h: Harness, profile: Profile): Promise<object> {
     ledgerWriter: h.ledger.runsSince(since),
     unpaidAfter30s: unpaid,
     rawMs: { platform: ms.map((x) => round(x)), baseline: baseline.map((x) => round(x, 2)) },
+    // Issue #16's goals for this figure (bench/run.ts gathers every result's goals into goals.json).
+    goals: [
+      { figure: 'warm http invocation, p50 added over a direct call', value: round(p.p50 - b.p50), unit: 'ms', goal: '<= 20', holds: p.p50 - b.p50 <= 20 },
+      { figure: 'warm http invocation, p95 added over a direct call', value: round(p.p95 - b.p95), unit: 'ms', goal: '<= 40', holds: p.p95 - b.p95 <= 40 },
+    ],
   };
 }
 

@@ -42,7 +42,7 @@ interface Sizing {
  * A handler added to the manifest without an entry here gets `defaultSizing` (behind the API, so
  * under its 30 s limit) until someone sizes it.
  */
-const SIZING: Partial<Record<HandlerName, Sizing>> = {
+export const SIZING: Partial<Record<HandlerName, Sizing>> = {
   // scrypt password hashing is CPU-bound, and Lambda CPU scales with memory.
   accounts: { timeout: Duration.seconds(10), memorySize: 1024, description: 'Accounts: sign-up, log-in, profile, controller public key' },
   functions: { timeout: Duration.seconds(10), memorySize: 512, description: 'Function registry' },

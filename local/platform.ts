@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { generateKeyPair } from '../contract/src';
 import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
 import { lambdaContext, LambdaHandler, startApiServer } from './api-server';
+import type { WireCounter } from './wire-count';
 import { startS3CorsProxy } from './s3-cors';
 import { projectRoot } from '../lib/project-root';
 import { ensureDocker } from './docker';
@@ -55,6 +56,8 @@ export interface PlatformOptions {
    *   network), else embedded
    */
   ledger?: { mode: 'embedded' } | { mode: 'fabric'; env: Record<string, string> };
+  /** Counts every request to DynamoDB, SQS, S3 and the API through proxies (local/wire-count.ts; bench/cost.ts). @default none */
+  wire?: WireCounter;
 }
 
 export interface Platform {
@@ -129,9 +132,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: options.wire ? await options.wire.wrap('dynamodb', dynamo.endpoint) : dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: options.wire ? await options.wire.wrap('sqs', fauxqs.endpoint) : fauxqs.endpoint,
+      AWS_ENDPOINT_URL_S3: options.wire ? await options.wire.wrap('s3', s3.endpoint) : s3.endpoint,
       [ENV.bucket]: 'chainfaas-results',
       [ENV.queuePrefix]: 'chainfaas-provider-',
       [ENV.signingKeyFile]: keyFile,
@@ -203,8 +206,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await reaping?.catch(() => undefined);
     });
 
-    const { server, url: apiUrl } = await startApiServer(options.port ?? 3000, handlers, { portalDir: options.portalDir ?? join(projectRoot(), 'portal', 'dist') });
+    const { server, url: serverUrl } = await startApiServer(options.port ?? 3000, handlers, {
+      portalDir: options.portalDir ?? join(projectRoot(), 'portal', 'dist'),
+    });
     stops.push(() => closeServer(server));
+    const apiUrl = options.wire ? await options.wire.wrap('api', serverUrl) : serverUrl;
     log(`API at ${apiUrl}`);
 
     const images = options.images === false ? {} : await buildExampleImages(registry.address);

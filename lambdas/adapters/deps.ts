@@ -22,6 +22,7 @@ import { DynamoPeerStore } from './dynamo/peers';
 import { peerEnrolmentFromEnv } from './fabric-enrolment';
 import type { PeerDeps } from '../core/use-cases/peers';
 import { telemetry } from './observability';
+import { InProcessJobWaiter } from '../core/job-waiter';
 
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -148,6 +149,8 @@ export function depsFromEnv(): Deps {
     telemetry,
     credentials: process.env[ENV.providerRoleArn] ? new StsProviderCredentials(process.env[ENV.providerRoleArn] as string, config.scheduling.providerCredentialsTtlS) : undefined,
     developerBuckets: new S3DeveloperBuckets(),
+    // JOB_WAKE=off: the sync wait reads the job alone, as a waiting Lambda in AWS does (bench/cost.ts measures that).
+    waiter: process.env[ENV.jobWake] === 'off' ? undefined : new InProcessJobWaiter(),
   };
   return cached;
 }

@@ -455,3 +455,23 @@ export interface Telemetry {
   /** An error the controller logs and carries on from (it must not undo a transition already made). */
   error(message: string, attributes?: Record<string, unknown>): void;
 }
+
+/**
+ * How a sync invocation learns that its job ended (use-cases/invocations.ts#waitForJob). A wait
+ * `listen`s before it reads the job, so a `notify` that comes between its read and its sleep is
+ * not lost: the next `sleep` returns at once. `notify` is called where a job becomes terminal
+ * (an accepted report, a reclaim that fails it, a cancel). In one process (local mode, one
+ * controller process) the notification is the wake-up; across processes (AWS: the report is
+ * another Lambda's request, and a Lambda sandbox serves one request at a time) it reaches no one,
+ * and the waiting call's consistent reads are what notice the end (see ARCHITECTURE.md, "The sync wait").
+ */
+export interface JobWaiter {
+  listen(jobId: string): JobWake;
+  notify(jobId: string): void;
+}
+
+export interface JobWake {
+  /** Resolves after `ms`, or as soon as the job is notified (at once if it was since the last sleep); true when notified. */
+  sleep(ms: number): Promise<boolean>;
+  close(): void;
+}

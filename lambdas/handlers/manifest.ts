@@ -179,6 +179,11 @@ export const ENV = {
    * read model follows a ledger); off in a controller without a ledger.
    */
   balanceHolds: 'BALANCE_HOLDS',
+  /**
+   * `off`: sync waits get no in-process wake-up and notice their job's end by reading it alone, as
+   * a waiting Lambda in AWS does (bench/cost.ts counts that path). Default on; harmless in Lambda.
+   */
+  jobWake: 'JOB_WAKE',
   /** The payment provider top-ups charge: `test` (local mode; see adapters/payments); unset: no top-ups. */
   paymentProvider: 'PAYMENT_PROVIDER',
   /** AWS: ARN of the Secrets Manager secret holding the controller's PKCS#8 PEM key. */

@@ -1,7 +1,6 @@
 import { jobCost } from '../../chaincode/src/pricing';
-import { canonicalJson } from '../../lambdas/core/canonical-json';
 import type { LedgerEvent, LedgerEventResult } from '../../lambdas/core/ledger';
-import { generateKeyPair, signPayload } from '../../lambdas/core/signing';
+import { canonicalJson, generateKeyPair, signPayload } from '../../contract/src';
 import { ChaincodeHarness, memoryHarness } from './harness';
 
 /**

@@ -4,7 +4,7 @@ import type { BillingUnits } from '../ledger';
 import type { ProviderRecord, User } from '../model';
 import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
 import type { DeveloperBuckets, ProviderCredentialIssuer } from '../ports';
-import type { BillingStore, PaymentProvider, Telemetry } from '../ports';
+import type { BillingStore, JobWaiter, PaymentProvider, Telemetry } from '../ports';
 import type { PolicyName } from '../scheduler';
 import { firstIssue, Role } from '../../../contract/src';
 
@@ -78,6 +78,8 @@ export interface Deps {
   billingStore?: BillingStore;
   /** The payment provider top-ups charge (PAYMENT_PROVIDER); absent: top-ups are unavailable. */
   payments?: PaymentProvider;
+  /** Wakes sync invocations when their job ends (ports.ts#JobWaiter); absent: they notice by reading the job alone. */
+  waiter?: JobWaiter;
   now?: () => Date;
 }
 

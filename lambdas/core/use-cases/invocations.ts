@@ -11,6 +11,7 @@ import { getOwnFunction, requireLive } from './functions';
 import { admit, dispatch } from './scheduling';
 import { holdForJob, pricesInForce, releaseHold } from './holds';
 import { injectFault } from '../faults';
+import { NO_WAKE } from '../job-waiter';
 
 /**
  * Invocations: a job per call, placed at once when capacity allows; sync callers wait for it.
@@ -214,18 +215,35 @@ export async function createInputUpload(deps: Deps, inputs: InputStorage, caller
   };
 }
 
+/** The sync wait's reads: the first at once, then every WAIT_MIN_MS, or a fifth of the time waited so far, up to WAIT_MAX_MS. */
+export const WAIT_MIN_MS = 20;
+export const WAIT_MAX_MS = 1000;
+
 /**
- * Polls the job until it is terminal or `waitS` has passed; returns its latest state. The poll
- * interval grows from 25 ms to at most 100 ms: a sync caller learns of the result within ~100 ms
- * (bench/ showed a 500 ms cap cost cold calls ~260 ms at p50), for at most ~10 reads a second.
+ * Waits until the job is terminal or `waitS` has passed; returns its latest state. The wait
+ * listens for the job's end (`deps.waiter`: in one process the accepted report wakes it at once)
+ * and reads the job (consistent) first and after each wake-up or back-off: every WAIT_MIN_MS,
+ * then a fifth of the time already waited (a long job is noticed at most ~20% late), at most
+ * WAIT_MAX_MS. Where no notification can reach the waiting request (a Lambda in AWS), those reads
+ * are how it notices: a job of 150 ms costs ~7 reads (ARCHITECTURE.md, "The sync wait").
  */
-export async function waitForJob(deps: Deps, jobId: string, waitS: number): Promise<JobRecord | undefined> {
-  const until = Date.now() + waitS * 1000;
-  let delay = 25;
-  for (;;) {
-    const job = await deps.jobs.getJob(jobId);
-    if (!job || TERMINAL.includes(job.status) || Date.now() >= until) return job;
-    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, until - Date.now()))));
-    delay = Math.min(Math.ceil(delay * 1.5), 100);
+export async function waitForJob(
+  deps: Deps,
+  jobId: string,
+  waitS: number,
+  backOff = { minMs: WAIT_MIN_MS, maxMs: WAIT_MAX_MS },
+): Promise<JobRecord | undefined> {
+  const started = Date.now();
+  const until = started + waitS * 1000;
+  const wake = (deps.waiter ?? NO_WAKE).listen(jobId);
+  try {
+    for (;;) {
+      const job = await deps.jobs.getJob(jobId);
+      if (!job || TERMINAL.includes(job.status) || Date.now() >= until) return job;
+      const pause = Math.min(backOff.maxMs, Math.max(backOff.minMs, (Date.now() - started) / 5));
+      await wake.sleep(Math.min(pause, Math.max(0, until - Date.now())));
+    }
+  } finally {
+    wake.close();
   }
 }

@@ -187,6 +187,8 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     throw conflict(`job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`);
   }
   deps.telemetry.jobFinished(status === 'SUCCEEDED' ? 'succeeded' : 'failed');
+  // The job is terminal in the table now: a sync call waiting in this process answers at once.
+  deps.waiter?.notify(job.jobId);
   injectFault('report.afterTransition');
   await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, pendingReport }, provider.ownerId);
   await dispatchWaiting(deps);

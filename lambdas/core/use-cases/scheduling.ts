@@ -271,6 +271,7 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
       return { outcome: 'gone' };
     }
     deps.telemetry.jobFinished('failed');
+    deps.waiter?.notify(job.jobId);
     injectFault('reclaim.afterTransition');
     await finishReclaim(deps, { ...job, ...failed });
     return { outcome: 'failed', reason: failure };
@@ -333,6 +334,7 @@ export async function expireWaiting(deps: Deps): Promise<number> {
     const moved = await deps.jobs.transition(job.jobId, ['QUEUED'], { status: 'FAILED', reason, finishedAt: now.toISOString() }, { attempt: job.attempt }, ['waitingShard']);
     if (!moved) continue;
     deps.telemetry.jobFinished('failed');
+    deps.waiter?.notify(job.jobId);
     failed++;
     if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }], { lane: job.developerId });
     await releaseHold(deps, job.jobId);

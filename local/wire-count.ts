@@ -1,0 +1,138 @@
+import { createServer, IncomingMessage, request as httpRequest } from 'node:http';
+
+/**
+ * Counts what goes over the wire to a service: an HTTP proxy in front of an emulator (or of the
+ * local API server) that forwards each request untouched but for one thing (below) and records
+ * one `Exchange` per request. bench/cost.ts puts one in front of DynamoDB Local, the SQS and S3
+ * endpoints of fauxqs and the API, so every party's requests are counted where they happen: the
+ * handlers' SDK clients, the agents' SQS client and their presigned PUTs, the developer's client.
+ *
+ * DynamoDB: each JSON request is sent with `ReturnConsumedCapacity: TOTAL` (DynamoDB Local checks
+ * no signature) and the answer's consumed read and write units are recorded, as the real service
+ * would bill them (transactions at twice the units, strongly consistent reads at one per 4 KB).
+ */
+export type WiredService = 'dynamodb' | 'sqs' | 's3' | 'api';
+
+export interface Exchange {
+  service: WiredService;
+  /** DynamoDB / SQS: the operation (X-Amz-Target); S3: the method; API: `METHOD /path`. */
+  operation: string;
+  status: number;
+  ms: number;
+  readUnits?: number;
+  writeUnits?: number;
+}
+
+export interface WireCounter {
+  readonly exchanges: Exchange[];
+  /** A proxy for `service` in front of `target`; returns its endpoint. */
+  wrap(service: WiredService, target: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+type Capacity = { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number; TableName?: string };
+
+const WRITE_OPS = /PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems/;
+
+function units(operation: string, body: string): { readUnits: number; writeUnits: number } {
+  let parsed: { ConsumedCapacity?: Capacity | Capacity[] } = {};
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    return { readUnits: 0, writeUnits: 0 };
+  }
+  const list = parsed.ConsumedCapacity === undefined ? [] : Array.isArray(parsed.ConsumedCapacity) ? parsed.ConsumedCapacity : [parsed.ConsumedCapacity];
+  let readUnits = 0;
+  let writeUnits = 0;
+  for (const c of list) {
+    if (c.ReadCapacityUnits !== undefined || c.WriteCapacityUnits !== undefined) {
+      readUnits += c.ReadCapacityUnits ?? 0;
+      writeUnits += c.WriteCapacityUnits ?? 0;
+    } else if (WRITE_OPS.test(operation)) writeUnits += c.CapacityUnits ?? 0;
+    else readUnits += c.CapacityUnits ?? 0;
+  }
+  return { readUnits, writeUnits };
+}
+
+function read(stream: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+export function wireCounter(): WireCounter {
+  const exchanges: Exchange[] = [];
+  const stops: Array<() => Promise<void>> = [];
+  return {
+    exchanges,
+    async stop() {
+      for (const stop of stops.splice(0)) await stop();
+    },
+    wrap(service, target) {
+      const upstream = new URL(target);
+      const server = createServer(async (req, res) => {
+        const t0 = performance.now();
+        try {
+          let body = await read(req);
+          const target = String(req.headers['x-amz-target'] ?? '');
+          const operation =
+            service === 'api'
+              ? `${req.method} ${(req.url ?? '').split('?')[0]}`
+              : target
+                ? (target.split('.').pop() ?? target)
+                : service === 'sqs'
+                  ? 'query'
+                  : String(req.method);
+          const headers = { ...req.headers };
+          if (service === 'dynamodb' && body.length) {
+            const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+            if (!/ListTables|DescribeTable|CreateTable|DeleteTable|UpdateTimeToLive|DescribeTimeToLive/.test(operation)) json.ReturnConsumedCapacity = 'TOTAL';
+            body = Buffer.from(JSON.stringify(json));
+            headers['content-length'] = String(body.length);
+          }
+          const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, async (answer) => {
+            const answerBody = await read(answer);
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(answerBody);
+            exchanges.push({
+              service,
+              operation,
+              status: answer.statusCode ?? 0,
+              ms: performance.now() - t0,
+              ...(service === 'dynamodb' ? units(operation, answerBody.toString('utf8')) : {}),
+            });
+          });
+          forward.on('error', (err) => {
+            if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+            res.end(`upstream unreachable: ${err.message}`);
+          });
+          forward.end(body);
+        } catch (err) {
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(`wire counter: ${(err as Error).message}`);
+        }
+      });
+      // Long polls (SQS WaitTimeSeconds, the sync wait) must not be cut by the server's timeouts.
+      server.requestTimeout = 0;
+      server.headersTimeout = 60_000;
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          const address = server.address();
+          const port = typeof address === 'object' && address ? address.port : 0;
+          stops.push(
+            () =>
+              new Promise<void>((done) => {
+                server.close(() => done());
+                server.closeAllConnections();
+              }),
+          );
+          resolve(`http://127.0.0.1:${port}`);
+        });
+      });
+    },
+  };
+}

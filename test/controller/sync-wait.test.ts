@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { generateKeyPair, RuntimeReport, signPayload } from '../../contract/src';
+import type { JobRecord, User } from '../../lambdas/core/model';
+import type { Deps } from '../../lambdas/core/use-cases/context';
+import { definition, startController, type Controller } from './harness';
+
+/**
+ * Issue #16: a sync invocation learns that its job ended from the report that ends it, not from a
+ * poll interval. Against DynamoDB Local and fauxqs: the provider's signed report goes through
+ * `acceptReport`; the waiting call's back-off is set to a minute, so only the wake-up can end the
+ * wait within the test.
+ */
+
+let c: Controller;
+beforeAll(async () => {
+  c = await startController();
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+const MINUTE = { minMs: 60_000, maxMs: 60_000 };
+
+let machine: Promise<{ provider: { user: User }; keys: { privateKeyPem: string }; providerId: string }> | undefined;
+
+/** The one provider of this file (online, with room for every job here), registered on first use. */
+function theProvider() {
+  machine ??= (async () => {
+    const { registerProvider, heartbeat } = await import('../../lambdas/core/use-cases/providers');
+    const provider = await c.newUser(['provider']);
+    const keys = generateKeyPair();
+    const { providerId } = await registerProvider(c.deps, provider.user, { name: 'p', capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: keys.publicKeyPem });
+    await heartbeat(c.deps, provider.user, providerId, {});
+    return { provider, keys, providerId };
+  })();
+  return machine;
+}
+
+/** A developer's sync job ASSIGNED to the provider. */
+async function assignedJob() {
+  const { createFunction } = await import('../../lambdas/core/use-cases/functions');
+  const { invoke } = await import('../../lambdas/core/use-cases/invocations');
+  const { provider, keys, providerId } = await theProvider();
+  const dev = await c.newUser(['developer']);
+  const fn = await createFunction(c.deps, dev.user, definition());
+  const { job } = await invoke(c.deps, { user: dev.user }, fn.functionId, { mode: 'sync', input: 'x' });
+  expect(job).toMatchObject({ status: 'ASSIGNED', providerId });
+  return { job, provider, keys, providerId };
+}
+
+/** What the agent does after the run: PUT the result to the presigned URL, then post the signed report. */
+async function report(job: JobRecord, who: Awaited<ReturnType<typeof assignedJob>>) {
+  const { acceptReport } = await import('../../lambdas/core/use-cases/providers');
+  const result = Buffer.from('done');
+  const put = await fetch(await c.deps.storage.presignPut(job.resultKey, 60), { method: 'PUT', body: result });
+  expect(put.ok).toBe(true);
+  const at = new Date().toISOString();
+  const body: RuntimeReport = {
+    v: 1,
+    jobId: job.jobId,
+    providerId: who.providerId,
+    attempt: job.attempt,
+    status: 'succeeded',
+    exitCode: 0,
+    runtimeMs: 0,
+    resultSha256: createHash('sha256').update(result).digest('hex'),
+    resultSize: result.length,
+    logSize: 0,
+    startedAt: at,
+    finishedAt: at,
+  };
+  return acceptReport(c.deps, who.provider.user, who.providerId, { report: body, signature: signPayload(body, who.keys.privateKeyPem) });
+}
+
+/** `deps` whose job reads are counted (the real store underneath). */
+function counted(deps: Deps): { deps: Deps; reads: () => number } {
+  let n = 0;
+  const jobs = new Proxy(deps.jobs, {
+    get: (target, prop, receiver) =>
+      prop === 'getJob'
+        ? (jobId: string) => {
+            n++;
+            return target.getJob(jobId);
+          }
+        : Reflect.get(target, prop, receiver),
+  });
+  return { deps: { ...deps, jobs }, reads: () => n };
+}
+
+test('#16: the accepted report wakes the sync call waiting for its job in this process (no poll interval: its back-off is a minute)', async () => {
+  const { waitForJob } = await import('../../lambdas/core/use-cases/invocations');
+  const who = await assignedJob();
+  const { deps, reads } = counted(c.deps);
+  const waiting = waitForJob(deps, who.job.jobId, 120, MINUTE);
+  // The wait has read the job once (ASSIGNED) and sleeps for its minute.
+  while (reads() < 1) await new Promise((r) => setImmediate(r));
+  await expect(report(who.job, who)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+  await expect(waiting).resolves.toMatchObject({ jobId: who.job.jobId, status: 'SUCCEEDED' });
+  expect(reads()).toBe(2);
+  expect(c.deps.waiter).toMatchObject({ waiting: 0 });
+}, 30_000); // well under the minute the wait would otherwise sleep
+
+test('#16: a report accepted between the read and the sleep of a wait is not lost (the wait listens before it reads)', async () => {
+  const who = await assignedJob();
+  const wake = c.deps.waiter!.listen(who.job.jobId);
+  await report(who.job, who);
+  // Notified before it slept: the sleep returns at once instead of after its minute.
+  await expect(wake.sleep(60_000)).resolves.toBe(true);
+  wake.close();
+  // Another job's report wakes nobody else.
+  const other = await assignedJob();
+  const unrelated = c.deps.waiter!.listen(other.job.jobId);
+  const third = await assignedJob();
+  await report(third.job, third);
+  await expect(unrelated.sleep(50)).resolves.toBe(false);
+  unrelated.close();
+}, 30_000);
+
+test('#16: without a wake-up (a waiting Lambda in AWS; JOB_WAKE=off) the wait notices the end by its consistent reads', async () => {
+  const { waitForJob } = await import('../../lambdas/core/use-cases/invocations');
+  const who = await assignedJob();
+  const { deps, reads } = counted({ ...c.deps, waiter: undefined });
+  const waiting = waitForJob(deps, who.job.jobId, 25);
+  while (reads() < 1) await new Promise((r) => setImmediate(r));
+  await report(who.job, who);
+  await expect(waiting).resolves.toMatchObject({ status: 'SUCCEEDED' });
+  expect(reads()).toBeGreaterThanOrEqual(2);
+});
