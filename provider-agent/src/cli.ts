@@ -149,6 +149,16 @@ async function start(settings: Settings): Promise<number> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // Output nobody reads any more (`chainfaas-provider start | tee log`, tee gone): not a crash. The
+  // agent drains as on a first SIGTERM, unless a signal already asked for that (issue #18 item 7).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      if (signals > 0) return;
+      signals++;
+      void agent.stop({ force: false });
+    });
+  }
 
   writeFileSync(pidFile, `${process.pid}\n`);
   try {
@@ -335,6 +345,13 @@ class StatusLine {
 
 if (require.main === module) {
   requireNode('chainfaas-provider', AGENT_NODE);
+  // Other commands stop quietly when their output is closed (`chainfaas-provider status | head -1`).
+  if (process.argv[2] !== 'start') {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -145,6 +145,27 @@ test('register, start, run a job, status, drain', async () => {
   expect((await chainfaasProvider(['status'])).stdout).toMatch(/agent\s+not running/);
 });
 
+test('#18 item 7: with its output closed (start | tee, tee gone), a signal still drains the agent and it exits 0; status | head exits quietly', async () => {
+  const child = spawn(process.execPath, [cli, 'start', '--poll-wait-s', '1', '--log-level', 'info'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const statusFile = join(configDir, 'status.json');
+  await until('the agent reports itself running', () => existsSync(statusFile) && JSON.parse(readFileSync(statusFile, 'utf8')).state === 'running');
+  child.stdout!.destroy();
+  child.stderr!.destroy();
+  child.kill('SIGINT');
+  expect(await exited).toBe(0);
+  expect(JSON.parse(readFileSync(statusFile, 'utf8')).state).toBe('stopped');
+
+  const status = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const s = spawn(process.execPath, [cli, 'status'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    s.stdout!.destroy();
+    let stderr = '';
+    s.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    s.once('close', (code) => resolve({ code, stderr }));
+  });
+  expect(status).toEqual({ code: 0, stderr: '' });
+});
+
 test('bad configuration stops the CLI with the flag and variable named', async () => {
   const result = await chainfaasProvider(['register', '--vcpu=-1'], { CHAINFAAS_MEMORY_MB: 'lots' });
   expect(result.code).toBe(2);
