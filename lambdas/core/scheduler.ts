@@ -41,8 +41,7 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 function onlineTest(opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): (p: ProviderRecord) => boolean {
   const cutoffMs = opts.now - opts.heartbeatStaleMs;
   const cutoff = Number.isFinite(cutoffMs) && cutoffMs >= 0 && cutoffMs < 253402300800000 ? new Date(cutoffMs).toISOString() : undefined;
-  return (p) =>
-    !p.draining && (cutoff !== undefined && ISO_UTC.test(p.lastHeartbeatAt) ? p.lastHeartbeatAt >= cutoff : isOnline(p, opts));
+  return (p) => !p.draining && (cutoff !== undefined && ISO_UTC.test(p.lastHeartbeatAt) ? p.lastHeartbeatAt >= cutoff : isOnline(p, opts));
 }
 
 export function fits(p: ProviderRecord, need: Need): boolean {

@@ -126,7 +126,11 @@ describe('Dominant Resource Fairness', () => {
   });
 
   test("a developer keeps its jobs' order, sits out a pass when its oldest job fits nowhere, and jobs placed by others just leave", () => {
-    const queue = new FairQueue([job('d', 1, { vcpuMilli: 8000, memoryMb: 64 }), job('d', 2, { vcpuMilli: 100, memoryMb: 64 }), job('e', 3, { vcpuMilli: 100, memoryMb: 64 })], [], total);
+    const queue = new FairQueue(
+      [job('d', 1, { vcpuMilli: 8000, memoryMb: 64 }), job('d', 2, { vcpuMilli: 100, memoryMb: 64 }), job('e', 3, { vcpuMilli: 100, memoryMb: 64 })],
+      [],
+      total,
+    );
     const first = queue.next()!;
     expect(first.jobId).toBe('d-1');
     queue.skip(first);
@@ -140,7 +144,7 @@ describe('Dominant Resource Fairness', () => {
 test('the packed-key ranking orders exactly as the policies say, over a large mixed population', () => {
   // A seeded population: heartbeats around the limit (some in another ISO form), loads, warm functions, images.
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const providers = Array.from({ length: 1500 }, (_, i) => {
     const age = Math.floor(rnd() * 40_000);
     const at = new Date(now - age);
