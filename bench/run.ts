@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../lib/project-root';
 import { runCold } from './cold';
@@ -9,6 +9,7 @@ import { runScheduler } from './scheduler';
 import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, resultsDir, round } from './support';
 import { runThroughput } from './throughput';
 import { runWarm } from './warm';
+import { runWarmThroughput } from './warm-throughput';
 
 /**
  * `npm run bench [-- --quick] [--only a,b] [--skip a,b]`: every benchmark in one run, one after
@@ -18,7 +19,7 @@ import { runWarm } from './warm';
  * the results table of bench/README.md, rendered from the files just written.
  */
 
-const NAMES = ['scheduler', 'cold', 'warm', 'throughput', 'ledger'] as const;
+const NAMES = ['scheduler', 'cold', 'warm', 'warm-throughput', 'throughput', 'ledger'] as const;
 type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
@@ -31,6 +32,7 @@ const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler'>, (h: Harness, pro
   cold: runCold,
   warm: runWarm,
   throughput: runThroughput,
+  'warm-throughput': runWarmThroughput,
 };
 
 interface Step {
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
     ledgerFlags: LEDGER_FLAGS[args.profile],
   };
   publishSummary(summary);
+  publishGoals(summary.source.commit, summary.source.modifiedTrackedFiles);
   if (steps.some((s) => s.status === 'failed')) process.exitCode = 1;
 }
 
@@ -126,6 +129,23 @@ function sourceState(): { commit: string; modifiedTrackedFiles: string[] } {
   } catch {
     return { commit: 'unknown (no git)', modifiedTrackedFiles: [] };
   }
+}
+
+/**
+ * bench/results/goals.json: every result file's `goals` rows ({ figure, value, unit, goal, holds }),
+ * with the commit measured. A benchmark states its own goals in its result; this only gathers them.
+ */
+function publishGoals(commit: string, modifiedTrackedFiles: string[]): void {
+  const dir = resultsDir();
+  const goals: Array<Record<string, unknown>> = [];
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && f !== 'goals.json' && f !== 'summary.json')
+    .sort()) {
+    const result = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { goals?: Array<Record<string, unknown>>; date?: string };
+    for (const g of result.goals ?? []) goals.push({ ...g, benchmark: file.replace(/\.json$/, ''), measuredAt: result.date });
+  }
+  publish('goals', { commit, modifiedTrackedFiles, date: new Date().toISOString(), goals }, { print: false });
+  note(`goals: ${goals.filter((g) => g.holds).length} of ${goals.length} hold (bench/results/goals.json)`);
 }
 
 /** Writes summary.json (merged with the steps of an earlier run that this one did not repeat) and the README table. */

@@ -123,6 +123,10 @@ export async function runWarm(h: Harness, profile: Profile): Promise<object> {
     platformMs: p,
     baselineMs: b,
     addedMs: { p50: round(p.p50 - b.p50), p95: round(p.p95 - b.p95) },
+    goals: [
+      { figure: 'warm http invocation, added over a direct call, p50', value: round(p.p50 - b.p50), unit: 'ms', goal: '<= 20', holds: p.p50 - b.p50 <= 20 },
+      { figure: 'warm http invocation, added over a direct call, p95', value: round(p.p95 - b.p95), unit: 'ms', goal: '<= 40', holds: p.p95 - b.p95 <= 40 },
+    ],
     ratio: { p50: round(p.p50 / b.p50, 1), p95: round(p.p95 / b.p95, 1) },
     breakdown: summarizeBreakdowns(
       platform.map((inv) => breakdown(inv, h.tracer.jobs.get(inv.job.jobId), h.ledger.paidAt.get(inv.job.jobId))),
