@@ -10,6 +10,7 @@ import { runScheduler } from './scheduler';
 import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, resultsDir, round } from './support';
 import { runThroughput } from './throughput';
 import { runWarm } from './warm';
+import { runWarmThroughput } from './warm-throughput';
 
 /**
  * `npm run bench [-- --quick] [--only a,b] [--skip a,b]`: every benchmark in one run, one after
@@ -19,7 +20,7 @@ import { runWarm } from './warm';
  * the results table of bench/README.md, rendered from the files just written.
  */
 
-const NAMES = ['scheduler', 'cold', 'warm', 'throughput', 'cost', 'ledger'] as const;
+const NAMES = ['scheduler', 'cold', 'warm', 'warm-throughput', 'throughput', 'cost', 'ledger'] as const;
 type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
@@ -35,6 +36,7 @@ const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler' | 'cost'>, (h: Har
   cold: runCold,
   warm: runWarm,
   throughput: runThroughput,
+  'warm-throughput': runWarmThroughput,
 };
 
 interface Step {
@@ -144,7 +146,9 @@ function publishSummary(summary: { steps: Step[]; command: string; date: string 
   process.stderr.write(`${JSON.stringify(merged, null, 2)}\n`);
   publish('summary', merged, { print: false });
   const source = summary.source as { commit: string; modifiedTrackedFiles: string[] };
-  publish('goals', goalRows(source.commit + (source.modifiedTrackedFiles.length ? ' (plus uncommitted changes)' : '')), { print: false });
+  const goals = goalRows(source.commit + (source.modifiedTrackedFiles.length ? ' (plus uncommitted changes)' : ''));
+  publish('goals', goals, { print: false });
+  note(`goals: ${goals.filter((g) => g.holds).length} of ${goals.length} hold (bench/results/goals.json)`);
   renderReadme();
   note(`done in ${summary.wallSeconds as number} s; bench/README.md table rendered from bench/results/*.json`);
 }

@@ -276,6 +276,15 @@ export async function runScheduler(profile: Profile): Promise<object> {
       },
       pure,
       dynamodbLocal: dynamo,
+      goals: pure
+        .filter((r) => POLICIES.includes(r.chooser as PolicyName))
+        .map((r) => ({
+          figure: `scheduler ${r.chooser}, 1,000 providers, in memory`,
+          value: r.decisionsPerSecond,
+          unit: 'decisions/s',
+          goal: '>= 2000',
+          holds: r.decisionsPerSecond >= 2000,
+        })),
     };
   } finally {
     await stop?.();

@@ -74,6 +74,7 @@ export const FunctionRecord = z.strictObject({
   env: z.record(z.string(), z.string()),
   resultBucket: z.string().optional(),
   resultRoleArn: z.string().optional(),
+  concurrency: z.number().int().optional(),
   deletedAt: instant.optional(),
   createdAt: instant,
   updatedAt: instant,

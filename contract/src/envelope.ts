@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { id, ImageRef, Resources } from './requests';
+import { id, ImageRef, LIMITS, Resources } from './requests';
 
 /**
  * The messages between the controller and a provider that are signed (signing.ts, over canonical
@@ -31,6 +31,8 @@ export const JobEnvelope = z
     /** The provider must not start the job after this instant. */
     startBy: z.string().datetime(),
     attempt: z.number().int().positive(),
+    /** http: requests one warm container serves at once. Absent: 1 (sent only when above 1, so older agents keep verifying other envelopes). */
+    concurrency: z.number().int().min(2).max(LIMITS.maxConcurrency).optional(),
   })
   .strict();
 export type JobEnvelope = z.infer<typeof JobEnvelope>;
@@ -53,6 +55,7 @@ export const RuntimeReport = z
     runtimeMs: z.number().int().nonnegative(),
     resultSha256: z.string().regex(/^[a-f0-9]{64}$/),
     resultSize: z.number().int().nonnegative(),
+    /** Bytes of the log the provider stored at `logPutUrl`; 0: it stored no log object (the function wrote nothing), and the job has no log link. */
     logSize: z.number().int().nonnegative(),
     startedAt: z.string().datetime(),
     finishedAt: z.string().datetime(),

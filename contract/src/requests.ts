@@ -15,6 +15,8 @@ export const LIMITS = {
   maxInlineInputBytes: 256 * 1024,
   maxBodyBytes: 1024 * 1024,
   maxEnvVars: 50,
+  /** Most requests one warm container of an http function may serve at once. */
+  maxConcurrency: 64,
 } as const;
 
 export const ROLES = ['developer', 'provider', 'peer-operator'] as const;
@@ -91,8 +93,17 @@ export const CreateFunctionBody = z
     resultBucket: BucketName.optional(),
     /** Role the controller assumes (external id: the developer's user id) to presign into resultBucket. */
     resultRoleArn: ResultRoleArn.optional(),
+    /**
+     * http functions: requests one warm container serves at once (each still reserves the
+     * function's resources). Absent: 1. A stdio function runs one container per job.
+     */
+    concurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
   })
-  .strict();
+  .strict()
+  .refine((f) => f.protocol === 'http' || (f.concurrency ?? 1) === 1, {
+    message: 'concurrency: only an http function serves more than one request per container',
+    path: ['concurrency'],
+  });
 export type CreateFunctionBody = z.infer<typeof CreateFunctionBody>;
 
 /** True when every string in `value` (at any depth, keys included) is well-formed Unicode: no lone surrogate. */

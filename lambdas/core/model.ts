@@ -77,6 +77,8 @@ export interface FunctionRecord {
   resultBucket?: string;
   /** Role in the developer's account the controller assumes to presign into resultBucket. */
   resultRoleArn?: string;
+  /** http: requests one warm container serves at once; absent: 1. */
+  concurrency?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -95,6 +97,8 @@ export interface JobRecord {
   image: string;
   resources: Resources;
   protocol: 'stdio' | 'http';
+  /** The function's `concurrency` when above 1 (copied at creation, like resources). */
+  concurrency?: number;
   network: 'none' | 'egress';
   /** Base64 of the input when small enough to keep on the record until the job is dispatched. */
   inputBase64: string;
@@ -137,6 +141,8 @@ export interface JobRecord {
   reason?: string;
   resultSha256?: string;
   resultSize?: number;
+  /** The log's size from the report; 0: the provider stored no log object. Absent on jobs reported before it was kept. */
+  logSize?: number;
   /** Set from the ledger's settlement (read model): micro-credits charged, whether it was paid. */
   cost?: number;
   paid?: boolean;

@@ -30,32 +30,76 @@ export function isOnline(p: ProviderRecord, opts: Pick<SchedulerOptions, 'now' |
   return !p.draining && opts.now - Date.parse(p.lastHeartbeatAt) <= opts.heartbeatStaleMs;
 }
 
+/** `Date.prototype.toISOString`'s form (UTC, milliseconds): such strings order as their instants do. */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * {@link isOnline} for many providers at once: the heartbeat limit is turned into an ISO string
+ * once, and each heartbeat (written by `toISOString`) compared with it as a string; parsing a
+ * date per provider was half the time of a decision over 1,000 providers.
+ */
+function onlineTest(opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): (p: ProviderRecord) => boolean {
+  const cutoffMs = opts.now - opts.heartbeatStaleMs;
+  const cutoff = Number.isFinite(cutoffMs) && cutoffMs >= 0 && cutoffMs < 253402300800000 ? new Date(cutoffMs).toISOString() : undefined;
+  return (p) => !p.draining && (cutoff !== undefined && ISO_UTC.test(p.lastHeartbeatAt) ? p.lastHeartbeatAt >= cutoff : isOnline(p, opts));
+}
+
 export function fits(p: ProviderRecord, need: Need): boolean {
   return p.capacityVcpuMilli - p.reservedVcpuMilli >= need.vcpuMilli && p.capacityMemoryMb - p.reservedMemoryMb >= need.memoryMb;
 }
 
 const load = (p: ProviderRecord) => Math.max(p.reservedVcpuMilli / p.capacityVcpuMilli, p.reservedMemoryMb / p.capacityMemoryMb);
 
-/** Returns the candidates (online, fitting) in the order the policy prefers them. */
+/**
+ * Returns the candidates (online, fitting) in the order the policy prefers them. Every sort key
+ * (load, warm score, avoided) is computed once per candidate, never per comparison: with 1,000
+ * providers a sort makes ~10,000 comparisons, and a key that scans a provider's warm functions
+ * or parses its heartbeat time per comparison made warm-affinity the slowest policy.
+ */
 export function rankProviders(policy: PolicyName, providers: readonly ProviderRecord[], need: Need, opts: SchedulerOptions): ProviderRecord[] {
-  const candidates = providers.filter((p) => isOnline(p, opts) && fits(p, need));
+  const online = onlineTest(opts);
+  const candidates = providers.filter((p) => online(p) && fits(p, need));
   const ranked = byPolicy(policy, candidates, need, opts.random ?? Math.random);
   if (!opts.avoid?.length) return ranked;
-  const avoided = (p: ProviderRecord) => (opts.avoid as readonly string[]).includes(p.providerId);
-  return [...ranked.filter((p) => !avoided(p)), ...ranked.filter(avoided)];
+  const avoid = new Set(opts.avoid);
+  return [...ranked.filter((p) => !avoid.has(p.providerId)), ...ranked.filter((p) => avoid.has(p.providerId))];
 }
 
 function byPolicy(policy: PolicyName, candidates: ProviderRecord[], need: Need, random: () => number): ProviderRecord[] {
+  const shuffled = shuffle(candidates, random);
   switch (policy) {
     case 'random-fit':
-      return shuffle(candidates, random);
+      return shuffled;
     case 'least-loaded':
-      return shuffle(candidates, random).sort((a, b) => load(a) - load(b));
-    case 'warm-affinity': {
-      const score = (p: ProviderRecord) => (p.warmFunctions.includes(need.functionId) ? 2 : p.cachedImages.includes(need.image) ? 1 : 0);
-      return shuffle(candidates, random).sort((a, b) => score(b) - score(a) || load(a) - load(b));
-    }
+      return sortByKey(shuffled, () => 0);
+    case 'warm-affinity':
+      return sortByKey(shuffled, (p) => (p.warmFunctions.includes(need.functionId) ? 0 : p.cachedImages.includes(need.image) ? 1 : 2));
   }
+}
+
+/** Load is ordered in millionths: two providers closer than that are equally loaded. */
+const LOAD_STEPS = 1_000_000;
+
+/**
+ * `providers` ordered by `rank` (smaller first), then by load (less first), equal keys keeping
+ * their order (the shuffle's). Each key is computed once per provider and packed with the
+ * provider's position into one number (rank, load in millionths, position), so the sort is
+ * the engine's numeric sort of a Float64Array: no comparator called ~10,000 times.
+ */
+function sortByKey(providers: readonly ProviderRecord[], rank: (p: ProviderRecord) => number): ProviderRecord[] {
+  const n = providers.length;
+  const positions = 2 ** Math.max(1, Math.ceil(Math.log2(n + 1)));
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = providers[i] as ProviderRecord;
+    const raw = load(p);
+    const l = Number.isFinite(raw) ? Math.min(LOAD_STEPS, Math.max(0, Math.round(raw * LOAD_STEPS))) : LOAD_STEPS;
+    keys[i] = (rank(p) * (LOAD_STEPS + 1) + l) * positions + i;
+  }
+  keys.sort();
+  const out = new Array<ProviderRecord>(n);
+  for (let i = 0; i < n; i++) out[i] = providers[keys[i]! % positions] as ProviderRecord;
+  return out;
 }
 
 function shuffle<T>(items: readonly T[], random: () => number): T[] {

@@ -237,12 +237,27 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
     }
   }
 
-  /** Uploads the result and log, then signs, records and posts the report. */
+  /**
+   * Uploads the result and the log at once (no log object when the log is empty: the report's
+   * `logSize` 0 says so), then signs, records and posts the report. Nothing here waits for the
+   * container: the runner removes it off this path.
+   */
   private async settle(attempt: Attempt, outcome: RunOutcome): Promise<void> {
     const { envelope, abort } = attempt;
     this.setPhase(attempt, 'uploading');
-    await retry(() => put(envelope.resultPutUrl, outcome.result), UPLOAD_ATTEMPTS, 'uploading the result', abort.signal);
-    await retry(() => put(envelope.logPutUrl, outcome.log), UPLOAD_ATTEMPTS, 'uploading the log', abort.signal);
+    const putLog = (log: Buffer) =>
+      log.length > 0 ? retry(() => put(envelope.logPutUrl, log), UPLOAD_ATTEMPTS, 'uploading the log', abort.signal) : undefined;
+    let log = outcome.log;
+    if (outcome.finishLog) {
+      // A warm container's output may trail its response: the tail is collected while the result uploads.
+      const finishLog = outcome.finishLog;
+      await retry(() => put(envelope.resultPutUrl, outcome.result), UPLOAD_ATTEMPTS, 'uploading the result', abort.signal);
+      log = finishLog();
+      this.unreported.set(AttemptLog.key(envelope.jobId, envelope.attempt), { ...outcome, log, finishLog: undefined });
+      await putLog(log);
+    } else {
+      await Promise.all([retry(() => put(envelope.resultPutUrl, outcome.result), UPLOAD_ATTEMPTS, 'uploading the result', abort.signal), putLog(log)]);
+    }
 
     const report = RuntimeReport.parse({
       v: 1,
@@ -255,7 +270,7 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
       runtimeMs: outcome.runtimeMs,
       resultSha256: sha256Hex(outcome.result),
       resultSize: outcome.result.length,
-      logSize: outcome.log.length,
+      logSize: log.length,
       startedAt: outcome.startedAt.toISOString(),
       finishedAt: outcome.finishedAt.toISOString(),
     } satisfies RuntimeReport);

@@ -94,7 +94,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
   }
 }
 
-test('a signed job runs: result and log uploaded, a signed report posted, then the message deleted', async () => {
+test('a signed job runs: result uploaded (no log object: stderr was empty), a signed report posted, then the message deleted', async () => {
   const { providerId, queueUrl, agent } = await provider();
   const input = 'hello chainfaas provider';
   const envelope = await job(providerId, registry.images.sha256, input);
@@ -118,7 +118,8 @@ test('a signed job runs: result and log uploaded, a signed report posted, then t
     logSize: 0,
   });
   expect(received.report.reason).toBeUndefined();
-  expect(await cloud.read(`logs/${envelope.jobId}`)).toEqual(Buffer.alloc(0));
+  // The function wrote no log: no log object is stored (the signed report's logSize 0 says so).
+  expect(await cloud.read(`logs/${envelope.jobId}`)).toBeUndefined();
   await until('the message is deleted', async () => (await cloud.messageCount(queueUrl)).inFlight === 0);
   expect(await cloud.messageCount(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
   expect(agent.status().totals).toMatchObject({ succeeded: 1, failed: 0, refused: 0 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { JobEnvelope } from '../../contract/src';
 import { HttpRunner, HttpRunnerOptions } from '../../provider-agent/src/runners/http';
-import { ContainerLimits } from '../../provider-agent/src/runners/runner';
+import { ContainerLimits, RunOutcome } from '../../provider-agent/src/runners/runner';
 import { DockerRuntime } from '../../provider-agent/src/runtime';
 import { containersOfAgent, ImageRegistry, makeEnvelope, memoryLogger, startImageRegistry } from './support';
 
@@ -60,6 +60,16 @@ function job(command: string, overrides: Partial<JobEnvelope> = {}): { envelope:
   return { envelope, input: Buffer.from(command) };
 }
 
+/**
+ * The job's whole log as the agent takes it: after the result's upload (here: 200 ms), output that
+ * trailed the response included. The outcome itself came back without waiting for it.
+ */
+async function tailOf(outcome: RunOutcome): Promise<Buffer> {
+  expect(outcome.finishLog).toBeDefined();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return outcome.finishLog!();
+}
+
 async function functionContainers(agentId: string): Promise<Docker.ContainerInfo[]> {
   return (await containersOfAgent(agentId)).filter((c) => c.Labels['chainfaas.role'] === 'function');
 }
@@ -108,7 +118,7 @@ test('a non-2xx answer fails the job with the response as result; the container 
   const outcome = await http.run(job('status 503'));
   expect(outcome).toMatchObject({ status: 'failed', reason: 'exit', exitCode: null });
   expect(outcome.result.toString()).toBe('failed on purpose');
-  expect(outcome.log.toString()).toMatch(/failing with 503\n\[chainfaas: the function answered HTTP 503\]\n$/);
+  expect((await tailOf(outcome)).toString()).toMatch(/failing with 503\n\[chainfaas: the function answered HTTP 503\]\n$/);
 
   const again = await http.run(job('count'));
   expect(JSON.parse(again.result.toString()).requests).toBe(2);
@@ -124,6 +134,7 @@ test('a request still running at its deadline is cut off, reported as timeout, a
   expect(outcome.runtimeMs).toBeLessThan(3000);
   expect(outcome.log.toString()).toContain('[chainfaas: killed: the request ran past the deadline of 1 s]');
   expect(Date.now() - started).toBeLessThan(10_000);
+  await http.settled(); // removal runs after the outcome is returned
   expect(await containersOfAgent(agentId)).toEqual([]);
   expect(http.warmFunctions()).toEqual([]);
 });
@@ -132,6 +143,7 @@ test('a function that exceeds its memory during a request is reported as oom', a
   const { runner: http, agentId } = runner();
   const outcome = await http.run(job('alloc 256', { resources: { vcpu: 1, memoryMb: 32, timeoutS: 20 } }));
   expect(outcome).toMatchObject({ status: 'failed', reason: 'oom', exitCode: 137 });
+  await http.settled(); // removal runs after the outcome is returned
   expect(await containersOfAgent(agentId)).toEqual([]);
 });
 
@@ -155,7 +167,7 @@ test("output during a request goes to that job's log, capped", async () => {
   await http.run(job('count'));
   const outcome = await http.run(job(`log ${'y'.repeat(200)}`));
   expect(outcome.status).toBe('succeeded');
-  expect(outcome.log.toString()).toMatch(/^y{64}\n\[chainfaas: log truncated, \d+ more bytes dropped\]\n$/);
+  expect((await tailOf(outcome)).toString()).toMatch(/^y{64}\n\[chainfaas: log truncated, \d+ more bytes dropped\]\n$/);
 });
 
 test('a function that never listens fails at the start-up deadline, unbilled', async () => {
@@ -164,6 +176,7 @@ test('a function that never listens fails at the start-up deadline, unbilled', a
   expect(outcome).toMatchObject({ status: 'failed', reason: 'timeout', runtimeMs: 0 });
   expect(outcome.log.toString()).toContain('http-tool: not listening, as asked');
   expect(outcome.log.toString()).toContain('did not accept connections on port 8080 within 2 s');
+  await http.settled(); // removal runs after the outcome is returned
   expect(await containersOfAgent(agentId)).toEqual([]);
 });
 
@@ -173,6 +186,7 @@ test('a function that exits while starting is reported with its exit code and ou
   expect(outcome).toMatchObject({ status: 'failed', reason: 'exit', exitCode: 5, runtimeMs: 0 });
   expect(outcome.log.toString()).toContain('http-tool: exiting at start with 5');
   expect(outcome.log.toString()).toContain('[chainfaas: the function exited with status 5 before it was ready]');
+  await http.settled(); // removal runs after the outcome is returned
   expect(await containersOfAgent(agentId)).toEqual([]);
 });
 
@@ -206,4 +220,44 @@ test('the echo-http example answers with its input', async () => {
   const outcome = await http.run({ envelope, input });
   expect(outcome.status).toBe('succeeded');
   expect(outcome.result).toEqual(input);
+});
+
+test('calls that overlap get a warm container each; once idle, both are reused', async () => {
+  const { runner: http, agentId } = runner();
+  const [a, b] = await Promise.all([http.run(job('sleep 1')), http.run(job('sleep 1'))]);
+  expect([a.status, b.status]).toEqual(['succeeded', 'succeeded']);
+  const containers = await functionContainers(agentId);
+  expect(containers).toHaveLength(2);
+  expect(http.warmContainers().map((c) => c.busy)).toEqual([false, false]);
+  // Two overlapping calls again: no new container, each of the two serves one.
+  const again = await Promise.all([http.run(job('count')), http.run(job('count'))]);
+  expect(again.map((o) => JSON.parse(o.result.toString()).requests)).toEqual([2, 2]);
+  expect(http.warmContainers().map((c) => c.served)).toEqual([2, 2]);
+  expect((await functionContainers(agentId)).map((c) => c.Id).sort()).toEqual(containers.map((c) => c.Id).sort());
+});
+
+test('a function declaring concurrency 3 has one container serve three overlapping calls; a fourth gets another container', async () => {
+  const { runner: http, agentId } = runner();
+  const concurrent = (command: string) => job(command, { concurrency: 3 });
+  await http.run(concurrent('count')); // starts the container (one slot while it starts)
+  const calls = [1, 2, 3].map(() => http.run(concurrent('sleep 1')));
+  expect(http.warmContainers()).toMatchObject([{ busy: true, inflight: 3 }]); // all three at once, in the one container
+  const three = await Promise.all(calls);
+  expect(three.map((o) => o.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+  expect(await functionContainers(agentId)).toHaveLength(1);
+  expect(http.warmContainers()).toMatchObject([{ busy: false, inflight: 0, served: 4 }]);
+
+  // Four overlapping calls: three share the warm container, the fourth starts another.
+  const four = await Promise.all([1, 2, 3, 4].map(() => http.run(concurrent('sleep 1'))));
+  expect(four.every((o) => o.status === 'succeeded')).toBe(true);
+  expect(await functionContainers(agentId)).toHaveLength(2);
+  expect(
+    http
+      .warmContainers()
+      .map((c) => c.served)
+      .sort((x, y) => x - y),
+  ).toEqual([1, 7]);
+  // A container of a function with another concurrency is another pool key: not shared.
+  await http.run(job('count'));
+  expect(await functionContainers(agentId)).toHaveLength(3);
 });

@@ -29,6 +29,7 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
+  await runner.close(); // removals run after the outcome is returned
   expect(await containersOfAgent(agentId)).toEqual([]);
 });
 
@@ -51,6 +52,17 @@ test('the sha256 function returns the digest, size and word count of its input',
   expect(outcome.runtimeMs).toBeGreaterThanOrEqual(0);
   expect(outcome.runtimeMs).toBeLessThan(10_000);
   expect(outcome.finishedAt.getTime()).toBeGreaterThanOrEqual(outcome.startedAt.getTime());
+});
+
+test('the outcome is returned before the container is removed; the removal follows, and close waits for it', async () => {
+  const envelope = makeEnvelope(registry.images.sha256, { input: inline('x') });
+  const outcome = await runner.run({ envelope, input: Buffer.from('x') });
+  expect(outcome.status).toBe('succeeded');
+  // The removal was only started when the outcome came back (the report does not wait for it).
+  expect(runner.pendingRemovals).toBe(1);
+  await runner.close();
+  expect(runner.pendingRemovals).toBe(0);
+  expect(await containersOfAgent(agentId)).toEqual([]);
 });
 
 test('a function that exits 3 is reported as failed with its exit code and stderr', async () => {
@@ -104,6 +116,7 @@ test('network "none" leaves the function only the loopback interface', async () 
 test('a result larger than the cap fails the job as output_too_large, keeping only the cap', async () => {
   const small = new StdioRunner({ runtime, agentId, logger, limits: { ...limits, maxResultBytes: 16 } });
   const outcome = await small.run({ envelope: makeEnvelope(registry.images.sha256), input: Buffer.from('x') });
+  await small.close(); // its container's removal follows the outcome
 
   expect(outcome).toMatchObject({ status: 'failed', reason: 'output_too_large' });
   expect(outcome.result.length).toBe(16);
@@ -112,6 +125,7 @@ test('a result larger than the cap fails the job as output_too_large, keeping on
 test('stderr beyond the log cap is truncated with a notice', async () => {
   const tiny = new StdioRunner({ runtime, agentId, logger, limits: { ...limits, maxLogBytes: 10 } });
   const outcome = await tiny.run({ envelope: makeEnvelope(registry.images.fail), input: Buffer.alloc(0) });
+  await tiny.close(); // its container's removal follows the outcome
 
   expect(outcome.log.toString()).toMatch(/^fail: this\n\[chainfaas: log truncated, \d+ more bytes dropped\]\n$/);
 });
@@ -166,6 +180,7 @@ test('a function that writes outside its tmpfs fails on the read-only root; noth
   const writer = new StdioRunner({ runtime: diffing, agentId, limits, logger });
   const input = ['/etc/passwd 10', '/pwned 10', '/tmp/ok 1000', `/tmp/too-big ${32 * 1024 * 1024}`].join('\n');
   const outcome = await writer.run({ envelope: makeEnvelope(registry.images.write), input: Buffer.from(input) });
+  await writer.close(); // its container's removal follows the outcome
 
   expect(outcome).toMatchObject({ status: 'failed', reason: 'exit', exitCode: 1 });
   const results = JSON.parse(outcome.result.toString()).results as Array<{ path: string; written: boolean; error?: string }>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import Docker from 'dockerode';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { JobEnvelope } from '../../contract/src';
 import { generateKeyPair, signPayload } from '../../contract/src';
@@ -51,6 +52,25 @@ test('a job runs end to end: register, invoke, result link, job record, ledger r
   const job = await dev.api.get(`/jobs/${invoked.body.jobId}`);
   expect(job.status).toBe(200);
   expect(job.body).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, functionId });
+
+  // The function wrote nothing to stderr: the agent stored no log object (its signed report says
+  // logSize 0), and neither the answer nor the job hands out a link to a missing object.
+  expect(invoked.body.logUrl).toBeUndefined();
+  expect(job.body.logUrl).toBeUndefined();
+  const s3 = new S3Client({
+    endpoint: platform.env.AWS_ENDPOINT_URL_S3,
+    region: platform.env.AWS_REGION ?? 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: platform.env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: platform.env.AWS_SECRET_ACCESS_KEY ?? 'test' },
+  });
+  const head = (key: string) =>
+    s3.send(new HeadObjectCommand({ Bucket: 'chainfaas-results', Key: key })).then(
+      () => 200,
+      (err) => err.$metadata?.httpStatusCode as number,
+    );
+  expect(await head(`results/${invoked.body.jobId}/result`)).toBe(200);
+  expect(await head(`results/${invoked.body.jobId}/log`)).toBe(404);
+  s3.destroy();
   expect(job.body.runtimeMs).toBeGreaterThan(0);
   expect(Date.parse(job.body.timings.finishedAt)).toBeGreaterThanOrEqual(Date.parse(job.body.timings.startedAt));
 

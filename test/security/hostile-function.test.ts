@@ -47,6 +47,7 @@ afterAll(async () => {
 }, 60_000);
 
 afterEach(async () => {
+  await runner.close(); // the container's removal follows the outcome
   expect(await containersOfAgent(agentId)).toEqual([]);
 });
 

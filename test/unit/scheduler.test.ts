@@ -126,7 +126,11 @@ describe('Dominant Resource Fairness', () => {
   });
 
   test("a developer keeps its jobs' order, sits out a pass when its oldest job fits nowhere, and jobs placed by others just leave", () => {
-    const queue = new FairQueue([job('d', 1, { vcpuMilli: 8000, memoryMb: 64 }), job('d', 2, { vcpuMilli: 100, memoryMb: 64 }), job('e', 3, { vcpuMilli: 100, memoryMb: 64 })], [], total);
+    const queue = new FairQueue(
+      [job('d', 1, { vcpuMilli: 8000, memoryMb: 64 }), job('d', 2, { vcpuMilli: 100, memoryMb: 64 }), job('e', 3, { vcpuMilli: 100, memoryMb: 64 })],
+      [],
+      total,
+    );
     const first = queue.next()!;
     expect(first.jobId).toBe('d-1');
     queue.skip(first);
@@ -135,4 +139,36 @@ describe('Dominant Resource Fairness', () => {
     queue.gone(second);
     expect(queue.next()).toBeUndefined();
   });
+});
+
+test('the packed-key ranking orders exactly as the policies say, over a large mixed population', () => {
+  // A seeded population: heartbeats around the limit (some in another ISO form), loads, warm functions, images.
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const providers = Array.from({ length: 1500 }, (_, i) => {
+    const age = Math.floor(rnd() * 40_000);
+    const at = new Date(now - age);
+    return provider(`p${i}`, {
+      lastHeartbeatAt: i % 7 === 0 ? at.toISOString().replace('Z', '+00:00') : at.toISOString(),
+      reservedVcpuMilli: Math.floor(rnd() * 4) * 500,
+      reservedMemoryMb: Math.floor(rnd() * 8) * 256,
+      warmFunctions: rnd() < 0.1 ? ['fn_1'] : [],
+      cachedImages: rnd() < 0.3 ? [need.image] : [],
+      draining: rnd() < 0.05,
+    });
+  });
+  const online = providers.filter((p) => isOnline(p, opts) && fits(p, need));
+  const load = (p: ProviderRecord) => Math.max(p.reservedVcpuMilli / p.capacityVcpuMilli, p.reservedMemoryMb / p.capacityMemoryMb);
+  const score = (p: ProviderRecord) => (p.warmFunctions.includes('fn_1') ? 2 : p.cachedImages.includes(need.image) ? 1 : 0);
+  for (const policy of ['random-fit', 'least-loaded', 'warm-affinity'] as const) {
+    const ranked = rankProviders(policy, providers, need, opts);
+    // The same set as the one-by-one rule (the ISO string shortcut agrees with Date.parse), each once.
+    expect(new Set(ranked.map((p) => p.providerId))).toEqual(new Set(online.map((p) => p.providerId)));
+    expect(ranked).toHaveLength(online.length);
+    for (let i = 1; i < ranked.length; i++) {
+      const [a, b] = [ranked[i - 1]!, ranked[i]!];
+      if (policy === 'least-loaded') expect(load(a)).toBeLessThanOrEqual(load(b));
+      if (policy === 'warm-affinity') expect(score(a) > score(b) || (score(a) === score(b) && load(a) <= load(b))).toBe(true);
+    }
+  }
 });

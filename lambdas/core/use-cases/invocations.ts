@@ -104,6 +104,7 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     image: fn.image,
     resources: fn.resources,
     protocol: fn.protocol,
+    concurrency: (fn.concurrency ?? 1) > 1 ? fn.concurrency : undefined,
     network: fn.network,
     inputBase64,
     ...upload,

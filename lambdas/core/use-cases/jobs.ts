@@ -81,7 +81,8 @@ export async function jobView(deps: Deps, job: JobRecord) {
   return {
     ...jobSummary(job),
     resultUrl: succeeded ? await (await resultStorageFor(deps, job)).presignGet(job.resultKey, deps.config.presignTtlS) : undefined,
-    logUrl: ran ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
+    // A log of 0 bytes was never stored: no link to a missing object.
+    logUrl: ran && job.logSize !== 0 ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
   };
 }
 

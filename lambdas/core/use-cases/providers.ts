@@ -172,6 +172,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       reason: report.reason === undefined ? undefined : describeFailure(report),
       resultSha256: report.resultSha256,
       resultSize: report.resultSize,
+      logSize: report.logSize,
       pendingReport,
     },
     { providerId, attempt: report.attempt },

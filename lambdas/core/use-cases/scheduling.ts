@@ -139,6 +139,7 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     issuedAt: now.toISOString(),
     startBy: new Date(now.getTime() + ttl * 1000).toISOString(),
     attempt: job.attempt,
+    ...(job.concurrency !== undefined && job.concurrency > 1 ? { concurrency: job.concurrency } : {}),
   };
   const { signature, keyId } = await deps.signer.sign(envelope);
   return { envelope, signature, keyId };

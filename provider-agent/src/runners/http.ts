@@ -27,7 +27,16 @@ import { WarmPool } from './warm-pool';
  * an image pull); each request must complete within the job's `timeoutS`, else the container is
  * killed and the job reported as `timeout`. Run time is measured per request, from sending it to
  * the last byte of the response. The log is what the container wrote to stdout and stderr while
- * the job had it (for a new container, from its start), capped.
+ * the job had it (for a new container, from its start) until its response ended, capped; with
+ * `concurrency` N > 1 the container serves N jobs at once and each job's log holds everything the
+ * container wrote during its request (output is not attributed per request).
+ *
+ * The hot path waits for nothing after the response: the container goes back to the pool at
+ * once and the outcome is returned; output the engine delivers after the response still reaches
+ * the job's log until the agent takes it (`finishLog`, once the result is uploaded). Such a tail
+ * may also land in the log of the next job the same container serves (same function version).
+ * A container that failed is removed off that path too; only a container that stopped (killed,
+ * crashed) is waited for, briefly, so its last words reach the log.
  */
 
 /** The port every http function is told to listen on ($PORT). */
@@ -37,9 +46,9 @@ const RELAY_DIR = '/run/chainfaas';
 const SOCKET_NAME = 'http.sock';
 /** Unix socket paths longer than this do not fit in sockaddr_un on every platform. */
 const MAX_SOCKET_PATH = 100;
-/** Output written just before the response may arrive just after it. */
-const LOG_GRACE_MS = 50;
 const DRAIN_MS = 2_000;
+/** Longest a job's log keeps collecting the container's output after its response, if nobody takes it sooner. */
+const TAIL_MS = 2_000;
 const PROBE_INTERVAL_MS = 50;
 const MiB = 1024 * 1024;
 
@@ -71,13 +80,16 @@ interface WarmContainer {
   functionId: string;
   memoryMb: number;
   busy: boolean;
+  inflight?: number;
+  /** Jobs it serves at once: the function's `concurrency`. */
+  slots: number;
   lastUsed: number;
   containerId: string;
   relayId?: string;
   dir: string;
   socketPath: string;
-  /** Where the container's output goes now: the log of the job that has it, or nowhere. */
-  sink?: CappedBuffer;
+  /** Where the container's output goes now: the logs of the jobs it serves (none: nowhere). */
+  sinks: Set<CappedBuffer>;
   /** Resolves when the function container's output streams close (it exited). */
   closed: Promise<void>;
   exited: boolean;
@@ -119,16 +131,22 @@ export class HttpRunner implements FunctionRunner {
   }
 
   /** The warm containers, for status and tests. */
-  warmContainers(): Array<{ functionId: string; containerId: string; busy: boolean; memoryMb: number; idleMs: number; served: number }> {
+  warmContainers(): Array<{ functionId: string; containerId: string; busy: boolean; inflight: number; memoryMb: number; idleMs: number; served: number }> {
     const now = Date.now();
     return this.pool.list().map((e) => ({
       functionId: e.functionId,
       containerId: e.containerId,
       busy: e.busy,
+      inflight: e.inflight ?? 0,
       memoryMb: e.memoryMb,
       idleMs: e.busy ? 0 : now - e.lastUsed,
       served: e.served,
     }));
+  }
+
+  /** Resolves once no container removal is under way (they run off the jobs' path). */
+  settled(): Promise<void> {
+    return this.pool.settled();
   }
 
   /** Removes every warm container (drain). Jobs still running keep theirs until they end. */
@@ -143,7 +161,7 @@ export class HttpRunner implements FunctionRunner {
     const key = poolKey(envelope);
     let warm = this.pool.take(key);
     if (warm) {
-      warm.sink = log;
+      warm.sinks.add(log);
       this.options.logger.info('using a warm container', { jobId: envelope.jobId, containerId: warm.containerId, served: warm.served });
     } else {
       const started = await this.start(envelope, log, signal);
@@ -211,11 +229,24 @@ export class HttpRunner implements FunctionRunner {
         break;
       }
     }
-    // Let output written just before the end arrive (all of it, if the container has stopped).
-    await (stopped ? Promise.race([warm.closed, delay(DRAIN_MS)]) : delay(LOG_GRACE_MS));
-    warm.sink = undefined;
+    // A container that stopped: its last output (all of it) is worth a short wait. Otherwise
+    // nothing is waited for: the tail of the output keeps arriving in the job's log until the
+    // caller takes it (finishLog, after the result's upload), or for TAIL_MS at most.
+    let finishLog: (() => Buffer) | undefined;
+    if (stopped) {
+      await Promise.race([warm.closed, delay(DRAIN_MS)]);
+      warm.sinks.delete(log);
+    } else {
+      const tail = setTimeout(() => warm.sinks.delete(log), TAIL_MS);
+      tail.unref();
+      finishLog = () => {
+        clearTimeout(tail);
+        warm.sinks.delete(log);
+        return finalLog(log, notices);
+      };
+    }
     if (keep && !this.closed) this.pool.release(warm);
-    else await this.pool.remove(warm, answer.kind === 'response' ? 'the agent is stopping' : `the request ended with ${answer.kind}`);
+    else void this.pool.remove(warm, answer.kind === 'response' ? 'the agent is stopping' : `the request ended with ${answer.kind}`);
     this.options.onChange?.();
 
     const runtimeMs = elapsedMs(startedAt, finishedAt);
@@ -229,6 +260,7 @@ export class HttpRunner implements FunctionRunner {
       finishedAt,
       result,
       log: finalLog(log, notices),
+      finishLog,
       aborted: answer.kind === 'aborted',
     };
   }
@@ -260,11 +292,13 @@ export class HttpRunner implements FunctionRunner {
       functionId: envelope.functionId,
       memoryMb: envelope.resources.memoryMb,
       busy: true,
+      // One job until it listens (nobody else may take it while it starts), then its concurrency.
+      slots: 1,
       lastUsed: Date.now(),
       containerId,
       dir,
       socketPath,
-      sink: log,
+      sinks: new Set([log]),
       closed: Promise.resolve(),
       exited: false,
       releaseImage: this.options.retainImage?.(envelope.image) ?? (() => undefined),
@@ -275,8 +309,8 @@ export class HttpRunner implements FunctionRunner {
     /** The outcome of a start that failed; once the function has stopped, its last output is awaited. */
     const failed = async (reason: FailureReason, notice: string, exitCode: number | null = null, aborted = false): Promise<RunOutcome> => {
       if (exitCode !== null) await Promise.race([warm.closed, delay(DRAIN_MS)]);
-      warm.sink = undefined;
-      await this.pool.remove(warm, `it did not start: ${notice}`);
+      warm.sinks.delete(log);
+      void this.pool.remove(warm, `it did not start: ${notice}`);
       this.options.onChange?.();
       logger.info('http function did not start', { ...fields, reason, notice });
       const now = new Date();
@@ -294,7 +328,9 @@ export class HttpRunner implements FunctionRunner {
     };
 
     try {
-      const sink = (chunk: Buffer) => void warm.sink?.push(chunk);
+      const sink = (chunk: Buffer) => {
+        for (const log of warm.sinks) log.push(chunk);
+      };
       const attachment = await runtime.attach(containerId, { stdout: sink, stderr: sink }, false);
       warm.closed = attachment.closed.then(() => {
         warm.exited = true;
@@ -331,7 +367,8 @@ export class HttpRunner implements FunctionRunner {
         }
         await delay(PROBE_INTERVAL_MS);
       }
-      logger.info('started a warm container', { ...fields, relayId: warm.relayId, functionId: envelope.functionId });
+      warm.slots = envelope.concurrency ?? 1;
+      logger.info('started a warm container', { ...fields, relayId: warm.relayId, functionId: envelope.functionId, slots: warm.slots });
       return warm;
     } catch (err) {
       await this.pool.remove(warm, `starting it failed: ${errorMessage(err)}`);
@@ -387,7 +424,7 @@ export class HttpRunner implements FunctionRunner {
 /** Containers with the same key are interchangeable: same function version, image and settings. */
 export function poolKey(envelope: JobEnvelope): string {
   const settings = createHash('sha256')
-    .update(JSON.stringify([envelope.resources, envelope.network, Object.entries(envelope.env).sort()]))
+    .update(JSON.stringify([envelope.resources, envelope.network, Object.entries(envelope.env).sort(), envelope.concurrency ?? 1]))
     .digest('hex')
     .slice(0, 16);
   const digest = envelope.image.slice(envelope.image.indexOf('@sha256:') + 8, envelope.image.indexOf('@sha256:') + 20);

@@ -35,8 +35,16 @@ export interface RunOutcome {
   finishedAt: Date;
   /** The function's result (stdout, or the HTTP response body), at most the configured cap. */
   result: Buffer;
-  /** The function's stderr, at most the configured cap (a truncation notice is appended past it). */
+  /** The function's stderr, at most the configured cap (a truncation notice is appended past it), as far as it had arrived. */
   log: Buffer;
+  /**
+   * When output may still be on its way (a warm container's response can overtake what the
+   * function wrote just before it): the log including what arrived since, after which nothing
+   * more is collected for this job. The caller calls it once it has nothing else to wait for
+   * (after the result's upload), so collecting the tail costs the report no wait of its own.
+   * Absent: `log` is final.
+   */
+  finishLog?: () => Buffer;
   /** True when the agent stopped the run itself (forced shutdown): nothing is reported. */
   aborted: boolean;
 }

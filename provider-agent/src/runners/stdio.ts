@@ -57,12 +57,27 @@ export interface StdioRunnerOptions {
 /**
  * The `stdio` protocol: one container per job; the input goes to stdin, stdout is the result and
  * stderr the log, both capped. The container is killed at the job's deadline (counted from its
- * start), when its result outgrows the cap, or when the run is aborted; it is always removed.
+ * start), when its result outgrows the cap, or when the run is aborted; it is always removed —
+ * after the outcome is returned: the container has exited and holds no CPU or memory, so its
+ * removal (tens of ms in the engine) is kept off the report's path. `close` waits for removals
+ * still under way; the agent's start reaps what a crash left.
  */
 export class StdioRunner implements FunctionRunner {
   readonly protocol = 'stdio' as const;
+  /** Removals of exited containers still under way. */
+  private readonly removing = new Set<Promise<void>>();
 
   constructor(private readonly options: StdioRunnerOptions) {}
+
+  /** Resolves once every container this runner started is removed. */
+  async close(): Promise<void> {
+    while (this.removing.size > 0) await Promise.allSettled([...this.removing]);
+  }
+
+  /** Containers started and not yet removed (for tests: the report does not wait for them). */
+  get pendingRemovals(): number {
+    return this.removing.size;
+  }
 
   async run({ envelope, input, signal }: RunRequest): Promise<RunOutcome> {
     const { runtime, limits, agentId, logger } = this.options;
@@ -129,7 +144,11 @@ export class StdioRunner implements FunctionRunner {
       };
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      await runtime.remove(id).catch((err) => logger.warn('could not remove container', { ...fields, error: errorMessage(err) }));
+      const removal: Promise<void> = runtime
+        .remove(id)
+        .catch((err) => logger.warn('could not remove container', { ...fields, error: errorMessage(err) }))
+        .finally(() => this.removing.delete(removal));
+      this.removing.add(removal);
     }
   }
 }

@@ -6,6 +6,12 @@
  * idle ones, least recently used first, and a container released while the pool is over budget
  * is evicted rather than kept. Idle containers expire after `idleMs`.
  *
+ * An entry may serve `slots` jobs at once (the function's `concurrency`, default 1): `take`
+ * hands out an entry with a free slot, one already serving first (so overlapping calls fill a
+ * container before another starts), else the most recently used idle one. When calls overlap
+ * beyond the free slots, `take` finds nothing and the runner starts another container: a
+ * function gets as many warm containers as its overlapping calls need, within the budget.
+ *
  * The pool only keeps the books; `destroy` (given by the runner) stops and removes a container.
  */
 
@@ -13,8 +19,12 @@ export interface PoolEntry {
   key: string;
   functionId: string;
   memoryMb: number;
-  /** Serving a job: never evicted, never handed to another job. */
+  /** Serving at least one job: never evicted; handed to another job only while it has a free slot. */
   busy: boolean;
+  /** Jobs it serves now. @default 1 while busy, else 0 */
+  inflight?: number;
+  /** Jobs it may serve at once. @default 1 */
+  slots?: number;
   /** When the entry was last released (ms since the epoch). */
   lastUsed: number;
 }
@@ -39,12 +49,21 @@ export class WarmPool<E extends PoolEntry> {
     this.now = options.now ?? Date.now;
   }
 
-  /** The most recently used idle entry with `key`, now busy; undefined when there is none. */
+  /**
+   * An entry with `key` and a free slot, now serving one more job: a busy one first (the fullest),
+   * else the most recently used idle one; undefined when there is none.
+   */
   take(key: string): E | undefined {
-    const idle = this.entries.filter((e) => e.key === key && !e.busy).sort((a, b) => b.lastUsed - a.lastUsed);
-    const entry = idle[0];
-    if (entry) entry.busy = true;
-    return entry;
+    let best: E | undefined;
+    for (const e of this.entries) {
+      if (e.key !== key || inflight(e) >= (e.slots ?? 1)) continue;
+      if (!best || inflight(e) > inflight(best) || (inflight(e) === inflight(best) && e.lastUsed > best.lastUsed)) best = e;
+    }
+    if (best) {
+      best.inflight = inflight(best) + 1;
+      best.busy = true;
+    }
+    return best;
   }
 
   /**
@@ -54,6 +73,7 @@ export class WarmPool<E extends PoolEntry> {
    */
   admit(entry: E): void {
     entry.busy = true;
+    entry.inflight = 1;
     for (const idle of this.idleByAge()) {
       if (this.usedMb() + entry.memoryMb <= this.options.budgetMb) break;
       this.evict(idle, 'making room for a new warm container');
@@ -61,11 +81,13 @@ export class WarmPool<E extends PoolEntry> {
     this.entries.push(entry);
   }
 
-  /** The job is done with `entry`: it becomes idle, unless the pool is over budget (then the least recently used idle entries go). */
+  /** A job is done with `entry`: with no job left it becomes idle, unless the pool is over budget (then the least recently used idle entries go). */
   release(entry: E): void {
     if (!this.entries.includes(entry)) return;
-    entry.busy = false;
+    entry.inflight = Math.max(0, inflight(entry) - 1);
+    entry.busy = entry.inflight > 0;
     entry.lastUsed = this.now();
+    if (entry.busy) return;
     for (const idle of this.idleByAge()) {
       if (this.usedMb() <= this.options.budgetMb) break;
       this.evict(idle, 'over the warm pool memory budget');
@@ -82,6 +104,11 @@ export class WarmPool<E extends PoolEntry> {
   sweep(): void {
     const cutoff = this.now() - this.options.idleMs;
     for (const idle of this.idleByAge()) if (idle.lastUsed <= cutoff) this.evict(idle, 'idle for too long');
+  }
+
+  /** Resolves once no removal is under way (removals run off the jobs' path). */
+  async settled(): Promise<void> {
+    while (this.destroying.size > 0) await Promise.allSettled([...this.destroying]);
   }
 
   /** Destroys every entry, busy or not, and waits until all are gone. */
@@ -117,4 +144,9 @@ export class WarmPool<E extends PoolEntry> {
     this.destroying.add(done);
     return done;
   }
+}
+
+/** Jobs an entry serves now (entries made before `inflight` existed count 1 while busy). */
+function inflight(e: PoolEntry): number {
+  return e.inflight ?? (e.busy ? 1 : 0);
 }
