@@ -26,7 +26,9 @@ export async function jobOutcome(job: JobView, options: { heading: string; showF
         ]),
     );
   if (job.status === 'SUCCEEDED' && job.resultUrl) box.append(await resultView(job));
+  // A job that ran and has no log link wrote nothing to stderr: the agent stores no empty log.
   if (job.logUrl) box.append(await logView(job.logUrl));
+  else if (job.runtimeMs !== undefined) box.append(logSection(noLog()));
   return box;
 }
 
@@ -75,8 +77,11 @@ async function resultView(job: JobView): Promise<HTMLElement> {
   return section;
 }
 
+const logSection = (...content: HTMLElement[]) => h('div', { class: 'log' }, h('h4', {}, 'Log (the function’s stderr)'), ...content);
+const noLog = () => h('p', { class: 'muted', id: 'log-text' }, 'The function wrote nothing to stderr.');
+
 async function logView(url: string): Promise<HTMLElement> {
-  const section = h('div', { class: 'log' }, h('h4', {}, 'Log (the function’s stderr)'));
+  const section = logSection();
   try {
     const res = await fetch(url);
     if (res.status === 404) {
@@ -87,7 +92,7 @@ async function logView(url: string): Promise<HTMLElement> {
     const text = await res.text();
     section.append(
       text.length === 0
-        ? h('p', { class: 'muted', id: 'log-text' }, 'The function wrote nothing to stderr.')
+        ? noLog()
         : h('pre', { class: 'output', id: 'log-text', tabindex: 0, 'aria-label': 'Log' }, text.length > PREVIEW_LIMIT ? `${text.slice(0, PREVIEW_LIMIT)}\n… (${bytes(text.length - PREVIEW_LIMIT)} more)` : text),
     );
   } catch (err) {
