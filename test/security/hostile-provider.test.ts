@@ -257,10 +257,9 @@ describe('an end-user with an invoke key', () => {
 
     await expectRefused(await withKey('POST', `/functions/${other}/invocations`, { input: 'x' }), 404);
     await expectRefused(await withKey('GET', `/jobs/${patJob}`), 404);
-    // The ledger route takes bearer tokens only: with a key alone the caller is not authenticated.
-    await expectRefused(await withKey('GET', `/jobs/${patJob}/ledger`), 401);
-    // Routes that take no invoke key: not authenticated with one in X-Api-Key, 403 with one as a bearer.
-    await expectRefused(await withKey('GET', `/functions/${other}`), 401);
+    // Routes that take no invoke key answer it 403, in X-Api-Key or as a bearer alike (#18 item 4: one rule).
+    await expectRefused(await withKey('GET', `/jobs/${patJob}/ledger`), 403, /^an invoke key may only invoke its function/);
+    await expectRefused(await withKey('GET', `/functions/${other}`), 403, /^an invoke key may only invoke its function/);
     const keyAsBearer = new Api(t.api.baseUrl, key.body.key);
     await expectRefused(await keyAsBearer.get(`/functions/${other}`), 403, /invoke key/);
     await expectRefused(await keyAsBearer.get('/jobs'), 403, /invoke key/);
