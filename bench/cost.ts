@@ -1,9 +1,9 @@
 import { SIZING } from '../lib/chainfaas-stack';
 import { HANDLERS, ROUTES, type HandlerName } from '../lambdas/handlers/manifest';
 import { wireCounter, type Exchange } from '../local/wire-count';
-import { fetchResult, Harness, invoke, startHarness } from './harness';
+import { fetchResult, Harness, invoke, standalone } from './harness';
 import { PRICES } from './prices';
-import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, round, sleep } from './support';
+import { commandFor, machineAfter, machineBefore, note, Profile, round, sleep } from './support';
 
 /**
  * Cost per million jobs: every request the platform makes for warm (http) and cold (stdio) sync
@@ -167,23 +167,8 @@ export async function runCost(h: Harness, wire: ReturnType<typeof wireCounter>, 
 }
 
 if (require.main === module) {
-  const main = async () => {
-    const { profile } = parseBenchArgs(process.argv.slice(2));
-    process.env.JOB_WAKE = 'off';
-    const wire = wireCounter();
-    const harness = await startHarness({ wire });
-    try {
-      publish('cost', await runCost(harness, wire, profile));
-    } finally {
-      await harness.stop();
-      await wire.stop();
-    }
-  };
-  main().then(
-    () => process.exit(0),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  // The sync wait as a Lambda in AWS does it (consistent reads), so its requests are counted.
+  process.env.JOB_WAKE = 'off';
+  const wire = wireCounter();
+  standalone('cost', (h, profile) => runCost(h, wire, profile), { wire });
 }

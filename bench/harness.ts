@@ -426,16 +426,18 @@ export async function dockerRun(image: string, resources: { vcpu: number; memory
 
 /**
  * `node dist/bench/<name>.js [--quick]`: one benchmark on a platform of its own; prints its JSON
- * and writes bench/results/<name>.json.
+ * and writes bench/results/<name>.json. A wire counter given in `options` is put in front of the
+ * platform's services and stopped after it.
  */
-export function standalone(name: string, run: (h: Harness, profile: Profile) => Promise<object>): void {
+export function standalone(name: string, run: (h: Harness, profile: Profile) => Promise<object>, options: { wire?: WireCounter } = {}): void {
   const main = async () => {
     const { profile } = parseBenchArgs(process.argv.slice(2));
-    const harness = await startHarness();
+    const harness = await startHarness({ wire: options.wire });
     try {
       publish(name, await run(harness, profile));
     } finally {
       await harness.stop();
+      await options.wire?.stop();
     }
   };
   main().then(
