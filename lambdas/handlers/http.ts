@@ -1,10 +1,9 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DomainError, ErrorCode } from '../core/errors';
-import { LIMITS } from '../../contract/src';
+import { LIMITS, OPERATIONS, type Operation } from '../../contract/src';
 import { count, logger, METRIC, withLambdaContext } from '../adapters/observability';
 import { invokeKeyRefused } from '../core/use-cases/accounts';
-import { ROUTES } from './manifest';
 
 /**
  * The HTTP edge shared by every API handler: a JSON body parser, a router on the API Gateway
@@ -115,8 +114,12 @@ function toResponse(result: HttpResult): APIGatewayProxyStructuredResultV2 {
   };
 }
 
-/** The routes an invoke key may call (manifest `invokeKey`); every other route refuses one with 403. */
-const INVOKE_KEY_ROUTES = new Set(ROUTES.filter((r) => r.invokeKey).map((r) => `${r.method} ${r.path}`));
+/**
+ * The routes an invoke key may call: those the contract's route table opens to one (`auth:
+ * 'user-or-key'`: invoke its function, presign an input upload for it, read a job it created).
+ * Every other route refuses a key with 403.
+ */
+const INVOKE_KEY_ROUTES = new Set(Object.entries(OPERATIONS as Record<string, Operation>).filter(([, op]) => op.auth === 'user-or-key').map(([key]) => key));
 const INVOKE_KEY_BEARER = /^Bearer\s+ik_/i;
 
 /** Builds a Lambda handler that routes on `event.routeKey` (e.g. `POST /functions`). */

@@ -16,11 +16,6 @@ export interface RouteSpec {
   handler: HandlerName;
   /** false for the routes that create or open a session; everything else needs a bearer token. */
   auth: boolean;
-  /**
-   * The routes an invoke key (`x-api-key: ik_…` or `Bearer ik_…`) may call: invoke its function,
-   * presign an input upload for it, read a job it created. Every other route answers a key 403.
-   */
-  invokeKey?: true;
 }
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -31,15 +26,15 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/functions', handler: 'functions', auth: true },
   { method: 'GET', path: '/functions', handler: 'functions', auth: true },
   { method: 'GET', path: '/functions/{functionId}', handler: 'functions', auth: true },
-  { method: 'POST', path: '/functions/{functionId}/invocations', handler: 'invocations', auth: true, invokeKey: true },
-  { method: 'GET', path: '/jobs/{jobId}', handler: 'jobs', auth: true, invokeKey: true },
+  { method: 'POST', path: '/functions/{functionId}/invocations', handler: 'invocations', auth: true },
+  { method: 'GET', path: '/jobs/{jobId}', handler: 'jobs', auth: true },
   { method: 'GET', path: '/jobs/{jobId}/ledger', handler: 'jobs', auth: true },
   { method: 'PUT', path: '/functions/{functionId}', handler: 'functions', auth: true },
   { method: 'DELETE', path: '/functions/{functionId}', handler: 'functions', auth: true },
   { method: 'POST', path: '/functions/{functionId}/keys', handler: 'functions', auth: true },
   { method: 'GET', path: '/functions/{functionId}/keys', handler: 'functions', auth: true },
   { method: 'DELETE', path: '/functions/{functionId}/keys/{keyId}', handler: 'functions', auth: true },
-  { method: 'POST', path: '/functions/{functionId}/inputs', handler: 'invocations', auth: true, invokeKey: true },
+  { method: 'POST', path: '/functions/{functionId}/inputs', handler: 'invocations', auth: true },
   { method: 'GET', path: '/jobs', handler: 'jobs', auth: true },
   // Cancelling writes the job: the invocations Lambda may, the jobs Lambda only reads.
   { method: 'POST', path: '/jobs/{jobId}/cancel', handler: 'invocations', auth: true },
