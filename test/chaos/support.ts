@@ -142,9 +142,6 @@ export function quarters(samples: number[], stat: (values: number[]) => number):
 /** The median of each quarter of `samples` (in order). */
 export const quarterMedians = (samples: number[]): number[] => quarters(samples, median);
 
-/** The minimum of each quarter: for a garbage-collected heap, the live set after collections (its floor). */
-export const quarterMinima = (samples: number[]): number[] => quarters(samples, (v) => Math.min(...v));
-
 /** Runs `worker(i)` for i in [0, n) with at most `concurrency` at a time. */
 export async function pool(n: number, concurrency: number, worker: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
