@@ -394,6 +394,8 @@ async function finishJob(ctx: Context, job: JobView): Promise<number> {
     }
     return EXIT.jobFailed;
   }
+  // A job that succeeded after reaching a limit (a refused fork, a full /tmp) says so, apart from its result.
+  if (job.limits?.length && !ctx.json) err(ctx, `chainfaas: job ${job.jobId} reached limits: ${job.limits.map((l) => l.detail).join('; ')}`);
   const result = job.resultUrl ? await download(job.resultUrl) : Buffer.alloc(0);
   const file = ctx.flags.output as string | undefined;
   if (file) {
@@ -535,6 +537,8 @@ const jobsGet: Command = {
       ['Finished', t.finishedAt ? when(t.finishedAt) : undefined],
       ['Run time', duration(job.runtimeMs)],
       ['Exit code', job.exitCode === undefined || job.exitCode === null ? undefined : String(job.exitCode)],
+      ['Limits reached', job.limits?.map((l) => l.detail).join('; ')],
+      ['Not watched', job.limitsUnwatched?.map((u) => `${u.limit}: ${u.why}`).join('; ')],
       ['Cost', job.cost === undefined ? 'not settled yet' : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
       ['Result', job.result ? `${bytes(job.result.size)}, sha256 ${job.result.sha256}` : undefined],
     ]);

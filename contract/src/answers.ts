@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROLES, Resources } from './requests';
+import { LimitHit, UnwatchedLimit } from './envelope';
 import { JOB_STATUSES } from './statuses';
 
 export { JOB_STATUSES, TERMINAL_STATUSES } from './statuses';
@@ -114,6 +115,11 @@ export const JobSummary = z.strictObject({
   paid: z.boolean().optional(),
   exitCode: z.number().int().nullable().optional(),
   reason: z.string().optional(),
+  limits: z
+    .array(LimitHit)
+    .meta({ description: 'limits the container reached, in words (from the provider’s signed report); they change neither the status nor the cost' })
+    .optional(),
+  limitsUnwatched: z.array(UnwatchedLimit).meta({ description: 'limits the provider could not watch for this run, and why' }).optional(),
   input: z.strictObject({ kind: z.enum(['inline', 'upload']), size: count.optional() }),
   result: z.strictObject({ sha256: z.string().optional(), size: count }).optional(),
   invokeKeyId: z.string().optional(),

@@ -42,6 +42,23 @@ export type SignedEnvelope = { envelope: JobEnvelope; signature: string; keyId: 
 
 export const FAILURE_REASONS = ['exit', 'oom', 'timeout', 'output_too_large', 'runtime_error', 'image_unavailable'] as const;
 
+/**
+ * The limits a container can run into. `deadline`, `result` and a `memory` kill of the function
+ * itself stop the job (it fails with the matching reason); the others leave the function running,
+ * and what it does next decides the job (a function that exits 0 after a refused fork succeeds).
+ */
+export const LIMIT_KINDS = ['deadline', 'memory', 'processes', 'scratch', 'result', 'log'] as const;
+/** The limits the agent learns from the kernel while the container runs (cgroup counters, the tmpfs). */
+export const WATCHED_LIMITS = ['memory', 'processes', 'scratch'] as const;
+
+/** One limit a container reached, in words for the job's reader (`detail`). */
+export const LimitHit = z.object({ limit: z.enum(LIMIT_KINDS), detail: z.string().min(1).max(300) }).strict();
+export type LimitHit = z.infer<typeof LimitHit>;
+
+/** A limit the agent could not watch for this container, and why (so its absence from `limits` proves nothing). */
+export const UnwatchedLimit = z.object({ limit: z.enum(WATCHED_LIMITS), why: z.string().min(1).max(300) }).strict();
+export type UnwatchedLimit = z.infer<typeof UnwatchedLimit>;
+
 /** What the provider measures and signs after a run. */
 export const RuntimeReport = z
   .object({
@@ -59,6 +76,10 @@ export const RuntimeReport = z
     logSize: z.number().int().nonnegative(),
     startedAt: z.string().datetime(),
     finishedAt: z.string().datetime(),
+    /** Limits the container reached (absent: none seen). Informative: they never change what the job costs. */
+    limits: z.array(LimitHit).min(1).max(LIMIT_KINDS.length).optional(),
+    /** Limits the agent could not watch for this attempt (absent: it watched them all). */
+    unwatched: z.array(UnwatchedLimit).min(1).max(WATCHED_LIMITS.length).optional(),
   })
   .strict()
   .refine((r) => (r.status === 'failed') === (r.reason !== undefined), {

@@ -1,5 +1,5 @@
 import { TERMINAL_STATUSES, type JobStatus } from '../../contract/src/statuses';
-import type { Resources, Role } from '../../contract/src';
+import type { LimitHit, Resources, Role, UnwatchedLimit } from '../../contract/src';
 
 /** Records the controller keeps in its read/write store (DynamoDB in AWS and in local mode). */
 
@@ -143,6 +143,10 @@ export interface JobRecord {
   resultSize?: number;
   /** The log's size from the report; 0: the provider stored no log object. Absent on jobs reported before it was kept. */
   logSize?: number;
+  /** Limits the container reached, from the report, in words (informative: they change neither status nor cost). */
+  limits?: LimitHit[];
+  /** Limits the provider could not watch for this attempt, and why. */
+  limitsUnwatched?: UnwatchedLimit[];
   /** Set from the ledger's settlement (read model): micro-credits charged, whether it was paid. */
   cost?: number;
   paid?: boolean;

@@ -273,6 +273,8 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
       logSize: log.length,
       startedAt: outcome.startedAt.toISOString(),
       finishedAt: outcome.finishedAt.toISOString(),
+      limits: outcome.limits?.length ? outcome.limits : undefined,
+      unwatched: outcome.unwatched?.length ? outcome.unwatched : undefined,
     } satisfies RuntimeReport);
     const signature = signPayload(report, this.options.privateKeyPem);
     this.options.attemptLog.reported(envelope.jobId, envelope.attempt, report, signature);

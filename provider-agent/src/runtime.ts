@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import Docker from 'dockerode';
+import { checkSources, LimitWatch, limitSources } from './limit-watch';
 import { errorMessage, Logger } from './log';
 
 /**
@@ -90,6 +92,8 @@ export interface ContainerRuntime {
   /** SIGKILLs the container; a container that already stopped is not an error. */
   kill(id: string): Promise<void>;
   inspectExit(id: string): Promise<ContainerExit>;
+  /** Starts watching the kernel's counters of a running container's limits (limit-watch.ts), sampling while `busy`; never rejects. */
+  watchLimits(id: string, busy: boolean): Promise<LimitWatch>;
   /** Force-removes the container and its anonymous volumes; a missing container is not an error. */
   remove(id: string): Promise<void>;
   /** Containers (running or not) carrying every one of `labels`. */
@@ -306,6 +310,23 @@ export class DockerRuntime implements ContainerRuntime {
       };
     } catch (err) {
       throw this.failure('inspect', id, err);
+    }
+  }
+
+  async watchLimits(id: string, busy: boolean): Promise<LimitWatch> {
+    try {
+      const { State } = await this.docker.getContainer(id).inspect();
+      const ended = 'the container ended within its first milliseconds, before the agent could watch it';
+      if (!State.Running || !State.Pid) return LimitWatch.unavailable(ended);
+      const cgroup = await readFile(`/proc/${State.Pid}/cgroup`, 'utf8').catch(() => undefined);
+      if (cgroup === undefined) return LimitWatch.unavailable(ended);
+      const sources = await checkSources(limitSources(cgroup, State.Pid, id));
+      // Sources that vanished while they were checked: the container ended meanwhile.
+      if (sources.unwatched.length > 0 && !(await this.docker.getContainer(id).inspect()).State.Running) return LimitWatch.unavailable(ended);
+      return await LimitWatch.start(sources, { busy });
+    } catch (err) {
+      this.logger.warn('could not watch the limits of a container', { containerId: id, error: errorMessage(err) });
+      return LimitWatch.unavailable(`the agent could not inspect the container (${errorMessage(err)})`);
     }
   }
 

@@ -20,7 +20,7 @@ const runner = new StdioRunner({ runtime, agentId, limits, logger });
 let registry: ImageRegistry;
 
 beforeAll(async () => {
-  registry = await startImageRegistry(['sha256', 'fail', 'sleep', 'hog', 'netinfo', 'write', 'connect', 'forkbomb']);
+  registry = await startImageRegistry(['sha256', 'fail', 'sleep', 'hog', 'netinfo', 'write', 'connect', 'forkbomb', 'limits']);
   for (const image of Object.values(registry.images)) await runtime.pullImage(image);
 }, 300_000);
 
@@ -210,6 +210,44 @@ test('a function that opens a network connection under network "none" fails insi
   expect(results[1].error).toMatch(/network is unreachable/);
   expect(results[2].error).toMatch(/connection refused/);
   expect(outcome.log.toString()).toContain('connect: 1.1.1.1:443: dial tcp 1.1.1.1:443: connect: network is unreachable');
+});
+
+test('#18 item 1: a function that reaches its processes, memory, scratch and log limits and exits 0 succeeds, and each limit is said in words', async () => {
+  const envelope = makeEnvelope(registry.images.limits, { resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 30 } });
+  const outcome = await runner.run({ envelope, input: Buffer.from('processes\nmemory\nscratch\nlog\n') });
+
+  expect(outcome).toMatchObject({ status: 'succeeded', reason: undefined, exitCode: 0, unwatched: [] });
+  const said = JSON.parse(outcome.result.toString()) as { tried: string[]; refused: Record<string, string> };
+  expect(said.refused.processes).toMatch(/resource temporarily unavailable/);
+  expect(said.refused.memory).toBe('child killed by killed');
+  expect(said.refused.scratch).toMatch(/no space left on device/);
+  expect(outcome.limits?.map((l) => l.limit)).toEqual(['memory', 'processes', 'scratch', 'log']);
+  const detail = Object.fromEntries((outcome.limits ?? []).map((l) => [l.limit, l.detail]));
+  expect(detail.memory).toBe('the kernel killed 1 process of the function for memory (limit 64 MB); the function went on');
+  expect(detail.processes).toMatch(/^the function tried to run more than 64 processes and threads at once: the kernel refused \d+ new ones?$/);
+  expect(detail.scratch).toBe('the scratch space /tmp (16 MB) was full: writes to it failed with "no space left on device"');
+  expect(detail.log).toMatch(/^the log exceeded 4096 bytes: \d+ more bytes dropped$/);
+  const log = outcome.log.toString();
+  expect(log).toContain(`[chainfaas: limit reached (processes): ${detail.processes}]`);
+  expect(log).toContain(`[chainfaas: limit reached (memory): ${detail.memory}]`);
+  expect(log).toContain(`[chainfaas: limit reached (scratch): ${detail.scratch}]`);
+  expect(log).toMatch(/\[chainfaas: log truncated, \d+ more bytes dropped\]/);
+});
+
+test('#18 item 1: a run that reaches no limit reports none, and one killed at its deadline reports the deadline', async () => {
+  const quiet = await runner.run({ envelope: makeEnvelope(registry.images.sleep), input: Buffer.from('1') });
+  expect(quiet).toMatchObject({ status: 'succeeded', limits: [], unwatched: [] });
+  expect(quiet.log.toString()).toBe('');
+
+  const late = await runner.run({
+    envelope: makeEnvelope(registry.images.sleep, { resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 1 } }),
+    input: Buffer.from('5'),
+  });
+  expect(late).toMatchObject({
+    status: 'failed',
+    reason: 'timeout',
+    limits: [{ limit: 'deadline', detail: 'the function ran past its deadline of 1 s and was killed' }],
+  });
 });
 
 test('a fork bomb is held by the pids limit, killed at its deadline and reported as timeout; the host still starts processes', async () => {

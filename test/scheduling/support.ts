@@ -91,6 +91,13 @@ export async function registerProvider(api: Api, capacity: { vcpu: number; memor
   return { api: user.api, keys, registration: res.body as Registration & Record<string, unknown> };
 }
 
+/** Settings of a test's agent beside its capacity. */
+export interface AgentOptions {
+  visibilityTimeoutS?: number;
+  /** The container limits of the agent (its defaults otherwise). */
+  limits?: { pidsLimit?: number; tmpfsMb?: number };
+}
+
 /** What a report posted by an agent came to. */
 export interface ReportCall {
   jobId: string;
@@ -104,7 +111,7 @@ export interface ReportCall {
  * A real provider agent (in this process, on the real Docker engine), registered through the API.
  * Its controller calls are recorded: `reports` lists every report it posted and the answer.
  */
-export async function startAgent(api: Api, capacity: { vcpu: number; memoryMb: number }, options: { visibilityTimeoutS?: number } = {}) {
+export async function startAgent(api: Api, capacity: { vcpu: number; memoryMb: number }, options: AgentOptions = {}) {
   return runAgent(api, await registerProvider(api, capacity, 'agent'), capacity, options);
 }
 
@@ -113,7 +120,7 @@ export async function runAgent(
   api: Api,
   provider: Awaited<ReturnType<typeof registerProvider>>,
   capacity: { vcpu: number; memoryMb: number },
-  options: { visibilityTimeoutS?: number } = {},
+  options: AgentOptions = {},
 ) {
   const token = tokenOf(provider.api);
   const client = new ControllerClient(api.baseUrl, token);
@@ -140,6 +147,7 @@ export async function runAgent(
       capacity,
       pollWaitS: 1,
       visibilityTimeoutS: options.visibilityTimeoutS ?? 60,
+      limits: options.limits,
     },
     { controller, logger: jsonLogger('silent') },
   );

@@ -54,6 +54,8 @@ export function jobSummary(job: JobRecord) {
     paid: job.paid,
     exitCode: job.exitCode,
     reason: job.reason,
+    limits: job.limits,
+    limitsUnwatched: job.limitsUnwatched,
     input:
       job.inputKey !== undefined
         ? { kind: 'upload' as const, size: job.inputSize }

@@ -173,6 +173,8 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       resultSha256: report.resultSha256,
       resultSize: report.resultSize,
       logSize: report.logSize,
+      limits: report.limits,
+      limitsUnwatched: report.unwatched,
       pendingReport,
     },
     { providerId, attempt: report.attempt },

@@ -23,6 +23,10 @@ export async function jobOutcome(job: JobView, options: { heading: string; showF
           ['Run time', duration(job.runtimeMs)],
           ['Cost', job.cost === undefined ? 'not settled yet' : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
           ...(failed ? ([['Why', failureText(job)]] as [string, string][]) : []),
+          ...(job.limits?.length ? ([['Limits reached', job.limits.map((l) => l.detail).join('; ')]] as [string, string][]) : []),
+          ...(job.limitsUnwatched?.length
+            ? ([['Not watched', job.limitsUnwatched.map((u) => `${u.limit}: ${u.why}`).join('; ')]] as [string, string][])
+            : []),
         ]),
     );
   if (job.status === 'SUCCEEDED' && job.resultUrl) box.append(await resultView(job));

@@ -6,7 +6,19 @@ import { JobEnvelope } from '../../../contract/src';
 import { errorMessage, Logger } from '../log';
 import { ensureRelayImage } from '../relay-image';
 import { ContainerRuntime, ContainerSpec } from '../runtime';
-import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, finalLog, FunctionRunner, RunOutcome, RunRequest } from './runner';
+import { LimitWatch, since } from '../limit-watch';
+import {
+  CappedBuffer,
+  ContainerLimits,
+  elapsedMs,
+  FailureReason,
+  finalLog,
+  FunctionRunner,
+  limitNotices,
+  limitsReached,
+  RunOutcome,
+  RunRequest,
+} from './runner';
 import { containerSpec, LABELS } from './stdio';
 import { WarmPool } from './warm-pool';
 
@@ -96,6 +108,8 @@ interface WarmContainer {
   releaseImage: () => void;
   /** Jobs served, for the log. */
   served: number;
+  /** The kernel's counters of its limits (from its start until it is removed). */
+  watch?: LimitWatch;
 }
 
 type Answer =
@@ -177,10 +191,17 @@ export class HttpRunner implements FunctionRunner {
     const { logger, limits, runtime } = this.options;
     const fields = { jobId: envelope.jobId, containerId: warm.containerId };
     const timeoutMs = envelope.resources.timeoutS * 1000;
+    const before = warm.watch?.snapshot();
+    const idle = warm.watch?.busy();
     const startedAt = new Date();
     const answer = await post(warm.socketPath, input, envelope.jobId, timeoutMs, limits.maxResultBytes, signal);
     const finishedAt = new Date();
     warm.served++;
+    await warm.watch?.sample();
+    idle?.();
+    // With concurrency above 1 the container's counters are shared: a limit reached while requests overlap is told to each of them.
+    const counted = before && warm.watch ? since(before, warm.watch.snapshot()) : { processesRefused: 0, oomKills: 0, scratchFullSamples: 0 };
+    let oomKilled = false;
 
     const notices: string[] = [];
     let reason: FailureReason | undefined;
@@ -220,8 +241,9 @@ export class HttpRunner implements FunctionRunner {
         if (stopped) {
           const exit = await runtime.inspectExit(warm.containerId);
           exitCode = exit.exitCode;
-          reason = exit.oomKilled ? 'oom' : 'exit';
-          notices.push(exit.oomKilled ? 'killed: the function ran out of memory' : `the function exited with status ${exit.exitCode} during the request`);
+          oomKilled = exit.oomKilled && exit.exitCode !== 0;
+          reason = oomKilled ? 'oom' : 'exit';
+          notices.push(oomKilled ? 'killed: the function ran out of memory' : `the function exited with status ${exit.exitCode} during the request`);
         } else {
           reason = 'runtime_error';
           notices.push(`the connection to the function broke: ${errorMessage(answer.error)}`);
@@ -232,6 +254,17 @@ export class HttpRunner implements FunctionRunner {
     // A container that stopped: its last output (all of it) is worth a short wait. Otherwise
     // nothing is waited for: the tail of the output keeps arriving in the job's log until the
     // caller takes it (finishLog, after the result's upload), or for TAIL_MS at most.
+    const limitsHit = limitsReached({
+      envelope,
+      limits,
+      counted,
+      deadline: answer.kind === 'timeout',
+      resultCapped: answer.kind === 'too_large',
+      oomKilled,
+      // What was dropped so far: a warm container's log may still grow until finishLog.
+      logDropped: log.dropped,
+    });
+    notices.push(...limitNotices(limitsHit));
     let finishLog: (() => Buffer) | undefined;
     if (stopped) {
       await Promise.race([warm.closed, delay(DRAIN_MS)]);
@@ -262,6 +295,8 @@ export class HttpRunner implements FunctionRunner {
       log: finalLog(log, notices),
       finishLog,
       aborted: answer.kind === 'aborted',
+      limits: limitsHit,
+      unwatched: warm.watch?.unwatched ?? [],
     };
   }
 
@@ -367,6 +402,7 @@ export class HttpRunner implements FunctionRunner {
         }
         await delay(PROBE_INTERVAL_MS);
       }
+      warm.watch = await runtime.watchLimits(containerId, false);
       warm.slots = envelope.concurrency ?? 1;
       logger.info('started a warm container', { ...fields, relayId: warm.relayId, functionId: envelope.functionId, slots: warm.slots });
       return warm;
@@ -413,6 +449,7 @@ export class HttpRunner implements FunctionRunner {
   private async destroy(warm: WarmContainer, why: string): Promise<void> {
     const { runtime, logger } = this.options;
     logger.info('removing a warm container', { containerId: warm.containerId, functionId: warm.functionId, served: warm.served, why });
+    void warm.watch?.stop();
     for (const id of [warm.relayId, warm.containerId]) {
       if (id) await runtime.remove(id).catch((err) => logger.warn('could not remove container', { containerId: id, error: errorMessage(err) }));
     }

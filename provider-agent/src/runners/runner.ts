@@ -1,4 +1,5 @@
-import { FAILURE_REASONS, JobEnvelope } from '../../../contract/src';
+import { FAILURE_REASONS, JobEnvelope, LimitHit, UnwatchedLimit } from '../../../contract/src';
+import type { LimitSnapshot } from '../limit-watch';
 
 /**
  * One runner per invocation protocol (`stdio`, `http`), each bounded by the job's deadline. The
@@ -47,6 +48,10 @@ export interface RunOutcome {
   finishLog?: () => Buffer;
   /** True when the agent stopped the run itself (forced shutdown): nothing is reported. */
   aborted: boolean;
+  /** Limits the container reached (absent or empty: none seen). */
+  limits?: LimitHit[];
+  /** Limits the agent could not watch for this run. */
+  unwatched?: UnwatchedLimit[];
 }
 
 /** Limits the agent applies to every container, whatever the function asks for. */
@@ -99,4 +104,54 @@ export function finalLog(log: CappedBuffer, notices: string[] = []): Buffer {
   if (notices.length === 0) return kept;
   const lead = kept.length > 0 && kept[kept.length - 1] !== 0x0a ? '\n' : '';
   return Buffer.concat([kept, Buffer.from(`${lead}${notices.map((n) => `[chainfaas: ${n}]`).join('\n')}\n`)]);
+}
+
+/** What a run ran into, as the runner saw it and the kernel counted it (limit-watch.ts). */
+export interface LimitFacts {
+  envelope: JobEnvelope;
+  limits: ContainerLimits;
+  /** What the kernel counted during the run. */
+  counted: LimitSnapshot;
+  /** The runner killed the function at its deadline. */
+  deadline: boolean;
+  /** The runner killed the function (or cut its response) for a result over the cap. */
+  resultCapped: boolean;
+  /** The function's own process was killed for memory (Docker's OOMKilled with a failing exit: the flag is set for any process of the container). */
+  oomKilled: boolean;
+  /** Log bytes dropped past the cap. */
+  logDropped: number;
+}
+
+/** The limits a run reached, each in words; in the order of {@link LIMIT_KINDS}. */
+export function limitsReached(f: LimitFacts): LimitHit[] {
+  const { envelope, limits, counted } = f;
+  const hits: LimitHit[] = [];
+  const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+  if (f.deadline) hits.push({ limit: 'deadline', detail: `the function ran past its deadline of ${envelope.resources.timeoutS} s and was killed` });
+  if (f.oomKilled) hits.push({ limit: 'memory', detail: `the function ran out of memory (limit ${envelope.resources.memoryMb} MB) and was killed` });
+  else if (counted.oomKills > 0)
+    hits.push({
+      limit: 'memory',
+      detail: `the kernel killed ${plural(counted.oomKills, 'process', 'processes')} of the function for memory (limit ${envelope.resources.memoryMb} MB); the function went on`,
+    });
+  if (counted.processesRefused > 0)
+    hits.push({
+      limit: 'processes',
+      detail: `the function tried to run more than ${limits.pidsLimit} processes and threads at once: the kernel refused ${plural(counted.processesRefused, 'new one')}`,
+    });
+  if (counted.scratchFullSamples > 0)
+    hits.push({ limit: 'scratch', detail: `the scratch space /tmp (${limits.tmpfsMb} MB) was full: writes to it failed with "no space left on device"` });
+  if (f.resultCapped) hits.push({ limit: 'result', detail: `the result exceeded ${limits.maxResultBytes} bytes` });
+  if (f.logDropped > 0) hits.push({ limit: 'log', detail: `the log exceeded ${limits.maxLogBytes} bytes: ${plural(f.logDropped, 'more byte')} dropped` });
+  return hits;
+}
+
+/**
+ * The log lines for the limits the log does not already state (a kill and a truncation have their
+ * own line). Limits that could not be watched are said on the job (the report's `unwatched`), not
+ * in its log: a log is stored only when there is something to read in it.
+ */
+export function limitNotices(hits: LimitHit[]): string[] {
+  const said = new Set(['deadline', 'result', 'log']);
+  return hits.filter((h) => !said.has(h.limit) && !h.detail.endsWith('and was killed')).map((h) => `limit reached (${h.limit}): ${h.detail}`);
 }

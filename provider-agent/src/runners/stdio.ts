@@ -1,7 +1,19 @@
 import { JobEnvelope } from '../../../contract/src';
 import { errorMessage, Logger } from '../log';
 import { ContainerRuntime, ContainerSpec } from '../runtime';
-import { CappedBuffer, ContainerLimits, elapsedMs, FailureReason, finalLog, FunctionRunner, RunOutcome, RunRequest } from './runner';
+import { LimitWatch } from '../limit-watch';
+import {
+  CappedBuffer,
+  ContainerLimits,
+  elapsedMs,
+  FailureReason,
+  finalLog,
+  FunctionRunner,
+  limitNotices,
+  limitsReached,
+  RunOutcome,
+  RunRequest,
+} from './runner';
 
 /**
  * Labels every container of the agent carries, so that orphans can be found and reaped. `role` is
@@ -93,6 +105,7 @@ export class StdioRunner implements FunctionRunner {
       runtime.kill(id).catch((err) => logger.warn('kill failed', { ...fields, error: errorMessage(err) }));
     };
     const onAbort = () => kill('aborted');
+    let watching: Promise<LimitWatch> | undefined;
     try {
       const attachment = await runtime.attach(
         id,
@@ -107,6 +120,8 @@ export class StdioRunner implements FunctionRunner {
       const localStart = new Date();
       await runtime.start(id);
       attachment.stdin?.end(input);
+      // Watching starts while the function runs: the wait below does not wait for it.
+      watching = runtime.watchLimits(id, true);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
 
@@ -115,21 +130,36 @@ export class StdioRunner implements FunctionRunner {
         if (!(await runtime.wait(id, SETTLE_MS))) throw new Error(`container ${id.slice(0, 12)} did not stop after SIGKILL`);
       }
       const localEnd = new Date();
+      const watch = await watching;
+      const counted = await watch.stop();
       await Promise.race([attachment.closed, delay(DRAIN_MS)]);
       const exit = await runtime.inspectExit(id);
       const engineTimes = validSpan(exit.startedAt, exit.finishedAt);
       const startedAt = engineTimes ? exit.startedAt : localStart;
       const finishedAt = engineTimes ? exit.finishedAt : localEnd;
 
+      // Docker sets OOMKilled when any process of the container was killed for memory: the
+      // function itself was only when it did not exit 0 (one that went on is told by its limits).
+      const oomKilled = exit.oomKilled && exit.exitCode !== 0;
       // An aborted run is never reported; it still carries a reason so that every failure has one.
       const reason: FailureReason | undefined =
-        stoppedFor === 'aborted' ? 'runtime_error' : (stoppedFor ?? (exit.oomKilled ? 'oom' : exit.exitCode === 0 ? undefined : 'exit'));
+        stoppedFor === 'aborted' ? 'runtime_error' : (stoppedFor ?? (oomKilled ? 'oom' : exit.exitCode === 0 ? undefined : 'exit'));
+      const limitsHit = limitsReached({
+        envelope,
+        limits,
+        counted,
+        deadline: stoppedFor === 'timeout',
+        resultCapped: stoppedFor === 'output_too_large',
+        oomKilled,
+        logDropped: stderr.dropped,
+      });
       logger.info('container finished', {
         ...fields,
         exitCode: exit.exitCode,
         oomKilled: exit.oomKilled,
         stoppedFor,
         runtimeMs: elapsedMs(startedAt, finishedAt),
+        limits: limitsHit.map((l) => l.limit),
       });
       return {
         status: reason ? 'failed' : 'succeeded',
@@ -139,11 +169,14 @@ export class StdioRunner implements FunctionRunner {
         startedAt,
         finishedAt,
         result: result.toBuffer(),
-        log: finalLog(stderr, notices(reason, envelope, limits)),
+        log: finalLog(stderr, [...notices(reason, envelope, limits), ...limitNotices(limitsHit)]),
         aborted: stoppedFor === 'aborted',
+        limits: limitsHit,
+        unwatched: watch.unwatched,
       };
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      void watching?.then((w) => w.stop());
       const removal: Promise<void> = runtime
         .remove(id)
         .catch((err) => logger.warn('could not remove container', { ...fields, error: errorMessage(err) }))
