@@ -43,6 +43,8 @@ interface Counts {
   lambdaInvocations: number;
   lambdaGbSeconds: number;
   byOperation: Record<string, number>;
+  /** DynamoDB read and write units by table and index (`jobs`, `jobs/leases`): where the units go. */
+  dynamoUnitsBy: Record<string, number>;
 }
 
 function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
@@ -57,6 +59,7 @@ function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
     lambdaInvocations: 0,
     lambdaGbSeconds: 0,
     byOperation: {},
+    dynamoUnitsBy: {},
   };
   for (const e of exchanges) {
     const key = `${e.service} ${e.service === 'api' ? (handlerOf(e.operation) ?? 'portal') + ' ' + e.operation.replace(/\/(job|prv|fn|in)_[A-Za-z0-9]+/g, '/{id}') : e.operation}`;
@@ -65,6 +68,7 @@ function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
       c.dynamoRequests++;
       c.dynamoReadUnits += e.readUnits ?? 0;
       c.dynamoWriteUnits += e.writeUnits ?? 0;
+      for (const [where, n] of Object.entries(e.unitsBy ?? {})) c.dynamoUnitsBy[where] = (c.dynamoUnitsBy[where] ?? 0) + n;
     } else if (e.service === 'sqs') c.sqsRequests++;
     else if (e.service === 's3') {
       if (['PUT', 'POST'].includes(e.operation)) c.s3Puts++;
@@ -86,14 +90,16 @@ function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
 
 /** Per job: the window's counts less the idle rate over the window's length, divided by the jobs. */
 function perJob(window: Counts, seconds: number, idle: Counts, idleS: number, jobs: number): Counts {
-  const out = { ...window, byOperation: {} as Record<string, number> };
+  const out = { ...window, byOperation: {} as Record<string, number>, dynamoUnitsBy: {} as Record<string, number> };
   for (const k of Object.keys(window) as (keyof Counts)[]) {
-    if (k === 'byOperation') continue;
+    if (k === 'byOperation' || k === 'dynamoUnitsBy') continue;
     out[k] = Math.max(0, window[k] - (idle[k] * seconds) / idleS) / jobs;
   }
-  for (const [op, n] of Object.entries(window.byOperation)) {
-    const v = Math.max(0, n - ((idle.byOperation[op] ?? 0) * seconds) / idleS) / jobs;
-    if (v > 0.005) out.byOperation[op] = round(v, 2);
+  for (const map of ['byOperation', 'dynamoUnitsBy'] as const) {
+    for (const [key, n] of Object.entries(window[map])) {
+      const v = Math.max(0, n - ((idle[map][key] ?? 0) * seconds) / idleS) / jobs;
+      if (v > 0.005) out[map][key] = round(v, 2);
+    }
   }
   return out;
 }
@@ -157,7 +163,7 @@ export async function runCost(h: Harness, wire: ReturnType<typeof wireCounter>, 
     jobs: { warm: plan.warm, cold: plan.cold },
     idle: {
       seconds: round(idle.seconds, 1),
-      perSecond: rounded(perJob(idle.counts, idle.seconds, { ...idle.counts, byOperation: {} }, Infinity, idle.seconds)),
+      perSecond: rounded(perJob(idle.counts, idle.seconds, { ...idle.counts, byOperation: {}, dynamoUnitsBy: {} }, Infinity, idle.seconds)),
     },
     warm: { perJob: rounded(warmPer), usdPerMillion: warmCost },
     cold: { perJob: rounded(coldPer), usdPerMillion: coldCost },

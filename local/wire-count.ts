@@ -7,9 +7,11 @@ import { createServer, IncomingMessage, request as httpRequest } from 'node:http
  * endpoints of fauxqs and the API, so every party's requests are counted where they happen: the
  * handlers' SDK clients, the agents' SQS client and their presigned PUTs, the developer's client.
  *
- * DynamoDB: each JSON request is sent with `ReturnConsumedCapacity: TOTAL` (DynamoDB Local checks
+ * DynamoDB: each JSON request is sent with `ReturnConsumedCapacity: INDEXES` (DynamoDB Local checks
  * no signature) and the answer's consumed read and write units are recorded, as the real service
- * would bill them (transactions at twice the units, strongly consistent reads at one per 4 KB).
+ * would bill them (transactions at twice the units, strongly consistent reads at one per 4 KB),
+ * in all and by table and index (`unitsBy`: `jobs`, `jobs/leases`…), so a benchmark can say where
+ * the units go.
  */
 export type WiredService = 'dynamodb' | 'sqs' | 's3' | 'api';
 
@@ -21,6 +23,8 @@ export interface Exchange {
   ms: number;
   readUnits?: number;
   writeUnits?: number;
+  /** DynamoDB: the units by table (`<table>`) and index (`<table>/<index>`), reads and writes together. */
+  unitsBy?: Record<string, number>;
 }
 
 export interface WireCounter {
@@ -30,28 +34,43 @@ export interface WireCounter {
   stop(): Promise<void>;
 }
 
-type Capacity = { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number; TableName?: string };
+type Capacity = {
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+  CapacityUnits?: number;
+  TableName?: string;
+  Table?: { CapacityUnits?: number };
+  GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+  LocalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+};
 
 const WRITE_OPS = /PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems/;
 
-function units(operation: string, body: string): { readUnits: number; writeUnits: number } {
+function units(operation: string, body: string): { readUnits: number; writeUnits: number; unitsBy: Record<string, number> } {
   let parsed: { ConsumedCapacity?: Capacity | Capacity[] } = {};
+  const unitsBy: Record<string, number> = {};
   try {
     parsed = JSON.parse(body) as typeof parsed;
   } catch {
-    return { readUnits: 0, writeUnits: 0 };
+    return { readUnits: 0, writeUnits: 0, unitsBy };
   }
   const list = parsed.ConsumedCapacity === undefined ? [] : Array.isArray(parsed.ConsumedCapacity) ? parsed.ConsumedCapacity : [parsed.ConsumedCapacity];
   let readUnits = 0;
   let writeUnits = 0;
   for (const c of list) {
+    // The table's own names are prefixed by the stage (`local-jobs`): the last part names it.
+    const table = (c.TableName ?? '?').split('-').pop() ?? '?';
+    const add = (key: string, n = 0) => (unitsBy[key] = (unitsBy[key] ?? 0) + n);
+    if (c.Table) add(table, c.Table.CapacityUnits);
+    for (const [index, used] of Object.entries({ ...c.GlobalSecondaryIndexes, ...c.LocalSecondaryIndexes })) add(`${table}/${index}`, used.CapacityUnits);
+    if (!c.Table && c.CapacityUnits) add(table, c.CapacityUnits);
     if (c.ReadCapacityUnits !== undefined || c.WriteCapacityUnits !== undefined) {
       readUnits += c.ReadCapacityUnits ?? 0;
       writeUnits += c.WriteCapacityUnits ?? 0;
     } else if (WRITE_OPS.test(operation)) writeUnits += c.CapacityUnits ?? 0;
     else readUnits += c.CapacityUnits ?? 0;
   }
-  return { readUnits, writeUnits };
+  return { readUnits, writeUnits, unitsBy };
 }
 
 function read(stream: IncomingMessage): Promise<Buffer> {
@@ -89,7 +108,7 @@ export function wireCounter(): WireCounter {
           const headers = { ...req.headers };
           if (service === 'dynamodb' && body.length) {
             const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-            if (!/ListTables|DescribeTable|CreateTable|DeleteTable|UpdateTimeToLive|DescribeTimeToLive/.test(operation)) json.ReturnConsumedCapacity = 'TOTAL';
+            if (!/ListTables|DescribeTable|CreateTable|DeleteTable|UpdateTimeToLive|DescribeTimeToLive/.test(operation)) json.ReturnConsumedCapacity = 'INDEXES';
             body = Buffer.from(JSON.stringify(json));
             headers['content-length'] = String(body.length);
           }

@@ -298,7 +298,8 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
     pk: 'jobId',
     gsis: [
       { name: 'byDeveloper', pk: 'developerId', sk: 'createdAt' },
-      { name: 'byProvider', pk: 'providerId', sk: 'createdAt' },
+      // No provider index: nothing reads one (a provider's jobs are on the ledger, QueryJobsByProvider),
+      // and each index re-writes the whole item on every change (6 of a warm job's ~62 write units).
       { name: 'waiting', pk: 'waitingShard', sk: 'createdAt' },
       // Sparse: jobs that owe a completion callback, by when its next delivery is due.
       { name: 'callbacks', pk: 'callbackShard', sk: 'callbackDueAt' },
