@@ -62,7 +62,7 @@ function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
     dynamoUnitsBy: {},
   };
   for (const e of exchanges) {
-    const key = `${e.service} ${e.service === 'api' ? (handlerOf(e.operation) ?? 'portal') + ' ' + e.operation.replace(/\/(job|prv|fn|in)_[A-Za-z0-9]+/g, '/{id}') : e.operation}`;
+    const key = `${e.service} ${e.service === 'api' ? (handlerOf(e.operation) ?? 'portal') + ' ' + e.operation.replace(/\/(job|prv|fn|in)_[A-Za-z0-9]+/g, '/{id}') : e.operation}${e.on ? ` ${e.on}` : ''}`;
     c.byOperation[key] = (c.byOperation[key] ?? 0) + 1;
     if (e.service === 'dynamodb') {
       c.dynamoRequests++;

@@ -25,6 +25,8 @@ export interface Exchange {
   writeUnits?: number;
   /** DynamoDB: the units by table (`<table>`) and index (`<table>/<index>`), reads and writes together. */
   unitsBy?: Record<string, number>;
+  /** DynamoDB: the table (and index) the request names, `jobs/waiting`; several for batches and transactions. */
+  on?: string;
 }
 
 export interface WireCounter {
@@ -73,6 +75,17 @@ function units(operation: string, body: string): { readUnits: number; writeUnits
   return { readUnits, writeUnits, unitsBy };
 }
 
+/** The tables (and index) a DynamoDB request names, short names (`local-jobs` → `jobs`), sorted and joined by `+`. */
+function tablesOf(json: Record<string, unknown>): string | undefined {
+  const short = (name: unknown) => String(name).split('-').pop() ?? String(name);
+  if (typeof json.TableName === 'string') return short(json.TableName) + (typeof json.IndexName === 'string' ? `/${json.IndexName}` : '');
+  const names = new Set<string>();
+  for (const key of ['RequestItems']) for (const name of Object.keys((json[key] as object | undefined) ?? {})) names.add(short(name));
+  for (const item of (json.TransactItems as Record<string, { TableName?: string }>[] | undefined) ?? [])
+    for (const part of Object.values(item)) if (part?.TableName) names.add(short(part.TableName));
+  return names.size ? [...names].sort().join('+') : undefined;
+}
+
 function read(stream: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -106,8 +119,10 @@ export function wireCounter(): WireCounter {
                   ? 'query'
                   : String(req.method);
           const headers = { ...req.headers };
+          let on: string | undefined;
           if (service === 'dynamodb' && body.length) {
             const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+            on = tablesOf(json);
             if (!/ListTables|DescribeTable|CreateTable|DeleteTable|UpdateTimeToLive|DescribeTimeToLive/.test(operation)) json.ReturnConsumedCapacity = 'INDEXES';
             body = Buffer.from(JSON.stringify(json));
             headers['content-length'] = String(body.length);
@@ -121,7 +136,7 @@ export function wireCounter(): WireCounter {
               operation,
               status: answer.statusCode ?? 0,
               ms: performance.now() - t0,
-              ...(service === 'dynamodb' ? units(operation, answerBody.toString('utf8')) : {}),
+              ...(service === 'dynamodb' ? { ...units(operation, answerBody.toString('utf8')), on } : {}),
             });
           });
           forward.on('error', (err) => {
