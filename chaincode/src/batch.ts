@@ -50,7 +50,7 @@ function applyEvent(tx: Tx, input: unknown): Promise<Applied> {
     case 'SetRuntime':
       return setRuntime(tx, event.jobId, event.report, event.signature);
     case 'ConfirmReceipt':
-      return confirmReceipt(tx, event.jobId, event.resultSha256, event.resultSize);
+      return confirmReceipt(tx, event.jobId, event.resultSha256, event.resultSize, event.acceptedAt);
     case 'FailJob':
       return failJob(tx, event.jobId, event.reason);
     default:

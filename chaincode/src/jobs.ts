@@ -5,7 +5,7 @@ import { Job, JobBilling, JobResources, Provider } from './models';
 import { jobCost, RUNTIME_GRACE_MS } from './pricing';
 import { settleIfReady } from './settlement';
 import { timestampToIso, type Applied, type Tx } from './state';
-import { requireId, requireInteger, requireNumber, requireObject, requireSha256, requireText } from './validate';
+import { requireId, requireInstant, requireInteger, requireNumber, requireObject, requireSha256, requireText } from './validate';
 
 /** The monitoring ledger's operations, shared by MonitoringContract's transactions and the batch. */
 
@@ -67,6 +67,7 @@ export async function createJob(tx: Tx, input: Record<string, unknown>): Promise
     } satisfies JobBilling,
     maxCost: requireInteger('maxCost', input.maxCost),
   };
+  const assignedAt = input.assignedAt === undefined ? undefined : requireInstant('assignedAt', input.assignedAt);
   // Price the worst case now, so that a job the chaincode could not price is refused up front.
   jobCost(fields.resources, fields.billing, fields.resources.timeoutS * 1000, fields.maxCost);
 
@@ -92,11 +93,11 @@ export async function createJob(tx: Tx, input: Record<string, unknown>): Promise
     }
     tx.state.delete(keys.jobByProvider(tx.state, existing.providerId, existing.jobId));
     tx.state.put(keys.jobByProvider(tx.state, fields.providerId, existing.jobId), { jobId: existing.jobId });
-    const reassigned: Job = { ...existing, providerId: fields.providerId };
+    const reassigned: Job = { ...existing, providerId: fields.providerId, assignedAt };
     tx.state.put(key, reassigned);
     return 'applied';
   }
-  const job: Job = { ...fields, createdAt: tx.timestamp, paid: false };
+  const job: Job = { ...fields, createdAt: tx.timestamp, assignedAt, paid: false };
   tx.state.put(key, job);
   tx.state.put(keys.jobByDeveloper(tx.state, job.developerId, job.jobId), { jobId: job.jobId });
   tx.state.put(keys.jobByProvider(tx.state, job.providerId, job.jobId), { jobId: job.jobId });
@@ -126,7 +127,8 @@ export async function setRuntime(tx: Tx, jobIdArg: unknown, reportArg: unknown, 
   }
   const report = requireObject('report', parsed);
   if (report.jobId !== jobId) throw new Error(`the report is for job ${String(report.jobId)}, not ${jobId}`);
-  if (report.providerId !== job.providerId) throw new Error(`the report names provider ${String(report.providerId)}; job ${jobId} is assigned to ${job.providerId}`);
+  if (report.providerId !== job.providerId)
+    throw new Error(`the report names provider ${String(report.providerId)}; job ${jobId} is assigned to ${job.providerId}`);
   const provider = await tx.state.get<Provider>(keys.provider(tx.state, job.providerId));
   if (!provider) throw new Error(`provider ${job.providerId} is not registered`);
   if (!signatureVerifies(reportText, signature, provider.publicKeyPem)) {
@@ -167,20 +169,22 @@ export async function setRuntime(tx: Tx, jobIdArg: unknown, reportArg: unknown, 
 
 /**
  * Records that the controller received the job's result. Accepted once per job (the identical
- * receipt again is a duplicate), not after the controller failed the job. Settles the job if its
- * run time is already there.
+ * receipt again is a duplicate), not after the controller failed the job. `acceptedAt` is when
+ * the controller accepted the run-time report: with the job's `assignedAt` it bounds the run time
+ * paid for (settlement.ts). Settles the job if its run time is already there.
  */
-export async function confirmReceipt(tx: Tx, jobIdArg: unknown, resultSha256Arg: unknown, resultSizeArg: unknown): Promise<Applied> {
+export async function confirmReceipt(tx: Tx, jobIdArg: unknown, resultSha256Arg: unknown, resultSizeArg: unknown, acceptedAtArg?: unknown): Promise<Applied> {
   const jobId = requireId('jobId', jobIdArg);
   const resultSha256 = requireSha256('resultSha256', resultSha256Arg);
   const resultSize = requireInteger('resultSize', resultSizeArg);
+  const reportAcceptedAt = acceptedAtArg === undefined ? undefined : requireInstant('acceptedAt', acceptedAtArg);
   const job = await requireJob(tx, jobId);
   if (job.failed !== undefined) throw new Error(`job ${jobId} was failed by the controller: ${job.failed}`);
   if (job.received) {
     if (job.resultSha256 === resultSha256 && job.resultSize === resultSize) return 'duplicate';
     throw new Error(`job ${jobId} already has a receipt`);
   }
-  const updated: Job = { ...job, received: true, resultSha256, resultSize, receivedAt: tx.timestamp };
+  const updated: Job = { ...job, received: true, resultSha256, resultSize, receivedAt: tx.timestamp, reportAcceptedAt };
   tx.state.put(keys.job(tx.state, jobId), updated);
   await settleIfReady(tx, updated);
   return 'applied';

@@ -67,6 +67,8 @@ export class Job {
   /** Upper bound on the cost, micro-credits. */
   @Property('maxCost', 'number') maxCost = 0;
   @Property('createdAt', 'string') createdAt = '';
+  /** When the controller assigned the current attempt (its clock), from `CreateJob`; absent on older jobs. */
+  @Property('assignedAt', 'string') assignedAt?: string;
 
   /** The provider's run-time report exactly as signed (canonical JSON). */
   @Property('runtimeReport', 'string') runtimeReport?: string;
@@ -82,6 +84,13 @@ export class Job {
   @Property('resultSha256', 'string') resultSha256?: string;
   @Property('resultSize', 'number') resultSize?: number;
   @Property('receivedAt', 'string') receivedAt?: string;
+  /** When the controller accepted the run-time report (its clock), from the receipt; absent on older jobs. */
+  @Property('reportAcceptedAt', 'string') reportAcceptedAt?: string;
+  /**
+   * The run time paid for, ms: the report's, at most the timeout and at most what the controller
+   * saw pass between assigning the attempt and accepting its report (`reportAcceptedAt − assignedAt`).
+   */
+  @Property('billedMs', 'number') billedMs?: number;
 
   /** Micro-credits, set when the job is settled (paid or not). */
   @Property('cost', 'number') cost?: number;

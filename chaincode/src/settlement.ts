@@ -56,6 +56,21 @@ export async function retryUnpaidJobs(tx: Tx, developerId: string): Promise<void
   }
 }
 
+/**
+ * The run time a job is paid for: the provider's report, at most the timeout, and at most what
+ * the controller saw pass between assigning the attempt and accepting its report, both instants on
+ * the controller's clock and recorded here (`assignedAt` from CreateJob, `reportAcceptedAt` from
+ * the receipt), so the ledger applies the bound itself even to a report submitted to it directly.
+ * A job recorded before those instants were kept has the timeout bound only.
+ */
+export function billedRuntimeMs(job: Pick<Job, 'runtimeMs' | 'resources' | 'assignedAt' | 'reportAcceptedAt'>): number {
+  const bounds = [job.runtimeMs as number, job.resources.timeoutS * 1000];
+  if (job.assignedAt !== undefined && job.reportAcceptedAt !== undefined) {
+    bounds.push(Math.max(0, Date.parse(job.reportAcceptedAt) - Date.parse(job.assignedAt)));
+  }
+  return Math.min(...bounds);
+}
+
 function readyToSettle(job: Job): boolean {
   return job.runtimeMs !== undefined && job.received === true && !job.paid && job.failed === undefined;
 }
@@ -63,7 +78,7 @@ function readyToSettle(job: Job): boolean {
 async function decide(tx: Tx, job: Job): Promise<Decision> {
   const reported = JSON.parse(job.runtimeReport as string) as { resultSha256: string; resultSize: number };
   const billed = isBilledOutcome(job.status ?? 'failed', job.failureReason);
-  const billedMs = Math.min(job.runtimeMs as number, job.resources.timeoutS * 1000);
+  const billedMs = billedRuntimeMs(job);
   const cost = billed ? jobCost(job.resources, job.billing, billedMs, job.maxCost) : 0;
   if (reported.resultSha256 !== job.resultSha256 || reported.resultSize !== job.resultSize) {
     const reason =
@@ -104,7 +119,7 @@ async function decide(tx: Tx, job: Job): Promise<Decision> {
 }
 
 async function apply(tx: Tx, job: Job, decision: Decision): Promise<void> {
-  const settled: Job = { ...job, cost: decision.cost };
+  const settled: Job = { ...job, cost: decision.cost, billedMs: billedRuntimeMs(job) };
   if (decision.paid) {
     if (decision.cost > 0 && decision.payeeAccountId !== undefined) {
       if (decision.invoiced) await invoiceJob(tx, job.developerId, invoiceMonth(job), decision.cost);

@@ -31,6 +31,14 @@ export function requireText(field: string, value: unknown, max: number): string 
 }
 
 /** An integer in [min, MAX_SAFE_INTEGER]. */
+/** An ISO 8601 UTC instant as `Date#toISOString` writes it (what the controller sends). */
+export function requireInstant(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new Error(`${field} must be an ISO 8601 UTC instant`);
+  }
+  return value;
+}
+
 export function requireInteger(field: string, value: unknown, min = 0): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new Error(`${field} must be an integer >= ${min}`);
   return value;

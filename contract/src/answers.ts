@@ -156,6 +156,7 @@ export const LedgerJob = z.looseObject({
   functionId: z.string().optional(),
   functionVersion: z.number().int().optional(),
   createdAt: z.string().optional(),
+  assignedAt: z.string().meta({ description: "when the controller assigned the current attempt (the controller's clock)" }).optional(),
   runtimeMs: z.number().optional(),
   exitCode: z.number().int().nullable().optional(),
   status: z.enum(['succeeded', 'failed']).optional(),
@@ -166,6 +167,11 @@ export const LedgerJob = z.looseObject({
   resultSha256: z.string().optional(),
   resultSize: z.number().optional(),
   receivedAt: z.string().optional(),
+  reportAcceptedAt: z.string().meta({ description: "when the controller accepted the run-time report (the controller's clock)" }).optional(),
+  billedMs: z
+    .number()
+    .meta({ description: 'the run time paid for: the report’s, at most the timeout and at most reportAcceptedAt − assignedAt' })
+    .optional(),
   maxCost: z.number().optional(),
   cost: z.number().optional(),
   paid: z.boolean().optional(),

@@ -31,10 +31,13 @@ export type LedgerEvent =
       billing: BillingUnits;
       /** Upper bound on the cost, micro-credits (the function's max price or the worst case). */
       maxCost: number;
+      /** When the controller assigned this attempt (its clock): with the receipt's `acceptedAt` it bounds the run time paid for. */
+      assignedAt?: string;
     }
   /** `report` is the provider's run-time report exactly as signed (canonical JSON string). */
   | { type: 'SetRuntime'; jobId: string; report: string; signature: string }
-  | { type: 'ConfirmReceipt'; jobId: string; resultSha256: string; resultSize: number }
+  /** `acceptedAt`: when the controller accepted the run-time report (its clock). */
+  | { type: 'ConfirmReceipt'; jobId: string; resultSha256: string; resultSize: number; acceptedAt?: string }
   | { type: 'FailJob'; jobId: string; reason: string }
   /** Invoice terms (billing.ts): the account's terms and credit limit (0 for prepaid). */
   | { type: 'SetTerms'; accountId: string; terms: PaymentTerms; creditLimit: number }

@@ -235,6 +235,32 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       await expectSettledOnce('job1', COST_1234MS);
     });
 
+    it('#19: pays at most the time the controller saw pass between assignment and accepted report, even for a larger report submitted directly', async () => {
+      // Assigned at 10:00:00.000, report accepted 800 ms later: a claim of 1,234 ms (within the
+      // timeout) could not have been spent. The provider sends it to the ledger itself.
+      await batch([createJob('job1', { assignedAt: '2026-11-23T10:00:00.000Z' })]);
+      const claim = setRuntime('job1');
+      await h.submit(MONITORING, 'SetRuntime', [claim.jobId, claim.report, claim.signature], STRANGER);
+      await batch([{ ...receipt('job1'), acceptedAt: '2026-11-23T10:00:00.800Z' } as LedgerEvent]);
+      const cost800 = 800 * (0.5 * 10 + 128 * 1);
+      await expectSettledOnce('job1', cost800);
+      expect(await getJob('job1')).toMatchObject({
+        runtimeMs: 1234,
+        billedMs: 800,
+        assignedAt: '2026-11-23T10:00:00.000Z',
+        reportAcceptedAt: '2026-11-23T10:00:00.800Z',
+      });
+
+      // Without the instants (a job recorded before they were kept) the timeout alone bounds it, as before.
+      await batch([createJob('job2'), setRuntime('job2'), receipt('job2')]);
+      expect(await getJob('job2')).toMatchObject({ paid: true, cost: COST_1234MS, billedMs: 1234 });
+
+      // An instant that is not one is refused with its field named.
+      expect(await batch([createJob('job3', { assignedAt: 'yesterday' })])).toEqual([
+        { ok: false, error: expect.stringMatching(/assignedAt must be an ISO 8601 UTC instant/) },
+      ]);
+    });
+
     async function expectSettledOnce(jobId: string, cost: number): Promise<void> {
       const job = await getJob(jobId);
       expect(job).toMatchObject({ paid: true, cost });

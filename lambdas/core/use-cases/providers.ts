@@ -158,6 +158,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
+  const acceptedAt = clock(deps).toISOString();
   const pendingReport = { report: canonicalJson(report), signature: req.signature };
   const moved = await deps.jobs.transition(
     job.jobId,
@@ -166,7 +167,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       status,
       startedAt: report.startedAt,
       finishedAt: report.finishedAt,
-      reportAcceptedAt: clock(deps).toISOString(),
+      reportAcceptedAt: acceptedAt,
       runtimeMs: report.runtimeMs,
       exitCode: report.exitCode,
       reason: report.reason === undefined ? undefined : describeFailure(report),
@@ -193,7 +194,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   // The job is terminal in the table now: a sync call waiting in this process answers at once.
   deps.waiter?.notify(job.jobId);
   injectFault('report.afterTransition');
-  await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, pendingReport }, provider.ownerId);
+  await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, reportAcceptedAt: acceptedAt, pendingReport }, provider.ownerId);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
 }
@@ -240,7 +241,7 @@ export async function finishReport(deps: Deps, job: JobRecord, payee?: string): 
   if (!pending || !providerId || !TERMINAL.includes(job.status)) return;
   await deps.outbox.append(job.jobId, [
     { type: 'SetRuntime', jobId: job.jobId, report: pending.report, signature: pending.signature },
-    { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0 },
+    { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0, acceptedAt: job.reportAcceptedAt },
   ], payee === undefined ? undefined : { lane: job.developerId, payee });
   const claimed = await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: job.attempt, present: 'pendingReport' }, [
     'pendingReport',

@@ -92,6 +92,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
         // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
         billing: job.billingUnits ?? deps.config.billing,
         maxCost: job.maxCost,
+        assignedAt: assignment.assignedAt,
       },
     ], { lane: job.developerId });
     injectFault('place.beforeSend');
