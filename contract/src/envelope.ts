@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { id, ImageRef, LIMITS, Resources, text } from './requests';
+import { id, ImageRef, LIMITS, Resources } from './requests';
 
 /**
  * The messages between the controller and a provider that are signed (signing.ts, over canonical
@@ -75,4 +75,4 @@ export const RuntimeReport = z
 export type RuntimeReport = z.infer<typeof RuntimeReport>;
 
 /** `POST /providers/{id}/reports`: the report and the provider's Ed25519 signature over its canonical JSON (base64). */
-export const ReportBody = z.object({ report: RuntimeReport, signature: text(1, 200) }).strict();
+export const ReportBody = z.object({ report: RuntimeReport, signature: z.string().min(1).max(200) }).strict();

@@ -36,20 +36,6 @@ export const LIMITS = {
   maxPriceVersionStep: 1000,
 } as const;
 
-/**
- * A string of `min` to `max` characters, counted as Unicode code points (what a person types, and
- * what JSON Schema's minLength/maxLength count), not UTF-16 units: five emoji are five characters.
- */
-export function text(min: number, max: number, message = `must be ${min}-${max} characters`) {
-  return z
-    .string()
-    .refine((s) => {
-      let n = 0;
-      for (const _ of s) if (++n > max) return false;
-      return n >= min;
-    }, message)
-    .meta({ minLength: min, maxLength: max });
-}
 
 export const ROLES = ['developer', 'provider', 'peer-operator'] as const;
 export type Role = (typeof ROLES)[number];
@@ -82,12 +68,13 @@ export type Resources = z.infer<typeof Resources>;
 export const RegisterUserBody = z
   .object({
     email: z.string().email().max(254),
-    password: text(10, 200, 'must be 10-200 characters (Unicode code points: an emoji counts as one)'),
+    /** Counted in Unicode code points, as zod 4 counts string lengths (and JSON Schema's minLength): an emoji is one. */
+    password: z.string().min(10, 'must be at least 10 characters').max(200),
     roles: z.array(z.enum(ROLES)).min(1).max(3),
   })
   .strict();
 
-export const LoginBody = z.object({ email: z.string().email().max(254), password: text(1, 200) }).strict();
+export const LoginBody = z.object({ email: z.string().email().max(254), password: z.string().min(1).max(200) }).strict();
 
 /** An S3 bucket name (3-63 lower-case letters, digits, dots and dashes, not an IP address). */
 export const BucketName = z
@@ -118,7 +105,7 @@ export const CreateFunctionBody = z
     /** Highest price a single job may cost, in micro-credits. */
     maxPrice: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     env: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names must be shell identifiers'), text(0, 4096))
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names must be shell identifiers'), z.string().max(4096))
       .refine((e) => Object.keys(e).length <= LIMITS.maxEnvVars, `at most ${LIMITS.maxEnvVars} variables`)
       .default({}),
     /** A bucket of the developer's for results and logs (instead of the platform's); see resultRoleArn. */
@@ -178,8 +165,14 @@ export const InvokeBody = z
       .regex(CANONICAL_BASE64, 'must be canonical base64: A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4 characters')
       .optional(),
     mode: z.enum(['sync', 'async']).optional(),
-    /** Sync mode: how long to wait for the result before answering 202, in seconds. */
-    waitS: z.number().int().min(0).max(60).optional(),
+    /** Sync mode: how long to wait for the result before answering 202, in seconds (cut to the time the request may last: 25 s in AWS). */
+    waitS: z
+      .number()
+      .int()
+      .min(0)
+      .max(60)
+      .meta({ description: 'sync mode: seconds to wait for the result before answering 202 (default 25); a wait longer than the request may last (the Lambda timeout) ends early with 202' })
+      .optional(),
     /** Input uploaded beforehand with POST /functions/{id}/inputs: for input over the inline limit. */
     inputUpload: z
       .string()
@@ -212,7 +205,7 @@ export const Ed25519PublicKeyPem = z
 
 export const RegisterProviderBody = z
   .object({
-    name: text(1, 64),
+    name: z.string().min(1).max(64),
     capacity: z
       .object({
         /** At least one millicore, like a function's vCPU. */
@@ -231,7 +224,7 @@ export const RegisterProviderBody = z
 
 export const HeartbeatBody = z
   .object({
-    cachedImages: z.array(text(0, 600)).max(1000).default([]),
+    cachedImages: z.array(z.string().max(600)).max(1000).default([]),
     warmFunctions: z.array(id).max(1000).default([]),
     runningJobs: z.array(id).max(1000).default([]),
     /**
@@ -309,7 +302,7 @@ export const JobsQuery = z
 /** `POST /operator/dlq/redrive`: which dead letters to act on (by message id), or all of them. */
 export const RedriveBody = z
   .object({
-    messageIds: z.array(text(1, 128)).min(1).max(100).optional(),
+    messageIds: z.array(z.string().min(1).max(128)).min(1).max(100).optional(),
     all: z.literal(true).optional(),
   })
   .strict()
@@ -343,6 +336,13 @@ export const TermsBody = z
       ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'required for invoice terms (micro-credits)' });
     if (b.terms === 'prepaid' && (b.creditLimit ?? 0) !== 0)
       ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'prepaid terms have no credit limit (0 or absent)' });
+  })
+  // The refinement above, as the OpenAPI document states it.
+  .meta({
+    anyOf: [
+      { properties: { terms: { const: 'invoice' } }, required: ['creditLimit'] },
+      { properties: { terms: { const: 'prepaid' }, creditLimit: { const: 0 } } },
+    ],
   });
 
 /** `POST /account/top-ups`: `reference` makes it idempotent. */

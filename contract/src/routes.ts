@@ -119,6 +119,7 @@ export const OPERATIONS = {
   },
   'GET /jobs': {
     summary: "Search the developer's jobs, newest first",
+    description: '400 when `from` is after `to`, or when `cursor` is not the `next` of an earlier answer.',
     params: queryOf(R.JobsQuery, {
       status: `one or more of ${A.JOB_STATUSES.join(', ')}, comma-separated`,
       from: 'created at or after',
@@ -159,6 +160,7 @@ export const OPERATIONS = {
   'GET /account': { summary: 'Balance (read model) and the ledger’s', ok: { 200: A.Account }, errors: [401, 403] },
   'GET /account/history': {
     summary: "The account's ledger history, newest first",
+    description: '400 when `cursor` is not the `next` of an earlier answer.',
     params: queryOf(R.HistoryQuery, { cursor: 'the `next` of the previous page' }),
     ok: { 200: A.AccountHistory },
     errors: [400, 401, 403],
@@ -211,7 +213,8 @@ export const OPERATIONS = {
   'GET /providers/{providerId}': { summary: "One of the caller's providers (another user's is 404)", params: [path('providerId')], ok: { 200: A.ProviderView }, errors: [401, 404] },
   'POST /peers': {
     summary: "Enrol a peer (peer operators): the organisation's CAs sign the peer's CSRs; the answer is the join bundle and command",
-    description: 'Needs a platform on Fabric (LEDGER_MODE=fabric): with the embedded ledger the answer is 409.',
+    description:
+      'Each CSR must be a PEM PKCS#10 request for an EC P-256 key, signed by that key (else 400 naming it). Needs a platform on Fabric (LEDGER_MODE=fabric): with the embedded ledger the answer is 409.',
     body: R.CreatePeerBody,
     ok: { 201: A.PeerEnrolment },
     errors: [400, 401, 403, 409, 413],

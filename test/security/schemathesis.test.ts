@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../contract/src';
+import { generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
 import { Platform, startPlatform } from '../../local/platform';
 import { Api, newUser } from '../support/api';
 
@@ -86,6 +86,8 @@ interface RoleRun {
   paths: { include?: string; exclude?: string };
   parameters: Record<string, string>;
   extra?: string[];
+  /** The operator's routes have no links between them: no stateful phase. */
+  phases?: string;
 }
 
 async function fuzz(run: RoleRun): Promise<string> {
@@ -102,10 +104,19 @@ async function fuzz(run: RoleRun): Promise<string> {
       // choices below.
       `[checks]`,
       `enabled = false`,
-      ...CHECKS.flatMap((name) => [`[checks.${name}]`, 'enabled = true', ...(name === 'positive_data_acceptance' ? [`expected-statuses = [${ACCEPTED.map((s) => `"${s}"`).join(', ')}]`] : [])]),
+      ...CHECKS.flatMap((name) => [
+        `[checks.${name}]`,
+        'enabled = true',
+        ...(name === 'positive_data_acceptance' ? [`expected-statuses = [${ACCEPTED.map((s) => `"${s}"`).join(', ')}]`] : []),
+      ]),
       `[parameters]`,
       ...Object.entries(run.parameters).map(([k, v]) => `${k} = "${v}"`),
-      ...UNDESCRIBABLE.flatMap(([method, path]) => ['[[operations]]', `include-method = "${method}"`, `include-path = "${path}"`, 'checks = { positive_data_acceptance = { enabled = false } }']),
+      ...UNDESCRIBABLE.flatMap(([method, path]) => [
+        '[[operations]]',
+        `include-method = "${method}"`,
+        `include-path = "${path}"`,
+        'checks = { positive_data_acceptance = { enabled = false } }',
+      ]),
       ...(run.extra ?? []),
       '',
     ].join('\n'),
@@ -119,7 +130,7 @@ async function fuzz(run: RoleRun): Promise<string> {
     ...(run.paths.exclude ? ['--exclude-path-regex', run.paths.exclude] : []),
     ...(process.env.FUZZ_CHECKS ? ['--checks', process.env.FUZZ_CHECKS] : []),
     '--phases',
-    'examples,coverage,fuzzing,stateful',
+    run.phases ?? 'examples,coverage,fuzzing,stateful',
     '--max-examples',
     String(EXAMPLES),
     ...(MAX_TIME_S ? ['--max-time', String(MAX_TIME_S)] : []),
@@ -146,6 +157,48 @@ async function fuzz(run: RoleRun): Promise<string> {
   return readFileSync(join(dir, 'junit.xml'), 'utf8') + result.out;
 }
 
+/**
+ * A stand-in for the provider agent (no Docker here): it heartbeats, and every job assigned to
+ * the fuzzing provider is reported at once as failed, signed with the provider's key, so a sync
+ * invocation the fuzzer sends ends in milliseconds instead of waiting its `waitS` (up to 60 s each).
+ */
+function failAssignedJobs(developer: Api, provider: Api, providerId: string, privateKeyPem: string): () => Promise<void> {
+  let running = true;
+  let beat = 0;
+  const loop = (async () => {
+    while (running) {
+      // Heartbeats keep the provider online for the scheduler, as an agent's would.
+      if (beat++ % 20 === 0) await provider.put(`/providers/${providerId}/heartbeat`, {}).catch(() => undefined);
+      const page = await developer.get('/jobs?status=ASSIGNED&limit=100').catch(() => undefined);
+      for (const job of (page?.body?.items ?? []) as Array<{ jobId: string; providerId?: string; attempt: number }>) {
+        if (job.providerId !== providerId) continue;
+        const at = new Date().toISOString();
+        const report = {
+          v: 1,
+          jobId: job.jobId,
+          providerId,
+          attempt: job.attempt,
+          status: 'failed',
+          reason: 'runtime_error',
+          exitCode: null,
+          runtimeMs: 0,
+          resultSha256: sha256Hex(Buffer.alloc(0)),
+          resultSize: 0,
+          logSize: 0,
+          startedAt: at,
+          finishedAt: at,
+        };
+        await provider.post(`/providers/${providerId}/reports`, { report, signature: signPayload(report, privateKeyPem) }).catch(() => undefined);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
+
 const testcases = (out: string) => (out.match(/<testcase /g) ?? []).length;
 /** The stateful phase ran scenarios along the document's links (create, then use what was created). */
 const STATEFUL = /Stateful \(in [\d.]+s\)\s+Scenarios:\s+[1-9]/;
@@ -161,29 +214,52 @@ test(
     const fn = await developer.api.post('/functions', { name: 'fuzzed', image, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 } });
     expect(fn.status).toBe(201);
     const victim = await developer.api.post('/functions', { name: 'deleted-by-fuzzer', image, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 } });
+    const providerKey = generateKeyPair();
+    const registered = await provider.api.post('/providers', { name: 'fuzz', capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: providerKey.publicKeyPem });
+    expect(registered.status).toBe(201);
+    const stopReporting = failAssignedJobs(developer.api, provider.api, registered.body.providerId, providerKey.privateKeyPem);
     const job = await developer.api.post(`/functions/${fn.body.functionId}/invocations`, { input: 'x' });
     expect([200, 202]).toContain(job.status);
-    const registered = await provider.api.post('/providers', { name: 'fuzz', capacity: { vcpu: 1, memoryMb: 256 }, publicKey: generateKeyPair().publicKeyPem });
-    expect(registered.status).toBe(201);
     const key = await developer.api.post(`/functions/${fn.body.functionId}/keys`, { name: 'k' });
     const token = await developer.api.post('/tokens', { name: 'spare' });
     const bearer = (who: { api: Api }) => (who.api as unknown as { token: string }).token;
 
-    const asDeveloper = await fuzz({
-      role: 'developer',
-      bearer: bearer(developer),
-      paths: { exclude: '^/(providers|operator)' },
-      parameters: {
-        functionId: fn.body.functionId,
-        jobId: job.body.jobId,
-        keyId: key.body.tokenId ?? 'none',
-        tokenId: token.body.tokenId ?? 'none',
-      },
-      // Deleting the pinned function would turn every later case into a 404: it deletes another.
-      extra: ['[[operations]]', 'include-method = "DELETE"', 'include-path = "/functions/{functionId}"', `parameters = { functionId = "${victim.body.functionId}" }`],
-    });
-    const asProvider = await fuzz({ role: 'provider', bearer: bearer(provider), paths: { include: '^/providers' }, parameters: { providerId: registered.body.providerId } });
-    const asOperator = await fuzz({ role: 'operator', bearer: bearer(operator), paths: { include: '^/operator' }, parameters: { accountId: developer.userId } });
+    let asDeveloper: string, asProvider: string, asOperator: string;
+    try {
+      asDeveloper = await fuzz({
+        role: 'developer',
+        bearer: bearer(developer),
+        paths: { exclude: '^/(providers|operator)' },
+        parameters: {
+          functionId: fn.body.functionId,
+          jobId: job.body.jobId,
+          keyId: key.body.tokenId ?? 'none',
+          tokenId: token.body.tokenId ?? 'none',
+        },
+        // Deleting the pinned function would turn every later case into a 404: it deletes another.
+        extra: [
+          '[[operations]]',
+          'include-method = "DELETE"',
+          'include-path = "/functions/{functionId}"',
+          `parameters = { functionId = "${victim.body.functionId}" }`,
+        ],
+      });
+      asProvider = await fuzz({
+        role: 'provider',
+        bearer: bearer(provider),
+        paths: { include: '^/providers' },
+        parameters: { providerId: registered.body.providerId },
+      });
+      asOperator = await fuzz({
+        role: 'operator',
+        bearer: bearer(operator),
+        paths: { include: '^/operator' },
+        parameters: { accountId: developer.userId },
+        phases: 'examples,coverage,fuzzing',
+      });
+    } finally {
+      await stopReporting();
+    }
 
     // Each run really exercised its operations (the JUnit report lists them), and the stateful
     // phase followed the document's links where the role has any.
