@@ -36,7 +36,6 @@ export const LIMITS = {
   maxPriceVersionStep: 1000,
 } as const;
 
-
 export const ROLES = ['developer', 'provider', 'peer-operator'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -165,7 +164,7 @@ export const InvokeBody = z
       .regex(CANONICAL_BASE64, 'must be canonical base64: A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4 characters')
       .optional(),
     mode: z.enum(['sync', 'async']).optional(),
-    /** Sync mode: how long to wait for the result before answering 202, in seconds (cut to the time the request may last: 25 s in AWS). */
+    /** Sync mode: seconds to wait for the result before answering 202 (handlers/invocations.ts cuts it to the request's remaining time). */
     waitS: z
       .number()
       .int()
