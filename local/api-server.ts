@@ -35,8 +35,8 @@ const compiled: CompiledRoute[] = ROUTES.map((r) => {
   return { method: r.method, routeKey: `${r.method} ${r.path}`, handler: r.handler, pattern, names };
 });
 
-function problem(res: ServerResponse, status: number, code: string, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+function problem(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify({ error: { code, message } }));
 }
 
@@ -132,13 +132,11 @@ export function startApiServer(port: number, handlers: Record<HandlerName, Lambd
       if (candidates.length === 0 && options.portalDir && servePortal(req, res, url, options.portalDir)) return;
       if (candidates.length === 0) return problem(res, 404, 'not_found', `no route for ${url.pathname}`);
       const route = candidates.find((r) => r.method === req.method);
-      if (!route)
-        return problem(
-          res,
-          405,
-          'method_not_allowed',
-          `${req.method} is not allowed on ${url.pathname}; allowed: ${candidates.map((r) => r.method).join(', ')}`,
-        );
+      if (!route) {
+        // RFC 9110 §15.5.6: a 405 lists the methods the resource supports in Allow.
+        const allow = [...new Set(candidates.map((r) => r.method))].join(', ');
+        return problem(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}; allowed: ${allow}`, { allow });
+      }
       const match = route.pattern.exec(url.pathname) as RegExpExecArray;
       let params: Record<string, string>;
       try {

@@ -85,7 +85,15 @@ export const RuntimeReport = z
   .refine((r) => (r.status === 'failed') === (r.reason !== undefined), {
     message: 'a failed report needs a reason; a succeeded one has none',
     path: ['reason'],
+  })
+  // The refinement above, as the OpenAPI document states it.
+  .meta({
+    oneOf: [
+      { properties: { status: { const: 'failed' } }, required: ['reason'] },
+      { properties: { status: { const: 'succeeded' } }, not: { required: ['reason'] } },
+    ],
   });
 export type RuntimeReport = z.infer<typeof RuntimeReport>;
 
-export const ReportBody = z.object({ report: z.unknown(), signature: z.string().min(1).max(200) }).strict();
+/** `POST /providers/{id}/reports`: the report and the provider's Ed25519 signature over its canonical JSON (base64). */
+export const ReportBody = z.object({ report: RuntimeReport, signature: z.string().min(1).max(200) }).strict();

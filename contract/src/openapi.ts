@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import * as A from './answers';
+import { ReportBody, RuntimeReport } from './envelope';
 import { Problem } from './problem';
 import * as R from './requests';
 import { ERROR_STATUSES, OPERATIONS, type Operation } from './routes';
@@ -25,6 +26,11 @@ const REQUESTS: Record<string, z.ZodType> = {
   TermsRequest: R.TermsBody,
   PricesRequest: R.PricesBody,
   PeerRequest: R.CreatePeerBody,
+  ProviderRequest: R.RegisterProviderBody,
+  HeartbeatRequest: R.HeartbeatBody,
+  ReportRequest: ReportBody,
+  RuntimeReport: RuntimeReport,
+  RedriveRequest: R.RedriveBody,
 };
 
 /** Answer schemas by component name: what the controller answers (JSON Schema of the output). */
@@ -147,7 +153,9 @@ function linksOf(key: string, status: string) {
 function operation(key: string, op: Operation) {
   const responses: Record<string, unknown> = {};
   for (const [status, schema] of Object.entries(op.ok)) {
-    responses[status] = schema === null ? { description: 'No content' } : { description: 'OK', content: json(ref(nameOf(schema, ANSWERS))), ...linksOf(key, status) };
+    const text = op.okText?.[Number(status)];
+    const content = schema === null ? undefined : { ...json(ref(nameOf(schema, ANSWERS))), ...(text ? { [text]: { schema: { type: 'string' } } } : {}) };
+    responses[status] = content === undefined ? { description: 'No content' } : { description: 'OK', content, ...linksOf(key, status) };
   }
   for (const status of op.errors ?? []) responses[String(status)] = { description: ERROR_STATUSES[status], content: json(ref('Problem')) };
   responses.default = { description: 'Any other error: a JSON problem', content: json(ref('Problem')) };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JOB_STATUSES } from './statuses';
 
 /**
  * What callers send the controller's HTTP API: bodies, query strings and headers, as zod schemas,
@@ -17,6 +18,22 @@ export const LIMITS = {
   maxEnvVars: 50,
   /** Most requests one warm container of an http function may serve at once. */
   maxConcurrency: 64,
+  /**
+   * Micro-credits: the most one top-up may add, and the most an account's balance or credit limit
+   * may reach. Far below 2^53 (9.007e15), so every sum the ledger and the read model keep of them
+   * (balances, holds, invoices) stays a safe integer, with room for the read model's lag.
+   */
+  maxTopUp: 1e13,
+  maxBalance: 1e15,
+  /**
+   * Price lists: micro-credits per vCPU-ms and per MB-ms. With them, the costliest job the limits
+   * allow (8 vCPU, 16384 MB, 900 s) costs at most 8.1e15 micro-credits: a safe integer.
+   */
+  maxVcpuMsPrice: 1e8,
+  maxMbMsPrice: 5e5,
+  /** Price list versions: at most 1e9, and each publish at most 1000 above the version in force, so publishing never runs out. */
+  maxPriceVersion: 1e9,
+  maxPriceVersionStep: 1000,
 } as const;
 
 export const ROLES = ['developer', 'provider', 'peer-operator'] as const;
@@ -50,6 +67,7 @@ export type Resources = z.infer<typeof Resources>;
 export const RegisterUserBody = z
   .object({
     email: z.string().email().max(254),
+    /** Counted in Unicode code points, as zod 4 counts string lengths (and JSON Schema's minLength): an emoji is one. */
     password: z.string().min(10, 'must be at least 10 characters').max(200),
     roles: z.array(z.enum(ROLES)).min(1).max(3),
   })
@@ -84,7 +102,7 @@ export const CreateFunctionBody = z
     mode: z.enum(['sync', 'async']).default('sync'),
     network: z.enum(['none', 'egress']).default('none'),
     /** Highest price a single job may cost, in micro-credits. */
-    maxPrice: z.number().int().positive().optional(),
+    maxPrice: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     env: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names must be shell identifiers'), z.string().max(4096))
       .refine((e) => Object.keys(e).length <= LIMITS.maxEnvVars, `at most ${LIMITS.maxEnvVars} variables`)
@@ -103,6 +121,11 @@ export const CreateFunctionBody = z
   .refine((f) => f.protocol === 'http' || (f.concurrency ?? 1) === 1, {
     message: 'concurrency: only an http function serves more than one request per container',
     path: ['concurrency'],
+  })
+  // The refinement above and resultLocation's rule (use-cases/results.ts), as the document states them.
+  .meta({
+    anyOf: [{ required: ['protocol'], properties: { protocol: { const: 'http' } } }, { not: { required: ['concurrency'] } }, { properties: { concurrency: { const: 1 } } }],
+    dependentRequired: { resultRoleArn: ['resultBucket'] },
   });
 export type CreateFunctionBody = z.infer<typeof CreateFunctionBody>;
 
@@ -114,11 +137,19 @@ function wellFormed(value: unknown): boolean {
   return true;
 }
 
-/** Canonical base64: the standard alphabet, padded, and no stray bits (it decodes and encodes back to itself). */
-function canonicalBase64(s: string): boolean {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s)) return false;
-  return btoa(atob(s)) === s;
-}
+/**
+ * Canonical base64: the standard alphabet, padded, and no stray bits (it decodes and encodes back
+ * to itself): before `==` the last character carries 2 bits (A, Q, g or w), before `=` it carries 4.
+ */
+const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+
+/**
+ * A callback URL: https to a DNS name (no IP literal, no `.localhost` or `.internal` name), or
+ * http://127.0.0.1 / localhost where the platform allows loopback callbacks (local mode).
+ * callbacks.ts#checkCallbackUrl checks the same again when the job is created.
+ */
+const CALLBACK_URL =
+  /^(?:https:\/\/(?![^/?#]*\.(?:localhost|internal)(?:[:/?#]|$))(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|http:\/\/(?:127\.0\.0\.1|localhost))(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/;
 
 export const InvokeBody = z
   .object({
@@ -130,31 +161,54 @@ export const InvokeBody = z
     inputBase64: z
       .string()
       .max(Math.ceil((LIMITS.maxInlineInputBytes * 4) / 3) + 4)
-      .refine(canonicalBase64, 'must be canonical base64: A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4 characters')
+      .regex(CANONICAL_BASE64, 'must be canonical base64: A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4 characters')
       .optional(),
     mode: z.enum(['sync', 'async']).optional(),
-    /** Sync mode: how long to wait for the result before answering 202, in seconds. */
-    waitS: z.number().int().min(0).max(60).optional(),
+    /** Sync mode: seconds to wait for the result before answering 202 (handlers/invocations.ts cuts it to the request's remaining time). */
+    waitS: z
+      .number()
+      .int()
+      .min(0)
+      .max(60)
+      .meta({ description: 'sync mode: seconds to wait for the result before answering 202 (default 25); a wait longer than the request may last (the Lambda timeout) ends early with 202' })
+      .optional(),
     /** Input uploaded beforehand with POST /functions/{id}/inputs: for input over the inline limit. */
     inputUpload: z
       .string()
       .regex(/^in_[A-Za-z0-9]{8,40}$/, 'must be an uploadId returned by POST /functions/{id}/inputs')
       .optional(),
     /** Where the controller POSTs the signed job view when the job ends (https; http://127.0.0.1 in local mode). */
-    callbackUrl: z.string().url().max(2048).optional(),
+    callbackUrl: z
+      .string()
+      .max(2048)
+      .regex(CALLBACK_URL, 'must be an https URL naming a public DNS host (http://127.0.0.1 only in local mode)')
+      .optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
     const sent = (['input', 'inputBase64', 'inputUpload'] as const).filter((k) => b[k] !== undefined);
     if (sent.length > 1) ctx.addIssue({ code: 'custom', message: `send one of input, inputBase64 or inputUpload, not ${sent.join(' and ')}`, path: [sent[1] as string] });
-  });
+  })
+  .meta({ not: { anyOf: [{ required: ['input', 'inputBase64'] }, { required: ['input', 'inputUpload'] }, { required: ['inputBase64', 'inputUpload'] }] } });
+
+/**
+ * An Ed25519 public key as SPKI PEM (what node:crypto exports): the fixed 12-byte SPKI prefix
+ * (`MCowBQYDK2VwAyEA`) and the 32-byte key in canonical base64. Any 32 bytes are a key node accepts.
+ */
+export const Ed25519PublicKeyPem = z
+  .string()
+  .regex(
+    /^-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\r?\n-----END PUBLIC KEY-----(\r?\n)?$/,
+    'must be an Ed25519 public key in SPKI PEM (-----BEGIN PUBLIC KEY-----, one base64 line of 60 characters starting MCowBQYDK2VwAyEA)',
+  );
 
 export const RegisterProviderBody = z
   .object({
     name: z.string().min(1).max(64),
     capacity: z
       .object({
-        vcpu: z.number().positive().max(256),
+        /** At least one millicore, like a function's vCPU. */
+        vcpu: z.number().min(0.001).max(256),
         memoryMb: z
           .number()
           .int()
@@ -163,7 +217,7 @@ export const RegisterProviderBody = z
       })
       .strict(),
     /** The provider's Ed25519 public key (SPKI PEM); its private key never leaves the provider's machine. */
-    publicKey: z.string().min(40).max(1000).includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }),
+    publicKey: Ed25519PublicKeyPem,
   })
   .strict();
 
@@ -172,8 +226,27 @@ export const HeartbeatBody = z
     cachedImages: z.array(z.string().max(600)).max(1000).default([]),
     warmFunctions: z.array(id).max(1000).default([]),
     runningJobs: z.array(id).max(1000).default([]),
-    /** Free capacity as the agent sees it (optional; the controller schedules from its own reservations). */
-    free: z.object({ vcpu: z.number().nonnegative().max(256), memoryMb: z.number().int().nonnegative().max(1024 * 1024) }).strict().optional(),
+    /**
+     * Free capacity as the agent sees it (optional; the controller schedules from its own
+     * reservations). vCPU is 0 or at least one millicore: a number DynamoDB cannot store (5e-324)
+     * is refused here, not by the database.
+     */
+    free: z
+      .object({
+        vcpu: z
+          .number()
+          .min(0)
+          .max(256)
+          .refine((v) => v === 0 || v >= 0.001, 'must be 0 or at least 0.001 (one millicore)')
+          .meta({ anyOf: [{ const: 0 }, { minimum: 0.001 }] }),
+        memoryMb: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(1024 * 1024),
+      })
+      .strict()
+      .optional(),
     draining: z.boolean().default(false),
   })
   .strict();
@@ -213,7 +286,7 @@ export const JobsQuery = z
     functionId: id.optional(),
     status: z
       .string()
-      .regex(/^[A-Z]+(,[A-Z]+)*$/, 'must be one or more statuses, comma-separated, e.g. QUEUED,ASSIGNED')
+      .regex(new RegExp(`^(${JOB_STATUSES.join('|')})(,(${JOB_STATUSES.join('|')}))*$`), `must be one or more of ${JOB_STATUSES.join(', ')}, comma-separated`)
       .optional(),
     from: z.string().datetime({ offset: true }).optional(),
     to: z.string().datetime({ offset: true }).optional(),
@@ -232,7 +305,8 @@ export const RedriveBody = z
     all: z.literal(true).optional(),
   })
   .strict()
-  .refine((b) => (b.messageIds !== undefined) !== (b.all !== undefined), { message: 'send messageIds or "all": true (one of them)', path: ['messageIds'] });
+  .refine((b) => (b.messageIds !== undefined) !== (b.all !== undefined), { message: 'send messageIds or "all": true (one of them)', path: ['messageIds'] })
+  .meta({ oneOf: [{ required: ['messageIds'] }, { required: ['all'] }] });
 
 /** `GET /operator/dlq?max=`: how many dead letters to list. */
 export const DeadLetterQuery = z.object({ max: z.coerce.number().int().min(1).max(100).default(20) }).strict();
@@ -242,9 +316,10 @@ export const DeadLetterQuery = z.object({ max: z.coerce.number().int().min(1).ma
 /** `POST /operator/prices`: the next version of the billing units (micro-credits per vCPU-ms and per MB-ms). */
 export const PricesBody = z
   .object({
-    version: z.number().int().positive().optional(),
-    vcpuMs: z.number().int().nonnegative().max(1e12),
-    mbMs: z.number().int().nonnegative().max(1e12),
+    /** Absent: the version in force + 1. At most LIMITS.maxPriceVersionStep above the version in force (else 409). */
+    version: z.number().int().positive().max(LIMITS.maxPriceVersion).optional(),
+    vcpuMs: z.number().int().nonnegative().max(LIMITS.maxVcpuMsPrice),
+    mbMs: z.number().int().nonnegative().max(LIMITS.maxMbMsPrice),
   })
   .strict();
 
@@ -252,7 +327,7 @@ export const PricesBody = z
 export const TermsBody = z
   .object({
     terms: z.enum(['prepaid', 'invoice']),
-    creditLimit: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    creditLimit: z.number().int().nonnegative().max(LIMITS.maxBalance).optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -260,12 +335,19 @@ export const TermsBody = z
       ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'required for invoice terms (micro-credits)' });
     if (b.terms === 'prepaid' && (b.creditLimit ?? 0) !== 0)
       ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'prepaid terms have no credit limit (0 or absent)' });
+  })
+  // The refinement above, as the OpenAPI document states it.
+  .meta({
+    anyOf: [
+      { properties: { terms: { const: 'invoice' } }, required: ['creditLimit'] },
+      { properties: { terms: { const: 'prepaid' }, creditLimit: { const: 0 } } },
+    ],
   });
 
 /** `POST /account/top-ups`: `reference` makes it idempotent. */
 export const TopUpBody = z
   .object({
-    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    amount: z.number().int().positive().max(LIMITS.maxTopUp),
     reference: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - only, 1 to 100 characters'),
   })
   .strict();

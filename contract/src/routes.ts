@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import * as A from './answers';
+import { ReportBody } from './envelope';
 import { Problem } from './problem';
 import * as R from './requests';
 
@@ -30,6 +31,8 @@ export interface Operation {
   bodyOptional?: boolean;
   /** status → the answer's schema, or null for no body */
   ok: Record<number, z.ZodType | null>;
+  /** Other media types a success may be sent as (status → media type, a text body), e.g. a bill as CSV. */
+  okText?: Record<number, string>;
   /** documented error statuses (each answers a Problem) */
   errors?: number[];
 }
@@ -48,7 +51,8 @@ export const ERROR_STATUSES: Record<number, string> = {
 };
 
 const pathId = z.string().max(100);
-const path = (name: string, description?: string): Parameter => ({ name, in: 'path', schema: pathId, description });
+const path = (name: string, description?: string, schema: z.ZodType = pathId): Parameter => ({ name, in: 'path', schema, description });
+const month = path('month', 'a month as YYYY-MM', R.Month);
 const query = (name: string, schema: z.ZodType, description?: string): Parameter => ({ name, in: 'query', schema, description });
 /** Every member of a query schema of the contract, as query parameters. */
 const queryOf = (schema: z.ZodObject, descriptions: Record<string, string> = {}): Parameter[] =>
@@ -107,7 +111,7 @@ export const OPERATIONS = {
     auth: 'user-or-key',
     params: [
       path('functionId'),
-      { name: 'idempotency-key', in: 'header', schema: z.string().max(255), description: 'the same key and body return the same job; the same key with another body is 409' },
+      { name: 'idempotency-key', in: 'header', schema: R.IdempotencyKey, description: 'the same key and body return the same job; the same key with another body is 409' },
     ],
     body: R.InvokeBody,
     ok: { 200: A.Job, 202: A.Job },
@@ -115,6 +119,7 @@ export const OPERATIONS = {
   },
   'GET /jobs': {
     summary: "Search the developer's jobs, newest first",
+    description: '400 when `from` is after `to`, or when `cursor` is not the `next` of an earlier answer.',
     params: queryOf(R.JobsQuery, {
       status: `one or more of ${A.JOB_STATUSES.join(', ')}, comma-separated`,
       from: 'created at or after',
@@ -127,9 +132,23 @@ export const OPERATIONS = {
   'GET /jobs/{jobId}': { summary: 'A job: status, timings, provider, run time, cost, result link', auth: 'user-or-key', params: [path('jobId')], ok: { 200: A.Job }, errors: [401, 403, 404] },
   'POST /jobs/{jobId}/cancel': { summary: 'Cancel a QUEUED job', params: [path('jobId')], ok: { 200: A.Job }, errors: [401, 403, 404, 409] },
   'GET /jobs/{jobId}/ledger': { summary: "The job's monitoring-ledger record and history", params: [path('jobId')], ok: { 200: A.JobLedger }, errors: [401, 403, 404] },
-  'POST /providers': { summary: 'Register a provider (creates its queue)', ok: { 201: A.ProviderRegistration }, errors: [400, 401, 403] },
-  'PUT /providers/{providerId}/heartbeat': { summary: 'Heartbeat: alive, caches, running jobs', params: [path('providerId')], ok: { 200: A.HeartbeatAnswer }, errors: [400, 401, 403, 404] },
-  'POST /providers/{providerId}/reports': { summary: 'A signed run-time report', params: [path('providerId')], ok: { 200: A.ReportOutcome }, errors: [400, 401, 403, 404, 409] },
+  'POST /providers': { summary: 'Register a provider (creates its queue)', body: R.RegisterProviderBody, ok: { 201: A.ProviderRegistration }, errors: [400, 401, 403] },
+  'PUT /providers/{providerId}/heartbeat': {
+    summary: 'Heartbeat: alive, caches, running jobs',
+    params: [path('providerId')],
+    body: R.HeartbeatBody,
+    bodyOptional: true,
+    ok: { 200: A.HeartbeatAnswer },
+    errors: [400, 401, 403, 404],
+  },
+  'POST /providers/{providerId}/reports': {
+    summary: 'A signed run-time report',
+    description: "403 when the signature does not verify against the provider's registered key or the report names another provider.",
+    params: [path('providerId')],
+    body: ReportBody,
+    ok: { 200: A.ReportOutcome },
+    errors: [400, 401, 403, 404, 409],
+  },
   'POST /providers/{providerId}/credentials': {
     summary: "Fresh credentials scoped to the provider's queue",
     params: [path('providerId')],
@@ -137,27 +156,46 @@ export const OPERATIONS = {
     errors: [401, 403, 404],
   },
   'GET /operator/dlq': { summary: "The provider queues' dead letters (operator)", params: queryOf(R.DeadLetterQuery), ok: { 200: A.DeadLetters }, errors: [400, 401, 403] },
-  'POST /operator/dlq/redrive': { summary: 'Redrive dead letters as fresh attempts (operator)', ok: { 200: A.Redrive }, errors: [400, 401, 403] },
+  'POST /operator/dlq/redrive': { summary: 'Redrive dead letters as fresh attempts (operator)', body: R.RedriveBody, ok: { 200: A.Redrive }, errors: [400, 401, 403] },
   'GET /account': { summary: 'Balance (read model) and the ledger’s', ok: { 200: A.Account }, errors: [401, 403] },
-  'GET /account/history': { summary: "The account's ledger history", ok: { 200: A.AccountHistory }, errors: [401, 403] },
+  'GET /account/history': {
+    summary: "The account's ledger history, newest first",
+    description: '400 when `cursor` is not the `next` of an earlier answer.',
+    params: queryOf(R.HistoryQuery, { cursor: 'the `next` of the previous page' }),
+    ok: { 200: A.AccountHistory },
+    errors: [400, 401, 403],
+  },
   'GET /account/reconciliation': { summary: 'Read model against the ledger', ok: { 200: A.Reconciliation }, errors: [401, 403] },
   'GET /ledger/verify': { summary: "Verify the embedded ledger's hash chain", ok: { 200: A.LedgerVerification }, errors: [401, 403] },
-  'POST /account/top-ups': { summary: 'Top up through the payment provider (idempotent per reference)', body: R.TopUpBody, ok: { 201: A.TopUp, 200: A.TopUp }, errors: [400, 401, 402, 409, 503] },
+  'POST /account/top-ups': {
+    summary: 'Top up through the payment provider (idempotent per reference)',
+    description: `409 when the reference was used for another amount, or when the balance would pass ${R.LIMITS.maxBalance} micro-credits; 402 when the payment is declined.`,
+    body: R.TopUpBody,
+    ok: { 201: A.TopUp, 200: A.TopUp },
+    errors: [400, 401, 402, 409, 503],
+  },
   'GET /account/bills': { summary: 'Monthly statements, newest first', ok: { 200: A.Bills }, errors: [401] },
   'GET /account/bills/{month}': {
     summary: "A month's statement (per function); ?format=csv for CSV",
-    params: [path('month'), query('format', z.string())],
+    params: [month, query('format', z.enum(['json', 'csv']), 'json (default) or csv')],
     ok: { 200: A.Bill },
+    okText: { 200: 'text/csv' },
     errors: [400, 401],
   },
   'POST /account/bills/{month}/pay': {
     summary: "Pay a closed month's bill from the balance (invoice terms only); 202 queued, 200 already paid (same receipt)",
-    params: [path('month')],
+    params: [month],
     ok: { 202: A.BillReceipt, 200: A.BillReceipt },
     errors: [400, 401, 402, 409],
   },
   'GET /prices': { summary: 'Billing units in force and published versions', ok: { 200: A.Prices }, errors: [401] },
-  'POST /operator/prices': { summary: 'Publish the next billing units version (operator)', body: R.PricesBody, ok: { 201: A.PublishedPrices }, errors: [400, 401, 403, 409] },
+  'POST /operator/prices': {
+    summary: 'Publish the next billing units version (operator)',
+    description: `version: absent for the version in force + 1; 409 when it is not above the version in force, or more than ${R.LIMITS.maxPriceVersionStep} above it.`,
+    body: R.PricesBody,
+    ok: { 201: A.PublishedPrices },
+    errors: [400, 401, 403, 409],
+  },
   'PUT /operator/accounts/{accountId}/terms': {
     summary: "Put a developer's account on prepaid or invoice terms with a credit limit (operator); applied once the ledger commits it",
     params: [path('accountId')],
@@ -167,7 +205,7 @@ export const OPERATIONS = {
   },
   'GET /providers/{providerId}/earnings': {
     summary: "A provider's earnings per day or per function, from the ledger",
-    params: [path('providerId'), query('by', z.string())],
+    params: [path('providerId'), ...queryOf(R.EarningsQuery, { by: 'day (default) or function' })],
     ok: { 200: A.Earnings },
     errors: [400, 401, 403, 404],
   },
@@ -175,7 +213,8 @@ export const OPERATIONS = {
   'GET /providers/{providerId}': { summary: "One of the caller's providers (another user's is 404)", params: [path('providerId')], ok: { 200: A.ProviderView }, errors: [401, 404] },
   'POST /peers': {
     summary: "Enrol a peer (peer operators): the organisation's CAs sign the peer's CSRs; the answer is the join bundle and command",
-    description: 'Needs a platform on Fabric (LEDGER_MODE=fabric): with the embedded ledger the answer is 409.',
+    description:
+      'Each CSR must be a PEM PKCS#10 request for an EC P-256 key, signed by that key (else 400 naming it). Needs a platform on Fabric (LEDGER_MODE=fabric): with the embedded ledger the answer is 409.',
     body: R.CreatePeerBody,
     ok: { 201: A.PeerEnrolment },
     errors: [400, 401, 403, 409, 413],

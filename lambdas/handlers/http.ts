@@ -17,6 +17,8 @@ export interface HttpRequest {
   params: Record<string, string>;
   query: Record<string, string>;
   header(name: string): string | undefined;
+  /** Milliseconds left before the Lambda (or the local server's stand-in) times out. */
+  remainingMs(): number;
 }
 
 export interface HttpResult {
@@ -128,7 +130,7 @@ export function httpApi(routes: Record<string, Route>) {
     .use(withLambdaContext())
     .use(jsonBodyParser())
     .use(problemErrors())
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const route = routes[event.routeKey];
       if (!route) throw new DomainError('not_found', `no route ${event.routeKey}`);
       const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v ?? '']));
@@ -142,6 +144,7 @@ export function httpApi(routes: Record<string, Route>) {
         params: (event.pathParameters ?? {}) as Record<string, string>,
         query: (event.queryStringParameters ?? {}) as Record<string, string>,
         header: (name) => headers[name.toLowerCase()],
+        remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,
       });
       return toResponse(result);
     });

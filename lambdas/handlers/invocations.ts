@@ -7,6 +7,8 @@ import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json, type HttpRequest } from './http';
 
 const deps = depsFromEnv();
+/** What a sync invocation keeps of its time for reading the job and answering after its wait. */
+const ANSWER_MARGIN_MS = 3000;
 const loopback = allowLoopbackCallbacks();
 
 const caller = (req: HttpRequest) => authenticateCaller(deps, req.header('authorization'), req.header('x-api-key'));
@@ -26,7 +28,11 @@ export const handler = httpApi({
       idempotencyKey: req.header('idempotency-key'),
       allowLoopbackCallbacks: loopback,
     });
-    const latest = mode === 'sync' && !TERMINAL.includes(job.status) ? ((await waitForJob(deps, job.jobId, waitS)) ?? job) : job;
+    // The wait ends in time for the answer: a waitS longer than the request may last (the Lambda's
+    // timeout; 30 s locally) is cut short, and the caller gets 202 as after any wait (issue #25:
+    // waitS 58 ran into the timeout and answered 500).
+    const budgetS = Math.max(0, Math.floor((req.remainingMs() - ANSWER_MARGIN_MS) / 1000));
+    const latest = mode === 'sync' && !TERMINAL.includes(job.status) ? ((await waitForJob(deps, job.jobId, Math.min(waitS, budgetS))) ?? job) : job;
     const done = TERMINAL.includes(latest.status);
     return json(mode === 'sync' && done ? 200 : 202, await jobView(deps, latest), {
       location: `/jobs/${job.jobId}`,

@@ -220,7 +220,7 @@ describe('the run-time report parser (controller)', () => {
   /** The first steps of acceptReport: body, report, signature against the provider's key. */
   function readReport(body: unknown): RuntimeReport {
     const req = parse(ReportBody, body);
-    const parsed = parse(RuntimeReport, req.report) as RuntimeReport;
+    const parsed = parse(RuntimeReport, req.report, 'report') as RuntimeReport;
     if (!verifyPayload(parsed, req.signature, providerKey.publicKeyPem)) throw new DomainError('forbidden', 'bad signature');
     return parsed;
   }
@@ -275,7 +275,7 @@ describe('the run-time report parser (controller)', () => {
   test('numbers JSON cannot carry exactly are refused: 1e309 (Infinity), negative, fractional run times', () => {
     for (const runtimeMs of ['1e309', '-1', '1.5', '-1e309']) {
       const body = JSON.parse(`{"report":${JSON.stringify(report()).replace('"runtimeMs":120', `"runtimeMs":${runtimeMs}`)},"signature":"x"}`);
-      expect(() => readReport(body)).toThrow(expect.objectContaining({ code: 'invalid_request', field: 'runtimeMs' }));
+      expect(() => readReport(body)).toThrow(expect.objectContaining({ code: 'invalid_request', field: 'report.runtimeMs' }));
     }
   });
 });

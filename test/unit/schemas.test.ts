@@ -1,4 +1,5 @@
-import { CreateFunctionBody, ImageRef, RuntimeReport } from '../../contract/src';
+import { CreateFunctionBody, ImageRef, LIMITS, PricesBody, RuntimeReport } from '../../contract/src';
+import { jobCost, RUNTIME_GRACE_MS, worstCaseCost } from '../../lambdas/core/pricing';
 
 const digest = 'sha256:' + 'b'.repeat(64);
 
@@ -33,4 +34,18 @@ test('a run-time report needs a reason exactly when it failed', () => {
   expect(RuntimeReport.safeParse({ ...base, status: 'failed' }).success).toBe(false);
   expect(RuntimeReport.safeParse({ ...base, status: 'failed', reason: 'oom', exitCode: 137 }).success).toBe(true);
   expect(RuntimeReport.safeParse({ ...base, status: 'succeeded', reason: 'oom' }).success).toBe(false);
+});
+
+test('#25: at the dearest prices allowed, the costliest job the limits allow costs a safe integer, with room for its run-time grace', () => {
+  const prices = { version: 1, vcpuMs: LIMITS.maxVcpuMsPrice, mbMs: LIMITS.maxMbMsPrice };
+  const largest = { vcpu: LIMITS.maxVcpu, memoryMb: LIMITS.maxMemoryMb, timeoutS: LIMITS.maxTimeoutS };
+  const worst = worstCaseCost(largest, prices);
+  expect(Number.isSafeInteger(worst)).toBe(true);
+  expect(Number.isSafeInteger(jobCost(largest, prices, LIMITS.maxTimeoutS * 1000 + RUNTIME_GRACE_MS))).toBe(true);
+  // The bounds are what the schema enforces: one more micro-credit is refused.
+  expect(PricesBody.safeParse({ vcpuMs: LIMITS.maxVcpuMsPrice, mbMs: LIMITS.maxMbMsPrice }).success).toBe(true);
+  expect(PricesBody.safeParse({ vcpuMs: LIMITS.maxVcpuMsPrice + 1, mbMs: 0 }).success).toBe(false);
+  expect(PricesBody.safeParse({ vcpuMs: 0, mbMs: LIMITS.maxMbMsPrice + 1 }).success).toBe(false);
+  // Balances: the most an account may hold plus the largest top-up stays far below 2^53.
+  expect(LIMITS.maxBalance + LIMITS.maxTopUp).toBeLessThan(Number.MAX_SAFE_INTEGER / 8);
 });

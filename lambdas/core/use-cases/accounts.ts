@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { forbidden, invalid, notFound, unauthenticated } from '../errors';
+import { DomainError, forbidden, notFound, unauthenticated } from '../errors';
 import type { LedgerEvent } from '../ledger';
 import type { CredentialEntry, TokenRecord, User } from '../model';
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from '../passwords';
@@ -190,7 +190,8 @@ export const invokeKeyRefused = () =>
  * Bearer ik_…`, or a user's bearer token.
  */
 export async function authenticateCaller(deps: Deps, authorization: string | undefined, apiKey: string | undefined): Promise<Caller> {
-  if (apiKey !== undefined && authorization !== undefined) throw invalid('x-api-key', 'x-api-key: send either x-api-key or Authorization, not both');
+  // Two credentials at once are not accepted (401: the document offers each on its own), whichever would pass.
+  if (apiKey !== undefined && authorization !== undefined) throw new DomainError('unauthenticated', 'x-api-key: send either x-api-key or Authorization, not both', 'x-api-key');
   let secret: string | undefined;
   if (apiKey !== undefined) {
     if (!INVOKE_KEY.test(apiKey.trim())) throw unauthenticated('x-api-key must be an invoke key (ik_…)');

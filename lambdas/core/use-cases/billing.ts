@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EarningsQuery, HistoryQuery, Month, PricesBody, TermsBody, TopUpBody } from '../../../contract/src/requests';
+import { EarningsQuery, HistoryQuery, LIMITS, Month, PricesBody, TermsBody, TopUpBody } from '../../../contract/src/requests';
 import type { Bill, BillLine, BillReceipt } from '../../../contract/src/answers';
 import { conflict, DomainError, notFound } from '../errors';
 import type { AccountEntry, Ledger, LedgerBilling, LedgerInvoice } from '../ledger';
@@ -41,7 +41,14 @@ export async function publishPrices(deps: Deps, user: User, body: unknown): Prom
   const store = requireStore(deps);
   const current = await pricesInForce(deps);
   const version = req.version ?? current.version + 1;
-  if (version <= current.version) throw conflict(`version ${version} is not above the version in force (${current.version})`, { current: current.version });
+  const refuse = (message: string) => new DomainError('conflict', message, 'version', { current: current.version });
+  if (version <= current.version) throw refuse(`version ${version} is not above the version in force (${current.version})`);
+  // Versions climb by small steps, so they stay far from the largest safe integer and the next
+  // publish always has a version to take (issue #25: 2^53-1 once made every later publish fail).
+  if (version > current.version + LIMITS.maxPriceVersionStep) {
+    throw refuse(`version ${version} is more than ${LIMITS.maxPriceVersionStep} above the version in force (${current.version})`);
+  }
+  if (version > LIMITS.maxPriceVersion) throw refuse(`price list versions end at ${LIMITS.maxPriceVersion}; the version in force is ${current.version}`);
   const prices: PublishedPrices = { version, vcpuMs: req.vcpuMs, mbMs: req.mbMs, publishedAt: nowIso(deps), publishedBy: user.userId };
   if (!(await store.publishPrices(prices))) throw conflict(`version ${version} was published meanwhile; read GET /prices and publish the next one`);
   return prices;
@@ -107,6 +114,14 @@ export async function topUp(deps: Deps, user: User, body: unknown) {
       });
     }
     if (existing.status !== 'pending') return { ...view(existing), replayed: true };
+  }
+  // A balance stays at most LIMITS.maxBalance, far below 2^53, so every sum kept of it stays exact
+  // (checked before the charge; a replay of a declined reference answers the decline).
+  const balance = created.created ? ((await deps.balances.get(user.userId)) ?? 0) : 0;
+  if (balance + req.amount > LIMITS.maxBalance) {
+    const reason = `the balance (${balance}) plus ${req.amount} would pass the most an account may hold (${LIMITS.maxBalance} micro-credits)`;
+    await store.updateTopUp(user.userId, req.reference, { status: 'declined', declineReason: reason });
+    throw new DomainError('conflict', `amount: ${reason}`, 'amount', { reference: req.reference, status: 'declined', balance });
   }
   const charged = await deps.payments.charge({ accountId: user.userId, amount: req.amount, reference: req.reference });
   if (charged.status === 'declined') {
