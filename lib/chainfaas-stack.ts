@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,7 +13,7 @@ import { ControllerApi } from './constructs/controller-api';
 import { DataTables } from './constructs/data-tables';
 import { grantDeveloperBucketRoles } from './constructs/developer-bucket-roles';
 import { HandlerSchedule } from './constructs/handler-schedule';
-import { ExternalFabricNetwork, FabricNetwork, type IFabricNetwork } from './constructs/fabric-network';
+import { ExternalFabricNetwork, FabricNetwork, pinnedImage, type IFabricNetwork } from './constructs/fabric-network';
 import { OperationalAlarms } from './constructs/operational-alarms';
 import { OutboxConsumer } from './constructs/outbox-consumer';
 import { PortalSite } from './constructs/portal-site';
@@ -211,6 +211,24 @@ export class ChainFaasStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe on-call here (or deploy with -c alarmEmail=...)' });
   }
 
+  /**
+   * The Fabric node's image, never resolved anew at each deploy: the stage's `fabricImageId`, or
+   * the latest Amazon Linux 2023 looked up once for the stack's account and region and cached in
+   * cdk.context.json.
+   */
+  private fabricImage(config: ChainFaasConfig, instanceType: ec2.InstanceType): ec2.IMachineImage {
+    if (config.fabricImageId) return pinnedImage(config.fabricImageId);
+    if (Token.isUnresolved(this.account) || Token.isUnresolved(this.region)) {
+      throw new Error(
+        'fabric=ec2 needs the node\'s image pinned: set fabricImageId in the stage file (aws ssm get-parameter --name ' +
+          '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64 --query Parameter.Value), ' +
+          'or account and region there so the image is looked up once and cached in cdk.context.json',
+      );
+    }
+    const cpuType = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64;
+    return ec2.MachineImage.latestAmazonLinux2023({ cpuType, cachedInContext: true });
+  }
+
   private createFabric(config: ChainFaasConfig, retain: boolean): IFabricNetwork | undefined {
     switch (config.fabric) {
       case 'ec2': {
@@ -231,14 +249,17 @@ export class ChainFaasStack extends Stack {
           throw new Error('a ledger Lambda (manifest ledger: true) uses SQS, which the isolated subnets cannot reach: add an SQS endpoint to clientServices');
         }
         const binDir = config.fabricBinDir?.replace(/^~(?=$|\/)/, homedir());
+        const instanceType = new ec2.InstanceType(config.fabricInstanceType);
         return new FabricNetwork(this, 'Fabric', {
           assetPath,
           assetExclude: FABRIC_ASSET_EXCLUDE,
           startCommand: config.fabricStartCommand,
           binariesPath: binDir === undefined ? undefined : isAbsolute(binDir) ? binDir : join(assetPath, binDir),
           clientServices,
-          instanceType: new ec2.InstanceType(config.fabricInstanceType),
-          volumeSize: config.fabricVolumeGiB,
+          instanceType,
+          machineImage: this.fabricImage(config, instanceType),
+          dataVolumeSize: config.fabricVolumeGiB,
+          snapshotsKept: config.fabricSnapshotsKept,
           externalPeerCidrs: config.fabricExternalCidrs,
           flowLogRetention: retentionDays(config.logRetentionDays),
           retain,
