@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -117,7 +117,10 @@ export class ChainFaasStack extends Stack {
       corsAllowedOrigins: config.corsAllowedOrigins,
       removalPolicy: dataRemoval,
     });
-    this.providerQueues = new ProviderQueues(this, 'ProviderQueues', { prefix: `chainfaas-${config.stage}-pq-`, removalPolicy: dataRemoval });
+    // Every resource carries the stage's tag; the provider queues, made at run time, get it from the providers Lambda.
+    const tags = { 'chainfaas:stage': config.stage };
+    for (const [key, value] of Object.entries(tags)) Tags.of(this).add(key, value);
+    this.providerQueues = new ProviderQueues(this, 'ProviderQueues', { prefix: `chainfaas-${config.stage}-pq-`, removalPolicy: dataRemoval, tags });
     this.signingKey = new SigningKey(this, 'SigningKey', {
       existingSecretArn: config.signingKeySecretArn,
       publicKeyPem: config.controllerPublicKey,
@@ -179,6 +182,8 @@ export class ChainFaasStack extends Stack {
       instances: this.fabric instanceof FabricNetwork ? { FabricNode: this.fabric.instance.instanceId } : undefined,
       email: config.alarmEmail,
     });
+
+    this.providerQueues.alarmOnAge(this.alarms.topic, Duration.seconds(config.maxQueueAgeS));
 
     if (config.portal) {
       const sourcePath = join(projectRoot(), config.portalDir);

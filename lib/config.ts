@@ -281,6 +281,12 @@ export interface ChainFaasConfig {
    * @default 600
    */
   readonly maxSettlementLagS: number;
+  /**
+   * Age of the oldest job envelope in a provider's queue that raises that queue's alarm (each
+   * provider queue gets one at run time). Context key `maxQueueAgeS`.
+   * @default 900
+   */
+  readonly maxQueueAgeS: number;
 }
 
 export type LogLevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -328,6 +334,7 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   providerCredentialsTtlS: 3600,
   logLevel: 'INFO',
   maxSettlementLagS: 600,
+  maxQueueAgeS: 900,
 };
 
 const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs22.x', 'nodejs24.x'];
@@ -406,6 +413,7 @@ export function configFromContext(scope: Construct, settings: Readonly<Record<st
     schedulerPolicy: oneOf('schedulerPolicy', ctx('schedulerPolicy'), POLICIES, d.schedulerPolicy),
     logLevel: oneOf('logLevel', ctx('logLevel'), LOG_LEVELS, d.logLevel),
     maxSettlementLagS: integer('maxSettlementLagS', ctx('maxSettlementLagS'), d.maxSettlementLagS, 1),
+    maxQueueAgeS: integer('maxQueueAgeS', ctx('maxQueueAgeS'), d.maxQueueAgeS, 60),
     heartbeatIntervalS: integer('heartbeatIntervalS', ctx('heartbeatIntervalS'), d.heartbeatIntervalS, 1),
     heartbeatStaleMs: integer('heartbeatStaleMs', ctx('heartbeatStaleMs'), d.heartbeatStaleMs, 1),
     presignTtlS: integer('presignTtlS', ctx('presignTtlS'), d.presignTtlS, 1),

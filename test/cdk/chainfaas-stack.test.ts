@@ -207,7 +207,10 @@ describe('ChainFaasStack wiring from the manifest', () => {
   });
 
   test("metrics need no permission beyond the function's own log group: no role may cloudwatch:PutMetricData", () => {
-    for (const name of HANDLER_NAMES) expect(allows(name).flatMap(actionsOf).filter((a) => a.startsWith('cloudwatch:'))).toEqual([]);
+    for (const name of HANDLER_NAMES) expect(allows(name).flatMap(actionsOf).filter((a) => a === 'cloudwatch:PutMetricData')).toEqual([]);
+    // The providers Lambda's only CloudWatch rights: the provider queues' alarms (provider-queues.test.ts).
+    const alarmActions = HANDLER_NAMES.flatMap((name) => allows(name).flatMap(actionsOf).filter((a) => a.startsWith('cloudwatch:')).map((a) => `${name} ${a}`));
+    expect(alarmActions.sort()).toEqual(['providers cloudwatch:DeleteAlarms', 'providers cloudwatch:PutMetricAlarm', 'providers cloudwatch:TagResource']);
   });
 
   test('outputs name the API URL, the secret to fill in and the provider queue prefix', () => {
