@@ -180,6 +180,7 @@ export class ChainFaasStack extends Stack {
       settlementLag: { namespace: METRICS_NAMESPACE, service: serviceName(config), max: Duration.seconds(config.maxSettlementLagS) },
       apiStage: this.api.stage,
       instances: this.fabric instanceof FabricNetwork ? { FabricNode: this.fabric.instance.instanceId } : undefined,
+      diskUsage: this.fabric instanceof FabricNetwork ? { FabricData: this.fabric.metricDataDiskUsed() } : undefined,
       email: config.alarmEmail,
     });
 

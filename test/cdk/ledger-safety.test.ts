@@ -138,6 +138,23 @@ describe('the Fabric node survives ordinary deploys', () => {
     expect(userData.indexOf('mountpoint -q /var/lib/chainfaas')).toBeLessThan(userData.indexOf('network.zip'));
   });
 
+  test("the data disk's used share is published by the node's CloudWatch agent and alarmed at 80%", () => {
+    const alarm = Object.values(base.resources).find((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.MetricName === 'disk_used_percent');
+    expect(alarm?.Properties).toMatchObject({
+      Namespace: 'ChainFaaS/FabricNode',
+      Threshold: 80,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [
+        { Name: 'InstanceId', Value: { Ref: nodeId } },
+        { Name: 'path', Value: '/var/lib/chainfaas' },
+      ],
+    });
+    const userData = JSON.stringify(base.resources[nodeId].Properties?.UserData);
+    expect(userData).toContain('amazon-cloudwatch-agent-ctl -a fetch-config');
+    expect(userData).toContain('\\"namespace\\":\\"ChainFaaS/FabricNode\\"');
+    expect(userData).toContain('\\"aggregation_dimensions\\":[[\\"InstanceId\\",\\"path\\"]]');
+  });
+
   test('the root volume goes with the instance: nothing on it is kept', () => {
     expect(base.resources[nodeId].Properties?.BlockDeviceMappings).toEqual([
       { DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } },
