@@ -125,6 +125,7 @@ export class ChainFaasStack extends Stack {
       existingSecretArn: config.signingKeySecretArn,
       publicKeyPem: config.controllerPublicKey,
       removalPolicy: dataRemoval,
+      logRetention,
     });
 
     this.fabric = this.createFabric(config, dataRemoval === RemovalPolicy.RETAIN);
@@ -207,7 +208,7 @@ export class ChainFaasStack extends Stack {
     if (this.api.domainTarget)
       new CfnOutput(this, 'ApiDomainTarget', { value: this.api.domainTarget, description: `DNS: ${config.apiDomainName} CNAME to this` });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });
-    new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: 'Put the controller PKCS#8 PEM key here' });
+    new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: "The controller's Ed25519 signing key (generated there on the first deploy)" });
     new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });
     new CfnOutput(this, 'ProviderDeadLetterQueueUrl', { value: this.providerQueues.deadLetterQueue.queueUrl });
     if (this.fabric instanceof FabricNetwork) {
