@@ -19,6 +19,7 @@ import { OutboxConsumer } from './constructs/outbox-consumer';
 import { PortalSite } from './constructs/portal-site';
 import { PlatformFunction } from './constructs/platform-function';
 import { ProviderQueues } from './constructs/provider-queues';
+import { ReservedConcurrency } from './constructs/reserved-concurrency';
 import { ResultBucket } from './constructs/result-bucket';
 import { SigningKey } from './constructs/signing-key';
 import { projectRoot } from './project-root';
@@ -98,6 +99,8 @@ export class ChainFaasStack extends Stack {
   readonly api: ControllerApi;
   readonly outbox: OutboxConsumer;
   readonly alarms: OperationalAlarms;
+  /** The ledger writer's reserved concurrency, unless `ledgerWriterConcurrency` is 0. */
+  readonly writerConcurrency?: ReservedConcurrency;
   /** The web portal, when `portal` is on. */
   readonly portal?: PortalSite;
   /** The ledger's network, unless `fabric` is `none`. */
@@ -140,7 +143,6 @@ export class ChainFaasStack extends Stack {
         runtime: RUNTIMES[config.lambdaRuntime],
         logRetention,
         environment: { ...shared, ...(spec.ledger ? { [ENV.ledgerMode]: 'fabric' } : {}) },
-        reservedConcurrentExecutions: name === 'ledgerWriter' && config.ledgerWriterConcurrency > 0 ? config.ledgerWriterConcurrency : undefined,
         ...(spec.ledger ? this.fabric?.placement : undefined),
       });
       this.tables.bindTables(fn, spec.tables);
@@ -156,6 +158,13 @@ export class ChainFaasStack extends Stack {
       functions[name] = fn;
     }
     this.functions = functions;
+    // Reserved at deploy time only where the account can afford it (a new account's quota of 10 cannot).
+    if (config.ledgerWriterConcurrency > 0)
+      this.writerConcurrency = new ReservedConcurrency(this, 'LedgerWriterConcurrency', {
+        target: functions.ledgerWriter,
+        wanted: config.ledgerWriterConcurrency,
+        logRetention,
+      });
 
     this.api = new ControllerApi(this, 'Api', {
       handlers: functions,

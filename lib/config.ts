@@ -119,8 +119,10 @@ export interface ChainFaasConfig {
   readonly tokenTtlS: number;
   /**
    * Reserved concurrency of the ledger writer. 1 makes it the single serialised writer the design
-   * asks for (no MVCC conflicts between writers); 0 leaves it unreserved, for accounts whose
-   * concurrency quota is still the new-account minimum of 10. Context key `ledgerWriterConcurrency`.
+   * asks for (no MVCC conflicts between writers); 0 leaves it unreserved. Reserved at deploy time
+   * only when the account keeps its 10 unreserved executions besides (a new account's quota of 10
+   * cannot): the deploy never fails for it, and the output `LedgerWriterConcurrencyReserved` says
+   * what was reserved. Context key `ledgerWriterConcurrency`.
    * @default 1
    */
   readonly ledgerWriterConcurrency: number;
