@@ -332,8 +332,10 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       blockDevices: [
         {
           deviceName: '/dev/xvda',
-          // The root volume holds nothing that is not rebuilt on boot: it goes with the instance.
-          volume: ec2.BlockDeviceVolume.ebs(props.volumeSize ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }),
+          // The root volume holds only what the boot rebuilds, except on a node deployed before the
+          // data volume existed, whose ledger is still there (README, "The ledger's volume"): kept
+          // on termination while data is retained, so such a ledger is never lost with its instance.
+          volume: ec2.BlockDeviceVolume.ebs(props.volumeSize ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: !retain }),
         },
       ],
     });

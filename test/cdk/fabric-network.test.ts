@@ -77,7 +77,7 @@ describe('FabricNetwork', () => {
         InstanceType: 't4g.medium',
         Monitoring: true,
         DisableApiTermination: true,
-        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3', DeleteOnTermination: true } }],
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3', DeleteOnTermination: false } }],
         ImageId: TEST_IMAGE_ID,
         Volumes: [{ Device: '/dev/sdf', VolumeId: { Ref: id(fabric.dataVolume) } }],
       }),

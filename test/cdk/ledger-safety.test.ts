@@ -155,9 +155,9 @@ describe('the Fabric node survives ordinary deploys', () => {
     expect(userData).toContain('\\"aggregation_dimensions\\":[[\\"InstanceId\\",\\"path\\"]]');
   });
 
-  test('the root volume goes with the instance: nothing on it is kept', () => {
+  test('the root volume is kept on termination while data is retained (a node older than the data volume has its ledger there)', () => {
     expect(base.resources[nodeId].Properties?.BlockDeviceMappings).toEqual([
-      { DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } },
+      { DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: false, Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } },
     ]);
   });
 });
