@@ -1,5 +1,5 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs, type RunningService } from '../../local/services';
 
 /**
@@ -54,6 +54,10 @@ test('a provider queue is encrypted, TLS only, tagged like the stack, and alarme
     },
   ]);
   expect(JSON.parse(attrs.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 5 });
+  // The local emulator speaks plain HTTP and does not evaluate queue policies: the local platform keeps working.
+  await queues.send(url, 'envelope');
+  const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1 }));
+  expect(received.Messages?.map((m) => m.Body)).toEqual(['envelope']);
   const { Tags } = await sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
   expect(Tags).toEqual({ 'chainfaas:stage': 't1', 'chainfaas:provider': 'prv_A' });
   expect(cw.sent).toEqual([
