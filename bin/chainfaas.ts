@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * The CDK app: one ChainFaaS controller stack, configured from CDK context (lib/config.ts lists
- * every key and its default). Environment-agnostic on purpose, so `npx cdk synth` needs no AWS
- * account; `cdk deploy` takes the account and region from the caller's credentials.
+ * The CDK app: one ChainFaaS controller stack per stage, configured from the stage's checked-in
+ * settings file `stages/<stage>.json` (`-c stage=...`, default `dev`) with CDK context on top
+ * (lib/stage-settings.ts; lib/config.ts lists every key and its default). Without `account` and
+ * `region` in the stage file the stack is environment-agnostic, so `npx cdk synth` needs no AWS
+ * account; `cdk deploy` takes them from the caller's credentials.
  */
 import { App } from 'aws-cdk-lib';
 import { ChainFaasStack } from '../lib/chainfaas-stack';
-import { configFromContext } from '../lib/config';
+import { stageConfig } from '../lib/stage-settings';
 
 const app = new App();
-const config = configFromContext(app);
-new ChainFaasStack(app, `ChainFaas-${config.stage}`, { config });
+const { config, env } = stageConfig(app);
+new ChainFaasStack(app, `ChainFaas-${config.stage}`, { config, env });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,12 +13,13 @@ import { ControllerApi } from './constructs/controller-api';
 import { DataTables } from './constructs/data-tables';
 import { grantDeveloperBucketRoles } from './constructs/developer-bucket-roles';
 import { HandlerSchedule } from './constructs/handler-schedule';
-import { ExternalFabricNetwork, FabricNetwork, type IFabricNetwork } from './constructs/fabric-network';
+import { ExternalFabricNetwork, FabricNetwork, pinnedImage, type IFabricNetwork } from './constructs/fabric-network';
 import { OperationalAlarms } from './constructs/operational-alarms';
 import { OutboxConsumer } from './constructs/outbox-consumer';
 import { PortalSite } from './constructs/portal-site';
 import { PlatformFunction } from './constructs/platform-function';
 import { ProviderQueues } from './constructs/provider-queues';
+import { ReservedConcurrency } from './constructs/reserved-concurrency';
 import { ResultBucket } from './constructs/result-bucket';
 import { SigningKey } from './constructs/signing-key';
 import { projectRoot } from './project-root';
@@ -98,6 +99,8 @@ export class ChainFaasStack extends Stack {
   readonly api: ControllerApi;
   readonly outbox: OutboxConsumer;
   readonly alarms: OperationalAlarms;
+  /** The ledger writer's reserved concurrency, unless `ledgerWriterConcurrency` is 0. */
+  readonly writerConcurrency?: ReservedConcurrency;
   /** The web portal, when `portal` is on. */
   readonly portal?: PortalSite;
   /** The ledger's network, unless `fabric` is `none`. */
@@ -117,11 +120,15 @@ export class ChainFaasStack extends Stack {
       corsAllowedOrigins: config.corsAllowedOrigins,
       removalPolicy: dataRemoval,
     });
-    this.providerQueues = new ProviderQueues(this, 'ProviderQueues', { prefix: `chainfaas-${config.stage}-pq-`, removalPolicy: dataRemoval });
+    // Every resource carries the stage's tag; the provider queues, made at run time, get it from the providers Lambda.
+    const tags = { 'chainfaas:stage': config.stage };
+    for (const [key, value] of Object.entries(tags)) Tags.of(this).add(key, value);
+    this.providerQueues = new ProviderQueues(this, 'ProviderQueues', { prefix: `chainfaas-${config.stage}-pq-`, removalPolicy: dataRemoval, tags });
     this.signingKey = new SigningKey(this, 'SigningKey', {
       existingSecretArn: config.signingKeySecretArn,
       publicKeyPem: config.controllerPublicKey,
       removalPolicy: dataRemoval,
+      logRetention,
     });
 
     this.fabric = this.createFabric(config, dataRemoval === RemovalPolicy.RETAIN);
@@ -136,7 +143,6 @@ export class ChainFaasStack extends Stack {
         runtime: RUNTIMES[config.lambdaRuntime],
         logRetention,
         environment: { ...shared, ...(spec.ledger ? { [ENV.ledgerMode]: 'fabric' } : {}) },
-        reservedConcurrentExecutions: name === 'ledgerWriter' && config.ledgerWriterConcurrency > 0 ? config.ledgerWriterConcurrency : undefined,
         ...(spec.ledger ? this.fabric?.placement : undefined),
       });
       this.tables.bindTables(fn, spec.tables);
@@ -152,6 +158,13 @@ export class ChainFaasStack extends Stack {
       functions[name] = fn;
     }
     this.functions = functions;
+    // Reserved at deploy time only where the account can afford it (a new account's quota of 10 cannot).
+    if (config.ledgerWriterConcurrency > 0)
+      this.writerConcurrency = new ReservedConcurrency(this, 'LedgerWriterConcurrency', {
+        target: functions.ledgerWriter,
+        wanted: config.ledgerWriterConcurrency,
+        logRetention,
+      });
 
     this.api = new ControllerApi(this, 'Api', {
       handlers: functions,
@@ -177,8 +190,11 @@ export class ChainFaasStack extends Stack {
       settlementLag: { namespace: METRICS_NAMESPACE, service: serviceName(config), max: Duration.seconds(config.maxSettlementLagS) },
       apiStage: this.api.stage,
       instances: this.fabric instanceof FabricNetwork ? { FabricNode: this.fabric.instance.instanceId } : undefined,
+      diskUsage: this.fabric instanceof FabricNetwork ? { FabricData: this.fabric.metricDataDiskUsed() } : undefined,
       email: config.alarmEmail,
     });
+
+    this.providerQueues.alarmOnAge(this.alarms.topic, Duration.seconds(config.maxQueueAgeS));
 
     if (config.portal) {
       const sourcePath = join(projectRoot(), config.portalDir);
@@ -201,7 +217,7 @@ export class ChainFaasStack extends Stack {
     if (this.api.domainTarget)
       new CfnOutput(this, 'ApiDomainTarget', { value: this.api.domainTarget, description: `DNS: ${config.apiDomainName} CNAME to this` });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });
-    new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: 'Put the controller PKCS#8 PEM key here' });
+    new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: "The controller's Ed25519 signing key (generated there on the first deploy)" });
     new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });
     new CfnOutput(this, 'ProviderDeadLetterQueueUrl', { value: this.providerQueues.deadLetterQueue.queueUrl });
     if (this.fabric instanceof FabricNetwork) {
@@ -209,6 +225,24 @@ export class ChainFaasStack extends Stack {
       new CfnOutput(this, 'FabricIdentitySecretArn', { value: this.fabric.identity.secretArn });
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe on-call here (or deploy with -c alarmEmail=...)' });
+  }
+
+  /**
+   * The Fabric node's image, never resolved anew at each deploy: the stage's `fabricImageId`, or
+   * the latest Amazon Linux 2023 looked up once for the stack's account and region and cached in
+   * cdk.context.json.
+   */
+  private fabricImage(config: ChainFaasConfig, instanceType: ec2.InstanceType): ec2.IMachineImage {
+    if (config.fabricImageId) return pinnedImage(config.fabricImageId);
+    if (Token.isUnresolved(this.account) || Token.isUnresolved(this.region)) {
+      throw new Error(
+        'fabric=ec2 needs the node\'s image pinned: set fabricImageId in the stage file (aws ssm get-parameter --name ' +
+          '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64 --query Parameter.Value), ' +
+          'or account and region there so the image is looked up once and cached in cdk.context.json',
+      );
+    }
+    const cpuType = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64;
+    return ec2.MachineImage.latestAmazonLinux2023({ cpuType, cachedInContext: true });
   }
 
   private createFabric(config: ChainFaasConfig, retain: boolean): IFabricNetwork | undefined {
@@ -231,14 +265,17 @@ export class ChainFaasStack extends Stack {
           throw new Error('a ledger Lambda (manifest ledger: true) uses SQS, which the isolated subnets cannot reach: add an SQS endpoint to clientServices');
         }
         const binDir = config.fabricBinDir?.replace(/^~(?=$|\/)/, homedir());
+        const instanceType = new ec2.InstanceType(config.fabricInstanceType);
         return new FabricNetwork(this, 'Fabric', {
           assetPath,
           assetExclude: FABRIC_ASSET_EXCLUDE,
           startCommand: config.fabricStartCommand,
           binariesPath: binDir === undefined ? undefined : isAbsolute(binDir) ? binDir : join(assetPath, binDir),
           clientServices,
-          instanceType: new ec2.InstanceType(config.fabricInstanceType),
-          volumeSize: config.fabricVolumeGiB,
+          instanceType,
+          machineImage: this.fabricImage(config, instanceType),
+          dataVolumeSize: config.fabricVolumeGiB,
+          snapshotsKept: config.fabricSnapshotsKept,
           externalPeerCidrs: config.fabricExternalCidrs,
           flowLogRetention: retentionDays(config.logRetentionDays),
           retain,

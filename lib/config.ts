@@ -8,9 +8,9 @@ export type LambdaRuntimeName = 'nodejs22.x' | 'nodejs24.x';
 export type SchedulerPolicyName = 'random-fit' | 'least-loaded' | 'warm-affinity';
 
 /**
- * Deployment configuration of one ChainFaaS controller. Every field comes from CDK context
- * (`npx cdk synth -c stage=prod -c priceVcpuMs=12`, or the `context` block of cdk.json) and has a
- * documented default, so `npx cdk synth` with no context at all gives a working dev stack.
+ * Deployment configuration of one ChainFaaS controller. Every field comes from the stage's settings
+ * file `stages/<stage>.json` (lib/stage-settings.ts), which CDK context (`-c key=value`) may
+ * override except for the ledger's keys, and has a documented default.
  */
 export interface ChainFaasConfig {
   /**
@@ -119,8 +119,10 @@ export interface ChainFaasConfig {
   readonly tokenTtlS: number;
   /**
    * Reserved concurrency of the ledger writer. 1 makes it the single serialised writer the design
-   * asks for (no MVCC conflicts between writers); 0 leaves it unreserved, for accounts whose
-   * concurrency quota is still the new-account minimum of 10. Context key `ledgerWriterConcurrency`.
+   * asks for (no MVCC conflicts between writers); 0 leaves it unreserved. Reserved at deploy time
+   * only when the account keeps its 10 unreserved executions besides (a new account's quota of 10
+   * cannot): the deploy never fails for it, and the output `LedgerWriterConcurrencyReserved` says
+   * what was reserved. Context key `ledgerWriterConcurrency`.
    * @default 1
    */
   readonly ledgerWriterConcurrency: number;
@@ -138,10 +140,23 @@ export interface ChainFaasConfig {
    */
   readonly fabricInstanceType: string;
   /**
-   * Root volume of the Fabric node, GiB. Context key `fabricVolumeGiB`.
-   * @default 30
+   * The Fabric node's machine image, pinned (an Amazon Linux 2023 AMI id of the stack's region and
+   * the instance's architecture). Changing it replaces the node, so the stage file's value can only
+   * be overridden with `allowLedgerReplacement`. Context key `fabricImageId`.
+   * @default - with `account` and `region` in the stage file, the latest Amazon Linux 2023 image
+   *   looked up once and cached in cdk.context.json (commit that file); otherwise required
+   */
+  readonly fabricImageId?: string;
+  /**
+   * The Fabric node's data volume (the ledger), GiB; it outlives the instance. Context key `fabricVolumeGiB`.
+   * @default 20
    */
   readonly fabricVolumeGiB: number;
+  /**
+   * Daily snapshots of the data volume kept (Data Lifecycle Manager); 0: none. Context key `fabricSnapshotsKept`.
+   * @default 14
+   */
+  readonly fabricSnapshotsKept: number;
   /**
    * CIDRs of outside peer operators allowed to reach the node's peer and orderer (comma-separated).
    * Context key `fabricExternalCidrs`.
@@ -268,6 +283,12 @@ export interface ChainFaasConfig {
    * @default 600
    */
   readonly maxSettlementLagS: number;
+  /**
+   * Age of the oldest job envelope in a provider's queue that raises that queue's alarm (each
+   * provider queue gets one at run time). Context key `maxQueueAgeS`.
+   * @default 900
+   */
+  readonly maxQueueAgeS: number;
 }
 
 export type LogLevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -300,7 +321,8 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   ledgerWriterConcurrency: 1,
   fabric: 'none',
   fabricInstanceType: 't4g.medium',
-  fabricVolumeGiB: 30,
+  fabricVolumeGiB: 20,
+  fabricSnapshotsKept: 14,
   fabricExternalCidrs: [],
   fabricStartCommand: 'bash chaincode/network/aws-node.sh',
   portal: false,
@@ -314,6 +336,7 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   providerCredentialsTtlS: 3600,
   logLevel: 'INFO',
   maxSettlementLagS: 600,
+  maxQueueAgeS: 900,
 };
 
 const RUNTIMES: readonly LambdaRuntimeName[] = ['nodejs22.x', 'nodejs24.x'];
@@ -358,11 +381,12 @@ function stringList(key: string, raw: unknown, fallback: string[]): string[] {
 }
 
 /**
- * Reads the configuration from CDK context, validating every value: a typo fails the synth with
- * the key's name instead of deploying a broken controller.
+ * Reads the configuration from CDK context over `settings` (a stage file, lib/stage-settings.ts),
+ * validating every value: a typo fails the synth with the key's name instead of deploying a broken
+ * controller.
  */
-export function configFromContext(scope: Construct): ChainFaasConfig {
-  const ctx = (key: string): unknown => scope.node.tryGetContext(key);
+export function configFromContext(scope: Construct, settings: Readonly<Record<string, unknown>> = {}): ChainFaasConfig {
+  const ctx = (key: string): unknown => scope.node.tryGetContext(key) ?? settings[key];
   const d = DEFAULT_CONFIG;
   const stage = optionalString('stage', ctx('stage')) ?? d.stage;
   if (!/^[a-z][a-z0-9-]{0,15}$/.test(stage)) throw invalid('stage', stage, 'lower-case letters, digits and dashes, at most 16, starting with a letter');
@@ -391,6 +415,7 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     schedulerPolicy: oneOf('schedulerPolicy', ctx('schedulerPolicy'), POLICIES, d.schedulerPolicy),
     logLevel: oneOf('logLevel', ctx('logLevel'), LOG_LEVELS, d.logLevel),
     maxSettlementLagS: integer('maxSettlementLagS', ctx('maxSettlementLagS'), d.maxSettlementLagS, 1),
+    maxQueueAgeS: integer('maxQueueAgeS', ctx('maxQueueAgeS'), d.maxQueueAgeS, 60),
     heartbeatIntervalS: integer('heartbeatIntervalS', ctx('heartbeatIntervalS'), d.heartbeatIntervalS, 1),
     heartbeatStaleMs: integer('heartbeatStaleMs', ctx('heartbeatStaleMs'), d.heartbeatStaleMs, 1),
     presignTtlS: integer('presignTtlS', ctx('presignTtlS'), d.presignTtlS, 1),
@@ -458,6 +483,8 @@ function fabricFromContext(
   | 'fabric'
   | 'fabricInstanceType'
   | 'fabricVolumeGiB'
+  | 'fabricImageId'
+  | 'fabricSnapshotsKept'
   | 'fabricExternalCidrs'
   | 'fabricStartCommand'
   | 'fabricBinDir'
@@ -471,13 +498,17 @@ function fabricFromContext(
   if (fabric === 'external' && (!fabricPeerEndpoint || !fabricIdentitySecretArn)) {
     throw invalid('fabric', fabric, 'fabricPeerEndpoint and fabricIdentitySecretArn to be set as well');
   }
+  const fabricImageId = optionalString('fabricImageId', ctx('fabricImageId'));
+  if (fabricImageId !== undefined && !/^ami-[0-9a-f]{8,17}$/.test(fabricImageId)) throw invalid('fabricImageId', fabricImageId, 'an AMI id (ami-...)');
   const fabricExternalCidrs = stringList('fabricExternalCidrs', ctx('fabricExternalCidrs'), d.fabricExternalCidrs);
   for (const cidr of fabricExternalCidrs)
     if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr) || cidr.endsWith('/0')) throw invalid('fabricExternalCidrs', cidr, 'IPv4 CIDRs, none of them /0');
   return {
     fabric,
     fabricInstanceType: optionalString('fabricInstanceType', ctx('fabricInstanceType')) ?? d.fabricInstanceType,
-    fabricVolumeGiB: integer('fabricVolumeGiB', ctx('fabricVolumeGiB'), d.fabricVolumeGiB, 8),
+    fabricVolumeGiB: integer('fabricVolumeGiB', ctx('fabricVolumeGiB'), d.fabricVolumeGiB, 1),
+    fabricImageId,
+    fabricSnapshotsKept: integer('fabricSnapshotsKept', ctx('fabricSnapshotsKept'), d.fabricSnapshotsKept, 0, 1000),
     fabricExternalCidrs,
     fabricStartCommand: optionalString('fabricStartCommand', ctx('fabricStartCommand')) ?? d.fabricStartCommand,
     fabricBinDir: optionalString('fabricBinDir', ctx('fabricBinDir')),

@@ -102,4 +102,15 @@ if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, versi
   { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"; } >/tmp/chainfaas-pip.log 2>&1 \
     || { tail -30 /tmp/chainfaas-pip.log >&2; exit 1; }
 fi
+# cfn-lint and checkov for test/cdk/static-analysis.test.ts, pinned, in a virtualenv of their own
+# (checkov pins versions of libraries schemathesis also uses).
+CFN_LINT_VERSION=1.58.0
+CHECKOV_VERSION=3.3.30
+iac_venv="${CHAINFAAS_IAC_VENV:-$HOME/.cache/chainfaas/venv-iac}"
+if [ "$("$iac_venv/bin/cfn-lint" --version 2>/dev/null)" != "cfn-lint $CFN_LINT_VERSION" ] \
+  || [ "$("$iac_venv/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+  say "installing cfn-lint $CFN_LINT_VERSION and checkov $CHECKOV_VERSION into $iac_venv"
+  { python3 -m venv "$iac_venv" && "$iac_venv/bin/pip" install -q --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "checkov==$CHECKOV_VERSION"; } \
+    >/tmp/chainfaas-pip-iac.log 2>&1 || { tail -30 /tmp/chainfaas-pip-iac.log >&2; exit 1; }
+fi
 say "ready"

@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -31,6 +32,9 @@ export const s3 = new S3Client({
 
 /** STS (provider credentials, developers' result-bucket roles); AWS_ENDPOINT_URL_STS for a stand-in. */
 export const sts = new STSClient({ region, endpoint: endpoint('sts') });
+
+/** CloudWatch (the provider queues' age alarms, AWS only). */
+export const cloudwatch = new CloudWatchClient({ region });
 
 export const awsRegion = region;
 export const sqsEndpoint = endpoint('sqs');

@@ -3,7 +3,7 @@ import type { Ledger, LedgerEventSource } from '../core/ledger';
 import { createLedger } from './ledger';
 import type { PolicyName } from '../core/scheduler';
 import { ENV } from '../handlers/manifest';
-import { awsRegion, requireEnv, sqsEndpoint } from './clients';
+import { awsRegion, cloudwatch, requireEnv, sqsEndpoint } from './clients';
 import { DynamoAccountStore } from './dynamo/accounts';
 import { DynamoBalanceStore } from './dynamo/balances';
 import { DynamoBillingStore } from './dynamo/billing';
@@ -15,7 +15,7 @@ import { DynamoOutbox } from './dynamo/outbox';
 import { DynamoProviderStore } from './dynamo/providers';
 import { S3ResultStorage } from './s3-storage';
 import { KeySigner } from './signer';
-import { SqsProviderQueues } from './sqs-queues';
+import { parseAgeAlarm, SqsProviderQueues } from './sqs-queues';
 import { StsProviderCredentials } from './sts';
 import { S3DeveloperBuckets } from './developer-buckets';
 import { DynamoPeerStore } from './dynamo/peers';
@@ -109,7 +109,13 @@ export function depsFromEnv(): Deps {
   const balances = once(() => new DynamoBalanceStore(requireEnv(ENV.tables.balances)));
   const billingStore = once(() => new DynamoBillingStore(requireEnv(ENV.tables.balances)));
   const payments = paymentProviderFromEnv();
-  const queues = once(() => new SqsProviderQueues(requireEnv(ENV.queuePrefix)));
+  const queues = once(() => {
+    const ageAlarm = parseAgeAlarm(process.env[ENV.queueAgeAlarm]);
+    return new SqsProviderQueues(requireEnv(ENV.queuePrefix), {
+      tags: process.env[ENV.queueTags] ? (JSON.parse(process.env[ENV.queueTags]!) as Record<string, string>) : undefined,
+      ageAlarm: ageAlarm && { ...ageAlarm, client: cloudwatch },
+    });
+  });
   const storage = once(() => new S3ResultStorage(requireEnv(ENV.bucket)));
   const signer = once(() => KeySigner.fromEnv());
   const config = configFromEnv();

@@ -1,28 +1,83 @@
+import { DeleteAlarmsCommand, PutMetricAlarmCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageCommand,
+  DeleteQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   QueueDoesNotExist,
+  QueueNameExists,
   ReceiveMessageCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
+  TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import type { DeadLetter, ProviderQueues } from '../core/ports';
 import { sqs } from './clients';
+
+/** The alarm a provider queue gets on the age of its oldest message. */
+export interface QueueAgeAlarm {
+  /** SNS topic the alarm notifies (the stack's alarm topic). */
+  readonly topicArn: string;
+  /** Age of the oldest message, seconds, that raises it. */
+  readonly maxAgeS: number;
+  readonly client: CloudWatchClient;
+}
+
+export interface SqsProviderQueuesOptions {
+  /** Receives before a message moves to the dead-letter queue. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** Tags of every queue besides `chainfaas:provider` (the stack's own). @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** @default - no alarm (local mode: there is no CloudWatch) */
+  readonly ageAlarm?: QueueAgeAlarm;
+}
+
+/** `<arn>,<seconds>` (ENV.queueAgeAlarm) as topic and age; undefined when unset. */
+export function parseAgeAlarm(value: string | undefined): { topicArn: string; maxAgeS: number } | undefined {
+  if (!value) return undefined;
+  const match = /^(arn:[^,]+),(\d+)$/.exec(value);
+  if (!match) throw new Error(`provider queue age alarm ${JSON.stringify(value)} is not <topic ARN>,<seconds>`);
+  return { topicArn: match[1], maxAgeS: Number(match[2]) };
+}
+
+/** The queue policy the stack's own queues get from CDK's `enforceSSL`: nothing over plain HTTP. */
+export function tlsOnlyPolicy(queueArn: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'TlsOnly',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'sqs:*',
+        Resource: queueArn,
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ],
+  });
+}
 
 /**
  * One SQS queue per provider, named `<prefix><providerId>`. Poison messages move to the shared
  * dead-letter queue `<prefix>dlq` after `maxReceiveCount` receives; the operator routes read it
  * (`receiveDeadLetters`) with only receive / delete / change-visibility rights on it.
+ *
+ * Queues are made at run time, outside CloudFormation, so each gets here what the stack gives its
+ * own: SQS-managed encryption, a TLS-only policy, the stack's tags, and (in AWS) an alarm on the
+ * age of its oldest message named `<queue name>-oldest-message`; `deleteQueue` removes both.
  */
 export class SqsProviderQueues implements ProviderQueues {
   private dlqArn?: Promise<string>;
+  private readonly maxReceiveCount: number;
 
   constructor(
     private readonly prefix: string,
-    private readonly maxReceiveCount = 5,
-  ) {}
+    private readonly options: SqsProviderQueuesOptions = {},
+  ) {
+    this.maxReceiveCount = options.maxReceiveCount ?? 5;
+  }
 
   private deadLetterArn(): Promise<string> {
     this.dlqArn ??= (async () => {
@@ -39,20 +94,72 @@ export class SqsProviderQueues implements ProviderQueues {
   }
 
   async createQueue(providerId: string): Promise<string> {
-    const out = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: `${this.prefix}${providerId}`,
-        Attributes: {
-          VisibilityTimeout: '60',
-          MessageRetentionPeriod: '86400',
-          ReceiveMessageWaitTimeSeconds: '20',
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: await this.deadLetterArn(), maxReceiveCount: this.maxReceiveCount }),
-        },
-        tags: { 'chainfaas:provider': providerId },
+    const name = `${this.prefix}${providerId}`;
+    const dlqArn = await this.deadLetterArn();
+    // Same account, region and prefix as the dead-letter queue: only the name's tail differs.
+    const arn = `${dlqArn.slice(0, dlqArn.lastIndexOf(':') + 1)}${name}`;
+    const attributes = {
+      VisibilityTimeout: '60',
+      MessageRetentionPeriod: '86400',
+      ReceiveMessageWaitTimeSeconds: '20',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: this.maxReceiveCount }),
+      SqsManagedSseEnabled: 'true',
+      Policy: tlsOnlyPolicy(arn),
+    };
+    const tags = { ...this.options.tags, 'chainfaas:provider': providerId };
+    let url: string | undefined;
+    try {
+      url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))).QueueUrl;
+    } catch (err) {
+      // A queue made before these attributes (CreateQueue refuses different ones): bring it in line.
+      if (!(err instanceof QueueNameExists) && !/QueueNameExists|QueueAlreadyExists/.test((err as Error).name)) throw err;
+      url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+      if (url) {
+        await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
+        await sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: tags }));
+      }
+    }
+    if (!url) throw new Error(`SQS returned no URL for the queue of provider ${providerId}`);
+    await this.putAgeAlarm(name);
+    return url;
+  }
+
+  /** The alarm on the queue's oldest message (idempotent: PutMetricAlarm replaces one of the same name). */
+  private async putAgeAlarm(queueName: string): Promise<void> {
+    const alarm = this.options.ageAlarm;
+    if (!alarm) return;
+    await alarm.client.send(
+      new PutMetricAlarmCommand({
+        AlarmName: `${queueName}-oldest-message`,
+        AlarmDescription: `A job envelope has waited more than ${alarm.maxAgeS} s in ${queueName}: its provider is not receiving.`,
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: queueName }],
+        Statistic: 'Maximum',
+        Period: 60,
+        EvaluationPeriods: 5,
+        Threshold: alarm.maxAgeS,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [alarm.topicArn],
+        Tags: Object.entries({ ...this.options.tags, 'chainfaas:provider': queueName.slice(this.prefix.length) }).map(([Key, Value]) => ({ Key, Value })),
       }),
     );
-    if (!out.QueueUrl) throw new Error(`SQS returned no URL for the queue of provider ${providerId}`);
-    return out.QueueUrl;
+  }
+
+  /** Deletes the provider's queue and its alarm (nothing to do for either when it is gone already). */
+  async deleteQueue(providerId: string): Promise<void> {
+    const name = `${this.prefix}${providerId}`;
+    if (name === `${this.prefix}dlq`) throw new Error('the dead-letter queue is not a provider queue');
+    const url = await sqs
+      .send(new GetQueueUrlCommand({ QueueName: name }))
+      .then((out) => out.QueueUrl)
+      .catch((err) => {
+        if (err instanceof QueueDoesNotExist || (err as Error).name === 'AWS.SimpleQueueService.NonExistentQueue') return undefined;
+        throw err;
+      });
+    if (url) await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+    if (this.options.ageAlarm) await this.options.ageAlarm.client.send(new DeleteAlarmsCommand({ AlarmNames: [`${name}-oldest-message`] }));
   }
 
   async send(queueUrl: string, body: string): Promise<void> {

@@ -164,6 +164,13 @@ export const ENV = {
   } satisfies Record<TableName, string>,
   bucket: 'RESULTS_BUCKET',
   queuePrefix: 'PROVIDER_QUEUE_PREFIX',
+  /** Tags every provider queue carries besides `chainfaas:provider`: a JSON object (the stack's own tags). */
+  queueTags: 'PROVIDER_QUEUE_TAGS',
+  /**
+   * AWS: SNS topic of the alarm each provider queue gets on the age of its oldest message, and that
+   * age in seconds (`<arn>,<seconds>`); unset locally: no alarms.
+   */
+  queueAgeAlarm: 'PROVIDER_QUEUE_AGE_ALARM',
   /** AWS: the role providers' queue-scoped credentials are minted from (unset locally: no STS). */
   providerRoleArn: 'PROVIDER_ROLE_ARN',
   /** Comma-separated user ids of the platform operator's accounts (the `/operator` routes). */

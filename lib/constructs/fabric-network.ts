@@ -1,6 +1,8 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, IgnoreMode, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, Names, RemovalPolicy, Size, Stack, Tags, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dlm from 'aws-cdk-lib/aws-dlm';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -80,12 +82,32 @@ export interface FabricNetworkProps {
    */
   readonly vpc?: ec2.IVpc;
   /**
+   * The node's machine image, fixed: an image resolved at each deploy (`latestAmazonLinux2023()`)
+   * changes when AWS publishes a new one, and a new image id replaces the instance. Use
+   * `pinnedImage('ami-...')`, or a lookup cached in context (`cachedInContext: true`). Amazon Linux
+   * 2023 (dnf, cloud-init) is what the boot script expects.
+   */
+  readonly machineImage: ec2.IMachineImage;
+  /**
+   * Size of the ledger's data volume in GiB: a separate encrypted gp3 volume mounted at
+   * /var/lib/chainfaas (ledgers, crypto material, the identity), which outlives the instance.
+   * @default 20
+   */
+  readonly dataVolumeSize?: number;
+  /**
+   * Daily snapshots of the data volume by Data Lifecycle Manager, and how many are kept.
+   * 0 turns them off.
+   * @default 14
+   */
+  readonly snapshotsKept?: number;
+  /**
    * Instance type of the node (orderer, peer and chaincode on one machine).
    * @default t4g.medium (Graviton; Fabric is built from source with GOARCH=arm64)
    */
   readonly instanceType?: ec2.InstanceType;
   /**
-   * Root volume size in GiB (binaries, module cache, ledger data).
+   * Root volume size in GiB (the OS, Fabric's binaries, the Go module cache; the ledger is on the
+   * data volume).
    * @default 30
    */
   readonly volumeSize?: number;
@@ -112,8 +134,9 @@ export interface FabricNetworkProps {
    */
   readonly chaincode?: string;
   /**
-   * Keep the node's volume and the identity secret when the stack is deleted, and protect the
-   * instance from termination (it holds the only copy of the ledger unless other peers joined).
+   * Keep the data volume and the identity secret when the stack is deleted or a change would
+   * replace them, and protect the instance from termination (the volume holds the only copy of the
+   * ledger unless other peers joined).
    * @default true
    */
   readonly retain?: boolean;
@@ -129,8 +152,12 @@ export interface FabricNetworkProps {
   readonly flowLogRetention?: logs.RetentionDays;
 }
 
-const IDENTITY_DIR = '/var/lib/chainfaas/identity';
-const DATA_DIR = '/var/lib/chainfaas/fabric';
+/** Mount point of the data volume; everything the node must keep lives under it. */
+export const DATA_MOUNT = '/var/lib/chainfaas';
+const IDENTITY_DIR = `${DATA_MOUNT}/identity`;
+const DATA_DIR = `${DATA_MOUNT}/fabric`;
+/** Namespace of the node's own metrics (the CloudWatch agent's disk usage). */
+export const NODE_METRICS_NAMESPACE = 'ChainFaaS/FabricNode';
 const WORK_DIR = '/opt/chainfaas';
 const BIN_DIR = `${WORK_DIR}/fabric-bin`;
 const FABRIC_TOOLS = ['peer', 'orderer', 'configtxgen', 'cryptogen', 'osnadmin'] as const;
@@ -144,6 +171,29 @@ export function identityJsonCommand(dir: string): string {
     `jq -n --rawfile mspId ${dir}/msp-id --rawfile certificate ${dir}/cert.pem --rawfile privateKey ${dir}/key.pem --rawfile tlsRootCertificate ${dir}/tls-ca.pem ` +
     `'{mspId: ($mspId | rtrimstr("\\n")), certificate: $certificate, privateKey: $privateKey, tlsRootCertificate: $tlsRootCertificate}' > ${dir}/identity.json`
   );
+}
+
+/** A machine image fixed by its id (Amazon Linux 2023, in the stack's region). */
+export function pinnedImage(imageId: string): ec2.IMachineImage {
+  if (!/^ami-[0-9a-f]{8,17}$/.test(imageId)) throw new Error(`machine image ${imageId} is not an AMI id (ami-...)`);
+  return { getImage: () => ({ imageId, osType: ec2.OperatingSystemType.LINUX, userData: ec2.UserData.forLinux() }) };
+}
+
+/**
+ * Shell lines that mount the data volume `volumeId` at `DATA_MOUNT`, making a file system on it
+ * only when it has none (a new volume), so a volume restored from a snapshot keeps its data.
+ * The volume shows up as an NVMe device named after its id on Nitro instances, /dev/sdf otherwise.
+ */
+export function mountDataVolumeCommands(volumeId: string): string[] {
+  return [
+    `VOL_ID='${volumeId}'; VOL_DEV=''`,
+    'for _ in $(seq 1 60); do for d in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${VOL_ID/-/}" /dev/sdf; do [ -e "$d" ] && VOL_DEV="$d" && break 2; done; sleep 5; done',
+    '[ -n "$VOL_DEV" ] || { echo "data volume $VOL_ID not attached" >&2; exit 1; }',
+    'blkid "$VOL_DEV" >/dev/null || mkfs.xfs -L chainfaas-data "$VOL_DEV"',
+    `mkdir -p ${DATA_MOUNT}`,
+    `grep -q '^LABEL=chainfaas-data ' /etc/fstab || echo 'LABEL=chainfaas-data ${DATA_MOUNT} xfs defaults,nofail 0 2' >> /etc/fstab`,
+    `mountpoint -q ${DATA_MOUNT} || mount ${DATA_MOUNT}`,
+  ];
 }
 
 /**
@@ -180,6 +230,10 @@ export function checkFabricBinaries(dir: string, architecture: ec2.InstanceArchi
 export class FabricNetwork extends Construct implements IFabricNetwork {
   readonly vpc: ec2.IVpc;
   readonly instance: ec2.Instance;
+  /** The ledger's data volume (mounted at DATA_MOUNT), kept when the instance goes. */
+  readonly dataVolume: ec2.Volume;
+  /** Daily snapshots of the data volume, unless `snapshotsKept` is 0. */
+  readonly snapshots?: dlm.CfnLifecyclePolicy;
   readonly identity: secretsmanager.Secret;
   readonly placement: FabricPlacement;
   readonly peerPort: number;
@@ -243,19 +297,32 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     );
     this.identity.grantWrite(role);
 
-    const cpuType = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64;
+    // The ledger lives on its own volume, attached through the instance's Volumes property (attached
+    // at launch, before the boot script waits for it). It is retained on delete and on replacement,
+    // and while it is attached a replacement instance cannot take it: such a deploy fails and rolls
+    // back instead of starting an empty ledger.
+    this.dataVolume = new ec2.Volume(this, 'DataVolume', {
+      availabilityZone: nodeSubnet.availabilityZone,
+      size: Size.gibibytes(props.dataVolumeSize ?? 20),
+      volumeType: ec2.EbsDeviceVolumeType.GP3,
+      encrypted: true,
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    const snapshotTag = Names.uniqueId(this.dataVolume);
+    Tags.of(this.dataVolume).add('chainfaas:ledger-volume', snapshotTag);
+    if ((props.snapshotsKept ?? 14) > 0) this.snapshots = this.scheduleSnapshots(snapshotTag, props.snapshotsKept ?? 14);
+
     const userData = ec2.UserData.forLinux();
     this.instance = new ec2.Instance(this, 'Node', {
       vpc: this.vpc,
       vpcSubnets: { subnets: [nodeSubnet] },
       instanceType,
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType }),
+      machineImage: props.machineImage,
       securityGroup: nodeSg,
       role,
       userData,
       // Never replace the node because its user data changed (a new asset after a chaincode edit,
-      // say): a new instance would start a new, empty ledger and hand the controller a new identity.
-      // A user-data change stops and starts the node instead; cloud-init does not run it again.
+      // say): a user-data change stops and starts the node instead; cloud-init does not run it again.
       userDataCausesReplacement: false,
       requireImdsv2: true,
       detailedMonitoring: true,
@@ -265,13 +332,34 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       blockDevices: [
         {
           deviceName: '/dev/xvda',
+          // The root volume holds only what the boot rebuilds, except on a node deployed before the
+          // data volume existed, whose ledger is still there (README, "The ledger's volume"): kept
+          // on termination while data is retained, so such a ledger is never lost with its instance.
           volume: ec2.BlockDeviceVolume.ebs(props.volumeSize ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: !retain }),
         },
       ],
     });
+    Validations.of(this.instance).acknowledge({
+      id: 'CloudFormation-Validate::W9010',
+      reason: 'The image id is pinned on purpose (the stage file, or a lookup cached in cdk.context.json): an image resolved at each deploy would replace the ledger node.',
+    });
+    (this.instance.node.defaultChild as ec2.CfnInstance).volumes = [{ device: '/dev/sdf', volumeId: this.dataVolume.volumeId }];
     const stack = Stack.of(this);
-    userData.addCommands('set -euo pipefail', 'dnf install -y aws-cfn-bootstrap golang nodejs24 nodejs24-npm git jq unzip');
+    userData.addCommands('set -euo pipefail', 'dnf install -y aws-cfn-bootstrap golang nodejs24 nodejs24-npm git jq unzip amazon-cloudwatch-agent');
     userData.addSignalOnExitCommand(this.instance);
+    userData.addCommands(...mountDataVolumeCommands(this.dataVolume.volumeId), ...this.diskMetricCommands());
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'NodeMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': NODE_METRICS_NAMESPACE } },
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the node metrics namespace by a condition.',
+    });
     const zip = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: `${WORK_DIR}/network.zip` });
     userData.addCommands(
       `rm -rf ${WORK_DIR}/network && mkdir -p ${WORK_DIR}/network ${IDENTITY_DIR} ${DATA_DIR} && chmod 700 ${IDENTITY_DIR}`,
@@ -307,6 +395,68 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
         reason: 'Termination protection is on whenever data is retained; this deployment asked for disposable data (retainData=false).',
       });
     }
+  }
+
+  /**
+   * The CloudWatch agent's configuration and start: the used share of the data volume's file
+   * system, every minute, as `disk_used_percent` {InstanceId, path} in NODE_METRICS_NAMESPACE.
+   */
+  private diskMetricCommands(): string[] {
+    const config = {
+      metrics: {
+        namespace: NODE_METRICS_NAMESPACE,
+        append_dimensions: { InstanceId: '${aws:InstanceId}' },
+        aggregation_dimensions: [['InstanceId', 'path']],
+        metrics_collected: { disk: { resources: [DATA_MOUNT], measurement: ['used_percent'], metrics_collection_interval: 60, drop_device: true } },
+      },
+    };
+    const file = '/opt/aws/amazon-cloudwatch-agent/etc/chainfaas.json';
+    return [
+      `cat > ${file} <<'CWAGENT'\n${JSON.stringify(config)}\nCWAGENT`,
+      `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${file}`,
+    ];
+  }
+
+  /** The used share of the data volume's file system, percent (what the agent above publishes). */
+  metricDataDiskUsed(): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: NODE_METRICS_NAMESPACE,
+      metricName: 'disk_used_percent',
+      dimensionsMap: { InstanceId: this.instance.instanceId, path: DATA_MOUNT },
+      period: Duration.minutes(5),
+      statistic: 'Maximum',
+    });
+  }
+
+  /** A Data Lifecycle Manager policy: a snapshot of the volumes tagged `tag` every day at 03:00 UTC, `kept` of them kept. */
+  private scheduleSnapshots(tag: string, kept: number): dlm.CfnLifecyclePolicy {
+    const role = new iam.Role(this, 'SnapshotRole', {
+      assumedBy: new iam.ServicePrincipal('dlm.amazonaws.com'),
+      description: 'ChainFaaS: Data Lifecycle Manager snapshots of the Fabric data volume',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSDataLifecycleManagerServiceRole')],
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole]',
+      reason: 'The policy AWS documents for Data Lifecycle Manager EBS snapshot policies; it acts only on the volumes a policy targets by tag.',
+    });
+    return new dlm.CfnLifecyclePolicy(this, 'Snapshots', {
+      description: 'ChainFaaS Fabric data volume daily',
+      state: 'ENABLED',
+      executionRoleArn: role.roleArn,
+      policyDetails: {
+        policyType: 'EBS_SNAPSHOT_MANAGEMENT',
+        resourceTypes: ['VOLUME'],
+        targetTags: [{ key: 'chainfaas:ledger-volume', value: tag }],
+        schedules: [
+          {
+            name: 'daily',
+            createRule: { interval: 24, intervalUnit: 'HOURS', times: ['03:00'] },
+            retainRule: { count: kept },
+            copyTags: true,
+          },
+        ],
+      },
+    });
   }
 
   private createVpc(flowLogRetention: logs.RetentionDays): ec2.Vpc {

@@ -52,6 +52,16 @@ export interface OperationalAlarmsProps {
    */
   readonly instances?: Record<string, string>;
   /**
+   * Used share of a disk, percent, by a short name (the Fabric node's data volume): the alarm
+   * fires at `maxDiskUsedPercent`, before the ledger runs out of space.
+   * @default {}
+   */
+  readonly diskUsage?: Record<string, cloudwatch.IMetric>;
+  /**
+   * @default 80
+   */
+  readonly maxDiskUsedPercent?: number;
+  /**
    * E-mail address subscribed to the alarm topic.
    * @default - no subscription (subscribe a pager or chat integration to `topic`)
    */
@@ -158,6 +168,10 @@ export class OperationalAlarms extends Construct {
         `The ${name} instance failed its instance check (its OS is unreachable): look at it through Session Manager.`,
         3,
       );
+    }
+    for (const [name, metric] of Object.entries(props.diskUsage ?? {})) {
+      const max = props.maxDiskUsedPercent ?? 80;
+      add(`${name}DiskUsed`, metric, max, `The ${name} disk is ${max}% full: grow the volume (README, "The ledger node") before the ledger stops.`, 2);
     }
     if (props.apiStage) {
       add('Api5xx', props.apiStage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }), 5, 'The controller API answered with server errors.');

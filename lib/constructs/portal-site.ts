@@ -1,9 +1,11 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 
 export interface PortalSiteProps {
@@ -37,6 +39,8 @@ export interface PortalSiteProps {
 export class PortalSite extends Construct {
   readonly bucket: s3.Bucket;
   readonly distribution: cloudfront.Distribution;
+  /** Invalidates `/*` of this distribution (only) whenever the deployed files change. */
+  readonly invalidation: cr.AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: PortalSiteProps) {
     super(scope, id);
@@ -98,13 +102,14 @@ export class PortalSite extends Construct {
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
     });
 
-    new s3deploy.BucketDeployment(this, 'Deploy', {
+    // No `distribution` here: BucketDeployment would grant its handler CreateInvalidation on every
+    // distribution of the account (`Resource: *`). The invalidation below is scoped to this one.
+    const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
       destinationBucket: this.bucket,
       sources: [s3deploy.Source.asset(props.sourcePath), s3deploy.Source.jsonData('config.json', { apiUrl: props.apiUrl })],
-      distribution: this.distribution,
-      distributionPaths: ['/*'],
       prune: true,
     });
+    this.invalidation = this.invalidateAfter(deployment);
 
     if (!props.domain) {
       Validations.of(this.distribution).acknowledge({
@@ -124,18 +129,43 @@ export class PortalSite extends Construct {
   }
 
   /**
+   * A CloudFront invalidation of `/*` each time the deployment's sources change (their object keys
+   * are content hashes, so they name the invalidation batch), allowed on this distribution's ARN only.
+   */
+  private invalidateAfter(deployment: s3deploy.BucketDeployment): cr.AwsCustomResource {
+    const distributionArn = Stack.of(this).formatArn({ service: 'cloudfront', region: '', resource: 'distribution', resourceName: this.distribution.distributionId });
+    const call: cr.AwsSdkCall = {
+      service: 'CloudFront',
+      action: 'createInvalidation',
+      parameters: {
+        DistributionId: this.distribution.distributionId,
+        InvalidationBatch: { CallerReference: Fn.join('/', deployment.objectKeys), Paths: { Quantity: 1, Items: ['/*'] } },
+      },
+      physicalResourceId: cr.PhysicalResourceId.fromResponse('Invalidation.Id'),
+    };
+    return new cr.AwsCustomResource(this, 'Invalidation', {
+      onCreate: call,
+      onUpdate: call,
+      installLatestAwsSdk: false,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['cloudfront:CreateInvalidation'], resources: [distributionArn] })]),
+    });
+  }
+
+  /**
    * BucketDeployment's singleton Lambda (and autoDeleteObjects' provider) are aws-cdk-lib's own,
    * with the role aws-cdk-lib generates: they copy the portal from the CDK asset bucket into the
-   * site bucket and invalidate the distribution. Their findings are acknowledged one by one where
+   * site bucket, and AwsCustomResource's invalidates the distribution. Their findings are acknowledged one by one where
    * they live.
    */
   private acknowledgeDeploymentHandler(): void {
     const stack = Stack.of(this);
     const siteBucket = stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
     const reason =
-      'aws-cdk-lib BucketDeployment handler: reads the CDK asset bucket, writes and prunes the site bucket, invalidates the distribution (no resource-level scoping for CreateInvalidation).';
+      'aws-cdk-lib deployment handlers: BucketDeployment reads the CDK asset bucket and writes and prunes the site bucket; AwsCustomResource invalidates this distribution (its policy names the distribution ARN).';
     for (const child of stack.node.children) {
-      if (!child.node.id.startsWith('Custom::CDKBucketDeployment') && !child.node.id.startsWith('Custom::S3AutoDeleteObjects')) continue;
+      // AWS679f53fac002430cb0da5b7982bd2287: the singleton Lambda of AwsCustomResource (the invalidation).
+      const own = ['Custom::CDKBucketDeployment', 'Custom::S3AutoDeleteObjects', 'AWS679f53fac002430cb0da5b7982bd2287'];
+      if (!own.some((prefix) => child.node.id.startsWith(prefix))) continue;
       Validations.of(child).acknowledge(
         { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason },
         { id: 'AwsSolutions-L1', reason: 'aws-cdk-lib chooses the runtime of its own deployment handlers.' },

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -27,12 +28,20 @@ export interface ProviderQueuesProps {
    * @default Duration.hours(1)
    */
   readonly maxSessionDuration?: Duration;
+  /**
+   * Tags the providers Lambda puts on every queue it creates (the stack's own tags, which
+   * CloudFormation cannot put on queues it does not own).
+   * @default {}
+   */
+  readonly tags?: Record<string, string>;
 }
 
 /** What a provider agent may do on its own queue, and nothing more. */
 const PROVIDER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
 /** What the providers Lambda needs to create a provider's queue (lambdas/adapters/sqs-queues.ts). */
-const MANAGER_ACTIONS = ['sqs:CreateQueue', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes', 'sqs:TagQueue'];
+const MANAGER_ACTIONS = ['sqs:CreateQueue', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes', 'sqs:TagQueue', 'sqs:DeleteQueue'];
+/** What it needs for each queue's age alarm (`<queue name>-oldest-message`). */
+const ALARM_ACTIONS = ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource'];
 
 /**
  * The per-provider SQS queues. The queues themselves are created at run time by the providers
@@ -53,13 +62,16 @@ export class ProviderQueues extends Construct {
   /** `arn:aws:sqs:<region>:<account>:<prefix>*` */
   readonly queueArnPattern: string;
   private readonly maxSessionDuration: Duration;
+  private readonly tags: Record<string, string>;
   private role?: iam.Role;
+  private manager?: lambda.Function;
 
   constructor(scope: Construct, id: string, props: ProviderQueuesProps) {
     super(scope, id);
     if (!/^[a-z0-9_-]{1,40}$/.test(props.prefix)) throw new Error(`provider queue prefix ${props.prefix} must be 1-40 of [a-z0-9_-]`);
     this.prefix = props.prefix;
     this.maxSessionDuration = props.maxSessionDuration ?? Duration.hours(1);
+    this.tags = props.tags ?? {};
     this.queueArnPattern = Stack.of(this).formatArn({ service: 'sqs', resource: `${props.prefix}*` });
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       queueName: `${props.prefix}dlq`,
@@ -113,10 +125,32 @@ export class ProviderQueues extends Construct {
     );
     this.acknowledgePrefix(this.role, 'Each provider session is narrowed to its own queue by a session policy.');
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ManageProviderQueues', actions: MANAGER_ACTIONS, resources: [this.queueArnPattern] }));
-    this.acknowledgePrefix(managerRole, 'Only queue creation and configuration actions; no receive, send or delete.');
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'NeverDeleteTheDeadLetterQueue', effect: iam.Effect.DENY, actions: ['sqs:DeleteQueue'], resources: [this.deadLetterQueue.queueArn] }),
+    );
+    this.acknowledgePrefix(managerRole, 'Only queue creation, configuration and deletion actions (the dead-letter queue excepted); no receive, send or message deletion.');
+    fn.addEnvironment(ENV.queueTags, JSON.stringify(this.tags));
+    this.manager = fn;
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'MintProviderCredentials', actions: ['sts:AssumeRole'], resources: [this.role.roleArn] }));
     fn.addEnvironment(ENV.queuePrefix, this.prefix);
     fn.addEnvironment(ENV.providerRoleArn, this.role.roleArn);
+  }
+
+  /**
+   * Gives every provider queue an alarm on the age of its oldest message, notifying `topic`: the
+   * manager Lambda creates it with the queue and deletes it with the queue, so it may put and
+   * delete alarms named `<prefix>*` only. Call after `bindManager`.
+   */
+  alarmOnAge(topic: sns.ITopic, maxAge: Duration): void {
+    const fn = this.manager;
+    if (!fn?.role) throw new Error('ProviderQueues.alarmOnAge needs bindManager() first');
+    const alarms = Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${this.prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProviderQueueAlarms', actions: ALARM_ACTIONS, resources: [alarms] }));
+    Validations.of(fn.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:${this.prefix}*]`,
+      reason: 'One alarm per provider queue, created and deleted with it at run time; the name prefix is the narrowest scope that covers them.',
+    });
+    fn.addEnvironment(ENV.queueAgeAlarm, `${topic.topicArn},${maxAge.toSeconds()}`);
   }
 
   /**

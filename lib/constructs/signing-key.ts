@@ -1,8 +1,10 @@
-import { Annotations, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/handlers/manifest';
+import { PlatformFunction } from './platform-function';
 
 export interface SigningKeyProps {
   /**
@@ -14,9 +16,15 @@ export interface SigningKeyProps {
   /**
    * The matching public key (SPKI PEM). Lambdas that serve or check it without signing get it in
    * an environment variable instead of read access to the private key.
-   * @default - none; a synth warning says the public-key route cannot answer
+   * @default - the key's own: a custom resource reads it from the secret at deploy time (generating
+   *   the key there first when the secret is this construct's new one)
    */
   readonly publicKeyPem?: string;
+  /**
+   * Retention of the custom resource handler's logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
   /**
    * What happens to a created secret when the stack is deleted.
    * @default RemovalPolicy.RETAIN
@@ -27,22 +35,23 @@ export interface SigningKeyProps {
 /**
  * The controller's Ed25519 signing key (PKCS#8 PEM) in Secrets Manager.
  *
- * The key is generated outside CDK, on purpose: CDK cannot make an Ed25519 key, and any key made
- * in CDK code would be written into the cloud assembly and the template. A custom resource could
- * generate it at deploy time, but the operator must still take the public key out of band (to
- * register the controller's identity on the ledger and to give it to providers), so the honest
- * flow is: `openssl genpkey -algorithm ed25519`, then `aws secretsmanager put-secret-value` on
- * this secret, then redeploy with `-c controllerPublicKey=...`. Until then the secret holds a
- * random placeholder that is not a key, and the signing Lambdas fail loudly on first use instead
- * of signing with something guessable.
+ * The key is generated inside AWS, at deploy time, by a custom resource (lib/handlers/controller-key.ts):
+ * a key made in CDK code would be written into the cloud assembly and the template. The secret is
+ * created with a random placeholder; on the first deploy the handler replaces it with a new key
+ * and answers with the public key, which reaches the Lambdas' environment in the same deploy.
+ * Later deploys read the key already there. An existing secret (`existingSecretArn`) is never
+ * written: the handler only derives its public key, and fails the deploy if it holds no key.
+ * Agents fetch the public key from `GET /controller/public-key`.
  */
 export class SigningKey extends Construct {
   readonly secret: secretsmanager.ISecret;
-  readonly publicKeyPem?: string;
+  /** The public key: the configured one, or the custom resource's answer (a deploy-time token). */
+  readonly publicKeyPem: string;
+  /** The custom resource that generates the key or reads its public key, unless one was configured. */
+  readonly keyResource?: CustomResource;
 
   constructor(scope: Construct, id: string, props: SigningKeyProps = {}) {
     super(scope, id);
-    this.publicKeyPem = props.publicKeyPem;
     if (props.existingSecretArn) {
       this.secret = /-[A-Za-z0-9]{6}$/.test(props.existingSecretArn)
         ? secretsmanager.Secret.fromSecretCompleteArn(this, 'Secret', props.existingSecretArn)
@@ -60,12 +69,25 @@ export class SigningKey extends Construct {
       });
       this.secret = secret;
     }
-    if (!props.publicKeyPem) {
-      Annotations.of(this).addWarningV2(
-        'chainfaas:noPublicKey',
-        'No controllerPublicKey in context: GET /controller/public-key fails until the stack is deployed with -c controllerPublicKey=<SPKI PEM>.',
-      );
+    if (props.publicKeyPem) {
+      this.publicKeyPem = props.publicKeyPem;
+      return;
     }
+    const handler = new PlatformFunction(this, 'KeyHandler', {
+      entry: 'lib/handlers/controller-key.ts',
+      description: "ChainFaaS deploy: generates the controller's signing key in its secret (first deploy) and returns its public key",
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      logRetention: props.logRetention,
+    });
+    this.secret.grantRead(handler);
+    if (!props.existingSecretArn) this.secret.grantWrite(handler);
+    this.keyResource = new CustomResource(this, 'Key', {
+      serviceToken: handler.functionArn,
+      resourceType: 'Custom::ControllerKey',
+      properties: { SecretId: this.secret.secretArn, MayGenerate: String(!props.existingSecretArn) },
+    });
+    this.publicKeyPem = this.keyResource.getAttString('PublicKeyPem');
   }
 
   /** Lets `fn` sign: sets the secret's ARN in the manifest's variable and grants read of that one secret. */
@@ -74,8 +96,8 @@ export class SigningKey extends Construct {
     this.secret.grantRead(fn);
   }
 
-  /** Gives `fn` the public key (no secret access), when one is configured. */
+  /** Gives `fn` the public key (no secret access). */
   bindPublicKey(fn: lambda.Function): void {
-    if (this.publicKeyPem) fn.addEnvironment(ENV.publicKey, this.publicKeyPem);
+    fn.addEnvironment(ENV.publicKey, this.publicKeyPem);
   }
 }

@@ -3,9 +3,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { FabricNetwork } from '../../lib/constructs/fabric-network';
+import { FabricNetwork, pinnedImage } from '../../lib/constructs/fabric-network';
 import { projectRoot } from '../../lib/project-root';
-import { testStack } from './helpers';
+import { TEST_IMAGE_ID, testStack } from './helpers';
 
 /**
  * chaincode/network/aws-node.sh, the FabricNetwork construct's default start command, in its
@@ -271,6 +271,7 @@ describe('aws-node.sh and the FabricNetwork user data agree', () => {
     const stack = testStack();
     const fabric = new FabricNetwork(stack, 'Fabric', {
       assetPath: join(projectRoot(), 'test/cdk/fixtures/fabric-asset'),
+      machineImage: pinnedImage(TEST_IMAGE_ID),
       startCommand: 'bash network/start.sh',
     });
     const userData = JSON.stringify(Template.fromStack(stack).toJSON().Resources[stack.resolve(fabric.instance.instance.logicalId)].Properties.UserData);

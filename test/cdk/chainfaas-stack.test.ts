@@ -153,7 +153,9 @@ describe('ChainFaasStack wiring from the manifest', () => {
   });
 
   test('the ledger writer is the single, serialised consumer of the outbox stream, in batches of new entries', () => {
-    expect(fnProps('ledgerWriter').ReservedConcurrentExecutions).toBe(1);
+    // Reserved at deploy time by a custom resource, not in the template (writer-concurrency.test.ts).
+    expect(fnProps('ledgerWriter').ReservedConcurrentExecutions).toBeUndefined();
+    synth.template.hasResourceProperties('Custom::ReservedConcurrency', { FunctionName: { Ref: id(synth.stack.functions.ledgerWriter) }, Wanted: '1' });
     synth.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: id(synth.stack.functions.ledgerWriter) },
@@ -207,7 +209,10 @@ describe('ChainFaasStack wiring from the manifest', () => {
   });
 
   test("metrics need no permission beyond the function's own log group: no role may cloudwatch:PutMetricData", () => {
-    for (const name of HANDLER_NAMES) expect(allows(name).flatMap(actionsOf).filter((a) => a.startsWith('cloudwatch:'))).toEqual([]);
+    for (const name of HANDLER_NAMES) expect(allows(name).flatMap(actionsOf).filter((a) => a === 'cloudwatch:PutMetricData')).toEqual([]);
+    // The providers Lambda's only CloudWatch rights: the provider queues' alarms (provider-queues.test.ts).
+    const alarmActions = HANDLER_NAMES.flatMap((name) => allows(name).flatMap(actionsOf).filter((a) => a.startsWith('cloudwatch:')).map((a) => `${name} ${a}`));
+    expect(alarmActions.sort()).toEqual(['providers cloudwatch:DeleteAlarms', 'providers cloudwatch:PutMetricAlarm', 'providers cloudwatch:TagResource']);
   });
 
   test('outputs name the API URL, the secret to fill in and the provider queue prefix', () => {
@@ -288,6 +293,7 @@ describe('ChainFaasStack configuration', () => {
     expect(
       template.toJSON().Resources[stack.getLogicalId(stack.functions.ledgerWriter.node.defaultChild as CfnResource)].Properties.ReservedConcurrentExecutions,
     ).toBeUndefined();
+    template.resourceCountIs('Custom::ReservedConcurrency', 0);
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 });

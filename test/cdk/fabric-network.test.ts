@@ -7,10 +7,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { checkFabricBinaries, ExternalFabricNetwork, FabricNetwork, identityJsonCommand } from '../../lib/constructs/fabric-network';
+import { checkFabricBinaries, ExternalFabricNetwork, FabricNetwork, identityJsonCommand, pinnedImage } from '../../lib/constructs/fabric-network';
 import { PlatformFunction } from '../../lib/constructs/platform-function';
 import { projectRoot } from '../../lib/project-root';
-import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, testStack, unlistedEnvNames } from './helpers';
+import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, TEST_IMAGE_ID, testStack, unlistedEnvNames } from './helpers';
 import { ENV, HANDLERS, HandlerName } from '../../lambdas/handlers/manifest';
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
@@ -23,7 +23,7 @@ describe('FabricNetwork', () => {
   let template: Template;
   beforeAll(() => {
     stack = testStack();
-    fabric = new FabricNetwork(stack, 'Fabric', { assetPath: ASSET, startCommand: 'bash network/start.sh', externalPeerCidrs: ['203.0.113.0/24'] });
+    fabric = new FabricNetwork(stack, 'Fabric', { assetPath: ASSET, machineImage: pinnedImage(TEST_IMAGE_ID), startCommand: 'bash network/start.sh', externalPeerCidrs: ['203.0.113.0/24'] });
     client = new PlatformFunction(stack, 'Client', { entry: ENTRY, ...fabric.placement });
     fabric.bindClient(client);
     template = Template.fromStack(stack);
@@ -78,7 +78,8 @@ describe('FabricNetwork', () => {
         Monitoring: true,
         DisableApiTermination: true,
         BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3', DeleteOnTermination: false } }],
-        ImageId: { Ref: Match.stringLikeRegexp('arm64') },
+        ImageId: TEST_IMAGE_ID,
+        Volumes: [{ Device: '/dev/sdf', VolumeId: { Ref: id(fabric.dataVolume) } }],
       }),
     });
     template.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } } });
@@ -183,7 +184,7 @@ describe('FabricNetwork with prebuilt binaries', () => {
 
   test('ships them as a second asset the node may read, and hands them to the start command as FABRIC_BIN_DIR', () => {
     const stack = testStack();
-    const fabric = new FabricNetwork(stack, 'Fabric', { assetPath: ASSET, startCommand: 'bash network/start.sh', binariesPath: fakeBinaries(0xb7) });
+    const fabric = new FabricNetwork(stack, 'Fabric', { assetPath: ASSET, machineImage: pinnedImage(TEST_IMAGE_ID), startCommand: 'bash network/start.sh', binariesPath: fakeBinaries(0xb7) });
     const template = Template.fromStack(stack);
     const script = JSON.stringify(template.toJSON().Resources[stack.resolve(fabric.instance.instance.logicalId)].Properties.UserData);
     expect(script).toContain('/opt/chainfaas/fabric-bin.zip');
@@ -197,11 +198,12 @@ describe('FabricNetwork with prebuilt binaries', () => {
   });
 
   test('refuses binaries for another architecture than the node, or an incomplete set', () => {
-    expect(() => new FabricNetwork(testStack(), 'Fabric', { assetPath: ASSET, startCommand: 'true', binariesPath: fakeBinaries(0x3e) })).toThrow(
+    expect(() => new FabricNetwork(testStack(), 'Fabric', { assetPath: ASSET, machineImage: pinnedImage(TEST_IMAGE_ID), startCommand: 'true', binariesPath: fakeBinaries(0x3e) })).toThrow(
       /built for x86_64, the node is arm64.*GOARCH=arm64/,
     );
     const x86 = new FabricNetwork(testStack(), 'Fabric', {
       assetPath: ASSET,
+      machineImage: pinnedImage(TEST_IMAGE_ID),
       startCommand: 'true',
       binariesPath: fakeBinaries(0x3e),
       instanceType: new ec2.InstanceType('t3.medium'),

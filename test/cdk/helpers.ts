@@ -11,6 +11,9 @@ import { ENV } from '../../lambdas/handlers/manifest';
 /** A fixed Ed25519 public key, so templates (and the snapshot) do not change between runs. */
 export const TEST_PUBLIC_KEY = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA7Mbw70HNTBtRLxezbfBrsxY72TUHn03iIbvpOgcN7aE=\n-----END PUBLIC KEY-----\n';
 
+/** A pinned Amazon Linux 2023 image id for the Fabric node (the value is never launched). */
+export const TEST_IMAGE_ID = 'ami-0123456789abcdef0';
+
 /** The context cdk.json gives the CLI (feature flags), so tests synthesise what `cdk synth` does. */
 export function cdkJsonContext(): Record<string, unknown> {
   return JSON.parse(readFileSync(join(projectRoot(), 'cdk.json'), 'utf8')).context ?? {};
@@ -47,7 +50,7 @@ export interface SynthesisedStack {
 /** The whole controller stack, synthesised once; call it from `beforeAll`. */
 export function synthControllerStack(config: Partial<ChainFaasConfig> = {}, options: TestAppOptions = {}): SynthesisedStack {
   const app = testApp(options);
-  const stack = new ChainFaasStack(app, 'ChainFaas-test', { config: { controllerPublicKey: TEST_PUBLIC_KEY, ...config } });
+  const stack = new ChainFaasStack(app, 'ChainFaas-test', { config: { controllerPublicKey: TEST_PUBLIC_KEY, fabricImageId: TEST_IMAGE_ID, ...config } });
   return { app, stack, template: Template.fromStack(stack) };
 }
 

@@ -8,6 +8,7 @@ import { synthControllerStack } from './helpers';
 describe('cdk-nag AwsSolutionsChecks', () => {
   test.each([
     ['default configuration', {}],
+    ['no public key configured: the key made by the deploy (custom resource)', { controllerPublicKey: undefined }],
     ['prod-like configuration (data not retained, Node 24)', { stage: 'prod', retainData: false, lambdaRuntime: 'nodejs24.x' as const }],
     [
       'everything on: Fabric on EC2, the portal, custom domains, an operator',

@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PortalSite } from '../../lib/constructs/portal-site';
 import { projectRoot } from '../../lib/project-root';
-import { synthControllerStack, testStack } from './helpers';
+import { actionsOf, resourcesOf, synthControllerStack, testStack, type Statement } from './helpers';
 
 describe('PortalSite', () => {
   let stack: Stack;
@@ -62,13 +62,30 @@ describe('PortalSite', () => {
 
   test('deploys the files and a config.json naming the API', () => {
     const deployment = Object.values(template.findResources('Custom::CDKBucketDeployment'))[0];
-    expect(deployment.Properties).toMatchObject({ DestinationBucketName: { Ref: id(portal.bucket) }, Prune: true, DistributionPaths: ['/*'] });
+    expect(deployment.Properties).toMatchObject({ DestinationBucketName: { Ref: id(portal.bucket) }, Prune: true });
     expect(deployment.Properties.SourceObjectKeys).toHaveLength(2);
     const outdir = (stack.node.root as App).synth().directory;
     const configs = readdirSync(outdir)
       .filter((d) => d.startsWith('asset.') && existsSync(join(outdir, d, 'config.json')))
       .map((d) => JSON.parse(readFileSync(join(outdir, d, 'config.json'), 'utf8')));
     expect(configs).toEqual([{ apiUrl: 'https://api.example' }]);
+  });
+
+  test('cloudfront:CreateInvalidation is allowed on this distribution only, and invalidates /* when the files change', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const invalidating = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('cloudfront:')));
+    expect(invalidating).toHaveLength(1);
+    expect(actionsOf(invalidating[0])).toEqual(['cloudfront:CreateInvalidation']);
+    const [resource] = resourcesOf(invalidating[0]);
+    expect(resourcesOf(invalidating[0])).toHaveLength(1);
+    expect(resource).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: id(portal.distribution) }]],
+    });
+    const invalidation = Object.values(template.findResources('Custom::AWS'))[0];
+    const create = JSON.stringify(invalidation.Properties.Create);
+    expect(create).toContain('createInvalidation');
+    // The caller reference is made of the deployment's object keys (content hashes): new files, new invalidation.
+    expect(create).toContain('SourceObjectKeys');
   });
 
   test('passes cdk-nag with its acknowledgements', () => {

@@ -1,4 +1,5 @@
-import type { CfnResource, Stack } from 'aws-cdk-lib';
+import { Duration, type CfnResource, type Stack } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV } from '../../lambdas/handlers/manifest';
@@ -18,12 +19,13 @@ describe('ProviderQueues', () => {
   let bystander: PlatformFunction;
   beforeAll(() => {
     stack = testStack();
-    queues = new ProviderQueues(stack, 'Queues', { prefix: 'cf-test-pq-' });
+    queues = new ProviderQueues(stack, 'Queues', { prefix: 'cf-test-pq-', tags: { 'chainfaas:stage': 'test' } });
     manager = new PlatformFunction(stack, 'Manager', { entry: ENTRY });
     sender = new PlatformFunction(stack, 'Sender', { entry: ENTRY });
     bystander = new PlatformFunction(stack, 'Bystander', { entry: ENTRY });
     queues.bindManager(manager);
     queues.bindSender(sender);
+    queues.alarmOnAge(new sns.Topic(stack, 'Alarms'), Duration.minutes(15));
     template = Template.fromStack(stack);
   });
   const logicalId = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnResource);
@@ -43,16 +45,30 @@ describe('ProviderQueues', () => {
     });
   });
 
-  test('the manager may create, tag and configure queues on the prefix, and assume the provider role; nothing else on SQS', () => {
+  test('the manager may create, tag, configure and delete queues on the prefix (never the DLQ), and assume the provider role; nothing else on SQS', () => {
     expect(ofFn(manager)).toEqual([
       {
         Sid: 'ManageProviderQueues',
         Effect: 'Allow',
-        Action: ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SetQueueAttributes', 'sqs:TagQueue'],
+        Action: ['sqs:CreateQueue', 'sqs:DeleteQueue', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SetQueueAttributes', 'sqs:TagQueue'],
         Resource: PREFIX_ARN,
       },
+      { Sid: 'NeverDeleteTheDeadLetterQueue', Effect: 'Deny', Action: 'sqs:DeleteQueue', Resource: dlqArn() },
       { Sid: 'MintProviderCredentials', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: { 'Fn::GetAtt': [logicalId(queues.providerRole), 'Arn'] } },
     ]);
+  });
+
+  test("the manager may put and delete only the queues' age alarms (named after the prefix), and no other Lambda may", () => {
+    const cw = (fn: PlatformFunction) => statementsOfRole(template, logicalId(fn.role as iam.Role)).filter((s) => actionsOf(s).some((a) => a.startsWith('cloudwatch:')));
+    expect(sorted(cw(manager))).toEqual([
+      {
+        Sid: 'ProviderQueueAlarms',
+        Effect: 'Allow',
+        Action: ['cloudwatch:DeleteAlarms', 'cloudwatch:PutMetricAlarm', 'cloudwatch:TagResource'],
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:cf-test-pq-*']] },
+      },
+    ]);
+    expect(cw(sender)).toEqual([]);
   });
 
   test('the sender may only SendMessage on the prefix, and never to the dead-letter queue', () => {
@@ -89,6 +105,8 @@ describe('ProviderQueues', () => {
       NODE_OPTIONS: '--enable-source-maps',
       [ENV.queuePrefix]: 'cf-test-pq-',
       [ENV.providerRoleArn]: { 'Fn::GetAtt': [logicalId(queues.providerRole), 'Arn'] },
+      [ENV.queueTags]: '{"chainfaas:stage":"test"}',
+      [ENV.queueAgeAlarm]: { 'Fn::Join': ['', [{ Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] }, ',900']] },
     });
     expect(env(sender)[ENV.queuePrefix]).toBe('cf-test-pq-');
     expect(env(sender)[ENV.providerRoleArn]).toBeUndefined();
@@ -97,5 +115,6 @@ describe('ProviderQueues', () => {
   test('refuses a second manager and a malformed prefix', () => {
     expect(() => queues.bindManager(bystander)).toThrow(/one manager/);
     expect(() => new ProviderQueues(testStack(), 'Q', { prefix: 'Bad Prefix*' })).toThrow(/prefix/);
+    expect(() => new ProviderQueues(testStack(), 'Q', { prefix: 'x-' }).alarmOnAge(new sns.Topic(testStack(), 'T'), Duration.minutes(1))).toThrow(/bindManager/);
   });
 });

@@ -50,16 +50,4 @@ describe('SigningKey', () => {
     const statements = statementsOfRole(template, stack.getLogicalId((signer.role as iam.Role).node.defaultChild as CfnResource));
     expect(statements.find((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))!.Resource).toBe(arn);
   });
-
-  test('warns at synth when no public key is configured, and sets no public-key variable', () => {
-    const stack = testStack();
-    const key = new SigningKey(stack, 'Key');
-    const fn = new PlatformFunction(stack, 'Fn', { entry: ENTRY });
-    key.bindPublicKey(fn);
-    Annotations.fromStack(stack).hasWarning('/Test/Key', Match.stringLikeRegexp('controllerPublicKey'));
-    const template = Template.fromStack(stack);
-    expect(
-      template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties.Environment.Variables[ENV.publicKey],
-    ).toBeUndefined();
-  });
 });
