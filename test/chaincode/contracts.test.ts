@@ -1,5 +1,5 @@
 import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../../contract/src';
-import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob } from '../../lambdas/core/ledger';
+import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob, LedgerPayout } from '../../lambdas/core/ledger';
 import { jobCost } from '../../chaincode/src/pricing';
 import { ChaincodeHarness, CONTROLLER, embeddedHarness, Identity, memoryHarness } from './harness';
 import { shimHarness } from './shim-peer';
@@ -392,6 +392,76 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
         { ok: true, duplicate: true },
         { ok: false, error: expect.stringMatching(/another owner/) },
       ]);
+    });
+  });
+
+  describe('payouts and reversals', () => {
+    const request = (payoutId: string, amount: number, fee = 0, accountId = 'dev2') => ({ type: 'RequestPayout' as const, accountId, payoutId, amount, fee });
+    const payouts = async (accountId = 'dev2') => JSON.parse(await h.evaluate(MONETARY, 'GetPayouts', [accountId])) as LedgerPayout[];
+    const adjustments = async () => (await h.movements()).flatMap((m) => m.adjustments ?? []);
+
+    beforeEach(async () => {
+      expect(await batch([{ type: 'TopUp', accountId: 'dev2', amount: 10_000, reference: 'dev2-earnings' }])).toEqual([{ ok: true }]);
+    });
+
+    it('moves the amount out in the transaction that checks the balance: two payouts never take more than it', async () => {
+      const results = await batch([request('p1', 7000, 100), request('p2', 7000)]);
+      expect(results).toEqual([{ ok: true }, { ok: false, error: expect.stringMatching(/insufficient funds/) }]);
+      expect(await balance('dev2')).toBe(3000);
+      expect(await payouts()).toEqual([expect.objectContaining({ payoutId: 'p1', amount: 7000, fee: 100, status: 'pending' })]);
+      // The same request again moves nothing; another amount under the id is refused.
+      expect(await batch([request('p1', 7000, 100), request('p1', 500)])).toEqual([
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/already requested/) },
+      ]);
+      expect(await balance('dev2')).toBe(3000);
+      expect(await adjustments()).toEqual([{ accountId: 'dev2', amount: -7000, kind: 'payout', reference: 'payout:p1' }]);
+    });
+
+    it('returns a failed payout once and never pays it afterwards; a paid one is never returned', async () => {
+      await batch([request('p1', 4000), request('p2', 5000)]);
+      expect(await balance('dev2')).toBe(1000);
+      const fail = { type: 'FailPayout' as const, accountId: 'dev2', payoutId: 'p1', reason: 'account closed' };
+      const pay = (payoutId: string, transferId: string) => ({ type: 'CompletePayout' as const, accountId: 'dev2', payoutId, transferId });
+      expect(await batch([fail, fail, pay('p1', 'tr_1')])).toEqual([
+        { ok: true },
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/cannot be paid/) },
+      ]);
+      expect(await batch([pay('p2', 'tr_2'), pay('p2', 'tr_2'), pay('p2', 'tr_3'), { ...fail, payoutId: 'p2' }])).toEqual([
+        { ok: true },
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/already paid by transfer tr_2/) },
+        { ok: false, error: expect.stringMatching(/cannot be returned/) },
+      ]);
+      expect(await balance('dev2')).toBe(5000);
+      const byId = Object.fromEntries((await payouts()).map((p) => [p.payoutId, p]));
+      expect(byId.p1).toMatchObject({ status: 'failed', failureReason: 'account closed' });
+      expect(byId.p2).toMatchObject({ status: 'paid', transferId: 'tr_2' });
+      // History and movements both sum to the balance.
+      const history = JSON.parse(await h.evaluate(MONETARY, 'GetAccountHistory', ['dev2'])) as AccountEntry[];
+      expect(history.map((e) => [e.kind, e.amount])).toEqual([
+        ['topup', 10_000],
+        ['payout', -4000],
+        ['payout', -5000],
+        ['payoutreturn', 4000],
+      ]);
+      expect((await adjustments()).reduce((sum, a) => sum + a.amount, 0)).toBe(-5000);
+      expect(await batch([{ type: 'FailPayout', accountId: 'dev1', payoutId: 'p2', reason: 'x' }])).toEqual([
+        { ok: false, error: expect.stringMatching(/no payout p2/) },
+      ]);
+    });
+
+    it('takes a reversed top-up back once per reference, never below zero, and refuses what is not an integer', async () => {
+      const reverse = (amount: number, reference = 'refund:re_1') => ({ type: 'ReverseTopUp' as const, accountId: 'dev2', amount, reference });
+      expect(await batch([reverse(2500), reverse(2500), reverse(99_999, 'refund:re_2'), reverse(1.5, 'refund:re_3'), request('p3', 100, 100)])).toEqual([
+        { ok: true },
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/insufficient funds/) },
+        { ok: false, error: expect.stringMatching(/amount must be an integer/) },
+        { ok: false, error: expect.stringMatching(/fee 100 must be below/) },
+      ]);
+      expect(await balance('dev2')).toBe(7500);
     });
   });
 

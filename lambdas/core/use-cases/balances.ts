@@ -19,6 +19,7 @@ export function movementDeltas(movements: BalanceMovements): Map<string, number>
     if (s.payeeAccountId) add(s.payeeAccountId, s.cost);
   }
   for (const p of movements.billPayments ?? []) add(p.accountId, -p.amount);
+  for (const a of movements.adjustments ?? []) add(a.accountId, a.amount);
   for (const [account, delta] of deltas) if (delta === 0) deltas.delete(account);
   return deltas;
 }
