@@ -1,4 +1,4 @@
-import { credit, debit, requireAccount } from './balances';
+import { balanceOf, credit, debit, entriesOf, requireAccount } from './balances';
 import { keys, keyTypes } from './keys';
 import { Payout, Reversal } from './models';
 import { retryUnpaidJobs } from './settlement';
@@ -14,6 +14,10 @@ import { requireId, requireInteger, requireReference, requireText } from './vali
  * how the transfer ended: `paid` (with the transfer's id), or `failed`, which credits the amount
  * back. A record leaves `pending` once: a paid payout is never returned, a returned one never paid,
  * and repeating the same outcome is a duplicate that moves nothing, whatever retries arrive.
+ *
+ * Only earnings leave this way: a payout takes at most what the account was paid for jobs
+ * (settlement credits) minus what it already withdrew (payouts not returned), and at most its
+ * balance; money topped up is never paid out to a connected account.
  *
  * A reversal takes back (part of) a top-up the payment provider refunded or lost in a dispute,
  * once per reference (`reversal~<reference>`); the controller decides how much the account can
@@ -37,6 +41,8 @@ export async function requestPayout(tx: Tx, accountIdArg: unknown, payoutIdArg: 
     if (existing.amount === amount && existing.fee === fee) return 'duplicate';
     throw new Error(`payout ${payoutId} was already requested for ${existing.amount}`);
   }
+  const withdrawable = await withdrawableOf(tx, accountId);
+  if (amount > withdrawable) throw new Error(`payout ${payoutId} of ${amount} exceeds what account ${accountId} may withdraw (${withdrawable}: settled earnings, at most its balance)`);
   const reference = payoutReference(payoutId);
   await debit(tx, accountId, amount, 'payout', reference);
   const payout: Payout = { payoutId, accountId, amount, fee, status: 'pending', requestedAt: tx.timestamp, requestedTxId: tx.txId };
@@ -97,6 +103,15 @@ export async function reverseTopUp(tx: Tx, accountIdArg: unknown, amountArg: unk
   tx.state.put(key, { reference, accountId, amount, txId: tx.txId, timestamp: tx.timestamp });
   tx.adjustments.push({ accountId, amount: -amount, kind: 'reversal', reference });
   return 'applied';
+}
+
+/** Earnings not yet withdrawn (settlement credits − payouts + returned payouts), at most the balance. */
+export async function withdrawableOf(tx: Tx, accountId: string): Promise<number> {
+  let earned = 0;
+  for (const e of await entriesOf(tx, accountId)) {
+    if ((e.kind === 'settlement' && e.amount > 0) || e.kind === 'payout' || e.kind === 'payoutreturn') earned += e.amount;
+  }
+  return Math.max(0, Math.min(earned, await balanceOf(tx, accountId)));
 }
 
 /** The account's payouts, in payout id order. */
