@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { catchUpBalances } from '../core/use-cases/balances';
 import { drainOutbox } from '../core/use-cases/outbox';
+import { sendPayouts } from '../core/use-cases/payments';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { withLambdaContext } from '../adapters/observability';
 import { ENV } from './manifest';
@@ -14,7 +15,9 @@ const lanes = Math.max(1, Number(process.env[ENV.ledgerWriterLanes] ?? 1) || 1);
  * mode), it commits pending ledger events in batches until none are left (`LEDGER_WRITER_LANES`
  * transactions in flight, one per lane: use-cases/outbox.ts), then brings the
  * balances read model up to the ledger's committed movements (reporting each job's settlement lag
- * as it is first recorded paid). Throwing makes the stream retry the batch; entries are only
+ * as it is first recorded paid), then sends the payouts the ledger holds pending and records
+ * their outcome in the outbox (use-cases/payments.ts#sendPayouts; its errors wait for the next
+ * run and never fail this one). Throwing makes the stream retry the batch; entries are only
  * removed once committed, so nothing is lost.
  */
 export const handler = middy<unknown, { committed: number; rejected: number; movements: number }, Error, Context>()
@@ -24,5 +27,8 @@ export const handler = middy<unknown, { committed: number; rejected: number; mov
     const { committed, rejected } = await drainOutbox(deps.outbox, ledger, { lanes });
     const total = { committed, rejected, movements: 0 };
     total.movements = await catchUpBalances(ledger, deps.balances, deps.jobs, total.committed > 0 ? 200 : 20, { telemetry: deps.telemetry, now: deps.now });
+    if (deps.payments?.transfer) {
+      await sendPayouts(deps, ledger).catch((err: unknown) => deps.telemetry.error('payout sweep failed; the next run retries it', { error: (err as Error).message }));
+    }
     return total;
   });
