@@ -314,6 +314,7 @@ export interface BillingStore {
   setConnectedAccount?(accountId: string, connectedAccountId: string): Promise<string>;
   /** Creates the payout record unless (account, reference) exists; returns the stored one then. */
   createPayout?(record: PayoutRecord): Promise<{ created: true } | { created: false; existing: PayoutRecord }>;
+  getPayout?(accountId: string, reference: string): Promise<PayoutRecord | undefined>;
   updatePayout?(accountId: string, reference: string, changes: Partial<PayoutRecord>): Promise<void>;
   /** Payouts still `requested`, oldest first (the payout sweep's work list). */
   listOpenPayouts?(limit: number): Promise<PayoutRecord[]>;

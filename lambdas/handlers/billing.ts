@@ -35,7 +35,7 @@ const routes = httpApi({
   },
   'POST /account/payouts': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
-    const { status, payout } = await withdraw(deps, user, req.body);
+    const { status, payout } = await withdraw(deps, await ledgerFromEnv(), user, req.body);
     return json(status, payout, payout.replayed ? { 'idempotent-replayed': 'true' } : {});
   },
   'GET /account/payouts': async (req) => {

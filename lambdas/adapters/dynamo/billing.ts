@@ -147,6 +147,11 @@ export class DynamoBillingStore implements BillingStore {
     return out.created ? out : { created: false, existing: toPayout(out.existing) };
   }
 
+  async getPayout(accountId: string, reference: string): Promise<PayoutRecord | undefined> {
+    const item = await this.get(payoutKey(accountId, reference));
+    return item ? toPayout(item) : undefined;
+  }
+
   async updatePayout(accountId: string, reference: string, changes: Partial<PayoutRecord>): Promise<void> {
     const entries = Object.entries(changes).filter(([k, v]) => v !== undefined && k !== 'accountId' && k !== 'reference');
     const ended = changes.status !== undefined && changes.status !== 'requested';

@@ -190,7 +190,7 @@ export async function payoutOnboarding(deps: PaymentDeps, user: User, body: unkn
  * `POST /account/payouts`: withdraws settled earnings. 202 when queued (or 200 for the same
  * reference again); 402 when `available` does not cover it; the ledger then checks it is earnings.
  */
-export async function withdraw(deps: PaymentDeps, user: User, body: unknown) {
+export async function withdraw(deps: PaymentDeps, ledger: Pick<Ledger, 'getAccountHistory'>, user: User, body: unknown) {
   requireRole(user, 'provider');
   const req = parse(WithdrawBody, body);
   const payments = provider(deps);
@@ -204,6 +204,12 @@ export async function withdraw(deps: PaymentDeps, user: User, body: unknown) {
   const destination = payments.needsConnectedAccount ? await billing.getConnectedAccount?.(user.userId) : undefined;
   if (payments.needsConnectedAccount && !destination) throw conflict('no payout account yet: set one up first (POST /account/payouts/onboarding)');
   const payoutId = payoutIdOf(user.userId, req.reference);
+  // What the ledger will allow (earnings not yet withdrawn), answered now rather than after its refusal.
+  const earnings = await withdrawableEarnings(ledger, user.userId);
+  const replay = await billing.getPayout?.(user.userId, req.reference);
+  if (!replay && req.amount > earnings) {
+    throw new DomainError('insufficient_funds', `only settled earnings are paid out: ${req.amount} asked, ${earnings} withdrawable`, 'amount', { required: req.amount, withdrawable: earnings });
+  }
   const record: PayoutRecord = { accountId: user.userId, payoutId, reference: req.reference, amount: req.amount, fee: policy.fee, status: 'requested', createdAt: nowIso(deps), destination };
   const created = await billing.createPayout(record);
   if (!created.created) {
@@ -217,6 +223,15 @@ export async function withdraw(deps: PaymentDeps, user: User, body: unknown) {
   }
   await deps.outbox.append(user.userId, [{ type: 'RequestPayout', accountId: user.userId, payoutId, amount: req.amount, fee: policy.fee }]);
   return { status: 202, payout: { ...payoutView(record), replayed: false } };
+}
+
+/** Settled earnings not yet withdrawn, as the chaincode counts them (payouts.ts#withdrawableOf), before the balance bound. */
+async function withdrawableEarnings(ledger: Pick<Ledger, 'getAccountHistory'>, accountId: string): Promise<number> {
+  const history = await ledger.getAccountHistory(accountId).catch((err: Error) => {
+    if (/does not exist/.test(err.message)) return [];
+    throw err;
+  });
+  return history.reduce((sum, e) => sum + ((e.kind === 'settlement' && e.amount > 0) || e.kind === 'payout' || e.kind === 'payoutreturn' ? e.amount : 0), 0);
 }
 
 const payoutView = (p: { accountId: string; payoutId: string; amount: number; fee: number; status: string; createdAt?: string; requestedAt?: string; transferId?: string; failureReason?: string; reference?: string; settledAt?: string }) => ({
@@ -251,13 +266,17 @@ async function ledgerPayouts(ledger: Pick<Ledger, 'getPayouts'>, accountId: stri
   }
 }
 
-/** A requested payout the ledger has not taken after this long was refused by it: its hold goes back. */
-const REFUSED_AFTER_MS = 60 * 60_000;
+/**
+ * A requested payout the ledger has not taken after this long was refused by it (the sweep runs
+ * after the writer's drain, which commits or rejects what was queued before it): its hold goes
+ * back, as the reaper's hold sweep would do after the same grace (holds.ts#sweepHolds).
+ */
+const REFUSED_AFTER_MS = 5 * 60_000;
 
 /**
  * The payout sweep: for each open payout, what the ledger says decides. Pending there: send it
  * (once per payout id at the provider) and record the outcome on the ledger. Ended there: the
- * record follows. Not there an hour later: the ledger refused it. A transfer that throws stays
+ * record follows. Not there five minutes later: the ledger refused it. A transfer that throws stays
  * open for the next sweep. Returns what it did.
  */
 export async function sendPayouts(deps: PaymentDeps, ledger: Pick<Ledger, 'getPayouts'>, limit = 50) {
