@@ -66,6 +66,14 @@ export interface ChainFaasConfig {
    */
   readonly signingKeySecretArn?: string;
   /**
+   * ARN of an existing Secrets Manager secret holding the Stripe keys as JSON
+   * (`{ "secretKey": "sk_...", "webhookSecret": "whsec_..." }`). Set: the Lambdas the manifest
+   * marks `payments` use Stripe (PAYMENT_PROVIDER=stripe) and may read it, and nothing else may.
+   * Context key `stripeSecretArn`.
+   * @default - unset: no payment provider (no top-ups, no payouts)
+   */
+  readonly stripeSecretArn?: string;
+  /**
    * The controller's public key (SPKI PEM; literal `\n` sequences are turned into newlines),
    * served by `GET /controller/public-key` without reading the private key.
    * Context key `controllerPublicKey`.
@@ -373,6 +381,9 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
   const secretArn = optionalString('signingKeySecretArn', ctx('signingKeySecretArn'));
   if (secretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(secretArn))
     throw invalid('signingKeySecretArn', secretArn, 'a Secrets Manager secret ARN');
+  const stripeSecretArn = optionalString('stripeSecretArn', ctx('stripeSecretArn'));
+  if (stripeSecretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(stripeSecretArn))
+    throw invalid('stripeSecretArn', stripeSecretArn, 'a Secrets Manager secret ARN');
   return {
     stage,
     lambdaRuntime: oneOf('lambdaRuntime', ctx('lambdaRuntime'), RUNTIMES, d.lambdaRuntime),
@@ -383,6 +394,7 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     apiBurstLimit,
     corsAllowedOrigins: stringList('corsAllowedOrigins', ctx('corsAllowedOrigins'), d.corsAllowedOrigins),
     signingKeySecretArn: secretArn,
+    stripeSecretArn,
     controllerPublicKey: publicKey,
     priceVersion: integer('priceVersion', ctx('priceVersion'), d.priceVersion, 1),
     priceVcpuMs: integer('priceVcpuMs', ctx('priceVcpuMs'), d.priceVcpuMs),
