@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,38 @@ const SET = {
 // Only the SDK's webhook helpers are used from here: no request leaves through this client.
 const sdk = new Stripe('sk_test_unused');
 
+const ROOT = join(__dirname, '..', '..');
+
+/** Compiles the CLI (dist/cli/chainfaas.js) as test/cli does. */
+function buildCli(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'cli', 'tsconfig.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p cli failed:\n${out}`))));
+  });
+}
+
+/** Runs the compiled CLI with a token; never execFileSync: the platform answering it lives in this process. */
+function cli(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const home = mkdtempSync(join(tmpdir(), 'chainfaas-cli-home-'));
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'chainfaas.js'), ...args, '--api-url', platform.apiUrl, '--token', token], {
+      env: { PATH: process.env.PATH, HOME: home, CHAINFAAS_CONFIG: join(home, 'config.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
 beforeAll(async () => {
+  const built = buildCli();
   mock = await startStripeMock();
   const dir = mkdtempSync(join(tmpdir(), 'chainfaas-stripe-'));
   const secretFile = join(dir, 'stripe.json');
@@ -44,6 +76,7 @@ beforeAll(async () => {
   Object.assign(process.env, { ...SET, STRIPE_SECRET_FILE: secretFile, STRIPE_API_BASE: mock.url });
   platform = await startPlatform({ port: 0, dataDir: join(dir, 'data'), log: () => undefined });
   api = new Api(platform.apiUrl);
+  await built;
 }, 300_000);
 
 afterAll(async () => {
@@ -244,4 +277,39 @@ test('card top-ups credited only by verified webhooks; refunds within what jobs 
     await platform.flushLedger();
     expect((await who.get('/account/reconciliation')).body.differences).toEqual([]);
   }
+}, 300_000);
+
+test('CLI: top-up --card prints the checkout page; withdraw and payouts', async () => {
+  const dev = await newUser(api, ['developer']);
+  const token = (dev.api as unknown as { token: string }).token;
+  const card = await cli(token, ['top-up', '5', '--card', '--reference', 'cli-card-1']);
+  expect(card).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Pay 5\.000000 credits by card at:\nhttps:\/\/checkout\.stripe\.com\/\S+\n$/) });
+  const again = await cli(token, ['top-up', '5', '--card', '--reference', 'cli-card-1', '--json']);
+  expect(JSON.parse(again.stdout)).toMatchObject({ reference: 'cli-card-1', status: 'pending', replayed: true, checkoutUrl: expect.stringMatching(/^https:/) });
+  expect(await cli(token, ['top-up', '0.0000001', '--card'])).toMatchObject({ code: 2 });
+  // Without --card, top-up is the direct charge it was (Stripe takes cards only on its page: 402).
+  expect((await cli(token, ['top-up', '5', '--reference', 'cli-direct'])).code).toBe(1);
+
+  // The provider (20 credits of earnings left by the test above) withdraws 10 and lists its payouts.
+  const provider = platform.provider!.token;
+  const asked = await cli(provider, ['withdraw', '10', '--reference', 'cli-w-1']);
+  expect(asked).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Requested payout po_[0-9a-f]+: 10\.000000 credits \(fee 1\.000000, sent 9\.000000\)/) });
+  expect(await cli(provider, ['withdraw', '1000', '--reference', 'cli-w-2'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/withdrawable|insufficient/i) });
+  const paid = await eventually(
+    'the CLI payout to be paid',
+    async () => {
+      await platform.flushLedger();
+      const listed = JSON.parse((await cli(provider, ['payouts', '--json'])).stdout) as any[];
+      return listed.filter((p) => p.status === 'paid').length === 2 ? listed : undefined;
+    },
+    60_000,
+  );
+  expect(paid.filter((p) => p.status === 'paid').map((p) => p.amount).sort()).toEqual([10 * CREDIT, 30 * CREDIT]);
+  const table = await cli(provider, ['payouts']);
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/^PAYOUT\s+STATUS\s+AMOUNT/);
+  expect(table.stdout).toMatch(/paid\s+10\.000000/);
+  expect(table.stdout).toMatch(/failed\s+20\.000000/);
+  const onboard = await cli(provider, ['payouts', 'onboard']);
+  expect(onboard).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Payout account acct_\S+\. Finish setting it up at:\nhttps:\/\/\S+\n$/) });
 }, 300_000);
