@@ -6,6 +6,7 @@ import Stripe from 'stripe';
 import { payoutIdOf } from '../../lambdas/core/use-cases/payments';
 import { startPlatform, Platform } from '../../local/platform';
 import { Api, eventually, newUser } from '../support/api';
+import { Browser, buildPortal, launchBrowser, openAs, screenshot, waitForSelectorOrShow } from '../portal/browser';
 import { startStripeMock, StripeMock } from './stripe-mock';
 
 /**
@@ -67,8 +68,11 @@ function cli(token: string, args: string[]): Promise<{ code: number; stdout: str
   });
 }
 
+let browser: Browser | undefined;
+
 beforeAll(async () => {
   const built = buildCli();
+  buildPortal();
   mock = await startStripeMock();
   const dir = mkdtempSync(join(tmpdir(), 'chainfaas-stripe-'));
   const secretFile = join(dir, 'stripe.json');
@@ -80,6 +84,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await browser?.close();
   await platform?.stop();
   await mock?.stop();
   for (const k of Object.keys(SET)) {
@@ -312,4 +317,50 @@ test('CLI: top-up --card prints the checkout page; withdraw and payouts', async 
   expect(table.stdout).toMatch(/failed\s+20\.000000/);
   const onboard = await cli(provider, ['payouts', 'onboard']);
   expect(onboard).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Payout account acct_\S+\. Finish setting it up at:\nhttps:\/\/\S+\n$/) });
+}, 300_000);
+
+test('portal: top up by card goes to the checkout page; a provider withdraws and sees its payouts and movements', async () => {
+  browser = await launchBrowser();
+  const page = browser.page;
+  const portal = `${platform.apiUrl}/portal/`;
+  // The checkout page is Stripe's: the browser is sent there; here it answers a stand-in.
+  await page.route('https://checkout.stripe.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<h1>Stripe Checkout</h1>' }));
+
+  const dev = await newUser(api, ['developer']);
+  const devToken = (dev.api as unknown as { token: string }).token;
+  await openAs(page, portal, { token: devToken, email: dev.email }, '#/payments', 'Payments');
+  expect(await page.locator('#withdraw-form').count()).toBe(0); // not a provider
+  await page.fill('#card-amount', '7');
+  await Promise.all([page.waitForURL(/^https:\/\/checkout\.stripe\.com\//, { timeout: 30_000 }), page.click('#card-form button[type=submit]')]);
+  await openAs(page, portal, { token: devToken, email: dev.email }, '#/payments', 'Payments');
+  await page.fill('#card-amount', '0.0000001');
+  await page.click('#card-form button[type=submit]');
+  await waitForSelectorOrShow(page, '#card-form .form-error');
+
+  const provider = platform.provider!.token;
+  const providerEmail = (await api.as(provider).get('/me')).body.email as string;
+  await openAs(page, portal, { token: provider, email: providerEmail }, '#/payments', 'Payments');
+  const payoutsText = await page.textContent('#payouts-title + *');
+  expect(payoutsText).toMatch(/paid/);
+  expect(payoutsText).toMatch(/failed/);
+  expect(await page.textContent('#money-title + *')).toMatch(/payoutreturn/);
+  await page.fill('#withdraw-amount', '1000');
+  await page.click('#withdraw-form button[type=submit]');
+  await waitForSelectorOrShow(page, '#withdraw-form .form-error');
+  expect(await page.textContent('#withdraw-form .form-error')).toMatch(/withdrawable|insufficient/i);
+  await page.fill('#withdraw-amount', '10');
+  await page.click('#withdraw-form button[type=submit]');
+  await page.waitForFunction(() => /requested/.test((globalThis as any).document.getElementById('payout-result')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  await screenshot(page, 'payments-provider');
+  const paidNow = await eventually(
+    'the portal payout to be paid',
+    async () => {
+      await platform.flushLedger();
+      const items = (await api.as(provider).get('/account/payouts')).body.items as any[];
+      return items.filter((p) => p.status === 'paid').length === 3 ? items : undefined;
+    },
+    60_000,
+  );
+  expect(paidNow.filter((p) => p.status === 'paid').map((p) => p.amount).sort((a, b) => a - b)).toEqual([10 * CREDIT, 10 * CREDIT, 30 * CREDIT]);
+  expect(browser.console.filter((line) => /error/i.test(line) && !/checkout\.stripe\.com|40[0-9]/.test(line))).toEqual([]);
 }, 300_000);
