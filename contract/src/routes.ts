@@ -169,7 +169,7 @@ export const OPERATIONS = {
     body: R.ConnectBody,
     bodyOptional: true,
     ok: { 200: A.PayoutOnboarding },
-    errors: [400, 401, 403, 503],
+    errors: [400, 401, 403, 409, 503],
   },
   'GET /account/bills': { summary: 'Monthly statements, newest first', ok: { 200: A.Bills }, errors: [401] },
   'GET /account/bills/{month}': {

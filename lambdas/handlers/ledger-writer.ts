@@ -9,6 +9,9 @@ import { ENV } from './manifest';
 
 const deps = depsFromEnv();
 const lanes = Math.max(1, Number(process.env[ENV.ledgerWriterLanes] ?? 1) || 1);
+/** The payout sweep runs after a run that moved something, else at most this often (a retry of a transfer that failed for a while). */
+const PAYOUT_SWEEP_IDLE_MS = 60_000;
+let lastPayoutSweep = 0;
 
 /**
  * The ledger writer: triggered by the outbox table's stream in AWS (and run on a timer in local
@@ -16,9 +19,10 @@ const lanes = Math.max(1, Number(process.env[ENV.ledgerWriterLanes] ?? 1) || 1);
  * transactions in flight, one per lane: use-cases/outbox.ts), then brings the
  * balances read model up to the ledger's committed movements (reporting each job's settlement lag
  * as it is first recorded paid), then sends the payouts the ledger holds pending and records
- * their outcome in the outbox (use-cases/payments.ts#sendPayouts; its errors wait for the next
- * run and never fail this one). Throwing makes the stream retry the batch; entries are only
- * removed once committed, so nothing is lost.
+ * their outcome in the outbox (use-cases/payments.ts#sendPayouts: after a run that committed or
+ * followed something, else once a minute; its errors wait for the next run and never fail this
+ * one). Throwing makes the stream retry the batch; entries are only removed once committed, so
+ * nothing is lost.
  */
 export const handler = middy<unknown, { committed: number; rejected: number; movements: number }, Error, Context>()
   .use(withLambdaContext())
@@ -27,7 +31,8 @@ export const handler = middy<unknown, { committed: number; rejected: number; mov
     const { committed, rejected } = await drainOutbox(deps.outbox, ledger, { lanes });
     const total = { committed, rejected, movements: 0 };
     total.movements = await catchUpBalances(ledger, deps.balances, deps.jobs, total.committed > 0 ? 200 : 20, { telemetry: deps.telemetry, now: deps.now });
-    if (deps.payments?.transfer) {
+    if (deps.payments?.transfer && (committed > 0 || total.movements > 0 || Date.now() - lastPayoutSweep > PAYOUT_SWEEP_IDLE_MS)) {
+      lastPayoutSweep = Date.now();
       await sendPayouts(deps, ledger).catch((err: unknown) => deps.telemetry.error('payout sweep failed; the next run retries it', { error: (err as Error).message }));
     }
     return total;

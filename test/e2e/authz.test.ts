@@ -402,7 +402,7 @@ const CROSS_USER: () => Record<string, Case[]> = () => ({
   ],
   // Card top-ups and payouts (test payment provider here: no checkout page, no webhook, no payout account; test/payments/ runs Stripe's).
   'POST /account/card-top-ups': [
-    { name: 'no checkout page with the test provider; nothing recorded for anyone', run: () => w.mallory.post('/account/card-top-ups', { amount: 1_000_000, reference: `authz-card-${Date.now()}` }), status: 503 },
+    { name: 'no checkout page with the test provider; nothing recorded for anyone', run: () => w.mallory.post('/account/card-top-ups', { amount: 1_000_000, reference: `authz-card-${Date.now()}` }), status: 409 },
   ],
   'POST /payments/webhook': [
     {
@@ -413,7 +413,7 @@ const CROSS_USER: () => Record<string, Case[]> = () => ({
         expect((await w.alice.get('/account')).body.balance).toBe(before);
         return res;
       },
-      status: 503,
+      status: 409,
     },
   ],
   'POST /account/payouts': [
@@ -429,7 +429,7 @@ const CROSS_USER: () => Record<string, Case[]> = () => ({
     },
   ],
   'GET /account/payouts': [{ name: "mallory's own payouts only", run: async () => expectSelf(await w.mallory.get('/account/payouts'), 'accountId'), status: 200 }],
-  'POST /account/payouts/onboarding': [{ name: 'no payout account with the test provider', run: () => w.mallory.post('/account/payouts/onboarding', {}), status: 503 }],
+  'POST /account/payouts/onboarding': [{ name: 'no payout account with the test provider', run: () => w.mallory.post('/account/payouts/onboarding', {}), status: 409 }],
   'GET /account/bills': [{ name: "mallory's own bills only", run: async () => expectSelf(await w.mallory.get('/account/bills'), 'accountId'), status: 200 }],
   'GET /account/bills/{month}': [
     { name: "mallory's own statement only", run: async () => expectSelf(await w.mallory.get(`/account/bills/${new Date().toISOString().slice(0, 7)}`), 'accountId'), status: 200 },

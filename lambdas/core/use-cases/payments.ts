@@ -61,7 +61,7 @@ export async function cardTopUp(deps: PaymentDeps, user: User, body: unknown) {
   const req = parse(CardTopUpBody, body);
   const billing = store(deps);
   const payments = provider(deps);
-  if (!payments.checkout || !billing.getTopUp) throw new DomainError('unavailable', `the payment provider ${payments.name} takes no card top-ups`);
+  if (!payments.checkout || !billing.getTopUp) throw conflict(`this platform's payment provider (${payments.name}) takes no card top-ups: use POST /account/top-ups`);
   // Checked before anything is recorded: a refused amount leaves no pending top-up behind.
   const unit = payments.unit ?? 1;
   if (req.amount % unit !== 0) throw new DomainError('invalid_request', `amount: card top-ups are whole minor units of the currency: a multiple of ${unit} micro-credits`, 'amount', { unit });
@@ -100,7 +100,7 @@ const cardView = (r: { accountId: string; reference: string; amount: number; sta
  */
 export async function paymentWebhook(deps: PaymentDeps, rawBody: string, signature: string | undefined) {
   const payments = provider(deps);
-  if (!payments.verifyWebhook) throw new DomainError('unavailable', `the payment provider ${payments.name} sends no webhooks`);
+  if (!payments.verifyWebhook) throw conflict(`this platform's payment provider (${payments.name}) sends no webhooks`);
   const event = await payments.verifyWebhook(rawBody, signature);
   const billing = store(deps);
   if (await billing.eventHandled?.(event.eventId)) return { eventId: event.eventId, outcome: 'duplicate' as const };
@@ -178,7 +178,7 @@ export async function payoutOnboarding(deps: PaymentDeps, user: User, body: unkn
   const req = parse(ConnectBody, body ?? {});
   const payments = provider(deps);
   const billing = store(deps);
-  if (!payments.connect || !billing.setConnectedAccount) throw new DomainError('unavailable', `the payment provider ${payments.name} needs no payout account`);
+  if (!payments.connect || !billing.setConnectedAccount) throw conflict(`this platform's payment provider (${payments.name}) needs no payout account: withdraw directly`);
   const existing = await billing.getConnectedAccount?.(user.userId);
   const back = returnUrl(deps, req.returnUrl, '#/payouts');
   const linked = await payments.connect({ accountId: user.userId, existing, returnUrl: back, refreshUrl: back });
@@ -195,7 +195,7 @@ export async function withdraw(deps: PaymentDeps, ledger: Pick<Ledger, 'getAccou
   const req = parse(WithdrawBody, body);
   const payments = provider(deps);
   const billing = store(deps);
-  if (!payments.transfer || !billing.createPayout || !deps.balances.placeHold) throw new DomainError('unavailable', `payouts are not available with the payment provider ${payments.name}`);
+  if (!payments.transfer || !billing.createPayout || !deps.balances.placeHold) throw conflict(`this platform's payment provider (${payments.name}) makes no payouts`);
   const policy = deps.payoutPolicy ?? DEFAULT_PAYOUT_POLICY;
   if (req.amount < policy.minimum) throw new DomainError('invalid_request', `amount: the smallest payout is ${policy.minimum} micro-credits`, 'amount', { minimum: policy.minimum });
   if (req.amount <= policy.fee) throw new DomainError('invalid_request', `amount: must be above the payout fee of ${policy.fee} micro-credits`, 'amount', { fee: policy.fee });
