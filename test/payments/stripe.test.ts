@@ -7,7 +7,7 @@ import { payoutIdOf, sendPayouts } from '../../lambdas/core/use-cases/payments';
 import { depsFromEnv, ledgerFromEnv } from '../../lambdas/adapters/deps';
 import { startPlatform, Platform } from '../../local/platform';
 import { Api, eventually, newUser } from '../support/api';
-import { Browser, buildPortal, launchBrowser, openAs, screenshot, waitForSelectorOrShow } from '../portal/browser';
+import { Browser, buildPortal, horizontalOverflow, launchBrowser, openAs, screenshot, waitForSelectorOrShow } from '../portal/browser';
 import { startStripeMock, StripeMock } from './stripe-mock';
 
 /**
@@ -360,6 +360,14 @@ test('portal: top up by card goes to the checkout page; a provider withdraws and
   await page.click('#withdraw-form button[type=submit]');
   await page.waitForFunction(() => /requested/.test((globalThis as any).document.getElementById('payout-result')?.textContent ?? ''), undefined, { timeout: 30_000 });
   await screenshot(page, 'payments-provider');
+  // Readable on a narrow screen, the navigation with it.
+  await page.setViewportSize({ width: 360, height: 740 });
+  try {
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'payments-provider-narrow');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
   const paidNow = await eventually(
     'the portal payout to be paid',
     async () => {
