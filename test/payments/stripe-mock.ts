@@ -9,13 +9,16 @@ import { join } from 'node:path';
  * stripe-mock (Stripe's own mock of its API, installed by local/setup.sh) on a free port, and a
  * refusing proxy in front of it: stripe-mock is stateless and never refuses a well-formed request,
  * so the proxy answers the transfers a test names with the error Stripe answers a connected account
- * that cannot receive transfers; everything else reaches stripe-mock unchanged.
+ * that cannot receive transfers, and lists the transfers a test says Stripe already made;
+ * everything else reaches stripe-mock unchanged.
  */
 export interface StripeMock {
   /** The proxy's base URL (what STRIPE_API_BASE points at). */
   url: string;
   /** Transfer groups (payout ids) whose transfer Stripe refuses. */
   refuseTransfers: Set<string>;
+  /** Transfers Stripe already holds, by transfer group (payout id): what listing them answers (stripe-mock keeps none). */
+  earlierTransfers: Map<string, string>;
   /** Requests seen, as `METHOD /path`. */
   requests: string[];
   stop(): Promise<void>;
@@ -56,6 +59,7 @@ export async function startStripeMock(): Promise<StripeMock> {
   const child = spawn(stripeMockBinary(), ['-http-addr', `127.0.0.1:${port}`, '-https-addr', '127.0.0.1:0'], { stdio: 'ignore' });
   await waitForPort(port, child);
   const refuseTransfers = new Set<string>();
+  const earlierTransfers = new Map<string, string>();
   const requests: string[] = [];
   const proxy: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -63,6 +67,13 @@ export async function startStripeMock(): Promise<StripeMock> {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       requests.push(`${req.method} ${req.url?.split('?')[0]}`);
+      const listed = req.method === 'GET' && req.url?.startsWith('/v1/transfers?') ? new URL(req.url, 'http://x').searchParams.get('transfer_group') : null;
+      if (listed && earlierTransfers.has(listed)) {
+        const id = earlierTransfers.get(listed) as string;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', url: '/v1/transfers', has_more: false, data: [{ id, object: 'transfer', amount: 1, currency: 'usd', transfer_group: listed, metadata: { payoutId: listed } }] }));
+        return;
+      }
       if (req.method === 'POST' && req.url === '/v1/transfers') {
         const group = new URLSearchParams(body.toString('utf8')).get('transfer_group');
         if (group && refuseTransfers.has(group)) {
@@ -96,6 +107,7 @@ export async function startStripeMock(): Promise<StripeMock> {
   return {
     url,
     refuseTransfers,
+    earlierTransfers,
     requests,
     stop: async () => {
       await new Promise((resolve) => proxy.close(resolve));
