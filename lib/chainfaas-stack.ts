@@ -161,6 +161,7 @@ export class ChainFaasStack extends Stack {
         stripeSecret.grantRead(fn);
         fn.addEnvironment(ENV.paymentProvider, 'stripe');
         fn.addEnvironment(ENV.payments.stripeSecretArn, stripeSecret.secretArn);
+        if (config.paymentsPortalUrl) fn.addEnvironment(ENV.payments.portalUrl, config.paymentsPortalUrl);
       }
       functions[name] = fn;
     }

@@ -74,6 +74,12 @@ export interface ChainFaasConfig {
    */
   readonly stripeSecretArn?: string;
   /**
+   * The portal's URL (e.g. `https://chainfaas.example/`): Stripe's checkout and onboarding pages
+   * send users back under it, and return URLs elsewhere are refused. Context key `paymentsPortalUrl`.
+   * @default - unset: back to `http://localhost:3000/` unless the request names a return URL
+   */
+  readonly paymentsPortalUrl?: string;
+  /**
    * The controller's public key (SPKI PEM; literal `\n` sequences are turned into newlines),
    * served by `GET /controller/public-key` without reading the private key.
    * Context key `controllerPublicKey`.
@@ -384,6 +390,8 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
   const stripeSecretArn = optionalString('stripeSecretArn', ctx('stripeSecretArn'));
   if (stripeSecretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(stripeSecretArn))
     throw invalid('stripeSecretArn', stripeSecretArn, 'a Secrets Manager secret ARN');
+  const paymentsPortalUrl = optionalString('paymentsPortalUrl', ctx('paymentsPortalUrl'));
+  if (paymentsPortalUrl !== undefined && !/^https:\/\/[^\s/]+\/$/.test(paymentsPortalUrl)) throw invalid('paymentsPortalUrl', paymentsPortalUrl, 'an https URL ending in /');
   return {
     stage,
     lambdaRuntime: oneOf('lambdaRuntime', ctx('lambdaRuntime'), RUNTIMES, d.lambdaRuntime),
@@ -395,6 +403,7 @@ export function configFromContext(scope: Construct): ChainFaasConfig {
     corsAllowedOrigins: stringList('corsAllowedOrigins', ctx('corsAllowedOrigins'), d.corsAllowedOrigins),
     signingKeySecretArn: secretArn,
     stripeSecretArn,
+    paymentsPortalUrl,
     controllerPublicKey: publicKey,
     priceVersion: integer('priceVersion', ctx('priceVersion'), d.priceVersion, 1),
     priceVcpuMs: integer('priceVcpuMs', ctx('priceVcpuMs'), d.priceVcpuMs),

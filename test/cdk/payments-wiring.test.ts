@@ -1,4 +1,5 @@
-import type { CfnResource } from 'aws-cdk-lib';
+import { App, type CfnResource } from 'aws-cdk-lib';
+import { configFromContext } from '../../lib/config';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV, HANDLERS, ROUTES, type HandlerName } from '../../lambdas/handlers/manifest';
 import { actionsOf, resourcesOf, statementsOfRole, synthControllerStack, type SynthesisedStack } from './helpers';
@@ -14,7 +15,7 @@ const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:chainfaas/stri
 let synth: SynthesisedStack;
 let bare: SynthesisedStack;
 beforeAll(() => {
-  synth = synthControllerStack({ stripeSecretArn: ARN });
+  synth = synthControllerStack({ stripeSecretArn: ARN, paymentsPortalUrl: 'https://portal.example/' });
   bare = synthControllerStack();
 });
 
@@ -30,7 +31,12 @@ test('only the payments Lambdas read the Stripe secret and use Stripe', () => {
   expect(payments.sort()).toEqual(['billing', 'ledgerWriter']);
   for (const name of HANDLER_NAMES) {
     expect({ name, reads: readsStripe(synth, name) }).toEqual({ name, reads: HANDLERS[name].payments === true });
-    if (HANDLERS[name].payments) expect(env(synth, name)).toMatchObject({ [ENV.paymentProvider]: 'stripe', [ENV.payments.stripeSecretArn]: expect.stringContaining('chainfaas/stripe') });
+    if (HANDLERS[name].payments)
+      expect(env(synth, name)).toMatchObject({
+        [ENV.paymentProvider]: 'stripe',
+        [ENV.payments.stripeSecretArn]: expect.stringContaining('chainfaas/stripe'),
+        [ENV.payments.portalUrl]: 'https://portal.example/',
+      });
     else expect(env(synth, name)[ENV.payments.stripeSecretArn]).toBeUndefined();
   }
 });
@@ -47,4 +53,11 @@ test("the webhook route is public (Stripe's signature is its authentication) and
   const route = Object.values(synth.template.findResources('AWS::ApiGatewayV2::Route')).find((r) => r.Properties.RouteKey === 'POST /payments/webhook');
   expect(route).toBeDefined();
   expect(route!.Properties.AuthorizationType ?? 'NONE').toBe('NONE');
+});
+
+test('the payment context keys are checked at synth, naming the key', () => {
+  const read = (context: Record<string, unknown>) => configFromContext(new App({ context }));
+  expect(read({ stripeSecretArn: ARN, paymentsPortalUrl: 'https://portal.example/' })).toMatchObject({ stripeSecretArn: ARN, paymentsPortalUrl: 'https://portal.example/' });
+  expect(() => read({ stripeSecretArn: 'my-stripe-secret' })).toThrow(/stripeSecretArn/);
+  expect(() => read({ paymentsPortalUrl: 'http://portal.example/' })).toThrow(/paymentsPortalUrl/);
 });
