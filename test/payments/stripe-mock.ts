@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, IncomingMessage, request, Server, ServerResponse } from 'node:http';
 import { AddressInfo, createServer as createNetServer } from 'node:net';
@@ -25,7 +25,13 @@ export interface StripeMock {
 }
 
 export function stripeMockBinary(): string {
-  const gopath = process.env.GOPATH ?? join(homedir(), 'go');
+  // Where `go install` put it (local/setup.sh): GOPATH's bin, as `go env` says.
+  let gopath = join(homedir(), 'go');
+  try {
+    gopath = execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim().split(':')[0] || gopath;
+  } catch {
+    // no go on PATH: the default GOPATH
+  }
   const bin = join(gopath, 'bin', 'stripe-mock');
   if (!existsSync(bin)) throw new Error(`stripe-mock is not installed at ${bin}: run local/setup.sh (go install github.com/stripe/stripe-mock@v0.203.0)`);
   return bin;
