@@ -303,6 +303,7 @@ export interface BillingStore {
   approveTopUp?(accountId: string, reference: string, paidAmount: number): Promise<boolean>;
   linkPayment?(link: PaymentLink): Promise<void>;
   getPaymentLink?(paymentId: string): Promise<PaymentLink | undefined>;
+  getReversal?(reference: string): Promise<ReversalRecord | undefined>;
   /** Records a reversal unless its reference exists; returns the stored one then. */
   createReversal?(record: ReversalRecord): Promise<{ created: true } | { created: false; existing: ReversalRecord }>;
   /** Whether a webhook event was handled already; `markEventHandled` records it after it was. */

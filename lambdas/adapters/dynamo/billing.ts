@@ -121,6 +121,11 @@ export class DynamoBillingStore implements BillingStore {
     return item ? { paymentId, accountId: item.owner as string, reference: item.reference as string } : undefined;
   }
 
+  async getReversal(reference: string): Promise<ReversalRecord | undefined> {
+    const item = await this.get(`reversal#${reference}`);
+    return item ? ({ ...item, reference } as unknown as ReversalRecord) : undefined;
+  }
+
   async createReversal(record: ReversalRecord): Promise<{ created: true } | { created: false; existing: ReversalRecord }> {
     return this.createOnce(`reversal#${record.reference}`, record) as Promise<{ created: true } | { created: false; existing: ReversalRecord }>;
   }

@@ -144,6 +144,12 @@ async function reverse(deps: PaymentDeps, reference: string, paymentId: string, 
   if (!link) throw conflict(`payment ${paymentId} is not known yet; the provider will retry`);
   const accountId = link.accountId;
   if (!billing.createReversal || !deps.balances.placeHold) throw new DomainError('unavailable', 'reversals need the balances read model');
+  // Taken before (the same refund under another event): queue what it took again, hold nothing new.
+  const earlier = await billing.getReversal?.(reference);
+  if (earlier) {
+    if (earlier.taken > 0) await deps.outbox.append(accountId, [{ type: 'ReverseTopUp', accountId, amount: earlier.taken, reference }]);
+    return 'already-reversed';
+  }
   // Reserve what can be taken now, in the same conditional write as job holds; retry if it moved.
   let taken = 0;
   for (let tries = 0; tries < 5 && taken === 0; tries++) {
@@ -154,7 +160,7 @@ async function reverse(deps: PaymentDeps, reference: string, paymentId: string, 
   }
   const created = await billing.createReversal({ reference, accountId, amount, taken, createdAt: nowIso(deps) });
   if (!created.created) {
-    // Handled before (the event came again): give back what this copy reserved.
+    // A copy of the event handled at the same moment: give back what this copy reserved, if it differs.
     if (taken > 0 && created.existing.taken !== taken) await deps.balances.releaseHold?.(reference);
     taken = created.existing.taken;
     if (taken > 0) await deps.outbox.append(accountId, [{ type: 'ReverseTopUp', accountId, amount: taken, reference }]);
