@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PLATFORM_NODE, requireNode } from '../contract/src/node-support';
 import { ApiClient, ApiError, describeError } from '../portal/src/client';
 import { FlagSpec, flagHelp, parseArgs, UsageError } from './args';
-import { COMMANDS, Command, ConfigError, Context, EXIT } from './commands';
+import { COMMANDS } from './all-commands';
+import { Command, ConfigError, Context, EXIT } from './commands';
 import { configPath, readConfig, SavedConfig } from './config';
 import { Io } from './output';
 

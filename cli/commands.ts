@@ -80,7 +80,7 @@ async function resolveFunctionId(api: ApiClient, ref: string): Promise<string> {
  * answer as JSON (`--json`, through `json` when the script-facing shape differs) or for people
  * (`show`). Exit 0; errors propagate to chainfaas.ts, which maps them to exit codes.
  */
-function fetchAndShow<T>(spec: Omit<Command, 'run'> & {
+export function fetchAndShow<T>(spec: Omit<Command, 'run'> & {
   /** Positional argument names, in order (all required). */
   args?: string[];
   fetch(ctx: Context, args: string[]): Promise<T>;

@@ -6,6 +6,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV, HANDLERS, type HandlerName } from '../lambdas/handlers/manifest';
 import { DEFAULT_CONFIG, METRICS_NAMESPACE, controllerEnvironment, observabilityEnvironment, serviceName, type ChainFaasConfig } from './config';
@@ -133,6 +134,13 @@ export class ChainFaasStack extends Stack {
 
     this.fabric = this.createFabric(config, dataRemoval === RemovalPolicy.RETAIN);
 
+    // Issue #21: the Stripe keys, read only by the Lambdas the manifest marks `payments`.
+    const stripeArn = config.stripeSecretArn;
+    const stripeSecret = !stripeArn
+      ? undefined
+      : /-[A-Za-z0-9]{6}$/.test(stripeArn)
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'StripeSecret', stripeArn)
+        : secretsmanager.Secret.fromSecretPartialArn(this, 'StripeSecret', stripeArn);
     const shared = { ...controllerEnvironment(config), ...observabilityEnvironment(config) };
     const functions = {} as Record<HandlerName, PlatformFunction>;
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
@@ -155,6 +163,12 @@ export class ChainFaasStack extends Stack {
       if (spec.signingKey) this.signingKey.bindPrivateKey(fn);
       else this.signingKey.bindPublicKey(fn);
       if (spec.ledger) this.fabric?.bindClient(fn);
+      if (spec.payments && stripeSecret) {
+        stripeSecret.grantRead(fn);
+        fn.addEnvironment(ENV.paymentProvider, 'stripe');
+        fn.addEnvironment(ENV.payments.stripeSecretArn, stripeSecret.secretArn);
+        if (config.paymentsPortalUrl) fn.addEnvironment(ENV.payments.portalUrl, config.paymentsPortalUrl);
+      }
       functions[name] = fn;
     }
     this.functions = functions;

@@ -66,6 +66,20 @@ export interface ChainFaasConfig {
    */
   readonly signingKeySecretArn?: string;
   /**
+   * ARN of an existing Secrets Manager secret holding the Stripe keys as JSON
+   * (`{ "secretKey": "sk_...", "webhookSecret": "whsec_..." }`). Set: the Lambdas the manifest
+   * marks `payments` use Stripe (PAYMENT_PROVIDER=stripe) and may read it, and nothing else may.
+   * Context key `stripeSecretArn`.
+   * @default - unset: no payment provider (no top-ups, no payouts)
+   */
+  readonly stripeSecretArn?: string;
+  /**
+   * The portal's URL (e.g. `https://chainfaas.example/`): Stripe's checkout and onboarding pages
+   * send users back under it, and return URLs elsewhere are refused. Context key `paymentsPortalUrl`.
+   * @default - unset: back to `http://localhost:3000/` unless the request names a return URL
+   */
+  readonly paymentsPortalUrl?: string;
+  /**
    * The controller's public key (SPKI PEM; literal `\n` sequences are turned into newlines),
    * served by `GET /controller/public-key` without reading the private key.
    * Context key `controllerPublicKey`.
@@ -397,6 +411,11 @@ export function configFromContext(scope: Construct, settings: Readonly<Record<st
   const secretArn = optionalString('signingKeySecretArn', ctx('signingKeySecretArn'));
   if (secretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(secretArn))
     throw invalid('signingKeySecretArn', secretArn, 'a Secrets Manager secret ARN');
+  const stripeSecretArn = optionalString('stripeSecretArn', ctx('stripeSecretArn'));
+  if (stripeSecretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:/.test(stripeSecretArn))
+    throw invalid('stripeSecretArn', stripeSecretArn, 'a Secrets Manager secret ARN');
+  const paymentsPortalUrl = optionalString('paymentsPortalUrl', ctx('paymentsPortalUrl'));
+  if (paymentsPortalUrl !== undefined && !/^https:\/\/[^\s/]+\/$/.test(paymentsPortalUrl)) throw invalid('paymentsPortalUrl', paymentsPortalUrl, 'an https URL ending in /');
   return {
     stage,
     lambdaRuntime: oneOf('lambdaRuntime', ctx('lambdaRuntime'), RUNTIMES, d.lambdaRuntime),
@@ -407,6 +426,8 @@ export function configFromContext(scope: Construct, settings: Readonly<Record<st
     apiBurstLimit,
     corsAllowedOrigins: stringList('corsAllowedOrigins', ctx('corsAllowedOrigins'), d.corsAllowedOrigins),
     signingKeySecretArn: secretArn,
+    stripeSecretArn,
+    paymentsPortalUrl,
     controllerPublicKey: publicKey,
     priceVersion: integer('priceVersion', ctx('priceVersion'), d.priceVersion, 1),
     priceVcpuMs: integer('priceVcpuMs', ctx('priceVcpuMs'), d.priceVcpuMs),

@@ -113,4 +113,11 @@ if [ "$("$iac_venv/bin/cfn-lint" --version 2>/dev/null)" != "cfn-lint $CFN_LINT_
   { python3 -m venv "$iac_venv" && "$iac_venv/bin/pip" install -q --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "checkov==$CHECKOV_VERSION"; } \
     >/tmp/chainfaas-pip-iac.log 2>&1 || { tail -30 /tmp/chainfaas-pip-iac.log >&2; exit 1; }
 fi
+# stripe-mock (Stripe's own mock of its API) for the payment adapter's tests, pinned, from the Go module proxy.
+STRIPE_MOCK_VERSION=v0.203.0
+stripe_mock="$(go env GOPATH)/bin/stripe-mock"
+if [ ! -x "$stripe_mock" ] || ! go version -m "$stripe_mock" 2>/dev/null | grep -q "mod.*github.com/stripe/stripe-mock.*$STRIPE_MOCK_VERSION"; then
+  say "installing stripe-mock $STRIPE_MOCK_VERSION"
+  go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+fi
 say "ready"

@@ -1,6 +1,7 @@
 import { openAccount, topUp } from './accounts';
 import { confirmReceipt, createJob, failJob, registerProvider, setRuntime } from './jobs';
 import { payBill, setTerms } from './invoicing';
+import { completePayout, failPayout, requestPayout, reverseTopUp } from './payouts';
 import { EventResult } from './models';
 import type { Applied, Tx } from './state';
 import { parseJsonArg, requireObject } from './validate';
@@ -43,6 +44,14 @@ function applyEvent(tx: Tx, input: unknown): Promise<Applied> {
       return setTerms(tx, event.accountId, event.terms, event.creditLimit);
     case 'PayBill':
       return payBill(tx, event.accountId, event.month, event.amount);
+    case 'RequestPayout':
+      return requestPayout(tx, event.accountId, event.payoutId, event.amount, event.fee);
+    case 'CompletePayout':
+      return completePayout(tx, event.accountId, event.payoutId, event.transferId);
+    case 'FailPayout':
+      return failPayout(tx, event.accountId, event.payoutId, event.reason);
+    case 'ReverseTopUp':
+      return reverseTopUp(tx, event.accountId, event.amount, event.reference);
     case 'RegisterProvider':
       return registerProvider(tx, event.providerId, event.accountId, event.publicKeyPem);
     case 'CreateJob':

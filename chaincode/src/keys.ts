@@ -25,6 +25,10 @@ export const keys = {
   terms: (s: TxState, accountId: string) => s.key('terms', [accountId]),
   /** What an invoice-terms account owes for one month (`YYYY-MM`, the month its jobs were created on the ledger). */
   invoice: (s: TxState, accountId: string, month: string) => s.key('invoice', [accountId, month]),
+  /** A provider's payout: pending, then paid or failed (payouts.ts). */
+  payout: (s: TxState, accountId: string, payoutId: string) => s.key('payout', [accountId, payoutId]),
+  /** A reversed (refunded or disputed) top-up, once per reference. */
+  reversal: (s: TxState, reference: string) => s.key('reversal', [reference]),
 };
 
 /** Object types for partial-key listings (the first argument of `TxState.listByPartialKey`). */
@@ -35,4 +39,5 @@ export const keyTypes = {
   balanceDelta: 'balance',
   entry: 'entry',
   invoice: 'invoice',
+  payout: 'payout',
 } as const;

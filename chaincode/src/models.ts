@@ -111,8 +111,12 @@ export class AccountEntry {
   @Property('timestamp', 'string') timestamp = '';
   /** positive = credit, negative = debit */
   @Property('amount', 'number') amount = 0;
-  @Property('kind', 'string') kind: 'topup' | 'settlement' | 'billpayment' = 'topup';
-  /** The top-up's payment reference, the settled job's id, or the paid bill's reference (`bill:<account>:<month>`). */
+  @Property('kind', 'string') kind: 'topup' | 'settlement' | 'billpayment' | 'payout' | 'payoutreturn' | 'reversal' = 'topup';
+  /**
+   * The top-up's payment reference, the settled job's id, the paid bill's reference
+   * (`bill:<account>:<month>`), a payout's (`payout:<payoutId>`, its request and its return) or a
+   * reversal's (the refund's or dispute's reference).
+   */
   @Property('reference', 'string') reference = '';
 }
 
@@ -224,6 +228,46 @@ export class BalanceMovements {
   @Property('billPayments', 'BillPaymentMovement[]') billPayments?: BillPaymentMovement[];
   /** Accounts whose payment terms changed; absent in events of older chaincode versions. */
   @Property('terms', 'TermsMovement[]') terms?: TermsMovement[];
+  /** Payouts, their returns and reversals; absent in events of older chaincode versions. */
+  @Property('adjustments', 'AdjustmentMovement[]') adjustments?: AdjustmentMovement[];
+}
+
+/** A provider's withdrawal: moved out of the balance when requested, then paid or returned once (payouts.ts). */
+@DataType()
+export class Payout {
+  @Property('payoutId', 'string') payoutId = '';
+  @Property('accountId', 'string') accountId = '';
+  /** Micro-credits taken from the balance; the transfer sends `amount - fee`. */
+  @Property('amount', 'number') amount = 0;
+  @Property('fee', 'number') fee = 0;
+  @Property('status', 'string') status: 'pending' | 'paid' | 'failed' = 'pending';
+  @Property('requestedAt', 'string') requestedAt = '';
+  @Property('requestedTxId', 'string') requestedTxId = '';
+  /** The payment provider's transfer, when paid. */
+  @Property('transferId', 'string') transferId?: string;
+  @Property('failureReason', 'string') failureReason?: string;
+  @Property('settledAt', 'string') settledAt?: string;
+  @Property('settledTxId', 'string') settledTxId?: string;
+}
+
+/** A top-up taken back (refund, dispute), kept under its reference so that it is taken once. */
+@DataType()
+export class Reversal {
+  @Property('reference', 'string') reference = '';
+  @Property('accountId', 'string') accountId = '';
+  @Property('amount', 'number') amount = 0;
+  @Property('txId', 'string') txId = '';
+  @Property('timestamp', 'string') timestamp = '';
+}
+
+/** A balance change outside settlement, top-up and bill payment (a payout, its return, a reversal), signed, in the `BalanceMovements` event. */
+@DataType()
+export class AdjustmentMovement {
+  @Property('accountId', 'string') accountId = '';
+  /** Negative for a payout or a reversal, positive for a returned payout. */
+  @Property('amount', 'number') amount = 0;
+  @Property('kind', 'string') kind: 'payout' | 'payoutreturn' | 'reversal' = 'payout';
+  @Property('reference', 'string') reference = '';
 }
 
 /** The result of one event in `SubmitBatch`. */

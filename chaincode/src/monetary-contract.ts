@@ -3,12 +3,13 @@ import { accountBalance, accountHistory, openAccount, topUp } from './accounts';
 import { getAccount } from './balances';
 import { accountBilling, payBill, setTerms } from './invoicing';
 import { MONETARY_CONTRACT } from './names';
+import { payoutsOf } from './payouts';
 import { controllerSubmit, evaluate } from './run';
 import { parseIntegerArg, requireId } from './validate';
 
 /**
  * The monetary ledger: accounts, top-ups and balances in integer micro-credits, payment terms
- * and invoices (invoicing.ts). Settlement (the
+ * and invoices (invoicing.ts), payouts and reversals (payouts.ts: written through `SubmitBatch`). Settlement (the
  * developer-to-provider transfer) is not a transaction of its own: it runs inside the monitoring
  * transaction that completes a job (settlement.ts), so a job is paid exactly when it is complete.
  */
@@ -63,6 +64,13 @@ export class MonetaryContract extends Contract {
   @Returns('string')
   async GetBilling(ctx: Context, accountId: string): Promise<string> {
     return evaluate(ctx, (tx) => accountBilling(tx, accountId));
+  }
+
+  /** The account's payouts (payouts.ts): pending, paid or failed. Refused for an unknown account. */
+  @Transaction(false)
+  @Returns('string')
+  async GetPayouts(ctx: Context, accountId: string): Promise<string> {
+    return evaluate(ctx, (tx) => payoutsOf(tx, accountId));
   }
 
   /** The account's balance, micro-credits (a JSON number). Refused for an unknown account. */

@@ -1,6 +1,6 @@
 import type { Context } from 'fabric-contract-api';
 import { canonicalJson } from './canonical-json';
-import { BalanceMovements, BillPaymentMovement, Settlement, TermsMovement, TopUpMovement } from './models';
+import { AdjustmentMovement, BalanceMovements, BillPaymentMovement, Settlement, TermsMovement, TopUpMovement } from './models';
 import { BALANCE_MOVEMENTS_EVENT } from './names';
 
 /** 'applied' when an operation changed state, 'duplicate' when it repeated one exactly and changed nothing. */
@@ -166,6 +166,7 @@ export class Tx {
   readonly topUps: TopUpMovement[] = [];
   readonly billPayments: BillPaymentMovement[] = [];
   readonly terms: TermsMovement[] = [];
+  readonly adjustments: AdjustmentMovement[] = [];
   /** Next sequence number for per-transaction keys; shared with forks through the root. */
   private sequence = 0;
 
@@ -205,6 +206,7 @@ export class Tx {
     this.parent.topUps.push(...this.topUps);
     this.parent.billPayments.push(...this.billPayments);
     this.parent.terms.push(...this.terms);
+    this.parent.adjustments.push(...this.adjustments);
   }
 
   /**
@@ -214,11 +216,12 @@ export class Tx {
   async commit(): Promise<void> {
     if (this.parent) throw new Error('commit the root transaction, not a fork');
     await this.state.flush();
-    if (this.settlements.length > 0 || this.topUps.length > 0 || this.billPayments.length > 0 || this.terms.length > 0) {
+    if (this.settlements.length > 0 || this.topUps.length > 0 || this.billPayments.length > 0 || this.terms.length > 0 || this.adjustments.length > 0) {
       const movements: BalanceMovements = { txId: this.txId, timestamp: this.timestamp, settlements: this.settlements, topUps: this.topUps };
       // Listed only when present, so the events of transactions without them read as before.
       if (this.billPayments.length > 0) movements.billPayments = this.billPayments;
       if (this.terms.length > 0) movements.terms = this.terms;
+      if (this.adjustments.length > 0) movements.adjustments = this.adjustments;
       this.ctx.stub.setEvent(BALANCE_MOVEMENTS_EVENT, Buffer.from(canonicalJson(movements), 'utf8'));
     }
   }

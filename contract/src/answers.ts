@@ -317,6 +317,42 @@ export const TopUp = z.looseObject({
 });
 export type TopUp = z.infer<typeof TopUp>;
 
+/** A card top-up: pending with its checkout page until the provider's webhook credits it. */
+export const CardTopUp = z.looseObject({
+  accountId: z.string(),
+  reference: z.string(),
+  amount: micro,
+  status: z.string(),
+  sessionId: z.string().optional(),
+  checkoutUrl: z.string().optional(),
+  paidAmount: micro.optional(),
+  createdAt: z.string().optional(),
+  replayed: z.boolean().optional(),
+});
+export type CardTopUp = z.infer<typeof CardTopUp>;
+
+/** A provider's payout: `requested`, then on the ledger `pending`, `paid` or `failed` (its amount returned). */
+export const Payout = z.looseObject({
+  payoutId: z.string(),
+  accountId: z.string(),
+  reference: z.string().optional(),
+  amount: micro,
+  fee: micro,
+  net: micro,
+  status: z.string(),
+  requestedAt: z.string().optional(),
+  settledAt: z.string().optional(),
+  transferId: z.string().optional(),
+  failureReason: z.string().optional(),
+  replayed: z.boolean().optional(),
+});
+export type Payout = z.infer<typeof Payout>;
+export const Payouts = z.looseObject({ accountId: z.string(), items: z.array(Payout) });
+export type Payouts = z.infer<typeof Payouts>;
+export const PayoutOnboarding = z.looseObject({ accountId: z.string(), connectedAccountId: z.string(), onboardingUrl: z.string() });
+export type PayoutOnboarding = z.infer<typeof PayoutOnboarding>;
+export const WebhookReceipt = z.looseObject({ eventId: z.string(), outcome: z.string() });
+
 export const BillLine = z.looseObject({ functionId: z.string(), jobs: count, runtimeMs: count, cost: micro });
 export type BillLine = z.infer<typeof BillLine>;
 

@@ -352,6 +352,33 @@ export const TopUpBody = z
   })
   .strict();
 
+const Reference = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - only, 1 to 100 characters');
+const ReturnUrl = z.url({ protocol: /^https?$/ }).max(2000);
+
+/** `POST /account/card-top-ups`: a card top-up through the payment provider's checkout page; `reference` makes it idempotent. */
+export const CardTopUpBody = z
+  .object({
+    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    reference: Reference,
+    /** Where the checkout page sends the payer back (under the portal's URL); default the portal's account page. */
+    returnUrl: ReturnUrl.optional(),
+  })
+  .strict();
+
+/** `POST /account/payouts`: withdraw `amount` micro-credits of settled earnings; `reference` makes it idempotent. */
+export const WithdrawBody = z
+  .object({
+    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    reference: Reference,
+  })
+  .strict();
+
+/** `POST /payments/webhook`: a Stripe event (checked by its signature over the exact bytes, then read by the Stripe SDK). */
+export const PaymentWebhookBody = z.looseObject({ id: z.string(), type: z.string() });
+
+/** `POST /account/payouts/onboarding`: where the provider's onboarding page sends the provider back. */
+export const ConnectBody = z.object({ returnUrl: ReturnUrl.optional() }).strict();
+
 /** `GET /account/history?limit=&cursor=`. */
 export const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),

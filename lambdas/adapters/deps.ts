@@ -8,6 +8,9 @@ import { DynamoAccountStore } from './dynamo/accounts';
 import { DynamoBalanceStore } from './dynamo/balances';
 import { DynamoBillingStore } from './dynamo/billing';
 import { TestPaymentProvider } from './payments/test-provider';
+import { LazyStripePaymentProvider, parseStripeSecret } from './payments/stripe-provider';
+import { readSecret } from './secrets';
+import { readFile } from 'node:fs/promises';
 import type { PaymentProvider } from '../core/ports';
 import { DynamoFunctionStore } from './dynamo/functions';
 import { DynamoJobStore } from './dynamo/jobs';
@@ -142,6 +145,8 @@ export function depsFromEnv(): Deps {
       return billingStore();
     },
     payments,
+    payoutPolicy: { minimum: int(P.payoutMinimum, 10_000_000), fee: int(P.payoutFee, 0) },
+    portalUrl: process.env[P.portalUrl] || undefined,
     get queues() {
       return queues();
     },
@@ -172,12 +177,28 @@ export function ledgerFromEnv(): Promise<Ledger & LedgerEventSource> {
   return ledger;
 }
 
-/** The payment provider named by PAYMENT_PROVIDER: `test` (no money moves; local mode), or none. */
+const P = ENV.payments;
+
+/**
+ * The payment provider named by PAYMENT_PROVIDER: `test` (no money moves; local mode), `stripe`
+ * (keys from the STRIPE_SECRET_ARN secret in AWS, or the STRIPE_SECRET_FILE file), or none.
+ */
 function paymentProviderFromEnv(): PaymentProvider | undefined {
   const name = process.env[ENV.paymentProvider];
   if (name === undefined || name === '') return undefined;
   if (name === 'test') return new TestPaymentProvider();
-  throw new Error(`${ENV.paymentProvider} ${name} is not a known payment provider (test)`);
+  if (name === 'stripe') {
+    const arn = process.env[P.stripeSecretArn];
+    const file = process.env[P.stripeSecretFile];
+    if (!arn && !file) throw new Error(`${ENV.paymentProvider}=stripe needs ${P.stripeSecretArn} (AWS) or ${P.stripeSecretFile}`);
+    const apiBase = process.env[P.stripeApiBase] || undefined;
+    const currency = process.env[P.currency] || 'usd';
+    return new LazyStripePaymentProvider(
+      async () => ({ ...parseStripeSecret(arn ? await readSecret(arn, 'the Stripe secret') : await readFile(file as string, 'utf8')), apiBase, currency }),
+      Math.max(1, int(P.microCreditsPerMinorUnit, 1_000_000)),
+    );
+  }
+  throw new Error(`${ENV.paymentProvider} ${name} is not a known payment provider (test, stripe)`);
 }
 
 /** The peers use-cases' ports (use-cases/peers.ts): the peers table and, with LEDGER_MODE=fabric, the organisation's CAs. */

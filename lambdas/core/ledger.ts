@@ -42,7 +42,15 @@ export type LedgerEvent =
   /** Invoice terms (billing.ts): the account's terms and credit limit (0 for prepaid). */
   | { type: 'SetTerms'; accountId: string; terms: PaymentTerms; creditLimit: number }
   /** Pays the account's invoice of a closed month from its balance; `amount` is what is due (a replay pays nothing). */
-  | { type: 'PayBill'; accountId: string; month: string; amount: number };
+  | { type: 'PayBill'; accountId: string; month: string; amount: number }
+  /** Payouts (payouts.ts): moves `amount` out of the balance into a pending payout, checked against the balance in the same transaction. */
+  | { type: 'RequestPayout'; accountId: string; payoutId: string; amount: number; fee: number }
+  /** The payout's transfer went out (a replay with the same transfer is a duplicate; a returned payout is refused). */
+  | { type: 'CompletePayout'; accountId: string; payoutId: string; transferId: string }
+  /** The payout's transfer failed: its amount goes back to the balance, once (a paid payout is refused). */
+  | { type: 'FailPayout'; accountId: string; payoutId: string; reason: string }
+  /** A refunded or disputed top-up taken back from the balance, once per reference. */
+  | { type: 'ReverseTopUp'; accountId: string; amount: number; reference: string };
 
 /** `prepaid`: jobs are paid from the balance as they settle; `invoice`: they are owed (up to a credit limit) and paid by bill. */
 export type PaymentTerms = 'prepaid' | 'invoice';
@@ -107,7 +115,30 @@ export interface AccountEntry {
   timestamp: string;
   /** positive = credit, negative = debit */
   amount: number;
-  kind: 'topup' | 'settlement' | 'billpayment';
+  kind: 'topup' | 'settlement' | 'billpayment' | 'payout' | 'payoutreturn' | 'reversal';
+  reference: string;
+}
+
+/** A provider's payout on the monetary ledger: `amount` left the balance when requested; `failed` gave it back. */
+export interface LedgerPayout {
+  payoutId: string;
+  accountId: string;
+  amount: number;
+  fee: number;
+  status: 'pending' | 'paid' | 'failed';
+  requestedAt: string;
+  requestedTxId: string;
+  transferId?: string;
+  failureReason?: string;
+  settledAt?: string;
+  settledTxId?: string;
+}
+
+/** A balance change by a payout (negative), its return (positive) or a reversal (negative). */
+export interface LedgerAdjustment {
+  accountId: string;
+  amount: number;
+  kind: 'payout' | 'payoutreturn' | 'reversal';
   reference: string;
 }
 
@@ -184,6 +215,7 @@ export interface BalanceMovements {
   topUps: LedgerTopUp[];
   billPayments?: LedgerBillPayment[];
   terms?: LedgerTermsChange[];
+  adjustments?: LedgerAdjustment[];
 }
 
 /** A feed of committed balance movements; the controller's read model follows it. */
@@ -208,5 +240,7 @@ export interface Ledger {
   getAccountHistory(accountId: string): Promise<AccountEntry[]>;
   /** The account's terms, what it owes and its invoices (billing.ts). */
   getBilling?(accountId: string): Promise<LedgerBilling>;
+  /** The account's payouts (payouts.ts). */
+  getPayouts?(accountId: string): Promise<LedgerPayout[]>;
   close(): Promise<void>;
 }

@@ -247,6 +247,43 @@ export interface TopUpRecord {
   createdAt: string;
   paymentId?: string;
   declineReason?: string;
+  /** `card`: paid through the provider's checkout page (payments.ts); absent: charged directly. */
+  method?: 'card';
+  /** The checkout page to send the payer to (card top-ups, while pending). */
+  checkoutUrl?: string;
+  /** The amount the provider says was paid (card top-ups: what the ledger is credited). */
+  paidAmount?: number;
+}
+
+/** A provider's withdrawal as the controller records it (payments.ts); the ledger's payout record is the truth. */
+export interface PayoutRecord {
+  accountId: string;
+  payoutId: string;
+  reference: string;
+  amount: number;
+  fee: number;
+  /** `requested` until the ledger's payout is paid or failed; `refused` if the ledger never took it. */
+  status: 'requested' | 'paid' | 'failed' | 'refused';
+  createdAt: string;
+  destination?: string;
+  transferId?: string;
+  failureReason?: string;
+}
+
+/** A card payment the provider settled, by its payment id: which account and top-up it paid (refunds and disputes name only the payment). */
+export interface PaymentLink {
+  paymentId: string;
+  accountId: string;
+  reference: string;
+}
+
+/** A refund or dispute taken back from an account, once per reference: `taken` of `amount` (never what running jobs hold). */
+export interface ReversalRecord {
+  reference: string;
+  accountId: string;
+  amount: number;
+  taken: number;
+  createdAt: string;
 }
 
 /** Billing state kept next to the balances (price lists, top-ups). */
@@ -260,14 +297,65 @@ export interface BillingStore {
   /** Creates the top-up record unless (account, reference) exists; returns the stored one then. */
   createTopUp(record: TopUpRecord): Promise<{ created: true } | { created: false; existing: TopUpRecord }>;
   updateTopUp(accountId: string, reference: string, changes: Partial<TopUpRecord>): Promise<void>;
+  /** Card payments and payouts (payments.ts); absent in stores without them. */
+  getTopUp?(accountId: string, reference: string): Promise<TopUpRecord | undefined>;
+  /** Marks a pending top-up approved with what was paid; false if it was not pending (applied before). */
+  approveTopUp?(accountId: string, reference: string, paidAmount: number): Promise<boolean>;
+  linkPayment?(link: PaymentLink): Promise<void>;
+  getPaymentLink?(paymentId: string): Promise<PaymentLink | undefined>;
+  getReversal?(reference: string): Promise<ReversalRecord | undefined>;
+  /** Records a reversal unless its reference exists; returns the stored one then. */
+  createReversal?(record: ReversalRecord): Promise<{ created: true } | { created: false; existing: ReversalRecord }>;
+  /** Whether a webhook event was handled already; `markEventHandled` records it after it was. */
+  eventHandled?(eventId: string): Promise<boolean>;
+  markEventHandled?(eventId: string, at: string): Promise<void>;
+  /** The account's connected payout account at the payment provider, if it has one. */
+  getConnectedAccount?(accountId: string): Promise<string | undefined>;
+  /** Stores it unless one is stored; returns the stored one. */
+  setConnectedAccount?(accountId: string, connectedAccountId: string): Promise<string>;
+  /** Creates the payout record unless (account, reference) exists; returns the stored one then. */
+  createPayout?(record: PayoutRecord): Promise<{ created: true } | { created: false; existing: PayoutRecord }>;
+  getPayout?(accountId: string, reference: string): Promise<PayoutRecord | undefined>;
+  updatePayout?(accountId: string, reference: string, changes: Partial<PayoutRecord>): Promise<void>;
+  /** Payouts still `requested`, oldest first (the payout sweep's work list). */
+  listOpenPayouts?(limit: number): Promise<PayoutRecord[]>;
 }
 
-/** Takes money from outside the platform (a card, a bank) for a top-up. */
+/** Takes money from outside the platform (a card, a bank) for a top-up, and pays providers out. */
 export interface PaymentProvider {
   readonly name: string;
   /** Charges `amount` micro-credits' worth; idempotent on `reference` (a retry charges once). */
   charge(req: { accountId: string; amount: number; reference: string }): Promise<{ status: 'approved'; paymentId: string } | { status: 'declined'; reason: string }>;
+  /** A hosted checkout page for a card top-up of `amount` micro-credits; idempotent on (account, reference). Absent: no card top-ups. */
+  checkout?(req: { accountId: string; amount: number; reference: string; successUrl: string; cancelUrl: string }): Promise<{ sessionId: string; url: string }>;
+  /**
+   * Checks a webhook's signature over its exact bytes and reads the event, amounts converted to
+   * micro-credits from the provider's own amount and currency. Throws a DomainError (400, naming the signature header) for a
+   * missing, wrong or stale signature, or a currency other than the platform's.
+   */
+  verifyWebhook?(rawBody: string, signature: string | undefined): Promise<PaymentEvent>;
+  /** Payouts: true when a payout needs the account's connected account (`connect`). */
+  readonly needsConnectedAccount?: boolean;
+  /** Creates a connected account for payouts (when `existing` is undefined) and an onboarding link for it. */
+  connect?(req: { accountId: string; existing?: string; returnUrl: string; refreshUrl: string }): Promise<{ connectedAccountId: string; onboardingUrl: string }>;
+  /**
+   * Sends `amount` micro-credits to the destination, once per `payoutId` however often it is
+   * called (an earlier transfer of the payout is answered). `failed`: refused for good (the money
+   * goes back); a throw is transient (retried later).
+   */
+  transfer?(req: { payoutId: string; destination?: string; amount: number }): Promise<{ status: 'sent'; transferId: string } | { status: 'failed'; reason: string }>;
+  /** The smallest amount, in micro-credits, a currency amount can be (top-ups and payouts are multiples of it). */
+  readonly unit?: number;
 }
+
+/** A verified payment webhook, in the platform's terms (micro-credits). */
+export type PaymentEvent =
+  | { kind: 'topup-paid'; eventId: string; accountId: string; reference: string; sessionId: string; paymentId: string; amount: number }
+  /** A refund or a dispute opened: `reference` names it (once per reference); `paymentId` the payment it takes from. */
+  | { kind: 'topup-reversed'; eventId: string; reference: string; paymentId: string; amount: number }
+  /** A dispute won: what it took comes back (once per reference). */
+  | { kind: 'topup-restored'; eventId: string; reference: string; paymentId: string; amount: number }
+  | { kind: 'ignored'; eventId: string; type: string };
 
 /** Where a job search resumes: the last job returned (its index keys). */
 export interface JobCursor {

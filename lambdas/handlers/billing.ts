@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { DomainError } from '../core/errors';
 import { authenticate } from '../core/use-cases/accounts';
 import { billCsv, getBill, listBills, listPrices, payBill, providerEarnings, publishPrices, setAccountTerms, topUp } from '../core/use-cases/billing';
+import { cardTopUp, listPayouts, paymentWebhook, payoutOnboarding, withdraw } from '../core/use-cases/payments';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 
@@ -11,7 +12,8 @@ const deps = depsFromEnv();
 const RAW_TEXT = 'x-chainfaas-raw-text';
 
 /**
- * Billing: top-ups through the payment provider, monthly bills (JSON or CSV) and paying them on
+ * Billing: top-ups through the payment provider (by card: use-cases/payments.ts, with the
+ * provider's webhook and providers' payouts), monthly bills (JSON or CSV) and paying them on
  * invoice terms, the operator's versioned price lists and accounts' payment terms, and providers'
  * earnings from the ledger (use-cases/billing.ts).
  */
@@ -20,6 +22,29 @@ const routes = httpApi({
     const user = await authenticate(deps, req.header('authorization'));
     const result = await topUp(deps, user, req.body);
     return json(result.replayed ? 200 : 201, result, result.replayed ? { 'idempotent-replayed': 'true' } : {});
+  },
+  'POST /account/card-top-ups': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    const result = await cardTopUp(deps, user, req.body);
+    return json(result.replayed ? 200 : 201, result, result.replayed ? { 'idempotent-replayed': 'true' } : {});
+  },
+  // The payment provider's events: the signature is over the exact bytes received, so the raw body is checked, not the parsed one.
+  'POST /payments/webhook': async (req) => {
+    const raw = req.event.isBase64Encoded ? Buffer.from(req.event.body ?? '', 'base64').toString('utf8') : (req.event.body ?? '');
+    return json(200, await paymentWebhook(deps, raw, req.header('stripe-signature')));
+  },
+  'POST /account/payouts': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    const { status, payout } = await withdraw(deps, await ledgerFromEnv(), user, req.body);
+    return json(status, payout, payout.replayed ? { 'idempotent-replayed': 'true' } : {});
+  },
+  'GET /account/payouts': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await listPayouts(await ledgerFromEnv(), user));
+  },
+  'POST /account/payouts/onboarding': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    return json(200, await payoutOnboarding(deps, user, req.body));
   },
   'GET /account/bills': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));

@@ -53,6 +53,12 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/account/reconciliation', handler: 'ledger', auth: true },
   { method: 'GET', path: '/ledger/verify', handler: 'ledger', auth: true },
   { method: 'POST', path: '/account/top-ups', handler: 'billing', auth: true },
+  // Card top-ups and provider payouts (issue #21, use-cases/payments.ts); the webhook is signed by the payment provider, not a user.
+  { method: 'POST', path: '/account/card-top-ups', handler: 'billing', auth: true },
+  { method: 'POST', path: '/payments/webhook', handler: 'billing', auth: false },
+  { method: 'POST', path: '/account/payouts', handler: 'billing', auth: true },
+  { method: 'GET', path: '/account/payouts', handler: 'billing', auth: true },
+  { method: 'POST', path: '/account/payouts/onboarding', handler: 'billing', auth: true },
   { method: 'GET', path: '/account/bills', handler: 'billing', auth: true },
   { method: 'GET', path: '/account/bills/{month}', handler: 'billing', auth: true },
   { method: 'POST', path: '/account/bills/{month}/pay', handler: 'billing', auth: true },
@@ -93,6 +99,8 @@ export interface HandlerSpec {
   signingKey?: boolean;
   /** Talks to the Fabric ledger. */
   ledger?: boolean;
+  /** Uses the payment provider (card top-ups, its webhook, payouts): the Stripe secret when one is configured. */
+  payments?: boolean;
   /** Signs peer operators' certificates with the Fabric organisation's CA and TLS CA keys (ENV.peerEnrolment). */
   peerEnrolment?: boolean;
 }
@@ -139,10 +147,11 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
     signingKey: true,
     developerBuckets: true,
   },
-  ledgerWriter: { entry: 'lambdas/handlers/ledger-writer.ts', tables: { outbox: 'RW', balances: 'RW', jobs: 'RW' }, ledger: true },
+  // Also sends the payouts the ledger holds pending (payments).
+  ledgerWriter: { entry: 'lambdas/handlers/ledger-writer.ts', tables: { outbox: 'RW', balances: 'RW', jobs: 'RW' }, ledger: true, payments: true },
   ledger: { entry: 'lambdas/handlers/ledger.ts', tables: { tokens: 'R', users: 'R', balances: 'R', jobs: 'R' }, ledger: true },
   // Top-ups (payment provider, then a TopUp event), bills, price lists, provider earnings.
-  billing: { entry: 'lambdas/handlers/billing.ts', tables: { tokens: 'R', users: 'R', balances: 'RW', jobs: 'R', providers: 'R', outbox: 'RW' }, ledger: true },
+  billing: { entry: 'lambdas/handlers/billing.ts', tables: { tokens: 'R', users: 'R', balances: 'RW', jobs: 'R', providers: 'R', outbox: 'RW' }, ledger: true, payments: true },
   // Enrols peer operators' peers with the organisation's CAs (peerEnrolment: the CA keys) and asks the network for their status (ledger).
   peers: { entry: 'lambdas/handlers/peers.ts', tables: { tokens: 'R', users: 'R', peers: 'RW' }, ledger: true, peerEnrolment: true },
 };
@@ -186,8 +195,27 @@ export const ENV = {
    * a waiting Lambda in AWS does (bench/cost.ts counts that path). Default on; harmless in Lambda.
    */
   jobWake: 'JOB_WAKE',
-  /** The payment provider top-ups charge: `test` (local mode; see adapters/payments); unset: no top-ups. */
+  /** The payment provider top-ups charge and payouts go through: `test` (local mode) or `stripe` (see adapters/payments); unset: neither. */
   paymentProvider: 'PAYMENT_PROVIDER',
+  /** Card top-ups and payouts (use-cases/payments.ts, adapters/payments/stripe-provider.ts). */
+  payments: {
+    /** AWS: ARN of the secret holding `{ "secretKey": "sk_...", "webhookSecret": "whsec_..." }`. */
+    stripeSecretArn: 'STRIPE_SECRET_ARN',
+    /** Elsewhere: a file holding the same JSON. */
+    stripeSecretFile: 'STRIPE_SECRET_FILE',
+    /** Another Stripe API base (stripe-mock in tests). */
+    stripeApiBase: 'STRIPE_API_BASE',
+    /** The card currency, default `usd`. */
+    currency: 'PAYMENT_CURRENCY',
+    /** Micro-credits per minor unit of the currency, default 1000000 (one credit per cent). */
+    microCreditsPerMinorUnit: 'MICRO_CREDITS_PER_MINOR_UNIT',
+    /** The smallest payout, micro-credits, default 10000000. */
+    payoutMinimum: 'PAYOUT_MINIMUM',
+    /** The fee kept from each payout, micro-credits, default 0. */
+    payoutFee: 'PAYOUT_FEE',
+    /** The portal's URL: checkout and onboarding pages send the user back under it. */
+    portalUrl: 'PORTAL_URL',
+  },
   /** AWS: ARN of the Secrets Manager secret holding the controller's PKCS#8 PEM key. */
   signingKeySecretArn: 'CONTROLLER_KEY_SECRET_ARN',
   /** Local mode: path of the PEM file. */

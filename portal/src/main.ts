@@ -7,6 +7,7 @@ import { jobPage, jobsPage } from './pages/jobs';
 import { accountPage } from './pages/account';
 import { providerPage } from './pages/provider';
 import { peersPage } from './pages/peers';
+import { paymentsPage } from './pages/payments';
 
 /**
  * The ChainFaaS portal: a static single-page app over the public HTTP API. It reads the API's
@@ -32,6 +33,7 @@ const ROUTES: Route[] = [
   { path: '/provider', page: providerPage, roles: ['provider'] },
   { path: '/peers', page: peersPage, roles: ['peer-operator'] },
   { path: '/account', page: accountPage },
+  { path: '/payments', page: paymentsPage },
 ];
 
 const NAV: { path: string; label: string; roles?: Role[] }[] = [
@@ -40,6 +42,7 @@ const NAV: { path: string; label: string; roles?: Role[] }[] = [
   { path: '/provider', label: 'Provider', roles: ['provider'] },
   { path: '/peers', label: 'Peers', roles: ['peer-operator'] },
   { path: '/account', label: 'Account' },
+  { path: '/payments', label: 'Payments' },
 ];
 
 let apiBase = '';

@@ -1,5 +1,5 @@
 import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../../contract/src';
-import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob } from '../../lambdas/core/ledger';
+import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob, LedgerPayout } from '../../lambdas/core/ledger';
 import { jobCost } from '../../chaincode/src/pricing';
 import { ChaincodeHarness, CONTROLLER, embeddedHarness, Identity, memoryHarness } from './harness';
 import { shimHarness } from './shim-peer';
@@ -418,6 +418,81 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
         { ok: true, duplicate: true },
         { ok: false, error: expect.stringMatching(/another owner/) },
       ]);
+    });
+  });
+
+  describe('payouts and reversals', () => {
+    const P = 'prov1-acct';
+    const EARNED = 2 * COST_1234MS;
+    const request = (payoutId: string, amount: number, fee = 0) => ({ type: 'RequestPayout' as const, accountId: P, payoutId, amount, fee });
+    const payouts = async () => JSON.parse(await h.evaluate(MONETARY, 'GetPayouts', [P])) as LedgerPayout[];
+    const adjustments = async () => (await h.movements()).flatMap((m) => m.adjustments ?? []);
+
+    beforeEach(async () => {
+      // prov1 earns two settled jobs; its account also holds a top-up, which is not earnings.
+      const results = await batch([
+        ...['earn1', 'earn2'].flatMap((jobId) => [createJob(jobId), setRuntime(jobId), receipt(jobId)]),
+        { type: 'TopUp', accountId: P, amount: 10_000, reference: 'prov1-topup' },
+        { type: 'TopUp', accountId: 'dev2', amount: 10_000, reference: 'dev2-topup' },
+      ]);
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(await balance(P)).toBe(EARNED + 10_000);
+    });
+
+    it('moves the amount out in the transaction that checks what may leave: earnings, never top-ups, never twice', async () => {
+      const results = await batch([request('p1', EARNED - 1000, 100), request('p2', 5000)]);
+      expect(results).toEqual([{ ok: true }, { ok: false, error: expect.stringMatching(/exceeds what account prov1-acct may withdraw \(1000/) }]);
+      expect(await balance(P)).toBe(11_000);
+      expect(await payouts()).toEqual([expect.objectContaining({ payoutId: 'p1', amount: EARNED - 1000, fee: 100, status: 'pending' })]);
+      // The same request again moves nothing; another amount under the id is refused; dev2 earned nothing.
+      expect(await batch([request('p1', EARNED - 1000, 100), request('p1', 500), { ...request('p3', 10), accountId: 'dev2' }])).toEqual([
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/already requested/) },
+        { ok: false, error: expect.stringMatching(/may withdraw \(0/) },
+      ]);
+      expect(await balance(P)).toBe(11_000);
+      expect(await adjustments()).toEqual([{ accountId: P, amount: -(EARNED - 1000), kind: 'payout', reference: 'payout:p1' }]);
+    });
+
+    it('returns a failed payout once and never pays it afterwards; a paid one is never returned', async () => {
+      await batch([request('p1', 100_000), request('p2', 200_000)]);
+      expect(await balance(P)).toBe(EARNED + 10_000 - 300_000);
+      const fail = { type: 'FailPayout' as const, accountId: P, payoutId: 'p1', reason: 'account closed' };
+      const pay = (payoutId: string, transferId: string) => ({ type: 'CompletePayout' as const, accountId: P, payoutId, transferId });
+      expect(await batch([fail, fail, pay('p1', 'tr_1')])).toEqual([
+        { ok: true },
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/cannot be paid/) },
+      ]);
+      expect(await batch([pay('p2', 'tr_2'), pay('p2', 'tr_2'), pay('p2', 'tr_3'), { ...fail, payoutId: 'p2' }])).toEqual([
+        { ok: true },
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/already paid by transfer tr_2/) },
+        { ok: false, error: expect.stringMatching(/cannot be returned/) },
+      ]);
+      expect(await balance(P)).toBe(EARNED + 10_000 - 200_000);
+      const byId = Object.fromEntries((await payouts()).map((p) => [p.payoutId, p]));
+      expect(byId.p1).toMatchObject({ status: 'failed', failureReason: 'account closed' });
+      expect(byId.p2).toMatchObject({ status: 'paid', transferId: 'tr_2' });
+      // The returned amount may be withdrawn again.
+      expect(await batch([request('p3', EARNED - 200_000), request('p4', 1)])).toEqual([{ ok: true }, { ok: false, error: expect.stringMatching(/may withdraw \(0/) }]);
+      const history = JSON.parse(await h.evaluate(MONETARY, 'GetAccountHistory', [P])) as AccountEntry[];
+      expect(history.map((e) => e.kind)).toEqual(['settlement', 'settlement', 'topup', 'payout', 'payout', 'payoutreturn', 'payout']);
+      expect(history.reduce((sum, e) => sum + e.amount, 0)).toBe(await balance(P));
+      expect((await adjustments()).reduce((sum, a) => sum + a.amount, 0)).toBe(-EARNED);
+      expect(await batch([{ type: 'FailPayout', accountId: 'dev1', payoutId: 'p2', reason: 'x' }])).toEqual([{ ok: false, error: expect.stringMatching(/no payout p2/) }]);
+    });
+
+    it('takes a reversed top-up back once per reference, never below zero, and refuses what is not an integer', async () => {
+      const reverse = (amount: number, reference = 'refund:re_1') => ({ type: 'ReverseTopUp' as const, accountId: 'dev2', amount, reference });
+      expect(await batch([reverse(2500), reverse(2500), reverse(99_999, 'refund:re_2'), reverse(1.5, 'refund:re_3'), request('p5', 100, 100)])).toEqual([
+        { ok: true },
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/insufficient funds/) },
+        { ok: false, error: expect.stringMatching(/amount must be an integer/) },
+        { ok: false, error: expect.stringMatching(/fee 100 must be below/) },
+      ]);
+      expect(await balance('dev2')).toBe(7500);
     });
   });
 

@@ -23,6 +23,7 @@ export interface MovementsEvent {
   txId: string;
   settlements: Array<{ jobId: string; cost: number; paid: boolean; reason?: string; payerAccountId: string; payeeAccountId?: string }>;
   topUps: Array<{ accountId: string; amount: number; reference: string }>;
+  adjustments?: Array<{ accountId: string; amount: number; kind: string; reference: string }>;
 }
 
 export interface ChaincodeHarness {

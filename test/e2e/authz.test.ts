@@ -400,6 +400,36 @@ const CROSS_USER: () => Record<string, Case[]> = () => ({
       status: 201,
     },
   ],
+  // Card top-ups and payouts (test payment provider here: no checkout page, no webhook, no payout account; test/payments/ runs Stripe's).
+  'POST /account/card-top-ups': [
+    { name: 'no checkout page with the test provider; nothing recorded for anyone', run: () => w.mallory.post('/account/card-top-ups', { amount: 1_000_000, reference: `authz-card-${Date.now()}` }), status: 409 },
+  ],
+  'POST /payments/webhook': [
+    {
+      name: "an unsigned event credits no one; alice's balance is untouched",
+      run: async () => {
+        const before = (await w.alice.get('/account')).body.balance;
+        const res = await api.post('/payments/webhook', { id: 'evt_x', type: 'checkout.session.completed', data: { object: { metadata: { accountId: 'alice' } } } });
+        expect((await w.alice.get('/account')).body.balance).toBe(before);
+        return res;
+      },
+      status: 409,
+    },
+  ],
+  'POST /account/payouts': [
+    {
+      name: "withdraws only mallory's own earnings (none): alice's balance is untouched",
+      run: async () => {
+        const before = (await w.alice.get('/account')).body.balance;
+        const res = await w.mallory.post('/account/payouts', { amount: 10_000_000, reference: `authz-${Date.now()}` });
+        expect((await w.alice.get('/account')).body.balance).toBe(before);
+        return res;
+      },
+      status: 402,
+    },
+  ],
+  'GET /account/payouts': [{ name: "mallory's own payouts only", run: async () => expectSelf(await w.mallory.get('/account/payouts'), 'accountId'), status: 200 }],
+  'POST /account/payouts/onboarding': [{ name: 'no payout account with the test provider', run: () => w.mallory.post('/account/payouts/onboarding', {}), status: 409 }],
   'GET /account/bills': [{ name: "mallory's own bills only", run: async () => expectSelf(await w.mallory.get('/account/bills'), 'accountId'), status: 200 }],
   'GET /account/bills/{month}': [
     { name: "mallory's own statement only", run: async () => expectSelf(await w.mallory.get(`/account/bills/${new Date().toISOString().slice(0, 7)}`), 'accountId'), status: 200 },

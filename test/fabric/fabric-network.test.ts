@@ -277,6 +277,43 @@ describeFabric('the chaincode on a real Fabric network (Raft orderer, peer, CCaa
       expect(await controller.getBalance(`${p}dev1`)).toBe(STARTING_CREDIT - 2 * COST_1234MS);
     });
 
+    it('moves a payout out in the transaction that checks the balance: of two concurrent payouts that together exceed the earnings one commits; a failed one returns once', async () => {
+      await batch([createJob('e1'), setRuntime('e1'), receipt('e1'), createJob('e2'), setRuntime('e2'), receipt('e2')]);
+      const acct = `${p}prov1-acct`;
+      expect(await controller.getBalance(acct)).toBe(2 * COST_1234MS);
+      const request = (payoutId: string, amount: number): LedgerEvent => ({ type: 'RequestPayout', accountId: acct, payoutId: p + payoutId, amount, fee: 0 });
+      // Each fits alone; both together would take more than was earned. Both read the account's
+      // balance and entry ranges, so the second to be validated meets the first's writes.
+      const outcomes = await Promise.allSettled([controller.submit([request('pa', COST_1234MS + 1000)]), controller.submit([request('pb', COST_1234MS + 1000)])]);
+      const committed = outcomes.filter((o): o is PromiseFulfilledResult<Awaited<ReturnType<typeof controller.submit>>> => o.status === 'fulfilled');
+      const invalidated = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(committed).toHaveLength(1);
+      expect(committed[0]!.value.results).toEqual([{ ok: true }]);
+      expect(invalidated).toHaveLength(1);
+      expect(String(invalidated[0]!.reason)).toMatch(/PHANTOM_READ_CONFLICT|MVCC_READ_CONFLICT/);
+      expect(await controller.getBalance(acct)).toBe(COST_1234MS - 1000);
+      // The outbox's retry of the invalidated one is now refused: it exceeds what may be withdrawn.
+      const winner = (await controller.getPayouts(acct))[0]!;
+      const loser = winner.payoutId === `${p}pa` ? 'pb' : 'pa';
+      expect(await batch([request(loser, COST_1234MS + 1000)])).toEqual([{ ok: false, error: expect.stringMatching(/exceeds what account .* may withdraw/) }]);
+      // The transfer failed: the money comes back once; a late "paid" is refused.
+      const fail: LedgerEvent = { type: 'FailPayout', accountId: acct, payoutId: winner.payoutId, reason: 'transfer refused' };
+      expect(await batch([fail, fail, { type: 'CompletePayout', accountId: acct, payoutId: winner.payoutId, transferId: 'tr_late' }])).toEqual([
+        { ok: true },
+        { ok: true, duplicate: true },
+        { ok: false, error: expect.stringMatching(/cannot be paid/) },
+      ]);
+      expect(await controller.getBalance(acct)).toBe(2 * COST_1234MS);
+      expect(await controller.getPayouts(acct)).toEqual([expect.objectContaining({ payoutId: winner.payoutId, status: 'failed', failureReason: 'transfer refused' })]);
+      // The read model's feed carries the payout and its return, summing to nothing.
+      await settlementsOf('e1');
+      const adjustments = movements.flatMap((m) => m.adjustments ?? []).filter((a) => a.accountId === acct);
+      expect(adjustments.map((a) => [a.kind, a.amount])).toEqual([
+        ['payout', -(COST_1234MS + 1000)],
+        ['payoutreturn', COST_1234MS + 1000],
+      ]);
+    });
+
     it('keeps the balances equal to the sum of the costs after 200 settled jobs (4 batches of 150 events)', async () => {
       const costs: number[] = [];
       const txIds: string[] = [];

@@ -9,6 +9,7 @@ import type {
   LedgerEvent,
   LedgerEventResult,
   LedgerJob,
+  LedgerPayout,
   SubmitResult,
 } from '../../core/ledger';
 
@@ -64,6 +65,10 @@ export abstract class ContractLedger implements Ledger {
   async getBilling(accountId: string): Promise<LedgerBilling> {
     return JSON.parse(await this.evaluateTx(MONETARY_CONTRACT, 'GetBilling', [accountId])) as LedgerBilling;
   }
+
+  async getPayouts(accountId: string): Promise<LedgerPayout[]> {
+    return JSON.parse(await this.evaluateTx(MONETARY_CONTRACT, 'GetPayouts', [accountId])) as LedgerPayout[];
+  }
 }
 
 /** The chaincode's job record is the port's LedgerJob (the compiler checks they agree). */
@@ -83,5 +88,6 @@ export function parseBalanceMovements(payload: string, blockNumber: number): Bal
   };
   if (movements.billPayments) parsed.billPayments = movements.billPayments;
   if (movements.terms) parsed.terms = movements.terms;
+  if (movements.adjustments) parsed.adjustments = movements.adjustments;
   return parsed;
 }

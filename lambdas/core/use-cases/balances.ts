@@ -19,6 +19,7 @@ export function movementDeltas(movements: BalanceMovements): Map<string, number>
     if (s.payeeAccountId) add(s.payeeAccountId, s.cost);
   }
   for (const p of movements.billPayments ?? []) add(p.accountId, -p.amount);
+  for (const a of movements.adjustments ?? []) add(a.accountId, a.amount);
   for (const [account, delta] of deltas) if (delta === 0) deltas.delete(account);
   return deltas;
 }
@@ -74,6 +75,9 @@ export async function applyMovements(
     // (its worst case, taken from available at invocation) goes back now, once (holds.ts).
     await balances.releaseHold?.(s.jobId);
   }
+  // A payout or a reversal was reserved from available by a hold under its reference
+  // (payments.ts); the debit above took it from balance and available, so the hold goes back.
+  for (const a of movements.adjustments ?? []) if (a.amount < 0) await balances.releaseHold?.(a.reference);
   return applied;
 }
 

@@ -78,6 +78,10 @@ export interface Deps {
   billingStore?: BillingStore;
   /** The payment provider top-ups charge (PAYMENT_PROVIDER); absent: top-ups are unavailable. */
   payments?: PaymentProvider;
+  /** Payout rules (use-cases/payments.ts); absent: `DEFAULT_PAYOUT_POLICY`. */
+  payoutPolicy?: { minimum: number; fee: number };
+  /** The portal's URL: payment pages send users back under it (PORTAL_URL). */
+  portalUrl?: string;
   /** Wakes sync invocations when their job ends (ports.ts#JobWaiter); absent: they notice by reading the job alone. */
   waiter?: JobWaiter;
   now?: () => Date;
