@@ -1,4 +1,5 @@
 import type { LedgerEvent, PaymentTerms } from './ledger';
+import type { ProviderSampler } from './placement';
 import type { CredentialEntry, IdempotencyRecord } from './model';
 import type { FunctionRecord, JobRecord, JobStatus, ProviderRecord, TokenRecord, User } from './model';
 
@@ -102,11 +103,13 @@ export interface JobStore {
   listSettled(developerId: string): Promise<JobRecord[]>;
 }
 
-export interface ProviderStore {
+/** The providers table; also the sampler a placement at scale draws its few candidates from (`placement.ts`). */
+export interface ProviderStore extends ProviderSampler {
   createProvider(p: ProviderRecord): Promise<void>;
   getProvider(providerId: string): Promise<ProviderRecord | undefined>;
   listProviders(): Promise<ProviderRecord[]>;
-  heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean): Promise<void>;
+  /** Records a heartbeat; `nextBeatS` is an idle agent's announced pause (absent: the normal interval). */
+  heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean, nextBeatS?: number): Promise<void>;
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
   reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
   release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;

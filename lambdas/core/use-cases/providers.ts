@@ -94,9 +94,10 @@ export async function refreshCredentials(deps: Deps, user: User, providerId: str
  */
 export async function heartbeat(deps: Deps, user: User, providerId: string, body: unknown) {
   const req = parse(HeartbeatBody, body === undefined ? {} : body);
-  await getOwnProvider(deps, user, providerId);
+  const before = await getOwnProvider(deps, user, providerId);
   const now = clock(deps);
-  await deps.providers.heartbeat(providerId, now.toISOString(), req.cachedImages, req.warmFunctions, req.draining);
+  const nextBeatS = req.runningJobs.length === 0 ? req.nextBeatS : undefined;
+  await deps.providers.heartbeat(providerId, now.toISOString(), req.cachedImages, req.warmFunctions, req.draining, nextBeatS);
   if (req.free) await deps.providers.recordReportedFree(providerId, req.free);
   const leaseExpiresAt = new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString();
   const revokedJobs: string[] = [];
@@ -106,7 +107,11 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
     const renewed = await Promise.all(batch.map((jobId) => deps.jobs.renewLease(jobId, providerId, leaseExpiresAt)));
     batch.forEach((jobId, j) => (renewed[j] ? undefined : revokedJobs.push(jobId)));
   }
-  if (!req.draining) await dispatchWaiting(deps);
+  // Capacity appears when a provider comes (back) online or beats at the normal pace (it may have
+  // freed some); an idle provider's slow beat that finds it online already brings nothing new,
+  // and the reaper's pass offers its room to waiting jobs anyway (issue #24: idle beats stay cheap).
+  const wasOnline = isOnline(before, { now: now.getTime(), heartbeatStaleMs: deps.config.heartbeatStaleMs });
+  if (!req.draining && !(nextBeatS && wasOnline)) await dispatchWaiting(deps);
   const provider = await deps.providers.getProvider(providerId);
   return {
     ok: true,

@@ -8,6 +8,7 @@ import { Deps, now as clock, nowIso } from './context';
 import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
 import { deliver, injectFault } from '../faults';
+import { sampledCandidates } from '../placement';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -48,8 +49,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
   if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
-  const snapshot = providers ?? (await deps.providers.listProviders());
-  for (const provider of rankProviders(deps.config.policy, snapshot, need, schedulerOptions(deps, job.previousProviders))) {
+  for (const provider of await candidatesFor(deps, need, job.previousProviders, providers)) {
     if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
       // The snapshot was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
@@ -58,6 +58,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
     }
     provider.reservedVcpuMilli += need.vcpuMilli;
     provider.reservedMemoryMb += need.memoryMb;
+    deps.providers.placed(job.functionId, provider.providerId);
     const now = clock(deps);
     const assignment = {
       status: 'ASSIGNED' as const,
@@ -108,6 +109,17 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
     return { kind: 'assigned', job: assigned };
   }
   return { kind: 'no-capacity' };
+}
+
+/**
+ * The providers to try for `need`, best first: with the `sampled` policy and no shared snapshot, a
+ * few sampled from the index (placement.ts: a cost that does not grow with the number of
+ * providers); otherwise the policy's ranking of the snapshot, or of every provider.
+ */
+async function candidatesFor(deps: Deps, need: Need, avoid: readonly string[] | undefined, snapshot?: ProviderRecord[]): Promise<ProviderRecord[]> {
+  const opts = schedulerOptions(deps, avoid);
+  if (deps.config.policy === 'sampled' && !snapshot) return (await sampledCandidates(deps.providers, need, { ...opts, random: Math.random })).ranked;
+  return rankProviders(deps.config.policy, snapshot ?? (await deps.providers.listProviders()), need, opts);
 }
 
 /** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
@@ -208,7 +220,9 @@ export async function admit(deps: Deps, job: JobRecord): Promise<void> {
   const { maxWaitingPerDeveloper, maxWaitingTotal, retryAfterS } = deps.config.scheduling;
   const opts = schedulerOptions(deps);
   const need = needOf(job);
-  if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
+  if (deps.config.policy === 'sampled') {
+    if ((await candidatesFor(deps, need, undefined)).length > 0) return;
+  } else if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
   const waiting = await deps.jobs.countWaiting(job.developerId);
   if (waiting.developer >= maxWaitingPerDeveloper) {
     throw retryLater(

@@ -1,0 +1,127 @@
+import type { ProviderRecord } from './model';
+import { fits, isOnline, type Need } from './scheduler';
+
+/**
+ * Placement at volunteer scale (issue #24): a decision whose cost does not grow with the number
+ * of providers. Instead of ranking every provider, a decision looks at a few: `samples` drawn at
+ * random from the index of online providers (power of d choices, as in Sparrow), plus up to
+ * `warmSamples` the index says hold the job's function warm (warm affinity). Of those that are
+ * alive and fit, the choice is the warm one, else the one caching the image, else the least
+ * loaded; awake providers (polling without pause) before dozing ones; providers that held the
+ * job before last. The caller reserves with a conditional write, as for every policy, and samples
+ * again (a few rounds at most) when every candidate filled up meanwhile.
+ *
+ * Liveness is per provider: an agent with nothing to run beats slowly and says when it will beat
+ * next (`nextBeatS`), so its silence is judged against that promise plus the usual window.
+ * An agent with running jobs beats at the normal interval (its leases need it), so a dead busy
+ * provider's jobs come back exactly as soon as before.
+ */
+
+/** Where a decision draws its candidates from; the DynamoDB adapter and the simulation both implement it. */
+export interface ProviderSampler {
+  /** Up to `k` providers drawn at random from the online ones (possibly fewer, possibly stale). */
+  sample(k: number, random: () => number): Promise<ProviderRecord[]>;
+  /** Up to `k` providers believed to hold `functionId` warm (possibly stale). */
+  warm(functionId: string, k: number, random: () => number): Promise<ProviderRecord[]>;
+  /** A job of `functionId` was placed on `providerId`: it will hold the function warm (or its image cached) next. */
+  placed(functionId: string, providerId: string): void;
+}
+
+/**
+ * The warm index a controller keeps in memory: per function, the providers its latest jobs went
+ * to (most recent first, at most `perFunction`), for at most `functions` functions (least recently
+ * placed forgotten first). It costs no request to keep; a decision reads the providers it names
+ * (one batch read), so a stale hint costs a candidate slot, never a wrong placement.
+ */
+export class WarmHints {
+  private readonly byFunction = new Map<string, string[]>();
+
+  constructor(
+    private readonly perFunction = 8,
+    private readonly functions = 10_000,
+  ) {}
+
+  note(functionId: string, providerId: string): void {
+    const list = (this.byFunction.get(functionId) ?? []).filter((id) => id !== providerId);
+    list.unshift(providerId);
+    if (list.length > this.perFunction) list.length = this.perFunction;
+    this.byFunction.delete(functionId);
+    this.byFunction.set(functionId, list);
+    if (this.byFunction.size > this.functions) this.byFunction.delete(this.byFunction.keys().next().value as string);
+  }
+
+  forget(functionId: string, providerId: string): void {
+    const list = this.byFunction.get(functionId);
+    if (list) this.byFunction.set(functionId, list.filter((id) => id !== providerId));
+  }
+
+  /** Up to `k` of the function's providers, the most recent first. */
+  pick(functionId: string, k: number): string[] {
+    return (this.byFunction.get(functionId) ?? []).slice(0, k);
+  }
+}
+
+export interface Liveness {
+  /** A provider beating at the normal interval is offline after this much silence. */
+  heartbeatStaleMs: number;
+}
+
+export interface SampledOptions extends Liveness {
+  now: number;
+  random: () => number;
+  /** Random providers looked at per decision (d of power-of-d choices). @default 4 */
+  samples?: number;
+  /** Providers from the warm index looked at per decision. @default 2 */
+  warmSamples?: number;
+  /** Providers that held this job before: tried last. */
+  avoid?: readonly string[];
+}
+
+export const DEFAULT_SAMPLES = 4;
+export const DEFAULT_WARM_SAMPLES = 2;
+
+/** What one decision read: the candidates in order, and how many index reads it took (for the cost model). */
+export interface Candidates {
+  ranked: ProviderRecord[];
+  indexReads: number;
+}
+
+/**
+ * The candidates for one job, best first: at most `samples + warmSamples` providers looked at,
+ * whatever the number of providers.
+ */
+export async function sampledCandidates(sampler: ProviderSampler, need: Need, opts: SampledOptions): Promise<Candidates> {
+  const k = opts.samples ?? DEFAULT_SAMPLES;
+  const w = opts.warmSamples ?? DEFAULT_WARM_SAMPLES;
+  const [warm, sampled] = await Promise.all([w > 0 ? sampler.warm(need.functionId, w, opts.random) : [], sampler.sample(k, opts.random)]);
+  const seen = new Set<string>();
+  const pool: ProviderRecord[] = [];
+  for (const p of [...warm, ...sampled]) {
+    if (seen.has(p.providerId)) continue;
+    seen.add(p.providerId);
+    if (isOnline(p, opts) && fits(p, need)) pool.push(p);
+  }
+  return { ranked: rankSampled(pool, need, opts.avoid), indexReads: (w > 0 ? 1 : 0) + 1 };
+}
+
+const loadOf = (p: ProviderRecord) => Math.max(p.reservedVcpuMilli / p.capacityVcpuMilli, p.reservedMemoryMb / p.capacityMemoryMb);
+
+/**
+ * Orders a handful of fitting candidates: not avoided before avoided, awake before dozing, warm
+ * before image-cached before cold, then less loaded first (the power-of-d rule).
+ */
+export function rankSampled(pool: readonly ProviderRecord[], need: Need, avoid?: readonly string[]): ProviderRecord[] {
+  const avoided = new Set(avoid ?? []);
+  const key = (p: ProviderRecord) => [
+    avoided.has(p.providerId) ? 1 : 0,
+    p.nextBeatS ? 1 : 0,
+    p.warmFunctions.includes(need.functionId) ? 0 : p.cachedImages.includes(need.image) ? 1 : 2,
+    loadOf(p),
+  ];
+  const keyed = pool.map((p) => ({ p, k: key(p) }));
+  keyed.sort((a, b) => {
+    for (let i = 0; i < a.k.length; i++) if (a.k[i] !== b.k[i]) return (a.k[i] as number) - (b.k[i] as number);
+    return 0;
+  });
+  return keyed.map((x) => x.p);
+}
