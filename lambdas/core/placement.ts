@@ -125,3 +125,42 @@ export function rankSampled(pool: readonly ProviderRecord[], need: Need, avoid?:
   });
   return keyed.map((x) => x.p);
 }
+
+/** Sampling rounds a decision makes before the job waits (each round: a fresh sample, then reserves down its candidates). */
+export const SAMPLE_ROUNDS = 3;
+
+export interface SampledDecision {
+  /** The provider reserved on, if any. */
+  provider?: ProviderRecord;
+  /** Index reads (queries and batch reads) the decision made. */
+  indexReads: number;
+  /** Conditional reserve writes it tried. */
+  reserves: number;
+}
+
+/**
+ * One placement decision: up to `rounds` samples, each tried best first with `reserve` (the
+ * conditional write; false when the provider filled up or drains meanwhile). Its cost is bounded
+ * by `rounds × (2 reads + samples + warmSamples writes)`, whatever the number of providers.
+ */
+export async function placeSampled(
+  sampler: ProviderSampler,
+  need: Need,
+  opts: SampledOptions,
+  reserve: (p: ProviderRecord) => Promise<boolean>,
+  rounds = SAMPLE_ROUNDS,
+): Promise<SampledDecision> {
+  const decision: SampledDecision = { indexReads: 0, reserves: 0 };
+  for (let round = 0; round < rounds; round++) {
+    const { ranked, indexReads } = await sampledCandidates(sampler, need, opts);
+    decision.indexReads += indexReads;
+    for (const p of ranked) {
+      decision.reserves++;
+      if (await reserve(p)) {
+        sampler.placed(need.functionId, p.providerId);
+        return { ...decision, provider: p };
+      }
+    }
+  }
+  return decision;
+}

@@ -8,7 +8,7 @@ import { Deps, now as clock, nowIso } from './context';
 import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
 import { deliver, injectFault } from '../faults';
-import { sampledCandidates } from '../placement';
+import { placeSampled, sampledCandidates } from '../placement';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -49,77 +49,86 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
   if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
-  for (const provider of await candidatesFor(deps, need, job.previousProviders, providers)) {
-    if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
-      // The snapshot was stale: someone else reserved there meanwhile. Refresh it for the next job.
-      const fresh = await deps.providers.getProvider(provider.providerId);
-      if (fresh) Object.assign(provider, fresh);
-      continue;
-    }
-    provider.reservedVcpuMilli += need.vcpuMilli;
-    provider.reservedMemoryMb += need.memoryMb;
-    deps.providers.placed(job.functionId, provider.providerId);
-    const now = clock(deps);
-    const assignment = {
-      status: 'ASSIGNED' as const,
-      providerId: provider.providerId,
-      assignedAt: now.toISOString(),
-      leaseShard: 'l',
-      leaseExpiresAt: new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString(),
-    };
-    let moved: boolean;
-    try {
-      moved = await deps.jobs.transition(job.jobId, ['QUEUED'], assignment, { attempt: job.attempt }, ['waitingShard']);
-    } catch (err) {
-      await releaseCapacity(deps, provider.providerId, need, provider);
-      throw err;
-    }
-    if (!moved) {
-      // Someone else placed (or failed) the job meanwhile: give the capacity back.
-      await releaseCapacity(deps, provider.providerId, need, provider);
-      return { kind: 'gone' };
-    }
-    const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
-    injectFault('place.afterAssign');
-    await deps.outbox.append(job.jobId, [
-      {
-        type: 'CreateJob',
-        jobId: job.jobId,
-        developerId: job.developerId,
-        providerId: provider.providerId,
-        functionId: job.functionId,
-        functionVersion: job.functionVersion,
-        resources: job.resources,
-        // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
-        billing: job.billingUnits ?? deps.config.billing,
-        maxCost: job.maxCost,
-      },
-    ], { lane: job.developerId });
-    injectFault('place.beforeSend');
-    try {
-      const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
-      await deliver(
-        () => deps.queues.send(provider.queueUrl, body),
-        (err) => deps.telemetry.error('a late job envelope could not be sent; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) }),
-      );
-    } catch (err) {
-      // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
-      deps.telemetry.error('could not send a job envelope; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) });
-    }
-    return { kind: 'assigned', job: assigned };
+  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers);
+  if (!provider) return { kind: 'no-capacity' };
+  const now = clock(deps);
+  const assignment = {
+    status: 'ASSIGNED' as const,
+    providerId: provider.providerId,
+    assignedAt: now.toISOString(),
+    leaseShard: 'l',
+    leaseExpiresAt: new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString(),
+  };
+  let moved: boolean;
+  try {
+    moved = await deps.jobs.transition(job.jobId, ['QUEUED'], assignment, { attempt: job.attempt }, ['waitingShard']);
+  } catch (err) {
+    await releaseCapacity(deps, provider.providerId, need, provider);
+    throw err;
   }
-  return { kind: 'no-capacity' };
+  if (!moved) {
+    // Someone else placed (or failed) the job meanwhile: give the capacity back.
+    await releaseCapacity(deps, provider.providerId, need, provider);
+    return { kind: 'gone' };
+  }
+  const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
+  injectFault('place.afterAssign');
+  await deps.outbox.append(job.jobId, [
+    {
+      type: 'CreateJob',
+      jobId: job.jobId,
+      developerId: job.developerId,
+      providerId: provider.providerId,
+      functionId: job.functionId,
+      functionVersion: job.functionVersion,
+      resources: job.resources,
+      // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
+      billing: job.billingUnits ?? deps.config.billing,
+      maxCost: job.maxCost,
+    },
+  ], { lane: job.developerId });
+  injectFault('place.beforeSend');
+  try {
+    const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
+    await deliver(
+      () => deps.queues.send(provider.queueUrl, body),
+      (err) => deps.telemetry.error('a late job envelope could not be sent; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) }),
+    );
+  } catch (err) {
+    // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
+    deps.telemetry.error('could not send a job envelope; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) });
+  }
+  return { kind: 'assigned', job: assigned };
 }
 
 /**
- * The providers to try for `need`, best first: with the `sampled` policy and no shared snapshot, a
- * few sampled from the index (placement.ts: a cost that does not grow with the number of
- * providers); otherwise the policy's ranking of the snapshot, or of every provider.
+ * Reserves `need` on a provider and returns it (its record counts the reservation), or undefined
+ * when none had room. With the `sampled` policy and no shared snapshot, the candidates are a few
+ * sampled from the index, in a few rounds (placement.ts#placeSampled: a cost that does not grow
+ * with the number of providers); otherwise the policy's ranking of the snapshot, or of every
+ * provider. Each reserve is a conditional write, so a stale view never oversubscribes.
  */
-async function candidatesFor(deps: Deps, need: Need, avoid: readonly string[] | undefined, snapshot?: ProviderRecord[]): Promise<ProviderRecord[]> {
+async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[] | undefined, snapshot?: ProviderRecord[]): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
-  if (deps.config.policy === 'sampled' && !snapshot) return (await sampledCandidates(deps.providers, need, { ...opts, random: Math.random })).ranked;
-  return rankProviders(deps.config.policy, snapshot ?? (await deps.providers.listProviders()), need, opts);
+  const reserve = async (provider: ProviderRecord) => {
+    if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
+      // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
+      const fresh = await deps.providers.getProvider(provider.providerId);
+      if (fresh) Object.assign(provider, fresh);
+      return false;
+    }
+    provider.reservedVcpuMilli += need.vcpuMilli;
+    provider.reservedMemoryMb += need.memoryMb;
+    return true;
+  };
+  if (deps.config.policy === 'sampled' && !snapshot) return (await placeSampled(deps.providers, need, { ...opts, random: Math.random }, reserve)).provider;
+  for (const provider of rankProviders(deps.config.policy, snapshot ?? (await deps.providers.listProviders()), need, opts)) {
+    if (await reserve(provider)) {
+      deps.providers.placed(need.functionId, provider.providerId);
+      return provider;
+    }
+  }
+  return undefined;
 }
 
 /** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
@@ -221,7 +230,7 @@ export async function admit(deps: Deps, job: JobRecord): Promise<void> {
   const opts = schedulerOptions(deps);
   const need = needOf(job);
   if (deps.config.policy === 'sampled') {
-    if ((await candidatesFor(deps, need, undefined)).length > 0) return;
+    if ((await sampledCandidates(deps.providers, need, { ...opts, random: Math.random })).ranked.length > 0) return;
   } else if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
   const waiting = await deps.jobs.countWaiting(job.developerId);
   if (waiting.developer >= maxWaitingPerDeveloper) {
