@@ -23,21 +23,25 @@ export interface ProviderSampler {
   sample(k: number, random: () => number): Promise<ProviderRecord[]>;
   /** Up to `k` providers believed to hold `functionId` warm (possibly stale). */
   warm(functionId: string, k: number, random: () => number): Promise<ProviderRecord[]>;
-  /** A job of `functionId` was placed on `providerId`: it will hold the function warm (or its image cached) next. */
-  placed(functionId: string, providerId: string): void;
+  /** A job of `functionId` ended on `providerId` and gave its capacity back: the provider now holds the function warm and has room. */
+  freed(functionId: string, providerId: string): void;
+  /** A decision reserved on `providerId` for `functionId`: its room is taken, so the hint is spent. */
+  taken(functionId: string, providerId: string): void;
 }
 
 /**
- * The warm index a controller keeps in memory: per function, the providers its latest jobs went
- * to (most recent first, at most `perFunction`), for at most `functions` functions (least recently
- * placed forgotten first). It costs no request to keep; a decision reads the providers it names
- * (one batch read), so a stale hint costs a candidate slot, never a wrong placement.
+ * The warm index a controller keeps in memory: per function, the providers on which one of its
+ * jobs ended last (warm, with room: most recent first, at most `perFunction`), for at most
+ * `functions` functions (least recently noted forgotten first). A decision that reserves on a
+ * hinted provider spends the hint; the job's end notes it again. It costs no request to keep; a
+ * decision reads the providers it names (one batch read), so a stale hint costs a candidate
+ * slot, never a wrong placement.
  */
 export class WarmHints {
   private readonly byFunction = new Map<string, string[]>();
 
   constructor(
-    private readonly perFunction = 8,
+    private readonly perFunction = 16,
     private readonly functions = 10_000,
   ) {}
 
@@ -157,7 +161,7 @@ export async function placeSampled(
     for (const p of ranked) {
       decision.reserves++;
       if (await reserve(p)) {
-        sampler.placed(need.functionId, p.providerId);
+        sampler.taken(need.functionId, p.providerId);
         return { ...decision, provider: p };
       }
     }

@@ -10,7 +10,11 @@ import { queryAll } from './query';
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 export class DynamoProviderStore implements ProviderStore {
-  /** This sandbox's warm index (core/placement.ts#WarmHints): where its latest jobs of each function went. */
+  /**
+   * This process's warm index (core/placement.ts#WarmHints): where jobs of each function last
+   * ended. Shared by every use-case of one process (local mode: the whole controller); in AWS each
+   * Lambda sandbox has its own, fed only by the reports that sandbox accepts.
+   */
   private readonly hints = new WarmHints();
 
   constructor(private readonly table: string) {}
@@ -54,7 +58,7 @@ export class DynamoProviderStore implements ProviderStore {
     return [...first, ...rest.filter((p) => !seen.has(p.providerId))];
   }
 
-  /** The providers this sandbox last placed `functionId` on (at most `k`), read fresh in one batch. */
+  /** The providers where `functionId` last ended (at most `k`), read fresh in one batch. */
   async warm(functionId: string, k: number): Promise<ProviderRecord[]> {
     const ids = this.hints.pick(functionId, k);
     if (ids.length === 0) return [];
@@ -64,8 +68,12 @@ export class DynamoProviderStore implements ProviderStore {
     return found;
   }
 
-  placed(functionId: string, providerId: string): void {
+  freed(functionId: string, providerId: string): void {
     this.hints.note(functionId, providerId);
+  }
+
+  taken(functionId: string, providerId: string): void {
+    this.hints.forget(functionId, providerId);
   }
 
   async heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean, nextBeatS?: number): Promise<void> {

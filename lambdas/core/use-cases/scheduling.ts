@@ -124,7 +124,7 @@ async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[]
   if (deps.config.policy === 'sampled' && !snapshot) return (await placeSampled(deps.providers, need, { ...opts, random: Math.random }, reserve)).provider;
   for (const provider of rankProviders(deps.config.policy, snapshot ?? (await deps.providers.listProviders()), need, opts)) {
     if (await reserve(provider)) {
-      deps.providers.placed(need.functionId, provider.providerId);
+      deps.providers.taken(need.functionId, provider.providerId);
       return provider;
     }
   }
@@ -267,6 +267,7 @@ async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 
 /** Releases a finished job's capacity on its provider (after the transition that finished it). */
 export async function releaseJob(deps: Deps, job: JobRecord, providerId: string): Promise<void> {
   await releaseCapacity(deps, providerId, needOf(job));
+  deps.providers.freed(job.functionId, providerId);
 }
 
 export type Reclaimed = { outcome: 'requeued'; job: JobRecord } | { outcome: 'failed'; reason: string } | { outcome: 'gone' };

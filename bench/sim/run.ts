@@ -1,0 +1,206 @@
+import type { ProviderRecord } from '../../lambdas/core/model';
+import { rankProviders, type Need } from '../../lambdas/core/scheduler';
+import { PRICES } from '../prices';
+import { syntheticProviders } from '../scheduler';
+import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, type Profile, publish, round } from '../support';
+import { PLATFORM, simulate, type SimConfig, type SimResult } from './sim';
+
+/**
+ * `node dist/bench/sim/run.js [--quick]` (also `npm run bench -- --only sim`): issue #24's
+ * simulation. One trace of 100,000 providers of mixed sizes, 30% of them leaving (half crashing)
+ * and as many joining within the span, Poisson arrivals at 10,000 invocations/s of 24 functions of
+ * 4 developers; run through the sampled placement with the idle-beat liveness (the design), the
+ * same with today's liveness, the same without warm hints, and an omniscient scheduler; then the
+ * decision cost at 1,000 / 10,000 / 100,000 providers against today's list-every-provider
+ * ranking. Writes bench/results/sim.json with its goal rows.
+ *
+ * A day's churn (30%) is compressed into the simulated span, so churn here is far harsher than
+ * the issue's; the span itself is scaled (see SPANS) so the run stays within minutes.
+ */
+
+const SPANS: Record<Profile, { seconds: number; warmupS: number; scaleSeconds: number }> = {
+  quick: { seconds: 40, warmupS: 15, scaleSeconds: 30 },
+  full: { seconds: 240, warmupS: 60, scaleSeconds: 60 },
+};
+
+/** A provider record's size on DynamoDB (bytes): the item as registered with a few cached images. */
+const PROVIDER_ITEM_BYTES = 1500;
+const MONTH_S = 30 * 86_400;
+/** Billed Lambda time of one heartbeat (ms) at the providers Lambda's 512 MB (lib/chainfaas-stack.ts#SIZING). */
+const HEARTBEAT_LAMBDA_MS = 20;
+const PROVIDERS_LAMBDA_GB = 0.5;
+
+/**
+ * What one heartbeat of an idle provider costs the controller, by the calls of
+ * `use-cases/providers.ts#heartbeat`: API Gateway + the providers Lambda; the owner check (a
+ * consistent GetItem, 1 read unit), the heartbeat UpdateItem and the reported-free UpdateItem
+ * (each 2 write units for a ~1.5 KB item), the answer's GetItem (1 read unit); today also
+ * `dispatchWaiting`'s query of the waiting index (0.5 read unit when empty) and its listing of
+ * every provider (`PROVIDER_ITEM_BYTES` × N / 4 KB × 0.5 read units) when some job waits.
+ */
+function heartbeatUsd(idleBeat: boolean): number {
+  const reads = idleBeat ? 2 : 2.5;
+  const writes = 4;
+  return (
+    PRICES.apiGatewayHttpRequest.usd +
+    PRICES.lambdaRequest.usd +
+    (HEARTBEAT_LAMBDA_MS / 1000) * PROVIDERS_LAMBDA_GB * PRICES.lambdaGbSecondArm.usd +
+    reads * PRICES.dynamoReadUnit.usd +
+    writes * PRICES.dynamoWriteUnit.usd
+  );
+}
+
+/** The controller's cost of one idle provider for 30 days: its heartbeats and its queue's polls. */
+function idleProviderMonth(liveness: 'today' | 'idle-beats') {
+  const beats = MONTH_S / (liveness === 'today' ? PLATFORM.heartbeatS : PLATFORM.idleBeatS);
+  const polls = MONTH_S / (liveness === 'today' ? PLATFORM.pollWaitS : PLATFORM.pollWaitS + PLATFORM.idlePollGapS);
+  const heartbeats = beats * heartbeatUsd(liveness === 'idle-beats');
+  const sqs = polls * PRICES.sqsRequest.usd;
+  return { beats: Math.round(beats), polls: Math.round(polls), usd: { heartbeats: round(heartbeats, 4), sqsPolls: round(sqs, 4), total: round(heartbeats + sqs, 4) } };
+}
+
+/** Placement and liveness per million jobs, from a run's counts: decisions' reads and writes, and the awake and dozing providers' beats and polls. */
+function perMillionJobs(r: SimResult) {
+  const indexReadUnits = 1; // a query of `samples` ~1.5 KB items (eventually consistent) or a BatchGet of two: ~1 read unit each
+  const decisions = r.decisions * (r.requestsPerDecision.indexReads * indexReadUnits * PRICES.dynamoReadUnit.usd + r.requestsPerDecision.reserves * 2 * PRICES.dynamoWriteUnit.usd);
+  const liveness = r.beats * heartbeatUsd(false) + r.polls * PRICES.sqsRequest.usd;
+  return { placement: round((decisions / r.jobs) * 1e6, 2), livenessOfAllProviders: round((liveness / r.jobs) * 1e6, 2) };
+}
+
+/** Today's decision over N providers: the listing (pages of 1 MB, read units) and `rankProviders`' CPU time, measured. */
+function listingDecision(n: number, decisions: number) {
+  const now = Date.now();
+  const providers: ProviderRecord[] = syntheticProviders(now, n, 42);
+  const need: Need = { vcpuMilli: 500, memoryMb: 256, image: 'registry.local/chainfaas/fn-7@sha256:' + '7'.repeat(64), functionId: 'fn_bench7' };
+  rankProviders('warm-affinity', providers, need, { now, heartbeatStaleMs: PLATFORM.staleMs });
+  const t0 = performance.now();
+  for (let i = 0; i < decisions; i++) rankProviders('warm-affinity', providers, need, { now, heartbeatStaleMs: PLATFORM.staleMs });
+  const us = ((performance.now() - t0) * 1000) / decisions;
+  return {
+    providers: n,
+    requestsPerDecision: Math.ceil((n * PROVIDER_ITEM_BYTES) / 1_000_000) + 1,
+    readUnitsPerDecision: round(((n * PROVIDER_ITEM_BYTES) / 4096) * 0.5, 1),
+    rankMicroseconds: round(us, 1),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  const span = SPANS[args.profile];
+  const machine = machineBefore();
+  const base: SimConfig = {
+    providers: 100_000,
+    seconds: span.seconds,
+    warmupS: span.warmupS,
+    ratePerS: 10_000,
+    churn: 0.3,
+    churnSpanS: 86_400,
+    crashShare: 0.5,
+    load: 0.8,
+    scheduler: 'sampled',
+    liveness: 'idle-beats',
+    samples: 4,
+    warmSamples: 2,
+    seed: 24,
+    ...PLATFORM,
+    tickS: 0.1,
+  };
+  const run = async (label: string, c: Partial<SimConfig>) => {
+    note(`sim: ${label}`);
+    const r = await simulate({ ...base, ...c });
+    note(`sim: ${label}: ${r.jobs} jobs, wait p99 ${r.waitS.p99} s, ${r.simWallS} s of wall time`);
+    return r;
+  };
+  const sampled = await run('sampled, idle beats', {});
+  const omniscient = await run('omniscient', { scheduler: 'omniscient' });
+  const todayLiveness = await run('sampled, today’s liveness', { liveness: 'today' });
+  const noWarm = await run('sampled, no warm hints', { warmSamples: 0 });
+  // Churn: a day's 30% compressed into the span, to count lost jobs and time their re-placement.
+  const stress = await run('churn stress, idle beats', { churnSpanS: base.seconds });
+  const stressToday = await run('churn stress, today’s liveness', { churnSpanS: base.seconds, liveness: 'today' });
+  // Contention: 30% more work offered than the capacity holds (10,000 providers), so DRF decides who waits.
+  const overload = await run('overload ×1.3, 10,000 providers', { providers: 10_000, ratePerS: 1_000, load: 1.3 });
+  const scale = [];
+  for (const n of [1_000, 10_000, 100_000]) {
+    const r = n === 100_000 ? sampled : await run(`sampled, ${n} providers`, { providers: n, ratePerS: n / 10, seconds: span.scaleSeconds, warmupS: span.scaleSeconds / 3 });
+    scale.push({ providers: n, ratePerS: n / 10, requestsPerDecision: r.requestsPerDecision.total, decisionMicroseconds: r.decisionMicroseconds, listing: listingDecision(n, n >= 100_000 ? 5 : 40) });
+  }
+  const flat = {
+    requests: round(Math.max(...scale.map((s) => s.requestsPerDecision)) / Math.min(...scale.map((s) => s.requestsPerDecision)), 2),
+    time: round(Math.max(...scale.map((s) => s.decisionMicroseconds)) / Math.min(...scale.map((s) => s.decisionMicroseconds)), 2),
+  };
+  const idle = { today: idleProviderMonth('today'), idleBeats: idleProviderMonth('idle-beats') };
+  const drfWorst = Math.max(...overload.drf.map((d) => (d.target > 0 ? Math.abs(d.share - d.target) / d.target : 0)));
+  const waitRatio = round(sampled.waitS.p99 / omniscient.waitS.p99, 2);
+  const replaceBound = PLATFORM.heartbeatS + PLATFORM.leaseS + PLATFORM.reaperS;
+  const coldAvoided = noWarm.starts.cold + noWarm.starts.cached - (sampled.starts.cold + sampled.starts.cached);
+  const goals = [
+    {
+      figure: 'placement decision cost, 1,000 → 100,000 providers: max/min of requests and of CPU time per decision (#24)',
+      value: Math.max(flat.requests, flat.time),
+      unit: '×',
+      goal: '<= 1.5 (flat)',
+      holds: Math.max(flat.requests, flat.time) <= 1.5,
+    },
+    {
+      figure: 'job wait p99, sampled placement / omniscient scheduler, same trace, 100,000 providers (#24)',
+      value: waitRatio,
+      unit: '×',
+      goal: '<= 1.2',
+      holds: waitRatio <= 1.2,
+    },
+    {
+      figure: 'DRF under overload ×1.3: largest deviation of a developer’s dominant share from its progressive-filling target (#24)',
+      value: round(drfWorst * 100, 1),
+      unit: '%',
+      goal: '<= 5',
+      holds: drfWorst <= 0.05,
+    },
+    {
+      figure: 'controller cost per idle provider-month, heartbeats + queue polls (#24)',
+      value: idle.idleBeats.usd.total,
+      unit: 'USD',
+      goal: `<= 0.05 (today ${idle.today.usd.total})`,
+      holds: idle.idleBeats.usd.total <= 0.05,
+    },
+    {
+      figure: 'dead provider’s jobs re-placed: slowest, idle beats vs today’s liveness (#24)',
+      value: stress.churn.replaceS.max,
+      unit: 's',
+      goal: `no later than today (${stressToday.churn.replaceS.max} s on the same churn; bound heartbeat + lease + reaper = ${replaceBound} s)`,
+      holds: stress.churn.replaceS.max <= Math.max(stressToday.churn.replaceS.max, replaceBound) && stress.churn.replaceS.p95 <= stressToday.churn.replaceS.p95 + PLATFORM.reaperS / 10,
+    },
+  ];
+  const result = {
+    benchmark: 'sim',
+    profile: args.profile,
+    command: commandFor(args.profile),
+    date: new Date().toISOString(),
+    machine: machineAfter(machine),
+    what: 'discrete-event simulation: the controller’s own placement (core/placement.ts#placeSampled, WarmHints), FairQueue and liveness rule with simulated time and machines (bench/sim/sim.ts)',
+    trace: { providers: base.providers, seconds: base.seconds, warmupS: base.warmupS, ratePerS: base.ratePerS, churn: base.churn, churnSpanS: base.churnSpanS, crashShare: base.crashShare, load: base.load, functions: 24, developers: 4 },
+    runs: { sampled, omniscient, todayLiveness, noWarm, stress, stressToday, overload },
+    scale,
+    flat,
+    waitRatioP99: waitRatio,
+    coldStartsAvoidedByWarmHints: { starts: coldAvoided, share: round(coldAvoided / Math.max(1, noWarm.starts.cold + noWarm.starts.cached), 3) },
+    idleProviderMonth: idle,
+    perMillionJobs: { sampled: perMillionJobs(sampled), todayLiveness: perMillionJobs(todayLiveness) },
+    assumptions: {
+      heartbeatLambdaMs: HEARTBEAT_LAMBDA_MS,
+      providerItemBytes: PROVIDER_ITEM_BYTES,
+      dozingPollGapS: PLATFORM.idlePollGapS,
+      note: 'a dozing agent pausing idlePollGapS between its 20 s long polls is modelled; the agent’s poll loop (provider-agent/src/delivery.ts) does not pause yet',
+    },
+    goals,
+  };
+  publish('sim', result);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
