@@ -32,15 +32,15 @@ const PROVIDERS_LAMBDA_GB = 0.5;
 
 /**
  * What one heartbeat of an idle provider costs the controller, by the calls of
- * `use-cases/providers.ts#heartbeat`: API Gateway + the providers Lambda; the owner check (a
- * consistent GetItem, 1 read unit), the heartbeat UpdateItem and the reported-free UpdateItem
- * (each 2 write units for a ~1.5 KB item), the answer's GetItem (1 read unit); today also
- * `dispatchWaiting`'s query of the waiting index (0.5 read unit when empty) and its listing of
- * every provider (`PROVIDER_ITEM_BYTES` × N / 4 KB × 0.5 read units) when some job waits.
+ * `use-cases/providers.ts#heartbeat`: API Gateway and the providers Lambda; the owner check (a
+ * consistent GetItem of a ~1.5 KB item: 1 read unit) and one UpdateItem (2 write units). Today's
+ * beat also wrote the reported free capacity in a second UpdateItem (2 more), queried the waiting
+ * index in `dispatchWaiting` (0.5 read unit when empty; a listing of every provider when some job
+ * waits, not counted here) and read the provider again for its answer (1).
  */
 function heartbeatUsd(idleBeat: boolean): number {
-  const reads = idleBeat ? 2 : 2.5;
-  const writes = 4;
+  const reads = idleBeat ? 1 : 2.5;
+  const writes = idleBeat ? 2 : 4;
   return (
     PRICES.apiGatewayHttpRequest.usd +
     PRICES.lambdaRequest.usd +

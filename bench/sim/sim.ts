@@ -195,8 +195,12 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   const index: ProviderRecord[] = [];
   const total: Amount = { vcpuMilli: 0, memoryMb: 0 };
   const usage = DEVELOPERS.map(() => ({ vcpuMilli: 0, memoryMb: 0 }));
-  const buckets: Array<Set<Provider>> = Array.from({ length: 34 }, () => new Set());
-  const dozingBuckets: Array<Set<Provider>> = Array.from({ length: 34 }, () => new Set());
+  // The omniscient scheduler's view: providers by free vCPU (quarters) and free memory (512 MB steps), awake and dozing apart.
+  const V = 34;
+  const M = 34;
+  const bucketsOf = () => Array.from({ length: V * M }, () => new Set<Provider>());
+  const buckets = bucketsOf();
+  const dozingBuckets = bucketsOf();
   const warmSets = new Map<Fn, Set<Provider>>();
   let awakeSeconds = 0;
   let dozingSeconds = 0;
@@ -222,8 +226,9 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
     p.bucket?.delete(p);
     p.bucket = undefined;
     if (!p.alive || p.leaving) return;
-    const free = Math.max(0, p.rec.capacityVcpuMilli - p.rec.reservedVcpuMilli);
-    p.bucket = (p.dozing ? dozingBuckets : buckets)[Math.min(33, Math.floor(free / 250))];
+    const freeV = Math.min(V - 1, Math.floor(Math.max(0, p.rec.capacityVcpuMilli - p.rec.reservedVcpuMilli) / 250));
+    const freeM = Math.min(M - 1, Math.floor(Math.max(0, p.rec.capacityMemoryMb - p.rec.reservedMemoryMb) / 512));
+    p.bucket = (p.dozing ? dozingBuckets : buckets)[freeV * M + freeM];
     p.bucket?.add(p);
   };
   const register = (now: number, awake: boolean) => {
@@ -368,8 +373,10 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
     }
     // Best fit: the awake provider with the least room that still fits (keeps large holes for large jobs).
     for (const set of [buckets, dozingBuckets]) {
-      for (let b = Math.floor(fn.need.vcpuMilli / 250); b <= 33; b++) {
-        for (const p of set[b] as Set<Provider>) if (fitsLive(p, fn.need)) return p;
+      for (let v = Math.ceil(fn.need.vcpuMilli / 250); v < V; v++) {
+        for (let m = Math.ceil(fn.need.memoryMb / 512); m < M; m++) {
+          for (const p of set[v * M + m] as Set<Provider>) if (fitsLive(p, fn.need)) return p;
+        }
       }
     }
     return undefined;

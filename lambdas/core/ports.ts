@@ -108,13 +108,21 @@ export interface ProviderStore extends ProviderSampler {
   createProvider(p: ProviderRecord): Promise<void>;
   getProvider(providerId: string): Promise<ProviderRecord | undefined>;
   listProviders(): Promise<ProviderRecord[]>;
-  /** Records a heartbeat; `nextBeatS` is an idle agent's announced pause (absent: the normal interval). */
-  heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean, nextBeatS?: number): Promise<void>;
+  /**
+   * Records a heartbeat in one write: `nextBeatS` is an idle agent's announced pause (absent: the
+   * normal interval); `reportedFree` the free capacity it reported (diagnostic only).
+   */
+  heartbeat(
+    providerId: string,
+    at: string,
+    cachedImages: string[],
+    warmFunctions: string[],
+    draining: boolean,
+    extra?: { nextBeatS?: number; reportedFree?: { vcpu: number; memoryMb: number } },
+  ): Promise<void>;
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
   reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
   release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;
-  /** Records the free capacity an agent reported with its heartbeat (diagnostic only). */
-  recordReportedFree(providerId: string, free: { vcpu: number; memoryMb: number }): Promise<void>;
 }
 
 export interface Outbox {
@@ -269,7 +277,11 @@ export interface BillingStore {
 export interface PaymentProvider {
   readonly name: string;
   /** Charges `amount` micro-credits' worth; idempotent on `reference` (a retry charges once). */
-  charge(req: { accountId: string; amount: number; reference: string }): Promise<{ status: 'approved'; paymentId: string } | { status: 'declined'; reason: string }>;
+  charge(req: {
+    accountId: string;
+    amount: number;
+    reference: string;
+  }): Promise<{ status: 'approved'; paymentId: string } | { status: 'declined'; reason: string }>;
 }
 
 /** Where a job search resumes: the last job returned (its index keys). */

@@ -29,7 +29,12 @@ export class DynamoProviderStore implements ProviderStore {
   }
 
   async listProviders(): Promise<ProviderRecord[]> {
-    return queryAll<ProviderRecord>({ TableName: this.table, IndexName: 'online', KeyConditionExpression: 'onlineShard = :s', ExpressionAttributeValues: { ':s': '1' } });
+    return queryAll<ProviderRecord>({
+      TableName: this.table,
+      IndexName: 'online',
+      KeyConditionExpression: 'onlineShard = :s',
+      ExpressionAttributeValues: { ':s': '1' },
+    });
   }
 
   /**
@@ -76,14 +81,37 @@ export class DynamoProviderStore implements ProviderStore {
     this.hints.forget(functionId, providerId);
   }
 
-  async heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean, nextBeatS?: number): Promise<void> {
+  async heartbeat(
+    providerId: string,
+    at: string,
+    cachedImages: string[],
+    warmFunctions: string[],
+    draining: boolean,
+    extra: { nextBeatS?: number; reportedFree?: { vcpu: number; memoryMb: number } } = {},
+  ): Promise<void> {
+    const { nextBeatS, reportedFree } = extra;
+    const set = [
+      'lastHeartbeatAt = :at',
+      'cachedImages = :c',
+      'warmFunctions = :w',
+      'draining = :d',
+      ...(nextBeatS ? ['nextBeatS = :n'] : []),
+      ...(reportedFree ? ['reportedFree = :f'] : []),
+    ];
     await dynamo.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { providerId },
-        UpdateExpression: `SET lastHeartbeatAt = :at, cachedImages = :c, warmFunctions = :w, draining = :d${nextBeatS ? ', nextBeatS = :n' : ' REMOVE nextBeatS'}`,
+        UpdateExpression: `SET ${set.join(', ')}${nextBeatS ? '' : ' REMOVE nextBeatS'}`,
         ConditionExpression: 'attribute_exists(providerId)',
-        ExpressionAttributeValues: { ':at': at, ':c': cachedImages, ':w': warmFunctions, ':d': draining, ...(nextBeatS ? { ':n': nextBeatS } : {}) },
+        ExpressionAttributeValues: {
+          ':at': at,
+          ':c': cachedImages,
+          ':w': warmFunctions,
+          ':d': draining,
+          ...(nextBeatS ? { ':n': nextBeatS } : {}),
+          ...(reportedFree ? { ':f': reportedFree } : {}),
+        },
       }),
     );
   }
@@ -121,18 +149,6 @@ export class DynamoProviderStore implements ProviderStore {
         UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli - :v, reservedMemoryMb = reservedMemoryMb - :m',
         ConditionExpression: 'reservedVcpuMilli >= :v AND reservedMemoryMb >= :m',
         ExpressionAttributeValues: { ':v': vcpuMilli, ':m': memoryMb },
-      }),
-    );
-  }
-
-  async recordReportedFree(providerId: string, free: { vcpu: number; memoryMb: number }): Promise<void> {
-    await dynamo.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { providerId },
-        UpdateExpression: 'SET reportedFree = :f',
-        ConditionExpression: 'attribute_exists(providerId)',
-        ExpressionAttributeValues: { ':f': free },
       }),
     );
   }

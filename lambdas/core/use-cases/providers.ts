@@ -97,8 +97,7 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
   const before = await getOwnProvider(deps, user, providerId);
   const now = clock(deps);
   const nextBeatS = req.runningJobs.length === 0 ? req.nextBeatS : undefined;
-  await deps.providers.heartbeat(providerId, now.toISOString(), req.cachedImages, req.warmFunctions, req.draining, nextBeatS);
-  if (req.free) await deps.providers.recordReportedFree(providerId, req.free);
+  await deps.providers.heartbeat(providerId, now.toISOString(), req.cachedImages, req.warmFunctions, req.draining, { nextBeatS, reportedFree: req.free });
   const leaseExpiresAt = new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString();
   const revokedJobs: string[] = [];
   const jobs = [...new Set(req.runningJobs)];
@@ -111,8 +110,10 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
   // freed some); an idle provider's slow beat that finds it online already brings nothing new,
   // and the reaper's pass offers its room to waiting jobs anyway (issue #24: idle beats stay cheap).
   const wasOnline = isOnline(before, { now: now.getTime(), heartbeatStaleMs: deps.config.heartbeatStaleMs });
-  if (!req.draining && !(nextBeatS && wasOnline)) await dispatchWaiting(deps);
-  const provider = await deps.providers.getProvider(providerId);
+  const dispatch = !req.draining && !(nextBeatS && wasOnline);
+  if (dispatch) await dispatchWaiting(deps);
+  // Without a dispatch this beat changed no reservation: the record read for the owner check answers.
+  const provider = dispatch ? await deps.providers.getProvider(providerId) : before;
   return {
     ok: true,
     drain: false,
@@ -144,9 +145,12 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     throw forbidden("the report's signature does not verify against the provider's registered key");
   const job = await deps.jobs.getJob(report.jobId);
   if (job && job.providerId !== providerId && job.previousProviders?.includes(providerId)) {
-    throw conflict(`job ${job.jobId} was taken from this provider (${job.requeueReason ?? 'its lease lapsed'}) and is now at attempt ${job.attempt}; this report is refused`, {
-      attempt: job.attempt,
-    });
+    throw conflict(
+      `job ${job.jobId} was taken from this provider (${job.requeueReason ?? 'its lease lapsed'}) and is now at attempt ${job.attempt}; this report is refused`,
+      {
+        attempt: job.attempt,
+      },
+    );
   }
   if (!job || job.providerId !== providerId) throw notFound('job', report.jobId);
   if (job.attempt !== report.attempt) throw conflict(`the job is at attempt ${job.attempt}; this report is for attempt ${report.attempt}`);
@@ -190,7 +194,9 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       await finishReport(deps, again, provider.ownerId);
       return { jobId: job.jobId, status: again.status, duplicate: true };
     }
-    throw conflict(`job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`);
+    throw conflict(
+      `job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`,
+    );
   }
   deps.telemetry.jobFinished(status === 'SUCCEEDED' ? 'succeeded' : 'failed');
   // The job is terminal in the table now: a sync call waiting in this process answers at once.
@@ -241,10 +247,14 @@ export async function finishReport(deps: Deps, job: JobRecord, payee?: string): 
   const pending = job.pendingReport;
   const providerId = job.providerId;
   if (!pending || !providerId || !TERMINAL.includes(job.status)) return;
-  await deps.outbox.append(job.jobId, [
-    { type: 'SetRuntime', jobId: job.jobId, report: pending.report, signature: pending.signature },
-    { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0 },
-  ], payee === undefined ? undefined : { lane: job.developerId, payee });
+  await deps.outbox.append(
+    job.jobId,
+    [
+      { type: 'SetRuntime', jobId: job.jobId, report: pending.report, signature: pending.signature },
+      { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0 },
+    ],
+    payee === undefined ? undefined : { lane: job.developerId, payee },
+  );
   const claimed = await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: job.attempt, present: 'pendingReport' }, [
     'pendingReport',
     'leaseShard',
