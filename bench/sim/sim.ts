@@ -375,7 +375,9 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
     for (const set of [buckets, dozingBuckets]) {
       for (let v = Math.ceil(fn.need.vcpuMilli / 250); v < V; v++) {
         for (let m = Math.ceil(fn.need.memoryMb / 512); m < M; m++) {
-          for (const p of set[v * M + m] as Set<Provider>) if (fitsLive(p, fn.need)) return p;
+          const bucket = set[v * M + m] as Set<Provider>;
+          if (bucket.size === 0) continue;
+          for (const p of bucket) if (fitsLive(p, fn.need)) return p;
         }
       }
     }
