@@ -1,5 +1,6 @@
 import type { ProviderRecord } from '../../lambdas/core/model';
-import { rankProviders, type Need } from '../../lambdas/core/scheduler';
+import { placeSampled, WarmHints, type ProviderSampler } from '../../lambdas/core/placement';
+import { fits, rankProviders, type Need } from '../../lambdas/core/scheduler';
 import { PRICES } from '../prices';
 import { syntheticProviders } from '../scheduler';
 import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, type Profile, publish, round } from '../support';
@@ -50,10 +51,10 @@ function heartbeatUsd(idleBeat: boolean): number {
   );
 }
 
-/** The controller's cost of one idle provider for 30 days: its heartbeats and its queue's polls. */
-function idleProviderMonth(liveness: 'today' | 'idle-beats') {
+/** The controller's cost of one idle provider for 30 days: its heartbeats and its queue's polls (`pollGapS` between long polls). */
+function idleProviderMonth(liveness: 'today' | 'idle-beats', pollGapS: number) {
   const beats = MONTH_S / (liveness === 'today' ? PLATFORM.heartbeatS : PLATFORM.idleBeatS);
-  const polls = MONTH_S / (liveness === 'today' ? PLATFORM.pollWaitS : PLATFORM.pollWaitS + PLATFORM.idlePollGapS);
+  const polls = MONTH_S / (PLATFORM.pollWaitS + pollGapS);
   const heartbeats = beats * heartbeatUsd(liveness === 'idle-beats');
   const sqs = polls * PRICES.sqsRequest.usd;
   return { beats: Math.round(beats), polls: Math.round(polls), usd: { heartbeats: round(heartbeats, 4), sqsPolls: round(sqs, 4), total: round(heartbeats + sqs, 4) } };
@@ -82,6 +83,40 @@ function listingDecision(n: number, decisions: number) {
     readUnitsPerDecision: round(((n * PROVIDER_ITEM_BYTES) / 4096) * 0.5, 1),
     rankMicroseconds: round(us, 1),
   };
+}
+
+/**
+ * The decision's CPU time by the number of providers, measured apart from the simulation so the
+ * sizes share the machine's load: rounds alternate between 1,000, 10,000 and 100,000 synthetic
+ * providers (bench/scheduler.ts's), each a batch of `placeSampled` decisions over an in-memory
+ * sampler; the median of the rounds per size.
+ */
+async function decisionTimes(rounds: number, perRound: number) {
+  const now = Date.now();
+  const need: Need = { vcpuMilli: 500, memoryMb: 256, image: 'registry.local/chainfaas/fn-7@sha256:' + '7'.repeat(64), functionId: 'fn_bench7' };
+  const sizes = [1_000, 10_000, 100_000].map((n) => {
+    const providers = syntheticProviders(now, n, 42);
+    const hints = new WarmHints();
+    for (const p of providers.slice(0, 16)) hints.note(need.functionId, p.providerId);
+    const byId = new Map(providers.map((p) => [p.providerId, p]));
+    const sampler: ProviderSampler = {
+      sample: async (k, random) => Array.from({ length: k }, () => providers[Math.floor(random() * providers.length)] as ProviderRecord),
+      warm: async (functionId, k) => hints.pick(functionId, k).map((id) => byId.get(id) as ProviderRecord),
+      freed: () => undefined,
+      taken: () => undefined,
+    };
+    return { n, sampler, us: [] as number[] };
+  });
+  for (let r = 0; r < rounds; r++) {
+    for (const size of sizes) {
+      const t0 = performance.now();
+      for (let i = 0; i < perRound; i++) {
+        await placeSampled(size.sampler, need, { now, heartbeatStaleMs: PLATFORM.staleMs, random: Math.random }, async (p) => fits(p, need));
+      }
+      size.us.push(((performance.now() - t0) * 1000) / perRound);
+    }
+  }
+  return Object.fromEntries(sizes.map((s) => [s.n, round([...s.us].sort((a, b) => a - b)[Math.floor(s.us.length / 2)] as number, 2)]));
 }
 
 async function main(): Promise<void> {
@@ -120,16 +155,26 @@ async function main(): Promise<void> {
   const stressToday = await run('churn stress, today’s liveness', { churnSpanS: base.seconds, liveness: 'today' });
   // Contention: 30% more work offered than the capacity holds (10,000 providers), so DRF decides who waits.
   const overload = await run('overload ×1.3, 10,000 providers', { providers: 10_000, ratePerS: 1_000, load: 1.3 });
+  const overloadOmniscient = await run('overload ×1.3, omniscient', { providers: 10_000, ratePerS: 1_000, load: 1.3, scheduler: 'omniscient' });
+  const times = await decisionTimes(9, 2000);
   const scale = [];
   for (const n of [1_000, 10_000, 100_000]) {
     const r = n === 100_000 ? sampled : await run(`sampled, ${n} providers`, { providers: n, ratePerS: n / 10, seconds: span.scaleSeconds, warmupS: span.scaleSeconds / 3 });
-    scale.push({ providers: n, ratePerS: n / 10, requestsPerDecision: r.requestsPerDecision.total, decisionMicroseconds: r.decisionMicroseconds, listing: listingDecision(n, n >= 100_000 ? 5 : 40) });
+    scale.push({
+      providers: n,
+      ratePerS: n / 10,
+      requestsPerDecision: r.requestsPerDecision.total,
+      decisionMicroseconds: times[n] as number,
+      decisionMicrosecondsInSimulation: r.decisionMicroseconds,
+      listing: listingDecision(n, n >= 100_000 ? 5 : 40),
+    });
   }
   const flat = {
     requests: round(Math.max(...scale.map((s) => s.requestsPerDecision)) / Math.min(...scale.map((s) => s.requestsPerDecision)), 2),
     time: round(Math.max(...scale.map((s) => s.decisionMicroseconds)) / Math.min(...scale.map((s) => s.decisionMicroseconds)), 2),
   };
-  const idle = { today: idleProviderMonth('today'), idleBeats: idleProviderMonth('idle-beats') };
+  // As built (the agent polls without pause), and with the dozing pause the simulation models.
+  const idle = { today: idleProviderMonth('today', 0), idleBeatsAsBuilt: idleProviderMonth('idle-beats', 0), idleBeats: idleProviderMonth('idle-beats', PLATFORM.idlePollGapS) };
   const drfWorst = Math.max(...overload.drf.map((d) => (d.target > 0 ? Math.abs(d.share - d.target) / d.target : 0)));
   const waitRatio = round(sampled.waitS.p99 / omniscient.waitS.p99, 2);
   const replaceBound = PLATFORM.heartbeatS + PLATFORM.leaseS + PLATFORM.reaperS;
@@ -157,11 +202,11 @@ async function main(): Promise<void> {
       holds: drfWorst <= 0.05,
     },
     {
-      figure: 'controller cost per idle provider-month, heartbeats + queue polls (#24)',
-      value: idle.idleBeats.usd.total,
+      figure: 'controller cost per idle provider-month, heartbeats + queue polls, as built (#24)',
+      value: idle.idleBeatsAsBuilt.usd.total,
       unit: 'USD',
-      goal: `<= 0.05 (today ${idle.today.usd.total})`,
-      holds: idle.idleBeats.usd.total <= 0.05,
+      goal: `<= 0.05 (today ${idle.today.usd.total}; ${idle.idleBeats.usd.total} once a dozing agent pauses ${PLATFORM.idlePollGapS} s between its polls, not built)`,
+      holds: idle.idleBeatsAsBuilt.usd.total <= 0.05,
     },
     {
       figure: 'dead provider’s jobs re-placed: slowest, idle beats vs today’s liveness (#24)',
@@ -179,7 +224,7 @@ async function main(): Promise<void> {
     machine: machineAfter(machine),
     what: 'discrete-event simulation: the controller’s own placement (core/placement.ts#placeSampled, WarmHints), FairQueue and liveness rule with simulated time and machines (bench/sim/sim.ts)',
     trace: { providers: base.providers, seconds: base.seconds, warmupS: base.warmupS, ratePerS: base.ratePerS, churn: base.churn, churnSpanS: base.churnSpanS, crashShare: base.crashShare, load: base.load, functions: 24, developers: 4 },
-    runs: { sampled, omniscient, todayLiveness, noWarm, stress, stressToday, overload },
+    runs: { sampled, omniscient, todayLiveness, noWarm, stress, stressToday, overload, overloadOmniscient },
     scale,
     flat,
     waitRatioP99: waitRatio,

@@ -134,6 +134,7 @@ export interface SimResult {
   jobs: number;
   measuredJobs: number;
   waitS: { p50: number; p95: number; p99: number; mean: number };
+  placementWaitS: { p50: number; p95: number; p99: number };
   utilisation: number;
   decisions: number;
   requestsPerDecision: { indexReads: number; reserves: number; total: number };
@@ -201,7 +202,8 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   const bucketsOf = () => Array.from({ length: V * M }, () => new Set<Provider>());
   const buckets = bucketsOf();
   const dozingBuckets = bucketsOf();
-  const warmSets = new Map<Fn, Set<Provider>>();
+  /** Per function, the providers where its jobs ended, most recent last (repeats allowed; trimmed when long). */
+  const warmStacks = new Map<Fn, Provider[]>();
   let awakeSeconds = 0;
   let dozingSeconds = 0;
   let polls = 0;
@@ -303,6 +305,8 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
 
   // Statistics.
   const waits: number[] = [];
+  /** Arrival → on the agent (decision, queueing, delivery, a dozing agent's pause), without the container's start. */
+  const placementWaits: number[] = [];
   const replace: number[] = [];
   const starts = { warm: 0, cached: 0, cold: 0 };
   let decisions = 0;
@@ -358,17 +362,12 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
 
   /** The omniscient choice: a warm awake provider that fits, else the awake one that fits best, else a dozing one. */
   const omniscientChoice = (fn: Fn, now: number, avoid?: readonly string[]): Provider | undefined => {
-    const warm = warmSets.get(fn);
+    const warm = warmStacks.get(fn);
     if (warm) {
-      // Near-omniscient: at most 256 of the function's warm providers are looked at per job.
-      let looked = 0;
-      for (const p of warm) {
-        if (++looked > 256) break;
-        if (!isWarm(p, fn, now) || !p.alive) {
-          warm.delete(p);
-          continue;
-        }
-        if (!p.dozing && fitsLive(p, fn.need) && !avoid?.includes(p.rec.providerId)) return p;
+      // The most recently freed first; at most 256 looked at per job (a provider freed longer ago is likely busy again).
+      for (let i = warm.length - 1, looked = 0; i >= 0 && looked < 256; i--, looked++) {
+        const p = warm[i] as Provider;
+        if (isWarm(p, fn, now) && !p.dozing && fitsLive(p, fn.need) && !avoid?.includes(p.rec.providerId)) return p;
       }
     }
     // Best fit: the awake provider with the least room that still fits (keeps large holes for large jobs).
@@ -420,7 +419,10 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
     p.images.add(job.fn.image);
     if (p.images.size > MAX_IMAGES) p.images.delete(p.images.values().next().value as string);
     const start = now + pickup + START_S[kind];
-    if (job.arrival >= config.warmupS && !job.started) waits.push(start - job.arrival);
+    if (job.arrival >= config.warmupS && !job.started) {
+      waits.push(start - job.arrival);
+      placementWaits.push(now + pickup - job.arrival);
+    }
     job.started = true;
     if (job.lostAt !== undefined) replace.push(now - job.lostAt);
     events.push(start + job.durS, { k: 'end', job, attempt: job.attempt });
@@ -586,9 +588,10 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
         sampler.freed(job.fn.id, p.rec.providerId);
         offerFreed(p, now);
         if (omniscient) {
-          const set = warmSets.get(job.fn) ?? new Set();
-          set.add(p);
-          warmSets.set(job.fn, set);
+          let stack = warmStacks.get(job.fn) ?? [];
+          stack.push(p);
+          if (stack.length > 4096) stack = [...new Set(stack.slice(-2048))].filter((q) => q.alive && isWarm(q, job.fn, now));
+          warmStacks.set(job.fn, stack);
         }
         rebucket(p);
         if (p.running.size === 0) {
@@ -692,12 +695,14 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   const target = drfTargets(offered, { vcpuMilli: 1, memoryMb: 1 });
   const sorted = Float64Array.from(waits).sort();
   const replaceSorted = Float64Array.from(replace).sort();
+  const placementSorted = Float64Array.from(placementWaits).sort();
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   return {
     config,
     jobs: jobsN,
     measuredJobs: waits.length,
     waitS: { p50: r3(percentileOf(sorted, 0.5)), p95: r3(percentileOf(sorted, 0.95)), p99: r3(percentileOf(sorted, 0.99)), mean: r3(waits.reduce((a, b) => a + b, 0) / waits.length) },
+    placementWaitS: { p50: r3(percentileOf(placementSorted, 0.5)), p95: r3(percentileOf(placementSorted, 0.95)), p99: r3(percentileOf(placementSorted, 0.99)) },
     utilisation: r3(utilSum / utilN),
     decisions,
     requestsPerDecision: { indexReads: r3(indexReads / decisions), reserves: r3(reserves / decisions), total: r3((indexReads + reserves) / decisions) },

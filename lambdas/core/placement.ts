@@ -25,7 +25,7 @@ export interface ProviderSampler {
   warm(functionId: string, k: number, random: () => number): Promise<ProviderRecord[]>;
   /** A job of `functionId` ended on `providerId` and gave its capacity back: the provider now holds the function warm and has room. */
   freed(functionId: string, providerId: string): void;
-  /** A decision reserved on `providerId` for `functionId`: its room is taken, so the hint is spent. */
+  /** A decision reserved on `providerId` for `functionId` and left it no room for another such job: the hint is spent. */
   taken(functionId: string, providerId: string): void;
 }
 
@@ -161,7 +161,8 @@ export async function placeSampled(
     for (const p of ranked) {
       decision.reserves++;
       if (await reserve(p)) {
-        sampler.taken(need.functionId, p.providerId);
+        // The hint is spent once the provider has no room for another job like this one (`reserve` counted this one in `p`).
+        if (!fits(p, need)) sampler.taken(need.functionId, p.providerId);
         return { ...decision, provider: p };
       }
     }
