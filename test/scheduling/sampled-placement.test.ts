@@ -87,20 +87,26 @@ test('placeSampled reserves with conditional writes: many concurrent decisions n
   for (const id of byProvider.keys()) expect((await store.getProvider(id))?.reservedVcpuMilli).toBe(1000);
 });
 
-test('warm hints: a job goes where its function last ended (read fresh), and the hint is spent once reserved', async () => {
+test('warm hints: a job goes where its function last ended (read fresh); the hint stays while the provider has room for another, and is spent when it has none', async () => {
   const store = c.deps.providers;
-  const warm = record(PROVIDERS + 1, 2);
+  const warm = record(PROVIDERS + 1, 1);
   warm.warmFunctions = ['fn_warm'];
   await store.createProvider(warm);
-  const fnNeed: Need = { ...need, functionId: 'fn_warm', vcpuMilli: 500 };
+  const half: Need = { ...need, functionId: 'fn_warm', vcpuMilli: 500, memoryMb: 256 };
+  const decide = () =>
+    placeSampled(store, half, { now, heartbeatStaleMs: 45_000, random: seeded(3), samples: 4, warmSamples: 2 }, async (p) => {
+      if (!(await store.reserve(p, half.vcpuMilli, half.memoryMb))) return false;
+      p.reservedVcpuMilli += half.vcpuMilli;
+      p.reservedMemoryMb += half.memoryMb;
+      return true;
+    });
   store.freed('fn_warm', warm.providerId);
-  const decision = await placeSampled(store, fnNeed, { now, heartbeatStaleMs: 45_000, random: seeded(3), samples: 4, warmSamples: 2 }, (p) =>
-    store.reserve(p, fnNeed.vcpuMilli, fnNeed.memoryMb),
-  );
-  expect(decision.provider?.providerId).toBe(warm.providerId);
-  expect(await store.warm('fn_warm', 2, Math.random)).toEqual([]);
-  // Noted again when the job ends: the read returns the record as DynamoDB holds it now.
-  store.freed('fn_warm', warm.providerId);
+  // Among the 240 others (some with room), the hinted warm provider is the choice.
+  expect((await decide()).provider?.providerId).toBe(warm.providerId);
+  // Half of its vCPU is left: the hint stays, read fresh with the reservation.
   const [fresh] = await store.warm('fn_warm', 2, Math.random);
   expect(fresh).toMatchObject({ providerId: warm.providerId, reservedVcpuMilli: 500 });
+  expect((await decide()).provider?.providerId).toBe(warm.providerId);
+  // Full now: the hint is spent.
+  expect(await store.warm('fn_warm', 2, Math.random)).toEqual([]);
 });
