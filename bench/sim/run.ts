@@ -1,5 +1,5 @@
 import type { ProviderRecord } from '../../lambdas/core/model';
-import { placeSampled, WarmHints, type ProviderSampler } from '../../lambdas/core/placement';
+import { DEFAULT_WARM_SAMPLES, placeSampled, WarmHints, type ProviderSampler } from '../../lambdas/core/placement';
 import { fits, rankProviders, type Need } from '../../lambdas/core/scheduler';
 import { PRICES } from '../prices';
 import { syntheticProviders } from '../scheduler';
@@ -62,7 +62,8 @@ function idleProviderMonth(liveness: 'today' | 'idle-beats', pollGapS: number) {
 
 /** Placement and liveness per million jobs, from a run's counts: decisions' reads and writes, and the awake and dozing providers' beats and polls. */
 function perMillionJobs(r: SimResult) {
-  const indexReadUnits = 1; // a query of `samples` ~1.5 KB items (eventually consistent) or a BatchGet of two: ~1 read unit each
+  // A query of 4 ~1.5 KB items (eventually consistent): 1 read unit; a BatchGet of up to 8: up to 4. Counted as 2.5 per index read.
+  const indexReadUnits = 2.5;
   const decisions = r.decisions * (r.requestsPerDecision.indexReads * indexReadUnits * PRICES.dynamoReadUnit.usd + r.requestsPerDecision.reserves * 2 * PRICES.dynamoWriteUnit.usd);
   const liveness = r.beats * heartbeatUsd(false) + r.polls * PRICES.sqsRequest.usd;
   return { placement: round((decisions / r.jobs) * 1e6, 2), livenessOfAllProviders: round((liveness / r.jobs) * 1e6, 2) };
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
     scheduler: 'sampled',
     liveness: 'idle-beats',
     samples: 4,
-    warmSamples: 2,
+    warmSamples: DEFAULT_WARM_SAMPLES,
     seed: 24,
     ...PLATFORM,
     tickS: 0.1,
