@@ -82,7 +82,10 @@ export interface SampledOptions extends Liveness {
 }
 
 export const DEFAULT_SAMPLES = 4;
-/** 8: in the simulation 2 left 2.3% of jobs cold (p99 a pull), 4 left 0.7%, 8 0.5%, as an omniscient scheduler; one BatchGet either way. */
+/**
+ * 8: in the simulation (bench/sim, 10,000 providers) 2 left 2.3% of jobs starting cold (the p99
+ * wait a pull), 4 left 0.7%, 8 0.6% (the omniscient scheduler 0.8%); one BatchGet either way.
+ */
 export const DEFAULT_WARM_SAMPLES = 8;
 
 /** What one decision read: the candidates in order, and how many index reads it took (for the cost model). */
