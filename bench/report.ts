@@ -98,6 +98,29 @@ function rows(): { main: string[]; where: string[] } {
       );
     }
   }
+  const sim = load('sim');
+  if (sim) {
+    const r = sim.runs;
+    const tr = sim.trace;
+    const label = `Simulation (#24), ${num(tr.providers)} providers, ${num(tr.ratePerS)} jobs/s, ${tr.seconds} s`;
+    const wait = (x: any) => `${x.waitS.p50} / ${x.waitS.p95} / ${x.waitS.p99}`;
+    const cmd = code(sim.command);
+    for (const s of sim.scale) {
+      main.push(
+        `| Simulation (#24), placement decision, ${num(s.providers)} providers: requests / CPU µs per decision (sampled) | ${s.requestsPerDecision} / ${ms(s.decisionMicroseconds)} | list every provider: ${s.listing.requestsPerDecision} requests (${num(s.listing.readUnitsPerDecision)} read units) / rank ${ms(s.listing.rankMicroseconds)} µs | flat within ×${sim.flat.requests} (requests), ×${sim.flat.time} (time) over 1,000→100,000 | ${num(s.ratePerS)} jobs/s | ${cmd} | ${day(sim.date)} |`,
+      );
+    }
+    main.push(
+      `| ${label}: job wait p50 / p95 / p99 s, sampled placement | ${wait(r.sampled)} | omniscient scheduler, same trace: ${wait(r.omniscient)} | ×${sim.waitRatioP99} at p99 | ${num(r.sampled.measuredJobs)} jobs | ${cmd} | ${day(sim.date)} |`,
+      `| ${label}: wait until on the agent (no container start) p50 / p95 / p99 s, sampled | ${r.sampled.placementWaitS.p50} / ${r.sampled.placementWaitS.p95} / ${r.sampled.placementWaitS.p99} | omniscient: ${r.omniscient.placementWaitS.p50} / ${r.omniscient.placementWaitS.p95} / ${r.omniscient.placementWaitS.p99} | — | ${num(r.sampled.measuredJobs)} jobs | ${cmd} | ${day(sim.date)} |`,
+      `| ${label}: utilisation (vCPU held / online) | ${r.sampled.utilisation} | omniscient: ${r.omniscient.utilisation} | — | ${tr.seconds - tr.warmupS} s measured | ${cmd} | ${day(sim.date)} |`,
+      `| ${label}: starts warm / from a cached image / with a pull | ${r.sampled.starts.warm} / ${r.sampled.starts.cached} / ${r.sampled.starts.cold} | no warm hints: ${r.noWarm.starts.warm} / ${r.noWarm.starts.cached} / ${r.noWarm.starts.cold} | ${sim.coldStartsAvoidedByWarmHints.starts} cold starts avoided (${Math.round(sim.coldStartsAvoidedByWarmHints.share * 100)}%) | ${num(r.sampled.measuredJobs)} jobs | ${cmd} | ${day(sim.date)} |`,
+      `| Simulation (#24), overload ×1.3 on ${num(r.overload.config.providers)} providers: dominant shares by developer (DRF target) | ${r.overload.drf.map((d: any) => `${d.share} (${d.target})`).join(', ')} | targets: progressive filling of each developer's held + waiting demand | worst ${sim.goals.find((g: any) => g.figure.startsWith('DRF'))?.value}% off (omniscient: ${r.overloadOmniscient.drf.map((d: any) => `${d.share} (${d.target})`).join(', ')}) | ${num(r.overload.jobs)} jobs | ${cmd} | ${day(sim.date)} |`,
+      `| Simulation (#24), churn stress (30% leave within ${tr.seconds} s, half crash): jobs lost, placed on dead providers; re-placed p50 / p95 / max s | ${r.stress.churn.lostJobs}, ${r.stress.churn.placedOnDead}; ${r.stress.churn.replaceS.p50} / ${r.stress.churn.replaceS.p95} / ${r.stress.churn.replaceS.max} | today's liveness, same churn: ${r.stressToday.churn.lostJobs}, ${r.stressToday.churn.placedOnDead}; ${r.stressToday.churn.replaceS.p50} / ${r.stressToday.churn.replaceS.p95} / ${r.stressToday.churn.replaceS.max} | — | ${r.stress.churn.crashed} crashes | ${cmd} | ${day(sim.date)} |`,
+      `| Controller cost of an idle provider per month: heartbeats + queue polls, USD, as built; with a ${sim.assumptions.dozingPollGapS} s pause between a dozing agent's polls (not built) | ${sim.idleProviderMonth.idleBeatsAsBuilt.usd.total}; ${sim.idleProviderMonth.idleBeats.usd.total} (${num(sim.idleProviderMonth.idleBeats.beats)} beats, ${num(sim.idleProviderMonth.idleBeats.polls)} polls) | today: ${sim.idleProviderMonth.today.usd.total} (${num(sim.idleProviderMonth.today.beats)} beats, ${num(sim.idleProviderMonth.today.polls)} polls) | ×${(sim.idleProviderMonth.idleBeats.usd.total / sim.idleProviderMonth.today.usd.total).toFixed(2)} | list prices × counted calls | ${cmd} | ${day(sim.date)} |`,
+      `| ${label}: placement + every provider's liveness, USD per million jobs | ${sim.perMillionJobs.sampled.placement} + ${sim.perMillionJobs.sampled.livenessOfAllProviders} | today's liveness: ${sim.perMillionJobs.todayLiveness.placement} + ${sim.perMillionJobs.todayLiveness.livenessOfAllProviders} | — | ${num(r.sampled.jobs)} jobs | ${cmd} | ${day(sim.date)} |`,
+    );
+  }
   return { main, where };
 }
 

@@ -20,7 +20,7 @@ import { runWarmThroughput } from './warm-throughput';
  * the results table of bench/README.md, rendered from the files just written.
  */
 
-const NAMES = ['scheduler', 'cold', 'warm', 'warm-throughput', 'throughput', 'cost', 'ledger'] as const;
+const NAMES = ['scheduler', 'cold', 'warm', 'warm-throughput', 'throughput', 'cost', 'ledger', 'sim'] as const;
 type Name = (typeof NAMES)[number];
 
 /** bench/ledger.ts's flags per profile; the full profile is its own defaults. */
@@ -32,7 +32,7 @@ const LEDGER_FLAGS: Record<Profile, string[]> = {
   full: [],
 };
 
-const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler' | 'cost'>, (h: Harness, profile: Profile) => Promise<object>> = {
+const onPlatform: Record<Exclude<Name, 'ledger' | 'scheduler' | 'cost' | 'sim'>, (h: Harness, profile: Profile) => Promise<object>> = {
   cold: runCold,
   warm: runWarm,
   throughput: runThroughput,
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     }
   };
 
-  const needsPlatform = chosen.some((n) => n !== 'ledger' && n !== 'cost');
+  const needsPlatform = chosen.some((n) => n !== 'ledger' && n !== 'cost' && n !== 'sim');
   let platformSeconds = 0;
   if (needsPlatform) {
     const t0 = performance.now();
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     note(`platform up in ${platformSeconds} s`);
     try {
       for (const name of chosen) {
-        if (name === 'ledger' || name === 'cost') continue;
+        if (name === 'ledger' || name === 'cost' || name === 'sim') continue;
         // The scheduler benchmark uses the platform's DynamoDB Local (a table of its own).
         if (name === 'scheduler') await step(name, async () => publish(name, await runScheduler(args.profile)));
         else await step(name, async () => publish(name, await onPlatform[name](harness, args.profile)));
@@ -111,6 +111,8 @@ async function main(): Promise<void> {
   // Cost counts on a platform of its own (wire proxies, the sync wait as in AWS: its own process).
   if (chosen.includes('cost')) await step('cost', () => runChild('cost.js', args.profile === 'quick' ? ['--quick'] : []));
   if (chosen.includes('ledger')) await step('ledger', () => runLedger(args.profile));
+  // The simulation of issue #24 needs no platform: simulated time and machines, the controller's own placement code.
+  if (chosen.includes('sim')) await step('sim', () => runChild('sim/run.js', args.profile === 'quick' ? ['--quick'] : []));
 
   const summary = {
     profile: args.profile,

@@ -221,6 +221,9 @@ export const RegisterProviderBody = z
   })
   .strict();
 
+/** The longest pause an idle agent may announce between heartbeats (`HeartbeatBody.nextBeatS`). */
+export const MAX_IDLE_BEAT_S = 600;
+
 export const HeartbeatBody = z
   .object({
     cachedImages: z.array(z.string().max(600)).max(1000).default([]),
@@ -248,6 +251,8 @@ export const HeartbeatBody = z
       .strict()
       .optional(),
     draining: z.boolean().default(false),
+    /** An idle agent beating slowly: its next heartbeat comes within this many seconds (issue #24); absent while it runs jobs. */
+    nextBeatS: z.number().int().min(1).max(MAX_IDLE_BEAT_S).optional(),
   })
   .strict();
 

@@ -41,8 +41,8 @@ const S = ENV.settings;
 /** The controller's configuration from the environment, with documented defaults (README, "Configuration"). */
 export function configFromEnv(): ControllerConfig {
   const policy = (process.env[S.schedulerPolicy] ?? 'random-fit') as PolicyName;
-  if (!['random-fit', 'least-loaded', 'warm-affinity'].includes(policy))
-    throw new Error(`${S.schedulerPolicy} ${policy} is not one of random-fit, least-loaded, warm-affinity`);
+  if (!['random-fit', 'least-loaded', 'warm-affinity', 'sampled'].includes(policy))
+    throw new Error(`${S.schedulerPolicy} ${policy} is not one of random-fit, least-loaded, warm-affinity, sampled`);
   return {
     policy,
     heartbeatIntervalS: int(S.heartbeatIntervalS, 10),

@@ -203,4 +203,9 @@ export interface ProviderRecord {
   queueArn?: string;
   /** Free capacity as the agent last reported it (diagnostic; scheduling uses the reservations). */
   reportedFree?: { vcpu: number; memoryMb: number };
+  /**
+   * An idle agent's promise with its last heartbeat: the next comes within this many seconds
+   * (absent: the normal interval). Its liveness window grows by as much (`scheduler.ts#livenessWindowMs`).
+   */
+  nextBeatS?: number;
 }

@@ -1,4 +1,5 @@
 import type { LedgerEvent, PaymentTerms } from './ledger';
+import type { ProviderSampler } from './placement';
 import type { CredentialEntry, IdempotencyRecord } from './model';
 import type { FunctionRecord, JobRecord, JobStatus, ProviderRecord, TokenRecord, User } from './model';
 
@@ -102,16 +103,26 @@ export interface JobStore {
   listSettled(developerId: string): Promise<JobRecord[]>;
 }
 
-export interface ProviderStore {
+/** The providers table; also the sampler a placement at scale draws its few candidates from (`placement.ts`). */
+export interface ProviderStore extends ProviderSampler {
   createProvider(p: ProviderRecord): Promise<void>;
   getProvider(providerId: string): Promise<ProviderRecord | undefined>;
   listProviders(): Promise<ProviderRecord[]>;
-  heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean): Promise<void>;
+  /**
+   * Records a heartbeat in one write: `nextBeatS` is an idle agent's announced pause (absent: the
+   * normal interval); `reportedFree` the free capacity it reported (diagnostic only).
+   */
+  heartbeat(
+    providerId: string,
+    at: string,
+    cachedImages: string[],
+    warmFunctions: string[],
+    draining: boolean,
+    extra?: { nextBeatS?: number; reportedFree?: { vcpu: number; memoryMb: number } },
+  ): Promise<void>;
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
   reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
   release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;
-  /** Records the free capacity an agent reported with its heartbeat (diagnostic only). */
-  recordReportedFree(providerId: string, free: { vcpu: number; memoryMb: number }): Promise<void>;
 }
 
 export interface Outbox {

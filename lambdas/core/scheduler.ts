@@ -5,7 +5,7 @@ import type { ProviderRecord } from './model';
  * to reserve capacity on each in turn with a conditional write, so a stale view never
  * oversubscribes a provider.
  */
-export type PolicyName = 'random-fit' | 'least-loaded' | 'warm-affinity';
+export type PolicyName = 'random-fit' | 'least-loaded' | 'warm-affinity' | 'sampled';
 
 export interface Need {
   vcpuMilli: number;
@@ -26,8 +26,17 @@ export interface SchedulerOptions {
   avoid?: readonly string[];
 }
 
-export function isOnline(p: ProviderRecord, opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): boolean {
-  return !p.draining && opts.now - Date.parse(p.lastHeartbeatAt) <= opts.heartbeatStaleMs;
+/**
+ * How long a provider may stay silent and still count as online: the usual window, plus the pause
+ * an idle agent announced with its last heartbeat (`nextBeatS`, issue #24). A provider with
+ * running jobs beats at the normal interval, so its window is the usual one.
+ */
+export function livenessWindowMs(p: Pick<ProviderRecord, 'nextBeatS'>, heartbeatStaleMs: number): number {
+  return heartbeatStaleMs + (p.nextBeatS ?? 0) * 1000;
+}
+
+export function isOnline(p: Pick<ProviderRecord, 'draining' | 'lastHeartbeatAt' | 'nextBeatS'>, opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): boolean {
+  return !p.draining && opts.now - Date.parse(p.lastHeartbeatAt) <= livenessWindowMs(p, opts.heartbeatStaleMs);
 }
 
 /** `Date.prototype.toISOString`'s form (UTC, milliseconds): such strings order as their instants do. */
@@ -41,7 +50,7 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 function onlineTest(opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): (p: ProviderRecord) => boolean {
   const cutoffMs = opts.now - opts.heartbeatStaleMs;
   const cutoff = Number.isFinite(cutoffMs) && cutoffMs >= 0 && cutoffMs < 253402300800000 ? new Date(cutoffMs).toISOString() : undefined;
-  return (p) => !p.draining && (cutoff !== undefined && ISO_UTC.test(p.lastHeartbeatAt) ? p.lastHeartbeatAt >= cutoff : isOnline(p, opts));
+  return (p) => !p.draining && (cutoff !== undefined && !p.nextBeatS && ISO_UTC.test(p.lastHeartbeatAt) ? p.lastHeartbeatAt >= cutoff : isOnline(p, opts));
 }
 
 export function fits(p: ProviderRecord, need: Need): boolean {
@@ -72,6 +81,8 @@ function byPolicy(policy: PolicyName, candidates: ProviderRecord[], need: Need, 
       return shuffled;
     case 'least-loaded':
       return sortByKey(shuffled, () => 0);
+    // `sampled` ranks a few sampled candidates (placement.ts); given a whole list, it ranks as warm-affinity does.
+    case 'sampled':
     case 'warm-affinity':
       return sortByKey(shuffled, (p) => (p.warmFunctions.includes(need.functionId) ? 0 : p.cachedImages.includes(need.image) ? 1 : 2));
   }

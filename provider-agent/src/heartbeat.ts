@@ -1,3 +1,4 @@
+import { MAX_IDLE_BEAT_S } from '../../contract/src';
 import type { Attempt } from './attempt';
 import { sleep } from './backoff';
 import { CapacityGate } from './capacity';
@@ -12,12 +13,27 @@ import { FunctionRunner } from './runners/runner';
  * jobs, may ask it to drain, and names the jobs the controller no longer holds for this provider
  * (their lease was taken back: re-queued elsewhere, cancelled or failed), whose attempts are
  * revoked here. Heartbeats never start, run or report an attempt and never touch a queue message.
+ *
+ * Cadence (issue #24): while the agent runs jobs, or ran one within `awakeMs`, it beats every
+ * `intervalMs` (its leases need it). Idle longer than that, it beats every `idleIntervalMs` and
+ * says so (`nextBeatS`), so the controller judges its silence against that pause: an idle
+ * provider costs a heartbeat every few minutes instead of every few seconds. Whatever the
+ * An idle agent beats at once when a job reaches it (so the controller renews its lease and sees
+ * it awake without waiting for the slow beat), and any agent when draining begins (both checked
+ * every `checkMs`); at the normal interval, jobs starting and ending wait for the next beat, as
+ * before, so a busy agent costs no more than it did.
  */
 
 export interface HeartbeatOptions {
   providerId: string;
   controller: Pick<ControllerClient, 'heartbeat'>;
   intervalMs: number;
+  /** The interval once idle for `awakeMs`. @default 300_000 (at most the contract's MAX_IDLE_BEAT_S) */
+  idleIntervalMs?: number;
+  /** How long after its last job the agent keeps the normal interval. @default 300_000 */
+  awakeMs?: number;
+  /** How often the loop looks for a change to beat about at once. @default 500 */
+  checkMs?: number;
   gate: CapacityGate;
   images: ImageCache;
   runners: ReadonlyMap<string, FunctionRunner>;
@@ -37,6 +53,12 @@ export class Heartbeat {
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
   private lastAt?: Date;
+  /** When the agent last ran a job (or started). */
+  private busyAt = Date.now();
+  /** What the last heartbeat said that calls for another at once when it changes (`state`). */
+  private said = '';
+  /** Whether the last heartbeat announced the idle pause. */
+  private dozing = false;
 
   constructor(private readonly options: HeartbeatOptions) {}
 
@@ -60,15 +82,20 @@ export class Heartbeat {
   async beat(): Promise<void> {
     const { controller, providerId, gate, images, runners } = this.options;
     try {
+      const runningJobs = this.options
+        .attempts()
+        .map((a) => a.envelope.jobId)
+        .slice(0, 1000);
+      const nextBeatS = this.idle(runningJobs.length) ? Math.round(this.idleIntervalMs() / 1000) : undefined;
+      this.dozing = nextBeatS !== undefined;
+      this.said = this.state();
       const { drain, revokedJobs } = await controller.heartbeat(providerId, {
         cachedImages: images.cached().slice(0, 1000),
         warmFunctions: warmFunctions(runners).slice(0, 1000),
-        runningJobs: this.options
-          .attempts()
-          .map((a) => a.envelope.jobId)
-          .slice(0, 1000),
+        runningJobs,
         free: gate.free,
         draining: this.options.draining(),
+        ...(nextBeatS ? { nextBeatS } : {}),
       });
       this.lastAt = new Date();
       this.revoke(revokedJobs);
@@ -82,10 +109,35 @@ export class Heartbeat {
     }
   }
 
+  /** The pause before the next heartbeat: the normal interval, or the idle one. */
+  nextIntervalMs(): number {
+    return this.idle(this.options.attempts().length) ? this.idleIntervalMs() : this.options.intervalMs;
+  }
+
+  private idleIntervalMs(): number {
+    return Math.max(this.options.intervalMs, Math.min(this.options.idleIntervalMs ?? 300_000, MAX_IDLE_BEAT_S * 1000));
+  }
+
+  /** Idle: nothing running, nothing run within `awakeMs`, not draining. */
+  private idle(running: number): boolean {
+    if (running > 0) this.busyAt = Date.now();
+    return running === 0 && !this.options.draining() && Date.now() - this.busyAt >= (this.options.awakeMs ?? 300_000);
+  }
+
+  /** What the controller must hear of at once when it changes: draining, and (while dozing) whether jobs run. */
+  private state(): string {
+    return `${this.options.draining()}|${this.dozing && this.options.attempts().length > 0}`;
+  }
+
   private async run(): Promise<void> {
+    const check = this.options.checkMs ?? 500;
     while (!this.abort.signal.aborted) {
       await this.beat();
-      await sleep(this.options.intervalMs, this.abort.signal);
+      const due = Date.now() + this.nextIntervalMs();
+      while (!this.abort.signal.aborted && Date.now() < due && this.state() === this.said) {
+        if (this.options.attempts().length > 0) this.busyAt = Date.now();
+        await sleep(Math.min(check, due - Date.now()), this.abort.signal);
+      }
     }
   }
 

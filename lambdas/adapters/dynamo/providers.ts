@@ -1,11 +1,22 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { WarmHints } from '../../core/placement';
 import type { ProviderRecord } from '../../core/model';
 import type { ProviderStore } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
 import { queryAll } from './query';
 
+/** The characters of a provider id after `prv_` (passwords.ts#newId: base64url with '-' and '_' made 'x'). */
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
 export class DynamoProviderStore implements ProviderStore {
+  /**
+   * This process's warm index (core/placement.ts#WarmHints): where jobs of each function last
+   * ended. Shared by every use-case of one process (local mode: the whole controller); in AWS each
+   * Lambda sandbox has its own, fed only by the reports that sandbox accepts.
+   */
+  private readonly hints = new WarmHints();
+
   constructor(private readonly table: string) {}
 
   async createProvider(p: ProviderRecord): Promise<void> {
@@ -18,17 +29,89 @@ export class DynamoProviderStore implements ProviderStore {
   }
 
   async listProviders(): Promise<ProviderRecord[]> {
-    return queryAll<ProviderRecord>({ TableName: this.table, IndexName: 'online', KeyConditionExpression: 'onlineShard = :s', ExpressionAttributeValues: { ':s': '1' } });
+    return queryAll<ProviderRecord>({
+      TableName: this.table,
+      IndexName: 'online',
+      KeyConditionExpression: 'onlineShard = :s',
+      ExpressionAttributeValues: { ':s': '1' },
+    });
   }
 
-  async heartbeat(providerId: string, at: string, cachedImages: string[], warmFunctions: string[], draining: boolean): Promise<void> {
+  /**
+   * `k` providers at random in one or two requests, whatever their number: a query of the
+   * `online` index (sort key: the provider id, random) from a random id onwards, `Limit` k, and
+   * from the start of the index for what the first found short of k (the end wraps around).
+   * Each provider is as likely as the gap of ids before it is wide: near-uniform for random ids.
+   */
+  async sample(k: number, random: () => number): Promise<ProviderRecord[]> {
+    let start = 'prv_';
+    for (let i = 0; i < 16; i++) start += ID_ALPHABET[Math.floor(random() * ID_ALPHABET.length)];
+    const page = (from: string | undefined, limit: number) =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'online',
+          KeyConditionExpression: from === undefined ? 'onlineShard = :s' : 'onlineShard = :s AND providerId >= :from',
+          ExpressionAttributeValues: from === undefined ? { ':s': '1' } : { ':s': '1', ':from': from },
+          Limit: limit,
+        }),
+      );
+    const first = ((await page(start, k)).Items ?? []) as ProviderRecord[];
+    if (first.length >= k) return first;
+    const rest = ((await page(undefined, k - first.length)).Items ?? []) as ProviderRecord[];
+    const seen = new Set(first.map((p) => p.providerId));
+    return [...first, ...rest.filter((p) => !seen.has(p.providerId))];
+  }
+
+  /** The providers where `functionId` last ended (at most `k`), read fresh in one batch. */
+  async warm(functionId: string, k: number): Promise<ProviderRecord[]> {
+    const ids = this.hints.pick(functionId, k);
+    if (ids.length === 0) return [];
+    const out = await dynamo.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: ids.map((providerId) => ({ providerId })) } } }));
+    const found = (out.Responses?.[this.table] ?? []) as ProviderRecord[];
+    for (const id of ids) if (!found.some((p) => p.providerId === id)) this.hints.forget(functionId, id);
+    return found;
+  }
+
+  freed(functionId: string, providerId: string): void {
+    this.hints.note(functionId, providerId);
+  }
+
+  taken(functionId: string, providerId: string): void {
+    this.hints.forget(functionId, providerId);
+  }
+
+  async heartbeat(
+    providerId: string,
+    at: string,
+    cachedImages: string[],
+    warmFunctions: string[],
+    draining: boolean,
+    extra: { nextBeatS?: number; reportedFree?: { vcpu: number; memoryMb: number } } = {},
+  ): Promise<void> {
+    const { nextBeatS, reportedFree } = extra;
+    const set = [
+      'lastHeartbeatAt = :at',
+      'cachedImages = :c',
+      'warmFunctions = :w',
+      'draining = :d',
+      ...(nextBeatS ? ['nextBeatS = :n'] : []),
+      ...(reportedFree ? ['reportedFree = :f'] : []),
+    ];
     await dynamo.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { providerId },
-        UpdateExpression: 'SET lastHeartbeatAt = :at, cachedImages = :c, warmFunctions = :w, draining = :d',
+        UpdateExpression: `SET ${set.join(', ')}${nextBeatS ? '' : ' REMOVE nextBeatS'}`,
         ConditionExpression: 'attribute_exists(providerId)',
-        ExpressionAttributeValues: { ':at': at, ':c': cachedImages, ':w': warmFunctions, ':d': draining },
+        ExpressionAttributeValues: {
+          ':at': at,
+          ':c': cachedImages,
+          ':w': warmFunctions,
+          ':d': draining,
+          ...(nextBeatS ? { ':n': nextBeatS } : {}),
+          ...(reportedFree ? { ':f': reportedFree } : {}),
+        },
       }),
     );
   }
@@ -66,18 +149,6 @@ export class DynamoProviderStore implements ProviderStore {
         UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli - :v, reservedMemoryMb = reservedMemoryMb - :m',
         ConditionExpression: 'reservedVcpuMilli >= :v AND reservedMemoryMb >= :m',
         ExpressionAttributeValues: { ':v': vcpuMilli, ':m': memoryMb },
-      }),
-    );
-  }
-
-  async recordReportedFree(providerId: string, free: { vcpu: number; memoryMb: number }): Promise<void> {
-    await dynamo.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { providerId },
-        UpdateExpression: 'SET reportedFree = :f',
-        ConditionExpression: 'attribute_exists(providerId)',
-        ExpressionAttributeValues: { ':f': free },
       }),
     );
   }

@@ -94,10 +94,10 @@ export async function refreshCredentials(deps: Deps, user: User, providerId: str
  */
 export async function heartbeat(deps: Deps, user: User, providerId: string, body: unknown) {
   const req = parse(HeartbeatBody, body === undefined ? {} : body);
-  await getOwnProvider(deps, user, providerId);
+  const before = await getOwnProvider(deps, user, providerId);
   const now = clock(deps);
-  await deps.providers.heartbeat(providerId, now.toISOString(), req.cachedImages, req.warmFunctions, req.draining);
-  if (req.free) await deps.providers.recordReportedFree(providerId, req.free);
+  const nextBeatS = req.runningJobs.length === 0 ? req.nextBeatS : undefined;
+  await deps.providers.heartbeat(providerId, now.toISOString(), req.cachedImages, req.warmFunctions, req.draining, { nextBeatS, reportedFree: req.free });
   const leaseExpiresAt = new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString();
   const revokedJobs: string[] = [];
   const jobs = [...new Set(req.runningJobs)];
@@ -106,8 +106,14 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
     const renewed = await Promise.all(batch.map((jobId) => deps.jobs.renewLease(jobId, providerId, leaseExpiresAt)));
     batch.forEach((jobId, j) => (renewed[j] ? undefined : revokedJobs.push(jobId)));
   }
-  if (!req.draining) await dispatchWaiting(deps);
-  const provider = await deps.providers.getProvider(providerId);
+  // Capacity appears when a provider comes (back) online or beats at the normal pace (it may have
+  // freed some); an idle provider's slow beat that finds it online already brings nothing new,
+  // and the reaper's pass offers its room to waiting jobs anyway (issue #24: idle beats stay cheap).
+  const wasOnline = isOnline(before, { now: now.getTime(), heartbeatStaleMs: deps.config.heartbeatStaleMs });
+  const dispatch = !req.draining && !(nextBeatS && wasOnline);
+  if (dispatch) await dispatchWaiting(deps);
+  // Without a dispatch this beat changed no reservation: the record read for the owner check answers.
+  const provider = dispatch ? await deps.providers.getProvider(providerId) : before;
   return {
     ok: true,
     drain: false,
@@ -139,9 +145,12 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     throw forbidden("the report's signature does not verify against the provider's registered key");
   const job = await deps.jobs.getJob(report.jobId);
   if (job && job.providerId !== providerId && job.previousProviders?.includes(providerId)) {
-    throw conflict(`job ${job.jobId} was taken from this provider (${job.requeueReason ?? 'its lease lapsed'}) and is now at attempt ${job.attempt}; this report is refused`, {
-      attempt: job.attempt,
-    });
+    throw conflict(
+      `job ${job.jobId} was taken from this provider (${job.requeueReason ?? 'its lease lapsed'}) and is now at attempt ${job.attempt}; this report is refused`,
+      {
+        attempt: job.attempt,
+      },
+    );
   }
   if (!job || job.providerId !== providerId) throw notFound('job', report.jobId);
   if (job.attempt !== report.attempt) throw conflict(`the job is at attempt ${job.attempt}; this report is for attempt ${report.attempt}`);
@@ -188,7 +197,9 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       await finishReport(deps, again, provider.ownerId);
       return { jobId: job.jobId, status: again.status, duplicate: true };
     }
-    throw conflict(`job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`);
+    throw conflict(
+      `job ${job.jobId} is no longer this provider's attempt ${report.attempt} (now ${again?.status ?? 'missing'} at attempt ${again?.attempt ?? '?'})`,
+    );
   }
   deps.telemetry.jobFinished(status === 'SUCCEEDED' ? 'succeeded' : 'failed');
   // The job is terminal in the table now: a sync call waiting in this process answers at once.

@@ -8,6 +8,7 @@ import { Deps, now as clock, nowIso } from './context';
 import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
 import { deliver, injectFault } from '../faults';
+import { placeSampled, sampledCandidates } from '../placement';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -48,67 +49,87 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
   if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
-  const snapshot = providers ?? (await deps.providers.listProviders());
-  for (const provider of rankProviders(deps.config.policy, snapshot, need, schedulerOptions(deps, job.previousProviders))) {
+  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers);
+  if (!provider) return { kind: 'no-capacity' };
+  const now = clock(deps);
+  const assignment = {
+    status: 'ASSIGNED' as const,
+    providerId: provider.providerId,
+    assignedAt: now.toISOString(),
+    leaseShard: 'l',
+    leaseExpiresAt: new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString(),
+  };
+  let moved: boolean;
+  try {
+    moved = await deps.jobs.transition(job.jobId, ['QUEUED'], assignment, { attempt: job.attempt }, ['waitingShard']);
+  } catch (err) {
+    await releaseCapacity(deps, provider.providerId, need, provider);
+    throw err;
+  }
+  if (!moved) {
+    // Someone else placed (or failed) the job meanwhile: give the capacity back.
+    await releaseCapacity(deps, provider.providerId, need, provider);
+    return { kind: 'gone' };
+  }
+  const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
+  injectFault('place.afterAssign');
+  await deps.outbox.append(job.jobId, [
+    {
+      type: 'CreateJob',
+      jobId: job.jobId,
+      developerId: job.developerId,
+      providerId: provider.providerId,
+      functionId: job.functionId,
+      functionVersion: job.functionVersion,
+      resources: job.resources,
+      // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
+      billing: job.billingUnits ?? deps.config.billing,
+      maxCost: job.maxCost,
+      assignedAt: assignment.assignedAt,
+    },
+  ], { lane: job.developerId });
+  injectFault('place.beforeSend');
+  try {
+    const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
+    await deliver(
+      () => deps.queues.send(provider.queueUrl, body),
+      (err) => deps.telemetry.error('a late job envelope could not be sent; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) }),
+    );
+  } catch (err) {
+    // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
+    deps.telemetry.error('could not send a job envelope; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) });
+  }
+  return { kind: 'assigned', job: assigned };
+}
+
+/**
+ * Reserves `need` on a provider and returns it (its record counts the reservation), or undefined
+ * when none had room. With the `sampled` policy and no shared snapshot, the candidates are a few
+ * sampled from the index, in a few rounds (placement.ts#placeSampled: a cost that does not grow
+ * with the number of providers); otherwise the policy's ranking of the snapshot, or of every
+ * provider. Each reserve is a conditional write, so a stale view never oversubscribes.
+ */
+async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[] | undefined, snapshot?: ProviderRecord[]): Promise<ProviderRecord | undefined> {
+  const opts = schedulerOptions(deps, avoid);
+  const reserve = async (provider: ProviderRecord) => {
     if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
-      // The snapshot was stale: someone else reserved there meanwhile. Refresh it for the next job.
+      // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
       if (fresh) Object.assign(provider, fresh);
-      continue;
+      return false;
     }
     provider.reservedVcpuMilli += need.vcpuMilli;
     provider.reservedMemoryMb += need.memoryMb;
-    const now = clock(deps);
-    const assignment = {
-      status: 'ASSIGNED' as const,
-      providerId: provider.providerId,
-      assignedAt: now.toISOString(),
-      leaseShard: 'l',
-      leaseExpiresAt: new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString(),
-    };
-    let moved: boolean;
-    try {
-      moved = await deps.jobs.transition(job.jobId, ['QUEUED'], assignment, { attempt: job.attempt }, ['waitingShard']);
-    } catch (err) {
-      await releaseCapacity(deps, provider.providerId, need, provider);
-      throw err;
+    return true;
+  };
+  if (deps.config.policy === 'sampled' && !snapshot) return (await placeSampled(deps.providers, need, { ...opts, random: Math.random }, reserve)).provider;
+  for (const provider of rankProviders(deps.config.policy, snapshot ?? (await deps.providers.listProviders()), need, opts)) {
+    if (await reserve(provider)) {
+      deps.providers.taken(need.functionId, provider.providerId);
+      return provider;
     }
-    if (!moved) {
-      // Someone else placed (or failed) the job meanwhile: give the capacity back.
-      await releaseCapacity(deps, provider.providerId, need, provider);
-      return { kind: 'gone' };
-    }
-    const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
-    injectFault('place.afterAssign');
-    await deps.outbox.append(job.jobId, [
-      {
-        type: 'CreateJob',
-        jobId: job.jobId,
-        developerId: job.developerId,
-        providerId: provider.providerId,
-        functionId: job.functionId,
-        functionVersion: job.functionVersion,
-        resources: job.resources,
-        // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
-        billing: job.billingUnits ?? deps.config.billing,
-        maxCost: job.maxCost,
-        assignedAt: assignment.assignedAt,
-      },
-    ], { lane: job.developerId });
-    injectFault('place.beforeSend');
-    try {
-      const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
-      await deliver(
-        () => deps.queues.send(provider.queueUrl, body),
-        (err) => deps.telemetry.error('a late job envelope could not be sent; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) }),
-      );
-    } catch (err) {
-      // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
-      deps.telemetry.error('could not send a job envelope; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) });
-    }
-    return { kind: 'assigned', job: assigned };
   }
-  return { kind: 'no-capacity' };
+  return undefined;
 }
 
 /** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
@@ -209,7 +230,9 @@ export async function admit(deps: Deps, job: JobRecord): Promise<void> {
   const { maxWaitingPerDeveloper, maxWaitingTotal, retryAfterS } = deps.config.scheduling;
   const opts = schedulerOptions(deps);
   const need = needOf(job);
-  if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
+  if (deps.config.policy === 'sampled') {
+    if ((await sampledCandidates(deps.providers, need, { ...opts, random: Math.random })).ranked.length > 0) return;
+  } else if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
   const waiting = await deps.jobs.countWaiting(job.developerId);
   if (waiting.developer >= maxWaitingPerDeveloper) {
     throw retryLater(
@@ -245,6 +268,7 @@ async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 
 /** Releases a finished job's capacity on its provider (after the transition that finished it). */
 export async function releaseJob(deps: Deps, job: JobRecord, providerId: string): Promise<void> {
   await releaseCapacity(deps, providerId, needOf(job));
+  deps.providers.freed(job.functionId, providerId);
 }
 
 export type Reclaimed = { outcome: 'requeued'; job: JobRecord } | { outcome: 'failed'; reason: string } | { outcome: 'gone' };
