@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PLATFORM_NODE, requireNode } from '../contract/src/node-support';
 import { ApiClient, ApiError, describeError } from '../portal/src/client';
 import { FlagSpec, flagHelp, parseArgs, UsageError } from './args';
-import { COMMANDS, Command, ConfigError, Context, EXIT } from './commands';
+import { AmbiguousName, COMMANDS, Command, ConfigError, Context, EXIT } from './commands';
 import { configPath, readConfig, SavedConfig } from './config';
 import { Io } from './output';
 
@@ -155,6 +155,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 function report(io: Io, err: unknown, json: boolean): number {
+  if (err instanceof AmbiguousName) {
+    io.stderr.write(`chainfaas: ${err.message}\n`);
+    if (json) io.stdout.write(`${JSON.stringify({ error: { code: 'ambiguous_name', message: err.message.split('\n')[0], candidates: err.candidates.map((f) => ({ functionId: f.functionId, name: f.name, version: f.version, createdAt: f.createdAt, image: f.image })) } })}\n`);
+    return EXIT.usage;
+  }
   if (err instanceof UsageError) {
     const c = COMMANDS.find((x) => x.name === err.command);
     io.stderr.write(`chainfaas: ${err.message}\n${c ? `Usage: ${c.usage}\nRun 'chainfaas ${c.name} --help' for its options.` : "Run 'chainfaas --help' for the commands."}\n`);

@@ -68,7 +68,23 @@ async function resolveFunction(api: ApiClient, ref: string): Promise<FunctionRec
   const { items } = await api.listFunctions();
   const found = items.filter((f) => f.name === ref);
   if (found.length === 0) throw new ApiError(404, { code: 'not_found', message: `you have no function named ${ref}` });
+  if (found.length > 1) {
+    // Never pick one of several silently (invoke, delete): the user names the one they mean.
+    const candidates = found.map((f) => `  ${f.functionId}  version ${f.version}, created ${when(f.createdAt)}, ${f.image}`).join('\n');
+    throw new AmbiguousName(`${found.length} of your functions are named ${ref}; give the id of the one you mean:\n${candidates}`, found);
+  }
   return found[0] as FunctionRecord;
+}
+
+/** A function name that several of the user's functions share (exit 2, with the candidates). */
+export class AmbiguousName extends UsageError {
+  constructor(
+    message: string,
+    readonly candidates: FunctionRecord[],
+  ) {
+    super(message);
+    this.name = 'AmbiguousName';
+  }
 }
 
 async function resolveFunctionId(api: ApiClient, ref: string): Promise<string> {
@@ -252,6 +268,7 @@ const functionsList = fetchAndShow({
   usage: 'chainfaas functions list',
   flags: {},
   fetch: async (ctx) => (await ctx.api().listFunctions()).items,
+  json: (items) => ({ items }),
   show: (ctx, items) => {
     if (items.length === 0) out(ctx, 'No functions. Create one with: chainfaas functions create NAME --image REF');
     else
@@ -356,16 +373,20 @@ const invoke: Command = {
       return EXIT.ok;
     }
     body.mode = 'sync';
-    body.waitS = 20;
+    const started = Date.now();
+    const timeoutFlag = ctx.flags.timeout as number | undefined;
+    if (timeoutFlag !== undefined && !(timeoutFlag > 0)) throw new UsageError(`--timeout ${timeoutFlag}: give a number of seconds above 0`, 'invoke');
+    // The API's own wait never outlasts --timeout: the CLI gives up when the user said, not after the job.
+    body.waitS = timeoutFlag === undefined ? 20 : Math.min(20, Math.floor(timeoutFlag));
     spinner.start(`invoking ${ref}…`);
     let job: JobView;
     try {
       ({ body: job } = await api.invoke(functionId, body));
       if (!TERMINAL_STATUSES.includes(job.status)) {
         spinner.update(`job ${job.jobId} ${job.status}…`);
-        const fnTimeout = key ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
-        const timeoutMs = ((ctx.flags.timeout as number | undefined) ?? fnTimeout + 120) * 1000;
-        const waited = await waitForJob(api, job.jobId, { timeoutMs, onUpdate: (j) => spinner.update(`job ${j.jobId} ${j.status}…`) });
+        const fnTimeout = key || timeoutFlag !== undefined ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
+        const timeoutMs = (timeoutFlag ?? fnTimeout + 120) * 1000;
+        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => spinner.update(`job ${j.jobId} ${j.status}…`) });
         job = waited.job;
         if (!waited.done) {
           spinner.stop();
@@ -645,6 +666,7 @@ const keysList = fetchAndShow({
     const api = ctx.api();
     return (await api.listKeys(await resolveFunctionId(api, ref as string))).items;
   },
+  json: (items) => ({ items }),
   show: (ctx, items) => {
     if (items.length === 0) out(ctx, 'No invoke keys.');
     else printTable(ctx.io, ['Key', 'Name', 'Hint', 'Created', 'Expires'], items.map((k: Credential) => [k.tokenId, k.name ?? '', k.hint, when(k.createdAt), when(k.expiresAt)]));
@@ -688,6 +710,7 @@ const history = fetchAndShow({
   usage: 'chainfaas history',
   flags: {},
   fetch: async (ctx) => (await ctx.api().accountHistory()).items,
+  json: (items) => ({ items }),
   show: (ctx, items) => {
     if (items.length === 0) out(ctx, 'No movements.');
     else printTable(ctx.io, ['When', 'Kind', 'Amount', 'Reference', 'Transaction'], items.map((e) => [when(e.timestamp), e.kind, `${e.amount > 0 ? '+' : ''}${credits(e.amount)}`, e.reference, e.txId]));
@@ -827,6 +850,7 @@ const providers = fetchAndShow({
   flags: {},
   details: 'A provider is online when the scheduler would place jobs on it: not draining, and a heartbeat within the platform’s window.',
   fetch: async (ctx) => (await ctx.api().listProviders()).items,
+  json: (items) => ({ items }),
   show: (ctx, items: ProviderView[]) => {
     if (items.length === 0) out(ctx, 'No providers. Connect a machine with: chainfaas-provider register --api-url URL --token TOKEN');
     else

@@ -391,7 +391,12 @@ export const PeerEnrolment = z.strictObject({ peer: PeerView, bundle: JoinBundle
 export type PeerEnrolment = z.infer<typeof PeerEnrolment>;
 export const PeerDetail = z.strictObject({ peer: PeerView, bundle: JoinBundle.optional(), command: z.string().optional(), networkError: z.string().optional() });
 export type PeerDetail = z.infer<typeof PeerDetail>;
-export const PeerList = z.strictObject({ items: z.array(PeerView), networkError: z.string().optional() });
+export const PeerList = z.strictObject({
+  items: z.array(PeerView),
+  networkError: z.string().optional(),
+  /** Present when no peer can enrol on this platform (embedded ledger, no CA): why, in words. */
+  enrolmentUnavailable: z.string().optional(),
+});
 export type PeerList = z.infer<typeof PeerList>;
 
 export const OpenApi = z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) });

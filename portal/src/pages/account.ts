@@ -1,5 +1,5 @@
 import { Account, AccountEntry, ApiError, Bill, Credential, describeError } from '../client';
-import { alertBox, announce, busy, clear, facts, field, h, notice, table } from '../dom';
+import { alertBox, announce, busy, clear, confirmButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
 import { credits, duration, parseCredits, when } from '../format';
 import { link, PageContext, pageTitle } from '../app';
@@ -342,18 +342,20 @@ async function tokensPanel(ctx: PageContext): Promise<HTMLElement> {
         'API tokens',
         ['Name', 'Token', 'Created', 'Expires', ''],
         items.map((t: Credential) => {
-          const revoke = h('button', { type: 'button', class: 'danger small', 'aria-label': `Revoke token ${t.name ?? t.hint}` }, 'Revoke');
-          revoke.addEventListener('click', async () => {
-            try {
-              await busy(section, () => ctx.api.revokeToken(t.tokenId));
-              clear(created, notice(`Revoked token ${t.name ?? t.hint}.`, 'ok'));
-              announce(`Revoked token ${t.name ?? t.hint}.`);
+          const label = t.name ?? t.hint;
+          const revoke = confirmButton(
+            'Revoke',
+            `Revoke token ${label}? Everything using it (a CLI login, a provider agent, a script) is refused from now on.`,
+            `Yes, revoke ${label}`,
+            async () => {
+              await ctx.api.revokeToken(t.tokenId);
+              clear(created, notice(`Revoked token ${label}.`, 'ok'));
+              announce(`Revoked token ${label}.`);
               await refresh();
               (section.querySelector('#token-name') as HTMLElement | null)?.focus();
-            } catch (err) {
-              clear(created, alertBox(describeError(err)));
-            }
-          });
+            },
+            { class: 'danger small', 'aria-label': `Revoke token ${label}` },
+          );
           return [t.name ?? '(no name)', h('code', {}, t.hint), when(t.createdAt), when(t.expiresAt), revoke];
         }),
         { captionHidden: true, empty: 'No API tokens.' },

@@ -1,19 +1,19 @@
 import { ApiError, describeError, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../client';
-import { alertBox, announce, busy, clear, facts, field, h, notice, table } from '../dom';
+import { alertBox, announce, busy, clear, confirmButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
 import { credits, parseCredits, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
-import { jobOutcome } from './outcome';
+import { followCost, jobOutcome } from './outcome';
 
 /** Functions: list and search, add, edit (a new version), delete, invoke keys, test-invoke. */
 
 export async function functionsPage(ctx: PageContext): Promise<Node> {
   const { items } = await ctx.api.listFunctions();
-  const search = h('input', { type: 'search', id: 'function-search', value: ctx.query.get('q') ?? '', placeholder: 'name, id or image' });
+  const search = h('input', { type: 'search', id: 'function-search', value: ctx.query.get('q') ?? '', placeholder: 'name, id, image or digest prefix' });
   const results = h('div', { id: 'function-results' });
   const render = () => {
     const q = search.value.trim().toLowerCase();
-    const shown = items.filter((f) => !q || f.name.includes(q) || f.functionId.toLowerCase().includes(q) || f.image.toLowerCase().includes(q));
+    const shown = items.filter((f) => !q || matches(f, q));
     clear(
       results,
       h('p', { class: 'count', role: 'status' }, q ? `${shown.length} of ${items.length} functions match “${search.value.trim()}”.` : `${items.length} functions.`),
@@ -42,6 +42,17 @@ export async function functionsPage(ctx: PageContext): Promise<Node> {
     h('div', { class: 'toolbar', role: 'search' }, field('Search functions', search)),
     results,
   );
+}
+
+/**
+ * The search: name, id, or the image's repository. The digest is matched only by a query of at
+ * least 7 hex digits (a digest prefix), so that "sha" does not match every `@sha256:` image.
+ */
+function matches(f: FunctionRecord, q: string): boolean {
+  const at = f.image.indexOf('@');
+  const repository = (at < 0 ? f.image : f.image.slice(0, at)).toLowerCase();
+  const digest = at < 0 ? '' : f.image.slice(at + 1).replace(/^sha256:/, '').toLowerCase();
+  return f.name.toLowerCase().includes(q) || f.functionId.toLowerCase().includes(q) || repository.includes(q) || (/^[0-9a-f]{7,}$/.test(q) && digest.includes(q));
 }
 
 export function newFunctionPage(ctx: PageContext): Node {
@@ -228,7 +239,7 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
     }
     clear(output, h('p', { class: 'progress' }, 'Starting the job…'));
     try {
-      await busy(form, async () => {
+      const finished = await busy(form, async () => {
         const { body: started } = await ctx.api.invoke(fn.functionId, { input: parsed, waitS: 20 });
         let job: JobView = started;
         if (!TERMINAL_STATUSES.includes(job.status)) {
@@ -244,7 +255,10 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
         }
         clear(output, await jobOutcome(job, { heading: 'Result' }));
         announce(`Job ${job.jobId} ${job.status.toLowerCase()}.`);
+        return job;
       });
+      const settled = await followCost(ctx.api, finished, output, ctx.signal);
+      if (settled.cost !== undefined) announce(`Job ${finished.jobId} cost ${credits(settled.cost)} credits.`);
     } catch (err) {
       clear(output);
       if (err instanceof ApiError) showFormError(form, err);
@@ -267,18 +281,20 @@ async function invokeKeys(ctx: PageContext, fn: FunctionRecord): Promise<HTMLEle
         'Invoke keys',
         ['Name', 'Key', 'Created', 'Expires', ''],
         items.map((k) => {
-          const revoke = h('button', { type: 'button', class: 'danger small', 'aria-label': `Revoke key ${k.name ?? k.hint}` }, 'Revoke');
-          revoke.addEventListener('click', async () => {
-            try {
-              await busy(section, () => ctx.api.revokeKey(fn.functionId, k.tokenId));
-              announce(`Revoked key ${k.name ?? k.hint}.`);
-              clear(created, notice(`Revoked key ${k.name ?? k.hint}. Callers using it are refused from now on.`, 'ok'));
+          const label = k.name ?? k.hint;
+          const revoke = confirmButton(
+            'Revoke',
+            `Revoke key ${label}? Callers using it are refused from now on.`,
+            `Yes, revoke ${label}`,
+            async () => {
+              await ctx.api.revokeKey(fn.functionId, k.tokenId);
+              announce(`Revoked key ${label}.`);
+              clear(created, notice(`Revoked key ${label}. Callers using it are refused from now on.`, 'ok'));
               await refresh();
               (section.querySelector('#key-name') as HTMLElement | null)?.focus();
-            } catch (err) {
-              clear(created, alertBox(describeError(err)));
-            }
-          });
+            },
+            { class: 'danger small', 'aria-label': `Revoke key ${label}` },
+          );
           return [k.name ?? '(no name)', h('code', {}, k.hint), when(k.createdAt), when(k.expiresAt), revoke];
         }),
         { captionHidden: true, empty: 'No invoke keys. Create one to let a caller invoke this function without your account.' },

@@ -1,5 +1,5 @@
 import { AccountEntry, describeError, Earnings, ProviderView } from '../client';
-import { alertBox, facts, h, table } from '../dom';
+import { alertBox, copyButton, facts, h, table } from '../dom';
 import { credits, when } from '../format';
 import { PageContext, pageTitle } from '../app';
 
@@ -117,16 +117,15 @@ function paymentsPanel(earned: AccountEntry[]): HTMLElement {
 }
 
 function connectPanel(ctx: PageContext): HTMLElement {
+  // Exactly what to run, locally and in AWS: the agent needs no variable besides these flags.
+  const commands = `chainfaas-provider register --api-url ${ctx.api.baseUrl} --token <your API token> --vcpu 4 --memory-mb 8192\nchainfaas-provider start\nchainfaas-provider status`;
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'connect-title' },
     h('h2', { id: 'connect-title' }, 'Connect a machine'),
     h('p', {}, 'Install Docker, create an API token on the ', h('a', { href: '#/account' }, 'Account'), ' page, then run the provider agent:'),
-    h(
-      'pre',
-      { class: 'output', tabindex: 0, 'aria-label': 'Commands to connect a machine' },
-      `chainfaas-provider register --api-url ${ctx.api.baseUrl} --token <your API token> --vcpu 4 --memory-mb 8192\nchainfaas-provider start\nchainfaas-provider status`,
-    ),
+    h('pre', { class: 'output', id: 'connect-commands', tabindex: 0, 'aria-label': 'Commands to connect a machine' }, commands),
+    copyButton(commands, 'Copy the commands', 'copy-connect'),
     h('p', { class: 'hint' }, 'The agent keeps its private key on your machine; the platform only sees its public key.'),
   );
 }
