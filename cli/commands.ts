@@ -821,7 +821,7 @@ const billsGet: Command = {
       ]);
       if (bill.lines?.length) {
         out(ctx);
-        printTable(ctx.io, ['Function', 'Jobs', 'Run time', 'Cost'], bill.lines.map((l) => [l.functionId, String(l.jobs), duration(l.runtimeMs), credits(l.cost)]));
+        printTable(ctx.io, ['Function', 'Id', 'Jobs', 'Run time', 'Cost'], bill.lines.map((l) => [l.name ?? '(unknown)', l.functionId, String(l.jobs), duration(l.runtimeMs), credits(l.cost)]));
       }
     }
     return EXIT.ok;

@@ -251,7 +251,7 @@ export const ProviderList = z.strictObject({ items: z.array(ProviderView), heart
 export const Earnings = z.looseObject({
   providerId: z.string(),
   by: z.enum(['day', 'function']).optional(),
-  items: z.array(z.looseObject({ day: z.string().optional(), functionId: z.string().optional(), jobs: count, earned: micro })),
+  items: z.array(z.looseObject({ day: z.string().optional(), functionId: z.string().optional(), name: z.string().optional(), jobs: count, earned: micro })),
   total: micro,
 });
 export type Earnings = z.infer<typeof Earnings>;
@@ -305,7 +305,7 @@ export const TopUp = z.looseObject({
 });
 export type TopUp = z.infer<typeof TopUp>;
 
-export const BillLine = z.looseObject({ functionId: z.string(), jobs: count, runtimeMs: count, cost: micro });
+export const BillLine = z.looseObject({ functionId: z.string(), name: z.string().optional(), jobs: count, runtimeMs: count, cost: micro });
 export type BillLine = z.infer<typeof BillLine>;
 
 /** A monthly statement; `payable` is true when the API would take a payment for it now. */

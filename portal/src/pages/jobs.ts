@@ -186,9 +186,9 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
     if (TERMINAL_STATUSES.includes(job.status)) return;
     const now = new Date().toISOString();
     const elapsed = summary.querySelector('#job-elapsed');
-    if (elapsed) elapsed.textContent = duration(roundS(between(job.timings.createdAt, now)));
+    if (elapsed) elapsed.textContent = seconds(between(job.timings.createdAt, now));
     const running = summary.querySelector('#job-running-for');
-    if (running && job.timings.assignedAt) running.textContent = `running for ${duration(roundS(between(job.timings.assignedAt, now)))} so far`;
+    if (running && job.timings.assignedAt) running.textContent = `running for ${seconds(between(job.timings.assignedAt, now))} so far`;
   };
   const timer = window.setInterval(() => (ctx.signal.aborted || TERMINAL_STATUSES.includes(job.status) ? window.clearInterval(timer) : tick()), 1000);
   renderSummary();
@@ -237,7 +237,11 @@ function costText(job: JobView, maxPrice: number | undefined): string {
   return TERMINAL_STATUSES.includes(job.status) ? 'not settled yet' : `at most ${maxPrice !== undefined ? `${credits(maxPrice)} credits` : 'the price cap'} (settled when it ends)`;
 }
 
-const roundS = (ms: number | undefined) => (ms === undefined ? undefined : Math.max(0, Math.floor(ms / 1000)) * 1000);
+/** A clock that counts up: whole seconds (`7 s`, `2 min 5 s`). */
+function seconds(ms: number | undefined): string {
+  const s = Math.max(0, Math.floor((ms ?? 0) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
 
 /** Each step, and how long after the step before it (whichever earlier step the job went through). */
 function timingsTable(job: JobView): HTMLElement {
@@ -256,7 +260,7 @@ function timingsTable(job: JobView): HTMLElement {
   return h(
     'div',
     {},
-    TERMINAL_STATUSES.includes(job.status) ? null : facts([['Elapsed', h('strong', { id: 'job-elapsed' }, duration(roundS(between(t.createdAt, new Date().toISOString()))))]]),
+    TERMINAL_STATUSES.includes(job.status) ? null : facts([['Elapsed', h('strong', { id: 'job-elapsed' }, seconds(between(t.createdAt, new Date().toISOString())))]]),
     table(
       'Timings',
       ['Step', 'At', 'After previous step'],

@@ -97,7 +97,7 @@ async function providerCard(ctx: PageContext, p: ProviderView): Promise<HTMLElem
       : table(
           `Earnings of ${p.name} per function`,
           ['Function', 'Jobs', 'Earned (credits)'],
-          byFunction.items.map((i) => [h('code', {}, i.functionId ?? ''), String(i.jobs), `+${credits(i.earned)}`]),
+          byFunction.items.map((i) => [h('span', { title: i.functionId ?? '' }, i.name ?? h('code', {}, i.functionId ?? '')), String(i.jobs), `+${credits(i.earned)}`]),
         ),
   );
 }
