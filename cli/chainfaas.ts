@@ -86,6 +86,32 @@ function findCommand(argv: string[]): { command?: Command; rest: string[]; words
   return { command, rest, words: words.map((w) => w.word) };
 }
 
+/** The command closest to what was typed (at most 2 edits away, or the one it begins), if any. */
+function didYouMean(typed: string, first: string): string | undefined {
+  const names = [...new Set(COMMANDS.flatMap((c) => [c.name, c.name.split(' ')[0] as string]))];
+  // Two words are matched against two-word commands, one against the rest; the fuller match wins a tie.
+  const scored = names
+    .map((n) => ({ n, d: n.includes(' ') ? distance(typed, n) : distance(first, n) }))
+    .sort((a, b) => a.d - b.d || b.n.length - a.n.length);
+  const best = scored[0];
+  if (best && best.d <= 2) return best.n;
+  return names.find((n) => first.length >= 3 && n.startsWith(first));
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const here = row[j] as number;
+      row[j] = Math.min(here + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = here;
+    }
+  }
+  return row[b.length] as number;
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
   const { command, rest, words } = findCommand(argv);
   let json = argv.includes('--json');
@@ -113,7 +139,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         }
         throw new UsageError(words.length > 1 ? `unknown command "${group} ${words[1]}"; ${group} has: ${COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.split(' ')[1]).join(', ')}` : `"${group}" needs a command: ${COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.split(' ')[1]).join(', ')}`);
       }
-      throw new UsageError(`unknown command "${group}"`);
+      const near = didYouMean(words.slice(0, 2).join(' '), group);
+      throw new UsageError(`unknown command "${group}"${near ? `; did you mean "${near}"?` : ''}`);
     }
     const spec = { ...GLOBAL_FLAGS, ...command.flags };
     const { flags, positionals } = parseArgs(rest, spec, command.name);
@@ -128,7 +155,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const apiUrl = () => {
       const url = (flags['api-url'] as string | undefined) ?? process.env.CHAINFAAS_API_URL ?? load().apiUrl;
       if (!url) {
-        if (command.name === 'login') throw new UsageError('give --api-url (the address of the ChainFaaS API)', 'login');
+        if (command.name === 'login' || command.name === 'register') throw new UsageError('give --api-url (the address of the ChainFaaS API)', command.name);
         throw new ConfigError('no API address: run chainfaas login --api-url URL ..., or set CHAINFAAS_API_URL');
       }
       if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--api-url ${url}: give an http(s) URL such as https://api.example.com`, command.name);

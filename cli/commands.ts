@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import { ApiClient, ApiError, Bill, Credential, FunctionRecord, FunctionSpec, JobView, ProviderView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
 import { between, bytes, credits, duration, parseCredits, when } from '../portal/src/format';
 import { FlagSpec, Flags, UsageError } from './args';
 import { ConfigError, removeConfig, SavedConfig, writeConfig } from './config';
 import { Io, printFacts, printJson, printTable, Spinner } from './output';
+import { ask, canPrompt } from './prompt';
 
 /**
  * The `chainfaas` commands. Each one calls the public HTTP API through the same client the
@@ -123,10 +126,10 @@ function fetchAndShow<T>(spec: Omit<Command, 'run'> & {
 const login: Command = {
   name: 'login',
   summary: 'log in and save the API address and token',
-  usage: 'chainfaas login --api-url URL (--email EMAIL --password-stdin | --token TOKEN)',
+  usage: 'chainfaas login --api-url URL ([--email EMAIL] [--password-stdin] | --token TOKEN)',
   flags: {
-    email: { kind: 'string', value: 'EMAIL', help: 'log in with email and password (opens a session)' },
-    'password-stdin': { kind: 'boolean', help: 'read the password from stdin (docker login style)' },
+    email: { kind: 'string', value: 'EMAIL', help: 'log in with email and password (opens a session); asked on a terminal when left out' },
+    'password-stdin': { kind: 'boolean', help: 'read the password from stdin (docker login style); on a terminal it is asked without echo' },
   },
   details: [
     'The API address and a token are saved to ~/.chainfaas/config.json (mode 0600), or to the file',
@@ -134,6 +137,7 @@ const login: Command = {
     'is checked and saved instead of a password session.',
     '',
     'Examples:',
+    '  chainfaas login --api-url http://127.0.0.1:3000 --email ada@example.com      (asks: Password:)',
     '  echo "$PASSWORD" | chainfaas login --api-url http://127.0.0.1:3000 --email ada@example.com --password-stdin',
     '  chainfaas login --api-url https://api.example.com --token cf_...',
   ].join('\n'),
@@ -143,17 +147,69 @@ const login: Command = {
     const base = new ApiClient(apiUrl);
     let token = ctx.flags.token as string | undefined;
     if (token === undefined) {
-      const email = ctx.flags.email as string | undefined;
+      const email = (ctx.flags.email as string | undefined) ?? (canPrompt(ctx.io) && !ctx.flags['password-stdin'] ? (await ask(ctx.io, 'Email: ')).trim() : undefined);
       if (!email) throw new UsageError('give --email (with --password-stdin) or --token', 'login');
-      if (!ctx.flags['password-stdin']) throw new UsageError('give --password-stdin and pipe the password in (it is never taken from the command line)', 'login');
-      const password = (await readAll(ctx.io.stdin)).toString('utf8').replace(/\r?\n$/, '');
-      if (!password) throw new UsageError('stdin held no password', 'login');
+      const password = await readPassword(ctx, 'login', false);
       token = (await base.login(email, password)).token;
     }
     const me = await base.withToken(token).me();
     writeConfig(ctx.configFile, { apiUrl, token, email: me.email });
     if (ctx.json) printJson(ctx.io, { apiUrl, userId: me.userId, email: me.email, roles: me.roles, config: ctx.configFile });
     else out(ctx, `Logged in to ${apiUrl} as ${me.email} (${me.roles.join(', ')}). Saved to ${ctx.configFile}.`);
+    return EXIT.ok;
+  },
+};
+
+/**
+ * The password: from stdin with --password-stdin (scripts), else asked on the terminal without
+ * echo (twice when it is a new one). Never a flag: a password on the command line ends up in the
+ * shell's history and in `ps`.
+ */
+async function readPassword(ctx: Context, command: string, confirm: boolean): Promise<string> {
+  if (ctx.flags['password-stdin']) {
+    const password = (await readAll(ctx.io.stdin)).toString('utf8').replace(/\r?\n$/, '');
+    if (!password) throw new UsageError('stdin held no password', command);
+    return password;
+  }
+  if (!canPrompt(ctx.io)) throw new UsageError('give --password-stdin and pipe the password in (it is never taken from the command line), or run this on a terminal to be asked', command);
+  const password = await ask(ctx.io, 'Password: ', true);
+  if (!password) throw new UsageError('no password given', command);
+  if (confirm && (await ask(ctx.io, 'Password again: ', true)) !== password) throw new UsageError('the two passwords differ; nothing was changed', command);
+  return password;
+}
+
+const ROLES = ['developer', 'provider', 'peer-operator'] as const;
+
+const register: Command = {
+  name: 'register',
+  summary: 'create an account, then log in as it (asks for the password on a terminal)',
+  usage: 'chainfaas register --api-url URL [--email EMAIL] [--role ROLE ...] [--password-stdin]',
+  flags: {
+    email: { kind: 'string', value: 'EMAIL', help: 'the account’s email (asked on a terminal when left out)' },
+    role: { kind: 'list', value: 'ROLE', help: 'developer (default), provider, peer-operator; repeat for several' },
+    'password-stdin': { kind: 'boolean', help: 'read the password from stdin instead of asking (at least 10 characters)' },
+  },
+  details: [
+    'The API token the registration returns is saved as the login (as chainfaas login does): nothing',
+    'else to run before chainfaas functions create. The password is never a flag.',
+    '',
+    'Examples:',
+    '  chainfaas register --api-url http://127.0.0.1:3000 --email ada@example.com',
+    '  echo "$PASSWORD" | chainfaas register --api-url https://api.example.com --email ci@example.com --role developer --password-stdin',
+  ].join('\n'),
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'register');
+    const apiUrl = ctx.apiUrl();
+    const roles = (ctx.flags.role as string[] | undefined) ?? ['developer'];
+    const unknown = roles.find((r) => !(ROLES as readonly string[]).includes(r));
+    if (unknown) throw new UsageError(`--role ${unknown}: choose from ${ROLES.join(', ')}`, 'register');
+    const email = (ctx.flags.email as string | undefined) ?? (canPrompt(ctx.io) && !ctx.flags['password-stdin'] ? (await ask(ctx.io, 'Email: ')).trim() : undefined);
+    if (!email) throw new UsageError('give --email', 'register');
+    const password = await readPassword(ctx, 'register', true);
+    const created = await new ApiClient(apiUrl).register(email, password, roles as (typeof ROLES)[number][]);
+    writeConfig(ctx.configFile, { apiUrl, token: created.token, email: created.user.email });
+    if (ctx.json) printJson(ctx.io, { apiUrl, userId: created.user.userId, email: created.user.email, roles: created.user.roles, config: ctx.configFile });
+    else out(ctx, `Registered ${created.user.email} (${created.user.roles.join(', ')}) at ${apiUrl}; logged in. Saved to ${ctx.configFile}.`);
     return EXIT.ok;
   },
 };
@@ -324,6 +380,89 @@ const functionsDelete = fetchAndShow({
   },
   show: (ctx, fn) => out(ctx, `Deleted ${fn.name} (${fn.functionId}). It can no longer be invoked; its jobs stay readable.`),
 });
+
+// ---------------------------------------------------------------------------------------------
+// up: build, push, register (faas-cli up, sam deploy)
+
+/** Runs `docker …`, its output on our stderr (stdout stays the result's); answers what it printed. */
+function docker(ctx: Context, args: string[], quiet: boolean): Promise<string> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    const take = (c: Buffer) => {
+      text += c.toString('utf8');
+      if (!quiet) ctx.io.stderr.write(c);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'ENOENT' ? 'docker is not installed (or not on the PATH): chainfaas up builds and pushes with it' : e.message)));
+    child.on('close', (code) => (code === 0 ? resolveRun(text) : reject(new Error(`docker ${args[0]} failed (exit ${code})${quiet ? `:\n${text.trim().split('\n').slice(-5).join('\n')}` : ''}`))));
+  });
+}
+
+/** Where `up` pushes: --registry, CHAINFAAS_REGISTRY, or the registry the platform names in /config.json (the local platform's). */
+async function registryFor(ctx: Context): Promise<string> {
+  const given = (ctx.flags.registry as string | undefined) ?? process.env.CHAINFAAS_REGISTRY;
+  if (given) return given.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  const named = await fetch(`${ctx.apiUrl()}/config.json`)
+    .then(async (r) => (r.ok ? ((await r.json()) as { registry?: unknown }).registry : undefined))
+    .catch(() => undefined);
+  if (typeof named === 'string' && named) return named;
+  throw new UsageError('no registry to push to: give --registry (yours, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team, after docker login) or set CHAINFAAS_REGISTRY', 'up');
+}
+
+const { image: _image, ...UP_FUNCTION_FLAGS } = FUNCTION_FLAGS;
+void _image;
+
+const up: Command = {
+  name: 'up',
+  summary: 'build the folder’s image, push it, and create or update the function pinned by its digest',
+  usage: 'chainfaas up [NAME] [--dir DIR] [--registry REGISTRY] [--vcpu N] [--memory-mb MB] [--timeout-s S] [...]',
+  flags: {
+    dir: { kind: 'string', value: 'DIR', help: 'the folder with the Dockerfile (default: the current one)' },
+    registry: { kind: 'string', value: 'REGISTRY', help: 'push to host[:port][/path] (or CHAINFAAS_REGISTRY); default: the platform’s own registry (local)' },
+    quiet: { kind: 'boolean', alias: 'q', help: 'no docker output on stderr' },
+    ...UP_FUNCTION_FLAGS,
+  },
+  details: [
+    'NAME defaults to the folder’s name. In one command: docker build, docker push, then the function',
+    'NAME is created (or, when you have one by that name, updated to a new version) with the image',
+    'pinned by the digest the push reported; other options keep their current value on an update.',
+    'Locally the platform names its registry; in AWS push to yours (docker login first) with --registry.',
+    '',
+    'Example:',
+    '  cd examples/sha256 && chainfaas up --memory-mb 64 && chainfaas invoke sha256 -d hello',
+  ].join('\n'),
+  async run(ctx) {
+    noMoreArgs(ctx, 1, 'up');
+    const dir = resolvePath((ctx.flags.dir as string | undefined) ?? '.');
+    if (!existsSync(join(dir, 'Dockerfile'))) throw new UsageError(`${dir} has no Dockerfile`, 'up');
+    const name = ctx.args[0] ?? basename(dir).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+    const api = ctx.api();
+    const existing = await resolveFunction(api, name).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    });
+    const registry = await registryFor(ctx);
+    const quiet = ctx.flags.quiet === true || ctx.json;
+    const repository = `${registry}/${name}`;
+    const tag = `${repository}:up-${Date.now().toString(36)}`;
+    if (!quiet) err(ctx, `building ${tag} from ${dir}`);
+    await docker(ctx, ['build', '-t', tag, dir], quiet);
+    if (!quiet) err(ctx, `pushing ${tag}`);
+    const pushed = await docker(ctx, ['push', tag], quiet);
+    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)?.[1];
+    if (!digest) throw new Error(`docker push printed no digest for ${tag}`);
+    const image = `${repository}@${digest}`;
+    const flags = { ...ctx.flags, image };
+    const fn = existing
+      ? await api.updateFunction(existing.functionId, specFromFlags(flags, existing, existing.name, 'up'))
+      : await api.createFunction(specFromFlags(flags, undefined, name, 'up'));
+    if (ctx.json) printJson(ctx.io, fn);
+    else out(ctx, `${existing ? 'Updated' : 'Created'} function ${fn.name} (${fn.functionId}), version ${fn.version}, image ${fn.image}. Run it: chainfaas invoke ${fn.name}`);
+    return EXIT.ok;
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // invoke
@@ -581,25 +720,65 @@ const jobsGet: Command = {
   },
 };
 
+const LOGS_FLAGS: Record<string, FlagSpec> = {
+  follow: { kind: 'boolean', alias: 'f', help: 'wait while the job runs (its status and time on stderr), then print its log' },
+};
+const LOGS_DETAILS = [
+  'The provider uploads a job’s log (its stderr) when the job ends: with -f the command waits for',
+  'that, showing the job’s status and the time it has run, then prints the log. Exit 0 when the log',
+  'was printed; 1 when the job has none (it never ran, or wrote nothing).',
+].join('\n');
+
+async function printLogs(ctx: Context, command: string): Promise<number> {
+  const id = arg(ctx, 0, 'JOB', command);
+  noMoreArgs(ctx, 1, command);
+  const api = ctx.api();
+  let job = await api.getJob(id);
+  if (ctx.flags.follow && !TERMINAL_STATUSES.includes(job.status)) {
+    const spinner = new Spinner(ctx.io.stderr, !ctx.json).start(`job ${job.jobId} ${job.status}…`);
+    try {
+      job = (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000, onUpdate: (j) => spinner.update(`job ${j.jobId} ${j.status}…`) })).job;
+    } finally {
+      spinner.stop(ctx.json ? undefined : `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
+    }
+  }
+  return showLog(ctx, job);
+}
+
+const logs: Command = {
+  name: 'logs',
+  summary: 'print a job’s log (the function’s stderr); -f waits for a running job',
+  usage: 'chainfaas logs JOB [-f]',
+  flags: LOGS_FLAGS,
+  details: LOGS_DETAILS,
+  run: (ctx) => printLogs(ctx, 'logs'),
+};
+
 const jobsLogs: Command = {
   name: 'jobs logs',
   summary: 'print a job’s log (the function’s stderr)',
-  usage: 'chainfaas jobs logs JOB',
-  flags: {},
-  async run(ctx) {
-    const id = arg(ctx, 0, 'JOB', 'jobs logs');
-    noMoreArgs(ctx, 1, 'jobs logs');
-    const job = await ctx.api().getJob(id);
-    if (!job.logUrl) {
-      err(ctx, `chainfaas: job ${job.jobId} is ${job.status}: ${job.status === 'CANCELLED' ? 'it never ran, so it has no log' : 'its log exists once it has finished'}`);
-      return EXIT.error;
-    }
-    const log = await download(job.logUrl);
-    if (ctx.json) printJson(ctx.io, { jobId: job.jobId, log: log.toString('utf8') });
-    else ctx.io.stdout.write(log);
-    return EXIT.ok;
-  },
+  usage: 'chainfaas jobs logs JOB [-f]',
+  flags: LOGS_FLAGS,
+  details: LOGS_DETAILS,
+  run: (ctx) => printLogs(ctx, 'jobs logs'),
 };
+
+async function showLog(ctx: Context, job: JobView): Promise<number> {
+  if (!job.logUrl) {
+    const why =
+      job.status === 'CANCELLED'
+        ? 'it never ran, so it has no log'
+        : TERMINAL_STATUSES.includes(job.status)
+          ? 'it wrote nothing to stderr'
+          : 'its log exists once it has finished (chainfaas logs -f waits for it)';
+    err(ctx, `chainfaas: job ${job.jobId} is ${job.status}: ${why}`);
+    return EXIT.error;
+  }
+  const log = await download(job.logUrl);
+  if (ctx.json) printJson(ctx.io, { jobId: job.jobId, log: log.toString('utf8') });
+  else ctx.io.stdout.write(log);
+  return EXIT.ok;
+}
 
 const jobsResult: Command = {
   name: 'jobs result',
@@ -863,6 +1042,7 @@ const providers = fetchAndShow({
 });
 
 export const COMMANDS: Command[] = [
+  register,
   login,
   logout,
   whoami,
@@ -871,10 +1051,12 @@ export const COMMANDS: Command[] = [
   functionsGet,
   functionsUpdate,
   functionsDelete,
+  up,
   invoke,
   jobsList,
   jobsGet,
   jobsLogs,
+  logs,
   jobsResult,
   jobsCancel,
   keysCreate,

@@ -272,7 +272,7 @@ export function describeError(err: unknown): string {
       return `The request was refused: ${msg}.`;
     }
     case 401:
-      if (p.credential === 'invoke-key') return `The invoke key was refused (${msg}): it is mistyped, revoked or expired. Ask the function's owner for a valid key.`;
+      if (p.credential === 'invoke-key') return `The invoke key was refused (${msg}). Check the key, or ask the function's owner for a new one.`;
       return p.code === 'unauthenticated' && /email or password/.test(msg)
         ? 'Email or password is wrong.'
         : `You are not logged in, or your session has expired (${msg}). Log in again.`;

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, Platform } from '../../local/platform';
@@ -26,11 +26,11 @@ interface Run {
   ms: number;
 }
 
-function cli(args: string[], options: { input?: string; env?: Record<string, string | undefined> } = {}): Promise<Run> {
+function cli(args: string[], options: { input?: string; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: home, CHAINFAAS_CONFIG: configFile, ...options.env };
     const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: home, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: options.cwd ?? home, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -38,6 +38,29 @@ function cli(args: string[], options: { input?: string; env?: Record<string, str
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
     child.stdin.end(options.input ?? '');
+  });
+}
+
+/**
+ * Runs the CLI on a pseudo-terminal (`script`), as in a person's shell, and answers each prompt
+ * when it appears: `answers` maps the prompt's text to what is typed (then Enter). Answers what
+ * the terminal showed: a hidden answer must not be in it.
+ */
+function onTerminal(args: string[], answers: [string, string][], env: Record<string, string> = {}): Promise<{ code: number; screen: string }> {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { PATH: process.env.PATH, HOME: home, CHAINFAAS_CONFIG: configFile, TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    let next = 0;
+    child.stdout.on('data', (c) => {
+      screen += c;
+      while (next < answers.length && screen.split((answers[next] as [string, string])[0]).length - 1 > answers.slice(0, next).filter(([q]) => q === (answers[next] as [string, string])[0]).length) {
+        child.stdin.write(`${(answers[next] as [string, string])[1]}\r`);
+        next++;
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, screen }));
   });
 }
 
@@ -108,7 +131,7 @@ test('a refused --key is said as a refused key (exit 3), not as a lost login', a
   const fn = (await dev.get('/functions')).body.items[0].functionId as string;
   const refused = await cli(['invoke', fn, '-d', 'x', '--key', `ik_${'b'.repeat(30)}`]);
   expect(refused.code).toBe(3);
-  expect(refused.stderr).toMatch(/^chainfaas: The invoke key was refused \(.+\): it is mistyped, revoked or expired\. Ask the function's owner for a valid key\.\n$/);
+  expect(refused.stderr).toMatch(/\nchainfaas: The invoke key was refused \(.+\)\. Check the key, or ask the function's owner for a new one\.\n$/);
   expect(refused.stderr).not.toContain('Log in again');
 });
 
@@ -122,3 +145,78 @@ test('list commands answer --json as {items}, like jobs list', async () => {
   expect(JSON.parse((await cli(['history', '--json'])).stdout)).toEqual({ items: expect.any(Array) });
   expect(JSON.parse((await cli(['providers', '--json'])).stdout)).toEqual({ items: [] });
 });
+
+test('register and login on a terminal ask for the password without echo; nothing secret is on the command line', async () => {
+  const email = `asked${Date.now()}@example.test`;
+  const secret = 'typed on a terminal 42';
+  const otherConfig = join(home, 'asked.json');
+  const registered = await onTerminal(['register', '--api-url', platform.apiUrl, '--email', email], [
+    ['Password: ', secret],
+    ['Password again: ', secret],
+  ], { CHAINFAAS_CONFIG: otherConfig });
+  expect(registered.code).toBe(0);
+  expect(registered.screen).toContain('Password: ');
+  expect(registered.screen).toContain(`Registered ${email} (developer) at ${platform.apiUrl}; logged in.`);
+  expect(registered.screen).not.toContain(secret);
+  expect(JSON.parse(readFileSync(otherConfig, 'utf8'))).toMatchObject({ apiUrl: platform.apiUrl, email, token: expect.stringMatching(/^cf_/) });
+  expect(readFileSync(otherConfig, 'utf8')).not.toContain(secret);
+  expect(JSON.parse((await cli(['whoami', '--json'], { env: { CHAINFAAS_CONFIG: otherConfig } })).stdout)).toMatchObject({ email });
+
+  // Two different passwords: refused, nothing created.
+  const differ = await onTerminal(['register', '--api-url', platform.apiUrl, '--email', `x${email}`], [
+    ['Password: ', secret],
+    ['Password again: ', 'something else entirely'],
+  ]);
+  expect(differ.code).toBe(2);
+  expect(differ.screen).toContain('the two passwords differ; nothing was changed');
+
+  // login asks for the email and the password; a wrong one is exit 3.
+  const third = join(home, 'third.json');
+  const login = await onTerminal(['login', '--api-url', platform.apiUrl], [
+    ['Email: ', email],
+    ['Password: ', secret],
+  ], { CHAINFAAS_CONFIG: third });
+  expect(login.code).toBe(0);
+  expect(login.screen).toContain(`Logged in to ${platform.apiUrl} as ${email}`);
+  expect(login.screen).not.toContain(secret);
+  const wrong = await onTerminal(['login', '--api-url', platform.apiUrl, '--email', email], [['Password: ', 'not it at all']]);
+  expect(wrong.code).toBe(3);
+  expect(wrong.screen).not.toContain('not it at all');
+  // Not a terminal and no --password-stdin: told how, never hanging on a read.
+  expect(await cli(['register', '--api-url', platform.apiUrl, '--email', `y${email}`])).toMatchObject({ code: 2, stderr: expect.stringContaining('give --password-stdin') });
+}, 60_000);
+
+test('logs -f waits for a running job and prints its log; an unknown command suggests the near one', async () => {
+  const fail = await dev.post('/functions', { name: 'fail', image: platform.images.fail, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 } });
+  const job = (await dev.post(`/functions/${fail.body.functionId}/invocations`, { mode: 'async', input: 'x' })).body.jobId as string;
+  const followed = await cli(['logs', job, '-f']);
+  expect(followed).toMatchObject({ code: 0, stdout: 'fail: this function always fails (exit status 3)\n' });
+  expect(followed.stderr).toContain(`job ${job} FAILED`);
+  const typo = await cli(['invoek', 'x']);
+  expect(typo).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "invoek"; did you mean "invoke"?') });
+  expect((await cli(['fucntions', 'list'])).stderr).toContain('did you mean "functions list"?');
+}, 60_000);
+
+test('up: from an example folder, build, push to the platform’s registry, register pinned by digest, invoke; up again writes version 2', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'chainfaas-up-')), 'hasher');
+  mkdirSync(dir);
+  const examples = join(ROOT, 'examples');
+  execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', join(dir, 'sha256'), './sha256'], { cwd: examples, env: { ...process.env, CGO_ENABLED: '0', GOOS: 'linux' } });
+  copyFileSync(join(examples, 'sha256', 'Dockerfile'), join(dir, 'Dockerfile'));
+
+  const first = await cli(['up', '--memory-mb', '64', '--json'], { cwd: dir });
+  expect(first.code).toBe(0);
+  const fn = JSON.parse(first.stdout);
+  expect(fn).toMatchObject({ name: 'hasher', version: 1, resources: { memoryMb: 64 } });
+  expect(fn.image).toMatch(new RegExp(`^${platform.registry.replace(/[.]/g, '\\.')}/hasher@sha256:[0-9a-f]{64}$`));
+  const invoked = await cli(['invoke', 'hasher', '-d', 'hello', '-q']);
+  expect(invoked.code).toBe(0);
+  expect(JSON.parse(invoked.stdout)).toMatchObject({ bytes: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' });
+
+  const again = await cli(['up', '--timeout-s', '15'], { cwd: dir });
+  expect(again.code).toBe(0);
+  expect(again.stdout).toMatch(/^Updated function hasher \(fn_\w+\), version 2, image \S+@sha256:[0-9a-f]{64}\. Run it: chainfaas invoke hasher\n$/);
+  expect(again.stderr).toContain('pushing');
+  expect((await dev.get(`/functions/${fn.functionId}`)).body).toMatchObject({ version: 2, resources: { memoryMb: 64, timeoutS: 15 } });
+  expect(await cli(['up'], { cwd: home })).toMatchObject({ code: 2, stderr: expect.stringContaining('has no Dockerfile') });
+}, 180_000);

@@ -64,6 +64,7 @@ test('after registering, the nav is the new account’s at once, and the CLI log
   await page.check('#role-provider');
   await page.click('button:has-text("Create account")');
   await page.waitForSelector('h1:has-text("Account created")');
+  dev = new Api(platform.apiUrl, (await sessionOf()).token);
   // Before the user presses Continue: the nav no longer offers "Log in / Register".
   await page.waitForSelector('#nav a:has-text("Functions")');
   const nav = (await page.textContent('#nav')) ?? '';
@@ -73,7 +74,6 @@ test('after registering, the nav is the new account’s at once, and the CLI log
   const token = ((await page.textContent('#api-token')) ?? '').trim();
   expect(await page.textContent('#login-line')).toBe(`chainfaas login --api-url ${platform.apiUrl} --token ${token}`);
   await screenshot(page, '22-01-registered-nav');
-  dev = new Api(platform.apiUrl, (await sessionOf()).token);
 });
 
 test('searching functions for "sha" does not match every function through its digest', async () => {
@@ -135,7 +135,7 @@ test('cancelling a job asks first; the cancelled job’s page says it was never 
 test('the Provider page’s "Connect a machine" commands, run exactly as shown with no AWS variable, connect a machine that runs jobs', async () => {
   await page.goto(`${portal}#/provider`);
   await waitForPage(page, 'Provider');
-  const shown = ((await page.textContent('#connect-commands')) ?? '').split('\n');
+  const shown = ((await page.textContent('pre[aria-label="Commands to connect a machine"]')) ?? '').split('\n');
   expect(shown).toHaveLength(3);
   await screenshot(page, '22-05-connect');
   // The user's API token (an API token made on the Account page) goes where the page says.
