@@ -6,7 +6,7 @@ import { ApiClient, ApiError, describeError } from '../portal/src/client';
 import { FlagSpec, flagHelp, parseArgs, UsageError } from './args';
 import { AmbiguousName, COMMANDS, Command, ConfigError, Context, EXIT } from './commands';
 import { configPath, readConfig, SavedConfig } from './config';
-import { Io } from './output';
+import { Io, OUTPUT_FORMATS, printJson } from './output';
 
 /**
  * `chainfaas`: the developer CLI over ChainFaaS's public HTTP API, in the manner of faas-cli, wsk
@@ -19,7 +19,8 @@ const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   'api-url': { kind: 'string', value: 'URL', help: 'API address (or CHAINFAAS_API_URL; saved by login)' },
   token: { kind: 'string', value: 'TOKEN', help: 'API or session token (or CHAINFAAS_TOKEN; saved by login)' },
   config: { kind: 'string', value: 'FILE', help: 'config file (or CHAINFAAS_CONFIG; default ~/.chainfaas/config.json)' },
-  json: { kind: 'boolean', help: 'print JSON for scripts' },
+  json: { kind: 'boolean', help: 'print JSON for scripts (as --output json)' },
+  output: { kind: 'string', value: 'json|yaml|table', help: 'json or yaml: the API’s data for scripts; table (default): for people' },
   help: { kind: 'boolean', alias: 'h', help: 'show help' },
   version: { kind: 'boolean', help: 'show the version' },
 };
@@ -112,8 +113,30 @@ function distance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
-export async function main(argv: string[], io: Io): Promise<number> {
-  const { command, rest, words } = findCommand(argv);
+/** `--output FILE` was the file option of invoke, jobs result and bills get (now `-o/--out`): a value that is no format still means the file. */
+function compatOutput(argv: string[], command: Command | undefined): string[] {
+  if (!command?.flags.out) return argv;
+  return argv.flatMap((a, i) => {
+    const next = argv[i + 1];
+    if (a === '--output' && next !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(next)) return ['--out'];
+    if (a.startsWith('--output=') && !(OUTPUT_FORMATS as readonly string[]).includes(a.slice(9))) return [`--out=${a.slice(9)}`];
+    return [a];
+  });
+}
+
+function formatOf(argv: string[]): 'json' | 'yaml' | 'table' | undefined {
+  const i = argv.findIndex((a) => a === '--output' || a.startsWith('--output='));
+  const value = i < 0 ? undefined : argv[i]?.includes('=') ? argv[i]?.slice(9) : argv[i + 1];
+  if (value === undefined) return argv.includes('--json') ? 'json' : undefined;
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(value)) throw new UsageError(`--output ${value}: choose json, yaml or table`);
+  return value as 'json' | 'yaml' | 'table';
+}
+
+export async function main(argv: string[], baseIo: Io): Promise<number> {
+  const found = findCommand(argv);
+  const { command, words } = found;
+  const rest = compatOutput(found.rest, command);
+  let io = baseIo;
   let json = argv.includes('--json');
   try {
     if (!command) {
@@ -144,7 +167,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     const spec = { ...GLOBAL_FLAGS, ...command.flags };
     const { flags, positionals } = parseArgs(rest, spec, command.name);
-    json = flags.json === true;
+    const format = formatOf(rest);
+    json = format === 'json' || format === 'yaml';
+    if (format === 'yaml') io = { ...baseIo, format: 'yaml' };
     if (flags.help) {
       io.stdout.write(`${commandHelp(command)}\n`);
       return EXIT.ok;
@@ -181,10 +206,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** An error for scripts: one line of JSON, or YAML with --output yaml. */
+function structuredError(io: Io, body: unknown): void {
+  if (io.format === 'yaml') printJson(io, body);
+  else io.stdout.write(`${JSON.stringify(body)}\n`);
+}
+
 function report(io: Io, err: unknown, json: boolean): number {
   if (err instanceof AmbiguousName) {
     io.stderr.write(`chainfaas: ${err.message}\n`);
-    if (json) io.stdout.write(`${JSON.stringify({ error: { code: 'ambiguous_name', message: err.message.split('\n')[0], candidates: err.candidates.map((f) => ({ functionId: f.functionId, name: f.name, version: f.version, createdAt: f.createdAt, image: f.image })) } })}\n`);
+    if (json) structuredError(io, { error: { code: 'ambiguous_name', message: err.message.split('\n')[0], candidates: err.candidates.map((f) => ({ functionId: f.functionId, name: f.name, version: f.version, createdAt: f.createdAt, image: f.image })) } });
     return EXIT.usage;
   }
   if (err instanceof UsageError) {
@@ -194,13 +225,13 @@ function report(io: Io, err: unknown, json: boolean): number {
   }
   if (err instanceof ConfigError) {
     io.stderr.write(`chainfaas: ${err.message}\n`);
-    if (json) io.stdout.write(`${JSON.stringify({ error: { code: 'config', message: err.message } })}\n`);
+    if (json) structuredError(io, { error: { code: 'config', message: err.message } });
     return EXIT.auth;
   }
   if (err instanceof ApiError) {
     io.stderr.write(`chainfaas: ${describeError(err)}\n`);
     // The HTTP status wins over a detail of the problem also named `status` (a bill's, a top-up's).
-    if (json) io.stdout.write(`${JSON.stringify({ error: { ...err.problem, status: err.status } })}\n`);
+    if (json) structuredError(io, { error: { ...err.problem, status: err.status } });
     return err.status === 401 ? EXIT.auth : EXIT.error;
   }
   io.stderr.write(`chainfaas: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { ApiClient, ApiError, Bill, Credential, FunctionRecord, FunctionSpec, JobView, ProviderView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
-import { between, bytes, credits, duration, parseCredits, when } from '../portal/src/format';
+import { between, bytes, credits, duration, parseCredits, priceText, when } from '../portal/src/format';
 import { FlagSpec, Flags, UsageError } from './args';
 import { ConfigError, removeConfig, SavedConfig, writeConfig } from './config';
 import { Io, printFacts, printJson, printTable, Spinner } from './output';
@@ -338,13 +338,21 @@ const functionsList = fetchAndShow({
 
 const functionsGet = fetchAndShow({
   name: 'functions get',
-  summary: 'show a function',
+  summary: 'show a function, and what a job of it costs before it runs',
   usage: 'chainfaas functions get FUNCTION',
   flags: {},
   details: 'FUNCTION is a function id (fn_...) or a name.',
   args: ['FUNCTION'],
-  fetch: (ctx, [ref]) => resolveFunction(ctx.api(), ref as string),
-  show: printFunction,
+  fetch: async (ctx, [ref]) => {
+    const api = ctx.api();
+    const [fn, prices] = await Promise.all([resolveFunction(api, ref as string), api.prices().catch(() => undefined)]);
+    return { fn, prices };
+  },
+  json: ({ fn }) => fn,
+  show: (ctx, { fn, prices }) => {
+    printFunction(ctx, fn);
+    printFacts(ctx.io, [['Price', priceText(fn, prices)]]);
+  },
 });
 
 const functionsUpdate = fetchAndShow({
@@ -476,7 +484,7 @@ const invoke: Command = {
   flags: {
     data: { kind: 'string', alias: 'd', value: 'TEXT', help: 'the input, as text' },
     'data-file': { kind: 'string', value: 'PATH', help: 'read the input from a file ("-" for stdin); without -d or this, stdin is read when it is not a terminal' },
-    output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' },
+    out: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' },
     async: { kind: 'boolean', help: 'do not wait: print the job id and exit' },
     timeout: { kind: 'number', value: 'S', help: 'how long to wait for the result (default: the function’s timeout + 120 s)' },
     key: { kind: 'string', value: 'KEY', help: 'invoke with an invoke key (ik_...) instead of your login (or CHAINFAAS_INVOKE_KEY)' },
@@ -555,7 +563,7 @@ async function finishJob(ctx: Context, job: JobView): Promise<number> {
     return EXIT.jobFailed;
   }
   const result = job.resultUrl ? await download(job.resultUrl) : Buffer.alloc(0);
-  const file = ctx.flags.output as string | undefined;
+  const file = ctx.flags.out as string | undefined;
   if (file) {
     writeFileSync(file, result);
     if (ctx.json) printJson(ctx.io, { ...job, output: file });
@@ -784,7 +792,7 @@ const jobsResult: Command = {
   name: 'jobs result',
   summary: 'print a finished job’s result, or write it to a file',
   usage: 'chainfaas jobs result JOB [-o FILE]',
-  flags: { output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' } },
+  flags: { out: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' } },
   async run(ctx) {
     const id = arg(ctx, 0, 'JOB', 'jobs result');
     noMoreArgs(ctx, 1, 'jobs result');
@@ -970,14 +978,14 @@ const billsGet: Command = {
   usage: 'chainfaas bills get MONTH [--csv] [-o FILE]',
   flags: {
     csv: { kind: 'boolean', help: 'the statement as CSV, exactly as the API writes it' },
-    output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the statement (CSV with --csv, else JSON) to FILE' },
+    out: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the statement (CSV with --csv, else JSON) to FILE' },
   },
   details: 'Examples:\n  chainfaas bills get 2026-11\n  chainfaas bills get 2026-11 --csv -o bill-2026-11.csv',
   async run(ctx) {
     const m = month(arg(ctx, 0, 'MONTH', 'bills get'), 'bills get');
     noMoreArgs(ctx, 1, 'bills get');
     const api = ctx.api();
-    const file = ctx.flags.output as string | undefined;
+    const file = ctx.flags.out as string | undefined;
     const text = ctx.flags.csv ? await api.getBillCsv(m) : undefined;
     const bill = text === undefined ? await api.getBill(m) : undefined;
     const body = text ?? `${JSON.stringify(bill, null, 2)}\n`;

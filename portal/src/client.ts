@@ -22,6 +22,7 @@ import type {
   PeerDetail,
   PeerEnrolment,
   PeerList,
+  Prices as PricesAnswer,
   ProviderView,
   Registration,
   Session,
@@ -56,6 +57,8 @@ export class ApiError extends Error {
 }
 
 export type Role = User['roles'][number];
+/** `GET /prices`: the price list in force and the published ones. */
+export type Prices = z.infer<typeof PricesAnswer>;
 /** What `POST /functions` and `PUT /functions/{id}` take (members with defaults may be left out). */
 export type FunctionSpec = z.input<typeof CreateFunctionBody>;
 /** A job as `GET /jobs/{id}` answers it. */
@@ -171,6 +174,8 @@ export class ApiClient {
   getJob = (id: string, signal?: AbortSignal) => this.get<JobView>(`/jobs/${encodeURIComponent(id)}`, undefined, signal);
   getJobLedger = (id: string) => this.get<JobLedger>(`/jobs/${encodeURIComponent(id)}/ledger`);
   account = () => this.get<Account>('/account');
+  /** The price list in force (micro-credits per vCPU-millisecond and per MB-millisecond). */
+  prices = () => this.get<Prices>('/prices');
   /** Newest first, `limit` per page; `next` is the cursor of the following page. */
   accountHistory = (page: { limit?: number; cursor?: string } = {}) =>
     this.get<AccountHistory>('/account/history', { ...page });

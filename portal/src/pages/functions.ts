@@ -1,7 +1,7 @@
 import { ApiError, describeError, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../client';
 import { alertBox, announce, busy, clear, confirmButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
-import { credits, parseCredits, when } from '../format';
+import { credits, parseCredits, priceText, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
 import { followCost, jobOutcome } from './outcome';
 
@@ -158,7 +158,7 @@ export function shortImage(image: string): string {
 
 export async function functionPage(ctx: PageContext): Promise<Node> {
   const id = ctx.params.functionId as string;
-  const fn = await ctx.api.getFunction(id);
+  const [fn, prices] = await Promise.all([ctx.api.getFunction(id), ctx.api.prices().catch(() => undefined)]);
   const flash = sessionStorage.getItem('chainfaas.flash');
   sessionStorage.removeItem('chainfaas.flash');
   const deleted = fn.deletedAt !== undefined;
@@ -180,7 +180,7 @@ export async function functionPage(ctx: PageContext): Promise<Node> {
       ['Protocol', fn.protocol],
       ['Mode', fn.mode],
       ['Network', fn.network],
-      ['Price cap', `${credits(fn.maxPrice)} credits per job`],
+      ['Price', h('span', { id: 'function-price' }, priceText(fn, prices))],
       ['Environment', Object.keys(fn.env).length ? h('code', {}, Object.keys(fn.env).join(', ')) : 'none'],
       ['Created', when(fn.createdAt)],
       ['Updated', when(fn.updatedAt)],
@@ -240,18 +240,24 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
     clear(output, h('p', { class: 'progress' }, 'Starting the job…'));
     try {
       const finished = await busy(form, async () => {
-        const { body: started } = await ctx.api.invoke(fn.functionId, { input: parsed, waitS: 20 });
+        // A short wait: a quick job answers at once; a longer one shows its progress with its id.
+        const { body: started } = await ctx.api.invoke(fn.functionId, { input: parsed, waitS: 2 });
         let job: JobView = started;
         if (!TERMINAL_STATUSES.includes(job.status)) {
-          const line = h('p', { class: 'progress' }, `Job ${job.jobId} is ${job.status}…`);
-          clear(output, line);
-          job = (
-            await waitForJob(ctx.api, job.jobId, {
-              timeoutMs: (fn.resources.timeoutS + 120) * 1000,
-              signal: ctx.signal,
-              onUpdate: (j) => (line.textContent = `Job ${j.jobId} is ${j.status}…`),
-            })
-          ).job;
+          const progress = liveProgress(ctx, job);
+          clear(output, progress.element);
+          try {
+            job = (
+              await waitForJob(ctx.api, job.jobId, {
+                timeoutMs: (fn.resources.timeoutS + 120) * 1000,
+                intervalMs: 500,
+                signal: ctx.signal,
+                onUpdate: progress.update,
+              })
+            ).job;
+          } finally {
+            progress.stop();
+          }
         }
         clear(output, await jobOutcome(job, { heading: 'Result' }));
         announce(`Job ${job.jobId} ${job.status.toLowerCase()}.`);
@@ -266,6 +272,43 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
     }
   });
   return h('section', { class: 'panel', 'aria-labelledby': 'invoke-title' }, h('h2', { id: 'invoke-title' }, 'Test-invoke'), form, output);
+}
+
+/** Phase words for a job that has not ended. */
+function phase(job: JobView): string {
+  if (job.status === 'QUEUED') return 'queued: waiting for a provider with room';
+  return `placed on ${job.providerId ?? 'a provider'}: pulling the image and running`;
+}
+
+/**
+ * A running job, live: its id (a link to its page), its phase, the seconds since it was created
+ * (counting every second) and, while it is still queued, a Cancel that asks first.
+ */
+function liveProgress(ctx: PageContext, first: JobView): { element: HTMLElement; update(job: JobView): void; stop(): void } {
+  let job = first;
+  const text = h('span', { class: 'phase' });
+  const clock = h('span', { class: 'elapsed', id: 'invoke-elapsed' });
+  const actions = h('span', { class: 'inline' });
+  const element = h('div', { class: 'progress', id: 'invoke-progress', role: 'status' }, 'Job ', link(`#/jobs/${job.jobId}`, job.jobId), ' — ', text, ' · ', clock, ' ', actions);
+  const tick = () => (clock.textContent = `${Math.max(0, Math.floor((Date.now() - Date.parse(job.timings.createdAt)) / 1000))} s`);
+  const update = (next: JobView) => {
+    const was = job.status;
+    job = next;
+    text.textContent = phase(job);
+    if (job.status === 'QUEUED' && !actions.firstChild)
+      actions.append(
+        confirmButton('Cancel', `Cancel ${job.jobId}? It will not run, and nothing is charged.`, 'Yes, cancel it', async () => {
+          job = await ctx.api.cancelJob(job.jobId);
+          announce(`Job ${job.jobId} is ${job.status}.`);
+        }, { class: 'danger small', id: 'invoke-cancel' }, 'Keep it queued'),
+      );
+    if (job.status !== 'QUEUED') actions.replaceChildren();
+    if (was !== job.status) announce(`Job ${job.jobId}: ${text.textContent}.`);
+    tick();
+  };
+  update(first);
+  const timer = window.setInterval(tick, 1000);
+  return { element, update, stop: () => window.clearInterval(timer) };
 }
 
 /** Invoke keys: let someone else invoke this one function (and read the jobs the key created). */
