@@ -220,3 +220,36 @@ test('up: from an example folder, build, push to the platform’s registry, regi
   expect((await dev.get(`/functions/${fn.functionId}`)).body).toMatchObject({ version: 2, resources: { memoryMb: 64, timeoutS: 15 } });
   expect(await cli(['up'], { cwd: home })).toMatchObject({ code: 2, stderr: expect.stringContaining('has no Dockerfile') });
 }, 180_000);
+
+test('--output yaml|json|table; the price before a run; -o FILE and --output FILE still write a file', async () => {
+  const yaml = await cli(['functions', 'get', 'sleep', '--output', 'yaml']);
+  expect(yaml.code).toBe(0);
+  // The same data as the JSON, as YAML: scalars plain where they read back as themselves.
+  const asJson = JSON.parse((await cli(['functions', 'get', 'sleep', '--json'])).stdout);
+  expect(yaml.stdout).toMatch(new RegExp(`^functionId: ${asJson.functionId}$`, 'm'));
+  expect(yaml.stdout).toMatch(/^name: sleep$/m);
+  expect(yaml.stdout).toMatch(new RegExp(`^image: "${asJson.image.replace(/[.]/g, '\\.')}"$`, 'm'));
+  expect(yaml.stdout).toMatch(/^resources:\n( {2}(vcpu: 0\.5|memoryMb: 64|timeoutS: 30)\n){3}/m);
+  expect(yaml.stdout).toMatch(/^env: \{\}$/m);
+  expect(yaml.stdout).toMatch(new RegExp(`^maxPrice: ${asJson.maxPrice}$`, 'm'));
+  const list = await cli(['functions', 'list', '--output=yaml']);
+  expect(list.stdout).toMatch(/^items:\n {2}- \w+: /);
+  expect(list.stdout).toMatch(/^ {4}functionId: fn_\w+$/m);
+  expect(JSON.parse((await cli(['functions', 'get', 'sleep', '--output', 'json'])).stdout)).toMatchObject({ name: 'sleep' });
+  expect(await cli(['functions', 'list', '--output', 'xml'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--output xml: choose json, yaml or table') });
+  // An API refusal in YAML for a script that asked for YAML.
+  const missing = await cli(['jobs', 'get', 'job_nope', '--output', 'yaml']);
+  expect(missing.code).toBe(1);
+  expect(missing.stdout).toMatch(/^error:\n {2}code: not_found\n/);
+
+  // The table says what a job costs before it runs: the rate at its resources and the cap.
+  const shown = await cli(['functions', 'get', 'sleep']);
+  expect(shown.stdout).toMatch(/\nPrice: {2}about \d+\.\d{6} credits per second of run time \(0\.5 vCPU and 64 MB at price list v\d+\), at most \d+\.\d{6} credits per job \(its price cap; a job that runs to its 30 s timeout costs no more\)\. Failed and cancelled jobs cost nothing\.\n/);
+
+  const sha = (await dev.post('/functions', { name: 'sha', image: platform.images.sha256, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 } })).body.functionId as string;
+  const short = join(home, 'short.json');
+  const long = join(home, 'long.json');
+  expect((await cli(['invoke', sha, '-d', 'abc', '-q', '-o', short])).code).toBe(0);
+  expect((await cli(['invoke', sha, '-d', 'abc', '-q', '--output', long])).code).toBe(0);
+  expect(JSON.parse(readFileSync(long, 'utf8'))).toEqual(JSON.parse(readFileSync(short, 'utf8')));
+}, 60_000);

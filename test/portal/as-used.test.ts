@@ -197,6 +197,21 @@ test('test-invoke: the cost fills in by itself once the ledger settles it', asyn
   await screenshot(page, '22-07-test-invoke-cost');
 });
 
+test('test-invoke of a longer job shows it live: its id, its phase and the seconds counting; the price shows before it runs', async () => {
+  await page.goto(`${portal}#/functions/${sleep}`);
+  await waitForSelectorOrShow(page, '#invoke-input');
+  expect(await page.textContent('#function-price')).toMatch(/^about \d+\.\d{6} credits per second of run time \(0\.5 vCPU and 64 MB at price list v\d+\), at most \d+\.\d{6} credits per job/);
+  await page.fill('#invoke-input', '"6"');
+  await page.click('#invoke-form button[type=submit]');
+  await page.waitForSelector('#invoke-progress a[href^="#/jobs/job_"]', { timeout: 20_000 });
+  await page.waitForSelector('#invoke-progress .phase:has-text("placed on prv_")');
+  const before = Number(((await page.textContent('#invoke-elapsed')) ?? '').replace(' s', ''));
+  await page.waitForFunction((b) => Number(((globalThis as any).document.querySelector('#invoke-elapsed')?.textContent ?? '').replace(' s', '')) > b, before, { timeout: 5_000 });
+  await screenshot(page, '22-15-test-invoke-live');
+  await page.waitForSelector('#invoke-output .status-succeeded', { timeout: 30_000 });
+  expect(await page.isVisible('#invoke-progress')).toBe(false);
+}, 60_000);
+
 test('a running job’s page has a Started row and a timer, and says the job is placed; the Tasks list refreshes by itself', async () => {
   const started = await dev.post(`/functions/${sleep}/invocations`, { input: '8' });
   const jobId = started.body.jobId as string;
