@@ -533,7 +533,7 @@ const invoke: Command = {
         spinner.update(`job ${job.jobId} ${job.status}…`);
         const fnTimeout = key || timeoutFlag !== undefined ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
         const timeoutMs = (timeoutFlag ?? fnTimeout + 120) * 1000;
-        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => spinner.update(`job ${j.jobId} ${j.status}…`) });
+        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) });
         job = waited.job;
         if (!waited.done) {
           spinner.stop();
@@ -745,7 +745,7 @@ async function printLogs(ctx: Context, command: string): Promise<number> {
   if (ctx.flags.follow && !TERMINAL_STATUSES.includes(job.status)) {
     const spinner = new Spinner(ctx.io.stderr, !ctx.json).start(`job ${job.jobId} ${job.status}…`);
     try {
-      job = (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000, onUpdate: (j) => spinner.update(`job ${j.jobId} ${j.status}…`) })).job;
+      job = (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000, onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) })).job;
     } finally {
       spinner.stop(ctx.json ? undefined : `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
     }
