@@ -283,6 +283,57 @@ test('the Peers page says first, in words, that no peer can enrol on this platfo
   await screenshot(page, '22-14-peers-unavailable');
 });
 
+test('charts drawn with uPlot from the real data: spend per day and per function (by name), earnings per day and per machine', async () => {
+  const reopen = async () => {
+    const session = (await (await fetch(`${platform.apiUrl}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })).json()) as { token: string };
+    return session.token as string;
+  };
+  const token = await reopen();
+  const history = (await dev.get('/account/history?limit=200')).body.items as { kind: string; amount: number; timestamp: string }[];
+  const spent = new Map<string, number>();
+  const earned = new Map<string, number>();
+  for (const e of history.filter((x) => x.kind === 'settlement')) {
+    const day = e.timestamp.slice(0, 10);
+    if (e.amount < 0) spent.set(day, (spent.get(day) ?? 0) - e.amount);
+    else earned.set(day, (earned.get(day) ?? 0) + e.amount);
+  }
+  expect(spent.size).toBeGreaterThan(0);
+  await openAs(page, portal, { token, email }, '#/account', 'Account');
+  await page.waitForSelector('#chart-spend-day canvas');
+  const data = async (id: string) => page.evaluate((sel) => {
+    const el = (globalThis as any).document.getElementById(sel);
+    return { labels: JSON.parse(el.dataset.labels), values: JSON.parse(el.dataset.values) } as { labels: string[]; values: number[] };
+  }, id);
+  const days = [...spent.keys()].sort();
+  expect(await data('chart-spend-day')).toEqual({ labels: days, values: days.map((d) => spent.get(d)) });
+  const month = new Date().toISOString().slice(0, 7);
+  const bill = (await dev.get(`/account/bills/${month}`)).body as { lines: { name?: string; cost: number }[] };
+  const perFunction = await data('chart-spend-function');
+  expect(perFunction.labels.sort()).toEqual(['sha256', 'sleep']);
+  expect(perFunction.values.reduce((a, b) => a + b, 0)).toBe(bill.lines.reduce((a, l) => a + l.cost, 0));
+  // Something was drawn: the canvas is not blank.
+  const drawn = await page.evaluate(() => {
+    const c = (globalThis as any).document.querySelector('#chart-spend-day canvas');
+    const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data as Uint8ClampedArray;
+    let ink = 0;
+    for (let i = 3; i < pixels.length; i += 4) if ((pixels[i] as number) > 0) ink++;
+    return ink;
+  });
+  expect(drawn).toBeGreaterThan(100);
+  await page.locator('#spending-title').scrollIntoViewIfNeeded();
+  await screenshot(page, '22-16-account-charts');
+
+  await page.goto(`${portal}#/provider`);
+  await waitForPage(page, 'Provider');
+  await page.waitForSelector('#chart-earnings-day canvas');
+  const earnedDays = [...earned.keys()].sort();
+  expect(await data('chart-earnings-day')).toEqual({ labels: earnedDays, values: earnedDays.map((d) => earned.get(d)) });
+  const providers = (await dev.get('/providers')).body.items as { providerId: string; name: string }[];
+  const total = (await dev.get(`/providers/${providers[0]?.providerId}/earnings?by=day`)).body.total as number;
+  expect(await data('chart-earnings-machine')).toEqual({ labels: providers.map((p) => p.name), values: [total] });
+  await screenshot(page, '22-17-provider-charts');
+}, 60_000);
+
 test('nothing secret reached the console, and no page threw', () => {
   expect(browser.console.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   expect(browser.console.join('\n')).not.toMatch(/cf_[A-Za-z0-9_-]{20,}/);
