@@ -73,6 +73,13 @@ test('after registering, the nav is the new account’s at once, and the CLI log
   expect(nav).not.toContain('Register');
   const token = ((await page.textContent('#api-token')) ?? '').trim();
   expect(await page.textContent('#login-line')).toBe(`chainfaas login --api-url ${platform.apiUrl} --token ${token}`);
+  // Copy buttons put exactly the shown text on the clipboard.
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(portal).origin });
+  await page.click('#copy-login-line');
+  await page.waitForSelector('#copy-login-line + .copied:has-text("Copied.")');
+  expect(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText())).toBe(`chainfaas login --api-url ${platform.apiUrl} --token ${token}`);
+  await page.click('#copy-token');
+  expect(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText())).toBe(token);
   await screenshot(page, '22-01-registered-nav');
 });
 

@@ -1,5 +1,5 @@
 import { Account, AccountEntry, ApiError, Bill, Credential, describeError } from '../client';
-import { alertBox, announce, busy, clear, confirmButton, facts, field, h, notice, table } from '../dom';
+import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
 import { credits, duration, parseCredits, when } from '../format';
 import { link, PageContext, pageTitle } from '../app';
@@ -409,6 +409,8 @@ async function tokensPanel(ctx: PageContext): Promise<HTMLElement> {
           { class: 'alert ok', role: 'status' },
           h('p', {}, h('strong', {}, 'Copy this token now: it is shown once. '), 'Use it with ', h('code', {}, 'chainfaas login --token'), '.'),
           h('code', { class: 'secret', id: 'new-token' }, t.token),
+          ' ',
+          copyButton(t.token, 'Copy the token', 'copy-new-token'),
         ),
       );
       name.value = '';

@@ -1,5 +1,5 @@
 import { ApiError, describeError, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../client';
-import { alertBox, announce, busy, clear, confirmButton, facts, field, h, notice, table } from '../dom';
+import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
 import { credits, parseCredits, priceText, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
@@ -173,7 +173,7 @@ export async function functionPage(ctx: PageContext): Promise<Node> {
     flash ? notice(flash, 'ok') : null,
     deleted ? alertBox(`This function was deleted at ${when(fn.deletedAt)}: it can no longer be invoked. Its jobs stay readable.`) : null,
     facts([
-      ['Function id', h('code', {}, fn.functionId)],
+      ['Function id', h('span', {}, h('code', {}, fn.functionId), ' ', copyButton(fn.functionId, 'Copy the function id', 'copy-function-id'))],
       ['Version', `v${fn.version}`],
       ['Image', h('code', { class: 'break' }, fn.image)],
       ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB memory, ${fn.resources.timeoutS} s timeout`],
@@ -364,6 +364,8 @@ async function invokeKeys(ctx: PageContext, fn: FunctionRecord): Promise<HTMLEle
           { class: 'alert ok', role: 'status' },
           h('p', {}, h('strong', {}, 'Copy this key now: it is shown once. '), 'Send it as ', h('code', {}, 'Authorization: Bearer <key>'), '.'),
           secret,
+          ' ',
+          copyButton(key.key, 'Copy the key', 'copy-new-key'),
         ),
       );
       name.value = '';
