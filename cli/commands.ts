@@ -1049,6 +1049,43 @@ const providers = fetchAndShow({
   },
 });
 
+/**
+ * `chainfaas completion bash`: a bash completion script (commands, then each command's options),
+ * written from COMMANDS, so it never lists a command that is not there. Load it with
+ * `source <(chainfaas completion bash)`, or save it to ~/.local/share/bash-completion/completions/chainfaas.
+ */
+const completion: Command = {
+  name: 'completion',
+  summary: 'print a shell completion script (bash)',
+  usage: 'chainfaas completion bash',
+  flags: {},
+  details: 'Load it now with: source <(chainfaas completion bash)\nor for good: chainfaas completion bash > ~/.local/share/bash-completion/completions/chainfaas',
+  async run(ctx) {
+    const shell = arg(ctx, 0, 'SHELL', 'completion');
+    noMoreArgs(ctx, 1, 'completion');
+    if (shell !== 'bash') throw new UsageError(`completion ${shell}: only bash is written so far`, 'completion');
+    const firsts = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0] as string))];
+    const groups = firsts.filter((f) => COMMANDS.some((c) => c.name.startsWith(`${f} `)));
+    const lines = [
+      '# bash completion for chainfaas (chainfaas completion bash)',
+      '_chainfaas() {',
+      '  local cur="${COMP_WORDS[COMP_CWORD]}" first="${COMP_WORDS[1]}" second="${COMP_WORDS[2]}"',
+      '  if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=($(compgen -W "' + firsts.join(' ') + ' help" -- "$cur")); return; fi',
+      '  case "$first" in',
+      ...groups.map((g) => `    ${g}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${COMMANDS.filter((c) => c.name.startsWith(`${g} `)).map((c) => c.name.split(' ')[1]).join(' ')}" -- "$cur")); return; fi ;;`),
+      '  esac',
+      '  local name="$first"; case "$first" in ' + (groups.length ? `${groups.join('|')}) name="$first $second" ;; ` : '') + 'esac',
+      '  case "$name" in',
+      ...COMMANDS.map((c) => `    "${c.name}") COMPREPLY=($(compgen -W "${[...Object.keys(c.flags), 'api-url', 'token', 'config', 'output', 'json', 'help'].map((f) => `--${f}`).join(' ')}" -- "$cur")) ;;`),
+      '  esac',
+      '}',
+      'complete -o default -F _chainfaas chainfaas',
+    ];
+    ctx.io.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  },
+};
+
 export const COMMANDS: Command[] = [
   register,
   login,
@@ -1078,6 +1115,7 @@ export const COMMANDS: Command[] = [
   billsGet,
   billsPay,
   providers,
+  completion,
 ];
 
 export { ConfigError };

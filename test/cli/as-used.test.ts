@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, Platform } from '../../local/platform';
@@ -253,3 +253,26 @@ test('--output yaml|json|table; the price before a run; -o FILE and --output FIL
   expect((await cli(['invoke', sha, '-d', 'abc', '-q', '--output', long])).code).toBe(0);
   expect(JSON.parse(readFileSync(long, 'utf8'))).toEqual(JSON.parse(readFileSync(short, 'utf8')));
 }, 60_000);
+
+test('completion bash: a script bash loads, completing commands, subcommands and options', async () => {
+  const script = await cli(['completion', 'bash']);
+  expect(script.code).toBe(0);
+  const file = join(home, 'chainfaas.bash');
+  writeFileSync(file, script.stdout);
+  // Ask bash itself what it would complete.
+  const complete = (line: string) =>
+    new Promise<string>((resolve, reject) => {
+      const words = line.split(' ');
+      const program = `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _chainfaas; echo "\${COMPREPLY[*]}"`;
+      const child = spawn('bash', ['-c', program]);
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.on('error', reject);
+      child.on('close', () => resolve(out.trim()));
+    });
+  expect((await complete('chainfaas fu')).split(' ')).toEqual(['functions']);
+  expect((await complete('chainfaas functions d')).split(' ')).toEqual(['delete']);
+  expect((await complete('chainfaas invoke --ti')).split(' ')).toEqual(['--timeout']);
+  expect((await complete('chainfaas u')).split(' ')).toEqual(['up']);
+  expect(await cli(['completion', 'fish'])).toMatchObject({ code: 2, stderr: expect.stringContaining('only bash') });
+});

@@ -1,4 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +203,13 @@ test('test-invoke: the cost fills in by itself once the ledger settles it', asyn
   await page.waitForSelector('#invoke-output .status-succeeded', { timeout: 60_000 });
   await page.waitForFunction(() => /\d\.\d{6} credits/.test((globalThis as any).document.querySelector('#invoke-output .job-cost')?.textContent ?? ''), undefined, { timeout: 30_000 });
   await screenshot(page, '22-07-test-invoke-cost');
+  // The page's curl line, run as shown (with a token in CHAINFAAS_TOKEN), invokes the function.
+  const curl = (await page.textContent('#snippet-curl')) ?? '';
+  const token = (await dev.post('/tokens', { name: 'snippet' })).body.token as string;
+  // Asynchronously: the platform answering it runs in this process.
+  const answer = (await promisify(execFile)('sh', ['-c', curl], { env: { PATH: process.env.PATH, CHAINFAAS_TOKEN: token } })).stdout;
+  expect(JSON.parse(answer)).toMatchObject({ functionId: sha256, status: 'SUCCEEDED' });
+  expect(await page.textContent('#snippet-cli')).toBe("chainfaas invoke sha256 -d 'hello'");
 });
 
 test('test-invoke of a longer job shows it live: its id, its phase and the seconds counting; the price shows before it runs', async () => {

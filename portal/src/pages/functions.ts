@@ -186,8 +186,30 @@ export async function functionPage(ctx: PageContext): Promise<Node> {
       ['Updated', when(fn.updatedAt)],
     ]),
     h('p', {}, link(hashOf('/jobs', { functionId: fn.functionId }), `Tasks of ${fn.name}`)),
+    deleted ? null : snippets(ctx, fn),
     deleted ? null : testInvoke(ctx, fn),
     await invokeKeys(ctx, fn),
+  );
+}
+
+/** How to call it from elsewhere: the CLI line and the HTTP request (with an API token or an invoke key), ready to copy. */
+function snippets(ctx: PageContext, fn: FunctionRecord): HTMLElement {
+  const cli = `chainfaas invoke ${fn.name} -d 'hello'`;
+  const curl = [
+    `curl -s -X POST ${ctx.api.baseUrl}/functions/${fn.functionId}/invocations \\`,
+    `  -H "Authorization: Bearer $CHAINFAAS_TOKEN" -H 'content-type: application/json' \\`,
+    `  -d '{"input": "hello"}'`,
+  ].join('\n');
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'snippets-title' },
+    h('h2', { id: 'snippets-title' }, 'Call it'),
+    h('p', {}, 'From the CLI (after chainfaas login):'),
+    h('pre', { class: 'output', id: 'snippet-cli' }, cli),
+    copyButton(cli, 'Copy the CLI command', 'copy-snippet-cli'),
+    h('p', {}, 'Over HTTP, with an API token or an invoke key of this function (a sync call answers the finished job; its result is at resultUrl):'),
+    h('pre', { class: 'output', id: 'snippet-curl' }, curl),
+    copyButton(curl, 'Copy the curl command', 'copy-snippet-curl'),
   );
 }
 
