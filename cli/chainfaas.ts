@@ -5,9 +5,9 @@ import { PLATFORM_NODE, requireNode } from '../contract/src/node-support';
 import { ApiClient, ApiError, describeError } from '../portal/src/client';
 import { FlagSpec, flagHelp, parseArgs, UsageError } from './args';
 import { COMMANDS } from './all-commands';
-import { Command, ConfigError, Context, EXIT } from './commands';
+import { AmbiguousName, Command, ConfigError, Context, EXIT } from './commands';
 import { configPath, readConfig, SavedConfig } from './config';
-import { Io } from './output';
+import { Io, OUTPUT_FORMATS, printJson } from './output';
 
 /**
  * `chainfaas`: the developer CLI over ChainFaaS's public HTTP API, in the manner of faas-cli, wsk
@@ -20,7 +20,8 @@ const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   'api-url': { kind: 'string', value: 'URL', help: 'API address (or CHAINFAAS_API_URL; saved by login)' },
   token: { kind: 'string', value: 'TOKEN', help: 'API or session token (or CHAINFAAS_TOKEN; saved by login)' },
   config: { kind: 'string', value: 'FILE', help: 'config file (or CHAINFAAS_CONFIG; default ~/.chainfaas/config.json)' },
-  json: { kind: 'boolean', help: 'print JSON for scripts' },
+  json: { kind: 'boolean', help: 'print JSON for scripts (as --output json)' },
+  output: { kind: 'string', value: 'json|yaml|table', help: 'json or yaml: the API’s data for scripts; table (default): for people' },
   help: { kind: 'boolean', alias: 'h', help: 'show help' },
   version: { kind: 'boolean', help: 'show the version' },
 };
@@ -87,8 +88,56 @@ function findCommand(argv: string[]): { command?: Command; rest: string[]; words
   return { command, rest, words: words.map((w) => w.word) };
 }
 
-export async function main(argv: string[], io: Io): Promise<number> {
-  const { command, rest, words } = findCommand(argv);
+/** The command closest to what was typed (at most 2 edits away, or the one it begins), if any. */
+function didYouMean(typed: string, first: string): string | undefined {
+  const names = [...new Set(COMMANDS.flatMap((c) => [c.name, c.name.split(' ')[0] as string]))];
+  // Two words are matched against two-word commands, one against the rest; the fuller match wins a tie.
+  const scored = names
+    .map((n) => ({ n, d: n.includes(' ') ? distance(typed, n) : distance(first, n) }))
+    .sort((a, b) => a.d - b.d || b.n.length - a.n.length);
+  const best = scored[0];
+  if (best && best.d <= 2) return best.n;
+  return names.find((n) => first.length >= 3 && n.startsWith(first));
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const here = row[j] as number;
+      row[j] = Math.min(here + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = here;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** `--output FILE` was the file option of invoke, jobs result and bills get (now `-o/--out`): a value that is no format still means the file. */
+function compatOutput(argv: string[], command: Command | undefined): string[] {
+  if (!command?.flags.out) return argv;
+  return argv.flatMap((a, i) => {
+    const next = argv[i + 1];
+    if (a === '--output' && next !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(next)) return ['--out'];
+    if (a.startsWith('--output=') && !(OUTPUT_FORMATS as readonly string[]).includes(a.slice(9))) return [`--out=${a.slice(9)}`];
+    return [a];
+  });
+}
+
+function formatOf(argv: string[]): 'json' | 'yaml' | 'table' | undefined {
+  const i = argv.findIndex((a) => a === '--output' || a.startsWith('--output='));
+  const value = i < 0 ? undefined : argv[i]?.includes('=') ? argv[i]?.slice(9) : argv[i + 1];
+  if (value === undefined) return argv.includes('--json') ? 'json' : undefined;
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(value)) throw new UsageError(`--output ${value}: choose json, yaml or table`);
+  return value as 'json' | 'yaml' | 'table';
+}
+
+export async function main(argv: string[], baseIo: Io): Promise<number> {
+  const found = findCommand(argv);
+  const { command, words } = found;
+  const rest = compatOutput(found.rest, command);
+  let io = baseIo;
   let json = argv.includes('--json');
   try {
     if (!command) {
@@ -114,11 +163,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
         }
         throw new UsageError(words.length > 1 ? `unknown command "${group} ${words[1]}"; ${group} has: ${COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.split(' ')[1]).join(', ')}` : `"${group}" needs a command: ${COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.split(' ')[1]).join(', ')}`);
       }
-      throw new UsageError(`unknown command "${group}"`);
+      const near = didYouMean(words.slice(0, 2).join(' '), group);
+      throw new UsageError(`unknown command "${group}"${near ? `; did you mean "${near}"?` : ''}`);
     }
     const spec = { ...GLOBAL_FLAGS, ...command.flags };
     const { flags, positionals } = parseArgs(rest, spec, command.name);
-    json = flags.json === true;
+    const format = formatOf(rest);
+    json = format === 'json' || format === 'yaml';
+    if (format === 'yaml') io = { ...baseIo, format: 'yaml' };
     if (flags.help) {
       io.stdout.write(`${commandHelp(command)}\n`);
       return EXIT.ok;
@@ -129,7 +181,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const apiUrl = () => {
       const url = (flags['api-url'] as string | undefined) ?? process.env.CHAINFAAS_API_URL ?? load().apiUrl;
       if (!url) {
-        if (command.name === 'login') throw new UsageError('give --api-url (the address of the ChainFaaS API)', 'login');
+        if (command.name === 'login' || command.name === 'register') throw new UsageError('give --api-url (the address of the ChainFaaS API)', command.name);
         throw new ConfigError('no API address: run chainfaas login --api-url URL ..., or set CHAINFAAS_API_URL');
       }
       if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--api-url ${url}: give an http(s) URL such as https://api.example.com`, command.name);
@@ -155,7 +207,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** An error for scripts: one line of JSON, or YAML with --output yaml. */
+function structuredError(io: Io, body: unknown): void {
+  if (io.format === 'yaml') printJson(io, body);
+  else io.stdout.write(`${JSON.stringify(body)}\n`);
+}
+
 function report(io: Io, err: unknown, json: boolean): number {
+  if (err instanceof AmbiguousName) {
+    io.stderr.write(`chainfaas: ${err.message}\n`);
+    if (json) structuredError(io, { error: { code: 'ambiguous_name', message: err.message.split('\n')[0], candidates: err.candidates.map((f) => ({ functionId: f.functionId, name: f.name, version: f.version, createdAt: f.createdAt, image: f.image })) } });
+    return EXIT.usage;
+  }
   if (err instanceof UsageError) {
     const c = COMMANDS.find((x) => x.name === err.command);
     io.stderr.write(`chainfaas: ${err.message}\n${c ? `Usage: ${c.usage}\nRun 'chainfaas ${c.name} --help' for its options.` : "Run 'chainfaas --help' for the commands."}\n`);
@@ -163,13 +226,13 @@ function report(io: Io, err: unknown, json: boolean): number {
   }
   if (err instanceof ConfigError) {
     io.stderr.write(`chainfaas: ${err.message}\n`);
-    if (json) io.stdout.write(`${JSON.stringify({ error: { code: 'config', message: err.message } })}\n`);
+    if (json) structuredError(io, { error: { code: 'config', message: err.message } });
     return EXIT.auth;
   }
   if (err instanceof ApiError) {
     io.stderr.write(`chainfaas: ${describeError(err)}\n`);
     // The HTTP status wins over a detail of the problem also named `status` (a bill's, a top-up's).
-    if (json) io.stdout.write(`${JSON.stringify({ error: { ...err.problem, status: err.status } })}\n`);
+    if (json) structuredError(io, { error: { ...err.problem, status: err.status } });
     return err.status === 401 ? EXIT.auth : EXIT.error;
   }
   io.stderr.write(`chainfaas: ${err instanceof Error ? err.message : String(err)}\n`);

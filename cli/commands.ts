@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import { ApiClient, ApiError, Bill, Credential, FunctionRecord, FunctionSpec, JobView, ProviderView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
-import { between, bytes, credits, duration, parseCredits, when } from '../portal/src/format';
+import { between, bytes, credits, duration, parseCredits, priceText, when } from '../portal/src/format';
 import { FlagSpec, Flags, UsageError } from './args';
 import { ConfigError, removeConfig, SavedConfig, writeConfig } from './config';
 import { Io, printFacts, printJson, printTable, Spinner } from './output';
+import { ask, canPrompt } from './prompt';
 
 /**
  * The `chainfaas` commands. Each one calls the public HTTP API through the same client the
@@ -68,7 +71,23 @@ async function resolveFunction(api: ApiClient, ref: string): Promise<FunctionRec
   const { items } = await api.listFunctions();
   const found = items.filter((f) => f.name === ref);
   if (found.length === 0) throw new ApiError(404, { code: 'not_found', message: `you have no function named ${ref}` });
+  if (found.length > 1) {
+    // Never pick one of several silently (invoke, delete): the user names the one they mean.
+    const candidates = found.map((f) => `  ${f.functionId}  version ${f.version}, created ${when(f.createdAt)}, ${f.image}`).join('\n');
+    throw new AmbiguousName(`${found.length} of your functions are named ${ref}; give the id of the one you mean:\n${candidates}`, found);
+  }
   return found[0] as FunctionRecord;
+}
+
+/** A function name that several of the user's functions share (exit 2, with the candidates). */
+export class AmbiguousName extends UsageError {
+  constructor(
+    message: string,
+    readonly candidates: FunctionRecord[],
+  ) {
+    super(message);
+    this.name = 'AmbiguousName';
+  }
 }
 
 async function resolveFunctionId(api: ApiClient, ref: string): Promise<string> {
@@ -107,10 +126,10 @@ export function fetchAndShow<T>(spec: Omit<Command, 'run'> & {
 const login: Command = {
   name: 'login',
   summary: 'log in and save the API address and token',
-  usage: 'chainfaas login --api-url URL (--email EMAIL --password-stdin | --token TOKEN)',
+  usage: 'chainfaas login --api-url URL ([--email EMAIL] [--password-stdin] | --token TOKEN)',
   flags: {
-    email: { kind: 'string', value: 'EMAIL', help: 'log in with email and password (opens a session)' },
-    'password-stdin': { kind: 'boolean', help: 'read the password from stdin (docker login style)' },
+    email: { kind: 'string', value: 'EMAIL', help: 'log in with email and password (opens a session); asked on a terminal when left out' },
+    'password-stdin': { kind: 'boolean', help: 'read the password from stdin (docker login style); on a terminal it is asked without echo' },
   },
   details: [
     'The API address and a token are saved to ~/.chainfaas/config.json (mode 0600), or to the file',
@@ -118,6 +137,7 @@ const login: Command = {
     'is checked and saved instead of a password session.',
     '',
     'Examples:',
+    '  chainfaas login --api-url http://127.0.0.1:3000 --email ada@example.com      (asks: Password:)',
     '  echo "$PASSWORD" | chainfaas login --api-url http://127.0.0.1:3000 --email ada@example.com --password-stdin',
     '  chainfaas login --api-url https://api.example.com --token cf_...',
   ].join('\n'),
@@ -127,17 +147,69 @@ const login: Command = {
     const base = new ApiClient(apiUrl);
     let token = ctx.flags.token as string | undefined;
     if (token === undefined) {
-      const email = ctx.flags.email as string | undefined;
+      const email = (ctx.flags.email as string | undefined) ?? (canPrompt(ctx.io) && !ctx.flags['password-stdin'] ? (await ask(ctx.io, 'Email: ')).trim() : undefined);
       if (!email) throw new UsageError('give --email (with --password-stdin) or --token', 'login');
-      if (!ctx.flags['password-stdin']) throw new UsageError('give --password-stdin and pipe the password in (it is never taken from the command line)', 'login');
-      const password = (await readAll(ctx.io.stdin)).toString('utf8').replace(/\r?\n$/, '');
-      if (!password) throw new UsageError('stdin held no password', 'login');
+      const password = await readPassword(ctx, 'login', false);
       token = (await base.login(email, password)).token;
     }
     const me = await base.withToken(token).me();
     writeConfig(ctx.configFile, { apiUrl, token, email: me.email });
     if (ctx.json) printJson(ctx.io, { apiUrl, userId: me.userId, email: me.email, roles: me.roles, config: ctx.configFile });
     else out(ctx, `Logged in to ${apiUrl} as ${me.email} (${me.roles.join(', ')}). Saved to ${ctx.configFile}.`);
+    return EXIT.ok;
+  },
+};
+
+/**
+ * The password: from stdin with --password-stdin (scripts), else asked on the terminal without
+ * echo (twice when it is a new one). Never a flag: a password on the command line ends up in the
+ * shell's history and in `ps`.
+ */
+async function readPassword(ctx: Context, command: string, confirm: boolean): Promise<string> {
+  if (ctx.flags['password-stdin']) {
+    const password = (await readAll(ctx.io.stdin)).toString('utf8').replace(/\r?\n$/, '');
+    if (!password) throw new UsageError('stdin held no password', command);
+    return password;
+  }
+  if (!canPrompt(ctx.io)) throw new UsageError('give --password-stdin and pipe the password in (it is never taken from the command line), or run this on a terminal to be asked', command);
+  const password = await ask(ctx.io, 'Password: ', true);
+  if (!password) throw new UsageError('no password given', command);
+  if (confirm && (await ask(ctx.io, 'Password again: ', true)) !== password) throw new UsageError('the two passwords differ; nothing was changed', command);
+  return password;
+}
+
+const ROLES = ['developer', 'provider', 'peer-operator'] as const;
+
+const register: Command = {
+  name: 'register',
+  summary: 'create an account, then log in as it (asks for the password on a terminal)',
+  usage: 'chainfaas register --api-url URL [--email EMAIL] [--role ROLE ...] [--password-stdin]',
+  flags: {
+    email: { kind: 'string', value: 'EMAIL', help: 'the account’s email (asked on a terminal when left out)' },
+    role: { kind: 'list', value: 'ROLE', help: 'developer (default), provider, peer-operator; repeat for several' },
+    'password-stdin': { kind: 'boolean', help: 'read the password from stdin instead of asking (at least 10 characters)' },
+  },
+  details: [
+    'The API token the registration returns is saved as the login (as chainfaas login does): nothing',
+    'else to run before chainfaas functions create. The password is never a flag.',
+    '',
+    'Examples:',
+    '  chainfaas register --api-url http://127.0.0.1:3000 --email ada@example.com',
+    '  echo "$PASSWORD" | chainfaas register --api-url https://api.example.com --email ci@example.com --role developer --password-stdin',
+  ].join('\n'),
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'register');
+    const apiUrl = ctx.apiUrl();
+    const roles = (ctx.flags.role as string[] | undefined) ?? ['developer'];
+    const unknown = roles.find((r) => !(ROLES as readonly string[]).includes(r));
+    if (unknown) throw new UsageError(`--role ${unknown}: choose from ${ROLES.join(', ')}`, 'register');
+    const email = (ctx.flags.email as string | undefined) ?? (canPrompt(ctx.io) && !ctx.flags['password-stdin'] ? (await ask(ctx.io, 'Email: ')).trim() : undefined);
+    if (!email) throw new UsageError('give --email', 'register');
+    const password = await readPassword(ctx, 'register', true);
+    const created = await new ApiClient(apiUrl).register(email, password, roles as (typeof ROLES)[number][]);
+    writeConfig(ctx.configFile, { apiUrl, token: created.token, email: created.user.email });
+    if (ctx.json) printJson(ctx.io, { apiUrl, userId: created.user.userId, email: created.user.email, roles: created.user.roles, config: ctx.configFile });
+    else out(ctx, `Registered ${created.user.email} (${created.user.roles.join(', ')}) at ${apiUrl}; logged in. Saved to ${ctx.configFile}.`);
     return EXIT.ok;
   },
 };
@@ -252,6 +324,7 @@ const functionsList = fetchAndShow({
   usage: 'chainfaas functions list',
   flags: {},
   fetch: async (ctx) => (await ctx.api().listFunctions()).items,
+  json: (items) => ({ items }),
   show: (ctx, items) => {
     if (items.length === 0) out(ctx, 'No functions. Create one with: chainfaas functions create NAME --image REF');
     else
@@ -265,13 +338,21 @@ const functionsList = fetchAndShow({
 
 const functionsGet = fetchAndShow({
   name: 'functions get',
-  summary: 'show a function',
+  summary: 'show a function, and what a job of it costs before it runs',
   usage: 'chainfaas functions get FUNCTION',
   flags: {},
   details: 'FUNCTION is a function id (fn_...) or a name.',
   args: ['FUNCTION'],
-  fetch: (ctx, [ref]) => resolveFunction(ctx.api(), ref as string),
-  show: printFunction,
+  fetch: async (ctx, [ref]) => {
+    const api = ctx.api();
+    const [fn, prices] = await Promise.all([resolveFunction(api, ref as string), api.prices().catch(() => undefined)]);
+    return { fn, prices };
+  },
+  json: ({ fn }) => fn,
+  show: (ctx, { fn, prices }) => {
+    printFunction(ctx, fn);
+    printFacts(ctx.io, [['Price', priceText(fn, prices)]]);
+  },
 });
 
 const functionsUpdate = fetchAndShow({
@@ -309,6 +390,89 @@ const functionsDelete = fetchAndShow({
 });
 
 // ---------------------------------------------------------------------------------------------
+// up: build, push, register (faas-cli up, sam deploy)
+
+/** Runs `docker …`, its output on our stderr (stdout stays the result's); answers what it printed. */
+function docker(ctx: Context, args: string[], quiet: boolean): Promise<string> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    const take = (c: Buffer) => {
+      text += c.toString('utf8');
+      if (!quiet) ctx.io.stderr.write(c);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'ENOENT' ? 'docker is not installed (or not on the PATH): chainfaas up builds and pushes with it' : e.message)));
+    child.on('close', (code) => (code === 0 ? resolveRun(text) : reject(new Error(`docker ${args[0]} failed (exit ${code})${quiet ? `:\n${text.trim().split('\n').slice(-5).join('\n')}` : ''}`))));
+  });
+}
+
+/** Where `up` pushes: --registry, CHAINFAAS_REGISTRY, or the registry the platform names in /config.json (the local platform's). */
+async function registryFor(ctx: Context): Promise<string> {
+  const given = (ctx.flags.registry as string | undefined) ?? process.env.CHAINFAAS_REGISTRY;
+  if (given) return given.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  const named = await fetch(`${ctx.apiUrl()}/config.json`)
+    .then(async (r) => (r.ok ? ((await r.json()) as { registry?: unknown }).registry : undefined))
+    .catch(() => undefined);
+  if (typeof named === 'string' && named) return named;
+  throw new UsageError('no registry to push to: give --registry (yours, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team, after docker login) or set CHAINFAAS_REGISTRY', 'up');
+}
+
+const { image: _image, ...UP_FUNCTION_FLAGS } = FUNCTION_FLAGS;
+void _image;
+
+const up: Command = {
+  name: 'up',
+  summary: 'build the folder’s image, push it, and create or update the function pinned by its digest',
+  usage: 'chainfaas up [NAME] [--dir DIR] [--registry REGISTRY] [--vcpu N] [--memory-mb MB] [--timeout-s S] [...]',
+  flags: {
+    dir: { kind: 'string', value: 'DIR', help: 'the folder with the Dockerfile (default: the current one)' },
+    registry: { kind: 'string', value: 'REGISTRY', help: 'push to host[:port][/path] (or CHAINFAAS_REGISTRY); default: the platform’s own registry (local)' },
+    quiet: { kind: 'boolean', alias: 'q', help: 'no docker output on stderr' },
+    ...UP_FUNCTION_FLAGS,
+  },
+  details: [
+    'NAME defaults to the folder’s name. In one command: docker build, docker push, then the function',
+    'NAME is created (or, when you have one by that name, updated to a new version) with the image',
+    'pinned by the digest the push reported; other options keep their current value on an update.',
+    'Locally the platform names its registry; in AWS push to yours (docker login first) with --registry.',
+    '',
+    'Example:',
+    '  cd examples/sha256 && chainfaas up --memory-mb 64 && chainfaas invoke sha256 -d hello',
+  ].join('\n'),
+  async run(ctx) {
+    noMoreArgs(ctx, 1, 'up');
+    const dir = resolvePath((ctx.flags.dir as string | undefined) ?? '.');
+    if (!existsSync(join(dir, 'Dockerfile'))) throw new UsageError(`${dir} has no Dockerfile`, 'up');
+    const name = ctx.args[0] ?? basename(dir).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+    const api = ctx.api();
+    const existing = await resolveFunction(api, name).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    });
+    const registry = await registryFor(ctx);
+    const quiet = ctx.flags.quiet === true || ctx.json;
+    const repository = `${registry}/${name}`;
+    const tag = `${repository}:up-${Date.now().toString(36)}`;
+    if (!quiet) err(ctx, `building ${tag} from ${dir}`);
+    await docker(ctx, ['build', '-t', tag, dir], quiet);
+    if (!quiet) err(ctx, `pushing ${tag}`);
+    const pushed = await docker(ctx, ['push', tag], quiet);
+    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)?.[1];
+    if (!digest) throw new Error(`docker push printed no digest for ${tag}`);
+    const image = `${repository}@${digest}`;
+    const flags = { ...ctx.flags, image };
+    const fn = existing
+      ? await api.updateFunction(existing.functionId, specFromFlags(flags, existing, existing.name, 'up'))
+      : await api.createFunction(specFromFlags(flags, undefined, name, 'up'));
+    if (ctx.json) printJson(ctx.io, fn);
+    else out(ctx, `${existing ? 'Updated' : 'Created'} function ${fn.name} (${fn.functionId}), version ${fn.version}, image ${fn.image}. Run it: chainfaas invoke ${fn.name}`);
+    return EXIT.ok;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // invoke
 
 const MAX_INLINE_INPUT = 256 * 1024;
@@ -320,7 +484,7 @@ const invoke: Command = {
   flags: {
     data: { kind: 'string', alias: 'd', value: 'TEXT', help: 'the input, as text' },
     'data-file': { kind: 'string', value: 'PATH', help: 'read the input from a file ("-" for stdin); without -d or this, stdin is read when it is not a terminal' },
-    output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' },
+    out: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' },
     async: { kind: 'boolean', help: 'do not wait: print the job id and exit' },
     timeout: { kind: 'number', value: 'S', help: 'how long to wait for the result (default: the function’s timeout + 120 s)' },
     key: { kind: 'string', value: 'KEY', help: 'invoke with an invoke key (ik_...) instead of your login (or CHAINFAAS_INVOKE_KEY)' },
@@ -356,16 +520,20 @@ const invoke: Command = {
       return EXIT.ok;
     }
     body.mode = 'sync';
-    body.waitS = 20;
+    const started = Date.now();
+    const timeoutFlag = ctx.flags.timeout as number | undefined;
+    if (timeoutFlag !== undefined && !(timeoutFlag > 0)) throw new UsageError(`--timeout ${timeoutFlag}: give a number of seconds above 0`, 'invoke');
+    // The API's own wait never outlasts --timeout: the CLI gives up when the user said, not after the job.
+    body.waitS = timeoutFlag === undefined ? 20 : Math.min(20, Math.floor(timeoutFlag));
     spinner.start(`invoking ${ref}…`);
     let job: JobView;
     try {
       ({ body: job } = await api.invoke(functionId, body));
       if (!TERMINAL_STATUSES.includes(job.status)) {
         spinner.update(`job ${job.jobId} ${job.status}…`);
-        const fnTimeout = key ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
-        const timeoutMs = ((ctx.flags.timeout as number | undefined) ?? fnTimeout + 120) * 1000;
-        const waited = await waitForJob(api, job.jobId, { timeoutMs, onUpdate: (j) => spinner.update(`job ${j.jobId} ${j.status}…`) });
+        const fnTimeout = key || timeoutFlag !== undefined ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
+        const timeoutMs = (timeoutFlag ?? fnTimeout + 120) * 1000;
+        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) });
         job = waited.job;
         if (!waited.done) {
           spinner.stop();
@@ -397,7 +565,7 @@ async function finishJob(ctx: Context, job: JobView): Promise<number> {
   // A job that succeeded after reaching a limit (a refused fork, a full /tmp) says so, apart from its result.
   if (job.limits?.length && !ctx.json) err(ctx, `chainfaas: job ${job.jobId} reached limits: ${job.limits.map((l) => l.detail).join('; ')}`);
   const result = job.resultUrl ? await download(job.resultUrl) : Buffer.alloc(0);
-  const file = ctx.flags.output as string | undefined;
+  const file = ctx.flags.out as string | undefined;
   if (file) {
     writeFileSync(file, result);
     if (ctx.json) printJson(ctx.io, { ...job, output: file });
@@ -564,31 +732,71 @@ const jobsGet: Command = {
   },
 };
 
+const LOGS_FLAGS: Record<string, FlagSpec> = {
+  follow: { kind: 'boolean', alias: 'f', help: 'wait while the job runs (its status and time on stderr), then print its log' },
+};
+const LOGS_DETAILS = [
+  'The provider uploads a job’s log (its stderr) when the job ends: with -f the command waits for',
+  'that, showing the job’s status and the time it has run, then prints the log. Exit 0 when the log',
+  'was printed; 1 when the job has none (it never ran, or wrote nothing).',
+].join('\n');
+
+async function printLogs(ctx: Context, command: string): Promise<number> {
+  const id = arg(ctx, 0, 'JOB', command);
+  noMoreArgs(ctx, 1, command);
+  const api = ctx.api();
+  let job = await api.getJob(id);
+  if (ctx.flags.follow && !TERMINAL_STATUSES.includes(job.status)) {
+    const spinner = new Spinner(ctx.io.stderr, !ctx.json).start(`job ${job.jobId} ${job.status}…`);
+    try {
+      job = (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000, onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) })).job;
+    } finally {
+      spinner.stop(ctx.json ? undefined : `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
+    }
+  }
+  return showLog(ctx, job);
+}
+
+const logs: Command = {
+  name: 'logs',
+  summary: 'print a job’s log (the function’s stderr); -f waits for a running job',
+  usage: 'chainfaas logs JOB [-f]',
+  flags: LOGS_FLAGS,
+  details: LOGS_DETAILS,
+  run: (ctx) => printLogs(ctx, 'logs'),
+};
+
 const jobsLogs: Command = {
   name: 'jobs logs',
   summary: 'print a job’s log (the function’s stderr)',
-  usage: 'chainfaas jobs logs JOB',
-  flags: {},
-  async run(ctx) {
-    const id = arg(ctx, 0, 'JOB', 'jobs logs');
-    noMoreArgs(ctx, 1, 'jobs logs');
-    const job = await ctx.api().getJob(id);
-    if (!job.logUrl) {
-      err(ctx, `chainfaas: job ${job.jobId} is ${job.status}: ${job.status === 'CANCELLED' ? 'it never ran, so it has no log' : 'its log exists once it has finished'}`);
-      return EXIT.error;
-    }
-    const log = await download(job.logUrl);
-    if (ctx.json) printJson(ctx.io, { jobId: job.jobId, log: log.toString('utf8') });
-    else ctx.io.stdout.write(log);
-    return EXIT.ok;
-  },
+  usage: 'chainfaas jobs logs JOB [-f]',
+  flags: LOGS_FLAGS,
+  details: LOGS_DETAILS,
+  run: (ctx) => printLogs(ctx, 'jobs logs'),
 };
+
+async function showLog(ctx: Context, job: JobView): Promise<number> {
+  if (!job.logUrl) {
+    const why =
+      job.status === 'CANCELLED'
+        ? 'it never ran, so it has no log'
+        : TERMINAL_STATUSES.includes(job.status)
+          ? 'it wrote nothing to stderr'
+          : 'its log exists once it has finished (chainfaas logs -f waits for it)';
+    err(ctx, `chainfaas: job ${job.jobId} is ${job.status}: ${why}`);
+    return EXIT.error;
+  }
+  const log = await download(job.logUrl);
+  if (ctx.json) printJson(ctx.io, { jobId: job.jobId, log: log.toString('utf8') });
+  else ctx.io.stdout.write(log);
+  return EXIT.ok;
+}
 
 const jobsResult: Command = {
   name: 'jobs result',
   summary: 'print a finished job’s result, or write it to a file',
   usage: 'chainfaas jobs result JOB [-o FILE]',
-  flags: { output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' } },
+  flags: { out: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' } },
   async run(ctx) {
     const id = arg(ctx, 0, 'JOB', 'jobs result');
     noMoreArgs(ctx, 1, 'jobs result');
@@ -649,6 +857,7 @@ const keysList = fetchAndShow({
     const api = ctx.api();
     return (await api.listKeys(await resolveFunctionId(api, ref as string))).items;
   },
+  json: (items) => ({ items }),
   show: (ctx, items) => {
     if (items.length === 0) out(ctx, 'No invoke keys.');
     else printTable(ctx.io, ['Key', 'Name', 'Hint', 'Created', 'Expires'], items.map((k: Credential) => [k.tokenId, k.name ?? '', k.hint, when(k.createdAt), when(k.expiresAt)]));
@@ -692,6 +901,7 @@ const history = fetchAndShow({
   usage: 'chainfaas history',
   flags: {},
   fetch: async (ctx) => (await ctx.api().accountHistory()).items,
+  json: (items) => ({ items }),
   show: (ctx, items) => {
     if (items.length === 0) out(ctx, 'No movements.');
     else printTable(ctx.io, ['When', 'Kind', 'Amount', 'Reference', 'Transaction'], items.map((e) => [when(e.timestamp), e.kind, `${e.amount > 0 ? '+' : ''}${credits(e.amount)}`, e.reference, e.txId]));
@@ -772,14 +982,14 @@ const billsGet: Command = {
   usage: 'chainfaas bills get MONTH [--csv] [-o FILE]',
   flags: {
     csv: { kind: 'boolean', help: 'the statement as CSV, exactly as the API writes it' },
-    output: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the statement (CSV with --csv, else JSON) to FILE' },
+    out: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the statement (CSV with --csv, else JSON) to FILE' },
   },
   details: 'Examples:\n  chainfaas bills get 2026-11\n  chainfaas bills get 2026-11 --csv -o bill-2026-11.csv',
   async run(ctx) {
     const m = month(arg(ctx, 0, 'MONTH', 'bills get'), 'bills get');
     noMoreArgs(ctx, 1, 'bills get');
     const api = ctx.api();
-    const file = ctx.flags.output as string | undefined;
+    const file = ctx.flags.out as string | undefined;
     const text = ctx.flags.csv ? await api.getBillCsv(m) : undefined;
     const bill = text === undefined ? await api.getBill(m) : undefined;
     const body = text ?? `${JSON.stringify(bill, null, 2)}\n`;
@@ -802,7 +1012,7 @@ const billsGet: Command = {
       ]);
       if (bill.lines?.length) {
         out(ctx);
-        printTable(ctx.io, ['Function', 'Jobs', 'Run time', 'Cost'], bill.lines.map((l) => [l.functionId, String(l.jobs), duration(l.runtimeMs), credits(l.cost)]));
+        printTable(ctx.io, ['Function', 'Id', 'Jobs', 'Run time', 'Cost'], bill.lines.map((l) => [l.name ?? '(unknown)', l.functionId, String(l.jobs), duration(l.runtimeMs), credits(l.cost)]));
       }
     }
     return EXIT.ok;
@@ -831,6 +1041,7 @@ const providers = fetchAndShow({
   flags: {},
   details: 'A provider is online when the scheduler would place jobs on it: not draining, and a heartbeat within the platform’s window.',
   fetch: async (ctx) => (await ctx.api().listProviders()).items,
+  json: (items) => ({ items }),
   show: (ctx, items: ProviderView[]) => {
     if (items.length === 0) out(ctx, 'No providers. Connect a machine with: chainfaas-provider register --api-url URL --token TOKEN');
     else
@@ -842,7 +1053,45 @@ const providers = fetchAndShow({
   },
 });
 
+/**
+ * `chainfaas completion bash`: a bash completion script (commands, then each command's options),
+ * written from COMMANDS, so it never lists a command that is not there. Load it with
+ * `source <(chainfaas completion bash)`, or save it to ~/.local/share/bash-completion/completions/chainfaas.
+ */
+const completion: Command = {
+  name: 'completion',
+  summary: 'print a shell completion script (bash)',
+  usage: 'chainfaas completion bash',
+  flags: {},
+  details: 'Load it now with: source <(chainfaas completion bash)\nor for good: chainfaas completion bash > ~/.local/share/bash-completion/completions/chainfaas',
+  async run(ctx) {
+    const shell = arg(ctx, 0, 'SHELL', 'completion');
+    noMoreArgs(ctx, 1, 'completion');
+    if (shell !== 'bash') throw new UsageError(`completion ${shell}: only bash is written so far`, 'completion');
+    const firsts = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0] as string))];
+    const groups = firsts.filter((f) => COMMANDS.some((c) => c.name.startsWith(`${f} `)));
+    const lines = [
+      '# bash completion for chainfaas (chainfaas completion bash)',
+      '_chainfaas() {',
+      '  local cur="${COMP_WORDS[COMP_CWORD]}" first="${COMP_WORDS[1]}" second="${COMP_WORDS[2]}"',
+      '  if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=($(compgen -W "' + firsts.join(' ') + ' help" -- "$cur")); return; fi',
+      '  case "$first" in',
+      ...groups.map((g) => `    ${g}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${COMMANDS.filter((c) => c.name.startsWith(`${g} `)).map((c) => c.name.split(' ')[1]).join(' ')}" -- "$cur")); return; fi ;;`),
+      '  esac',
+      '  local name="$first"; case "$first" in ' + (groups.length ? `${groups.join('|')}) name="$first $second" ;; ` : '') + 'esac',
+      '  case "$name" in',
+      ...COMMANDS.map((c) => `    "${c.name}") COMPREPLY=($(compgen -W "${[...Object.keys(c.flags), 'api-url', 'token', 'config', 'output', 'json', 'help'].map((f) => `--${f}`).join(' ')}" -- "$cur")) ;;`),
+      '  esac',
+      '}',
+      'complete -o default -F _chainfaas chainfaas',
+    ];
+    ctx.io.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  },
+};
+
 export const COMMANDS: Command[] = [
+  register,
   login,
   logout,
   whoami,
@@ -851,10 +1100,12 @@ export const COMMANDS: Command[] = [
   functionsGet,
   functionsUpdate,
   functionsDelete,
+  up,
   invoke,
   jobsList,
   jobsGet,
   jobsLogs,
+  logs,
   jobsResult,
   jobsCancel,
   keysCreate,
@@ -868,6 +1119,7 @@ export const COMMANDS: Command[] = [
   billsGet,
   billsPay,
   providers,
+  completion,
 ];
 
 export { ConfigError };

@@ -7,10 +7,61 @@ export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The format of structured output (`--output json|yaml`; `--json` is json). @default json */
+  format?: 'json' | 'yaml';
 }
 
+export const OUTPUT_FORMATS = ['json', 'yaml', 'table'] as const;
+
+/** Structured output for scripts: the API's answer as JSON, or the same data as YAML (`--output yaml`). */
 export function printJson(io: Io, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.stdout.write(io.format === 'yaml' ? toYaml(value) : `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * JSON data as block-style YAML 1.2 (mappings, sequences, scalars). Strings are quoted as JSON
+ * strings (valid YAML) whenever a plain scalar could be read as something else, so the document
+ * reads back to the same data.
+ */
+export function toYaml(value: unknown): string {
+  const lines: string[] = [];
+  const scalar = (v: unknown): string => {
+    if (v === null || v === undefined) return 'null';
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    const text = String(v);
+    const plain = /^[A-Za-z_./][A-Za-z0-9_ ./@+-]*$/.test(text) && !/^(true|false|null|yes|no|on|off|~)$/i.test(text) && !/\s$/.test(text) && !text.includes(': ') && !text.includes(' #');
+    return plain ? text : JSON.stringify(text);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const walk = (v: unknown, indent: string): void => {
+    if (Array.isArray(v)) {
+      for (const item of v) {
+        if ((isObject(item) && Object.keys(item).length) || (Array.isArray(item) && item.length)) {
+          const sub: string[] = [];
+          const before = lines.length;
+          walk(item, `${indent}  `);
+          sub.push(...lines.splice(before));
+          lines.push(`${indent}- ${(sub[0] as string).slice(indent.length + 2)}`, ...sub.slice(1));
+        } else lines.push(`${indent}- ${isObject(item) ? '{}' : Array.isArray(item) ? '[]' : scalar(item)}`);
+      }
+      return;
+    }
+    if (isObject(v)) {
+      for (const [k, item] of Object.entries(v)) {
+        if (item === undefined) continue;
+        const key = scalar(k);
+        if ((isObject(item) && Object.keys(item).length) || (Array.isArray(item) && item.length)) {
+          lines.push(`${indent}${key}:`);
+          walk(item, `${indent}  `);
+        } else lines.push(`${indent}${key}: ${isObject(item) ? '{}' : Array.isArray(item) ? '[]' : scalar(item)}`);
+      }
+      return;
+    }
+    lines.push(`${indent}${scalar(v)}`);
+  };
+  if ((isObject(value) && !Object.keys(value).length) || (Array.isArray(value) && !value.length)) return `${isObject(value) ? '{}' : '[]'}\n`;
+  walk(value, '');
+  return `${lines.join('\n')}\n`;
 }
 
 /** Columns padded to their widest cell, headers in capitals (faas-cli list, wsk list). */

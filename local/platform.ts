@@ -208,6 +208,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
 
     const { server, url: serverUrl } = await startApiServer(options.port ?? 3000, handlers, {
       portalDir: options.portalDir ?? join(projectRoot(), 'portal', 'dist'),
+      registry: registry.address,
     });
     stops.push(() => closeServer(server));
     const apiUrl = options.wire ? await options.wire.wrap('api', serverUrl) : serverUrl;

@@ -1,6 +1,6 @@
 // Builds the portal into portal/dist: type-checks src/ (tsc, DOM types), bundles src/main.ts with
-// esbuild into one ES module, and copies static/ (index.html, styles, icon). No framework, no
-// runtime dependency. `npm run build:portal` runs it; the portal tests run it too.
+// esbuild into one ES module (uPlot, the charting library, bundled in), and copies static/
+// (index.html, styles, icon) and uPlot's stylesheet. No framework. `npm run build:portal` runs it; the portal tests run it too.
 import { build } from 'esbuild';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -29,4 +29,6 @@ await build({
   logLevel: 'warning',
 });
 cpSync(join(here, 'static'), dist, { recursive: true });
+// uPlot's own stylesheet, next to ours (a file of the origin: the CSP allows no inline styles).
+cpSync(createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), join(dist, 'uplot.min.css'));
 console.log(`portal built into ${dist}`);

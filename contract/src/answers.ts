@@ -263,7 +263,7 @@ export const ProviderList = z.strictObject({ items: z.array(ProviderView), heart
 export const Earnings = z.looseObject({
   providerId: z.string(),
   by: z.enum(['day', 'function']).optional(),
-  items: z.array(z.looseObject({ day: z.string().optional(), functionId: z.string().optional(), jobs: count, earned: micro })),
+  items: z.array(z.looseObject({ day: z.string().optional(), functionId: z.string().optional(), name: z.string().optional(), jobs: count, earned: micro })),
   total: micro,
 });
 export type Earnings = z.infer<typeof Earnings>;
@@ -353,7 +353,7 @@ export const PayoutOnboarding = z.looseObject({ accountId: z.string(), connected
 export type PayoutOnboarding = z.infer<typeof PayoutOnboarding>;
 export const WebhookReceipt = z.looseObject({ eventId: z.string(), outcome: z.string() });
 
-export const BillLine = z.looseObject({ functionId: z.string(), jobs: count, runtimeMs: count, cost: micro });
+export const BillLine = z.looseObject({ functionId: z.string(), name: z.string().optional(), jobs: count, runtimeMs: count, cost: micro });
 export type BillLine = z.infer<typeof BillLine>;
 
 /** A monthly statement; `payable` is true when the API would take a payment for it now. */
@@ -439,7 +439,12 @@ export const PeerEnrolment = z.strictObject({ peer: PeerView, bundle: JoinBundle
 export type PeerEnrolment = z.infer<typeof PeerEnrolment>;
 export const PeerDetail = z.strictObject({ peer: PeerView, bundle: JoinBundle.optional(), command: z.string().optional(), networkError: z.string().optional() });
 export type PeerDetail = z.infer<typeof PeerDetail>;
-export const PeerList = z.strictObject({ items: z.array(PeerView), networkError: z.string().optional() });
+export const PeerList = z.strictObject({
+  items: z.array(PeerView),
+  networkError: z.string().optional(),
+  /** Present when no peer can enrol on this platform (embedded ledger, no CA): why, in words. */
+  enrolmentUnavailable: z.string().optional(),
+});
 export type PeerList = z.infer<typeof PeerList>;
 
 export const OpenApi = z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) });

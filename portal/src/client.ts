@@ -22,6 +22,7 @@ import type {
   PeerDetail,
   PeerEnrolment,
   PeerList,
+  Prices as PricesAnswer,
   ProviderView,
   Registration,
   Session,
@@ -56,6 +57,8 @@ export class ApiError extends Error {
 }
 
 export type Role = User['roles'][number];
+/** `GET /prices`: the price list in force and the published ones. */
+export type Prices = z.infer<typeof PricesAnswer>;
 /** What `POST /functions` and `PUT /functions/{id}` take (members with defaults may be left out). */
 export type FunctionSpec = z.input<typeof CreateFunctionBody>;
 /** A job as `GET /jobs/{id}` answers it. */
@@ -132,6 +135,8 @@ export class ApiClient {
       const retry = Number(res.headers.get('retry-after'));
       throw new ApiError(res.status, {
         ...(problem ?? { code: `http_${res.status}`, message: text.slice(0, 200) || res.statusText || `HTTP ${res.status}` }),
+        // Which credential a 401 refused: an invoke key is not a login, and is not fixed by logging in.
+        ...(res.status === 401 && this.token?.startsWith('ik_') ? { credential: 'invoke-key' } : {}),
         ...(problem?.retryAfterS === undefined && Number.isFinite(retry) && retry > 0 ? { retryAfterS: retry } : {}),
       });
     }
@@ -169,6 +174,8 @@ export class ApiClient {
   getJob = (id: string, signal?: AbortSignal) => this.get<JobView>(`/jobs/${encodeURIComponent(id)}`, undefined, signal);
   getJobLedger = (id: string) => this.get<JobLedger>(`/jobs/${encodeURIComponent(id)}/ledger`);
   account = () => this.get<Account>('/account');
+  /** The price list in force (micro-credits per vCPU-millisecond and per MB-millisecond). */
+  prices = () => this.get<Prices>('/prices');
   /** Newest first, `limit` per page; `next` is the cursor of the following page. */
   accountHistory = (page: { limit?: number; cursor?: string } = {}) =>
     this.get<AccountHistory>('/account/history', { ...page });
@@ -201,8 +208,10 @@ export async function waitForJob(
     const job = await api.getJob(jobId, options.signal);
     options.onUpdate?.(job);
     if (TERMINAL_STATUSES.includes(job.status)) return { job, done: true };
-    if (Date.now() >= until) return { job, done: false };
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+    const left = until - Date.now();
+    if (left <= 0) return { job, done: false };
+    // The last read is at the deadline, not an interval after it.
+    await new Promise((r) => setTimeout(r, Math.min(left, options.intervalMs ?? 1000)));
     if (options.signal?.aborted) return { job, done: false };
   }
 }
@@ -234,6 +243,9 @@ const FIELD_NAMES: Record<string, string> = {
   reference: 'Reference',
   month: 'Month',
   format: 'Format',
+  endpoint: 'Endpoint',
+  signCsr: 'Signing CSR',
+  tlsCsr: 'TLS CSR',
   '(body)': 'Request',
 };
 
@@ -259,12 +271,13 @@ export function describeError(err: unknown): string {
     case 400: {
       if (p.field && p.field !== '(body)') {
         const label = fieldLabel(p.field);
-        const text = msg.startsWith(`${p.field}:`) ? msg.slice(p.field.length + 1).trim() : msg;
+        const text = inWords(msg.startsWith(`${p.field}:`) ? msg.slice(p.field.length + 1).trim() : msg);
         return `${label}: ${text}.`;
       }
       return `The request was refused: ${msg}.`;
     }
     case 401:
+      if (p.credential === 'invoke-key') return `The invoke key was refused (${msg}). Check the key, or ask the function's owner for a new one.`;
       return p.code === 'unauthenticated' && /email or password/.test(msg)
         ? 'Email or password is wrong.'
         : `You are not logged in, or your session has expired (${msg}). Log in again.`;
@@ -291,6 +304,16 @@ export function describeError(err: unknown): string {
         return `The platform failed on its side (HTTP ${err.status}${p.requestId ? `, request id ${p.requestId}` : ''}). Try again; if it keeps failing, report the request id.`;
       return `HTTP ${err.status}: ${msg}.`;
   }
+}
+
+/** A validator's wording ("String must contain at least 1 character(s)") as a person would say it. */
+function inWords(text: string): string {
+  const atLeast = /^(?:String must contain at least|Too small: expected string to have >=?)\s*(\d+) character\(?s?\)?$/i.exec(text);
+  if (atLeast) return atLeast[1] === '1' ? 'must not be empty' : `must be at least ${atLeast[1]} characters long`;
+  const atMost = /^(?:String must contain at most|Too big: expected string to have <=?)\s*(\d+) character\(?s?\)?$/i.exec(text);
+  if (atMost) return `must be at most ${atMost[1]} characters long`;
+  if (/^(?:Required|Invalid input: expected \w+, received undefined)$/i.test(text)) return 'is required';
+  return text;
 }
 
 function capitalise(s: string): string {

@@ -1,3 +1,5 @@
+import { describeError } from './client';
+
 /**
  * A few DOM helpers instead of a framework. Text always goes in as text nodes (never innerHTML),
  * so nothing the API returns can inject markup.
@@ -100,4 +102,56 @@ export async function busy<T>(form: HTMLElement, work: () => Promise<T>): Promis
     controls.forEach((c, i) => (c.disabled = before[i] ?? false));
     form.removeAttribute('aria-busy');
   }
+}
+
+/**
+ * A button that asks before it acts: the first press shows the question with a "yes" and a "no"
+ * next to it (the "yes" takes the focus); only the "yes" runs `act`. Used for everything that
+ * cannot be undone: deleting a function, revoking a token or a key, cancelling a job.
+ */
+export function confirmButton(
+  label: string,
+  question: string,
+  yesLabel: string,
+  act: (box: HTMLElement) => Promise<void>,
+  attrs: Attrs = {},
+  noLabel = 'Keep it',
+): HTMLElement {
+  const button = h('button', { type: 'button', class: 'danger', ...attrs }, label);
+  const box = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-label': `Confirm: ${label}` });
+  button.addEventListener('click', () => {
+    const yes = h('button', { type: 'button', class: 'danger confirm-yes' }, yesLabel);
+    const no = h('button', { type: 'button', class: 'confirm-no' }, noLabel);
+    clear(box, h('p', {}, question), yes, no);
+    box.hidden = false;
+    no.addEventListener('click', () => {
+      box.hidden = true;
+      button.focus();
+    });
+    yes.addEventListener('click', async () => {
+      box.querySelectorAll('.alert').forEach((a) => a.remove());
+      try {
+        await busy(box, () => act(box));
+      } catch (err) {
+        box.append(alertBox(describeError(err)));
+      }
+    });
+    yes.focus();
+  });
+  return h('span', { class: 'inline' }, button, box);
+}
+
+/** Copies `text` to the clipboard; says so next to itself (and to screen readers). */
+export function copyButton(text: string, label: string, id?: string): HTMLElement {
+  const said = h('span', { class: 'copied hint', 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'small copy', id, 'aria-label': label }, 'Copy');
+  button.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      said.textContent = ' Copied.';
+    } catch {
+      said.textContent = ' Could not copy: select the text and copy it.';
+    }
+  });
+  return h('span', { class: 'copy-wrap' }, button, said);
 }

@@ -1,3 +1,5 @@
+import type { FunctionRecord, Prices } from './client';
+
 /**
  * Formatting shared by the portal and the CLI. Money is an integer number of micro-credits
  * (1 credit = 1 000 000 micro-credits) and is never turned into a float: it is printed and parsed
@@ -53,3 +55,15 @@ export function between(from: string | undefined, to: string | undefined): numbe
   if (!from || !to) return undefined;
   return Date.parse(to) - Date.parse(from);
 }
+
+/**
+ * What a job of this function costs, before it runs: the rate at its resources (per second of run
+ * time, from the price list in force) and the most one job may cost (its price cap).
+ */
+export function priceText(fn: Pick<FunctionRecord, 'maxPrice' | 'resources'>, prices: Pick<Prices, 'current'> | undefined): string {
+  const cap = `at most ${credits(fn.maxPrice)} credits per job (its price cap; a job that runs to its ${fn.resources.timeoutS} s timeout costs no more)`;
+  if (!prices) return `${cap}. Failed and cancelled jobs cost nothing.`;
+  const perS = Math.ceil(1000 * (fn.resources.vcpu * prices.current.vcpuMs + fn.resources.memoryMb * prices.current.mbMs));
+  return `about ${credits(perS)} credits per second of run time (${fn.resources.vcpu} vCPU and ${fn.resources.memoryMb} MB at price list v${prices.current.version}), ${cap}. Failed and cancelled jobs cost nothing.`;
+}
+

@@ -110,7 +110,7 @@ async function render(): Promise<void> {
   if (!session) {
     me = undefined;
     renderNav(undefined, path);
-    if (path === '/register') return show(main, registerPage(base, signedIn));
+    if (path === '/register') return show(main, registerPage(base, signedIn, sessionStarted));
     if (path !== '/login') sessionStorage.setItem('chainfaas.after-login', location.hash);
     return show(main, loginPage(base, signedIn));
   }
@@ -180,7 +180,20 @@ function handleLoadError(main: HTMLElement, err: unknown): void {
     location.hash = '#/login';
     return;
   }
-  show(main, h('div', {}, h('h1', { tabindex: -1 }, 'Something went wrong'), alertBox(describeError(err))));
+  // Always a way back: the list the page belongs to (a job → Tasks), and the start page.
+  const { path } = parseHash();
+  const section = NAV.find((n) => path.startsWith(`${n.path}/`) && (!me || allowed(n.roles, me)));
+  const notFound = err instanceof ApiError && err.status === 404;
+  show(
+    main,
+    h(
+      'div',
+      {},
+      h('h1', { tabindex: -1 }, notFound ? 'Not found' : 'Something went wrong'),
+      alertBox(describeError(err)),
+      h('p', { class: 'way-back' }, section ? [h('a', { href: `#${section.path}`, id: 'back-to-list' }, `Back to ${section.label}`), ' · '] : null, h('a', { href: '#/' }, 'Go to your start page')),
+    ),
+  );
 }
 
 function notFoundView(message: string): Node {
@@ -193,6 +206,23 @@ function show(main: HTMLElement, node: Node): void {
   document.title = heading ? `${heading.textContent} — ChainFaaS` : 'ChainFaaS';
   // Move focus to the new page's heading, unless a page put it somewhere on purpose.
   if (!main.contains(document.activeElement) || document.activeElement === main) (heading ?? main).focus();
+}
+
+/** Called by the register page as soon as it saved a session: the nav shows the new account at once. */
+function sessionStarted(): void {
+  const session = loadSession();
+  if (!session) return;
+  void new ApiClient(apiBase)
+    .withToken(session.token)
+    .me()
+    .then(
+      (user) => {
+        me = user;
+        meToken = session.token;
+        renderNav(user, parseHash().path);
+      },
+      () => undefined,
+    );
 }
 
 /** Called by the login and register pages once they saved a session. */

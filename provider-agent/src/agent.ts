@@ -114,7 +114,10 @@ export class ProviderAgent {
         queueUrl: registration.queueUrl,
         region: registration.region,
         endpoint: registration.sqsEndpoint,
-        credentials: registration.credentialsMode === 'sts' ? refreshingCredentials(() => fetchCredentials(registration.providerId)) : undefined,
+        credentials:
+          registration.credentialsMode === 'sts'
+            ? refreshingCredentials(() => fetchCredentials(registration.providerId))
+            : emulatorCredentials(registration.sqsEndpoint, process.env),
       });
     this.images = new ImageCache(this.runtime, this.config.imageCacheBytes, this.logger);
     this.runDir = this.config.runDir ?? join(tmpdir(), `chainfaas-provider-${this.agentId}`);
@@ -292,4 +295,16 @@ export class ProviderAgent {
       }
     }
   }
+}
+
+/**
+ * Local mode: the registration names the queue emulator's endpoint and issues no credentials.
+ * The emulator accepts any, but the AWS SDK signs every call and refuses to start without a pair;
+ * so the agent signs with a placeholder unless the environment gives credentials of its own. The
+ * commands the portal shows then work as shown, with no AWS variable to set. In AWS the
+ * controller's STS credentials are used (and no endpoint is named).
+ */
+export function emulatorCredentials(endpoint: string | undefined, env: NodeJS.ProcessEnv): (() => Promise<{ accessKeyId: string; secretAccessKey: string }>) | undefined {
+  if (!endpoint || env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE) return undefined;
+  return async () => ({ accessKeyId: 'local', secretAccessKey: 'local' });
 }

@@ -30,8 +30,8 @@ export interface SqsQueueOptions {
   region: string;
   /** Set for an emulator (local mode); absent in AWS. */
   endpoint?: string;
-  /** The queue-scoped STS credentials (AWS mode). @default the environment's credentials (local mode) */
-  credentials?: () => Promise<QueueCredentials>;
+  /** The queue-scoped STS credentials (AWS mode), or an emulator's placeholder pair. @default the environment's credentials */
+  credentials?: () => Promise<Pick<QueueCredentials, 'accessKeyId' | 'secretAccessKey'> & Partial<QueueCredentials>>;
 }
 
 /** {@link JobQueue} on Amazon SQS (or an SQS-compatible emulator). */

@@ -138,8 +138,9 @@ test('billing: top-ups, holds, refusals at N+1, free failures and cancels, state
   expect((await dev.api.get('/account/bills')).body.items).toEqual([expect.objectContaining({ month, total: spent, jobs: N })]);
   const csv = await dev.api.call('GET', `/account/bills/${month}?format=csv`);
   expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
-  expect(csv.body).toContain(`${month},${fn.functionId},${N},${bill.runtimeMs},${spent}`);
-  expect(csv.body).toContain(`${month},TOTAL,${N},${bill.runtimeMs},${spent}`);
+  // Each line names the function by its id and its name (#22).
+  expect(csv.body).toContain(`${month},${fn.functionId},${fn.name},${N},${bill.runtimeMs},${spent}`);
+  expect(csv.body).toContain(`${month},TOTAL,,${N},${bill.runtimeMs},${spent}`);
   expect((await dev.api.get('/account/bills/2024-13')).body.error.field).toBeDefined();
   expect((await dev.api.post(`/account/bills/${month}/pay`)).status).toBe(409);
 
@@ -159,7 +160,7 @@ test('billing: top-ups, holds, refusals at N+1, free failures and cancels, state
   // The provider earned what the developer paid, per function and per day.
   const provider = api.as(platform.provider!.token);
   const byFunction = (await provider.get(`/providers/${platform.provider!.providerId}/earnings?by=function`)).body;
-  expect(byFunction).toMatchObject({ total: spent, items: [{ functionId: fn.functionId, jobs: N, earned: spent }] });
+  expect(byFunction).toMatchObject({ total: spent, items: [{ functionId: fn.functionId, name: fn.name, jobs: N, earned: spent }] });
   const byDay = (await provider.get(`/providers/${platform.provider!.providerId}/earnings?by=day`)).body;
   expect(byDay.total).toBe(spent);
   expect((await dev.api.get(`/providers/${platform.provider!.providerId}/earnings`)).status).toBe(404);

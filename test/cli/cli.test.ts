@@ -287,7 +287,7 @@ test('keys create|list|revoke: the key invokes without a login until it is revok
   const key = created.stdout.trim();
   expect(key).toMatch(/^ik_/);
   expect(created.stderr).toContain('It is shown once');
-  const listed = JSON.parse((await cli(['keys', 'list', 'sha256', '--json'])).stdout) as any[];
+  const listed = JSON.parse((await cli(['keys', 'list', 'sha256', '--json'])).stdout).items as any[];
   expect(listed).toHaveLength(1);
   expect(JSON.stringify(listed)).not.toContain(key);
   const keyId = listed[0].tokenId as string;
@@ -379,7 +379,7 @@ test('top-up credits once per reference; bills list, get (CSV as the API writes 
   expect(asJson.items[0]).toMatchObject({ month, accountId: expect.any(String) });
 
   const api = await (await fetch(`${platform.apiUrl}/account/bills/${month}?format=csv`, { headers: { authorization: `Bearer ${token}` } })).text();
-  expect(api).toMatch(/^month,functionId,jobs,runtimeMs,cost_micro_credits\r\n/);
+  expect(api).toMatch(/^month,functionId,function,jobs,runtimeMs,cost_micro_credits\r\n/);
   expect(await cli(['bills', 'get', month, '--csv'])).toMatchObject({ code: 0, stdout: api });
   const file = join(home, `bill-${month}.csv`);
   const saved = await cli(['bills', 'get', month, '--csv', '-o', file]);
@@ -387,7 +387,10 @@ test('top-up credits once per reference; bills list, get (CSV as the API writes 
   expect(readFileSync(file, 'utf8')).toBe(api);
   const shown = await cli(['bills', 'get', month]);
   expect(shown.stdout).toMatch(new RegExp(`^Month:\\s+${month}\n`));
-  expect(shown.stdout).toMatch(/\nFUNCTION\s+JOBS\s+RUN TIME\s+COST\n/);
+  // Functions by name (#22), the id beside it.
+  expect(shown.stdout).toMatch(/\nFUNCTION\s+ID\s+JOBS\s+RUN TIME\s+COST\n/);
+  expect(shown.stdout).toMatch(/\nsha256\s+fn_\w+\s+\d+\s/);
+  expect(api).toMatch(/\r\n\d{4}-\d{2},fn_\w+,sha256,\d+,/);
   expect(JSON.parse((await cli(['bills', 'get', month, '--json'])).stdout)).toMatchObject({ month, total: asJson.items[0].total });
   expect(await cli(['bills', 'get', '2026-13'])).toMatchObject({ code: 2, stderr: expect.stringContaining('MONTH 2026-13: write a month as YYYY-MM') });
   expect(await cli(['bills', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown bills command "nope"') });
@@ -407,7 +410,7 @@ test('providers: a developer has none; the local agent is online with its capaci
   expect(table.code).toBe(0);
   expect(table.stdout.split('\n')[0]).toMatch(/^PROVIDER\s+NAME\s+STATE\s+CAPACITY\s+FREE\s+RUNNING\s+LAST HEARTBEAT$/);
   expect(table.stdout).toMatch(new RegExp(`\n${agent.providerId}\\s+\\S+\\s+online\\s+\\d+(\\.\\d+)? vCPU/\\d+ MB\\s+`));
-  const items = JSON.parse((await cli(['providers', '--token', agent.token, '--json'])).stdout) as any[];
+  const items = JSON.parse((await cli(['providers', '--token', agent.token, '--json'])).stdout).items as any[];
   expect(items.find((p) => p.providerId === agent.providerId)).toMatchObject({ state: 'online', online: true, capacity: { vcpu: expect.any(Number), memoryMb: expect.any(Number) } });
   expect(await cli(['providers', 'extra'])).toMatchObject({ code: 2 });
 });

@@ -88,7 +88,7 @@ export async function horizontalOverflow(page: Page): Promise<number> {
 }
 
 /** Headings the app shows instead of the page asked for: a failed load, a wrong route, a lost session. */
-const OTHER_OUTCOMES = ['Something went wrong', 'Page not found', 'Log in'];
+const OTHER_OUTCOMES = ['Something went wrong', 'Not found', 'Page not found', 'Log in'];
 
 /** What `main` shows, for a failure message: the heading and the first lines of text. */
 export async function mainText(page: Page): Promise<string> {

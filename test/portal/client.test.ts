@@ -28,6 +28,11 @@ test.each([
   [problem(503, { code: 'no_capacity', message: 'no provider can fit 8 vCPU', retryAfterS: 10 }), 'No provider has room for this job right now: no provider can fit 8 vCPU. Try again in 10 s.'],
   [problem(503, { code: 'unavailable', message: 'the ledger is not reachable' }), 'The platform is unavailable: the ledger is not reachable. Try again later.'],
   [problem(500, { code: 'internal', message: 'internal error', requestId: 'req-1' }), 'The platform failed on its side (HTTP 500, request id req-1). Try again; if it keeps failing, report the request id.'],
+  // #22: a validator's wording is said in words; a refused invoke key is not a lost login.
+  [problem(400, { code: 'invalid_request', field: 'name', message: 'name: String must contain at least 1 character(s)' }), 'Name: must not be empty.'],
+  [problem(400, { code: 'invalid_request', field: 'endpoint', message: 'endpoint: Too small: expected string to have >=1 characters' }), 'Endpoint: must not be empty.'],
+  [problem(400, { code: 'invalid_request', field: 'signCsr', message: 'signCsr: Invalid input: expected string, received undefined' }), 'Signing CSR: is required.'],
+  [problem(401, { code: 'unauthenticated', message: 'the token is unknown, revoked or expired', credential: 'invoke-key' }), "The invoke key was refused (the token is unknown, revoked or expired). Check the key, or ask the function's owner for a new one."],
 ])('describeError(%#)', (err, sentence) => {
   expect(describeError(err)).toBe(sentence);
 });

@@ -56,7 +56,7 @@ test('the portal is served by the local API server with the AWS security headers
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/html/);
   expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
-  expect(await (await fetch(`${platform.apiUrl}/config.json`)).json()).toEqual({ apiUrl: platform.apiUrl });
+  expect(await (await fetch(`${platform.apiUrl}/config.json`)).json()).toEqual({ apiUrl: platform.apiUrl, registry: platform.registry });
   expect((await fetch(`${platform.apiUrl}/`)).status).toBe(200);
   // API paths stay the API's: no HTML for an unknown route, no file outside portal/dist.
   expect((await fetch(`${platform.apiUrl}/nope`)).status).toBe(404);
@@ -342,6 +342,8 @@ test('edit a function (new version), create and revoke an invoke key, delete the
   expect(byKey.body.status).toBe('SUCCEEDED');
   await screenshot(page, '14-invoke-keys');
   await page.click('button[aria-label="Revoke key website"]');
+  // Asked first (#22): the key works until the "yes".
+  await page.click('button:has-text("Yes, revoke website")');
   await page.waitForSelector('#key-created:has-text("Revoked key website")');
   await page.waitForSelector('#key-list .empty');
   expect((await new Api(platform.apiUrl, key).post(`/functions/${functionId}/invocations`, { input: 'x' })).status).toBe(401);
@@ -503,7 +505,7 @@ test('the provider dashboard shows what the provider earned from the jobs it ran
 test('errors the API returns are explained: unknown job, expired session', async () => {
   const dev = await newUser(new Api(platform.apiUrl), ['developer']);
   const session = (await new Api(platform.apiUrl).post('/sessions', { email: dev.email, password: 'correct horse battery' })).body.token;
-  await openAs(page, portal, { token: session, email: dev.email }, '#/jobs/job_doesnotexist', 'Something went wrong');
+  await openAs(page, portal, { token: session, email: dev.email }, '#/jobs/job_doesnotexist', 'Not found');
   await expect(page.locator('main .alert.error').textContent()).resolves.toBe('Not found: job job_doesnotexist does not exist.');
   await screenshot(page, '18-not-found');
   // A session the API no longer knows: back to the login page with the reason.

@@ -182,10 +182,18 @@ async function billedJobs(deps: Deps, developerId: string): Promise<JobRecord[]>
   return (await deps.jobs.listSettled(developerId)).filter((j) => j.paid === true && j.status === 'SUCCEEDED');
 }
 
-function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord[], invoice?: LedgerInvoice): Bill {
+/** The names of functions, by id (a deleted function keeps its name); an id no record has is left out. */
+async function functionNames(deps: Deps, ids: Iterable<string>): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  const records = await Promise.all(unique.map((id) => deps.functions.getFunction(id)));
+  return new Map(records.flatMap((fn) => (fn ? [[fn.functionId, fn.name] as [string, string]] : [])));
+}
+
+function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord[], invoice?: LedgerInvoice, names?: Map<string, string>): Bill {
   const lines = new Map<string, BillLine>();
   for (const job of jobs) {
-    const line = lines.get(job.functionId) ?? { functionId: job.functionId, jobs: 0, runtimeMs: 0, cost: 0 };
+    const name = names?.get(job.functionId);
+    const line = lines.get(job.functionId) ?? { functionId: job.functionId, ...(name ? { name } : {}), jobs: 0, runtimeMs: 0, cost: 0 };
     line.jobs++;
     line.runtimeMs += job.runtimeMs ?? 0;
     line.cost += job.cost ?? 0;
@@ -253,20 +261,15 @@ export async function listBills(deps: Deps, user: User, ledger?: BillingLedger) 
 export async function getBill(deps: Deps, user: User, month: string, ledger?: BillingLedger): Promise<Bill> {
   const m = parse(z.object({ month: Month }), { month }).month;
   const invoice = (await ledgerBilling(ledger, user.userId))?.invoices.find((i) => i.month === m);
-  return statement(
-    deps,
-    user.userId,
-    m,
-    (await billedJobs(deps, user.userId)).filter((j) => j.createdAt.startsWith(m)),
-    invoice,
-  );
+  const jobs = (await billedJobs(deps, user.userId)).filter((j) => j.createdAt.startsWith(m));
+  return statement(deps, user.userId, m, jobs, invoice, await functionNames(deps, jobs.map((j) => j.functionId)));
 }
 
 /** The statement as CSV: one row per function, then a total row. */
 export function billCsv(bill: Bill): string {
-  const rows = [['month', 'functionId', 'jobs', 'runtimeMs', 'cost_micro_credits']];
-  for (const l of bill.lines) rows.push([bill.month, l.functionId, String(l.jobs), String(l.runtimeMs), String(l.cost)]);
-  rows.push([bill.month, 'TOTAL', String(bill.jobs), String(bill.runtimeMs), String(bill.total)]);
+  const rows = [['month', 'functionId', 'function', 'jobs', 'runtimeMs', 'cost_micro_credits']];
+  for (const l of bill.lines) rows.push([bill.month, l.functionId, l.name ?? '', String(l.jobs), String(l.runtimeMs), String(l.cost)]);
+  rows.push([bill.month, 'TOTAL', '', String(bill.jobs), String(bill.runtimeMs), String(bill.total)]);
   return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
@@ -355,9 +358,14 @@ export async function providerEarnings(deps: Deps, ledger: Pick<Ledger, 'getAcco
     groups.set(key, g);
     total += entry.amount;
   }
+  const names = q.by === 'function' ? await functionNames(deps, groups.keys()) : new Map<string, string>();
   const items = [...groups.values()]
     .sort((a, b) => (q.by === 'day' ? b.key.localeCompare(a.key) : a.key.localeCompare(b.key)))
-    .map((g) => (q.by === 'day' ? { day: g.key, jobs: g.jobs, earned: g.earned } : { functionId: g.key, jobs: g.jobs, earned: g.earned }));
+    .map((g) =>
+      q.by === 'day'
+        ? { day: g.key, jobs: g.jobs, earned: g.earned }
+        : { functionId: g.key, ...(names.has(g.key) ? { name: names.get(g.key) } : {}), jobs: g.jobs, earned: g.earned },
+    );
   return { providerId, accountId: provider.ownerId, by: q.by, items, total, unit: 'micro-credits' };
 }
 

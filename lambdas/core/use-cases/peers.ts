@@ -111,7 +111,9 @@ export async function listPeers(deps: PeerDeps, user: User) {
   const records = await deps.peers.listPeers(user.userId);
   const network = records.length ? await channelView(deps) : { peers: undefined };
   const items = await Promise.all(records.map((r) => observe(deps, r, network.peers)));
-  return { items, ...(network.error ? { networkError: network.error } : {}) };
+  // Said with the list, so the portal can tell an operator before they fill in the form.
+  const unavailable = deps.enrolment ? undefined : noNetwork(deps).message;
+  return { items, ...(network.error ? { networkError: network.error } : {}), ...(unavailable ? { enrolmentUnavailable: unavailable } : {}) };
 }
 
 /** `GET /peers/{peerId}`: one of the operator's peers, its status and its join bundle again (certificates only). */

@@ -1,8 +1,9 @@
 import { Account, AccountEntry, ApiError, Bill, Credential, describeError } from '../client';
-import { alertBox, announce, busy, clear, facts, field, h, notice, table } from '../dom';
+import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
 import { credits, duration, parseCredits, when } from '../format';
 import { link, PageContext, pageTitle } from '../app';
+import { barChart } from '../charts';
 
 /**
  * Account: balance, holds and what is available, payment terms; top-ups; monthly bills (download
@@ -29,17 +30,49 @@ export async function accountPage(ctx: PageContext): Promise<Node> {
     showSummary(await ctx.api.account());
     await historyPanel.reload();
   };
+  const spending = ctx.me.roles.includes('developer') ? await spendingPanel(ctx, bills instanceof Error ? [] : bills.items) : null;
   return h(
     'section',
     {},
     pageTitle('Account'),
     summary,
+    spending,
     h('p', { class: 'hint' }, '1 credit = 1 000 000 micro-credits; amounts are exact. The balance follows the monetary ledger’s committed transactions.'),
     topUpPanel(ctx, refresh),
     billsPanel(ctx, bills, refresh),
     historyPanel.element,
     await tokensPanel(ctx),
   );
+}
+
+/**
+ * Where the money went, drawn: what jobs cost per day (UTC, from the ledger's settlements in the
+ * newest 200 movements) and per function this month (the month's statement, by function name).
+ */
+async function spendingPanel(ctx: PageContext, bills: Bill[]): Promise<HTMLElement> {
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'spending-title' }, h('h2', { id: 'spending-title' }, 'Spending'));
+  const [history, bill] = await Promise.all([
+    ctx.api.accountHistory({ limit: 200 }).catch((err: unknown) => err as Error),
+    bills[0] ? ctx.api.getBill(bills[0].month).catch((err: unknown) => err as Error) : Promise.resolve(undefined),
+  ]);
+  if (history instanceof Error) section.append(alertBox(`The spending per day could not be read from the ledger: ${describeError(history)}`));
+  else {
+    const perDay = new Map<string, number>();
+    for (const e of history.items) if (e.kind === 'settlement' && e.amount < 0) perDay.set(e.timestamp.slice(0, 10), (perDay.get(e.timestamp.slice(0, 10)) ?? 0) - e.amount);
+    const days = [...perDay.keys()].sort().slice(-14);
+    section.append(barChart('chart-spend-day', 'Spent per day (UTC), credits', days, days.map((d) => perDay.get(d) ?? 0)));
+  }
+  if (bill instanceof Error) section.append(alertBox(`The spending per function could not be read: ${describeError(bill)}`));
+  else if (bill)
+    section.append(
+      barChart(
+        'chart-spend-function',
+        `Spent per function in ${bill.month}, credits`,
+        bill.lines.map((l) => l.name ?? l.functionId),
+        bill.lines.map((l) => l.cost),
+      ),
+    );
+  return section;
 }
 
 function summaryFacts(ctx: PageContext, account: Account, bills: Bill[] | undefined): HTMLElement {
@@ -342,18 +375,20 @@ async function tokensPanel(ctx: PageContext): Promise<HTMLElement> {
         'API tokens',
         ['Name', 'Token', 'Created', 'Expires', ''],
         items.map((t: Credential) => {
-          const revoke = h('button', { type: 'button', class: 'danger small', 'aria-label': `Revoke token ${t.name ?? t.hint}` }, 'Revoke');
-          revoke.addEventListener('click', async () => {
-            try {
-              await busy(section, () => ctx.api.revokeToken(t.tokenId));
-              clear(created, notice(`Revoked token ${t.name ?? t.hint}.`, 'ok'));
-              announce(`Revoked token ${t.name ?? t.hint}.`);
+          const label = t.name ?? t.hint;
+          const revoke = confirmButton(
+            'Revoke',
+            `Revoke token ${label}? Everything using it (a CLI login, a provider agent, a script) is refused from now on.`,
+            `Yes, revoke ${label}`,
+            async () => {
+              await ctx.api.revokeToken(t.tokenId);
+              clear(created, notice(`Revoked token ${label}.`, 'ok'));
+              announce(`Revoked token ${label}.`);
               await refresh();
               (section.querySelector('#token-name') as HTMLElement | null)?.focus();
-            } catch (err) {
-              clear(created, alertBox(describeError(err)));
-            }
-          });
+            },
+            { class: 'danger small', 'aria-label': `Revoke token ${label}` },
+          );
           return [t.name ?? '(no name)', h('code', {}, t.hint), when(t.createdAt), when(t.expiresAt), revoke];
         }),
         { captionHidden: true, empty: 'No API tokens.' },
@@ -374,6 +409,8 @@ async function tokensPanel(ctx: PageContext): Promise<HTMLElement> {
           { class: 'alert ok', role: 'status' },
           h('p', {}, h('strong', {}, 'Copy this token now: it is shown once. '), 'Use it with ', h('code', {}, 'chainfaas login --token'), '.'),
           h('code', { class: 'secret', id: 'new-token' }, t.token),
+          ' ',
+          copyButton(t.token, 'Copy the token', 'copy-new-token'),
         ),
       );
       name.value = '';

@@ -1,5 +1,5 @@
 import { ApiClient, Role } from '../client';
-import { busy, field, h, notice } from '../dom';
+import { busy, copyButton, field, h, notice } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
 import { pageTitle, saveSession } from '../app';
 
@@ -48,7 +48,7 @@ const ROLE_TEXT: Record<Role, [string, string]> = {
   'peer-operator': ['Blockchain peer operator', 'run a Hyperledger Fabric peer of the ChainFaaS ledger'],
 };
 
-export function registerPage(api: ApiClient, onSignedIn: () => void): Node {
+export function registerPage(api: ApiClient, onSignedIn: () => void, onSession: () => void = () => undefined): Node {
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true, 'data-field': 'email' });
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: 10, 'data-field': 'password' });
   const boxes = (Object.keys(ROLE_TEXT) as Role[]).map((role) => {
@@ -83,6 +83,8 @@ export function registerPage(api: ApiClient, onSignedIn: () => void): Node {
       // user's, for the CLI and scripts, and is shown once.
       const session = await api.login(email.value.trim(), password.value);
       saveSession({ token: session.token, email: created.user.email });
+      onSession();
+      const loginLine = `chainfaas login --api-url ${api.baseUrl} --token ${created.token}`;
       const go = h('button', { type: 'button', class: 'primary', id: 'continue' }, 'Continue to the portal');
       go.addEventListener('click', onSignedIn);
       section.replaceChildren(
@@ -93,6 +95,11 @@ export function registerPage(api: ApiClient, onSignedIn: () => void): Node {
           h('p', {}, `Welcome, ${created.user.email} (${created.user.roles.join(', ')}).`),
           h('p', {}, h('strong', {}, 'Your API token, shown once: '), 'copy it for the ', h('code', {}, 'chainfaas'), ' CLI or the provider agent. You can create more on the Account page.'),
           h('code', { class: 'secret', id: 'api-token' }, created.token),
+          ' ',
+          copyButton(created.token, 'Copy the token', 'copy-token'),
+          h('p', {}, 'To use the CLI, paste this line into a terminal:'),
+          h('pre', { class: 'output', id: 'login-line' }, loginLine),
+          copyButton(loginLine, 'Copy the login line', 'copy-login-line'),
         ),
         go,
       );

@@ -1,19 +1,19 @@
 import { ApiError, describeError, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../client';
-import { alertBox, announce, busy, clear, facts, field, h, notice, table } from '../dom';
+import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
-import { credits, parseCredits, when } from '../format';
+import { credits, parseCredits, priceText, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
-import { jobOutcome } from './outcome';
+import { followCost, jobOutcome } from './outcome';
 
 /** Functions: list and search, add, edit (a new version), delete, invoke keys, test-invoke. */
 
 export async function functionsPage(ctx: PageContext): Promise<Node> {
   const { items } = await ctx.api.listFunctions();
-  const search = h('input', { type: 'search', id: 'function-search', value: ctx.query.get('q') ?? '', placeholder: 'name, id or image' });
+  const search = h('input', { type: 'search', id: 'function-search', value: ctx.query.get('q') ?? '', placeholder: 'name, id, image or digest prefix' });
   const results = h('div', { id: 'function-results' });
   const render = () => {
     const q = search.value.trim().toLowerCase();
-    const shown = items.filter((f) => !q || f.name.includes(q) || f.functionId.toLowerCase().includes(q) || f.image.toLowerCase().includes(q));
+    const shown = items.filter((f) => !q || matches(f, q));
     clear(
       results,
       h('p', { class: 'count', role: 'status' }, q ? `${shown.length} of ${items.length} functions match “${search.value.trim()}”.` : `${items.length} functions.`),
@@ -42,6 +42,17 @@ export async function functionsPage(ctx: PageContext): Promise<Node> {
     h('div', { class: 'toolbar', role: 'search' }, field('Search functions', search)),
     results,
   );
+}
+
+/**
+ * The search: name, id, or the image's repository. The digest is matched only by a query of at
+ * least 7 hex digits (a digest prefix), so that "sha" does not match every `@sha256:` image.
+ */
+function matches(f: FunctionRecord, q: string): boolean {
+  const at = f.image.indexOf('@');
+  const repository = (at < 0 ? f.image : f.image.slice(0, at)).toLowerCase();
+  const digest = at < 0 ? '' : f.image.slice(at + 1).replace(/^sha256:/, '').toLowerCase();
+  return f.name.toLowerCase().includes(q) || f.functionId.toLowerCase().includes(q) || repository.includes(q) || (/^[0-9a-f]{7,}$/.test(q) && digest.includes(q));
 }
 
 export function newFunctionPage(ctx: PageContext): Node {
@@ -147,7 +158,7 @@ export function shortImage(image: string): string {
 
 export async function functionPage(ctx: PageContext): Promise<Node> {
   const id = ctx.params.functionId as string;
-  const fn = await ctx.api.getFunction(id);
+  const [fn, prices] = await Promise.all([ctx.api.getFunction(id), ctx.api.prices().catch(() => undefined)]);
   const flash = sessionStorage.getItem('chainfaas.flash');
   sessionStorage.removeItem('chainfaas.flash');
   const deleted = fn.deletedAt !== undefined;
@@ -162,21 +173,43 @@ export async function functionPage(ctx: PageContext): Promise<Node> {
     flash ? notice(flash, 'ok') : null,
     deleted ? alertBox(`This function was deleted at ${when(fn.deletedAt)}: it can no longer be invoked. Its jobs stay readable.`) : null,
     facts([
-      ['Function id', h('code', {}, fn.functionId)],
+      ['Function id', h('span', {}, h('code', {}, fn.functionId), ' ', copyButton(fn.functionId, 'Copy the function id', 'copy-function-id'))],
       ['Version', `v${fn.version}`],
       ['Image', h('code', { class: 'break' }, fn.image)],
       ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB memory, ${fn.resources.timeoutS} s timeout`],
       ['Protocol', fn.protocol],
       ['Mode', fn.mode],
       ['Network', fn.network],
-      ['Price cap', `${credits(fn.maxPrice)} credits per job`],
+      ['Price', h('span', { id: 'function-price' }, priceText(fn, prices))],
       ['Environment', Object.keys(fn.env).length ? h('code', {}, Object.keys(fn.env).join(', ')) : 'none'],
       ['Created', when(fn.createdAt)],
       ['Updated', when(fn.updatedAt)],
     ]),
     h('p', {}, link(hashOf('/jobs', { functionId: fn.functionId }), `Tasks of ${fn.name}`)),
+    deleted ? null : snippets(ctx, fn),
     deleted ? null : testInvoke(ctx, fn),
     await invokeKeys(ctx, fn),
+  );
+}
+
+/** How to call it from elsewhere: the CLI line and the HTTP request (with an API token or an invoke key), ready to copy. */
+function snippets(ctx: PageContext, fn: FunctionRecord): HTMLElement {
+  const cli = `chainfaas invoke ${fn.name} -d 'hello'`;
+  const curl = [
+    `curl -s -X POST ${ctx.api.baseUrl}/functions/${fn.functionId}/invocations \\`,
+    `  -H "Authorization: Bearer $CHAINFAAS_TOKEN" -H 'content-type: application/json' \\`,
+    `  -d '{"input": "hello"}'`,
+  ].join('\n');
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'snippets-title' },
+    h('h2', { id: 'snippets-title' }, 'Call it'),
+    h('p', {}, 'From the CLI (after chainfaas login):'),
+    h('pre', { class: 'output', id: 'snippet-cli' }, cli),
+    copyButton(cli, 'Copy the CLI command', 'copy-snippet-cli'),
+    h('p', {}, 'Over HTTP, with an API token or an invoke key of this function (a sync call answers the finished job; its result is at resultUrl):'),
+    h('pre', { class: 'output', id: 'snippet-curl' }, curl),
+    copyButton(curl, 'Copy the curl command', 'copy-snippet-curl'),
   );
 }
 
@@ -228,23 +261,32 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
     }
     clear(output, h('p', { class: 'progress' }, 'Starting the job…'));
     try {
-      await busy(form, async () => {
-        const { body: started } = await ctx.api.invoke(fn.functionId, { input: parsed, waitS: 20 });
+      const finished = await busy(form, async () => {
+        // A short wait: a quick job answers at once; a longer one shows its progress with its id.
+        const { body: started } = await ctx.api.invoke(fn.functionId, { input: parsed, waitS: 2 });
         let job: JobView = started;
         if (!TERMINAL_STATUSES.includes(job.status)) {
-          const line = h('p', { class: 'progress' }, `Job ${job.jobId} is ${job.status}…`);
-          clear(output, line);
-          job = (
-            await waitForJob(ctx.api, job.jobId, {
-              timeoutMs: (fn.resources.timeoutS + 120) * 1000,
-              signal: ctx.signal,
-              onUpdate: (j) => (line.textContent = `Job ${j.jobId} is ${j.status}…`),
-            })
-          ).job;
+          const progress = liveProgress(ctx, job);
+          clear(output, progress.element);
+          try {
+            job = (
+              await waitForJob(ctx.api, job.jobId, {
+                timeoutMs: (fn.resources.timeoutS + 120) * 1000,
+                intervalMs: 500,
+                signal: ctx.signal,
+                onUpdate: progress.update,
+              })
+            ).job;
+          } finally {
+            progress.stop();
+          }
         }
         clear(output, await jobOutcome(job, { heading: 'Result' }));
         announce(`Job ${job.jobId} ${job.status.toLowerCase()}.`);
+        return job;
       });
+      const settled = await followCost(ctx.api, finished, output, ctx.signal);
+      if (settled.cost !== undefined) announce(`Job ${finished.jobId} cost ${credits(settled.cost)} credits.`);
     } catch (err) {
       clear(output);
       if (err instanceof ApiError) showFormError(form, err);
@@ -252,6 +294,43 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
     }
   });
   return h('section', { class: 'panel', 'aria-labelledby': 'invoke-title' }, h('h2', { id: 'invoke-title' }, 'Test-invoke'), form, output);
+}
+
+/** Phase words for a job that has not ended. */
+function phase(job: JobView): string {
+  if (job.status === 'QUEUED') return 'queued: waiting for a provider with room';
+  return `placed on ${job.providerId ?? 'a provider'}: pulling the image and running`;
+}
+
+/**
+ * A running job, live: its id (a link to its page), its phase, the seconds since it was created
+ * (counting every second) and, while it is still queued, a Cancel that asks first.
+ */
+function liveProgress(ctx: PageContext, first: JobView): { element: HTMLElement; update(job: JobView): void; stop(): void } {
+  let job = first;
+  const text = h('span', { class: 'phase' });
+  const clock = h('span', { class: 'elapsed', id: 'invoke-elapsed' });
+  const actions = h('span', { class: 'inline' });
+  const element = h('div', { class: 'progress', id: 'invoke-progress', role: 'status' }, 'Job ', link(`#/jobs/${job.jobId}`, job.jobId), ' — ', text, ' · ', clock, ' ', actions);
+  const tick = () => (clock.textContent = `${Math.max(0, Math.floor((Date.now() - Date.parse(job.timings.createdAt)) / 1000))} s`);
+  const update = (next: JobView) => {
+    const was = job.status;
+    job = next;
+    text.textContent = phase(job);
+    if (job.status === 'QUEUED' && !actions.firstChild)
+      actions.append(
+        confirmButton('Cancel', `Cancel ${job.jobId}? It will not run, and nothing is charged.`, 'Yes, cancel it', async () => {
+          job = await ctx.api.cancelJob(job.jobId);
+          announce(`Job ${job.jobId} is ${job.status}.`);
+        }, { class: 'danger small', id: 'invoke-cancel' }, 'Keep it queued'),
+      );
+    if (job.status !== 'QUEUED') actions.replaceChildren();
+    if (was !== job.status) announce(`Job ${job.jobId}: ${text.textContent}.`);
+    tick();
+  };
+  update(first);
+  const timer = window.setInterval(tick, 1000);
+  return { element, update, stop: () => window.clearInterval(timer) };
 }
 
 /** Invoke keys: let someone else invoke this one function (and read the jobs the key created). */
@@ -267,18 +346,20 @@ async function invokeKeys(ctx: PageContext, fn: FunctionRecord): Promise<HTMLEle
         'Invoke keys',
         ['Name', 'Key', 'Created', 'Expires', ''],
         items.map((k) => {
-          const revoke = h('button', { type: 'button', class: 'danger small', 'aria-label': `Revoke key ${k.name ?? k.hint}` }, 'Revoke');
-          revoke.addEventListener('click', async () => {
-            try {
-              await busy(section, () => ctx.api.revokeKey(fn.functionId, k.tokenId));
-              announce(`Revoked key ${k.name ?? k.hint}.`);
-              clear(created, notice(`Revoked key ${k.name ?? k.hint}. Callers using it are refused from now on.`, 'ok'));
+          const label = k.name ?? k.hint;
+          const revoke = confirmButton(
+            'Revoke',
+            `Revoke key ${label}? Callers using it are refused from now on.`,
+            `Yes, revoke ${label}`,
+            async () => {
+              await ctx.api.revokeKey(fn.functionId, k.tokenId);
+              announce(`Revoked key ${label}.`);
+              clear(created, notice(`Revoked key ${label}. Callers using it are refused from now on.`, 'ok'));
               await refresh();
               (section.querySelector('#key-name') as HTMLElement | null)?.focus();
-            } catch (err) {
-              clear(created, alertBox(describeError(err)));
-            }
-          });
+            },
+            { class: 'danger small', 'aria-label': `Revoke key ${label}` },
+          );
           return [k.name ?? '(no name)', h('code', {}, k.hint), when(k.createdAt), when(k.expiresAt), revoke];
         }),
         { captionHidden: true, empty: 'No invoke keys. Create one to let a caller invoke this function without your account.' },
@@ -305,6 +386,8 @@ async function invokeKeys(ctx: PageContext, fn: FunctionRecord): Promise<HTMLEle
           { class: 'alert ok', role: 'status' },
           h('p', {}, h('strong', {}, 'Copy this key now: it is shown once. '), 'Send it as ', h('code', {}, 'Authorization: Bearer <key>'), '.'),
           secret,
+          ' ',
+          copyButton(key.key, 'Copy the key', 'copy-new-key'),
         ),
       );
       name.value = '';

@@ -1,5 +1,5 @@
 import { ApiError, describeError, FunctionRecord, JobLedger, JobView, LedgerJob, TERMINAL_STATUSES } from '../client';
-import { alertBox, announce, busy, clear, facts, field, h, statusBadge, table } from '../dom';
+import { alertBox, announce, busy, clear, confirmButton, facts, field, h, statusBadge, table } from '../dom';
 import { between, credits, duration, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
 import { failureText, jobOutcome } from './outcome';
@@ -24,14 +24,14 @@ export async function jobsPage(ctx: PageContext): Promise<Node> {
   }
   const chosen = new Set((q.get('status') ?? '').split(',').filter(Boolean));
   const statusBoxes = STATUSES.map((s) => h('input', { type: 'checkbox', name: 'status', value: s, id: `status-${s}`, checked: chosen.has(s) }));
-  const from = h('input', { type: 'datetime-local', name: 'from', id: 'filter-from', 'data-field': 'from', value: toLocalInput(q.get('from')), step: 1 });
-  const to = h('input', { type: 'datetime-local', name: 'to', id: 'filter-to', 'data-field': 'to', value: toLocalInput(q.get('to')), step: 1 });
+  const from = h('input', { type: 'datetime-local', name: 'from', id: 'filter-from', 'data-field': 'from', value: toUtcInput(q.get('from')), step: 1 });
+  const to = h('input', { type: 'datetime-local', name: 'to', id: 'filter-to', 'data-field': 'to', value: toUtcInput(q.get('to')), step: 1 });
   const form = h(
     'form',
     { class: 'card filters', role: 'search', 'aria-label': 'Filter tasks', novalidate: true },
     field('Function', fnSelect),
     h('fieldset', { class: 'statuses', 'data-field': 'status', id: 'filter-status' }, h('legend', {}, 'Status'), ...statusBoxes.map((b) => h('span', { class: 'check' }, b, h('label', { for: b.id }, b.value)))),
-    h('div', { class: 'row' }, field('Created from', from, 'Your local time.'), field('Created until', to)),
+    h('div', { class: 'row' }, field('Created from (UTC)', from, 'UTC, like every time the portal shows.'), field('Created until (UTC)', to)),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Search'), h('a', { href: '#/jobs' }, 'Clear filters')),
   );
   form.addEventListener('submit', (e) => {
@@ -40,8 +40,8 @@ export async function jobsPage(ctx: PageContext): Promise<Node> {
       hashOf('/jobs', {
         functionId: fnSelect.value,
         status: statusBoxes.filter((b) => b.checked).map((b) => b.value).join(','),
-        from: fromLocalInput(from.value),
-        to: fromLocalInput(to.value),
+        from: fromUtcInput(from.value),
+        to: fromUtcInput(to.value),
       }),
     );
   });
@@ -79,6 +79,32 @@ export async function jobsPage(ctx: PageContext): Promise<Node> {
     cursor = page.next;
     renderRows(cursor);
   };
+  // The list refreshes by itself: statuses, run times and costs change while it is open, and new
+  // jobs appear. Every few seconds the pages shown so far are read again (one request).
+  const updated = h('p', { class: 'hint', id: 'jobs-updated', role: 'status' });
+  const autoRefresh = async () => {
+    while (!ctx.signal.aborted) {
+      await sleep(REFRESH_MS);
+      if (ctx.signal.aborted) return;
+      if (document.hidden) continue;
+      try {
+        const page = await ctx.api.searchJobs(
+          { functionId: q.get('functionId') ?? undefined, status: q.get('status') ?? undefined, from: q.get('from') ?? undefined, to: q.get('to') ?? undefined, limit: Math.min(100, Math.max(25, rows.length)) },
+          ctx.signal,
+        );
+        if (ctx.signal.aborted) return;
+        const focused = results.contains(document.activeElement) ? (document.activeElement as HTMLElement).getAttribute('href') : null;
+        rows.splice(0, rows.length, ...page.items);
+        cursor = page.next;
+        renderRows(cursor);
+        if (focused) (results.querySelector(`a[href="${CSS.escape(focused)}"]`) as HTMLElement | null)?.focus();
+        updated.textContent = `Updated ${when(new Date().toISOString())}; this list refreshes by itself.`;
+      } catch (err) {
+        if (ctx.signal.aborted || (err as Error).name === 'AbortError') return;
+        updated.textContent = `Could not refresh the list: ${describeError(err)}`;
+      }
+    }
+  };
   more.addEventListener('click', async () => {
     const focusIndex = rows.length;
     try {
@@ -102,20 +128,20 @@ export async function jobsPage(ctx: PageContext): Promise<Node> {
     e.preventDefault();
     if (open.value.trim()) ctx.navigate(`#/jobs/${encodeURIComponent(open.value.trim())}`);
   });
-  return h('section', {}, pageTitle('Tasks'), form, results, openForm);
+  void autoRefresh();
+  return h('section', {}, pageTitle('Tasks'), form, updated, results, openForm);
 }
 
-function toLocalInput(iso: string | null): string {
+/** The filter's inputs are in UTC, as every time the portal shows: `2026-11-23T19:44:41`. */
+function toUtcInput(iso: string | null): string {
   if (!iso) return '';
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
-  return local.toISOString().slice(0, 19);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString().slice(0, 19);
 }
 
-function fromLocalInput(value: string): string | undefined {
+function fromUtcInput(value: string): string | undefined {
   if (!value) return undefined;
-  const d = new Date(value);
+  const d = new Date(`${value}Z`);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
@@ -135,29 +161,36 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
       facts([
         ['Status', statusBadge(job.status)],
         ['Function', link(`#/functions/${job.functionId}`, `${fn ? `${fn.name} ` : ''}v${job.functionVersion} (${job.functionId})`)],
-        ['Provider', job.providerId ?? 'not placed yet'],
+        ['Provider', job.providerId ?? (job.status === 'CANCELLED' ? 'none: cancelled before it was placed' : TERMINAL_STATUSES.includes(job.status) ? 'none' : 'not placed yet')],
         ['Attempt', String(job.attempt)],
-        ['Run time', duration(job.runtimeMs)],
-        ['Cost', job.cost === undefined ? (TERMINAL_STATUSES.includes(job.status) ? 'not settled yet' : '—') : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
+        ['Run time', job.runtimeMs !== undefined ? duration(job.runtimeMs) : job.status === 'CANCELLED' ? 'none: it never ran' : '—'],
+        ['Cost', costText(job, fn?.maxPrice)],
         ...(job.status === 'FAILED' || job.status === 'CANCELLED' ? ([['Why', failureText(job)]] as [string, string][]) : []),
       ]),
       timingsTable(job),
     );
     clear(actions);
     if (job.status === 'QUEUED') {
-      const cancel = h('button', { type: 'button', class: 'danger' }, 'Cancel this task');
-      cancel.addEventListener('click', async () => {
-        try {
-          job = await busy(actions, () => ctx.api.cancelJob(job.jobId));
+      actions.append(
+        confirmButton('Cancel this task', `Cancel ${job.jobId}? It will not run, and nothing is charged.`, 'Yes, cancel it', async () => {
+          job = await ctx.api.cancelJob(job.jobId);
           announce(`Job ${job.jobId} is ${job.status}.`);
           renderSummary();
-        } catch (err) {
-          actions.append(alertBox(describeError(err)));
-        }
-      });
-      actions.append(cancel);
+        }, { id: 'cancel-job' }, 'Keep it queued'),
+      );
     }
+    tick();
   };
+  // While the job runs, the time since it was created (and since it was placed) counts up every second.
+  const tick = () => {
+    if (TERMINAL_STATUSES.includes(job.status)) return;
+    const now = new Date().toISOString();
+    const elapsed = summary.querySelector('#job-elapsed');
+    if (elapsed) elapsed.textContent = seconds(between(job.timings.createdAt, now));
+    const running = summary.querySelector('#job-running-for');
+    if (running && job.timings.assignedAt) running.textContent = `running for ${seconds(between(job.timings.assignedAt, now))} so far`;
+  };
+  const timer = window.setInterval(() => (ctx.signal.aborted || TERMINAL_STATUSES.includes(job.status) ? window.clearInterval(timer) : tick()), 1000);
   renderSummary();
 
   const page = h('section', {}, pageTitle(`Task ${job.jobId}`), live, actions, summary, outcome, ledger);
@@ -178,6 +211,8 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
         if (next.status !== job.status) announce(`Job is now ${next.status}.`);
         job = next;
         renderSummary();
+        const pending = ledger.querySelector('#ledger-pending');
+        if (pending) pending.textContent = ledgerPending(job);
       }
       if (ctx.signal.aborted) return;
       await finish();
@@ -186,24 +221,54 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
       if (!ctx.signal.aborted && (err as Error).name !== 'AbortError') live.replaceWith(alertBox(describeError(err)));
     }
   })();
-  if (!TERMINAL_STATUSES.includes(job.status)) ledger.append(h('p', { class: 'muted' }, 'The ledger record appears once the job is placed and written to the ledger.'));
+  if (!TERMINAL_STATUSES.includes(job.status)) ledger.append(h('p', { class: 'muted', id: 'ledger-pending' }, ledgerPending(job)));
   return page;
 }
 
+function ledgerPending(job: JobView): string {
+  if (job.status === 'QUEUED') return 'The ledger record appears once the job is placed on a provider.';
+  return `Placed on ${job.providerId ?? 'a provider'}: the ledger records the job now; its run time, receipt and cost follow when it ends.`;
+}
+
+function costText(job: JobView, maxPrice: number | undefined): string {
+  if (job.cost !== undefined) return `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`;
+  if (job.status === 'CANCELLED') return 'nothing: cancelled jobs are not charged';
+  if (job.status === 'FAILED') return 'not settled yet (a failed job is charged only for what the ledger settles)';
+  return TERMINAL_STATUSES.includes(job.status) ? 'not settled yet' : `at most ${maxPrice !== undefined ? `${credits(maxPrice)} credits` : 'the price cap'} (settled when it ends)`;
+}
+
+/** A clock that counts up: whole seconds (`7 s`, `2 min 5 s`). */
+function seconds(ms: number | undefined): string {
+  const s = Math.max(0, Math.floor((ms ?? 0) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** Each step, and how long after the step before it (whichever earlier step the job went through). */
 function timingsTable(job: JobView): HTMLElement {
   const t = job.timings as Record<string, string | undefined>;
-  const rows: [string, string | undefined, string | undefined][] = [
+  const running = !TERMINAL_STATUSES.includes(job.status) && t.assignedAt && !t.startedAt;
+  const rows: [string, string | undefined, Node | string | undefined][] = [
     ['Created', t.createdAt, undefined],
     ['Queued', t.queuedAt, undefined],
-    ['Assigned to a provider', t.assignedAt, 'createdAt'],
-    ['Started', t.startedAt, 'assignedAt'],
-    ['Finished', t.finishedAt, 'startedAt'],
+    ['Assigned to a provider', t.assignedAt, undefined],
+    // The provider reports the exact start with its result; until then the job runs from its placement.
+    ['Started', t.startedAt ?? (running ? t.assignedAt : undefined), running ? h('span', { id: 'job-running-for' }, '') : undefined],
+    ['Finished', t.finishedAt, undefined],
     ['Cancelled', t.cancelledAt, undefined],
   ];
-  return table(
-    'Timings',
-    ['Step', 'At', 'After previous step'],
-    rows.filter(([, at]) => at).map(([label, at, prev]) => [label, when(at), prev ? duration(between(t[prev], at)) : '—']),
+  const shown = rows.filter(([, at]) => at);
+  return h(
+    'div',
+    {},
+    TERMINAL_STATUSES.includes(job.status) ? null : facts([['Elapsed', h('strong', { id: 'job-elapsed' }, seconds(between(t.createdAt, new Date().toISOString())))]]),
+    table(
+      'Timings',
+      ['Step', 'At', 'After previous step'],
+      shown.map(([label, at, extra], i) => {
+        const prev = shown[i - 1]?.[1];
+        return [label, when(at), extra ?? (prev && label !== 'Queued' ? duration(between(prev, at)) : '—')];
+      }),
+    ),
   );
 }
 
@@ -286,3 +351,6 @@ function describeChange(before: LedgerJob | null, after: LedgerJob | null): stri
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How often the Tasks list reads its jobs again. */
+const REFRESH_MS = 3000;

@@ -1,4 +1,4 @@
-import { describeError, JobView } from '../client';
+import { ApiClient, describeError, JobView } from '../client';
 import { alertBox, clear, facts, h, statusBadge } from '../dom';
 import { bytes, credits, duration } from '../format';
 import { link } from '../app';
@@ -21,7 +21,7 @@ export async function jobOutcome(job: JobView, options: { heading: string; showF
       facts([
           ['Job', link(`#/jobs/${job.jobId}`, job.jobId)],
           ['Run time', duration(job.runtimeMs)],
-          ['Cost', job.cost === undefined ? 'not settled yet' : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
+          ['Cost', h('span', { class: 'job-cost' }, outcomeCost(job))],
           ...(failed ? ([['Why', failureText(job)]] as [string, string][]) : []),
           ...(job.limits?.length ? ([['Limits reached', job.limits.map((l) => l.detail).join('; ')]] as [string, string][]) : []),
           ...(job.limitsUnwatched?.length
@@ -34,6 +34,28 @@ export async function jobOutcome(job: JobView, options: { heading: string; showF
   if (job.logUrl) box.append(await logView(job.logUrl));
   else if (job.runtimeMs !== undefined) box.append(logSection(noLog()));
   return box;
+}
+
+function outcomeCost(job: JobView): string {
+  if (job.cost !== undefined) return `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`;
+  return job.status === 'CANCELLED' ? 'nothing: cancelled jobs are not charged' : 'not settled yet: the ledger settles it within moments…';
+}
+
+/**
+ * Keeps an outcome's Cost up to date: reads the job again every second until the ledger has
+ * settled its cost (the read model follows the ledger a moment after the job ends), for a minute.
+ */
+export async function followCost(api: ApiClient, job: JobView, box: HTMLElement, signal: AbortSignal): Promise<JobView> {
+  const until = Date.now() + 60_000;
+  let current = job;
+  while (current.cost === undefined && current.status !== 'CANCELLED' && Date.now() < until && !signal.aborted) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (signal.aborted) break;
+    current = await api.getJob(job.jobId, signal);
+    box.querySelectorAll('.job-cost').forEach((el) => (el.textContent = outcomeCost(current)));
+  }
+  if (current.cost === undefined && !signal.aborted) box.querySelectorAll('.job-cost').forEach((el) => (el.textContent = 'not settled yet: open the job later to see it'));
+  return current;
 }
 
 export function failureText(job: JobView): string {

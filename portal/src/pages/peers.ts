@@ -2,7 +2,7 @@ import { describeError, JoinBundle, PeerEnrolment, PeerView } from '../client';
 import { alertBox, announce, busy, facts, field, h, notice, table } from '../dom';
 import { when } from '../format';
 import { PageContext, pageTitle } from '../app';
-import { clearFormError, showFormError } from '../forms';
+import { clearFormError, showFieldError, showFormError } from '../forms';
 
 /**
  * Peer operators: run a peer that joins the platform's Fabric network. The page explains the
@@ -13,15 +13,21 @@ import { clearFormError, showFormError } from '../forms';
 export async function peersPage(ctx: PageContext): Promise<Node> {
   const list = h('div', { id: 'peer-list' });
   const result = h('div', { id: 'peer-result' });
+  let unavailable: string | undefined;
   const refresh = async () => {
     const peers = await ctx.api.listPeers().catch((err: unknown) => err as Error);
+    if (!(peers instanceof Error)) unavailable = peers.enrolmentUnavailable;
     list.replaceChildren(peersTable(ctx, peers, refresh));
   };
   await refresh();
+  const enrol = stepTwo(ctx, result, refresh);
+  if (unavailable) enrol.querySelectorAll<HTMLInputElement | HTMLButtonElement | HTMLTextAreaElement>('input, textarea, button').forEach((c) => (c.disabled = true));
   return h(
     'section',
     {},
     pageTitle('Peers'),
+    // Said first: an operator should not make keys and fill in the form for nothing.
+    unavailable ? h('div', { class: 'alert error', role: 'alert', id: 'enrolment-unavailable' }, `No peer can enrol on this platform: ${unavailable.replace(/^this platform's /, 'its ')}`) : null,
     h(
       'p',
       {},
@@ -31,7 +37,7 @@ export async function peersPage(ctx: PageContext): Promise<Node> {
       ' scripts build the Fabric binaries), Go, jq and openssl.',
     ),
     stepOne(),
-    stepTwo(ctx, result, refresh),
+    enrol,
     result,
     h('section', { class: 'panel', 'aria-labelledby': 'peers-title' }, h('h2', { id: 'peers-title' }, 'Your peers'), list),
   );
@@ -85,6 +91,15 @@ function stepTwo(ctx: PageContext, result: HTMLElement, refresh: () => Promise<v
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     clearFormError(form);
+    // Empty fields are said in words before anything is sent.
+    const missing: [HTMLInputElement | HTMLTextAreaElement, string][] = [
+      [name, 'Name: give the peer a name, such as my-peer.'],
+      [endpoint, 'Endpoint: give host:port where the peer will listen, such as peer.example.org:7051.'],
+      [signCsr, 'Signing CSR: paste the whole sign.csr file made in step 1.'],
+      [tlsCsr, 'TLS CSR: paste the whole tls.csr file made in step 1.'],
+    ];
+    const empty = missing.find(([control]) => control.value.trim() === '');
+    if (empty) return showFieldError(form, empty[0], empty[1]);
     void busy(form, async () => {
       try {
         const enrolled = await ctx.api.enrolPeer({ name: name.value.trim(), endpoint: endpoint.value.trim(), signCsr: signCsr.value, tlsCsr: tlsCsr.value });

@@ -1,7 +1,8 @@
 import { AccountEntry, describeError, Earnings, ProviderView } from '../client';
-import { alertBox, facts, h, table } from '../dom';
+import { alertBox, copyButton, facts, h, table } from '../dom';
 import { credits, when } from '../format';
 import { PageContext, pageTitle } from '../app';
+import { barChart } from '../charts';
 
 /**
  * The provider dashboard: each of the account's machines (capacity, what is free of it, online or
@@ -16,17 +17,19 @@ export async function providerPage(ctx: PageContext): Promise<Node> {
     ctx.api.accountHistory({ limit: 200 }).catch((err: unknown) => err as Error),
     ctx.api.listProviders().catch((err: unknown) => err as Error),
   ]);
+  const cards = providers instanceof Error ? [] : await Promise.all(providers.items.map((p) => providerCard(ctx, p)));
   const machines =
     providers instanceof Error
       ? alertBox(`Your providers could not be read: ${describeError(providers)}`)
       : providers.items.length === 0
         ? h('p', { class: 'empty' }, 'No machine is registered to this account yet. Connect one (below).')
-        : h('div', {}, ...(await Promise.all(providers.items.map((p) => providerCard(ctx, p)))));
+        : h('div', {}, ...cards.map((c) => c.element));
   return h(
     'section',
     {},
     pageTitle('Provider'),
     earningsSummary(account, history),
+    earningsCharts(history, providers instanceof Error ? [] : providers.items.map((p, i) => ({ name: p.name, earned: cards[i]?.total }))),
     h('section', { class: 'panel', 'aria-labelledby': 'machines-title' }, h('h2', { id: 'machines-title' }, 'Your machines'), machines),
     history instanceof Error ? '' : paymentsPanel(history.items.filter((e) => e.kind === 'settlement' && e.amount > 0)),
     connectPanel(ctx),
@@ -58,8 +61,24 @@ function stateText(p: ProviderView): string {
   return `offline: no heartbeat for ${ago(p.silentS).replace(/ ago$/, '')} (online means one within the last ${p.onlineWithinS} s); start its agent with chainfaas-provider start`;
 }
 
+/** Earnings drawn: per day (UTC, the ledger's settlements to this account) and per machine. */
+function earningsCharts(history: { items: AccountEntry[] } | Error, machines: { name: string; earned: number | undefined }[]): HTMLElement | string {
+  if (history instanceof Error) return '';
+  const perDay = new Map<string, number>();
+  for (const e of history.items) if (e.kind === 'settlement' && e.amount > 0) perDay.set(e.timestamp.slice(0, 10), (perDay.get(e.timestamp.slice(0, 10)) ?? 0) + e.amount);
+  const days = [...perDay.keys()].sort().slice(-14);
+  const known = machines.filter((m): m is { name: string; earned: number } => m.earned !== undefined);
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'earnings-charts-title' },
+    h('h2', { id: 'earnings-charts-title' }, 'Earnings'),
+    barChart('chart-earnings-day', 'Earned per day (UTC), credits', days, days.map((d) => perDay.get(d) ?? 0)),
+    barChart('chart-earnings-machine', 'Earned per machine, credits', known.map((m) => m.name), known.map((m) => m.earned)),
+  );
+}
+
 /** One machine: its state and capacity from GET /providers, its earnings from GET /providers/{id}/earnings. */
-async function providerCard(ctx: PageContext, p: ProviderView): Promise<HTMLElement> {
+async function providerCard(ctx: PageContext, p: ProviderView): Promise<{ element: HTMLElement; total: number | undefined }> {
   const [byDay, byFunction] = await Promise.all([
     ctx.api.providerEarnings(p.providerId, 'day').catch((err: unknown) => err as Error),
     ctx.api.providerEarnings(p.providerId, 'function').catch((err: unknown) => err as Error),
@@ -72,7 +91,7 @@ async function providerCard(ctx: PageContext, p: ProviderView): Promise<HTMLElem
           ['Jobs run (paid)', h('span', { class: 'jobs-run' }, String(e.items.reduce((n, i) => n + i.jobs, 0)))],
           ['Earned', h('span', { class: 'provider-earned' }, `${credits(e.total)} credits`)],
         ];
-  return h(
+  const element = h(
     'section',
     { class: 'provider-card', id: `provider-${p.providerId}`, 'data-provider': p.providerId, 'aria-labelledby': titleId },
     h('h3', { id: titleId }, p.name, ' ', h('code', {}, p.providerId), ' ', h('span', { class: `badge state-${p.state}`, 'data-state': p.state }, p.state)),
@@ -97,9 +116,10 @@ async function providerCard(ctx: PageContext, p: ProviderView): Promise<HTMLElem
       : table(
           `Earnings of ${p.name} per function`,
           ['Function', 'Jobs', 'Earned (credits)'],
-          byFunction.items.map((i) => [h('code', {}, i.functionId ?? ''), String(i.jobs), `+${credits(i.earned)}`]),
+          byFunction.items.map((i) => [h('span', { title: i.functionId ?? '' }, i.name ?? h('code', {}, i.functionId ?? '')), String(i.jobs), `+${credits(i.earned)}`]),
         ),
   );
+  return { element, total: byDay instanceof Error ? undefined : byDay.total };
 }
 
 function paymentsPanel(earned: AccountEntry[]): HTMLElement {
@@ -117,16 +137,15 @@ function paymentsPanel(earned: AccountEntry[]): HTMLElement {
 }
 
 function connectPanel(ctx: PageContext): HTMLElement {
+  // Exactly what to run, locally and in AWS: the agent needs no variable besides these flags.
+  const commands = `chainfaas-provider register --api-url ${ctx.api.baseUrl} --token <your API token> --vcpu 4 --memory-mb 8192\nchainfaas-provider start\nchainfaas-provider status`;
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'connect-title' },
     h('h2', { id: 'connect-title' }, 'Connect a machine'),
     h('p', {}, 'Install Docker, create an API token on the ', h('a', { href: '#/account' }, 'Account'), ' page, then run the provider agent:'),
-    h(
-      'pre',
-      { class: 'output', tabindex: 0, 'aria-label': 'Commands to connect a machine' },
-      `chainfaas-provider register --api-url ${ctx.api.baseUrl} --token <your API token> --vcpu 4 --memory-mb 8192\nchainfaas-provider start\nchainfaas-provider status`,
-    ),
+    h('pre', { class: 'output', id: 'connect-commands', tabindex: 0, 'aria-label': 'Commands to connect a machine' }, commands),
+    copyButton(commands, 'Copy the commands', 'copy-connect'),
     h('p', { class: 'hint' }, 'The agent keeps its private key on your machine; the platform only sees its public key.'),
   );
 }
