@@ -130,7 +130,8 @@ test('bad credential requests name the field', async () => {
   await rejects(accounts.createApiToken(c.deps, user, { expiresInS: 5 }), 'invalid_request', 'expiresInS');
   await rejects(accounts.createApiToken(c.deps, user, { name: 'x'.repeat(65) }), 'invalid_request', 'name');
   await rejects(accounts.createApiToken(c.deps, user, { scope: 'all' }), 'invalid_request');
-  await rejects(accounts.authenticateCaller(c.deps, bearer('cf_' + 'x'.repeat(43)), 'ik_' + 'y'.repeat(43)), 'invalid_request', 'x-api-key');
+  // Both credentials at once: 401 naming x-api-key (#25: a credential problem, not a malformed body).
+  await rejects(accounts.authenticateCaller(c.deps, bearer('cf_' + 'x'.repeat(43)), 'ik_' + 'y'.repeat(43)), 'unauthenticated', 'x-api-key');
   await rejects(accounts.authenticateCaller(c.deps, undefined, 'not-a-key'), 'unauthenticated');
 });
 
