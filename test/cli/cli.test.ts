@@ -252,7 +252,7 @@ test('jobs list filters by function, status and time; jobs get shows the ledger 
   expect(JSON.parse((await cli(['jobs', 'list', '--status', 'FAILED', '--json'])).stdout).items).toHaveLength(1);
   expect(JSON.parse((await cli(['jobs', 'list', '--until', '2000-01-01T00:00:00Z', '--json'])).stdout).items).toHaveLength(0);
   expect(JSON.parse((await cli(['jobs', 'list', '--since', '1h', '--limit', '100', '--json'])).stdout).items).toHaveLength(items.length);
-  expect(await cli(['jobs', 'list', '--status', 'DONE'])).toMatchObject({ code: 1, stderr: expect.stringContaining('chainfaas: Status: DONE is not one of QUEUED, ASSIGNED, SUCCEEDED, FAILED, CANCELLED.') });
+  expect(await cli(['jobs', 'list', '--status', 'DONE'])).toMatchObject({ code: 1, stderr: expect.stringContaining('chainfaas: Status: must be one or more of QUEUED, ASSIGNED, SUCCEEDED, FAILED, CANCELLED, comma-separated.') });
   expect(await cli(['jobs', 'list', '--since', 'yesterday'])).toMatchObject({ code: 2 });
 
   const table = await cli(['jobs', 'list', '--function', functionId, '--limit', '2']);

@@ -271,6 +271,9 @@ test('an unknown job says Not found with a way back to Tasks; the date filter is
   await expect(page.locator('main .alert.error').textContent()).resolves.toBe('Not found: job job_doesnotexist does not exist.');
   await screenshot(page, '22-12-unknown-job');
   await page.click('#back-to-list');
+  // The old heading stays until the router has drawn the next page: wait for it to go first.
+  await page.waitForURL(/#\/jobs$/);
+  await page.waitForFunction(() => !String((globalThis as any).document.querySelector('#main h1')?.textContent ?? '').includes('Not found'));
   await waitForPage(page, 'Tasks');
 
   expect(await page.textContent('label[for=filter-from]')).toContain('UTC');
@@ -304,6 +307,16 @@ test('charts drawn with uPlot from the real data: spend per day and per function
     return session.token as string;
   };
   const token = await reopen();
+  // Earlier tests' jobs may still be settling on the ledger: wait until every job that ran has its
+  // cost (the charts and the API are then read from the same settled state).
+  await eventually(
+    'every job of the developer to be settled',
+    async () => {
+      const jobs = (await dev.get('/jobs?limit=100')).body.items as { status: string; cost?: number }[];
+      return jobs.every((j) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.status) && (j.status !== 'SUCCEEDED' || j.cost !== undefined)) ? true : undefined;
+    },
+    40_000,
+  );
   const history = (await dev.get('/account/history?limit=200')).body.items as { kind: string; amount: number; timestamp: string }[];
   const spent = new Map<string, number>();
   const earned = new Map<string, number>();
@@ -347,7 +360,7 @@ test('charts drawn with uPlot from the real data: spend per day and per function
   const total = (await dev.get(`/providers/${providers[0]?.providerId}/earnings?by=day`)).body.total as number;
   expect(await data('chart-earnings-machine')).toEqual({ labels: providers.map((p) => p.name), values: [total] });
   await screenshot(page, '22-17-provider-charts');
-}, 60_000);
+}, 120_000);
 
 test('nothing secret reached the console, and no page threw', () => {
   expect(browser.console.filter((l) => l.startsWith('pageerror'))).toEqual([]);

@@ -122,8 +122,14 @@ test('#25 item 2: the served document requires the bodies the server requires, d
   );
   expect((await dev.api.call('PUT', `/providers/${provider.body.providerId}/heartbeat`)).status).toBe(200);
 
-  // Every request body refuses unknown members, in the document as on the server.
+  // Every request body refuses unknown members, in the document as on the server — but the
+  // payment provider's webhook, whose events are Stripe's to extend (the server reads the members
+  // it knows of a signed event and keeps the rest; the document says so with an open schema).
   for (const [path, ops] of Object.entries(doc.paths) as [string, Record<string, any>][]) {
+    if (path === '/payments/webhook') {
+      expect(schemaOf(ops.post.requestBody.content['application/json'].schema.$ref).additionalProperties).not.toBe(false);
+      continue;
+    }
     for (const [method, op] of Object.entries(ops)) {
       const ref = op.requestBody?.content['application/json'].schema.$ref;
       if (ref) expect({ path, method, additionalProperties: schemaOf(ref).additionalProperties }).toEqual({ path, method, additionalProperties: false });
