@@ -464,7 +464,7 @@ describe('peers (POST /peers on the embedded ledger)', () => {
     if (message) expect(res.body.error.message).toMatch(message);
   });
   test('refused enrolments wrote nothing', async () => {
-    expect((await peerOperator.get('/peers')).body).toEqual({ items: [] });
+    expect((await peerOperator.get('/peers')).body).toMatchObject({ items: [] });
   });
 });
 
