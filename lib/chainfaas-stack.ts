@@ -172,6 +172,7 @@ export class ChainFaasStack extends Stack {
       functions[name] = fn;
     }
     this.functions = functions;
+    functions.ledgerWriter.addEnvironment(ENV.ledgerWriterLanes, String(config.ledgerWriterLanes));
     // Reserved at deploy time only where the account can afford it (a new account's quota of 10 cannot).
     if (config.ledgerWriterConcurrency > 0)
       this.writerConcurrency = new ReservedConcurrency(this, 'LedgerWriterConcurrency', {

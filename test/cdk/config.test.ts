@@ -58,6 +58,8 @@ describe('configFromContext', () => {
     [{ lambdaRuntime: 'nodejs18.x' }, /lambdaRuntime/],
     [{ lambdaRuntime: 'nodejs20.x' }, /lambdaRuntime/],
     [{ schedulerPolicy: 'fastest' }, /schedulerPolicy/],
+    [{ ledgerWriterLanes: '0' }, /ledgerWriterLanes/],
+    [{ ledgerWriterLanes: '33' }, /ledgerWriterLanes/],
     [{ controllerPublicKey: 'not a pem' }, /controllerPublicKey/],
     [{ signingKeySecretArn: 'my-secret' }, /signingKeySecretArn/],
     [{ fabric: 'amb' }, /fabric/],

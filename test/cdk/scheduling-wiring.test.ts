@@ -83,3 +83,11 @@ test('operator ids and scheduling settings from context reach every Lambda; the 
     });
   }
 });
+
+test('#17: the ledger writer, and only it, gets its number of lanes (1 by default, ledgerWriterLanes from context)', () => {
+  expect(env('ledgerWriter')[ENV.ledgerWriterLanes]).toBe('1');
+  for (const name of HANDLER_NAMES.filter((n) => n !== 'ledgerWriter')) expect(env(name)[ENV.ledgerWriterLanes]).toBeUndefined();
+  const eight = synthControllerStack({ ledgerWriterLanes: 8 });
+  const writer = eight.stack.getLogicalId(eight.stack.functions.ledgerWriter.node.defaultChild as CfnResource);
+  expect(eight.template.toJSON().Resources[writer].Properties.Environment.Variables[ENV.ledgerWriterLanes]).toBe('8');
+});
