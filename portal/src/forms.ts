@@ -1,5 +1,7 @@
 import { ApiError, describeError } from './client';
 import { alertBox, announce } from './dom';
+import { parseCredits } from './format';
+import { newReference } from './payments-client';
 
 /**
  * Shows an error on a form: the sentence from describeError in an alert at the top of the form,
@@ -65,4 +67,40 @@ function findControl(form: HTMLFormElement, apiField: string): HTMLElement | und
     }
   }
   return best;
+}
+
+/**
+ * An amount form that moves money once (top-ups, card checkouts, withdrawals). On submit it
+ * parses the amount in credits (refusing anything under one micro-credit next to the field),
+ * and gives `send` the amount and an idempotency reference. The reference is made once per
+ * amount and kept until the API answers definitely: a double click is ignored while a request
+ * is out, a retry after a network error or a 5xx reuses it (the API moves money once per
+ * reference), a 4xx or a success drops it, and a different amount gets a reference of its own.
+ */
+export function onAmountSubmit(
+  form: HTMLFormElement,
+  amount: HTMLInputElement,
+  options: { referencePrefix: string; invalid: string; send: (micro: number, reference: string) => Promise<void> },
+): void {
+  let pending: { amount: number; reference: string } | undefined;
+  let running = false;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (running) return;
+    clearFormError(form);
+    const micro = parseCredits(amount.value);
+    if (micro === undefined || micro < 1) return showFieldError(form, amount, options.invalid);
+    if (!pending || pending.amount !== micro) pending = { amount: micro, reference: newReference(options.referencePrefix) };
+    const { reference } = pending;
+    running = true;
+    try {
+      await options.send(micro, reference);
+      pending = undefined;
+    } catch (err) {
+      if (err instanceof ApiError && err.status > 0 && err.status < 500) pending = undefined;
+      showFormError(form, err);
+    } finally {
+      running = false;
+    }
+  });
 }

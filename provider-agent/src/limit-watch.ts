@@ -30,7 +30,8 @@ export interface LimitSnapshot {
   scratchFullSamples: number;
 }
 
-const ZERO: LimitSnapshot = { processesRefused: 0, oomKills: 0, scratchFullSamples: 0 };
+/** No limit reached: the counts of a container nothing watched. */
+export const NO_LIMITS: LimitSnapshot = { processesRefused: 0, oomKills: 0, scratchFullSamples: 0 };
 
 /** Where one container's counters are read. Absent: that limit is not watched (see `unwatched`). */
 export interface LimitSources {
@@ -43,7 +44,7 @@ export interface LimitSources {
 }
 
 export class LimitWatch {
-  private counters: LimitSnapshot = { ...ZERO };
+  private counters: LimitSnapshot = { ...NO_LIMITS };
   private timer?: NodeJS.Timeout;
   private readonly watchers: FSWatcher[] = [];
   private sampling?: Promise<void>;

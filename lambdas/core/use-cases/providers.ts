@@ -161,13 +161,15 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     }
     throw conflict(`job ${job.jobId} is already ${job.status}`);
   }
-  checkRuntime(deps, job, report);
+  // One instant: the bound applied here and the one the ledger applies (reportAcceptedAt) agree.
+  const accepted = clock(deps);
+  checkRuntime(job, report, accepted);
   const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
   if (report.status === 'succeeded' && stored !== report.resultSize) {
     throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
-  const acceptedAt = clock(deps).toISOString();
+  const acceptedAt = accepted.toISOString();
   const pendingReport = { report: canonicalJson(report), signature: req.signature };
   const moved = await deps.jobs.transition(
     job.jobId,
@@ -218,14 +220,14 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
  * controller's clock, so a provider's own clock plays no part; an honest agent's run time is
  * shorter still by the queue's delivery and the report's own trip.
  */
-function checkRuntime(deps: Deps, job: JobRecord, report: RuntimeReport): void {
+function checkRuntime(job: JobRecord, report: RuntimeReport, now: Date): void {
   const timeoutMs = job.resources.timeoutS * 1000;
   if (report.runtimeMs > timeoutMs + RUNTIME_GRACE_MS) {
     throw invalid('report.runtimeMs', `report.runtimeMs: ${report.runtimeMs} exceeds the job's timeout of ${job.resources.timeoutS}s`);
   }
   const assignedMs = job.assignedAt === undefined ? NaN : Date.parse(job.assignedAt);
   if (Number.isNaN(assignedMs)) return; // every ASSIGNED attempt has one; an old record keeps the timeout bound
-  const observedMs = Math.max(0, clock(deps).getTime() - assignedMs);
+  const observedMs = Math.max(0, now.getTime() - assignedMs);
   if (report.runtimeMs > observedMs) {
     throw invalid(
       'report.runtimeMs',

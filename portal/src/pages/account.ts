@@ -1,7 +1,7 @@
-import { Account, AccountEntry, ApiError, Bill, Credential, describeError } from '../client';
+import { Account, AccountEntry, Bill, Credential, describeError } from '../client';
 import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
-import { clearFormError, showFieldError, showFormError } from '../forms';
-import { credits, duration, parseCredits, when } from '../format';
+import { clearFormError, onAmountSubmit, showFormError } from '../forms';
+import { credits, duration, when } from '../format';
 import { link, PageContext, pageTitle } from '../app';
 import { barChart } from '../charts';
 
@@ -119,13 +119,6 @@ function summaryFacts(ctx: PageContext, account: Account, bills: Bill[] | undefi
   ]);
 }
 
-/** A top-up reference: new for each top-up, kept for a retry of the same one (the API credits a reference once). */
-function newReference(): string {
-  const bytes = new Uint8Array(9);
-  crypto.getRandomValues(bytes);
-  return `portal-${Date.now().toString(36)}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
-}
-
 /**
  * Top up through the payment provider. The reference is made once per top-up and reused until
  * the API confirms it, so a double click, a retry after a network error or a resubmission charges
@@ -136,20 +129,11 @@ function topUpPanel(ctx: PageContext, refresh: () => Promise<void>): HTMLElement
   const submit = h('button', { type: 'submit' }, 'Top up');
   const form = h('form', { class: 'inline-form', id: 'top-up-form', novalidate: true }, field('Amount (credits)', amount, 'Up to 6 decimals.'), submit);
   const result = h('div', { id: 'top-up-result', 'aria-live': 'polite' });
-  let pending: { amount: number; reference: string } | undefined;
-  let running = false;
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (running) return;
-    clearFormError(form);
-    const micro = parseCredits(amount.value);
-    if (micro === undefined || micro < 1) return showFieldError(form, amount, 'Amount: write a number of credits such as 25 or 0.5 (at most 6 decimals).');
-    if (!pending || pending.amount !== micro) pending = { amount: micro, reference: newReference() };
-    const { reference } = pending;
-    running = true;
-    try {
+  onAmountSubmit(form, amount, {
+    referencePrefix: 'portal',
+    invalid: 'Amount: write a number of credits such as 25 or 0.5 (at most 6 decimals).',
+    send: async (micro, reference) => {
       const topUp = await busy(form, () => ctx.api.topUp(micro, reference));
-      pending = undefined;
       amount.value = '';
       clear(result, notice(`Top-up of ${credits(topUp.amount)} credits approved (reference ${topUp.reference}). Waiting for the ledger to credit it…`, 'info'));
       const credited = await waitForCredit(ctx, topUp.reference);
@@ -160,14 +144,7 @@ function topUpPanel(ctx: PageContext, refresh: () => Promise<void>): HTMLElement
         : `Top-up of ${credits(topUp.amount)} credits approved (reference ${topUp.reference}); the ledger has not credited it yet — reload in a moment.`;
       clear(result, notice(message, credited ? 'ok' : 'info'));
       announce(message);
-    } catch (err) {
-      // The reference stays: submitting again retries this same top-up, never a second one.
-      if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) pending = { amount: micro, reference };
-      else pending = undefined;
-      showFormError(form, err);
-    } finally {
-      running = false;
-    }
+    },
   });
   return h(
     'section',

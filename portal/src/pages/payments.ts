@@ -1,9 +1,9 @@
-import { AccountEntry, ApiError, describeError } from '../client';
+import { AccountEntry, describeError } from '../client';
 import { alertBox, busy, clear, field, h, notice, table } from '../dom';
-import { credits, parseCredits, when } from '../format';
-import { clearFormError, showFieldError, showFormError } from '../forms';
+import { credits, when } from '../format';
+import { onAmountSubmit } from '../forms';
 import { PageContext, pageTitle } from '../app';
-import { cardTopUp, listPayouts, newReference, Payout, payoutOnboarding, withdraw } from '../payments-client';
+import { cardTopUp, listPayouts, Payout, payoutOnboarding, withdraw } from '../payments-client';
 
 /**
  * Money in and out (issue #21), `#/payments`: top up by card (the payment provider's checkout page:
@@ -32,23 +32,15 @@ export async function paymentsPage(ctx: PageContext): Promise<Node> {
 function cardPanel(ctx: PageContext): HTMLElement {
   const amount = h('input', { id: 'card-amount', name: 'amount', 'data-field': 'amount', inputmode: 'decimal', autocomplete: 'off', placeholder: 'e.g. 25' });
   const form = h('form', { class: 'inline-form', id: 'card-form', novalidate: true }, field('Amount (credits)', amount, 'Whole cents: one credit is one cent by default.'), h('button', { type: 'submit' }, 'Pay by card'));
-  let pending: { amount: number; reference: string } | undefined;
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFormError(form);
-    const micro = parseCredits(amount.value);
-    if (micro === undefined || micro < 1) return showFieldError(form, amount, 'Amount: write a number of credits such as 25.');
-    if (!pending || pending.amount !== micro) pending = { amount: micro, reference: newReference('portal-card') };
-    const { reference } = pending;
-    try {
+  onAmountSubmit(form, amount, {
+    referencePrefix: 'portal-card',
+    invalid: 'Amount: write a number of credits such as 25.',
+    send: async (micro, reference) => {
       const back = `${location.origin}${location.pathname}#/payments`;
       const topUp = await busy(form, () => cardTopUp(ctx.api, micro, reference, back));
       if (topUp.checkoutUrl) location.assign(topUp.checkoutUrl);
       else form.append(notice(`Card top-up ${topUp.reference} is already ${topUp.status}.`, 'info'));
-    } catch (err) {
-      if (err instanceof ApiError && err.status > 0 && err.status < 500) pending = undefined;
-      showFormError(form, err);
-    }
+    },
   });
   return h(
     'section',
@@ -72,23 +64,14 @@ function payoutPanel(ctx: PageContext): HTMLElement {
   });
   const amount = h('input', { id: 'withdraw-amount', name: 'amount', 'data-field': 'amount', inputmode: 'decimal', autocomplete: 'off', placeholder: 'e.g. 25' });
   const form = h('form', { class: 'inline-form', id: 'withdraw-form', novalidate: true }, field('Amount (credits)', amount, 'Settled earnings only.'), h('button', { type: 'submit' }, 'Withdraw'));
-  let pending: { amount: number; reference: string } | undefined;
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFormError(form);
-    const micro = parseCredits(amount.value);
-    if (micro === undefined || micro < 1) return showFieldError(form, amount, 'Amount: write a number of credits such as 25.');
-    if (!pending || pending.amount !== micro) pending = { amount: micro, reference: newReference('portal-payout') };
-    const { reference } = pending;
-    try {
+  onAmountSubmit(form, amount, {
+    referencePrefix: 'portal-payout',
+    invalid: 'Amount: write a number of credits such as 25.',
+    send: async (micro, reference) => {
       const p = await busy(form, () => withdraw(ctx.api, micro, reference));
-      pending = undefined;
       amount.value = '';
       clear(result, notice(`Payout ${p.payoutId} of ${credits(p.amount)} credits requested (${credits(p.net)} sent after the fee). Reload to follow it.`, 'ok'));
-    } catch (err) {
-      if (err instanceof ApiError && err.status > 0 && err.status < 500) pending = undefined;
-      showFormError(form, err);
-    }
+    },
   });
   return h(
     'section',

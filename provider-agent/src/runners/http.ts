@@ -6,7 +6,7 @@ import { JobEnvelope } from '../../../contract/src';
 import { errorMessage, Logger } from '../log';
 import { ensureRelayImage } from '../relay-image';
 import { ContainerRuntime, ContainerSpec } from '../runtime';
-import { LimitWatch, since } from '../limit-watch';
+import { LimitWatch, NO_LIMITS, since } from '../limit-watch';
 import {
   CappedBuffer,
   ContainerLimits,
@@ -200,7 +200,7 @@ export class HttpRunner implements FunctionRunner {
     await warm.watch?.sample();
     idle?.();
     // With concurrency above 1 the container's counters are shared: a limit reached while requests overlap is told to each of them.
-    const counted = before && warm.watch ? since(before, warm.watch.snapshot()) : { processesRefused: 0, oomKills: 0, scratchFullSamples: 0 };
+    const counted = before && warm.watch ? since(before, warm.watch.snapshot()) : NO_LIMITS;
     let oomKilled = false;
 
     const notices: string[] = [];
