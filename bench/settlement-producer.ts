@@ -38,7 +38,9 @@ async function main() {
     if (inFlight.size > 256) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  process.stdout.write(JSON.stringify({ reportedAt, appendErrors, seconds: (Date.now() - input.startAt) / 1000 }) + '\n');
+  const line = JSON.stringify({ reportedAt, appendErrors, seconds: (Date.now() - input.startAt) / 1000 }) + '\n';
+  // A pipe takes a long line in several writes: exit only once it is all out.
+  await new Promise<void>((resolve) => process.stdout.write(line, () => resolve()));
 }
 
 main().then(
