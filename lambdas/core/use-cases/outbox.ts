@@ -81,7 +81,9 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
   /**
    * Entries marked (deleted or refused) in this drain, each with the number of reads issued when
    * its marking finished: a read issued before then may still return it, and it must not be taken
-   * as pending again. Kept until a read issued after its marking has returned.
+   * as pending again. Kept until a read issued after its marking has returned. (In AWS the pending
+   * index is eventually consistent and may still list a deleted entry a moment later; the chaincode
+   * then takes its events as duplicates.)
    */
   const settled = new Map<string, number>();
   let horizon: string | undefined;
