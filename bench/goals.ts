@@ -38,6 +38,13 @@ export const GOALS: Goal[] = [
     holds: (v) => v === 0,
   },
   {
+    figure: 'offered jobs/s, the producers in processes of their own (#17): the rate the other #17 rows were measured at',
+    unit: 'jobs/s',
+    goal: '>= 500',
+    read: (load) => load('ledger')?.settlement?.lanes?.offeredJobsPerSecond,
+    holds: (v) => v >= 500,
+  },
+  {
     figure: 'report → paid on the ledger, p95, lanes writer (#17)',
     unit: 'ms',
     goal: '<= 3000 at 500 jobs/s',

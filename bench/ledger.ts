@@ -42,6 +42,8 @@ interface Args {
   laneEvents: number;
   laneBatchTimeout: string;
   ceilingSeconds: number;
+  /** Processes appending to the outbox (bench/settlement-producer.ts), apart from the writer's. */
+  producers: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -59,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     laneEvents: 150,
     laneBatchTimeout: '50ms',
     ceilingSeconds: 5,
+    producers: 2,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
@@ -107,6 +110,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--ceiling-seconds':
         args.ceilingSeconds = int();
+        break;
+      case '--producers':
+        args.producers = Math.max(1, int());
         break;
       default:
         throw new Error(`unknown flag ${flag}`);
@@ -345,14 +351,31 @@ async function runSettlement(args: Args) {
   const { drainOutbox } = await import('../lambdas/core/use-cases/outbox');
   const outbox = new DynamoOutbox(names.outbox);
   const net = await startLocalFabric({ batchTimeout: args.laneBatchTimeout, maxMessageCount: args.lanes, logSpec: 'warning' });
-  const ledger = net.ledger('controller');
+  // Each transaction's endorsement and commit waits, for where the time goes.
+  const waits = { endorseMs: [] as number[], commitMs: [] as number[] };
+  const ledger = new FabricLedger({
+    ...net.options('controller'),
+    onSubmitTiming: (t) => {
+      waits.endorseMs.push(t.endorseMs);
+      waits.commitMs.push(t.commitMs);
+    },
+  });
+  const summary = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
+    return { p50: at(0.5), p95: at(0.95), mean: round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)) };
+  };
   try {
     const keys = Array.from({ length: 4 }, generateKeyPair);
     await setUp(ledger, 'sw-', args.developers, keys);
     const warm = workload('sw-', 200, args.developers, keys);
     await run(ledger, 'warm-up', warm, 150, 1);
+    waits.endorseMs.length = 0;
+    waits.commitMs.length = 0;
+    const empty = await ceiling(ledger, args.lanes, args.ceilingSeconds, () => []);
+    const emptyWaits = { endorseMs: summary(waits.endorseMs), commitMs: summary(waits.commitMs) };
     const networkCeiling = {
-      emptySubmitBatch: await ceiling(ledger, args.lanes, args.ceilingSeconds, () => []),
+      emptySubmitBatch: { ...empty, ...emptyWaits },
       oneKey: await ceiling(ledger, args.lanes, args.ceilingSeconds, (i) => [{ type: 'OpenAccount', accountId: `ceil-${i}`, owner: 'x' }]),
     };
     console.error(`ledger bench: network ceiling ${JSON.stringify(networkCeiling)}`);
@@ -360,7 +383,10 @@ async function runSettlement(args: Args) {
       await setUp(ledger, prefix, args.developers, keys);
       const w = workload(prefix, count, args.developers, keys);
       const jobs = w.jobs.map((job, n) => ({ ...job, developerId: `${prefix}dev${n % args.developers}`, payee: `${prefix}prov${n % keys.length}-acct` }));
-      const result = await sustained(ledger, outbox, drainOutbox, jobs, { rate: args.rate, lanes, maxEvents: args.laneEvents });
+      waits.endorseMs.length = 0;
+      waits.commitMs.length = 0;
+      const run = await sustained(ledger, outbox, drainOutbox, jobs, { rate: args.rate, lanes, maxEvents: args.laneEvents, producers: args.producers, outboxTable: names.outbox });
+      const result = { ...run, endorseMs: summary(waits.endorseMs), commitMs: summary(waits.commitMs) };
       const total = w.jobs.reduce((sum, job) => sum + job.cost, 0);
       const balances = await Promise.all(w.providers.map((id) => ledger.getBalance(`${id}-acct`)));
       const reconciled = balances.reduce((a, b) => a + b, 0) === total && result.settled === count && result.settledTwice === 0 && result.unpaid === 0;

@@ -73,11 +73,17 @@ function rows(): { main: string[]; where: string[] } {
   const st = ledger?.settlement;
   if (st) {
     const step = summary?.steps?.find((s: any) => s.name === 'ledger');
-    const command = step?.status === 'ok' ? (step.command ?? commandFor(summary.profile)) : 'npm run bench:ledger';
+    // A settlement run of its own (bench/ledger.ts with the batched runs off) names its command and date.
+    const command = st.command ?? (step?.status === 'ok' ? (step.command ?? commandFor(summary.profile)) : 'npm run bench:ledger');
+    const when = st.date ?? day(step?.finishedAt ?? summary?.date);
     const c = st.networkCeiling;
+    // Each transaction's endorse / commit waits, p50 ms (recorded since the producers left the writer's process).
+    const waits = (r: any) => (r?.endorseMs ? `${ms(r.endorseMs.p50)} / ${ms(r.commitMs.p50)}` : undefined);
     for (const r of [st.lanes, st.oneLane]) {
+      const own = waits(r);
+      const empty = waits(c.emptySubmitBatch);
       main.push(
-        `| Settlement through the outbox, ${r.lanes} lane(s), offered ${num(r.offeredJobsPerSecond)} jobs/s: settled jobs/s; report→paid p50 / p95 ms; failed tx | ${num(r.settledJobsPerSecond)}; ${ms(r.reportToPaidMs.p50)} / ${ms(r.reportToPaidMs.p95)}; ${r.failedTransactions} | network ceiling, ${st.orderer.maxMessageCount} in flight: empty SubmitBatch ${num(c.emptySubmitBatch.transactionsPerSecond)} tx/s, one-key ${num(c.oneKey.transactionsPerSecond)} tx/s | ${(r.transactions / r.seconds / c.emptySubmitBatch.transactionsPerSecond).toFixed(2)} of the empty-tx rate (${r.eventsPerTransaction} events/tx) | ${r.jobs} jobs, reconciled ${r.reconciled} | ${code(command)} | ${day(step?.finishedAt ?? summary?.date)} |`,
+        `| Settlement through the outbox, ${r.lanes} lane(s), offered ${num(r.offeredJobsPerSecond)} jobs/s: settled jobs/s; report→paid p50 / p95 ms; failed tx${own ? '; endorse / commit p50 ms' : ''} | ${num(r.settledJobsPerSecond)}; ${ms(r.reportToPaidMs.p50)} / ${ms(r.reportToPaidMs.p95)}; ${r.failedTransactions}${own ? `; ${own}` : ''} | network ceiling, ${st.orderer.maxMessageCount} in flight: empty SubmitBatch ${num(c.emptySubmitBatch.transactionsPerSecond)} tx/s${empty ? ` (endorse / commit p50 ${empty} ms)` : ''}, one-key ${num(c.oneKey.transactionsPerSecond)} tx/s | ${(r.transactions / r.seconds / c.emptySubmitBatch.transactionsPerSecond).toFixed(2)} of the empty-tx rate (${r.eventsPerTransaction} events/tx) | ${r.jobs} jobs, reconciled ${r.reconciled} | ${code(command)} | ${when} |`,
       );
     }
   }

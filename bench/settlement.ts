@@ -1,7 +1,12 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
 import type { LedgerEvent } from '../lambdas/core/ledger';
-import type { Outbox } from '../lambdas/core/ports';
+import type { Outbox, OutboxEntry } from '../lambdas/core/ports';
 import type { drainOutbox as Drain } from '../lambdas/core/use-cases/outbox';
+import type { ProducerInput } from './settlement-producer';
 
 /**
  * Issue #17: settlement at platform scale, through the real outbox (DynamoDB Local) and the lanes
@@ -61,7 +66,7 @@ export async function sustained(
   outbox: Outbox,
   drainOutbox: typeof Drain,
   jobs: Job[],
-  args: { rate: number; lanes: number; maxEvents: number },
+  args: { rate: number; lanes: number; maxEvents: number; producers: number; outboxTable: string },
 ) {
   const reportedAt = new Map<string, number>();
   const paidAt = new Map<string, number>();
@@ -78,10 +83,28 @@ export async function sustained(
   await new Promise((resolve) => setTimeout(resolve, 500)); // the event stream is open before the first commit
   const tx = { count: 0, failed: 0, ms: [] as number[], events: [] as number[], errors: [] as string[] };
   let producing = true;
+  // The writer's outbox bookkeeping, timed: its reads of the pending index and its deletions.
+  const book = { reads: 0, readMs: 0, readItems: 0, deletions: 0, deletionMs: 0 };
+  const timed = Object.assign(Object.create(outbox) as Outbox, {
+    pendingSince: async (...a: Parameters<Outbox['pendingSince']>) => {
+      const t0 = Date.now();
+      const page = await outbox.pendingSince(...a);
+      book.reads++;
+      book.readMs += Date.now() - t0;
+      book.readItems += page.entries.length;
+      return page;
+    },
+    markDone: async (entries: OutboxEntry[]) => {
+      const t0 = Date.now();
+      await outbox.markDone(entries);
+      book.deletions++;
+      book.deletionMs += Date.now() - t0;
+    },
+  });
   const writer = (async () => {
     for (;;) {
       try {
-        await drainOutbox(outbox, ledger, {
+        await drainOutbox(timed, ledger, {
           lanes: args.lanes,
           maxEvents: args.maxEvents,
           onTransaction: (r) => {
@@ -103,27 +126,32 @@ export async function sustained(
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   })();
-  const started = Date.now();
-  const appendErrors: unknown[] = [];
-  // The producer: job n is due at n / rate seconds; appends run concurrently (as Lambdas would).
-  const pendingAppends = new Set<Promise<void>>();
-  for (let n = 0; n < jobs.length; n++) {
-    const due = started + (n * 1000) / args.rate;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const job = jobs[n] as Job;
-    const p = (async () => {
-      const [create, ...report] = job.events;
-      await outbox.append(job.events[0]!.type === 'CreateJob' ? (create as { jobId: string }).jobId : 'x', [create as LedgerEvent], { lane: job.developerId });
-      reportedAt.set((create as { jobId: string }).jobId, Date.now());
-      await outbox.append((create as { jobId: string }).jobId, report, { lane: job.developerId, payee: job.payee });
-    })().catch((err: unknown) => void appendErrors.push(err));
-    pendingAppends.add(p);
-    void p.finally(() => pendingAppends.delete(p));
-    if (pendingAppends.size > 256) await Promise.race(pendingAppends);
+  // The producers: processes of their own (the controller's Lambdas are not the writer's process),
+  // `producers` of them, each appending every `producers`-th job at its share of the rate.
+  const started = Date.now() + 1500; // each producer has loaded before the first job is due
+  const work = mkdtempSync(join(tmpdir(), 'chainfaas-producer-'));
+  const outputs = await Promise.all(
+    Array.from({ length: args.producers }, (_, k) => {
+      const input: ProducerInput = {
+        table: args.outboxTable,
+        rate: args.rate / args.producers,
+        startAt: started + (k * 1000) / args.rate,
+        jobs: jobs
+          .filter((_, n) => n % args.producers === k)
+          .map((job) => ({ jobId: (job.events[0] as { jobId: string }).jobId, events: job.events, developerId: job.developerId, payee: job.payee })),
+      };
+      const file = join(work, `producer-${k}.json`);
+      writeFileSync(file, JSON.stringify(input));
+      return runProducer(file);
+    }),
+  );
+  rmSync(work, { recursive: true, force: true });
+  let appendErrors = 0;
+  for (const out of outputs) {
+    for (const [jobId, at] of out.reportedAt) reportedAt.set(jobId, at);
+    appendErrors += out.appendErrors;
   }
-  await Promise.all(pendingAppends);
-  const producedSeconds = (Date.now() - started) / 1000;
+  const producedSeconds = Math.max(...outputs.map((o) => o.seconds));
   producing = false;
   const deadline = Date.now() + 120_000;
   while (paidAt.size < jobs.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -139,7 +167,8 @@ export async function sustained(
     settled: paidAt.size,
     settledTwice,
     unpaid,
-    appendErrors: appendErrors.length,
+    producers: args.producers,
+    appendErrors,
     seconds: round(seconds),
     settledJobsPerSecond: round(paidAt.size / seconds),
     transactions: tx.count,
@@ -147,6 +176,26 @@ export async function sustained(
     failures: tx.errors,
     eventsPerTransaction: round(tx.events.reduce((a, b) => a + b, 0) / Math.max(1, tx.events.length)),
     transactionMs: { p50: pct(tx.ms, 0.5), p95: pct(tx.ms, 0.95) },
+    outboxReads: { count: book.reads, meanMs: round(book.readMs / Math.max(1, book.reads)), meanEntries: round(book.readItems / Math.max(1, book.reads)) },
+    outboxDeletions: { count: book.deletions, meanMs: round(book.deletionMs / Math.max(1, book.deletions)) },
     reportToPaidMs: { p50: pct(lags, 0.5), p95: pct(lags, 0.95), max: lags.length ? Math.max(...lags) : NaN },
   };
+}
+
+/** Runs bench/settlement-producer.ts (compiled beside this file) on `file`; resolves with its line. */
+function runProducer(file: string): Promise<{ reportedAt: Array<[string, number]>; appendErrors: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, 'settlement-producer.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`the producer exited with ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').at(-1) as string));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  });
 }

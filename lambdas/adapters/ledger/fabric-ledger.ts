@@ -31,6 +31,12 @@ export interface FabricLedgerOptions {
   requestTimeoutS?: number;
   /** Deadline for ordering and commit, seconds. @default 60 */
   commitTimeoutS?: number;
+  /**
+   * Told each submitted transaction's two waits: endorsement (the peer runs the chaincode and
+   * signs; the gateway then hands the transaction to the orderer) and commit (ordered into a
+   * block, validated, committed). For the benchmark's account of where the time goes.
+   */
+  onSubmitTiming?: (timing: { endorseMs: number; commitMs: number }) => void;
 }
 
 /** The names of the `FABRIC_*` variables: the manifest's list, which the CDK binders set too. */
@@ -112,9 +118,11 @@ export class FabricLedger extends ContractLedger implements LedgerEventSource {
   private readonly chaincode: string;
   private readonly contracts: Record<ContractName, Contract>;
   private readonly feeds = new Set<{ stop: () => void }>();
+  private readonly onSubmitTiming: FabricLedgerOptions['onSubmitTiming'];
 
   constructor(options: FabricLedgerOptions) {
     super();
+    this.onSubmitTiming = options.onSubmitTiming;
     const requestTimeoutMs = (options.requestTimeoutS ?? 30) * 1000;
     const commitTimeoutMs = (options.commitTimeoutS ?? 60) * 1000;
     const deadline = (ms: number) => () => ({ deadline: Date.now() + ms });
@@ -204,8 +212,11 @@ export class FabricLedger extends ContractLedger implements LedgerEventSource {
 
   protected async submitTx(contract: ContractName, transaction: string, args: string[]): Promise<{ txId: string; result: string }> {
     try {
+      const started = Date.now();
       const submitted = await this.contracts[contract].submitAsync(transaction, { arguments: args });
+      const endorsed = Date.now();
       const status = await submitted.getStatus();
+      this.onSubmitTiming?.({ endorseMs: endorsed - started, commitMs: Date.now() - endorsed });
       if (!status.successful) {
         throw new ChaincodeError(transaction, `transaction ${status.transactionId} was not committed: ${validationCodeName(status.code)}`);
       }
