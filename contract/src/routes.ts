@@ -156,6 +156,13 @@ export const OPERATIONS = {
     errors: [401, 403, 404],
   },
   'GET /operator/dlq': { summary: "The provider queues' dead letters (operator)", params: queryOf(R.DeadLetterQuery), ok: { 200: A.DeadLetters }, errors: [400, 401, 403] },
+  'POST /operator/claim': {
+    summary: 'Claim the operator right with the one-time token the deploy generated (once per platform)',
+    description: '403 when the token is not the platform’s; 409 once any account has claimed (the token is useless after) or when no claim token is configured.',
+    body: R.OperatorClaimBody,
+    ok: { 200: A.OperatorClaim },
+    errors: [400, 401, 403, 409],
+  },
   'POST /operator/dlq/redrive': { summary: 'Redrive dead letters as fresh attempts (operator)', body: R.RedriveBody, ok: { 200: A.Redrive }, errors: [400, 401, 403] },
   'GET /account': { summary: 'Balance (read model) and the ledger’s', ok: { 200: A.Account }, errors: [401, 403] },
   'GET /account/history': {

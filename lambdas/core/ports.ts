@@ -25,6 +25,11 @@ export interface AccountStore {
   listCredentials(userId: string): Promise<CredentialEntry[]>;
   /** Deletes the credential `tokenId` of `userId` (lookup item and directory entry); false if there was none. */
   revokeCredential(userId: string, entry: CredentialEntry): Promise<boolean>;
+  /**
+   * Grants `userId` the operator right by the platform's one-time claim: the claim's record and the
+   * user's flag in one transaction, conditioned on no claim yet. False when a claim exists already.
+   */
+  claimOperator(userId: string, claimedAt: string): Promise<boolean>;
 }
 
 export interface FunctionStore {
