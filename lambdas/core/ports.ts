@@ -128,6 +128,11 @@ export interface ProviderStore extends ProviderSampler {
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
   reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
   release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;
+  /**
+   * Deletes the provider's record, only if `ownerId` owns it and it holds no reserved capacity
+   * (no job is placed on it): `busy` otherwise, `missing` when there is no such record.
+   */
+  deleteProvider(providerId: string, ownerId: string): Promise<'deleted' | 'busy' | 'missing'>;
 }
 
 export interface Outbox {
@@ -176,6 +181,8 @@ export interface OutboxEntry {
 export interface ProviderQueues {
   /** Creates (idempotently) the provider's own queue and returns its URL. */
   createQueue(providerId: string): Promise<string>;
+  /** Deletes the provider's queue and its alarm (idempotently: nothing to do for what is gone). */
+  deleteQueue(providerId: string): Promise<void>;
   send(queueUrl: string, body: string): Promise<void>;
   /** The ARN of a provider's queue (what its credentials' session policy names). */
   queueArn(queueUrl: string): Promise<string>;

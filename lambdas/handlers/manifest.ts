@@ -70,6 +70,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'PUT', path: '/operator/accounts/{accountId}/terms', handler: 'billing', auth: true },
   { method: 'GET', path: '/providers', handler: 'providers', auth: true },
   { method: 'GET', path: '/providers/{providerId}', handler: 'providers', auth: true },
+  // Removes a provider with its queue and alarm (issue #20); refused while it runs jobs.
+  { method: 'DELETE', path: '/providers/{providerId}', handler: 'providers', auth: true },
   // Peer operators' peers in the Fabric network (issue #6): enrolment (CSRs in, certificates out), status, revocation.
   { method: 'POST', path: '/peers', handler: 'peers', auth: true },
   { method: 'GET', path: '/peers', handler: 'peers', auth: true },
