@@ -168,6 +168,7 @@ export class ChainFaasStack extends Stack {
       if (spec.signingKey) this.signingKey.bindPrivateKey(fn);
       else this.signingKey.bindPublicKey(fn);
       if (spec.ledger) this.fabric?.bindClient(fn);
+      if (spec.peerEnrolment) this.fabric?.bindEnrolment?.(fn);
       if (spec.operatorClaim) this.operatorClaim.bind(fn);
       if (spec.payments && stripeSecret) {
         stripeSecret.grantRead(fn);
@@ -248,6 +249,7 @@ export class ChainFaasStack extends Stack {
     if (this.fabric instanceof FabricNetwork) {
       new CfnOutput(this, 'FabricNodeInstanceId', { value: this.fabric.instance.instanceId, description: 'aws ssm start-session --target <this>' });
       new CfnOutput(this, 'FabricIdentitySecretArn', { value: this.fabric.identity.secretArn });
+      new CfnOutput(this, 'FabricCaSecretArn', { value: this.fabric.caSecret.secretArn, description: "The organisation's CAs (peer enrolment), written by the node" });
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe on-call here (or deploy with -c alarmEmail=...)' });
   }
