@@ -16,6 +16,7 @@ import { grantDeveloperBucketRoles } from './constructs/developer-bucket-roles';
 import { HandlerSchedule } from './constructs/handler-schedule';
 import { ExternalFabricNetwork, FabricNetwork, pinnedImage, type IFabricNetwork } from './constructs/fabric-network';
 import { OperationalAlarms } from './constructs/operational-alarms';
+import { OperatorClaim } from './constructs/operator-claim';
 import { OutboxConsumer } from './constructs/outbox-consumer';
 import { PortalSite } from './constructs/portal-site';
 import { PlatformFunction } from './constructs/platform-function';
@@ -96,6 +97,8 @@ export class ChainFaasStack extends Stack {
   readonly results: ResultBucket;
   readonly providerQueues: ProviderQueues;
   readonly signingKey: SigningKey;
+  /** The one-time operator claim token (POST /operator/claim). */
+  readonly operatorClaim: OperatorClaim;
   readonly functions: Readonly<Record<HandlerName, PlatformFunction>>;
   readonly api: ControllerApi;
   readonly outbox: OutboxConsumer;
@@ -132,6 +135,8 @@ export class ChainFaasStack extends Stack {
       logRetention,
     });
 
+    this.operatorClaim = new OperatorClaim(this, 'OperatorClaim');
+
     this.fabric = this.createFabric(config, dataRemoval === RemovalPolicy.RETAIN);
 
     // Issue #21: the Stripe keys, read only by the Lambdas the manifest marks `payments`.
@@ -163,6 +168,8 @@ export class ChainFaasStack extends Stack {
       if (spec.signingKey) this.signingKey.bindPrivateKey(fn);
       else this.signingKey.bindPublicKey(fn);
       if (spec.ledger) this.fabric?.bindClient(fn);
+      if (spec.peerEnrolment) this.fabric?.bindEnrolment?.(fn);
+      if (spec.operatorClaim) this.operatorClaim.bind(fn);
       if (spec.payments && stripeSecret) {
         stripeSecret.grantRead(fn);
         fn.addEnvironment(ENV.paymentProvider, 'stripe');
@@ -233,11 +240,16 @@ export class ChainFaasStack extends Stack {
       new CfnOutput(this, 'ApiDomainTarget', { value: this.api.domainTarget, description: `DNS: ${config.apiDomainName} CNAME to this` });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName });
     new CfnOutput(this, 'SigningKeySecretArn', { value: this.signingKey.secret.secretArn, description: "The controller's Ed25519 signing key (generated there on the first deploy)" });
+    new CfnOutput(this, 'OperatorClaimSecretArn', {
+      value: this.operatorClaim.secret.secretArn,
+      description: 'The one-time operator claim token: get-secret-value, then POST /operator/claim {"claimToken": ...} signed in',
+    });
     new CfnOutput(this, 'ProviderQueuePrefix', { value: this.providerQueues.prefix });
     new CfnOutput(this, 'ProviderDeadLetterQueueUrl', { value: this.providerQueues.deadLetterQueue.queueUrl });
     if (this.fabric instanceof FabricNetwork) {
       new CfnOutput(this, 'FabricNodeInstanceId', { value: this.fabric.instance.instanceId, description: 'aws ssm start-session --target <this>' });
       new CfnOutput(this, 'FabricIdentitySecretArn', { value: this.fabric.identity.secretArn });
+      new CfnOutput(this, 'FabricCaSecretArn', { value: this.fabric.caSecret.secretArn, description: "The organisation's CAs (peer enrolment), written by the node" });
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe on-call here (or deploy with -c alarmEmail=...)' });
   }

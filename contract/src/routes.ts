@@ -156,6 +156,13 @@ export const OPERATIONS = {
     errors: [401, 403, 404],
   },
   'GET /operator/dlq': { summary: "The provider queues' dead letters (operator)", params: queryOf(R.DeadLetterQuery), ok: { 200: A.DeadLetters }, errors: [400, 401, 403] },
+  'POST /operator/claim': {
+    summary: 'Claim the operator right with the one-time token the deploy generated (once per platform)',
+    description: '403 when the token is not the platform’s; 409 once any account has claimed (the token is useless after) or when no claim token is configured.',
+    body: R.OperatorClaimBody,
+    ok: { 200: A.OperatorClaim },
+    errors: [400, 401, 403, 409],
+  },
   'POST /operator/dlq/redrive': { summary: 'Redrive dead letters as fresh attempts (operator)', body: R.RedriveBody, ok: { 200: A.Redrive }, errors: [400, 401, 403] },
   'GET /account': { summary: 'Balance (read model) and the ledger’s', ok: { 200: A.Account }, errors: [401, 403] },
   'GET /account/history': {
@@ -238,6 +245,13 @@ export const OPERATIONS = {
     errors: [400, 401, 403, 404],
   },
   'GET /providers': { summary: "The caller's own providers: capacity, free capacity, online state, running jobs", ok: { 200: A.ProviderList }, errors: [401] },
+  'DELETE /providers/{providerId}': {
+    summary: "Remove one of the caller's providers, with its queue and the queue's alarm",
+    description: '409 while it runs jobs (its reserved capacity is not zero): drain it first (`chainfaas-provider stop`), then remove it.',
+    params: [path('providerId')],
+    ok: { 204: null },
+    errors: [401, 403, 404, 409],
+  },
   'GET /providers/{providerId}': { summary: "One of the caller's providers (another user's is 404)", params: [path('providerId')], ok: { 200: A.ProviderView }, errors: [401, 404] },
   'POST /peers': {
     summary: "Enrol a peer (peer operators): the organisation's CAs sign the peer's CSRs; the answer is the join bundle and command",

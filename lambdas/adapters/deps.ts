@@ -160,6 +160,7 @@ export function depsFromEnv(): Deps {
     telemetry,
     credentials: process.env[ENV.providerRoleArn] ? new StsProviderCredentials(process.env[ENV.providerRoleArn] as string, config.scheduling.providerCredentialsTtlS) : undefined,
     developerBuckets: new S3DeveloperBuckets(),
+    operatorClaimToken: operatorClaimTokenFromEnv(),
     // JOB_WAKE=off: the sync wait reads the job alone, as a waiting Lambda in AWS does (bench/cost.ts measures that).
     waiter: process.env[ENV.jobWake] === 'off' ? undefined : new InProcessJobWaiter(),
   };
@@ -178,6 +179,19 @@ export function ledgerFromEnv(): Promise<Ledger & LedgerEventSource> {
 }
 
 const P = ENV.payments;
+
+/**
+ * The one-time operator claim token's reader: the OPERATOR_CLAIM_SECRET_ARN secret (AWS), else the
+ * OPERATOR_CLAIM_FILE file (local mode); neither: undefined (no claim possible). Read on each
+ * claim, never logged.
+ */
+function operatorClaimTokenFromEnv(): (() => Promise<string>) | undefined {
+  const arn = process.env[ENV.operatorClaim.secretArn];
+  const file = process.env[ENV.operatorClaim.file];
+  if (arn) return () => readSecret(arn, 'the operator claim secret');
+  if (file) return () => readFile(file, 'utf8');
+  return undefined;
+}
 
 /**
  * The payment provider named by PAYMENT_PROVIDER: `test` (no money moves; local mode), `stripe`

@@ -21,6 +21,22 @@ interface CaMaterial {
   tlsCaCertificate: string;
   tlsCaKey: string;
   ordererTlsCaCertificate: string;
+  /** In the CA secret the Fabric node writes (AWS), what only the node knows; elsewhere from FABRIC_* variables. */
+  mspId?: string;
+  packageId?: string;
+  ccaasAddress?: string;
+}
+
+/** The CA secret's JSON, checked (every PEM present; the node's extras optional strings). */
+export function parseCaSecret(json: string, secretArn: string): CaMaterial {
+  const parsed = JSON.parse(json) as Partial<Record<keyof CaMaterial, unknown>>;
+  for (const field of ['caCertificate', 'caKey', 'tlsCaCertificate', 'tlsCaKey', 'ordererTlsCaCertificate'] as const) {
+    if (typeof parsed[field] !== 'string') throw new Error(`the CA secret ${secretArn} has no ${field}`);
+  }
+  for (const field of ['mspId', 'packageId', 'ccaasAddress'] as const) {
+    if (parsed[field] !== undefined && typeof parsed[field] !== 'string') throw new Error(`the CA secret ${secretArn}: ${field} is not a string`);
+  }
+  return parsed as CaMaterial;
 }
 
 export class FabricPeerEnrolment implements PeerEnrolment {
@@ -44,21 +60,23 @@ export class FabricPeerEnrolment implements PeerEnrolment {
 
   async info(): Promise<FabricJoinInfo> {
     const m = await this.ca();
-    const required = (name: string): string => {
-      const value = this.env[name];
+    // The environment first; in AWS the node's CA secret supplies what only the node knows.
+    const required = (name: string, fromSecret?: string): string => {
+      const value = this.env[name] || fromSecret;
       if (!value) throw new Error(`peer enrolment needs ${name}`);
       return value;
     };
     const F = ENV.fabric;
     const P = ENV.peerEnrolment;
-    const label = required(P.packageId).split(':')[0] as string;
+    const packageId = required(P.packageId, m.packageId);
+    const label = packageId.split(':')[0] as string;
     return {
-      mspId: required(F.mspId),
+      mspId: required(F.mspId, m.mspId),
       domain: organisationOf(m.caCertificate),
       channel: this.env[F.channel] || 'chainfaas',
       orderer: { endpoint: required(P.ordererEndpoint), hostAlias: this.env[P.ordererHostAlias] || undefined, tlsCaCertificate: m.ordererTlsCaCertificate },
       gossipBootstrap: { endpoint: required(F.peerEndpoint), hostAlias: this.env[F.peerHostAlias] || undefined },
-      chaincode: { name: this.env[F.chaincode] || 'chainfaas', label, packageId: required(P.packageId), address: required(P.ccaasAddress) },
+      chaincode: { name: this.env[F.chaincode] || 'chainfaas', label, packageId, address: required(P.ccaasAddress, m.ccaasAddress) },
     };
   }
 
@@ -111,13 +129,7 @@ export function peerEnrolmentFromEnv(env: NodeJS.ProcessEnv = process.env): { en
     };
   }
   const loadMaterial = secretArn
-    ? async (): Promise<CaMaterial> => {
-        const parsed = JSON.parse(await readSecret(secretArn, 'the CA secret')) as Partial<CaMaterial>;
-        for (const field of ['caCertificate', 'caKey', 'tlsCaCertificate', 'tlsCaKey', 'ordererTlsCaCertificate'] as const) {
-          if (typeof parsed[field] !== 'string') throw new Error(`the CA secret ${secretArn} has no ${field}`);
-        }
-        return parsed as CaMaterial;
-      }
+    ? async (): Promise<CaMaterial> => parseCaSecret(await readSecret(secretArn, 'the CA secret'), secretArn)
     : async (): Promise<CaMaterial> => {
         const file = (name: string) => {
           const path = env[name];

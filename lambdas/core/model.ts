@@ -10,6 +10,8 @@ export interface User {
   /** `scrypt$N$r$p$salt$hash`, see passwords.ts */
   passwordHash: string;
   createdAt: string;
+  /** The platform operator by the one-time claim (use-cases/operator-claim.ts); OPERATOR_USER_IDS is the other way. */
+  operator?: true;
 }
 
 export interface TokenRecord {

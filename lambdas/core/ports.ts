@@ -25,6 +25,11 @@ export interface AccountStore {
   listCredentials(userId: string): Promise<CredentialEntry[]>;
   /** Deletes the credential `tokenId` of `userId` (lookup item and directory entry); false if there was none. */
   revokeCredential(userId: string, entry: CredentialEntry): Promise<boolean>;
+  /**
+   * Grants `userId` the operator right by the platform's one-time claim: the claim's record and the
+   * user's flag in one transaction, conditioned on no claim yet. False when a claim exists already.
+   */
+  claimOperator(userId: string, claimedAt: string): Promise<boolean>;
 }
 
 export interface FunctionStore {
@@ -123,6 +128,11 @@ export interface ProviderStore extends ProviderSampler {
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
   reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
   release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;
+  /**
+   * Deletes the provider's record, only if `ownerId` owns it and it holds no reserved capacity
+   * (no job is placed on it): `busy` otherwise, `missing` when there is no such record.
+   */
+  deleteProvider(providerId: string, ownerId: string): Promise<'deleted' | 'busy' | 'missing'>;
 }
 
 export interface Outbox {
@@ -171,6 +181,8 @@ export interface OutboxEntry {
 export interface ProviderQueues {
   /** Creates (idempotently) the provider's own queue and returns its URL. */
   createQueue(providerId: string): Promise<string>;
+  /** Deletes the provider's queue and its alarm (idempotently: nothing to do for what is gone). */
+  deleteQueue(providerId: string): Promise<void>;
   send(queueUrl: string, body: string): Promise<void>;
   /** The ARN of a provider's queue (what its credentials' session policy names). */
   queueArn(queueUrl: string): Promise<string>;

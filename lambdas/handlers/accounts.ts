@@ -1,11 +1,12 @@
 import { authenticate, createApiToken, listApiTokens, login, publicUser, registerUser, revokeApiToken } from '../core/use-cases/accounts';
+import { claimOperator } from '../core/use-cases/operator-claim';
 import { depsFromEnv } from '../adapters/deps';
 import { openApiDocument } from '../../contract/src/openapi';
 import { httpApi, json } from './http';
 
 const deps = depsFromEnv();
 
-/** Accounts: register, log in, who am I, API tokens, the controller's public key, and the API's OpenAPI document. */
+/** Accounts: register, log in, who am I, API tokens, the one-time operator claim, the controller's public key, and the API's OpenAPI document. */
 export const handler = httpApi({
   'POST /users': async (req) => json(201, await registerUser(deps, req.body)),
   'POST /sessions': async (req) => json(201, await login(deps, req.body)),
@@ -24,6 +25,7 @@ export const handler = httpApi({
     await revokeApiToken(deps, user, req.params.tokenId ?? '');
     return json(204, undefined);
   },
+  'POST /operator/claim': async (req) => json(200, await claimOperator(deps, await authenticate(deps, req.header('authorization')), req.body)),
   'GET /controller/public-key': async () => {
     const key = await deps.signer.publicKey();
     return json(200, { publicKey: key.pem, keyId: key.keyId, algorithm: 'Ed25519' });

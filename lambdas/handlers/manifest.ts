@@ -46,6 +46,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'PUT', path: '/providers/{providerId}/heartbeat', handler: 'providers', auth: true },
   { method: 'POST', path: '/providers/{providerId}/reports', handler: 'providers', auth: true },
   { method: 'POST', path: '/providers/{providerId}/credentials', handler: 'providers', auth: true },
+  // The first operator, without a redeploy (issue #20): the accounts Lambda, which alone reads the claim token.
+  { method: 'POST', path: '/operator/claim', handler: 'accounts', auth: true },
   { method: 'GET', path: '/operator/dlq', handler: 'operator', auth: true },
   { method: 'POST', path: '/operator/dlq/redrive', handler: 'operator', auth: true },
   { method: 'GET', path: '/account', handler: 'ledger', auth: true },
@@ -68,6 +70,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'PUT', path: '/operator/accounts/{accountId}/terms', handler: 'billing', auth: true },
   { method: 'GET', path: '/providers', handler: 'providers', auth: true },
   { method: 'GET', path: '/providers/{providerId}', handler: 'providers', auth: true },
+  // Removes a provider with its queue and alarm (issue #20); refused while it runs jobs.
+  { method: 'DELETE', path: '/providers/{providerId}', handler: 'providers', auth: true },
   // Peer operators' peers in the Fabric network (issue #6): enrolment (CSRs in, certificates out), status, revocation.
   { method: 'POST', path: '/peers', handler: 'peers', auth: true },
   { method: 'GET', path: '/peers', handler: 'peers', auth: true },
@@ -101,12 +105,14 @@ export interface HandlerSpec {
   ledger?: boolean;
   /** Uses the payment provider (card top-ups, its webhook, payouts): the Stripe secret when one is configured. */
   payments?: boolean;
+  /** Reads the one-time operator claim token (ENV.operatorClaim): `POST /operator/claim`. */
+  operatorClaim?: boolean;
   /** Signs peer operators' certificates with the Fabric organisation's CA and TLS CA keys (ENV.peerEnrolment). */
   peerEnrolment?: boolean;
 }
 
 export const HANDLERS: Record<HandlerName, HandlerSpec> = {
-  accounts: { entry: 'lambdas/handlers/accounts.ts', tables: { users: 'RW', tokens: 'RW', outbox: 'RW' } },
+  accounts: { entry: 'lambdas/handlers/accounts.ts', tables: { users: 'RW', tokens: 'RW', outbox: 'RW' }, operatorClaim: true },
   // tokens RW: invoke keys are created and revoked here (POST/DELETE /functions/{id}/keys).
   functions: { entry: 'lambdas/handlers/functions.ts', tables: { tokens: 'RW', users: 'R', functions: 'RW' } },
   invocations: {
@@ -184,6 +190,11 @@ export const ENV = {
   providerRoleArn: 'PROVIDER_ROLE_ARN',
   /** Comma-separated user ids of the platform operator's accounts (the `/operator` routes). */
   operatorUserIds: 'OPERATOR_USER_IDS',
+  /**
+   * The one-time operator claim token (`POST /operator/claim`): AWS, the ARN of the secret the
+   * stack generated it in; local mode, a file holding it. Unset: no claim is possible.
+   */
+  operatorClaim: { secretArn: 'OPERATOR_CLAIM_SECRET_ARN', file: 'OPERATOR_CLAIM_FILE' },
   /**
    * `on`/`off`: invocations hold their worst-case cost on the developer's available balance
    * (use-cases/billing.ts). Default: on in Lambda and wherever LEDGER_MODE is set (the balances

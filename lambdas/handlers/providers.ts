@@ -1,5 +1,6 @@
 import { authenticate } from '../core/use-cases/accounts';
 import { acceptReport, getOwnProviderView, heartbeat, listOwnProviders, refreshCredentials, registerProvider } from '../core/use-cases/providers';
+import { removeProvider } from '../core/use-cases/provider-removal';
 import { depsFromEnv } from '../adapters/deps';
 import { httpApi, json } from './http';
 
@@ -34,5 +35,11 @@ export const handler = httpApi({
   'GET /providers/{providerId}': async (req) => {
     const user = await authenticate(deps, req.header('authorization'));
     return json(200, await getOwnProviderView(deps, user, req.params.providerId ?? ''));
+  },
+  // Removes the machine with its queue and alarm; refused while it runs jobs.
+  'DELETE /providers/{providerId}': async (req) => {
+    const user = await authenticate(deps, req.header('authorization'));
+    await removeProvider(deps, user, req.params.providerId ?? '');
+    return json(204, undefined);
   },
 });

@@ -28,6 +28,12 @@ export interface IFabricNetwork {
   readonly placement?: FabricPlacement;
   /** Sets the FABRIC_* variables on `fn` and grants it read of the client identity. */
   bindClient(fn: lambda.Function): void;
+  /**
+   * Lets `fn` enrol peer operators' peers (manifest `peerEnrolment`): the CA secret's ARN and the
+   * orderer's address, and read of that secret. Absent: this network's CAs are not the stack's
+   * (enrolment then says why it is unavailable).
+   */
+  bindEnrolment?(fn: lambda.Function): void;
 }
 
 export interface FabricNetworkProps {
@@ -173,6 +179,22 @@ export function identityJsonCommand(dir: string): string {
   );
 }
 
+/**
+ * The shell command that turns the CA files the start command wrote into `dir/ca` (and the TLS CA
+ * certificate and MSP id beside the identity) into the CA secret's JSON, `dir/ca.json`: what
+ * lambdas/adapters/fabric-enrolment.ts reads (test/fabric/aws-node.test.ts runs this same command).
+ */
+export function caJsonCommand(dir: string): string {
+  const ca = `${dir}/ca`;
+  return (
+    `jq -n --rawfile caCertificate ${ca}/ca-cert.pem --rawfile caKey ${ca}/ca-key.pem --rawfile tlsCaCertificate ${dir}/tls-ca.pem ` +
+    `--rawfile tlsCaKey ${ca}/tls-ca-key.pem --rawfile ordererTlsCaCertificate ${ca}/orderer-tls-ca.pem --rawfile mspId ${dir}/msp-id ` +
+    `--rawfile packageId ${ca}/package-id --rawfile ccaasAddress ${ca}/ccaas-address ` +
+    `'{caCertificate: $caCertificate, caKey: $caKey, tlsCaCertificate: $tlsCaCertificate, tlsCaKey: $tlsCaKey, ordererTlsCaCertificate: $ordererTlsCaCertificate, ` +
+    `mspId: ($mspId | rtrimstr("\\n")), packageId: ($packageId | rtrimstr("\\n")), ccaasAddress: ($ccaasAddress | rtrimstr("\\n"))}' > ${dir}/ca.json`
+  );
+}
+
 /** A machine image fixed by its id (Amazon Linux 2023, in the stack's region). */
 export function pinnedImage(imageId: string): ec2.IMachineImage {
   if (!/^ami-[0-9a-f]{8,17}$/.test(imageId)) throw new Error(`machine image ${imageId} is not an AMI id (ami-...)`);
@@ -235,8 +257,11 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
   /** Daily snapshots of the data volume, unless `snapshotsKept` is 0. */
   readonly snapshots?: dlm.CfnLifecyclePolicy;
   readonly identity: secretsmanager.Secret;
+  /** The organisation's CA and TLS CA (keys and certificates), written by the node on first boot: peer enrolment signs with them. */
+  readonly caSecret: secretsmanager.Secret;
   readonly placement: FabricPlacement;
   readonly peerPort: number;
+  readonly ordererPort: number;
   readonly channel: string;
   readonly chaincode: string;
 
@@ -245,6 +270,7 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     const retain = props.retain ?? true;
     this.peerPort = props.peerPort ?? 7051;
     const ordererPort = props.ordererPort ?? 7050;
+    this.ordererPort = ordererPort;
     this.channel = props.channel ?? 'chainfaas';
     this.chaincode = props.chaincode ?? 'chainfaas';
     this.vpc = props.vpc ?? this.createVpc(props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH);
@@ -279,6 +305,16 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
         "The identity is a certificate issued by the network's own CA; it is renewed by re-enrolling on the node, which a Secrets Manager rotation Lambda cannot do.",
     });
 
+    this.caSecret = new secretsmanager.Secret(this, 'CaSecret', {
+      description:
+        "ChainFaaS Fabric organisation's CAs for peer enrolment (JSON: caCertificate, caKey, tlsCaCertificate, tlsCaKey, ordererTlsCaCertificate, mspId, packageId, ccaasAddress), written by the Fabric node on first boot",
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.caSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: "The organisation's CA keys are the network's roots of trust, made by the node; a new CA means re-issuing every member's certificate, which a rotation Lambda cannot do.",
+    });
+
     const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM);
     if (props.binariesPath) checkFabricBinaries(props.binariesPath, instanceType.architecture);
     const asset = new s3assets.Asset(this, 'NetworkAsset', {
@@ -296,6 +332,7 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       }),
     );
     this.identity.grantWrite(role);
+    this.caSecret.grantWrite(role);
 
     // The ledger lives on its own volume, attached through the instance's Volumes property (attached
     // at launch, before the boot script waits for it). It is retained on delete and on replacement,
@@ -383,6 +420,9 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       identityJsonCommand(IDENTITY_DIR),
       `aws secretsmanager put-secret-value --region ${stack.region} --secret-id '${this.identity.secretArn}' --secret-string file://${IDENTITY_DIR}/identity.json`,
       `rm -f ${IDENTITY_DIR}/identity.json`,
+      caJsonCommand(IDENTITY_DIR),
+      `aws secretsmanager put-secret-value --region ${stack.region} --secret-id '${this.caSecret.secretArn}' --secret-string file://${IDENTITY_DIR}/ca.json`,
+      `rm -f ${IDENTITY_DIR}/ca.json`,
     );
 
     Validations.of(role).acknowledge({
@@ -518,6 +558,18 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     fn.addEnvironment(ENV.fabric.channel, this.channel);
     fn.addEnvironment(ENV.fabric.chaincode, this.chaincode);
     this.identity.grantRead(fn);
+  }
+
+  /**
+   * Peer enrolment: the CA secret (read of that one secret) and the orderer a joining peer
+   * dials. From outside the VPC (externalPeerCidrs) the node is reached at its public address;
+   * its TLS certificates carry its private DNS name, given as the host alias.
+   */
+  bindEnrolment(fn: lambda.Function): void {
+    fn.addEnvironment(ENV.peerEnrolment.caSecretArn, this.caSecret.secretArn);
+    fn.addEnvironment(ENV.peerEnrolment.ordererEndpoint, `${this.instance.instancePublicIp}:${this.ordererPort}`);
+    fn.addEnvironment(ENV.peerEnrolment.ordererHostAlias, this.instance.instancePrivateDnsName);
+    this.caSecret.grantRead(fn);
   }
 }
 

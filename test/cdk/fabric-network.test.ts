@@ -7,10 +7,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { checkFabricBinaries, ExternalFabricNetwork, FabricNetwork, identityJsonCommand, pinnedImage } from '../../lib/constructs/fabric-network';
+import { caJsonCommand, checkFabricBinaries, ExternalFabricNetwork, FabricNetwork, identityJsonCommand, pinnedImage } from '../../lib/constructs/fabric-network';
 import { PlatformFunction } from '../../lib/constructs/platform-function';
 import { projectRoot } from '../../lib/project-root';
-import { actionsOf, referencedIds, statementsOfRole, synthControllerStack, TEST_IMAGE_ID, testStack, unlistedEnvNames } from './helpers';
+import { actionsOf, referencedIds, resourcesOf, statementsOfRole, synthControllerStack, TEST_IMAGE_ID, testStack, unlistedEnvNames } from './helpers';
 import { ENV, HANDLERS, HandlerName } from '../../lambdas/handlers/manifest';
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
@@ -112,11 +112,13 @@ describe('FabricNetwork', () => {
       expect([{ 'Fn::GetAtt': [clientSg, 'GroupId'] }, { 'Fn::GetAtt': [nodeSg, 'GroupId'] }]).toContainEqual(r.SourceSecurityGroupId);
   });
 
-  test("the node's role reads its asset, writes the identity secret only, and uses Session Manager (no SSH key)", () => {
+  test("the node's role reads its asset, writes the identity and CA secrets only, and uses Session Manager (no SSH key)", () => {
     const roleId = id(fabric.instance.role as iam.Role);
     const statements = statementsOfRole(template, roleId);
     const secretWrites = statements.filter((s) => actionsOf(s).includes('secretsmanager:PutSecretValue'));
-    expect(secretWrites.map((s) => s.Resource)).toEqual([{ Ref: id(fabric.identity) }]);
+    expect(secretWrites.flatMap(resourcesOf)).toEqual(expect.arrayContaining([{ Ref: id(fabric.identity) }, { Ref: id(fabric.caSecret) }]));
+    expect(secretWrites.flatMap(resourcesOf)).toHaveLength(2);
+    expect(statements.flatMap(actionsOf).filter((a) => a === 'secretsmanager:GetSecretValue')).toEqual([]);
     const assetReads = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
     expect(assetReads.flatMap(actionsOf)).toEqual(['s3:GetObject']);
     expect(JSON.stringify(assetReads[0].Resource)).toMatch(/\/[0-9a-f]{64}\.zip"/);
@@ -297,6 +299,40 @@ describe('ChainFaasStack with fabric=ec2', () => {
     expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'package.json'))).toBe(true);
     expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'node_modules'))).toBe(false);
     expect(existsSync(join(outdir, assetDirs[0], 'chaincode', 'network', 'aws-node.sh'))).toBe(true);
+  });
+
+  test("issue #20: the CA secret is filled by the node's user data and read only by the peer-enrolment Lambda, which learns where the orderer is", () => {
+    const { stack, template } = synthControllerStack({ fabric: 'ec2' });
+    const fabric = stack.fabric as FabricNetwork;
+    const caId = stack.getLogicalId(fabric.caSecret.node.defaultChild as CfnResource);
+    // Created empty (a placeholder CloudFormation generates); retained with the ledger's data.
+    const secret = template.toJSON().Resources[caId];
+    expect(secret.Properties.SecretString).toBeUndefined();
+    expect(secret.DeletionPolicy).toBe(stack.config.retainData ? 'Retain' : 'Delete');
+    // The user data writes it with the same jq command test/fabric/aws-node.test.ts runs on a real node, then removes the file.
+    const parts = template.toJSON().Resources[stack.resolve(fabric.instance.instance.logicalId)].Properties.UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
+    expect(parts.join('')).toContain(caJsonCommand('/var/lib/chainfaas/identity'));
+    const at = parts.findIndex((p) => JSON.stringify(p) === JSON.stringify({ Ref: caId }));
+    expect(String(parts[at - 1])).toMatch(/ --secret-id '$/);
+    expect(String(parts[at + 1])).toMatch(/^' --secret-string file:\/\/\/var\/lib\/chainfaas\/identity\/ca\.json\nrm -f \/var\/lib\/chainfaas\/identity\/ca\.json/);
+    for (const [name, fn] of Object.entries(stack.functions)) {
+      const enrols = HANDLERS[name as HandlerName].peerEnrolment === true;
+      const role = stack.getLogicalId((fn.role as iam.Role).node.defaultChild as CfnResource);
+      const reads = statementsOfRole(template, role).filter((s) => referencedIds(s.Resource).has(caId));
+      const env = template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties.Environment.Variables;
+      if (enrols) {
+        // Read only (IAM merges it with the identity's read into one statement).
+        expect(reads.map((r) => [r.Effect, actionsOf(r)])).toEqual([['Allow', ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']]]);
+        expect(env[ENV.peerEnrolment.caSecretArn]).toEqual({ Ref: caId });
+        const instanceId = stack.resolve(fabric.instance.instance.logicalId);
+        expect(env[ENV.peerEnrolment.ordererEndpoint]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId, 'PublicIp'] }, ':7050']] });
+        expect(env[ENV.peerEnrolment.ordererHostAlias]).toEqual({ 'Fn::GetAtt': [instanceId, 'PrivateDnsName'] });
+      } else {
+        expect({ name, reads, arn: env[ENV.peerEnrolment.caSecretArn] }).toEqual({ name, reads: [], arn: undefined });
+      }
+    }
+    expect(Object.keys(HANDLERS).filter((n) => HANDLERS[n as HandlerName].peerEnrolment)).toEqual(['peers']);
+    expect(referencedIds(template.toJSON().Outputs.FabricCaSecretArn.Value)).toEqual(new Set([caId]));
   });
 
   test('refuses a start script that is not in the repository', () => {

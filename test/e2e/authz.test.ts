@@ -462,6 +462,22 @@ const CROSS_USER: () => Record<string, Case[]> = () => ({
     },
   ],
   'GET /providers/{providerId}': [{ name: "alice's provider", run: () => w.mallory.get(`/providers/${w.prvA}`), status: 404 }],
+  'DELETE /providers/{providerId}': [
+    {
+      name: "remove alice's provider",
+      run: () => w.mallory.delete(`/providers/${w.prvA}`),
+      status: 404,
+      unchanged: async () => expect((await w.alice.get(`/providers/${w.prvA}`)).status).toBe(200),
+    },
+  ],
+  'POST /operator/claim': [
+    {
+      name: 'a claim token that is not the platform’s grants nothing',
+      run: () => w.mallory.post('/operator/claim', { claimToken: 'not-the-token' }),
+      status: 403,
+      unchanged: async () => expect((await w.mallory.get('/operator/dlq')).status).toBe(403),
+    },
+  ],
   // Peers need a Fabric ledger; this platform's is embedded. The cross-operator 404 on a real
   // enrolled peer is in test/fabric/peer-operator.test.ts.
   'POST /peers': [{ name: 'enrols nothing (embedded ledger: 409; bad CSRs are refused first with 400)', run: () => w.mallory.post('/peers', { name: 'p', endpoint: 'h.example:7051', signCsr: 'x', tlsCsr: 'y' }), status: 400 }],

@@ -1,11 +1,12 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, sign, verify, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePortRange } from '../../bench/ledger-network';
-import { identityJsonCommand } from '../../lib/constructs/fabric-network';
+import { caJsonCommand, identityJsonCommand } from '../../lib/constructs/fabric-network';
+import { FabricPeerEnrolment, parseCaSecret } from '../../lambdas/adapters/fabric-enrolment';
 import { projectRoot } from '../../lib/project-root';
 import { FabricLedger, fabricOptionsFromIdentity } from '../../lambdas/adapters/ledger/fabric-ledger';
 import { ENV } from '../../lambdas/handlers/manifest';
@@ -158,6 +159,47 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     );
     expect(peerTls.verify(tlsCa.publicKey)).toBe(true);
     expect(peerTls.subjectAltName).toContain(`IP Address:${address}`);
+  });
+
+  test("issue #20: writes the organisation's CAs the construct stores in the CA secret, and enrolment works from that secret alone", async () => {
+    execFileSync('bash', ['-c', caJsonCommand(identityDir())]);
+    const json = readFileSync(join(identityDir(), 'ca.json'), 'utf8');
+    rmSync(join(identityDir(), 'ca.json'));
+    const material = parseCaSecret(json, 'arn:test:ca');
+    const packageId = /^FABRIC_PACKAGE_ID=(.+)$/m.exec(first.stdout)?.[1];
+    expect(material).toMatchObject({ mspId: 'ChainFaaSMSP', packageId, ccaasAddress: `127.0.0.1:${base + 6}` });
+    const pairs: [string, string][] = [
+      [material.caCertificate, material.caKey],
+      [material.tlsCaCertificate, material.tlsCaKey],
+    ];
+    for (const [certificate, key] of pairs) {
+      // Each key is its certificate's: what it signs, the certificate verifies.
+      const signature = sign('sha256', Buffer.from('enrol'), createPrivateKey(key));
+      expect(verify('sha256', Buffer.from('enrol'), new X509Certificate(certificate).publicKey, signature)).toBe(true);
+    }
+    // The peer's TLS server certificate and the orderer's chain to the CAs in the secret.
+    const peerTls = new X509Certificate(
+      readFileSync(join(env.CHAINFAAS_DATA_DIR as string, 'network/crypto/peerOrganizations/chainfaas.local/peers/peer0.chainfaas.local/tls/server.crt')),
+    );
+    expect(peerTls.verify(new X509Certificate(material.tlsCaCertificate).publicKey)).toBe(true);
+    // The Lambda's environment as the stack sets it: no MSP id, package id or chaincode address (only the node knows them).
+    const enrolment = new FabricPeerEnrolment(
+      {
+        [ENV.fabric.peerEndpoint]: `${address}:${base + 1}`,
+        [ENV.fabric.peerHostAlias]: address,
+        [ENV.peerEnrolment.ordererEndpoint]: `${address}:${base}`,
+        [ENV.peerEnrolment.ordererHostAlias]: address,
+      },
+      async () => material,
+      async () => {
+        throw new Error('not used');
+      },
+    );
+    const info = await enrolment.info();
+    expect(info).toMatchObject({ mspId: 'ChainFaaSMSP', domain: 'chainfaas.local', chaincode: { packageId, address: `127.0.0.1:${base + 6}` } });
+    const authority = await enrolment.authority('identity');
+    const signed = await authority.sign(Buffer.from('tbs'));
+    expect(verify('sha256', Buffer.from('tbs'), new X509Certificate(authority.certificatePem).publicKey, signed)).toBe(true);
   });
 
   test('the peer and the orderer answer on the node address; admin, operations, chaincode ports only on loopback', async () => {

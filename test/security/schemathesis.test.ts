@@ -218,6 +218,9 @@ test(
     const registered = await provider.api.post('/providers', { name: 'fuzz', capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: providerKey.publicKeyPem });
     expect(registered.status).toBe(201);
     const stopReporting = failAssignedJobs(developer.api, provider.api, registered.body.providerId, providerKey.privateKeyPem);
+    // Removing the pinned provider would turn every later case into a 404: DELETE removes another.
+    const spare = await provider.api.post('/providers', { name: 'removed-by-fuzzer', capacity: { vcpu: 1, memoryMb: 512 }, publicKey: generateKeyPair().publicKeyPem });
+    expect(spare.status).toBe(201);
     const job = await developer.api.post(`/functions/${fn.body.functionId}/invocations`, { input: 'x' });
     expect([200, 202]).toContain(job.status);
     const key = await developer.api.post(`/functions/${fn.body.functionId}/keys`, { name: 'k' });
@@ -249,6 +252,7 @@ test(
         bearer: bearer(provider),
         paths: { include: '^/providers' },
         parameters: { providerId: registered.body.providerId },
+        extra: ['[[operations]]', 'include-method = "DELETE"', 'include-path = "/providers/{providerId}"', `parameters = { providerId = "${spare.body.providerId}" }`],
       });
       asOperator = await fuzz({
         role: 'operator',

@@ -8,6 +8,9 @@ import { isConditionFailure, TableNames } from './common';
 /** Key of a user's credential directory in the tokens table (a token hash is hex, so never collides). */
 const directoryKey = (userId: string) => `dir#${userId}`;
 
+/** The users-table item that records the platform's one operator claim (never a user id: those are `usr_…`). */
+const OPERATOR_CLAIM_KEY = 'operator#claim';
+
 /**
  * Users and tokens. Email uniqueness is enforced by a sentinel item written in the same transaction.
  *
@@ -42,8 +45,40 @@ export class DynamoAccountStore implements AccountStore {
     }
   }
 
+  async claimOperator(userId: string, claimedAt: string): Promise<boolean> {
+    try {
+      await dynamo.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tables.users,
+                Item: { userId: OPERATOR_CLAIM_KEY, claimedBy: userId, claimedAt },
+                ConditionExpression: 'attribute_not_exists(userId)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tables.users,
+                Key: { userId },
+                UpdateExpression: 'SET #operator = :true',
+                ConditionExpression: 'attribute_exists(userId)',
+                ExpressionAttributeNames: { '#operator': 'operator' },
+                ExpressionAttributeValues: { ':true': true },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
   async getUser(userId: string): Promise<User | undefined> {
-    if (userId.startsWith('email#')) return undefined;
+    if (userId.startsWith('email#') || userId === OPERATOR_CLAIM_KEY) return undefined;
     const out = await dynamo.send(new GetCommand({ TableName: this.tables.users, Key: { userId } }));
     return out.Item as User | undefined;
   }

@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { WarmHints } from '../../core/placement';
 import type { ProviderRecord } from '../../core/model';
 import type { ProviderStore } from '../../core/ports';
@@ -21,6 +21,26 @@ export class DynamoProviderStore implements ProviderStore {
 
   async createProvider(p: ProviderRecord): Promise<void> {
     await dynamo.send(new PutCommand({ TableName: this.table, Item: p, ConditionExpression: 'attribute_not_exists(providerId)' }));
+  }
+
+  async deleteProvider(providerId: string, ownerId: string): Promise<'deleted' | 'busy' | 'missing'> {
+    try {
+      // One conditional delete: a reservation (reserve, above) and this delete cannot both succeed;
+      // a reservation after it finds no item and fails its own condition.
+      await dynamo.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { providerId },
+          ConditionExpression: 'ownerId = :owner AND reservedVcpuMilli = :zero AND reservedMemoryMb = :zero',
+          ExpressionAttributeValues: { ':owner': ownerId, ':zero': 0 },
+        }),
+      );
+      return 'deleted';
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const now = await this.getProvider(providerId);
+      return now && now.ownerId === ownerId ? 'busy' : 'missing';
+    }
   }
 
   async getProvider(providerId: string): Promise<ProviderRecord | undefined> {

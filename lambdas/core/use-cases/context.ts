@@ -82,6 +82,8 @@ export interface Deps {
   payoutPolicy?: { minimum: number; fee: number };
   /** The portal's URL: payment pages send users back under it (PORTAL_URL). */
   portalUrl?: string;
+  /** Reads the one-time operator claim token (OPERATOR_CLAIM_SECRET_ARN or _FILE); absent: no claim is possible. */
+  operatorClaimToken?: () => Promise<string>;
   /** Wakes sync invocations when their job ends (ports.ts#JobWaiter); absent: they notice by reading the job alone. */
   waiter?: JobWaiter;
   now?: () => Date;
@@ -109,11 +111,14 @@ export function requireRole(user: User, role: Role): void {
 
 /**
  * Who is an operator: the accounts whose user ids are in OPERATOR_USER_IDS (set by whoever
- * deploys the platform). There is no self-service `operator` role: anyone can sign up with any
- * role, so the role list cannot be what grants this.
+ * deploys the platform), and the one account that claimed the right with the deploy's one-time
+ * token (`operator-claim.ts`). There is no self-service `operator` role: anyone can sign up with
+ * any role, so the role list cannot be what grants this.
  */
 export function requireOperator(deps: Pick<Deps, 'config'>, user: User): void {
-  if (!deps.config.operatorUserIds.includes(user.userId)) throw forbidden('this route is for the platform operator (an account listed in OPERATOR_USER_IDS)');
+  if (user.operator === true) return;
+  if (!deps.config.operatorUserIds.includes(user.userId))
+    throw forbidden('this route is for the platform operator (an account listed in OPERATOR_USER_IDS, or the one that claimed it: POST /operator/claim)');
 }
 
 /** The shape of every provider id the platform mints (`newId('prv')`). */
