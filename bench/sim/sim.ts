@@ -489,17 +489,27 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
    */
   const offerFreed = (p: Provider, now: number) => {
     if (waiting.size === 0 || !p.alive || p.leaving) return;
-    const heads: Job[] = [];
+    // Each developer's oldest few, and among its oldest 64 those whose function `p` holds warm or
+    // whose image it caches, those first: the developers' order stays DRF's, and within one
+    // developer a job that starts warm here goes before an older one that would start cold.
+    const heads: Array<{ job: Job; createdAt: string }> = [];
+    const warmth = (job: Job) => (p.rec.warmFunctions.includes(job.fn.id) ? 0 : p.rec.cachedImages.includes(job.fn.image) ? 1 : 2);
     for (const q of queues) {
       while (q.length && !waiting.has(q[0] as Job)) q.shift();
-      for (let i = 0, taken = 0; i < q.length && i < 64 && taken < 4; i++) {
-        if (!waiting.has(q[i] as Job)) continue;
-        heads.push(q[i] as Job);
-        taken++;
+      const mine: Job[] = [];
+      for (let i = 0, cold = 0; i < q.length && i < 64; i++) {
+        const job = q[i] as Job;
+        if (!waiting.has(job)) continue;
+        if (warmth(job) < 2) mine.push(job);
+        else if (cold++ < 4) mine.push(job);
       }
+      if (mine.length === 0) continue;
+      const oldest = ((mine[0] as Job).arrival * 1e6).toFixed(0).padStart(16, '0');
+      mine.sort((a, b) => warmth(a) - warmth(b) || a.arrival - b.arrival);
+      mine.forEach((job, i) => heads.push({ job, createdAt: `${oldest}:${String(i).padStart(2, '0')}` }));
     }
     const queue = new FairQueue(
-      heads.map((job) => ({ jobId: String(job.n), developerId: String(job.fn.developer), createdAt: (job.arrival * 1e6).toFixed(0).padStart(16, '0'), need: job.fn.need, job })),
+      heads.map(({ job, createdAt }) => ({ jobId: String(job.n), developerId: String(job.fn.developer), createdAt, need: job.fn.need, job })),
       usage.map((u, d) => ({ developerId: String(d), need: u })),
       total,
     );

@@ -104,10 +104,14 @@ export async function sampledCandidates(sampler: ProviderSampler, need: Need, op
   const [warm, sampled] = await Promise.all([w > 0 ? sampler.warm(need.functionId, w, opts.random) : [], sampler.sample(k, opts.random)]);
   const seen = new Set<string>();
   const pool: ProviderRecord[] = [];
-  for (const p of [...warm, ...sampled]) {
+  for (const [i, p] of [...warm, ...sampled].entries()) {
     if (seen.has(p.providerId)) continue;
     seen.add(p.providerId);
     if (isOnline(p, opts) && fits(p, need)) pool.push(p);
+    // A hinted provider read full, draining or silent is forgotten, so the next decision's warm
+    // slots go to the next hints (its next job end notes it again). Left in place, such hints
+    // filled the slots and sent more jobs to random, cold providers.
+    else if (i < warm.length) sampler.taken(need.functionId, p.providerId);
   }
   return { ranked: rankSampled(pool, need, opts.avoid), indexReads: (w > 0 ? 1 : 0) + 1 };
 }

@@ -1,5 +1,6 @@
 import type { LedgerEvent, PaymentTerms } from './ledger';
 import type { ProviderSampler } from './placement';
+import type { Amount } from './scheduler';
 import type { CredentialEntry, IdempotencyRecord } from './model';
 import type { FunctionRecord, JobRecord, JobStatus, ProviderRecord, TokenRecord, User } from './model';
 
@@ -113,6 +114,12 @@ export interface ProviderStore extends ProviderSampler {
   createProvider(p: ProviderRecord): Promise<void>;
   getProvider(providerId: string): Promise<ProviderRecord | undefined>;
   listProviders(): Promise<ProviderRecord[]>;
+  /**
+   * The online providers' total capacity (the denominator of DRF's dominant shares), from a
+   * listing at most `maxAgeMs` old: kept per process, so at volunteer scale the listing is paid
+   * once per `maxAgeMs`, not per placement (issue #24).
+   */
+  onlineCapacity(opts: { now: number; heartbeatStaleMs: number }, maxAgeMs: number): Promise<Amount>;
   /**
    * Records a heartbeat in one write: `nextBeatS` is an idle agent's announced pause (absent: the
    * normal interval); `reportedFree` the free capacity it reported (diagnostic only).

@@ -161,6 +161,8 @@ export class ProviderAgent {
       pollWaitS: this.config.pollWaitS,
       visibilityTimeoutS: this.config.visibilityTimeoutS,
       whenReady: (signal) => this.gate.whenRoom(signal),
+      // Dozing (the last beat announced the idle pause): a pause between empty long polls.
+      pauseMs: () => (this.heartbeat.dozing ? this.config.idlePollPauseS * 1000 : 0),
       onError,
       onChange,
     });

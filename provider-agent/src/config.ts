@@ -193,6 +193,8 @@ export const AgentConfig = z.object({
     .positive()
     .default(SETTINGS.imageCacheMb.schema.parse(undefined) * MiB),
   pollWaitS: z.number().int().min(0).max(20).default(20),
+  /** Pause between empty long polls while dozing (idle past the awake window; issue #24): halves an idle queue's requests. At most 20, under the controller's 30 s lease, so a job sent meanwhile is taken (and its lease renewed by the beat it causes) before the lease lapses. */
+  idlePollPauseS: z.number().int().min(0).max(20).default(20),
   visibilityTimeoutS: z.number().int().min(10).max(43200).default(60),
   /** Label value that marks this agent's containers. @default the provider id */
   agentId: z

@@ -48,6 +48,12 @@ export interface DeliveryOptions<W> {
   visibilityTimeoutS: number;
   /** Resolves when the handler has room for another message (polling waits for it); rejects when the signal aborts. */
   whenReady(signal: AbortSignal): Promise<void>;
+  /**
+   * The pause after a long poll that brought nothing, before the next one (issue #24: a dozing
+   * agent pauses, so an idle queue costs half the requests). Asked after each empty poll.
+   * @default none
+   */
+  pauseMs?(): number;
   /** A failure of delivery's own (receive, extend, delete, return); it is retried or left to the queue. */
   onError(message: string, err: unknown, fields?: Record<string, unknown>): void;
   /** The set of work in flight changed, or a refused message was deleted. */
@@ -97,6 +103,8 @@ export class Delivery<W> {
         const messages = await queue.receive(1, pollWaitS, visibilityTimeoutS, signal);
         backoff.reset();
         for (const message of messages) this.track(this.deliver(message));
+        const pause = messages.length === 0 ? (this.options.pauseMs?.() ?? 0) : 0;
+        if (pause > 0) await sleep(pause, signal);
       } catch (err) {
         if (signal.aborted) break;
         const delay = backoff.next();

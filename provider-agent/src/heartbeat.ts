@@ -58,9 +58,18 @@ export class Heartbeat {
   /** What the last heartbeat said that calls for another at once when it changes (`state`). */
   private said = '';
   /** Whether the last heartbeat announced the idle pause. */
-  private dozing = false;
+  private isDozing = false;
 
   constructor(private readonly options: HeartbeatOptions) {}
+
+  /**
+   * Whether the last heartbeat announced the idle pause: the controller ranks this provider after
+   * awake ones and judges its silence by the pause. Until the next beat says otherwise the agent
+   * may pause between its queue's long polls too (`Delivery`'s `pauseMs`).
+   */
+  get dozing(): boolean {
+    return this.isDozing;
+  }
 
   /** When the controller last answered a heartbeat. */
   get lastHeartbeatAt(): Date | undefined {
@@ -87,7 +96,7 @@ export class Heartbeat {
         .map((a) => a.envelope.jobId)
         .slice(0, 1000);
       const nextBeatS = this.idle(runningJobs.length) ? Math.round(this.idleIntervalMs() / 1000) : undefined;
-      this.dozing = nextBeatS !== undefined;
+      this.isDozing = nextBeatS !== undefined;
       this.said = this.state();
       const { drain, revokedJobs } = await controller.heartbeat(providerId, {
         cachedImages: images.cached().slice(0, 1000),
@@ -126,7 +135,7 @@ export class Heartbeat {
 
   /** What the controller must hear of at once when it changes: draining, and (while dozing) whether jobs run. */
   private state(): string {
-    return `${this.options.draining()}|${this.dozing && this.options.attempts().length > 0}`;
+    return `${this.options.draining()}|${this.isDozing && this.options.attempts().length > 0}`;
   }
 
   private async run(): Promise<void> {

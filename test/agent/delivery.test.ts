@@ -57,7 +57,7 @@ function scriptedHandler(refuse: (body: string) => boolean = () => false) {
   return { handler, handled, joins, pending };
 }
 
-async function start(name: string, handler: DeliveryHandler<Work>, visibilityTimeoutS: number) {
+async function start(name: string, handler: DeliveryHandler<Work>, visibilityTimeoutS: number, pauseMs?: () => number) {
   const queueUrl = await cloud.createQueue(`delivery-${name}-${Date.now()}`);
   const queue = new SqsJobQueue({ queueUrl, region: REGION, endpoint: cloud.endpoint });
   queues.push(queue);
@@ -68,11 +68,12 @@ async function start(name: string, handler: DeliveryHandler<Work>, visibilityTim
     pollWaitS: 1,
     visibilityTimeoutS,
     whenReady: async () => undefined,
+    ...(pauseMs ? { pauseMs } : {}),
     onError: (message) => void errors.push(message),
     onChange: () => undefined,
   });
   deliveries.push(delivery);
-  return { queueUrl, delivery, errors };
+  return { queueUrl, queue, delivery, errors };
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
@@ -169,3 +170,46 @@ test('a refused message is deleted at once; work that fails leaves its message h
   await pause(2_500);
   expect(await receiveNow(queueUrl)).toEqual(['attempt-fails']);
 });
+
+test('dozing, delivery pauses between empty long polls (fewer receives); a message sent meanwhile is taken when the pause ends; awake, no pause; stop() ends a pause at once', async () => {
+  const { handler, handled, pending } = scriptedHandler();
+  let dozing = true;
+  const PAUSE_MS = 2_000;
+  const { queueUrl, queue, delivery, errors } = await start('doze', handler, 30, () => (dozing ? PAUSE_MS : 0));
+  // Counts the real queue's receives (each a billed SQS request).
+  let receives = 0;
+  const receive = queue.receive.bind(queue);
+  queue.receive = (...args) => {
+    receives++;
+    return receive(...args);
+  };
+  delivery.start();
+
+  await pause(6_000);
+  const whileDozing = receives;
+  dozing = false;
+  await pause(PAUSE_MS + 500); // the pause under way ends
+  const awakeFrom = receives;
+  await pause(6_000);
+  const whileAwake = receives - awakeFrom;
+  // 1 s polls: awake about one a second; dozing about one every 3 s (1 s poll + 2 s pause).
+  expect(whileDozing).toBeLessThanOrEqual(3);
+  expect(whileAwake).toBeGreaterThanOrEqual(whileDozing + 2);
+
+  // Dozing again: a message sent during a pause is taken once the pause ends (within poll + pause).
+  dozing = true;
+  await pause(1_500); // into a pause
+  const sentAt = Date.now();
+  await cloud.send(queueUrl, 'attempt-doze');
+  await until('the message is taken', () => handled.length === 1, 15_000);
+  expect(Date.now() - sentAt).toBeLessThan(1_000 + PAUSE_MS + 3_000);
+  pending[0].resolve('delete');
+  await until('the work is done', () => delivery.works().length === 0);
+
+  // stop() during a pause does not wait for the pause to end.
+  await pause(1_200);
+  const stoppingAt = Date.now();
+  await delivery.stop();
+  expect(Date.now() - stoppingAt).toBeLessThan(PAUSE_MS);
+  expect(errors).toEqual([]);
+}, 60_000);

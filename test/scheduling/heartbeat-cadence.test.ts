@@ -53,11 +53,13 @@ test('busy: the normal interval; idle past awakeMs: the idle interval with nextB
     const early = beats.filter((b) => b.at - t0 < 200);
     expect(early.length).toBeGreaterThanOrEqual(2);
     expect(early.every((b) => b.nextBeatS === undefined)).toBe(true);
+    expect(heartbeat.dozing).toBe(false); // the agent's polls do not pause
 
     await new Promise((r) => setTimeout(r, 400));
     // Idle past awakeMs: one beat announces the 3 s pause, and no beat follows within it.
     const dozing = beats.filter((b) => b.nextBeatS === 3);
     expect(dozing).toHaveLength(1);
+    expect(heartbeat.dozing).toBe(true); // the agent's polls pause (Delivery's pauseMs)
     const count = beats.length;
     await new Promise((r) => setTimeout(r, 300));
     expect(beats.length).toBe(count);
@@ -69,6 +71,7 @@ test('busy: the normal interval; idle past awakeMs: the idle interval with nextB
     const woken = beats.slice(count);
     expect(woken.length).toBeGreaterThanOrEqual(1);
     expect(woken[0]).toMatchObject({ runningJobs: ['job_cadence1'], nextBeatS: undefined });
+    expect(heartbeat.dozing).toBe(false);
     // Well within the 3 s pause it would otherwise have waited (timers on a loaded machine are late).
     expect((woken[0] as Beat).at - reached).toBeLessThan(1000);
   } finally {

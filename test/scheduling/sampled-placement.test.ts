@@ -110,3 +110,18 @@ test('warm hints: a job goes where its function last ended (read fresh); the hin
   // Full now: the hint is spent.
   expect(await store.warm('fn_warm', 2, Math.random)).toEqual([]);
 });
+
+test('a warm hint read full (another job took the provider) is forgotten by the decision that read it, so it takes no warm slot afterwards', async () => {
+  const store = c.deps.providers;
+  const busy = record(PROVIDERS + 2, 1);
+  busy.warmFunctions = ['fn_stale'];
+  await store.createProvider(busy);
+  const fn: Need = { ...need, functionId: 'fn_stale', vcpuMilli: 500, memoryMb: 256 };
+  store.freed('fn_stale', busy.providerId);
+  // Another function's job fills the provider after the hint was noted.
+  expect(await store.reserve(busy, 1000, 512)).toBe(true);
+  expect(await store.warm('fn_stale', 2, Math.random)).toHaveLength(1);
+  const decision = await placeSampled(store, fn, { now, heartbeatStaleMs: 45_000, random: seeded(5), samples: 4, warmSamples: 2 }, async () => false);
+  expect(decision.provider).toBeUndefined();
+  expect(await store.warm('fn_stale', 2, Math.random)).toEqual([]);
+});

@@ -1,6 +1,7 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { WarmHints } from '../../core/placement';
 import type { ProviderRecord } from '../../core/model';
+import { onlineCapacity, type Amount } from '../../core/scheduler';
 import type { ProviderStore } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
@@ -16,6 +17,9 @@ export class DynamoProviderStore implements ProviderStore {
    * Lambda sandbox has its own, fed only by the reports that sandbox accepts.
    */
   private readonly hints = new WarmHints();
+
+  /** The last listing's online capacity, and when it was listed (`onlineCapacity`). */
+  private capacity?: { at: number; total: Amount };
 
   constructor(private readonly table: string) {}
 
@@ -55,6 +59,13 @@ export class DynamoProviderStore implements ProviderStore {
       KeyConditionExpression: 'onlineShard = :s',
       ExpressionAttributeValues: { ':s': '1' },
     });
+  }
+
+  async onlineCapacity(opts: { now: number; heartbeatStaleMs: number }, maxAgeMs: number): Promise<Amount> {
+    if (!this.capacity || opts.now - this.capacity.at > maxAgeMs || opts.now < this.capacity.at) {
+      this.capacity = { at: opts.now, total: onlineCapacity(await this.listProviders(), opts) };
+    }
+    return this.capacity.total;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { ProviderRecord } from '../model';
 import { Deps, nowIso } from './context';
 import { dispatchWaiting, expireWaiting, finishReclaim, reclaim } from './scheduling';
 import { sweepHolds } from './holds';
@@ -31,7 +32,12 @@ const BATCH = 100;
 export async function sweep(deps: Deps): Promise<SweepResult> {
   const result: SweepResult = { requeued: 0, failed: 0, expired: 0, placed: 0, holdsReleased: 0 };
   const now = nowIso(deps);
-  const providers = new Map((await deps.providers.listProviders()).map((p) => [p.providerId, p]));
+  // The providers of the expired leases only, each read once (listing every provider per sweep grew with their number: issue #24).
+  const providers = new Map<string, Promise<ProviderRecord | undefined>>();
+  const providerOf = (id: string) => {
+    if (!providers.has(id)) providers.set(id, deps.providers.getProvider(id));
+    return providers.get(id) as Promise<ProviderRecord | undefined>;
+  };
   for (const job of await deps.jobs.listExpiredLeases(now, BATCH)) {
     // A job still in the leases index after it ended: the Lambda that ended it (a reclaim that
     // failed it, a report) died before it released the capacity; finish what it left.
@@ -40,7 +46,7 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
       if (job.pendingReport) await finishReport(deps, job);
       continue;
     }
-    const provider = job.providerId ? providers.get(job.providerId) : undefined;
+    const provider = job.providerId ? await providerOf(job.providerId) : undefined;
     const silentMs = provider ? Date.parse(now) - Date.parse(provider.lastHeartbeatAt) : undefined;
     const reason =
       silentMs !== undefined && silentMs > deps.config.heartbeatStaleMs

@@ -176,26 +176,33 @@ export async function envelopeInput(deps: Pick<Deps, 'storage' | 'config'>, job:
   return { kind: 'url', url: await deps.storage.presignGet(job.inputKey, deps.config.presignTtlS), size: job.inputSize ?? 0 };
 }
 
+/** How old the online capacity behind DRF's shares may be under the `sampled` policy (one listing per process per this). */
+export const CAPACITY_MAX_AGE_MS = 60_000;
+
 /**
  * Gives free capacity to waiting jobs in Dominant Resource Fairness order across developers
  * (`FairQueue`): the next job is the oldest of the developer whose running jobs hold the smallest
  * dominant share of the online capacity; a developer whose oldest job fits nowhere sits out the
  * pass. Called when capacity frees (a report), when it appears (a heartbeat) and by the reaper.
  * Returns how many jobs it placed.
+ *
+ * Under the `sampled` policy it reads no provider listing per call (issue #24): each job is placed
+ * by `placeSampled` (a developer whose job finds no room in its sample sits out the pass), and the
+ * shares' denominator is the online capacity from a listing at most `CAPACITY_MAX_AGE_MS` old.
  */
 export async function dispatchWaiting(deps: Deps, limit = 50): Promise<number> {
   const waiting = await deps.jobs.listWaitingUpTo(deps.config.scheduling.maxWaitingTotal);
   if (waiting.length === 0) return 0;
   const opts = schedulerOptions(deps);
-  const providers = await deps.providers.listProviders();
-  const online = providers.filter((p) => isOnline(p, opts));
-  const fitsSomewhere = (job: WaitingJob) => online.some((p) => fits(p, needOf(job)));
+  const sampled = deps.config.policy === 'sampled';
+  const online = sampled ? undefined : (await deps.providers.listProviders()).filter((p) => isOnline(p, opts));
+  const fitsSomewhere = (job: WaitingJob) => !online || online.some((p) => fits(p, needOf(job)));
   if (!waiting.some(fitsSomewhere)) return 0;
   const running = await deps.jobs.listLeased();
   const queue = new FairQueue(
     waiting.map((job) => ({ jobId: job.jobId, developerId: job.developerId, createdAt: job.createdAt, need: needOf(job), job })),
     running.map((job) => ({ developerId: job.developerId, need: needOf(job) })),
-    onlineCapacity(online, opts),
+    online ? onlineCapacity(online, opts) : await deps.providers.onlineCapacity(opts, CAPACITY_MAX_AGE_MS),
   );
   let placed = 0;
   for (let next = queue.next(); next && placed < limit; next = queue.next()) {
