@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { jobCost } from '../chaincode/src/pricing';
 import { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
-import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../contract/src';
+import { generateKeyPair, KeyPairPem } from '../contract/src';
 import type { LedgerEvent } from '../lambdas/core/ledger';
 import { networkScriptsDir, startLocalFabric } from './ledger-network';
+import { ledgerSetUp, settledJob, startOutboxTables } from './ledger-workload';
 import { ceiling, sustained } from './settlement';
 
 /**
@@ -136,57 +136,26 @@ interface Workload {
 function workload(prefix: string, count: number, developers: number, keys: KeyPairPem[]): Workload {
   const jobs: Workload['jobs'] = [];
   for (let n = 0; n < count; n++) {
-    const jobId = `${prefix}job-${n}`;
     const providerNo = n % keys.length;
-    const providerId = `${prefix}prov${providerNo}`;
     const runtimeMs = 100 + ((n * 37) % 5000);
-    const report = {
-      v: 1,
-      jobId,
-      providerId,
-      attempt: 1,
-      status: 'succeeded',
-      exitCode: 0,
-      runtimeMs,
-      resultSha256: SHA,
-      resultSize: 42,
-      logSize: 0,
-      startedAt: '2026-11-23T10:00:00.000Z',
-      finishedAt: '2026-11-23T10:00:05.000Z',
-    };
-    jobs.push({
-      cost: jobCost(RESOURCES, BILLING, runtimeMs),
-      events: [
-        {
-          type: 'CreateJob',
-          jobId,
-          developerId: `${prefix}dev${n % developers}`,
-          providerId,
-          functionId: 'fn1',
-          functionVersion: 1,
-          resources: RESOURCES,
-          billing: BILLING,
-          maxCost: jobCost(RESOURCES, BILLING, RESOURCES.timeoutS * 1000),
-        },
-        { type: 'SetRuntime', jobId, report: canonicalJson(report), signature: signPayload(report, keys[providerNo]!.privateKeyPem) },
-        { type: 'ConfirmReceipt', jobId, resultSha256: SHA, resultSize: 42 },
-      ],
-    });
+    jobs.push(
+      settledJob({
+        jobId: `${prefix}job-${n}`,
+        developerId: `${prefix}dev${n % developers}`,
+        providerId: `${prefix}prov${providerNo}`,
+        key: keys[providerNo]!,
+        runtimeMs,
+        resources: RESOURCES,
+        billing: BILLING,
+        resultSha256: SHA,
+      }),
+    );
   }
   return { prefix, jobs, providers: keys.map((_, i) => `${prefix}prov${i}`) };
 }
 
 async function setUp(ledger: FabricLedger, prefix: string, developers: number, keys: KeyPairPem[]): Promise<void> {
-  const events: LedgerEvent[] = [];
-  for (let d = 0; d < developers; d++) {
-    events.push({ type: 'OpenAccount', accountId: `${prefix}dev${d}`, owner: `dev${d}` });
-    events.push({ type: 'TopUp', accountId: `${prefix}dev${d}`, amount: 1_000_000_000_000, reference: `${prefix}seed-${d}` });
-  }
-  keys.forEach((key, i) => {
-    events.push({ type: 'OpenAccount', accountId: `${prefix}prov${i}-acct`, owner: `prov${i}` });
-    events.push({ type: 'RegisterProvider', providerId: `${prefix}prov${i}`, accountId: `${prefix}prov${i}-acct`, publicKeyPem: key.publicKeyPem });
-  });
-  const { results } = await ledger.submit(events);
+  const { results } = await ledger.submit(ledgerSetUp(prefix, developers, keys));
   const refused = results.filter((r) => !r.ok);
   if (refused.length > 0) throw new Error(`set-up refused: ${JSON.stringify(refused)}`);
 }
@@ -335,18 +304,8 @@ async function main(): Promise<void> {
  * the short timeout bounds the wait when fewer lanes have work.
  */
 async function runSettlement(args: Args) {
-  const { startDynamoDbLocal } = await import('../local/services');
-  const { createTables } = await import('../local/tables');
-  const { ENV, TABLES } = await import('../lambdas/handlers/manifest');
-  const dynamo = await startDynamoDbLocal();
-  const names = Object.fromEntries(Object.keys(TABLES).map((t) => [t, `bench-${t}`])) as Record<keyof typeof TABLES, string>;
-  Object.assign(process.env, {
-    [ENV.aws.endpoints.dynamodb]: dynamo.endpoint,
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-  });
-  await createTables(dynamo.endpoint, names);
+  const dynamo = await startOutboxTables('bench-');
+  const { names } = dynamo;
   const { DynamoOutbox } = await import('../lambdas/adapters/dynamo/outbox');
   const { drainOutbox } = await import('../lambdas/core/use-cases/outbox');
   const outbox = new DynamoOutbox(names.outbox);

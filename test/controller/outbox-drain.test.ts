@@ -5,6 +5,7 @@ import type { EmbeddedLedger as Embedded } from '../../lambdas/adapters/ledger/e
 import type { LedgerEvent } from '../../lambdas/core/ledger';
 import type { Outbox, OutboxCursor, OutboxEntry } from '../../lambdas/core/ports';
 import type { drainOutbox as Drain } from '../../lambdas/core/use-cases/outbox';
+import { startOutboxTables } from '../../bench/ledger-workload';
 
 /**
  * Issue #17: the ledger writer submits no committed outbox entry a second time. The race it must
@@ -53,19 +54,9 @@ describe('the ledger writer and the outbox', () => {
   let stopDynamo: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    const { startDynamoDbLocal } = await import('../../local/services');
-    const { createTables } = await import('../../local/tables');
-    const { ENV, TABLES } = await import('../../lambdas/handlers/manifest');
-    const dynamo = await startDynamoDbLocal();
-    stopDynamo = () => dynamo.stop();
-    const names = Object.fromEntries(Object.keys(TABLES).map((t) => [t, `drain-${t}`])) as Record<keyof typeof TABLES, string>;
-    Object.assign(process.env, {
-      [ENV.aws.endpoints.dynamodb]: dynamo.endpoint,
-      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    });
-    await createTables(dynamo.endpoint, names);
+    const dynamo = await startOutboxTables('drain-');
+    stopDynamo = dynamo.stop;
+    const { names } = dynamo;
     const { DynamoOutbox } = await import('../../lambdas/adapters/dynamo/outbox');
     const { EmbeddedLedger } = await import('../../lambdas/adapters/ledger/embedded-ledger');
     ({ drainOutbox } = await import('../../lambdas/core/use-cases/outbox'));

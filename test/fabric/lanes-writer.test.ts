@@ -1,10 +1,9 @@
-import { jobCost } from '../../chaincode/src/pricing';
 import { LocalFabricNetwork, startLocalFabric } from '../../bench/ledger-network';
+import { ledgerSetUp, settledJob, startOutboxTables } from '../../bench/ledger-workload';
 import type { FabricLedger } from '../../lambdas/adapters/ledger/fabric-ledger';
-import type { LedgerEvent } from '../../lambdas/core/ledger';
 import type { Outbox } from '../../lambdas/core/ports';
 import type { drainOutbox as Drain } from '../../lambdas/core/use-cases/outbox';
-import { canonicalJson, generateKeyPair, signPayload } from '../../contract/src';
+import { generateKeyPair } from '../../contract/src';
 
 /**
  * Issue #17: the lanes writer (several transactions in flight, `LEDGER_WRITER_LANES`) on a REAL
@@ -31,19 +30,9 @@ describeFabric('the lanes writer on a real Fabric network', () => {
   let stopDynamo: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    const { startDynamoDbLocal } = await import('../../local/services');
-    const { createTables } = await import('../../local/tables');
-    const { ENV, TABLES } = await import('../../lambdas/handlers/manifest');
-    const dynamo = await startDynamoDbLocal();
-    stopDynamo = () => dynamo.stop();
-    const names = Object.fromEntries(Object.keys(TABLES).map((t) => [t, `lanes-${t}`])) as Record<keyof typeof TABLES, string>;
-    Object.assign(process.env, {
-      [ENV.aws.endpoints.dynamodb]: dynamo.endpoint,
-      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    });
-    await createTables(dynamo.endpoint, names);
+    const dynamo = await startOutboxTables('lanes-');
+    stopDynamo = dynamo.stop;
+    const { names } = dynamo;
     const { DynamoOutbox } = await import('../../lambdas/adapters/dynamo/outbox');
     ({ drainOutbox } = await import('../../lambdas/core/use-cases/outbox'));
     outbox = new DynamoOutbox(names.outbox);
@@ -59,17 +48,7 @@ describeFabric('the lanes writer on a real Fabric network', () => {
 
   test('#17: 4 lanes in flight, jobs appended while it drains: no transaction invalidated, each job paid once, balances exact', async () => {
     const keys = Array.from({ length: 3 }, generateKeyPair);
-    const setUp: LedgerEvent[] = [];
-    for (let d = 0; d < DEVELOPERS; d++) {
-      setUp.push(
-        { type: 'OpenAccount', accountId: `dev${d}`, owner: `dev${d}` },
-        { type: 'TopUp', accountId: `dev${d}`, amount: SEED, reference: `seed-${d}` },
-      );
-    }
-    keys.forEach((key, i) => {
-      setUp.push({ type: 'OpenAccount', accountId: `prov${i}-acct`, owner: `prov${i}` });
-      setUp.push({ type: 'RegisterProvider', providerId: `prov${i}`, accountId: `prov${i}-acct`, publicKeyPem: key.publicKeyPem });
-    });
+    const setUp = ledgerSetUp('', DEVELOPERS, keys, SEED);
     expect((await ledger.submit(setUp)).results.filter((r) => !r.ok)).toEqual([]);
 
     const costs = new Map<string, number>();
@@ -78,41 +57,11 @@ describeFabric('the lanes writer on a real Fabric network', () => {
       const developerId = `dev${n % DEVELOPERS}`;
       const provider = n % keys.length;
       const runtimeMs = 100 + ((n * 37) % 3000);
-      const report = {
-        v: 1,
-        jobId,
-        providerId: `prov${provider}`,
-        attempt: 1,
-        status: 'succeeded',
-        exitCode: 0,
-        runtimeMs,
-        resultSha256: SHA,
-        resultSize: 42,
-        logSize: 0,
-        startedAt: '2026-12-05T10:00:00.000Z',
-        finishedAt: '2026-12-05T10:00:05.000Z',
-      };
-      costs.set(jobId, jobCost(RESOURCES, BILLING, runtimeMs));
-      const create: LedgerEvent = {
-        type: 'CreateJob',
-        jobId,
-        developerId,
-        providerId: `prov${provider}`,
-        functionId: 'fn1',
-        functionVersion: 1,
-        resources: RESOURCES,
-        billing: BILLING,
-        maxCost: jobCost(RESOURCES, BILLING, RESOURCES.timeoutS * 1000),
-      };
+      const job = settledJob({ jobId, developerId, providerId: `prov${provider}`, key: keys[provider]!, runtimeMs, resources: RESOURCES, billing: BILLING, resultSha256: SHA });
+      costs.set(jobId, job.cost);
+      const [create, ...report] = job.events;
       await outbox.append(jobId, [create], { lane: developerId });
-      await outbox.append(
-        jobId,
-        [
-          { type: 'SetRuntime', jobId, report: canonicalJson(report), signature: signPayload(report, keys[provider]!.privateKeyPem) },
-          { type: 'ConfirmReceipt', jobId, resultSha256: SHA, resultSize: 42 },
-        ],
-        { lane: developerId, payee: `prov${provider}-acct` },
-      );
+      await outbox.append(jobId, report, { lane: developerId, payee: `prov${provider}-acct` });
     };
 
     const failures: string[] = [];

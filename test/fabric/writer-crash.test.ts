@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildSync } from 'esbuild';
-import { jobCost } from '../../chaincode/src/pricing';
 import { LocalFabricNetwork, startLocalFabric } from '../../bench/ledger-network';
+import { ledgerSetUp, settledJob, startOutboxTables } from '../../bench/ledger-workload';
 import type { FabricLedger } from '../../lambdas/adapters/ledger/fabric-ledger';
-import type { LedgerEvent, LedgerSettlement } from '../../lambdas/core/ledger';
+import type { LedgerSettlement } from '../../lambdas/core/ledger';
 import type { Outbox } from '../../lambdas/core/ports';
-import { canonicalJson, generateKeyPair, signPayload } from '../../contract/src';
+import { generateKeyPair } from '../../contract/src';
 
 /**
  * Issue #17: a ledger writer SIGKILLed mid-batch loses nothing. The writer runs in a process of its
@@ -51,20 +51,9 @@ describeFabric('a ledger writer killed mid-batch on a real Fabric network', () =
   let stopDynamo: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    const { startDynamoDbLocal } = await import('../../local/services');
-    const { createTables } = await import('../../local/tables');
-    const { ENV, TABLES } = await import('../../lambdas/handlers/manifest');
-    const dynamo = await startDynamoDbLocal();
-    stopDynamo = () => dynamo.stop();
-    const names = Object.fromEntries(Object.keys(TABLES).map((t) => [t, `crash-${t}`])) as Record<keyof typeof TABLES, string>;
-    const aws = {
-      [ENV.aws.endpoints.dynamodb]: dynamo.endpoint,
-      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    };
-    Object.assign(process.env, aws);
-    await createTables(dynamo.endpoint, names);
+    const dynamo = await startOutboxTables('crash-');
+    stopDynamo = dynamo.stop;
+    const { names, env: aws } = dynamo;
     const { DynamoOutbox } = await import('../../lambdas/adapters/dynamo/outbox');
     outbox = new DynamoOutbox(names.outbox);
     // The writer's process runs a bundle of the fixture (its packages from this repository's node_modules).
@@ -116,14 +105,7 @@ describeFabric('a ledger writer killed mid-batch on a real Fabric network', () =
 
   test('#17: SIGKILLed with transactions in flight, a new writer settles every job exactly once, balances exact', async () => {
     const keys = Array.from({ length: PROVIDERS }, generateKeyPair);
-    const setUp: LedgerEvent[] = [];
-    for (let d = 0; d < DEVELOPERS; d++) {
-      setUp.push({ type: 'OpenAccount', accountId: `dev${d}`, owner: `dev${d}` }, { type: 'TopUp', accountId: `dev${d}`, amount: SEED, reference: `seed-${d}` });
-    }
-    keys.forEach((key, i) => {
-      setUp.push({ type: 'OpenAccount', accountId: `prov${i}-acct`, owner: `prov${i}` });
-      setUp.push({ type: 'RegisterProvider', providerId: `prov${i}`, accountId: `prov${i}-acct`, publicKeyPem: key.publicKeyPem });
-    });
+    const setUp = ledgerSetUp('', DEVELOPERS, keys, SEED);
     setUp.push({ type: 'OpenAccount', accountId: 'marker', owner: 'marker' });
     expect((await ledger.submit(setUp)).results.filter((r) => !r.ok)).toEqual([]);
 
@@ -133,32 +115,11 @@ describeFabric('a ledger writer killed mid-batch on a real Fabric network', () =
       const developerId = `dev${n % DEVELOPERS}`;
       const provider = Math.floor(n / DEVELOPERS) % PROVIDERS;
       const runtimeMs = 100 + ((n * 53) % 4000);
-      const report = {
-        v: 1,
-        jobId,
-        providerId: `prov${provider}`,
-        attempt: 1,
-        status: 'succeeded',
-        exitCode: 0,
-        runtimeMs,
-        resultSha256: SHA,
-        resultSize: 42,
-        logSize: 0,
-        startedAt: '2026-12-05T10:00:00.000Z',
-        finishedAt: '2026-12-05T10:00:05.000Z',
-      };
-      costs.set(jobId, jobCost(RESOURCES, BILLING, runtimeMs));
-      const maxCost = jobCost(RESOURCES, BILLING, RESOURCES.timeoutS * 1000);
-      const create: LedgerEvent = { type: 'CreateJob', jobId, developerId, providerId: `prov${provider}`, functionId: 'fn1', functionVersion: 1, resources: RESOURCES, billing: BILLING, maxCost };
+      const job = settledJob({ jobId, developerId, providerId: `prov${provider}`, key: keys[provider]!, runtimeMs, resources: RESOURCES, billing: BILLING, resultSha256: SHA });
+      costs.set(jobId, job.cost);
+      const [create, ...report] = job.events;
       await outbox.append(jobId, [create], { lane: developerId });
-      await outbox.append(
-        jobId,
-        [
-          { type: 'SetRuntime', jobId, report: canonicalJson(report), signature: signPayload(report, keys[provider]!.privateKeyPem) },
-          { type: 'ConfirmReceipt', jobId, resultSha256: SHA, resultSize: 42 },
-        ],
-        { lane: developerId, payee: `prov${provider}-acct` },
-      );
+      await outbox.append(jobId, report, { lane: developerId, payee: `prov${provider}-acct` });
     }
 
     // The first writer: killed once RETURNED_BEFORE_KILL transactions returned and others are in flight.
