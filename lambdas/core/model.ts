@@ -141,6 +141,12 @@ export interface JobRecord {
   reason?: string;
   resultSha256?: string;
   resultSize?: number;
+  /**
+   * A result of at most LIMITS.maxInlineResultBytes carried in the report (base64; its size and
+   * SHA-256 checked against the signed report): no object at `resultKey`, and the job's result link
+   * is a `data:` URL of these bytes.
+   */
+  resultInline?: string;
   /** The log's size from the report; 0: the provider stored no log object. Absent on jobs reported before it was kept. */
   logSize?: number;
   /** Limits the container reached, from the report, in words (informative: they change neither status nor cost). */

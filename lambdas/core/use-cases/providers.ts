@@ -1,5 +1,5 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
-import { canonicalJson, HeartbeatBody, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, verifyPayload } from '../../../contract/src';
+import { canonicalJson, HeartbeatBody, LIMITS, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, sha256Hex, verifyPayload } from '../../../contract/src';
 import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
@@ -162,9 +162,12 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     throw conflict(`job ${job.jobId} is already ${job.status}`);
   }
   checkRuntime(deps, job, report);
-  const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
-  if (report.status === 'succeeded' && stored !== report.resultSize) {
-    throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
+  const resultInline = req.resultBase64 === undefined ? undefined : checkInlineResult(job, report, req.resultBase64);
+  if (resultInline === undefined) {
+    const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
+    if (report.status === 'succeeded' && stored !== report.resultSize) {
+      throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
+    }
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
   const acceptedAt = clock(deps).toISOString();
@@ -182,6 +185,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       reason: report.reason === undefined ? undefined : describeFailure(report),
       resultSha256: report.resultSha256,
       resultSize: report.resultSize,
+      resultInline,
       logSize: report.logSize,
       limits: report.limits,
       limitsUnwatched: report.unwatched,
@@ -208,6 +212,23 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, reportAcceptedAt: acceptedAt, pendingReport }, provider.ownerId);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
+}
+
+/**
+ * A result carried in the report body instead of an object (issue #16): only where the envelope
+ * allowed it (the platform's bucket, at most LIMITS.maxInlineResultBytes), and only the bytes the
+ * signed report names (size and SHA-256), so it is as signed as an uploaded result. Returns the
+ * base64 the job record keeps.
+ */
+function checkInlineResult(job: JobRecord, report: RuntimeReport, base64: string): string {
+  if (job.resultBucket) throw invalid('resultBase64', `resultBase64: job ${job.jobId}'s results go to the developer's bucket; upload the result to resultPutUrl`);
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length > LIMITS.maxInlineResultBytes || bytes.toString('base64') !== base64) {
+    throw invalid('resultBase64', `resultBase64: at most ${LIMITS.maxInlineResultBytes} bytes in canonical base64 may travel in the report; upload larger results`);
+  }
+  if (bytes.length !== report.resultSize) throw invalid('report.resultSize', `report.resultSize: resultBase64 has ${bytes.length} bytes, the report says ${report.resultSize}`);
+  if (sha256Hex(bytes) !== report.resultSha256) throw invalid('report.resultSha256', "report.resultSha256: it is not the SHA-256 of resultBase64");
+  return base64;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { FunctionRecord, JobRecord, ProviderRecord } from '../model';
 import { vcpuMillicores as toMilli } from '../pricing';
 import { FairQueue, fits, isOnline, Need, onlineCapacity, rankProviders, SchedulerOptions } from '../scheduler';
 import type { WaitingJob } from '../ports';
-import type { JobEnvelope } from '../../../contract/src';
+import { LIMITS, type JobEnvelope } from '../../../contract/src';
 import { Deps, now as clock, nowIso } from './context';
 import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
@@ -162,6 +162,8 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     startBy: new Date(now.getTime() + ttl * 1000).toISOString(),
     attempt: job.attempt,
     ...(job.concurrency !== undefined && job.concurrency > 1 ? { concurrency: job.concurrency } : {}),
+    // A small result may come back in the report (no object, no PUT/HEAD/GET); never for results the developer's bucket keeps.
+    ...(job.resultBucket ? {} : { inlineResultMaxBytes: LIMITS.maxInlineResultBytes }),
   };
   const { signature, keyId } = await deps.signer.sign(envelope);
   return { envelope, signature, keyId };
