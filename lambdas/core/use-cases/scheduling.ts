@@ -123,13 +123,38 @@ async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[]
     return true;
   };
   if (deps.config.policy === 'sampled' && !snapshot) return (await placeSampled(deps.providers, need, { ...opts, random: Math.random }, reserve)).provider;
-  for (const provider of rankProviders(deps.config.policy, snapshot ?? (await deps.providers.listProviders()), need, opts)) {
-    if (await reserve(provider)) {
-      deps.providers.taken(need.functionId, provider.providerId);
-      return provider;
+  const reserveRanked = async (providers: ProviderRecord[]) => {
+    for (const provider of rankProviders(deps.config.policy, providers, need, opts)) {
+      if (await reserve(provider)) {
+        deps.providers.taken(need.functionId, provider.providerId);
+        return provider;
+      }
     }
-  }
-  return undefined;
+    return undefined;
+  };
+  if (snapshot) return reserveRanked(snapshot);
+  // This controller's recent listing first; only if nothing in it had room, a fresh one (a provider
+  // may have come online or freed capacity since): staleness costs a listing, never a wrong or later placement.
+  const view = await recentProviders(deps);
+  return (await reserveRanked(view.providers)) ?? (view.fresh ? undefined : reserveRanked((await recentProviders(deps, true)).providers));
+}
+
+/**
+ * How long an invocation places on the providers as this controller listed them, rather than
+ * listing them again (issue #16: two listings per invocation were most of placement's reads). The
+ * listing is per process (a Lambda sandbox, the local platform); its records follow what this
+ * process reserves and releases. A stale record only costs a failed conditional reserve (which
+ * re-reads that provider) or, when the listing shows no room, a fresh listing.
+ */
+export const PROVIDER_SNAPSHOT_MS = 1000;
+let snapshot: { at: number; providers: ProviderRecord[] } | undefined;
+
+/** The providers as listed at most PROVIDER_SNAPSHOT_MS ago, or listed now (`fresh`, and always when asked for). */
+async function recentProviders(deps: Deps, fresh = false): Promise<{ providers: ProviderRecord[]; fresh: boolean }> {
+  if (!fresh && snapshot && Date.now() - snapshot.at < PROVIDER_SNAPSHOT_MS) return { providers: snapshot.providers, fresh: false };
+  const providers = await deps.providers.listProviders();
+  snapshot = { at: Date.now(), providers };
+  return { providers, fresh: true };
 }
 
 /** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
@@ -234,7 +259,11 @@ export async function admit(deps: Deps, job: JobRecord): Promise<void> {
   const need = needOf(job);
   if (deps.config.policy === 'sampled') {
     if ((await sampledCandidates(deps.providers, need, { ...opts, random: Math.random })).ranked.length > 0) return;
-  } else if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
+  } else {
+    const hasRoom = (providers: ProviderRecord[]) => providers.some((p) => isOnline(p, opts) && fits(p, need));
+    const view = await recentProviders(deps);
+    if (hasRoom(view.providers) || (!view.fresh && hasRoom((await recentProviders(deps, true)).providers))) return;
+  }
   const waiting = await deps.jobs.countWaiting(job.developerId);
   if (waiting.developer >= maxWaitingPerDeveloper) {
     throw retryLater(
@@ -267,9 +296,15 @@ async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 
   }
 }
 
-/** Releases a finished job's capacity on its provider (after the transition that finished it). */
+/** Releases a finished job's capacity on its provider (after the transition that finished it); this process's listing follows. */
 export async function releaseJob(deps: Deps, job: JobRecord, providerId: string): Promise<void> {
-  await releaseCapacity(deps, providerId, needOf(job));
+  const need = needOf(job);
+  await releaseCapacity(deps, providerId, need);
+  const listed = snapshot?.providers.find((p) => p.providerId === providerId);
+  if (listed) {
+    listed.reservedVcpuMilli = Math.max(0, listed.reservedVcpuMilli - need.vcpuMilli);
+    listed.reservedMemoryMb = Math.max(0, listed.reservedMemoryMb - need.memoryMb);
+  }
   deps.providers.freed(job.functionId, providerId);
 }
 
