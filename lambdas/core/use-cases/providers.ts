@@ -139,11 +139,14 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
 export async function acceptReport(deps: Deps, user: User, providerId: string, body: unknown) {
   const req = parse(ReportBody, body);
   const report = parse(RuntimeReport, req.report, 'report') as RuntimeReport;
+  // Both reads at once (one round trip less on every report); the job is looked at only once the caller and the signature checked out.
+  const jobRead = deps.jobs.getJob(report.jobId);
+  jobRead.catch(() => undefined); // awaited below, or not at all when the report is refused first
   const provider = await getOwnProvider(deps, user, providerId);
   if (report.providerId !== providerId) throw forbidden('the report names another provider');
   if (!verifyPayload(report, req.signature, provider.publicKeyPem))
     throw forbidden("the report's signature does not verify against the provider's registered key");
-  const job = await deps.jobs.getJob(report.jobId);
+  const job = await jobRead;
   if (job && job.providerId !== providerId && job.previousProviders?.includes(providerId)) {
     throw conflict(
       `job ${job.jobId} was taken from this provider (${job.requeueReason ?? 'its lease lapsed'}) and is now at attempt ${job.attempt}; this report is refused`,

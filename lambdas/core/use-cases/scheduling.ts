@@ -73,6 +73,10 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   }
   const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
   injectFault('place.afterAssign');
+  // The envelope is signed while the ledger event is appended; it is sent only once both are done,
+  // so the job is on the outbox before any provider can run it (and report it).
+  const signed = buildSignedEnvelope(deps, assigned, provider, fn);
+  signed.catch(() => undefined); // awaited below; a failure there is handled there
   await deps.outbox.append(job.jobId, [
     {
       type: 'CreateJob',
@@ -90,7 +94,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   ], { lane: job.developerId });
   injectFault('place.beforeSend');
   try {
-    const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
+    const body = JSON.stringify(await signed);
     await deliver(
       () => deps.queues.send(provider.queueUrl, body),
       (err) => deps.telemetry.error('a late job envelope could not be sent; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) }),
