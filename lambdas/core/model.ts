@@ -173,7 +173,8 @@ export interface JobRecord {
    * released: after a crash in between, the repeated report or the reaper (the job keeps its
    * lapsed lease until then) finishes them.
    */
-  pendingReport?: { report: string; signature: string };
+  /** `report` absent: the job's own fields give back the signed report's canonical JSON (`providers.ts#signedReportOf`), checked when it was accepted. */
+  pendingReport?: { report?: string; signature: string };
   /**
    * Set by the transition that took the job back from this provider (reclaim), removed once that
    * provider's capacity was released (and, for a FAILED job, `FailJob` appended and the hold

@@ -174,11 +174,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
   const acceptedAt = clock(deps).toISOString();
-  const pendingReport = { report: canonicalJson(report), signature: req.signature };
-  const moved = await deps.jobs.transition(
-    job.jobId,
-    ['ASSIGNED'],
-    {
+  const changes = {
       status,
       startedAt: report.startedAt,
       finishedAt: report.finishedAt,
@@ -192,8 +188,16 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       logSize: report.logSize,
       limits: report.limits,
       limitsUnwatched: report.unwatched,
-      pendingReport,
-    },
+  } satisfies Partial<JobRecord>;
+  // The signed report stays on the job until its ledger events are appended. When the job's own
+  // fields give back exactly the signed bytes (a succeeded report: always), only the signature is
+  // kept: the report doubled the job record's size, and every write of it is billed by size.
+  const canonical = canonicalJson(report);
+  const pendingReport = signedReportOf({ ...job, ...changes }) === canonical ? { signature: req.signature } : { report: canonical, signature: req.signature };
+  const moved = await deps.jobs.transition(
+    job.jobId,
+    ['ASSIGNED'],
+    { ...changes, pendingReport },
     { providerId, attempt: report.attempt },
     // The lease stays until finishReport: were this Lambda to die before that, the reaper finds the job again.
   );
@@ -212,7 +216,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   // The job is terminal in the table now: a sync call waiting in this process answers at once.
   deps.waiter?.notify(job.jobId);
   injectFault('report.afterTransition');
-  await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, reportAcceptedAt: acceptedAt, pendingReport }, provider.ownerId);
+  await finishReport(deps, { ...job, ...changes, pendingReport }, provider.ownerId);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
 }
@@ -274,8 +278,11 @@ export async function finishReport(deps: Deps, job: JobRecord, payee?: string): 
   const pending = job.pendingReport;
   const providerId = job.providerId;
   if (!pending || !providerId || !TERMINAL.includes(job.status)) return;
+  const signed = pending.report ?? signedReportOf(job);
+  // Kept without its report only when these fields gave back the signed bytes, and they never change after.
+  if (signed === undefined) throw new Error(`job ${job.jobId}: its pending report has no report and the job's fields give none`);
   await deps.outbox.append(job.jobId, [
-    { type: 'SetRuntime', jobId: job.jobId, report: pending.report, signature: pending.signature },
+    { type: 'SetRuntime', jobId: job.jobId, report: signed, signature: pending.signature },
     { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0, acceptedAt: job.reportAcceptedAt },
   ], payee === undefined ? undefined : { lane: job.developerId, payee });
   const claimed = await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: job.attempt, present: 'pendingReport' }, [
@@ -284,6 +291,33 @@ export async function finishReport(deps: Deps, job: JobRecord, payee?: string): 
     'leaseExpiresAt',
   ]);
   if (claimed) await releaseJob(deps, job, providerId);
+}
+
+/**
+ * The canonical JSON of a succeeded job's report, rebuilt from the fields the accepting transition
+ * wrote (`acceptReport`); undefined for any other job. `acceptReport` keeps the report itself
+ * whenever this does not give back the signed bytes exactly.
+ */
+function signedReportOf(job: JobRecord): string | undefined {
+  if (job.status !== 'SUCCEEDED' || job.providerId === undefined || job.runtimeMs === undefined || job.resultSha256 === undefined) return undefined;
+  if (job.resultSize === undefined || job.logSize === undefined || job.startedAt === undefined || job.finishedAt === undefined) return undefined;
+  const report: RuntimeReport = {
+    v: 1,
+    jobId: job.jobId,
+    providerId: job.providerId,
+    attempt: job.attempt,
+    status: 'succeeded',
+    exitCode: job.exitCode ?? null,
+    runtimeMs: job.runtimeMs,
+    resultSha256: job.resultSha256,
+    resultSize: job.resultSize,
+    logSize: job.logSize,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    limits: job.limits,
+    unwatched: job.limitsUnwatched,
+  };
+  return canonicalJson(report);
 }
 
 function describeFailure(report: RuntimeReport): string {
