@@ -40,7 +40,7 @@ test('a job runs end to end: register, invoke, result link, job record, ledger r
   expect(invoked.body.status).toBe('SUCCEEDED');
   expect(invoked.body.providerId).toBe(platform.provider?.providerId);
 
-  // The result comes from a presigned S3 GET link and holds what the container computed.
+  // The result comes through its link (this small one inline, a data: URL; a larger one a presigned S3 GET) and holds what the container computed.
   const download = await fetch(invoked.body.resultUrl);
   expect(download.status).toBe(200);
   const resultBytes = Buffer.from(await download.arrayBuffer());
