@@ -253,8 +253,8 @@ async function startBenchAgent(apiUrl: string, dir: string, capacity: Capacity, 
       onEvent: (event) => tracer.onEvent(providerId, event),
       controller: {
         heartbeat: (id, body) => client.heartbeat(id, body),
-        postReport: async (id, report, signature) => {
-          const answer = await client.postReport(id, report, signature);
+        postReport: async (id, report, signature, resultBase64) => {
+          const answer = await client.postReport(id, report, signature, resultBase64);
           tracer.reported(report.jobId, Date.now());
           return answer;
         },

@@ -33,6 +33,13 @@ export const JobEnvelope = z
     attempt: z.number().int().positive(),
     /** http: requests one warm container serves at once. Absent: 1 (sent only when above 1, so older agents keep verifying other envelopes). */
     concurrency: z.number().int().min(2).max(LIMITS.maxConcurrency).optional(),
+    /**
+     * A result of at most this many bytes may travel in the report (`ReportBody.resultBase64`)
+     * instead of being uploaded to `resultPutUrl`. Absent: always upload (the results go to the
+     * developer's bucket, or the controller predates it; sent only when set, so older agents keep
+     * verifying the envelope).
+     */
+    inlineResultMaxBytes: z.number().int().min(1).max(LIMITS.maxInlineResultBytes).optional(),
   })
   .strict();
 export type JobEnvelope = z.infer<typeof JobEnvelope>;
@@ -96,4 +103,19 @@ export const RuntimeReport = z
 export type RuntimeReport = z.infer<typeof RuntimeReport>;
 
 /** `POST /providers/{id}/reports`: the report and the provider's Ed25519 signature over its canonical JSON (base64). */
-export const ReportBody = z.object({ report: RuntimeReport, signature: z.string().min(1).max(200) }).strict();
+export const ReportBody = z
+  .object({
+    report: RuntimeReport,
+    signature: z.string().min(1).max(200),
+    /**
+     * The result itself, when the envelope allowed it inline (`inlineResultMaxBytes`) and nothing was
+     * uploaded: the controller checks its size and SHA-256 against the signed report, so it is as
+     * signed as an uploaded one.
+     */
+    resultBase64: z
+      .string()
+      .max(Math.ceil(LIMITS.maxInlineResultBytes / 3) * 4)
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64')
+      .optional(),
+  })
+  .strict();

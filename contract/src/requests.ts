@@ -14,6 +14,12 @@ export const LIMITS = {
   maxTimeoutS: 900,
   /** Input carried inline in the envelope; larger input must be uploaded to S3 first. */
   maxInlineInputBytes: 256 * 1024,
+  /**
+   * A result of at most this many bytes travels in the provider's report and is kept in the job
+   * record, its link a `data:` URL; larger ones are stored as an object (issue #16: below ~1 KB an
+   * object's PUT, HEAD and GET cost more than the bytes the job record's later writes carry).
+   */
+  maxInlineResultBytes: 1024,
   maxBodyBytes: 1024 * 1024,
   maxEnvVars: 50,
   /** Most requests one warm container of an http function may serve at once. */

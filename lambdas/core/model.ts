@@ -143,6 +143,12 @@ export interface JobRecord {
   reason?: string;
   resultSha256?: string;
   resultSize?: number;
+  /**
+   * A result of at most LIMITS.maxInlineResultBytes carried in the report (base64; its size and
+   * SHA-256 checked against the signed report): no object at `resultKey`, and the job's result link
+   * is a `data:` URL of these bytes.
+   */
+  resultInline?: string;
   /** The log's size from the report; 0: the provider stored no log object. Absent on jobs reported before it was kept. */
   logSize?: number;
   /** Limits the container reached, from the report, in words (informative: they change neither status nor cost). */
@@ -169,7 +175,8 @@ export interface JobRecord {
    * released: after a crash in between, the repeated report or the reaper (the job keeps its
    * lapsed lease until then) finishes them.
    */
-  pendingReport?: { report: string; signature: string };
+  /** `report` absent: the job's own fields give back the signed report's canonical JSON (`providers.ts#signedReportOf`), checked when it was accepted. */
+  pendingReport?: { report?: string; signature: string };
   /**
    * Set by the transition that took the job back from this provider (reclaim), removed once that
    * provider's capacity was released (and, for a FAILED job, `FailJob` appended and the hold

@@ -167,7 +167,7 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
     });
     if (record.state === 'settled') return 'delete';
     if (record.state === 'reported' && record.report && record.signature) {
-      await this.postReport(attempt, record.report, record.signature);
+      await this.postReport(attempt, record.report, record.signature, record.resultBase64);
       return 'delete';
     }
     const outcome =
@@ -239,24 +239,29 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
 
   /**
    * Uploads the result and the log at once (no log object when the log is empty: the report's
-   * `logSize` 0 says so), then signs, records and posts the report. Nothing here waits for the
-   * container: the runner removes it off this path.
+   * `logSize` 0 says so; no result object when the envelope lets a result this small travel in the
+   * report), then signs, records and posts the report. Nothing here waits for the container: the
+   * runner removes it off this path.
    */
   private async settle(attempt: Attempt, outcome: RunOutcome): Promise<void> {
     const { envelope, abort } = attempt;
     this.setPhase(attempt, 'uploading');
     const putLog = (log: Buffer) =>
       log.length > 0 ? retry(() => put(envelope.logPutUrl, log), UPLOAD_ATTEMPTS, 'uploading the log', abort.signal) : undefined;
+    const inline = envelope.inlineResultMaxBytes !== undefined && outcome.result.length <= envelope.inlineResultMaxBytes;
+    const putResult = async () => {
+      if (!inline) await retry(() => put(envelope.resultPutUrl, outcome.result), UPLOAD_ATTEMPTS, 'uploading the result', abort.signal);
+    };
     let log = outcome.log;
     if (outcome.finishLog) {
       // A warm container's output may trail its response: the tail is collected while the result uploads.
       const finishLog = outcome.finishLog;
-      await retry(() => put(envelope.resultPutUrl, outcome.result), UPLOAD_ATTEMPTS, 'uploading the result', abort.signal);
+      await putResult();
       log = finishLog();
       this.unreported.set(AttemptLog.key(envelope.jobId, envelope.attempt), { ...outcome, log, finishLog: undefined });
       await putLog(log);
     } else {
-      await Promise.all([retry(() => put(envelope.resultPutUrl, outcome.result), UPLOAD_ATTEMPTS, 'uploading the result', abort.signal), putLog(log)]);
+      await Promise.all([putResult(), putLog(log)]);
     }
 
     const report = RuntimeReport.parse({
@@ -277,18 +282,19 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
       unwatched: outcome.unwatched?.length ? outcome.unwatched : undefined,
     } satisfies RuntimeReport);
     const signature = signPayload(report, this.options.privateKeyPem);
-    this.options.attemptLog.reported(envelope.jobId, envelope.attempt, report, signature);
+    const resultBase64 = inline ? outcome.result.toString('base64') : undefined;
+    this.options.attemptLog.reported(envelope.jobId, envelope.attempt, report, signature, resultBase64);
     this.unreported.delete(AttemptLog.key(envelope.jobId, envelope.attempt));
-    await this.postReport(attempt, report, signature);
+    await this.postReport(attempt, report, signature, resultBase64);
   }
 
-  /** Posts a signed report; once the controller accepts it (or already holds one) the attempt is settled. Rejects otherwise. */
-  private async postReport(attempt: Attempt, report: RuntimeReport, signature: string): Promise<void> {
+  /** Posts a signed report (with the result when it travels inline); once the controller accepts it (or already holds one) the attempt is settled. Rejects otherwise. */
+  private async postReport(attempt: Attempt, report: RuntimeReport, signature: string, resultBase64?: string): Promise<void> {
     const { controller, trust, logger, attemptLog } = this.options;
     const fields = { jobId: report.jobId, attempt: report.attempt };
     this.setPhase(attempt, 'reporting');
     try {
-      const answer = await retry(() => controller.postReport(trust.providerId, report, signature), REPORT_ATTEMPTS, 'posting the report', attempt.abort.signal);
+      const answer = await retry(() => controller.postReport(trust.providerId, report, signature, resultBase64), REPORT_ATTEMPTS, 'posting the report', attempt.abort.signal);
       logger.info('report accepted', { ...fields, status: report.status, reason: report.reason, runtimeMs: report.runtimeMs, jobStatus: answer.status });
     } catch (err) {
       if (!(err instanceof ControllerError && err.status === 409)) throw err;

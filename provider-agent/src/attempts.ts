@@ -18,7 +18,8 @@ import { errorMessage, Logger } from './log';
 
 /**
  * `ran`: the outcome is known; the result and log may not be uploaded yet.
- * `reported`: uploaded and signed; the report may not be accepted yet (kept, to post again).
+ * `reported`: uploaded (or a small result kept here to travel in the report) and signed; the report
+ *   may not be accepted yet (kept, to post again).
  * `settled`: the controller accepted the report (or already had one).
  */
 export type AttemptState = 'ran' | 'reported' | 'settled';
@@ -32,6 +33,8 @@ export interface AttemptRecord {
   /** The signed report, while it is `reported`. */
   report?: RuntimeReport;
   signature?: string;
+  /** The result itself, while `reported`, when it travels in the report instead of an upload (`inlineResultMaxBytes`). */
+  resultBase64?: string;
 }
 
 /** How long finished attempts are remembered: SQS keeps a message at most 14 days. */
@@ -62,8 +65,8 @@ export class AttemptLog {
     this.set({ jobId, attempt, state: 'ran', at: new Date().toISOString() });
   }
 
-  reported(jobId: string, attempt: number, report: RuntimeReport, signature: string): void {
-    this.set({ jobId, attempt, state: 'reported', at: new Date().toISOString(), report, signature });
+  reported(jobId: string, attempt: number, report: RuntimeReport, signature: string, resultBase64?: string): void {
+    this.set({ jobId, attempt, state: 'reported', at: new Date().toISOString(), report, signature, resultBase64 });
   }
 
   settled(jobId: string, attempt: number): void {

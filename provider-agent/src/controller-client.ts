@@ -61,9 +61,9 @@ export class ControllerClient {
     return { ...answer.credentials, expiration: new Date(answer.credentials.expiration) };
   }
 
-  /** `POST /providers/{id}/reports` with the report and the provider's signature over its canonical JSON. */
-  async postReport(providerId: string, report: RuntimeReport, signature: string): Promise<ReportOutcome> {
-    return ReportOutcome.parse(await this.call('POST', `/providers/${encodeURIComponent(providerId)}/reports`, { report, signature }));
+  /** `POST /providers/{id}/reports` with the report, the provider's signature over its canonical JSON and, when it travels inline, the result. */
+  async postReport(providerId: string, report: RuntimeReport, signature: string, resultBase64?: string): Promise<ReportOutcome> {
+    return ReportOutcome.parse(await this.call('POST', `/providers/${encodeURIComponent(providerId)}/reports`, { report, signature, resultBase64 }));
   }
 
   private async call(method: string, path: string, body: unknown): Promise<unknown> {

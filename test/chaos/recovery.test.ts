@@ -59,6 +59,9 @@ test('a report whose handler died after the transition is finished by the repeat
   expect(crashed.status).toBe(500);
   // Half done: SUCCEEDED, but the capacity still reserved and nothing for the ledger.
   expect(await t.deps.jobs.getJob(jobId)).toMatchObject({ status: 'SUCCEEDED', pendingReport: expect.anything() });
+  // Only the signature is kept (#16): the succeeded report is rebuilt from the job's fields, and
+  // the ledger below verifies that signature over the rebuilt bytes before it pays.
+  expect((await t.deps.jobs.getJob(jobId))?.pendingReport).toEqual({ signature: expect.any(String) });
   expect((await t.deps.providers.getProvider(provider.providerId))?.reservedVcpuMilli).toBe(250);
 
   // The agent retries its report (a 500 is not definitive): the duplicate finishes the job's effects.

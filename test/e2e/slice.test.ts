@@ -40,7 +40,7 @@ test('a job runs end to end: register, invoke, result link, job record, ledger r
   expect(invoked.body.status).toBe('SUCCEEDED');
   expect(invoked.body.providerId).toBe(platform.provider?.providerId);
 
-  // The result comes from a presigned S3 GET link and holds what the container computed.
+  // The result comes through its link (this small one inline, a data: URL; a larger one a presigned S3 GET) and holds what the container computed.
   const download = await fetch(invoked.body.resultUrl);
   expect(download.status).toBe(200);
   const resultBytes = Buffer.from(await download.arrayBuffer());
@@ -68,7 +68,9 @@ test('a job runs end to end: register, invoke, result link, job record, ledger r
       () => 200,
       (err) => err.$metadata?.httpStatusCode as number,
     );
-  expect(await head(`results/${invoked.body.jobId}/result`)).toBe(200);
+  // The result (under 1 KB) travelled in the signed report: no object either (#16), its link is a data: URL.
+  expect(invoked.body.resultUrl).toMatch(/^data:/);
+  expect(await head(`results/${invoked.body.jobId}/result`)).toBe(404);
   expect(await head(`results/${invoked.body.jobId}/log`)).toBe(404);
   s3.destroy();
   expect(job.body.runtimeMs).toBeGreaterThan(0);

@@ -56,6 +56,9 @@ const uploadKey = (caller: Caller, functionId: string, uploadId: string) =>
 export async function invoke(deps: Deps, caller: Caller, functionId: string, body: unknown, opts: InvokeOptions = {}): Promise<Invocation> {
   const req = parse(InvokeBody, body === undefined ? {} : body);
   const idempotencyKey = opts.idempotencyKey === undefined ? undefined : parseHeader(opts.idempotencyKey);
+  // The price list is read while the function is (one round trip less per invocation).
+  const prices = pricesInForce(deps);
+  prices.catch(() => undefined); // awaited below, or not at all when the request is refused first
   const fn = await invocableFunction(deps, caller, functionId);
   const callbackUrl = req.callbackUrl === undefined ? undefined : checkCallbackUrl(req.callbackUrl, opts.allowLoopbackCallbacks ?? false);
 
@@ -92,7 +95,7 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   const jobId = newId('job');
   const createdAt = nowIso(deps);
   // Priced with the units in force now; the job keeps them (holds.ts, billing.ts).
-  const billing = await pricesInForce(deps);
+  const billing = await prices;
   const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, billing));
   const job: JobRecord = {
     jobId,

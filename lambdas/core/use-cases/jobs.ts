@@ -82,10 +82,20 @@ export async function jobView(deps: Deps, job: JobRecord) {
   const ran = TERMINAL.includes(job.status) && job.status !== 'CANCELLED';
   return {
     ...jobSummary(job),
-    resultUrl: succeeded ? await (await resultStorageFor(deps, job)).presignGet(job.resultKey, deps.config.presignTtlS) : undefined,
+    resultUrl: succeeded ? await resultLink(deps, job) : undefined,
     // A log of 0 bytes was never stored: no link to a missing object.
     logUrl: ran && job.logSize !== 0 ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
   };
+}
+
+/**
+ * The caller's link to a succeeded job's result: a presigned GET of its object, or, for a result
+ * the report carried inline, a `data:` URL of its bytes (no request to fetch, never expires; it is
+ * given only where the job view is, so under the same authorisation as a presigned link).
+ */
+async function resultLink(deps: Deps, job: JobRecord): Promise<string> {
+  if (job.resultInline !== undefined) return `data:application/octet-stream;base64,${job.resultInline}`;
+  return (await resultStorageFor(deps, job)).presignGet(job.resultKey, deps.config.presignTtlS);
 }
 
 const encodeCursor = (c: JobCursor) => Buffer.from(JSON.stringify([c.createdAt, c.jobId])).toString('base64url');

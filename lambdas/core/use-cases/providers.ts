@@ -1,5 +1,5 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
-import { canonicalJson, HeartbeatBody, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, verifyPayload } from '../../../contract/src';
+import { canonicalJson, HeartbeatBody, LIMITS, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, sha256Hex, verifyPayload } from '../../../contract/src';
 import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
@@ -139,11 +139,14 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
 export async function acceptReport(deps: Deps, user: User, providerId: string, body: unknown) {
   const req = parse(ReportBody, body);
   const report = parse(RuntimeReport, req.report, 'report') as RuntimeReport;
+  // Both reads at once (one round trip less on every report); the job is looked at only once the caller and the signature checked out.
+  const jobRead = deps.jobs.getJob(report.jobId);
+  jobRead.catch(() => undefined); // awaited below, or not at all when the report is refused first
   const provider = await getOwnProvider(deps, user, providerId);
   if (report.providerId !== providerId) throw forbidden('the report names another provider');
   if (!verifyPayload(report, req.signature, provider.publicKeyPem))
     throw forbidden("the report's signature does not verify against the provider's registered key");
-  const job = await deps.jobs.getJob(report.jobId);
+  const job = await jobRead;
   if (job && job.providerId !== providerId && job.previousProviders?.includes(providerId)) {
     throw conflict(
       `job ${job.jobId} was taken from this provider (${job.requeueReason ?? 'its lease lapsed'}) and is now at attempt ${job.attempt}; this report is refused`,
@@ -164,17 +167,16 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   // One instant: the bound applied here and the one the ledger applies (reportAcceptedAt) agree.
   const accepted = clock(deps);
   checkRuntime(job, report, accepted);
-  const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
-  if (report.status === 'succeeded' && stored !== report.resultSize) {
-    throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
+  const resultInline = req.resultBase64 === undefined ? undefined : checkInlineResult(job, report, req.resultBase64);
+  if (resultInline === undefined) {
+    const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
+    if (report.status === 'succeeded' && stored !== report.resultSize) {
+      throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
+    }
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
   const acceptedAt = accepted.toISOString();
-  const pendingReport = { report: canonicalJson(report), signature: req.signature };
-  const moved = await deps.jobs.transition(
-    job.jobId,
-    ['ASSIGNED'],
-    {
+  const changes = {
       status,
       startedAt: report.startedAt,
       finishedAt: report.finishedAt,
@@ -184,11 +186,20 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       reason: report.reason === undefined ? undefined : describeFailure(report),
       resultSha256: report.resultSha256,
       resultSize: report.resultSize,
+      resultInline,
       logSize: report.logSize,
       limits: report.limits,
       limitsUnwatched: report.unwatched,
-      pendingReport,
-    },
+  } satisfies Partial<JobRecord>;
+  // The signed report stays on the job until its ledger events are appended. When the job's own
+  // fields give back exactly the signed bytes (a succeeded report: always), only the signature is
+  // kept: the report doubled the job record's size, and every write of it is billed by size.
+  const canonical = canonicalJson(report);
+  const pendingReport = signedReportOf({ ...job, ...changes }) === canonical ? { signature: req.signature } : { report: canonical, signature: req.signature };
+  const moved = await deps.jobs.transition(
+    job.jobId,
+    ['ASSIGNED'],
+    { ...changes, pendingReport },
     { providerId, attempt: report.attempt },
     // The lease stays until finishReport: were this Lambda to die before that, the reaper finds the job again.
   );
@@ -207,9 +218,26 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   // The job is terminal in the table now: a sync call waiting in this process answers at once.
   deps.waiter?.notify(job.jobId);
   injectFault('report.afterTransition');
-  await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, reportAcceptedAt: acceptedAt, pendingReport }, provider.ownerId);
+  await finishReport(deps, { ...job, ...changes, pendingReport }, provider.ownerId);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
+}
+
+/**
+ * A result carried in the report body instead of an object (issue #16): only where the envelope
+ * allowed it (the platform's bucket, at most LIMITS.maxInlineResultBytes), and only the bytes the
+ * signed report names (size and SHA-256), so it is as signed as an uploaded result. Returns the
+ * base64 the job record keeps.
+ */
+function checkInlineResult(job: JobRecord, report: RuntimeReport, base64: string): string {
+  if (job.resultBucket) throw invalid('resultBase64', `resultBase64: job ${job.jobId}'s results go to the developer's bucket; upload the result to resultPutUrl`);
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length > LIMITS.maxInlineResultBytes || bytes.toString('base64') !== base64) {
+    throw invalid('resultBase64', `resultBase64: at most ${LIMITS.maxInlineResultBytes} bytes in canonical base64 may travel in the report; upload larger results`);
+  }
+  if (bytes.length !== report.resultSize) throw invalid('report.resultSize', `report.resultSize: resultBase64 has ${bytes.length} bytes, the report says ${report.resultSize}`);
+  if (sha256Hex(bytes) !== report.resultSha256) throw invalid('report.resultSha256', "report.resultSha256: it is not the SHA-256 of resultBase64");
+  return base64;
 }
 
 /**
@@ -252,8 +280,11 @@ export async function finishReport(deps: Deps, job: JobRecord, payee?: string): 
   const pending = job.pendingReport;
   const providerId = job.providerId;
   if (!pending || !providerId || !TERMINAL.includes(job.status)) return;
+  const signed = pending.report ?? signedReportOf(job);
+  // Kept without its report only when these fields gave back the signed bytes, and they never change after.
+  if (signed === undefined) throw new Error(`job ${job.jobId}: its pending report has no report and the job's fields give none`);
   await deps.outbox.append(job.jobId, [
-    { type: 'SetRuntime', jobId: job.jobId, report: pending.report, signature: pending.signature },
+    { type: 'SetRuntime', jobId: job.jobId, report: signed, signature: pending.signature },
     { type: 'ConfirmReceipt', jobId: job.jobId, resultSha256: job.resultSha256 ?? '', resultSize: job.resultSize ?? 0, acceptedAt: job.reportAcceptedAt },
   ], payee === undefined ? undefined : { lane: job.developerId, payee });
   const claimed = await deps.jobs.transition(job.jobId, TERMINAL, {}, { providerId, attempt: job.attempt, present: 'pendingReport' }, [
@@ -262,6 +293,33 @@ export async function finishReport(deps: Deps, job: JobRecord, payee?: string): 
     'leaseExpiresAt',
   ]);
   if (claimed) await releaseJob(deps, job, providerId);
+}
+
+/**
+ * The canonical JSON of a succeeded job's report, rebuilt from the fields the accepting transition
+ * wrote (`acceptReport`); undefined for any other job. `acceptReport` keeps the report itself
+ * whenever this does not give back the signed bytes exactly.
+ */
+function signedReportOf(job: JobRecord): string | undefined {
+  if (job.status !== 'SUCCEEDED' || job.providerId === undefined || job.runtimeMs === undefined || job.resultSha256 === undefined) return undefined;
+  if (job.resultSize === undefined || job.logSize === undefined || job.startedAt === undefined || job.finishedAt === undefined) return undefined;
+  const report: RuntimeReport = {
+    v: 1,
+    jobId: job.jobId,
+    providerId: job.providerId,
+    attempt: job.attempt,
+    status: 'succeeded',
+    exitCode: job.exitCode ?? null,
+    runtimeMs: job.runtimeMs,
+    resultSha256: job.resultSha256,
+    resultSize: job.resultSize,
+    logSize: job.logSize,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    limits: job.limits,
+    unwatched: job.limitsUnwatched,
+  };
+  return canonicalJson(report);
 }
 
 function describeFailure(report: RuntimeReport): string {

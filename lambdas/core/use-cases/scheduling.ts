@@ -3,7 +3,7 @@ import type { FunctionRecord, JobRecord, ProviderRecord } from '../model';
 import { vcpuMillicores as toMilli } from '../pricing';
 import { FairQueue, fits, isOnline, Need, onlineCapacity, rankProviders, SchedulerOptions } from '../scheduler';
 import type { WaitingJob } from '../ports';
-import type { JobEnvelope } from '../../../contract/src';
+import { LIMITS, type JobEnvelope } from '../../../contract/src';
 import { Deps, now as clock, nowIso } from './context';
 import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
@@ -73,6 +73,10 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   }
   const assigned: JobRecord = { ...job, ...assignment, waitingShard: undefined };
   injectFault('place.afterAssign');
+  // The envelope is signed while the ledger event is appended; it is sent only once both are done,
+  // so the job is on the outbox before any provider can run it (and report it).
+  const signed = buildSignedEnvelope(deps, assigned, provider, fn);
+  signed.catch(() => undefined); // awaited below; a failure there is handled there
   await deps.outbox.append(job.jobId, [
     {
       type: 'CreateJob',
@@ -90,7 +94,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   ], { lane: job.developerId });
   injectFault('place.beforeSend');
   try {
-    const body = JSON.stringify(await buildSignedEnvelope(deps, assigned, provider, fn));
+    const body = JSON.stringify(await signed);
     await deliver(
       () => deps.queues.send(provider.queueUrl, body),
       (err) => deps.telemetry.error('a late job envelope could not be sent; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) }),
@@ -123,13 +127,38 @@ async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[]
     return true;
   };
   if (deps.config.policy === 'sampled' && !snapshot) return (await placeSampled(deps.providers, need, { ...opts, random: Math.random }, reserve)).provider;
-  for (const provider of rankProviders(deps.config.policy, snapshot ?? (await deps.providers.listProviders()), need, opts)) {
-    if (await reserve(provider)) {
-      deps.providers.taken(need.functionId, provider.providerId);
-      return provider;
+  const reserveRanked = async (providers: ProviderRecord[]) => {
+    for (const provider of rankProviders(deps.config.policy, providers, need, opts)) {
+      if (await reserve(provider)) {
+        deps.providers.taken(need.functionId, provider.providerId);
+        return provider;
+      }
     }
-  }
-  return undefined;
+    return undefined;
+  };
+  if (snapshot) return reserveRanked(snapshot);
+  // This controller's recent listing first; only if nothing in it had room, a fresh one (a provider
+  // may have come online or freed capacity since): staleness costs a listing, never a wrong or later placement.
+  const view = await recentProviders(deps);
+  return (await reserveRanked(view.providers)) ?? (view.fresh ? undefined : reserveRanked((await recentProviders(deps, true)).providers));
+}
+
+/**
+ * How long an invocation places on the providers as this controller listed them, rather than
+ * listing them again (issue #16: two listings per invocation were most of placement's reads). The
+ * listing is per process (a Lambda sandbox, the local platform); its records follow what this
+ * process reserves and releases. A stale record only costs a failed conditional reserve (which
+ * re-reads that provider) or, when the listing shows no room, a fresh listing.
+ */
+export const PROVIDER_SNAPSHOT_MS = 1000;
+let snapshot: { at: number; providers: ProviderRecord[] } | undefined;
+
+/** The providers as listed at most PROVIDER_SNAPSHOT_MS ago, or listed now (`fresh`, and always when asked for). */
+async function recentProviders(deps: Deps, fresh = false): Promise<{ providers: ProviderRecord[]; fresh: boolean }> {
+  if (!fresh && snapshot && Date.now() - snapshot.at < PROVIDER_SNAPSHOT_MS) return { providers: snapshot.providers, fresh: false };
+  const providers = await deps.providers.listProviders();
+  snapshot = { at: Date.now(), providers };
+  return { providers, fresh: true };
 }
 
 /** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
@@ -162,6 +191,8 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     startBy: new Date(now.getTime() + ttl * 1000).toISOString(),
     attempt: job.attempt,
     ...(job.concurrency !== undefined && job.concurrency > 1 ? { concurrency: job.concurrency } : {}),
+    // A small result may come back in the report (no object, no PUT/HEAD/GET); never for results the developer's bucket keeps.
+    ...(job.resultBucket ? {} : { inlineResultMaxBytes: LIMITS.maxInlineResultBytes }),
   };
   const { signature, keyId } = await deps.signer.sign(envelope);
   return { envelope, signature, keyId };
@@ -239,7 +270,11 @@ export async function admit(deps: Deps, job: JobRecord): Promise<void> {
   const need = needOf(job);
   if (deps.config.policy === 'sampled') {
     if ((await sampledCandidates(deps.providers, need, { ...opts, random: Math.random })).ranked.length > 0) return;
-  } else if ((await deps.providers.listProviders()).some((p) => isOnline(p, opts) && fits(p, need))) return;
+  } else {
+    const hasRoom = (providers: ProviderRecord[]) => providers.some((p) => isOnline(p, opts) && fits(p, need));
+    const view = await recentProviders(deps);
+    if (hasRoom(view.providers) || (!view.fresh && hasRoom((await recentProviders(deps, true)).providers))) return;
+  }
   const waiting = await deps.jobs.countWaiting(job.developerId);
   if (waiting.developer >= maxWaitingPerDeveloper) {
     throw retryLater(
@@ -272,9 +307,15 @@ async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 
   }
 }
 
-/** Releases a finished job's capacity on its provider (after the transition that finished it). */
+/** Releases a finished job's capacity on its provider (after the transition that finished it); this process's listing follows. */
 export async function releaseJob(deps: Deps, job: JobRecord, providerId: string): Promise<void> {
-  await releaseCapacity(deps, providerId, needOf(job));
+  const need = needOf(job);
+  await releaseCapacity(deps, providerId, need);
+  const listed = snapshot?.providers.find((p) => p.providerId === providerId);
+  if (listed) {
+    listed.reservedVcpuMilli = Math.max(0, listed.reservedVcpuMilli - need.vcpuMilli);
+    listed.reservedMemoryMb = Math.max(0, listed.reservedMemoryMb - need.memoryMb);
+  }
   deps.providers.freed(job.functionId, providerId);
 }
 

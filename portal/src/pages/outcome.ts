@@ -75,6 +75,18 @@ const REASONS: Record<string, string> = {
   image_unavailable: 'the provider could not pull the image',
 };
 
+/**
+ * Reads the result behind a job's link. A small result's link is a `data:` URL carrying the bytes
+ * (issue #16): decoded here, since the page's connect-src does not (and need not) allow `data:`.
+ */
+async function readResult(url: string): Promise<Blob> {
+  const inline = /^data:[^,]*;base64,(.*)$/.exec(url);
+  if (inline) return new Blob([Uint8Array.from(atob(inline[1] ?? ''), (c) => c.charCodeAt(0))], { type: 'application/octet-stream' });
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`the results bucket answered HTTP ${res.status}${res.status === 403 ? ' (the link may have expired: reload the page)' : ''}`);
+  return res.blob();
+}
+
 async function resultView(job: JobView): Promise<HTMLElement> {
   const size = job.result?.size;
   const section = h('div', { class: 'result' }, h('h4', {}, 'Result ', h('span', { class: 'muted' }, `(${bytes(size)})`)));
@@ -82,19 +94,17 @@ async function resultView(job: JobView): Promise<HTMLElement> {
   const message = h('div', { 'aria-live': 'polite' });
   download.addEventListener('click', async () => {
     try {
-      const res = await fetch(job.resultUrl as string);
-      if (!res.ok) throw new Error(`the results bucket answered HTTP ${res.status}${res.status === 403 ? ' (the link may have expired: reload the page)' : ''}`);
-      saveBlob(await res.blob(), `${job.jobId}-result`);
+      saveBlob(await readResult(job.resultUrl as string), `${job.jobId}-result`);
     } catch (err) {
       clear(message, alertBox(`Could not download the result: ${describeError(err)}`));
     }
   });
-  section.append(h('p', {}, download, ' ', h('a', { href: job.resultUrl as string, rel: 'noopener', target: '_blank' }, 'open the result link')), message);
+  // Browsers do not open a data: URL in a new tab; an inline result opens as a blob: URL of its bytes.
+  const href = job.resultUrl?.startsWith('data:') ? URL.createObjectURL(await readResult(job.resultUrl)) : (job.resultUrl as string);
+  section.append(h('p', {}, download, ' ', h('a', { href, rel: 'noopener', target: '_blank' }, 'open the result link')), message);
   if (size !== undefined && size <= PREVIEW_LIMIT) {
     try {
-      const res = await fetch(job.resultUrl as string);
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const text = await res.text();
+      const text = await (await readResult(job.resultUrl as string)).text();
       section.append(h('pre', { class: 'output', id: 'result-text', tabindex: 0, 'aria-label': 'Result' }, prettyJson(text)));
     } catch (err) {
       section.append(alertBox(`The result could not be read from its link (${(err as Error).message}); use Download.`));
