@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES, Resources } from './requests';
+import { ROLES, Resources, VerificationPolicy } from './requests';
 import { LimitHit, UnwatchedLimit } from './envelope';
 import { JOB_STATUSES } from './statuses';
 
@@ -76,6 +76,7 @@ export const FunctionRecord = z.strictObject({
   resultBucket: z.string().optional(),
   resultRoleArn: z.string().optional(),
   concurrency: z.number().int().optional(),
+  verification: VerificationPolicy.optional(),
   deletedAt: instant.optional(),
   createdAt: instant,
   updatedAt: instant,
@@ -94,6 +95,28 @@ export const InputUpload = z.strictObject({
 export type InputUpload = z.infer<typeof InputUpload>;
 
 // ---------- jobs ----------
+
+/** Issue #19: one replica of a replicated job, as the controller saw it and the ledger decided it. */
+export const JobReplica = z.strictObject({
+  jobId: z.string(),
+  status: JobStatus,
+  providerId: z.string().optional(),
+  resultSha256: z.string().meta({ description: "the result hash the provider signed in its report" }).optional(),
+  outcome: z.enum(['agreed', 'disagreed', 'missed', 'inconclusive', 'pending']),
+  cost: count.meta({ description: 'micro-credits paid for this replica, once the ledger settled it' }).optional(),
+  paid: z.boolean().optional(),
+});
+
+/** Issue #19: a replicated job's verification: its policy, its replicas and the quorum decision. */
+export const JobVerification = z.strictObject({
+  mode: z.literal('replicate'),
+  k: z.number().int(),
+  quorum: z.number().int(),
+  maxReplicas: z.number().int(),
+  decision: z.enum(['pending', 'agreed', 'no-quorum']),
+  agreedSha256: z.string().optional(),
+  replicas: z.array(JobReplica).meta({ description: 'in the job view only (GET /jobs/{id})' }).optional(),
+});
 
 export const JobSummary = z.strictObject({
   jobId: z.string(),
@@ -123,6 +146,9 @@ export const JobSummary = z.strictObject({
   input: z.strictObject({ kind: z.enum(['inline', 'upload']), size: count.optional() }),
   result: z.strictObject({ sha256: z.string().optional(), size: count }).optional(),
   invokeKeyId: z.string().optional(),
+  /** Issue #19: the replicated job this job is one replica of. */
+  replicaOf: z.string().optional(),
+  verification: JobVerification.optional(),
   callback: z
     .strictObject({
       url: z.string(),

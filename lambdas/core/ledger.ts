@@ -246,5 +246,36 @@ export interface Ledger {
   getBilling?(accountId: string): Promise<LedgerBilling>;
   /** The account's payouts (payouts.ts). */
   getPayouts?(accountId: string): Promise<LedgerPayout[]>;
+  /** Issue #19: a replicated job's quorum decision (chaincode/src/verification.ts), or undefined before it. */
+  getReplicaGroup?(groupId: string): Promise<LedgerReplicaGroup | undefined>;
+  /** Issue #19: a provider's raw verification outcomes, oldest first. */
+  getProviderOutcomes?(providerId: string): Promise<LedgerOutcome[]>;
   close(): Promise<void>;
+}
+
+/** Issue #19: the chaincode's records of replication (the compiler checks they agree, contract-ledger.ts). */
+export interface LedgerReplicaGroup {
+  groupId: string;
+  developerId: string;
+  quorum: number;
+  decision: 'agreed' | 'no-quorum';
+  agreedSha256?: string;
+  replicas: Array<{
+    jobId: string;
+    providerId: string;
+    accountId?: string;
+    resultSha256?: string;
+    outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+    billedMs?: number;
+    paid: boolean;
+  }>;
+  decidedAt: string;
+}
+
+export interface LedgerOutcome {
+  providerId: string;
+  jobId: string;
+  groupId: string;
+  outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+  decidedAt: string;
 }

@@ -1,5 +1,5 @@
 import { TERMINAL_STATUSES, type JobStatus } from '../../contract/src/statuses';
-import type { LimitHit, Resources, Role, UnwatchedLimit } from '../../contract/src';
+import type { LimitHit, Resources, Role, UnwatchedLimit, VerificationPolicy } from '../../contract/src';
 
 /** Records the controller keeps in its read/write store (DynamoDB in AWS and in local mode). */
 
@@ -79,8 +79,24 @@ export interface FunctionRecord {
   resultRoleArn?: string;
   /** http: requests one warm container serves at once; absent: 1. */
   concurrency?: number;
+  /** Issue #19: how results are verified; absent: none. */
+  verification?: VerificationPolicy;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * Issue #19: a replicated job's state (use-cases/verification.ts). The job itself is never placed:
+ * its replicas are jobs of their own (`replicaOf`), and it ends when the quorum is decided.
+ */
+export interface ReplicationState {
+  k: number;
+  quorum: number;
+  maxReplicas: number;
+  /** Every replica started so far, in order (a replacement is appended). */
+  replicaIds: string[];
+  decision?: 'agreed' | 'no-quorum';
+  agreedSha256?: string;
 }
 
 export type { JobStatus };
@@ -179,6 +195,10 @@ export interface JobRecord {
   resultBucket?: string;
   /** The role the controller assumes to presign into `resultBucket` (external id: the developer's user id). */
   resultRoleArn?: string;
+  /** Issue #19: this job is one replica of the replicated job with this id. */
+  replicaOf?: string;
+  /** Issue #19: set on a replicated job (the one the caller sees). */
+  replication?: ReplicationState;
 }
 
 export interface ProviderRecord {

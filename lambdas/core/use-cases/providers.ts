@@ -7,6 +7,7 @@ import type { TemporaryCredentials } from '../ports';
 import { Deps, getOwnProvider, now as clock, nowIso, parse, requireRole } from './context';
 import { resultStorageFor } from './results';
 import { dispatchWaiting, releaseJob } from './scheduling';
+import { replicaEnded } from './verification';
 import { injectFault } from '../faults';
 import { isOnline } from '../scheduler';
 
@@ -157,6 +158,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   if (TERMINAL.includes(job.status)) {
     if (job.runtimeMs === report.runtimeMs && job.resultSha256 === report.resultSha256) {
       await finishReport(deps, job, provider.ownerId);
+      await afterReplicaReport(deps, job);
       return { jobId: job.jobId, status: job.status, duplicate: true };
     }
     throw conflict(`job ${job.jobId} is already ${job.status}`);
@@ -206,8 +208,14 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   deps.waiter?.notify(job.jobId);
   injectFault('report.afterTransition');
   await finishReport(deps, { ...job, status, resultSha256: report.resultSha256, resultSize: report.resultSize, reportAcceptedAt: acceptedAt, pendingReport }, provider.ownerId);
+  await afterReplicaReport(deps, job);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
+}
+
+/** Issue #19: a replica's accepted report may complete its group's quorum (verification.ts#replicaEnded). */
+async function afterReplicaReport(deps: Deps, job: JobRecord): Promise<void> {
+  if (job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
 }
 
 /**

@@ -49,7 +49,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
   if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
-  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers);
+  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers, await replicaOwnersToAvoid(deps, job));
   if (!provider) return { kind: 'no-capacity' };
   const now = clock(deps);
   const assignment = {
@@ -86,6 +86,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
       billing: job.billingUnits ?? deps.config.billing,
       maxCost: job.maxCost,
       assignedAt: assignment.assignedAt,
+      ...(job.replicaOf === undefined ? {} : { replicaOf: job.replicaOf }),
     },
   ], { lane: job.developerId });
   injectFault('place.beforeSend');
@@ -109,9 +110,17 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
  * with the number of providers); otherwise the policy's ranking of the snapshot, or of every
  * provider. Each reserve is a conditional write, so a stale view never oversubscribes.
  */
-async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[] | undefined, snapshot?: ProviderRecord[]): Promise<ProviderRecord | undefined> {
+async function reserveSomewhere(
+  deps: Deps,
+  need: Need,
+  avoid: readonly string[] | undefined,
+  snapshot?: ProviderRecord[],
+  excludedOwners?: ReadonlySet<string>,
+): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
   const reserve = async (provider: ProviderRecord) => {
+    // Issue #19: never a second replica of one job on machines of one owner.
+    if (excludedOwners?.has(provider.ownerId)) return false;
     if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
       // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
@@ -130,6 +139,27 @@ async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[]
     }
   }
   return undefined;
+}
+
+/**
+ * Issue #19: the owners a replica must not be placed with: those of the providers its sibling
+ * replicas are, or were, assigned to (read fresh, so a replacement avoids every owner already
+ * in the group). Undefined for a job that is not a replica.
+ */
+async function replicaOwnersToAvoid(deps: Deps, job: JobRecord): Promise<ReadonlySet<string> | undefined> {
+  if (job.replicaOf === undefined) return undefined;
+  const group = await deps.jobs.getJob(job.replicaOf);
+  const owners = new Set<string>();
+  for (const siblingId of group?.replication?.replicaIds ?? []) {
+    if (siblingId === job.jobId) continue;
+    const sibling = await deps.jobs.getJob(siblingId);
+    for (const providerId of [sibling?.providerId, ...(sibling?.previousProviders ?? [])]) {
+      if (providerId === undefined) continue;
+      const owner = (await deps.providers.getProvider(providerId))?.ownerId;
+      if (owner !== undefined) owners.add(owner);
+    }
+  }
+  return owners;
 }
 
 /** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
