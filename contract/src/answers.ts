@@ -282,6 +282,18 @@ export const ProviderView = z.strictObject({
   warmFunctions: count,
   draining: z.boolean(),
   createdAt: instant,
+  /** Issue #19: the provider's verification record (from its replicas' outcomes on the ledger). */
+  reputation: z
+    .strictObject({
+      agreed: count,
+      disagreed: count,
+      missed: count,
+      inconclusive: count,
+      consecutiveValid: count,
+      score: z.number().min(0).max(1).meta({ description: '(agreed + 1) / (agreed + disagreed + missed + 2)' }),
+      suspendedUntil: instant.meta({ description: 'no job is placed on the provider before this instant' }).optional(),
+    })
+    .optional(),
 });
 export type ProviderView = z.infer<typeof ProviderView>;
 export const ProviderList = z.strictObject({ items: z.array(ProviderView), heartbeatStaleS: z.number().optional() });

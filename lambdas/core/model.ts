@@ -1,5 +1,6 @@
 import { TERMINAL_STATUSES, type JobStatus } from '../../contract/src/statuses';
 import type { LimitHit, Resources, Role, UnwatchedLimit, VerificationPolicy } from '../../contract/src';
+import type { Reputation } from './reputation';
 
 /** Records the controller keeps in its read/write store (DynamoDB in AWS and in local mode). */
 
@@ -228,4 +229,7 @@ export interface ProviderRecord {
    * (absent: the normal interval). Its liveness window grows by as much (`scheduler.ts#livenessWindowMs`).
    */
   nextBeatS?: number;
+  /** Issue #19: the fold of its verification outcomes (reputation.ts), rebuildable from the ledger; and its write version. */
+  reputation?: Reputation;
+  reputationVersion?: number;
 }

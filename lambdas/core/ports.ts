@@ -1,3 +1,4 @@
+import type { Reputation } from './reputation';
 import type { LedgerEvent, PaymentTerms } from './ledger';
 import type { ProviderSampler } from './placement';
 import type { CredentialEntry, IdempotencyRecord } from './model';
@@ -123,6 +124,8 @@ export interface ProviderStore extends ProviderSampler {
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
   reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
   release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;
+  /** Issue #19: writes the provider's reputation if its version is still `version` (0: none yet); false otherwise. */
+  setReputation?(providerId: string, reputation: Reputation, version: number): Promise<boolean>;
 }
 
 export interface Outbox {

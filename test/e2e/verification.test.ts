@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Ledger } from '../../lambdas/core/ledger';
+import { rebuild } from '../../lambdas/core/reputation';
 import { generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
 import { Api, newUser } from '../support/api';
 import { ScriptedProvider, startAgent, startTestPlatform, TestPlatform } from '../scheduling/support';
@@ -152,7 +153,19 @@ test('a provider returning random bytes is outvoted: not paid, "disagreed" on th
   const group = await ledger.getReplicaGroup!(groupId);
   expect(group).toMatchObject({ decision: 'agreed', agreedSha256: job.result.sha256, quorum: 2 });
   expect(group!.replicas.filter((r) => r.paid).map((r) => r.providerId).sort()).toEqual([honestA.providerId, honestB.providerId].sort());
-  expect(await ledger.getProviderOutcomes!(liar.providerId)).toEqual([expect.objectContaining({ groupId, outcome: 'disagreed' })]);
+  const liarOutcomes = await ledger.getProviderOutcomes!(liar.providerId);
+  expect(liarOutcomes).toEqual([expect.objectContaining({ groupId, outcome: 'disagreed' })]);
+
+  // Reputation: the liar's own view shows the disagreement (trust reset), the honest ones an agreement;
+  // the stored fold is what the ledger's outcomes rebuild to.
+  const liarView = (await (liar as unknown as { api: Api }).api.get(`/providers/${liar.providerId}`)).body;
+  expect(liarView.reputation).toMatchObject({ agreed: 0, disagreed: 1, consecutiveValid: 0 });
+  expect(liarView.reputation.score).toBeLessThan(0.5);
+  const stored = await t.deps.providers.getProvider(honestA.providerId);
+  expect(stored?.reputation).toMatchObject({ agreed: 1, disagreed: 0, consecutiveValid: 1 });
+  const rebuilt = rebuild(await ledger.getProviderOutcomes!(honestA.providerId));
+  expect({ ...rebuilt, suspendedUntil: undefined }).toEqual({ ...stored!.reputation, suspendedUntil: undefined });
+  expect(rebuild(liarOutcomes)).toMatchObject({ disagreed: 1, consecutiveValid: 0 });
 
   // Reconciliation: the developer's balance fell by exactly the job's cost; every hold went back.
   const after = await eventually(async () => {

@@ -6,6 +6,7 @@ import type { Caller } from './accounts';
 import { Deps, nowIso, parse } from './context';
 import { resultStorageFor } from './results';
 import { releaseHold } from './holds';
+import { replicaOutcome } from './verification';
 
 /**
  * Jobs as their developer sees them: status, timings, provider, run time, cost, result and log
@@ -93,12 +94,7 @@ async function replicasView(deps: Deps, job: JobRecord) {
   const r = job.replication;
   if (!r) return undefined;
   const replicas = (await Promise.all(r.replicaIds.map((id) => deps.jobs.getJob(id)))).filter((x): x is JobRecord => x !== undefined);
-  const outcomeOf = (x: JobRecord) => {
-    if (r.decision === undefined) return 'pending' as const;
-    if (x.status === 'SUCCEEDED' && x.resultSha256 === r.agreedSha256) return 'agreed' as const;
-    if (x.status !== 'SUCCEEDED' && x.reportAcceptedAt === undefined) return 'missed' as const;
-    return r.decision === 'no-quorum' ? ('inconclusive' as const) : ('disagreed' as const);
-  };
+  const outcomeOf = (x: JobRecord) => replicaOutcome(r, x);
   const items = replicas.map((x) => ({
     jobId: x.jobId,
     status: x.status,

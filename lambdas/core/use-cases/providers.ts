@@ -10,6 +10,7 @@ import { dispatchWaiting, releaseJob } from './scheduling';
 import { replicaEnded } from './verification';
 import { injectFault } from '../faults';
 import { isOnline } from '../scheduler';
+import { score as reputationScore } from '../reputation';
 
 /**
  * Providers: registration (with their own queue and credentials scoped to it), heartbeats that
@@ -316,7 +317,16 @@ function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs:
     warmFunctions: p.warmFunctions.length,
     draining: p.draining,
     createdAt: p.createdAt,
+    reputation: reputationView(p),
   };
+}
+
+/** Issue #19: the provider's verification record as its owner sees it (absent before its first replicated job was decided). */
+function reputationView(p: ProviderRecord) {
+  const r = p.reputation;
+  if (!r) return undefined;
+  const { agreed, disagreed, missed, inconclusive, consecutiveValid, suspendedUntil } = r;
+  return { agreed, disagreed, missed, inconclusive, consecutiveValid, score: reputationScore(r), suspendedUntil };
 }
 
 /** Jobs ASSIGNED to each provider right now (the sparse `leases` index). */

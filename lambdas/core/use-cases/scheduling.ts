@@ -9,6 +9,7 @@ import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
 import { deliver, injectFault } from '../faults';
 import { placeSampled, sampledCandidates } from '../placement';
+import { isSuspended } from '../reputation';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -119,8 +120,8 @@ async function reserveSomewhere(
 ): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
   const reserve = async (provider: ProviderRecord) => {
-    // Issue #19: never a second replica of one job on machines of one owner.
-    if (excludedOwners?.has(provider.ownerId)) return false;
+    // Issue #19: never a second replica of one job on machines of one owner; nothing on a suspended provider.
+    if (excludedOwners?.has(provider.ownerId) || isSuspended(provider.reputation, opts.now)) return false;
     if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
       // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);

@@ -2,6 +2,7 @@ import { DomainError } from '../errors';
 import type { FunctionRecord, JobRecord, ReplicationState } from '../model';
 import { TERMINAL } from '../model';
 import { newId } from '../passwords';
+import { applyOutcome, EMPTY_REPUTATION, type Outcome } from '../reputation';
 import { Deps, nowIso } from './context';
 import { holdForJob, releaseHold } from './holds';
 import { dispatch } from './scheduling';
@@ -198,6 +199,38 @@ async function finishGroup(deps: Deps, group: JobRecord, replicas: JobRecord[], 
   deps.telemetry.jobFinished(outcome);
   deps.waiter?.notify(group.jobId);
   await appendDecision(deps, group, replicas);
+  await recordOutcomes(deps, group, replicas);
+}
+
+/**
+ * A replica's outcome in its group's decision, as the ledger records it: agreed, disagreed,
+ * missed (no report: its provider never finished), inconclusive (no quorum), or pending.
+ */
+export function replicaOutcome(state: ReplicationState, replica: JobRecord): Outcome | 'pending' {
+  if (state.decision === undefined) return 'pending';
+  if (replica.status === 'SUCCEEDED' && replica.resultSha256 === state.agreedSha256) return 'agreed';
+  if (replica.status !== 'SUCCEEDED' && replica.reportAcceptedAt === undefined) return 'missed';
+  return state.decision === 'no-quorum' ? 'inconclusive' : 'disagreed';
+}
+
+/**
+ * Folds each replica's outcome into its provider's reputation (reputation.ts), once per decision
+ * (only the writer whose transition decided the group gets here). A write that loses a race with
+ * another decision reads again and retries; the ledger's outcomes remain the source to rebuild from.
+ */
+async function recordOutcomes(deps: Deps, group: JobRecord, replicas: JobRecord[]): Promise<void> {
+  const state = group.replication as ReplicationState;
+  const at = nowIso(deps);
+  for (const replica of replicas) {
+    const outcome = replicaOutcome(state, replica);
+    if (outcome === 'pending' || replica.providerId === undefined || !deps.providers.setReputation) continue;
+    for (let tries = 0; tries < 5; tries++) {
+      const provider = await deps.providers.getProvider(replica.providerId);
+      if (!provider) break;
+      const next = applyOutcome(provider.reputation ?? EMPTY_REPUTATION, outcome, at);
+      if (await deps.providers.setReputation(replica.providerId, next, provider.reputationVersion ?? 0)) break;
+    }
+  }
 }
 
 /**
