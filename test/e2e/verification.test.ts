@@ -196,12 +196,17 @@ test('one owner with two machines never holds two replicas of a job, so its mach
     expect(j.verification.replicas.filter((r: { status: string }) => r.status === 'ASSIGNED')).toHaveLength(1);
     return j;
   }, 30_000);
-  // Twin 2 has room, yet the second replica waits: its owner already holds the first.
   const assigned = job.verification.replicas.map((r: { providerId?: string }) => r.providerId).filter(Boolean);
   expect(assigned).toHaveLength(1);
   expect(job.verification.replicas.map((r: { status: string }) => r.status).sort()).toEqual(['ASSIGNED', 'QUEUED']);
-  // Twin 2 announces itself again (a heartbeat offers its capacity to waiting jobs): still nothing.
-  expect((await twinUser.put(`/providers/${second.body.providerId}/heartbeat`, { runningJobs: [] })).status).toBe(200);
+  // The machine holding the first replica keeps its lease; twin 2 beats (a heartbeat offers its free
+  // capacity to waiting jobs, and the job fits it), yet the second replica waits: its owner holds the first.
+  const holder = assigned[0] === twin1.providerId ? twin1 : undefined;
+  const first = job.verification.replicas.find((r: { providerId?: string }) => r.providerId)!.jobId as string;
+  if (holder) await holder.heartbeat([first]);
+  else await twinUser.put(`/providers/${second.body.providerId}/heartbeat`, { runningJobs: [first] });
+  const idle = holder ? second.body.providerId : twin1.providerId;
+  expect((await twinUser.put(`/providers/${idle}/heartbeat`, { runningJobs: [] })).status).toBe(200);
   const later = await jobOf(dev, groupId);
   expect(later.verification.replicas.filter((r: { providerId?: string }) => r.providerId).map((r: { providerId: string }) => r.providerId)).toEqual(assigned);
 }, 120_000);
