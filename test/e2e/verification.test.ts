@@ -207,6 +207,13 @@ test('one owner with two machines never holds two replicas of a job, so its mach
   else await twinUser.put(`/providers/${second.body.providerId}/heartbeat`, { runningJobs: [first] });
   const idle = holder ? second.body.providerId : twin1.providerId;
   expect((await twinUser.put(`/providers/${idle}/heartbeat`, { runningJobs: [] })).status).toBe(200);
+  // Neither the job nor its waiting replica can be cancelled: it ends by its decision, which settles every replica.
+  const queued = job.verification.replicas.find((r: { status: string }) => r.status === 'QUEUED').jobId as string;
+  for (const id of [groupId, queued]) {
+    const cancel = await dev.post(`/jobs/${id}/cancel`);
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.message).toMatch(/cannot be cancelled/);
+  }
   const later = await jobOf(dev, groupId);
   expect(later.verification.replicas.filter((r: { providerId?: string }) => r.providerId).map((r: { providerId: string }) => r.providerId)).toEqual(assigned);
 }, 120_000);

@@ -171,6 +171,12 @@ export async function searchJobs(deps: Deps, user: User, query: unknown) {
 export async function cancelJob(deps: Deps, user: User, jobId: string) {
   const job = await getOwnJob(deps, user, jobId);
   if (job.status !== 'QUEUED') throw notCancellable(job);
+  // Issue #19: a replicated job ends by its quorum decision (which settles every replica and gives their holds back), never half-cancelled.
+  if (job.replication || job.replicaOf) {
+    throw conflict(`job ${jobId} is ${job.replication ? 'replicated' : `a replica of ${job.replicaOf}`}: it ends when its replicas' results are decided, and cannot be cancelled`, {
+      status: job.status,
+    });
+  }
   const at = nowIso(deps);
   const changes: Partial<JobRecord> = { status: 'CANCELLED', cancelledAt: at, finishedAt: at, reason: 'cancelled by the developer' };
   // A callback owed for this job becomes due now.

@@ -53,7 +53,10 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
     // Issue #19: a replica that missed for good may complete its group (a replacement, or the decision).
     if (outcome.outcome === 'failed' && job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
   }
-  result.expired = await expireWaiting(deps);
+  result.expired = await expireWaiting(deps, async (jobId) => {
+    const replicaOf = (await deps.jobs.getJob(jobId))?.replicaOf;
+    if (replicaOf !== undefined) await replicaEnded(deps, replicaOf);
+  });
   result.placed = await dispatchWaiting(deps);
   result.holdsReleased = await sweepHolds(deps);
   return result;

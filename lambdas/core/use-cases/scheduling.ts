@@ -374,10 +374,10 @@ export async function finishReclaim(deps: Deps, job: JobRecord): Promise<void> {
 
 /**
  * FAILS jobs that waited for capacity longer than MAX_WAIT_S (0: never), with a reason naming
- * what they needed. A job that never ran is not on the ledger; one that was re-queued is, and
+ * what they needed; `onFailed` follows each (the reaper: a replica's group may be complete, issue #19). A job that never ran is not on the ledger; one that was re-queued is, and
  * gets `FailJob`. Returns how many it failed.
  */
-export async function expireWaiting(deps: Deps): Promise<number> {
+export async function expireWaiting(deps: Deps, onFailed?: (jobId: string) => Promise<void>): Promise<number> {
   const { maxWaitS, maxWaitingTotal } = deps.config.scheduling;
   if (maxWaitS === 0) return 0;
   const now = clock(deps);
@@ -395,6 +395,7 @@ export async function expireWaiting(deps: Deps): Promise<number> {
     failed++;
     if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }], { lane: job.developerId });
     await releaseHold(deps, job.jobId);
+    await onFailed?.(job.jobId);
   }
   return failed;
 }
