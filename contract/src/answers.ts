@@ -109,7 +109,7 @@ export const JobReplica = z.strictObject({
 
 /** Issue #19: a replicated job's verification: its policy, its replicas and the quorum decision. */
 export const JobVerification = z.strictObject({
-  mode: z.literal('replicate'),
+  mode: z.enum(['replicate', 'spot-check']).meta({ description: 'spot-check: this job was drawn for a check, and replicated' }),
   k: z.number().int(),
   quorum: z.number().int(),
   maxReplicas: z.number().int(),

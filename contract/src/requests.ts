@@ -101,6 +101,7 @@ export const ResultRoleArn = z
  * SUCCEEDS when `quorum` owners' providers signed the same result hash (exact bytes), else more
  * replicas run, up to `maxReplicas` in all, then it FAILS with the reason. Only agreeing providers
  * are paid, each the median of the agreeing replicas' billed times; without a quorum nobody is.
+ * `spot-check`: a `fraction` of the jobs is replicated that way, chosen by the controller.
  */
 export const VerificationPolicy = z
   .discriminatedUnion('mode', [
@@ -114,6 +115,12 @@ export const VerificationPolicy = z
       /** Most replicas in all, replacements for disagreeing or missing ones included. Absent: k. */
       maxReplicas: z.number().int().min(2).max(LIMITS.maxReplicas).optional(),
     }),
+    /**
+     * A share of the jobs, drawn by the controller at invocation, runs as `replicate` with k = 2,
+     * quorum 2, at most 3 replicas; the rest as `none`. A provider cannot tell a checked job from
+     * another: its envelope, links and report are the same.
+     */
+    z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1) }),
   ])
   .refine((p) => p.mode !== 'replicate' || (p.quorum ?? 0) <= p.k, { message: 'verification.quorum: at most k', path: ['quorum'] })
   .refine((p) => p.mode !== 'replicate' || (p.maxReplicas ?? p.k) >= p.k, { message: 'verification.maxReplicas: at least k', path: ['maxReplicas'] });

@@ -91,6 +91,8 @@ export interface FunctionRecord {
  * its replicas are jobs of their own (`replicaOf`), and it ends when the quorum is decided.
  */
 export interface ReplicationState {
+  /** `spot-check`: the function checks a share of its jobs and this one was drawn. Absent: `replicate`. */
+  mode?: 'spot-check';
   k: number;
   quorum: number;
   maxReplicas: number;

@@ -272,3 +272,23 @@ async function greedyClaim(p: ScriptedProvider, jobId: string, runtimeMs: number
   const api = (p as unknown as { api: Api }).api;
   return api.post(`/providers/${p.providerId}/reports`, { report, signature: signPayload(report, keys.privateKeyPem) });
 }
+
+test('spot-check: the controller draws which jobs are replicated (fraction 1: every one, checked and paid like replicate; fraction 0: none)', async () => {
+  await quiet();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const always = await developerWithFunction({ mode: 'spot-check', fraction: 1 });
+  const checked = await always.dev.post(`/functions/${always.functionId}/invocations`, { input: 'check me' });
+  expect(checked.body.verification).toMatchObject({ mode: 'spot-check', k: 2, quorum: 2, maxReplicas: 3 });
+  const job = await settled(always.dev, checked.body.jobId);
+  expect(job).toMatchObject({ status: 'SUCCEEDED', verification: { mode: 'spot-check', decision: 'agreed' } });
+  expect(job.verification.replicas.map((r: { providerId: string }) => r.providerId).sort()).toEqual([a.providerId, b.providerId].sort());
+  expect(job.verification.replicas.every((r: { paid: boolean }) => r.paid)).toBe(true);
+
+  const never = await developerWithFunction({ mode: 'spot-check', fraction: 0 });
+  const plain = await never.dev.post(`/functions/${never.functionId}/invocations`, { input: 'trust me' });
+  const one = await settled(never.dev, plain.body.jobId);
+  expect(one.status).toBe('SUCCEEDED');
+  expect(one.verification).toBeUndefined();
+  expect([a.providerId, b.providerId]).toContain(one.providerId);
+}, 300_000);

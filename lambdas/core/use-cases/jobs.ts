@@ -82,7 +82,7 @@ export function jobSummary(job: JobRecord) {
 function verificationSummary(job: JobRecord) {
   const r = job.replication;
   if (!r) return undefined;
-  return { mode: 'replicate' as const, k: r.k, quorum: r.quorum, maxReplicas: r.maxReplicas, decision: r.decision ?? ('pending' as const), agreedSha256: r.agreedSha256 };
+  return { mode: r.mode ?? ('replicate' as const), k: r.k, quorum: r.quorum, maxReplicas: r.maxReplicas, decision: r.decision ?? ('pending' as const), agreedSha256: r.agreedSha256 };
 }
 
 /**

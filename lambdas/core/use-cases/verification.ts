@@ -30,9 +30,17 @@ import { dispatch } from './scheduling';
 
 type Replicate = Extract<NonNullable<FunctionRecord['verification']>, { mode: 'replicate' }>;
 
-/** The function's replication policy with its defaults filled in, or undefined when it does not replicate. */
-export function replicationPolicy(fn: FunctionRecord): Omit<ReplicationState, 'replicaIds'> | undefined {
+/** How a spot-checked job is replicated. */
+export const SPOT_CHECK = { k: 2, quorum: 2, maxReplicas: 3 } as const;
+
+/**
+ * The replication this job gets, defaults filled in, or undefined when it runs on one provider.
+ * `spot-check` draws here, on the controller, with `random`: nothing in a job's envelope says
+ * whether it was drawn.
+ */
+export function replicationPolicy(fn: FunctionRecord, random: () => number = Math.random): Omit<ReplicationState, 'replicaIds'> | undefined {
   const policy = fn.verification;
+  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK } : undefined;
   if (policy?.mode !== 'replicate') return undefined;
   return { k: policy.k, quorum: policy.quorum ?? majority(policy), maxReplicas: policy.maxReplicas ?? policy.k };
 }
