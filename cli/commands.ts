@@ -709,7 +709,16 @@ const jobsGet: Command = {
       ['Not watched', job.limitsUnwatched?.map((u) => `${u.limit}: ${u.why}`).join('; ')],
       ['Cost', job.cost === undefined ? 'not settled yet' : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
       ['Result', job.result ? `${bytes(job.result.size)}, sha256 ${job.result.sha256}` : undefined],
+      ['Verification', job.verification ? `${job.verification.mode} k=${job.verification.k}, quorum ${job.verification.quorum} (at most ${job.verification.maxReplicas}): ${job.verification.decision}` : undefined],
     ]);
+    // Issue #19: each replica, what it returned, its outcome in the decision and what it was paid.
+    if (job.verification?.replicas?.length) {
+      out(ctx, 'Replicas:');
+      for (const r of job.verification.replicas) {
+        const paid = r.cost === undefined ? 'not settled' : r.paid ? `paid ${credits(r.cost)} credits` : 'not paid';
+        out(ctx, `  ${r.jobId}  ${r.providerId ?? '—'}  ${r.status}  ${r.outcome}  ${r.resultSha256 ? r.resultSha256.slice(0, 12) : '—'}  ${paid}`);
+      }
+    }
     if (ledger) {
       out(ctx);
       if (!ledger.record) out(ctx, 'Ledger: not on the ledger yet.');

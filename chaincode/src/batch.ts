@@ -3,6 +3,7 @@ import { confirmReceipt, createJob, failJob, registerProvider, setRuntime } from
 import { payBill, setTerms } from './invoicing';
 import { completePayout, failPayout, requestPayout, reverseTopUp } from './payouts';
 import { EventResult } from './models';
+import { decideReplicas } from './verification';
 import type { Applied, Tx } from './state';
 import { parseJsonArg, requireObject } from './validate';
 
@@ -62,6 +63,8 @@ function applyEvent(tx: Tx, input: unknown): Promise<Applied> {
       return confirmReceipt(tx, event.jobId, event.resultSha256, event.resultSize, event.acceptedAt);
     case 'FailJob':
       return failJob(tx, event.jobId, event.reason);
+    case 'DecideReplicas':
+      return decideReplicas(tx, event.groupId, event.quorum, event.replicas);
     default:
       throw new Error(`unknown event type ${JSON.stringify(event.type)}`);
   }

@@ -66,6 +66,8 @@ export async function createJob(tx: Tx, input: Record<string, unknown>): Promise
       mbMs: requireNumber('billing.mbMs', billing.mbMs),
     } satisfies JobBilling,
     maxCost: requireInteger('maxCost', input.maxCost),
+    // Replication (issue #19): a replica of a group, settled after the group's decision (verification.ts).
+    ...(input.replicaOf === undefined ? {} : { replicaOf: requireId('replicaOf', input.replicaOf) }),
   };
   const assignedAt = input.assignedAt === undefined ? undefined : requireInstant('assignedAt', input.assignedAt);
   // Price the worst case now, so that a job the chaincode could not price is refused up front.
@@ -83,6 +85,7 @@ export async function createJob(tx: Tx, input: Record<string, unknown>): Promise
       resources: existing.resources,
       billing: existing.billing,
       maxCost: existing.maxCost,
+      ...(existing.replicaOf === undefined ? {} : { replicaOf: existing.replicaOf }),
     };
     if (canonicalJson(recorded) === canonicalJson(fields)) return 'duplicate';
     if (canonicalJson({ ...recorded, providerId: fields.providerId }) !== canonicalJson(fields)) {

@@ -29,6 +29,10 @@ export const keys = {
   payout: (s: TxState, accountId: string, payoutId: string) => s.key('payout', [accountId, payoutId]),
   /** A reversed (refunded or disputed) top-up, once per reference. */
   reversal: (s: TxState, reference: string) => s.key('reversal', [reference]),
+  /** A replicated job's quorum decision (verification.ts), under the group's id. */
+  replicaGroup: (s: TxState, groupId: string) => s.key('replicaGroup', [groupId]),
+  /** A provider's raw verification outcome for one replica (agreed, disagreed, missed): its reputation is recomputed from these. */
+  outcome: (s: TxState, providerId: string, decidedAt: string, jobId: string) => s.key('outcome', [providerId, decidedAt, jobId]),
 };
 
 /** Object types for partial-key listings (the first argument of `TxState.listByPartialKey`). */
@@ -40,4 +44,5 @@ export const keyTypes = {
   entry: 'entry',
   invoice: 'invoice',
   payout: 'payout',
+  outcome: 'outcome',
 } as const;

@@ -102,6 +102,16 @@ export class Job {
   /** The controller's reason when it failed the job (`FailJob`); such a job is never paid. */
   @Property('failed', 'string') failed?: string;
   @Property('failedAt', 'string') failedAt?: string;
+
+  /**
+   * Replication (issue #19): the group (the developer's job id) this job is one replica of. A
+   * replica is settled only after the group's quorum decision (`DecideReplicas`, verification.ts).
+   */
+  @Property('replicaOf', 'string') replicaOf?: string;
+  /** The decision's verdict on this replica: agreed with the quorum, disagreed, or no quorum was reached. */
+  @Property('verdict', 'string') verdict?: 'agreed' | 'disagreed' | 'no-quorum';
+  /** An agreed replica's run time paid for: the median of the agreeing replicas' billed times. */
+  @Property('verifiedBilledMs', 'number') verifiedBilledMs?: number;
 }
 
 /** One credit or debit on an account. */

@@ -7,6 +7,7 @@ import { controllerSubmit, evaluate, openSubmit } from './run';
 import { Tx } from './state';
 import { canonicalJson } from './canonical-json';
 import { parseIntegerArg, parseObjectArg } from './validate';
+import { getReplicaGroup, providerOutcomes } from './verification';
 
 /**
  * The monitoring ledger: providers and their keys, one record per job, and the batch entry point
@@ -123,6 +124,20 @@ export class MonitoringContract extends Contract {
   @Returns('string')
   async QueryJobsByDeveloper(ctx: Context, developerId: string): Promise<string> {
     return evaluate(ctx, (tx) => listJobs(tx, 'developer', developerId));
+  }
+
+  /** A replicated job's quorum decision (verification.ts): replicas, their providers and hashes, the verdicts, who was paid; or null. */
+  @Transaction(false)
+  @Returns('string')
+  async GetReplicaGroup(ctx: Context, groupId: string): Promise<string> {
+    return evaluate(ctx, (tx) => getReplicaGroup(tx, groupId));
+  }
+
+  /** A provider's raw verification outcomes (agreed, disagreed, missed, inconclusive), oldest first: its reputation is computed from these. */
+  @Transaction(false)
+  @Returns('string')
+  async GetProviderOutcomes(ctx: Context, providerId: string): Promise<string> {
+    return evaluate(ctx, (tx) => providerOutcomes(tx, providerId));
   }
 
   @Transaction(false)

@@ -32,7 +32,7 @@ type Decision =
   | { paid: true; cost: number; payeeAccountId?: string; invoiced?: boolean }
   | { paid: false; cost: number; reason: string; retriable: boolean; payeeAccountId?: string };
 
-/** Settles `job` if it is ready (run time and receipt present, not paid, not failed), and writes it. */
+/** Settles `job` if it is ready (run time and receipt present, not paid, not failed; a replica: decided), and writes it. */
 export async function settleIfReady(tx: Tx, job: Job): Promise<void> {
   if (!readyToSettle(job)) return;
   const decision = await decide(tx, job);
@@ -72,13 +72,24 @@ export function billedRuntimeMs(job: Pick<Job, 'runtimeMs' | 'resources' | 'assi
 }
 
 function readyToSettle(job: Job): boolean {
+  // A replica waits for its group's quorum decision (verification.ts) before it is settled.
+  if (job.replicaOf !== undefined && job.verdict === undefined) return false;
   return job.runtimeMs !== undefined && job.received === true && !job.paid && job.failed === undefined;
+}
+
+/** The run time a job is paid for: an agreed replica's is the median of its group's agreeing replicas (verification.ts). */
+function paidRuntimeMs(job: Job): number {
+  return job.verdict === 'agreed' && job.verifiedBilledMs !== undefined ? job.verifiedBilledMs : billedRuntimeMs(job);
 }
 
 async function decide(tx: Tx, job: Job): Promise<Decision> {
   const reported = JSON.parse(job.runtimeReport as string) as { resultSha256: string; resultSize: number };
+  if (job.verdict !== undefined && job.verdict !== 'agreed') {
+    const reason = job.verdict === 'disagreed' ? "the replica's result disagreed with its group's quorum" : 'its group reached no quorum';
+    return { paid: false, cost: 0, reason, retriable: false };
+  }
   const billed = isBilledOutcome(job.status ?? 'failed', job.failureReason);
-  const billedMs = billedRuntimeMs(job);
+  const billedMs = paidRuntimeMs(job);
   const cost = billed ? jobCost(job.resources, job.billing, billedMs, job.maxCost) : 0;
   if (reported.resultSha256 !== job.resultSha256 || reported.resultSize !== job.resultSize) {
     const reason =
@@ -119,7 +130,7 @@ async function decide(tx: Tx, job: Job): Promise<Decision> {
 }
 
 async function apply(tx: Tx, job: Job, decision: Decision): Promise<void> {
-  const settled: Job = { ...job, cost: decision.cost, billedMs: billedRuntimeMs(job) };
+  const settled: Job = { ...job, cost: decision.cost, billedMs: paidRuntimeMs(job) };
   if (decision.paid) {
     if (decision.cost > 0 && decision.payeeAccountId !== undefined) {
       if (decision.invoiced) await invoiceJob(tx, job.developerId, invoiceMonth(job), decision.cost);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES, Resources } from './requests';
+import { ROLES, Resources, VerificationPolicy } from './requests';
 import { LimitHit, UnwatchedLimit } from './envelope';
 import { JOB_STATUSES } from './statuses';
 
@@ -82,6 +82,7 @@ export const FunctionRecord = z.strictObject({
   resultBucket: z.string().optional(),
   resultRoleArn: z.string().optional(),
   concurrency: z.number().int().optional(),
+  verification: VerificationPolicy.optional(),
   deletedAt: instant.optional(),
   createdAt: instant,
   updatedAt: instant,
@@ -100,6 +101,28 @@ export const InputUpload = z.strictObject({
 export type InputUpload = z.infer<typeof InputUpload>;
 
 // ---------- jobs ----------
+
+/** Issue #19: one replica of a replicated job, as the controller saw it and the ledger decided it. */
+export const JobReplica = z.strictObject({
+  jobId: z.string(),
+  status: JobStatus,
+  providerId: z.string().optional(),
+  resultSha256: z.string().meta({ description: "the result hash the provider signed in its report" }).optional(),
+  outcome: z.enum(['agreed', 'disagreed', 'missed', 'inconclusive', 'pending']),
+  cost: count.meta({ description: 'micro-credits paid for this replica, once the ledger settled it' }).optional(),
+  paid: z.boolean().optional(),
+});
+
+/** Issue #19: a replicated job's verification: its policy, its replicas and the quorum decision. */
+export const JobVerification = z.strictObject({
+  mode: z.enum(['replicate', 'spot-check']).meta({ description: 'spot-check: this job was drawn for a check, and replicated' }),
+  k: z.number().int(),
+  quorum: z.number().int(),
+  maxReplicas: z.number().int(),
+  decision: z.enum(['pending', 'agreed', 'no-quorum']),
+  agreedSha256: z.string().optional(),
+  replicas: z.array(JobReplica).meta({ description: 'in the job view only (GET /jobs/{id})' }).optional(),
+});
 
 export const JobSummary = z.strictObject({
   jobId: z.string(),
@@ -129,6 +152,9 @@ export const JobSummary = z.strictObject({
   input: z.strictObject({ kind: z.enum(['inline', 'upload']), size: count.optional() }),
   result: z.strictObject({ sha256: z.string().optional(), size: count }).optional(),
   invokeKeyId: z.string().optional(),
+  /** Issue #19: the replicated job this job is one replica of. */
+  replicaOf: z.string().optional(),
+  verification: JobVerification.optional(),
   callback: z
     .strictObject({
       url: z.string(),
@@ -262,6 +288,18 @@ export const ProviderView = z.strictObject({
   warmFunctions: count,
   draining: z.boolean(),
   createdAt: instant,
+  /** Issue #19: the provider's verification record (from its replicas' outcomes on the ledger). */
+  reputation: z
+    .strictObject({
+      agreed: count,
+      disagreed: count,
+      missed: count,
+      inconclusive: count,
+      consecutiveValid: count,
+      score: z.number().min(0).max(1).meta({ description: '(agreed + 1) / (agreed + disagreed + missed + 2)' }),
+      suspendedUntil: instant.meta({ description: 'no job is placed on the provider before this instant' }).optional(),
+    })
+    .optional(),
 });
 export type ProviderView = z.infer<typeof ProviderView>;
 export const ProviderList = z.strictObject({ items: z.array(ProviderView), heartbeatStaleS: z.number().optional() });

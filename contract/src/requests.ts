@@ -24,6 +24,8 @@ export const LIMITS = {
   maxEnvVars: 50,
   /** Most requests one warm container of an http function may serve at once. */
   maxConcurrency: 64,
+  /** Issue #19: most replicas one replicated job may run (the first round and its replacements). */
+  maxReplicas: 7,
   /**
    * Micro-credits: the most one top-up may add, and the most an account's balance or credit limit
    * may reach. Far below 2^53 (9.007e15), so every sum the ledger and the read model keep of them
@@ -99,6 +101,37 @@ export const ResultRoleArn = z
     'must be the ARN of an IAM role named chainfaas-results..., e.g. arn:aws:iam::123456789012:role/chainfaas-results-writer',
   );
 
+/**
+ * Issue #19: how a function's results are verified. `none` (the default): one provider's result is
+ * taken as it is. `replicate`: each job runs on `k` providers of `k` distinct owners; the job
+ * SUCCEEDS when `quorum` owners' providers signed the same result hash (exact bytes), else more
+ * replicas run, up to `maxReplicas` in all, then it FAILS with the reason. Only agreeing providers
+ * are paid, each the median of the agreeing replicas' billed times; without a quorum nobody is.
+ * `spot-check`: a `fraction` of the jobs is replicated that way, chosen by the controller.
+ */
+export const VerificationPolicy = z
+  .discriminatedUnion('mode', [
+    z.strictObject({ mode: z.literal('none') }),
+    z.strictObject({
+      mode: z.literal('replicate'),
+      /** Replicas started at once, on providers of distinct owners. */
+      k: z.number().int().min(2).max(LIMITS.maxReplicas),
+      /** Owners whose providers must sign the same result hash. Absent: a majority of k. */
+      quorum: z.number().int().min(2).max(LIMITS.maxReplicas).optional(),
+      /** Most replicas in all, replacements for disagreeing or missing ones included. Absent: k. */
+      maxReplicas: z.number().int().min(2).max(LIMITS.maxReplicas).optional(),
+    }),
+    /**
+     * A share of the jobs, drawn by the controller at invocation, runs as `replicate` with k = 2,
+     * quorum 2, at most 3 replicas; the rest as `none`. A provider cannot tell a checked job from
+     * another: its envelope, links and report are the same.
+     */
+    z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1) }),
+  ])
+  .refine((p) => p.mode !== 'replicate' || (p.quorum ?? 0) <= p.k, { message: 'verification.quorum: at most k', path: ['quorum'] })
+  .refine((p) => p.mode !== 'replicate' || (p.maxReplicas ?? p.k) >= p.k, { message: 'verification.maxReplicas: at least k', path: ['maxReplicas'] });
+export type VerificationPolicy = z.infer<typeof VerificationPolicy>;
+
 export const CreateFunctionBody = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63'),
@@ -122,6 +155,8 @@ export const CreateFunctionBody = z
      * function's resources). Absent: 1. A stdio function runs one container per job.
      */
     concurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
+    /** Issue #19: how results are verified; absent: `{ "mode": "none" }`. Changed with PUT like every other field. */
+    verification: VerificationPolicy.optional(),
   })
   .strict()
   .refine((f) => f.protocol === 'http' || (f.concurrency ?? 1) === 1, {

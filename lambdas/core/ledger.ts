@@ -33,12 +33,16 @@ export type LedgerEvent =
       maxCost: number;
       /** When the controller assigned this attempt (its clock): with the receipt's `acceptedAt` it bounds the run time paid for. */
       assignedAt?: string;
+      /** Issue #19: this job is one replica of the group (the developer's job id); settled after `DecideReplicas`. */
+      replicaOf?: string;
     }
   /** `report` is the provider's run-time report exactly as signed (canonical JSON string). */
   | { type: 'SetRuntime'; jobId: string; report: string; signature: string }
   /** `acceptedAt`: when the controller accepted the run-time report (its clock). */
   | { type: 'ConfirmReceipt'; jobId: string; resultSha256: string; resultSize: number; acceptedAt?: string }
   | { type: 'FailJob'; jobId: string; reason: string }
+  /** Issue #19: the ledger decides the group's quorum over the replicas' signed result hashes, pays the agreeing ones (chaincode/src/verification.ts). */
+  | { type: 'DecideReplicas'; groupId: string; quorum: number; replicas: string[] }
   /** Invoice terms (billing.ts): the account's terms and credit limit (0 for prepaid). */
   | { type: 'SetTerms'; accountId: string; terms: PaymentTerms; creditLimit: number }
   /** Pays the account's invoice of a closed month from its balance; `amount` is what is due (a replay pays nothing). */
@@ -242,5 +246,36 @@ export interface Ledger {
   getBilling?(accountId: string): Promise<LedgerBilling>;
   /** The account's payouts (payouts.ts). */
   getPayouts?(accountId: string): Promise<LedgerPayout[]>;
+  /** Issue #19: a replicated job's quorum decision (chaincode/src/verification.ts), or undefined before it. */
+  getReplicaGroup?(groupId: string): Promise<LedgerReplicaGroup | undefined>;
+  /** Issue #19: a provider's raw verification outcomes, oldest first. */
+  getProviderOutcomes?(providerId: string): Promise<LedgerOutcome[]>;
   close(): Promise<void>;
+}
+
+/** Issue #19: the chaincode's records of replication (the compiler checks they agree, contract-ledger.ts). */
+export interface LedgerReplicaGroup {
+  groupId: string;
+  developerId: string;
+  quorum: number;
+  decision: 'agreed' | 'no-quorum';
+  agreedSha256?: string;
+  replicas: Array<{
+    jobId: string;
+    providerId: string;
+    accountId?: string;
+    resultSha256?: string;
+    outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+    billedMs?: number;
+    paid: boolean;
+  }>;
+  decidedAt: string;
+}
+
+export interface LedgerOutcome {
+  providerId: string;
+  jobId: string;
+  groupId: string;
+  outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+  decidedAt: string;
 }

@@ -1,5 +1,6 @@
 import { TERMINAL_STATUSES, type JobStatus } from '../../contract/src/statuses';
-import type { LimitHit, Resources, Role, UnwatchedLimit } from '../../contract/src';
+import type { LimitHit, Resources, Role, UnwatchedLimit, VerificationPolicy } from '../../contract/src';
+import type { Reputation } from './reputation';
 
 /** Records the controller keeps in its read/write store (DynamoDB in AWS and in local mode). */
 
@@ -81,8 +82,26 @@ export interface FunctionRecord {
   resultRoleArn?: string;
   /** http: requests one warm container serves at once; absent: 1. */
   concurrency?: number;
+  /** Issue #19: how results are verified; absent: none. */
+  verification?: VerificationPolicy;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * Issue #19: a replicated job's state (use-cases/verification.ts). The job itself is never placed:
+ * its replicas are jobs of their own (`replicaOf`), and it ends when the quorum is decided.
+ */
+export interface ReplicationState {
+  /** `spot-check`: the function checks a share of its jobs and this one was drawn. Absent: `replicate`. */
+  mode?: 'spot-check';
+  k: number;
+  quorum: number;
+  maxReplicas: number;
+  /** Every replica started so far, in order (a replacement is appended). */
+  replicaIds: string[];
+  decision?: 'agreed' | 'no-quorum';
+  agreedSha256?: string;
 }
 
 export type { JobStatus };
@@ -188,6 +207,10 @@ export interface JobRecord {
   resultBucket?: string;
   /** The role the controller assumes to presign into `resultBucket` (external id: the developer's user id). */
   resultRoleArn?: string;
+  /** Issue #19: this job is one replica of the replicated job with this id. */
+  replicaOf?: string;
+  /** Issue #19: set on a replicated job (the one the caller sees). */
+  replication?: ReplicationState;
 }
 
 export interface ProviderRecord {
@@ -217,4 +240,7 @@ export interface ProviderRecord {
    * (absent: the normal interval). Its liveness window grows by as much (`scheduler.ts#livenessWindowMs`).
    */
   nextBeatS?: number;
+  /** Issue #19: the fold of its verification outcomes (reputation.ts), rebuildable from the ledger; and its write version. */
+  reputation?: Reputation;
+  reputationVersion?: number;
 }

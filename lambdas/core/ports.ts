@@ -1,3 +1,4 @@
+import type { Reputation } from './reputation';
 import type { LedgerEvent, PaymentTerms } from './ledger';
 import type { ProviderSampler } from './placement';
 import type { Amount } from './scheduler';
@@ -140,6 +141,8 @@ export interface ProviderStore extends ProviderSampler {
    * (no job is placed on it): `busy` otherwise, `missing` when there is no such record.
    */
   deleteProvider(providerId: string, ownerId: string): Promise<'deleted' | 'busy' | 'missing'>;
+  /** Issue #19: writes the provider's reputation if its version is still `version` (0: none yet); false otherwise. */
+  setReputation?(providerId: string, reputation: Reputation, version: number): Promise<boolean>;
 }
 
 export interface Outbox {

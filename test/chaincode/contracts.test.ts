@@ -19,7 +19,7 @@ const SHA = 'ab'.repeat(32);
 const OTHER_SHA = 'cd'.repeat(32);
 const STARTING_CREDIT = 1_000_000_000;
 
-const providerKeys: Record<string, KeyPairPem> = { prov1: generateKeyPair(), prov2: generateKeyPair() };
+const providerKeys: Record<string, KeyPairPem> = { prov1: generateKeyPair(), prov2: generateKeyPair(), prov3: generateKeyPair(), prov3b: generateKeyPair() };
 const strangerKeys = generateKeyPair();
 
 describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contracts on the $name', (kind) => {
@@ -383,6 +383,103 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(settled.reduce((sum, s) => sum + s.cost, 0)).toBe(total);
       const devHistory = JSON.parse(await h.evaluate(MONETARY, 'GetAccountHistory', ['dev1'])) as AccountEntry[];
       expect(devHistory.reduce((sum, e) => sum + e.amount, 0)).toBe(STARTING_CREDIT - total);
+    });
+  });
+
+  describe('#19: replicated jobs, decided on the ledger', () => {
+    const REPLICA_RUN = { resources: RESOURCES, billing: BILLING };
+    const costOf = (ms: number) => jobCost(RESOURCES, BILLING, ms);
+
+    beforeEach(async () => {
+      // prov3 and prov3b: two machines of ONE owner (one payout account).
+      const results = await batch([
+        { type: 'OpenAccount', accountId: 'prov3-acct', owner: 'prov3@example.com' },
+        { type: 'RegisterProvider', providerId: 'prov3', accountId: 'prov3-acct', publicKeyPem: providerKeys.prov3!.publicKeyPem },
+        { type: 'RegisterProvider', providerId: 'prov3b', accountId: 'prov3-acct', publicKeyPem: providerKeys.prov3b!.publicKeyPem },
+      ]);
+      expect(results.every((r) => r.ok)).toBe(true);
+    });
+
+    /** One replica of `group` run by `providerId`, reporting `sha` after `runtimeMs`, and its receipt. */
+    function replica(group: string, n: number, providerId: string, sha: string, runtimeMs: number): LedgerEvent[] {
+      const jobId = `${group}-r${n}`;
+      return [
+        createJob(jobId, { providerId, replicaOf: group, ...REPLICA_RUN }),
+        setRuntime(jobId, { providerId, resultSha256: sha, runtimeMs }, providerKeys[providerId]),
+        receipt(jobId, sha),
+      ];
+    }
+    const decide = (groupId: string, quorum: number, replicas: string[]): LedgerEvent => ({ type: 'DecideReplicas', groupId, quorum, replicas });
+
+    it('pays the agreeing providers the median of their times, not the disagreeing one; the developer pays for agreed work only', async () => {
+      const results = await batch([...replica('g1', 1, 'prov1', SHA, 1000), ...replica('g1', 2, 'prov2', SHA, 1400), ...replica('g1', 3, 'prov3', OTHER_SHA, 3000)]);
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+      // Nothing is settled before the decision: no replica is paid on its own report.
+      expect((await h.movements()).flatMap((m) => m.settlements)).toEqual([]);
+      expect(await getJob('g1-r1')).toMatchObject({ paid: false, replicaOf: 'g1' });
+
+      expect(await batch([decide('g1', 2, ['g1-r1', 'g1-r2', 'g1-r3'])])).toEqual([{ ok: true }]);
+      // Lower median of [1000, 1400] is 1000: each agreeing provider is paid for 1000 ms, not its own claim.
+      expect(await balance('prov1-acct')).toBe(costOf(1000));
+      expect(await balance('prov2-acct')).toBe(costOf(1000));
+      expect(await balance('prov3-acct')).toBe(0);
+      expect(await balance('dev1')).toBe(STARTING_CREDIT - 2 * costOf(1000));
+      expect(await getJob('g1-r2')).toMatchObject({ paid: true, verdict: 'agreed', billedMs: 1000, cost: costOf(1000) });
+      expect(await getJob('g1-r3')).toMatchObject({ paid: false, verdict: 'disagreed', cost: 0, unpaidReason: expect.stringMatching(/disagreed/) });
+
+      const group = JSON.parse(await h.evaluate(MONITORING, 'GetReplicaGroup', ['g1'])) as Record<string, unknown>;
+      expect(group).toMatchObject({
+        decision: 'agreed',
+        agreedSha256: SHA,
+        quorum: 2,
+        replicas: [
+          { jobId: 'g1-r1', providerId: 'prov1', resultSha256: SHA, outcome: 'agreed', paid: true, billedMs: 1000 },
+          { jobId: 'g1-r2', providerId: 'prov2', resultSha256: SHA, outcome: 'agreed', paid: true, billedMs: 1000 },
+          { jobId: 'g1-r3', providerId: 'prov3', resultSha256: OTHER_SHA, outcome: 'disagreed', paid: false },
+        ],
+      });
+      const outcomes = JSON.parse(await h.evaluate(MONITORING, 'GetProviderOutcomes', ['prov3'])) as Array<Record<string, unknown>>;
+      expect(outcomes).toEqual([expect.objectContaining({ jobId: 'g1-r3', groupId: 'g1', outcome: 'disagreed' })]);
+
+      // Exactly once: the same decision again is a duplicate, another one for the group is refused; nothing moves.
+      expect(await batch([decide('g1', 2, ['g1-r3', 'g1-r2', 'g1-r1'])])).toEqual([{ ok: true, duplicate: true }]);
+      expect(await batch([decide('g1', 1, ['g1-r1'])])).toEqual([{ ok: false, error: expect.stringMatching(/already decided/) }]);
+      const settlements = (await h.movements()).flatMap((m) => m.settlements);
+      expect(settlements.map((s) => [s.jobId, s.paid, s.cost])).toEqual([
+        ['g1-r1', true, costOf(1000)],
+        ['g1-r2', true, costOf(1000)],
+        ['g1-r3', false, 0],
+      ]);
+    });
+
+    it('counts two machines of one owner as one vote: they cannot confirm each other, and without a quorum nobody is paid', async () => {
+      await batch([...replica('g2', 1, 'prov1', SHA, 500), ...replica('g2', 2, 'prov3', OTHER_SHA, 500), ...replica('g2', 3, 'prov3b', OTHER_SHA, 500)]);
+      expect(await batch([decide('g2', 2, ['g2-r1', 'g2-r2', 'g2-r3'])])).toEqual([{ ok: true }]);
+      const group = JSON.parse(await h.evaluate(MONITORING, 'GetReplicaGroup', ['g2'])) as { decision: string; replicas: Array<{ outcome: string; paid: boolean }> };
+      expect(group.decision).toBe('no-quorum');
+      expect(group.replicas.map((r) => [r.outcome, r.paid])).toEqual([
+        ['inconclusive', false],
+        ['inconclusive', false],
+        ['inconclusive', false],
+      ]);
+      expect(await balance('dev1')).toBe(STARTING_CREDIT);
+      expect(await balance('prov3-acct')).toBe(0);
+      expect(await balance('prov1-acct')).toBe(0);
+    });
+
+    it('records a replica the controller failed as missed, never paid; refuses to decide while a replica is still running', async () => {
+      await batch([...replica('g3', 1, 'prov1', SHA, 700), ...replica('g3', 2, 'prov2', SHA, 900), createJob('g3-r3', { providerId: 'prov3', replicaOf: 'g3' })]);
+      expect(await batch([decide('g3', 2, ['g3-r1', 'g3-r2', 'g3-r3'])])).toEqual([{ ok: false, error: expect.stringMatching(/g3-r3 has not ended/) }]);
+      expect(await batch([decide('g3', 2, ['g3-r1', 'nope'])])).toEqual([{ ok: false, error: expect.stringMatching(/nope does not exist/) }]);
+      await batch([{ type: 'FailJob', jobId: 'g3-r3', reason: 'missed the deadline' }, decide('g3', 2, ['g3-r1', 'g3-r2', 'g3-r3'])]);
+      const group = JSON.parse(await h.evaluate(MONITORING, 'GetReplicaGroup', ['g3'])) as { replicas: Array<{ outcome: string; paid: boolean }> };
+      expect(group.replicas.map((r) => [r.outcome, r.paid])).toEqual([
+        ['agreed', true],
+        ['agreed', true],
+        ['missed', false],
+      ]);
+      expect(await balance('prov1-acct')).toBe(costOf(700));
+      expect(await balance('dev1')).toBe(STARTING_CREDIT - 2 * costOf(700));
     });
   });
 

@@ -1,3 +1,4 @@
+import type { Reputation } from '../../core/reputation';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { WarmHints } from '../../core/placement';
 import type { ProviderRecord } from '../../core/model';
@@ -168,6 +169,24 @@ export class DynamoProviderStore implements ProviderStore {
       return true;
     } catch (err) {
       if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async setReputation(providerId: string, reputation: Reputation, version: number): Promise<boolean> {
+    try {
+      await dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { providerId },
+          UpdateExpression: 'SET reputation = :r, reputationVersion = :next',
+          ConditionExpression: version === 0 ? 'attribute_exists(providerId) AND attribute_not_exists(reputationVersion)' : 'reputationVersion = :v',
+          ExpressionAttributeValues: { ':r': reputation, ':next': version + 1, ...(version === 0 ? {} : { ':v': version }) },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
       throw err;
     }
   }

@@ -1,5 +1,6 @@
 import type { BalanceMovements as ChaincodeMovements, Job } from '../../../chaincode/src/models';
 import { MONETARY_CONTRACT, MONITORING_CONTRACT } from '../../../chaincode/src/names';
+import type { OutcomeRecord, ReplicaGroupRecord } from '../../../chaincode/src/verification';
 import type {
   AccountEntry,
   BalanceMovements,
@@ -9,7 +10,9 @@ import type {
   LedgerEvent,
   LedgerEventResult,
   LedgerJob,
+  LedgerOutcome,
   LedgerPayout,
+  LedgerReplicaGroup,
   SubmitResult,
 } from '../../core/ledger';
 
@@ -68,6 +71,15 @@ export abstract class ContractLedger implements Ledger {
 
   async getPayouts(accountId: string): Promise<LedgerPayout[]> {
     return JSON.parse(await this.evaluateTx(MONETARY_CONTRACT, 'GetPayouts', [accountId])) as LedgerPayout[];
+  }
+
+  async getReplicaGroup(groupId: string): Promise<LedgerReplicaGroup | undefined> {
+    const group = JSON.parse(await this.evaluateTx(MONITORING_CONTRACT, 'GetReplicaGroup', [groupId])) as ReplicaGroupRecord | null;
+    return group === null ? undefined : (group satisfies LedgerReplicaGroup);
+  }
+
+  async getProviderOutcomes(providerId: string): Promise<LedgerOutcome[]> {
+    return JSON.parse(await this.evaluateTx(MONITORING_CONTRACT, 'GetProviderOutcomes', [providerId])) as OutcomeRecord[] satisfies LedgerOutcome[];
   }
 }
 

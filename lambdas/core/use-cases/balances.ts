@@ -146,7 +146,8 @@ export async function reconcile(
   }
   for (const job of settledJobs) {
     const record = await ledger.getJob(job.jobId);
-    const onLedger = record?.paid ? record.cost : undefined;
+    // A job settled at 0 (issue #19: a replica that disagreed, or a group without quorum) owes nothing, paid or not.
+    const onLedger = record?.paid || record?.cost === 0 ? record.cost : undefined;
     if (onLedger !== job.cost) differences.push({ kind: 'job', id: job.jobId, readModel: job.cost, ledger: onLedger });
   }
   return { accounts: accounts.length, jobs: settledJobs.length, differences };

@@ -12,6 +12,7 @@ import { admit, dispatch } from './scheduling';
 import { holdForJob, pricesInForce, releaseHold } from './holds';
 import { injectFault } from '../faults';
 import { NO_WAKE } from '../job-waiter';
+import { holdReplicas, replicationPolicy, startReplicas } from './verification';
 
 /**
  * Invocations: a job per call, placed at once when capacity allows; sync callers wait for it.
@@ -127,6 +128,16 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   };
   const mode = req.mode ?? fn.mode;
   const waitS = req.waitS ?? 25;
+  // Issue #19: a replicated job is never placed itself (its replicas are: verification.ts), so it never waits in the index.
+  const replication = replicationPolicy(fn);
+  if (replication) delete job.waitingShard;
+  const hold = async () => {
+    if (replication) job.replication = await holdReplicas(deps, job, replication);
+    else job.holdAmount = await holdForJob(deps, job);
+  };
+  const unhold = async () => {
+    for (const id of job.replication?.replicaIds ?? [jobId]) await releaseHold(deps, id);
+  };
 
   if (idempotencyKey !== undefined) {
     const idem: IdempotencyRecord = {
@@ -142,27 +153,31 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
     await admit(deps, job);
     // Reserve the worst case from the available balance (402 if it does not cover it); released if no job results.
-    job.holdAmount = await holdForJob(deps, job);
+    await hold();
     const outcome = await deps.jobs.createJobOnce(job, idem).catch(async (err) => {
-      await releaseHold(deps, jobId);
+      await unhold();
       throw err;
     });
     if (!outcome.created) {
-      await releaseHold(deps, jobId);
+      await unhold();
       return { job: await replayed(deps, idem, outcome.existing), mode, waitS, replayed: true };
     }
   } else {
     // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
     await admit(deps, job);
     // Reserve the worst case from the available balance (402 if it does not cover it); released if no job results.
-    job.holdAmount = await holdForJob(deps, job);
+    await hold();
     await deps.jobs.createJob(job).catch(async (err) => {
-      await releaseHold(deps, jobId);
+      await unhold();
       throw err;
     });
   }
   deps.telemetry.jobCreated();
   injectFault('invoke.afterJobWrite');
+  if (replication) {
+    await startReplicas(deps, job, fn);
+    return { job, mode, waitS, replayed: false };
+  }
   const dispatched = await dispatch(deps, job, fn);
   return { job: dispatched ?? job, mode, waitS, replayed: false };
 }

@@ -6,6 +6,7 @@ import type { Caller } from './accounts';
 import { Deps, nowIso, parse } from './context';
 import { resultStorageFor } from './results';
 import { releaseHold } from './holds';
+import { replicaOutcome } from './verification';
 
 /**
  * Jobs as their developer sees them: status, timings, provider, run time, cost, result and log
@@ -62,6 +63,8 @@ export function jobSummary(job: JobRecord) {
         : { kind: 'inline' as const, size: Buffer.byteLength(job.inputBase64, 'base64') },
     result: job.resultSize !== undefined ? { sha256: job.resultSha256, size: job.resultSize } : undefined,
     invokeKeyId: job.invokeKeyId,
+    replicaOf: job.replicaOf,
+    verification: verificationSummary(job),
     callback:
       job.callbackUrl === undefined
         ? undefined
@@ -75,13 +78,47 @@ export function jobSummary(job: JobRecord) {
   };
 }
 
+/** Issue #19: a replicated job's policy and decision (the replicas themselves are in `jobView`). */
+function verificationSummary(job: JobRecord) {
+  const r = job.replication;
+  if (!r) return undefined;
+  return { mode: r.mode ?? ('replicate' as const), k: r.k, quorum: r.quorum, maxReplicas: r.maxReplicas, decision: r.decision ?? ('pending' as const), agreedSha256: r.agreedSha256 };
+}
+
+/**
+ * Issue #19: each replica of a replicated job: its provider, the hash it signed, its outcome in the
+ * decision and what it was paid (from the ledger's settlement). The job's cost is their sum, once
+ * every replica that ran is settled.
+ */
+async function replicasView(deps: Deps, job: JobRecord) {
+  const r = job.replication;
+  if (!r) return undefined;
+  const replicas = (await Promise.all(r.replicaIds.map((id) => deps.jobs.getJob(id)))).filter((x): x is JobRecord => x !== undefined);
+  const outcomeOf = (x: JobRecord) => replicaOutcome(r, x);
+  const items = replicas.map((x) => ({
+    jobId: x.jobId,
+    status: x.status,
+    providerId: x.providerId,
+    resultSha256: x.resultSha256,
+    outcome: outcomeOf(x),
+    cost: x.cost,
+    paid: x.paid,
+  }));
+  const ran = replicas.filter((x) => x.reportAcceptedAt !== undefined);
+  const settled = r.decision !== undefined && ran.every((x) => x.cost !== undefined);
+  return { items, cost: settled ? ran.reduce((sum, x) => sum + (x.cost ?? 0), 0) : undefined };
+}
+
 /** The public view of a job: what `GET /jobs/{id}` returns (and a callback carries). */
 export async function jobView(deps: Deps, job: JobRecord) {
   const succeeded = job.status === 'SUCCEEDED';
   // A cancelled job never ran: it has no result and no log.
   const ran = TERMINAL.includes(job.status) && job.status !== 'CANCELLED';
+  const replicas = await replicasView(deps, job);
+  const summary = jobSummary(job);
   return {
-    ...jobSummary(job),
+    ...summary,
+    ...(replicas ? { cost: replicas.cost, verification: { ...summary.verification!, replicas: replicas.items } } : {}),
     resultUrl: succeeded ? await resultLink(deps, job) : undefined,
     // A log of 0 bytes was never stored: no link to a missing object.
     logUrl: ran && job.logSize !== 0 ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
@@ -144,6 +181,12 @@ export async function searchJobs(deps: Deps, user: User, query: unknown) {
 export async function cancelJob(deps: Deps, user: User, jobId: string) {
   const job = await getOwnJob(deps, user, jobId);
   if (job.status !== 'QUEUED') throw notCancellable(job);
+  // Issue #19: a replicated job ends by its quorum decision (which settles every replica and gives their holds back), never half-cancelled.
+  if (job.replication || job.replicaOf) {
+    throw conflict(`job ${jobId} is ${job.replication ? 'replicated' : `a replica of ${job.replicaOf}`}: it ends when its replicas' results are decided, and cannot be cancelled`, {
+      status: job.status,
+    });
+  }
   const at = nowIso(deps);
   const changes: Partial<JobRecord> = { status: 'CANCELLED', cancelledAt: at, finishedAt: at, reason: 'cancelled by the developer' };
   // A callback owed for this job becomes due now.

@@ -7,8 +7,10 @@ import type { TemporaryCredentials } from '../ports';
 import { Deps, getOwnProvider, now as clock, nowIso, parse, requireRole } from './context';
 import { resultStorageFor } from './results';
 import { dispatchWaiting, releaseJob } from './scheduling';
+import { replicaEnded } from './verification';
 import { injectFault } from '../faults';
 import { isOnline } from '../scheduler';
+import { score as reputationScore } from '../reputation';
 
 /**
  * Providers: registration (with their own queue and credentials scoped to it), heartbeats that
@@ -160,6 +162,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   if (TERMINAL.includes(job.status)) {
     if (job.runtimeMs === report.runtimeMs && job.resultSha256 === report.resultSha256) {
       await finishReport(deps, job, provider.ownerId);
+      await afterReplicaReport(deps, job);
       return { jobId: job.jobId, status: job.status, duplicate: true };
     }
     throw conflict(`job ${job.jobId} is already ${job.status}`);
@@ -219,8 +222,14 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   deps.waiter?.notify(job.jobId);
   injectFault('report.afterTransition');
   await finishReport(deps, { ...job, ...changes, pendingReport }, provider.ownerId);
+  await afterReplicaReport(deps, job);
   await dispatchWaiting(deps);
   return { jobId: job.jobId, status };
+}
+
+/** Issue #19: a replica's accepted report may complete its group's quorum (verification.ts#replicaEnded). */
+async function afterReplicaReport(deps: Deps, job: JobRecord): Promise<void> {
+  if (job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
 }
 
 /**
@@ -368,7 +377,16 @@ function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs:
     warmFunctions: p.warmFunctions.length,
     draining: p.draining,
     createdAt: p.createdAt,
+    reputation: reputationView(p),
   };
+}
+
+/** Issue #19: the provider's verification record as its owner sees it (absent before its first replicated job was decided). */
+function reputationView(p: ProviderRecord) {
+  const r = p.reputation;
+  if (!r) return undefined;
+  const { agreed, disagreed, missed, inconclusive, consecutiveValid, suspendedUntil } = r;
+  return { agreed, disagreed, missed, inconclusive, consecutiveValid, score: reputationScore(r), suspendedUntil };
 }
 
 /** Jobs ASSIGNED to each provider right now (the sparse `leases` index). */

@@ -3,6 +3,7 @@ import { Deps, nowIso } from './context';
 import { dispatchWaiting, expireWaiting, finishReclaim, reclaim } from './scheduling';
 import { sweepHolds } from './holds';
 import { finishReport } from './providers';
+import { replicaEnded } from './verification';
 
 /**
  * The reaper: run on a schedule (EventBridge in AWS, a timer in local mode). It takes back every
@@ -55,8 +56,13 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
     const outcome = await reclaim(deps, job, reason);
     if (outcome.outcome === 'requeued') result.requeued++;
     if (outcome.outcome === 'failed') result.failed++;
+    // Issue #19: a replica that missed for good may complete its group (a replacement, or the decision).
+    if (outcome.outcome === 'failed' && job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
   }
-  result.expired = await expireWaiting(deps);
+  result.expired = await expireWaiting(deps, async (jobId) => {
+    const replicaOf = (await deps.jobs.getJob(jobId))?.replicaOf;
+    if (replicaOf !== undefined) await replicaEnded(deps, replicaOf);
+  });
   result.placed = await dispatchWaiting(deps);
   result.holdsReleased = await sweepHolds(deps);
   return result;

@@ -9,6 +9,7 @@ import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
 import { deliver, injectFault } from '../faults';
 import { placeSampled, sampledCandidates } from '../placement';
+import { isSuspended } from '../reputation';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -49,7 +50,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
   if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
-  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers);
+  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers, await replicaOwnersToAvoid(deps, job));
   if (!provider) return { kind: 'no-capacity' };
   const now = clock(deps);
   const assignment = {
@@ -90,6 +91,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
       billing: job.billingUnits ?? deps.config.billing,
       maxCost: job.maxCost,
       assignedAt: assignment.assignedAt,
+      ...(job.replicaOf === undefined ? {} : { replicaOf: job.replicaOf }),
     },
   ], { lane: job.developerId });
   injectFault('place.beforeSend');
@@ -113,9 +115,17 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
  * with the number of providers); otherwise the policy's ranking of the snapshot, or of every
  * provider. Each reserve is a conditional write, so a stale view never oversubscribes.
  */
-async function reserveSomewhere(deps: Deps, need: Need, avoid: readonly string[] | undefined, snapshot?: ProviderRecord[]): Promise<ProviderRecord | undefined> {
+async function reserveSomewhere(
+  deps: Deps,
+  need: Need,
+  avoid: readonly string[] | undefined,
+  snapshot?: ProviderRecord[],
+  excludedOwners?: ReadonlySet<string>,
+): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
   const reserve = async (provider: ProviderRecord) => {
+    // Issue #19: never a second replica of one job on machines of one owner; nothing on a suspended provider.
+    if (excludedOwners?.has(provider.ownerId) || isSuspended(provider.reputation, opts.now)) return false;
     if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
       // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
@@ -159,6 +169,27 @@ async function recentProviders(deps: Deps, fresh = false): Promise<{ providers: 
   const providers = await deps.providers.listProviders();
   snapshot = { at: Date.now(), providers };
   return { providers, fresh: true };
+}
+
+/**
+ * Issue #19: the owners a replica must not be placed with: those of the providers its sibling
+ * replicas are, or were, assigned to (read fresh, so a replacement avoids every owner already
+ * in the group). Undefined for a job that is not a replica.
+ */
+async function replicaOwnersToAvoid(deps: Deps, job: JobRecord): Promise<ReadonlySet<string> | undefined> {
+  if (job.replicaOf === undefined) return undefined;
+  const group = await deps.jobs.getJob(job.replicaOf);
+  const owners = new Set<string>();
+  for (const siblingId of group?.replication?.replicaIds ?? []) {
+    if (siblingId === job.jobId) continue;
+    const sibling = await deps.jobs.getJob(siblingId);
+    for (const providerId of [sibling?.providerId, ...(sibling?.previousProviders ?? [])]) {
+      if (providerId === undefined) continue;
+      const owner = (await deps.providers.getProvider(providerId))?.ownerId;
+      if (owner !== undefined) owners.add(owner);
+    }
+  }
+  return owners;
 }
 
 /** Places a QUEUED job now if some provider has room; returns the assigned job, or undefined (it stays QUEUED). */
@@ -391,10 +422,10 @@ export async function finishReclaim(deps: Deps, job: JobRecord): Promise<void> {
 
 /**
  * FAILS jobs that waited for capacity longer than MAX_WAIT_S (0: never), with a reason naming
- * what they needed. A job that never ran is not on the ledger; one that was re-queued is, and
+ * what they needed; `onFailed` follows each (the reaper: a replica's group may be complete, issue #19). A job that never ran is not on the ledger; one that was re-queued is, and
  * gets `FailJob`. Returns how many it failed.
  */
-export async function expireWaiting(deps: Deps): Promise<number> {
+export async function expireWaiting(deps: Deps, onFailed?: (jobId: string) => Promise<void>): Promise<number> {
   const { maxWaitS, maxWaitingTotal } = deps.config.scheduling;
   if (maxWaitS === 0) return 0;
   const now = clock(deps);
@@ -412,6 +443,7 @@ export async function expireWaiting(deps: Deps): Promise<number> {
     failed++;
     if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }], { lane: job.developerId });
     await releaseHold(deps, job.jobId);
+    await onFailed?.(job.jobId);
   }
   return failed;
 }

@@ -168,6 +168,7 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
         ...(job.status === 'FAILED' || job.status === 'CANCELLED' ? ([['Why', failureText(job)]] as [string, string][]) : []),
       ]),
       timingsTable(job),
+      verificationTable(job),
     );
     clear(actions);
     if (job.status === 'QUEUED') {
@@ -223,6 +224,31 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
   })();
   if (!TERMINAL_STATUSES.includes(job.status)) ledger.append(h('p', { class: 'muted', id: 'ledger-pending' }, ledgerPending(job)));
   return page;
+}
+
+/** Issue #19: a replicated job's replicas: provider, the hash each signed, its outcome in the decision, what it was paid. */
+function verificationTable(job: JobView): HTMLElement | null {
+  const v = job.verification;
+  if (!v) return null;
+  const decision = v.decision === 'agreed' ? `agreed on ${v.agreedSha256?.slice(0, 16) ?? ''}…` : v.decision === 'no-quorum' ? 'no quorum: nobody paid' : 'pending';
+  return h(
+    'div',
+    { id: 'job-verification' },
+    facts([['Verification', `replicated on ${v.k} owners, quorum ${v.quorum} (at most ${v.maxReplicas} replicas): ${decision}`]]),
+    table(
+      'Replicas',
+      ['Replica', 'Provider', 'Status', 'Result SHA-256', 'Outcome', 'Paid'],
+      (v.replicas ?? []).map((r) => [
+        r.jobId,
+        r.providerId ?? '—',
+        r.status,
+        r.resultSha256 ? `${r.resultSha256.slice(0, 16)}…` : '—',
+        r.outcome,
+        r.cost === undefined ? 'not settled' : r.paid ? `${credits(r.cost)} credits` : 'not paid',
+      ]),
+      { empty: 'No replica has started yet.' },
+    ),
+  );
 }
 
 function ledgerPending(job: JobView): string {

@@ -102,6 +102,18 @@ async function providerCard(ctx: PageContext, p: ProviderView): Promise<{ elemen
       ['Free now', h('span', { class: 'free' }, `${p.free.vcpu} vCPU, ${p.free.memoryMb} MB memory`)],
       ['Running jobs', h('span', { class: 'running' }, String(p.runningJobs))],
       ['Cached images', String(p.cachedImages)],
+      // Issue #19: how its results fared when checked against other owners' (replicated jobs).
+      [
+        'Reputation',
+        h(
+          'span',
+          { class: 'reputation' },
+          p.reputation
+            ? `score ${p.reputation.score.toFixed(2)}: ${p.reputation.agreed} agreed, ${p.reputation.disagreed} disagreed, ${p.reputation.missed} missed; ` +
+                `${p.reputation.consecutiveValid} valid in a row${p.reputation.suspendedUntil && p.reputation.suspendedUntil > new Date().toISOString() ? `; suspended until ${when(p.reputation.suspendedUntil)}` : ''}`
+            : 'no replicated job decided yet',
+        ),
+      ],
       ...earnings(byDay),
     ]),
     byDay instanceof Error || byDay.items.length === 0

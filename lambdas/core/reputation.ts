@@ -1,0 +1,66 @@
+/**
+ * Issue #19: a provider's reputation, folded from its raw verification outcomes. The outcomes are on
+ * the ledger (chaincode/src/verification.ts: one per replica in a decided group); the controller
+ * keeps the fold on the provider's record for placement, and `rebuild` recomputes it from the
+ * ledger's list, so the stored one is never the only copy of the truth.
+ *
+ * - An agreement adds to the run of consecutive valid results; a disagreement resets that run to 0
+ *   (trust is lost at once) and counts towards a suspension.
+ * - SUSPEND_AFTER disagreements in a row suspend the provider for SUSPEND_S: no job is placed on it
+ *   meanwhile. The way back: once the suspension ends it takes jobs again, its run of valid results
+ *   starting from 0, and one agreement clears the count towards the next suspension.
+ * - A missed deadline counts, but neither resets trust nor suspends (a machine that went away is
+ *   not a liar); an inconclusive outcome (no quorum: nobody can tell who was wrong) only counts.
+ */
+
+export type Outcome = 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+
+export interface Reputation {
+  agreed: number;
+  disagreed: number;
+  missed: number;
+  inconclusive: number;
+  /** Agreements since the last disagreement. */
+  consecutiveValid: number;
+  /** Disagreements since the last agreement (SUSPEND_AFTER of them suspend). */
+  disagreementsInRow: number;
+  /** No job is placed on the provider before this instant. */
+  suspendedUntil?: string;
+}
+
+export const SUSPEND_AFTER = 3;
+export const SUSPEND_S = 3600;
+
+export const EMPTY_REPUTATION: Reputation = { agreed: 0, disagreed: 0, missed: 0, inconclusive: 0, consecutiveValid: 0, disagreementsInRow: 0 };
+
+/** The reputation after one more outcome, decided at `at` (an ISO instant). */
+export function applyOutcome(r: Reputation, outcome: Outcome, at: string): Reputation {
+  const next: Reputation = { ...r, [outcome]: r[outcome] + 1 };
+  if (outcome === 'agreed') {
+    next.consecutiveValid = r.consecutiveValid + 1;
+    next.disagreementsInRow = 0;
+  } else if (outcome === 'disagreed') {
+    next.consecutiveValid = 0;
+    next.disagreementsInRow = r.disagreementsInRow + 1;
+    if (next.disagreementsInRow >= SUSPEND_AFTER) {
+      next.suspendedUntil = new Date(Date.parse(at) + SUSPEND_S * 1000).toISOString();
+      next.disagreementsInRow = 0;
+    }
+  }
+  return next;
+}
+
+/** The reputation from a provider's outcomes on the ledger, oldest first. */
+export function rebuild(outcomes: ReadonlyArray<{ outcome: Outcome; decidedAt: string }>): Reputation {
+  return outcomes.reduce((r, o) => applyOutcome(r, o.outcome, o.decidedAt), EMPTY_REPUTATION);
+}
+
+/** Whether the provider may take jobs at `nowMs`. */
+export function isSuspended(r: Reputation | undefined, nowMs: number): boolean {
+  return r?.suspendedUntil !== undefined && Date.parse(r.suspendedUntil) > nowMs;
+}
+
+/** A score in [0, 1]: the share of valid results, with one valid and one invalid assumed (new providers start at 0.5). */
+export function score(r: Reputation): number {
+  return (r.agreed + 1) / (r.agreed + r.disagreed + r.missed + 2);
+}

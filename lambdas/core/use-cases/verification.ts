@@ -1,0 +1,254 @@
+import { DomainError } from '../errors';
+import type { FunctionRecord, JobRecord, ReplicationState } from '../model';
+import { TERMINAL } from '../model';
+import { newId } from '../passwords';
+import { applyOutcome, EMPTY_REPUTATION, type Outcome } from '../reputation';
+import { Deps, nowIso } from './context';
+import { holdForJob, releaseHold } from './holds';
+import { dispatch } from './scheduling';
+
+/**
+ * Replicated jobs (issue #19): a function whose verification policy is `replicate` runs each job
+ * as `k` replicas, each a job of its own (`replicaOf`) on a provider of a distinct owner
+ * (scheduling.ts#replicaOwnersToAvoid). The job the caller sees is never placed itself: it ends
+ * when the replicas' results are decided.
+ *
+ * - Before the job is written, one hold per replica reserves `k` × the worst case (402 if the
+ *   balance does not cover it); each replica's hold goes back when the ledger settles it or when
+ *   it fails, as any job's does.
+ * - Each provider signs its report, which names the job, itself and the result's SHA-256 (the
+ *   commitment); no provider ever gets another replica's result or its links.
+ * - When every replica started has ended (`replicaEnded`, after an accepted report or a final
+ *   reclaim), the controller counts one vote per owner for each result hash. A hash with `quorum`
+ *   owners (and more than any other hash) wins: the job SUCCEEDS with that result. Otherwise,
+ *   below `maxReplicas`, one more replica runs (a replacement for a disagreeing or missing one);
+ *   at `maxReplicas` the job FAILS with the reason. Either way the decision goes to the ledger
+ *   (`DecideReplicas`), which decides again from the signed reports it holds and moves the money
+ *   (chaincode/src/verification.ts): agreeing providers are paid the median of their billed times,
+ *   the others nothing, and nobody without a quorum.
+ */
+
+type Replicate = Extract<NonNullable<FunctionRecord['verification']>, { mode: 'replicate' }>;
+
+/** How a spot-checked job is replicated. */
+export const SPOT_CHECK = { k: 2, quorum: 2, maxReplicas: 3 } as const;
+
+/**
+ * The replication this job gets, defaults filled in, or undefined when it runs on one provider.
+ * `spot-check` draws here, on the controller, with `random`: nothing in a job's envelope says
+ * whether it was drawn.
+ */
+export function replicationPolicy(fn: FunctionRecord, random: () => number = Math.random): Omit<ReplicationState, 'replicaIds'> | undefined {
+  const policy = fn.verification;
+  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK } : undefined;
+  if (policy?.mode !== 'replicate') return undefined;
+  return { k: policy.k, quorum: policy.quorum ?? majority(policy), maxReplicas: policy.maxReplicas ?? policy.k };
+}
+
+const majority = (policy: Replicate) => Math.max(2, Math.floor(policy.k / 2) + 1);
+
+/**
+ * Places the holds of the first round's replicas (the job's own `maxCost` each) and returns the
+ * replication state the job is written with. All or nothing: a hold that fails gives back the ones
+ * placed and answers 402 naming the whole amount.
+ */
+export async function holdReplicas(deps: Deps, job: JobRecord, policy: Omit<ReplicationState, 'replicaIds'>): Promise<ReplicationState> {
+  const replicaIds = Array.from({ length: policy.k }, () => newId('job'));
+  const held: string[] = [];
+  try {
+    for (const replicaId of replicaIds) {
+      await holdForJob(deps, replicaRecord(job, replicaId));
+      held.push(replicaId);
+    }
+  } catch (err) {
+    for (const replicaId of held) await releaseHold(deps, replicaId);
+    if (err instanceof DomainError && err.code === 'insufficient_funds') {
+      throw new DomainError(
+        'insufficient_funds',
+        `this function is replicated on ${policy.k} providers, so an invocation holds ${policy.k} × its worst case (${policy.k * job.maxCost} micro-credits): ${err.message}`,
+        undefined,
+        { ...(err.details ?? {}), required: policy.k * job.maxCost, replicas: policy.k },
+      );
+    }
+    throw err;
+  }
+  return { ...policy, replicaIds };
+}
+
+/** A replica of `group`: the same function, version, input and price cap; its own id, result and log; no callback. */
+function replicaRecord(group: JobRecord, jobId: string): JobRecord {
+  const replica: JobRecord = {
+    ...group,
+    jobId,
+    replicaOf: group.jobId,
+    status: 'QUEUED',
+    attempt: 1,
+    waitingShard: 'w',
+    resultKey: `results/${jobId}/result`,
+    logKey: `results/${jobId}/log`,
+    holdAmount: group.maxCost,
+  };
+  for (const key of ['replication', 'callbackUrl', 'callbackShard', 'callbackDueAt', 'callbackAttempts'] as const) delete replica[key];
+  return replica;
+}
+
+/**
+ * Writes and places the replicas the group lists that do not exist yet. A replica that finds no
+ * room waits like any job, and is placed later on an owner its siblings do not have.
+ */
+export async function startReplicas(deps: Deps, group: JobRecord, fn?: FunctionRecord): Promise<void> {
+  for (const replicaId of group.replication?.replicaIds ?? []) {
+    if (await deps.jobs.getJob(replicaId)) continue;
+    const replica = replicaRecord(group, replicaId);
+    await deps.jobs.createJob(replica);
+    deps.telemetry.jobCreated();
+    await dispatch(deps, replica, fn);
+  }
+}
+
+interface Tally {
+  winner?: string;
+  /** Result hash → owners whose providers signed it. */
+  votes: Map<string, Set<string>>;
+}
+
+/** One vote per owner for each result hash of a succeeded replica (the ledger counts the same way, by payout account). */
+async function tally(deps: Deps, replicas: JobRecord[], quorum: number): Promise<Tally> {
+  const votes = new Map<string, Set<string>>();
+  for (const r of replicas) {
+    if (r.status !== 'SUCCEEDED' || r.resultSha256 === undefined || r.providerId === undefined) continue;
+    const owner = (await deps.providers.getProvider(r.providerId))?.ownerId;
+    if (owner === undefined) continue;
+    votes.set(r.resultSha256, (votes.get(r.resultSha256) ?? new Set()).add(owner));
+  }
+  const ranked = [...votes.entries()].map(([hash, owners]) => ({ hash, n: owners.size })).sort((a, b) => b.n - a.n);
+  const top = ranked[0];
+  const winner = top !== undefined && top.n >= quorum && (ranked[1]?.n ?? 0) < top.n ? top.hash : undefined;
+  return { winner, votes };
+}
+
+/** The lower median of the agreeing replicas' run times (what each of them is paid for). */
+function lowerMedian(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+}
+
+/**
+ * A replica of `groupId` ended (its report was accepted, or it was failed for good). When every
+ * replica started has ended: decide, or start one more. Safe to call again and from several
+ * places at once: each change of the group is a conditional write on its status and `attempt`
+ * (used as the group's version), and the ledger takes the same decision again as a duplicate.
+ */
+export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
+  const group = await deps.jobs.getJob(groupId);
+  const state = group?.replication;
+  if (!group || !state) return;
+  const replicas = (await Promise.all(state.replicaIds.map((id) => deps.jobs.getJob(id)))).filter((r): r is JobRecord => r !== undefined);
+  if (TERMINAL.includes(group.status)) {
+    // Decided before (a retried report): the ledger event again, which the ledger takes as a duplicate.
+    if (state.decision !== undefined) await appendDecision(deps, group, replicas);
+    return;
+  }
+  if (replicas.length < state.replicaIds.length || replicas.some((r) => !TERMINAL.includes(r.status))) return;
+
+  const { winner, votes } = await tally(deps, replicas, state.quorum);
+  const at = nowIso(deps);
+  if (winner !== undefined) {
+    const agreeing = replicas.filter((r) => r.status === 'SUCCEEDED' && r.resultSha256 === winner);
+    const chosen = agreeing[0] as JobRecord;
+    const decided = {
+      status: 'SUCCEEDED' as const,
+      finishedAt: at,
+      reportAcceptedAt: at,
+      runtimeMs: lowerMedian(agreeing.map((r) => r.runtimeMs ?? 0)),
+      exitCode: chosen.exitCode,
+      resultKey: chosen.resultKey,
+      logKey: chosen.logKey,
+      logSize: chosen.logSize,
+      resultSha256: winner,
+      resultSize: chosen.resultSize,
+      replication: { ...state, decision: 'agreed' as const, agreedSha256: winner },
+    };
+    if (!(await deps.jobs.transition(groupId, ['QUEUED'], decided, { attempt: group.attempt }))) return;
+    await finishGroup(deps, { ...group, ...decided }, replicas, 'succeeded');
+    return;
+  }
+  if (state.replicaIds.length < state.maxReplicas) {
+    const next = { ...state, replicaIds: [...state.replicaIds, newId('job')] };
+    const replicaId = next.replicaIds[next.replicaIds.length - 1] as string;
+    try {
+      await holdForJob(deps, replicaRecord(group, replicaId));
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      return fail(deps, group, replicas, state, at, `no quorum of ${state.quorum} after ${replicas.length} replicas, and no more could be held: ${err.message}`);
+    }
+    if (!(await deps.jobs.transition(groupId, ['QUEUED'], { attempt: group.attempt + 1, replication: next }, { attempt: group.attempt }))) {
+      await releaseHold(deps, replicaId);
+      return;
+    }
+    await startReplicas(deps, { ...group, attempt: group.attempt + 1, replication: next });
+    return;
+  }
+  const seen = [...votes.entries()].map(([hash, owners]) => `${hash.slice(0, 12)}… from ${owners.size} owner${owners.size === 1 ? '' : 's'}`);
+  const missing = replicas.filter((r) => r.status !== 'SUCCEEDED').length;
+  const reason =
+    `no quorum: ${state.quorum} owners had to return the same result; ${replicas.length} replicas ran (the most allowed, ${state.maxReplicas}): ` +
+    `${seen.length ? seen.join('; ') : 'no result'}${missing ? `; ${missing} produced no result` : ''}`;
+  await fail(deps, group, replicas, state, at, reason);
+}
+
+async function fail(deps: Deps, group: JobRecord, replicas: JobRecord[], state: ReplicationState, at: string, reason: string): Promise<void> {
+  const failed = { status: 'FAILED' as const, finishedAt: at, reason, replication: { ...state, decision: 'no-quorum' as const } };
+  if (!(await deps.jobs.transition(group.jobId, ['QUEUED'], failed, { attempt: group.attempt }))) return;
+  await finishGroup(deps, { ...group, ...failed }, replicas, 'failed');
+}
+
+async function finishGroup(deps: Deps, group: JobRecord, replicas: JobRecord[], outcome: 'succeeded' | 'failed'): Promise<void> {
+  deps.telemetry.jobFinished(outcome);
+  deps.waiter?.notify(group.jobId);
+  await appendDecision(deps, group, replicas);
+  await recordOutcomes(deps, group, replicas);
+}
+
+/**
+ * A replica's outcome in its group's decision, as the ledger records it: agreed, disagreed,
+ * missed (no report: its provider never finished), inconclusive (no quorum), or pending.
+ */
+export function replicaOutcome(state: ReplicationState, replica: JobRecord): Outcome | 'pending' {
+  if (state.decision === undefined) return 'pending';
+  if (replica.status === 'SUCCEEDED' && replica.resultSha256 === state.agreedSha256) return 'agreed';
+  if (replica.status !== 'SUCCEEDED' && replica.reportAcceptedAt === undefined) return 'missed';
+  return state.decision === 'no-quorum' ? 'inconclusive' : 'disagreed';
+}
+
+/**
+ * Folds each replica's outcome into its provider's reputation (reputation.ts), once per decision
+ * (only the writer whose transition decided the group gets here). A write that loses a race with
+ * another decision reads again and retries; the ledger's outcomes remain the source to rebuild from.
+ */
+async function recordOutcomes(deps: Deps, group: JobRecord, replicas: JobRecord[]): Promise<void> {
+  const state = group.replication as ReplicationState;
+  const at = nowIso(deps);
+  for (const replica of replicas) {
+    const outcome = replicaOutcome(state, replica);
+    if (outcome === 'pending' || replica.providerId === undefined || !deps.providers.setReputation) continue;
+    for (let tries = 0; tries < 5; tries++) {
+      const provider = await deps.providers.getProvider(replica.providerId);
+      if (!provider) break;
+      const next = applyOutcome(provider.reputation ?? EMPTY_REPUTATION, outcome, at);
+      if (await deps.providers.setReputation(replica.providerId, next, provider.reputationVersion ?? 0)) break;
+    }
+  }
+}
+
+/**
+ * The decision for the ledger: the group, its quorum and every replica the ledger knows (those
+ * ever assigned; one that never left the queue was never recorded there). Committed alone by the
+ * ledger writer (no route: it credits several payees), after the replicas' own events.
+ */
+async function appendDecision(deps: Deps, group: JobRecord, replicas: JobRecord[]): Promise<void> {
+  const state = group.replication as ReplicationState;
+  const onLedger = replicas.filter((r) => r.providerId !== undefined || (r.previousProviders?.length ?? 0) > 0).map((r) => r.jobId);
+  if (onLedger.length === 0) return;
+  await deps.outbox.append(group.jobId, [{ type: 'DecideReplicas', groupId: group.jobId, quorum: state.quorum, replicas: onLedger }]);
+}

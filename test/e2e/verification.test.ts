@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import type { Ledger } from '../../lambdas/core/ledger';
+import { rebuild } from '../../lambdas/core/reputation';
+import { generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
+import { Api, newUser } from '../support/api';
+import { ScriptedProvider, startAgent, startTestPlatform, TestPlatform } from '../scheduling/support';
+
+/**
+ * Issue #19, end to end on the local platform (DynamoDB Local, fauxqs, the handlers behind the
+ * local API, the reaper, the embedded ledger), with real provider agents running a real container
+ * (the `sha256` example) beside hostile providers scripted through the same API and queues:
+ * a provider that returns random bytes, one that claims the full timeout at once, and one owner
+ * with two machines. Every provider fits one job at a time, so the test decides who can take what.
+ */
+
+let t: TestPlatform;
+let ledger: Ledger;
+const slot = { vcpu: 0.5, memoryMb: 64 };
+const resources = { vcpu: 0.5, memoryMb: 64, timeoutS: 20 };
+const replicate = { mode: 'replicate', k: 2, quorum: 2, maxReplicas: 3 };
+const stopAgents: Array<() => Promise<void>> = [];
+/** Scripted providers never heartbeat: after this they count offline and take no more jobs. */
+const STALE_MS = 4000;
+
+/** Retries `probe` until it stops throwing (its expectations hold), or throws its last error after `timeoutMs`. */
+async function eventually<T>(probe: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** Lets every provider of an earlier test go stale, so each test decides who is online. */
+const quiet = () => new Promise((r) => setTimeout(r, STALE_MS + 1000));
+
+beforeAll(async () => {
+  t = await startTestPlatform({ HEARTBEAT_INTERVAL_S: '1', LEASE_S: '6', HEARTBEAT_STALE_MS: String(STALE_MS) });
+  const { ledgerFromEnv } = await import('../../lambdas/adapters/deps');
+  ledger = await ledgerFromEnv();
+}, 600_000);
+
+afterEach(async () => {
+  // Each test's agents stop with it (their last heartbeat says draining: offline for the next test).
+  for (const stop of stopAgents.splice(0)) await stop().catch(() => undefined);
+}, 120_000);
+
+afterAll(async () => {
+  await t?.stop();
+}, 120_000);
+
+async function honestAgent() {
+  const a = await startAgent(t.api, slot);
+  stopAgents.push(() => a.agent.stop({ force: true }));
+  return a;
+}
+
+async function developerWithFunction(verification: unknown = replicate, needs = resources) {
+  const dev = (await newUser(t.api, ['developer'])).api;
+  const created = await dev.post('/functions', { name: 'checked', image: t.platform.images.sha256, mode: 'async', resources: needs, verification });
+  expect(created.status).toBe(201);
+  // The signup credit reaches the read model through the ledger: wait for it, so balances compare.
+  await eventually(async () => {
+    await t.platform.flushLedger();
+    expect((await dev.get('/account')).body.balance).toBeGreaterThan(0);
+  }, 60_000);
+  return { dev, functionId: created.body.functionId as string };
+}
+
+async function jobOf(dev: Api, jobId: string) {
+  return (await dev.get(`/jobs/${jobId}`)).body;
+}
+
+/** Waits until the job is terminal, the ledger writer committed everything and the read model followed. */
+async function settled(dev: Api, jobId: string) {
+  await eventually(async () => expect(['SUCCEEDED', 'FAILED']).toContain((await jobOf(dev, jobId)).status), 120_000);
+  return eventually(async () => {
+    await t.platform.flushLedger();
+    const job = await jobOf(dev, jobId);
+    expect(job.cost).toBeDefined();
+    return job;
+  }, 60_000);
+}
+
+/** A replica's envelope reached `p`: its id. */
+async function replicaAt(p: ScriptedProvider): Promise<string> {
+  return eventually(async () => {
+    await p.drain();
+    const [key] = [...p.envelopes.keys()];
+    expect(key).toBeDefined();
+    return (key as string).split('#')[0] as string;
+  }, 30_000);
+}
+
+test('registration: the policy is stored and shown, changeable with PUT; a bad policy is 400 naming the field', async () => {
+  const { dev, functionId } = await developerWithFunction();
+  const fn = (await dev.get(`/functions/${functionId}`)).body;
+  expect(fn.verification).toEqual(replicate);
+  const bad = await dev.post('/functions', { name: 'bad', image: t.platform.images.sha256, resources, verification: { mode: 'replicate', k: 2, quorum: 3 } });
+  expect(bad.status).toBe(400);
+  expect(JSON.stringify(bad.body)).toMatch(/quorum/);
+  const k1 = await dev.post('/functions', { name: 'bad', image: t.platform.images.sha256, resources, verification: { mode: 'replicate', k: 1 } });
+  expect(k1.status).toBe(400);
+  expect(JSON.stringify(k1.body)).toMatch(/verification/);
+  const put = await dev.put(`/functions/${functionId}`, { name: 'checked', image: t.platform.images.sha256, resources, verification: { mode: 'none' } });
+  expect(put.status).toBe(200);
+  expect(put.body).toMatchObject({ version: 2, verification: { mode: 'none' } });
+}, 60_000);
+
+test('a provider returning random bytes is outvoted: not paid, "disagreed" on the ledger; the honest pair is paid the median; the developer pays for agreed work only', async () => {
+  await quiet();
+  const honestA = await honestAgent();
+  const liar = await ScriptedProvider.register(t.api, t.sqs, slot, 'liar');
+  const { dev, functionId } = await developerWithFunction();
+  const before = (await dev.get('/account')).body;
+  const maxPrice = (await dev.get(`/functions/${functionId}`)).body.maxPrice as number;
+
+  // Only two owners are online: the first round goes to the honest agent and the liar.
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: 'verify me' });
+  expect(invoked.status).toBe(202);
+  const groupId = invoked.body.jobId as string;
+  expect(invoked.body.verification).toMatchObject({ mode: 'replicate', k: 2, quorum: 2, decision: 'pending' });
+  // The hold covers k × the worst case, before anything ran.
+  const held = (await dev.get('/account')).body;
+  expect(held.held - before.held).toBe(2 * maxPrice);
+  const lieId = await replicaAt(liar);
+  const lie = await liar.complete(lieId, 1, randomBytes(64));
+  expect(lie.status).toBe(200);
+
+  // 1 vs 1: no quorum yet; a third replica goes to a third owner once one is online.
+  await eventually(async () => expect((await jobOf(dev, groupId)).verification.replicas).toHaveLength(3), 60_000);
+  const honestB = await honestAgent();
+
+  const job = await settled(dev, groupId);
+  expect(job.status).toBe('SUCCEEDED');
+  expect(job.verification.decision).toBe('agreed');
+  const byProvider = Object.fromEntries(job.verification.replicas.map((r: { providerId: string }) => [r.providerId, r]));
+  expect(byProvider[liar.providerId]).toMatchObject({ outcome: 'disagreed', paid: false, cost: 0 });
+  expect(byProvider[honestA.providerId]).toMatchObject({ outcome: 'agreed', paid: true });
+  expect(byProvider[honestB.providerId]).toMatchObject({ outcome: 'agreed', paid: true });
+  // Both honest providers are paid the same (the median of their times); the job costs exactly their sum.
+  expect(byProvider[honestA.providerId].cost).toBe(byProvider[honestB.providerId].cost);
+  expect(job.cost).toBe(2 * byProvider[honestA.providerId].cost);
+  // The result handed out is the agreed one (the container's own answer).
+  const result = JSON.parse(Buffer.from(await (await fetch(job.resultUrl)).arrayBuffer()).toString('utf8'));
+  expect(result.bytes).toBe(Buffer.byteLength('verify me'));
+
+  // The ledger holds the decision, the hashes, who was paid, and the liar's raw outcome.
+  const group = await ledger.getReplicaGroup!(groupId);
+  expect(group).toMatchObject({ decision: 'agreed', agreedSha256: job.result.sha256, quorum: 2 });
+  expect(group!.replicas.filter((r) => r.paid).map((r) => r.providerId).sort()).toEqual([honestA.providerId, honestB.providerId].sort());
+  const liarOutcomes = await ledger.getProviderOutcomes!(liar.providerId);
+  expect(liarOutcomes).toEqual([expect.objectContaining({ groupId, outcome: 'disagreed' })]);
+
+  // Reputation: the liar's own view shows the disagreement (trust reset), the honest ones an agreement;
+  // the stored fold is what the ledger's outcomes rebuild to.
+  const liarView = (await (liar as unknown as { api: Api }).api.get(`/providers/${liar.providerId}`)).body;
+  expect(liarView.reputation).toMatchObject({ agreed: 0, disagreed: 1, consecutiveValid: 0 });
+  expect(liarView.reputation.score).toBeLessThan(0.5);
+  const stored = await t.deps.providers.getProvider(honestA.providerId);
+  expect(stored?.reputation).toMatchObject({ agreed: 1, disagreed: 0, consecutiveValid: 1 });
+  const rebuilt = rebuild(await ledger.getProviderOutcomes!(honestA.providerId));
+  expect({ ...rebuilt, suspendedUntil: undefined }).toEqual({ ...stored!.reputation, suspendedUntil: undefined });
+  expect(rebuild(liarOutcomes)).toMatchObject({ disagreed: 1, consecutiveValid: 0 });
+
+  // Reconciliation: the developer's balance fell by exactly the job's cost; every hold went back.
+  const after = await eventually(async () => {
+    const a = (await dev.get('/account')).body;
+    expect(a.held).toBe(before.held);
+    return a;
+  }, 30_000);
+  expect(before.balance - after.balance).toBe(job.cost);
+  const reconciliation = (await dev.get('/account/reconciliation')).body;
+  expect(reconciliation.differences).toEqual([]);
+}, 600_000);
+
+test('one owner with two machines never holds two replicas of a job, so its machines cannot confirm each other', async () => {
+  await quiet();
+  // Twins twice the size of every other provider, for a function only they fit: its waiting replica is no other test's.
+  const big = { vcpu: 1, memoryMb: 128 };
+  const twin1 = await ScriptedProvider.register(t.api, t.sqs, big, 'twin-1');
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, quorum: 2, maxReplicas: 2 }, { ...big, timeoutS: 20 });
+  // A second machine of the SAME owner (same user, a second provider), free and online.
+  const twinUser = (twin1 as unknown as { api: Api }).api;
+  const second = await twinUser.post('/providers', { name: 'twin-2', capacity: big, publicKey: generateKeyPair().publicKeyPem });
+  expect(second.status).toBe(201);
+
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: 'collude' });
+  const groupId = invoked.body.jobId as string;
+  const job = await eventually(async () => {
+    const j = await jobOf(dev, groupId);
+    expect(j.verification.replicas.filter((r: { status: string }) => r.status === 'ASSIGNED')).toHaveLength(1);
+    return j;
+  }, 30_000);
+  const assigned = job.verification.replicas.map((r: { providerId?: string }) => r.providerId).filter(Boolean);
+  expect(assigned).toHaveLength(1);
+  expect(job.verification.replicas.map((r: { status: string }) => r.status).sort()).toEqual(['ASSIGNED', 'QUEUED']);
+  // The machine holding the first replica keeps its lease; twin 2 beats (a heartbeat offers its free
+  // capacity to waiting jobs, and the job fits it), yet the second replica waits: its owner holds the first.
+  const holder = assigned[0] === twin1.providerId ? twin1 : undefined;
+  const first = job.verification.replicas.find((r: { providerId?: string }) => r.providerId)!.jobId as string;
+  if (holder) await holder.heartbeat([first]);
+  else await twinUser.put(`/providers/${second.body.providerId}/heartbeat`, { runningJobs: [first] });
+  const idle = holder ? second.body.providerId : twin1.providerId;
+  expect((await twinUser.put(`/providers/${idle}/heartbeat`, { runningJobs: [] })).status).toBe(200);
+  // Neither the job nor its waiting replica can be cancelled: it ends by its decision, which settles every replica.
+  const queued = job.verification.replicas.find((r: { status: string }) => r.status === 'QUEUED').jobId as string;
+  for (const id of [groupId, queued]) {
+    const cancel = await dev.post(`/jobs/${id}/cancel`);
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.message).toMatch(/cannot be cancelled/);
+  }
+  const later = await jobOf(dev, groupId);
+  expect(later.verification.replicas.filter((r: { providerId?: string }) => r.providerId).map((r: { providerId: string }) => r.providerId)).toEqual(assigned);
+}, 120_000);
+
+test('a provider claiming the full timeout at once is refused and never paid; its replica goes to another owner, and the honest pair is paid', async () => {
+  await quiet();
+  const honestA = await honestAgent();
+  const greedy = await ScriptedProvider.register(t.api, t.sqs, slot, 'greedy');
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, quorum: 2, maxReplicas: 2 });
+  const before = (await dev.get('/account')).body;
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: 'bill me' });
+  const groupId = invoked.body.jobId as string;
+  const greedyId = await replicaAt(greedy);
+  const envelope = [...greedy.envelopes.values()][0]!;
+  // The claim: the whole timeout, a moment after the job was assigned.
+  const claimed = await greedyClaim(greedy, envelope.jobId, resources.timeoutS * 1000);
+  expect(claimed.status).toBe(400);
+  expect(JSON.stringify(claimed.body)).toMatch(/report\.runtimeMs/);
+  // The greedy provider never renews the lease: the replica is taken back and runs on another owner.
+  const honestB = await honestAgent();
+  const job = await settled(dev, groupId);
+  expect(job.status).toBe('SUCCEEDED');
+  const paidTo = job.verification.replicas.filter((r: { paid?: boolean }) => r.paid).map((r: { providerId: string }) => r.providerId).sort();
+  expect(paidTo).toEqual([honestA.providerId, honestB.providerId].sort());
+  expect(paidTo).not.toContain(greedy.providerId);
+  const after = await eventually(async () => {
+    const a = (await dev.get('/account')).body;
+    expect(a.held).toBe(before.held);
+    return a;
+  }, 30_000);
+  expect(before.balance - after.balance).toBe(job.cost);
+  expect(greedyId).toBeDefined();
+}, 600_000);
+
+/** Uploads a plausible result and reports `runtimeMs` for it, signed by the scripted provider. */
+async function greedyClaim(p: ScriptedProvider, jobId: string, runtimeMs: number) {
+  const envelope = await p.envelope(jobId, 1);
+  const result = Buffer.from('{"sha256":"0","bytes":7}');
+  await fetch(envelope.resultPutUrl, { method: 'PUT', body: result });
+  const now = new Date().toISOString();
+  const report = {
+    v: 1 as const,
+    jobId,
+    providerId: p.providerId,
+    attempt: 1,
+    status: 'succeeded' as const,
+    exitCode: 0,
+    runtimeMs,
+    resultSha256: sha256Hex(result),
+    resultSize: result.length,
+    logSize: 0,
+    startedAt: now,
+    finishedAt: now,
+  };
+  const keys = (p as unknown as { keys: { privateKeyPem: string } }).keys;
+  const api = (p as unknown as { api: Api }).api;
+  return api.post(`/providers/${p.providerId}/reports`, { report, signature: signPayload(report, keys.privateKeyPem) });
+}
+
+test('spot-check: the controller draws which jobs are replicated (fraction 1: every one, checked and paid like replicate; fraction 0: none)', async () => {
+  await quiet();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const always = await developerWithFunction({ mode: 'spot-check', fraction: 1 });
+  const checked = await always.dev.post(`/functions/${always.functionId}/invocations`, { input: 'check me' });
+  expect(checked.body.verification).toMatchObject({ mode: 'spot-check', k: 2, quorum: 2, maxReplicas: 3 });
+  const job = await settled(always.dev, checked.body.jobId);
+  expect(job).toMatchObject({ status: 'SUCCEEDED', verification: { mode: 'spot-check', decision: 'agreed' } });
+  expect(job.verification.replicas.map((r: { providerId: string }) => r.providerId).sort()).toEqual([a.providerId, b.providerId].sort());
+  expect(job.verification.replicas.every((r: { paid: boolean }) => r.paid)).toBe(true);
+
+  const never = await developerWithFunction({ mode: 'spot-check', fraction: 0 });
+  const plain = await never.dev.post(`/functions/${never.functionId}/invocations`, { input: 'trust me' });
+  const one = await settled(never.dev, plain.body.jobId);
+  expect(one.status).toBe('SUCCEEDED');
+  expect(one.verification).toBeUndefined();
+  expect([a.providerId, b.providerId]).toContain(one.providerId);
+}, 300_000);
