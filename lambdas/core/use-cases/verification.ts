@@ -163,6 +163,8 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
       runtimeMs: lowerMedian(agreeing.map((r) => r.runtimeMs ?? 0)),
       exitCode: chosen.exitCode,
       resultKey: chosen.resultKey,
+      // A small result travelled in the chosen replica's report (no object under resultKey).
+      resultInline: chosen.resultInline,
       logKey: chosen.logKey,
       logSize: chosen.logSize,
       resultSha256: winner,
