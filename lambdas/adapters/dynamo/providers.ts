@@ -1,5 +1,6 @@
 import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { WarmHints } from '../../core/placement';
+import { capacityDiskMb } from '../../core/scheduler';
 import type { ProviderRecord } from '../../core/model';
 import type { ProviderStore } from '../../core/ports';
 import { dynamo } from '../clients';
@@ -116,20 +117,25 @@ export class DynamoProviderStore implements ProviderStore {
     );
   }
 
-  async reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean> {
+  async reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number, diskMb = 0): Promise<boolean> {
     try {
       await dynamo.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { providerId: p.providerId },
-          UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli + :v, reservedMemoryMb = reservedMemoryMb + :m',
+          // A provider registered before disk was scheduled (issue #23) has no reservedDiskMb yet: it starts at 0.
+          UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli + :v, reservedMemoryMb = reservedMemoryMb + :m, reservedDiskMb = if_not_exists(reservedDiskMb, :zero) + :d',
           // Capacity is fixed at registration, so "reserved <= capacity - need" is exact.
-          ConditionExpression: 'reservedVcpuMilli <= :maxV AND reservedMemoryMb <= :maxM AND draining = :false',
+          ConditionExpression:
+            'reservedVcpuMilli <= :maxV AND reservedMemoryMb <= :maxM AND (attribute_not_exists(reservedDiskMb) OR reservedDiskMb <= :maxD) AND draining = :false',
           ExpressionAttributeValues: {
             ':v': vcpuMilli,
             ':m': memoryMb,
+            ':d': diskMb,
+            ':zero': 0,
             ':maxV': p.capacityVcpuMilli - vcpuMilli,
             ':maxM': p.capacityMemoryMb - memoryMb,
+            ':maxD': capacityDiskMb(p) - diskMb,
             ':false': false,
           },
         }),
@@ -141,14 +147,16 @@ export class DynamoProviderStore implements ProviderStore {
     }
   }
 
-  async release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void> {
+  async release(providerId: string, vcpuMilli: number, memoryMb: number, diskMb = 0): Promise<void> {
     await dynamo.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { providerId },
-        UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli - :v, reservedMemoryMb = reservedMemoryMb - :m',
+        // A reservation made before disk was scheduled held none: reservedDiskMb then stays at 0, never below.
+        UpdateExpression:
+          'SET reservedVcpuMilli = reservedVcpuMilli - :v, reservedMemoryMb = reservedMemoryMb - :m, reservedDiskMb = if_not_exists(reservedDiskMb, :d) - :d',
         ConditionExpression: 'reservedVcpuMilli >= :v AND reservedMemoryMb >= :m',
-        ExpressionAttributeValues: { ':v': vcpuMilli, ':m': memoryMb },
+        ExpressionAttributeValues: { ':v': vcpuMilli, ':m': memoryMb, ':d': diskMb },
       }),
     );
   }

@@ -1,4 +1,4 @@
-import { canonicalJson, CreateInputBody, IdempotencyKey, InvokeBody, LIMITS, MAX_UPLOADED_INPUT_BYTES, sha256Hex } from '../../../contract/src';
+import { canonicalJson, CreateInputBody, diskMbOf, IdempotencyKey, InvokeBody, LIMITS, MAX_UPLOADED_INPUT_BYTES, sha256Hex } from '../../../contract/src';
 import { conflict, DomainError, invalid, notFound } from '../errors';
 import { IdempotencyRecord, JobRecord, TERMINAL } from '../model';
 import { newId } from '../passwords';
@@ -12,6 +12,7 @@ import { admit, dispatch } from './scheduling';
 import { holdForJob, pricesInForce, releaseHold } from './holds';
 import { injectFault } from '../faults';
 import { NO_WAKE } from '../job-waiter';
+import { checkInput } from '../input-validation';
 
 /**
  * Invocations: a job per call, placed at once when capacity allows; sync callers wait for it.
@@ -58,6 +59,8 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   const idempotencyKey = opts.idempotencyKey === undefined ? undefined : parseHeader(opts.idempotencyKey);
   const fn = await invocableFunction(deps, caller, functionId);
   const callbackUrl = req.callbackUrl === undefined ? undefined : checkCallbackUrl(req.callbackUrl, opts.allowLoopbackCallbacks ?? false);
+  // A JSON input is checked against the function's schema before anything is written or held (issue #23).
+  if (fn.inputSchema && req.inputBase64 === undefined && req.inputUpload === undefined) checkInput(fn, req.input);
 
   let inputBase64 = '';
   let upload: { inputKey: string; inputSize: number } | undefined;
@@ -93,7 +96,9 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   const createdAt = nowIso(deps);
   // Priced with the units in force now; the job keeps them (holds.ts, billing.ts).
   const billing = await pricesInForce(deps);
-  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, billing));
+  // The job carries its scratch space, a function registered before issue #23 the default: it is scheduled, run and priced with it.
+  const resources = { ...fn.resources, diskMb: diskMbOf(fn.resources) };
+  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(resources, billing));
   const job: JobRecord = {
     jobId,
     functionId: fn.functionId,
@@ -102,7 +107,7 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     status: 'QUEUED',
     attempt: 1,
     image: fn.image,
-    resources: fn.resources,
+    resources,
     protocol: fn.protocol,
     concurrency: (fn.concurrency ?? 1) > 1 ? fn.concurrency : undefined,
     network: fn.network,

@@ -1,5 +1,14 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
-import { canonicalJson, HeartbeatBody, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, verifyPayload } from '../../../contract/src';
+import {
+  canonicalJson,
+  DEFAULT_PROVIDER_DISK_MB,
+  HeartbeatBody,
+  parsePublicKey,
+  RegisterProviderBody,
+  ReportBody,
+  RuntimeReport,
+  verifyPayload,
+} from '../../../contract/src';
 import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
@@ -8,7 +17,7 @@ import { Deps, getOwnProvider, now as clock, nowIso, parse, requireRole } from '
 import { resultStorageFor } from './results';
 import { dispatchWaiting, releaseJob } from './scheduling';
 import { injectFault } from '../faults';
-import { isOnline } from '../scheduler';
+import { capacityDiskMb, isOnline, reservedDiskMb } from '../scheduler';
 
 /**
  * Providers: registration (with their own queue and credentials scoped to it), heartbeats that
@@ -34,8 +43,10 @@ export async function registerProvider(deps: Deps, user: User, body: unknown) {
     name: req.name,
     capacityVcpuMilli: toMilli(req.capacity.vcpu),
     capacityMemoryMb: req.capacity.memoryMb,
+    capacityDiskMb: req.capacity.diskMb ?? DEFAULT_PROVIDER_DISK_MB,
     reservedVcpuMilli: 0,
     reservedMemoryMb: 0,
+    reservedDiskMb: 0,
     publicKeyPem: req.publicKey,
     queueUrl,
     lastHeartbeatAt: at,
@@ -301,8 +312,12 @@ function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs:
     lastHeartbeatAt: p.lastHeartbeatAt,
     silentS: Math.floor(silentMs / 1000),
     onlineWithinS: deps.config.heartbeatStaleMs / 1000,
-    capacity: { vcpu: p.capacityVcpuMilli / 1000, memoryMb: p.capacityMemoryMb },
-    free: { vcpu: (p.capacityVcpuMilli - p.reservedVcpuMilli) / 1000, memoryMb: p.capacityMemoryMb - p.reservedMemoryMb },
+    capacity: { vcpu: p.capacityVcpuMilli / 1000, memoryMb: p.capacityMemoryMb, diskMb: capacityDiskMb(p) },
+    free: {
+      vcpu: (p.capacityVcpuMilli - p.reservedVcpuMilli) / 1000,
+      memoryMb: p.capacityMemoryMb - p.reservedMemoryMb,
+      diskMb: capacityDiskMb(p) - reservedDiskMb(p),
+    },
     runningJobs,
     cachedImages: p.cachedImages.length,
     warmFunctions: p.warmFunctions.length,
