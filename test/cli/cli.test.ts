@@ -379,7 +379,7 @@ test('top-up credits once per reference; bills list, get (CSV as the API writes 
   expect(asJson.items[0]).toMatchObject({ month, accountId: expect.any(String) });
 
   const api = await (await fetch(`${platform.apiUrl}/account/bills/${month}?format=csv`, { headers: { authorization: `Bearer ${token}` } })).text();
-  expect(api).toMatch(/^month,functionId,function,jobs,runtimeMs,cost_micro_credits\r\n/);
+  expect(api).toMatch(/^month,functionId,function,jobs,runtimeMs,cost_micro_credits,diskMbMs\r\n/);
   expect(await cli(['bills', 'get', month, '--csv'])).toMatchObject({ code: 0, stdout: api });
   const file = join(home, `bill-${month}.csv`);
   const saved = await cli(['bills', 'get', month, '--csv', '-o', file]);

@@ -281,9 +281,10 @@ export async function getBill(deps: Deps, user: User, month: string, ledger?: Bi
 
 /** The statement as CSV: one row per function, then a total row. */
 export function billCsv(bill: Bill): string {
-  const rows = [['month', 'functionId', 'function', 'jobs', 'runtimeMs', 'diskMbMs', 'cost_micro_credits']];
-  for (const l of bill.lines) rows.push([bill.month, l.functionId, l.name ?? '', String(l.jobs), String(l.runtimeMs), String(l.diskMbMs ?? 0), String(l.cost)]);
-  rows.push([bill.month, 'TOTAL', '', String(bill.jobs), String(bill.runtimeMs), String(bill.diskMbMs ?? 0), String(bill.total)]);
+  // diskMbMs (issue #23) comes last, so readers of the earlier columns keep their positions.
+  const rows = [['month', 'functionId', 'function', 'jobs', 'runtimeMs', 'cost_micro_credits', 'diskMbMs']];
+  for (const l of bill.lines) rows.push([bill.month, l.functionId, l.name ?? '', String(l.jobs), String(l.runtimeMs), String(l.cost), String(l.diskMbMs)]);
+  rows.push([bill.month, 'TOTAL', '', String(bill.jobs), String(bill.runtimeMs), String(bill.total), String(bill.diskMbMs)]);
   return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
