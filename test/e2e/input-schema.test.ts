@@ -1,4 +1,4 @@
-import { newUser } from '../support/api';
+import { eventually, newUser } from '../support/api';
 import { peek, ScriptedProvider, startTestPlatform, TestPlatform } from '../scheduling/support';
 
 /**
@@ -59,7 +59,11 @@ test('an input that does not match is refused with its path before any job, hold
   const provider = await ScriptedProvider.register(t.api, t.sqs, { vcpu: 4, memoryMb: 4096, diskMb: 4096 });
   const dev = await newUser(t.api, ['developer']);
   const fn = (await dev.api.post('/functions', { name: 'add', image, mode: 'async', inputSchema, resources: { vcpu: 0.25, memoryMb: 128, timeoutS: 10 } })).body;
-  const before = (await dev.api.get('/account')).body;
+  // The signup credit reaches the read model through the ledger writer: wait for it before comparing.
+  const before = await eventually('the signup credit', async () => {
+    const account = (await dev.api.get('/account')).body;
+    return account.balance > 0 ? account : undefined;
+  });
 
   const cases: [unknown, string][] = [
     [{ num1: 1, num2: 'two' }, 'input.num2'],
@@ -70,7 +74,7 @@ test('an input that does not match is refused with its path before any job, hold
     ['not an object', 'input'],
   ];
   for (const [input, field] of cases) {
-    const res = await dev.api.post(`/functions/${fn.functionId}/invocations`, { input }, { headers: { 'idempotency-key': 'same-key' } });
+    const res = await dev.api.call('POST', `/functions/${fn.functionId}/invocations`, { input }, { headers: { 'idempotency-key': 'same-key' } });
     expect({ status: res.status, code: res.body.error?.code, field: res.body.error?.field }).toEqual({ status: 400, code: 'invalid_request', field });
     expect(res.body.error.message).toContain(field);
   }
@@ -81,7 +85,7 @@ test('an input that does not match is refused with its path before any job, hold
   expect(await peek(t.sqs, provider.queueUrl)).toBeUndefined();
 
   // The same idempotency key is still free: a matching input creates the job, which reaches the provider with its disk.
-  const ok = await dev.api.post(`/functions/${fn.functionId}/invocations`, { input: { num1: 1, num2: 2, tags: ['a'] } }, { headers: { 'idempotency-key': 'same-key' } });
+  const ok = await dev.api.call('POST', `/functions/${fn.functionId}/invocations`, { input: { num1: 1, num2: 2, tags: ['a'] } }, { headers: { 'idempotency-key': 'same-key' } });
   expect(ok.status).toBe(202);
   const envelope = await provider.envelope(ok.body.jobId, 1);
   expect(envelope.resources.diskMb).toBe(64);
