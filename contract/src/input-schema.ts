@@ -7,7 +7,7 @@
  * The subset: `type` (one of object, array, string, number, integer, boolean, null), `properties`,
  * `required`, `additionalProperties` (a boolean), `items` (one schema), `enum`, `const`, `minimum`,
  * `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `minLength`, `maxLength`, `minItems`,
- * `maxItems`, and the annotations `title`, `description`, `default`, `$schema` (top level only).
+ * `maxItems`, and the annotations `title`, `description`, `default`, `$schema` (ignored).
  * Left out on purpose: `pattern`/`patternProperties` (a regular expression of the developer's
  * run on every caller's input invites catastrophic backtracking), `$ref`/`$defs` (no remote or
  * recursive schemas), `format`, combinators (`anyOf`, `oneOf`, `allOf`, `not`, `if`): a form
@@ -88,7 +88,7 @@ function nodeProblem(node: unknown, path: Path, depth: number): SchemaProblem | 
   if (depth > MAX_INPUT_SCHEMA_DEPTH) return { path, message: `nests deeper than ${MAX_INPUT_SCHEMA_DEPTH} levels` };
   for (const [key, value] of Object.entries(node)) {
     const at = [...path, key];
-    if (key === '$schema' && depth === 0) {
+    if (key === '$schema') {
       if (typeof value !== 'string') return { path: at, message: 'must be a string' };
       continue;
     }
@@ -140,4 +140,40 @@ function keywordProblem(key: string, value: unknown, at: Path, depth: number): S
       }
       return typeof value === 'number' && Number.isFinite(value) ? undefined : { path: at, message: 'must be a number' };
   }
+}
+
+/** The OpenAPI component that describes one node of the subset (openapi.ts adds it; recursive through `$ref`). */
+export const INPUT_SCHEMA_COMPONENT = 'InputSchemaNode';
+
+/** The subset above as JSON Schema (draft 2020-12), for the OpenAPI document; `ref` points at itself. */
+export function inputSchemaJsonSchema(ref: string): Record<string, unknown> {
+  const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+  const text = { type: 'string', maxLength: 1000 };
+  const scalar = { type: ['string', 'number', 'boolean', 'null'] };
+  return {
+    type: 'object',
+    description: 'one node of a JSON Schema within the supported subset',
+    properties: {
+      $schema: { type: 'string' },
+      type: { enum: [...INPUT_SCHEMA_TYPES] },
+      title: text,
+      description: text,
+      default: {},
+      properties: { type: 'object', additionalProperties: { $ref: ref } },
+      required: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+      additionalProperties: { type: 'boolean' },
+      items: { $ref: ref },
+      enum: { type: 'array', items: scalar, minItems: 1, maxItems: 100 },
+      const: scalar,
+      minimum: { type: 'number' },
+      maximum: { type: 'number' },
+      exclusiveMinimum: { type: 'number' },
+      exclusiveMaximum: { type: 'number' },
+      minLength: count,
+      maxLength: count,
+      minItems: count,
+      maxItems: count,
+    },
+    additionalProperties: false,
+  };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from './statuses';
-import { inputSchemaProblem, MAX_INPUT_SCHEMA_BYTES } from './input-schema';
+import { INPUT_SCHEMA_COMPONENT, inputSchemaProblem, MAX_INPUT_SCHEMA_BYTES } from './input-schema';
 
 /**
  * What callers send the controller's HTTP API: bodies, query strings and headers, as zod schemas,
@@ -90,6 +90,8 @@ export const InputSchema = z
     if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   })
   .meta({
+    // The document describes the subset exactly (openapi.ts adds the component), not "any object".
+    $ref: `#/components/schemas/${INPUT_SCHEMA_COMPONENT}`,
     description:
       `JSON Schema (draft 2020-12) for a JSON input, within a subset: type, properties, required, additionalProperties (boolean), items, enum, const, ` +
       `minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength, minItems, maxItems, title, description, default, $schema; ` +

@@ -30,14 +30,23 @@ function validatorFor(schema: Record<string, unknown>): ValidateFunction {
   const key = JSON.stringify(schema);
   let validate = compiled.get(key);
   if (!validate) {
-    // `$schema` names the draft for readers; ajv would try to resolve it as a meta-schema.
-    const { $schema: _draft, ...body } = schema;
-    void _draft;
-    validate = ajv.compile(body);
+    validate = ajv.compile(withoutDraft(schema));
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
     compiled.set(key, validate);
   }
   return validate;
+}
+
+/** The schema without `$schema` at any level: it names the draft for readers; ajv would try to resolve it as a meta-schema. */
+function withoutDraft(node: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _draft, properties, items, ...rest } = node;
+  void _draft;
+  const isNode = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return {
+    ...rest,
+    ...(isNode(properties) ? { properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, isNode(v) ? withoutDraft(v) : v])) } : {}),
+    ...(isNode(items) ? { items: withoutDraft(items) } : {}),
+  };
 }
 
 /** Refuses an input schema ajv cannot compile (the subset check passed it): 400 naming `inputSchema`. */
