@@ -3,8 +3,8 @@ import { DomainError, invalid } from './errors';
 import type { FunctionRecord } from './model';
 
 /**
- * A function's input schema at work (issue #23): ajv (8, draft-07/2019 core keywords, MIT, the
- * JSON Schema validator most of the ecosystem uses, ~120 KB in the invocations bundle) compiles
+ * A function's input schema at work (issue #23): ajv (8, MIT, the JSON Schema validator most of
+ * the ecosystem uses; 127 KB minified, 39 KB gzipped, in the invocations Lambda's 3.4 MB bundle) compiles
  * the schema once per schema text and checks a JSON `input` against it. What the schema may say
  * is the subset of contract/src/input-schema.ts, checked when the function is registered, so no
  * developer-written regular expression or remote `$ref` ever runs here. A refusal is a 400 naming
