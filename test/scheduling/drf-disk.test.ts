@@ -1,3 +1,4 @@
+import { capacityDiskMb, reservedDiskMb } from '../../lambdas/core/scheduler';
 import { newUser } from '../support/api';
 import { ScriptedProvider, startTestPlatform, TestPlatform } from './support';
 
@@ -82,3 +83,30 @@ test('a disk-heavy and a CPU-heavy developer share a provider in DRF proportion 
   for (const o of settled) expect(Math.abs(o.a - o.b)).toBeLessThanOrEqual(1 / 8 + 1e-9);
   expect(settled.at(-1)).toEqual({ a: 6 / 8, b: 5 / 8 });
 }, 300_000);
+
+test('a provider registered before disk was scheduled (no disk fields) counts as 10240 MB offered and none reserved, and reserves and releases disk', async () => {
+  const provider = await ScriptedProvider.register(t.api, t.sqs, { vcpu: 2, memoryMb: 2048 });
+  const record = (await t.deps.providers.getProvider(provider.providerId))!;
+  // A copy of it as such a record was written: no capacityDiskMb, no reservedDiskMb; silent for
+  // years, so the scheduler places none of the first test's waiting jobs on it.
+  const { capacityDiskMb: _c, reservedDiskMb: _r, ...rest } = record;
+  void _c;
+  void _r;
+  const providerId = `prv_old${Date.now()}`;
+  await t.deps.providers.createProvider({ ...rest, providerId, lastHeartbeatAt: '2000-01-01T00:00:00.000Z' });
+  const stored = (await t.deps.providers.getProvider(providerId))!;
+  expect(stored.capacityDiskMb).toBeUndefined();
+  expect(stored.reservedDiskMb).toBeUndefined();
+
+  // More than the default offer never fits; within it, the reservation starts from 0.
+  expect(await t.deps.providers.reserve(stored, 100, 64, 10241)).toBe(false);
+  expect(await t.deps.providers.reserve(stored, 100, 64, 10000)).toBe(true);
+  expect((await t.deps.providers.getProvider(providerId))!.reservedDiskMb).toBe(10000);
+  const after = (await t.deps.providers.getProvider(providerId))!;
+  expect(await t.deps.providers.reserve(after, 100, 64, 300)).toBe(false);
+  await t.deps.providers.release(providerId, 100, 64, 10000);
+  expect((await t.deps.providers.getProvider(providerId))!).toMatchObject({ reservedDiskMb: 0, reservedVcpuMilli: 0, reservedMemoryMb: 0 });
+  // The scheduler reads the same defaults.
+  expect(capacityDiskMb(stored)).toBe(10240);
+  expect(reservedDiskMb(stored)).toBe(0);
+}, 120_000);

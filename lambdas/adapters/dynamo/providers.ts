@@ -118,6 +118,9 @@ export class DynamoProviderStore implements ProviderStore {
   }
 
   async reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number, diskMb = 0): Promise<boolean> {
+    // More disk than the provider offers never fits (capacity is fixed); this also keeps the
+    // `attribute_not_exists(reservedDiskMb)` branch below exact: there, 0 <= capacity - need.
+    if (capacityDiskMb(p) - diskMb < 0) return false;
     try {
       await dynamo.send(
         new UpdateCommand({
