@@ -88,6 +88,7 @@ export const InputSchema = z
   .superRefine((schema, ctx) => {
     const problem = inputSchemaProblem(schema);
     if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    else if (!wellFormed(schema)) ctx.addIssue({ code: 'custom', path: [], message: 'must be valid Unicode: no lone surrogate (\\ud800-\\udfff unpaired)' });
   })
   .meta({
     // The document describes the subset exactly (openapi.ts adds the component), not "any object".
@@ -132,7 +133,7 @@ export const CreateFunctionBody = z
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63'),
     image: ImageRef,
     /** What the function does, for its readers (portal, CLI). */
-    description: z.string().max(1000).optional(),
+    description: z.string().max(1000).refine(wellFormed, 'must be valid Unicode: no lone surrogate (\\ud800-\\udfff unpaired)').optional(),
     /** JSON Schema (the subset of input-schema.ts) a JSON `input` must match; binary input is not checked. */
     inputSchema: InputSchema.optional(),
     resources: Resources,

@@ -52,6 +52,9 @@ test('description and schema are kept; a schema outside the subset is refused na
   });
   expect(refused.status).toBe(400);
   expect(refused.body.error).toMatchObject({ code: 'invalid_request', field: 'inputSchema.properties.code.pattern' });
+  // A lone surrogate could not be stored as it was sent: refused naming the field, like an input's.
+  const surrogate = await dev.api.post('/functions', { name: 'odd', image, description: 'half \ud800 a pair', resources: { vcpu: 0.25, memoryMb: 128, timeoutS: 10 } });
+  expect({ status: surrogate.status, field: surrogate.body.error?.field }).toEqual({ status: 400, field: 'description' });
   expect((await dev.api.get('/functions')).body.items.map((f: { name: string }) => f.name)).toEqual(['add']);
 }, 120_000);
 
