@@ -245,6 +245,9 @@ const FUNCTION_FLAGS: Record<string, FlagSpec> = {
   vcpu: { kind: 'number', value: 'N', help: 'vCPUs per job (default 0.5)' },
   'memory-mb': { kind: 'number', value: 'MB', help: 'memory per job (default 128)' },
   'timeout-s': { kind: 'number', value: 'S', help: 'timeout per job (default 10)' },
+  'disk-mb': { kind: 'number', value: 'MB', help: 'scratch space (/tmp) per job (default 64)' },
+  description: { kind: 'string', value: 'TEXT', help: 'what the function does' },
+  'input-schema': { kind: 'string', value: 'FILE', help: 'JSON Schema file a JSON input must match (the portal draws a form from it)' },
   protocol: { kind: 'string', value: 'stdio|http', help: 'how the container gets its input (default stdio)' },
   mode: { kind: 'string', value: 'sync|async', help: 'default invocation mode (default sync)' },
   network: { kind: 'string', value: 'none|egress', help: 'network in the container (default none)' },
@@ -270,6 +273,17 @@ function specFromFlags(flags: Flags, base: FunctionSpec | undefined, name: strin
   }
   const image = (flags.image as string | undefined) ?? base?.image;
   if (!image) throw new UsageError('--image is required', command);
+  let inputSchema = base?.inputSchema;
+  if (flags['input-schema'] !== undefined) {
+    const file = String(flags['input-schema']);
+    try {
+      inputSchema = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`--input-schema ${file}: ${(err as Error).message}`, command);
+    }
+  }
+  const description = (flags.description as string | undefined) ?? base?.description;
+  const diskMb = (flags['disk-mb'] as number | undefined) ?? base?.resources.diskMb;
   return {
     name,
     image,
@@ -277,7 +291,10 @@ function specFromFlags(flags: Flags, base: FunctionSpec | undefined, name: strin
       vcpu: (flags.vcpu as number | undefined) ?? base?.resources.vcpu ?? 0.5,
       memoryMb: (flags['memory-mb'] as number | undefined) ?? base?.resources.memoryMb ?? 128,
       timeoutS: (flags['timeout-s'] as number | undefined) ?? base?.resources.timeoutS ?? 10,
+      ...(diskMb !== undefined ? { diskMb } : {}),
     },
+    ...(description !== undefined ? { description } : {}),
+    ...(inputSchema !== undefined ? { inputSchema } : {}),
     protocol: ((flags.protocol as string | undefined) ?? base?.protocol) as FunctionSpec['protocol'],
     mode: ((flags.mode as string | undefined) ?? base?.mode) as FunctionSpec['mode'],
     network: ((flags.network as string | undefined) ?? base?.network) as FunctionSpec['network'],
@@ -291,8 +308,9 @@ function printFunction(ctx: Context, fn: FunctionRecord): void {
     ['Name', fn.name],
     ['Function', fn.functionId],
     ['Version', String(fn.version)],
+    ['Description', fn.description],
     ['Image', fn.image],
-    ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB, ${fn.resources.timeoutS} s`],
+    ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB, ${fn.resources.diskMb ?? 64} MB disk, ${fn.resources.timeoutS} s`],
     ['Protocol', fn.protocol],
     ['Mode', fn.mode],
     ['Network', fn.network],
@@ -307,7 +325,7 @@ function printFunction(ctx: Context, fn: FunctionRecord): void {
 const functionsCreate = fetchAndShow({
   name: 'functions create',
   summary: 'register a function (image pinned by digest)',
-  usage: 'chainfaas functions create NAME --image REF [--vcpu N] [--memory-mb MB] [--timeout-s S] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
+  usage: 'chainfaas functions create NAME --image REF [--vcpu N] [--memory-mb MB] [--disk-mb MB] [--timeout-s S] [--description TEXT] [--input-schema FILE] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
   flags: FUNCTION_FLAGS,
   details: 'Example:\n  chainfaas functions create sha256 --image 127.0.0.1:5000/chainfaas/sha256@sha256:2d5e... --memory-mb 64',
   args: ['NAME'],
@@ -352,13 +370,14 @@ const functionsGet = fetchAndShow({
   show: (ctx, { fn, prices }) => {
     printFunction(ctx, fn);
     printFacts(ctx.io, [['Price', priceText(fn, prices)]]);
+    out(ctx, fn.inputSchema ? `Input schema:\n${JSON.stringify(fn.inputSchema, null, 2)}` : 'Input schema: none (any input)');
   },
 });
 
 const functionsUpdate = fetchAndShow({
   name: 'functions update',
   summary: 'change a function (writes a new version)',
-  usage: 'chainfaas functions update FUNCTION [--image REF] [--vcpu N] [--memory-mb MB] [--timeout-s S] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
+  usage: 'chainfaas functions update FUNCTION [--image REF] [--vcpu N] [--memory-mb MB] [--disk-mb MB] [--timeout-s S] [--description TEXT] [--input-schema FILE] [--protocol P] [--mode M] [--network N] [--max-price CREDITS] [--env NAME=VALUE ...]',
   flags: FUNCTION_FLAGS,
   details: 'Options not given keep their current value. Jobs already created keep the version they were created with.',
   args: ['FUNCTION'],
@@ -480,10 +499,11 @@ const MAX_INLINE_INPUT = 256 * 1024;
 const invoke: Command = {
   name: 'invoke',
   summary: 'run a function and print its result (waits with a spinner)',
-  usage: 'chainfaas invoke FUNCTION [-d TEXT | --data-file PATH | < input] [-o FILE] [--async] [--timeout S] [--key KEY]',
+  usage: 'chainfaas invoke FUNCTION [-d TEXT | --data-file PATH | < input] [--json-input] [-o FILE] [--async] [--timeout S] [--key KEY]',
   flags: {
     data: { kind: 'string', alias: 'd', value: 'TEXT', help: 'the input, as text' },
     'data-file': { kind: 'string', value: 'PATH', help: 'read the input from a file ("-" for stdin); without -d or this, stdin is read when it is not a terminal' },
+    'json-input': { kind: 'boolean', help: "send the input as JSON, checked against the function's input schema (else it is sent as bytes, unchecked)" },
     out: { kind: 'string', alias: 'o', value: 'FILE', help: 'write the result to FILE instead of stdout' },
     async: { kind: 'boolean', help: 'do not wait: print the job id and exit' },
     timeout: { kind: 'number', value: 'S', help: 'how long to wait for the result (default: the function’s timeout + 120 s)' },
@@ -508,8 +528,14 @@ const invoke: Command = {
     // An invoke key cannot list functions: with a key, FUNCTION must be the id.
     const functionId = key ? ref : await resolveFunctionId(api, ref);
     const input = await readInput(ctx);
-    const body: { inputBase64?: string; inputUpload?: string; mode?: 'sync' | 'async'; waitS?: number } = {};
-    if (input.length > MAX_INLINE_INPUT) body.inputUpload = await uploadInput(api, functionId, input);
+    const body: { input?: unknown; inputBase64?: string; inputUpload?: string; mode?: 'sync' | 'async'; waitS?: number } = {};
+    if (ctx.flags['json-input']) {
+      try {
+        body.input = JSON.parse(input.toString('utf8'));
+      } catch (err) {
+        throw new UsageError(`--json-input: the input is not JSON (${(err as Error).message})`, 'invoke');
+      }
+    } else if (input.length > MAX_INLINE_INPUT) body.inputUpload = await uploadInput(api, functionId, input);
     else body.inputBase64 = input.toString('base64');
     const spinner = new Spinner(ctx.io.stderr, !ctx.flags.quiet && !ctx.flags.async);
     if (ctx.flags.async) {

@@ -59,11 +59,14 @@ export async function createJob(tx: Tx, input: Record<string, unknown>): Promise
       vcpu: requireNumber('resources.vcpu', resources.vcpu, 0),
       memoryMb: requireInteger('resources.memoryMb', resources.memoryMb, 1),
       timeoutS: requireInteger('resources.timeoutS', resources.timeoutS, 1),
+      // Scratch space (issue #23): absent on jobs created before it, and then absent on the ledger too.
+      ...(resources.diskMb === undefined ? {} : { diskMb: requireInteger('resources.diskMb', resources.diskMb, 1) }),
     } satisfies JobResources,
     billing: {
       version: requireInteger('billing.version', billing.version),
       vcpuMs: requireNumber('billing.vcpuMs', billing.vcpuMs),
       mbMs: requireNumber('billing.mbMs', billing.mbMs),
+      ...(billing.diskMbMs === undefined ? {} : { diskMbMs: requireNumber('billing.diskMbMs', billing.diskMbMs) }),
     } satisfies JobBilling,
     maxCost: requireInteger('maxCost', input.maxCost),
     // Replication (issue #19): a replica of a group, settled after the group's decision (verification.ts).

@@ -40,6 +40,8 @@ export class JobResources {
   @Property('vcpu', 'number') vcpu = 0;
   @Property('memoryMb', 'number') memoryMb = 0;
   @Property('timeoutS', 'number') timeoutS = 0;
+  /** Scratch space, MB (issue #23); absent on jobs created before it. */
+  @Property('diskMb', 'number') diskMb?: number;
 }
 
 /** The price list a job was created under: micro-credits per vCPU-ms and per MB-ms. */
@@ -48,6 +50,8 @@ export class JobBilling {
   @Property('version', 'number') version = 0;
   @Property('vcpuMs', 'number') vcpuMs = 0;
   @Property('mbMs', 'number') mbMs = 0;
+  /** Per MB-ms of scratch space (issue #23); absent: 0. */
+  @Property('diskMbMs', 'number') diskMbMs?: number;
 }
 
 /**

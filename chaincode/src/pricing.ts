@@ -8,8 +8,12 @@
  *   millicores = vCPU in thousandths, rounded up          (0.25 vCPU -> 250, 2.007 -> 2007)
  *   cpuPrice   = billing.vcpuMs in 10^-6 micro-credits, rounded up
  *   memPrice   = billing.mbMs   in 10^-6 micro-credits, rounded up
- *   cost       = ceil( runtimeMs * (millicores * cpuPrice + 1000 * memoryMb * memPrice) / 10^9 )
- *              = ceil( runtimeMs * (vCPU * vcpuMs + memoryMb * mbMs) )
+ *   diskPrice  = billing.diskMbMs in 10^-6 micro-credits, rounded up (absent: 0)
+ *   cost       = ceil( runtimeMs * (millicores * cpuPrice + 1000 * (memoryMb * memPrice + diskMb * diskPrice)) / 10^9 )
+ *              = ceil( runtimeMs * (vCPU * vcpuMs + memoryMb * mbMs + diskMb * diskMbMs) )
+ *
+ * diskMb is the job's scratch space (issue #23); a job created before it has none and pays no
+ * disk, and a price list without `diskMbMs` prices disk at 0, so their costs are unchanged.
  *
  * then capped at `maxCost` when one is given. Decimal inputs are read from their shortest decimal
  * form (`String(2.007)` is "2.007"), never multiplied as floats: 2.007 vCPU is 2007 millicores,
@@ -28,6 +32,8 @@ export interface PricedResources {
   vcpu: number;
   memoryMb: number;
   timeoutS: number;
+  /** Scratch space in MB (issue #23); absent: none billed. */
+  diskMb?: number;
 }
 
 /** The price list a job was created under (the controller's `BillingUnits`). */
@@ -37,6 +43,8 @@ export interface PriceList {
   vcpuMs: number;
   /** micro-credits per MB-millisecond; up to 6 decimal places count */
   mbMs: number;
+  /** micro-credits per MB-millisecond of scratch space (issue #23); absent: 0 */
+  diskMbMs?: number;
 }
 
 /**
@@ -62,7 +70,10 @@ export function jobCost(resources: PricedResources, billing: PriceList, runtimeM
   const millicores = scaledCeil('resources.vcpu', resources.vcpu, 3);
   const cpuPrice = scaledCeil('billing.vcpuMs', billing.vcpuMs, PRICE_DECIMALS);
   const memPrice = scaledCeil('billing.mbMs', billing.mbMs, PRICE_DECIMALS);
-  const scaled = BigInt(runtimeMs) * (millicores * cpuPrice + MILLI * BigInt(resources.memoryMb) * memPrice);
+  const diskMb = resources.diskMb ?? 0;
+  requireSafeInteger('resources.diskMb', diskMb);
+  const diskPrice = scaledCeil('billing.diskMbMs', billing.diskMbMs ?? 0, PRICE_DECIMALS);
+  const scaled = BigInt(runtimeMs) * (millicores * cpuPrice + MILLI * (BigInt(resources.memoryMb) * memPrice + BigInt(diskMb) * diskPrice));
   let cost = ceilDiv(scaled, MILLI * PRICE_SCALE);
   if (maxCost !== undefined) {
     requireSafeInteger('maxCost', maxCost);

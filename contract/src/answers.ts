@@ -73,6 +73,8 @@ export const FunctionRecord = z.strictObject({
   name: z.string(),
   version: z.number().int().min(1),
   image: z.string(),
+  description: z.string().optional(),
+  inputSchema: z.record(z.string(), z.unknown()).optional(),
   resources: Resources,
   protocol: z.enum(['stdio', 'http']),
   mode: z.enum(['sync', 'async']),
@@ -270,7 +272,7 @@ export const ProviderCredentials = z.looseObject({
     .optional(),
 });
 
-const Capacity = z.strictObject({ vcpu: z.number(), memoryMb: z.number().int() });
+const Capacity = z.strictObject({ vcpu: z.number(), memoryMb: z.number().int(), diskMb: z.number().int() });
 
 /** One of the caller's providers, as `GET /providers` describes it. */
 export const ProviderView = z.strictObject({
@@ -307,7 +309,17 @@ export const ProviderList = z.strictObject({ items: z.array(ProviderView), heart
 export const Earnings = z.looseObject({
   providerId: z.string(),
   by: z.enum(['day', 'function']).optional(),
-  items: z.array(z.looseObject({ day: z.string().optional(), functionId: z.string().optional(), name: z.string().optional(), jobs: count, earned: micro })),
+  items: z.array(
+    z.looseObject({
+      day: z.string().optional(),
+      functionId: z.string().optional(),
+      name: z.string().optional(),
+      jobs: count,
+      /** Scratch space the jobs held while they ran, MB-ms (priced by the disk unit, `diskMbMs`). */
+      diskMbMs: count.optional(),
+      earned: micro,
+    }),
+  ),
   total: micro,
 });
 export type Earnings = z.infer<typeof Earnings>;
@@ -399,7 +411,15 @@ export const PayoutOnboarding = z.looseObject({ accountId: z.string(), connected
 export type PayoutOnboarding = z.infer<typeof PayoutOnboarding>;
 export const WebhookReceipt = z.looseObject({ eventId: z.string(), outcome: z.string() });
 
-export const BillLine = z.looseObject({ functionId: z.string(), name: z.string().optional(), jobs: count, runtimeMs: count, cost: micro });
+export const BillLine = z.looseObject({
+  functionId: z.string(),
+  name: z.string().optional(),
+  jobs: count,
+  runtimeMs: count,
+  /** Scratch space the jobs held while they ran, MB-ms (priced by the disk unit, `diskMbMs`). */
+  diskMbMs: count,
+  cost: micro,
+});
 export type BillLine = z.infer<typeof BillLine>;
 
 /** A monthly statement; `payable` is true when the API would take a payment for it now. */
@@ -419,6 +439,7 @@ export const Bill = z.looseObject({
   lines: z.array(BillLine),
   jobs: count,
   runtimeMs: count,
+  diskMbMs: count,
   total: micro,
   /** Invoice terms: what the ledger invoiced for the month, and what was paid of it. */
   invoiced: micro,
@@ -444,7 +465,7 @@ export const BillReceipt = z.looseObject({
 export type BillReceipt = z.infer<typeof BillReceipt>;
 
 export const Terms = z.looseObject({ accountId: z.string(), terms: PaymentTerms, creditLimit: micro, status: z.string() });
-export const PublishedPrices = z.looseObject({ version: z.number().int(), vcpuMs: micro, mbMs: micro });
+export const PublishedPrices = z.looseObject({ version: z.number().int(), vcpuMs: micro, mbMs: micro, diskMbMs: micro.optional() });
 export const Prices = z.looseObject({ current: PublishedPrices, published: z.array(z.unknown()) });
 
 // ---------- peers ----------

@@ -9,6 +9,7 @@ export * from './answers';
 export * from './envelope';
 export * from './problem';
 export * from './requests';
+export * from './input-schema';
 export * from './routes';
 export * from './signing';
 export * from './canonical-json';

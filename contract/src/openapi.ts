@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import * as A from './answers';
 import { ReportBody, RuntimeReport } from './envelope';
+import { INPUT_SCHEMA_COMPONENT, inputSchemaJsonSchema } from './input-schema';
 import { Problem } from './problem';
 import * as R from './requests';
 import { ERROR_STATUSES, OPERATIONS, type Operation } from './routes';
@@ -211,7 +212,7 @@ export function generateOpenApi() {
     },
     servers: [{ url: '/' }],
     components: {
-      schemas: { ...requests, ...answers },
+      schemas: { ...requests, ...answers, [INPUT_SCHEMA_COMPONENT]: inputSchemaJsonSchema(uri(INPUT_SCHEMA_COMPONENT)) },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'API token (cf_…) or session token; an invoke key (ik_…) is also accepted where invokeKey is' },
         invokeKey: {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from './statuses';
+import { INPUT_SCHEMA_COMPONENT, inputSchemaProblem, MAX_INPUT_SCHEMA_BYTES } from './input-schema';
 
 /**
  * What callers send the controller's HTTP API: bodies, query strings and headers, as zod schemas,
@@ -10,6 +11,8 @@ import { JOB_STATUSES } from './statuses';
 export const LIMITS = {
   maxVcpu: 8,
   maxMemoryMb: 16384,
+  /** A function's scratch space (issue #23): MB of writable /tmp, at most 64 GiB. */
+  maxDiskMb: 65536,
   /** Platform maximum for a function's timeout, in seconds. */
   maxTimeoutS: 900,
   /** Input carried inline in the envelope; larger input must be uploaded to S3 first. */
@@ -39,6 +42,8 @@ export const LIMITS = {
    */
   maxVcpuMsPrice: 1e8,
   maxMbMsPrice: 5e5,
+  /** Micro-credits per disk MB-ms (issue #23): the costliest job adds at most 65536 MB * 900 s * 5e4 = 2.9e15. */
+  maxDiskMbMsPrice: 5e4,
   /** Price list versions: at most 1e9, and each publish at most 1000 above the version in force, so publishing never runs out. */
   maxPriceVersion: 1e9,
   maxPriceVersionStep: 1000,
@@ -68,9 +73,39 @@ export const Resources = z
     vcpu: z.number().positive().min(0.001).max(LIMITS.maxVcpu),
     memoryMb: z.number().int().min(16).max(LIMITS.maxMemoryMb),
     timeoutS: z.number().int().min(1).max(LIMITS.maxTimeoutS),
+    /**
+     * Writable scratch space (/tmp) in MB, the third scheduled and billed resource (issue #23).
+     * Absent on a new function: DEFAULT_DISK_MB. Functions registered before it have none and get
+     * DEFAULT_DISK_MB too (`diskMbOf`).
+     */
+    diskMb: z.number().int().min(1).max(LIMITS.maxDiskMb).optional(),
   })
   .strict();
 export type Resources = z.infer<typeof Resources>;
+
+/** Scratch space of a function that requests none: the size of the agent-wide /tmp before issue #23. */
+export const DEFAULT_DISK_MB = 64;
+/** Disk a provider offers when its registration declares none (providers registered before issue #23). */
+export const DEFAULT_PROVIDER_DISK_MB = 10 * 1024;
+/** A function's scratch space in MB: what it requested, else DEFAULT_DISK_MB. */
+export const diskMbOf = (r: Pick<Resources, 'diskMb'>): number => r.diskMb ?? DEFAULT_DISK_MB;
+
+/** A function's input schema: JSON Schema within the subset of input-schema.ts; a refusal names the keyword's path. */
+export const InputSchema = z
+  .record(z.string(), z.unknown())
+  .superRefine((schema, ctx) => {
+    const problem = inputSchemaProblem(schema);
+    if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    else if (!wellFormed(schema)) ctx.addIssue({ code: 'custom', path: [], message: 'must be valid Unicode: no lone surrogate (\\ud800-\\udfff unpaired)' });
+  })
+  .meta({
+    // The document describes the subset exactly (openapi.ts adds the component), not "any object".
+    $ref: `#/components/schemas/${INPUT_SCHEMA_COMPONENT}`,
+    description:
+      `JSON Schema (draft 2020-12) for a JSON input, within a subset: type, properties, required, additionalProperties (boolean), items, enum, const, ` +
+      `minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength, minItems, maxItems, title, description, default, $schema; ` +
+      `at most ${MAX_INPUT_SCHEMA_BYTES} bytes`,
+  });
 
 export const RegisterUserBody = z
   .object({
@@ -136,6 +171,10 @@ export const CreateFunctionBody = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63'),
     image: ImageRef,
+    /** What the function does, for its readers (portal, CLI). */
+    description: z.string().max(1000).refine(wellFormed, 'must be valid Unicode: no lone surrogate (\\ud800-\\udfff unpaired)').optional(),
+    /** JSON Schema (the subset of input-schema.ts) a JSON `input` must match; binary input is not checked. */
+    inputSchema: InputSchema.optional(),
     resources: Resources,
     protocol: z.enum(['stdio', 'http']).default('stdio'),
     mode: z.enum(['sync', 'async']).default('sync'),
@@ -255,6 +294,13 @@ export const RegisterProviderBody = z
           .int()
           .min(64)
           .max(1024 * 1024),
+        /** Scratch space offered to functions, MB (issue #23). Absent: DEFAULT_PROVIDER_DISK_MB. */
+        diskMb: z
+          .number()
+          .int()
+          .min(1)
+          .max(1024 * 1024 * 1024)
+          .optional(),
       })
       .strict(),
     /** The provider's Ed25519 public key (SPKI PEM); its private key never leaves the provider's machine. */
@@ -288,6 +334,12 @@ export const HeartbeatBody = z
           .int()
           .nonnegative()
           .max(1024 * 1024),
+        diskMb: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(1024 * 1024 * 1024)
+          .optional(),
       })
       .strict()
       .optional(),
@@ -373,6 +425,8 @@ export const PricesBody = z
     version: z.number().int().positive().max(LIMITS.maxPriceVersion).optional(),
     vcpuMs: z.number().int().nonnegative().max(LIMITS.maxVcpuMsPrice),
     mbMs: z.number().int().nonnegative().max(LIMITS.maxMbMsPrice),
+    /** Per MB-ms of scratch space (issue #23). Absent: 0, disk is free. */
+    diskMbMs: z.number().int().nonnegative().max(LIMITS.maxDiskMbMsPrice).optional(),
   })
   .strict();
 

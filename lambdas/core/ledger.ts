@@ -14,6 +14,8 @@ export interface BillingUnits {
   vcpuMs: number;
   /** micro-credits per MB-millisecond */
   mbMs: number;
+  /** micro-credits per MB-millisecond of scratch space (issue #23); absent: 0 (a price list published before it) */
+  diskMbMs?: number;
 }
 
 export type LedgerEvent =

@@ -74,6 +74,10 @@ export interface FunctionRecord {
   network: 'none' | 'egress';
   maxPrice?: number;
   env: Record<string, string>;
+  /** What the function does (issue #23). */
+  description?: string;
+  /** JSON Schema (input-schema.ts's subset) a JSON input must match (issue #23). */
+  inputSchema?: Record<string, unknown>;
   /** Set when the developer deleted the function: no new invocations; its jobs and versions stay readable. */
   deletedAt?: string;
   /** Results go to this bucket of the developer's instead of the platform's (see resultRoleArn). */
@@ -145,7 +149,7 @@ export interface JobRecord {
   maxCost: number;
   billingVersion: number;
   /** The price list in force when the job was created (billing.ts); the ledger prices the job with it. */
-  billingUnits?: { version: number; vcpuMs: number; mbMs: number };
+  billingUnits?: { version: number; vcpuMs: number; mbMs: number; diskMbMs?: number };
   /** The hold placed on the developer's available balance for this job (micro-credits), released when it ends. */
   holdAmount?: number;
   createdAt: string;
@@ -222,6 +226,9 @@ export interface ProviderRecord {
   capacityMemoryMb: number;
   reservedVcpuMilli: number;
   reservedMemoryMb: number;
+  /** Disk offered and reserved, MB (issue #23); absent on providers registered before it (scheduler.ts#capacityDiskMb). */
+  capacityDiskMb?: number;
+  reservedDiskMb?: number;
   publicKeyPem: string;
   queueUrl: string;
   lastHeartbeatAt: string;
@@ -234,7 +241,7 @@ export interface ProviderRecord {
   /** ARN of the provider's own queue: the session policy of its credentials names it. */
   queueArn?: string;
   /** Free capacity as the agent last reported it (diagnostic; scheduling uses the reservations). */
-  reportedFree?: { vcpu: number; memoryMb: number };
+  reportedFree?: { vcpu: number; memoryMb: number; diskMb?: number };
   /**
    * An idle agent's promise with its last heartbeat: the next comes within this many seconds
    * (absent: the normal interval). Its liveness window grows by as much (`scheduler.ts#livenessWindowMs`).

@@ -134,8 +134,9 @@ export interface ProviderStore extends ProviderSampler {
     extra?: { nextBeatS?: number; reportedFree?: { vcpu: number; memoryMb: number } },
   ): Promise<void>;
   /** Conditional write: reserves capacity only if it still fits. Returns false otherwise. */
-  reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean>;
-  release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void>;
+  /** Reserves the three resources (disk: issue #23) with one conditional write; false when they no longer fit. */
+  reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number, diskMb?: number): Promise<boolean>;
+  release(providerId: string, vcpuMilli: number, memoryMb: number, diskMb?: number): Promise<void>;
   /**
    * Deletes the provider's record, only if `ownerId` owns it and it holds no reserved capacity
    * (no job is placed on it): `busy` otherwise, `missing` when there is no such record.
@@ -267,6 +268,8 @@ export interface PublishedPrices {
   version: number;
   vcpuMs: number;
   mbMs: number;
+  /** Per MB-ms of scratch space (issue #23); absent: 0. */
+  diskMbMs?: number;
   publishedAt: string;
   publishedBy: string;
 }

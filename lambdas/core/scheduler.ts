@@ -1,3 +1,4 @@
+import { DEFAULT_PROVIDER_DISK_MB } from '../../contract/src/requests';
 import type { ProviderRecord } from './model';
 
 /**
@@ -10,6 +11,8 @@ export type PolicyName = 'random-fit' | 'least-loaded' | 'warm-affinity' | 'samp
 export interface Need {
   vcpuMilli: number;
   memoryMb: number;
+  /** Scratch space, MB (issue #23); absent: 0. */
+  diskMb?: number;
   image: string;
   functionId: string;
 }
@@ -53,11 +56,21 @@ function onlineTest(opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): (
   return (p) => !p.draining && (cutoff !== undefined && !p.nextBeatS && ISO_UTC.test(p.lastHeartbeatAt) ? p.lastHeartbeatAt >= cutoff : isOnline(p, opts));
 }
 
+/** The disk a provider offers, MB: what it declared, else DEFAULT_PROVIDER_DISK_MB (providers registered before issue #23). */
+export const capacityDiskMb = (p: Pick<ProviderRecord, 'capacityDiskMb'>): number => p.capacityDiskMb ?? DEFAULT_PROVIDER_DISK_MB;
+/** The disk reserved on a provider, MB (absent on records from before issue #23: none). */
+export const reservedDiskMb = (p: Pick<ProviderRecord, 'reservedDiskMb'>): number => p.reservedDiskMb ?? 0;
+
 export function fits(p: ProviderRecord, need: Need): boolean {
-  return p.capacityVcpuMilli - p.reservedVcpuMilli >= need.vcpuMilli && p.capacityMemoryMb - p.reservedMemoryMb >= need.memoryMb;
+  return (
+    p.capacityVcpuMilli - p.reservedVcpuMilli >= need.vcpuMilli &&
+    p.capacityMemoryMb - p.reservedMemoryMb >= need.memoryMb &&
+    capacityDiskMb(p) - reservedDiskMb(p) >= (need.diskMb ?? 0)
+  );
 }
 
-const load = (p: ProviderRecord) => Math.max(p.reservedVcpuMilli / p.capacityVcpuMilli, p.reservedMemoryMb / p.capacityMemoryMb);
+const load = (p: ProviderRecord) =>
+  Math.max(p.reservedVcpuMilli / p.capacityVcpuMilli, p.reservedMemoryMb / p.capacityMemoryMb, reservedDiskMb(p) / capacityDiskMb(p));
 
 /**
  * Returns the candidates (online, fitting) in the order the policy prefers them. Every sort key
@@ -122,28 +135,34 @@ function shuffle<T>(items: readonly T[], random: () => number): T[] {
   return out;
 }
 
-/** An amount of the two scheduled resources, in integer millicores and MB. */
+/** An amount of the three scheduled resources, in integer millicores and MB (disk absent: 0). */
 export interface Amount {
   vcpuMilli: number;
   memoryMb: number;
+  /** Scratch space, MB (issue #23). */
+  diskMb?: number;
 }
 
-const ZERO: Amount = { vcpuMilli: 0, memoryMb: 0 };
-const add = (a: Amount, b: Amount): Amount => ({ vcpuMilli: a.vcpuMilli + b.vcpuMilli, memoryMb: a.memoryMb + b.memoryMb });
+const ZERO: Amount = { vcpuMilli: 0, memoryMb: 0, diskMb: 0 };
+const add = (a: Amount, b: Amount): Amount => ({
+  vcpuMilli: a.vcpuMilli + b.vcpuMilli,
+  memoryMb: a.memoryMb + b.memoryMb,
+  diskMb: (a.diskMb ?? 0) + (b.diskMb ?? 0),
+});
 
 /** Total capacity of the providers that take jobs now (online, not draining). */
 export function onlineCapacity(providers: readonly ProviderRecord[], opts: Pick<SchedulerOptions, 'now' | 'heartbeatStaleMs'>): Amount {
-  return providers.filter((p) => isOnline(p, opts)).reduce((sum, p) => add(sum, { vcpuMilli: p.capacityVcpuMilli, memoryMb: p.capacityMemoryMb }), ZERO);
+  return providers.filter((p) => isOnline(p, opts)).reduce((sum, p) => add(sum, { vcpuMilli: p.capacityVcpuMilli, memoryMb: p.capacityMemoryMb, diskMb: capacityDiskMb(p) }), ZERO);
 }
 
 /**
- * A developer's dominant share: the larger of its vCPU and memory use as fractions of the total
+ * A developer's dominant share: the largest of its vCPU, memory and disk use as fractions of the total
  * (Ghodsi et al., "Dominant Resource Fairness", NSDI 2011). With no capacity at all, any use is
  * an infinite share and none is zero.
  */
 export function dominantShare(used: Amount, total: Amount): number {
   const share = (u: number, t: number) => (t > 0 ? u / t : u > 0 ? Infinity : 0);
-  return Math.max(share(used.vcpuMilli, total.vcpuMilli), share(used.memoryMb, total.memoryMb));
+  return Math.max(share(used.vcpuMilli, total.vcpuMilli), share(used.memoryMb, total.memoryMb), share(used.diskMb ?? 0, total.diskMb ?? 0));
 }
 
 /** A job competing for capacity: whose it is, how old it is, what it needs. */

@@ -63,7 +63,10 @@ export function between(from: string | undefined, to: string | undefined): numbe
 export function priceText(fn: Pick<FunctionRecord, 'maxPrice' | 'resources'>, prices: Pick<Prices, 'current'> | undefined): string {
   const cap = `at most ${credits(fn.maxPrice)} credits per job (its price cap; a job that runs to its ${fn.resources.timeoutS} s timeout costs no more)`;
   if (!prices) return `${cap}. Failed and cancelled jobs cost nothing.`;
-  const perS = Math.ceil(1000 * (fn.resources.vcpu * prices.current.vcpuMs + fn.resources.memoryMb * prices.current.mbMs));
-  return `about ${credits(perS)} credits per second of run time (${fn.resources.vcpu} vCPU and ${fn.resources.memoryMb} MB at price list v${prices.current.version}), ${cap}. Failed and cancelled jobs cost nothing.`;
+  const diskMb = fn.resources.diskMb ?? 64;
+  const perS = Math.ceil(1000 * (fn.resources.vcpu * prices.current.vcpuMs + fn.resources.memoryMb * prices.current.mbMs + diskMb * (prices.current.diskMbMs ?? 0)));
+  // Disk is named once the price list prices it (issue #23); before, the sentence is as it was.
+  const what = prices.current.diskMbMs ? `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB and ${diskMb} MB disk` : `${fn.resources.vcpu} vCPU and ${fn.resources.memoryMb} MB`;
+  return `about ${credits(perS)} credits per second of run time (${what} at price list v${prices.current.version}), ${cap}. Failed and cancelled jobs cost nothing.`;
 }
 

@@ -91,13 +91,13 @@ async function register(settings: Settings, force: boolean): Promise<number> {
   const dir = settings.configDir;
   ensureConfigDir(dir);
   const keys = createProviderKeys(dir, force);
-  const capacity = { vcpu: settings.vcpu, memoryMb: settings.memoryMb };
+  const capacity = { vcpu: settings.vcpu, memoryMb: settings.memoryMb, diskMb: settings.diskMb };
   try {
     const registration = await new ControllerClient(settings.apiUrl, settings.token).register({ name: settings.name, capacity, publicKey: keys.publicKeyPem });
     saveProviderState(dir, { apiUrl: settings.apiUrl, name: settings.name, capacity, registeredAt: new Date().toISOString(), registration }, settings.token);
     process.stdout.write(
       [
-        `registered provider ${registration.providerId} ("${settings.name}", ${capacity.vcpu} vCPU, ${capacity.memoryMb} MB)`,
+        `registered provider ${registration.providerId} ("${settings.name}", ${capacity.vcpu} vCPU, ${capacity.memoryMb} MB, ${capacity.diskMb} MB disk)`,
         `  queue            ${registration.queueUrl}`,
         `  controller key   ${registration.controllerKeyId}`,
         `  private key      ${join(dir, PRIVATE_KEY_FILE)} (mode 600)`,

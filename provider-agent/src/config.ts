@@ -41,6 +41,12 @@ export const SETTINGS = {
     doc: 'memory offered to functions, MB',
     schema: positiveInt(64, 1024 * 1024).default(Math.floor(totalmem() / MiB / 2)),
   },
+  diskMb: {
+    flag: 'disk-mb',
+    env: 'CHAINFAAS_DISK_MB',
+    doc: "scratch space offered to functions, MB (each container's /tmp is what its function requested)",
+    schema: positiveInt(1, 1024 * 1024 * 1024).default(10 * 1024),
+  },
   maxResultBytes: {
     flag: 'max-result-bytes',
     env: 'CHAINFAAS_MAX_RESULT_BYTES',
@@ -48,7 +54,7 @@ export const SETTINGS = {
     schema: positiveInt(1, 1024 * MiB).default(6 * MiB),
   },
   maxLogBytes: { flag: 'max-log-bytes', env: 'CHAINFAAS_MAX_LOG_BYTES', doc: 'stderr kept per job', schema: positiveInt(1, 64 * MiB).default(64 * 1024) },
-  tmpfsMb: { flag: 'tmpfs-mb', env: 'CHAINFAAS_TMPFS_MB', doc: "size of each container's /tmp", schema: positiveInt(1, 64 * 1024).default(64) },
+  tmpfsMb: { flag: 'tmpfs-mb', env: 'CHAINFAAS_TMPFS_MB', doc: "size of a container's /tmp when the controller's envelope names no disk (older controllers)", schema: positiveInt(1, 64 * 1024).default(64) },
   pidsLimit: { flag: 'pids-limit', env: 'CHAINFAAS_PIDS_LIMIT', doc: 'processes per container', schema: positiveInt(8, 65536).default(256) },
   imageCacheMb: {
     flag: 'image-cache-mb',

@@ -94,11 +94,13 @@ test('register, start, run a job, status, drain', async () => {
     '2',
     '--memory-mb',
     '1024',
+    '--disk-mb',
+    '2048',
   ]);
   expect(registered).toMatchObject({ code: 0, stderr: '' });
-  expect(registered.stdout).toContain(`registered provider ${providerId} ("test box", 2 vCPU, 1024 MB)`);
+  expect(registered.stdout).toContain(`registered provider ${providerId} ("test box", 2 vCPU, 1024 MB, 2048 MB disk)`);
   expect(controller.registrations).toEqual([
-    { name: 'test box', capacity: { vcpu: 2, memoryMb: 1024 }, publicKey: readFileSync(join(configDir, 'provider-key.pub.pem'), 'utf8') },
+    { name: 'test box', capacity: { vcpu: 2, memoryMb: 1024, diskMb: 2048 }, publicKey: readFileSync(join(configDir, 'provider-key.pub.pem'), 'utf8') },
   ]);
   expect(statSync(join(configDir, 'provider-key.pem')).mode & 0o777).toBe(0o600);
   expect(statSync(join(configDir, 'token')).mode & 0o777).toBe(0o600);

@@ -225,7 +225,7 @@ test('#18 item 1: a function that reaches its processes, memory, scratch and log
   const detail = Object.fromEntries((outcome.limits ?? []).map((l) => [l.limit, l.detail]));
   expect(detail.memory).toBe('the kernel killed 1 process of the function for memory (limit 64 MB); the function went on');
   expect(detail.processes).toMatch(/^the function tried to run more than 64 processes and threads at once: the kernel refused \d+ new ones?$/);
-  expect(detail.scratch).toBe('the scratch space /tmp (16 MB) was full: writes to it failed with "no space left on device"');
+  expect(detail.scratch).toBe('disk full: the scratch space /tmp (16 MB of disk) was full: writes to it failed with "no space left on device"');
   expect(detail.log).toMatch(/^the log exceeded 4096 bytes: \d+ more bytes dropped$/);
   const log = outcome.log.toString();
   expect(log).toContain(`[chainfaas: limit reached (processes): ${detail.processes}]`);

@@ -1,6 +1,7 @@
 import { canonicalJson, generateKeyPair, KeyPairPem, signPayload } from '../../contract/src';
 import type { AccountEntry, HistoryEntry, LedgerEvent, LedgerEventResult, LedgerJob, LedgerPayout } from '../../lambdas/core/ledger';
 import { jobCost } from '../../chaincode/src/pricing';
+import * as controllerPricing from '../../lambdas/core/pricing';
 import { ChaincodeHarness, CONTROLLER, embeddedHarness, Identity, memoryHarness } from './harness';
 import { shimHarness } from './shim-peer';
 
@@ -258,6 +259,27 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       // An instant that is not one is refused with its field named.
       expect(await batch([createJob('job3', { assignedAt: 'yesterday' })])).toEqual([
         { ok: false, error: expect.stringMatching(/assignedAt must be an ISO 8601 UTC instant/) },
+      ]);
+    });
+
+    it('#23: a job with disk settles at the price list\'s cost, disk included, and at the controller\'s estimate for the same run', async () => {
+      // Priced by hand from the price list: 1,234 ms * (0.5 vCPU * 10 + 128 MB * 1 + 512 MB disk * 2) micro-credits.
+      const billing = { version: 2, vcpuMs: 10, mbMs: 1, diskMbMs: 2 };
+      const resources = { ...RESOURCES, diskMb: 512 };
+      const byHand = 1234 * (0.5 * 10 + 128 * 1 + 512 * 2); // 1,427,738
+      // The controller's estimate: its hold (the worst case) and the cost it would compute for this run.
+      const maxCost = controllerPricing.worstCaseCost(resources, billing);
+      expect(controllerPricing.jobCost(resources, billing, 1234)).toBe(byHand);
+      await batch([createJob('job1', { resources, billing, maxCost }), setRuntime('job1'), receipt('job1')]);
+      await expectSettledOnce('job1', byHand);
+      expect(await getJob('job1')).toMatchObject({ resources: { diskMb: 512 }, billing: { diskMbMs: 2 } });
+
+      // A job recorded without disk (before issue #23) pays none, even under a price list with a disk unit.
+      await batch([createJob('job2', { billing }), setRuntime('job2'), receipt('job2')]);
+      expect(await getJob('job2')).toMatchObject({ paid: true, cost: COST_1234MS });
+      // A disk that is not a whole number of MB is refused with its field named.
+      expect(await batch([createJob('job3', { resources: { ...RESOURCES, diskMb: 1.5 } })])).toEqual([
+        { ok: false, error: expect.stringMatching(/resources\.diskMb/) },
       ]);
     });
 

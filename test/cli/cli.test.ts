@@ -156,6 +156,29 @@ test('functions create|list|get: a tag is refused naming the field (exit 1, JSON
   expect(missing).toMatchObject({ code: 1, stderr: 'chainfaas: Not found: function fn_doesnotexist does not exist.\n' });
 });
 
+test('#23: functions create takes a description, an input schema file and disk; functions get shows them; a mismatching input is refused naming its path', async () => {
+  const schemaFile = join(home, 'adder.schema.json');
+  const schema = { type: 'object', properties: { num1: { type: 'integer' }, num2: { type: 'integer' } }, required: ['num1', 'num2'] };
+  writeFileSync(schemaFile, JSON.stringify(schema));
+  const created = await cli(['functions', 'create', 'adder', '--image', images.sha256 as string, '--memory-mb', '64', '--disk-mb', '32', '--description', 'adds two integers', '--input-schema', schemaFile]);
+  expect(created.code).toBe(0);
+  const shown = await cli(['functions', 'get', 'adder']);
+  expect(shown.code).toBe(0);
+  expect(shown.stdout).toContain('Description:  adds two integers');
+  expect(shown.stdout).toContain('0.5 vCPU, 64 MB, 32 MB disk, 10 s');
+  expect(shown.stdout).toContain(`Input schema:\n${JSON.stringify(schema, null, 2)}\n`);
+  expect(JSON.parse((await cli(['functions', 'get', 'adder', '--json'])).stdout)).toMatchObject({ description: 'adds two integers', inputSchema: schema, resources: { diskMb: 32 } });
+  expect(await cli(['functions', 'create', 'x', '--image', images.sha256 as string, '--input-schema', join(home, 'missing.json')])).toMatchObject({ code: 2, stderr: expect.stringContaining('--input-schema') });
+
+  const refused = await cli(['invoke', 'adder', '--json-input', '-d', '{"num1": 1, "num2": "two"}', '--json']);
+  expect(refused.code).toBe(1);
+  expect(JSON.parse(refused.stdout)).toMatchObject({ error: { status: 400, field: 'input.num2' } });
+  const ran = await cli(['invoke', 'adder', '--json-input', '-d', '{"num1": 1, "num2": 2}']);
+  expect(ran.code).toBe(0);
+  expect(JSON.parse(ran.stdout)).toMatchObject({ sha256: createHash('sha256').update('{"num1":1,"num2":2}').digest('hex') });
+  expect(await cli(['functions', 'delete', 'adder'])).toMatchObject({ code: 0 });
+});
+
 test('invoke: prints the result on stdout, writes it to a file with -o, reads stdin; --json for scripts', async () => {
   const input = 'hello, volunteer computing';
   const hello = await cli(['invoke', 'sha256', '-d', input]);
@@ -309,7 +332,7 @@ test('functions update writes a new version; delete stops invocations', async ()
   const updated = await cli(['functions', 'update', 'sha256', '--memory-mb', '128']);
   expect(updated.code).toBe(0);
   expect(updated.stdout).toContain(`Updated sha256 (${functionId}) to version 2.`);
-  expect(updated.stdout).toContain('0.5 vCPU, 128 MB, 20 s');
+  expect(updated.stdout).toContain('0.5 vCPU, 128 MB, 64 MB disk, 20 s');
   expect(updated.stdout).toContain('Environment:  GREETING');
   expect(await cli(['functions', 'update', 'sha256'])).toMatchObject({ code: 2, stderr: expect.stringContaining('nothing to change') });
 
@@ -379,7 +402,7 @@ test('top-up credits once per reference; bills list, get (CSV as the API writes 
   expect(asJson.items[0]).toMatchObject({ month, accountId: expect.any(String) });
 
   const api = await (await fetch(`${platform.apiUrl}/account/bills/${month}?format=csv`, { headers: { authorization: `Bearer ${token}` } })).text();
-  expect(api).toMatch(/^month,functionId,function,jobs,runtimeMs,cost_micro_credits\r\n/);
+  expect(api).toMatch(/^month,functionId,function,jobs,runtimeMs,cost_micro_credits,diskMbMs\r\n/);
   expect(await cli(['bills', 'get', month, '--csv'])).toMatchObject({ code: 0, stdout: api });
   const file = join(home, `bill-${month}.csv`);
   const saved = await cli(['bills', 'get', month, '--csv', '-o', file]);

@@ -468,8 +468,8 @@ test('the provider dashboard shows what the provider earned from the jobs it ran
   const view = (await provider.get(`/providers/${providerId}`)).body;
   const card = page.locator(`#provider-${providerId}`);
   await expect(card.locator('.badge').textContent()).resolves.toBe('online');
-  await expect(card.locator('.capacity').textContent()).resolves.toBe(`${view.capacity.vcpu} vCPU, ${view.capacity.memoryMb} MB memory`);
-  await expect(card.locator('.free').textContent()).resolves.toMatch(/^\d+(\.\d+)? vCPU, \d+ MB memory$/);
+  await expect(card.locator('.capacity').textContent()).resolves.toBe(`${view.capacity.vcpu} vCPU, ${view.capacity.memoryMb} MB memory, ${view.capacity.diskMb} MB disk`);
+  await expect(card.locator('.free').textContent()).resolves.toMatch(/^\d+(\.\d+)? vCPU, \d+ MB memory, \d+ MB disk$/);
   await expect(card.locator('.last-heartbeat').textContent()).resolves.toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+ s ago\)$/);
   const earnings = (await provider.get(`/providers/${providerId}/earnings`)).body;
   expect(earnings.total).toBeGreaterThan(0);

@@ -83,7 +83,7 @@ export async function newOperator(api: Api): Promise<Api> {
 }
 
 /** Registers a provider through the public API, with a key pair made here. */
-export async function registerProvider(api: Api, capacity: { vcpu: number; memoryMb: number }, name = 'test-provider') {
+export async function registerProvider(api: Api, capacity: { vcpu: number; memoryMb: number; diskMb?: number }, name = 'test-provider') {
   const user = await newUser(api, ['provider']);
   const keys = generateKeyPair();
   const res = await user.api.post('/providers', { name, capacity, publicKey: keys.publicKeyPem });
@@ -176,7 +176,7 @@ export class ScriptedProvider {
     private readonly sqs: SQSClient,
   ) {}
 
-  static async register(api: Api, sqs: SQSClient, capacity: { vcpu: number; memoryMb: number }, name = 'scripted'): Promise<ScriptedProvider> {
+  static async register(api: Api, sqs: SQSClient, capacity: { vcpu: number; memoryMb: number; diskMb?: number }, name = 'scripted'): Promise<ScriptedProvider> {
     const p = await registerProvider(api, capacity, name);
     return new ScriptedProvider(p.registration.providerId, p.registration.queueUrl, p.keys, p.api, sqs);
   }

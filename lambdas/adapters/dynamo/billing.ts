@@ -205,5 +205,12 @@ function toPayout(item: Record<string, unknown>): PayoutRecord {
 }
 
 function strip(item: Record<string, unknown>): PublishedPrices {
-  return { version: Number(item.version), vcpuMs: Number(item.vcpuMs), mbMs: Number(item.mbMs), publishedAt: item.publishedAt as string, publishedBy: item.publishedBy as string };
+  return {
+    version: Number(item.version),
+    vcpuMs: Number(item.vcpuMs),
+    mbMs: Number(item.mbMs),
+    ...(item.diskMbMs === undefined ? {} : { diskMbMs: Number(item.diskMbMs) }),
+    publishedAt: item.publishedAt as string,
+    publishedBy: item.publishedBy as string,
+  };
 }

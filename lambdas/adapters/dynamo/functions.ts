@@ -9,6 +9,21 @@ import { queryAll } from './query';
 const snapshotKey = (functionId: string, version: number) => `${functionId}#v${version}`;
 
 /**
+ * A function's input schema is kept as its JSON text (`inputSchemaJson`): a DynamoDB map does not
+ * keep the order of its keys, and the order of a schema's properties is the order of its form.
+ */
+function toItem(fn: FunctionRecord): Record<string, unknown> {
+  const { inputSchema, ...rest } = fn;
+  return inputSchema === undefined ? rest : { ...rest, inputSchemaJson: JSON.stringify(inputSchema) };
+}
+
+function fromItem(item: Record<string, unknown> | undefined): FunctionRecord | undefined {
+  if (!item) return undefined;
+  const { inputSchemaJson, ...rest } = item;
+  return (typeof inputSchemaJson === 'string' ? { ...rest, inputSchema: JSON.parse(inputSchemaJson) as Record<string, unknown> } : rest) as unknown as FunctionRecord;
+}
+
+/**
  * Functions: the current version under `functionId` (listed by the `byOwner` index), and every
  * version's snapshot under `<functionId>#v<n>`, nested in a `snapshot` attribute so that it has no
  * top-level owner and stays out of the index. A new version and its snapshot are written in one
@@ -18,18 +33,18 @@ export class DynamoFunctionStore implements FunctionStore {
   constructor(private readonly table: string) {}
 
   async putFunction(fn: FunctionRecord): Promise<void> {
-    await dynamo.send(new PutCommand({ TableName: this.table, Item: fn }));
+    await dynamo.send(new PutCommand({ TableName: this.table, Item: toItem(fn) }));
   }
 
   async createFunction(fn: FunctionRecord): Promise<void> {
     await dynamo.send(
       new TransactWriteCommand({
         TransactItems: [
-          { Put: { TableName: this.table, Item: fn, ConditionExpression: 'attribute_not_exists(functionId)' } },
+          { Put: { TableName: this.table, Item: toItem(fn), ConditionExpression: 'attribute_not_exists(functionId)' } },
           {
             Put: {
               TableName: this.table,
-              Item: { functionId: snapshotKey(fn.functionId, fn.version), snapshot: fn },
+              Item: { functionId: snapshotKey(fn.functionId, fn.version), snapshot: toItem(fn) },
               ConditionExpression: 'attribute_not_exists(functionId)',
             },
           },
@@ -41,13 +56,13 @@ export class DynamoFunctionStore implements FunctionStore {
   async getFunction(functionId: string): Promise<FunctionRecord | undefined> {
     if (functionId.includes('#')) return undefined;
     const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { functionId }, ConsistentRead: true }));
-    return out.Item as FunctionRecord | undefined;
+    return fromItem(out.Item);
   }
 
   async getFunctionVersion(functionId: string, version: number): Promise<FunctionRecord | undefined> {
     if (functionId.includes('#')) return undefined;
     const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { functionId: snapshotKey(functionId, version) } }));
-    return out.Item?.snapshot as FunctionRecord | undefined;
+    return fromItem(out.Item?.snapshot as Record<string, unknown> | undefined);
   }
 
   async updateFunction(next: FunctionRecord): Promise<boolean> {
@@ -58,7 +73,7 @@ export class DynamoFunctionStore implements FunctionStore {
             {
               Put: {
                 TableName: this.table,
-                Item: next,
+                Item: toItem(next),
                 ConditionExpression: 'version = :prev AND ownerId = :owner AND attribute_not_exists(deletedAt)',
                 ExpressionAttributeValues: { ':prev': next.version - 1, ':owner': next.ownerId },
               },
@@ -66,7 +81,7 @@ export class DynamoFunctionStore implements FunctionStore {
             {
               Put: {
                 TableName: this.table,
-                Item: { functionId: snapshotKey(next.functionId, next.version), snapshot: next },
+                Item: { functionId: snapshotKey(next.functionId, next.version), snapshot: toItem(next) },
                 ConditionExpression: 'attribute_not_exists(functionId)',
               },
             },
@@ -99,12 +114,13 @@ export class DynamoFunctionStore implements FunctionStore {
   }
 
   async listFunctions(ownerId: string): Promise<FunctionRecord[]> {
-    return queryAll<FunctionRecord>({
+    const items = await queryAll<Record<string, unknown>>({
       TableName: this.table,
       IndexName: 'byOwner',
       KeyConditionExpression: 'ownerId = :o',
       ExpressionAttributeValues: { ':o': ownerId },
       ScanIndexForward: false,
     });
+    return items.map((item) => fromItem(item) as FunctionRecord);
   }
 }

@@ -1,6 +1,7 @@
 import type { Reputation } from '../../core/reputation';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { WarmHints } from '../../core/placement';
+import { capacityDiskMb } from '../../core/scheduler';
 import type { ProviderRecord } from '../../core/model';
 import { onlineCapacity, type Amount } from '../../core/scheduler';
 import type { ProviderStore } from '../../core/ports';
@@ -148,20 +149,28 @@ export class DynamoProviderStore implements ProviderStore {
     );
   }
 
-  async reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number): Promise<boolean> {
+  async reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number, diskMb = 0): Promise<boolean> {
+    // More disk than the provider offers never fits (capacity is fixed); this also keeps the
+    // `attribute_not_exists(reservedDiskMb)` branch below exact: there, 0 <= capacity - need.
+    if (capacityDiskMb(p) - diskMb < 0) return false;
     try {
       await dynamo.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { providerId: p.providerId },
-          UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli + :v, reservedMemoryMb = reservedMemoryMb + :m',
+          // A provider registered before disk was scheduled (issue #23) has no reservedDiskMb yet: it starts at 0.
+          UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli + :v, reservedMemoryMb = reservedMemoryMb + :m, reservedDiskMb = if_not_exists(reservedDiskMb, :zero) + :d',
           // Capacity is fixed at registration, so "reserved <= capacity - need" is exact.
-          ConditionExpression: 'reservedVcpuMilli <= :maxV AND reservedMemoryMb <= :maxM AND draining = :false',
+          ConditionExpression:
+            'reservedVcpuMilli <= :maxV AND reservedMemoryMb <= :maxM AND (attribute_not_exists(reservedDiskMb) OR reservedDiskMb <= :maxD) AND draining = :false',
           ExpressionAttributeValues: {
             ':v': vcpuMilli,
             ':m': memoryMb,
+            ':d': diskMb,
+            ':zero': 0,
             ':maxV': p.capacityVcpuMilli - vcpuMilli,
             ':maxM': p.capacityMemoryMb - memoryMb,
+            ':maxD': capacityDiskMb(p) - diskMb,
             ':false': false,
           },
         }),
@@ -191,14 +200,16 @@ export class DynamoProviderStore implements ProviderStore {
     }
   }
 
-  async release(providerId: string, vcpuMilli: number, memoryMb: number): Promise<void> {
+  async release(providerId: string, vcpuMilli: number, memoryMb: number, diskMb = 0): Promise<void> {
     await dynamo.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { providerId },
-        UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli - :v, reservedMemoryMb = reservedMemoryMb - :m',
+        // A reservation made before disk was scheduled held none: reservedDiskMb then stays at 0, never below.
+        UpdateExpression:
+          'SET reservedVcpuMilli = reservedVcpuMilli - :v, reservedMemoryMb = reservedMemoryMb - :m, reservedDiskMb = if_not_exists(reservedDiskMb, :d) - :d',
         ConditionExpression: 'reservedVcpuMilli >= :v AND reservedMemoryMb >= :m',
-        ExpressionAttributeValues: { ':v': vcpuMilli, ':m': memoryMb },
+        ExpressionAttributeValues: { ':v': vcpuMilli, ':m': memoryMb, ':d': diskMb },
       }),
     );
   }

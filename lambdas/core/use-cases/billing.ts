@@ -49,7 +49,14 @@ export async function publishPrices(deps: Deps, user: User, body: unknown): Prom
     throw refuse(`version ${version} is more than ${LIMITS.maxPriceVersionStep} above the version in force (${current.version})`);
   }
   if (version > LIMITS.maxPriceVersion) throw refuse(`price list versions end at ${LIMITS.maxPriceVersion}; the version in force is ${current.version}`);
-  const prices: PublishedPrices = { version, vcpuMs: req.vcpuMs, mbMs: req.mbMs, publishedAt: nowIso(deps), publishedBy: user.userId };
+  const prices: PublishedPrices = {
+    version,
+    vcpuMs: req.vcpuMs,
+    mbMs: req.mbMs,
+    ...(req.diskMbMs === undefined ? {} : { diskMbMs: req.diskMbMs }),
+    publishedAt: nowIso(deps),
+    publishedBy: user.userId,
+  };
   if (!(await store.publishPrices(prices))) throw conflict(`version ${version} was published meanwhile; read GET /prices and publish the next one`);
   return prices;
 }
@@ -189,13 +196,19 @@ async function functionNames(deps: Deps, ids: Iterable<string>): Promise<Map<str
   return new Map(records.flatMap((fn) => (fn ? [[fn.functionId, fn.name] as [string, string]] : [])));
 }
 
+/** Scratch space a job held while it ran, in MB-ms (issue #23): the quantity the disk unit prices; its run time counts up to its timeout, as settlement's does. */
+function diskMbMsOf(job: { resources: { diskMb?: number; timeoutS: number }; runtimeMs?: number }): number {
+  return (job.resources.diskMb ?? 0) * Math.min(job.runtimeMs ?? 0, job.resources.timeoutS * 1000);
+}
+
 function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord[], invoice?: LedgerInvoice, names?: Map<string, string>): Bill {
   const lines = new Map<string, BillLine>();
   for (const job of jobs) {
     const name = names?.get(job.functionId);
-    const line = lines.get(job.functionId) ?? { functionId: job.functionId, ...(name ? { name } : {}), jobs: 0, runtimeMs: 0, cost: 0 };
+    const line = lines.get(job.functionId) ?? { functionId: job.functionId, ...(name ? { name } : {}), jobs: 0, runtimeMs: 0, diskMbMs: 0, cost: 0 };
     line.jobs++;
     line.runtimeMs += job.runtimeMs ?? 0;
+    line.diskMbMs += diskMbMsOf(job);
     line.cost += job.cost ?? 0;
     lines.set(job.functionId, line);
   }
@@ -215,6 +228,7 @@ function statement(deps: Deps, accountId: string, month: string, jobs: JobRecord
     lines: sorted,
     jobs: sum((l) => l.jobs),
     runtimeMs: sum((l) => l.runtimeMs),
+    diskMbMs: sum((l) => l.diskMbMs),
     total: sum((l) => l.cost),
     invoiced,
     amountPaid,
@@ -267,9 +281,10 @@ export async function getBill(deps: Deps, user: User, month: string, ledger?: Bi
 
 /** The statement as CSV: one row per function, then a total row. */
 export function billCsv(bill: Bill): string {
-  const rows = [['month', 'functionId', 'function', 'jobs', 'runtimeMs', 'cost_micro_credits']];
-  for (const l of bill.lines) rows.push([bill.month, l.functionId, l.name ?? '', String(l.jobs), String(l.runtimeMs), String(l.cost)]);
-  rows.push([bill.month, 'TOTAL', '', String(bill.jobs), String(bill.runtimeMs), String(bill.total)]);
+  // diskMbMs (issue #23) comes last, so readers of the earlier columns keep their positions.
+  const rows = [['month', 'functionId', 'function', 'jobs', 'runtimeMs', 'cost_micro_credits', 'diskMbMs']];
+  for (const l of bill.lines) rows.push([bill.month, l.functionId, l.name ?? '', String(l.jobs), String(l.runtimeMs), String(l.cost), String(l.diskMbMs)]);
+  rows.push([bill.month, 'TOTAL', '', String(bill.jobs), String(bill.runtimeMs), String(bill.total), String(bill.diskMbMs)]);
   return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
@@ -346,14 +361,15 @@ export async function providerEarnings(deps: Deps, ledger: Pick<Ledger, 'getAcco
   // Another user's provider is reported as missing, not forbidden, like every other id: ids are not an oracle.
   const provider = await getOwnProvider(deps, user, providerId);
   const credits = (await ledger.getAccountHistory(provider.ownerId).catch(() => [] as AccountEntry[])).filter((e) => e.kind === 'settlement' && e.amount > 0);
-  const groups = new Map<string, { key: string; jobs: number; earned: number }>();
+  const groups = new Map<string, { key: string; jobs: number; diskMbMs: number; earned: number }>();
   let total = 0;
   for (const entry of credits) {
     const job = await ledger.getJob(entry.reference);
     if (!job || job.providerId !== providerId) continue;
     const key = q.by === 'day' ? entry.timestamp.slice(0, 10) : job.functionId;
-    const g = groups.get(key) ?? { key, jobs: 0, earned: 0 };
+    const g = groups.get(key) ?? { key, jobs: 0, diskMbMs: 0, earned: 0 };
     g.jobs++;
+    g.diskMbMs += diskMbMsOf(job);
     g.earned += entry.amount;
     groups.set(key, g);
     total += entry.amount;
@@ -363,8 +379,8 @@ export async function providerEarnings(deps: Deps, ledger: Pick<Ledger, 'getAcco
     .sort((a, b) => (q.by === 'day' ? b.key.localeCompare(a.key) : a.key.localeCompare(b.key)))
     .map((g) =>
       q.by === 'day'
-        ? { day: g.key, jobs: g.jobs, earned: g.earned }
-        : { functionId: g.key, ...(names.has(g.key) ? { name: names.get(g.key) } : {}), jobs: g.jobs, earned: g.earned },
+        ? { day: g.key, jobs: g.jobs, diskMbMs: g.diskMbMs, earned: g.earned }
+        : { functionId: g.key, ...(names.has(g.key) ? { name: names.get(g.key) } : {}), jobs: g.jobs, diskMbMs: g.diskMbMs, earned: g.earned },
     );
   return { providerId, accountId: provider.ownerId, by: q.by, items, total, unit: 'micro-credits' };
 }

@@ -2,12 +2,14 @@ import { conflict, DomainError, invalid, notFound } from '../errors';
 import type { FunctionRecord, User } from '../model';
 import { newId } from '../passwords';
 import { worstCaseCost } from '../pricing';
-import { CreateFunctionBody, FunctionQuery } from '../../../contract/src';
+import { CreateFunctionBody, diskMbOf, FunctionQuery } from '../../../contract/src';
+import { compileInputSchema } from '../input-validation';
 import { Deps, nowIso, parse, requireRole } from './context';
 import { resultLocation } from './results';
 
 /**
- * The function registry: images pinned by digest, resources, protocol, mode, price cap, env.
+ * The function registry: images pinned by digest, resources (vCPU, memory, disk), protocol, mode,
+ * price cap, env, description and input schema.
  * An update writes version n+1 (jobs keep the version they were created with: they carry its
  * image, resources, protocol and network, and its env is read from that version's snapshot); a
  * delete stops new invocations and keeps the function, its versions and its jobs readable.
@@ -20,7 +22,10 @@ function fromBody(deps: Deps, body: unknown): Omit<FunctionRecord, 'functionId' 
   const req = parse(CreateFunctionBody, body);
   if (req.maxPrice !== undefined && req.maxPrice < 1) throw invalid('maxPrice', 'maxPrice: must be at least 1 micro-credit');
   resultLocation(deps, req); // a developer-named result bucket needs its role (in AWS)
-  return { ...req, maxPrice: req.maxPrice ?? worstCaseCost(req.resources, deps.config.billing) };
+  if (req.inputSchema) compileInputSchema(req.inputSchema);
+  // The scratch space is stored explicitly (issue #23): the record says what its jobs get.
+  const resources = { ...req.resources, diskMb: diskMbOf(req.resources) };
+  return { ...req, resources, maxPrice: req.maxPrice ?? worstCaseCost(resources, deps.config.billing) };
 }
 
 export async function createFunction(deps: Deps, user: User, body: unknown): Promise<FunctionRecord> {

@@ -17,7 +17,12 @@ import type { Deps } from './context';
 export async function pricesInForce(deps: Pick<Deps, 'billingStore' | 'config'>): Promise<BillingUnits> {
   const published = await deps.billingStore?.currentPrices();
   const configured = deps.config.billing;
-  if (published && published.version > configured.version) return { version: published.version, vcpuMs: published.vcpuMs, mbMs: published.mbMs };
+  if (published && published.version > configured.version) return {
+      version: published.version,
+      vcpuMs: published.vcpuMs,
+      mbMs: published.mbMs,
+      ...(published.diskMbMs ? { diskMbMs: published.diskMbMs } : {}),
+    };
   return configured;
 }
 

@@ -1,4 +1,4 @@
-import { canonicalJson, CreateInputBody, IdempotencyKey, InvokeBody, LIMITS, MAX_UPLOADED_INPUT_BYTES, sha256Hex } from '../../../contract/src';
+import { canonicalJson, CreateInputBody, diskMbOf, IdempotencyKey, InvokeBody, LIMITS, MAX_UPLOADED_INPUT_BYTES, sha256Hex } from '../../../contract/src';
 import { conflict, DomainError, invalid, notFound } from '../errors';
 import { IdempotencyRecord, JobRecord, TERMINAL } from '../model';
 import { newId } from '../passwords';
@@ -13,6 +13,7 @@ import { holdForJob, pricesInForce, releaseHold } from './holds';
 import { injectFault } from '../faults';
 import { NO_WAKE } from '../job-waiter';
 import { holdReplicas, replicationPolicy, startReplicas } from './verification';
+import { checkInput } from '../input-validation';
 
 /**
  * Invocations: a job per call, placed at once when capacity allows; sync callers wait for it.
@@ -62,6 +63,8 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   prices.catch(() => undefined); // awaited below, or not at all when the request is refused first
   const fn = await invocableFunction(deps, caller, functionId);
   const callbackUrl = req.callbackUrl === undefined ? undefined : checkCallbackUrl(req.callbackUrl, opts.allowLoopbackCallbacks ?? false);
+  // A JSON input is checked against the function's schema before anything is written or held (issue #23).
+  if (fn.inputSchema && req.inputBase64 === undefined && req.inputUpload === undefined) checkInput(fn, req.input);
 
   let inputBase64 = '';
   let upload: { inputKey: string; inputSize: number } | undefined;
@@ -97,7 +100,9 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   const createdAt = nowIso(deps);
   // Priced with the units in force now; the job keeps them (holds.ts, billing.ts).
   const billing = await prices;
-  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(fn.resources, billing));
+  // The job carries its scratch space, a function registered before issue #23 the default: it is scheduled, run and priced with it.
+  const resources = { ...fn.resources, diskMb: diskMbOf(fn.resources) };
+  const maxCost = Math.min(fn.maxPrice ?? Number.MAX_SAFE_INTEGER, worstCaseCost(resources, billing));
   const job: JobRecord = {
     jobId,
     functionId: fn.functionId,
@@ -106,7 +111,7 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     status: 'QUEUED',
     attempt: 1,
     image: fn.image,
-    resources: fn.resources,
+    resources,
     protocol: fn.protocol,
     concurrency: (fn.concurrency ?? 1) > 1 ? fn.concurrency : undefined,
     network: fn.network,

@@ -1,5 +1,16 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
-import { canonicalJson, HeartbeatBody, LIMITS, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, sha256Hex, verifyPayload } from '../../../contract/src';
+import {
+  canonicalJson,
+  DEFAULT_PROVIDER_DISK_MB,
+  HeartbeatBody,
+  LIMITS,
+  parsePublicKey,
+  RegisterProviderBody,
+  ReportBody,
+  RuntimeReport,
+  sha256Hex,
+  verifyPayload,
+} from '../../../contract/src';
 import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
@@ -9,7 +20,7 @@ import { resultStorageFor } from './results';
 import { dispatchWaiting, releaseJob } from './scheduling';
 import { replicaEnded } from './verification';
 import { injectFault } from '../faults';
-import { isOnline } from '../scheduler';
+import { capacityDiskMb, isOnline, reservedDiskMb } from '../scheduler';
 import { score as reputationScore } from '../reputation';
 
 /**
@@ -36,8 +47,10 @@ export async function registerProvider(deps: Deps, user: User, body: unknown) {
     name: req.name,
     capacityVcpuMilli: toMilli(req.capacity.vcpu),
     capacityMemoryMb: req.capacity.memoryMb,
+    capacityDiskMb: req.capacity.diskMb ?? DEFAULT_PROVIDER_DISK_MB,
     reservedVcpuMilli: 0,
     reservedMemoryMb: 0,
+    reservedDiskMb: 0,
     publicKeyPem: req.publicKey,
     queueUrl,
     lastHeartbeatAt: at,
@@ -370,8 +383,12 @@ function providerView(deps: Deps, p: ProviderRecord, nowMs: number, runningJobs:
     lastHeartbeatAt: p.lastHeartbeatAt,
     silentS: Math.floor(silentMs / 1000),
     onlineWithinS: deps.config.heartbeatStaleMs / 1000,
-    capacity: { vcpu: p.capacityVcpuMilli / 1000, memoryMb: p.capacityMemoryMb },
-    free: { vcpu: (p.capacityVcpuMilli - p.reservedVcpuMilli) / 1000, memoryMb: p.capacityMemoryMb - p.reservedMemoryMb },
+    capacity: { vcpu: p.capacityVcpuMilli / 1000, memoryMb: p.capacityMemoryMb, diskMb: capacityDiskMb(p) },
+    free: {
+      vcpu: (p.capacityVcpuMilli - p.reservedVcpuMilli) / 1000,
+      memoryMb: p.capacityMemoryMb - p.reservedMemoryMb,
+      diskMb: capacityDiskMb(p) - reservedDiskMb(p),
+    },
     runningJobs,
     cachedImages: p.cachedImages.length,
     warmFunctions: p.warmFunctions.length,

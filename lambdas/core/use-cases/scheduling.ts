@@ -23,9 +23,12 @@ import { isSuspended } from '../reputation';
  * it once, and capacity is released exactly by the writer whose transition succeeded.
  */
 
+/** What a job reserves on its provider. */
 export const needOf = (job: Pick<JobRecord, 'resources' | 'image' | 'functionId'>): Need => ({
   vcpuMilli: toMilli(job.resources.vcpu),
   memoryMb: job.resources.memoryMb,
+  // Every job created since issue #23 carries its disk (invocations.ts); one created before reserved none.
+  diskMb: job.resources.diskMb ?? 0,
   image: job.image,
   functionId: job.functionId,
 });
@@ -126,7 +129,7 @@ async function reserveSomewhere(
   const reserve = async (provider: ProviderRecord) => {
     // Issue #19: never a second replica of one job on machines of one owner; nothing on a suspended provider.
     if (excludedOwners?.has(provider.ownerId) || isSuspended(provider.reputation, opts.now)) return false;
-    if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb))) {
+    if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb, need.diskMb ?? 0))) {
       // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
       if (fresh) Object.assign(provider, fresh);
@@ -134,6 +137,7 @@ async function reserveSomewhere(
     }
     provider.reservedVcpuMilli += need.vcpuMilli;
     provider.reservedMemoryMb += need.memoryMb;
+    provider.reservedDiskMb = (provider.reservedDiskMb ?? 0) + (need.diskMb ?? 0);
     return true;
   };
   if (deps.config.policy === 'sampled' && !snapshot) return (await placeSampled(deps.providers, need, { ...opts, random: Math.random }, reserve)).provider;
@@ -326,12 +330,13 @@ export async function admit(deps: Deps, job: JobRecord): Promise<void> {
 }
 
 /** Gives capacity back; a release that finds less reserved than it returns is logged, not thrown (it must not block a transition already made). */
-async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 'vcpuMilli' | 'memoryMb'>, snapshot?: ProviderRecord): Promise<void> {
+async function releaseCapacity(deps: Deps, providerId: string, need: Pick<Need, 'vcpuMilli' | 'memoryMb' | 'diskMb'>, snapshot?: ProviderRecord): Promise<void> {
   try {
-    await deps.providers.release(providerId, need.vcpuMilli, need.memoryMb);
+    await deps.providers.release(providerId, need.vcpuMilli, need.memoryMb, need.diskMb ?? 0);
     if (snapshot) {
       snapshot.reservedVcpuMilli -= need.vcpuMilli;
       snapshot.reservedMemoryMb -= need.memoryMb;
+      snapshot.reservedDiskMb = (snapshot.reservedDiskMb ?? 0) - (need.diskMb ?? 0);
     }
   } catch (err) {
     deps.telemetry.error('could not release capacity', { providerId, need, error: String(err) });

@@ -185,12 +185,14 @@ function billsPanel(ctx: PageContext, bills: { items: Bill[] } | Error, refresh:
       list,
       table(
         'Monthly bills',
-        ['Month', 'Status', 'Jobs', 'Run time', 'Total (credits)', 'Due (credits)', 'Download', ''],
+        ['Month', 'Status', 'Jobs', 'Run time', 'Disk (MB·s)', 'Total (credits)', 'Due (credits)', 'Download', ''],
         items.map((b) => [
           b.month,
           h('span', { class: `badge bill-${b.status}` }, b.status),
           String(b.jobs),
           duration(b.runtimeMs),
+          // Scratch space held while the jobs ran (issue #23), the quantity the disk unit prices.
+          (Math.round((b.diskMbMs ?? 0) / 100) / 10).toLocaleString('en-US'),
           credits(b.total),
           credits(b.amountDue),
           h('span', { class: 'cell-actions' }, downloadButton(ctx, b.month, 'json', message), ' ', downloadButton(ctx, b.month, 'csv', message)),

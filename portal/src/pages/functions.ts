@@ -4,6 +4,8 @@ import { clearFormError, showFieldError, showFormError } from '../forms';
 import { credits, parseCredits, priceText, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
 import { followCost, jobOutcome } from './outcome';
+import { schemaForm } from '../schema-form';
+import type { InputSchemaNode } from '../../../contract/src/input-schema';
 
 /** Functions: list and search, add, edit (a new version), delete, invoke keys, test-invoke. */
 
@@ -79,6 +81,9 @@ function functionForm(ctx: PageContext, existing: FunctionRecord | undefined): H
   const vcpu = h('input', { name: 'vcpu', type: 'number', step: '0.1', min: '0.1', max: '8', required: true, 'data-field': 'resources.vcpu', value: v?.resources.vcpu ?? 0.5 });
   const memory = h('input', { name: 'memoryMb', type: 'number', step: '1', min: '16', max: '16384', required: true, 'data-field': 'resources.memoryMb', value: v?.resources.memoryMb ?? 128 });
   const timeout = h('input', { name: 'timeoutS', type: 'number', step: '1', min: '1', max: '900', required: true, 'data-field': 'resources.timeoutS', value: v?.resources.timeoutS ?? 10 });
+  const disk = h('input', { name: 'diskMb', type: 'number', step: '1', min: '1', max: '65536', required: true, 'data-field': 'resources.diskMb', value: v?.resources.diskMb ?? 64 });
+  const description = h('textarea', { name: 'description', rows: 2, 'data-field': 'description', maxlength: '1000' }, v?.description ?? '');
+  const inputSchema = h('textarea', { name: 'inputSchema', rows: 6, 'data-field': 'inputSchema', spellcheck: 'false', class: 'mono' }, v?.inputSchema ? JSON.stringify(v.inputSchema, null, 2) : '');
   const protocol = select('protocol', 'protocol', [
     ['stdio', 'stdio — input on stdin, result on stdout'],
     ['http', 'http — the container serves POST /invoke'],
@@ -98,10 +103,24 @@ function functionForm(ctx: PageContext, existing: FunctionRecord | undefined): H
     { class: 'card', novalidate: true, id: 'function-form' },
     field('Name', name, 'Lower-case letters, digits and dashes.'),
     field('Image', image, 'Pinned by digest: registry/repository@sha256:<64 hex digits>. Tags are refused (a tag can move; a digest cannot).'),
-    h('fieldset', { class: 'row' }, h('legend', {}, 'Resources per job'), field('vCPU', vcpu), field('Memory (MB)', memory), field('Timeout (s)', timeout)),
+    field('Description', description, 'What the function does, for whoever calls it.'),
+    h(
+      'fieldset',
+      { class: 'row' },
+      h('legend', {}, 'Resources per job'),
+      field('vCPU', vcpu),
+      field('Memory (MB)', memory),
+      field('Disk (MB)', disk, 'Writable scratch space (/tmp).'),
+      field('Timeout (s)', timeout),
+    ),
     h('div', { class: 'row' }, field('Protocol', protocol), field('Mode', mode), field('Network', network)),
     field('Price cap (credits per job)', maxPrice, 'The most one job may cost. Empty: the worst case of the resources above.'),
     field('Environment', env, 'One NAME=value per line.'),
+    field(
+      'Input schema (JSON Schema)',
+      inputSchema,
+      'Optional. A JSON input that does not match is refused before it runs, and test-invoke draws a form from it. Supported: type, properties, required, additionalProperties, items, enum, const, bounds, lengths, title, description, default.',
+    ),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, existing ? 'Save new version' : 'Add function'), h('a', { href: existing ? `#/functions/${existing.functionId}` : '#/functions' }, 'Cancel')),
   );
   form.addEventListener('submit', async (e) => {
@@ -123,12 +142,23 @@ function functionForm(ctx: PageContext, existing: FunctionRecord | undefined): H
       [vcpu, 'vCPU'],
       [memory, 'Memory (MB)'],
       [timeout, 'Timeout (s)'],
+      [disk, 'Disk (MB)'],
     ];
     for (const [control, label] of numbers) if (control.value.trim() === '' || !Number.isFinite(Number(control.value))) return showFieldError(form, control, `${label}: enter a number.`);
+    let schema: Record<string, unknown> | undefined;
+    if (inputSchema.value.trim()) {
+      try {
+        schema = JSON.parse(inputSchema.value) as Record<string, unknown>;
+      } catch (err) {
+        return showFieldError(form, inputSchema, `Input schema: this is not valid JSON (${(err as Error).message}).`);
+      }
+    }
     const spec: FunctionSpec = {
       name: name.value.trim(),
       image: image.value.trim(),
-      resources: { vcpu: Number(vcpu.value), memoryMb: Number(memory.value), timeoutS: Number(timeout.value) },
+      ...(description.value.trim() ? { description: description.value.trim() } : {}),
+      ...(schema !== undefined ? { inputSchema: schema } : {}),
+      resources: { vcpu: Number(vcpu.value), memoryMb: Number(memory.value), timeoutS: Number(timeout.value), diskMb: Number(disk.value) },
       protocol: protocol.value as FunctionSpec['protocol'],
       mode: mode.value as FunctionSpec['mode'],
       network: network.value as FunctionSpec['network'],
@@ -175,8 +205,10 @@ export async function functionPage(ctx: PageContext): Promise<Node> {
     facts([
       ['Function id', h('span', {}, h('code', {}, fn.functionId), ' ', copyButton(fn.functionId, 'Copy the function id', 'copy-function-id'))],
       ['Version', `v${fn.version}`],
+      ['Description', h('span', { id: 'function-description' }, fn.description ?? 'none')],
       ['Image', h('code', { class: 'break' }, fn.image)],
-      ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB memory, ${fn.resources.timeoutS} s timeout`],
+      ['Resources', `${fn.resources.vcpu} vCPU, ${fn.resources.memoryMb} MB memory, ${fn.resources.diskMb ?? 64} MB disk, ${fn.resources.timeoutS} s timeout`],
+      ['Input schema', fn.inputSchema ? h('pre', { class: 'output', id: 'function-input-schema' }, JSON.stringify(fn.inputSchema, null, 2)) : 'none: any input'],
       ['Protocol', fn.protocol],
       ['Mode', fn.mode],
       ['Network', fn.network],
@@ -242,22 +274,57 @@ function deleteButton(ctx: PageContext, fn: FunctionRecord): HTMLElement {
 
 /** Runs the function from the browser with a JSON input and shows the result or the error. */
 function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
-  const input = h('textarea', { id: 'invoke-input', rows: 4, class: 'mono', spellcheck: 'false', 'data-field': 'input' }, '"hello, volunteer computing"');
+  const input = h('textarea', { id: 'invoke-input', rows: 4, class: 'mono', spellcheck: 'false', 'data-field': 'input' }, fn.inputSchema ? '{}' : '"hello, volunteer computing"');
   const output = h('div', { id: 'invoke-output', 'aria-live': 'polite' });
+  const rawField = field('Input (JSON)', input, 'A JSON string is sent to the function as its text; any other JSON value as its JSON.');
+  // With an input schema (issue #23): a form drawn from it, and the raw JSON one click away.
+  const drawn = fn.inputSchema ? schemaForm(fn.inputSchema as InputSchemaNode) : undefined;
+  const raw = h('input', { type: 'checkbox', id: 'invoke-raw' });
+  if (drawn) {
+    rawField.hidden = true;
+    raw.addEventListener('change', () => {
+      clearFormError(form);
+      if (raw.checked) {
+        try {
+          input.value = JSON.stringify(drawn.value(), null, 2);
+        } catch {
+          // A JSON control that does not parse: the raw text starts from what parses.
+        }
+      } else {
+        try {
+          drawn.fill(JSON.parse(input.value));
+        } catch {
+          // Not JSON: the form keeps what it had.
+        }
+      }
+      rawField.hidden = !raw.checked;
+      drawn.element.hidden = raw.checked;
+    });
+  }
   const form = h(
     'form',
     { class: 'card', novalidate: true, id: 'invoke-form' },
-    field('Input (JSON)', input, 'A JSON string is sent to the function as its text; any other JSON value as its JSON.'),
+    drawn ? drawn.element : null,
+    drawn ? h('label', { class: 'inline', for: 'invoke-raw' }, raw, ' Raw JSON') : null,
+    rawField,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Run')),
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFormError(form);
     let parsed: unknown;
-    try {
-      parsed = input.value.trim() === '' ? '' : JSON.parse(input.value);
-    } catch (err) {
-      return showFieldError(form, input, `Input: this is not valid JSON (${(err as Error).message}). Put text in double quotes.`);
+    if (drawn && !raw.checked) {
+      try {
+        parsed = drawn.value();
+      } catch (err) {
+        return showFieldError(form, (err as { control?: HTMLElement }).control ?? form, (err as Error).message);
+      }
+    } else {
+      try {
+        parsed = input.value.trim() === '' ? '' : JSON.parse(input.value);
+      } catch (err) {
+        return showFieldError(form, input, `Input: this is not valid JSON (${(err as Error).message}). Put text in double quotes.`);
+      }
     }
     clear(output, h('p', { class: 'progress' }, 'Starting the job…'));
     try {

@@ -98,8 +98,8 @@ async function providerCard(ctx: PageContext, p: ProviderView): Promise<{ elemen
     facts([
       ['State', h('span', { class: 'state-text' }, stateText(p))],
       ['Last heartbeat', h('span', { class: 'last-heartbeat' }, `${when(p.lastHeartbeatAt)} (${ago(p.silentS)})`)],
-      ['Capacity', h('span', { class: 'capacity' }, `${p.capacity.vcpu} vCPU, ${p.capacity.memoryMb} MB memory`)],
-      ['Free now', h('span', { class: 'free' }, `${p.free.vcpu} vCPU, ${p.free.memoryMb} MB memory`)],
+      ['Capacity', h('span', { class: 'capacity' }, `${p.capacity.vcpu} vCPU, ${p.capacity.memoryMb} MB memory, ${p.capacity.diskMb} MB disk`)],
+      ['Free now', h('span', { class: 'free' }, `${p.free.vcpu} vCPU, ${p.free.memoryMb} MB memory, ${p.free.diskMb} MB disk`)],
       ['Running jobs', h('span', { class: 'running' }, String(p.runningJobs))],
       ['Cached images', String(p.cachedImages)],
       // Issue #19: how its results fared when checked against other owners' (replicated jobs).
@@ -127,8 +127,14 @@ async function providerCard(ctx: PageContext, p: ProviderView): Promise<{ elemen
       ? ''
       : table(
           `Earnings of ${p.name} per function`,
-          ['Function', 'Jobs', 'Earned (credits)'],
-          byFunction.items.map((i) => [h('span', { title: i.functionId ?? '' }, i.name ?? h('code', {}, i.functionId ?? '')), String(i.jobs), `+${credits(i.earned)}`]),
+          ['Function', 'Jobs', 'Disk (MB·s)', 'Earned (credits)'],
+          byFunction.items.map((i) => [
+            h('span', { title: i.functionId ?? '' }, i.name ?? h('code', {}, i.functionId ?? '')),
+            String(i.jobs),
+            // Scratch space the jobs held (issue #23), the quantity the disk unit pays for.
+            (Math.round((i.diskMbMs ?? 0) / 100) / 10).toLocaleString('en-US'),
+            `+${credits(i.earned)}`,
+          ]),
         ),
   );
   return { element, total: byDay instanceof Error ? undefined : byDay.total };

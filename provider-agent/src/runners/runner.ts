@@ -60,9 +60,17 @@ export interface ContainerLimits {
   maxResultBytes: number;
   /** Largest log kept; the rest of stderr is dropped. */
   maxLogBytes: number;
-  /** Size of the tmpfs on /tmp. */
+  /**
+   * Size of the tmpfs on /tmp for an envelope that names no disk (a controller from before issue
+   * #23); an envelope's `resources.diskMb` sets it exactly otherwise (`scratchMb`).
+   */
   tmpfsMb: number;
   pidsLimit: number;
+}
+
+/** The job's writable scratch space (/tmp), MB: the disk its function requested (issue #23), else the agent's `tmpfsMb`. */
+export function scratchMb(envelope: Pick<JobEnvelope, 'resources'>, limits: Pick<ContainerLimits, 'tmpfsMb'>): number {
+  return envelope.resources.diskMb ?? limits.tmpfsMb;
 }
 
 /** Keeps the first `limit` bytes written to it and counts the rest. */
@@ -140,7 +148,10 @@ export function limitsReached(f: LimitFacts): LimitHit[] {
       detail: `the function tried to run more than ${limits.pidsLimit} processes and threads at once: the kernel refused ${plural(counted.processesRefused, 'new one')}`,
     });
   if (counted.scratchFullSamples > 0)
-    hits.push({ limit: 'scratch', detail: `the scratch space /tmp (${limits.tmpfsMb} MB) was full: writes to it failed with "no space left on device"` });
+    hits.push({
+      limit: 'scratch',
+      detail: `disk full: the scratch space /tmp (${scratchMb(envelope, limits)} MB of disk) was full: writes to it failed with "no space left on device"`,
+    });
   if (f.resultCapped) hits.push({ limit: 'result', detail: `the result exceeded ${limits.maxResultBytes} bytes` });
   if (f.logDropped > 0) hits.push({ limit: 'log', detail: `the log exceeded ${limits.maxLogBytes} bytes: ${plural(f.logDropped, 'more byte')} dropped` });
   return hits;

@@ -11,6 +11,7 @@ import {
   FunctionRunner,
   limitNotices,
   limitsReached,
+  scratchMb,
   RunOutcome,
   RunRequest,
 } from './runner';
@@ -51,7 +52,7 @@ export function containerSpec(envelope: JobEnvelope, agentId: string, limits: Co
     memoryBytes: envelope.resources.memoryMb * MiB,
     nanoCpus: Math.round(envelope.resources.vcpu * 1e9),
     pidsLimit: limits.pidsLimit,
-    tmpfsBytes: limits.tmpfsMb * MiB,
+    tmpfsBytes: scratchMb(envelope, limits) * MiB,
     network: envelope.network,
     openStdin: true,
   };
