@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { ApiClient, ApiError, Bill, Credential, FunctionRecord, FunctionSpec, JobView, ProviderView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
-import { between, bytes, credits, duration, parseCredits, priceText, when } from '../portal/src/format';
+import { between, bytes, credits, duration, parseCredits, phaseText, priceText, when } from '../portal/src/format';
 import { FlagSpec, Flags, UsageError } from './args';
 import { ConfigError, removeConfig, SavedConfig, writeConfig } from './config';
 import { Io, printFacts, printJson, printTable, Spinner } from './output';
@@ -523,17 +523,18 @@ const invoke: Command = {
     const started = Date.now();
     const timeoutFlag = ctx.flags.timeout as number | undefined;
     if (timeoutFlag !== undefined && !(timeoutFlag > 0)) throw new UsageError(`--timeout ${timeoutFlag}: give a number of seconds above 0`, 'invoke');
-    // The API's own wait never outlasts --timeout: the CLI gives up when the user said, not after the job.
-    body.waitS = timeoutFlag === undefined ? 20 : Math.min(20, Math.floor(timeoutFlag));
+    // A short wait, as the portal's: a quick job answers at once; a longer one shows its phases
+    // (read every second) with its id. It never outlasts --timeout: the CLI gives up when the user said.
+    body.waitS = timeoutFlag === undefined ? 2 : Math.min(2, Math.floor(timeoutFlag));
     spinner.start(`invoking ${ref}…`);
     let job: JobView;
     try {
       ({ body: job } = await api.invoke(functionId, body));
       if (!TERMINAL_STATUSES.includes(job.status)) {
-        spinner.update(`job ${job.jobId} ${job.status}…`);
+        spinner.update(`job ${job.jobId} ${phaseText(job)}…`);
         const fnTimeout = key || timeoutFlag !== undefined ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
         const timeoutMs = (timeoutFlag ?? fnTimeout + 120) * 1000;
-        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) });
+        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${phaseText(j)}…`) });
         job = waited.job;
         if (!waited.done) {
           spinner.stop();
@@ -599,6 +600,14 @@ async function uploadInput(api: ApiClient, functionId: string, input: Buffer): P
   const res = await fetch(upload.uploadUrl, { method: 'PUT', headers: upload.headers, body: input });
   if (!res.ok) throw new Error(`uploading the input failed: the bucket answered HTTP ${res.status}`);
   return upload.uploadId;
+}
+
+/** A log that may not exist yet: undefined on 404. */
+async function downloadIfAny(url: string): Promise<Buffer | undefined> {
+  const res = await fetch(url);
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new Error(`the results bucket answered HTTP ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
 }
 
 async function download(url: string): Promise<Buffer> {
@@ -696,6 +705,7 @@ const jobsGet: Command = {
       ['Job', job.jobId],
       ['Function', `${job.functionId} (version ${job.functionVersion})`],
       ['Status', job.status],
+      ['Phase', job.status === 'ASSIGNED' ? phaseText(job, Date.now()) : undefined],
       ['Why', job.status === 'FAILED' || job.status === 'CANCELLED' ? (job.reason ?? '—') : undefined],
       ['Provider', job.providerId ?? '—'],
       ['Attempt', String(job.attempt)],
@@ -733,27 +743,49 @@ const jobsGet: Command = {
 };
 
 const LOGS_FLAGS: Record<string, FlagSpec> = {
-  follow: { kind: 'boolean', alias: 'f', help: 'wait while the job runs (its status and time on stderr), then print its log' },
+  follow: { kind: 'boolean', alias: 'f', help: 'follow a running job: print its log as it grows until the job ends (its phase on stderr)' },
 };
 const LOGS_DETAILS = [
-  'The provider uploads a job’s log (its stderr) when the job ends: with -f the command waits for',
-  'that, showing the job’s status and the time it has run, then prints the log. Exit 0 when the log',
-  'was printed; 1 when the job has none (it never ran, or wrote nothing).',
+  'While a job runs, its provider uploads the log so far every few seconds as it grows; the',
+  'whole log is uploaded when the job ends. -f prints what exists, then what is added, until the',
+  'job ends (its phase goes to stderr). Exit 0 when the log was printed; 1 when the job has none',
+  '(it never ran, or wrote nothing).',
 ].join('\n');
 
 async function printLogs(ctx: Context, command: string): Promise<number> {
   const id = arg(ctx, 0, 'JOB', command);
   noMoreArgs(ctx, 1, command);
   const api = ctx.api();
-  let job = await api.getJob(id);
-  if (ctx.flags.follow && !TERMINAL_STATUSES.includes(job.status)) {
-    const spinner = new Spinner(ctx.io.stderr, !ctx.json).start(`job ${job.jobId} ${job.status}…`);
-    try {
-      job = (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000, onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) })).job;
-    } finally {
-      spinner.stop(ctx.json ? undefined : `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
-    }
+  const job = await api.getJob(id);
+  if (!ctx.flags.follow || TERMINAL_STATUSES.includes(job.status) || ctx.json) {
+    const ended = ctx.flags.follow && !TERMINAL_STATUSES.includes(job.status) ? (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000 })).job : job;
+    return showLog(ctx, ended);
   }
+  return followLog(ctx, api, job);
+}
+
+/**
+ * `logs -f` on a job that has not ended: every second, the job is read again and its log (the
+ * log so far while it runs) fetched; the bytes not printed yet are printed. Its phase goes to
+ * stderr, one line per change (no spinner: it would be drawn over the log).
+ */
+async function followLog(ctx: Context, api: ApiClient, first: JobView): Promise<number> {
+  const status = new Spinner(ctx.io.stderr, true, false).start(`job ${first.jobId} ${phaseText(first)}`);
+  let job = first;
+  let printed = 0;
+  for (;;) {
+    // Undefined: the provider has uploaded nothing yet.
+    const log = job.logUrl ? await downloadIfAny(job.logUrl) : undefined;
+    if (log && log.length > printed) ctx.io.stdout.write(log.subarray(printed));
+    printed = Math.max(printed, log?.length ?? 0);
+    if (TERMINAL_STATUSES.includes(job.status)) break;
+    await new Promise((r) => setTimeout(r, 1000));
+    job = await api.getJob(job.jobId);
+    status.update(`job ${job.jobId} ${phaseText(job)}`);
+  }
+  status.stop();
+  err(ctx, `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
+  if (printed > 0) return EXIT.ok;
   return showLog(ctx, job);
 }
 
@@ -776,17 +808,19 @@ const jobsLogs: Command = {
 };
 
 async function showLog(ctx: Context, job: JobView): Promise<number> {
-  if (!job.logUrl) {
+  const running = !TERMINAL_STATUSES.includes(job.status);
+  // While the job runs, its log so far may not be uploaded yet (404).
+  const log = job.logUrl ? (running ? await downloadIfAny(job.logUrl) : await download(job.logUrl)) : undefined;
+  if (!log) {
     const why =
       job.status === 'CANCELLED'
         ? 'it never ran, so it has no log'
-        : TERMINAL_STATUSES.includes(job.status)
+        : !running
           ? 'it wrote nothing to stderr'
-          : 'its log exists once it has finished (chainfaas logs -f waits for it)';
+          : 'no log yet: its provider uploads it every few seconds while the function writes to stderr (chainfaas logs -f follows it)';
     err(ctx, `chainfaas: job ${job.jobId} is ${job.status}: ${why}`);
     return EXIT.error;
   }
-  const log = await download(job.logUrl);
   if (ctx.json) printJson(ctx.io, { jobId: job.jobId, log: log.toString('utf8') });
   else ctx.io.stdout.write(log);
   return EXIT.ok;

@@ -1,4 +1,4 @@
-import { MAX_IDLE_BEAT_S } from '../../contract/src';
+import { MAX_IDLE_BEAT_S, type RunPhase } from '../../contract/src';
 import type { Attempt } from './attempt';
 import { sleep } from './backoff';
 import { CapacityGate } from './capacity';
@@ -82,10 +82,9 @@ export class Heartbeat {
   async beat(): Promise<void> {
     const { controller, providerId, gate, images, runners } = this.options;
     try {
-      const runningJobs = this.options
-        .attempts()
-        .map((a) => a.envelope.jobId)
-        .slice(0, 1000);
+      const attempts = this.options.attempts();
+      const runningJobs = attempts.map((a) => a.envelope.jobId).slice(0, 1000);
+      const phases = runPhases(attempts).slice(0, 1000);
       const nextBeatS = this.idle(runningJobs.length) ? Math.round(this.idleIntervalMs() / 1000) : undefined;
       this.dozing = nextBeatS !== undefined;
       this.said = this.state();
@@ -96,6 +95,7 @@ export class Heartbeat {
         free: gate.free,
         draining: this.options.draining(),
         ...(nextBeatS ? { nextBeatS } : {}),
+        ...(phases.length > 0 ? { phases } : {}),
       });
       this.lastAt = new Date();
       this.revoke(revokedJobs);
@@ -152,6 +152,17 @@ export class Heartbeat {
       attempt.revoke();
     }
   }
+}
+
+/**
+ * What each attempt in flight is doing, for the controller to show (issue #22): it rides on the
+ * heartbeat the leases need anyway, so it costs no request of its own. An attempt still waiting
+ * for capacity says nothing (its job stays "placed"); reporting is the end of uploading.
+ */
+export function runPhases(attempts: readonly Attempt[]): Array<{ jobId: string; attempt: number; phase: RunPhase; since: string }> {
+  return attempts.flatMap((a) =>
+    a.phase === 'waiting' ? [] : [{ jobId: a.envelope.jobId, attempt: a.envelope.attempt, phase: a.phase === 'reporting' ? 'uploading' : a.phase, since: a.since.toISOString() }],
+  );
 }
 
 /** Functions with a warm container in any runner. */

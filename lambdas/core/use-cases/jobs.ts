@@ -49,6 +49,11 @@ export function jobSummary(job: JobRecord) {
       finishedAt: job.finishedAt,
       cancelledAt: job.cancelledAt,
     },
+    // The assignee's word on the attempt it runs now; an earlier attempt's, or an ended job's, is history.
+    progress:
+      job.status === 'ASSIGNED' && job.progress?.attempt === job.attempt
+        ? { phase: job.progress.phase, since: job.progress.since, reportedAt: job.progress.reportedAt }
+        : undefined,
     runtimeMs: job.runtimeMs,
     cost: job.cost,
     paid: job.paid,
@@ -80,11 +85,14 @@ export async function jobView(deps: Deps, job: JobRecord) {
   const succeeded = job.status === 'SUCCEEDED';
   // A cancelled job never ran: it has no result and no log.
   const ran = TERMINAL.includes(job.status) && job.status !== 'CANCELLED';
+  const summary = jobSummary(job);
+  // While its provider says it runs (or uploads), the log so far: the agent uploads it as it grows (issue #22).
+  const live = summary.progress !== undefined && summary.progress.phase !== 'pulling';
   return {
-    ...jobSummary(job),
+    ...summary,
     resultUrl: succeeded ? await (await resultStorageFor(deps, job)).presignGet(job.resultKey, deps.config.presignTtlS) : undefined,
     // A log of 0 bytes was never stored: no link to a missing object.
-    logUrl: ran && job.logSize !== 0 ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
+    logUrl: (ran && job.logSize !== 0) || live ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 import { ApiError, describeError, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../client';
 import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
-import { credits, parseCredits, priceText, when } from '../format';
+import { credits, parseCredits, phaseText, priceText, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
 import { followCost, jobOutcome } from './outcome';
 
@@ -296,12 +296,6 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
   return h('section', { class: 'panel', 'aria-labelledby': 'invoke-title' }, h('h2', { id: 'invoke-title' }, 'Test-invoke'), form, output);
 }
 
-/** Phase words for a job that has not ended. */
-function phase(job: JobView): string {
-  if (job.status === 'QUEUED') return 'queued: waiting for a provider with room';
-  return `placed on ${job.providerId ?? 'a provider'}: pulling the image and running`;
-}
-
 /**
  * A running job, live: its id (a link to its page), its phase, the seconds since it was created
  * (counting every second) and, while it is still queued, a Cancel that asks first.
@@ -312,11 +306,14 @@ function liveProgress(ctx: PageContext, first: JobView): { element: HTMLElement;
   const clock = h('span', { class: 'elapsed', id: 'invoke-elapsed' });
   const actions = h('span', { class: 'inline' });
   const element = h('div', { class: 'progress', id: 'invoke-progress', role: 'status' }, 'Job ', link(`#/jobs/${job.jobId}`, job.jobId), ' — ', text, ' · ', clock, ' ', actions);
-  const tick = () => (clock.textContent = `${Math.max(0, Math.floor((Date.now() - Date.parse(job.timings.createdAt)) / 1000))} s`);
+  const tick = () => {
+    clock.textContent = `${Math.max(0, Math.floor((Date.now() - Date.parse(job.timings.createdAt)) / 1000))} s`;
+    text.textContent = phaseText(job, Date.now());
+  };
   const update = (next: JobView) => {
-    const was = job.status;
+    const was = `${job.status}|${job.progress?.phase}`;
     job = next;
-    text.textContent = phase(job);
+    text.textContent = phaseText(job, Date.now());
     if (job.status === 'QUEUED' && !actions.firstChild)
       actions.append(
         confirmButton('Cancel', `Cancel ${job.jobId}? It will not run, and nothing is charged.`, 'Yes, cancel it', async () => {
@@ -325,7 +322,7 @@ function liveProgress(ctx: PageContext, first: JobView): { element: HTMLElement;
         }, { class: 'danger small', id: 'invoke-cancel' }, 'Keep it queued'),
       );
     if (job.status !== 'QUEUED') actions.replaceChildren();
-    if (was !== job.status) announce(`Job ${job.jobId}: ${text.textContent}.`);
+    if (was !== `${job.status}|${job.progress?.phase}`) announce(`Job ${job.jobId}: ${phaseText(job)}.`);
     tick();
   };
   update(first);
