@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Api, eventually } from '../support/api';
+import { Api, eventually, newUser } from '../support/api';
 import { registerProvider, startAgent, startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
 import { Browser, buildPortal, launchBrowser, openAs, screenshot, waitForPage } from '../portal/browser';
 
@@ -12,7 +12,8 @@ import { Browser, buildPortal, launchBrowser, openAs, screenshot, waitForPage } 
  * provider; `chainfaas invoke` and `jobs get` and the portal show it. The agent uploads a running
  * job's log as it grows, and `chainfaas logs JOB -f` prints it while the job still runs. The
  * compiled CLI runs on a pseudo-terminal (`script`), as in a person's shell; heartbeats every
- * second here (HEARTBEAT_INTERVAL_S=1), so the phases show within a test's patience.
+ * second here (HEARTBEAT_INTERVAL_S=1), so the phases show within a test's patience. Also the
+ * portal's empty Functions page (examples, one click each) and its list refreshing by itself.
  */
 
 const ROOT = join(__dirname, '..', '..');
@@ -188,3 +189,44 @@ async function waitEnded(jobId: string): Promise<{ status: string; logUrl: strin
     await new Promise((r) => setTimeout(r, 300));
   }
 }
+
+test('the empty Functions page offers the registry’s examples; one click adds one that runs; the list refreshes itself without redrawing or losing the search', async () => {
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    const { page } = browser;
+    const portal = `${t.platform.apiUrl}/portal/`;
+    const fresh = await newUser(t.api, ['developer']);
+    await openAs(page, portal, { token: tokenOf(fresh.api), email: fresh.email }, '#/functions', 'Functions');
+    await page.waitForSelector('#examples #add-example-sha256');
+    // The images the platform pushed, shortened for reading, in full on hover.
+    expect(await page.getAttribute('#examples tbody tr:nth-child(3) code', 'title')).toBe(t.platform.images['echo-http']);
+    await screenshot(page, '22-22-functions-examples');
+    await page.click('#add-example-sha256');
+    await waitForPage(page, 'sha256');
+    const [fn] = (await fresh.api.get('/functions')).body.items;
+    expect(fn).toMatchObject({ name: 'sha256', image: t.platform.images.sha256, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 30 } });
+    await page.fill('#invoke-input', '"hello"');
+    await page.click('#invoke-form button[type=submit]');
+    await page.waitForSelector('#invoke-output .status-succeeded', { timeout: 60_000 });
+
+    // Back on the list: a search typed, then a function added elsewhere (the API, as the CLI would).
+    await page.goto(`${portal}#/functions`);
+    await waitForPage(page, 'Functions');
+    expect(await page.isVisible('#examples')).toBe(false);
+    await page.fill('#function-search', 'sha');
+    await page.waitForSelector('#function-results .count:has-text("1 of 1 functions match")');
+    // Unchanged data: the table is the same element after two refresh periods (no flicker).
+    await page.evaluate(() => ((globalThis as any).document.querySelector('#function-results table') as any).__kept = true);
+    await new Promise((r) => setTimeout(r, 11_000));
+    expect(await page.evaluate(() => Boolean(((globalThis as any).document.querySelector('#function-results table') as any)?.__kept))).toBe(true);
+    expect(await fresh.api.post('/functions', { name: 'sha-two', image: t.platform.images.sha256, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 } })).toMatchObject({ status: 201 });
+    expect(await fresh.api.post('/functions', { name: 'other', image: t.platform.images.sleep, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 } })).toMatchObject({ status: 201 });
+    await page.waitForSelector('#function-results .count:has-text("2 of 3 functions match")', { timeout: 15_000 });
+    expect(await page.inputValue('#function-search')).toBe('sha');
+    expect(await page.textContent('#functions-updated')).toMatch(/^Updated .*; this list refreshes by itself\.$/);
+    await screenshot(page, '22-23-functions-refreshed');
+  } finally {
+    await browser?.close();
+  }
+}, 120_000);
