@@ -816,7 +816,7 @@ async function followLog(ctx: Context, api: ApiClient, first: JobView): Promise<
     if (TERMINAL_STATUSES.includes(job.status)) break;
     await new Promise((r) => setTimeout(r, 1000));
     job = await api.getJob(job.jobId);
-    status.update(`job ${job.jobId} ${phaseText(job)}`);
+    if (!TERMINAL_STATUSES.includes(job.status)) status.update(`job ${job.jobId} ${phaseText(job)}`);
   }
   status.stop();
   err(ctx, `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
