@@ -12,7 +12,9 @@ import { FunctionRunner } from './runners/runner';
  * which images it has cached and which functions are warm; the answer renews the leases of its
  * jobs, may ask it to drain, and names the jobs the controller no longer holds for this provider
  * (their lease was taken back: re-queued elsewhere, cancelled or failed), whose attempts are
- * revoked here. Heartbeats never start, run or report an attempt and never touch a queue message.
+ * revoked here. Each beat also carries what every attempt in flight is doing (`phases`, issue
+ * #22: pulling, running, uploading, and since when), which the controller records with the lease's
+ * renewal. Heartbeats never start, run or report an attempt and never touch a queue message.
  *
  * Cadence (issue #24): while the agent runs jobs, or ran one within `awakeMs`, it beats every
  * `intervalMs` (its leases need it). Idle longer than that, it beats every `idleIntervalMs` and
