@@ -6,7 +6,7 @@ import { ApiClient, ApiError, describeError } from '../portal/src/client';
 import { FlagSpec, flagHelp, parseArgs, UsageError } from './args';
 import { COMMANDS } from './all-commands';
 import { AmbiguousName, Command, ConfigError, Context, EXIT } from './commands';
-import { configPath, readConfig, SavedConfig } from './config';
+import { configPath, ProfileConfig, profileName, readProfile } from './config';
 import { Io, OUTPUT_FORMATS, printJson } from './output';
 
 /**
@@ -20,6 +20,7 @@ const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   'api-url': { kind: 'string', value: 'URL', help: 'API address (or CHAINFAAS_API_URL; saved by login)' },
   token: { kind: 'string', value: 'TOKEN', help: 'API or session token (or CHAINFAAS_TOKEN; saved by login)' },
   config: { kind: 'string', value: 'FILE', help: 'config file (or CHAINFAAS_CONFIG; default ~/.chainfaas/config.json)' },
+  profile: { kind: 'string', value: 'NAME', help: 'the saved login to use (or CHAINFAAS_PROFILE; default: default); login writes into it' },
   json: { kind: 'boolean', help: 'print JSON for scripts (as --output json)' },
   output: { kind: 'string', value: 'json|yaml|table', help: 'json or yaml: the API’s data for scripts; table (default): for people' },
   help: { kind: 'boolean', alias: 'h', help: 'show help' },
@@ -176,13 +177,15 @@ export async function main(argv: string[], baseIo: Io): Promise<number> {
       return EXIT.ok;
     }
     const file = configPath(flags.config as string | undefined);
-    let saved: SavedConfig | undefined;
-    const load = () => (saved ??= readConfig(file));
+    const profile = profileName(flags.profile as string | undefined);
+    let saved: ProfileConfig | undefined;
+    const load = () => (saved ??= readProfile(file, profile));
+    const inProfile = profile === 'default' ? '' : ` --profile ${profile}`;
     const apiUrl = () => {
       const url = (flags['api-url'] as string | undefined) ?? process.env.CHAINFAAS_API_URL ?? load().apiUrl;
       if (!url) {
         if (command.name === 'login' || command.name === 'register') throw new UsageError('give --api-url (the address of the ChainFaaS API)', command.name);
-        throw new ConfigError('no API address: run chainfaas login --api-url URL ..., or set CHAINFAAS_API_URL');
+        throw new ConfigError(`no API address: run chainfaas login${inProfile} --api-url URL ..., or set CHAINFAAS_API_URL`);
       }
       if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--api-url ${url}: give an http(s) URL such as https://api.example.com`, command.name);
       return url.replace(/\/+$/, '');
@@ -193,11 +196,12 @@ export async function main(argv: string[], baseIo: Io): Promise<number> {
       args: positionals,
       json,
       configFile: file,
+      profile,
       saved: load,
       apiUrl,
       api: () => {
         const token = (flags.token as string | undefined) ?? process.env.CHAINFAAS_TOKEN ?? load().token;
-        if (!token) throw new ConfigError('not logged in: run chainfaas login --api-url URL --email EMAIL --password-stdin (or pass --token)');
+        if (!token) throw new ConfigError(`not logged in${inProfile ? ` (profile ${profile})` : ''}: run chainfaas login${inProfile} --api-url URL --email EMAIL --password-stdin (or pass --token)`);
         return new ApiClient(apiUrl(), token);
       },
     };

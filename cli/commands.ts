@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { ApiClient, ApiError, Bill, Credential, FunctionRecord, FunctionSpec, JobView, ProviderView, TERMINAL_STATUSES, waitForJob } from '../portal/src/client';
-import { between, bytes, credits, duration, parseCredits, priceText, when } from '../portal/src/format';
+import { between, bytes, credits, duration, parseCredits, phaseText, priceText, when } from '../portal/src/format';
 import { FlagSpec, Flags, UsageError } from './args';
-import { ConfigError, removeConfig, SavedConfig, writeConfig } from './config';
+import { ConfigError, DEFAULT_PROFILE, listProfiles, ProfileConfig, removeProfile, writeProfile } from './config';
 import { Io, printFacts, printJson, printTable, Spinner } from './output';
 import { ask, canPrompt } from './prompt';
 
@@ -35,11 +35,13 @@ export interface Context {
   args: string[];
   json: boolean;
   configFile: string;
+  /** The saved login in use (`--profile`, CHAINFAAS_PROFILE, or `default`). */
+  profile: string;
   /** The client as the logged-in user (or with --token); throws ConfigError when there is none. */
   api(): ApiClient;
   /** The API URL from flag, environment or config (no token needed). */
   apiUrl(): string;
-  saved(): SavedConfig;
+  saved(): ProfileConfig;
 }
 
 export interface Command {
@@ -153,9 +155,9 @@ const login: Command = {
       token = (await base.login(email, password)).token;
     }
     const me = await base.withToken(token).me();
-    writeConfig(ctx.configFile, { apiUrl, token, email: me.email });
-    if (ctx.json) printJson(ctx.io, { apiUrl, userId: me.userId, email: me.email, roles: me.roles, config: ctx.configFile });
-    else out(ctx, `Logged in to ${apiUrl} as ${me.email} (${me.roles.join(', ')}). Saved to ${ctx.configFile}.`);
+    writeProfile(ctx.configFile, ctx.profile, { apiUrl, token, email: me.email });
+    if (ctx.json) printJson(ctx.io, { apiUrl, userId: me.userId, email: me.email, roles: me.roles, config: ctx.configFile, profile: ctx.profile });
+    else out(ctx, `Logged in to ${apiUrl} as ${me.email} (${me.roles.join(', ')}). Saved to ${ctx.configFile}${inProfile(ctx)}.`);
     return EXIT.ok;
   },
 };
@@ -207,9 +209,9 @@ const register: Command = {
     if (!email) throw new UsageError('give --email', 'register');
     const password = await readPassword(ctx, 'register', true);
     const created = await new ApiClient(apiUrl).register(email, password, roles as (typeof ROLES)[number][]);
-    writeConfig(ctx.configFile, { apiUrl, token: created.token, email: created.user.email });
-    if (ctx.json) printJson(ctx.io, { apiUrl, userId: created.user.userId, email: created.user.email, roles: created.user.roles, config: ctx.configFile });
-    else out(ctx, `Registered ${created.user.email} (${created.user.roles.join(', ')}) at ${apiUrl}; logged in. Saved to ${ctx.configFile}.`);
+    writeProfile(ctx.configFile, ctx.profile, { apiUrl, token: created.token, email: created.user.email });
+    if (ctx.json) printJson(ctx.io, { apiUrl, userId: created.user.userId, email: created.user.email, roles: created.user.roles, config: ctx.configFile, profile: ctx.profile });
+    else out(ctx, `Registered ${created.user.email} (${created.user.roles.join(', ')}) at ${apiUrl}; logged in. Saved to ${ctx.configFile}${inProfile(ctx)}.`);
     return EXIT.ok;
   },
 };
@@ -221,9 +223,42 @@ const logout: Command = {
   flags: {},
   async run(ctx) {
     noMoreArgs(ctx, 0, 'logout');
-    const removed = removeConfig(ctx.configFile);
-    if (ctx.json) printJson(ctx.io, { removed, config: ctx.configFile });
-    else out(ctx, removed ? `Logged out (removed ${ctx.configFile}).` : 'Not logged in.');
+    const removed = removeProfile(ctx.configFile, ctx.profile);
+    if (ctx.json) printJson(ctx.io, { removed, config: ctx.configFile, profile: ctx.profile });
+    else out(ctx, removed ? `Logged out (removed ${ctx.profile === DEFAULT_PROFILE ? '' : `profile ${ctx.profile} from `}${ctx.configFile}).` : 'Not logged in.');
+    return EXIT.ok;
+  },
+};
+
+/** ` (profile NAME)` after a file name, for a profile other than the default. */
+const inProfile = (ctx: Context) => (ctx.profile === DEFAULT_PROFILE ? '' : ` (profile ${ctx.profile})`);
+
+const profiles: Command = {
+  name: 'profiles',
+  summary: 'list the saved logins (profiles); the one in use is marked *',
+  usage: 'chainfaas profiles',
+  flags: {},
+  details: [
+    'Each profile is one saved login (API address and token). Choose one with --profile NAME or',
+    'CHAINFAAS_PROFILE; `chainfaas login --profile NAME ...` writes it, `chainfaas logout --profile NAME`',
+    'removes it. Without either, the profile is "default".',
+  ].join('\n'),
+  async run(ctx) {
+    noMoreArgs(ctx, 0, 'profiles');
+    const all = listProfiles(ctx.configFile);
+    if (ctx.json) {
+      printJson(ctx.io, { items: all.map(({ name, apiUrl, email }) => ({ name, apiUrl, email, current: name === ctx.profile })), config: ctx.configFile });
+      return EXIT.ok;
+    }
+    if (all.length === 0) {
+      out(ctx, `No saved login in ${ctx.configFile}: run chainfaas login --api-url URL ...`);
+      return EXIT.ok;
+    }
+    printTable(
+      ctx.io,
+      ['', 'PROFILE', 'API', 'EMAIL'],
+      all.map((p) => [p.name === ctx.profile ? '*' : '', p.name, p.apiUrl ?? '—', p.email ?? '—']),
+    );
     return EXIT.ok;
   },
 };
@@ -549,17 +584,18 @@ const invoke: Command = {
     const started = Date.now();
     const timeoutFlag = ctx.flags.timeout as number | undefined;
     if (timeoutFlag !== undefined && !(timeoutFlag > 0)) throw new UsageError(`--timeout ${timeoutFlag}: give a number of seconds above 0`, 'invoke');
-    // The API's own wait never outlasts --timeout: the CLI gives up when the user said, not after the job.
-    body.waitS = timeoutFlag === undefined ? 20 : Math.min(20, Math.floor(timeoutFlag));
+    // A short wait, as the portal's: a quick job answers at once; a longer one shows its phases
+    // (read every second) with its id. It never outlasts --timeout: the CLI gives up when the user said.
+    body.waitS = timeoutFlag === undefined ? 2 : Math.min(2, Math.floor(timeoutFlag));
     spinner.start(`invoking ${ref}…`);
     let job: JobView;
     try {
       ({ body: job } = await api.invoke(functionId, body));
       if (!TERMINAL_STATUSES.includes(job.status)) {
-        spinner.update(`job ${job.jobId} ${job.status}…`);
+        spinner.update(`job ${job.jobId} ${phaseText(job)}…`);
         const fnTimeout = key || timeoutFlag !== undefined ? 900 : (await api.getFunction(functionId)).resources.timeoutS;
         const timeoutMs = (timeoutFlag ?? fnTimeout + 120) * 1000;
-        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) });
+        const waited = await waitForJob(api, job.jobId, { timeoutMs: Math.max(0, started + timeoutMs - Date.now()), onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${phaseText(j)}…`) });
         job = waited.job;
         if (!waited.done) {
           spinner.stop();
@@ -625,6 +661,14 @@ async function uploadInput(api: ApiClient, functionId: string, input: Buffer): P
   const res = await fetch(upload.uploadUrl, { method: 'PUT', headers: upload.headers, body: input });
   if (!res.ok) throw new Error(`uploading the input failed: the bucket answered HTTP ${res.status}`);
   return upload.uploadId;
+}
+
+/** A log that may not exist yet: undefined on 404. */
+async function downloadIfAny(url: string): Promise<Buffer | undefined> {
+  const res = await fetch(url);
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new Error(`the results bucket answered HTTP ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
 }
 
 async function download(url: string): Promise<Buffer> {
@@ -722,6 +766,7 @@ const jobsGet: Command = {
       ['Job', job.jobId],
       ['Function', `${job.functionId} (version ${job.functionVersion})`],
       ['Status', job.status],
+      ['Phase', job.status === 'ASSIGNED' ? phaseText(job, Date.now()) : undefined],
       ['Why', job.status === 'FAILED' || job.status === 'CANCELLED' ? (job.reason ?? '—') : undefined],
       ['Provider', job.providerId ?? '—'],
       ['Attempt', String(job.attempt)],
@@ -768,33 +813,55 @@ const jobsGet: Command = {
 };
 
 const LOGS_FLAGS: Record<string, FlagSpec> = {
-  follow: { kind: 'boolean', alias: 'f', help: 'wait while the job runs (its status and time on stderr), then print its log' },
+  follow: { kind: 'boolean', alias: 'f', help: 'follow a running job: print its log as it grows until the job ends (its phase on stderr)' },
 };
 const LOGS_DETAILS = [
-  'The provider uploads a job’s log (its stderr) when the job ends: with -f the command waits for',
-  'that, showing the job’s status and the time it has run, then prints the log. Exit 0 when the log',
-  'was printed; 1 when the job has none (it never ran, or wrote nothing).',
+  'While a job runs, its provider uploads the log so far every few seconds as it grows; the',
+  'whole log is uploaded when the job ends. -f prints what exists, then what is added, until the',
+  'job ends (its phase goes to stderr). Exit 0 when the log was printed; 1 when the job has none',
+  '(it never ran, or wrote nothing).',
 ].join('\n');
 
 async function printLogs(ctx: Context, command: string): Promise<number> {
   const id = arg(ctx, 0, 'JOB', command);
   noMoreArgs(ctx, 1, command);
   const api = ctx.api();
-  let job = await api.getJob(id);
-  if (ctx.flags.follow && !TERMINAL_STATUSES.includes(job.status)) {
-    const spinner = new Spinner(ctx.io.stderr, !ctx.json).start(`job ${job.jobId} ${job.status}…`);
-    try {
-      job = (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000, onUpdate: (j) => !TERMINAL_STATUSES.includes(j.status) && spinner.update(`job ${j.jobId} ${j.status}…`) })).job;
-    } finally {
-      spinner.stop(ctx.json ? undefined : `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
-    }
+  const job = await api.getJob(id);
+  if (!ctx.flags.follow || TERMINAL_STATUSES.includes(job.status) || ctx.json) {
+    const ended = ctx.flags.follow && !TERMINAL_STATUSES.includes(job.status) ? (await waitForJob(api, id, { timeoutMs: 24 * 3_600_000 })).job : job;
+    return showLog(ctx, ended);
   }
+  return followLog(ctx, api, job);
+}
+
+/**
+ * `logs -f` on a job that has not ended: every second, the job is read again and its log (the
+ * log so far while it runs) fetched; the bytes not printed yet are printed. Its phase goes to
+ * stderr, one line per change (no spinner: it would be drawn over the log).
+ */
+async function followLog(ctx: Context, api: ApiClient, first: JobView): Promise<number> {
+  const status = new Spinner(ctx.io.stderr, true, false).start(`job ${first.jobId} ${phaseText(first)}`);
+  let job = first;
+  let printed = 0;
+  for (;;) {
+    // Undefined: the provider has uploaded nothing yet.
+    const log = job.logUrl ? await downloadIfAny(job.logUrl) : undefined;
+    if (log && log.length > printed) ctx.io.stdout.write(log.subarray(printed));
+    printed = Math.max(printed, log?.length ?? 0);
+    if (TERMINAL_STATUSES.includes(job.status)) break;
+    await new Promise((r) => setTimeout(r, 1000));
+    job = await api.getJob(job.jobId);
+    if (!TERMINAL_STATUSES.includes(job.status)) status.update(`job ${job.jobId} ${phaseText(job)}`);
+  }
+  status.stop();
+  err(ctx, `job ${job.jobId} ${job.status}${job.runtimeMs !== undefined ? ` in ${duration(job.runtimeMs)}` : ''}`);
+  if (printed > 0) return EXIT.ok;
   return showLog(ctx, job);
 }
 
 const logs: Command = {
   name: 'logs',
-  summary: 'print a job’s log (the function’s stderr); -f waits for a running job',
+  summary: 'print a job’s log (the function’s stderr); -f follows a running job',
   usage: 'chainfaas logs JOB [-f]',
   flags: LOGS_FLAGS,
   details: LOGS_DETAILS,
@@ -811,17 +878,19 @@ const jobsLogs: Command = {
 };
 
 async function showLog(ctx: Context, job: JobView): Promise<number> {
-  if (!job.logUrl) {
+  const running = !TERMINAL_STATUSES.includes(job.status);
+  // While the job runs, its log so far may not be uploaded yet (404).
+  const log = job.logUrl ? (running ? await downloadIfAny(job.logUrl) : await download(job.logUrl)) : undefined;
+  if (!log) {
     const why =
       job.status === 'CANCELLED'
         ? 'it never ran, so it has no log'
-        : TERMINAL_STATUSES.includes(job.status)
+        : !running
           ? 'it wrote nothing to stderr'
-          : 'its log exists once it has finished (chainfaas logs -f waits for it)';
+          : 'no log yet: its provider uploads it every few seconds while the function writes to stderr (chainfaas logs -f follows it)';
     err(ctx, `chainfaas: job ${job.jobId} is ${job.status}: ${why}`);
     return EXIT.error;
   }
-  const log = await download(job.logUrl);
   if (ctx.json) printJson(ctx.io, { jobId: job.jobId, log: log.toString('utf8') });
   else ctx.io.stdout.write(log);
   return EXIT.ok;
@@ -1088,47 +1157,124 @@ const providers = fetchAndShow({
   },
 });
 
+/** The options every command takes (chainfaas.ts's global flags), for completion. */
+const GLOBAL_OPTIONS: Record<string, string> = {
+  'api-url': 'API address',
+  token: 'API or session token',
+  config: 'config file',
+  profile: 'the saved login to use',
+  output: 'json, yaml or table',
+  json: 'print JSON for scripts',
+  help: 'show help',
+};
+const SHELLS = ['bash', 'zsh', 'fish'] as const;
+
 /**
- * `chainfaas completion bash`: a bash completion script (commands, then each command's options),
- * written from COMMANDS, so it never lists a command that is not there. Load it with
- * `source <(chainfaas completion bash)`, or save it to ~/.local/share/bash-completion/completions/chainfaas.
+ * `chainfaas completion bash|zsh|fish`: a completion script (commands, then each command's
+ * options), written from COMMANDS, so it never lists a command that is not there.
  */
 const completion: Command = {
   name: 'completion',
-  summary: 'print a shell completion script (bash)',
-  usage: 'chainfaas completion bash',
+  summary: 'print a shell completion script (bash, zsh or fish)',
+  usage: 'chainfaas completion bash|zsh|fish',
   flags: {},
-  details: 'Load it now with: source <(chainfaas completion bash)\nor for good: chainfaas completion bash > ~/.local/share/bash-completion/completions/chainfaas',
+  details: [
+    'bash: source <(chainfaas completion bash)',
+    '      or for good: chainfaas completion bash > ~/.local/share/bash-completion/completions/chainfaas',
+    'zsh:  source <(chainfaas completion zsh)',
+    '      or for good: chainfaas completion zsh > "${fpath[1]}/_chainfaas" (then a new shell)',
+    'fish: chainfaas completion fish | source',
+    '      or for good: chainfaas completion fish > ~/.config/fish/completions/chainfaas.fish',
+  ].join('\n'),
   async run(ctx) {
     const shell = arg(ctx, 0, 'SHELL', 'completion');
     noMoreArgs(ctx, 1, 'completion');
-    if (shell !== 'bash') throw new UsageError(`completion ${shell}: only bash is written so far`, 'completion');
-    const firsts = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0] as string))];
-    const groups = firsts.filter((f) => COMMANDS.some((c) => c.name.startsWith(`${f} `)));
-    const lines = [
-      '# bash completion for chainfaas (chainfaas completion bash)',
-      '_chainfaas() {',
-      '  local cur="${COMP_WORDS[COMP_CWORD]}" first="${COMP_WORDS[1]}" second="${COMP_WORDS[2]}"',
-      '  if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=($(compgen -W "' + firsts.join(' ') + ' help" -- "$cur")); return; fi',
-      '  case "$first" in',
-      ...groups.map((g) => `    ${g}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${COMMANDS.filter((c) => c.name.startsWith(`${g} `)).map((c) => c.name.split(' ')[1]).join(' ')}" -- "$cur")); return; fi ;;`),
-      '  esac',
-      '  local name="$first"; case "$first" in ' + (groups.length ? `${groups.join('|')}) name="$first $second" ;; ` : '') + 'esac',
-      '  case "$name" in',
-      ...COMMANDS.map((c) => `    "${c.name}") COMPREPLY=($(compgen -W "${[...Object.keys(c.flags), 'api-url', 'token', 'config', 'output', 'json', 'help'].map((f) => `--${f}`).join(' ')}" -- "$cur")) ;;`),
-      '  esac',
-      '}',
-      'complete -o default -F _chainfaas chainfaas',
-    ];
-    ctx.io.stdout.write(`${lines.join('\n')}\n`);
+    if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`completion ${shell}: give one of ${SHELLS.join(', ')}`, 'completion');
+    const script = shell === 'bash' ? bashCompletion() : shell === 'zsh' ? zshCompletion() : fishCompletion();
+    ctx.io.stdout.write(`${script.join('\n')}\n`);
     return EXIT.ok;
   },
 };
+
+/** The words of the command line: first words, the groups (first words with sub-commands) and each command's options. */
+function completionWords() {
+  const firsts = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0] as string))];
+  const groups = firsts.filter((f) => COMMANDS.some((c) => c.name.startsWith(`${f} `)));
+  const subs = (g: string) => COMMANDS.filter((c) => c.name.startsWith(`${g} `)).map((c) => c.name.split(' ')[1] as string);
+  const options = (c: Command) => [...Object.keys(c.flags), ...Object.keys(GLOBAL_OPTIONS)].map((f) => `--${f}`);
+  return { firsts, groups, subs, options };
+}
+
+function bashCompletion(): string[] {
+  const { firsts, groups, subs, options } = completionWords();
+  return [
+    '# bash completion for chainfaas (chainfaas completion bash)',
+    '_chainfaas() {',
+    '  local cur="${COMP_WORDS[COMP_CWORD]}" first="${COMP_WORDS[1]}" second="${COMP_WORDS[2]}"',
+    '  if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=($(compgen -W "' + firsts.join(' ') + ' help" -- "$cur")); return; fi',
+    '  case "$first" in',
+    ...groups.map((g) => `    ${g}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${subs(g).join(' ')}" -- "$cur")); return; fi ;;`),
+    '  esac',
+    '  local name="$first"; case "$first" in ' + (groups.length ? `${groups.join('|')}) name="$first $second" ;; ` : '') + 'esac',
+    '  case "$name" in',
+    ...COMMANDS.map((c) => `    "${c.name}") COMPREPLY=($(compgen -W "${options(c).join(' ')}" -- "$cur")) ;;`),
+    '  esac',
+    '}',
+    'complete -o default -F _chainfaas chainfaas',
+  ];
+}
+
+function zshCompletion(): string[] {
+  const { firsts, groups, subs, options } = completionWords();
+  return [
+    '#compdef chainfaas',
+    '# zsh completion for chainfaas (chainfaas completion zsh)',
+    '_chainfaas() {',
+    `  if (( CURRENT == 2 )); then compadd -- ${firsts.join(' ')} help; return; fi`,
+    '  local name=${words[2]}',
+    '  case ${words[2]} in',
+    ...groups.map((g) => `    ${g}) if (( CURRENT == 3 )); then compadd -- ${subs(g).join(' ')}; return; fi; name="${g} \${words[3]}" ;;`),
+    '  esac',
+    '  if [[ $PREFIX != -* ]]; then _files; return; fi',
+    '  case $name in',
+    ...COMMANDS.map((c) => `    "${c.name}") compadd -- ${options(c).join(' ')} ;;`),
+    '  esac',
+    '}',
+    // Autoloaded from fpath, this file is the function's first call: define, then complete; sourced, register it.
+    'if [[ "${funcstack[1]}" == _chainfaas ]]; then _chainfaas "$@"; elif (( $+functions[compdef] )); then compdef _chainfaas chainfaas; fi',
+  ];
+}
+
+function fishCompletion(): string[] {
+  const { groups, subs } = completionWords();
+  const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const lines = [
+    '# fish completion for chainfaas (chainfaas completion fish)',
+    'complete -c chainfaas -f',
+    ...COMMANDS.filter((c) => !c.name.includes(' ')).map((c) => `complete -c chainfaas -n __fish_use_subcommand -a ${c.name} -d ${quote(c.summary)}`),
+    ...groups.filter((g) => !COMMANDS.some((c) => c.name === g)).map((g) => `complete -c chainfaas -n __fish_use_subcommand -a ${g} -d ${quote(`${g}: ${subs(g).join(', ')}`)}`),
+    ...groups.flatMap((g) =>
+      COMMANDS.filter((c) => c.name.startsWith(`${g} `)).map(
+        (c) => `complete -c chainfaas -n ${quote(`__fish_seen_subcommand_from ${g}; and not __fish_seen_subcommand_from ${subs(g).join(' ')}`)} -a ${c.name.split(' ')[1]} -d ${quote(c.summary)}`,
+      ),
+    ),
+    ...Object.entries(GLOBAL_OPTIONS).map(([f, help]) => `complete -c chainfaas -l ${f} -d ${quote(help)}${f === 'json' || f === 'help' ? '' : ' -r'}`),
+  ];
+  for (const c of COMMANDS) {
+    const [first, second] = c.name.split(' ');
+    const when = second ? `__fish_seen_subcommand_from ${first}; and __fish_seen_subcommand_from ${second}` : `__fish_seen_subcommand_from ${first}`;
+    for (const [f, spec] of Object.entries(c.flags)) {
+      lines.push(`complete -c chainfaas -n ${quote(when)} -l ${f}${spec.alias ? ` -s ${spec.alias}` : ''} -d ${quote(spec.help)}${spec.kind === 'boolean' ? '' : /^(FILE|PATH|DIR)$/.test(spec.value ?? '') ? ' -r -F' : ' -r'}`);
+    }
+  }
+  return lines;
+}
 
 export const COMMANDS: Command[] = [
   register,
   login,
   logout,
+  profiles,
   whoami,
   functionsCreate,
   functionsList,

@@ -123,6 +123,8 @@ export interface ApiServerOptions {
   portalDir?: string;
   /** The local platform's image registry (`host:port`), named in `/config.json` for `chainfaas up`. @default - none named */
   registry?: string;
+  /** The example images pushed to that registry (name → digest-pinned reference), offered on the portal's empty Functions page. @default - none */
+  examples?: () => Record<string, string>;
 }
 
 /** Starts the API on 127.0.0.1:`port`; `handlers` maps each manifest handler name to its module's handler. */
@@ -131,7 +133,7 @@ export function startApiServer(port: number, handlers: Record<HandlerName, Lambd
     try {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
       const candidates = compiled.filter((r) => r.pattern.test(url.pathname));
-      if (candidates.length === 0 && options.portalDir && servePortal(req, res, url, options.portalDir, options.registry)) return;
+      if (candidates.length === 0 && options.portalDir && servePortal(req, res, url, options.portalDir, options.registry, options.examples?.())) return;
       if (candidates.length === 0) return problem(res, 404, 'not_found', `no route for ${url.pathname}`);
       const route = candidates.find((r) => r.method === req.method);
       if (!route) {
@@ -204,10 +206,14 @@ const PORTAL_HEADERS = {
  * Serves a file of the portal for a path no API route matches; answers false when the path is
  * not the portal's (the caller then gives the API's 404 problem). Files never leave `dir`.
  */
-function servePortal(req: IncomingMessage, res: ServerResponse, url: URL, dir: string, registry?: string): boolean {
+function servePortal(req: IncomingMessage, res: ServerResponse, url: URL, dir: string, registry?: string, examples?: Record<string, string>): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   if (url.pathname === '/config.json') {
-    const body = JSON.stringify({ apiUrl: `http://${req.headers.host ?? '127.0.0.1'}`, ...(registry ? { registry } : {}) });
+    const body = JSON.stringify({
+      apiUrl: `http://${req.headers.host ?? '127.0.0.1'}`,
+      ...(registry ? { registry } : {}),
+      ...(examples && Object.keys(examples).length ? { examples } : {}),
+    });
     res.writeHead(200, { 'content-type': CONTENT_TYPES['.json'] as string, 'cache-control': 'no-store', ...PORTAL_HEADERS });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;

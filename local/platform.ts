@@ -212,15 +212,17 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await reaping?.catch(() => undefined);
     });
 
+    let images: Record<string, string> = {};
     const { server, url: serverUrl } = await startApiServer(options.port ?? 3000, handlers, {
       portalDir: options.portalDir ?? join(projectRoot(), 'portal', 'dist'),
       registry: registry.address,
+      examples: () => images,
     });
     stops.push(() => closeServer(server));
     const apiUrl = options.wire ? await options.wire.wrap('api', serverUrl) : serverUrl;
     log(`API at ${apiUrl}`);
 
-    const images = options.images === false ? {} : await buildExampleImages(registry.address);
+    images = options.images === false ? {} : await buildExampleImages(registry.address);
     for (const [name, ref] of Object.entries(images)) log(`image ${name}: ${ref}`);
 
     let provider: LocalProvider | undefined;

@@ -19,6 +19,9 @@ command -v go >/dev/null || need+=(golang-go)
 command -v chromium >/dev/null || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+# The CLI's completion scripts are checked in the shells they are for (test/cli/as-used.test.ts).
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "[setup] missing ${need[*]}: run as root or install them with apt-get" >&2; exit 1; fi

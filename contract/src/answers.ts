@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { ROLES, Resources, VerificationPolicy } from './requests';
 import { LimitHit, UnwatchedLimit } from './envelope';
-import { JOB_STATUSES } from './statuses';
+import { JOB_STATUSES, RUN_PHASES } from './statuses';
 
-export { JOB_STATUSES, TERMINAL_STATUSES } from './statuses';
+export { JOB_STATUSES, RUN_PHASES, TERMINAL_STATUSES, type RunPhase } from './statuses';
 
 /**
  * What the controller's HTTP API answers, as zod schemas: the OpenAPI document's response schemas
@@ -141,6 +141,14 @@ export const JobSummary = z.strictObject({
     finishedAt: instant.optional(),
     cancelledAt: instant.optional(),
   }),
+  progress: z
+    .strictObject({
+      phase: z.enum(RUN_PHASES),
+      since: instant.meta({ description: 'when the provider entered the phase (its clock, never later than the controller’s)' }),
+      reportedAt: instant.meta({ description: 'the heartbeat that said so (the controller’s clock)' }),
+    })
+    .meta({ description: 'while the job is ASSIGNED: what its provider last said it is doing (from its heartbeats, so up to one heartbeat interval old)' })
+    .optional(),
   runtimeMs: count.optional(),
   cost: count.meta({ description: 'micro-credits, once the ledger settled the job' }).optional(),
   paid: z.boolean().optional(),
@@ -172,7 +180,13 @@ export type JobSummary = z.infer<typeof JobSummary>;
 /** A job with the presigned links to its result and log (once it has them). */
 export const Job = JobSummary.extend({
   resultUrl: z.url().meta({ description: 'presigned GET of the result' }).optional(),
-  logUrl: z.url().optional(),
+  logUrl: z
+    .url()
+    .meta({
+      description:
+        'presigned GET of the log (the function’s stderr). While the job runs (progress running or uploading): the log so far, which its provider uploads every few seconds as it grows; 404 until the first upload',
+    })
+    .optional(),
 });
 export type Job = z.infer<typeof Job>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JOB_STATUSES } from './statuses';
+import { JOB_STATUSES, RUN_PHASES } from './statuses';
 import { INPUT_SCHEMA_COMPONENT, inputSchemaProblem, MAX_INPUT_SCHEMA_BYTES } from './input-schema';
 
 /**
@@ -317,6 +317,14 @@ export const HeartbeatBody = z
     warmFunctions: z.array(id).max(1000).default([]),
     runningJobs: z.array(id).max(1000).default([]),
     /**
+     * What each running job is doing and since when (issue #22; optional, additive): recorded on
+     * the job only where the job is ASSIGNED to this provider, with its lease's renewal.
+     */
+    phases: z
+      .array(z.object({ jobId: id, attempt: z.number().int().min(1).max(1000), phase: z.enum(RUN_PHASES), since: z.iso.datetime() }).strict())
+      .max(1000)
+      .optional(),
+    /**
      * Free capacity as the agent sees it (optional; the controller schedules from its own
      * reservations). vCPU is 0 or at least one millicore: a number DynamoDB cannot store (5e-324)
      * is refused here, not by the database.
@@ -348,6 +356,7 @@ export const HeartbeatBody = z
     nextBeatS: z.number().int().min(1).max(MAX_IDLE_BEAT_S).optional(),
   })
   .strict();
+export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
 /** Largest input that may be uploaded with POST /functions/{id}/inputs (bytes). */
 export const MAX_UPLOADED_INPUT_BYTES = 100 * 1024 * 1024;

@@ -1,4 +1,4 @@
-import { TERMINAL_STATUSES, type JobStatus } from '../../contract/src/statuses';
+import { TERMINAL_STATUSES, type JobStatus, type RunPhase } from '../../contract/src/statuses';
 import type { LimitHit, Resources, Role, UnwatchedLimit, VerificationPolicy } from '../../contract/src';
 import type { Reputation } from './reputation';
 
@@ -112,6 +112,16 @@ export type { JobStatus };
 /** CANCELLED: the caller cancelled the job while it was QUEUED (POST /jobs/{id}/cancel); it never ran. */
 export const TERMINAL = TERMINAL_STATUSES;
 
+/** A running job's phase as its provider's heartbeat told it (`JobRecord.progress`). */
+export interface JobProgress {
+  attempt: number;
+  phase: RunPhase;
+  /** When the provider entered the phase, never later than `reportedAt`. */
+  since: string;
+  /** The controller's clock at the heartbeat. */
+  reportedAt: string;
+}
+
 export interface JobRecord {
   jobId: string;
   functionId: string;
@@ -188,6 +198,11 @@ export interface JobRecord {
   leaseShard?: string;
   /** The assignee's lease; its heartbeats renew it. When it lapses the job is re-queued or FAILED. */
   leaseExpiresAt?: string;
+  /**
+   * What the assignee last said the attempt is doing (issue #22): written with the lease's renewal
+   * by a heartbeat that names the job; shown only while the job is ASSIGNED at this attempt.
+   */
+  progress?: JobProgress;
   /** Providers that held earlier attempts (their lease lapsed or their message was dead-lettered). */
   previousProviders?: string[];
   /** Why the job was last taken from a provider and re-queued. */

@@ -3,7 +3,7 @@ import type { LedgerEvent, PaymentTerms } from './ledger';
 import type { ProviderSampler } from './placement';
 import type { Amount } from './scheduler';
 import type { CredentialEntry, IdempotencyRecord } from './model';
-import type { FunctionRecord, JobRecord, JobStatus, ProviderRecord, TokenRecord, User } from './model';
+import type { FunctionRecord, JobProgress, JobRecord, JobStatus, ProviderRecord, TokenRecord, User } from './model';
 
 /**
  * The ports the core's use-cases need. lambdas/adapters implements them over DynamoDB, SQS, S3
@@ -98,9 +98,10 @@ export interface JobStore {
   listExpiredLeases(nowIso: string, limit: number): Promise<JobRecord[]>;
   /**
    * Conditional: extends the lease of a job only while it is ASSIGNED to `providerId`.
-   * Returns false if the job is not (or no longer) that provider's.
+   * Returns false if the job is not (or no longer) that provider's. `progress`, when given, is
+   * recorded in the same conditional write (no request of its own).
    */
-  renewLease(jobId: string, providerId: string, leaseExpiresAt: string): Promise<boolean>;
+  renewLease(jobId: string, providerId: string, leaseExpiresAt: string, progress?: JobProgress): Promise<boolean>;
   /**
    * Records the ledger's settlement of a job (read model; idempotent). Returns what the job held
    * before this write (`paid`, `reportAcceptedAt`), or undefined for a job this controller never stored.

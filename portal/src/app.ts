@@ -56,3 +56,31 @@ export function hashOf(path: string, query: Record<string, string | undefined> =
   const s = q.toString();
   return `#${path}${s ? `?${s}` : ''}`;
 }
+
+/**
+ * A list that refreshes by itself (issue #22): every `everyMs` while the page is open and visible,
+ * `read` fetches the data again; `show` is called only when it changed (compared as JSON), so an
+ * unchanged list is never redrawn (no flicker) and what the user typed or focused stays put.
+ * Stops on `ctx.signal`; a failed read is passed to `failed` and the next one tried.
+ */
+export function refreshEvery<T>(ctx: PageContext, everyMs: number, first: T, read: (signal: AbortSignal) => Promise<T>, show: (data: T) => void, failed: (err: unknown) => void = () => undefined): void {
+  let last = JSON.stringify(first);
+  void (async () => {
+    while (!ctx.signal.aborted) {
+      await new Promise((r) => setTimeout(r, everyMs));
+      if (ctx.signal.aborted) return;
+      if (document.hidden) continue;
+      try {
+        const data = await read(ctx.signal);
+        if (ctx.signal.aborted) return;
+        const now = JSON.stringify(data);
+        if (now === last) continue;
+        last = now;
+        show(data);
+      } catch (err) {
+        if (ctx.signal.aborted || (err as Error).name === 'AbortError') return;
+        failed(err);
+      }
+    }
+  })();
+}

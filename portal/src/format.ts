@@ -1,4 +1,4 @@
-import type { FunctionRecord, Prices } from './client';
+import type { FunctionRecord, JobView, Prices } from './client';
 
 /**
  * Formatting shared by the portal and the CLI. Money is an integer number of micro-credits
@@ -70,3 +70,19 @@ export function priceText(fn: Pick<FunctionRecord, 'maxPrice' | 'resources'>, pr
   return `about ${credits(perS)} credits per second of run time (${what} at price list v${prices.current.version}), ${cap}. Failed and cancelled jobs cost nothing.`;
 }
 
+
+const PHASE_WORDS = { pulling: 'pulling the image', running: 'running', uploading: 'uploading the result' } as const;
+
+/**
+ * Where a job is, in words (issue #22), for the portal's progress and the CLI's: queued, placed on
+ * its provider, then what the provider last said it is doing (pulling, running, uploading) and,
+ * with `now`, for how long; an ended job is finished.
+ */
+export function phaseText(job: Pick<JobView, 'status' | 'providerId' | 'progress'>, now?: number): string {
+  if (job.status === 'QUEUED') return 'queued: waiting for a provider with room';
+  if (job.status !== 'ASSIGNED') return `finished: ${job.status}`;
+  const on = job.providerId ?? 'a provider';
+  if (!job.progress) return `placed on ${on}`;
+  const words = `${PHASE_WORDS[job.progress.phase]} on ${on}`;
+  return now === undefined ? words : `${words} for ${Math.max(0, Math.floor((now - Date.parse(job.progress.since)) / 1000))} s`;
+}

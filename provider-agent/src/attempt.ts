@@ -4,6 +4,7 @@ import { CapacityGate } from './capacity';
 import { ControllerClient, ControllerError } from './controller-client';
 import type { DeliveryHandler, Disposal } from './delivery';
 import { ImageCache } from './image-cache';
+import { LiveLog } from './live-log';
 import type { QueueMessage } from './job-queue';
 import { errorMessage, Logger } from './log';
 import { FailureReason, FunctionRunner, RunOutcome } from './runners/runner';
@@ -74,6 +75,8 @@ export interface AttemptOptions {
   attemptLog: AttemptLog;
   logger: Logger;
   onPull(jobId: string, progress: PullProgress): void;
+  /** While a job runs, how often its log so far is uploaded when it grew (0: only at the end). @default 2000 */
+  liveLogMs?: number;
   /** An attempt changed phase, or the totals changed. */
   onChange(): void;
 }
@@ -82,6 +85,7 @@ export interface AttemptOptions {
 type Unreported = 'returned' | 'expired';
 
 const UPLOAD_ATTEMPTS = 5;
+const LIVE_LOG_MS = 2000;
 const REPORT_ATTEMPTS = 8;
 
 export class AttemptHandler implements DeliveryHandler<Attempt> {
@@ -221,13 +225,17 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
           return failure('runtime_error', `could not fetch the input: ${errorMessage(err)}`);
         }
         this.setPhase(attempt, 'running');
+        const live = new LiveLog(envelope.logPutUrl, this.options.liveLogMs ?? LIVE_LOG_MS, logger, fields);
         try {
-          const outcome = await runner.run({ envelope, input, signal: abort.signal });
+          const outcome = await runner.run({ envelope, input, signal: abort.signal, onLog: (read) => live.follow(read) });
           return outcome.aborted ? 'returned' : outcome;
         } catch (err) {
           if (abort.signal.aborted) return 'returned';
           logger.error('the container runtime failed', { ...fields, error: errorMessage(err) });
           return failure('runtime_error', errorMessage(err));
+        } finally {
+          // No upload of the log so far may land after the final one.
+          await live.stop();
         }
       } finally {
         releaseImage();

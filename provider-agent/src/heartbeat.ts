@@ -1,4 +1,4 @@
-import { MAX_IDLE_BEAT_S } from '../../contract/src';
+import { MAX_IDLE_BEAT_S, type RunPhase } from '../../contract/src';
 import type { Attempt } from './attempt';
 import { sleep } from './backoff';
 import { CapacityGate } from './capacity';
@@ -12,7 +12,9 @@ import { FunctionRunner } from './runners/runner';
  * which images it has cached and which functions are warm; the answer renews the leases of its
  * jobs, may ask it to drain, and names the jobs the controller no longer holds for this provider
  * (their lease was taken back: re-queued elsewhere, cancelled or failed), whose attempts are
- * revoked here. Heartbeats never start, run or report an attempt and never touch a queue message.
+ * revoked here. Each beat also carries what every attempt in flight is doing (`phases`, issue
+ * #22: pulling, running, uploading, and since when), which the controller records with the lease's
+ * renewal. Heartbeats never start, run or report an attempt and never touch a queue message.
  *
  * Cadence (issue #24): while the agent runs jobs, or ran one within `awakeMs`, it beats every
  * `intervalMs` (its leases need it). Idle longer than that, it beats every `idleIntervalMs` and
@@ -91,10 +93,9 @@ export class Heartbeat {
   async beat(): Promise<void> {
     const { controller, providerId, gate, images, runners } = this.options;
     try {
-      const runningJobs = this.options
-        .attempts()
-        .map((a) => a.envelope.jobId)
-        .slice(0, 1000);
+      const attempts = this.options.attempts();
+      const runningJobs = attempts.map((a) => a.envelope.jobId).slice(0, 1000);
+      const phases = runPhases(attempts).slice(0, 1000);
       const nextBeatS = this.idle(runningJobs.length) ? Math.round(this.idleIntervalMs() / 1000) : undefined;
       this.isDozing = nextBeatS !== undefined;
       this.said = this.state();
@@ -105,6 +106,7 @@ export class Heartbeat {
         free: gate.free,
         draining: this.options.draining(),
         ...(nextBeatS ? { nextBeatS } : {}),
+        ...(phases.length > 0 ? { phases } : {}),
       });
       this.lastAt = new Date();
       this.revoke(revokedJobs);
@@ -161,6 +163,17 @@ export class Heartbeat {
       attempt.revoke();
     }
   }
+}
+
+/**
+ * What each attempt in flight is doing, for the controller to show (issue #22): it rides on the
+ * heartbeat the leases need anyway, so it costs no request of its own. An attempt still waiting
+ * for capacity says nothing (its job stays "placed"); reporting is the end of uploading.
+ */
+export function runPhases(attempts: readonly Attempt[]): Array<{ jobId: string; attempt: number; phase: RunPhase; since: string }> {
+  return attempts.flatMap((a) =>
+    a.phase === 'waiting' ? [] : [{ jobId: a.envelope.jobId, attempt: a.envelope.attempt, phase: a.phase === 'reporting' ? 'uploading' : a.phase, since: a.since.toISOString() }],
+  );
 }
 
 /** Functions with a warm container in any runner. */

@@ -274,5 +274,74 @@ test('completion bash: a script bash loads, completing commands, subcommands and
   expect((await complete('chainfaas functions d')).split(' ')).toEqual(['delete']);
   expect((await complete('chainfaas invoke --ti')).split(' ')).toEqual(['--timeout']);
   expect((await complete('chainfaas u')).split(' ')).toEqual(['up']);
-  expect(await cli(['completion', 'fish'])).toMatchObject({ code: 2, stderr: expect.stringContaining('only bash') });
+  expect(await cli(['completion', 'tcsh'])).toMatchObject({ code: 2, stderr: expect.stringContaining('give one of bash, zsh, fish') });
+});
+
+/** Runs a shell program and answers its stdout (the shells come from local/setup.sh). */
+function shell(program: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { env: { PATH: process.env.PATH, HOME: home } });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+test('completion fish: fish itself completes commands, subcommands and options (with their help)', async () => {
+  const file = join(home, 'chainfaas.fish');
+  writeFileSync(file, (await cli(['completion', 'fish'])).stdout);
+  const complete = async (line: string) => (await shell('fish', ['--no-config', '-c', `source ${file}; complete -C '${line}'`])).out.trim().split('\n');
+  expect(await complete('chainfaas fu')).toEqual(['functions\tfunctions: create, list, get, update, delete']);
+  expect((await complete('chainfaas jobs ')).map((l) => l.split('\t')[0])).toEqual(['cancel', 'get', 'list', 'logs', 'result']);
+  expect(await complete('chainfaas invoke --ti')).toEqual(['--timeout\thow long to wait for the result (default: the function’s timeout + 120 s)']);
+  expect((await complete('chainfaas whoami --pro')).map((l) => l.split('\t')[0])).toEqual(['--profile']);
+});
+
+test('completion zsh: a script zsh loads; its function offers commands, subcommands and options', async () => {
+  const file = join(home, '_chainfaas');
+  writeFileSync(file, (await cli(['completion', 'zsh'])).stdout);
+  expect(await shell('zsh', ['-n', file])).toEqual({ code: 0, out: '' });
+  // Under zsh's completion system for real: compinit loads the file from fpath, then the
+  // function runs with compadd recording what it would offer.
+  const complete = async (words: string[]) => {
+    const program = [
+      `fpath=(${home} $fpath); autoload -U compinit; compinit -u -d ${join(home, '.zcompdump')}`,
+      'autoload -U _chainfaas',
+      'compadd() { shift; print -r -- "$@" }; _files() { print FILES }',
+      `words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; PREFIX='${words[words.length - 1]}'`,
+      '_chainfaas',
+    ].join('; ');
+    return (await shell('zsh', ['-f', '-c', program])).out.trim();
+  };
+  expect(await complete(['chainfaas', 'fu'])).toContain('functions');
+  expect(await complete(['chainfaas', 'keys', ''])).toBe('create list revoke');
+  expect((await complete(['chainfaas', 'invoke', '--'])).split(' ')).toEqual(expect.arrayContaining(['--timeout', '--data-file', '--profile']));
+  expect(await complete(['chainfaas', 'invoke', 'sha'])).toBe('FILES');
+});
+
+test('named profiles: login writes into one; --profile and CHAINFAAS_PROFILE choose; profiles lists them; logout removes one', async () => {
+  const email = `profile${Date.now()}@example.test`;
+  const other = await new Api(platform.apiUrl).post('/users', { email, password: PASSWORD, roles: ['developer'] });
+  expect(other.status).toBe(201);
+  const login = await cli(['login', '--profile', 'staging', '--api-url', platform.apiUrl, '--token', other.body.token]);
+  expect(login).toMatchObject({ code: 0, stdout: `Logged in to ${platform.apiUrl} as ${email} (developer). Saved to ${configFile} (profile staging).\n` });
+  // The default login is untouched; each profile acts as its own user.
+  const me = async (env: Record<string, string> = {}, args: string[] = []) => JSON.parse((await cli(['whoami', '--json', ...args], { env })).stdout).email as string;
+  expect(await me()).not.toBe(email);
+  expect(await me({}, ['--profile', 'staging'])).toBe(email);
+  expect(await me({ CHAINFAAS_PROFILE: 'staging' })).toBe(email);
+  const saved = JSON.parse(readFileSync(configFile, 'utf8'));
+  expect(saved.profiles.staging).toMatchObject({ apiUrl: platform.apiUrl, email });
+  expect(saved.token).toBeDefined();
+  const listed = await cli(['profiles', '--profile', 'staging']);
+  expect(listed.code).toBe(0);
+  expect(listed.stdout).toMatch(new RegExp(`^ +PROFILE +API +EMAIL\n +default +${platform.apiUrl.replace(/[.]/g, '\\.')} +people\\d+@example\\.test\n\\* +staging +\\S+ +${email.replace(/[.]/g, '\\.')}\n$`));
+  // An unknown profile: not logged in, and told how to log in to it.
+  expect(await cli(['whoami', '--profile', 'nope'])).toMatchObject({ code: 3, stderr: expect.stringContaining('not logged in (profile nope): run chainfaas login --profile nope') });
+  expect(await cli(['whoami', '--profile', 'no/pe'])).toMatchObject({ code: 3, stderr: expect.stringContaining('a profile name is 1-64 characters') });
+  expect(await cli(['logout', '--profile', 'staging'])).toMatchObject({ code: 0, stdout: `Logged out (removed profile staging from ${configFile}).\n` });
+  expect(JSON.parse(readFileSync(configFile, 'utf8')).profiles).toBeUndefined();
+  expect(await me()).not.toBe(email);
 });

@@ -231,7 +231,7 @@ test('invoke: a failing job exits 4 with its reason and log; a job still running
   expect(running).not.toBeNull();
   const stillRunning = await cli(['jobs', 'logs', running?.[1] as string]);
   expect(stillRunning.code).toBe(1);
-  expect(stillRunning.stderr).toContain('its log exists once it has finished');
+  expect(stillRunning.stderr).toContain('no log yet: its provider uploads it every few seconds');
   expect((await cli(['jobs', 'result', running?.[1] as string])).code).toBe(5);
 
   const started = await cli(['invoke', 'sleep', '-d', '1', '--async']);

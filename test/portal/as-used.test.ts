@@ -219,7 +219,8 @@ test('test-invoke of a longer job shows it live: its id, its phase and the secon
   await page.fill('#invoke-input', '"6"');
   await page.click('#invoke-form button[type=submit]');
   await page.waitForSelector('#invoke-progress a[href^="#/jobs/job_"]', { timeout: 20_000 });
-  await page.waitForSelector('#invoke-progress .phase:has-text("placed on prv_")');
+  // Placed, then (once a heartbeat says so) what its provider does: pulling, running, uploading.
+  await page.waitForFunction(() => /^(placed|pulling the image|running|uploading the result) on prv_/.test((globalThis as any).document.querySelector('#invoke-progress .phase')?.textContent ?? ''));
   const before = Number(((await page.textContent('#invoke-elapsed')) ?? '').replace(' s', ''));
   await page.waitForFunction((b) => Number(((globalThis as any).document.querySelector('#invoke-elapsed')?.textContent ?? '').replace(' s', '')) > b, before, { timeout: 5_000 });
   await screenshot(page, '22-15-test-invoke-live');

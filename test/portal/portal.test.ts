@@ -56,7 +56,8 @@ test('the portal is served by the local API server with the AWS security headers
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/html/);
   expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
-  expect(await (await fetch(`${platform.apiUrl}/config.json`)).json()).toEqual({ apiUrl: platform.apiUrl, registry: platform.registry });
+  // The example images it pushed are named too: the empty Functions page offers them (#22).
+  expect(await (await fetch(`${platform.apiUrl}/config.json`)).json()).toEqual({ apiUrl: platform.apiUrl, registry: platform.registry, examples: platform.images });
   expect((await fetch(`${platform.apiUrl}/`)).status).toBe(200);
   // API paths stay the API's: no HTML for an unknown route, no file outside portal/dist.
   expect((await fetch(`${platform.apiUrl}/nope`)).status).toBe(404);

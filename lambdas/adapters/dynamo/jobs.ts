@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, QueryCommand, type QueryCommandInput, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { IdempotencyRecord, JobRecord, JobStatus } from '../../core/model';
+import type { IdempotencyRecord, JobProgress, JobRecord, JobStatus } from '../../core/model';
 import type { JobCursor, JobSearch, JobStore } from '../../core/ports';
 import { WAITING_JOB_FIELDS, type WaitingJob } from '../../core/ports';
 import { dynamo } from '../clients';
@@ -286,16 +286,16 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
-  async renewLease(jobId: string, providerId: string, leaseExpiresAt: string): Promise<boolean> {
+  async renewLease(jobId: string, providerId: string, leaseExpiresAt: string, progress?: JobProgress): Promise<boolean> {
     try {
       await dynamo.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { jobId },
-          UpdateExpression: 'SET leaseExpiresAt = :e',
+          UpdateExpression: progress ? 'SET leaseExpiresAt = :e, progress = :pr' : 'SET leaseExpiresAt = :e',
           ConditionExpression: '#status = :assigned AND providerId = :p AND attribute_exists(leaseShard)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':e': leaseExpiresAt, ':assigned': 'ASSIGNED', ':p': providerId },
+          ExpressionAttributeValues: { ':e': leaseExpiresAt, ':assigned': 'ASSIGNED', ':p': providerId, ...(progress ? { ':pr': progress } : {}) },
         }),
       );
       return true;

@@ -50,6 +50,11 @@ export function jobSummary(job: JobRecord) {
       finishedAt: job.finishedAt,
       cancelledAt: job.cancelledAt,
     },
+    // The assignee's word on the attempt it runs now; an earlier attempt's, or an ended job's, is history.
+    progress:
+      job.status === 'ASSIGNED' && job.progress?.attempt === job.attempt
+        ? { phase: job.progress.phase, since: job.progress.since, reportedAt: job.progress.reportedAt }
+        : undefined,
     runtimeMs: job.runtimeMs,
     cost: job.cost,
     paid: job.paid,
@@ -116,12 +121,14 @@ export async function jobView(deps: Deps, job: JobRecord) {
   const ran = TERMINAL.includes(job.status) && job.status !== 'CANCELLED';
   const replicas = await replicasView(deps, job);
   const summary = jobSummary(job);
+  // While its provider says it runs (or uploads), the log so far: the agent uploads it as it grows (issue #22).
+  const live = summary.progress !== undefined && summary.progress.phase !== 'pulling';
   return {
     ...summary,
     ...(replicas ? { cost: replicas.cost, verification: { ...summary.verification!, replicas: replicas.items } } : {}),
     resultUrl: succeeded ? await resultLink(deps, job) : undefined,
     // A log of 0 bytes was never stored: no link to a missing object.
-    logUrl: ran && job.logSize !== 0 ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
+    logUrl: (ran && job.logSize !== 0) || live ? await (await resultStorageFor(deps, job)).presignGet(job.logKey, deps.config.presignTtlS) : undefined,
   };
 }
 

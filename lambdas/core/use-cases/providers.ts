@@ -11,7 +11,7 @@ import {
   sha256Hex,
   verifyPayload,
 } from '../../../contract/src';
-import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
+import { JobProgress, JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
 import type { TemporaryCredentials } from '../ports';
@@ -116,9 +116,10 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
   const leaseExpiresAt = new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString();
   const revokedJobs: string[] = [];
   const jobs = [...new Set(req.runningJobs)];
+  const progress = phasesByJob(req.phases, now);
   for (let i = 0; i < jobs.length; i += 25) {
     const batch = jobs.slice(i, i + 25);
-    const renewed = await Promise.all(batch.map((jobId) => deps.jobs.renewLease(jobId, providerId, leaseExpiresAt)));
+    const renewed = await Promise.all(batch.map((jobId) => deps.jobs.renewLease(jobId, providerId, leaseExpiresAt, progress.get(jobId))));
     batch.forEach((jobId, j) => (renewed[j] ? undefined : revokedJobs.push(jobId)));
   }
   // Capacity appears when a provider comes (back) online or beats at the normal pace (it may have
@@ -139,6 +140,22 @@ export async function heartbeat(deps: Deps, user: User, providerId: string, body
       memoryMb: provider.capacityMemoryMb - provider.reservedMemoryMb,
     },
   };
+}
+
+/**
+ * The heartbeat's phases by job (issue #22): the latest attempt's when an agent names a job twice,
+ * `since` no later than the controller's clock. They are written only with the lease of a job
+ * ASSIGNED to this provider (the renewal's condition), so a provider speaks of its own jobs only.
+ */
+function phasesByJob(phases: HeartbeatBody['phases'], now: Date): Map<string, JobProgress> {
+  const byJob = new Map<string, JobProgress>();
+  const reportedAt = now.toISOString();
+  for (const p of phases ?? []) {
+    if ((byJob.get(p.jobId)?.attempt ?? 0) > p.attempt) continue;
+    const since = Date.parse(p.since) > now.getTime() ? reportedAt : new Date(p.since).toISOString();
+    byJob.set(p.jobId, { attempt: p.attempt, phase: p.phase, since, reportedAt });
+  }
+  return byJob;
 }
 
 /**

@@ -2,7 +2,7 @@ import { Account, AccountEntry, Bill, Credential, describeError } from '../clien
 import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, onAmountSubmit, showFormError } from '../forms';
 import { credits, duration, when } from '../format';
-import { link, PageContext, pageTitle } from '../app';
+import { link, PageContext, pageTitle, refreshEvery } from '../app';
 import { barChart } from '../charts';
 
 /**
@@ -30,6 +30,8 @@ export async function accountPage(ctx: PageContext): Promise<Node> {
     showSummary(await ctx.api.account());
     await historyPanel.reload();
   };
+  // Balance, held and available follow settlements by themselves (redrawn only when they changed).
+  refreshEvery(ctx, 5000, account, () => ctx.api.account(), showSummary);
   const spending = ctx.me.roles.includes('developer') ? await spendingPanel(ctx, bills instanceof Error ? [] : bills.items) : null;
   return h(
     'section',

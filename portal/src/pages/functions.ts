@@ -1,8 +1,8 @@
 import { ApiError, describeError, FunctionRecord, FunctionSpec, JobView, TERMINAL_STATUSES, waitForJob } from '../client';
 import { alertBox, announce, busy, clear, confirmButton, copyButton, facts, field, h, notice, table } from '../dom';
 import { clearFormError, showFieldError, showFormError } from '../forms';
-import { credits, parseCredits, priceText, when } from '../format';
-import { hashOf, link, PageContext, pageTitle } from '../app';
+import { credits, parseCredits, phaseText, priceText, when } from '../format';
+import { hashOf, link, PageContext, pageTitle, refreshEvery } from '../app';
 import { followCost, jobOutcome } from './outcome';
 import { schemaForm } from '../schema-form';
 import type { InputSchemaNode } from '../../../contract/src/input-schema';
@@ -10,7 +10,8 @@ import type { InputSchemaNode } from '../../../contract/src/input-schema';
 /** Functions: list and search, add, edit (a new version), delete, invoke keys, test-invoke. */
 
 export async function functionsPage(ctx: PageContext): Promise<Node> {
-  const { items } = await ctx.api.listFunctions();
+  let { items } = await ctx.api.listFunctions();
+  const examples = items.length === 0 ? await examplesPanel(ctx) : null;
   const search = h('input', { type: 'search', id: 'function-search', value: ctx.query.get('q') ?? '', placeholder: 'name, id, image or digest prefix' });
   const results = h('div', { id: 'function-results' });
   const render = () => {
@@ -37,12 +38,83 @@ export async function functionsPage(ctx: PageContext): Promise<Node> {
   };
   search.addEventListener('input', render);
   render();
+  // The list refreshes by itself (a function added from the CLI appears); redrawn only when it
+  // changed, keeping the search and the focused link.
+  const updated = h('p', { class: 'hint', id: 'functions-updated', role: 'status' });
+  refreshEvery(
+    ctx,
+    REFRESH_MS,
+    items,
+    async () => (await ctx.api.listFunctions()).items,
+    (next) => {
+      const focused = results.contains(document.activeElement) ? (document.activeElement as HTMLElement).getAttribute('href') : null;
+      items = next;
+      render();
+      if (focused) (results.querySelector(`a[href="${CSS.escape(focused)}"]`) as HTMLElement | null)?.focus();
+      if (items.length > 0) examples?.remove();
+      updated.textContent = `Updated ${when(new Date().toISOString())}; this list refreshes by itself.`;
+    },
+    (err) => (updated.textContent = `Could not refresh the list: ${describeError(err)}`),
+  );
   return h(
     'section',
     {},
     pageTitle('Functions', h('a', { class: 'button primary', href: '#/functions/new' }, 'Add a function')),
+    examples,
     h('div', { class: 'toolbar', role: 'search' }, field('Search functions', search)),
+    updated,
     results,
+  );
+}
+
+const REFRESH_MS = 5000;
+
+/** The examples offered on an empty Functions page: what each does, and how it is run. */
+const EXAMPLES: { name: string; what: string; protocol: 'stdio' | 'http' }[] = [
+  { name: 'sha256', what: 'hashes its input and prints {"sha256", "bytes", "words"}', protocol: 'stdio' },
+  { name: 'sleep', what: 'sleeps the seconds it is given; "8 tick" also writes a line a second to its log', protocol: 'stdio' },
+  { name: 'echo-http', what: 'an HTTP function (POST /invoke) that answers with the request body', protocol: 'http' },
+];
+
+/**
+ * On an empty Functions page, the platform's example images (those `/config.json` names: the
+ * local platform pushes them to its registry; a deployment names none, and then nothing is
+ * offered), each registered with one click as a function of the same name, pinned by digest.
+ */
+async function examplesPanel(ctx: PageContext): Promise<HTMLElement | null> {
+  const images = await fetch('/config.json', { cache: 'no-store' })
+    .then(async (r) => (r.ok ? (((await r.json()) as { examples?: Record<string, string> }).examples ?? {}) : {}))
+    .catch(() => ({}) as Record<string, string>);
+  const offered = EXAMPLES.filter((e) => typeof images[e.name] === 'string');
+  if (offered.length === 0) return null;
+  const message = h('div', { 'aria-live': 'polite' });
+  return h(
+    'section',
+    { class: 'panel', id: 'examples', 'aria-labelledby': 'examples-title' },
+    h('h2', { id: 'examples-title' }, 'Start from an example'),
+    h('p', { class: 'hint' }, 'Images this platform holds in its registry. One click adds it as a function (0.5 vCPU, 64 MB, 30 s); try it on its page.'),
+    table(
+      'Examples',
+      ['Example', 'What it does', 'Image', ''],
+      offered.map((e) => {
+        const image = images[e.name] as string;
+        const add = h('button', { type: 'button', class: 'small', id: `add-example-${e.name}` }, `Add ${e.name}`);
+        add.addEventListener('click', async () => {
+          add.disabled = true;
+          try {
+            const fn = await ctx.api.createFunction({ name: e.name, image, protocol: e.protocol, resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 30 } });
+            announce(`Added ${fn.name}.`);
+            ctx.navigate(`#/functions/${fn.functionId}`);
+          } catch (err) {
+            add.disabled = false;
+            clear(message, alertBox(describeError(err)));
+          }
+        });
+        return [e.name, e.what, h('code', { title: image }, shortImage(image)), add];
+      }),
+      { captionHidden: true },
+    ),
+    message,
   );
 }
 
@@ -363,12 +435,6 @@ function testInvoke(ctx: PageContext, fn: FunctionRecord): HTMLElement {
   return h('section', { class: 'panel', 'aria-labelledby': 'invoke-title' }, h('h2', { id: 'invoke-title' }, 'Test-invoke'), form, output);
 }
 
-/** Phase words for a job that has not ended. */
-function phase(job: JobView): string {
-  if (job.status === 'QUEUED') return 'queued: waiting for a provider with room';
-  return `placed on ${job.providerId ?? 'a provider'}: pulling the image and running`;
-}
-
 /**
  * A running job, live: its id (a link to its page), its phase, the seconds since it was created
  * (counting every second) and, while it is still queued, a Cancel that asks first.
@@ -379,11 +445,14 @@ function liveProgress(ctx: PageContext, first: JobView): { element: HTMLElement;
   const clock = h('span', { class: 'elapsed', id: 'invoke-elapsed' });
   const actions = h('span', { class: 'inline' });
   const element = h('div', { class: 'progress', id: 'invoke-progress', role: 'status' }, 'Job ', link(`#/jobs/${job.jobId}`, job.jobId), ' — ', text, ' · ', clock, ' ', actions);
-  const tick = () => (clock.textContent = `${Math.max(0, Math.floor((Date.now() - Date.parse(job.timings.createdAt)) / 1000))} s`);
+  const tick = () => {
+    clock.textContent = `${Math.max(0, Math.floor((Date.now() - Date.parse(job.timings.createdAt)) / 1000))} s`;
+    text.textContent = phaseText(job, Date.now());
+  };
   const update = (next: JobView) => {
-    const was = job.status;
+    const was = `${job.status}|${job.progress?.phase}`;
     job = next;
-    text.textContent = phase(job);
+    text.textContent = phaseText(job, Date.now());
     if (job.status === 'QUEUED' && !actions.firstChild)
       actions.append(
         confirmButton('Cancel', `Cancel ${job.jobId}? It will not run, and nothing is charged.`, 'Yes, cancel it', async () => {
@@ -392,7 +461,7 @@ function liveProgress(ctx: PageContext, first: JobView): { element: HTMLElement;
         }, { class: 'danger small', id: 'invoke-cancel' }, 'Keep it queued'),
       );
     if (job.status !== 'QUEUED') actions.replaceChildren();
-    if (was !== job.status) announce(`Job ${job.jobId}: ${text.textContent}.`);
+    if (was !== `${job.status}|${job.progress?.phase}`) announce(`Job ${job.jobId}: ${phaseText(job)}.`);
     tick();
   };
   update(first);

@@ -1,6 +1,6 @@
 import { ApiError, describeError, FunctionRecord, JobLedger, JobView, LedgerJob, TERMINAL_STATUSES } from '../client';
 import { alertBox, announce, busy, clear, confirmButton, facts, field, h, statusBadge, table } from '../dom';
-import { between, credits, duration, when } from '../format';
+import { between, credits, duration, phaseText, when } from '../format';
 import { hashOf, link, PageContext, pageTitle } from '../app';
 import { failureText, jobOutcome } from './outcome';
 
@@ -162,6 +162,7 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
         ['Status', statusBadge(job.status)],
         ['Function', link(`#/functions/${job.functionId}`, `${fn ? `${fn.name} ` : ''}v${job.functionVersion} (${job.functionId})`)],
         ['Provider', job.providerId ?? (job.status === 'CANCELLED' ? 'none: cancelled before it was placed' : TERMINAL_STATUSES.includes(job.status) ? 'none' : 'not placed yet')],
+        ...(job.status === 'ASSIGNED' ? ([['Phase', h('span', { id: 'job-phase' }, phaseText(job, Date.now()))]] as [string, HTMLElement][]) : []),
         ['Attempt', String(job.attempt)],
         ['Run time', job.runtimeMs !== undefined ? duration(job.runtimeMs) : job.status === 'CANCELLED' ? 'none: it never ran' : '—'],
         ['Cost', costText(job, fn?.maxPrice)],
@@ -188,6 +189,8 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
     const now = new Date().toISOString();
     const elapsed = summary.querySelector('#job-elapsed');
     if (elapsed) elapsed.textContent = seconds(between(job.timings.createdAt, now));
+    const phase = summary.querySelector('#job-phase');
+    if (phase) phase.textContent = phaseText(job, Date.now());
     const running = summary.querySelector('#job-running-for');
     if (running && job.timings.assignedAt) running.textContent = `running for ${seconds(between(job.timings.assignedAt, now))} so far`;
   };
@@ -205,11 +208,11 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
   void (async () => {
     try {
       while (!TERMINAL_STATUSES.includes(job.status) && !ctx.signal.aborted) {
-        live.textContent = `Live: ${job.status}${job.providerId ? ` on ${job.providerId}` : ''} — updating every second.`;
+        live.textContent = `Live: ${phaseText(job, Date.now())} — updating every second.`;
         await sleep(1000);
         if (ctx.signal.aborted) return;
         const next = await ctx.api.getJob(id, ctx.signal);
-        if (next.status !== job.status) announce(`Job is now ${next.status}.`);
+        if (next.status !== job.status || next.progress?.phase !== job.progress?.phase) announce(`Job is now ${phaseText(next)}.`);
         job = next;
         renderSummary();
         const pending = ledger.querySelector('#ledger-pending');

@@ -1,7 +1,7 @@
 import { AccountEntry, describeError, Earnings, ProviderView } from '../client';
 import { alertBox, copyButton, facts, h, table } from '../dom';
 import { credits, when } from '../format';
-import { PageContext, pageTitle } from '../app';
+import { PageContext, pageTitle, refreshEvery } from '../app';
 import { barChart } from '../charts';
 
 /**
@@ -24,11 +24,24 @@ export async function providerPage(ctx: PageContext): Promise<Node> {
       : providers.items.length === 0
         ? h('p', { class: 'empty' }, 'No machine is registered to this account yet. Connect one (below).')
         : h('div', {}, ...cards.map((c) => c.element));
+  // Earnings and balance follow the ledger by themselves (redrawn only when they changed).
+  let summary = earningsSummary(account, history);
+  refreshEvery(
+    ctx,
+    5000,
+    [account, history] as [typeof account, typeof history],
+    async () => [await ctx.api.account(), await ctx.api.accountHistory({ limit: 200 })] as [typeof account, typeof history],
+    ([a, hist]) => {
+      const next = earningsSummary(a, hist);
+      summary.replaceWith(next);
+      summary = next;
+    },
+  );
   return h(
     'section',
     {},
     pageTitle('Provider'),
-    earningsSummary(account, history),
+    summary,
     earningsCharts(history, providers instanceof Error ? [] : providers.items.map((p, i) => ({ name: p.name, earned: cards[i]?.total }))),
     h('section', { class: 'panel', 'aria-labelledby': 'machines-title' }, h('h2', { id: 'machines-title' }, 'Your machines'), machines),
     history instanceof Error ? '' : paymentsPanel(history.items.filter((e) => e.kind === 'settlement' && e.amount > 0)),

@@ -20,6 +20,8 @@ export interface RunRequest {
   input: Buffer;
   /** Aborting stops the function at once (forced shutdown); the outcome is then `aborted`. */
   signal?: AbortSignal;
+  /** Called once the function started, with a reader of its log so far (the live log, issue #22). @default not called */
+  onLog?(read: () => Buffer): void;
 }
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];

@@ -92,7 +92,7 @@ export class StdioRunner implements FunctionRunner {
     return this.removing.size;
   }
 
-  async run({ envelope, input, signal }: RunRequest): Promise<RunOutcome> {
+  async run({ envelope, input, signal, onLog }: RunRequest): Promise<RunOutcome> {
     const { runtime, limits, agentId, logger } = this.options;
     const result = new CappedBuffer(limits.maxResultBytes);
     const stderr = new CappedBuffer(limits.maxLogBytes);
@@ -121,6 +121,7 @@ export class StdioRunner implements FunctionRunner {
       const localStart = new Date();
       await runtime.start(id);
       attachment.stdin?.end(input);
+      onLog?.(() => stderr.toBuffer());
       // Watching starts while the function runs: the wait below does not wait for it.
       watching = runtime.watchLimits(id, true);
       signal?.addEventListener('abort', onAbort, { once: true });
