@@ -12,3 +12,4 @@ export * from './requests';
 export * from './routes';
 export * from './signing';
 export * from './canonical-json';
+export * from './compare';

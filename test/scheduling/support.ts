@@ -237,8 +237,8 @@ export class ScriptedProvider {
     return this.api.post(`/providers/${this.providerId}/reports`, { report, signature: signPayload(report, this.keys.privateKeyPem) });
   }
 
-  /** Reports `result` without uploading it: the bytes travel in the report body (`resultBase64`, by default `result`'s own). */
-  async completeInline(jobId: string, attempt: number, result: Buffer, resultBase64 = result.toString('base64')) {
+  /** Reports `result` without uploading it: the bytes travel in the report body (`resultBase64`, by default `result`'s own); `fields` add to or override the signed report. */
+  async completeInline(jobId: string, attempt: number, result: Buffer, resultBase64 = result.toString('base64'), fields: Partial<RuntimeReport> = {}) {
     await this.envelope(jobId, attempt);
     const now = new Date().toISOString();
     const report: RuntimeReport = {
@@ -254,6 +254,7 @@ export class ScriptedProvider {
       logSize: 0,
       startedAt: now,
       finishedAt: now,
+      ...fields,
     };
     return this.api.post(`/providers/${this.providerId}/reports`, { report, signature: signPayload(report, this.keys.privateKeyPem), resultBase64 });
   }

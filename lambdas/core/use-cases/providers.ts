@@ -1,5 +1,5 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
-import { canonicalJson, HeartbeatBody, LIMITS, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, sha256Hex, verifyPayload } from '../../../contract/src';
+import { canonicalJson, HeartbeatBody, LIMITS, parsePublicKey, RegisterProviderBody, ReportBody, RuntimeReport, compareSha256, sha256Hex, verifyPayload } from '../../../contract/src';
 import { JobRecord, ProviderRecord, TERMINAL, User } from '../model';
 import { newId } from '../passwords';
 import { RUNTIME_GRACE_MS, vcpuMillicores as toMilli } from '../pricing';
@@ -171,6 +171,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   const accepted = clock(deps);
   checkRuntime(job, report, accepted);
   const resultInline = req.resultBase64 === undefined ? undefined : checkInlineResult(job, report, req.resultBase64);
+  checkCompareHash(job, report, resultInline);
   if (resultInline === undefined) {
     const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
     if (report.status === 'succeeded' && stored !== report.resultSize) {
@@ -188,6 +189,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       exitCode: report.exitCode,
       reason: report.reason === undefined ? undefined : describeFailure(report),
       resultSha256: report.resultSha256,
+      compareSha256: report.compareSha256,
       resultSize: report.resultSize,
       resultInline,
       logSize: report.logSize,
@@ -230,6 +232,20 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
 /** Issue #19: a replica's accepted report may complete its group's quorum (verification.ts#replicaEnded). */
 async function afterReplicaReport(deps: Deps, job: JobRecord): Promise<void> {
   if (job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
+}
+
+/**
+ * Issue #19: a comparison hash only where the job declared a rule (a replica's vote), and for a
+ * result the controller holds (inline) the hash of those very bytes, so a provider cannot vote for
+ * the quorum's hash while handing out other bytes. An uploaded result is not read back here.
+ */
+function checkCompareHash(job: JobRecord, report: RuntimeReport, resultInline: string | undefined): void {
+  if (report.compareSha256 === undefined) return;
+  if (!job.compare) throw invalid('report.compareSha256', `report.compareSha256: job ${job.jobId} declares no comparison; its results compare as exact bytes`);
+  if (report.status !== 'succeeded') throw invalid('report.compareSha256', 'report.compareSha256: a failed run has no result to compare');
+  if (resultInline !== undefined && compareSha256(job.compare, Buffer.from(resultInline, 'base64')) !== report.compareSha256) {
+    throw invalid('report.compareSha256', "report.compareSha256: it is not the comparison hash of resultBase64 under the job's declared rule");
+  }
 }
 
 /**
@@ -321,6 +337,7 @@ function signedReportOf(job: JobRecord): string | undefined {
     exitCode: job.exitCode ?? null,
     runtimeMs: job.runtimeMs,
     resultSha256: job.resultSha256,
+    compareSha256: job.compareSha256,
     resultSize: job.resultSize,
     logSize: job.logSize,
     startedAt: job.startedAt,

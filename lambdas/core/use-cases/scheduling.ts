@@ -224,6 +224,7 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     ...(job.concurrency !== undefined && job.concurrency > 1 ? { concurrency: job.concurrency } : {}),
     // A small result may come back in the report (no object, no PUT/HEAD/GET); never for results the developer's bucket keeps.
     ...(job.resultBucket ? {} : { inlineResultMaxBytes: LIMITS.maxInlineResultBytes }),
+    ...(job.compare ? { compare: job.compare } : {}),
   };
   const { signature, keyId } = await deps.signer.sign(envelope);
   return { envelope, signature, keyId };
