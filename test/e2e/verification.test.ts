@@ -314,6 +314,10 @@ test('#19 declared comparison: results that differ only in an ignored field agre
   const forged = await other.completeInline(replicaId, 1, result, undefined, { compareSha256: sha256Hex('something else') });
   expect(forged.status).toBe(400);
   expect(JSON.stringify(forged.body)).toMatch(/report\.compareSha256/);
+  // The same for an uploaded result: the controller reads it back and hashes the bytes it will hand out.
+  const forgedUpload = await other.complete(replicaId, 1, result, { compareSha256: compareSha256(compare, Buffer.from('{"words":3}')) });
+  expect(forgedUpload.status).toBe(400);
+  expect(JSON.stringify(forgedUpload.body)).toMatch(/report\.compareSha256/);
   const reported = await other.completeInline(replicaId, 1, result, undefined, { compareSha256: compareSha256(compare, result) });
   expect(reported.status).toBe(200);
 

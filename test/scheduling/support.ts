@@ -213,8 +213,8 @@ export class ScriptedProvider {
     return this.api.put(`/providers/${this.providerId}/heartbeat`, { runningJobs });
   }
 
-  /** Runs the job "instantly": uploads `result` to its presigned URL and posts a signed report. */
-  async complete(jobId: string, attempt: number, result = Buffer.from(`{"done":"${jobId}"}`)) {
+  /** Runs the job "instantly": uploads `result` to its presigned URL and posts a signed report (`fields` add to or override it). */
+  async complete(jobId: string, attempt: number, result = Buffer.from(`{"done":"${jobId}"}`), fields: Partial<RuntimeReport> = {}) {
     const envelope = await this.envelope(jobId, attempt);
     const put = await fetch(envelope.resultPutUrl, { method: 'PUT', body: result });
     if (!put.ok) throw new Error(`result upload answered ${put.status}`);
@@ -233,6 +233,7 @@ export class ScriptedProvider {
       logSize: 0,
       startedAt: now,
       finishedAt: now,
+      ...fields,
     };
     return this.api.post(`/providers/${this.providerId}/reports`, { report, signature: signPayload(report, this.keys.privateKeyPem) });
   }

@@ -171,12 +171,17 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   const accepted = clock(deps);
   checkRuntime(job, report, accepted);
   const resultInline = req.resultBase64 === undefined ? undefined : checkInlineResult(job, report, req.resultBase64);
-  checkCompareHash(job, report, resultInline);
   if (resultInline === undefined) {
-    const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
+    const storage = await resultStorageFor(deps, job);
+    const stored = await storage.size(job.resultKey);
     if (report.status === 'succeeded' && stored !== report.resultSize) {
       throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
     }
+    // Issue #19: a comparison hash is a vote; it must be of the bytes the caller will get.
+    const uploaded = report.compareSha256 !== undefined && job.compare ? await storage.getObject?.(job.resultKey) : undefined;
+    checkCompareHash(job, report, uploaded);
+  } else {
+    checkCompareHash(job, report, Buffer.from(resultInline, 'base64'));
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
   const acceptedAt = accepted.toISOString();
@@ -235,16 +240,16 @@ async function afterReplicaReport(deps: Deps, job: JobRecord): Promise<void> {
 }
 
 /**
- * Issue #19: a comparison hash only where the job declared a rule (a replica's vote), and for a
- * result the controller holds (inline) the hash of those very bytes, so a provider cannot vote for
- * the quorum's hash while handing out other bytes. An uploaded result is not read back here.
+ * Issue #19: a comparison hash only where the job declared a rule (a replica's vote), and it must
+ * be the hash of the result's very bytes (inline in the report, or the uploaded object read back),
+ * so a provider cannot vote for the quorum's hash while handing out other bytes.
  */
-function checkCompareHash(job: JobRecord, report: RuntimeReport, resultInline: string | undefined): void {
+function checkCompareHash(job: JobRecord, report: RuntimeReport, result: Buffer | undefined): void {
   if (report.compareSha256 === undefined) return;
   if (!job.compare) throw invalid('report.compareSha256', `report.compareSha256: job ${job.jobId} declares no comparison; its results compare as exact bytes`);
   if (report.status !== 'succeeded') throw invalid('report.compareSha256', 'report.compareSha256: a failed run has no result to compare');
-  if (resultInline !== undefined && compareSha256(job.compare, Buffer.from(resultInline, 'base64')) !== report.compareSha256) {
-    throw invalid('report.compareSha256', "report.compareSha256: it is not the comparison hash of resultBase64 under the job's declared rule");
+  if (result === undefined || compareSha256(job.compare, result) !== report.compareSha256) {
+    throw invalid('report.compareSha256', "report.compareSha256: it is not the comparison hash of the result under the job's declared rule");
   }
 }
 
