@@ -156,6 +156,7 @@ export async function setRuntime(tx: Tx, jobIdArg: unknown, reportArg: unknown, 
     throw new Error(`report.runtimeMs ${runtimeMs} exceeds the job's timeout of ${timeoutMs} ms (plus ${RUNTIME_GRACE_MS} ms for stopping the container)`);
   }
   requireSha256('report.resultSha256', report.resultSha256);
+  if (report.compareSha256 !== undefined) requireSha256('report.compareSha256', report.compareSha256);
   requireInteger('report.resultSize', report.resultSize);
 
   const updated: Job = {

@@ -38,7 +38,7 @@ export interface ReplicaRecord {
   providerId: string;
   /** The owner's account the provider is paid into (one vote per account). */
   accountId?: string;
-  /** The result hash the provider signed (absent when it produced none: failed run, missed deadline). */
+  /** The hash the provider signed and voted with: its result's SHA-256, or under a declared comparison its `compareSha256` (absent when it produced none: failed run, missed deadline). */
   resultSha256?: string;
   outcome: ReplicaOutcome;
   /** Run time the replica was paid for (agreed replicas). */
@@ -157,11 +157,16 @@ export async function decideReplicas(tx: Tx, groupIdArg: unknown, quorumArg: unk
   return 'applied';
 }
 
-/** The result hash the provider signed in its report, if the controller's receipt confirmed it; else none (no vote). */
+/**
+ * The hash the provider signed in its report and votes with, if the controller's receipt confirmed
+ * the result's hash; else none (no vote). Under a declared comparison the provider also signed
+ * `compareSha256` (the hash of its result in the declared canonical form): that one is the vote.
+ */
 function signedHash(job: Job): string | undefined {
   if (job.runtimeReport === undefined) return undefined;
-  const reported = JSON.parse(job.runtimeReport) as { resultSha256?: unknown };
-  return typeof reported.resultSha256 === 'string' && reported.resultSha256 === job.resultSha256 ? reported.resultSha256 : undefined;
+  const reported = JSON.parse(job.runtimeReport) as { resultSha256?: unknown; compareSha256?: unknown };
+  if (typeof reported.resultSha256 !== 'string' || reported.resultSha256 !== job.resultSha256) return undefined;
+  return typeof reported.compareSha256 === 'string' && /^[a-f0-9]{64}$/.test(reported.compareSha256) ? reported.compareSha256 : reported.resultSha256;
 }
 
 /** The lower median (an even count takes the lower middle: the developer is never charged above the middle). */

@@ -110,6 +110,7 @@ export const JobReplica = z.strictObject({
   status: JobStatus,
   providerId: z.string().optional(),
   resultSha256: z.string().meta({ description: "the result hash the provider signed in its report" }).optional(),
+  compareSha256: z.string().meta({ description: "under a declared comparison: the comparison hash the provider signed, which it voted with" }).optional(),
   outcome: z.enum(['agreed', 'disagreed', 'missed', 'inconclusive', 'pending']),
   cost: count.meta({ description: 'micro-credits paid for this replica, once the ledger settled it' }).optional(),
   paid: z.boolean().optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { id, ImageRef, LIMITS, Resources } from './requests';
+import { CompareRule, id, ImageRef, LIMITS, Resources } from './requests';
 
 /**
  * The messages between the controller and a provider that are signed (signing.ts, over canonical
@@ -40,6 +40,12 @@ export const JobEnvelope = z
      * verifying the envelope).
      */
     inlineResultMaxBytes: z.number().int().min(1).max(LIMITS.maxInlineResultBytes).optional(),
+    /**
+     * Issue #19: the function's declared comparison (a replicated job's, drawn or not, so a provider
+     * cannot tell). The agent signs the comparison hash (`RuntimeReport.compareSha256`). Absent:
+     * exact bytes (sent only when set, so older agents keep verifying other envelopes).
+     */
+    compare: CompareRule.optional(),
   })
   .strict();
 export type JobEnvelope = z.infer<typeof JobEnvelope>;
@@ -79,6 +85,12 @@ export const RuntimeReport = z
     runtimeMs: z.number().int().nonnegative(),
     resultSha256: z.string().regex(/^[a-f0-9]{64}$/),
     resultSize: z.number().int().nonnegative(),
+    /**
+     * Issue #19: the result's comparison hash under the envelope's `compare` rule (compare.ts), which
+     * replicas vote on instead of `resultSha256`. Only when the envelope declared a rule and the
+     * result is JSON.
+     */
+    compareSha256: z.string().regex(/^[a-f0-9]{64}$/).optional(),
     /** Bytes of the log the provider stored at `logPutUrl`; 0: it stored no log object (the function wrote nothing), and the job has no log link. */
     logSize: z.number().int().nonnegative(),
     startedAt: z.string().datetime(),

@@ -13,3 +13,4 @@ export * from './input-schema';
 export * from './routes';
 export * from './signing';
 export * from './canonical-json';
+export * from './compare';

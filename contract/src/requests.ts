@@ -137,6 +137,22 @@ export const ResultRoleArn = z
   );
 
 /**
+ * Issue #19: how replicas' results are compared. Absent: exact bytes (the result's SHA-256).
+ * `canonicalJson`: the result is parsed as JSON, the members the JSON Pointers (RFC 6901) in
+ * `ignore` name are removed, and the SHA-256 of the rest in canonical JSON (keys sorted, no
+ * whitespace) is what the replicas vote on. The agent computes it and signs it in its report
+ * (`compareSha256`); a result that is not JSON has none, and votes with its exact bytes.
+ */
+export const CompareRule = z.strictObject({
+  canonicalJson: z.strictObject({
+    ignore: z
+      .array(z.string().max(200).regex(/^(\/([^~]|~[01])*)+$/, 'a JSON Pointer such as /meta/at'))
+      .max(32),
+  }),
+});
+export type CompareRule = z.infer<typeof CompareRule>;
+
+/**
  * Issue #19: how a function's results are verified. `none` (the default): one provider's result is
  * taken as it is. `replicate`: each job runs on `k` providers of `k` distinct owners; the job
  * SUCCEEDS when `quorum` owners' providers signed the same result hash (exact bytes), else more
@@ -155,13 +171,15 @@ export const VerificationPolicy = z
       quorum: z.number().int().min(2).max(LIMITS.maxReplicas).optional(),
       /** Most replicas in all, replacements for disagreeing or missing ones included. Absent: k. */
       maxReplicas: z.number().int().min(2).max(LIMITS.maxReplicas).optional(),
+      /** How results are compared. Absent: exact bytes. */
+      compare: CompareRule.optional(),
     }),
     /**
      * A share of the jobs, drawn by the controller at invocation, runs as `replicate` with k = 2,
      * quorum 2, at most 3 replicas; the rest as `none`. A provider cannot tell a checked job from
      * another: its envelope, links and report are the same.
      */
-    z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1) }),
+    z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1), compare: CompareRule.optional() }),
   ])
   .refine((p) => p.mode !== 'replicate' || (p.quorum ?? 0) <= p.k, { message: 'verification.quorum: at most k', path: ['quorum'] })
   .refine((p) => p.mode !== 'replicate' || (p.maxReplicas ?? p.k) >= p.k, { message: 'verification.maxReplicas: at least k', path: ['maxReplicas'] });

@@ -1,5 +1,5 @@
 import { TERMINAL_STATUSES, type JobStatus, type RunPhase } from '../../contract/src/statuses';
-import type { LimitHit, Resources, Role, UnwatchedLimit, VerificationPolicy } from '../../contract/src';
+import type { CompareRule, LimitHit, Resources, Role, UnwatchedLimit, VerificationPolicy } from '../../contract/src';
 import type { Reputation } from './reputation';
 
 /** Records the controller keeps in its read/write store (DynamoDB in AWS and in local mode). */
@@ -102,9 +102,12 @@ export interface ReplicationState {
   k: number;
   quorum: number;
   maxReplicas: number;
+  /** The function's declared comparison (absent: exact bytes); each replica carries it in its envelope. */
+  compare?: CompareRule;
   /** Every replica started so far, in order (a replacement is appended). */
   replicaIds: string[];
   decision?: 'agreed' | 'no-quorum';
+  /** The hash the quorum voted on: the result's SHA-256, or under `compare` its comparison hash. */
   agreedSha256?: string;
 }
 
@@ -230,6 +233,10 @@ export interface JobRecord {
   replicaOf?: string;
   /** Issue #19: set on a replicated job (the one the caller sees). */
   replication?: ReplicationState;
+  /** Issue #19: a replica's declared comparison (from its group), sent in its envelope. */
+  compare?: CompareRule;
+  /** Issue #19: the comparison hash its provider signed (`RuntimeReport.compareSha256`); it votes with this when present. */
+  compareSha256?: string;
 }
 
 export interface ProviderRecord {

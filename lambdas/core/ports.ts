@@ -211,6 +211,8 @@ export interface ResultStorage {
   /** Size of the object, or undefined if it does not exist. */
   size(key: string): Promise<number | undefined>;
   putObject(key: string, body: Buffer): Promise<void>;
+  /** The object's bytes, or undefined if it does not exist (issue #19: a comparison hash is checked against an uploaded result). */
+  getObject?(key: string): Promise<Buffer | undefined>;
 }
 
 export interface Signer {

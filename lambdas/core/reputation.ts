@@ -55,6 +55,15 @@ export function rebuild(outcomes: ReadonlyArray<{ outcome: Outcome; decidedAt: s
   return outcomes.reduce((r, o) => applyOutcome(r, o.outcome, o.decidedAt), EMPTY_REPUTATION);
 }
 
+/**
+ * Probation (issue #19): a provider with fewer than `probationResults` consecutive valid results
+ * (new, or since its last disagreement) takes only replicas, whose results others check; never a
+ * job that runs on it alone. 0: no probation.
+ */
+export function onProbation(r: Reputation | undefined, probationResults: number): boolean {
+  return (r?.consecutiveValid ?? 0) < probationResults;
+}
+
 /** Whether the provider may take jobs at `nowMs`. */
 export function isSuspended(r: Reputation | undefined, nowMs: number): boolean {
   return r?.suspendedUntil !== undefined && Date.parse(r.suspendedUntil) > nowMs;

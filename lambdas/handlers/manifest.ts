@@ -201,6 +201,8 @@ export const ENV = {
    * read model follows a ledger); off in a controller without a ledger.
    */
   balanceHolds: 'BALANCE_HOLDS',
+  /** Issue #19: consecutive agreed results before a provider takes unreplicated jobs (probation); default 0, off. */
+  probationResults: 'PROBATION_RESULTS',
   /**
    * `off`: sync waits get no in-process wake-up and notice their job's end by reading it alone, as
    * a waiting Lambda in AWS does (bench/cost.ts counts that path). Default on; harmless in Lambda.

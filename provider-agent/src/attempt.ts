@@ -1,4 +1,4 @@
-import { JobEnvelope, RuntimeReport, sha256Hex, signPayload } from '../../contract/src';
+import { compareSha256, JobEnvelope, RuntimeReport, sha256Hex, signPayload } from '../../contract/src';
 import { AttemptLog, AttemptRecord } from './attempts';
 import { CapacityGate } from './capacity';
 import { ControllerClient, ControllerError } from './controller-client';
@@ -282,6 +282,8 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
       exitCode: outcome.exitCode,
       runtimeMs: outcome.runtimeMs,
       resultSha256: sha256Hex(outcome.result),
+      // Issue #19: under a declared comparison, the hash this replica votes with, signed with the rest.
+      compareSha256: envelope.compare && outcome.status === 'succeeded' ? compareSha256(envelope.compare, outcome.result) : undefined,
       resultSize: outcome.result.length,
       logSize: log.length,
       startedAt: outcome.startedAt.toISOString(),

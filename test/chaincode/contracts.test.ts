@@ -503,6 +503,33 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(await balance('prov1-acct')).toBe(costOf(700));
       expect(await balance('dev1')).toBe(STARTING_CREDIT - 2 * costOf(700));
     });
+
+    it('#19: under a declared comparison counts the comparison hash each provider signed, not the exact bytes', async () => {
+      const CANON = 'ef'.repeat(32);
+      const signed = (group: string, n: number, providerId: string, sha: string, compareSha256: string | undefined): LedgerEvent[] => {
+        const jobId = `${group}-r${n}`;
+        return [
+          createJob(jobId, { providerId, replicaOf: group, ...REPLICA_RUN }),
+          setRuntime(jobId, { providerId, resultSha256: sha, runtimeMs: 800, compareSha256 }, providerKeys[providerId]),
+          receipt(jobId, sha),
+        ];
+      };
+      // Two results whose bytes differ (a timestamp) but whose canonical forms agree; a third whose canonical form differs.
+      const results = await batch([...signed('g4', 1, 'prov1', SHA, CANON), ...signed('g4', 2, 'prov2', OTHER_SHA, CANON), ...signed('g4', 3, 'prov3', '12'.repeat(32), '34'.repeat(32))]);
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+      expect(await batch([decide('g4', 2, ['g4-r1', 'g4-r2', 'g4-r3'])])).toEqual([{ ok: true }]);
+      const group = JSON.parse(await h.evaluate(MONITORING, 'GetReplicaGroup', ['g4'])) as { decision: string; agreedSha256: string; replicas: Array<{ outcome: string; paid: boolean }> };
+      expect(group).toMatchObject({ decision: 'agreed', agreedSha256: CANON });
+      expect(group.replicas.map((r) => [r.outcome, r.paid])).toEqual([
+        ['agreed', true],
+        ['agreed', true],
+        ['disagreed', false],
+      ]);
+      expect(await balance('dev1')).toBe(STARTING_CREDIT - 2 * costOf(800));
+      // A malformed comparison hash in a signed report is refused with the field's name.
+      const bad = await batch([createJob('g5-r1', { providerId: 'prov1', replicaOf: 'g5', ...REPLICA_RUN }), setRuntime('g5-r1', { compareSha256: 'nope' })]);
+      expect(bad[1]).toEqual({ ok: false, error: expect.stringMatching(/report\.compareSha256/) });
+    });
   });
 
   describe('monetary ledger', () => {

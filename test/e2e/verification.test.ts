@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Ledger } from '../../lambdas/core/ledger';
 import { rebuild } from '../../lambdas/core/reputation';
-import { generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
+import { compareSha256, generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
 import { Api, newUser } from '../support/api';
 import { ScriptedProvider, startAgent, startTestPlatform, TestPlatform } from '../scheduling/support';
 
@@ -292,3 +292,45 @@ test('spot-check: the controller draws which jobs are replicated (fraction 1: ev
   expect(one.verification).toBeUndefined();
   expect([a.providerId, b.providerId]).toContain(one.providerId);
 }, 300_000);
+
+test('#19 declared comparison: results that differ only in an ignored field agree on the canonical hash each provider signed; a hash that is not of the bytes is refused', async () => {
+  await quiet();
+  const honest = await honestAgent();
+  const other = await ScriptedProvider.register(t.api, t.sqs, slot, 'timestamped');
+  const compare = { canonicalJson: { ignore: ['/at'] } };
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, quorum: 2, maxReplicas: 2, compare });
+  expect((await dev.get(`/functions/${functionId}`)).body.verification).toMatchObject({ compare });
+
+  const input = 'compare me';
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input });
+  expect(invoked.status).toBe(202);
+  const groupId = invoked.body.jobId as string;
+  const replicaId = await replicaAt(other);
+  // The rule travels in the signed envelope, so the agent signs the comparison hash with its report.
+  expect((await other.envelope(replicaId, 1)).compare).toEqual(compare);
+
+  // The same answer as the real container's, keys in another order, with a timestamp of its own.
+  const result = Buffer.from(JSON.stringify({ words: 2, at: new Date().toISOString(), bytes: Buffer.byteLength(input), sha256: sha256Hex(input) }));
+  const forged = await other.completeInline(replicaId, 1, result, undefined, { compareSha256: sha256Hex('something else') });
+  expect(forged.status).toBe(400);
+  expect(JSON.stringify(forged.body)).toMatch(/report\.compareSha256/);
+  // The same for an uploaded result: the controller reads it back and hashes the bytes it will hand out.
+  const forgedUpload = await other.complete(replicaId, 1, result, { compareSha256: compareSha256(compare, Buffer.from('{"words":3}')) });
+  expect(forgedUpload.status).toBe(400);
+  expect(JSON.stringify(forgedUpload.body)).toMatch(/report\.compareSha256/);
+  const reported = await other.completeInline(replicaId, 1, result, undefined, { compareSha256: compareSha256(compare, result) });
+  expect(reported.status).toBe(200);
+
+  const job = await settled(dev, groupId);
+  expect(job.status).toBe('SUCCEEDED');
+  expect(job.verification.decision).toBe('agreed');
+  const byProvider = Object.fromEntries(job.verification.replicas.map((r: { providerId: string }) => [r.providerId, r]));
+  // The exact bytes differ; the canonical hashes the two providers signed agree, and both are paid.
+  expect(byProvider[honest.providerId].resultSha256).not.toBe(byProvider[other.providerId].resultSha256);
+  expect(byProvider[honest.providerId].compareSha256).toBe(job.verification.agreedSha256);
+  expect(byProvider[other.providerId]).toMatchObject({ outcome: 'agreed', paid: true, compareSha256: job.verification.agreedSha256 });
+  expect(byProvider[honest.providerId]).toMatchObject({ outcome: 'agreed', paid: true });
+  const group = await ledger.getReplicaGroup!(groupId);
+  expect(group).toMatchObject({ decision: 'agreed', agreedSha256: job.verification.agreedSha256 });
+  expect(group!.replicas.every((r) => r.paid)).toBe(true);
+}, 600_000);

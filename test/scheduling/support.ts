@@ -213,8 +213,8 @@ export class ScriptedProvider {
     return this.api.put(`/providers/${this.providerId}/heartbeat`, { runningJobs });
   }
 
-  /** Runs the job "instantly": uploads `result` to its presigned URL and posts a signed report. */
-  async complete(jobId: string, attempt: number, result = Buffer.from(`{"done":"${jobId}"}`)) {
+  /** Runs the job "instantly": uploads `result` to its presigned URL and posts a signed report (`fields` add to or override it). */
+  async complete(jobId: string, attempt: number, result = Buffer.from(`{"done":"${jobId}"}`), fields: Partial<RuntimeReport> = {}) {
     const envelope = await this.envelope(jobId, attempt);
     const put = await fetch(envelope.resultPutUrl, { method: 'PUT', body: result });
     if (!put.ok) throw new Error(`result upload answered ${put.status}`);
@@ -233,12 +233,13 @@ export class ScriptedProvider {
       logSize: 0,
       startedAt: now,
       finishedAt: now,
+      ...fields,
     };
     return this.api.post(`/providers/${this.providerId}/reports`, { report, signature: signPayload(report, this.keys.privateKeyPem) });
   }
 
-  /** Reports `result` without uploading it: the bytes travel in the report body (`resultBase64`, by default `result`'s own). */
-  async completeInline(jobId: string, attempt: number, result: Buffer, resultBase64 = result.toString('base64')) {
+  /** Reports `result` without uploading it: the bytes travel in the report body (`resultBase64`, by default `result`'s own); `fields` add to or override the signed report. */
+  async completeInline(jobId: string, attempt: number, result: Buffer, resultBase64 = result.toString('base64'), fields: Partial<RuntimeReport> = {}) {
     await this.envelope(jobId, attempt);
     const now = new Date().toISOString();
     const report: RuntimeReport = {
@@ -254,6 +255,7 @@ export class ScriptedProvider {
       logSize: 0,
       startedAt: now,
       finishedAt: now,
+      ...fields,
     };
     return this.api.post(`/providers/${this.providerId}/reports`, { report, signature: signPayload(report, this.keys.privateKeyPem), resultBase64 });
   }

@@ -1,4 +1,4 @@
-import { applyOutcome, EMPTY_REPUTATION, isSuspended, rebuild, score, SUSPEND_AFTER, SUSPEND_S } from '../../lambdas/core/reputation';
+import { applyOutcome, EMPTY_REPUTATION, isSuspended, onProbation, rebuild, score, SUSPEND_AFTER, SUSPEND_S } from '../../lambdas/core/reputation';
 
 /** Issue #19: the reputation fold the scheduler uses, and its rebuild from the ledger's raw outcomes. */
 
@@ -42,4 +42,15 @@ test('the fold is rebuilt exactly from the outcomes in ledger order; the score s
   expect(stored).toMatchObject({ agreed: 2, disagreed: 4, missed: 1, inconclusive: 1, suspendedUntil: at(6 + SUSPEND_S) });
   expect(score(EMPTY_REPUTATION)).toBe(0.5);
   expect(score(stored)).toBeCloseTo(3 / 9);
+});
+
+test('#19 probation: below N agreed results in a row (new, or since a disagreement) a provider is on probation; N = 0 is off', () => {
+  let r = EMPTY_REPUTATION;
+  expect(onProbation(undefined, 10)).toBe(true);
+  for (let i = 0; i < 9; i++) r = applyOutcome(r, 'agreed', at(i));
+  expect(onProbation(r, 10)).toBe(true);
+  r = applyOutcome(r, 'agreed', at(10));
+  expect(onProbation(r, 10)).toBe(false);
+  expect(onProbation(applyOutcome(r, 'disagreed', at(11)), 10)).toBe(true);
+  expect(onProbation(undefined, 0)).toBe(false);
 });

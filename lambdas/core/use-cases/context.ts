@@ -35,6 +35,11 @@ export interface ControllerConfig {
   readonly operatorUserIds: readonly string[];
   /** Invocations place holds on the developer's available balance (holds.ts); BALANCE_HOLDS. */
   holds?: boolean;
+  /**
+   * Issue #19: consecutive valid (agreed) results a provider needs before it takes a job that runs
+   * on it alone (reputation.ts#onProbation); until then only replicas. PROBATION_RESULTS, default 0 (off).
+   */
+  probationResults?: number;
 }
 
 /** How the scheduler waits, leases and retries (README, "Configuration"; lambdas/adapters/deps.ts reads it). */

@@ -105,6 +105,7 @@ async function replicasView(deps: Deps, job: JobRecord) {
     status: x.status,
     providerId: x.providerId,
     resultSha256: x.resultSha256,
+    compareSha256: x.compareSha256,
     outcome: outcomeOf(x),
     cost: x.cost,
     paid: x.paid,

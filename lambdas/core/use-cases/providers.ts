@@ -1,6 +1,7 @@
 import { conflict, forbidden, invalid, notFound } from '../errors';
 import {
   canonicalJson,
+  compareSha256,
   DEFAULT_PROVIDER_DISK_MB,
   HeartbeatBody,
   LIMITS,
@@ -202,10 +203,16 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   checkRuntime(job, report, accepted);
   const resultInline = req.resultBase64 === undefined ? undefined : checkInlineResult(job, report, req.resultBase64);
   if (resultInline === undefined) {
-    const stored = await (await resultStorageFor(deps, job)).size(job.resultKey);
+    const storage = await resultStorageFor(deps, job);
+    const stored = await storage.size(job.resultKey);
     if (report.status === 'succeeded' && stored !== report.resultSize) {
       throw invalid('report.resultSize', `report.resultSize: the stored result has ${stored ?? 'no'} bytes, the report says ${report.resultSize}`);
     }
+    // Issue #19: a comparison hash is a vote; it must be of the bytes the caller will get.
+    const uploaded = report.compareSha256 !== undefined && job.compare ? await storage.getObject?.(job.resultKey) : undefined;
+    checkCompareHash(job, report, uploaded);
+  } else {
+    checkCompareHash(job, report, Buffer.from(resultInline, 'base64'));
   }
   const status = report.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
   const acceptedAt = accepted.toISOString();
@@ -218,6 +225,7 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
       exitCode: report.exitCode,
       reason: report.reason === undefined ? undefined : describeFailure(report),
       resultSha256: report.resultSha256,
+      compareSha256: report.compareSha256,
       resultSize: report.resultSize,
       resultInline,
       logSize: report.logSize,
@@ -260,6 +268,20 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
 /** Issue #19: a replica's accepted report may complete its group's quorum (verification.ts#replicaEnded). */
 async function afterReplicaReport(deps: Deps, job: JobRecord): Promise<void> {
   if (job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
+}
+
+/**
+ * Issue #19: a comparison hash only where the job declared a rule (a replica's vote), and it must
+ * be the hash of the result's very bytes (inline in the report, or the uploaded object read back),
+ * so a provider cannot vote for the quorum's hash while handing out other bytes.
+ */
+function checkCompareHash(job: JobRecord, report: RuntimeReport, result: Buffer | undefined): void {
+  if (report.compareSha256 === undefined) return;
+  if (!job.compare) throw invalid('report.compareSha256', `report.compareSha256: job ${job.jobId} declares no comparison; its results compare as exact bytes`);
+  if (report.status !== 'succeeded') throw invalid('report.compareSha256', 'report.compareSha256: a failed run has no result to compare');
+  if (result === undefined || compareSha256(job.compare, result) !== report.compareSha256) {
+    throw invalid('report.compareSha256', "report.compareSha256: it is not the comparison hash of the result under the job's declared rule");
+  }
 }
 
 /**
@@ -351,6 +373,7 @@ function signedReportOf(job: JobRecord): string | undefined {
     exitCode: job.exitCode ?? null,
     runtimeMs: job.runtimeMs,
     resultSha256: job.resultSha256,
+    compareSha256: job.compareSha256,
     resultSize: job.resultSize,
     logSize: job.logSize,
     startedAt: job.startedAt,

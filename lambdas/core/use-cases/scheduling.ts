@@ -9,7 +9,7 @@ import { releaseHold } from './holds';
 import { resultStorageFor } from './results';
 import { deliver, injectFault } from '../faults';
 import { placeSampled, sampledCandidates } from '../placement';
-import { isSuspended } from '../reputation';
+import { isSuspended, onProbation } from '../reputation';
 
 /**
  * Placement and its failures: admit a job (bounded waiting), reserve capacity on a provider and
@@ -53,7 +53,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
   if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
-  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers, await replicaOwnersToAvoid(deps, job));
+  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers, await replicaOwnersToAvoid(deps, job), job.replicaOf === undefined);
   if (!provider) return { kind: 'no-capacity' };
   const now = clock(deps);
   const assignment = {
@@ -124,11 +124,15 @@ async function reserveSomewhere(
   avoid: readonly string[] | undefined,
   snapshot?: ProviderRecord[],
   excludedOwners?: ReadonlySet<string>,
+  unreplicated = true,
 ): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
+  const probation = deps.config.probationResults ?? 0;
   const reserve = async (provider: ProviderRecord) => {
-    // Issue #19: never a second replica of one job on machines of one owner; nothing on a suspended provider.
+    // Issue #19: never a second replica of one job on machines of one owner; nothing on a suspended
+    // provider; a job nobody checks never on a provider on probation.
     if (excludedOwners?.has(provider.ownerId) || isSuspended(provider.reputation, opts.now)) return false;
+    if (unreplicated && onProbation(provider.reputation, probation)) return false;
     if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb, need.diskMb ?? 0))) {
       // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
@@ -228,6 +232,7 @@ async function buildSignedEnvelope(deps: Deps, job: JobRecord, provider: Provide
     ...(job.concurrency !== undefined && job.concurrency > 1 ? { concurrency: job.concurrency } : {}),
     // A small result may come back in the report (no object, no PUT/HEAD/GET); never for results the developer's bucket keeps.
     ...(job.resultBucket ? {} : { inlineResultMaxBytes: LIMITS.maxInlineResultBytes }),
+    ...(job.compare ? { compare: job.compare } : {}),
   };
   const { signature, keyId } = await deps.signer.sign(envelope);
   return { envelope, signature, keyId };

@@ -1,3 +1,4 @@
+import type { CompareRule } from '../../../contract/src';
 import { DomainError } from '../errors';
 import type { FunctionRecord, JobRecord, ReplicationState } from '../model';
 import { TERMINAL } from '../model';
@@ -40,10 +41,15 @@ export const SPOT_CHECK = { k: 2, quorum: 2, maxReplicas: 3 } as const;
  */
 export function replicationPolicy(fn: FunctionRecord, random: () => number = Math.random): Omit<ReplicationState, 'replicaIds'> | undefined {
   const policy = fn.verification;
-  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK } : undefined;
+  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK, ...compareOf(policy) } : undefined;
   if (policy?.mode !== 'replicate') return undefined;
-  return { k: policy.k, quorum: policy.quorum ?? majority(policy), maxReplicas: policy.maxReplicas ?? policy.k };
+  return { k: policy.k, quorum: policy.quorum ?? majority(policy), maxReplicas: policy.maxReplicas ?? policy.k, ...compareOf(policy) };
 }
+
+const compareOf = (policy: { compare?: CompareRule }) => (policy.compare ? { compare: policy.compare } : {});
+
+/** The hash a replica votes with: the comparison hash its provider signed under a declared rule, else its result's SHA-256. */
+export const voteHash = (r: JobRecord): string | undefined => r.compareSha256 ?? r.resultSha256;
 
 const majority = (policy: Replicate) => Math.max(2, Math.floor(policy.k / 2) + 1);
 
@@ -87,6 +93,7 @@ function replicaRecord(group: JobRecord, jobId: string): JobRecord {
     resultKey: `results/${jobId}/result`,
     logKey: `results/${jobId}/log`,
     holdAmount: group.maxCost,
+    ...(group.replication?.compare ? { compare: group.replication.compare } : {}),
   };
   for (const key of ['replication', 'callbackUrl', 'callbackShard', 'callbackDueAt', 'callbackAttempts'] as const) delete replica[key];
   return replica;
@@ -116,10 +123,11 @@ interface Tally {
 async function tally(deps: Deps, replicas: JobRecord[], quorum: number): Promise<Tally> {
   const votes = new Map<string, Set<string>>();
   for (const r of replicas) {
-    if (r.status !== 'SUCCEEDED' || r.resultSha256 === undefined || r.providerId === undefined) continue;
+    const hash = voteHash(r);
+    if (r.status !== 'SUCCEEDED' || hash === undefined || r.providerId === undefined) continue;
     const owner = (await deps.providers.getProvider(r.providerId))?.ownerId;
     if (owner === undefined) continue;
-    votes.set(r.resultSha256, (votes.get(r.resultSha256) ?? new Set()).add(owner));
+    votes.set(hash, (votes.get(hash) ?? new Set()).add(owner));
   }
   const ranked = [...votes.entries()].map(([hash, owners]) => ({ hash, n: owners.size })).sort((a, b) => b.n - a.n);
   const top = ranked[0];
@@ -154,7 +162,7 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
   const { winner, votes } = await tally(deps, replicas, state.quorum);
   const at = nowIso(deps);
   if (winner !== undefined) {
-    const agreeing = replicas.filter((r) => r.status === 'SUCCEEDED' && r.resultSha256 === winner);
+    const agreeing = replicas.filter((r) => r.status === 'SUCCEEDED' && voteHash(r) === winner);
     const chosen = agreeing[0] as JobRecord;
     const decided = {
       status: 'SUCCEEDED' as const,
@@ -167,7 +175,7 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
       resultInline: chosen.resultInline,
       logKey: chosen.logKey,
       logSize: chosen.logSize,
-      resultSha256: winner,
+      resultSha256: chosen.resultSha256,
       resultSize: chosen.resultSize,
       replication: { ...state, decision: 'agreed' as const, agreedSha256: winner },
     };
@@ -218,7 +226,7 @@ async function finishGroup(deps: Deps, group: JobRecord, replicas: JobRecord[], 
  */
 export function replicaOutcome(state: ReplicationState, replica: JobRecord): Outcome | 'pending' {
   if (state.decision === undefined) return 'pending';
-  if (replica.status === 'SUCCEEDED' && replica.resultSha256 === state.agreedSha256) return 'agreed';
+  if (replica.status === 'SUCCEEDED' && voteHash(replica) === state.agreedSha256) return 'agreed';
   if (replica.status !== 'SUCCEEDED' && replica.reportAcceptedAt === undefined) return 'missed';
   return state.decision === 'no-quorum' ? 'inconclusive' : 'disagreed';
 }
