@@ -160,29 +160,34 @@ export type CompareRule = z.infer<typeof CompareRule>;
  * are paid, each the median of the agreeing replicas' billed times; without a quorum nobody is.
  * `spot-check`: a `fraction` of the jobs is replicated that way, chosen by the controller.
  */
-export const VerificationPolicy = z
-  .discriminatedUnion('mode', [
-    z.strictObject({ mode: z.literal('none') }),
-    z.strictObject({
-      mode: z.literal('replicate'),
-      /** Replicas started at once, on providers of distinct owners. */
-      k: z.number().int().min(2).max(LIMITS.maxReplicas),
-      /** Owners whose providers must sign the same result hash. Absent: a majority of k. */
-      quorum: z.number().int().min(2).max(LIMITS.maxReplicas).optional(),
-      /** Most replicas in all, replacements for disagreeing or missing ones included. Absent: k. */
-      maxReplicas: z.number().int().min(2).max(LIMITS.maxReplicas).optional(),
-      /** How results are compared. Absent: exact bytes. */
-      compare: CompareRule.optional(),
-    }),
-    /**
-     * A share of the jobs, drawn by the controller at invocation, runs as `replicate` with k = 2,
-     * quorum 2, at most 3 replicas; the rest as `none`. A provider cannot tell a checked job from
-     * another: its envelope, links and report are the same.
-     */
-    z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1), compare: CompareRule.optional() }),
-  ])
-  .refine((p) => p.mode !== 'replicate' || (p.quorum ?? 0) <= p.k, { message: 'verification.quorum: at most k', path: ['quorum'] })
-  .refine((p) => p.mode !== 'replicate' || (p.maxReplicas ?? p.k) >= p.k, { message: 'verification.maxReplicas: at least k', path: ['maxReplicas'] });
+/**
+ * `replicate` for one `k`: one shape per k, so that the schema itself (and the API document made
+ * from it) says quorum ≤ k ≤ maxReplicas, which a JSON Schema cannot say by comparing two fields.
+ */
+const replicateWith = (k: number) =>
+  z.strictObject({
+    mode: z.literal('replicate'),
+    /** Replicas started at once, on providers of distinct owners. */
+    k: z.literal(k),
+    /** Owners whose providers must sign the same result hash, at most k. Absent: a majority of k. */
+    quorum: z.number().int().min(2).max(k).optional(),
+    /** Most replicas in all, replacements for disagreeing or missing ones included, at least k. Absent: k. */
+    maxReplicas: z.number().int().min(k).max(LIMITS.maxReplicas).optional(),
+    /** How results are compared. Absent: exact bytes. */
+    compare: CompareRule.optional(),
+  });
+const REPLICATE_K = Array.from({ length: LIMITS.maxReplicas - 1 }, (_, i) => replicateWith(i + 2));
+
+export const VerificationPolicy = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('none') }),
+  z.discriminatedUnion('k', REPLICATE_K as [ReturnType<typeof replicateWith>, ...ReturnType<typeof replicateWith>[]]),
+  /**
+   * A share of the jobs, drawn by the controller at invocation, runs as `replicate` with k = 2,
+   * quorum 2, at most 3 replicas; the rest as `none`. A provider cannot tell a checked job from
+   * another: its envelope, links and report are the same.
+   */
+  z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1), compare: CompareRule.optional() }),
+]);
 export type VerificationPolicy = z.infer<typeof VerificationPolicy>;
 
 export const CreateFunctionBody = z
