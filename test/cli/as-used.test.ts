@@ -229,7 +229,7 @@ test('--output yaml|json|table; the price before a run; -o FILE and --output FIL
   expect(yaml.stdout).toMatch(new RegExp(`^functionId: ${asJson.functionId}$`, 'm'));
   expect(yaml.stdout).toMatch(/^name: sleep$/m);
   expect(yaml.stdout).toMatch(new RegExp(`^image: "${asJson.image.replace(/[.]/g, '\\.')}"$`, 'm'));
-  expect(yaml.stdout).toMatch(/^resources:\n( {2}(vcpu: 0\.5|memoryMb: 64|timeoutS: 30)\n){3}/m);
+  expect(yaml.stdout).toMatch(/^resources:\n( {2}(vcpu: 0\.5|memoryMb: 64|diskMb: 64|timeoutS: 30)\n){4}/m);
   expect(yaml.stdout).toMatch(/^env: \{\}$/m);
   expect(yaml.stdout).toMatch(new RegExp(`^maxPrice: ${asJson.maxPrice}$`, 'm'));
   const list = await cli(['functions', 'list', '--output=yaml']);
