@@ -45,6 +45,12 @@ export interface SimConfig {
   pollWaitS: number;
   idlePollGapS: number;
   tickS: number;
+  /**
+   * Also compute each developer's constrained DRF target (`constrainedDrfTargets`: progressive
+   * filling job by job over the online machines) every `CONSTRAINED_EVERY` measured ticks. Costly
+   * at 100,000 providers, so only the runs that report DRF ask for it.
+   */
+  constrainedDrf?: boolean;
 }
 
 export const PLATFORM = {
@@ -128,6 +134,8 @@ const DEVELOPERS = [
   { share: 0.2, vcpuMilli: 1000, memoryMb: 512 },
 ];
 const FUNCTIONS_PER_DEVELOPER = 6;
+/** `constrainedDrf`: one constrained target every this many measured ticks (every second at 0.1 s ticks). */
+const CONSTRAINED_EVERY = 10;
 
 export interface SimResult {
   config: SimConfig;
@@ -140,7 +148,12 @@ export interface SimResult {
   requestsPerDecision: { indexReads: number; reserves: number; total: number };
   decisionMicroseconds: number;
   starts: { warm: number; cached: number; cold: number };
-  drf: Array<{ developer: number; share: number; target: number }>;
+  /**
+   * Mean dominant share; `target`: pooled progressive filling of the mean demand (as if a job could
+   * span machines); `constrainedTarget` (when asked for): the mean of `constrainedDrfTargets` over
+   * the sampled ticks, and `shareAtSamples` the mean share at those same ticks.
+   */
+  drf: Array<{ developer: number; share: number; target: number; constrainedTarget?: number; shareAtSamples?: number }>;
   churn: { left: number; crashed: number; joined: number; lostJobs: number; placedOnDead: number; replaceS: { p50: number; p95: number; max: number } };
   stillWaiting: number;
   providerSeconds: { awake: number; dozing: number };
@@ -318,6 +331,10 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   const shareSum = DEVELOPERS.map(() => 0);
   /** Each developer's demand summed over the ticks: what it holds plus what it has waiting. */
   const demandSum = DEVELOPERS.map(() => ({ vcpuMilli: 0, memoryMb: 0 }));
+  /** The constrained targets and the shares summed over the sampled ticks. */
+  const constrainedSum = DEVELOPERS.map(() => 0);
+  const sampledShareSum = DEVELOPERS.map(() => 0);
+  let constrainedN = 0;
   let lostJobs = 0;
   let placedOnDead = 0;
   let left = 0;
@@ -693,6 +710,17 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
             sum.vcpuMilli += job.fn.need.vcpuMilli / total.vcpuMilli;
             sum.memoryMb += job.fn.need.memoryMb / total.memoryMb;
           }
+          if (config.constrainedDrf && utilN % CONSTRAINED_EVERY === 1) {
+            // Demand in jobs (held + waiting; a developer's jobs all need the same), over the machines online now.
+            const jobs = DEVELOPERS.map((d, i) => Math.round((usage[i] as Amount).vcpuMilli / d.vcpuMilli));
+            for (const job of waiting) jobs[job.fn.developer] = (jobs[job.fn.developer] as number) + 1;
+            const machines: Amount[] = [];
+            for (const p of providers) if (p.alive && !p.leaving) machines.push({ vcpuMilli: p.rec.capacityVcpuMilli, memoryMb: p.rec.capacityMemoryMb });
+            const t = constrainedDrfTargets(machines, DEVELOPERS, jobs, total);
+            t.forEach((x, d) => (constrainedSum[d] = (constrainedSum[d] as number) + x));
+            usage.forEach((u, d) => (sampledShareSum[d] = (sampledShareSum[d] as number) + dominantShare(u, total)));
+            constrainedN++;
+          }
         }
         break;
       }
@@ -718,7 +746,12 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
     requestsPerDecision: { indexReads: r3(indexReads / decisions), reserves: r3(reserves / decisions), total: r3((indexReads + reserves) / decisions) },
     decisionMicroseconds: r3((decisionMs * 1000) / decisions),
     starts,
-    drf: DEVELOPERS.map((_, d) => ({ developer: d, share: r3((shareSum[d] as number) / utilN), target: r3(target[d] as number) })),
+    drf: DEVELOPERS.map((_, d) => ({
+      developer: d,
+      share: r3((shareSum[d] as number) / utilN),
+      target: r3(target[d] as number),
+      ...(constrainedN > 0 ? { constrainedTarget: r3((constrainedSum[d] as number) / constrainedN), shareAtSamples: r3((sampledShareSum[d] as number) / constrainedN) } : {}),
+    })),
     churn: { left, crashed, joined, lostJobs, placedOnDead, replaceS: { p50: r3(percentileOf(replaceSorted, 0.5)), p95: r3(percentileOf(replaceSorted, 0.95)), max: r3(percentileOf(replaceSorted, 1)) } },
     stillWaiting: waiting.size,
     providerSeconds: { awake: Math.round(awakeSeconds), dozing: Math.round(dozingSeconds) },
@@ -758,3 +791,61 @@ export function drfTargets(demand: Amount[], total: Amount): number[] {
   return share;
 }
 
+
+/** The grid `constrainedDrfTargets` packs on: a quarter vCPU, 256 MB (every size in the simulation is a multiple). */
+const UNIT_V = 250;
+const UNIT_M = 256;
+
+/**
+ * Constrained Dominant Resource Fairness targets: progressive filling over the actual machines,
+ * one job at a time. The developer with the lowest dominant share (of the pooled capacity `total`,
+ * as DRF measures it) that still has demand places its next job on the machine it fits best
+ * (least vCPU left, then least memory left: the large holes stay for large jobs); a developer
+ * whose job fits no machine any more stops there, and the others go on filling. This is the
+ * constrained max-min fairness of Choosy (Ghodsi et al., EuroSys 2013) with job-granular
+ * packing: a developer's target is what it can get on machines its jobs fit, not a slice of
+ * capacity pooled as if a job could span machines (`drfTargets`). `machines` are the online
+ * machines' capacities; `needs[d]` one job of developer d; `jobs[d]` its demand in jobs (held +
+ * waiting). Returns dominant shares.
+ */
+export function constrainedDrfTargets(machines: readonly Amount[], needs: readonly Amount[], jobs: readonly number[], total: Amount): number[] {
+  // Machines are interchangeable given their free capacity: a count per (free quarters, free 256 MB) cell.
+  let maxV = 0;
+  let maxM = 0;
+  for (const m of machines) {
+    maxV = Math.max(maxV, Math.floor(m.vcpuMilli / UNIT_V));
+    maxM = Math.max(maxM, Math.floor(m.memoryMb / UNIT_M));
+  }
+  const W = maxM + 1;
+  const cells = new Int32Array((maxV + 1) * W);
+  for (const m of machines) cells[Math.floor(m.vcpuMilli / UNIT_V) * W + Math.floor(m.memoryMb / UNIT_M)]++;
+  const needV = needs.map((n) => Math.ceil(n.vcpuMilli / UNIT_V));
+  const needM = needs.map((n) => Math.ceil(n.memoryMb / UNIT_M));
+  const per = needs.map((n) => dominantShare(n, total));
+  const placed = needs.map(() => 0);
+  const active = new Set(needs.map((_, d) => d).filter((d) => (jobs[d] as number) > 0));
+  while (active.size > 0) {
+    let d = -1;
+    for (const i of active) if (d < 0 || (placed[i] as number) * (per[i] as number) < (placed[d] as number) * (per[d] as number)) d = i;
+    const nv = needV[d] as number;
+    const nm = needM[d] as number;
+    let cell = -1;
+    for (let v = nv; v <= maxV && cell < 0; v++) {
+      for (let m = nm; m <= maxM; m++) {
+        if ((cells[v * W + m] as number) > 0) {
+          cell = v * W + m;
+          break;
+        }
+      }
+    }
+    if (cell < 0) {
+      active.delete(d);
+      continue;
+    }
+    cells[cell]--;
+    cells[cell - nv * W - nm]++;
+    placed[d] = (placed[d] as number) + 1;
+    if ((placed[d] as number) >= (jobs[d] as number)) active.delete(d);
+  }
+  return placed.map((k, d) => k * (per[d] as number));
+}

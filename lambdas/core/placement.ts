@@ -6,9 +6,9 @@ import { fits, isOnline, type Need } from './scheduler';
  * of providers. Instead of ranking every provider, a decision looks at a few: `samples` drawn at
  * random from the index of online providers (power of d choices, as in Sparrow), plus up to
  * `warmSamples` the index says hold the job's function warm (warm affinity). Of those that are
- * alive and fit, the choice is the warm one, else the one caching the image, else the least
- * loaded; awake providers (polling without pause) before dozing ones; providers that held the
- * job before last. The caller reserves with a conditional write, as for every policy, and samples
+ * alive and fit, the choice is the warm one, else the one caching the image, else the best fit
+ * (least room left after the job: large holes stay for large jobs); awake providers (polling
+ * without pause) before dozing ones; providers that held the job before last. The caller reserves with a conditional write, as for every policy, and samples
  * again (a few rounds at most) when every candidate filled up meanwhile.
  *
  * Liveness is per provider: an agent with nothing to run beats slowly and says when it will beat
@@ -116,11 +116,16 @@ export async function sampledCandidates(sampler: ProviderSampler, need: Need, op
   return { ranked: rankSampled(pool, need, opts.avoid), indexReads: (w > 0 ? 1 : 0) + 1 };
 }
 
-const loadOf = (p: ProviderRecord) => Math.max(p.reservedVcpuMilli / p.capacityVcpuMilli, p.reservedMemoryMb / p.capacityMemoryMb);
+/** The room a candidate keeps after taking the job, in vCPU (memory counted at 2 GB per vCPU): the smaller, the better the fit. */
+const leftAfter = (p: ProviderRecord, need: Need) =>
+  Math.max(p.capacityVcpuMilli - p.reservedVcpuMilli - need.vcpuMilli, ((p.capacityMemoryMb - p.reservedMemoryMb - need.memoryMb) * 1000) / 2048);
 
 /**
  * Orders a handful of fitting candidates: not avoided before avoided, awake before dozing, warm
- * before image-cached before cold, then less loaded first (the power-of-d rule).
+ * before image-cached before cold, then the best fit first. Best fit rather than the least loaded
+ * (the usual power-of-d rule): spreading small jobs over the roomiest candidates left no hole
+ * large enough for a large job, and under contention the developer with 2-vCPU jobs fell 6.2% below
+ * its constrained DRF target in the simulation, 4.5% with best fit (bench/README.md, #24).
  */
 export function rankSampled(pool: readonly ProviderRecord[], need: Need, avoid?: readonly string[]): ProviderRecord[] {
   const avoided = new Set(avoid ?? []);
@@ -128,7 +133,7 @@ export function rankSampled(pool: readonly ProviderRecord[], need: Need, avoid?:
     avoided.has(p.providerId) ? 1 : 0,
     p.nextBeatS ? 1 : 0,
     p.warmFunctions.includes(need.functionId) ? 0 : p.cachedImages.includes(need.image) ? 1 : 2,
-    loadOf(p),
+    leftAfter(p, need),
   ];
   const keyed = pool.map((p) => ({ p, k: key(p) }));
   keyed.sort((a, b) => {

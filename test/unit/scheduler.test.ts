@@ -1,4 +1,5 @@
 import type { ProviderRecord } from '../../lambdas/core/model';
+import { rankSampled } from '../../lambdas/core/placement';
 import { dominantShare, FairQueue, fits, isOnline, rankProviders } from '../../lambdas/core/scheduler';
 
 const now = Date.parse('2026-11-23T12:00:00Z');
@@ -171,4 +172,17 @@ test('the packed-key ranking orders exactly as the policies say, over a large mi
       if (policy === 'warm-affinity') expect(score(a) > score(b) || (score(a) === score(b) && load(a) <= load(b))).toBe(true);
     }
   }
+});
+
+test('rankSampled: among cold candidates the best fit goes first, so a small job leaves the large holes to large jobs', () => {
+  // Old rule (least loaded first) sent the half-vCPU job to the empty 2-vCPU machine, leaving it no room for a 2-vCPU job.
+  const empty = provider('empty');
+  const nearlyFull = provider('nearly-full', { capacityVcpuMilli: 4000, capacityMemoryMb: 4096, reservedVcpuMilli: 3000, reservedMemoryMb: 3072 });
+  expect(rankSampled([empty, nearlyFull], need).map((p) => p.providerId)).toEqual(['nearly-full', 'empty']);
+  // Memory counts too (at 2 GB per vCPU): little vCPU left but 4 GB of memory is a larger hole than the empty 2-vCPU, 2-GB machine.
+  const memoryRoomy = provider('memory-roomy', { capacityVcpuMilli: 4000, capacityMemoryMb: 8192, reservedVcpuMilli: 3000, reservedMemoryMb: 4096 });
+  expect(rankSampled([memoryRoomy, empty], need)[0]!.providerId).toBe('empty');
+  // Warmth still comes first: a warm, roomy candidate goes before a tight cold one.
+  const warmRoomy = provider('warm', { capacityVcpuMilli: 8000, capacityMemoryMb: 8192, warmFunctions: ['fn_1'] });
+  expect(rankSampled([nearlyFull, warmRoomy], need)[0]!.providerId).toBe('warm');
 });

@@ -261,7 +261,8 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
   injectFault('report.afterTransition');
   await finishReport(deps, { ...job, ...changes, pendingReport }, provider.ownerId);
   await afterReplicaReport(deps, job);
-  await dispatchWaiting(deps);
+  // The report freed this provider's room: the waiting jobs try it first (late binding, sampled policy).
+  await dispatchWaiting(deps, undefined, providerId);
   return { jobId: job.jobId, status };
 }
 

@@ -49,11 +49,16 @@ type Placement = { kind: 'assigned'; job: JobRecord } | { kind: 'no-capacity' } 
  * sends it to that provider's queue. `providers` is a snapshot the caller shares across several
  * placements; it is kept up to date with what this call reserves.
  */
-async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?: ProviderRecord[]): Promise<Placement> {
+async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?: ProviderRecord[], freed?: ProviderRecord): Promise<Placement> {
   // A re-queue whose Lambda died before it gave the last provider's capacity back: give it back first.
   if (job.releaseFrom) await finishReclaim(deps, job);
   const need = needOf(job);
-  const provider = await reserveSomewhere(deps, need, job.previousProviders, providers, await replicaOwnersToAvoid(deps, job), job.replicaOf === undefined);
+  const provider = await reserveSomewhere(deps, need, job.previousProviders, {
+    snapshot: providers,
+    excludedOwners: await replicaOwnersToAvoid(deps, job),
+    unreplicated: job.replicaOf === undefined,
+    freed,
+  });
   if (!provider) return { kind: 'no-capacity' };
   const now = clock(deps);
   const assignment = {
@@ -122,9 +127,21 @@ async function reserveSomewhere(
   deps: Deps,
   need: Need,
   avoid: readonly string[] | undefined,
-  snapshot?: ProviderRecord[],
-  excludedOwners?: ReadonlySet<string>,
-  unreplicated = true,
+  {
+    snapshot,
+    excludedOwners,
+    unreplicated = true,
+    freed,
+  }: {
+    /** A shared view of the providers (placing waiting jobs); absent: the policy's own reading. */
+    snapshot?: ProviderRecord[];
+    /** Owners already holding a replica of this job (issue #19). */
+    excludedOwners?: ReadonlySet<string>;
+    /** A job nobody checks: never on a provider on probation (issue #19). */
+    unreplicated?: boolean;
+    /** The provider a report just freed, tried first (late binding, issue #24). */
+    freed?: ProviderRecord;
+  } = {},
 ): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
   const probation = deps.config.probationResults ?? 0;
@@ -144,6 +161,12 @@ async function reserveSomewhere(
     provider.reservedDiskMb = (provider.reservedDiskMb ?? 0) + (need.diskMb ?? 0);
     return true;
   };
+  // Late binding (issue #24): the provider a report just freed is tried first, before any sample;
+  // `reserve` keeps its record current, so once it is full the jobs after sample as usual.
+  if (freed && !avoid?.includes(freed.providerId) && isOnline(freed, opts) && fits(freed, need) && (await reserve(freed))) {
+    if (!fits(freed, need)) deps.providers.taken(need.functionId, freed.providerId);
+    return freed;
+  }
   if (deps.config.policy === 'sampled' && !snapshot) return (await placeSampled(deps.providers, need, { ...opts, random: Math.random }, reserve)).provider;
   const reserveRanked = async (providers: ProviderRecord[]) => {
     for (const provider of rankProviders(deps.config.policy, providers, need, opts)) {
@@ -260,12 +283,18 @@ export const CAPACITY_MAX_AGE_MS = 60_000;
  * Under the `sampled` policy it reads no provider listing per call (issue #24): each job is placed
  * by `placeSampled` (a developer whose job finds no room in its sample sits out the pass), and the
  * shares' denominator is the online capacity from a listing at most `CAPACITY_MAX_AGE_MS` old.
+ * A report passes the provider it freed (`freedProviderId`): that provider, known to have room,
+ * is offered first to each job in DRF order (late binding), so the freed room does not wait for a
+ * sample to find it.
  */
-export async function dispatchWaiting(deps: Deps, limit = 50): Promise<number> {
+export async function dispatchWaiting(deps: Deps, limit = 50, freedProviderId?: string): Promise<number> {
   const waiting = await deps.jobs.listWaitingUpTo(deps.config.scheduling.maxWaitingTotal);
   if (waiting.length === 0) return 0;
   const opts = schedulerOptions(deps);
   const sampled = deps.config.policy === 'sampled';
+  // Late binding (issue #24, sampled policy): a report freed room on this provider, so the waiting
+  // jobs, in DRF order, try it first: one read, and no sample for the jobs it takes.
+  const freed = sampled && freedProviderId ? await deps.providers.getProvider(freedProviderId) : undefined;
   const online = sampled ? undefined : (await deps.providers.listProviders()).filter((p) => isOnline(p, opts));
   const fitsSomewhere = (job: WaitingJob) => !online || online.some((p) => fits(p, needOf(job)));
   if (!waiting.some(fitsSomewhere)) return 0;
@@ -287,7 +316,7 @@ export async function dispatchWaiting(deps: Deps, limit = 50): Promise<number> {
       queue.gone(next);
       continue;
     }
-    const placement = await place(deps, job, undefined, online);
+    const placement = await place(deps, job, undefined, online, freed);
     if (placement.kind === 'assigned') {
       queue.placed(next);
       placed++;
