@@ -32,6 +32,9 @@ describe('bundling every manifest handler', () => {
     );
     // Only optional modules loaded lazily may be left outside: the SDK's CRT signer (inside a
     // try/catch) and the native add-ons PlatformFunction leaves out.
-    expect(packages.filter((p) => p !== '@aws-sdk/signature-v4-crt' && !OPTIONAL_NATIVE_MODULES.includes(p))).toEqual([]);
+    // ajv (input schemas, issue #23) carries `require("ajv/dist/runtime/…")` as source text for the
+    // code of its standalone mode only; compiled validators take those functions from their scope.
+    const standaloneText = (p: string) => p.startsWith('ajv/dist/runtime/');
+    expect(packages.filter((p) => p !== '@aws-sdk/signature-v4-crt' && !OPTIONAL_NATIVE_MODULES.includes(p) && !standaloneText(p))).toEqual([]);
   });
 });

@@ -97,6 +97,8 @@ test('a provider killed mid-job has its job completed by another provider', asyn
   // A's reservation was given back; B's too, now that it finished.
   expect((await t.deps.providers.getProvider(victimId))?.reservedVcpuMilli).toBe(0);
   expect((await t.deps.providers.getProvider(survivor.providerId))?.reservedVcpuMilli).toBe(0);
+  // The job shows SUCCEEDED once its report's transition is written; the agent has the answer a little later.
+  await eventually('B to have the answer to its report', async () => (survivor!.reports.length > 0 ? true : undefined));
   expect(survivor.reports).toEqual([expect.objectContaining({ jobId, attempt: 2, status: 200 })]);
 
   // The ledger: the job was reassigned to B (CreateJob again) and B's signed run time settled it.

@@ -65,7 +65,7 @@ test('busy: the normal interval; idle past awakeMs: the idle interval with nextB
     expect(beats.length).toBe(count);
 
     // A job reaches the dozing agent: it beats within a check, listing it, without the pause.
-    running = [{ envelope: { jobId: 'job_cadence1', attempt: 1 }, revocable: true } as unknown as Attempt];
+    running = [{ envelope: { jobId: 'job_cadence1', attempt: 1 }, revocable: true, phase: 'running', since: new Date() } as unknown as Attempt];
     const reached = Date.now();
     await new Promise((r) => setTimeout(r, 100));
     const woken = beats.slice(count);
