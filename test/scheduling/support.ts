@@ -219,28 +219,17 @@ export class ScriptedProvider {
     const put = await fetch(envelope.resultPutUrl, { method: 'PUT', body: result });
     if (!put.ok) throw new Error(`result upload answered ${put.status}`);
     await fetch(envelope.logPutUrl, { method: 'PUT', body: Buffer.alloc(0) });
-    const now = new Date().toISOString();
-    const report: RuntimeReport = {
-      v: 1,
-      jobId,
-      providerId: this.providerId,
-      attempt,
-      status: 'succeeded',
-      exitCode: 0,
-      runtimeMs: 5,
-      resultSha256: sha256Hex(result),
-      resultSize: result.length,
-      logSize: 0,
-      startedAt: now,
-      finishedAt: now,
-      ...fields,
-    };
-    return this.api.post(`/providers/${this.providerId}/reports`, { report, signature: signPayload(report, this.keys.privateKeyPem) });
+    return this.api.post(`/providers/${this.providerId}/reports`, this.signedReport(jobId, attempt, result, fields));
   }
 
   /** Reports `result` without uploading it: the bytes travel in the report body (`resultBase64`, by default `result`'s own); `fields` add to or override the signed report. */
   async completeInline(jobId: string, attempt: number, result: Buffer, resultBase64 = result.toString('base64'), fields: Partial<RuntimeReport> = {}) {
     await this.envelope(jobId, attempt);
+    return this.api.post(`/providers/${this.providerId}/reports`, { ...this.signedReport(jobId, attempt, result, fields), resultBase64 });
+  }
+
+  /** A succeeded run of 5 ms that produced `result`, signed with this provider's key. */
+  private signedReport(jobId: string, attempt: number, result: Buffer, fields: Partial<RuntimeReport>) {
     const now = new Date().toISOString();
     const report: RuntimeReport = {
       v: 1,
@@ -257,7 +246,7 @@ export class ScriptedProvider {
       finishedAt: now,
       ...fields,
     };
-    return this.api.post(`/providers/${this.providerId}/reports`, { report, signature: signPayload(report, this.keys.privateKeyPem), resultBase64 });
+    return { report, signature: signPayload(report, this.keys.privateKeyPem) };
   }
 }
 
