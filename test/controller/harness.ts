@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Deps } from '../../lambdas/core/use-cases/context';
-import type { User } from '../../lambdas/core/model';
+import type { JobRecord, ProviderRecord, User } from '../../lambdas/core/model';
 import { generateKeyPair } from '../../contract/src';
 import { ENV, TABLES, type TableName } from '../../lambdas/handlers/manifest';
 import { startDynamoDbLocal, startFauxqs, type RunningService } from '../../local/services';
@@ -82,6 +82,57 @@ export const definition = (overrides: Record<string, unknown> = {}) => ({
   resources: { vcpu: 0.5, memoryMb: 64, timeoutS: 10 },
   ...overrides,
 });
+
+/** A provider record as registration writes it, online since `at` (ms); `over` changes any field. */
+export const providerRecord = (providerId: string, over: Partial<ProviderRecord> = {}, at = Date.now()): ProviderRecord => ({
+  providerId,
+  ownerId: 'usr_test',
+  name: providerId,
+  capacityVcpuMilli: 1000,
+  capacityMemoryMb: 1024,
+  reservedVcpuMilli: 0,
+  reservedMemoryMb: 0,
+  publicKeyPem: 'unused',
+  queueUrl: 'unused',
+  lastHeartbeatAt: new Date(at).toISOString(),
+  cachedImages: [],
+  warmFunctions: [],
+  draining: false,
+  createdAt: new Date(at).toISOString(),
+  onlineShard: '1',
+  ...over,
+});
+
+/** Writes a job of `definition()` directly (as an invocation would), at a chosen id, creation time and status; `extra` changes any field. */
+export async function writeJob(
+  c: Controller,
+  job: { jobId: string; user: User; functionId: string; status: JobRecord['status']; createdAt: string },
+  extra: Partial<JobRecord> = {},
+): Promise<JobRecord> {
+  const { jobId, status } = job;
+  const record: JobRecord = {
+    jobId,
+    functionId: job.functionId,
+    functionVersion: 1,
+    developerId: job.user.userId,
+    status,
+    attempt: 1,
+    image: definition().image,
+    resources: definition().resources,
+    protocol: 'stdio',
+    network: 'none',
+    inputBase64: '',
+    resultKey: `results/${jobId}/result`,
+    logKey: `results/${jobId}/log`,
+    maxCost: 1000,
+    billingVersion: 1,
+    createdAt: job.createdAt,
+    ...(status === 'QUEUED' ? { waitingShard: 'w' } : {}),
+    ...extra,
+  };
+  await c.deps.jobs.createJob(record);
+  return record;
+}
 
 /** Expects `promise` to reject with a DomainError of `code` (and `field`, when given); returns it. */
 export async function rejects(

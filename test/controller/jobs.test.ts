@@ -1,7 +1,7 @@
 import type { JobRecord, User } from '../../lambdas/core/model';
 import type * as Functions from '../../lambdas/core/use-cases/functions';
 import type * as Jobs from '../../lambdas/core/use-cases/jobs';
-import { Controller, definition, rejects, startController } from './harness';
+import { Controller, definition, rejects, startController, writeJob } from './harness';
 
 /**
  * Jobs against DynamoDB Local: the task page's search (function, status, time range, pages that
@@ -22,36 +22,9 @@ afterAll(async () => {
 }, 60_000);
 
 /** Writes a job directly (as the invocation would), at a chosen creation time and status. */
-async function job(
-  user: User,
-  functionId: string,
-  createdAt: string,
-  status: JobRecord['status'] = 'QUEUED',
-  extra: Partial<JobRecord> = {},
-): Promise<JobRecord> {
+function job(user: User, functionId: string, createdAt: string, status: JobRecord['status'] = 'QUEUED', extra: Partial<JobRecord> = {}): Promise<JobRecord> {
   const jobId = `job_${Math.random().toString(36).slice(2, 12)}${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, 'x');
-  const record: JobRecord = {
-    jobId,
-    functionId,
-    functionVersion: 1,
-    developerId: user.userId,
-    status,
-    attempt: 1,
-    image: definition().image,
-    resources: definition().resources,
-    protocol: 'stdio',
-    network: 'none',
-    inputBase64: '',
-    resultKey: `results/${jobId}/result`,
-    logKey: `results/${jobId}/log`,
-    maxCost: 1000,
-    billingVersion: 1,
-    createdAt,
-    ...(status === 'QUEUED' ? { waitingShard: 'w' } : {}),
-    ...extra,
-  };
-  await c.deps.jobs.createJob(record);
-  return record;
+  return writeJob(c, { jobId, user, functionId, status, createdAt }, extra);
 }
 
 describe('search', () => {

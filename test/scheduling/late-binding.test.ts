@@ -1,7 +1,7 @@
 import type { JobRecord, ProviderRecord, User } from '../../lambdas/core/model';
 import type * as Functions from '../../lambdas/core/use-cases/functions';
 import type * as Scheduling from '../../lambdas/core/use-cases/scheduling';
-import { definition, startController, type Controller } from '../controller/harness';
+import { definition, providerRecord, startController, writeJob, type Controller } from '../controller/harness';
 
 /**
  * Issue #24, late binding under `SCHEDULER_POLICY=sampled` against DynamoDB Local: when a report
@@ -15,23 +15,8 @@ let functions: typeof Functions;
 let scheduling: typeof Scheduling;
 const now = Date.now();
 
-const provider = (providerId: string, reservedVcpuMilli: number): ProviderRecord => ({
-  providerId,
-  ownerId: 'usr_latebinding',
-  name: providerId,
-  capacityVcpuMilli: 1000,
-  capacityMemoryMb: 1024,
-  reservedVcpuMilli,
-  reservedMemoryMb: 0,
-  publicKeyPem: 'unused',
-  queueUrl: 'unused',
-  lastHeartbeatAt: new Date(now).toISOString(),
-  cachedImages: [],
-  warmFunctions: [],
-  draining: false,
-  createdAt: new Date(now).toISOString(),
-  onlineShard: '1',
-});
+const provider = (providerId: string, reservedVcpuMilli: number): ProviderRecord =>
+  providerRecord(providerId, { ownerId: 'usr_latebinding', reservedVcpuMilli }, now);
 
 beforeAll(async () => {
   c = await startController({ SCHEDULER_POLICY: 'sampled', HEARTBEAT_STALE_MS: '600000' });
@@ -44,30 +29,9 @@ afterAll(async () => {
 }, 60_000);
 
 let n = 0;
-async function job(user: User, functionId: string, status: 'QUEUED' | 'ASSIGNED', createdAt: string, extra: Partial<JobRecord> = {}): Promise<JobRecord> {
+function job(user: User, functionId: string, status: 'QUEUED' | 'ASSIGNED', createdAt: string, extra: Partial<JobRecord> = {}): Promise<JobRecord> {
   const jobId = `job_latebinding${String(n++).padStart(4, '0')}`;
-  const record: JobRecord = {
-    jobId,
-    functionId,
-    functionVersion: 1,
-    developerId: user.userId,
-    status,
-    attempt: 1,
-    image: definition().image,
-    resources: { vcpu: 1, memoryMb: 256, timeoutS: 10 },
-    protocol: 'stdio',
-    network: 'none',
-    inputBase64: '',
-    resultKey: `results/${jobId}/result`,
-    logKey: `results/${jobId}/log`,
-    maxCost: 1000,
-    billingVersion: 1,
-    createdAt,
-    ...(status === 'QUEUED' ? { waitingShard: 'w' } : {}),
-    ...extra,
-  };
-  await c.deps.jobs.createJob(record);
-  return record;
+  return writeJob(c, { jobId, user, functionId, status, createdAt }, { resources: { vcpu: 1, memoryMb: 256, timeoutS: 10 }, ...extra });
 }
 
 test('a report’s freed provider goes first to the waiting job DRF puts first, with no sample finding it', async () => {

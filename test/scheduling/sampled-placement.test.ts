@@ -1,7 +1,7 @@
 import type { ProviderRecord } from '../../lambdas/core/model';
 import { placeSampled } from '../../lambdas/core/placement';
 import type { Need } from '../../lambdas/core/scheduler';
-import { startController, type Controller } from '../controller/harness';
+import { providerRecord, startController, type Controller } from '../controller/harness';
 
 /**
  * Issue #24: placement that reads a few providers, not all of them, against DynamoDB Local: the
@@ -12,24 +12,13 @@ import { startController, type Controller } from '../controller/harness';
 
 let c: Controller;
 const now = Date.now();
-const record = (i: number, vcpu = 1): ProviderRecord => ({
-  // Ids spread over the alphabet as newId's random ones are.
-  providerId: `prv_${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[i % 62]}${String(i).padStart(5, '0')}sampled`,
-  ownerId: 'usr_sampling',
-  name: `p${i}`,
-  capacityVcpuMilli: vcpu * 1000,
-  capacityMemoryMb: vcpu * 1024,
-  reservedVcpuMilli: 0,
-  reservedMemoryMb: 0,
-  publicKeyPem: 'unused',
-  queueUrl: 'unused',
-  lastHeartbeatAt: new Date(now).toISOString(),
-  cachedImages: [],
-  warmFunctions: [],
-  draining: false,
-  createdAt: new Date(now).toISOString(),
-  onlineShard: '1',
-});
+const record = (i: number, vcpu = 1): ProviderRecord =>
+  providerRecord(
+    // Ids spread over the alphabet as newId's random ones are.
+    `prv_${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[i % 62]}${String(i).padStart(5, '0')}sampled`,
+    { ownerId: 'usr_sampling', name: `p${i}`, capacityVcpuMilli: vcpu * 1000, capacityMemoryMb: vcpu * 1024 },
+    now,
+  );
 const PROVIDERS = 240;
 const need: Need = { vcpuMilli: 1000, memoryMb: 512, image: 'registry.local/fn@sha256:' + 'a'.repeat(64), functionId: 'fn_sampled' };
 
