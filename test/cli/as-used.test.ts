@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, Platform } from '../../local/platform';
 import { Api } from '../support/api';
+import { buildCli, ROOT } from './build-cli';
 
 /**
  * Issue #22: the `chainfaas` CLI as people use it — the compiled binary in a subprocess against
  * the local platform: ambiguous names, `--timeout`, a refused `--key`, the `--json` shapes.
  */
 
-const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'cli', 'chainfaas.js');
 const PASSWORD = 'correct horse battery';
 
@@ -64,18 +64,8 @@ function onTerminal(args: string[], answers: [string, string][], env: Record<str
   });
 }
 
-function build(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'cli', 'tsconfig.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p cli failed:\n${out}`))));
-  });
-}
-
 beforeAll(async () => {
-  await build();
+  await buildCli();
   home = mkdtempSync(join(tmpdir(), 'chainfaas-cli-as-used-'));
   configFile = join(home, '.chainfaas', 'config.json');
   platform = await startPlatform({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'chainfaas-cli-as-used-data-')), log: () => undefined });

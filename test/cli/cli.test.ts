@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, Platform } from '../../local/platform';
 import { eventually } from '../support/api';
+import { buildCli, ROOT } from './build-cli';
 
 /**
  * The `chainfaas` CLI as a user runs it: the compiled binary (dist/cli/chainfaas.js) in a
  * subprocess, against the whole local platform, checking what it prints and its exit codes.
  */
 
-const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'cli', 'chainfaas.js');
 const PASSWORD = 'correct horse battery';
 
@@ -41,21 +41,11 @@ function cli(args: string[], options: { input?: string | Buffer; env?: Record<st
   });
 }
 
-function build(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'cli', 'tsconfig.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p cli failed:\n${out}`))));
-  });
-}
-
 let email = '';
 let images: Record<string, string>;
 
 beforeAll(async () => {
-  await build();
+  await buildCli();
   home = mkdtempSync(join(tmpdir(), 'chainfaas-cli-home-'));
   configFile = join(home, '.chainfaas', 'config.json');
   platform = await startPlatform({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'chainfaas-cli-')), log: () => undefined });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Api, eventually, newUser } from '../support/api';
 import { registerProvider, startAgent, startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
 import { Browser, buildPortal, launchBrowser, openAs, screenshot, waitForPage } from '../portal/browser';
+import { buildCli, ROOT } from './build-cli';
 
 /**
  * Issue #22, live progress: the agent's heartbeats carry each running job's phase (pulling,
@@ -16,7 +17,6 @@ import { Browser, buildPortal, launchBrowser, openAs, screenshot, waitForPage } 
  * portal's empty Functions page (examples, one click each) and its list refreshing by itself.
  */
 
-const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'cli', 'chainfaas.js');
 
 let t: TestPlatform;
@@ -25,16 +25,6 @@ let home: string;
 let sleepFn = '';
 let providerId = '';
 let stopAgent: () => Promise<void> = async () => undefined;
-
-function build(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'cli', 'tsconfig.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p cli failed:\n${out}`))));
-  });
-}
 
 /**
  * Runs the CLI on a pseudo-terminal; `watch` sees the screen as it grows (to probe the platform
@@ -71,7 +61,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 beforeAll(async () => {
   buildPortal();
-  [t] = await Promise.all([startTestPlatform({ HEARTBEAT_INTERVAL_S: '1' }), build()]);
+  [t] = await Promise.all([startTestPlatform({ HEARTBEAT_INTERVAL_S: '1' }), buildCli()]);
   const registered = await t.api.post('/users', { email: `live${Date.now()}@example.test`, password: 'correct horse battery', roles: ['developer'] });
   dev = new Api(t.platform.apiUrl, registered.body.token);
   home = mkdtempSync(join(tmpdir(), 'chainfaas-cli-live-'));

@@ -9,6 +9,7 @@ import { startPlatform, Platform } from '../../local/platform';
 import { Api, eventually, newUser } from '../support/api';
 import { Browser, buildPortal, horizontalOverflow, launchBrowser, openAs, screenshot, waitForSelectorOrShow } from '../portal/browser';
 import { startStripeMock, StripeMock } from './stripe-mock';
+import { buildCli, ROOT } from '../cli/build-cli';
 
 /**
  * Card top-ups and provider payouts (issue #21) on the local platform with PAYMENT_PROVIDER=stripe,
@@ -39,18 +40,6 @@ const SET = {
 // Only the SDK's webhook helpers are used from here: no request leaves through this client.
 const sdk = new Stripe('sk_test_unused');
 
-const ROOT = join(__dirname, '..', '..');
-
-/** Compiles the CLI (dist/cli/chainfaas.js) as test/cli does. */
-function buildCli(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'cli', 'tsconfig.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p cli failed:\n${out}`))));
-  });
-}
 
 /** Runs the compiled CLI with a token; never execFileSync: the platform answering it lives in this process. */
 function cli(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
