@@ -121,7 +121,7 @@ function rows(): { main: string[]; where: string[] } {
       `| ${label}: wait until on the agent (no container start) p50 / p95 / p99 s, sampled | ${r.sampled.placementWaitS.p50} / ${r.sampled.placementWaitS.p95} / ${r.sampled.placementWaitS.p99} | omniscient: ${r.omniscient.placementWaitS.p50} / ${r.omniscient.placementWaitS.p95} / ${r.omniscient.placementWaitS.p99} | — | ${num(r.sampled.measuredJobs)} jobs | ${cmd} | ${day(sim.date)} |`,
       `| ${label}: utilisation (vCPU held / online) | ${r.sampled.utilisation} | omniscient: ${r.omniscient.utilisation} | — | ${tr.seconds - tr.warmupS} s measured | ${cmd} | ${day(sim.date)} |`,
       `| ${label}: starts warm / from a cached image / with a pull | ${r.sampled.starts.warm} / ${r.sampled.starts.cached} / ${r.sampled.starts.cold} | no warm hints: ${r.noWarm.starts.warm} / ${r.noWarm.starts.cached} / ${r.noWarm.starts.cold} | ${sim.coldStartsAvoidedByWarmHints.starts} cold starts avoided (${Math.round(sim.coldStartsAvoidedByWarmHints.share * 100)}%) | ${num(r.sampled.measuredJobs)} jobs | ${cmd} | ${day(sim.date)} |`,
-      `| Simulation (#24), overload ×1.3 on ${num(r.overload.config.providers)} providers: dominant shares by developer (DRF target) | ${r.overload.drf.map((d: any) => `${d.share} (${d.target})`).join(', ')} | targets: progressive filling of each developer's held + waiting demand | worst ${sim.goals.find((g: any) => g.figure.startsWith('DRF'))?.value}% off (omniscient: ${r.overloadOmniscient.drf.map((d: any) => `${d.share} (${d.target})`).join(', ')}) | ${num(r.overload.jobs)} jobs | ${cmd} | ${day(sim.date)} |`,
+      `| Simulation (#24), overload ×1.3 on ${num(r.overload.config.providers)} providers: dominant shares by developer (constrained target; pooled target) | ${drfShares(r.overload.drf)} | constrained: progressive filling job by job over the online machines (each job only where it fits); pooled: over the summed capacity | worst ${pct(sim.drfWorstOff.constrained)} off the constrained target, ${pct(sim.drfWorstOff.pooled)} off the pooled (omniscient: ${drfShares(r.overloadOmniscient.drf)}: ${pct(sim.drfWorstOff.constrainedOmniscient)} / ${pct(sim.drfWorstOff.pooledOmniscient)}) | ${num(r.overload.jobs)} jobs | ${cmd} | ${day(sim.date)} |`,
       `| Simulation (#24), churn stress (30% leave within ${tr.seconds} s, half crash): jobs lost, placed on dead providers; re-placed p50 / p95 / max s | ${r.stress.churn.lostJobs}, ${r.stress.churn.placedOnDead}; ${r.stress.churn.replaceS.p50} / ${r.stress.churn.replaceS.p95} / ${r.stress.churn.replaceS.max} | today's liveness, same churn: ${r.stressToday.churn.lostJobs}, ${r.stressToday.churn.placedOnDead}; ${r.stressToday.churn.replaceS.p50} / ${r.stressToday.churn.replaceS.p95} / ${r.stressToday.churn.replaceS.max} | — | ${r.stress.churn.crashed} crashes | ${cmd} | ${day(sim.date)} |`,
       `| Controller cost of an idle provider per month: heartbeats + queue polls, USD, as built (a ${sim.assumptions.dozingPollGapS} s pause between a dozing agent's polls); without that pause | ${sim.idleProviderMonth.idleBeats.usd.total} (${num(sim.idleProviderMonth.idleBeats.beats)} beats, ${num(sim.idleProviderMonth.idleBeats.polls)} polls); ${sim.idleProviderMonth.idleBeatsWithoutPollPause?.usd.total ?? sim.idleProviderMonth.idleBeatsAsBuilt?.usd.total} | today: ${sim.idleProviderMonth.today.usd.total} (${num(sim.idleProviderMonth.today.beats)} beats, ${num(sim.idleProviderMonth.today.polls)} polls) | ×${(sim.idleProviderMonth.idleBeats.usd.total / sim.idleProviderMonth.today.usd.total).toFixed(2)} | list prices × counted calls | ${cmd} | ${day(sim.date)} |`,
       `| ${label}: placement + every provider's liveness, USD per million jobs | ${sim.perMillionJobs.sampled.placement} + ${sim.perMillionJobs.sampled.livenessOfAllProviders} | today's liveness: ${sim.perMillionJobs.todayLiveness.placement} + ${sim.perMillionJobs.todayLiveness.livenessOfAllProviders} | — | ${num(r.sampled.jobs)} jobs | ${cmd} | ${day(sim.date)} |`,
@@ -134,6 +134,16 @@ function whereRow(label: string, b: any, meanMs: number, command: string, date: 
   const g = b.groups;
   const cell = (x: { meanMs: number; share: number }) => `${ms(x.meanMs)} (${Math.round(x.share * 100)}%)`;
   return `| ${label} | ${ms(meanMs)} | ${cell(g.controller)} | ${cell(g.queue)} | ${cell(g.agent)} | ${cell(g.container)} | ${ms(b.ledgerAfterReportMs.p50)} / ${ms(b.ledgerAfterReportMs.p95)} | ${busy} | ${code(command)} | ${day(date)} |`;
+}
+
+/** A share as a percentage with one decimal: 0.045 → "4.5%". */
+function pct(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+/** Each developer's dominant share, with its targets where they differ from it: "0.505 (0.529; 0.547), 0.227". */
+function drfShares(drf: { share: number; target: number; constrainedTarget?: number }[]): string {
+  return drf.map((d) => (d.share === d.target && (d.constrainedTarget ?? d.target) === d.target ? `${d.share}` : `${d.share} (${d.constrainedTarget ?? d.target}; ${d.target})`)).join(', ');
 }
 
 export function renderTables(): string {

@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   const result = {
     benchmark: 'sim',
     profile: args.profile,
-    command: commandFor(args.profile),
+    command: commandFor(args.profile, 'sim'),
     date: new Date().toISOString(),
     machine: machineAfter(machine),
     what: 'discrete-event simulation: the controller’s own placement (core/placement.ts#placeSampled, WarmHints), FairQueue and liveness rule with simulated time and machines (bench/sim/sim.ts)',
