@@ -47,6 +47,8 @@ interface Step {
   command: string;
   finishedAt?: string;
   error?: string;
+  /** The commit this step measured (the goal rows read from its results file carry it). */
+  source?: SourceState;
 }
 
 /** A benchmark in a child process of its own (ledger.js, cost.js); its JSON goes to our stdout, its progress to our stderr. */
@@ -64,6 +66,8 @@ async function main(): Promise<void> {
   for (const n of [...args.only, ...args.skip]) if (!NAMES.includes(n as Name)) throw new Error(`unknown benchmark ${n} (known: ${NAMES.join(', ')})`);
   const chosen = NAMES.filter((n) => (args.only.length === 0 || args.only.includes(n)) && !args.skip.includes(n));
   const machine = machineBefore();
+  // Read before any result is written: the run's own outputs are not changes to what it measured.
+  const source = sourceState();
   const started = performance.now();
   const steps: Step[] = [];
   const step = async (name: Name, body: () => Promise<void>) => {
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
         seconds: round((performance.now() - t0) / 1000, 1),
         command: commandFor(args.profile),
         finishedAt: new Date().toISOString(),
+        source,
       });
     } catch (err) {
       note(`${name} failed: ${(err as Error).stack ?? err}`);
@@ -116,7 +121,7 @@ async function main(): Promise<void> {
 
   const summary = {
     profile: args.profile,
-    source: sourceState(),
+    source,
     command: commandFor(args.profile) + (args.only.length ? ` --only ${args.only.join(',')}` : '') + (args.skip.length ? ` --skip ${args.skip.join(',')}` : ''),
     date: new Date().toISOString(),
     machine: machineAfter(machine),
@@ -129,15 +134,27 @@ async function main(): Promise<void> {
   if (steps.some((s) => s.status === 'failed')) process.exitCode = 1;
 }
 
+interface SourceState {
+  commit: string;
+  /** Tracked files that differed from the commit when the run started, its own outputs left out. */
+  modifiedTrackedFiles: string[];
+}
+
+/** What a run writes itself: bench/results/*.json and the README table rendered from them. */
+const OUTPUTS = /^bench\/(results\/|README\.md$)/;
+
 /** The commit the run was built from, and the tracked files that differed from it (the build compiles the working tree). */
-function sourceState(): { commit: string; modifiedTrackedFiles: string[] } {
+function sourceState(): SourceState {
   const git = (...a: string[]) => execFileSync('git', a, { cwd: projectRoot(), encoding: 'utf8' }).trim();
   try {
-    return { commit: git('rev-parse', 'HEAD'), modifiedTrackedFiles: git('diff', '--name-only', 'HEAD').split('\n').filter(Boolean) };
+    const modified = git('diff', '--name-only', 'HEAD').split('\n').filter((f) => f !== '' && !OUTPUTS.test(f));
+    return { commit: git('rev-parse', 'HEAD'), modifiedTrackedFiles: modified };
   } catch {
     return { commit: 'unknown (no git)', modifiedTrackedFiles: [] };
   }
 }
+
+const describe = (s: SourceState): string => s.commit + (s.modifiedTrackedFiles.length ? ' (plus uncommitted changes)' : '');
 
 /** Writes summary.json (merged with the steps of an earlier run that this one did not repeat) and the README table. */
 function publishSummary(summary: { steps: Step[]; command: string; date: string } & Record<string, unknown>): void {
@@ -147,8 +164,16 @@ function publishSummary(summary: { steps: Step[]; command: string; date: string 
   const merged = { ...summary, steps: NAMES.map((n) => steps.find((s) => s.name === n)).filter(Boolean) };
   process.stderr.write(`${JSON.stringify(merged, null, 2)}\n`);
   publish('summary', merged, { print: false });
-  const source = summary.source as { commit: string; modifiedTrackedFiles: string[] };
-  const goals = goalRows(source.commit + (source.modifiedTrackedFiles.length ? ' (plus uncommitted changes)' : ''));
+  // Each row keeps the commit of the run that measured it: this run's steps, an earlier run's, or (a
+  // results file no step of this tool wrote, e.g. bench/verification.ts) what goals.json said before.
+  const goalsPath = join(resultsDir(), 'goals.json');
+  const before = existsSync(goalsPath) ? (JSON.parse(readFileSync(goalsPath, 'utf8')) as Array<{ figure: string; commit: string }>) : [];
+  const commitOf = (result: string, figure: string): string => {
+    const measured = merged.steps.find((s) => s?.name === result)?.source;
+    if (measured) return describe(measured);
+    return before.find((g) => g.figure === figure)?.commit ?? 'not recorded';
+  };
+  const goals = goalRows(commitOf);
   publish('goals', goals, { print: false });
   note(`goals: ${goals.filter((g) => g.holds).length} of ${goals.length} hold (bench/results/goals.json)`);
   renderReadme();
