@@ -303,6 +303,7 @@ export class ChainFaasStack extends Stack {
           machineImage: this.fabricImage(config, instanceType),
           dataVolumeSize: config.fabricVolumeGiB,
           snapshotsKept: config.fabricSnapshotsKept,
+          orderers: config.fabricOrderers,
           externalPeerCidrs: config.fabricExternalCidrs,
           flowLogRetention: retentionDays(config.logRetentionDays),
           retain,

@@ -68,6 +68,10 @@ fail() {
 }
 say() { echo "aws-node: $*" >&2; }
 
+# An orderer host has no peer: the name it stands for is its orderer's.
+if [ "$orderer_index" != 0 ] && [ -z "${FABRIC_PEER_HOST:-}" ]; then
+  v="FABRIC_ORDERER${orderer_index}_HOST" && FABRIC_PEER_HOST="${!v:-}"
+fi
 [ -n "${FABRIC_PEER_HOST:-}" ] || fail "FABRIC_PEER_HOST is not set (the name the Lambdas dial)"
 [ -n "${CHAINFAAS_DATA_DIR:-}" ] || fail "CHAINFAAS_DATA_DIR is not set"
 [ "$orderer_index" != 0 ] || [ -n "${CHAINFAAS_IDENTITY_DIR:-}" ] || fail "CHAINFAAS_IDENTITY_DIR is not set"

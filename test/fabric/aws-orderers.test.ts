@@ -79,7 +79,7 @@ describeNode('aws-node.sh with three orderers: the node and two orderer hosts', 
     root = mkdtempSync(join(tmpdir(), 'chainfaas-aws-orderers-'));
     base = await freePortRange(19);
     node = hostEnv('node', { CHAINFAAS_IDENTITY_DIR: join(root, 'node', 'var/lib/chainfaas/identity') });
-    for (const n of [1, 2]) hosts.push(hostEnv(`orderer${n}`, { CHAINFAAS_ORDERER_BUNDLE: join(root, 'node', 'var/lib/chainfaas/identity', 'orderers', `orderer${n}.b64`) }));
+    for (const n of [1, 2]) hosts.push(hostEnv(`orderer${n}`, { FABRIC_PEER_HOST: '', CHAINFAAS_ORDERER_BUNDLE: join(root, 'node', 'var/lib/chainfaas/identity', 'orderers', `orderer${n}.b64`) }));
     spawn(
       'bash',
       [
