@@ -13,7 +13,10 @@
 #   after a reboot; they run as an unprivileged user and log to the journal
 #   (journalctl -u chainfaas-peer0);
 # - state is never wiped: each step looks at what is there (crypto material, genesis block, channel
-#   membership, chaincode install / approval / commit, the recorded controller) and does the rest.
+#   membership, chaincode install / approval / commit, the recorded controller) and does the rest;
+# - a run whose chaincode code differs from what the committed definition was recorded with
+#   upgrades it: the next sequence, approved and committed (lib.sh's commit_definition, as
+#   upgrade-chaincode.sh), the service restarted under the new package id; state is kept.
 #
 # Contract (exported by the construct's user data; see FabricNetworkProps.startCommand):
 #   FABRIC_LISTEN_ADDRESS    must be 0.0.0.0 (the admin CLI below reaches the peer on 127.0.0.1)
@@ -270,17 +273,27 @@ render_units() {
   unit chainfaas-orderer "ChainFaaS Fabric orderer (orderer$orderer_index.$orderer_domain, Raft)" '' "$state_dir" "$bin/orderer"
   [ "$orderer_index" = 0 ] || return 0
   unit chainfaas-peer0 "ChainFaaS Fabric peer (peer0.$peer_domain)" ' chainfaas-orderer.service' "$state_dir" "$bin/peer" node start
-  unit chainfaas-chaincode "ChainFaaS chaincode service ($chaincode_label, CCaaS)" ' chainfaas-peer0.service' "$chaincode_dir" \
+  unit chainfaas-chaincode "ChainFaaS chaincode service ($served_label, CCaaS)" ' chainfaas-peer0.service' "$chaincode_dir" \
     /bin/bash "$network_dir/serve.sh" "$package_id" "127.0.0.1:$ccaas_port"
 }
 
 mkdir -p "$config_dir" "$state_dir/channel" "$state_dir/home"
 # No up.sh marker in this state directory: down.sh (which stops nothing systemd runs) leaves it alone.
-package_id=''
+# The chaincode definition this node last committed, and the digest of the code it serves
+# (chaincode_fingerprint): recorded after each commit, so a run with changed code upgrades.
+definition_record="$state_dir/channel/chaincode-definition"
+recorded() { [ -f "$definition_record" ] && sed -n "s/^$1=//p" "$definition_record"; }
+# package_for SEQ: the CCaaS package of definition SEQ (served_label, package_id).
+package_for() {
+  served_label=$(chaincode_label_for "$1")
+  package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$served_label.tgz" "127.0.0.1:$ccaas_port" "$served_label")
+}
+package_id='' served_label=''
 if [ "$orderer_index" = 0 ]; then
   render_crypto_config
   render_configtx
-  package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$chaincode_label.tgz" "127.0.0.1:$ccaas_port" "$chaincode_label")
+  served_sequence=$(recorded sequence || true)
+  package_for "${served_sequence:-1}"
 fi
 render_env_files
 render_units
@@ -503,22 +516,36 @@ if ! has -x "$channel" peer_cli "$peer_admin" "$peer_port" channel list; then
   peer_cli "$peer_admin" "$peer_port" channel join -b "$state_dir/channel/genesis.block" >&2
 fi
 
-say "chaincode $chaincode_name ($package_id) served on 127.0.0.1:$ccaas_port"
-if ! has "\"$package_id\"" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json; then
-  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$state_dir/channel/$chaincode_label.tgz" >&2
-  has "\"$package_id\"" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json ||
-    fail "the peer installed the package under another id than $package_id"
+# The definition: sequence 1 on a new channel; the next sequence (upgrade-chaincode.sh's steps:
+# package, install, serve, approve, commit) when the code differs from what the committed one was
+# recorded with, or nothing was recorded (a node from before the record); else unchanged. The
+# service keeps its address and restarts under the new package id, so transactions fail for the
+# few seconds until the commit; the ledger's state is untouched.
+committed=$(committed_sequence)
+fingerprint=$(chaincode_fingerprint)
+if [ -z "$committed" ]; then
+  target=1
+elif [ "$(recorded sequence || true)" = "$committed" ] && [ "$(recorded fingerprint || true)" = "$fingerprint" ]; then
+  target="$committed"
+else
+  target=$((committed + 1))
+  say "chaincode upgrade: sequence $committed -> $target (the code in $chaincode_dir changed)"
 fi
+if [ "$(chaincode_label_for "$target")" != "$served_label" ]; then
+  package_for "$target"
+  render_units
+  systemctl daemon-reload
+fi
+say "chaincode $chaincode_name ($package_id) served on 127.0.0.1:$ccaas_port"
+install_package "$state_dir/channel/$served_label.tgz" "$package_id" || fail "the peer installed the package under another id than $package_id"
 start_unit chainfaas-chaincode
 wait_listening chainfaas-chaincode 127.0.0.1 "$ccaas_port" 180
-definition=(--channelID "$channel" --name "$chaincode_name" --version 1.0 --sequence 1)
-if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode querycommitted --channelID "$channel" --name "$chaincode_name" >/dev/null 2>&1; then
-  if ! has "\"$peer_msp\": true" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json; then
-    peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$package_id" >&2
-  fi
-  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
-    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" >&2
-fi
+[ "$target" = "$committed" ] || commit_definition "$target" "$package_id"
+put_file "$definition_record" <<EOF
+sequence=$target
+fingerprint=$fingerprint
+package_id=$package_id
+EOF
 
 # The peer CLI as User1 against the advertised address: what the Lambdas dial, TLS name checked.
 controller_query() {

@@ -412,6 +412,48 @@ peer_cli() {
     "${bin:?}/peer" "$@"
 }
 
+# ---- the chaincode's definition (up.sh, aws-node.sh, upgrade-chaincode.sh; peer_cli as the peer
+# org's admin against $peer_port, the orderer from set_orderer_flags)
+
+# The label of the package for definition sequence SEQ: chaincode_label_for SEQ (1: chaincode_label).
+chaincode_label_for() { echo "${chaincode_name}_$1.0"; }
+
+# The sequence of the channel's committed definition of the chaincode, or nothing if none is.
+committed_sequence() {
+  local out
+  out=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode querycommitted -C "$channel" -n "$chaincode_name" --output json 2>/dev/null) || return 0
+  sed -n 's/.*"sequence": *\([0-9]*\).*/\1/p' <<<"$out" | head -1
+}
+
+# install_package TGZ PACKAGE_ID: installs the package on the peer unless it has it; fails if the
+# peer names it otherwise.
+install_package() {
+  local installed
+  installed=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json 2>/dev/null) || installed=''
+  grep -qF "\"$2\"" <<<"$installed" && return 0
+  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$1" >&2 || true
+  installed=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json 2>/dev/null) || installed=''
+  grep -qF "\"$2\"" <<<"$installed" || { log "the peer did not install $2: $installed"; return 1; }
+}
+
+# commit_definition SEQ PACKAGE_ID: approves the definition at sequence SEQ (version SEQ.0) for the
+# org unless it has, then commits it. Safe to run again after a crash between the two.
+commit_definition() {
+  local definition=(--channelID "$channel" --name "$chaincode_name" --version "$1.0" --sequence "$1") ready
+  ready=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json 2>/dev/null) || ready=''
+  if ! grep -qF "\"$peer_msp\": true" <<<"$ready"; then
+    peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$2" >&2
+  fi
+  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
+    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" >&2
+}
+
+# A digest of the chaincode's code (src/, package.json, tsconfig.json under $chaincode_dir): what
+# changes when a new definition is due; the CCaaS package holds no code, only an address.
+chaincode_fingerprint() {
+  (cd "$chaincode_dir" && find src package.json tsconfig.json -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
+}
+
 # The block height of the channel on one peer (peer_cli's USER_DIR and PEER), or nothing.
 channel_height() {
   peer_cli "$1" "$2" channel getinfo -c "$channel" 2>/dev/null | sed -n 's/.*"height":\([0-9]*\).*/\1/p'
