@@ -297,6 +297,8 @@ export const ENV = {
     ordererEndpoint: 'FABRIC_ORDERER_ENDPOINT',
     ordererHostAlias: 'FABRIC_ORDERER_HOST_ALIAS',
     ordererTlsCertPath: 'FABRIC_ORDERER_TLS_CERT_PATH',
+    /** `host:port` a joining peer dials for gossip (the join bundle's gossipBootstrap); default `FABRIC_PEER_ENDPOINT`. */
+    gossipBootstrap: 'FABRIC_GOSSIP_BOOTSTRAP',
     /** The installed CCaaS package's id (`label:sha256`) and the chaincode service's address in it. */
     packageId: 'FABRIC_PACKAGE_ID',
     ccaasAddress: 'FABRIC_CCAAS_ADDRESS',

@@ -300,6 +300,12 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
   readonly ordererSecrets: secretsmanager.Secret[] = [];
   /** Raft cluster traffic between the orderers (`orderers: 3`): on the node and the orderer hosts, open only among them. */
   readonly clusterSecurityGroup?: ec2.SecurityGroup;
+  /**
+   * The node's Elastic IP, when outside peers may connect (`externalPeerCidrs`): the address their
+   * join bundle names for the orderer and the gossip bootstrap peer, which the node's TLS
+   * certificates carry (a public address assigned at launch would change at every stop and start).
+   */
+  readonly publicAddress?: ec2.CfnEIP;
 
   constructor(scope: Construct, id: string, props: FabricNetworkProps) {
     super(scope, id);
@@ -481,6 +487,10 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
         `export FABRIC_BIN_DIR=${BIN_DIR}`,
       );
     }
+    if ((props.externalPeerCidrs ?? []).length > 0) {
+      this.publicAddress = new ec2.CfnEIP(this, 'NodeAddress', { domain: 'vpc', tags: [{ key: 'Name', value: `${Names.uniqueId(this)}-node` }] });
+      new ec2.CfnEIPAssociation(this, 'NodeAddressAssociation', { allocationId: this.publicAddress.attrAllocationId, instanceId: this.instance.instanceId });
+    }
     const ordererExports = this.orderers === 3 ? this.ordererExports(ordererPort, clusterPort) : [];
     if (this.orderers === 3) {
       ordererExports.push(
@@ -493,6 +503,8 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       'PEER_HOST="$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/local-hostname)"',
       `export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_PEER_HOST="$PEER_HOST" FABRIC_PEER_PORT=${this.peerPort} FABRIC_ORDERER_PORT=${ordererPort}`,
       `export FABRIC_CHANNEL=${this.channel} FABRIC_CHAINCODE=${this.chaincode} CHAINFAAS_DATA_DIR=${DATA_DIR} CHAINFAAS_IDENTITY_DIR=${IDENTITY_DIR}`,
+      // Outside peers dial the Elastic IP: the certificates carry it besides the private name.
+      ...(this.publicAddress ? [`export FABRIC_EXTRA_SANS=${this.publicAddress.attrPublicIp}`] : []),
       ...ordererExports,
       `(cd ${WORK_DIR}/network && ${props.startCommand})`,
       identityJsonCommand(IDENTITY_DIR),
@@ -760,13 +772,16 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
   }
 
   /**
-   * Peer enrolment: the CA secret (read of that one secret) and the orderer a joining peer
-   * dials. From outside the VPC (externalPeerCidrs) the node is reached at its public address;
-   * its TLS certificates carry its private DNS name, given as the host alias.
+   * Peer enrolment: the CA secret (read of that one secret), and the orderer and the gossip
+   * bootstrap peer a joining peer dials. From outside the VPC (externalPeerCidrs) the node is
+   * reached at its Elastic IP, which its TLS certificates carry (as they carry its private DNS
+   * name, given as the host alias for the clients that set one).
    */
   bindEnrolment(fn: lambda.Function): void {
+    const address = this.publicAddress?.attrPublicIp ?? this.instance.instancePublicIp;
     fn.addEnvironment(ENV.peerEnrolment.caSecretArn, this.caSecret.secretArn);
-    fn.addEnvironment(ENV.peerEnrolment.ordererEndpoint, `${this.instance.instancePublicIp}:${this.ordererPort}`);
+    fn.addEnvironment(ENV.peerEnrolment.ordererEndpoint, `${address}:${this.ordererPort}`);
+    fn.addEnvironment(ENV.peerEnrolment.gossipBootstrap, `${address}:${this.peerPort}`);
     fn.addEnvironment(ENV.peerEnrolment.ordererHostAlias, this.instance.instancePrivateDnsName);
     this.caSecret.grantRead(fn);
   }

@@ -327,12 +327,31 @@ describe('ChainFaasStack with fabric=ec2', () => {
         const instanceId = stack.resolve(fabric.instance.instance.logicalId);
         expect(env[ENV.peerEnrolment.ordererEndpoint]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId, 'PublicIp'] }, ':7050']] });
         expect(env[ENV.peerEnrolment.ordererHostAlias]).toEqual({ 'Fn::GetAtt': [instanceId, 'PrivateDnsName'] });
+        expect(env[ENV.peerEnrolment.gossipBootstrap]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId, 'PublicIp'] }, ':7051']] });
       } else {
         expect({ name, reads, arn: env[ENV.peerEnrolment.caSecretArn] }).toEqual({ name, reads: [], arn: undefined });
       }
     }
     expect(Object.keys(HANDLERS).filter((n) => HANDLERS[n as HandlerName].peerEnrolment)).toEqual(['peers']);
     expect(referencedIds(template.toJSON().Outputs.FabricCaSecretArn.Value)).toEqual(new Set([caId]));
+  });
+
+  test('issue #20: with outside peers allowed, their join bundle names the node by an Elastic IP that its certificates carry, for the orderer and the gossip bootstrap', () => {
+    const { stack, template } = synthControllerStack({ fabric: 'ec2', fabricExternalCidrs: ['203.0.113.0/24'] });
+    const fabric = stack.fabric as FabricNetwork;
+    const eip = stack.getLogicalId(fabric.publicAddress!);
+    const instanceId = stack.resolve(fabric.instance.instance.logicalId);
+    template.hasResourceProperties('AWS::EC2::EIPAssociation', { AllocationId: { 'Fn::GetAtt': [eip, 'AllocationId'] }, InstanceId: { Ref: instanceId } });
+    const address = { 'Fn::GetAtt': [eip, 'PublicIp'] };
+    // The node's start command gets the address as an extra TLS name (aws-node.sh's FABRIC_EXTRA_SANS).
+    const parts = template.toJSON().Resources[instanceId].Properties.UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
+    const at = parts.findIndex((p) => JSON.stringify(p) === JSON.stringify(address));
+    expect(String(parts[at - 1])).toMatch(/\nexport FABRIC_EXTRA_SANS=$/);
+    const env = template.toJSON().Resources[stack.getLogicalId(stack.functions.peers!.node.defaultChild as CfnResource)].Properties.Environment.Variables;
+    expect(env[ENV.peerEnrolment.ordererEndpoint]).toEqual({ 'Fn::Join': ['', [address, ':7050']] });
+    expect(env[ENV.peerEnrolment.gossipBootstrap]).toEqual({ 'Fn::Join': ['', [address, ':7051']] });
+    // Not the private DNS name (only the VPC resolves it), which stays the host alias.
+    expect(JSON.stringify(env[ENV.peerEnrolment.gossipBootstrap])).not.toContain('PrivateDnsName');
   });
 
   test('refuses a start script that is not in the repository', () => {
