@@ -26,11 +26,12 @@ export const FULL_CONFIG: Partial<ChainFaasConfig> = {
 };
 
 /**
- * FULL_CONFIG with three Raft orderers in three AZs (`fabricOrderers: 3`), which needs a stack
- * with account and region; its three AZs come from context, as cdk.context.json would give them.
+ * FULL_CONFIG with three Raft orderers in three AZs (`fabricOrderers: 3`) and outside peers (the
+ * node's Elastic IP). Three AZs need a stack with account and region; they come from context here,
+ * as cdk.context.json would give them.
  */
 export const RAFT_SCAN: { config: Partial<ChainFaasConfig>; env: { account: string; region: string }; context: Record<string, unknown> } = {
-  config: { ...FULL_CONFIG, fabricOrderers: 3 },
+  config: { ...FULL_CONFIG, fabricOrderers: 3, fabricExternalCidrs: ['203.0.113.0/24'] },
   env: { account: '123456789012', region: 'eu-west-1' },
   context: { 'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] },
 };
