@@ -568,6 +568,9 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       retain: boolean;
     },
   ): void {
+    // A host waits for the node's material (up to the node's start timeout), then may still have to
+    // build Fabric itself (no binariesPath): it gets twice the node's time.
+    const nodeTimeout = props.startTimeout ?? Duration.minutes(45);
     const zone = new route53.PrivateHostedZone(this, 'OrdererZone', { zoneName: ORDERER_ZONE, vpc: this.vpc, comment: 'ChainFaaS Fabric orderer hosts' });
     const instanceType = props.ordererInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL);
     const stack = Stack.of(this);
@@ -595,7 +598,7 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
         detailedMonitoring: true,
         ssmSessionPermissions: true,
         disableApiTermination: o.retain,
-        resourceSignalTimeout: props.startTimeout ?? Duration.minutes(45),
+        resourceSignalTimeout: Duration.minutes(nodeTimeout.toMinutes() * 2),
         blockDevices: [
           { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(props.volumeSize ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }) },
         ],
@@ -632,7 +635,7 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       }
       userData.addCommands(
         // The node writes the material once it has made it (within the start timeout).
-        `for _ in $(seq 1 540); do aws secretsmanager get-secret-value --region ${stack.region} --secret-id '${secret.secretArn}' --query SecretString --output text 2>/dev/null | jq -er .bundle > ${bundle}.tmp 2>/dev/null && break; sleep 5; done`,
+        `for _ in $(seq 1 ${Math.ceil(nodeTimeout.toSeconds() / 5)}); do aws secretsmanager get-secret-value --region ${stack.region} --secret-id '${secret.secretArn}' --query SecretString --output text 2>/dev/null | jq -er .bundle > ${bundle}.tmp 2>/dev/null && break; sleep 5; done`,
         `[ -s ${bundle}.tmp ] || { echo "no material for orderer${n} in its secret" >&2; exit 1; }`,
         `chmod 600 ${bundle}.tmp && mv ${bundle}.tmp ${bundle}`,
         `export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_ORDERER_PORT=${o.ordererPort} FABRIC_CHANNEL=${this.channel} CHAINFAAS_DATA_DIR=${DATA_DIR} CHAINFAAS_ORDERER_BUNDLE=${bundle}`,

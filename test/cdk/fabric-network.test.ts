@@ -404,7 +404,7 @@ describe('FabricNetwork with three Raft orderers (issue #20, item 4)', () => {
       expect(host.Properties.KeyName).toBeUndefined();
     }
     const hosts = fabric.ordererHosts.map((h) => stack.resolve(h.instance.logicalId) as string);
-    for (const logicalId of hosts) expect(template.toJSON().Resources[logicalId].CreationPolicy).toEqual({ ResourceSignal: { Timeout: 'PT45M' } });
+    for (const logicalId of hosts) expect(template.toJSON().Resources[logicalId].CreationPolicy).toEqual({ ResourceSignal: { Timeout: 'PT1H30M' } });
     // IMDSv2 on every instance (one launch template each).
     expect(Object.values(template.findResources('AWS::EC2::LaunchTemplate')).filter((t) => t.Properties.LaunchTemplateData.MetadataOptions?.HttpTokens === 'required')).toHaveLength(3);
     // The hosts do not wait for the node (it waits for them: a majority of orderers makes the channel active).
