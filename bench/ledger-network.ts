@@ -29,7 +29,7 @@ export interface LocalFabricNetwork {
   ledger(as?: 'controller' | 'other', peer?: PeerAddress): FabricLedger;
   /** Runs another script of chaincode/network against this network's state (join-peer.sh, say). */
   run(script: string, args?: string[]): Promise<string>;
-  /** Stops one of the network's processes (`peer0`, `peer1`, `orderer`, `chaincode`) as a crash would. */
+  /** Stops one of the network's processes (`peer0`, `peer1`, `orderer`, `orderer1`, `chaincode`) as a crash would. */
   kill(name: string): Promise<void>;
   down(): Promise<void>;
 }
@@ -46,10 +46,13 @@ export function networkScriptsDir(): string {
   }
 }
 
-export async function startLocalFabric(options: { batchTimeout?: string; maxMessageCount?: number; logSpec?: string } = {}): Promise<LocalFabricNetwork> {
+export async function startLocalFabric(
+  options: { batchTimeout?: string; maxMessageCount?: number; logSpec?: string; orderers?: 1 | 3 } = {},
+): Promise<LocalFabricNetwork> {
   const scripts = networkScriptsDir();
   const stateDir = mkdtempSync(join(tmpdir(), 'chainfaas-fabric-'));
-  const basePort = await freePortRange(10);
+  // lib.sh's port scheme: base .. base + 9, and up to base + 18 with three orderers.
+  const basePort = await freePortRange(options.orderers === 3 ? 19 : 10);
   const runEnv: NodeJS.ProcessEnv = {
     ...process.env,
     FABRIC_STATE_DIR: stateDir,
@@ -59,6 +62,7 @@ export async function startLocalFabric(options: { batchTimeout?: string; maxMess
     ...(options.batchTimeout ? { FABRIC_BATCH_TIMEOUT: options.batchTimeout } : {}),
     ...(options.maxMessageCount ? { FABRIC_MAX_MESSAGE_COUNT: String(options.maxMessageCount) } : {}),
     ...(options.logSpec ? { FABRIC_LOG_SPEC: options.logSpec } : {}),
+    ...(options.orderers ? { FABRIC_ORDERERS: String(options.orderers) } : {}),
   };
   const run = (script: string, args: string[] = []) => runScript(join(scripts, script), args, runEnv);
   const started = Date.now();

@@ -160,8 +160,9 @@ export class ChainFaasStack extends Stack {
       });
       this.tables.bindTables(fn, spec.tables);
       if (spec.bucket) this.results.bind(fn, spec.bucket);
-      if (spec.queues === 'send' || spec.queues === 'send+manage') this.providerQueues.bindSender(fn);
+      if (spec.queues === 'send' || spec.queues === 'send+manage' || spec.queues === 'send+sweep') this.providerQueues.bindSender(fn);
       if (spec.queues === 'manage' || spec.queues === 'send+manage') this.providerQueues.bindManager(fn);
+      if (spec.queues === 'send+sweep') this.providerQueues.bindSweeper(fn);
       if (spec.deadLetters) this.providerQueues.bindDeadLetterReader(fn);
       if (spec.developerBuckets) grantDeveloperBucketRoles(fn);
       if (spec.schedule) new HandlerSchedule(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Schedule`, { handler: fn, expression: spec.schedule });
@@ -303,6 +304,7 @@ export class ChainFaasStack extends Stack {
           machineImage: this.fabricImage(config, instanceType),
           dataVolumeSize: config.fabricVolumeGiB,
           snapshotsKept: config.fabricSnapshotsKept,
+          orderers: config.fabricOrderers,
           externalPeerCidrs: config.fabricExternalCidrs,
           flowLogRetention: retentionDays(config.logRetentionDays),
           retain,

@@ -181,6 +181,13 @@ export interface ChainFaasConfig {
    */
   readonly fabricSnapshotsKept: number;
   /**
+   * Raft orderers of the EC2 network: 1 (on the node), or 3 in three AZs (the node's and two
+   * orderer hosts), all consenters of the channel. Fixed when the network is first deployed.
+   * Context key `fabricOrderers`.
+   * @default 1
+   */
+  readonly fabricOrderers: 1 | 3;
+  /**
    * CIDRs of outside peer operators allowed to reach the node's peer and orderer (comma-separated).
    * Context key `fabricExternalCidrs`.
    * @default []
@@ -347,6 +354,7 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   fabricInstanceType: 't4g.medium',
   fabricVolumeGiB: 20,
   fabricSnapshotsKept: 14,
+  fabricOrderers: 1,
   fabricExternalCidrs: [],
   fabricStartCommand: 'bash chaincode/network/aws-node.sh',
   portal: false,
@@ -517,6 +525,7 @@ function fabricFromContext(
   | 'fabricVolumeGiB'
   | 'fabricImageId'
   | 'fabricSnapshotsKept'
+  | 'fabricOrderers'
   | 'fabricExternalCidrs'
   | 'fabricStartCommand'
   | 'fabricBinDir'
@@ -535,8 +544,11 @@ function fabricFromContext(
   const fabricExternalCidrs = stringList('fabricExternalCidrs', ctx('fabricExternalCidrs'), d.fabricExternalCidrs);
   for (const cidr of fabricExternalCidrs)
     if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr) || cidr.endsWith('/0')) throw invalid('fabricExternalCidrs', cidr, 'IPv4 CIDRs, none of them /0');
+  const fabricOrderers = integer('fabricOrderers', ctx('fabricOrderers'), d.fabricOrderers, 1, 3);
+  if (fabricOrderers !== 1 && fabricOrderers !== 3) throw invalid('fabricOrderers', fabricOrderers, '1 or 3');
   return {
     fabric,
+    fabricOrderers,
     fabricInstanceType: optionalString('fabricInstanceType', ctx('fabricInstanceType')) ?? d.fabricInstanceType,
     fabricVolumeGiB: integer('fabricVolumeGiB', ctx('fabricVolumeGiB'), d.fabricVolumeGiB, 1),
     fabricImageId,

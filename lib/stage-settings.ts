@@ -10,7 +10,7 @@ import { projectRoot } from './project-root';
  * its VPC, the identity) or their protection. A stage file that sets one of them cannot be
  * overridden from the command line unless `allowLedgerReplacement` is true.
  */
-export const LEDGER_KEYS = ['fabric', 'fabricImageId', 'fabricVolumeGiB', 'fabricPeerEndpoint', 'fabricIdentitySecretArn', 'retainData'] as const;
+export const LEDGER_KEYS = ['fabric', 'fabricImageId', 'fabricVolumeGiB', 'fabricOrderers', 'fabricPeerEndpoint', 'fabricIdentitySecretArn', 'retainData'] as const;
 
 /** Keys of a stage file that are not controller settings: where the stack goes. */
 const ENV_KEYS = ['account', 'region'] as const;

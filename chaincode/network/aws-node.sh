@@ -13,7 +13,10 @@
 #   after a reboot; they run as an unprivileged user and log to the journal
 #   (journalctl -u chainfaas-peer0);
 # - state is never wiped: each step looks at what is there (crypto material, genesis block, channel
-#   membership, chaincode install / approval / commit, the recorded controller) and does the rest.
+#   membership, chaincode install / approval / commit, the recorded controller) and does the rest;
+# - a run whose chaincode code differs from what the committed definition was recorded with
+#   upgrades it: the next sequence, approved and committed (lib.sh's commit_definition, as
+#   upgrade-chaincode.sh), the service restarted under the new package id; state is kept.
 #
 # Contract (exported by the construct's user data; see FabricNetworkProps.startCommand):
 #   FABRIC_LISTEN_ADDRESS    must be 0.0.0.0 (the admin CLI below reaches the peer on 127.0.0.1)
@@ -32,18 +35,35 @@
 # (name, binding and certificate all checked) and the chaincode names User1 as its controller.
 # Writes <data>/network/env (the FABRIC_* settings, as up.sh does) and prints it.
 #
-# usage: aws-node.sh              start or resume the node (as root, or as CHAINFAAS_SERVICE_USER)
-#        aws-node.sh --dry-run    write the configuration, environment files and units; start nothing
+# Three Raft orderers (FABRIC_ORDERERS=3, lib.sh): this node runs orderer0 and the peer; orderers 1
+# and 2 run on hosts of their own, as `aws-node.sh --orderer N`. The node then also needs
+#   FABRIC_ORDERER1_HOST, FABRIC_ORDERER2_HOST   the names the other orderers advertise (and their
+#                            certificates carry); their ports as lib.sh reads them
+# and writes, besides the identity, CHAINFAAS_IDENTITY_DIR/orderers/orderer<N>.b64: orderer N's
+# material (its MSP and TLS key pair, the orderer admin's TLS client pair for osnadmin on its host,
+# the genesis block), a base64 tar.gz that the construct hands to host N through a secret only
+# that host reads. An orderer host takes it from CHAINFAAS_ORDERER_BUNDLE (that file), starts its
+# orderer as a unit, joins the channel and exits 0 once the orderer lists the channel.
+#
+# usage: aws-node.sh [--dry-run]              start or resume the node (as root, or as CHAINFAAS_SERVICE_USER)
+#        aws-node.sh --orderer N [--dry-run]  start or resume orderer N (1, 2) on its own host
+#   --dry-run    write the configuration, environment files and units; start nothing
 set -euo pipefail
 dry_run=0
-case "${1:-}" in
-  --dry-run) dry_run=1 ;;
-  '') ;;
-  *)
-    echo "usage: aws-node.sh [--dry-run]" >&2
-    exit 2
-    ;;
-esac
+orderer_index=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) dry_run=1 && shift ;;
+    --orderer)
+      [[ "${2:-}" =~ ^[12]$ ]] || { echo "aws-node: --orderer takes 1 or 2" >&2; exit 2; }
+      orderer_index="$2" && shift 2
+      ;;
+    *)
+      echo "usage: aws-node.sh [--orderer N] [--dry-run]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 fail() {
   echo "aws-node: $*" >&2
@@ -51,9 +71,24 @@ fail() {
 }
 say() { echo "aws-node: $*" >&2; }
 
+# An orderer host has no peer: the name it stands for is its orderer's.
+if [ "$orderer_index" != 0 ] && [ -z "${FABRIC_PEER_HOST:-}" ]; then
+  v="FABRIC_ORDERER${orderer_index}_HOST" && FABRIC_PEER_HOST="${!v:-}"
+fi
 [ -n "${FABRIC_PEER_HOST:-}" ] || fail "FABRIC_PEER_HOST is not set (the name the Lambdas dial)"
 [ -n "${CHAINFAAS_DATA_DIR:-}" ] || fail "CHAINFAAS_DATA_DIR is not set"
-[ -n "${CHAINFAAS_IDENTITY_DIR:-}" ] || fail "CHAINFAAS_IDENTITY_DIR is not set"
+[ "$orderer_index" != 0 ] || [ -n "${CHAINFAAS_IDENTITY_DIR:-}" ] || fail "CHAINFAAS_IDENTITY_DIR is not set"
+if [ "${FABRIC_ORDERERS:-1}" = 3 ]; then
+  for n in 1 2; do
+    v="FABRIC_ORDERER${n}_HOST"
+    [[ "${!v:-}" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || fail "$v is not a host name (three orderers need the names orderers 1 and 2 advertise)"
+  done
+elif [ "$orderer_index" != 0 ]; then
+  fail "--orderer $orderer_index needs FABRIC_ORDERERS=3"
+fi
+if [ "$orderer_index" != 0 ]; then
+  [ "$dry_run" = 1 ] || [ -f "${CHAINFAAS_ORDERER_BUNDLE:-}" ] || fail "CHAINFAAS_ORDERER_BUNDLE is not a file (orderer $orderer_index's material from the node)"
+fi
 listen_address="${FABRIC_LISTEN_ADDRESS:-0.0.0.0}"
 [ "$listen_address" = 0.0.0.0 ] || fail "FABRIC_LISTEN_ADDRESS must be 0.0.0.0, got $listen_address"
 peer_host="$FABRIC_PEER_HOST"
@@ -70,13 +105,14 @@ service_user="${CHAINFAAS_SERVICE_USER:-chainfaas}"
 
 mkdir -p "$CHAINFAAS_DATA_DIR"
 data_dir=$(cd "$CHAINFAAS_DATA_DIR" && pwd)
-identity_dir="$CHAINFAAS_IDENTITY_DIR"
+identity_dir="${CHAINFAAS_IDENTITY_DIR:-}"
 export FABRIC_STATE_DIR="$data_dir/network"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 set_state_paths
 bin="$data_dir/bin"
 units=(chainfaas-orderer chainfaas-peer0 chainfaas-chaincode)
+[ "$orderer_index" = 0 ] || units=(chainfaas-orderer)
 
 # Cloud-init runs user data with a bare environment: no HOME, a short PATH.
 export HOME="${HOME:-/root}"
@@ -140,6 +176,15 @@ env_file() {
 sans="[localhost, 127.0.0.1, $peer_host"
 for san in "${extra_sans[@]+"${extra_sans[@]}"}"; do sans+=", $san"; done
 sans+="]"
+# Orderers 1 and 2 (three orderers): certificates for the names their hosts advertise.
+other_orderer_specs() {
+  local n
+  [ "$orderer_count" = 3 ] || return 0
+  for n in 1 2; do
+    orderer_ports "$n" "$peer_host"
+    printf '      - Hostname: orderer%s\n        SANS: [localhost, 127.0.0.1, %s]\n' "$n" "$o_host"
+  done
+}
 render_crypto_config() {
   put_file "$config_dir/crypto-config.yaml" <<EOF
 OrdererOrgs:
@@ -149,6 +194,7 @@ OrdererOrgs:
     Specs:
       - Hostname: orderer0
         SANS: $sans
+$(other_orderer_specs)
 PeerOrgs:
   - Name: ChainFaaS
     Domain: $peer_domain
@@ -166,7 +212,8 @@ render_configtx() { put_file "$config_dir/configtx.yaml" < <(configtx_yaml "$pee
 
 # The processes' environments: up.sh's, with the listen and advertised addresses of a VPC node.
 render_env_files() {
-  env_file "$config_dir/orderer.env" < <(orderer_node_env "$listen_address")
+  env_file "$config_dir/orderer.env" < <(orderer_node_env "$listen_address" "$orderer_index")
+  [ "$orderer_index" = 0 ] || return 0
   env_file "$config_dir/peer0.env" < <(
     peer_node_env peer0 "$peer_port" "$peer_cc_port" "$peer_ops_port" |
       grep -Ev '^CORE_PEER_(LISTENADDRESS|ADDRESS|GOSSIP_BOOTSTRAP|GOSSIP_EXTERNALENDPOINT)='
@@ -223,17 +270,31 @@ service_group="$service_user"
 if id "$service_user" >/dev/null 2>&1; then service_group=$(id -gn "$service_user"); fi
 
 render_units() {
-  unit chainfaas-orderer "ChainFaaS Fabric orderer (orderer0.$orderer_domain, Raft)" '' "$state_dir" "$bin/orderer"
+  unit chainfaas-orderer "ChainFaaS Fabric orderer (orderer$orderer_index.$orderer_domain, Raft)" '' "$state_dir" "$bin/orderer"
+  [ "$orderer_index" = 0 ] || return 0
   unit chainfaas-peer0 "ChainFaaS Fabric peer (peer0.$peer_domain)" ' chainfaas-orderer.service' "$state_dir" "$bin/peer" node start
-  unit chainfaas-chaincode "ChainFaaS chaincode service ($chaincode_label, CCaaS)" ' chainfaas-peer0.service' "$chaincode_dir" \
+  unit chainfaas-chaincode "ChainFaaS chaincode service ($served_label, CCaaS)" ' chainfaas-peer0.service' "$chaincode_dir" \
     /bin/bash "$network_dir/serve.sh" "$package_id" "127.0.0.1:$ccaas_port"
 }
 
 mkdir -p "$config_dir" "$state_dir/channel" "$state_dir/home"
 # No up.sh marker in this state directory: down.sh (which stops nothing systemd runs) leaves it alone.
-render_crypto_config
-render_configtx
-package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$chaincode_label.tgz" "127.0.0.1:$ccaas_port" "$chaincode_label")
+# The chaincode definition this node last committed, and the digest of the code it serves
+# (chaincode_fingerprint): recorded after each commit, so a run with changed code upgrades.
+definition_record="$state_dir/channel/chaincode-definition"
+recorded() { [ -f "$definition_record" ] && sed -n "s/^$1=//p" "$definition_record"; }
+# package_for SEQ: the CCaaS package of definition SEQ (served_label, package_id).
+package_for() {
+  served_label=$(chaincode_label_for "$1")
+  package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$served_label.tgz" "127.0.0.1:$ccaas_port" "$served_label")
+}
+package_id='' served_label=''
+if [ "$orderer_index" = 0 ]; then
+  render_crypto_config
+  render_configtx
+  served_sequence=$(recorded sequence || true)
+  package_for "${served_sequence:-1}"
+fi
 render_env_files
 render_units
 # This run's inputs, so an operator can run the script again without the user data's environment:
@@ -242,7 +303,16 @@ env_file "$config_dir/node.env" <<EOF
 FABRIC_LISTEN_ADDRESS=$listen_address
 FABRIC_PEER_HOST=$peer_host
 FABRIC_EXTRA_SANS=${FABRIC_EXTRA_SANS:-}
+FABRIC_ORDERERS=$orderer_count
 FABRIC_ORDERER_PORT=$orderer_port
+FABRIC_ORDERER_CLUSTER_PORT=$orderer_cluster_port
+FABRIC_ORDERER1_HOST=${FABRIC_ORDERER1_HOST:-}
+FABRIC_ORDERER1_PORT=${FABRIC_ORDERER1_PORT:-}
+FABRIC_ORDERER1_CLUSTER_PORT=${FABRIC_ORDERER1_CLUSTER_PORT:-}
+FABRIC_ORDERER2_HOST=${FABRIC_ORDERER2_HOST:-}
+FABRIC_ORDERER2_PORT=${FABRIC_ORDERER2_PORT:-}
+FABRIC_ORDERER2_CLUSTER_PORT=${FABRIC_ORDERER2_CLUSTER_PORT:-}
+CHAINFAAS_ORDERER_BUNDLE=${CHAINFAAS_ORDERER_BUNDLE:-}
 FABRIC_PEER_PORT=$peer_port
 FABRIC_PEER_CC_PORT=$peer_cc_port
 FABRIC_ORDERER_ADMIN_PORT=$orderer_admin_port
@@ -260,7 +330,11 @@ CHAINFAAS_SERVICE_USER=$service_user
 EOF
 if [ "$dry_run" = 1 ]; then
   say "dry run: rendered ${#changed[@]} files; nothing started"
-  printf '%s\n' "$config_dir"/{crypto-config.yaml,configtx.yaml,orderer.env,peer0.env,chaincode.env,node.env}
+  if [ "$orderer_index" = 0 ]; then
+    printf '%s\n' "$config_dir"/{crypto-config.yaml,configtx.yaml,orderer.env,peer0.env,chaincode.env,node.env}
+  else
+    printf '%s\n' "$config_dir"/{orderer.env,node.env}
+  fi
   for name in "${units[@]}"; do echo "$systemd_dir/$name.service"; done
   exit 0
 fi
@@ -319,31 +393,6 @@ if ! binaries_complete "$bin" || [ ! -x "$bin/peer" ]; then
 fi
 "$bin/peer" version >/dev/null || fail "$bin/peer does not run on this machine ($(uname -m)); were the binaries built for another architecture?"
 
-# The chaincode's dependencies (fabric-contract-api, fabric-shim, and tsc for serve.sh).
-if [ ! -d "$repo_dir/node_modules/fabric-shim" ] && [ ! -d "$chaincode_dir/node_modules/fabric-shim" ]; then
-  say "npm ci (the chaincode's dependencies)"
-  (cd "$repo_dir" && PATH="$service_path" npm_config_cache="$data_dir/cache/npm" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-fi
-
-# Crypto material, once. A node whose name changed cannot reuse certificates issued for the old one.
-if [ ! -f "$crypto/.complete" ]; then
-  say "crypto material (cryptogen), TLS names: $sans"
-  rm -rf "$crypto"
-  "$bin/cryptogen" generate --config "$config_dir/crypto-config.yaml" --output "$crypto" >/dev/null
-  touch "$crypto/.complete"
-elif command -v openssl >/dev/null; then
-  has "$peer_host" openssl x509 -in "$peer_org/peers/peer0.$peer_domain/tls/server.crt" -noout -ext subjectAltName ||
-    fail "the certificates in $crypto were issued for another host name than $peer_host"
-fi
-cp "$bin/sampleconfig/core.yaml" "$bin/sampleconfig/orderer.yaml" "$config_dir/"
-if [ ! -f "$state_dir/channel/genesis.block" ]; then
-  FABRIC_CFG_PATH="$config_dir" "$bin/configtxgen" -profile ChainFaaSChannel -channelID "$channel" \
-    -outputBlock "$state_dir/channel/genesis.block.tmp" 2>"$state_dir/channel/configtxgen.log"
-  mv "$state_dir/channel/genesis.block.tmp" "$state_dir/channel/genesis.block"
-fi
-mkdir -p "$state_dir/orderer" "$state_dir/peer0" "$state_dir/home"
-[ "$service_user" = "$(id -un)" ] || chown -R "$service_user:$service_group" "$state_dir" "$chaincode_dir"
-
 # start_unit NAME: (re)start NAME if its unit or environment changed, else make sure it runs.
 start_unit() {
   local name="$1" file restart=0
@@ -368,10 +417,76 @@ wait_listening() {
   return 1
 }
 
-osn_admin() {
-  "$bin/osnadmin" channel "$@" -o "127.0.0.1:$orderer_admin_port" --ca-file "$orderer_tls_ca" \
-    --client-cert "$orderer_admin/tls/client.crt" --client-key "$orderer_admin/tls/client.key"
-}
+osn_admin() { osn_admin_at "$orderer_index" "$@"; }
+
+# ------------------------------------------------------------------ an orderer host (--orderer N)
+if [ "$orderer_index" != 0 ]; then
+  orderer_ports "$orderer_index" "$peer_host"
+  if [ ! -f "$crypto/.complete" ]; then
+    say "orderer $orderer_index's material from $CHAINFAAS_ORDERER_BUNDLE"
+    rm -rf "$crypto" "$state_dir/channel/genesis.block"
+    base64 -d <"$CHAINFAAS_ORDERER_BUNDLE" | tar -xz -C "$state_dir"
+    [ -f "$state_dir/channel/genesis.block" ] && [ -d "$o_node/tls" ] || fail "the bundle lacks orderer $orderer_index's TLS pair or the genesis block"
+    touch "$crypto/.complete"
+  fi
+  cp "$bin/sampleconfig/orderer.yaml" "$config_dir/"
+  mkdir -p "$o_data"
+  [ "$service_user" = "$(id -un)" ] || chown -R "$service_user:$service_group" "$state_dir"
+  systemctl daemon-reload
+  say "orderer$orderer_index on $listen_address:$o_port (cluster $o_cluster_port, admin 127.0.0.1:$o_admin_port)"
+  start_unit chainfaas-orderer
+  wait_listening chainfaas-orderer 127.0.0.1 "$o_admin_port"
+  wait_listening chainfaas-orderer 127.0.0.1 "$o_port"
+  if ! has "\"name\": \"$channel\"" osn_admin list --channelID "$channel"; then
+    say "channel $channel (osnadmin channel join)"
+    osn_admin join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" >&2
+  fi
+  say "orderer$orderer_index up in $(($(date +%s) - started)) s; it orders once a majority of the three runs"
+  exit 0
+fi
+
+# The chaincode's dependencies (fabric-contract-api, fabric-shim, and tsc for serve.sh).
+if [ ! -d "$repo_dir/node_modules/fabric-shim" ] && [ ! -d "$chaincode_dir/node_modules/fabric-shim" ]; then
+  say "npm ci (the chaincode's dependencies)"
+  (cd "$repo_dir" && PATH="$service_path" npm_config_cache="$data_dir/cache/npm" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+
+# Crypto material, once. A node whose name changed cannot reuse certificates issued for the old one.
+if [ ! -f "$crypto/.complete" ]; then
+  say "crypto material (cryptogen), TLS names: $sans"
+  rm -rf "$crypto"
+  "$bin/cryptogen" generate --config "$config_dir/crypto-config.yaml" --output "$crypto" >/dev/null
+  touch "$crypto/.complete"
+elif command -v openssl >/dev/null; then
+  has "$peer_host" openssl x509 -in "$peer_org/peers/peer0.$peer_domain/tls/server.crt" -noout -ext subjectAltName ||
+    fail "the certificates in $crypto were issued for another host name than $peer_host"
+fi
+cp "$bin/sampleconfig/core.yaml" "$bin/sampleconfig/orderer.yaml" "$config_dir/"
+if [ ! -f "$state_dir/channel/genesis.block" ]; then
+  FABRIC_CFG_PATH="$config_dir" "$bin/configtxgen" -profile ChainFaaSChannel -channelID "$channel" \
+    -outputBlock "$state_dir/channel/genesis.block.tmp" 2>"$state_dir/channel/configtxgen.log"
+  mv "$state_dir/channel/genesis.block.tmp" "$state_dir/channel/genesis.block"
+fi
+# Three orderers: each other orderer's material, for the construct to hand to its host.
+if [ "$orderer_count" = 3 ]; then
+  mkdir -p "$identity_dir/orderers"
+  chmod 700 "$identity_dir" "$identity_dir/orderers"
+  for n in 1 2; do
+    orderer_ports "$n" "$peer_host"
+    tar -C "$state_dir" -cz "${o_node#"$state_dir/"}" "${orderer_admin#"$state_dir/"}/tls" "${orderer_tls_ca#"$state_dir/"}" channel/genesis.block |
+      base64 -w0 | put_file "$identity_dir/orderers/orderer$n.b64" 0600
+    # On AWS the orderer hosts wait for their material in a secret each: published now, since the
+    # channel below becomes active only once one of them runs.
+    v="CHAINFAAS_ORDERER${n}_SECRET_ARN"
+    if [ -n "${!v:-}" ]; then
+      jq -n --rawfile bundle "$identity_dir/orderers/orderer$n.b64" '{bundle: $bundle}' >"$identity_dir/orderers/orderer$n.json"
+      aws secretsmanager put-secret-value --secret-id "${!v}" --secret-string "file://$identity_dir/orderers/orderer$n.json" >/dev/null
+      rm -f "$identity_dir/orderers/orderer$n.json"
+    fi
+  done
+fi
+mkdir -p "$state_dir/orderer" "$state_dir/peer0" "$state_dir/home"
+[ "$service_user" = "$(id -un)" ] || chown -R "$service_user:$service_group" "$state_dir" "$chaincode_dir"
 
 systemctl daemon-reload
 say "orderer on $listen_address:$orderer_port (admin 127.0.0.1:$orderer_admin_port)"
@@ -382,9 +497,14 @@ if ! has "\"name\": \"$channel\"" osn_admin list --channelID "$channel"; then
   say "channel $channel (osnadmin channel join)"
   osn_admin join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" >&2
 fi
-for i in $(seq 1 150); do
+# One orderer elects itself within a few ticks; three need a majority running, and the other
+# hosts may still be building Fabric: up to 45 minutes then.
+tries=150
+[ "$orderer_count" = 1 ] || tries=13500
+[ "$orderer_count" = 1 ] || say "waiting for a majority of the three orderers (orderer1, orderer2 on their hosts)"
+for i in $(seq 1 "$tries"); do
   has '"status": "active"' osn_admin list --channelID "$channel" && break
-  [ "$i" = 150 ] && fail "the orderer did not make channel $channel active"
+  [ "$i" = "$tries" ] && fail "the orderer did not make channel $channel active"
   sleep 0.2
 done
 
@@ -396,22 +516,36 @@ if ! has -x "$channel" peer_cli "$peer_admin" "$peer_port" channel list; then
   peer_cli "$peer_admin" "$peer_port" channel join -b "$state_dir/channel/genesis.block" >&2
 fi
 
-say "chaincode $chaincode_name ($package_id) served on 127.0.0.1:$ccaas_port"
-if ! has "\"$package_id\"" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json; then
-  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$state_dir/channel/$chaincode_label.tgz" >&2
-  has "\"$package_id\"" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json ||
-    fail "the peer installed the package under another id than $package_id"
+# The definition: sequence 1 on a new channel; the next sequence (upgrade-chaincode.sh's steps:
+# package, install, serve, approve, commit) when the code differs from what the committed one was
+# recorded with, or nothing was recorded (a node from before the record); else unchanged. The
+# service keeps its address and restarts under the new package id, so transactions fail for the
+# few seconds until the commit; the ledger's state is untouched.
+committed=$(committed_sequence)
+fingerprint=$(chaincode_fingerprint)
+if [ -z "$committed" ]; then
+  target=1
+elif [ "$(recorded sequence || true)" = "$committed" ] && [ "$(recorded fingerprint || true)" = "$fingerprint" ]; then
+  target="$committed"
+else
+  target=$((committed + 1))
+  say "chaincode upgrade: sequence $committed -> $target (the code in $chaincode_dir changed)"
 fi
+if [ "$(chaincode_label_for "$target")" != "$served_label" ]; then
+  package_for "$target"
+  render_units
+  systemctl daemon-reload
+fi
+say "chaincode $chaincode_name ($package_id) served on 127.0.0.1:$ccaas_port"
+install_package "$state_dir/channel/$served_label.tgz" "$package_id" || fail "the peer installed the package under another id than $package_id"
 start_unit chainfaas-chaincode
 wait_listening chainfaas-chaincode 127.0.0.1 "$ccaas_port" 180
-definition=(--channelID "$channel" --name "$chaincode_name" --version 1.0 --sequence 1)
-if ! peer_cli "$peer_admin" "$peer_port" lifecycle chaincode querycommitted --channelID "$channel" --name "$chaincode_name" >/dev/null 2>&1; then
-  if ! has "\"$peer_msp\": true" peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json; then
-    peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$package_id" >&2
-  fi
-  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
-    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" >&2
-fi
+[ "$target" = "$committed" ] || commit_definition "$target" "$package_id"
+put_file "$definition_record" <<EOF
+sequence=$target
+fingerprint=$fingerprint
+package_id=$package_id
+EOF
 
 # The peer CLI as User1 against the advertised address: what the Lambdas dial, TLS name checked.
 controller_query() {

@@ -15,6 +15,14 @@
 #     FABRIC_PEER1_PORT          = base + 7  peer1 (join-peer.sh)
 #     FABRIC_PEER1_CC_PORT       = base + 8
 #     FABRIC_PEER1_OPS_PORT      = base + 9
+#     FABRIC_ORDERER_CLUSTER_PORT = base + 10 with three orderers (their Raft traffic, mutual TLS),
+#                                  else the orderer port (one listener for clients and cluster)
+#     FABRIC_ORDERER<N>_PORT, _ADMIN_PORT, _OPS_PORT, _CLUSTER_PORT (N = 1, 2; three orderers only)
+#                                = base + 11 .. 14 (orderer1), base + 15 .. 18 (orderer2)
+#   FABRIC_ORDERERS       Raft orderers: 1 (default) or 3; with 3 the channel's consenters are all
+#                         three, so it keeps ordering while any one of them is down
+#   FABRIC_ORDERER<N>_HOST  host orderer N (1, 2) advertises and its certificates carry
+#                         (default: the host orderer0 advertises)
 #   FABRIC_CHANNEL        channel name (default chainfaas)
 #   FABRIC_CHAINCODE      chaincode name (default chainfaas)
 #   FABRIC_BATCH_TIMEOUT  how long the orderer waits to fill a block (default 250ms)
@@ -39,6 +47,17 @@ ccaas_port="${FABRIC_CCAAS_PORT:-$((base_port + 6))}"
 peer1_port="${FABRIC_PEER1_PORT:-$((base_port + 7))}"
 peer1_cc_port="${FABRIC_PEER1_CC_PORT:-$((base_port + 8))}"
 peer1_ops_port="${FABRIC_PEER1_OPS_PORT:-$((base_port + 9))}"
+orderer_count="${FABRIC_ORDERERS:-1}"
+case "$orderer_count" in 1 | 3) ;; *)
+  echo "fabric: FABRIC_ORDERERS must be 1 or 3, got $orderer_count" >&2
+  exit 2
+  ;;
+esac
+if [ "$orderer_count" = 1 ]; then
+  orderer_cluster_port="${FABRIC_ORDERER_CLUSTER_PORT:-$orderer_port}"
+else
+  orderer_cluster_port="${FABRIC_ORDERER_CLUSTER_PORT:-$((base_port + 10))}"
+fi
 channel="${FABRIC_CHANNEL:-chainfaas}"
 chaincode_name="${FABRIC_CHAINCODE:-chainfaas}"
 chaincode_label="${chaincode_name}_1.0"
@@ -155,10 +174,39 @@ require_free_ports() {
   done
 }
 
+# orderer_ports N HOST: sets o_name, o_host, o_port, o_admin_port, o_ops_port, o_cluster_port,
+# o_node (its cryptogen directory) and o_data (its ledger) for orderer N (0, 1 or 2); HOST is what
+# orderer0 advertises (orderers 1 and 2 default to it).
+orderer_ports() {
+  local n="$1" v
+  o_name="orderer$n"
+  [ "$n" = 0 ] && o_name=orderer
+  o_node="$orderer_org/orderers/orderer$n.$orderer_domain"
+  if [ "$n" = 0 ]; then
+    o_host="$2" o_port="$orderer_port" o_admin_port="$orderer_admin_port" o_ops_port="$orderer_ops_port"
+    o_cluster_port="$orderer_cluster_port" o_data="$state_dir/orderer"
+    return
+  fi
+  local first=$((base_port + 11 + 4 * (n - 1)))
+  v="FABRIC_ORDERER${n}_HOST" && o_host="${!v:-$2}"
+  v="FABRIC_ORDERER${n}_PORT" && o_port="${!v:-$first}"
+  v="FABRIC_ORDERER${n}_ADMIN_PORT" && o_admin_port="${!v:-$((first + 1))}"
+  v="FABRIC_ORDERER${n}_OPS_PORT" && o_ops_port="${!v:-$((first + 2))}"
+  v="FABRIC_ORDERER${n}_CLUSTER_PORT" && o_cluster_port="${!v:-$((first + 3))}"
+  o_data="$state_dir/orderer$n"
+}
+
 # The channel's configtx.yaml (configtxgen's input), with HOST as the address the orderer and the
 # anchor peer advertise: configtx_yaml HOST (up.sh: 127.0.0.1; aws-node.sh: the node's DNS name).
+# Every orderer (FABRIC_ORDERERS) is an orderer endpoint and a Raft consenter.
 configtx_yaml() {
-  local host="$1"
+  local host="$1" n endpoints='' consenters=''
+  for n in $(seq 0 $((orderer_count - 1))); do
+    orderer_ports "$n" "$host"
+    endpoints+="      - $o_host:$o_port"$'\n'
+    consenters+="      - Host: $o_host"$'\n'"        Port: $o_cluster_port"$'\n'
+    consenters+="        ClientTLSCert: $o_node/tls/server.crt"$'\n'"        ServerTLSCert: $o_node/tls/server.crt"$'\n'
+  done
   cat <<EOF
 Organizations:
   - &OrdererOrg
@@ -170,7 +218,7 @@ Organizations:
       Writers: { Type: Signature, Rule: "OR('$orderer_msp.member')" }
       Admins: { Type: Signature, Rule: "OR('$orderer_msp.admin')" }
     OrdererEndpoints:
-      - $host:$orderer_port
+${endpoints%$'\n'}
   - &PeerOrg
     Name: $peer_msp
     ID: $peer_msp
@@ -208,10 +256,7 @@ Orderer: &OrdererDefaults
     PreferredMaxBytes: 2 MB
   EtcdRaft:
     Consenters:
-      - Host: $host
-        Port: $orderer_port
-        ClientTLSCert: $orderer_node/tls/server.crt
-        ServerTLSCert: $orderer_node/tls/server.crt
+${consenters%$'\n'}
     Options:
       TickInterval: 500ms
       ElectionTick: 10
@@ -245,35 +290,68 @@ Profiles:
 EOF
 }
 
-# Environment of the orderer (VAR=value lines), listening on LISTEN: orderer_node_env LISTEN.
+# Environment of orderer N (VAR=value lines), listening on LISTEN: orderer_node_env LISTEN [N]
+# (N defaults to 0). With a cluster port of its own, Raft traffic has its own listener.
 orderer_node_env() {
+  orderer_ports "${2:-0}" 127.0.0.1
   cat <<EOF
 FABRIC_CFG_PATH=$config_dir
 FABRIC_LOGGING_SPEC=$log_spec
 ORDERER_GENERAL_LISTENADDRESS=$1
-ORDERER_GENERAL_LISTENPORT=$orderer_port
+ORDERER_GENERAL_LISTENPORT=$o_port
 ORDERER_GENERAL_LOCALMSPID=$orderer_msp
-ORDERER_GENERAL_LOCALMSPDIR=$orderer_node/msp
+ORDERER_GENERAL_LOCALMSPDIR=$o_node/msp
 ORDERER_GENERAL_TLS_ENABLED=true
-ORDERER_GENERAL_TLS_PRIVATEKEY=$orderer_node/tls/server.key
-ORDERER_GENERAL_TLS_CERTIFICATE=$orderer_node/tls/server.crt
-ORDERER_GENERAL_TLS_ROOTCAS=[$orderer_node/tls/ca.crt]
-ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$orderer_node/tls/server.crt
-ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$orderer_node/tls/server.key
-ORDERER_GENERAL_CLUSTER_ROOTCAS=[$orderer_node/tls/ca.crt]
+ORDERER_GENERAL_TLS_PRIVATEKEY=$o_node/tls/server.key
+ORDERER_GENERAL_TLS_CERTIFICATE=$o_node/tls/server.crt
+ORDERER_GENERAL_TLS_ROOTCAS=[$o_node/tls/ca.crt]
+ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$o_node/tls/server.crt
+ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$o_node/tls/server.key
+ORDERER_GENERAL_CLUSTER_ROOTCAS=[$o_node/tls/ca.crt]
 ORDERER_GENERAL_BOOTSTRAPMETHOD=none
 ORDERER_CHANNELPARTICIPATION_ENABLED=true
-ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$orderer_admin_port
+ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$o_admin_port
 ORDERER_ADMIN_TLS_ENABLED=true
-ORDERER_ADMIN_TLS_PRIVATEKEY=$orderer_node/tls/server.key
-ORDERER_ADMIN_TLS_CERTIFICATE=$orderer_node/tls/server.crt
+ORDERER_ADMIN_TLS_PRIVATEKEY=$o_node/tls/server.key
+ORDERER_ADMIN_TLS_CERTIFICATE=$o_node/tls/server.crt
 ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
 ORDERER_ADMIN_TLS_CLIENTROOTCAS=[$orderer_tls_ca]
-ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$orderer_ops_port
-ORDERER_FILELEDGER_LOCATION=$state_dir/orderer
-ORDERER_CONSENSUS_WALDIR=$state_dir/orderer/etcdraft/wal
-ORDERER_CONSENSUS_SNAPDIR=$state_dir/orderer/etcdraft/snapshot
+ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$o_ops_port
+ORDERER_FILELEDGER_LOCATION=$o_data
+ORDERER_CONSENSUS_WALDIR=$o_data/etcdraft/wal
+ORDERER_CONSENSUS_SNAPDIR=$o_data/etcdraft/snapshot
 EOF
+  if [ "$o_cluster_port" != "$o_port" ]; then
+    cat <<EOF
+ORDERER_GENERAL_CLUSTER_LISTENADDRESS=$1
+ORDERER_GENERAL_CLUSTER_LISTENPORT=$o_cluster_port
+ORDERER_GENERAL_CLUSTER_SERVERCERTIFICATE=$o_node/tls/server.crt
+ORDERER_GENERAL_CLUSTER_SERVERPRIVATEKEY=$o_node/tls/server.key
+EOF
+  fi
+}
+
+# osnadmin channel ARGS... against orderer N's admin endpoint: osn_admin_at N ARGS... ($bin set).
+osn_admin_at() {
+  orderer_ports "$1" 127.0.0.1
+  shift
+  "${bin:?}/osnadmin" channel "$@" -o "127.0.0.1:$o_admin_port" --ca-file "$orderer_tls_ca" \
+    --client-cert "$orderer_admin/tls/client.crt" --client-key "$orderer_admin/tls/client.key"
+}
+
+# Starts orderer N (0, 1, 2) of a local network (process `orderer`, `orderer1`, `orderer2`) with
+# the environment up.sh wrote to $config_dir/<process>.env (its ports included), and waits for
+# its admin and client ports.
+start_orderer() {
+  local name=orderer lines
+  [ "$1" = 0 ] || name="orderer$1"
+  mapfile -t lines <"$config_dir/$name.env"
+  start_process "$name" env "${lines[@]}" "$bin/orderer"
+  local admin port
+  admin=$(sed -n 's/^ORDERER_ADMIN_LISTENADDRESS=.*://p' "$config_dir/$name.env")
+  port=$(sed -n 's/^ORDERER_GENERAL_LISTENPORT=//p' "$config_dir/$name.env")
+  wait_for_port "$name" "$admin"
+  wait_for_port "$name" "$port"
 }
 
 # Environment of a peer node of this network (cryptogen's material in $peer_org):
@@ -332,6 +410,48 @@ peer_cli() {
     ${cli_host_alias:+CORE_PEER_TLS_SERVERHOSTOVERRIDE="$cli_host_alias"} \
     CORE_PEER_TLS_CLIENTCERT_FILE="$user/tls/client.crt" CORE_PEER_TLS_CLIENTKEY_FILE="$user/tls/client.key" \
     "${bin:?}/peer" "$@"
+}
+
+# ---- the chaincode's definition (up.sh, aws-node.sh, upgrade-chaincode.sh; peer_cli as the peer
+# org's admin against $peer_port, the orderer from set_orderer_flags)
+
+# The label of the package for definition sequence SEQ: chaincode_label_for SEQ (1: chaincode_label).
+chaincode_label_for() { echo "${chaincode_name}_$1.0"; }
+
+# The sequence of the channel's committed definition of the chaincode, or nothing if none is.
+committed_sequence() {
+  local out
+  out=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode querycommitted -C "$channel" -n "$chaincode_name" --output json 2>/dev/null) || return 0
+  sed -n 's/.*"sequence": *\([0-9]*\).*/\1/p' <<<"$out" | head -1
+}
+
+# install_package TGZ PACKAGE_ID: installs the package on the peer unless it has it; fails if the
+# peer names it otherwise.
+install_package() {
+  local installed
+  installed=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json 2>/dev/null) || installed=''
+  grep -qF "\"$2\"" <<<"$installed" && return 0
+  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$1" >&2 || true
+  installed=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json 2>/dev/null) || installed=''
+  grep -qF "\"$2\"" <<<"$installed" || { log "the peer did not install $2: $installed"; return 1; }
+}
+
+# commit_definition SEQ PACKAGE_ID: approves the definition at sequence SEQ (version SEQ.0) for the
+# org unless it has, then commits it. Safe to run again after a crash between the two.
+commit_definition() {
+  local definition=(--channelID "$channel" --name "$chaincode_name" --version "$1.0" --sequence "$1") ready
+  ready=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json 2>/dev/null) || ready=''
+  if ! grep -qF "\"$peer_msp\": true" <<<"$ready"; then
+    peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$2" >&2
+  fi
+  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
+    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" >&2
+}
+
+# A digest of the chaincode's code (src/, package.json, tsconfig.json under $chaincode_dir): what
+# changes when a new definition is due; the CCaaS package holds no code, only an address.
+chaincode_fingerprint() {
+  (cd "$chaincode_dir" && find src package.json tsconfig.json -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
 }
 
 # The block height of the channel on one peer (peer_cli's USER_DIR and PEER), or nothing.

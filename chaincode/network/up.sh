@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a Fabric network for ChainFaaS on 127.0.0.1 from native binaries, without Docker:
-# one Raft orderer and one peer (TLS everywhere), a channel created through the orderer's channel
+# one Raft orderer (three with FABRIC_ORDERERS=3, all consenters of the channel) and one peer (TLS everywhere), a channel created through the orderer's channel
 # participation API (no system channel), and the chaincode deployed as a service (CCaaS): packaged
 # by package-ccaas.sh, installed, approved and committed with the peer CLI, run by serve.sh
 # (fabric-chaincode-node server). Finally InitLedger runs as the controller (User1), which makes
@@ -44,6 +44,13 @@ trap on_exit EXIT
 
 bin=$("$network_dir/fabric-bin.sh")
 require_free_ports "$orderer_port" "$peer_port" "$peer_cc_port" "$orderer_admin_port" "$orderer_ops_port" "$peer_ops_port" "$ccaas_port"
+orderer_specs=''
+for n in $(seq 0 $((orderer_count - 1))); do
+  orderer_ports "$n" 127.0.0.1
+  [ "$n" = 0 ] || require_free_ports "$o_port" "$o_admin_port" "$o_ops_port"
+  [ "$o_cluster_port" = "$o_port" ] || require_free_ports "$o_cluster_port"
+  orderer_specs+="      - Hostname: orderer$n"$'\n'"        SANS: [localhost, 127.0.0.1]"$'\n'
+done
 
 log "compiling the chaincode"
 (cd "$repo_dir" && npx --no-install tsc -p chaincode/tsconfig.json)
@@ -57,8 +64,7 @@ OrdererOrgs:
     Domain: $orderer_domain
     EnableNodeOUs: true
     Specs:
-      - Hostname: orderer0
-        SANS: [localhost, 127.0.0.1]
+${orderer_specs%$'\n'}
 PeerOrgs:
   - Name: ChainFaaS
     Domain: $peer_domain
@@ -79,17 +85,19 @@ configtx_yaml 127.0.0.1 >"$config_dir/configtx.yaml"
 FABRIC_CFG_PATH="$config_dir" "$bin/configtxgen" -profile ChainFaaSChannel -channelID "$channel" \
   -outputBlock "$state_dir/channel/genesis.block" 2>"$logs/configtxgen.log"
 
-# ------------------------------------------------------------------ orderer
-log "orderer on 127.0.0.1:$orderer_port (admin $orderer_admin_port)"
-mapfile -t orderer_env < <(orderer_node_env 127.0.0.1)
-start_process orderer env "${orderer_env[@]}" "$bin/orderer"
-wait_for_port orderer "$orderer_admin_port"
-wait_for_port orderer "$orderer_port"
+# ------------------------------------------------------------------ orderers
+# Each orderer's environment goes to config/<process>.env, so start_orderer can start it again.
+for n in $(seq 0 $((orderer_count - 1))); do
+  orderer_ports "$n" 127.0.0.1
+  orderer_node_env 127.0.0.1 "$n" >"$config_dir/$o_name.env"
+  log "$o_name on 127.0.0.1:$o_port (admin $o_admin_port, cluster $o_cluster_port)"
+  start_orderer "$n"
+done
 
-log "channel $channel (osnadmin channel join)"
-"$bin/osnadmin" channel join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" \
-  -o "127.0.0.1:$orderer_admin_port" --ca-file "$orderer_tls_ca" \
-  --client-cert "$orderer_admin/tls/client.crt" --client-key "$orderer_admin/tls/client.key" >"$logs/osnadmin-join.log"
+log "channel $channel (osnadmin channel join, $orderer_count orderer(s))"
+for n in $(seq 0 $((orderer_count - 1))); do
+  osn_admin_at "$n" join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" >>"$logs/osnadmin-join.log"
+done
 
 # ------------------------------------------------------------------ peer
 log "peer0 on 127.0.0.1:$peer_port"
@@ -99,11 +107,10 @@ wait_for_port peer0 "$peer_port"
 
 set_orderer_flags
 # The chaincode transactions below need a Raft leader: wait until the orderer reports the channel
-# active (a single consenter elects itself within a few ticks).
+# active (a single consenter elects itself within a few ticks; three need a majority up).
 channel_active() {
   local out
-  out=$("$bin/osnadmin" channel list --channelID "$channel" -o "127.0.0.1:$orderer_admin_port" --ca-file "$orderer_tls_ca" \
-    --client-cert "$orderer_admin/tls/client.crt" --client-key "$orderer_admin/tls/client.key" 2>&1) || return 1
+  out=$(osn_admin_at 0 list --channelID "$channel" 2>&1) || return 1
   grep -q '"status": "active"' <<<"$out"
 }
 for i in $(seq 1 100); do
@@ -150,6 +157,7 @@ FABRIC_OTHER_CERT_PATH=$other_user/msp/signcerts/User2@$peer_domain-cert.pem
 FABRIC_OTHER_KEY_PATH=$other_user/msp/keystore
 FABRIC_ORDERER_ENDPOINT=127.0.0.1:$orderer_port
 FABRIC_ORDERER_TLS_CERT_PATH=$orderer_tls_ca
+FABRIC_ORDERERS=$orderer_count
 FABRIC_PACKAGE_ID=$package_id
 FABRIC_STATE_DIR=$state_dir
 FABRIC_BIN_DIR=$bin

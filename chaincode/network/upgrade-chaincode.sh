@@ -33,27 +33,20 @@ current_address="$FABRIC_CCAAS_ADDRESS"
 [ -n "$address" ] || address="127.0.0.1:$((${current_address##*:} + 1))"
 [ "$address" != "$current_address" ] || { log "the new service must listen elsewhere than the running one ($current_address)"; exit 1; }
 
-committed=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode querycommitted -C "$channel" -n "$chaincode_name" --output json 2>>"$logs/peer-cli.log")
-sequence=$(sed -n 's/.*"sequence": *\([0-9]*\).*/\1/p' <<<"$committed" | head -1)
-[ -n "$sequence" ] || { log "no committed definition of $chaincode_name: $committed"; exit 1; }
+sequence=$(committed_sequence)
+[ -n "$sequence" ] || { log "no committed definition of $chaincode_name on channel $channel"; exit 1; }
 next=$((sequence + 1))
-label="${chaincode_name}_${next}.0"
+label=$(chaincode_label_for "$next")
 log "chaincode $chaincode_name: sequence $sequence -> $next, package $label served on $address"
 
 package_id=$("$network_dir/package-ccaas.sh" "$state_dir/channel/$label.tgz" "$address" "$label")
-peer_cli "$peer_admin" "$peer_port" lifecycle chaincode install "$state_dir/channel/$label.tgz" 2>>"$logs/peer-cli.log" || true
-installed=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode queryinstalled --output json 2>>"$logs/peer-cli.log")
-grep -q "\"$package_id\"" <<<"$installed" || { log "the peer did not install $package_id: $installed"; exit 1; }
+install_package "$state_dir/channel/$label.tgz" "$package_id" 2>>"$logs/peer-cli.log"
 
 # The new service first (the committed definition still names the old one), under its own pid file.
 start_process "chaincode-$next" "$network_dir/serve.sh" "$package_id" "$address"
 wait_for_port "chaincode-$next" "${address##*:}" 120
 
-peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" --channelID "$channel" \
-  --name "$chaincode_name" --version "$next.0" --package-id "$package_id" --sequence "$next" 2>>"$logs/peer-cli.log"
-peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" --channelID "$channel" \
-  --name "$chaincode_name" --version "$next.0" --sequence "$next" \
-  --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" 2>>"$logs/peer-cli.log"
+commit_definition "$next" "$package_id" 2>>"$logs/peer-cli.log"
 
 # The old service is no longer named by the definition: stop it; the new one takes its pid file.
 if [ -f "$pids/chaincode" ]; then

@@ -75,7 +75,7 @@ export class FabricPeerEnrolment implements PeerEnrolment {
       domain: organisationOf(m.caCertificate),
       channel: this.env[F.channel] || 'chainfaas',
       orderer: { endpoint: required(P.ordererEndpoint), hostAlias: this.env[P.ordererHostAlias] || undefined, tlsCaCertificate: m.ordererTlsCaCertificate },
-      gossipBootstrap: { endpoint: required(F.peerEndpoint), hostAlias: this.env[F.peerHostAlias] || undefined },
+      gossipBootstrap: { endpoint: this.env[P.gossipBootstrap] || required(F.peerEndpoint), hostAlias: this.env[F.peerHostAlias] || undefined },
       chaincode: { name: this.env[F.chaincode] || 'chainfaas', label, packageId, address: required(P.ccaasAddress, m.ccaasAddress) },
     };
   }

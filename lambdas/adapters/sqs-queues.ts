@@ -6,6 +6,8 @@ import {
   DeleteQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListQueuesCommand,
+  ListQueueTagsCommand,
   QueueDoesNotExist,
   QueueNameExists,
   ReceiveMessageCommand,
@@ -160,6 +162,32 @@ export class SqsProviderQueues implements ProviderQueues {
       });
     if (url) await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
     if (this.options.ageAlarm) await this.options.ageAlarm.client.send(new DeleteAlarmsCommand({ AlarmNames: [`${name}-oldest-message`] }));
+  }
+
+  /**
+   * The queues under the prefix (the dead-letter queue aside) whose `chainfaas:provider` tag names
+   * the provider their name does, with their creation time: ListQueues by prefix, then one
+   * ListQueueTags and one GetQueueAttributes per queue.
+   */
+  async listProviderQueues(): Promise<{ providerId: string; createdAt: string }[]> {
+    const found: { providerId: string; createdAt: string }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: this.prefix, MaxResults: 1000, NextToken: token }));
+      for (const url of page.QueueUrls ?? []) {
+        const name = url.slice(url.lastIndexOf('/') + 1);
+        if (!name.startsWith(this.prefix) || name === `${this.prefix}dlq`) continue;
+        const providerId = name.slice(this.prefix.length);
+        const { Tags } = await sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
+        if (Tags?.['chainfaas:provider'] !== providerId) continue;
+        const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['CreatedTimestamp'] }));
+        const created = Number(Attributes?.CreatedTimestamp);
+        if (!Number.isFinite(created)) continue;
+        found.push({ providerId, createdAt: new Date(created * 1000).toISOString() });
+      }
+      token = page.NextToken;
+    } while (token);
+    return found;
   }
 
   async send(queueUrl: string, body: string): Promise<void> {

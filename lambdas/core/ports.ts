@@ -195,6 +195,11 @@ export interface ProviderQueues {
   createQueue(providerId: string): Promise<string>;
   /** Deletes the provider's queue and its alarm (idempotently: nothing to do for what is gone). */
   deleteQueue(providerId: string): Promise<void>;
+  /**
+   * The provider queues that exist, each named `<prefix><providerId>` and tagged
+   * `chainfaas:provider` with that id, and when it was created (the reaper's orphan sweep).
+   */
+  listProviderQueues?(): Promise<{ providerId: string; createdAt: string }[]>;
   send(queueUrl: string, body: string): Promise<void>;
   /** The ARN of a provider's queue (what its credentials' session policy names). */
   queueArn(queueUrl: string): Promise<string>;

@@ -87,9 +87,10 @@ export interface HandlerSpec {
   bucket?: Access;
   /**
    * Provider queues: `send` job envelopes, `manage` (create a provider's queue and mint its
-   * credentials), or both (`send+manage`: the providers Lambda places waiting jobs on heartbeats).
+   * credentials), or both (`send+manage`: the providers Lambda places waiting jobs on heartbeats);
+   * `send+sweep`: send, and delete the queues of providers whose record is gone (the reaper).
    */
-  queues?: 'send' | 'manage' | 'send+manage';
+  queues?: 'send' | 'manage' | 'send+manage' | 'send+sweep';
   /** The provider queues' dead-letter queue: receive, delete and release messages (operator). */
   deadLetters?: boolean;
   /** May assume developers' `chainfaas-results*` roles to presign into their result buckets. */
@@ -138,7 +139,7 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
     entry: 'lambdas/handlers/reaper.ts',
     tables: { functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW', balances: 'RW' },
     bucket: 'RW',
-    queues: 'send',
+    queues: 'send+sweep',
     signingKey: true,
     developerBuckets: true,
     schedule: 'rate(1 minute)',
@@ -297,6 +298,8 @@ export const ENV = {
     ordererEndpoint: 'FABRIC_ORDERER_ENDPOINT',
     ordererHostAlias: 'FABRIC_ORDERER_HOST_ALIAS',
     ordererTlsCertPath: 'FABRIC_ORDERER_TLS_CERT_PATH',
+    /** `host:port` a joining peer dials for gossip (the join bundle's gossipBootstrap); default `FABRIC_PEER_ENDPOINT`. */
+    gossipBootstrap: 'FABRIC_GOSSIP_BOOTSTRAP',
     /** The installed CCaaS package's id (`label:sha256`) and the chaincode service's address in it. */
     packageId: 'FABRIC_PACKAGE_ID',
     ccaasAddress: 'FABRIC_CCAAS_ADDRESS',

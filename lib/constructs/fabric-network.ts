@@ -7,6 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -64,6 +65,13 @@ export interface FabricNetworkProps {
    *
    * The boot script then copies the identity into the identity secret and signals CloudFormation.
    * The repository's implementation is chaincode/network/aws-node.sh.
+   *
+   * With `orderers: 3` the node also gets `FABRIC_ORDERERS=3`, `FABRIC_ORDERER_CLUSTER_PORT`,
+   * `FABRIC_ORDERER<N>_HOST`, `_PORT`, `_CLUSTER_PORT` and `CHAINFAAS_ORDERER<N>_SECRET_ARN`
+   * (N = 1, 2): it must make orderers 1 and 2's material, put it in those secrets (JSON
+   * `{bundle}`) before it waits for a Raft majority; each orderer host runs
+   * `<startCommand> --orderer N` with the same variables and `CHAINFAAS_ORDERER_BUNDLE` (a file
+   * holding the bundle).
    */
   readonly startCommand: string;
   /**
@@ -118,6 +126,24 @@ export interface FabricNetworkProps {
    */
   readonly volumeSize?: number;
   /**
+   * Raft orderers: 1 on the node, or 3 — the node's and one on each of two more hosts, the three
+   * in three AZs and all consenters of the channel, which then keeps ordering while any one of
+   * them (or its AZ) is down. Fixed for a network's life: the channel's consenters are set when
+   * the node first boots.
+   * @default 1
+   */
+  readonly orderers?: 1 | 3;
+  /**
+   * Instance type of the orderer hosts (`orderers: 3`), same architecture as `instanceType`.
+   * @default t4g.small
+   */
+  readonly ordererInstanceType?: ec2.InstanceType;
+  /**
+   * Port of the orderers' Raft cluster listener (`orderers: 3`): open between the orderers only.
+   * @default 7060
+   */
+  readonly ordererClusterPort?: number;
+  /**
    * @default 7051
    */
   readonly peerPort?: number;
@@ -167,6 +193,8 @@ export const NODE_METRICS_NAMESPACE = 'ChainFaaS/FabricNode';
 const WORK_DIR = '/opt/chainfaas';
 const BIN_DIR = `${WORK_DIR}/fabric-bin`;
 const FABRIC_TOOLS = ['peer', 'orderer', 'configtxgen', 'cryptogen', 'osnadmin'] as const;
+/** Private DNS zone of the orderer hosts (`orderers: 3`): orderer1 and orderer2 under it, the names in their certificates. */
+export const ORDERER_ZONE = 'orderer.chainfaas.local';
 
 /**
  * The shell command that turns the identity files the start command wrote into `dir` into the
@@ -264,6 +292,20 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
   readonly ordererPort: number;
   readonly channel: string;
   readonly chaincode: string;
+  /** Raft orderers (1 or 3). */
+  readonly orderers: 1 | 3;
+  /** The hosts of orderers 1 and 2 (`orderers: 3`), in two AZs other than the node's. */
+  readonly ordererHosts: ec2.Instance[] = [];
+  /** Each orderer host's material (its keys and the genesis block), written by the node, read by that host only. */
+  readonly ordererSecrets: secretsmanager.Secret[] = [];
+  /** Raft cluster traffic between the orderers (`orderers: 3`): on the node and the orderer hosts, open only among them. */
+  readonly clusterSecurityGroup?: ec2.SecurityGroup;
+  /**
+   * The node's Elastic IP, when outside peers may connect (`externalPeerCidrs`): the address their
+   * join bundle names for the orderer and the gossip bootstrap peer, which the node's TLS
+   * certificates carry (a public address assigned at launch would change at every stop and start).
+   */
+  readonly publicAddress?: ec2.CfnEIP;
 
   constructor(scope: Construct, id: string, props: FabricNetworkProps) {
     super(scope, id);
@@ -273,24 +315,47 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     this.ordererPort = ordererPort;
     this.channel = props.channel ?? 'chainfaas';
     this.chaincode = props.chaincode ?? 'chainfaas';
-    this.vpc = props.vpc ?? this.createVpc(props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH);
+    this.orderers = props.orderers ?? 1;
+    if (this.orderers !== 1 && this.orderers !== 3) throw new Error(`orderers must be 1 or 3, got ${String(this.orderers)}`);
+    this.vpc = props.vpc ?? this.createVpc(props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH, this.orderers === 3 ? 3 : 2);
 
     const clientSg = new ec2.SecurityGroup(this, 'ClientSecurityGroup', { vpc: this.vpc, description: 'ChainFaaS ledger Lambdas (Fabric gateway clients)' });
     const nodeSg = new ec2.SecurityGroup(this, 'NodeSecurityGroup', { vpc: this.vpc, description: 'ChainFaaS Fabric node: peer and orderer' });
     // The node runs in the first public subnet; the endpoints go to the isolated subnet of the same AZ.
     const nodeSubnet = this.vpc.publicSubnets[0];
     if (!nodeSubnet) throw new Error('FabricNetwork needs a VPC with a public subnet for the node');
+    // Three orderers: the other two in the next public subnets, each in an AZ of its own.
+    const ordererSubnets = this.orderers === 3 ? this.vpc.publicSubnets.slice(1, 3) : [];
+    if (this.orderers === 3 && new Set([nodeSubnet, ...ordererSubnets].map((subnet) => subnet.availabilityZone)).size < 3) {
+      throw new Error(
+        'FabricNetwork with orderers: 3 needs a VPC with public subnets in three availability zones (a stack without account and region sees two: set both in the stage file)',
+      );
+    }
+    const ordererSg =
+      this.orderers === 3 ? new ec2.SecurityGroup(this, 'OrdererSecurityGroup', { vpc: this.vpc, description: 'ChainFaaS Fabric orderer hosts (orderers 1 and 2)' }) : undefined;
     if (!props.vpc)
       this.addInterfaceEndpoints(
         props.clientServices ?? [ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, ec2.InterfaceVpcEndpointAwsService.XRAY],
         clientSg,
-        nodeSg,
+        [nodeSg, ...(ordererSg ? [ordererSg] : [])],
         nodeSubnet,
       );
     nodeSg.addIngressRule(clientSg, ec2.Port.tcp(this.peerPort), 'Fabric gateway from the ledger Lambdas');
     for (const cidr of props.externalPeerCidrs ?? []) {
       nodeSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(this.peerPort), `Fabric peer from ${cidr}`);
       nodeSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(ordererPort), `Fabric orderer from ${cidr}`);
+    }
+    const clusterPort = props.ordererClusterPort ?? 7060;
+    if (ordererSg) {
+      // Clients of an orderer: the node's peer (blocks, and the transactions its gateway submits) and outside peers.
+      ordererSg.addIngressRule(nodeSg, ec2.Port.tcp(ordererPort), 'Fabric orderer from the peer on the node');
+      for (const cidr of props.externalPeerCidrs ?? []) ordererSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(ordererPort), `Fabric orderer from ${cidr}`);
+      const clusterSg = new ec2.SecurityGroup(this, 'OrdererClusterSecurityGroup', {
+        vpc: this.vpc,
+        description: 'ChainFaaS Raft orderers: cluster traffic among themselves only',
+      });
+      clusterSg.addIngressRule(clusterSg, ec2.Port.tcp(clusterPort), 'Raft cluster traffic between the orderers');
+      this.clusterSecurityGroup = clusterSg;
     }
     this.placement = { vpc: this.vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [clientSg] };
 
@@ -333,6 +398,18 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     );
     this.identity.grantWrite(role);
     this.caSecret.grantWrite(role);
+    for (const n of this.orderers === 3 ? [1, 2] : []) {
+      const secret = new secretsmanager.Secret(this, `Orderer${n}Material`, {
+        description: `ChainFaaS Fabric orderer${n}'s material (JSON: bundle, a base64 tar.gz of its keys and the genesis block), written by the Fabric node on first boot, read by its host`,
+        removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: "An orderer's keys are issued by the network's own CA on the node; a rotation Lambda cannot re-issue them.",
+      });
+      secret.grantWrite(role);
+      this.ordererSecrets.push(secret);
+    }
 
     // The ledger lives on its own volume, attached through the instance's Volumes property (attached
     // at launch, before the boot script waits for it). It is retained on delete and on replacement,
@@ -410,12 +487,25 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
         `export FABRIC_BIN_DIR=${BIN_DIR}`,
       );
     }
+    if ((props.externalPeerCidrs ?? []).length > 0) {
+      this.publicAddress = new ec2.CfnEIP(this, 'NodeAddress', { domain: 'vpc', tags: [{ key: 'Name', value: `${Names.uniqueId(this)}-node` }] });
+      new ec2.CfnEIPAssociation(this, 'NodeAddressAssociation', { allocationId: this.publicAddress.attrAllocationId, instanceId: this.instance.instanceId });
+    }
+    const ordererExports = this.orderers === 3 ? this.ordererExports(ordererPort, clusterPort) : [];
+    if (this.orderers === 3) {
+      ordererExports.push(
+        `export AWS_DEFAULT_REGION=${stack.region} ${this.ordererSecrets.map((secret, i) => `CHAINFAAS_ORDERER${i + 1}_SECRET_ARN='${secret.secretArn}'`).join(' ')}`,
+      );
+    }
     userData.addCommands(
       // The name EC2 reports as the instance's private DNS name: the one the Lambdas dial and the TLS certificates must carry.
       'IMDS_TOKEN="$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")"',
       'PEER_HOST="$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/local-hostname)"',
       `export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_PEER_HOST="$PEER_HOST" FABRIC_PEER_PORT=${this.peerPort} FABRIC_ORDERER_PORT=${ordererPort}`,
       `export FABRIC_CHANNEL=${this.channel} FABRIC_CHAINCODE=${this.chaincode} CHAINFAAS_DATA_DIR=${DATA_DIR} CHAINFAAS_IDENTITY_DIR=${IDENTITY_DIR}`,
+      // Outside peers dial the Elastic IP: the certificates carry it besides the private name.
+      ...(this.publicAddress ? [`export FABRIC_EXTRA_SANS=${this.publicAddress.attrPublicIp}`] : []),
+      ...ordererExports,
       `(cd ${WORK_DIR}/network && ${props.startCommand})`,
       identityJsonCommand(IDENTITY_DIR),
       `aws secretsmanager put-secret-value --region ${stack.region} --secret-id '${this.identity.secretArn}' --secret-string file://${IDENTITY_DIR}/identity.json`,
@@ -434,6 +524,125 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
         id: 'AwsSolutions-EC29',
         reason: 'Termination protection is on whenever data is retained; this deployment asked for disposable data (retainData=false).',
       });
+    }
+    if (ordererSg && this.clusterSecurityGroup) {
+      this.instance.addSecurityGroup(this.clusterSecurityGroup);
+      this.addOrdererHosts(props, {
+        subnets: ordererSubnets,
+        securityGroups: [ordererSg, this.clusterSecurityGroup],
+        assets: [asset, ...(binaries ? [binaries] : [])],
+        binaries,
+        asset,
+        ordererPort,
+        clusterPort,
+        retain,
+      });
+    }
+  }
+
+  /** The variables that tell the start command where the three orderers are (FabricNetworkProps.startCommand). */
+  private ordererExports(ordererPort: number, clusterPort: number): string[] {
+    return [
+      `export FABRIC_ORDERERS=3 FABRIC_ORDERER_CLUSTER_PORT=${clusterPort}`,
+      ...[1, 2].map((n) => `export FABRIC_ORDERER${n}_HOST=orderer${n}.${ORDERER_ZONE} FABRIC_ORDERER${n}_PORT=${ordererPort} FABRIC_ORDERER${n}_CLUSTER_PORT=${clusterPort}`),
+    ];
+  }
+
+  /**
+   * Orderers 1 and 2 (`orderers: 3`): a host each, in its own AZ, named `orderer<N>.ORDERER_ZONE` in
+   * a private hosted zone (the names the node puts in their certificates and in the channel's
+   * consenters, so a replaced host keeps its identity). A host waits for the material the node
+   * writes to its secret, then runs the start command with `--orderer N`. Its ledger is a copy:
+   * on the root volume, rebuilt from the other two if the host is replaced.
+   */
+  private addOrdererHosts(
+    props: FabricNetworkProps,
+    o: {
+      subnets: ec2.ISubnet[];
+      securityGroups: ec2.ISecurityGroup[];
+      assets: s3assets.Asset[];
+      binaries?: s3assets.Asset;
+      asset: s3assets.Asset;
+      ordererPort: number;
+      clusterPort: number;
+      retain: boolean;
+    },
+  ): void {
+    // A host waits for the node's material (up to the node's start timeout), then may still have to
+    // build Fabric itself (no binariesPath): it gets twice the node's time.
+    const nodeTimeout = props.startTimeout ?? Duration.minutes(45);
+    const zone = new route53.PrivateHostedZone(this, 'OrdererZone', { zoneName: ORDERER_ZONE, vpc: this.vpc, comment: 'ChainFaaS Fabric orderer hosts' });
+    const instanceType = props.ordererInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL);
+    const stack = Stack.of(this);
+    for (const [i, subnet] of o.subnets.entries()) {
+      const n = i + 1;
+      const secret = this.ordererSecrets[i] as secretsmanager.Secret;
+      const role = new iam.Role(this, `Orderer${n}Role`, { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'), description: `ChainFaaS Fabric orderer${n} host` });
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: o.assets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)) }));
+      secret.grantRead(role);
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+        reason: 'Session Manager replaces SSH on the orderer hosts; this is the policy Systems Manager documents for it.',
+      });
+      const userData = ec2.UserData.forLinux();
+      const host = new ec2.Instance(this, `Orderer${n}`, {
+        vpc: this.vpc,
+        vpcSubnets: { subnets: [subnet] },
+        instanceType,
+        machineImage: props.machineImage,
+        securityGroup: o.securityGroups[0],
+        role,
+        userData,
+        userDataCausesReplacement: false,
+        requireImdsv2: true,
+        detailedMonitoring: true,
+        ssmSessionPermissions: true,
+        disableApiTermination: o.retain,
+        resourceSignalTimeout: Duration.minutes(nodeTimeout.toMinutes() * 2),
+        blockDevices: [
+          { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(props.volumeSize ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }) },
+        ],
+      });
+      for (const sg of o.securityGroups.slice(1)) host.addSecurityGroup(sg);
+      Validations.of(host).acknowledge({
+        id: 'CloudFormation-Validate::W9010',
+        reason: 'The image id is pinned on purpose, as the node\'s: an image resolved at each deploy would replace the orderer host.',
+      });
+      if (!o.retain) {
+        Validations.of(host).acknowledge({
+          id: 'AwsSolutions-EC29',
+          reason: 'Termination protection is on whenever data is retained; this deployment asked for disposable data (retainData=false).',
+        });
+      }
+      new route53.ARecord(this, `Orderer${n}Record`, {
+        zone,
+        recordName: `orderer${n}`,
+        target: route53.RecordTarget.fromIpAddresses(host.instancePrivateIp),
+        ttl: Duration.minutes(1),
+      });
+      const bundle = `${DATA_MOUNT}/material/orderer-bundle.b64`;
+      userData.addCommands('set -euo pipefail', 'dnf install -y aws-cfn-bootstrap golang git jq unzip');
+      userData.addSignalOnExitCommand(host);
+      const zip = userData.addS3DownloadCommand({ bucket: o.asset.bucket, bucketKey: o.asset.s3ObjectKey, localFile: `${WORK_DIR}/network.zip` });
+      userData.addCommands(`rm -rf ${WORK_DIR}/network && mkdir -p ${WORK_DIR}/network ${DATA_DIR} ${DATA_MOUNT}/material && chmod 700 ${DATA_MOUNT}/material`, `unzip -q -o ${zip} -d ${WORK_DIR}/network`);
+      if (o.binaries) {
+        const binZip = userData.addS3DownloadCommand({ bucket: o.binaries.bucket, bucketKey: o.binaries.s3ObjectKey, localFile: `${WORK_DIR}/fabric-bin.zip` });
+        userData.addCommands(
+          `rm -rf ${BIN_DIR} && mkdir -p ${BIN_DIR} && unzip -q -o ${binZip} -d ${BIN_DIR}`,
+          `chmod 755 ${FABRIC_TOOLS.map((tool) => `${BIN_DIR}/${tool}`).join(' ')}`,
+          `export FABRIC_BIN_DIR=${BIN_DIR}`,
+        );
+      }
+      userData.addCommands(
+        // The node writes the material once it has made it (within the start timeout).
+        `for _ in $(seq 1 ${Math.ceil(nodeTimeout.toSeconds() / 5)}); do aws secretsmanager get-secret-value --region ${stack.region} --secret-id '${secret.secretArn}' --query SecretString --output text 2>/dev/null | jq -er .bundle > ${bundle}.tmp 2>/dev/null && break; sleep 5; done`,
+        `[ -s ${bundle}.tmp ] || { echo "no material for orderer${n} in its secret" >&2; exit 1; }`,
+        `chmod 600 ${bundle}.tmp && mv ${bundle}.tmp ${bundle}`,
+        `export FABRIC_LISTEN_ADDRESS=0.0.0.0 FABRIC_ORDERER_PORT=${o.ordererPort} FABRIC_CHANNEL=${this.channel} CHAINFAAS_DATA_DIR=${DATA_DIR} CHAINFAAS_ORDERER_BUNDLE=${bundle}`,
+        ...this.ordererExports(o.ordererPort, o.clusterPort),
+        `(cd ${WORK_DIR}/network && ${props.startCommand} --orderer ${n})`,
+      );
+      this.ordererHosts.push(host);
     }
   }
 
@@ -499,9 +708,9 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
     });
   }
 
-  private createVpc(flowLogRetention: logs.RetentionDays): ec2.Vpc {
+  private createVpc(flowLogRetention: logs.RetentionDays, maxAzs: number): ec2.Vpc {
     const vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
+      maxAzs,
       natGateways: 0,
       subnetConfiguration: [
         { name: 'node', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
@@ -534,7 +743,7 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
   private addInterfaceEndpoints(
     services: ec2.InterfaceVpcEndpointAwsService[],
     clients: ec2.ISecurityGroup,
-    node: ec2.ISecurityGroup,
+    nodes: ec2.ISecurityGroup[],
     nodeSubnet: ec2.ISubnet,
   ): void {
     const sameAz = this.vpc.isolatedSubnets.filter((subnet) => subnet.availabilityZone === nodeSubnet.availabilityZone);
@@ -547,7 +756,12 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
       });
       endpoint.connections.allowFrom(clients, ec2.Port.tcp(443), `HTTPS to ${name} from the ledger Lambdas`);
       if (service === ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)
-        endpoint.connections.allowFrom(node, ec2.Port.tcp(443), 'HTTPS to SecretsManager from the Fabric node (put-secret-value)');
+        for (const [i, node] of nodes.entries())
+          endpoint.connections.allowFrom(
+            node,
+            ec2.Port.tcp(443),
+            i === 0 ? 'HTTPS to SecretsManager from the Fabric node (put-secret-value)' : 'HTTPS to SecretsManager from the orderer hosts (their material)',
+          );
     }
   }
 
@@ -561,13 +775,16 @@ export class FabricNetwork extends Construct implements IFabricNetwork {
   }
 
   /**
-   * Peer enrolment: the CA secret (read of that one secret) and the orderer a joining peer
-   * dials. From outside the VPC (externalPeerCidrs) the node is reached at its public address;
-   * its TLS certificates carry its private DNS name, given as the host alias.
+   * Peer enrolment: the CA secret (read of that one secret), and the orderer and the gossip
+   * bootstrap peer a joining peer dials. From outside the VPC (externalPeerCidrs) the node is
+   * reached at its Elastic IP, which its TLS certificates carry (as they carry its private DNS
+   * name, given as the host alias for the clients that set one).
    */
   bindEnrolment(fn: lambda.Function): void {
+    const address = this.publicAddress?.attrPublicIp ?? this.instance.instancePublicIp;
     fn.addEnvironment(ENV.peerEnrolment.caSecretArn, this.caSecret.secretArn);
-    fn.addEnvironment(ENV.peerEnrolment.ordererEndpoint, `${this.instance.instancePublicIp}:${this.ordererPort}`);
+    fn.addEnvironment(ENV.peerEnrolment.ordererEndpoint, `${address}:${this.ordererPort}`);
+    fn.addEnvironment(ENV.peerEnrolment.gossipBootstrap, `${address}:${this.peerPort}`);
     fn.addEnvironment(ENV.peerEnrolment.ordererHostAlias, this.instance.instancePrivateDnsName);
     this.caSecret.grantRead(fn);
   }

@@ -65,6 +65,7 @@ export class ProviderQueues extends Construct {
   private readonly tags: Record<string, string>;
   private role?: iam.Role;
   private manager?: lambda.Function;
+  private sweeper?: lambda.Function;
 
   constructor(scope: Construct, id: string, props: ProviderQueuesProps) {
     super(scope, id);
@@ -151,6 +152,43 @@ export class ProviderQueues extends Construct {
       reason: 'One alarm per provider queue, created and deleted with it at run time; the name prefix is the narrowest scope that covers them.',
     });
     fn.addEnvironment(ENV.queueAgeAlarm, `${topic.topicArn},${maxAge.toSeconds()}`);
+    // The sweeper deletes an orphan queue's alarm with it: DeleteAlarms only.
+    if (this.sweeper?.role) {
+      this.sweeper.addToRolePolicy(new iam.PolicyStatement({ sid: 'DeleteOrphanQueueAlarms', actions: ['cloudwatch:DeleteAlarms'], resources: [alarms] }));
+      Validations.of(this.sweeper.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:${this.prefix}*]`,
+        reason: 'The alarms of provider queues whose provider is gone, deleted with the queue; the name prefix is the narrowest scope that covers them.',
+      });
+      this.sweeper.addEnvironment(ENV.queueAgeAlarm, `${topic.topicArn},${maxAge.toSeconds()}`);
+    }
+  }
+
+  /**
+   * Lets `fn` (the reaper) delete provider queues whose provider record is gone
+   * (lambdas/core/use-cases/reaper.ts#sweepOrphanQueues): list the queues (ListQueues has no
+   * resource scope), read their tags and creation time and delete them on the prefix, never the
+   * dead-letter queue; with `alarmOnAge`, also their alarms. Call before `alarmOnAge`.
+   */
+  bindSweeper(fn: lambda.Function): void {
+    if (!fn.role) throw new Error(`${fn.node.path} has no execution role`);
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListProviderQueues', actions: ['sqs:ListQueues'], resources: ['*'] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteOrphanProviderQueues',
+        actions: ['sqs:ListQueueTags', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:DeleteQueue'],
+        resources: [this.queueArnPattern],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'NeverDeleteTheDeadLetterQueue', effect: iam.Effect.DENY, actions: ['sqs:DeleteQueue'], resources: [this.deadLetterQueue.queueArn] }),
+    );
+    Validations.of(fn.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'sqs:ListQueues has no resource-level permissions; it only lists queue URLs (the sweep reads tags and deletes on the provider queue prefix only).',
+    });
+    this.acknowledgePrefix(fn.role, 'Tags, creation time and deletion of provider queues whose provider is gone (the dead-letter queue excepted).');
+    fn.addEnvironment(ENV.queuePrefix, this.prefix);
+    this.sweeper = fn;
   }
 
   /**

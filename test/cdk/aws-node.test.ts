@@ -266,6 +266,64 @@ describe('aws-node.sh --dry-run', () => {
   });
 });
 
+describe('aws-node.sh --dry-run with three Raft orderers (issue #20, item 4)', () => {
+  const THREE = {
+    FABRIC_ORDERERS: '3',
+    FABRIC_ORDERER_CLUSTER_PORT: '7060',
+    FABRIC_ORDERER1_HOST: 'orderer1.orderer.chainfaas.local',
+    FABRIC_ORDERER1_PORT: '7050',
+    FABRIC_ORDERER1_CLUSTER_PORT: '7060',
+    FABRIC_ORDERER2_HOST: 'orderer2.orderer.chainfaas.local',
+    FABRIC_ORDERER2_PORT: '7050',
+    FABRIC_ORDERER2_CLUSTER_PORT: '7060',
+  };
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'chainfaas-aws-node-raft-'));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  test('the node: a channel whose consenters and orderer endpoints are all three, certificates for their names, a cluster listener', () => {
+    const env = contractEnv(join(root, 'node'), THREE);
+    const run = dryRun(env);
+    expect(run.status).toBe(0);
+    const config = join(env.CHAINFAAS_DATA_DIR as string, 'network', 'config');
+    const configtx = readFileSync(join(config, 'configtx.yaml'), 'utf8');
+    const consenters = [...configtx.matchAll(/- Host: (\S+)\n\s+Port: (\d+)\n\s+ClientTLSCert: \S+\/orderers\/(orderer\d)\./g)].map((m) => `${m[3]} ${m[1]}:${m[2]}`);
+    expect(consenters).toEqual([`orderer0 ${HOST}:7060`, 'orderer1 orderer1.orderer.chainfaas.local:7060', 'orderer2 orderer2.orderer.chainfaas.local:7060']);
+    expect(configtx).toContain(`OrdererEndpoints:\n      - ${HOST}:7050\n      - orderer1.orderer.chainfaas.local:7050\n      - orderer2.orderer.chainfaas.local:7050\n`);
+    const crypto = readFileSync(join(config, 'crypto-config.yaml'), 'utf8');
+    for (const n of [1, 2]) expect(crypto).toContain(`- Hostname: orderer${n}\n        SANS: [localhost, 127.0.0.1, orderer${n}.orderer.chainfaas.local]`);
+    const orderer = parseEnvironmentFile(readFileSync(join(config, 'orderer.env'), 'utf8'));
+    expect(orderer).toMatchObject({ ORDERER_GENERAL_LISTENPORT: '7050', ORDERER_GENERAL_CLUSTER_LISTENADDRESS: '0.0.0.0', ORDERER_GENERAL_CLUSTER_LISTENPORT: '7060' });
+  });
+
+  test('an orderer host: only its orderer, with its own keys and a cluster listener; no peer, no chaincode, no identity', () => {
+    const env = contractEnv(join(root, 'host'), { ...THREE, FABRIC_PEER_HOST: '', CHAINFAAS_IDENTITY_DIR: '' });
+    const run = spawnSync('bash', [SCRIPT, '--orderer', '2', '--dry-run'], { env, encoding: 'utf8' });
+    expect(run.stderr).toContain('nothing started');
+    expect(run.status).toBe(0);
+    const config = join(env.CHAINFAAS_DATA_DIR as string, 'network', 'config');
+    expect(run.stdout.trim().split('\n')).toEqual([join(config, 'orderer.env'), join(config, 'node.env'), join(env.CHAINFAAS_SYSTEMD_DIR as string, 'chainfaas-orderer.service')]);
+    const orderer = parseEnvironmentFile(readFileSync(join(config, 'orderer.env'), 'utf8'));
+    expect(orderer.ORDERER_GENERAL_LOCALMSPDIR).toMatch(/\/orderers\/orderer2\.orderer\.chainfaas\.local\/msp$/);
+    expect(orderer).toMatchObject({ ORDERER_GENERAL_LISTENADDRESS: '0.0.0.0', ORDERER_GENERAL_LISTENPORT: '7050', ORDERER_GENERAL_CLUSTER_LISTENPORT: '7060' });
+    expect(orderer.ORDERER_ADMIN_LISTENADDRESS).toMatch(/^127\.0\.0\.1:/);
+    expect(orderer.ORDERER_OPERATIONS_LISTENADDRESS).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  test.each([
+    [['--orderer', '1'], {}, /needs FABRIC_ORDERERS=3/],
+    [['--orderer', '3'], {}, /--orderer takes 1 or 2/],
+    [[], { FABRIC_ORDERERS: '3' }, /FABRIC_ORDERER1_HOST is not a host name/],
+    [[], { FABRIC_ORDERERS: '2' }, /FABRIC_ORDERERS must be 1 or 3/],
+  ])('refuses %j with %j', (args, override, message) => {
+    const run = spawnSync('bash', [SCRIPT, ...args, '--dry-run'], { env: contractEnv(join(root, 'bad'), override), encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(message);
+  });
+});
+
 describe('aws-node.sh and the FabricNetwork user data agree', () => {
   test('the user data exports every variable the script requires and reads the identity files the script writes', () => {
     const stack = testStack();

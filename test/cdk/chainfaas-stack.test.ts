@@ -68,7 +68,7 @@ describe('ChainFaasStack wiring from the manifest', () => {
   test('only the Lambdas the manifest lets send envelopes may sqs:SendMessage, and only to the provider queue prefix', () => {
     for (const name of HANDLER_NAMES) {
       const senders = allows(name).filter((s) => actionsOf(s).includes('sqs:SendMessage'));
-      if (HANDLERS[name].queues === 'send' || HANDLERS[name].queues === 'send+manage') {
+      if (HANDLERS[name].queues?.startsWith('send')) {
         expect(senders).toHaveLength(1);
         expect(JSON.stringify(senders[0].Resource)).toContain(':chainfaas-dev-pq-*');
       } else if (name === 'ledgerWriter') {
@@ -94,6 +94,28 @@ describe('ChainFaasStack wiring from the manifest', () => {
       [ENV.queuePrefix]: 'chainfaas-dev-pq-',
       [ENV.providerRoleArn]: { 'Fn::GetAtt': [id(synth.stack.providerQueues.providerRole), 'Arn'] },
     });
+  });
+
+  test('issue #20: only the reaper may delete provider queues besides the providers Lambda: on the prefix, never the dead-letter queue, with their alarms', () => {
+    for (const name of HANDLER_NAMES) {
+      const deletes = allows(name).filter((s) => actionsOf(s).includes('sqs:DeleteQueue'));
+      if (name === 'reaper') {
+        expect(deletes.flatMap(resourcesOf).map((r) => JSON.stringify(r))).toEqual([expect.stringContaining(':chainfaas-dev-pq-*')]);
+        expect(actionsOf(deletes[0]!).sort()).toEqual(['sqs:DeleteQueue', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ListQueueTags']);
+        const lists = allows(name).filter((s) => actionsOf(s).includes('sqs:ListQueues'));
+        expect(lists.map((s) => [actionsOf(s), s.Resource])).toEqual([[['sqs:ListQueues'], '*']]);
+        const denied = statementsOfRole(synth.template, roleId(name)).filter(
+          (s) => s.Effect === 'Deny' && actionsOf(s).includes('sqs:DeleteQueue'),
+        );
+        expect(denied.flatMap(resourcesOf)).toEqual([{ 'Fn::GetAtt': [id(synth.stack.providerQueues.deadLetterQueue), 'Arn'] }]);
+        const alarms = allows(name).filter((s) => actionsOf(s).includes('cloudwatch:DeleteAlarms'));
+        expect(alarms.map((s) => actionsOf(s))).toEqual([['cloudwatch:DeleteAlarms']]);
+        expect(JSON.stringify(alarms[0]!.Resource)).toContain(':alarm:chainfaas-dev-pq-*');
+        expect(fnProps(name).Environment.Variables[ENV.queueAgeAlarm]).toBeDefined();
+      } else {
+        expect({ name, deletes: deletes.length }).toEqual({ name, deletes: name === 'providers' ? 1 : 0 });
+      }
+    }
   });
 
   test('only the Lambdas the manifest marks signingKey may read the signing key secret', () => {
@@ -130,10 +152,15 @@ describe('ChainFaasStack wiring from the manifest', () => {
     }
   });
 
-  test('nothing is allowed on "*" except actions with no resource-level permissions (X-Ray writes; ListStreams for the stream reader)', () => {
+  test('nothing is allowed on "*" except actions with no resource-level permissions (X-Ray writes; ListStreams for the stream reader; ListQueues for the reaper)', () => {
     for (const name of HANDLER_NAMES) {
       const starred = allows(name).filter((s) => resourcesOf(s).includes('*'));
-      const expected = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments', ...(name === 'ledgerWriter' ? ['dynamodb:ListStreams'] : [])];
+      const expected = [
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+        ...(name === 'ledgerWriter' ? ['dynamodb:ListStreams'] : []),
+        ...(name === 'reaper' ? ['sqs:ListQueues'] : []),
+      ];
       expect(starred.flatMap(actionsOf).sort()).toEqual(expected.sort());
     }
   });
@@ -210,9 +237,14 @@ describe('ChainFaasStack wiring from the manifest', () => {
 
   test("metrics need no permission beyond the function's own log group: no role may cloudwatch:PutMetricData", () => {
     for (const name of HANDLER_NAMES) expect(allows(name).flatMap(actionsOf).filter((a) => a === 'cloudwatch:PutMetricData')).toEqual([]);
-    // The providers Lambda's only CloudWatch rights: the provider queues' alarms (provider-queues.test.ts).
+    // The providers Lambda's only CloudWatch rights: the provider queues' alarms (provider-queues.test.ts); the reaper deletes an orphan queue's.
     const alarmActions = HANDLER_NAMES.flatMap((name) => allows(name).flatMap(actionsOf).filter((a) => a.startsWith('cloudwatch:')).map((a) => `${name} ${a}`));
-    expect(alarmActions.sort()).toEqual(['providers cloudwatch:DeleteAlarms', 'providers cloudwatch:PutMetricAlarm', 'providers cloudwatch:TagResource']);
+    expect(alarmActions.sort()).toEqual([
+      'providers cloudwatch:DeleteAlarms',
+      'providers cloudwatch:PutMetricAlarm',
+      'providers cloudwatch:TagResource',
+      'reaper cloudwatch:DeleteAlarms',
+    ]);
   });
 
   test('outputs name the API URL, the secret to fill in and the provider queue prefix', () => {

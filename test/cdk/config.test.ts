@@ -87,7 +87,10 @@ describe('configFromContext', () => {
       fabricExternalCidrs: ['198.51.100.0/24', '203.0.113.7/32'],
       fabricVolumeGiB: 50,
       fabricInstanceType: 't4g.medium',
+      fabricOrderers: 1,
     });
+    expect(read({ fabricOrderers: '3' }).fabricOrderers).toBe(3);
+    for (const bad of ['2', '0', 'three']) expect(() => read({ fabricOrderers: bad })).toThrow(/fabricOrderers/);
   });
 
   test('controllerEnvironment gives the handlers every setting of the manifest, as strings', () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { Stack as StackClass, type App, type CfnResource, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -10,7 +10,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { caJsonCommand, checkFabricBinaries, ExternalFabricNetwork, FabricNetwork, identityJsonCommand, pinnedImage } from '../../lib/constructs/fabric-network';
 import { PlatformFunction } from '../../lib/constructs/platform-function';
 import { projectRoot } from '../../lib/project-root';
-import { actionsOf, referencedIds, resourcesOf, statementsOfRole, synthControllerStack, TEST_IMAGE_ID, testStack, unlistedEnvNames } from './helpers';
+import { actionsOf, referencedIds, resourcesOf, statementsOfRole, synthControllerStack, TEST_IMAGE_ID, testApp, testStack, unlistedEnvNames } from './helpers';
 import { ENV, HANDLERS, HandlerName } from '../../lambdas/handlers/manifest';
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
@@ -327,6 +327,7 @@ describe('ChainFaasStack with fabric=ec2', () => {
         const instanceId = stack.resolve(fabric.instance.instance.logicalId);
         expect(env[ENV.peerEnrolment.ordererEndpoint]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId, 'PublicIp'] }, ':7050']] });
         expect(env[ENV.peerEnrolment.ordererHostAlias]).toEqual({ 'Fn::GetAtt': [instanceId, 'PrivateDnsName'] });
+        expect(env[ENV.peerEnrolment.gossipBootstrap]).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [instanceId, 'PublicIp'] }, ':7051']] });
       } else {
         expect({ name, reads, arn: env[ENV.peerEnrolment.caSecretArn] }).toEqual({ name, reads: [], arn: undefined });
       }
@@ -335,7 +336,159 @@ describe('ChainFaasStack with fabric=ec2', () => {
     expect(referencedIds(template.toJSON().Outputs.FabricCaSecretArn.Value)).toEqual(new Set([caId]));
   });
 
+  test('issue #20: with outside peers allowed, their join bundle names the node by an Elastic IP that its certificates carry, for the orderer and the gossip bootstrap', () => {
+    const { stack, template } = synthControllerStack({ fabric: 'ec2', fabricExternalCidrs: ['203.0.113.0/24'] });
+    const fabric = stack.fabric as FabricNetwork;
+    const eip = stack.getLogicalId(fabric.publicAddress!);
+    const instanceId = stack.resolve(fabric.instance.instance.logicalId);
+    template.hasResourceProperties('AWS::EC2::EIPAssociation', { AllocationId: { 'Fn::GetAtt': [eip, 'AllocationId'] }, InstanceId: { Ref: instanceId } });
+    const address = { 'Fn::GetAtt': [eip, 'PublicIp'] };
+    // The node's start command gets the address as an extra TLS name (aws-node.sh's FABRIC_EXTRA_SANS).
+    const parts = template.toJSON().Resources[instanceId].Properties.UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
+    const at = parts.findIndex((p) => JSON.stringify(p) === JSON.stringify(address));
+    expect(String(parts[at - 1])).toMatch(/\nexport FABRIC_EXTRA_SANS=$/);
+    const env = template.toJSON().Resources[stack.getLogicalId(stack.functions.peers!.node.defaultChild as CfnResource)].Properties.Environment.Variables;
+    expect(env[ENV.peerEnrolment.ordererEndpoint]).toEqual({ 'Fn::Join': ['', [address, ':7050']] });
+    expect(env[ENV.peerEnrolment.gossipBootstrap]).toEqual({ 'Fn::Join': ['', [address, ':7051']] });
+    // Not the private DNS name (only the VPC resolves it), which stays the host alias.
+    expect(JSON.stringify(env[ENV.peerEnrolment.gossipBootstrap])).not.toContain('PrivateDnsName');
+  });
+
   test('refuses a start script that is not in the repository', () => {
     expect(() => synthControllerStack({ fabric: 'ec2', fabricStartCommand: 'bash chaincode/network/missing.sh' })).toThrow(/does not exist/);
+  });
+});
+
+describe('FabricNetwork with three Raft orderers (issue #20, item 4)', () => {
+  const AZS = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
+  let stack: Stack;
+  let fabric: FabricNetwork;
+  let template: Template;
+  beforeAll(() => {
+    const app = testApp({ context: { 'availability-zones:account=123456789012:region=us-east-1': AZS } });
+    stack = new StackClass(app, 'Raft', { env: { account: '123456789012', region: 'us-east-1' } });
+    fabric = new FabricNetwork(stack, 'Fabric', {
+      assetPath: ASSET,
+      machineImage: pinnedImage(TEST_IMAGE_ID),
+      startCommand: 'bash network/start.sh',
+      externalPeerCidrs: ['203.0.113.0/24'],
+      orderers: 3,
+    });
+    template = Template.fromStack(stack);
+  });
+  const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnResource);
+  const resources = () => template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
+  const instances = () => [fabric.instance, ...fabric.ordererHosts].map((i) => resources()[stack.resolve(i.instance.logicalId)]!);
+  const userDataOf = (i: ec2.Instance): string => JSON.stringify(resources()[stack.resolve(i.instance.logicalId)]!.Properties.UserData);
+  const groupIds = (instance: { Properties: any }): string[] => instance.Properties.SecurityGroupIds.map((g: any) => g['Fn::GetAtt'][0]);
+  /** Every ingress rule of the template whose target is `sg`. */
+  const ingressOf = (sg: string): any[] => [
+    ...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties)
+      .filter((r) => JSON.stringify(r.GroupId).includes(sg)),
+    ...(resources()[sg]!.Properties.SecurityGroupIngress ?? []),
+  ];
+
+  test('three instances (the node and two orderer hosts) in three distinct subnets and AZs', () => {
+    expect(fabric.ordererHosts).toHaveLength(2);
+    template.resourceCountIs('AWS::EC2::Instance', 3);
+    const subnets = instances().map((i) => i.Properties.SubnetId.Ref as string);
+    expect(new Set(subnets).size).toBe(3);
+    expect(new Set(subnets.map((s) => resources()[s]!.Properties.AvailabilityZone)).size).toBe(3);
+    expect(subnets.map((s) => resources()[s]!.Properties.AvailabilityZone).sort()).toEqual(AZS);
+    for (const host of instances().slice(1)) {
+      expect(host.Properties.InstanceType).toBe('t4g.small');
+      expect(host.Properties.Monitoring).toBe(true);
+      expect(host.Properties.ImageId).toBe(TEST_IMAGE_ID);
+      expect(host.Properties.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3', DeleteOnTermination: true } }]);
+      expect(host.Properties.KeyName).toBeUndefined();
+    }
+    const hosts = fabric.ordererHosts.map((h) => stack.resolve(h.instance.logicalId) as string);
+    for (const logicalId of hosts) expect(template.toJSON().Resources[logicalId].CreationPolicy).toEqual({ ResourceSignal: { Timeout: 'PT1H30M' } });
+    // IMDSv2 on every instance (one launch template each).
+    expect(Object.values(template.findResources('AWS::EC2::LaunchTemplate')).filter((t) => t.Properties.LaunchTemplateData.MetadataOptions?.HttpTokens === 'required')).toHaveLength(3);
+    // The hosts do not wait for the node (it waits for them: a majority of orderers makes the channel active).
+    expect(JSON.stringify(hosts.map((h) => template.toJSON().Resources[h].DependsOn ?? []))).not.toContain(stack.resolve(fabric.instance.instance.logicalId));
+  });
+
+  test('the consenter set: the node and both hosts get the three orderers, each host its own index and material', () => {
+    const node = userDataOf(fabric.instance);
+    expect(node).toContain('export FABRIC_ORDERERS=3 FABRIC_ORDERER_CLUSTER_PORT=7060');
+    for (const n of [1, 2]) {
+      expect(node).toContain(`export FABRIC_ORDERER${n}_HOST=orderer${n}.orderer.chainfaas.local FABRIC_ORDERER${n}_PORT=7050 FABRIC_ORDERER${n}_CLUSTER_PORT=7060`);
+      expect(node).toContain(`CHAINFAAS_ORDERER${n}_SECRET_ARN='`);
+    }
+    for (const [i, host] of fabric.ordererHosts.entries()) {
+      const data = userDataOf(host);
+      expect(data).toContain('export FABRIC_ORDERERS=3 FABRIC_ORDERER_CLUSTER_PORT=7060');
+      for (const n of [1, 2]) expect(data).toContain(`export FABRIC_ORDERER${n}_HOST=orderer${n}.orderer.chainfaas.local`);
+      expect(data).toContain(`bash network/start.sh --orderer ${i + 1})`);
+      expect(data).toContain(id(fabric.ordererSecrets[i]!));
+      expect(data).not.toContain(id(fabric.ordererSecrets[1 - i]!));
+      expect(data).toContain('cfn-signal');
+    }
+    // The names resolve in the VPC to the hosts' private addresses.
+    const zone = Object.values(template.findResources('AWS::Route53::HostedZone'))[0]!;
+    expect(zone.Properties.Name).toBe('orderer.chainfaas.local.');
+    expect(zone.Properties.VPCs).toHaveLength(1);
+    const records = Object.values(template.findResources('AWS::Route53::RecordSet')).map((r) => r.Properties);
+    expect(records.map((r) => r.Name).sort()).toEqual(['orderer1.orderer.chainfaas.local.', 'orderer2.orderer.chainfaas.local.']);
+    for (const [i, host] of fabric.ordererHosts.entries()) {
+      const record = records.find((r) => r.Name === `orderer${i + 1}.orderer.chainfaas.local.`);
+      expect(record.ResourceRecords).toEqual([{ 'Fn::GetAtt': [stack.resolve(host.instance.logicalId), 'PrivateIp'] }]);
+    }
+  });
+
+  test('Raft cluster traffic is allowed between the orderers only; orderer hosts take clients from the peer and the listed CIDRs', () => {
+    const cluster = id(fabric.clusterSecurityGroup!);
+    for (const instance of instances()) expect(groupIds(instance)).toContain(cluster);
+    const clusterIngress = ingressOf(cluster);
+    expect(clusterIngress).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 7060, ToPort: 7060, SourceSecurityGroupId: { 'Fn::GetAtt': [cluster, 'GroupId'] } })]);
+    // Nothing else opens the cluster port.
+    const all = [
+      ...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties),
+      ...Object.values(template.findResources('AWS::EC2::SecurityGroup')).flatMap((g) => g.Properties.SecurityGroupIngress ?? []),
+    ];
+    expect(all.filter((r: any) => r.FromPort <= 7060 && r.ToPort >= 7060)).toHaveLength(1);
+    expect(all.every((r: any) => r.CidrIp !== '0.0.0.0/0')).toBe(true);
+    // The orderer hosts' own group: the orderer port from the node (its peer) and the outside peers, nothing else.
+    const nodeSg = id(fabric.instance.connections.securityGroups[0]!);
+    const hostGroups = new Set(instances().slice(1).map((i) => groupIds(i).find((g) => g !== cluster)));
+    expect(hostGroups.size).toBe(1);
+    const hostSg = [...hostGroups][0] as string;
+    const hostIngress = ingressOf(hostSg).filter((r: any) => r.FromPort !== 443);
+    expect(hostIngress).toHaveLength(2);
+    expect(hostIngress).toContainEqual(expect.objectContaining({ FromPort: 7050, ToPort: 7050, SourceSecurityGroupId: { 'Fn::GetAtt': [nodeSg, 'GroupId'] } }));
+    expect(hostIngress).toContainEqual(expect.objectContaining({ FromPort: 7050, ToPort: 7050, CidrIp: '203.0.113.0/24' }));
+    expect(groupIds(instances()[0]!)).not.toContain(hostSg);
+  });
+
+  test("each host reads only its own material secret; the node writes both; the hosts may reach Secrets Manager's endpoint", () => {
+    const nodeWrites = statementsOfRole(template, id(fabric.instance.role as iam.Role))
+      .filter((s) => actionsOf(s).includes('secretsmanager:PutSecretValue'))
+      .flatMap(resourcesOf);
+    for (const secret of fabric.ordererSecrets) expect(nodeWrites).toContainEqual({ Ref: id(secret) });
+    for (const [i, host] of fabric.ordererHosts.entries()) {
+      const statements = statementsOfRole(template, id(host.role as iam.Role));
+      const reads = statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
+      expect(reads).toEqual([{ Ref: id(fabric.ordererSecrets[i]!) }]);
+      expect(statements.flatMap(actionsOf).filter((a) => a === 'secretsmanager:PutSecretValue')).toEqual([]);
+    }
+    const endpointRules = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties)
+      .filter((r) => r.FromPort === 443);
+    const hostSg = groupIds(instances()[1]!).find((g) => g !== id(fabric.clusterSecurityGroup!));
+    expect(endpointRules.map((r) => r.SourceSecurityGroupId)).toContainEqual({ 'Fn::GetAtt': [hostSg, 'GroupId'] });
+  });
+
+  test('passes cdk-nag with its acknowledgements', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
+  });
+
+  test('refuses three orderers in a VPC of two AZs (what an account- and region-less stack sees)', () => {
+    expect(
+      () => new FabricNetwork(testStack(), 'Fabric', { assetPath: ASSET, machineImage: pinnedImage(TEST_IMAGE_ID), startCommand: 'bash network/start.sh', orderers: 3 }),
+    ).toThrow(/three availability zones/);
   });
 });

@@ -25,10 +25,24 @@ export const FULL_CONFIG: Partial<ChainFaasConfig> = {
   alarmEmail: 'ops@chainfaas.example',
 };
 
+/**
+ * FULL_CONFIG with three Raft orderers in three AZs (`fabricOrderers: 3`) and outside peers (the
+ * node's Elastic IP). Three AZs need a stack with account and region; they come from context here,
+ * as cdk.context.json would give them.
+ */
+export const RAFT_SCAN: { config: Partial<ChainFaasConfig>; env: { account: string; region: string }; context: Record<string, unknown> } = {
+  config: { ...FULL_CONFIG, fabricOrderers: 3, fabricExternalCidrs: ['203.0.113.0/24'] },
+  env: { account: '123456789012', region: 'eu-west-1' },
+  context: { 'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] },
+};
+
 /** Synthesises the stack into a cloud assembly (as `cdk synth` writes cdk.out) and returns its template's path. */
-export function synthAssembly(config: Partial<ChainFaasConfig> = FULL_CONFIG): string {
-  const app = testApp();
-  new ChainFaasStack(app, 'ChainFaas-prod', { config });
+export function synthAssembly(
+  config: Partial<ChainFaasConfig> = FULL_CONFIG,
+  where: { env?: { account: string; region: string }; context?: Record<string, unknown> } = {},
+): string {
+  const app = testApp({ context: where.context });
+  new ChainFaasStack(app, 'ChainFaas-prod', { config, env: where.env });
   const dir = app.synth().directory;
   const template = readdirSync(dir).find((f) => f.endsWith('.template.json'));
   if (!template) throw new Error(`no template in ${dir}`);

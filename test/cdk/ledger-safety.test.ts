@@ -168,11 +168,11 @@ describe('stage settings files', () => {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(content));
     return dir;
   }
-  const prod = { stage: 'prod', fabric: 'ec2', fabricImageId: TEST_IMAGE_ID, retainData: true, operatorUserIds: ['usr_Ops1'], priceVcpuMs: 12 };
+  const prod = { stage: 'prod', fabric: 'ec2', fabricImageId: TEST_IMAGE_ID, fabricOrderers: 3, retainData: true, operatorUserIds: ['usr_Ops1'], priceVcpuMs: 12 };
   const read = (context: Record<string, unknown>, dir = stagesWith({ prod })) => stageConfig(testApp({ context }), dir);
 
   test('a plain deploy of a stage reads its file: the ledger, the operators and the prices come from it', () => {
-    expect(read({ stage: 'prod' }).config).toMatchObject({ stage: 'prod', fabric: 'ec2', fabricImageId: TEST_IMAGE_ID, operatorUserIds: ['usr_Ops1'], priceVcpuMs: 12 });
+    expect(read({ stage: 'prod' }).config).toMatchObject({ stage: 'prod', fabric: 'ec2', fabricImageId: TEST_IMAGE_ID, fabricOrderers: 3, operatorUserIds: ['usr_Ops1'], priceVcpuMs: 12 });
   });
 
   test('a deploy that forgets the ledger setting still deploys the ledger (nothing to forget)', () => {
@@ -185,6 +185,7 @@ describe('stage settings files', () => {
     ['fabric', 'none'],
     ['fabricImageId', 'ami-0bbbbbbbbbbbbbbbb'],
     ['retainData', 'false'],
+    ['fabricOrderers', '1'],
   ])('-c %s=%s against the stage file is refused: it would delete or replace the ledger', (key, value) => {
     expect(() => read({ stage: 'prod', [key]: value })).toThrow(new RegExp(`-c ${key}=${value} contradicts stages/prod.json.*allowLedgerReplacement`));
   });

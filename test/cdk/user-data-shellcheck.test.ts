@@ -2,10 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CfnResource } from 'aws-cdk-lib';
-import type { FabricNetwork } from '../../lib/constructs/fabric-network';
-import { mountDataVolumeCommands } from '../../lib/constructs/fabric-network';
-import { synthControllerStack } from './helpers';
+import { Stack, type CfnResource } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { FabricNetwork, mountDataVolumeCommands, pinnedImage } from '../../lib/constructs/fabric-network';
+import { projectRoot } from '../../lib/project-root';
+import { synthControllerStack, TEST_IMAGE_ID, testApp } from './helpers';
 import { IAC_VENV } from './iac-scan';
 
 /**
@@ -54,19 +56,16 @@ const SAMPLES: Record<string, string> = {
   DataVolume: 'vol-0123456789abcdef0',
   ClientIdentity: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:FabricClientIdentity-AbCdEf',
   CaSecret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:FabricCaSecret-AbCdEf',
+  Orderer1Material: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:FabricOrderer1Material-AbCdEf',
+  Orderer2Material: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:FabricOrderer2Material-AbCdEf',
   'Fn::Sub': 'cdk-hnb659fds-assets-123456789012-eu-west-1',
 };
 
-test("the data volume's mount lines pass ShellCheck", () => {
-  expect(check(['#!/bin/bash', 'set -euo pipefail', ...mountDataVolumeCommands('vol-0123456789abcdef0'), ''].join('\n'))).toEqual([]);
-});
-
-test("the Fabric node's whole user data passes ShellCheck", () => {
-  const { stack, template } = synthControllerStack({ fabric: 'ec2' });
-  const fabric = stack.fabric as FabricNetwork;
-  const userData = template.toJSON().Resources[stack.resolve((fabric.instance.node.defaultChild as CfnResource).logicalId)].Properties.UserData;
+/** An instance's user data as the instance gets it, each CloudFormation value replaced by a sample. */
+function userDataScript(template: Template, stack: Stack, instance: ec2.Instance): string {
+  const userData = template.toJSON().Resources[stack.resolve((instance.node.defaultChild as CfnResource).logicalId)].Properties.UserData;
   const [, parts] = userData['Fn::Base64']['Fn::Join'] as [string, unknown[]];
-  const script = parts
+  return parts
     .map((part) => {
       if (typeof part === 'string') return part;
       const json = JSON.stringify(part);
@@ -75,6 +74,32 @@ test("the Fabric node's whole user data passes ShellCheck", () => {
       return SAMPLES[key];
     })
     .join('');
+}
+
+test("the data volume's mount lines pass ShellCheck", () => {
+  expect(check(['#!/bin/bash', 'set -euo pipefail', ...mountDataVolumeCommands('vol-0123456789abcdef0'), ''].join('\n'))).toEqual([]);
+});
+
+test("the Fabric node's whole user data passes ShellCheck", () => {
+  const { stack, template } = synthControllerStack({ fabric: 'ec2' });
+  const fabric = stack.fabric as FabricNetwork;
+  const script = userDataScript(template, stack, fabric.instance);
   expect(script).toContain('mkfs.xfs -L chainfaas-data');
   expect(check(script)).toEqual([]);
+});
+
+test("with three orderers, the node's and both orderer hosts' user data pass ShellCheck", () => {
+  const app = testApp({ context: { 'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] } });
+  const stack = new Stack(app, 'Raft', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const fabric = new FabricNetwork(stack, 'Fabric', {
+    assetPath: join(projectRoot(), 'test/cdk/fixtures/fabric-asset'),
+    machineImage: pinnedImage(TEST_IMAGE_ID),
+    startCommand: 'bash chaincode/network/aws-node.sh',
+    orderers: 3,
+  });
+  const template = Template.fromStack(stack);
+  const scripts = [fabric.instance, ...fabric.ordererHosts].map((instance) => userDataScript(template, stack, instance));
+  expect(scripts[0]).toContain('CHAINFAAS_ORDERER2_SECRET_ARN=');
+  expect(scripts[2]).toContain('bash chaincode/network/aws-node.sh --orderer 2');
+  for (const script of scripts) expect(check(script)).toEqual([]);
 });

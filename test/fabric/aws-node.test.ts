@@ -189,6 +189,7 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
         [ENV.fabric.peerHostAlias]: address,
         [ENV.peerEnrolment.ordererEndpoint]: `${address}:${base}`,
         [ENV.peerEnrolment.ordererHostAlias]: address,
+        [ENV.peerEnrolment.gossipBootstrap]: `${address}:${base + 1}`,
       },
       async () => material,
       async () => {
@@ -197,6 +198,9 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     );
     const info = await enrolment.info();
     expect(info).toMatchObject({ mspId: 'ChainFaaSMSP', domain: 'chainfaas.local', chaincode: { packageId, address: `127.0.0.1:${base + 6}` } });
+    // The gossip bootstrap is the address outside peers reach (FABRIC_GOSSIP_BOOTSTRAP), which the peer's certificate carries.
+    expect(info.gossipBootstrap.endpoint).toBe(`${address}:${base + 1}`);
+    expect(peerTls.subjectAltName).toContain(`IP Address:${address}`);
     const authority = await enrolment.authority('identity');
     const signed = await authority.sign(Buffer.from('tbs'));
     expect(verify('sha256', Buffer.from('tbs'), new X509Certificate(authority.certificatePem).publicKey, signed)).toBe(true);

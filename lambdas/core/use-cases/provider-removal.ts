@@ -16,7 +16,9 @@ import { type Deps, getOwnProvider, requireRole } from './context';
  * conditional write and releases it when it ends. The record is deleted by one conditional write
  * on that reservation being zero, so a job placed concurrently either lands first (the removal is
  * refused) or finds no provider (its reservation fails and it goes elsewhere). The queue and alarm
- * are deleted after the record: an agent still polling gets errors, a heartbeat gets 404.
+ * are deleted after the record: an agent still polling gets errors, a heartbeat gets 404. If that
+ * deletion fails, the reaper's hourly orphan sweep (reaper.ts#sweepOrphanQueues) deletes the queue
+ * whose record is gone.
  */
 export async function removeProvider(deps: Deps, user: User, providerId: string): Promise<void> {
   requireRole(user, 'provider');

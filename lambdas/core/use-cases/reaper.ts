@@ -25,6 +25,34 @@ export interface SweepResult {
   placed: number;
   /** Holds released because their job ended without releasing them (a crash after the transition). */
   holdsReleased?: number;
+  /** Provider queues deleted because their provider's record is gone (once an hour, at minute 0). */
+  orphanQueuesRemoved?: number;
+}
+
+/**
+ * How old a provider queue without a record must be before the sweep deletes it: registration
+ * creates the queue first and writes the record after, so a young queue may be a registration in
+ * progress.
+ */
+export const ORPHAN_QUEUE_GRACE_MS = 15 * 60_000;
+
+/**
+ * Deletes provider queues (and their alarms) whose provider record no longer exists: what a
+ * removal leaves when `deleteQueue` fails after the record was deleted (provider-removal.ts), or a
+ * registration that died between the queue and the record. Only queues the adapter lists as tagged
+ * `chainfaas:provider` for the provider their name gives, older than ORPHAN_QUEUE_GRACE_MS.
+ */
+export async function sweepOrphanQueues(deps: Deps): Promise<number> {
+  if (!deps.queues.listProviderQueues) return 0;
+  const now = Date.parse(nowIso(deps));
+  let removed = 0;
+  for (const queue of await deps.queues.listProviderQueues()) {
+    if (now - Date.parse(queue.createdAt) < ORPHAN_QUEUE_GRACE_MS) continue;
+    if (await deps.providers.getProvider(queue.providerId)) continue;
+    await deps.queues.deleteQueue(queue.providerId);
+    removed++;
+  }
+  return removed;
 }
 
 /** Expired leases handled per sweep; the next sweep continues. */
@@ -65,5 +93,7 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
   });
   result.placed = await dispatchWaiting(deps);
   result.holdsReleased = await sweepHolds(deps);
+  // Listing every queue is one request per queue: once an hour is enough for what it cleans up.
+  if (new Date(now).getUTCMinutes() === 0) result.orphanQueuesRemoved = await sweepOrphanQueues(deps);
   return result;
 }
