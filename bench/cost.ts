@@ -45,6 +45,8 @@ interface Counts {
   byOperation: Record<string, number>;
   /** DynamoDB read and write units by table and index (`jobs`, `jobs/leases`): where the units go. */
   dynamoUnitsBy: Record<string, number>;
+  /** DynamoDB read and write units by request (`UpdateItem jobs`), indexes included: which requests the units go to. */
+  dynamoUnitsByOperation: Record<string, number>;
 }
 
 function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
@@ -60,6 +62,7 @@ function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
     lambdaGbSeconds: 0,
     byOperation: {},
     dynamoUnitsBy: {},
+    dynamoUnitsByOperation: {},
   };
   for (const e of exchanges) {
     const key = `${e.service} ${e.service === 'api' ? (handlerOf(e.operation) ?? 'portal') + ' ' + e.operation.replace(/\/(job|prv|fn|in)_[A-Za-z0-9]+/g, '/{id}') : e.operation}${e.on ? ` ${e.on}` : ''}`;
@@ -69,6 +72,8 @@ function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
       c.dynamoReadUnits += e.readUnits ?? 0;
       c.dynamoWriteUnits += e.writeUnits ?? 0;
       for (const [where, n] of Object.entries(e.unitsBy ?? {})) c.dynamoUnitsBy[where] = (c.dynamoUnitsBy[where] ?? 0) + n;
+      const request = `${e.operation}${e.on ? ` ${e.on}` : ''}`;
+      c.dynamoUnitsByOperation[request] = (c.dynamoUnitsByOperation[request] ?? 0) + (e.readUnits ?? 0) + (e.writeUnits ?? 0);
     } else if (e.service === 'sqs') c.sqsRequests++;
     else if (e.service === 's3') {
       if (['PUT', 'POST'].includes(e.operation)) c.s3Puts++;
@@ -90,12 +95,12 @@ function count(exchanges: Exchange[], ledgerRuns: { ms: number }[]): Counts {
 
 /** Per job: the window's counts less the idle rate over the window's length, divided by the jobs. */
 function perJob(window: Counts, seconds: number, idle: Counts, idleS: number, jobs: number): Counts {
-  const out = { ...window, byOperation: {} as Record<string, number>, dynamoUnitsBy: {} as Record<string, number> };
+  const out = { ...window, byOperation: {} as Record<string, number>, dynamoUnitsBy: {} as Record<string, number>, dynamoUnitsByOperation: {} as Record<string, number> };
   for (const k of Object.keys(window) as (keyof Counts)[]) {
-    if (k === 'byOperation' || k === 'dynamoUnitsBy') continue;
+    if (k === 'byOperation' || k === 'dynamoUnitsBy' || k === 'dynamoUnitsByOperation') continue;
     out[k] = Math.max(0, window[k] - (idle[k] * seconds) / idleS) / jobs;
   }
-  for (const map of ['byOperation', 'dynamoUnitsBy'] as const) {
+  for (const map of ['byOperation', 'dynamoUnitsBy', 'dynamoUnitsByOperation'] as const) {
     for (const [key, n] of Object.entries(window[map])) {
       const v = Math.max(0, n - ((idle[map][key] ?? 0) * seconds) / idleS) / jobs;
       if (v > 0.005) out[map][key] = round(v, 2);
@@ -163,7 +168,7 @@ export async function runCost(h: Harness, wire: ReturnType<typeof wireCounter>, 
     jobs: { warm: plan.warm, cold: plan.cold },
     idle: {
       seconds: round(idle.seconds, 1),
-      perSecond: rounded(perJob(idle.counts, idle.seconds, { ...idle.counts, byOperation: {}, dynamoUnitsBy: {} }, Infinity, idle.seconds)),
+      perSecond: rounded(perJob(idle.counts, idle.seconds, { ...idle.counts, byOperation: {}, dynamoUnitsBy: {}, dynamoUnitsByOperation: {} }, Infinity, idle.seconds)),
     },
     warm: { perJob: rounded(warmPer), usdPerMillion: warmCost },
     cold: { perJob: rounded(coldPer), usdPerMillion: coldCost },

@@ -160,7 +160,8 @@ export interface JobRecord {
   resultKey: string;
   logKey: string;
   maxCost: number;
-  billingVersion: number;
+  /** Written on jobs created before issue #16 only (a copy of `billingUnits.version`). */
+  billingVersion?: number;
   /** The price list in force when the job was created (billing.ts); the ledger prices the job with it. */
   billingUnits?: { version: number; vcpuMs: number; mbMs: number; diskMbMs?: number };
   /** The hold placed on the developer's available balance for this job (micro-credits), released when it ends. */
@@ -195,7 +196,7 @@ export interface JobRecord {
   cost?: number;
   paid?: boolean;
   unpaidReason?: string;
-  /** When the job last entered QUEUED (creation or re-queue); the wait deadline counts from it. */
+  /** When the job was last re-queued (absent: `createdAt`, when it entered QUEUED); the wait deadline counts from it. */
   queuedAt?: string;
   /** Present only while ASSIGNED: the sparse `leases` index lists running jobs by lease expiry. */
   leaseShard?: string;

@@ -106,7 +106,7 @@ export interface JobStore {
    * Records the ledger's settlement of a job (read model; idempotent). Returns what the job held
    * before this write (`paid`, `reportAcceptedAt`), or undefined for a job this controller never stored.
    */
-  recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<Pick<JobRecord, 'paid' | 'reportAcceptedAt'> | undefined>;
+  recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<Pick<JobRecord, 'paid' | 'reportAcceptedAt' | 'developerId' | 'holdAmount'> | undefined>;
   /** The developer's jobs whose settlement has been recorded. */
   listSettled(developerId: string): Promise<JobRecord[]>;
 }
@@ -243,7 +243,11 @@ export interface BalanceStore {
    */
   placeHold?(accountId: string, jobId: string, amount: number, at: string): Promise<boolean>;
   /** Releases the job's open hold back to `available`, exactly once; the amount released, or undefined if none was open. */
-  releaseHold?(jobId: string): Promise<number | undefined>;
+  /**
+   * `known`: the hold's account and amount as the job recorded them (`developerId`, `holdAmount`):
+   * released without reading the hold first; a hold that is not there with exactly those is read as without.
+   */
+  releaseHold?(jobId: string, known?: { holder: string; amount: number }): Promise<number | undefined>;
   /**
    * The account's balance (following the ledger), what is held and what is available; undefined if
    * unknown. With invoice terms, `available` is the credit limit minus what is owed minus what is held.

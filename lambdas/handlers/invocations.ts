@@ -32,7 +32,7 @@ export const handler = httpApi({
     // timeout; 30 s locally) is cut short, and the caller gets 202 as after any wait (issue #25:
     // waitS 58 ran into the timeout and answered 500).
     const budgetS = Math.max(0, Math.floor((req.remainingMs() - ANSWER_MARGIN_MS) / 1000));
-    const latest = mode === 'sync' && !TERMINAL.includes(job.status) ? ((await waitForJob(deps, job.jobId, Math.min(waitS, budgetS))) ?? job) : job;
+    const latest = mode === 'sync' && !TERMINAL.includes(job.status) ? ((await waitForJob(deps, job.jobId, Math.min(waitS, budgetS), undefined, replayed ? undefined : job)) ?? job) : job;
     const done = TERMINAL.includes(latest.status);
     return json(mode === 'sync' && done ? 200 : 202, await jobView(deps, latest), {
       location: `/jobs/${job.jobId}`,

@@ -84,6 +84,36 @@ test('an expired token is refused and drops out of the list', async () => {
   expect((await accounts.listApiTokens(later, user)).map((t) => t.tokenId)).not.toContain(created.tokenId);
 });
 
+test('a credential read once is trusted by this process for AUTH_CACHE_MS: one token and one user read; a revocation elsewhere holds within that bound', async () => {
+  const { AUTH_CACHE_MS } = await import('../../lambdas/core/auth-cache');
+  const { user } = await c.newUser();
+  const created = await accounts.createApiToken(c.deps, user, { name: 'cached', expiresInS: 60 });
+  const tokenReads = jest.spyOn(c.deps.accounts, 'getToken');
+  const userReads = jest.spyOn(c.deps.accounts, 'getUser');
+  try {
+    for (let i = 0; i < 3; i++) expect((await accounts.authenticate(c.deps, bearer(created.token))).userId).toBe(user.userId);
+    expect(tokenReads).toHaveBeenCalledTimes(1);
+    expect(userReads).toHaveBeenCalledTimes(1);
+    // The expiry is checked on every use, cached or not.
+    await rejects(accounts.authenticate({ ...c.deps, now: () => new Date(Date.now() + 120_000) }, bearer(created.token)), 'unauthenticated');
+    // Revoked by another process (another Lambda sandbox: the store alone, not this process's use-case):
+    // accepted here at most until AUTH_CACHE_MS after it was read, then refused.
+    const entry = (await c.deps.accounts.listCredentials(user.userId)).find((e) => e.tokenId === created.tokenId) as CredentialEntry;
+    const readAt = Date.now();
+    expect(await c.deps.accounts.revokeCredential(user.userId, entry)).toBe(true);
+    if (Date.now() - readAt < AUTH_CACHE_MS - 500) expect((await accounts.authenticate(c.deps, bearer(created.token))).userId).toBe(user.userId);
+    await new Promise((resolve) => setTimeout(resolve, AUTH_CACHE_MS));
+    await rejects(accounts.authenticate(c.deps, bearer(created.token)), 'unauthenticated');
+    // An unknown token is never remembered: each try asks the store.
+    const reads = tokenReads.mock.calls.length;
+    await rejects(accounts.authenticate(c.deps, bearer(created.token)), 'unauthenticated');
+    expect(tokenReads.mock.calls.length).toBe(reads + 1);
+  } finally {
+    tokenReads.mockRestore();
+    userReads.mockRestore();
+  }
+}, 60_000);
+
 test('invoke keys: per function, secret once, authenticate only as that function’s key, revocable', async () => {
   const { user } = await c.newUser();
   const fn = await functions.createFunction(c.deps, user, definition());

@@ -100,6 +100,43 @@ test('#16: the accepted report wakes the sync call waiting for its job in this p
   expect(c.deps.waiter).toMatchObject({ waiting: 0 });
 }, 30_000); // well under the minute the wait would otherwise sleep
 
+test('#16: a wait given the job its invocation just wrote reads it only when woken (one read per job, not two)', async () => {
+  const { waitForJob } = await import('../../lambdas/core/use-cases/invocations');
+  const who = await assignedJob();
+  const { deps, reads } = counted(c.deps);
+  // It listens at once (before any await) and sleeps: no read of the ASSIGNED job it was handed.
+  const waiting = waitForJob(deps, who.job.jobId, 120, MINUTE, who.job);
+  await expect(report(who.job, who)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+  await expect(waiting).resolves.toMatchObject({ jobId: who.job.jobId, status: 'SUCCEEDED' });
+  expect(reads()).toBe(1);
+}, 30_000);
+
+test('#16: a job that ended before the wait listened is still noticed, by the read one back-off later', async () => {
+  const { waitForJob } = await import('../../lambdas/core/use-cases/invocations');
+  const who = await assignedJob();
+  // The report is accepted first: its wake-up reaches nobody.
+  await report(who.job, who);
+  const { deps, reads } = counted(c.deps);
+  const t0 = Date.now();
+  await expect(waitForJob(deps, who.job.jobId, 25, { minMs: 50, maxMs: 50 }, who.job)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+  expect(reads()).toBe(1);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+}, 30_000);
+
+test('#16: a job record copies no field (every byte is billed on each of its writes); its view still shows when it was queued', async () => {
+  const { jobView } = await import('../../lambdas/core/use-cases/jobs');
+  const who = await assignedJob();
+  await report(who.job, who);
+  const stored = (await c.deps.jobs.getJob(who.job.jobId)) as JobRecord;
+  expect(stored.status).toBe('SUCCEEDED');
+  // queuedAt is createdAt until a re-queue; the price list's version is billingUnits'.
+  expect(stored).not.toHaveProperty('queuedAt');
+  expect(stored).not.toHaveProperty('billingVersion');
+  expect(stored.billingUnits?.version).toBeGreaterThanOrEqual(1);
+  const view = await jobView(c.deps, stored);
+  expect(view.timings).toMatchObject({ createdAt: stored.createdAt, queuedAt: stored.createdAt });
+}, 30_000);
+
 test('#16: a report accepted between the read and the sleep of a wait is not lost (the wait listens before it reads)', async () => {
   const who = await assignedJob();
   const wake = c.deps.waiter!.listen(who.job.jobId);

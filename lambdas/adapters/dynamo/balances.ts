@@ -231,10 +231,18 @@ export class DynamoBalanceStore implements BalanceStore {
     }
   }
 
-  async releaseHold(jobId: string): Promise<number | undefined> {
+  async releaseHold(jobId: string, known?: { holder: string; amount: number }): Promise<number | undefined> {
+    // Named by the job (its developer and hold amount): no read first. The delete's condition is the
+    // hold exactly as named, so a wrong guess releases nothing and is read as below.
+    if (known && (await this.release(jobId, known.holder, known.amount))) return known.amount;
     const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { accountId: `hold#${jobId}` }, ConsistentRead: true }));
     if (!out.Item) return undefined;
     const amount = Number(out.Item.amount);
+    return (await this.release(jobId, out.Item.holder as string, amount)) ? amount : undefined;
+  }
+
+  /** Deletes the hold if it is `holder`'s of `amount`, and gives the amount back to `available`, in one transaction; false if it was not there so. */
+  private async release(jobId: string, holder: string, amount: number): Promise<boolean> {
     try {
       await dynamo.send(
         new TransactWriteCommand({
@@ -243,14 +251,14 @@ export class DynamoBalanceStore implements BalanceStore {
               Delete: {
                 TableName: this.table,
                 Key: { accountId: `hold#${jobId}` },
-                ConditionExpression: 'amount = :h',
-                ExpressionAttributeValues: { ':h': amount },
+                ConditionExpression: 'amount = :h AND holder = :a',
+                ExpressionAttributeValues: { ':h': amount, ':a': holder },
               },
             },
             {
               Update: {
                 TableName: this.table,
-                Key: { accountId: out.Item.holder as string },
+                Key: { accountId: holder },
                 UpdateExpression: 'ADD available :h',
                 ExpressionAttributeValues: { ':h': amount },
               },
@@ -258,9 +266,9 @@ export class DynamoBalanceStore implements BalanceStore {
           ],
         }),
       );
-      return amount;
+      return true;
     } catch (err) {
-      if (isConditionFailure(err)) return undefined;
+      if (isConditionFailure(err)) return false;
       throw err;
     }
   }

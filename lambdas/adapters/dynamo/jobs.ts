@@ -205,7 +205,12 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async recordSettlement(jobId: string, cost: number, paid: boolean, reason?: string): Promise<Pick<JobRecord, 'paid' | 'reportAcceptedAt'> | undefined> {
+  async recordSettlement(
+    jobId: string,
+    cost: number,
+    paid: boolean,
+    reason?: string,
+  ): Promise<Pick<JobRecord, 'paid' | 'reportAcceptedAt' | 'developerId' | 'holdAmount'> | undefined> {
     try {
       const out = await dynamo.send(
         new UpdateCommand({
@@ -219,7 +224,7 @@ export class DynamoJobStore implements JobStore {
         }),
       );
       const before = out.Attributes as JobRecord | undefined;
-      return { paid: before?.paid, reportAcceptedAt: before?.reportAcceptedAt };
+      return { paid: before?.paid, reportAcceptedAt: before?.reportAcceptedAt, developerId: before?.developerId as string, holdAmount: before?.holdAmount };
     } catch (err) {
       // A settlement for a job this controller never stored (another deployment's) is ignored.
       if (!isConditionFailure(err)) throw err;

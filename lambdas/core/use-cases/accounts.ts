@@ -7,6 +7,7 @@ import { CreateCredentialBody, LoginBody, RegisterUserBody } from '../../../cont
 import type { Credential } from '../../../contract/src/answers';
 import { Deps, now, nowIso, parse, requireRole } from './context';
 import { getOwnFunction, requireLive } from './functions';
+import { cachedCredential, forgetCredential, rememberCredential } from '../auth-cache';
 
 /**
  * Accounts: registration with roles, log-in, bearer-token authentication, and the credentials a
@@ -116,13 +117,15 @@ async function listCredentials(deps: Deps, userId: string, kind: 'api' | 'invoke
   const nowS = Math.floor(now(deps).getTime() / 1000);
   const entries = await deps.accounts.listCredentials(userId);
   // Expired entries no longer authenticate; drop them so they stop counting against the limit.
-  await Promise.all(entries.filter((e) => e.expiresAt < nowS).map((e) => deps.accounts.revokeCredential(userId, e)));
+  await Promise.all(entries.filter((e) => e.expiresAt < nowS).map((e) => deps.accounts.revokeCredential(userId, e).then(() => forgetCredential(e.tokenHash))));
   return entries.filter((e) => e.expiresAt >= nowS && e.kind === kind && (functionId === undefined || e.functionId === functionId)).map((e) => view(e, nowS));
 }
 
 async function revoke(deps: Deps, userId: string, tokenId: string, match: (e: CredentialEntry) => boolean, what: string): Promise<void> {
   const entry = (await deps.accounts.listCredentials(userId)).find((e) => e.tokenId === tokenId && match(e));
   if (!entry || !(await deps.accounts.revokeCredential(userId, entry))) throw notFound(what, tokenId);
+  // Refused by this process at once; another process may accept it for AUTH_CACHE_MS (auth-cache.ts).
+  forgetCredential(entry.tokenHash);
 }
 
 /** `POST /tokens`: a new API token for the caller; the secret is in this answer only. */
@@ -158,12 +161,20 @@ export async function revokeInvokeKey(deps: Deps, user: User, functionId: string
 const BEARER = /^Bearer\s+((?:cf|ik)_[A-Za-z0-9_-]{20,100})$/;
 const INVOKE_KEY = /^ik_[A-Za-z0-9_-]{20,100}$/;
 
+/** The token and its user: read, or as this process read them less than AUTH_CACHE_MS ago (auth-cache.ts); the expiry is checked every time. */
 async function lookUp(deps: Deps, secret: string): Promise<{ record: TokenRecord; user: User }> {
-  const record = await deps.accounts.getToken(hashToken(secret));
+  const tokenHash = hashToken(secret);
   const nowS = Math.floor(now(deps).getTime() / 1000);
+  const cached = cachedCredential(tokenHash);
+  if (cached) {
+    if (cached.record.expiresAt < nowS) throw unauthenticated('the token is unknown, revoked or expired');
+    return cached;
+  }
+  const record = await deps.accounts.getToken(tokenHash);
   if (!record || record.expiresAt < nowS) throw unauthenticated('the token is unknown, revoked or expired');
   const user = await deps.accounts.getUser(record.userId);
   if (!user) throw unauthenticated('the token belongs to a deleted account');
+  rememberCredential(tokenHash, record, user);
   return { record, user };
 }
 

@@ -72,8 +72,10 @@ export async function applyMovements(
       if (Number.isFinite(lag)) observer.telemetry.settlementLag(Math.max(0, lag));
     }
     // The settlement debited the actual cost from balance and available above; the job's hold
-    // (its worst case, taken from available at invocation) goes back now, once (holds.ts).
-    await balances.releaseHold?.(s.jobId);
+    // (its worst case, taken from available at invocation) goes back now, once (holds.ts); the job
+    // as it was names the hold, so it is not read first (issue #16).
+    const known = before?.holdAmount !== undefined && before.developerId !== undefined ? { holder: before.developerId, amount: before.holdAmount } : undefined;
+    await balances.releaseHold?.(s.jobId, known);
   }
   // A payout or a reversal was reserved from available by a hold under its reference
   // (payments.ts); the debit above took it from balance and available, so the hold goes back.

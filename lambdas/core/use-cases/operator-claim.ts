@@ -3,6 +3,7 @@ import { conflict, DomainError } from '../errors';
 import type { User } from '../model';
 import { OperatorClaimBody } from '../../../contract/src';
 import { type Deps, nowIso, parse } from './context';
+import { forgetUser } from '../auth-cache';
 
 /**
  * `POST /operator/claim`: the platform's first operator, without a redeploy. The deploy generates
@@ -24,6 +25,8 @@ export async function claimOperator(deps: Deps, user: User, body: unknown): Prom
   if (!(await deps.accounts.claimOperator(user.userId, claimedAt))) {
     throw conflict('the operator right has been claimed already: the claim token is used up (operators can be added through OPERATOR_USER_IDS)');
   }
+  // The user record changed: this process reads it again on the next request (auth-cache.ts).
+  forgetUser(user.userId);
   return { userId: user.userId, operator: true, claimedAt };
 }
 
