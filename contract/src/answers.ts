@@ -124,6 +124,14 @@ export const JobVerification = z.strictObject({
   maxReplicas: z.number().int(),
   decision: z.enum(['pending', 'agreed', 'no-quorum']),
   agreedSha256: z.string().optional(),
+  respond: z.enum(['quorum', 'first']).meta({ description: 'first: the first result was handed out at once, before the quorum' }),
+  verdict: z
+    .enum(['unverified', 'confirmed', 'overturned'])
+    .meta({
+      description:
+        'respond first, once a result was handed out: unverified until the quorum decides; confirmed (the quorum agreed with it); overturned (the quorum agreed on another result, now the job’s, or no quorum: the job FAILED and nothing is charged)',
+    })
+    .optional(),
   replicas: z.array(JobReplica).meta({ description: 'in the job view only (GET /jobs/{id})' }).optional(),
 });
 
@@ -173,6 +181,7 @@ export const JobSummary = z.strictObject({
       attempts: count,
       deliveredAt: instant.optional(),
       error: z.string().optional(),
+      event: z.enum(['job.finished', 'job.verified']).meta({ description: 'the delivery these fields describe: job.verified once the verdict of a job answered unverified is owed' }),
     })
     .optional(),
 });
@@ -239,10 +248,11 @@ export const JobLedger = z.strictObject({
 export type JobLedger = z.infer<typeof JobLedger>;
 
 export const CallbackBody = z
-  .strictObject({ event: z.literal('job.finished'), sentAt: instant, attempt: z.number().int().min(1), job: Job })
+  .strictObject({ event: z.enum(['job.finished', 'job.verified']), sentAt: instant, attempt: z.number().int().min(1), job: Job })
   .meta({
     description:
-      'What a callback POSTs. Headers: x-chainfaas-signature (base64 Ed25519 over the exact body, key from GET /controller/public-key), x-chainfaas-key-id, x-chainfaas-event, x-chainfaas-delivery.',
+      'What a callback POSTs. Headers: x-chainfaas-signature (base64 Ed25519 over the exact body, key from GET /controller/public-key), x-chainfaas-key-id, x-chainfaas-event, x-chainfaas-delivery (<jobId>.<attempt>). ' +
+      'job.verified: a second delivery (x-chainfaas-delivery <jobId>.verdict.<attempt>) for a job answered unverified (respond first), once the quorum confirmed or overturned it.',
   });
 
 // ---------- providers ----------

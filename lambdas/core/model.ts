@@ -109,6 +109,12 @@ export interface ReplicationState {
   decision?: 'agreed' | 'no-quorum';
   /** The hash the quorum voted on: the result's SHA-256, or under `compare` its comparison hash. */
   agreedSha256?: string;
+  /** The function answers with the first result, unverified, before the quorum (`respond: first`). Absent: it waits for the quorum. */
+  respond?: 'first';
+  /** `respond: first`: the replica whose result was handed out unverified, and the hash it voted with. */
+  provisional?: { replicaId: string; hash: string };
+  /** `respond: first`, once decided: whether the quorum confirmed the result handed out. */
+  verdict?: 'confirmed' | 'overturned';
 }
 
 export type { JobStatus };
@@ -156,6 +162,8 @@ export interface JobRecord {
   callbackAttempts?: number;
   callbackDeliveredAt?: string;
   callbackError?: string;
+  /** Issue #19: the delivery owed is the verdict on a result handed out unverified (`job.verified`); absent: the first (`job.finished`). */
+  callbackPhase?: 'verdict';
   cancelledAt?: string;
   resultKey: string;
   logKey: string;

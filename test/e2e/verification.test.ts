@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Ledger } from '../../lambdas/core/ledger';
 import { rebuild } from '../../lambdas/core/reputation';
 import { compareSha256, generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
@@ -333,4 +335,120 @@ test('#19 declared comparison: results that differ only in an ignored field agre
   const group = await ledger.getReplicaGroup!(groupId);
   expect(group).toMatchObject({ decision: 'agreed', agreedSha256: job.verification.agreedSha256 });
   expect(group!.replicas.every((r) => r.paid)).toBe(true);
+}, 600_000);
+
+/** A callback receiver on a free loopback port: what it received, in order. */
+async function callbackReceiver() {
+  const received: { body: Record<string, any>; headers: Record<string, unknown> }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push({ body: JSON.parse(body), headers: req.headers });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/done`;
+  return { url, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test('#19 respond first: the first result is handed out at once, unverified; a liar disagreeing overturns it: the job FAILS, nothing is charged, and a second callback says so', async () => {
+  await quiet();
+  const honest = await honestAgent();
+  const liar = await ScriptedProvider.register(t.api, t.sqs, slot, 'late-liar');
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, quorum: 2, maxReplicas: 2, respond: 'first' });
+  const before = (await dev.get('/account')).body;
+  const cb = await callbackReceiver();
+  try {
+    const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: 'first please', callbackUrl: cb.url });
+    expect(invoked.status).toBe(202);
+    const groupId = invoked.body.jobId as string;
+    const lieId = await replicaAt(liar);
+    // The liar keeps its lease (it says it runs the replica) while the honest result goes out.
+    const beat = setInterval(() => void liar.heartbeat([lieId]).catch(() => undefined), 1000).unref();
+
+    // The honest agent's result comes first: the job SUCCEEDED with it, unverified, before any quorum.
+    const early = await eventually(async () => {
+      const j = await jobOf(dev, groupId);
+      expect(j.status).toBe('SUCCEEDED');
+      return j;
+    }, 120_000);
+    expect(early.verification).toMatchObject({ respond: 'first', decision: 'pending', verdict: 'unverified' });
+    const honestReplica = early.verification.replicas.find((r: { providerId?: string }) => r.providerId === honest.providerId);
+    expect(early.result.sha256).toBe(honestReplica.resultSha256);
+    expect(JSON.parse(await (await fetch(early.resultUrl)).text()).bytes).toBe(Buffer.byteLength('first please'));
+    // Its callback says so, while the liar still holds its replica.
+    const first = await eventually(async () => {
+      const c = cb.received.find((r) => r.body.event === 'job.finished');
+      expect(c).toBeDefined();
+      return c!;
+    }, 60_000);
+    expect(first.headers['x-chainfaas-delivery']).toBe(`${groupId}.1`);
+    expect(first.body.job).toMatchObject({ status: 'SUCCEEDED', verification: { verdict: 'unverified' } });
+
+    // The second replica disagrees: no quorum at maxReplicas 2, the unverified answer is overturned.
+    clearInterval(beat);
+    expect((await liar.complete(lieId, 1, randomBytes(64))).status).toBe(200);
+    const job = await settled(dev, groupId);
+    expect(job.status).toBe('FAILED');
+    expect(job.verification).toMatchObject({ decision: 'no-quorum', verdict: 'overturned' });
+    expect(job.reason).toMatch(/overturned.*nothing is charged/);
+    expect(job.resultUrl).toBeUndefined();
+    expect(job.result).toBeUndefined();
+    expect(job.cost).toBe(0);
+    expect(job.verification.replicas.every((r: { paid?: boolean }) => r.paid === false)).toBe(true);
+    const verdict = await eventually(async () => {
+      const c = cb.received.find((r) => r.body.event === 'job.verified');
+      expect(c).toBeDefined();
+      return c!;
+    }, 60_000);
+    expect(verdict.headers['x-chainfaas-delivery']).toBe(`${groupId}.verdict.1`);
+    expect(verdict.headers['x-chainfaas-event']).toBe('job.verified');
+    expect(verdict.body.job).toMatchObject({ status: 'FAILED', verification: { verdict: 'overturned' } });
+    // The ledger holds the decision: nobody paid; the developer's balance is where it was.
+    expect(await ledger.getReplicaGroup!(groupId)).toMatchObject({ decision: 'no-quorum' });
+    const after = await eventually(async () => {
+      const a = (await dev.get('/account')).body;
+      expect(a.held).toBe(before.held);
+      return a;
+    }, 30_000);
+    expect(after.balance).toBe(before.balance);
+    expect((await dev.get(`/jobs/${groupId}`)).body.callback).toMatchObject({ event: 'job.verified', status: 'delivered' });
+  } finally {
+    await cb.close();
+  }
+}, 600_000);
+
+test('#19 respond first: two honest agents: answered at once, then confirmed by the quorum; the caller gets both callbacks and pays the agreed work', async () => {
+  await quiet();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, respond: 'first' });
+  const before = (await dev.get('/account')).body;
+  const cb = await callbackReceiver();
+  try {
+    const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: 'confirm me', callbackUrl: cb.url });
+    const groupId = invoked.body.jobId as string;
+    const job = await settled(dev, groupId);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.verification).toMatchObject({ respond: 'first', decision: 'agreed', verdict: 'confirmed' });
+    expect(job.verification.replicas.map((r: { providerId: string }) => r.providerId).sort()).toEqual([a.providerId, b.providerId].sort());
+    expect(job.result.sha256).toBe(job.verification.agreedSha256);
+    const events = await eventually(async () => {
+      const mine = cb.received.map((r) => r.body.event);
+      expect(mine).toEqual(['job.finished', 'job.verified']);
+      return cb.received;
+    }, 60_000);
+    expect(events[1]!.body.job.verification.verdict).toBe('confirmed');
+    const after = await eventually(async () => {
+      const acc = (await dev.get('/account')).body;
+      expect(acc.held).toBe(before.held);
+      return acc;
+    }, 30_000);
+    expect(before.balance - after.balance).toBe(job.cost);
+    expect(job.cost).toBeGreaterThan(0);
+  } finally {
+    await cb.close();
+  }
 }, 600_000);

@@ -41,12 +41,13 @@ export const SPOT_CHECK = { k: 2, quorum: 2, maxReplicas: 3 } as const;
  */
 export function replicationPolicy(fn: FunctionRecord, random: () => number = Math.random): Omit<ReplicationState, 'replicaIds'> | undefined {
   const policy = fn.verification;
-  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK, ...compareOf(policy) } : undefined;
+  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK, ...compareOf(policy), ...respondOf(policy) } : undefined;
   if (policy?.mode !== 'replicate') return undefined;
-  return { k: policy.k, quorum: policy.quorum ?? majority(policy), maxReplicas: policy.maxReplicas ?? policy.k, ...compareOf(policy) };
+  return { k: policy.k, quorum: policy.quorum ?? majority(policy), maxReplicas: policy.maxReplicas ?? policy.k, ...compareOf(policy), ...respondOf(policy) };
 }
 
 const compareOf = (policy: { compare?: CompareRule }) => (policy.compare ? { compare: policy.compare } : {});
+const respondOf = (policy: { respond?: 'quorum' | 'first' }) => (policy.respond === 'first' ? { respond: 'first' as const } : {});
 
 /** The hash a replica votes with: the comparison hash its provider signed under a declared rule, else its result's SHA-256. */
 export const voteHash = (r: JobRecord): string | undefined => r.compareSha256 ?? r.resultSha256;
@@ -152,18 +153,29 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
   const state = group?.replication;
   if (!group || !state) return;
   const replicas = (await Promise.all(state.replicaIds.map((id) => deps.jobs.getJob(id)))).filter((r): r is JobRecord => r !== undefined);
-  if (TERMINAL.includes(group.status)) {
+  if (state.decision !== undefined) {
     // Decided before (a retried report): the ledger event again, which the ledger takes as a duplicate.
-    if (state.decision !== undefined) await appendDecision(deps, group, replicas);
+    await appendDecision(deps, group, replicas);
+    await queueVerdict(deps, group);
     return;
   }
+  // Undecided and ended: only a job answered unverified, which its decision still confirms or overturns.
+  if (TERMINAL.includes(group.status) && state.provisional === undefined) return;
+  if (state.respond === 'first' && state.provisional === undefined) {
+    const first = replicas.find((r) => r.status === 'SUCCEEDED' && voteHash(r) !== undefined);
+    // The first result goes out at once; then the decision is taken as usual (the group's version moved on).
+    if (first) return answerUnverified(deps, group, first);
+  }
   if (replicas.length < state.replicaIds.length || replicas.some((r) => !TERMINAL.includes(r.status))) return;
+  // A job answered unverified is SUCCEEDED until its decision; one waiting for its quorum, QUEUED.
+  const from = [group.status];
 
   const { winner, votes } = await tally(deps, replicas, state.quorum);
   const at = nowIso(deps);
   if (winner !== undefined) {
     const agreeing = replicas.filter((r) => r.status === 'SUCCEEDED' && voteHash(r) === winner);
-    const chosen = agreeing[0] as JobRecord;
+    // A confirmed unverified answer stays the one the caller already has.
+    const chosen = agreeing.find((r) => r.jobId === state.provisional?.replicaId) ?? (agreeing[0] as JobRecord);
     const decided = {
       status: 'SUCCEEDED' as const,
       finishedAt: at,
@@ -177,9 +189,9 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
       logSize: chosen.logSize,
       resultSha256: chosen.resultSha256,
       resultSize: chosen.resultSize,
-      replication: { ...state, decision: 'agreed' as const, agreedSha256: winner },
+      replication: { ...state, decision: 'agreed' as const, agreedSha256: winner, ...verdictOf(state, winner) },
     };
-    if (!(await deps.jobs.transition(groupId, ['QUEUED'], decided, { attempt: group.attempt }))) return;
+    if (!(await deps.jobs.transition(groupId, from, decided, { attempt: group.attempt }))) return;
     await finishGroup(deps, { ...group, ...decided }, replicas, 'succeeded');
     return;
   }
@@ -192,7 +204,7 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
       if (!(err instanceof DomainError)) throw err;
       return fail(deps, group, replicas, state, at, `no quorum of ${state.quorum} after ${replicas.length} replicas, and no more could be held: ${err.message}`);
     }
-    if (!(await deps.jobs.transition(groupId, ['QUEUED'], { attempt: group.attempt + 1, replication: next }, { attempt: group.attempt }))) {
+    if (!(await deps.jobs.transition(groupId, from, { attempt: group.attempt + 1, replication: next }, { attempt: group.attempt }))) {
       await releaseHold(deps, replicaId);
       return;
     }
@@ -207,17 +219,89 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
   await fail(deps, group, replicas, state, at, reason);
 }
 
+/**
+ * No quorum: the job FAILS with the reason. A job answered unverified is overturned: the result
+ * handed out is withdrawn from its view (no result, no link), and, as for any job without a
+ * quorum, the ledger charges nothing for it.
+ */
 async function fail(deps: Deps, group: JobRecord, replicas: JobRecord[], state: ReplicationState, at: string, reason: string): Promise<void> {
-  const failed = { status: 'FAILED' as const, finishedAt: at, reason, replication: { ...state, decision: 'no-quorum' as const } };
-  if (!(await deps.jobs.transition(group.jobId, ['QUEUED'], failed, { attempt: group.attempt }))) return;
-  await finishGroup(deps, { ...group, ...failed }, replicas, 'failed');
+  const overturned = state.provisional !== undefined;
+  const failed = {
+    status: 'FAILED' as const,
+    finishedAt: at,
+    reason: overturned ? `the unverified result handed out first was overturned: ${reason}; nothing is charged for this job` : reason,
+    replication: { ...state, decision: 'no-quorum' as const, ...(overturned ? { verdict: 'overturned' as const } : {}) },
+  };
+  const withdrawn: (keyof JobRecord)[] = overturned ? ['resultInline', 'resultSha256', 'resultSize', 'exitCode', 'runtimeMs'] : [];
+  const changes = overturned ? { ...failed, resultKey: `results/${group.jobId}/result`, logKey: `results/${group.jobId}/log` } : failed;
+  if (!(await deps.jobs.transition(group.jobId, [group.status], changes, { attempt: group.attempt }, withdrawn))) return;
+  const after = { ...group, ...changes };
+  for (const key of withdrawn) delete after[key];
+  await finishGroup(deps, after, replicas, 'failed');
+}
+
+/** `respond: first`: the quorum's verdict on the result handed out unverified. */
+function verdictOf(state: ReplicationState, winner: string): { verdict?: 'confirmed' | 'overturned' } {
+  if (state.provisional === undefined) return {};
+  return { verdict: state.provisional.hash === winner ? 'confirmed' : 'overturned' };
+}
+
+/**
+ * `respond: first`: the group takes the first succeeded replica's result and ends (SUCCEEDED, its
+ * verdict unverified): a waiting caller gets it, its callback goes out. The group's decision comes
+ * later, as for any replicated job, and confirms or overturns it. Nothing is paid for the answer
+ * itself: the ledger pays when the quorum decides.
+ */
+async function answerUnverified(deps: Deps, group: JobRecord, first: JobRecord): Promise<void> {
+  const state = group.replication as ReplicationState;
+  const answer = {
+    status: 'SUCCEEDED' as const,
+    attempt: group.attempt + 1,
+    finishedAt: nowIso(deps),
+    runtimeMs: first.runtimeMs,
+    exitCode: first.exitCode,
+    resultKey: first.resultKey,
+    resultInline: first.resultInline,
+    logKey: first.logKey,
+    logSize: first.logSize,
+    resultSha256: first.resultSha256,
+    resultSize: first.resultSize,
+    replication: { ...state, provisional: { replicaId: first.jobId, hash: voteHash(first) as string } },
+  };
+  if (await deps.jobs.transition(group.jobId, ['QUEUED'], answer, { attempt: group.attempt })) {
+    deps.telemetry.jobFinished('succeeded');
+    deps.waiter?.notify(group.jobId);
+  }
+  // Whoever moved the group on, the decision may be due now (every replica may have ended already).
+  await replicaEnded(deps, group.jobId);
+}
+
+/**
+ * Whether a job answered unverified owes its caller the verdict (`job.verified`): it has a
+ * callback, the quorum decided, and the verdict delivery was not queued yet.
+ */
+export function verdictOwed(job: JobRecord): boolean {
+  return job.callbackUrl !== undefined && job.replication?.provisional !== undefined && job.replication.decision !== undefined && job.callbackPhase === undefined;
+}
+
+/**
+ * Queues the verdict delivery once the job's first delivery is done (callbacks.ts queues it too,
+ * when that delivery ends after the decision): the store's conditional write lets one of them win.
+ */
+async function queueVerdict(deps: Deps, group: JobRecord): Promise<void> {
+  // Not judged by `callbackShard` as read: the first delivery may have ended since; the write checks it.
+  if (verdictOwed(group)) await deps.jobs.queueVerdictCallback(group.jobId, nowIso(deps));
 }
 
 async function finishGroup(deps: Deps, group: JobRecord, replicas: JobRecord[], outcome: 'succeeded' | 'failed'): Promise<void> {
-  deps.telemetry.jobFinished(outcome);
-  deps.waiter?.notify(group.jobId);
+  // A job answered unverified was counted finished and its waiter woken when it was answered.
+  if (group.replication?.provisional === undefined) {
+    deps.telemetry.jobFinished(outcome);
+    deps.waiter?.notify(group.jobId);
+  }
   await appendDecision(deps, group, replicas);
   await recordOutcomes(deps, group, replicas);
+  await queueVerdict(deps, group);
 }
 
 /**
