@@ -124,6 +124,8 @@ export const JobVerification = z.strictObject({
   maxReplicas: z.number().int(),
   decision: z.enum(['pending', 'agreed', 'no-quorum']),
   agreedSha256: z.string().optional(),
+  extra: z.number().int().meta({ description: 'replicas the first round started beyond k' }),
+  deadlineAt: instant.meta({ description: 'no replacement replica starts after this; the job is decided from the replicas started' }).optional(),
   respond: z.enum(['quorum', 'first']).meta({ description: 'first: the first result was handed out at once, before the quorum' }),
   verdict: z
     .enum(['unverified', 'confirmed', 'overturned'])

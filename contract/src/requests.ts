@@ -186,6 +186,14 @@ const replicateWith = (k: number) =>
     compare: CompareRule.optional(),
     /** Wait for the quorum (default) or answer with the first result, unverified. */
     respond: Respond.optional(),
+    /** Replicas the first round starts beyond `k` (so a missing one needs no replacement), on distinct owners too. Absent: 0. */
+    extra: z.number().int().min(0).max(LIMITS.maxReplicas - k).optional(),
+    /**
+     * Seconds from the invocation within which replacements may start (for replicas whose provider
+     * went silent, or disagreeing ones); after it the job is decided from the replicas started.
+     * Absent: 4 × the function's timeout, at least 300.
+     */
+    deadlineS: z.number().int().min(10).max(86_400).optional(),
   });
 const REPLICATE_K = Array.from({ length: LIMITS.maxReplicas - 1 }, (_, i) => replicateWith(i + 2));
 

@@ -109,6 +109,10 @@ export interface ReplicationState {
   decision?: 'agreed' | 'no-quorum';
   /** The hash the quorum voted on: the result's SHA-256, or under `compare` its comparison hash. */
   agreedSha256?: string;
+  /** Replicas the first round started beyond `k` (absent: 0). */
+  extra?: number;
+  /** No replacement replica starts after this instant; the job is decided from those started. */
+  deadlineAt?: string;
   /** The function answers with the first result, unverified, before the quorum (`respond: first`). Absent: it waits for the quorum. */
   respond?: 'first';
   /** `respond: first`: the replica whose result was handed out unverified, and the hash it voted with. */

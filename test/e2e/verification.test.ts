@@ -452,3 +452,93 @@ test('#19 respond first: two honest agents: answered at once, then confirmed by 
     await cb.close();
   }
 }, 600_000);
+
+/** A replicated sleep function (the agent's container sleeps `input` seconds): slow enough to stop an agent mid-job. */
+async function sleeper(verification: Record<string, unknown>) {
+  const dev = (await newUser(t.api, ['developer'])).api;
+  const created = await dev.post('/functions', { name: 'sleeper', image: t.platform.images.sleep, mode: 'async', resources, verification });
+  expect(created.status).toBe(201);
+  await eventually(async () => {
+    await t.platform.flushLedger();
+    expect((await dev.get('/account')).body.balance).toBeGreaterThan(0);
+  }, 60_000);
+  return { dev, functionId: created.body.functionId as string };
+}
+
+test('#19 a replica whose agent goes silent is replaced on another owner at once, not re-queued: the job is decided, the silent provider is not paid, and "missed" is on the ledger and in its reputation', async () => {
+  await quiet();
+  const silent = await honestAgent();
+  const steady = await honestAgent();
+  const { dev, functionId } = await sleeper({ mode: 'replicate', k: 2, maxReplicas: 2 });
+  const before = (await dev.get('/account')).body;
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: '4' });
+  expect(invoked.status).toBe(202);
+  const groupId = invoked.body.jobId as string;
+  expect(invoked.body.verification.deadlineAt).toBeDefined();
+  // Both replicas run (one on each owner); then one agent stops at once: no report, no more heartbeats.
+  await eventually(async () => {
+    const j = await jobOf(dev, groupId);
+    expect(j.verification.replicas.map((r: { providerId?: string }) => r.providerId).sort()).toEqual([silent.providerId, steady.providerId].sort());
+  }, 60_000);
+  await silent.agent.stop({ force: true });
+  stopAgents.splice(0, 1);
+  const third = await honestAgent();
+
+  const job = await settled(dev, groupId);
+  expect(job.status).toBe('SUCCEEDED');
+  expect(job.verification.decision).toBe('agreed');
+  const byProvider = Object.fromEntries(job.verification.replicas.map((r: { providerId: string }) => [r.providerId, r]));
+  // The replacement ran on the third owner (never on the steady one's, which held a sibling).
+  expect(job.verification.replicas).toHaveLength(3);
+  // A missed replica is never settled: no cost, not paid (the ledger's group below says paid: false).
+  expect(byProvider[silent.providerId]).toMatchObject({ status: 'FAILED', outcome: 'missed' });
+  expect(byProvider[silent.providerId].paid).not.toBe(true);
+  expect(byProvider[steady.providerId]).toMatchObject({ outcome: 'agreed', paid: true });
+  expect(byProvider[third.providerId]).toMatchObject({ outcome: 'agreed', paid: true });
+  const missedReplica = await t.deps.jobs.getJob(byProvider[silent.providerId].jobId);
+  expect(missedReplica?.reason).toMatch(/not re-queued: its job .* replaces it/);
+  expect(missedReplica?.previousProviders).toBeUndefined();
+
+  // The ledger records the miss against the silent provider; its stored reputation is that fold.
+  const group = await ledger.getReplicaGroup!(groupId);
+  expect(group!.replicas.find((r) => r.providerId === silent.providerId)).toMatchObject({ outcome: 'missed', paid: false });
+  const outcomes = await ledger.getProviderOutcomes!(silent.providerId);
+  expect(outcomes).toEqual([expect.objectContaining({ groupId, outcome: 'missed' })]);
+  expect((await t.deps.providers.getProvider(silent.providerId))?.reputation).toMatchObject({ missed: 1, agreed: 0, disagreed: 0 });
+  // The developer pays the two agreeing replicas, nothing for the missed one; every hold went back.
+  const after = await eventually(async () => {
+    const a = (await dev.get('/account')).body;
+    expect(a.held).toBe(before.held);
+    return a;
+  }, 30_000);
+  expect(before.balance - after.balance).toBe(job.cost);
+  expect(job.cost).toBe(byProvider[steady.providerId].cost + byProvider[third.providerId].cost);
+  expect(job.cost).toBeGreaterThan(0);
+}, 600_000);
+
+test('#19 extra: the first round starts k + extra replicas on distinct owners, so a silent one needs no replacement', async () => {
+  await quiet();
+  const silent = await honestAgent();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const { dev, functionId } = await sleeper({ mode: 'replicate', k: 2, maxReplicas: 2, extra: 1 });
+  const before = (await dev.get('/account')).body;
+  const maxPrice = (await dev.get(`/functions/${functionId}`)).body.maxPrice as number;
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: '4' });
+  const groupId = invoked.body.jobId as string;
+  expect(invoked.body.verification).toMatchObject({ k: 2, extra: 1 });
+  expect((await dev.get('/account')).body.held - before.held).toBe(3 * maxPrice);
+  await eventually(async () => {
+    const j = await jobOf(dev, groupId);
+    expect(j.verification.replicas.map((r: { providerId?: string }) => r.providerId).sort()).toEqual([silent.providerId, a.providerId, b.providerId].sort());
+  }, 60_000);
+  await silent.agent.stop({ force: true });
+  stopAgents.splice(0, 1);
+  const job = await settled(dev, groupId);
+  expect(job).toMatchObject({ status: 'SUCCEEDED', verification: { decision: 'agreed' } });
+  expect(job.verification.replicas).toHaveLength(3);
+  const missed = job.verification.replicas.find((r: { providerId: string }) => r.providerId === silent.providerId);
+  expect(missed).toMatchObject({ outcome: 'missed' });
+  expect(missed.paid).not.toBe(true);
+  expect(job.verification.replicas.filter((r: { paid: boolean }) => r.paid)).toHaveLength(2);
+}, 600_000);

@@ -95,6 +95,8 @@ function verificationSummary(job: JobRecord) {
     maxReplicas: r.maxReplicas,
     decision: r.decision ?? ('pending' as const),
     agreedSha256: r.agreedSha256,
+    extra: r.extra ?? 0,
+    deadlineAt: r.deadlineAt,
     respond: r.respond ?? ('quorum' as const),
     verdict: r.provisional === undefined ? undefined : (r.verdict ?? ('unverified' as const)),
   };

@@ -407,8 +407,12 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
   const at = nowIso(deps);
   const guard = { providerId, attempt: job.attempt };
   const { maxAttempts } = deps.config.scheduling;
-  if (job.attempt >= maxAttempts) {
-    const failure = `${reason}; gave up after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'} (at most ${maxAttempts})`;
+  // Issue #19: a replica is never re-queued: it FAILS (its provider missed it, on the ledger too) and its group replaces it on another owner.
+  if (job.attempt >= maxAttempts || job.replicaOf !== undefined) {
+    const failure =
+      job.replicaOf !== undefined
+        ? `${reason}; a replica is not re-queued: its job ${job.replicaOf} replaces it on another owner's provider`
+        : `${reason}; gave up after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'} (at most ${maxAttempts})`;
     // The lapsed lease stays until finishReclaim: were this Lambda to die before that, the reaper finds the job again.
     const failed = { status: 'FAILED' as const, reason: failure, finishedAt: at, releaseFrom: providerId };
     if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], failed, guard))) {

@@ -1,4 +1,4 @@
-import type { CompareRule } from '../../../contract/src';
+import { LIMITS, type CompareRule } from '../../../contract/src';
 import { DomainError } from '../errors';
 import type { FunctionRecord, JobRecord, ReplicationState } from '../model';
 import { TERMINAL } from '../model';
@@ -34,16 +34,34 @@ type Replicate = Extract<NonNullable<FunctionRecord['verification']>, { mode: 'r
 /** How a spot-checked job is replicated. */
 export const SPOT_CHECK = { k: 2, quorum: 2, maxReplicas: 3 } as const;
 
+/** The replication a job gets before its holds: its state without replica ids, and its deadline in seconds from the invocation. */
+export type ReplicationPlan = Omit<ReplicationState, 'replicaIds' | 'deadlineAt'> & { deadlineS: number };
+
+/** Most replicas one job may ever start, replacements for missing ones included (the ledger decides over at most 16). */
+export const MAX_STARTED = 2 * LIMITS.maxReplicas;
+
+/** A function's replication deadline when it declares none: 4 × its timeout, at least 300 s. */
+export const defaultDeadlineS = (fn: FunctionRecord) => Math.max(300, 4 * fn.resources.timeoutS);
+
 /**
  * The replication this job gets, defaults filled in, or undefined when it runs on one provider.
  * `spot-check` draws here, on the controller, with `random`: nothing in a job's envelope says
  * whether it was drawn.
  */
-export function replicationPolicy(fn: FunctionRecord, random: () => number = Math.random): Omit<ReplicationState, 'replicaIds'> | undefined {
+export function replicationPolicy(fn: FunctionRecord, random: () => number = Math.random): ReplicationPlan | undefined {
   const policy = fn.verification;
-  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK, ...compareOf(policy), ...respondOf(policy) } : undefined;
+  const deadlineS = (policy?.mode === 'replicate' ? policy.deadlineS : undefined) ?? defaultDeadlineS(fn);
+  if (policy?.mode === 'spot-check') return random() < policy.fraction ? { mode: 'spot-check', ...SPOT_CHECK, ...compareOf(policy), ...respondOf(policy), deadlineS } : undefined;
   if (policy?.mode !== 'replicate') return undefined;
-  return { k: policy.k, quorum: policy.quorum ?? majority(policy), maxReplicas: policy.maxReplicas ?? policy.k, ...compareOf(policy), ...respondOf(policy) };
+  return {
+    k: policy.k,
+    quorum: policy.quorum ?? majority(policy),
+    maxReplicas: policy.maxReplicas ?? policy.k,
+    ...(policy.extra ? { extra: policy.extra } : {}),
+    ...compareOf(policy),
+    ...respondOf(policy),
+    deadlineS,
+  };
 }
 
 const compareOf = (policy: { compare?: CompareRule }) => (policy.compare ? { compare: policy.compare } : {});
@@ -59,8 +77,10 @@ const majority = (policy: Replicate) => Math.max(2, Math.floor(policy.k / 2) + 1
  * replication state the job is written with. All or nothing: a hold that fails gives back the ones
  * placed and answers 402 naming the whole amount.
  */
-export async function holdReplicas(deps: Deps, job: JobRecord, policy: Omit<ReplicationState, 'replicaIds'>): Promise<ReplicationState> {
-  const replicaIds = Array.from({ length: policy.k }, () => newId('job'));
+export async function holdReplicas(deps: Deps, job: JobRecord, plan: ReplicationPlan): Promise<ReplicationState> {
+  const { deadlineS, ...policy } = plan;
+  const first = policy.k + (policy.extra ?? 0);
+  const replicaIds = Array.from({ length: first }, () => newId('job'));
   const held: string[] = [];
   try {
     for (const replicaId of replicaIds) {
@@ -72,14 +92,14 @@ export async function holdReplicas(deps: Deps, job: JobRecord, policy: Omit<Repl
     if (err instanceof DomainError && err.code === 'insufficient_funds') {
       throw new DomainError(
         'insufficient_funds',
-        `this function is replicated on ${policy.k} providers, so an invocation holds ${policy.k} × its worst case (${policy.k * job.maxCost} micro-credits): ${err.message}`,
+        `this function is replicated on ${first} providers, so an invocation holds ${first} × its worst case (${first * job.maxCost} micro-credits): ${err.message}`,
         undefined,
-        { ...(err.details ?? {}), required: policy.k * job.maxCost, replicas: policy.k },
+        { ...(err.details ?? {}), required: first * job.maxCost, replicas: first },
       );
     }
     throw err;
   }
-  return { ...policy, replicaIds };
+  return { ...policy, replicaIds, deadlineAt: new Date(Date.parse(job.createdAt) + deadlineS * 1000).toISOString() };
 }
 
 /** A replica of `group`: the same function, version, input and price cap; its own id, result and log; no callback. */
@@ -166,12 +186,23 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
     // The first result goes out at once; then the decision is taken as usual (the group's version moved on).
     if (first) return answerUnverified(deps, group, first);
   }
-  if (replicas.length < state.replicaIds.length || replicas.some((r) => !TERMINAL.includes(r.status))) return;
+  if (replicas.length < state.replicaIds.length) return;
   // A job answered unverified is SUCCEEDED until its decision; one waiting for its quorum, QUEUED.
   const from = [group.status];
-
-  const { winner, votes } = await tally(deps, replicas, state.quorum);
   const at = nowIso(deps);
+  // Replicas that ended without a result: their provider went silent (a replica is never re-queued,
+  // scheduling.ts#reclaim) or nobody had room. They never count against `maxReplicas`.
+  const missed = replicas.filter((r) => TERMINAL.includes(r.status) && r.reportAcceptedAt === undefined);
+  const late = state.deadlineAt !== undefined && at >= state.deadlineAt;
+  const canStart = !late && state.replicaIds.length < MAX_STARTED;
+  if (replicas.some((r) => !TERMINAL.includes(r.status))) {
+    // Still running: a missing replica is replaced at once, on another owner, when fewer than k may
+    // still answer (with `extra`, the first round's spares absorb misses without a replacement).
+    const open = state.replicaIds.length - missed.length;
+    if (open < state.k && canStart) await addReplica(deps, group, replicas, from, at);
+    return;
+  }
+  const { winner, votes } = await tally(deps, replicas, state.quorum);
   if (winner !== undefined) {
     const agreeing = replicas.filter((r) => r.status === 'SUCCEEDED' && voteHash(r) === winner);
     // A confirmed unverified answer stays the one the caller already has.
@@ -195,28 +226,37 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
     await finishGroup(deps, { ...group, ...decided }, replicas, 'succeeded');
     return;
   }
-  if (state.replicaIds.length < state.maxReplicas) {
-    const next = { ...state, replicaIds: [...state.replicaIds, newId('job')] };
-    const replicaId = next.replicaIds[next.replicaIds.length - 1] as string;
-    try {
-      await holdForJob(deps, replicaRecord(group, replicaId));
-    } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      return fail(deps, group, replicas, state, at, `no quorum of ${state.quorum} after ${replicas.length} replicas, and no more could be held: ${err.message}`);
-    }
-    if (!(await deps.jobs.transition(groupId, from, { attempt: group.attempt + 1, replication: next }, { attempt: group.attempt }))) {
-      await releaseHold(deps, replicaId);
-      return;
-    }
-    await startReplicas(deps, { ...group, attempt: group.attempt + 1, replication: next });
-    return;
-  }
+  // No quorum: one more replica, while the results (missed replicas aside) stay below maxReplicas.
+  if (state.replicaIds.length - missed.length < state.maxReplicas && canStart) return addReplica(deps, group, replicas, from, at);
   const seen = [...votes.entries()].map(([hash, owners]) => `${hash.slice(0, 12)}… from ${owners.size} owner${owners.size === 1 ? '' : 's'}`);
   const missing = replicas.filter((r) => r.status !== 'SUCCEEDED').length;
+  const limit = late ? `the replication deadline ${state.deadlineAt} passed` : state.replicaIds.length >= MAX_STARTED ? `the most a job may start, ${MAX_STARTED}` : `the most allowed, ${state.maxReplicas}, missed ones aside`;
   const reason =
-    `no quorum: ${state.quorum} owners had to return the same result; ${replicas.length} replicas ran (the most allowed, ${state.maxReplicas}): ` +
+    `no quorum: ${state.quorum} owners had to return the same result; ${replicas.length} replicas ran (${limit}): ` +
     `${seen.length ? seen.join('; ') : 'no result'}${missing ? `; ${missing} produced no result` : ''}`;
   await fail(deps, group, replicas, state, at, reason);
+}
+
+/**
+ * Starts one more replica of the group (its hold first; a hold that fails decides the job: no
+ * quorum). Conditional on the group's version, so two writers start one.
+ */
+async function addReplica(deps: Deps, group: JobRecord, replicas: JobRecord[], from: JobRecord['status'][], at: string): Promise<void> {
+  const state = group.replication as ReplicationState;
+  const replicaId = newId('job');
+  const next = { ...state, replicaIds: [...state.replicaIds, replicaId] };
+  try {
+    await holdForJob(deps, replicaRecord(group, replicaId));
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    if (replicas.some((r) => !TERMINAL.includes(r.status))) return;
+    return fail(deps, group, replicas, state, at, `no quorum of ${state.quorum} after ${replicas.length} replicas, and no more could be held: ${err.message}`);
+  }
+  if (!(await deps.jobs.transition(group.jobId, from, { attempt: group.attempt + 1, replication: next }, { attempt: group.attempt }))) {
+    await releaseHold(deps, replicaId);
+    return;
+  }
+  await startReplicas(deps, { ...group, attempt: group.attempt + 1, replication: next });
 }
 
 /**
