@@ -111,7 +111,9 @@ export const JobReplica = z.strictObject({
   providerId: z.string().optional(),
   resultSha256: z.string().meta({ description: "the result hash the provider signed in its report" }).optional(),
   compareSha256: z.string().meta({ description: "under a declared comparison: the comparison hash the provider signed, which it voted with" }).optional(),
-  outcome: z.enum(['agreed', 'disagreed', 'missed', 'inconclusive', 'pending']),
+  outcome: z
+    .enum(['agreed', 'disagreed', 'missed', 'inconclusive', 'unchecked', 'pending'])
+    .meta({ description: 'unchecked: run alone on a provider trusted for the function version (adaptive replication), paid, earns no trust' }),
   cost: count.meta({ description: 'micro-credits paid for this replica, once the ledger settled it' }).optional(),
   paid: z.boolean().optional(),
 });
@@ -125,6 +127,10 @@ export const JobVerification = z.strictObject({
   decision: z.enum(['pending', 'agreed', 'no-quorum']),
   agreedSha256: z.string().optional(),
   extra: z.number().int().meta({ description: 'replicas the first round started beyond k' }),
+  trusted: z
+    .strictObject({ providerId: z.string(), validRuns: count })
+    .meta({ description: 'adaptive replication: the job ran alone (unchecked) on this provider, trusted after validRuns agreements in a row on the function version; the chance it was checked was 1/validRuns' })
+    .optional(),
   deadlineAt: instant.meta({ description: 'no replacement replica starts after this; the job is decided from the replicas started' }).optional(),
   respond: z.enum(['quorum', 'first']).meta({ description: 'first: the first result was handed out at once, before the quorum' }),
   verdict: z
@@ -324,7 +330,9 @@ export const ProviderView = z.strictObject({
       disagreed: count,
       missed: count,
       inconclusive: count,
+      unchecked: count.meta({ description: 'results accepted on trust without a check (adaptive replication)' }),
       consecutiveValid: count,
+      validByVersion: z.record(z.string(), count).meta({ description: 'agreements in a row per function version (<functionId>@<version>), the trust adaptive replication uses' }),
       score: z.number().min(0).max(1).meta({ description: '(agreed + 1) / (agreed + disagreed + missed + 2)' }),
       suspendedUntil: instant.meta({ description: 'no job is placed on the provider before this instant' }).optional(),
     })

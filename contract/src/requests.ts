@@ -186,6 +186,12 @@ const replicateWith = (k: number) =>
     compare: CompareRule.optional(),
     /** Wait for the quorum (default) or answer with the first result, unverified. */
     respond: Respond.optional(),
+    /**
+     * Adaptive replication (BOINC's): a job placed on a provider with TRUST_AFTER (10) agreements in
+     * a row on this function version is checked (replicated) only with probability 1 / that count,
+     * drawn by the controller; otherwise it runs alone, recorded `unchecked`. Absent: always replicate.
+     */
+    adaptive: z.boolean().optional(),
     /** Replicas the first round starts beyond `k` (so a missing one needs no replacement), on distinct owners too. Absent: 0. */
     extra: z.number().int().min(0).max(LIMITS.maxReplicas - k).optional(),
     /**

@@ -109,6 +109,10 @@ export interface ReplicationState {
   decision?: 'agreed' | 'no-quorum';
   /** The hash the quorum voted on: the result's SHA-256, or under `compare` its comparison hash. */
   agreedSha256?: string;
+  /** Adaptive replication: the first replica is placed first, and runs alone on a provider trusted for the function version unless drawn for a check. */
+  adaptive?: true;
+  /** Adaptive: the job runs alone on this provider, trusted after `validRuns` agreements in a row on the function version (decided with quorum 1). */
+  trusted?: { providerId: string; validRuns: number };
   /** Replicas the first round started beyond `k` (absent: 0). */
   extra?: number;
   /** No replacement replica starts after this instant; the job is decided from those started. */

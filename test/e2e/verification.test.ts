@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Ledger } from '../../lambdas/core/ledger';
-import { rebuild } from '../../lambdas/core/reputation';
+import { rebuild, TRUST_AFTER, versionKey } from '../../lambdas/core/reputation';
 import { compareSha256, generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
 import { Api, newUser } from '../support/api';
 import { ScriptedProvider, startAgent, startTestPlatform, TestPlatform } from '../scheduling/support';
@@ -542,3 +542,53 @@ test('#19 extra: the first round starts k + extra replicas on distinct owners, s
   expect(missed.paid).not.toBe(true);
   expect(job.verification.replicas.filter((r: { paid: boolean }) => r.paid)).toHaveLength(2);
 }, 600_000);
+
+test('#19 adaptive: after TRUST_AFTER checked agreements on a function version, most jobs run alone on the trusted provider (unchecked, paid, no trust earned); the overhead falls to about 1/CV', async () => {
+  await quiet();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, adaptive: true });
+  const ended = async (jobId: string) =>
+    eventually(async () => {
+      const j = await jobOf(dev, jobId);
+      expect(j.verification.decision).not.toBe('pending');
+      return j;
+    }, 120_000);
+  // Untrusted: every job is checked on both owners, and each agreement counts on this function version.
+  for (let i = 0; i < TRUST_AFTER; i++) {
+    const j = await ended((await dev.post(`/functions/${functionId}/invocations`, { input: `warm ${i}` })).body.jobId);
+    expect(j.verification.replicas).toHaveLength(2);
+    expect(j.verification.trusted).toBeUndefined();
+  }
+  const version = versionKey(functionId, 1);
+  // The reputation is folded just after the decision shows.
+  for (const p of [a, b]) {
+    await eventually(async () => expect((await t.deps.providers.getProvider(p.providerId))?.reputation?.validByVersion).toEqual({ [version]: TRUST_AFTER }), 30_000);
+  }
+
+  // Trusted: each job is checked with chance 1/CV (CV = checked agreements in a row, 10 and up).
+  const jobs = 20;
+  const seen = [];
+  for (let i = 0; i < jobs; i++) seen.push(await ended((await dev.post(`/functions/${functionId}/invocations`, { input: `trusted ${i}` })).body.jobId));
+  const alone = seen.filter((j) => j.verification.trusted !== undefined);
+  const replicas = seen.reduce((n, j) => n + j.verification.replicas.length, 0);
+  console.log(`adaptive replication on the local platform: ${jobs} jobs after trust, ${alone.length} ran alone, ${replicas} replicas: overhead ${(((replicas - jobs) / jobs) * 100).toFixed(0)}%`);
+  expect(alone.length).toBeGreaterThanOrEqual(10);
+  const one = alone[0];
+  expect(one).toMatchObject({ status: 'SUCCEEDED', verification: { decision: 'agreed' } });
+  expect(one.verification.replicas).toEqual([expect.objectContaining({ outcome: 'unchecked', providerId: one.verification.trusted.providerId })]);
+  expect(one.verification.trusted.validRuns).toBeGreaterThanOrEqual(TRUST_AFTER);
+  // Settled like any job: the lone replica is paid, the developer charged for it alone.
+  const settledOne = await settled(dev, one.jobId);
+  expect(settledOne.verification.replicas[0]).toMatchObject({ paid: true });
+  expect(settledOne.cost).toBe(settledOne.verification.replicas[0].cost);
+  // On the ledger: a group of one decided with quorum 1, the outcome `unchecked` (so anyone sees which results were never checked).
+  expect(await ledger.getReplicaGroup!(one.jobId)).toMatchObject({ quorum: 1, decision: 'agreed', replicas: [expect.objectContaining({ outcome: 'unchecked', paid: true })] });
+  const trustedId = one.verification.trusted.providerId as string;
+  const outcomes = await ledger.getProviderOutcomes!(trustedId);
+  expect(outcomes.filter((o) => o.outcome === 'unchecked').length).toBe(alone.filter((j) => j.verification.trusted.providerId === trustedId).length);
+  // The stored fold (unchecked results add no trust) is what the ledger's outcomes rebuild to.
+  const stored = (await t.deps.providers.getProvider(trustedId))?.reputation;
+  expect({ ...rebuild(outcomes), suspendedUntil: undefined }).toEqual({ ...stored, suspendedUntil: undefined });
+  expect(stored?.validByVersion?.[version]).toBe(TRUST_AFTER + seen.filter((j) => !j.verification.trusted && j.verification.replicas.some((r: { providerId: string }) => r.providerId === trustedId)).length);
+}, 900_000);

@@ -96,6 +96,7 @@ function verificationSummary(job: JobRecord) {
     decision: r.decision ?? ('pending' as const),
     agreedSha256: r.agreedSha256,
     extra: r.extra ?? 0,
+    trusted: r.trusted !== undefined && r.replicaIds.length === 1 ? r.trusted : undefined,
     deadlineAt: r.deadlineAt,
     respond: r.respond ?? ('quorum' as const),
     verdict: r.provisional === undefined ? undefined : (r.verdict ?? ('unverified' as const)),

@@ -3,7 +3,7 @@ import { DomainError } from '../errors';
 import type { FunctionRecord, JobRecord, ReplicationState } from '../model';
 import { TERMINAL } from '../model';
 import { newId } from '../passwords';
-import { applyOutcome, EMPTY_REPUTATION, type Outcome } from '../reputation';
+import { applyOutcome, EMPTY_REPUTATION, replicationChance, versionKey, type Outcome } from '../reputation';
 import { Deps, nowIso } from './context';
 import { holdForJob, releaseHold } from './holds';
 import { dispatch } from './scheduling';
@@ -58,6 +58,7 @@ export function replicationPolicy(fn: FunctionRecord, random: () => number = Mat
     quorum: policy.quorum ?? majority(policy),
     maxReplicas: policy.maxReplicas ?? policy.k,
     ...(policy.extra ? { extra: policy.extra } : {}),
+    ...(policy.adaptive ? { adaptive: true as const } : {}),
     ...compareOf(policy),
     ...respondOf(policy),
     deadlineS,
@@ -125,6 +126,10 @@ function replicaRecord(group: JobRecord, jobId: string): JobRecord {
  * room waits like any job, and is placed later on an owner its siblings do not have.
  */
 export async function startReplicas(deps: Deps, group: JobRecord, fn?: FunctionRecord): Promise<void> {
+  const state = group.replication;
+  if (state?.adaptive && state.trusted === undefined && state.replicaIds.length > 1 && !(await deps.jobs.getJob(state.replicaIds[0] as string))) {
+    if (await startAlone(deps, group, fn)) return;
+  }
   for (const replicaId of group.replication?.replicaIds ?? []) {
     if (await deps.jobs.getJob(replicaId)) continue;
     const replica = replicaRecord(group, replicaId);
@@ -133,6 +138,37 @@ export async function startReplicas(deps: Deps, group: JobRecord, fn?: FunctionR
     await dispatch(deps, replica, fn);
   }
 }
+
+/**
+ * Adaptive replication (BOINC's): the first replica is placed before the others. On a provider
+ * trusted for this function version (reputation.ts#replicationChance: TRUST_AFTER agreements in a
+ * row there), the job is checked only with chance 1 / that count, drawn here; otherwise it runs
+ * alone: the group keeps that one replica, decided with quorum 1 (the ledger records `unchecked`,
+ * which earns no trust), and the other replicas' holds go back. True when it runs alone. A first
+ * replica that waits for room, or a provider not trusted, gets the full replication.
+ */
+async function startAlone(deps: Deps, group: JobRecord, fn?: FunctionRecord): Promise<boolean> {
+  const state = group.replication as ReplicationState;
+  const [firstId, ...rest] = state.replicaIds as [string, ...string[]];
+  const replica = replicaRecord(group, firstId);
+  await deps.jobs.createJob(replica);
+  deps.telemetry.jobCreated();
+  const placed = await dispatch(deps, replica, fn);
+  if (placed?.providerId === undefined) return false;
+  const reputation = (await deps.providers.getProvider(placed.providerId))?.reputation;
+  const version = versionKey(group.functionId, group.functionVersion);
+  const chance = replicationChance(reputation, version);
+  if (chance >= 1 || Math.random() < chance) return false;
+  const alone = { ...state, replicaIds: [firstId], trusted: { providerId: placed.providerId, validRuns: reputation?.validByVersion?.[version] ?? 0 } };
+  if (!(await deps.jobs.transition(group.jobId, [group.status], { attempt: group.attempt + 1, replication: alone }, { attempt: group.attempt }))) return false;
+  for (const id of rest) await releaseHold(deps, id);
+  // The replica may have ended already, while the group still listed the others.
+  await replicaEnded(deps, group.jobId);
+  return true;
+}
+
+/** The quorum the group is decided with: 1 for a job run alone on trust (until a replacement joins it), else the policy's. */
+export const quorumOf = (state: ReplicationState): number => (state.trusted !== undefined && state.replicaIds.length === 1 ? 1 : state.quorum);
 
 interface Tally {
   winner?: string;
@@ -199,10 +235,11 @@ export async function replicaEnded(deps: Deps, groupId: string): Promise<void> {
     // Still running: a missing replica is replaced at once, on another owner, when fewer than k may
     // still answer (with `extra`, the first round's spares absorb misses without a replacement).
     const open = state.replicaIds.length - missed.length;
-    if (open < state.k && canStart) await addReplica(deps, group, replicas, from, at);
+    // A job run alone on trust needs its one replica only (quorumOf: 1).
+    if (open < (quorumOf(state) === 1 ? 1 : state.k) && canStart) await addReplica(deps, group, replicas, from, at);
     return;
   }
-  const { winner, votes } = await tally(deps, replicas, state.quorum);
+  const { winner, votes } = await tally(deps, replicas, quorumOf(state));
   if (winner !== undefined) {
     const agreeing = replicas.filter((r) => r.status === 'SUCCEEDED' && voteHash(r) === winner);
     // A confirmed unverified answer stays the one the caller already has.
@@ -350,7 +387,7 @@ async function finishGroup(deps: Deps, group: JobRecord, replicas: JobRecord[], 
  */
 export function replicaOutcome(state: ReplicationState, replica: JobRecord): Outcome | 'pending' {
   if (state.decision === undefined) return 'pending';
-  if (replica.status === 'SUCCEEDED' && voteHash(replica) === state.agreedSha256) return 'agreed';
+  if (replica.status === 'SUCCEEDED' && voteHash(replica) === state.agreedSha256) return quorumOf(state) === 1 ? 'unchecked' : 'agreed';
   if (replica.status !== 'SUCCEEDED' && replica.reportAcceptedAt === undefined) return 'missed';
   return state.decision === 'no-quorum' ? 'inconclusive' : 'disagreed';
 }
@@ -369,7 +406,7 @@ async function recordOutcomes(deps: Deps, group: JobRecord, replicas: JobRecord[
     for (let tries = 0; tries < 5; tries++) {
       const provider = await deps.providers.getProvider(replica.providerId);
       if (!provider) break;
-      const next = applyOutcome(provider.reputation ?? EMPTY_REPUTATION, outcome, at);
+      const next = applyOutcome(provider.reputation ?? EMPTY_REPUTATION, outcome, at, versionKey(replica.functionId, replica.functionVersion));
       if (await deps.providers.setReputation(replica.providerId, next, provider.reputationVersion ?? 0)) break;
     }
   }
@@ -384,5 +421,5 @@ async function appendDecision(deps: Deps, group: JobRecord, replicas: JobRecord[
   const state = group.replication as ReplicationState;
   const onLedger = replicas.filter((r) => r.providerId !== undefined || (r.previousProviders?.length ?? 0) > 0).map((r) => r.jobId);
   if (onLedger.length === 0) return;
-  await deps.outbox.append(group.jobId, [{ type: 'DecideReplicas', groupId: group.jobId, quorum: state.quorum, replicas: onLedger }]);
+  await deps.outbox.append(group.jobId, [{ type: 'DecideReplicas', groupId: group.jobId, quorum: quorumOf(state), replicas: onLedger }]);
 }
