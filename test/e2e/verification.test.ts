@@ -241,6 +241,9 @@ test('a provider claiming the full timeout at once is refused and never paid; it
   const paidTo = job.verification.replicas.filter((r: { paid?: boolean }) => r.paid).map((r: { providerId: string }) => r.providerId).sort();
   expect(paidTo).toEqual([honestA.providerId, honestB.providerId].sort());
   expect(paidTo).not.toContain(greedy.providerId);
+  // Its replica was failed, not re-queued: `missed` is on the ledger against it and in its reputation.
+  expect((await ledger.getProviderOutcomes!(greedy.providerId)).map((o) => o.outcome)).toEqual(['missed']);
+  await eventually(async () => expect((await t.deps.providers.getProvider(greedy.providerId))?.reputation).toMatchObject({ missed: 1, agreed: 0 }), 30_000);
   const after = await eventually(async () => {
     const a = (await dev.get('/account')).body;
     expect(a.held).toBe(before.held);
