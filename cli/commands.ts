@@ -780,7 +780,7 @@ const jobsGet: Command = {
       ['Not watched', job.limitsUnwatched?.map((u) => `${u.limit}: ${u.why}`).join('; ')],
       ['Cost', job.cost === undefined ? 'not settled yet' : `${credits(job.cost)} credits${job.paid === false ? ' (not paid)' : ''}`],
       ['Result', job.result ? `${bytes(job.result.size)}, sha256 ${job.result.sha256}` : undefined],
-      ['Verification', job.verification ? `${job.verification.mode} k=${job.verification.k}, quorum ${job.verification.quorum} (at most ${job.verification.maxReplicas}): ${job.verification.decision}` : undefined],
+      ['Verification', job.verification ? `${job.verification.mode} k=${job.verification.k}, quorum ${job.verification.quorum} (at most ${job.verification.maxReplicas}): ${job.verification.decision}${verdictNote(job.verification)}` : undefined],
     ]);
     // Issue #19: each replica, what it returned, its outcome in the decision and what it was paid.
     if (job.verification?.replicas?.length) {
@@ -1304,3 +1304,10 @@ export const COMMANDS: Command[] = [
 ];
 
 export { ConfigError };
+
+/** Issue #19: a job answered before its quorum (respond first), or run alone on a trusted provider (adaptive). */
+function verdictNote(v: { verdict?: string; trusted?: { providerId: string; validRuns: number } }): string {
+  const verdict = v.verdict ? `; first result ${v.verdict}` : '';
+  const trusted = v.trusted ? `; unchecked: ran alone on ${v.trusted.providerId}, trusted after ${v.trusted.validRuns} agreements (checked with chance 1/${v.trusted.validRuns})` : '';
+  return verdict + trusted;
+}

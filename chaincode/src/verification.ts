@@ -23,6 +23,10 @@ import { requireId, requireInteger } from './validate';
  * - without a quorum every replica is settled unpaid, cost 0: the developer pays nothing;
  * - a replica the controller failed (`FailJob`: its provider missed the deadline) is never paid.
  *
+ * Adaptive replication: a group of one replica decided with quorum 1 is a job the controller ran
+ * alone on a provider it trusts (many consecutive agreements on the function version, in the
+ * outcomes below). It is paid like an agreement, and recorded `unchecked`: it earns no trust.
+ *
  * The decision is written once under the group (`replicaGroup`): each replica's provider, result
  * hash, verdict and whether it was paid; and each provider's raw outcome (agreed, disagreed,
  * missed, inconclusive) under `outcome`, from which anyone can recompute a reputation. The
@@ -31,7 +35,7 @@ import { requireId, requireInteger } from './validate';
 
 export const MAX_REPLICAS = 16;
 
-export type ReplicaOutcome = 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+export type ReplicaOutcome = 'agreed' | 'disagreed' | 'missed' | 'inconclusive' | 'unchecked';
 
 export interface ReplicaRecord {
   jobId: string;
@@ -60,6 +64,9 @@ export interface OutcomeRecord {
   providerId: string;
   jobId: string;
   groupId: string;
+  /** The function version the replica ran (adaptive replication counts agreements per version). */
+  functionId?: string;
+  functionVersion?: number;
   outcome: ReplicaOutcome;
   decidedAt: string;
 }
@@ -121,12 +128,21 @@ export async function decideReplicas(tx: Tx, groupIdArg: unknown, quorumArg: unk
   const medianMs = winner === undefined ? undefined : lowerMedian(jobs.filter((j) => agreed.has(j.jobId)).map(billedRuntimeMs));
 
   const replicas: ReplicaRecord[] = [];
+  const unchecked = quorum === 1 && jobs.length === 1;
   for (const job of jobs) {
     const outcome: ReplicaOutcome =
-      job.failed !== undefined ? 'missed' : winner === undefined ? 'inconclusive' : agreed.has(job.jobId) ? 'agreed' : 'disagreed';
+      job.failed !== undefined
+        ? 'missed'
+        : winner === undefined
+          ? 'inconclusive'
+          : agreed.has(job.jobId)
+            ? unchecked
+              ? 'unchecked'
+              : 'agreed'
+            : 'disagreed';
     let settled = job;
     if (job.failed === undefined) {
-      const verdict = outcome === 'agreed' ? 'agreed' : outcome === 'disagreed' ? 'disagreed' : 'no-quorum';
+      const verdict = outcome === 'agreed' || outcome === 'unchecked' ? 'agreed' : outcome === 'disagreed' ? 'disagreed' : 'no-quorum';
       const decided: Job = { ...job, verdict, ...(verdict === 'agreed' ? { verifiedBilledMs: medianMs } : {}) };
       tx.state.put(keys.job(tx.state, job.jobId), decided);
       await settleIfReady(tx, decided);
@@ -138,10 +154,18 @@ export async function decideReplicas(tx: Tx, groupIdArg: unknown, quorumArg: unk
       accountId: accounts.get(job.jobId),
       resultSha256: voteOf(job),
       outcome,
-      billedMs: outcome === 'agreed' ? medianMs : undefined,
+      billedMs: outcome === 'agreed' || outcome === 'unchecked' ? medianMs : undefined,
       paid: settled.paid === true,
     });
-    const record: OutcomeRecord = { providerId: job.providerId, jobId: job.jobId, groupId, outcome, decidedAt: tx.timestamp };
+    const record: OutcomeRecord = {
+      providerId: job.providerId,
+      jobId: job.jobId,
+      groupId,
+      functionId: job.functionId,
+      functionVersion: job.functionVersion,
+      outcome,
+      decidedAt: tx.timestamp,
+    };
     tx.state.put(keys.outcome(tx.state, job.providerId, tx.timestamp, job.jobId), record);
   }
   const group: ReplicaGroupRecord = {

@@ -111,7 +111,9 @@ export const JobReplica = z.strictObject({
   providerId: z.string().optional(),
   resultSha256: z.string().meta({ description: "the result hash the provider signed in its report" }).optional(),
   compareSha256: z.string().meta({ description: "under a declared comparison: the comparison hash the provider signed, which it voted with" }).optional(),
-  outcome: z.enum(['agreed', 'disagreed', 'missed', 'inconclusive', 'pending']),
+  outcome: z
+    .enum(['agreed', 'disagreed', 'missed', 'inconclusive', 'unchecked', 'pending'])
+    .meta({ description: 'unchecked: run alone on a provider trusted for the function version (adaptive replication), paid, earns no trust' }),
   cost: count.meta({ description: 'micro-credits paid for this replica, once the ledger settled it' }).optional(),
   paid: z.boolean().optional(),
 });
@@ -124,6 +126,20 @@ export const JobVerification = z.strictObject({
   maxReplicas: z.number().int(),
   decision: z.enum(['pending', 'agreed', 'no-quorum']),
   agreedSha256: z.string().optional(),
+  extra: z.number().int().meta({ description: 'replicas the first round started beyond k' }),
+  trusted: z
+    .strictObject({ providerId: z.string(), validRuns: count })
+    .meta({ description: 'adaptive replication: the job ran alone (unchecked) on this provider, trusted after validRuns agreements in a row on the function version; the chance it was checked was 1/validRuns' })
+    .optional(),
+  deadlineAt: instant.meta({ description: 'no replacement replica starts after this; the job is decided from the replicas started' }).optional(),
+  respond: z.enum(['quorum', 'first']).meta({ description: 'first: the first result was handed out at once, before the quorum' }),
+  verdict: z
+    .enum(['unverified', 'confirmed', 'overturned'])
+    .meta({
+      description:
+        'respond first, once a result was handed out: unverified until the quorum decides; confirmed (the quorum agreed with it); overturned (the quorum agreed on another result, now the job’s, or no quorum: the job FAILED and nothing is charged)',
+    })
+    .optional(),
   replicas: z.array(JobReplica).meta({ description: 'in the job view only (GET /jobs/{id})' }).optional(),
 });
 
@@ -173,6 +189,7 @@ export const JobSummary = z.strictObject({
       attempts: count,
       deliveredAt: instant.optional(),
       error: z.string().optional(),
+      event: z.enum(['job.finished', 'job.verified']).meta({ description: 'the delivery these fields describe: job.verified once the verdict of a job answered unverified is owed' }),
     })
     .optional(),
 });
@@ -239,10 +256,11 @@ export const JobLedger = z.strictObject({
 export type JobLedger = z.infer<typeof JobLedger>;
 
 export const CallbackBody = z
-  .strictObject({ event: z.literal('job.finished'), sentAt: instant, attempt: z.number().int().min(1), job: Job })
+  .strictObject({ event: z.enum(['job.finished', 'job.verified']), sentAt: instant, attempt: z.number().int().min(1), job: Job })
   .meta({
     description:
-      'What a callback POSTs. Headers: x-chainfaas-signature (base64 Ed25519 over the exact body, key from GET /controller/public-key), x-chainfaas-key-id, x-chainfaas-event, x-chainfaas-delivery.',
+      'What a callback POSTs. Headers: x-chainfaas-signature (base64 Ed25519 over the exact body, key from GET /controller/public-key), x-chainfaas-key-id, x-chainfaas-event, x-chainfaas-delivery (<jobId>.<attempt>). ' +
+      'job.verified: a second delivery (x-chainfaas-delivery <jobId>.verdict.<attempt>) for a job answered unverified (respond first), once the quorum confirmed or overturned it.',
   });
 
 // ---------- providers ----------
@@ -312,7 +330,9 @@ export const ProviderView = z.strictObject({
       disagreed: count,
       missed: count,
       inconclusive: count,
+      unchecked: count.meta({ description: 'results accepted on trust without a check (adaptive replication)' }),
       consecutiveValid: count,
+      validByVersion: z.record(z.string(), count).meta({ description: 'agreements in a row per function version (<functionId>@<version>), the trust adaptive replication uses' }),
       score: z.number().min(0).max(1).meta({ description: '(agreed + 1) / (agreed + disagreed + missed + 2)' }),
       suspendedUntil: instant.meta({ description: 'no job is placed on the provider before this instant' }).optional(),
     })

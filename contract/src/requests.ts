@@ -164,6 +164,15 @@ export type CompareRule = z.infer<typeof CompareRule>;
  * `replicate` for one `k`: one shape per k, so that the schema itself (and the API document made
  * from it) says quorum ≤ k ≤ maxReplicas, which a JSON Schema cannot say by comparing two fields.
  */
+/**
+ * When the caller gets a replicated job's answer. `quorum` (the default): once the quorum decided.
+ * `first`: the first replica's result at once, marked `unverified` (the job view's
+ * `verification.verdict`), then `confirmed` or `overturned` when the quorum decides; a callback
+ * is sent again for the verdict (`job.verified`). An overturned job carries the agreed result
+ * instead, or FAILS without a quorum, and then nothing is charged.
+ */
+export const Respond = z.enum(['quorum', 'first']);
+
 const replicateWith = (k: number) =>
   z.strictObject({
     mode: z.literal('replicate'),
@@ -175,6 +184,22 @@ const replicateWith = (k: number) =>
     maxReplicas: z.number().int().min(k).max(LIMITS.maxReplicas).optional(),
     /** How results are compared. Absent: exact bytes. */
     compare: CompareRule.optional(),
+    /** Wait for the quorum (default) or answer with the first result, unverified. */
+    respond: Respond.optional(),
+    /**
+     * Adaptive replication (BOINC's): a job placed on a provider with TRUST_AFTER (10) agreements in
+     * a row on this function version is checked (replicated) only with probability 1 / that count,
+     * drawn by the controller; otherwise it runs alone, recorded `unchecked`. Absent: always replicate.
+     */
+    adaptive: z.boolean().optional(),
+    /** Replicas the first round starts beyond `k` (so a missing one needs no replacement), on distinct owners too. Absent: 0. */
+    extra: z.number().int().min(0).max(LIMITS.maxReplicas - k).optional(),
+    /**
+     * Seconds from the invocation within which replacements may start (for replicas whose provider
+     * went silent, or disagreeing ones); after it the job is decided from the replicas started.
+     * Absent: 4 × the function's timeout, at least 300.
+     */
+    deadlineS: z.number().int().min(10).max(86_400).optional(),
   });
 const REPLICATE_K = Array.from({ length: LIMITS.maxReplicas - 1 }, (_, i) => replicateWith(i + 2));
 
@@ -186,7 +211,7 @@ export const VerificationPolicy = z.discriminatedUnion('mode', [
    * quorum 2, at most 3 replicas; the rest as `none`. A provider cannot tell a checked job from
    * another: its envelope, links and report are the same.
    */
-  z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1), compare: CompareRule.optional() }),
+  z.strictObject({ mode: z.literal('spot-check'), fraction: z.number().min(0).max(1), compare: CompareRule.optional(), respond: Respond.optional() }),
 ]);
 export type VerificationPolicy = z.infer<typeof VerificationPolicy>;
 

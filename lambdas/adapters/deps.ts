@@ -67,6 +67,7 @@ export function configFromEnv(): ControllerConfig {
     // Read on each use: in Lambda the environment never changes; local mode may name an operator account created after start-up.
     // Holds need the balances read model, which follows a ledger: on in Lambda and with LEDGER_MODE set.
     probationResults: int(ENV.probationResults, 0),
+    probationQuota: int(ENV.probationQuota, 2),
     holds: onOff(ENV.balanceHolds, Boolean(process.env[ENV.aws.lambdaFunctionName] || process.env[ENV.ledgerMode])),
     get operatorUserIds(): readonly string[] {
       return (process.env[ENV.operatorUserIds] ?? '')

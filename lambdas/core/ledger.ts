@@ -267,7 +267,7 @@ export interface LedgerReplicaGroup {
     providerId: string;
     accountId?: string;
     resultSha256?: string;
-    outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+    outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive' | 'unchecked';
     billedMs?: number;
     paid: boolean;
   }>;
@@ -278,6 +278,8 @@ export interface LedgerOutcome {
   providerId: string;
   jobId: string;
   groupId: string;
-  outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+  functionId?: string;
+  functionVersion?: number;
+  outcome: 'agreed' | 'disagreed' | 'missed' | 'inconclusive' | 'unchecked';
   decidedAt: string;
 }

@@ -109,6 +109,20 @@ export interface ReplicationState {
   decision?: 'agreed' | 'no-quorum';
   /** The hash the quorum voted on: the result's SHA-256, or under `compare` its comparison hash. */
   agreedSha256?: string;
+  /** Adaptive replication: the first replica is placed first, and runs alone on a provider trusted for the function version unless drawn for a check. */
+  adaptive?: true;
+  /** Adaptive: the job runs alone on this provider, trusted after `validRuns` agreements in a row on the function version (decided with quorum 1). */
+  trusted?: { providerId: string; validRuns: number };
+  /** Replicas the first round started beyond `k` (absent: 0). */
+  extra?: number;
+  /** No replacement replica starts after this instant; the job is decided from those started. */
+  deadlineAt?: string;
+  /** The function answers with the first result, unverified, before the quorum (`respond: first`). Absent: it waits for the quorum. */
+  respond?: 'first';
+  /** `respond: first`: the replica whose result was handed out unverified, and the hash it voted with. */
+  provisional?: { replicaId: string; hash: string };
+  /** `respond: first`, once decided: whether the quorum confirmed the result handed out. */
+  verdict?: 'confirmed' | 'overturned';
 }
 
 export type { JobStatus };
@@ -156,6 +170,8 @@ export interface JobRecord {
   callbackAttempts?: number;
   callbackDeliveredAt?: string;
   callbackError?: string;
+  /** Issue #19: the delivery owed is the verdict on a result handed out unverified (`job.verified`); absent: the first (`job.finished`). */
+  callbackPhase?: 'verdict';
   cancelledAt?: string;
   resultKey: string;
   logKey: string;

@@ -70,6 +70,12 @@ export interface JobStore {
    * `expectedAttempts` (so two sweepers never both deliver). `done` takes the job off the index.
    */
   recordCallback(jobId: string, expectedAttempts: number, changes: Partial<JobRecord>, done: boolean): Promise<boolean>;
+  /**
+   * Issue #19: puts a job with a callback back on the `callbacks` index for its verdict delivery
+   * (`callbackPhase: 'verdict'`, attempts from 0, due at `nowIso`), only if it is off the index (its
+   * first delivery is done) and never had a verdict phase. False otherwise.
+   */
+  queueVerdictCallback(jobId: string, nowIso: string): Promise<boolean>;
   getJob(jobId: string): Promise<JobRecord | undefined>;
   /**
    * Conditional transition: applies `changes` only if the job is currently in one of `from`

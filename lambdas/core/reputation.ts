@@ -11,15 +11,24 @@
  *   starting from 0, and one agreement clears the count towards the next suspension.
  * - A missed deadline counts, but neither resets trust nor suspends (a machine that went away is
  *   not a liar); an inconclusive outcome (no quorum: nobody can tell who was wrong) only counts.
+ * - Adaptive replication (BOINC's): agreements are also counted per function version
+ *   (`validByVersion`); a provider with TRUST_AFTER of them in a row on a version is trusted there,
+ *   and its jobs of that version are replicated with probability 1 / that count
+ *   (`replicationChance`). An unchecked result (`unchecked`: run alone on trust) counts, but adds
+ *   no trust: only checked agreements earn it. A disagreement resets every version to 0.
  */
 
-export type Outcome = 'agreed' | 'disagreed' | 'missed' | 'inconclusive';
+export type Outcome = 'agreed' | 'disagreed' | 'missed' | 'inconclusive' | 'unchecked';
 
 export interface Reputation {
   agreed: number;
   disagreed: number;
   missed: number;
   inconclusive: number;
+  /** Results accepted on trust, without a check (adaptive replication). Absent: 0. */
+  unchecked?: number;
+  /** Agreements since the last disagreement, per function version (`<functionId>@<version>`), at most MAX_VERSIONS kept. */
+  validByVersion?: Record<string, number>;
   /** Agreements since the last disagreement. */
   consecutiveValid: number;
   /** Disagreements since the last agreement (SUSPEND_AFTER of them suspend). */
@@ -33,14 +42,35 @@ export const SUSPEND_S = 3600;
 
 export const EMPTY_REPUTATION: Reputation = { agreed: 0, disagreed: 0, missed: 0, inconclusive: 0, consecutiveValid: 0, disagreementsInRow: 0 };
 
-/** The reputation after one more outcome, decided at `at` (an ISO instant). */
-export function applyOutcome(r: Reputation, outcome: Outcome, at: string): Reputation {
-  const next: Reputation = { ...r, [outcome]: r[outcome] + 1 };
+/** Consecutive agreements on a function version after which a provider is trusted there (BOINC's threshold). */
+export const TRUST_AFTER = 10;
+/** Function versions whose counts a reputation keeps (the oldest entry goes first). */
+export const MAX_VERSIONS = 64;
+
+/** The key a function version's agreements are counted under. */
+export const versionKey = (functionId: string, functionVersion: number) => `${functionId}@${functionVersion}`;
+
+/**
+ * The reputation after one more outcome, decided at `at` (an ISO instant), for a replica of
+ * function version `version` (`versionKey`; absent on outcomes recorded before adaptive replication).
+ */
+export function applyOutcome(r: Reputation, outcome: Outcome, at: string, version?: string): Reputation {
+  const next: Reputation = { ...r, [outcome]: (r[outcome] ?? 0) + 1 };
   if (outcome === 'agreed') {
     next.consecutiveValid = r.consecutiveValid + 1;
     next.disagreementsInRow = 0;
+    if (version !== undefined) {
+      const counts = { ...(r.validByVersion ?? {}) };
+      const n = (counts[version] ?? 0) + 1;
+      delete counts[version];
+      counts[version] = n;
+      const keys = Object.keys(counts);
+      for (const old of keys.slice(0, Math.max(0, keys.length - MAX_VERSIONS))) delete counts[old];
+      next.validByVersion = counts;
+    }
   } else if (outcome === 'disagreed') {
     next.consecutiveValid = 0;
+    if (r.validByVersion !== undefined) next.validByVersion = {};
     next.disagreementsInRow = r.disagreementsInRow + 1;
     if (next.disagreementsInRow >= SUSPEND_AFTER) {
       next.suspendedUntil = new Date(Date.parse(at) + SUSPEND_S * 1000).toISOString();
@@ -51,8 +81,21 @@ export function applyOutcome(r: Reputation, outcome: Outcome, at: string): Reput
 }
 
 /** The reputation from a provider's outcomes on the ledger, oldest first. */
-export function rebuild(outcomes: ReadonlyArray<{ outcome: Outcome; decidedAt: string }>): Reputation {
-  return outcomes.reduce((r, o) => applyOutcome(r, o.outcome, o.decidedAt), EMPTY_REPUTATION);
+export function rebuild(outcomes: ReadonlyArray<{ outcome: Outcome; decidedAt: string; functionId?: string; functionVersion?: number }>): Reputation {
+  return outcomes.reduce(
+    (r, o) => applyOutcome(r, o.outcome, o.decidedAt, o.functionId !== undefined && o.functionVersion !== undefined ? versionKey(o.functionId, o.functionVersion) : undefined),
+    EMPTY_REPUTATION,
+  );
+}
+
+/**
+ * Adaptive replication: the chance that a job of function version `version` placed on a provider
+ * with reputation `r` is checked (replicated). 1 below TRUST_AFTER consecutive agreements there;
+ * then 1 / that count (BOINC: 1/CV), so the more clean results the fewer checks.
+ */
+export function replicationChance(r: Reputation | undefined, version: string): number {
+  const valid = r?.validByVersion?.[version] ?? 0;
+  return valid < TRUST_AFTER ? 1 : 1 / valid;
 }
 
 /**

@@ -204,6 +204,8 @@ export const ENV = {
   balanceHolds: 'BALANCE_HOLDS',
   /** Issue #19: consecutive agreed results before a provider takes unreplicated jobs (probation); default 0, off. */
   probationResults: 'PROBATION_RESULTS',
+  /** Issue #19: the most jobs a provider on probation holds at once; default 2, 0: no limit. */
+  probationQuota: 'PROBATION_QUOTA',
   /**
    * `off`: sync waits get no in-process wake-up and notice their job's end by reading it alone, as
    * a waiting Lambda in AWS does (bench/cost.ts counts that path). Default on; harmless in Lambda.

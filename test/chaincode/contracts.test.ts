@@ -504,6 +504,16 @@ describe.each([memoryHarness, embeddedHarness, shimHarness])('chaincode contract
       expect(await balance('dev1')).toBe(STARTING_CREDIT - 2 * costOf(700));
     });
 
+    it('#19 adaptive: a group of one decided with quorum 1 (run alone on trust) is paid, and recorded unchecked with its function version', async () => {
+      await batch([...replica('g5', 1, 'prov1', SHA, 600), decide('g5', 1, ['g5-r1'])]);
+      const group = JSON.parse(await h.evaluate(MONITORING, 'GetReplicaGroup', ['g5'])) as Record<string, unknown>;
+      expect(group).toMatchObject({ decision: 'agreed', quorum: 1, replicas: [{ jobId: 'g5-r1', outcome: 'unchecked', paid: true, billedMs: 600 }] });
+      expect(await balance('prov1-acct')).toBe(costOf(600));
+      const outcomes = JSON.parse(await h.evaluate(MONITORING, 'GetProviderOutcomes', ['prov1'])) as Array<Record<string, unknown>>;
+      const job = await getJob('g5-r1');
+      expect(outcomes).toEqual([expect.objectContaining({ groupId: 'g5', outcome: 'unchecked', functionId: job!.functionId, functionVersion: job!.functionVersion })]);
+    });
+
     it('#19: under a declared comparison counts the comparison hash each provider signed, not the exact bytes', async () => {
       const CANON = 'ef'.repeat(32);
       const signed = (group: string, n: number, providerId: string, sha: string, compareSha256: string | undefined): LedgerEvent[] => {

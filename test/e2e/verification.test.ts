@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Ledger } from '../../lambdas/core/ledger';
-import { rebuild } from '../../lambdas/core/reputation';
+import { rebuild, TRUST_AFTER, versionKey } from '../../lambdas/core/reputation';
 import { compareSha256, generateKeyPair, sha256Hex, signPayload } from '../../contract/src';
 import { Api, newUser } from '../support/api';
 import { ScriptedProvider, startAgent, startTestPlatform, TestPlatform } from '../scheduling/support';
@@ -239,6 +241,9 @@ test('a provider claiming the full timeout at once is refused and never paid; it
   const paidTo = job.verification.replicas.filter((r: { paid?: boolean }) => r.paid).map((r: { providerId: string }) => r.providerId).sort();
   expect(paidTo).toEqual([honestA.providerId, honestB.providerId].sort());
   expect(paidTo).not.toContain(greedy.providerId);
+  // Its replica was failed, not re-queued: `missed` is on the ledger against it and in its reputation.
+  expect((await ledger.getProviderOutcomes!(greedy.providerId)).map((o) => o.outcome)).toEqual(['missed']);
+  await eventually(async () => expect((await t.deps.providers.getProvider(greedy.providerId))?.reputation).toMatchObject({ missed: 1, agreed: 0 }), 30_000);
   const after = await eventually(async () => {
     const a = (await dev.get('/account')).body;
     expect(a.held).toBe(before.held);
@@ -334,3 +339,259 @@ test('#19 declared comparison: results that differ only in an ignored field agre
   expect(group).toMatchObject({ decision: 'agreed', agreedSha256: job.verification.agreedSha256 });
   expect(group!.replicas.every((r) => r.paid)).toBe(true);
 }, 600_000);
+
+/** A callback receiver on a free loopback port: what it received, in order. */
+async function callbackReceiver() {
+  const received: { body: Record<string, any>; headers: Record<string, unknown> }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push({ body: JSON.parse(body), headers: req.headers });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/done`;
+  return { url, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test('#19 respond first: the first result is handed out at once, unverified; a liar disagreeing overturns it: the job FAILS, nothing is charged, and a second callback says so', async () => {
+  await quiet();
+  const honest = await honestAgent();
+  const liar = await ScriptedProvider.register(t.api, t.sqs, slot, 'late-liar');
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, quorum: 2, maxReplicas: 2, respond: 'first' });
+  const before = (await dev.get('/account')).body;
+  const cb = await callbackReceiver();
+  try {
+    const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: 'first please', callbackUrl: cb.url });
+    expect(invoked.status).toBe(202);
+    const groupId = invoked.body.jobId as string;
+    const lieId = await replicaAt(liar);
+    // The liar keeps its lease (it says it runs the replica) while the honest result goes out.
+    const beat = setInterval(() => void liar.heartbeat([lieId]).catch(() => undefined), 1000).unref();
+
+    // The honest agent's result comes first: the job SUCCEEDED with it, unverified, before any quorum.
+    const early = await eventually(async () => {
+      const j = await jobOf(dev, groupId);
+      expect(j.status).toBe('SUCCEEDED');
+      return j;
+    }, 120_000);
+    expect(early.verification).toMatchObject({ respond: 'first', decision: 'pending', verdict: 'unverified' });
+    const honestReplica = early.verification.replicas.find((r: { providerId?: string }) => r.providerId === honest.providerId);
+    expect(early.result.sha256).toBe(honestReplica.resultSha256);
+    expect(JSON.parse(await (await fetch(early.resultUrl)).text()).bytes).toBe(Buffer.byteLength('first please'));
+    // Its callback says so, while the liar still holds its replica.
+    const first = await eventually(async () => {
+      const c = cb.received.find((r) => r.body.event === 'job.finished');
+      expect(c).toBeDefined();
+      return c!;
+    }, 60_000);
+    expect(first.headers['x-chainfaas-delivery']).toBe(`${groupId}.1`);
+    expect(first.body.job).toMatchObject({ status: 'SUCCEEDED', verification: { verdict: 'unverified' } });
+
+    // The second replica disagrees: no quorum at maxReplicas 2, the unverified answer is overturned.
+    clearInterval(beat);
+    expect((await liar.complete(lieId, 1, randomBytes(64))).status).toBe(200);
+    const job = await settled(dev, groupId);
+    expect(job.status).toBe('FAILED');
+    expect(job.verification).toMatchObject({ decision: 'no-quorum', verdict: 'overturned' });
+    expect(job.reason).toMatch(/overturned.*nothing is charged/);
+    expect(job.resultUrl).toBeUndefined();
+    expect(job.result).toBeUndefined();
+    expect(job.cost).toBe(0);
+    expect(job.verification.replicas.every((r: { paid?: boolean }) => r.paid === false)).toBe(true);
+    const verdict = await eventually(async () => {
+      const c = cb.received.find((r) => r.body.event === 'job.verified');
+      expect(c).toBeDefined();
+      return c!;
+    }, 60_000);
+    expect(verdict.headers['x-chainfaas-delivery']).toBe(`${groupId}.verdict.1`);
+    expect(verdict.headers['x-chainfaas-event']).toBe('job.verified');
+    expect(verdict.body.job).toMatchObject({ status: 'FAILED', verification: { verdict: 'overturned' } });
+    // The ledger holds the decision: nobody paid; the developer's balance is where it was.
+    expect(await ledger.getReplicaGroup!(groupId)).toMatchObject({ decision: 'no-quorum' });
+    const after = await eventually(async () => {
+      const a = (await dev.get('/account')).body;
+      expect(a.held).toBe(before.held);
+      return a;
+    }, 30_000);
+    expect(after.balance).toBe(before.balance);
+    expect((await dev.get(`/jobs/${groupId}`)).body.callback).toMatchObject({ event: 'job.verified', status: 'delivered' });
+  } finally {
+    await cb.close();
+  }
+}, 600_000);
+
+test('#19 respond first: two honest agents: answered at once, then confirmed by the quorum; the caller gets both callbacks and pays the agreed work', async () => {
+  await quiet();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, respond: 'first' });
+  const before = (await dev.get('/account')).body;
+  const cb = await callbackReceiver();
+  try {
+    const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: 'confirm me', callbackUrl: cb.url });
+    const groupId = invoked.body.jobId as string;
+    const job = await settled(dev, groupId);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.verification).toMatchObject({ respond: 'first', decision: 'agreed', verdict: 'confirmed' });
+    expect(job.verification.replicas.map((r: { providerId: string }) => r.providerId).sort()).toEqual([a.providerId, b.providerId].sort());
+    expect(job.result.sha256).toBe(job.verification.agreedSha256);
+    const events = await eventually(async () => {
+      const mine = cb.received.map((r) => r.body.event);
+      expect(mine).toEqual(['job.finished', 'job.verified']);
+      return cb.received;
+    }, 60_000);
+    expect(events[1]!.body.job.verification.verdict).toBe('confirmed');
+    const after = await eventually(async () => {
+      const acc = (await dev.get('/account')).body;
+      expect(acc.held).toBe(before.held);
+      return acc;
+    }, 30_000);
+    expect(before.balance - after.balance).toBe(job.cost);
+    expect(job.cost).toBeGreaterThan(0);
+  } finally {
+    await cb.close();
+  }
+}, 600_000);
+
+/** A replicated sleep function (the agent's container sleeps `input` seconds): slow enough to stop an agent mid-job. */
+async function sleeper(verification: Record<string, unknown>) {
+  const dev = (await newUser(t.api, ['developer'])).api;
+  const created = await dev.post('/functions', { name: 'sleeper', image: t.platform.images.sleep, mode: 'async', resources, verification });
+  expect(created.status).toBe(201);
+  await eventually(async () => {
+    await t.platform.flushLedger();
+    expect((await dev.get('/account')).body.balance).toBeGreaterThan(0);
+  }, 60_000);
+  return { dev, functionId: created.body.functionId as string };
+}
+
+test('#19 a replica whose agent goes silent is replaced on another owner at once, not re-queued: the job is decided, the silent provider is not paid, and "missed" is on the ledger and in its reputation', async () => {
+  await quiet();
+  const silent = await honestAgent();
+  const steady = await honestAgent();
+  const { dev, functionId } = await sleeper({ mode: 'replicate', k: 2, maxReplicas: 2 });
+  const before = (await dev.get('/account')).body;
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: '4' });
+  expect(invoked.status).toBe(202);
+  const groupId = invoked.body.jobId as string;
+  expect(invoked.body.verification.deadlineAt).toBeDefined();
+  // Both replicas run (one on each owner); then one agent stops at once: no report, no more heartbeats.
+  await eventually(async () => {
+    const j = await jobOf(dev, groupId);
+    expect(j.verification.replicas.map((r: { providerId?: string }) => r.providerId).sort()).toEqual([silent.providerId, steady.providerId].sort());
+  }, 60_000);
+  await silent.agent.stop({ force: true });
+  stopAgents.splice(0, 1);
+  const third = await honestAgent();
+
+  const job = await settled(dev, groupId);
+  expect(job.status).toBe('SUCCEEDED');
+  expect(job.verification.decision).toBe('agreed');
+  const byProvider = Object.fromEntries(job.verification.replicas.map((r: { providerId: string }) => [r.providerId, r]));
+  // The replacement ran on the third owner (never on the steady one's, which held a sibling).
+  expect(job.verification.replicas).toHaveLength(3);
+  // A missed replica is never settled: no cost, not paid (the ledger's group below says paid: false).
+  expect(byProvider[silent.providerId]).toMatchObject({ status: 'FAILED', outcome: 'missed' });
+  expect(byProvider[silent.providerId].paid).not.toBe(true);
+  expect(byProvider[steady.providerId]).toMatchObject({ outcome: 'agreed', paid: true });
+  expect(byProvider[third.providerId]).toMatchObject({ outcome: 'agreed', paid: true });
+  const missedReplica = await t.deps.jobs.getJob(byProvider[silent.providerId].jobId);
+  expect(missedReplica?.reason).toMatch(/not re-queued: its job .* replaces it/);
+  expect(missedReplica?.previousProviders).toBeUndefined();
+
+  // The ledger records the miss against the silent provider; its stored reputation is that fold.
+  const group = await ledger.getReplicaGroup!(groupId);
+  expect(group!.replicas.find((r) => r.providerId === silent.providerId)).toMatchObject({ outcome: 'missed', paid: false });
+  const outcomes = await ledger.getProviderOutcomes!(silent.providerId);
+  expect(outcomes).toEqual([expect.objectContaining({ groupId, outcome: 'missed' })]);
+  expect((await t.deps.providers.getProvider(silent.providerId))?.reputation).toMatchObject({ missed: 1, agreed: 0, disagreed: 0 });
+  // The developer pays the two agreeing replicas, nothing for the missed one; every hold went back.
+  const after = await eventually(async () => {
+    const a = (await dev.get('/account')).body;
+    expect(a.held).toBe(before.held);
+    return a;
+  }, 30_000);
+  expect(before.balance - after.balance).toBe(job.cost);
+  expect(job.cost).toBe(byProvider[steady.providerId].cost + byProvider[third.providerId].cost);
+  expect(job.cost).toBeGreaterThan(0);
+}, 600_000);
+
+test('#19 extra: the first round starts k + extra replicas on distinct owners, so a silent one needs no replacement', async () => {
+  await quiet();
+  const silent = await honestAgent();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const { dev, functionId } = await sleeper({ mode: 'replicate', k: 2, maxReplicas: 2, extra: 1 });
+  const before = (await dev.get('/account')).body;
+  const maxPrice = (await dev.get(`/functions/${functionId}`)).body.maxPrice as number;
+  const invoked = await dev.post(`/functions/${functionId}/invocations`, { input: '4' });
+  const groupId = invoked.body.jobId as string;
+  expect(invoked.body.verification).toMatchObject({ k: 2, extra: 1 });
+  expect((await dev.get('/account')).body.held - before.held).toBe(3 * maxPrice);
+  await eventually(async () => {
+    const j = await jobOf(dev, groupId);
+    expect(j.verification.replicas.map((r: { providerId?: string }) => r.providerId).sort()).toEqual([silent.providerId, a.providerId, b.providerId].sort());
+  }, 60_000);
+  await silent.agent.stop({ force: true });
+  stopAgents.splice(0, 1);
+  const job = await settled(dev, groupId);
+  expect(job).toMatchObject({ status: 'SUCCEEDED', verification: { decision: 'agreed' } });
+  expect(job.verification.replicas).toHaveLength(3);
+  const missed = job.verification.replicas.find((r: { providerId: string }) => r.providerId === silent.providerId);
+  expect(missed).toMatchObject({ outcome: 'missed' });
+  expect(missed.paid).not.toBe(true);
+  expect(job.verification.replicas.filter((r: { paid: boolean }) => r.paid)).toHaveLength(2);
+}, 600_000);
+
+test('#19 adaptive: after TRUST_AFTER checked agreements on a function version, most jobs run alone on the trusted provider (unchecked, paid, no trust earned); the overhead falls to about 1/CV', async () => {
+  await quiet();
+  const a = await honestAgent();
+  const b = await honestAgent();
+  const { dev, functionId } = await developerWithFunction({ mode: 'replicate', k: 2, adaptive: true });
+  const ended = async (jobId: string) =>
+    eventually(async () => {
+      const j = await jobOf(dev, jobId);
+      expect(j.verification.decision).not.toBe('pending');
+      return j;
+    }, 120_000);
+  // Untrusted: every job is checked on both owners, and each agreement counts on this function version.
+  for (let i = 0; i < TRUST_AFTER; i++) {
+    const j = await ended((await dev.post(`/functions/${functionId}/invocations`, { input: `warm ${i}` })).body.jobId);
+    expect(j.verification.replicas).toHaveLength(2);
+    expect(j.verification.trusted).toBeUndefined();
+  }
+  const version = versionKey(functionId, 1);
+  // The reputation is folded just after the decision shows.
+  for (const p of [a, b]) {
+    await eventually(async () => expect((await t.deps.providers.getProvider(p.providerId))?.reputation?.validByVersion).toEqual({ [version]: TRUST_AFTER }), 30_000);
+  }
+
+  // Trusted: each job is checked with chance 1/CV (CV = checked agreements in a row, 10 and up).
+  const jobs = 20;
+  const seen = [];
+  for (let i = 0; i < jobs; i++) seen.push(await ended((await dev.post(`/functions/${functionId}/invocations`, { input: `trusted ${i}` })).body.jobId));
+  const alone = seen.filter((j) => j.verification.trusted !== undefined);
+  const replicas = seen.reduce((n, j) => n + j.verification.replicas.length, 0);
+  console.log(`adaptive replication on the local platform: ${jobs} jobs after trust, ${alone.length} ran alone, ${replicas} replicas: overhead ${(((replicas - jobs) / jobs) * 100).toFixed(0)}%`);
+  expect(alone.length).toBeGreaterThanOrEqual(10);
+  const one = alone[0];
+  expect(one).toMatchObject({ status: 'SUCCEEDED', verification: { decision: 'agreed' } });
+  expect(one.verification.replicas).toEqual([expect.objectContaining({ outcome: 'unchecked', providerId: one.verification.trusted.providerId })]);
+  expect(one.verification.trusted.validRuns).toBeGreaterThanOrEqual(TRUST_AFTER);
+  // Settled like any job: the lone replica is paid, the developer charged for it alone.
+  const settledOne = await settled(dev, one.jobId);
+  expect(settledOne.verification.replicas[0]).toMatchObject({ paid: true });
+  expect(settledOne.cost).toBe(settledOne.verification.replicas[0].cost);
+  // On the ledger: a group of one decided with quorum 1, the outcome `unchecked` (so anyone sees which results were never checked).
+  expect(await ledger.getReplicaGroup!(one.jobId)).toMatchObject({ quorum: 1, decision: 'agreed', replicas: [expect.objectContaining({ outcome: 'unchecked', paid: true })] });
+  const trustedId = one.verification.trusted.providerId as string;
+  const outcomes = await ledger.getProviderOutcomes!(trustedId);
+  expect(outcomes.filter((o) => o.outcome === 'unchecked').length).toBe(alone.filter((j) => j.verification.trusted.providerId === trustedId).length);
+  // The stored fold (unchecked results add no trust) is what the ledger's outcomes rebuild to.
+  const stored = (await t.deps.providers.getProvider(trustedId))?.reputation;
+  expect({ ...rebuild(outcomes), suspendedUntil: undefined }).toEqual({ ...stored, suspendedUntil: undefined });
+  expect(stored?.validByVersion?.[version]).toBe(TRUST_AFTER + seen.filter((j) => !j.verification.trusted && j.verification.replicas.some((r: { providerId: string }) => r.providerId === trustedId)).length);
+}, 900_000);

@@ -145,6 +145,24 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
+  async queueVerdictCallback(jobId: string, nowIso: string): Promise<boolean> {
+    try {
+      await dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { jobId },
+          UpdateExpression: 'SET callbackShard = :c, callbackDueAt = :now, callbackAttempts = :zero, callbackPhase = :v REMOVE callbackDeliveredAt, callbackError',
+          ConditionExpression: 'attribute_exists(callbackUrl) AND attribute_not_exists(callbackShard) AND attribute_not_exists(callbackPhase)',
+          ExpressionAttributeValues: { ':c': 'c', ':now': nowIso, ':zero': 0, ':v': 'verdict' },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
   async getJob(jobId: string): Promise<JobRecord | undefined> {
     const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { jobId }, ConsistentRead: true }));
     return out.Item as JobRecord | undefined;

@@ -4,6 +4,7 @@ import { JobRecord, TERMINAL } from '../model';
 import type { CallbackSender } from '../ports';
 import { Deps, now } from './context';
 import { jobView } from './jobs';
+import { verdictOwed } from './verification';
 
 /**
  * Completion callbacks. An invocation with `callbackUrl` puts its job on the sparse `callbacks`
@@ -13,6 +14,12 @@ import { jobView } from './jobs';
  * Ed25519 key over the exact body bytes. Deliveries are bounded (MAX_ATTEMPTS, exponential
  * backoff) and claimed with a conditional write on the attempt counter, so two sweepers never
  * deliver the same attempt. Delivery is at least once: receivers dedupe on `x-chainfaas-delivery`.
+ *
+ * Issue #19: a replicated job answered with its first result, unverified (`respond: first`), owes a
+ * second delivery once its quorum decided: `job.verified`, delivery id `<jobId>.verdict.<attempt>`,
+ * carrying the job view with `verification.verdict` confirmed or overturned. It is queued when the
+ * first delivery is done (given up included) and the decision is taken, whichever comes last
+ * (`JobStore.queueVerdictCallback` lets one writer queue it); it is retried like the first.
  *
  * Receivers verify `x-chainfaas-signature` (base64 Ed25519 over the request body) with the key
  * served at GET /controller/public-key; the body's `sentAt` bounds replays.
@@ -81,7 +88,9 @@ export interface DeliveryReport {
 
 /** The signed request for one delivery: body bytes and headers. */
 export async function callbackRequest(deps: Deps, job: JobRecord, attempt: number): Promise<{ body: string; headers: Record<string, string> }> {
-  const payload = { event: 'job.finished', sentAt: now(deps).toISOString(), attempt, job: await jobView(deps, job) };
+  const verdict = job.callbackPhase === 'verdict';
+  const event = verdict ? 'job.verified' : 'job.finished';
+  const payload = { event, sentAt: now(deps).toISOString(), attempt, job: await jobView(deps, job) };
   const body = canonicalJson(payload);
   const { signature, keyId } = await deps.signer.sign(payload);
   return {
@@ -89,8 +98,8 @@ export async function callbackRequest(deps: Deps, job: JobRecord, attempt: numbe
     headers: {
       'content-type': 'application/json',
       'user-agent': 'chainfaas-callbacks/1',
-      'x-chainfaas-event': 'job.finished',
-      'x-chainfaas-delivery': `${job.jobId}.${attempt}`,
+      'x-chainfaas-event': event,
+      'x-chainfaas-delivery': verdict ? `${job.jobId}.verdict.${attempt}` : `${job.jobId}.${attempt}`,
       'x-chainfaas-signature': signature,
       'x-chainfaas-key-id': keyId,
     },
@@ -127,13 +136,19 @@ async function deliverOne(deps: Deps, sender: CallbackSender, indexed: JobRecord
     outcome = `the request failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${CALLBACK.timeoutMs} ms` : (err as Error).message}`;
   }
   if (outcome === 'ok') {
-    await deps.jobs.recordCallback(job.jobId, attempt, { callbackDeliveredAt: now(deps).toISOString() }, true);
+    if (await deps.jobs.recordCallback(job.jobId, attempt, { callbackDeliveredAt: now(deps).toISOString() }, true)) await queueVerdictIfOwed(deps, job.jobId);
     report.delivered++;
   } else if (attempt >= CALLBACK.maxAttempts) {
-    await deps.jobs.recordCallback(job.jobId, attempt, { callbackError: `${outcome}; gave up after ${attempt} attempts` }, true);
+    if (await deps.jobs.recordCallback(job.jobId, attempt, { callbackError: `${outcome}; gave up after ${attempt} attempts` }, true)) await queueVerdictIfOwed(deps, job.jobId);
     report.gaveUp++;
   } else {
     await deps.jobs.recordCallback(job.jobId, attempt, { callbackError: outcome, callbackDueAt: later(deps, CALLBACK.backoffS * 2 ** (attempt - 1)) }, false);
     report.retrying++;
   }
+}
+
+/** Issue #19: after a first delivery is done, the verdict of a job answered unverified, if its quorum decided meanwhile. */
+async function queueVerdictIfOwed(deps: Deps, jobId: string): Promise<void> {
+  const job = await deps.jobs.getJob(jobId);
+  if (job && verdictOwed(job)) await deps.jobs.queueVerdictCallback(jobId, now(deps).toISOString());
 }

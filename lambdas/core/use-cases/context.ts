@@ -40,6 +40,11 @@ export interface ControllerConfig {
    * on it alone (reputation.ts#onProbation); until then only replicas. PROBATION_RESULTS, default 0 (off).
    */
   probationResults?: number;
+  /**
+   * Issue #19: the most jobs (replicas) a provider on probation holds at once; 0: no limit.
+   * PROBATION_QUOTA, default 2 (applies only with PROBATION_RESULTS > 0).
+   */
+  probationQuota?: number;
 }
 
 /** How the scheduler waits, leases and retries (README, "Configuration"; lambdas/adapters/deps.ts reads it). */

@@ -79,6 +79,7 @@ export function jobSummary(job: JobRecord) {
             attempts: job.callbackAttempts ?? 0,
             deliveredAt: job.callbackDeliveredAt,
             error: job.callbackError,
+            event: job.callbackPhase === 'verdict' ? ('job.verified' as const) : ('job.finished' as const),
           },
   };
 }
@@ -87,7 +88,19 @@ export function jobSummary(job: JobRecord) {
 function verificationSummary(job: JobRecord) {
   const r = job.replication;
   if (!r) return undefined;
-  return { mode: r.mode ?? ('replicate' as const), k: r.k, quorum: r.quorum, maxReplicas: r.maxReplicas, decision: r.decision ?? ('pending' as const), agreedSha256: r.agreedSha256 };
+  return {
+    mode: r.mode ?? ('replicate' as const),
+    k: r.k,
+    quorum: r.quorum,
+    maxReplicas: r.maxReplicas,
+    decision: r.decision ?? ('pending' as const),
+    agreedSha256: r.agreedSha256,
+    extra: r.extra ?? 0,
+    trusted: r.trusted !== undefined && r.replicaIds.length === 1 ? r.trusted : undefined,
+    deadlineAt: r.deadlineAt,
+    respond: r.respond ?? ('quorum' as const),
+    verdict: r.provisional === undefined ? undefined : (r.verdict ?? ('unverified' as const)),
+  };
 }
 
 /**

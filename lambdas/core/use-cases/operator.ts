@@ -3,6 +3,7 @@ import type { DeadLetter } from '../ports';
 import { DeadLetterQuery, JobEnvelope, RedriveBody, SignedEnvelope, verifyPayload } from '../../../contract/src';
 import { Deps, parse, requireOperator } from './context';
 import { dispatchWaiting, reclaim } from './scheduling';
+import { replicaEnded } from './verification';
 
 /**
  * The platform operator's view of the provider queues' dead-letter queue. An envelope lands there
@@ -125,6 +126,8 @@ async function redriveOne(deps: Deps, message: DeadLetter): Promise<{ jobId?: st
   }
   const reason = `its envelope went to the dead-letter queue after ${message.receiveCount} deliveries to provider ${envelope.providerId}`;
   const reclaimed = await reclaim(deps, job, reason);
+  // Issue #19: a replica is failed, not re-queued: its group replaces it (or decides).
+  if (reclaimed.outcome === 'failed' && job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
   if (reclaimed.outcome === 'requeued') return { jobId: job.jobId, outcome: 'requeued', detail: `queued again at attempt ${reclaimed.job.attempt}` };
   if (reclaimed.outcome === 'failed') return { jobId: job.jobId, outcome: 'failed', detail: reclaimed.reason };
   return { jobId: job.jobId, outcome: 'discarded', detail: 'the job moved on while it was redriven' };

@@ -444,7 +444,17 @@ function reputationView(p: ProviderRecord) {
   const r = p.reputation;
   if (!r) return undefined;
   const { agreed, disagreed, missed, inconclusive, consecutiveValid, suspendedUntil } = r;
-  return { agreed, disagreed, missed, inconclusive, consecutiveValid, score: reputationScore(r), suspendedUntil };
+  return {
+    agreed,
+    disagreed,
+    missed,
+    inconclusive,
+    unchecked: r.unchecked ?? 0,
+    consecutiveValid,
+    validByVersion: r.validByVersion ?? {},
+    score: reputationScore(r),
+    suspendedUntil,
+  };
 }
 
 /** Jobs ASSIGNED to each provider right now (the sparse `leases` index). */

@@ -145,17 +145,28 @@ async function reserveSomewhere(
 ): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
   const probation = deps.config.probationResults ?? 0;
+  // Issue #19: jobs each provider holds now, read once per placement, only when one on probation is considered.
+  let holding: Map<string, number> | undefined;
+  const held = async (providerId: string) => {
+    holding ??= (await deps.jobs.listLeased()).reduce((m, j) => (j.providerId ? m.set(j.providerId, (m.get(j.providerId) ?? 0) + 1) : m), new Map<string, number>());
+    return holding.get(providerId) ?? 0;
+  };
   const reserve = async (provider: ProviderRecord) => {
     // Issue #19: never a second replica of one job on machines of one owner; nothing on a suspended
-    // provider; a job nobody checks never on a provider on probation.
+    // provider; a job nobody checks never on a provider on probation, and one on probation holds at most PROBATION_QUOTA jobs.
     if (excludedOwners?.has(provider.ownerId) || isSuspended(provider.reputation, opts.now)) return false;
-    if (unreplicated && onProbation(provider.reputation, probation)) return false;
+    if (probation > 0 && onProbation(provider.reputation, probation)) {
+      if (unreplicated) return false;
+      const quota = deps.config.probationQuota ?? 0;
+      if (quota > 0 && (await held(provider.providerId)) >= quota) return false;
+    }
     if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb, need.diskMb ?? 0))) {
       // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
       if (fresh) Object.assign(provider, fresh);
       return false;
     }
+    if (holding) holding.set(provider.providerId, (holding.get(provider.providerId) ?? 0) + 1);
     provider.reservedVcpuMilli += need.vcpuMilli;
     provider.reservedMemoryMb += need.memoryMb;
     provider.reservedDiskMb = (provider.reservedDiskMb ?? 0) + (need.diskMb ?? 0);
@@ -407,8 +418,12 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
   const at = nowIso(deps);
   const guard = { providerId, attempt: job.attempt };
   const { maxAttempts } = deps.config.scheduling;
-  if (job.attempt >= maxAttempts) {
-    const failure = `${reason}; gave up after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'} (at most ${maxAttempts})`;
+  // Issue #19: a replica is never re-queued: it FAILS (its provider missed it, on the ledger too) and its group replaces it on another owner.
+  if (job.attempt >= maxAttempts || job.replicaOf !== undefined) {
+    const failure =
+      job.replicaOf !== undefined
+        ? `${reason}; a replica is not re-queued: its job ${job.replicaOf} replaces it on another owner's provider`
+        : `${reason}; gave up after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'} (at most ${maxAttempts})`;
     // The lapsed lease stays until finishReclaim: were this Lambda to die before that, the reaper finds the job again.
     const failed = { status: 'FAILED' as const, reason: failure, finishedAt: at, releaseFrom: providerId };
     if (!(await deps.jobs.transition(job.jobId, ['ASSIGNED'], failed, guard))) {

@@ -237,7 +237,16 @@ function verificationTable(job: JobView): HTMLElement | null {
   return h(
     'div',
     { id: 'job-verification' },
-    facts([['Verification', `replicated on ${v.k} owners, quorum ${v.quorum} (at most ${v.maxReplicas} replicas): ${decision}`]]),
+    facts(
+      (
+        [
+          ['Verification', `replicated on ${v.k} owners, quorum ${v.quorum} (at most ${v.maxReplicas} replicas): ${decision}`],
+          // Answered before the quorum (respond first), or run alone on a trusted provider (adaptive): only when so.
+          ['First result', v.verdict],
+          ['Unchecked', v.trusted ? `ran alone on ${v.trusted.providerId}, trusted after ${v.trusted.validRuns} agreements in a row (checked with chance 1/${v.trusted.validRuns})` : undefined],
+        ] as [string, string | undefined][]
+      ).filter(([, value]) => value !== undefined),
+    ),
     table(
       'Replicas',
       ['Replica', 'Provider', 'Status', 'Result SHA-256', 'Outcome', 'Paid'],
