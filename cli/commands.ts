@@ -768,7 +768,7 @@ const jobsGet: Command = {
       ['Status', job.status],
       ['Phase', job.status === 'ASSIGNED' ? phaseText(job, Date.now()) : undefined],
       ['Why', job.status === 'FAILED' || job.status === 'CANCELLED' ? (job.reason ?? '—') : undefined],
-      ['Provider', job.providerId ?? '—'],
+      ['Provider', job.providerId ?? (job.verification ? "the replicas' (below)" : '—')],
       ['Attempt', String(job.attempt)],
       ['Created', when(t.createdAt)],
       ['Assigned', t.assignedAt ? `${when(t.assignedAt)} (+${duration(between(t.createdAt, t.assignedAt))})` : undefined],
@@ -792,7 +792,7 @@ const jobsGet: Command = {
     }
     if (ledger) {
       out(ctx);
-      if (!ledger.record) out(ctx, 'Ledger: not on the ledger yet.');
+      if (!ledger.record) out(ctx, job.verification ? 'Ledger: a replicated job is on the ledger replica by replica (chainfaas jobs get <replica> --ledger).' : 'Ledger: not on the ledger yet.');
       else {
         const r = ledger.record;
         out(ctx, 'Ledger record:');

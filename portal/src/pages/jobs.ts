@@ -161,7 +161,7 @@ export async function jobPage(ctx: PageContext): Promise<Node> {
       facts([
         ['Status', statusBadge(job.status)],
         ['Function', link(`#/functions/${job.functionId}`, `${fn ? `${fn.name} ` : ''}v${job.functionVersion} (${job.functionId})`)],
-        ['Provider', job.providerId ?? (job.status === 'CANCELLED' ? 'none: cancelled before it was placed' : TERMINAL_STATUSES.includes(job.status) ? 'none' : 'not placed yet')],
+        ['Provider', providerText(job)],
         ...(job.status === 'ASSIGNED' ? ([['Phase', h('span', { id: 'job-phase' }, phaseText(job, Date.now()))]] as [string, HTMLElement][]) : []),
         ['Attempt', String(job.attempt)],
         ['Run time', job.runtimeMs !== undefined ? duration(job.runtimeMs) : job.status === 'CANCELLED' ? 'none: it never ran' : '—'],
@@ -251,7 +251,7 @@ function verificationTable(job: JobView): HTMLElement | null {
       'Replicas',
       ['Replica', 'Provider', 'Status', 'Result SHA-256', 'Outcome', 'Paid'],
       (v.replicas ?? []).map((r) => [
-        r.jobId,
+        link(`#/jobs/${r.jobId}`, r.jobId),
         r.providerId ?? '—',
         r.status,
         r.resultSha256 ? `${r.resultSha256.slice(0, 16)}…` : '—',
@@ -261,6 +261,14 @@ function verificationTable(job: JobView): HTMLElement | null {
       { empty: 'No replica has started yet.' },
     ),
   );
+}
+
+/** Who ran the job: its provider, or, for a replicated job, its replicas' (each has a row below). */
+function providerText(job: JobView): string {
+  if (job.providerId) return job.providerId;
+  if (job.verification) return `the replicas' (${job.verification.replicas?.length ?? 0}, below)`;
+  if (job.status === 'CANCELLED') return 'none: cancelled before it was placed';
+  return TERMINAL_STATUSES.includes(job.status) ? 'none' : 'not placed yet';
 }
 
 function ledgerPending(job: JobView): string {
@@ -341,7 +349,15 @@ function renderLedger(section: HTMLElement, entry: JobLedger, job: JobView): voi
     clear(
       section,
       title,
-      h('p', { class: 'muted' }, job.status === 'CANCELLED' ? 'This job never reached the ledger (it was cancelled before it was placed).' : 'Not on the ledger yet: the ledger writer commits it within moments…'),
+      h(
+        'p',
+        { class: 'muted' },
+        job.verification
+          ? 'A replicated job is on the ledger replica by replica, with the quorum decision and who was paid: open a replica above for its record.'
+          : job.status === 'CANCELLED'
+            ? 'This job never reached the ledger (it was cancelled before it was placed).'
+            : 'Not on the ledger yet: the ledger writer commits it within moments…',
+      ),
     );
     return;
   }
