@@ -126,7 +126,7 @@ export async function sustained(
             else {
               tx.count++;
               tx.ms.push(r.ms);
-              tx.events.push(r.entries.length);
+              tx.events.push(r.entries.reduce((n, e) => n + e.events.length, 0));
             }
           },
         });

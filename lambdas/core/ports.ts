@@ -190,7 +190,8 @@ export interface OutboxRoute {
 export interface OutboxEntry {
   stream: string;
   seq: string;
-  event: LedgerEvent;
+  /** The events of one append, in order: one item, so written at once. */
+  events: LedgerEvent[];
   enqueuedAt: string;
   /** Absent on entries that must be committed alone. */
   lane?: string;

@@ -66,12 +66,14 @@ describe('the ledger writer and the outbox', () => {
   let ledger: Embedded;
   let drainOutbox: typeof Drain;
   let dir: string;
+  let table: string;
   let stopDynamo: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
     const dynamo = await startOutboxTables('drain-');
     stopDynamo = dynamo.stop;
     const { names } = dynamo;
+    table = names.outbox;
     const { DynamoOutbox } = await import('../../lambdas/adapters/dynamo/outbox');
     const { EmbeddedLedger } = await import('../../lambdas/adapters/ledger/embedded-ledger');
     ({ drainOutbox } = await import('../../lambdas/core/use-cases/outbox'));
@@ -185,5 +187,20 @@ describe('the ledger writer and the outbox', () => {
     }
     expect(await plain.pending(100)).toEqual([]);
     expect(await plain.taken(100)).toEqual([]);
+  }, 120_000);
+  test('#17: entries written before one-item appends and the spread index (a single event, index part p) are still committed', async () => {
+    const { dynamo } = await import('../../lambdas/adapters/clients');
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    const at = new Date().toISOString();
+    for (const id of ['old-a', 'old-b'])
+      await dynamo.send(new PutCommand({ TableName: table, Item: { stream: id, seq: `${at}#${id}`, event: { type: 'OpenAccount', accountId: id, owner: id }, enqueuedAt: at, pendingShard: 'p', lane: id } }));
+    expect((await plain.pending(10)).map((e) => e.events)).toEqual([[{ type: 'OpenAccount', accountId: 'old-a', owner: 'old-a' }], [{ type: 'OpenAccount', accountId: 'old-b', owner: 'old-b' }]]);
+
+    const total = await drainOutbox(plain, ledger, { lanes: 2 });
+
+    expect(total).toMatchObject({ committed: 2, rejected: 0 });
+    expect(await ledger.getBalance('old-a')).toBe(0);
+    expect(await plain.pending(10)).toEqual([]);
+    expect(await plain.taken(10)).toEqual([]);
   }, 120_000);
 });

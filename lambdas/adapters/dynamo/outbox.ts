@@ -44,6 +44,12 @@ const inOrder = (a: OutboxEntry, b: OutboxEntry) =>
 /** An entry as stored: where it is in the index, and which drain took it. */
 type StoredEntry = OutboxEntry & { pendingShard?: string; takenBy?: string };
 
+/** Entries written before an append became one item hold a single `event`. */
+function fromItem(item: Record<string, unknown>): StoredEntry {
+  const { event, ...rest } = item as unknown as StoredEntry & { event?: LedgerEvent };
+  return { ...rest, events: rest.events ?? (event ? [event] : []) };
+}
+
 /**
  * The ledger outbox: events wait here until the ledger writer commits them. Waiting entries are
  * listed by the sparse `pending` index; a drain takes what it read with one conditional write per
@@ -57,10 +63,10 @@ export class DynamoOutbox implements Outbox {
     const at = new Date().toISOString();
     const shard = `p${shardOf(route?.lane ?? stream)}`;
     const routing = route ? { lane: route.lane, ...(route.payee !== undefined ? { payee: route.payee } : {}) } : {};
-    const items = events.map((event) => ({ stream, seq: nextSeq(at), event, enqueuedAt: at, pendingShard: shard, ...routing }));
-    // One entry is atomic on its own: a plain put costs half the write units of a transaction of one.
-    if (items.length === 1) await dynamo.send(new PutCommand({ TableName: this.table, Item: items[0] }));
-    else if (items.length > 1) await dynamo.send(new TransactWriteCommand({ TransactItems: items.map((Item) => ({ Put: { TableName: this.table, Item } })) }));
+    if (events.length === 0) return;
+    // One item for the append's events: atomic on its own, one put (not a transaction of one
+    // item per event), and one entry to take and delete.
+    await dynamo.send(new PutCommand({ TableName: this.table, Item: { stream, seq: nextSeq(at), events, enqueuedAt: at, pendingShard: shard, ...routing } }));
   }
 
   async pending(limit: number): Promise<OutboxEntry[]> {
@@ -88,7 +94,7 @@ export class DynamoOutbox implements Outbox {
             const out = await dynamo.send(
               new QueryCommand({ TableName: this.table, IndexName: 'pending', KeyConditionExpression: 'pendingShard = :p', ExpressionAttributeValues: { ':p': part }, ExclusiveStartKey: start }),
             );
-            items.push(...((out.Items ?? []) as StoredEntry[]));
+            items.push(...(out.Items ?? []).map(fromItem));
             start = out.LastEvaluatedKey;
           } while (start);
           return items;
@@ -149,7 +155,7 @@ export class DynamoOutbox implements Outbox {
         const out = await dynamo.send(
           new QueryCommand({ TableName: this.table, IndexName: 'pending', KeyConditionExpression: 'pendingShard = :p', ExpressionAttributeValues: { ':p': part }, Limit: limit }),
         );
-        return { items: (out.Items ?? []) as StoredEntry[], full: out.LastEvaluatedKey !== undefined };
+        return { items: (out.Items ?? []).map(fromItem), full: out.LastEvaluatedKey !== undefined };
       }),
     );
     let horizon: string | undefined;

@@ -61,7 +61,9 @@ export interface TransactionReport {
 }
 
 export interface DrainResult {
+  /** Events committed. */
   committed: number;
+  /** Events the chaincode refused (their entries are kept with the reason). */
   rejected: number;
   transactions: number;
 }
@@ -102,23 +104,27 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
     for (const e of entries) buffered.delete(idOf(e));
     const started = Date.now();
     const flight: Flight = { lane, payees: new Set(entries.flatMap((e) => (e.payee === undefined ? [] : [e.payee]))), done: Promise.resolve() };
-    flight.done = ledger.submit(entries.map((e) => e.event)).then(
+    flight.done = ledger.submit(entries.flatMap((e) => e.events)).then(
       ({ txId, results }) => {
         inFlight.delete(flight);
         total.transactions++;
         options.onTransaction?.({ entries, lane, txId, ms: Date.now() - started });
         const done: OutboxEntry[] = [];
         const marks: Array<Promise<void>> = [];
-        entries.forEach((entry, i) => {
-          const result = results[i];
-          if (result?.ok) {
-            done.push(entry);
-            total.committed++;
-          } else {
-            marks.push(outbox.markRejected(entry, result?.error ?? 'no result from the ledger'));
-            total.rejected++;
+        let at = 0;
+        for (const entry of entries) {
+          const own = entry.events.map((_, i) => results[at + i]);
+          at += entry.events.length;
+          const ok = own.filter((r) => r?.ok).length;
+          total.committed += ok;
+          total.rejected += own.length - ok;
+          if (ok === own.length) done.push(entry);
+          else {
+            const refused = own.find((r) => !r?.ok);
+            // Kept with the first refusal; the entry's other events, if any, committed.
+            marks.push(outbox.markRejected(entry, refused?.error ?? 'no result from the ledger'));
           }
-        });
+        }
         // The lane is free at once; its entries stay taken until they are marked, so no read of
         // the outbox returns them meanwhile.
         const mark = Promise.all([outbox.markDone(done), ...marks]).then(
@@ -188,7 +194,7 @@ export function plan(
   const first = ready[0] as OutboxEntry;
   if (first.lane === undefined) {
     // Committed alone, with what follows it up to a batch (all of it in the one transaction).
-    return inFlight.length === 0 ? [{ entries: ready.slice(0, maxEvents) }] : [];
+    return inFlight.length === 0 ? [{ entries: upTo(ready, maxEvents) }] : [];
   }
   const barrier = ready.findIndex((e) => e.lane === undefined);
   const candidates = barrier < 0 ? ready : ready.slice(0, barrier);
@@ -204,12 +210,14 @@ export function plan(
     if (batches.length >= free) break;
     if (busy.some((b) => b.lane === lane || b.payees.has(lane))) continue;
     const taken: OutboxEntry[] = [];
+    let events = 0;
     const payees = new Set<string>();
     for (const e of entries) {
-      if (taken.length >= maxEvents) break;
+      if (events > 0 && events + e.events.length > maxEvents) break;
       // A credit into the balance range of a lane in flight would invalidate that transaction.
       if (e.payee !== undefined && e.payee !== lane && busy.some((b) => b.lane === e.payee)) break;
       taken.push(e);
+      events += e.events.length;
       if (e.payee !== undefined && e.payee !== lane) payees.add(e.payee);
     }
     if (taken.length === 0) continue;
@@ -217,4 +225,16 @@ export function plan(
     busy.push({ lane, payees });
   }
   return batches;
+}
+
+/** The first entries whose events fit in `maxEvents` (at least one entry). */
+function upTo(entries: OutboxEntry[], maxEvents: number): OutboxEntry[] {
+  let events = 0;
+  let n = 0;
+  for (const e of entries) {
+    if (n > 0 && events + e.events.length > maxEvents) break;
+    events += e.events.length;
+    n++;
+  }
+  return entries.slice(0, n);
 }
