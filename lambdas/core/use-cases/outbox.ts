@@ -99,6 +99,8 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
   const buffered = new Map<string, OutboxEntry>();
   let horizon: string | undefined;
   let failure: { error: unknown } | undefined;
+  /** Whether a transaction ended since the last read began. */
+  let transactionEnded = true;
 
   const launch = (entries: OutboxEntry[], lane: string | undefined) => {
     for (const e of entries) buffered.delete(idOf(e));
@@ -107,6 +109,7 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
     flight.done = ledger.submit(entries.flatMap((e) => e.events)).then(
       ({ txId, results }) => {
         inFlight.delete(flight);
+        transactionEnded = true;
         total.transactions++;
         options.onTransaction?.({ entries, lane, txId, ms: Date.now() - started });
         const done: OutboxEntry[] = [];
@@ -138,6 +141,7 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
       },
       (error: unknown) => {
         inFlight.delete(flight);
+        transactionEnded = true;
         failure ??= { error };
         options.onTransaction?.({ entries, lane, ms: Date.now() - started, error });
       },
@@ -149,27 +153,48 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
       .filter((e) => horizon === undefined || e.enqueuedAt <= horizon)
       .sort((a, b) => (a.enqueuedAt === b.enqueuedAt ? a.seq.localeCompare(b.seq) : a.enqueuedAt.localeCompare(b.enqueuedAt)));
 
+  /**
+   * The read ahead of the lanes: reads the waiting entries and takes them, while transactions are
+   * in flight (taking is one write per entry: not on the lanes' path). One at a time.
+   */
+  let refill: Promise<void> | undefined;
+  let lastTookNone = false;
+  const startRefill = () => {
+    transactionEnded = false;
+    refill = (async () => {
+      const page = await outbox.waiting(readLimit);
+      const taken = page.entries.length > 0 ? await outbox.take(page.entries, drain) : [];
+      horizon = page.horizon;
+      for (const e of taken) buffered.set(idOf(e), e);
+      lastTookNone = taken.length === 0;
+    })().then(
+      () => {
+        refill = undefined;
+      },
+      (error: unknown) => {
+        failure ??= { error };
+        refill = undefined;
+      },
+    );
+  };
+
   if (options.recover ?? true) for (const e of await outbox.recover(drain)) buffered.set(idOf(e), e);
   for (;;) {
     if (!failure) {
-      let batches = plan(ready(), [...inFlight], lanes - inFlight.size, maxEvents);
-      let tookNone = false;
-      // Read only when what this drain holds cannot fill the free lanes (and it holds little, or
-      // nothing is in flight to free a lane).
-      if (batches.length < lanes - inFlight.size && (buffered.size < readLimit * BUFFERED_READS || inFlight.size === 0)) {
-        const page = await outbox.waiting(readLimit);
-        const taken = page.entries.length > 0 ? await outbox.take(page.entries, drain) : [];
-        horizon = page.horizon;
-        for (const e of taken) buffered.set(idOf(e), e);
-        tookNone = taken.length === 0;
-        batches = plan(ready(), [...inFlight], lanes - inFlight.size, maxEvents);
-      }
+      const free = lanes - inFlight.size;
+      const batches = plan(ready(), [...inFlight], free, maxEvents);
       for (const batch of batches) launch(batch.entries, batch.lane);
-      if (inFlight.size === 0 && buffered.size === 0 && tookNone) break;
-    } else if (inFlight.size === 0) {
+      if (!refill && inFlight.size === 0 && buffered.size === 0 && lastTookNone) break;
+      // Read again while the drain holds less than a round of transactions (or cannot fill a free
+      // lane from what it holds, up to a bound); after a read that found nothing, not before a
+      // transaction ended.
+      const wanted = buffered.size < readLimit || (batches.length < free && buffered.size < readLimit * BUFFERED_READS) || inFlight.size === 0;
+      if (!refill && wanted && !(lastTookNone && !transactionEnded && inFlight.size > 0)) startRefill();
+    } else if (inFlight.size === 0 && !refill) {
       break;
     }
-    const waits = [...inFlight].map((f) => f.done);
+    const waits: Array<Promise<void>> = [...inFlight].map((f) => f.done);
+    if (refill) waits.push(refill);
     if (waits.length === 0) waits.push(...bookkeeping);
     if (waits.length > 0) await Promise.race(waits);
   }
