@@ -124,7 +124,7 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
           if (ok === own.length) done.push(entry);
           else {
             const refused = own.find((r) => !r?.ok);
-            // Kept with the first refusal; the entry's other events, if any, committed.
+            // Kept with the first refusal; its other events, if any, may have committed.
             marks.push(outbox.markRejected(entry, refused?.error ?? 'no result from the ledger'));
           }
         }
