@@ -83,16 +83,25 @@ export async function sustained(
   await new Promise((resolve) => setTimeout(resolve, 500)); // the event stream is open before the first commit
   const tx = { count: 0, failed: 0, ms: [] as number[], events: [] as number[], errors: [] as string[] };
   let producing = true;
-  // The writer's outbox bookkeeping, timed: its reads of the pending index and its deletions.
-  const book = { reads: 0, readMs: 0, readItems: 0, deletions: 0, deletionMs: 0 };
+  // The writer's outbox bookkeeping, timed: its reads of the waiting index parts (each a Query per
+  // part), the entries it took (transactions of up to 100) and its deletions.
+  const book = { reads: 0, readMs: 0, readItems: 0, takes: 0, takeMs: 0, taken: 0, deletions: 0, deletionMs: 0 };
   const timed = Object.assign(Object.create(outbox) as Outbox, {
-    pendingSince: async (...a: Parameters<Outbox['pendingSince']>) => {
+    waiting: async (limit: number) => {
       const t0 = Date.now();
-      const page = await outbox.pendingSince(...a);
+      const page = await outbox.waiting(limit);
       book.reads++;
       book.readMs += Date.now() - t0;
       book.readItems += page.entries.length;
       return page;
+    },
+    take: async (entries: OutboxEntry[], drain: string) => {
+      const t0 = Date.now();
+      const taken = await outbox.take(entries, drain);
+      book.takes++;
+      book.takeMs += Date.now() - t0;
+      book.taken += taken.length;
+      return taken;
     },
     markDone: async (entries: OutboxEntry[]) => {
       const t0 = Date.now();
@@ -102,11 +111,13 @@ export async function sustained(
     },
   });
   const writer = (async () => {
+    let recover = true;
     for (;;) {
       try {
         await drainOutbox(timed, ledger, {
           lanes: args.lanes,
           maxEvents: args.maxEvents,
+          recover,
           onTransaction: (r) => {
             if (r.error) {
               tx.failed++;
@@ -115,12 +126,14 @@ export async function sustained(
             else {
               tx.count++;
               tx.ms.push(r.ms);
-              tx.events.push(r.entries.length);
+              tx.events.push(r.entries.reduce((n, e) => n + e.events.length, 0));
             }
           },
         });
+        recover = false;
       } catch {
-        // counted in tx.failed; its entries stay pending and the next drain submits them again
+        // counted in tx.failed; its entries stay taken and the next drain recovers them
+        recover = true;
       }
       if (!producing && paidAt.size >= jobs.length) return;
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -158,6 +171,7 @@ export async function sustained(
   const seconds = (Date.now() - started) / 1000;
   stopFeed();
   await Promise.race([writer, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  const events = tx.events.reduce((a, b) => a + b, 0);
   const lags = [...paidAt].map(([jobId, at]) => at - (reportedAt.get(jobId) ?? at));
   return {
     offeredJobsPerSecond: round(jobs.length / producedSeconds),
@@ -174,9 +188,16 @@ export async function sustained(
     transactions: tx.count,
     failedTransactions: tx.failed,
     failures: tx.errors,
-    eventsPerTransaction: round(tx.events.reduce((a, b) => a + b, 0) / Math.max(1, tx.events.length)),
+    eventsPerTransaction: round(events / Math.max(1, tx.events.length)),
     transactionMs: { p50: pct(tx.ms, 0.5), p95: pct(tx.ms, 0.95) },
-    outboxReads: { count: book.reads, meanMs: round(book.readMs / Math.max(1, book.reads)), meanEntries: round(book.readItems / Math.max(1, book.reads)) },
+    outboxReads: {
+      count: book.reads,
+      meanMs: round(book.readMs / Math.max(1, book.reads)),
+      meanEntries: round(book.readItems / Math.max(1, book.reads)),
+      perEvent: round(book.reads / Math.max(1, events)),
+      entriesPerEvent: round(book.readItems / Math.max(1, events)),
+    },
+    outboxTakes: { count: book.takes, meanMs: round(book.takeMs / Math.max(1, book.takes)), entries: book.taken },
     outboxDeletions: { count: book.deletions, meanMs: round(book.deletionMs / Math.max(1, book.deletions)) },
     reportToPaidMs: { p50: pct(lags, 0.5), p95: pct(lags, 0.95), max: lags.length ? Math.max(...lags) : NaN },
   };

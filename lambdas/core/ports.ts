@@ -160,14 +160,24 @@ export interface Outbox {
    * one they are committed alone, with nothing else in flight.
    */
   append(stream: string, events: LedgerEvent[], route?: OutboxRoute): Promise<void>;
-  /** Oldest pending entries first (at most `limit`). */
+  /** Oldest entries first (at most `limit`) that no drain has taken. */
   pending(limit: number): Promise<OutboxEntry[]>;
   /**
-   * Pending entries not older than `cursor` (all, without one), oldest first, at most `limit` per
-   * part of the index; and the cursor to ask from next time. Entries newer than `horizon` may
-   * have older ones still unread: only entries up to it are known to come in order.
+   * Entries no drain has taken, oldest first, at most `limit` per part of the index (entries a
+   * drain took are not listed). Entries newer than `horizon` may have older ones still unread:
+   * only entries up to it are known to come in order.
    */
-  pendingSince(cursor: OutboxCursor | undefined, limit: number): Promise<{ entries: OutboxEntry[]; cursor: OutboxCursor; horizon?: string }>;
+  waiting(limit: number): Promise<{ entries: OutboxEntry[]; horizon?: string }>;
+  /**
+   * Takes entries `waiting` (or `recover`) listed for the drain `drain`, each only if it is still
+   * where it was listed (a conditional write on the entry); resolves with those it took, oldest
+   * first. A taken entry is listed by no read until a later drain recovers it.
+   */
+  take(entries: OutboxEntry[], drain: string): Promise<OutboxEntry[]>;
+  /** Takes over, for `drain`, every entry taken by earlier drains and not yet marked. */
+  recover(drain: string): Promise<OutboxEntry[]>;
+  /** Entries taken by a drain and not yet marked (at most `limit`): what a drain that ended left. */
+  taken(limit: number): Promise<OutboxEntry[]>;
   /** Removes committed entries (in batches). */
   markDone(entries: OutboxEntry[]): Promise<void>;
   markRejected(entry: OutboxEntry, error: string): Promise<void>;
@@ -183,13 +193,11 @@ export interface OutboxRoute {
   payee?: string;
 }
 
-/** Opaque to the core: where an outbox reader stopped, per part of the index. */
-export type OutboxCursor = Record<string, string>;
-
 export interface OutboxEntry {
   stream: string;
   seq: string;
-  event: LedgerEvent;
+  /** The events of one append, in order: one item, so written at once. */
+  events: LedgerEvent[];
   enqueuedAt: string;
   /** Absent on entries that must be committed alone. */
   lane?: string;

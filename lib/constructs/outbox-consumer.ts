@@ -28,8 +28,8 @@ export interface OutboxConsumerProps {
    */
   readonly retryAttempts?: number;
   /**
-   * Invoke only for new entries (INSERT). The writer deletes committed entries and marks refused
-   * ones, and those REMOVE/MODIFY records must not wake it again.
+   * Invoke only for new entries (INSERT). The writer takes the entries it reads, deletes committed
+   * ones and marks refused ones, and those MODIFY/REMOVE records must not wake it again.
    * @default true
    */
   readonly insertsOnly?: boolean;

@@ -3,21 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EmbeddedLedger as Embedded } from '../../lambdas/adapters/ledger/embedded-ledger';
 import type { LedgerEvent } from '../../lambdas/core/ledger';
-import type { Outbox, OutboxCursor, OutboxEntry } from '../../lambdas/core/ports';
+import type { Outbox, OutboxEntry } from '../../lambdas/core/ports';
 import type { drainOutbox as Drain } from '../../lambdas/core/use-cases/outbox';
 import { startOutboxTables } from '../../bench/ledger-workload';
 
 /**
  * Issue #17: the ledger writer submits no committed outbox entry a second time. The race it must
  * survive: an outbox read issued while the deletion of just-committed entries is under way returns
- * them (they were still there when the query ran), and answers only after the deletion finished and
- * the writer forgot them. The real DynamoDB outbox on DynamoDB Local and the embedded ledger; the
- * outbox is wrapped only to make that interleaving happen every time: each deletion starts once the
- * next read's query has run, and that read answers after the deletion finished.
+ * them (they were still there when the query ran, or the index lags behind the table, as a global
+ * secondary index in AWS does), and answers only after the deletion finished. The real DynamoDB
+ * outbox on DynamoDB Local and the embedded ledger; the outbox is wrapped only to make that
+ * interleaving happen every time: each deletion starts once the next read's query has run, that
+ * read answers after the deletion finished, and every read also returns, as a lagging index would,
+ * every entry an earlier read returned (taken, in flight or deleted since).
  */
 class RacingOutbox implements Outbox {
   private queried: Array<() => void> = [];
   private deleting = new Set<Promise<void>>();
+  private seen = new Map<string, OutboxEntry>();
   constructor(private readonly inner: Outbox) {}
   append(...args: Parameters<Outbox['append']>) {
     return this.inner.append(...args);
@@ -25,15 +28,26 @@ class RacingOutbox implements Outbox {
   pending(limit: number) {
     return this.inner.pending(limit);
   }
-  async pendingSince(cursor: OutboxCursor | undefined, limit: number) {
-    const page = await this.inner.pendingSince(cursor, limit);
+  async waiting(limit: number) {
+    const page = await this.inner.waiting(limit);
     const waiting = this.queried;
     this.queried = [];
     for (const release of waiting) release();
     await Promise.all([...this.deleting]);
     // Let the writer's own reaction to the finished deletion run first.
     await new Promise((resolve) => setImmediate(resolve));
-    return page;
+    const stale = [...this.seen.values()];
+    for (const e of page.entries) this.seen.set(`${e.stream}\u0000${e.seq}`, e);
+    return { ...page, entries: [...stale, ...page.entries] };
+  }
+  take(entries: OutboxEntry[], drain: string) {
+    return this.inner.take(entries, drain);
+  }
+  recover(drain: string) {
+    return this.inner.recover(drain);
+  }
+  taken(limit: number) {
+    return this.inner.taken(limit);
   }
   markDone(entries: OutboxEntry[]) {
     const deletion = new Promise<void>((resolve) => this.queried.push(resolve)).then(() => this.inner.markDone(entries));
@@ -48,19 +62,23 @@ class RacingOutbox implements Outbox {
 
 describe('the ledger writer and the outbox', () => {
   let outbox: Outbox;
+  let plain: Outbox;
   let ledger: Embedded;
   let drainOutbox: typeof Drain;
   let dir: string;
+  let table: string;
   let stopDynamo: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
     const dynamo = await startOutboxTables('drain-');
     stopDynamo = dynamo.stop;
     const { names } = dynamo;
+    table = names.outbox;
     const { DynamoOutbox } = await import('../../lambdas/adapters/dynamo/outbox');
     const { EmbeddedLedger } = await import('../../lambdas/adapters/ledger/embedded-ledger');
     ({ drainOutbox } = await import('../../lambdas/core/use-cases/outbox'));
-    outbox = new RacingOutbox(new DynamoOutbox(names.outbox));
+    plain = new DynamoOutbox(names.outbox);
+    outbox = new RacingOutbox(plain);
     dir = mkdtempSync(join(tmpdir(), 'chainfaas-drain-'));
     ledger = new EmbeddedLedger({ dir });
   }, 120_000);
@@ -92,5 +110,97 @@ describe('the ledger writer and the outbox', () => {
     expect(submitted.size).toBe(ACCOUNTS);
     expect(total).toMatchObject({ committed: ACCOUNTS, rejected: 0 });
     expect(await outbox.pending(100)).toEqual([]);
+    expect(await outbox.taken(100)).toEqual([]);
+  }, 120_000);
+
+  /**
+   * What the outbox's reads return, seen on the DynamoDB client (a pass-through spy: every request
+   * goes to DynamoDB Local): a read issued while a transaction is in flight returns none of its
+   * entries, nor any entry an earlier read returned; and an entry stamped before entries already
+   * read, whose write lands after that read (appends are concurrent, each stamped before its
+   * write), is still found and committed: a cursor over the stamps would skip it.
+   */
+  test('#17: no outbox read returns an entry in flight or already read, and a late-landing older entry is still taken', async () => {
+    const { dynamo } = await import('../../lambdas/adapters/clients');
+    const send = dynamo.send.bind(dynamo) as (command: unknown) => Promise<{ Items?: Array<Record<string, string>> }>;
+    /** How often each entry was returned by a query of the pending index, and its stamp. */
+    const returned = new Map<string, number>();
+    const stamps = new Map<string, string>();
+    let lateLanded!: () => void;
+    const lateWritten = new Promise<void>((resolve) => (lateLanded = resolve));
+    let releaseLate!: () => void;
+    const lateReleased = new Promise<void>((resolve) => (releaseLate = resolve));
+    let firstInFlight = false;
+    let readDuringFlight!: () => void;
+    const readWhileInFlight = new Promise<void>((resolve) => (readDuringFlight = resolve));
+    const spy = jest.spyOn(dynamo, 'send').mockImplementation((async (command: { constructor: { name: string }; input: { IndexName?: string; Item?: { stream?: string } } }) => {
+      const name = command.constructor.name;
+      if (name === 'PutCommand' && command.input.Item?.stream === 'late') await lateReleased;
+      const out = await send(command);
+      if (name === 'PutCommand' && command.input.Item?.stream === 'late') lateLanded();
+      if (name === 'QueryCommand' && command.input.IndexName === 'pending') {
+        if (firstInFlight) readDuringFlight();
+        for (const item of out.Items ?? []) {
+          const id = `${item.stream}#${item.seq}`;
+          returned.set(id, (returned.get(id) ?? 0) + 1);
+          stamps.set(item.stream as string, item.enqueuedAt as string);
+        }
+      }
+      return out;
+    }) as never);
+    try {
+      const open = (id: string, lane: string) => plain.append(id, [{ type: 'OpenAccount', accountId: id, owner: `owner-${id}` }], { lane });
+      for (let i = 0; i < 6; i++) await open(`early-${i}`, `lane-${i % 2}`);
+      // Stamped now; its write is held until the first transaction is in flight.
+      const late = open('late', 'lane-late');
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the entries after it carry a later stamp
+      for (let i = 0; i < 6; i++) await open(`after-${i}`, `lane-${i % 2}`);
+
+      const submitted = new Map<string, number>();
+      let first = true;
+      const holding = Object.create(ledger) as Embedded;
+      holding.submit = async (events: LedgerEvent[]) => {
+        for (const e of events) if (e.type === 'OpenAccount') submitted.set(e.accountId, (submitted.get(e.accountId) ?? 0) + 1);
+        if (first) {
+          // The first transaction stays in flight until the late entry landed and a read ran meanwhile.
+          first = false;
+          firstInFlight = true;
+          releaseLate();
+          await Promise.all([late, lateWritten, readWhileInFlight]);
+          firstInFlight = false;
+        }
+        return ledger.submit(events);
+      };
+
+      const total = await drainOutbox(plain, holding, { lanes: 2, maxEvents: 2 });
+
+      expect([...submitted].filter(([, n]) => n !== 1)).toEqual([]);
+      expect(submitted.size).toBe(13);
+      expect(total).toMatchObject({ committed: 13, rejected: 0 });
+      // Every entry was returned by exactly one read: none again while in flight or waiting in the drain.
+      expect([...returned].filter(([, n]) => n !== 1)).toEqual([]);
+      expect(returned.size).toBe(13);
+      // The late entry was older than entries read before it landed.
+      expect((stamps.get('late') as string) < (stamps.get('after-5') as string)).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await plain.pending(100)).toEqual([]);
+    expect(await plain.taken(100)).toEqual([]);
+  }, 120_000);
+  test('#17: entries written before one-item appends and the spread index (a single event, index part p) are still committed', async () => {
+    const { dynamo } = await import('../../lambdas/adapters/clients');
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    const at = new Date().toISOString();
+    for (const id of ['old-a', 'old-b'])
+      await dynamo.send(new PutCommand({ TableName: table, Item: { stream: id, seq: `${at}#${id}`, event: { type: 'OpenAccount', accountId: id, owner: id }, enqueuedAt: at, pendingShard: 'p', lane: id } }));
+    expect((await plain.pending(10)).map((e) => e.events)).toEqual([[{ type: 'OpenAccount', accountId: 'old-a', owner: 'old-a' }], [{ type: 'OpenAccount', accountId: 'old-b', owner: 'old-b' }]]);
+
+    const total = await drainOutbox(plain, ledger, { lanes: 2 });
+
+    expect(total).toMatchObject({ committed: 2, rejected: 0 });
+    expect(await ledger.getBalance('old-a')).toBe(0);
+    expect(await plain.pending(10)).toEqual([]);
+    expect(await plain.taken(10)).toEqual([]);
   }, 120_000);
 });

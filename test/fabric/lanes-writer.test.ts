@@ -89,6 +89,7 @@ describeFabric('the lanes writer on a real Fabric network', () => {
     const overlapping = spans.filter(([start, end]) => spans.some(([s2, e2]) => (s2 !== start || e2 !== end) && s2 < end && start < e2)).length;
     expect(overlapping).toBeGreaterThan(1);
     expect(await outbox.pending(100)).toEqual([]);
+    expect(await outbox.taken(100)).toEqual([]);
     for (const [jobId, cost] of costs) expect(await ledger.getJob(jobId)).toMatchObject({ jobId, paid: true, cost });
     const total = [...costs.values()].reduce((a, b) => a + b, 0);
     const earned = await Promise.all(keys.map((_, i) => ledger.getBalance(`prov${i}-acct`)));

@@ -15,9 +15,10 @@ import { generateKeyPair } from '../../contract/src';
  * Issue #17: a ledger writer SIGKILLed mid-batch loses nothing. The writer runs in a process of its
  * own (test/fabric/fixtures/outbox-writer.ts: the DynamoDB outbox on DynamoDB Local, 4 lanes, a REAL
  * Fabric network); it is killed while transactions are in flight and after others committed (some
- * of whose entries may still be undeleted), then a new writer drains what is left. Every job is
- * settled exactly once (the ledger's own BalanceMovements, replayed from the first block), paid at
- * its price, every balance exact, the outbox empty. CHAINFAAS_SKIP_FABRIC=1 skips it.
+ * of whose entries may still be undeleted), then a new writer takes over the entries the killed one
+ * had taken and drains the rest. Every job is settled exactly once (the ledger's own
+ * BalanceMovements, replayed from the first block), paid at its price, every balance exact, the
+ * outbox empty (nothing waiting, nothing taken). CHAINFAAS_SKIP_FABRIC=1 skips it.
  */
 const skip = process.env.CHAINFAAS_SKIP_FABRIC === '1';
 const describeFabric = skip ? describe.skip : describe;
@@ -141,7 +142,9 @@ describeFabric('a ledger writer killed mid-batch on a real Fabric network', () =
     const killed = await first.ended;
     expect(killed.signal).toBe('SIGKILL');
     expect(inFlightAtKill).toBeGreaterThan(0);
-    // The killed writer left work behind.
+    // The killed writer left work behind: entries it had taken (in flight or waiting in it) and
+    // entries it had not read; the new writer takes over the first and reads the second.
+    expect((await outbox.taken(1)).length).toBe(1);
     expect((await outbox.pending(1)).length).toBe(1);
 
     // A new writer drains the rest.
@@ -153,6 +156,7 @@ describeFabric('a ledger writer killed mid-batch on a real Fabric network', () =
     expect({ code: ended.code, stderr: ended.code === 0 ? '' : ended.stderr }).toEqual({ code: 0, stderr: '' });
     expect(drained?.rejected).toBe(0);
     expect(await outbox.pending(100)).toEqual([]);
+    expect(await outbox.taken(100)).toEqual([]);
 
     // Every settlement the ledger committed, from the first block, up to a marker committed last.
     const settled = new Map<string, LedgerSettlement[]>();

@@ -4,11 +4,11 @@ import { plan } from '../../lambdas/core/use-cases/outbox';
 /** Issue #17: the lanes writer's plan never puts two transactions in flight that Fabric could invalidate. */
 
 let seq = 0;
-const entry = (lane?: string, payee?: string): OutboxEntry => ({
+const entry = (lane?: string, payee?: string, events = 1): OutboxEntry => ({
   stream: `s${seq}`,
   seq: String(seq++).padStart(6, '0'),
   enqueuedAt: '2026-01-01T00:00:00.000Z',
-  event: { type: 'FailJob', jobId: 'j', reason: 'r' },
+  events: Array.from({ length: events }, () => ({ type: 'FailJob' as const, jobId: 'j', reason: 'r' })),
   ...(lane !== undefined ? { lane } : {}),
   ...(payee !== undefined ? { payee } : {}),
 });
@@ -53,5 +53,13 @@ describe('outbox lanes plan', () => {
       ['a', 2],
       ['b', 1],
     ]);
+  });
+
+  it('counts the events of an entry (one append) against maxEvents, and never splits an entry', () => {
+    const pair = (lane?: string) => entry(lane, undefined, 2);
+    expect(plan([pair('a'), entry('a'), pair('a')], [], 1, 3).map((b) => b.entries.length)).toEqual([2]);
+    // An entry larger than maxEvents still goes, alone.
+    expect(plan([entry('a', undefined, 5), entry('a')], [], 1, 3).map((b) => b.entries.length)).toEqual([1]);
+    expect(plan([pair(), pair(), entry()], [], 1, 4).map((b) => b.entries.length)).toEqual([2]);
   });
 });

@@ -1,6 +1,6 @@
 import { BatchWriteCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerEvent } from '../../core/ledger';
-import type { Outbox, OutboxCursor, OutboxEntry, OutboxRoute } from '../../core/ports';
+import type { Outbox, OutboxEntry, OutboxRoute } from '../../core/ports';
 import { dynamo } from '../clients';
 
 let seqCounter = 0;
@@ -12,69 +12,159 @@ function nextSeq(at: string): string {
 
 /**
  * Parts of the sparse `pending` index. One partition key for every pending entry would cap the
- * outbox at one GSI partition's write rate (about 1,000 writes/s, and every entry is written and
- * deleted); entries are spread by lane (or stream), so one lane's entries stay in one part, in order.
- * `p` is the single part of entries written before the index was spread; it is still read.
+ * outbox at one GSI partition's write rate (about 1,000 writes/s, and every entry is written,
+ * taken and deleted); entries are spread by lane (or stream), so one lane's entries stay in one
+ * part, in order. An entry waiting for a drain is in part `p<n>`; once a drain took it, in `t<n>`
+ * (the same index key, rewritten by the conditional write that takes it), until it is deleted.
+ * `p` is the single part of entries written before the index was spread; the drain's recovery
+ * still reads it.
  */
 export const PENDING_SHARDS = 8;
-const SHARDS = [...Array.from({ length: PENDING_SHARDS }, (_, i) => `p${i}`), 'p'];
+const WAITING = Array.from({ length: PENDING_SHARDS }, (_, i) => `p${i}`);
+const TAKEN = Array.from({ length: PENDING_SHARDS }, (_, i) => `t${i}`);
+const LEGACY = 'p';
+/** DynamoDB's limit of items in one TransactWriteItems. */
+const TRANSACTION_ITEMS = 100;
 
-function shardOf(key: string): string {
+function shardOf(key: string): number {
   let h = 0;
   for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-  return `p${Math.abs(h) % PENDING_SHARDS}`;
+  return Math.abs(h) % PENDING_SHARDS;
+}
+
+/** The part of the index an entry moves to when a drain takes it. */
+function takenPart(item: StoredEntry): string {
+  const part = item.pendingShard;
+  return part !== undefined && /^[pt]\d+$/.test(part) ? `t${part.slice(1)}` : `t${shardOf(item.lane ?? item.stream)}`;
 }
 
 const inOrder = (a: OutboxEntry, b: OutboxEntry) =>
   a.enqueuedAt === b.enqueuedAt ? a.seq.localeCompare(b.seq) : a.enqueuedAt.localeCompare(b.enqueuedAt);
 
+/** An entry as stored: where it is in the index, and which drain took it. */
+type StoredEntry = OutboxEntry & { pendingShard?: string; takenBy?: string };
+
+/** Entries written before an append became one item hold a single `event`. */
+function fromItem(item: Record<string, unknown>): StoredEntry {
+  const { event, ...rest } = item as unknown as StoredEntry & { event?: LedgerEvent };
+  return { ...rest, events: rest.events ?? (event ? [event] : []) };
+}
+
 /**
- * The ledger outbox: events wait here until the ledger writer commits them. Pending entries are
- * listed by the sparse `pending` index; a committed entry is deleted, a refused one kept with its error.
+ * The ledger outbox: events wait here until the ledger writer commits them. Waiting entries are
+ * listed by the sparse `pending` index; a drain takes what it read with one conditional write per
+ * entry (in transactions of 100), which moves the entry to the taken part of the index, so no
+ * later read returns it; a committed entry is deleted, a refused one kept with its error.
  */
 export class DynamoOutbox implements Outbox {
   constructor(private readonly table: string) {}
 
   async append(stream: string, events: LedgerEvent[], route?: OutboxRoute): Promise<void> {
     const at = new Date().toISOString();
-    const shard = shardOf(route?.lane ?? stream);
+    const shard = `p${shardOf(route?.lane ?? stream)}`;
     const routing = route ? { lane: route.lane, ...(route.payee !== undefined ? { payee: route.payee } : {}) } : {};
-    const items = events.map((event) => ({ stream, seq: nextSeq(at), event, enqueuedAt: at, pendingShard: shard, ...routing }));
-    // One entry is atomic on its own: a plain put costs half the write units of a transaction of one.
-    if (items.length === 1) await dynamo.send(new PutCommand({ TableName: this.table, Item: items[0] }));
-    else if (items.length > 1) await dynamo.send(new TransactWriteCommand({ TransactItems: items.map((Item) => ({ Put: { TableName: this.table, Item } })) }));
+    if (events.length === 0) return;
+    // One item for the append's events: atomic on its own, one put (not a transaction of one
+    // item per event), and one entry to take and delete.
+    await dynamo.send(new PutCommand({ TableName: this.table, Item: { stream, seq: nextSeq(at), events, enqueuedAt: at, pendingShard: shard, ...routing } }));
   }
 
   async pending(limit: number): Promise<OutboxEntry[]> {
-    const { entries, horizon } = await this.pendingSince(undefined, limit);
+    const { entries, horizon } = await this.read([...WAITING, LEGACY], limit);
     return entries.filter((e) => horizon === undefined || e.enqueuedAt <= horizon).slice(0, limit);
   }
 
-  async pendingSince(cursor: OutboxCursor | undefined, limit: number): Promise<{ entries: OutboxEntry[]; cursor: OutboxCursor; horizon?: string }> {
-    const pages = await Promise.all(
-      SHARDS.map(async (shard) => {
-        const from = cursor?.[shard];
-        const out = await dynamo.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: 'pending',
-            KeyConditionExpression: from === undefined ? 'pendingShard = :p' : 'pendingShard = :p AND enqueuedAt >= :c',
-            ExpressionAttributeValues: from === undefined ? { ':p': shard } : { ':p': shard, ':c': from },
-            Limit: limit,
+  async waiting(limit: number): Promise<{ entries: OutboxEntry[]; horizon?: string }> {
+    return this.read(WAITING, limit);
+  }
+
+  async taken(limit: number): Promise<OutboxEntry[]> {
+    const { entries } = await this.read(TAKEN, limit);
+    return entries.slice(0, limit);
+  }
+
+  /** Every entry of the taken parts and the legacy part, page after page, taken for `drain`. */
+  async recover(drain: string): Promise<OutboxEntry[]> {
+    const found = (
+      await Promise.all(
+        [...TAKEN, LEGACY].map(async (part) => {
+          const items: StoredEntry[] = [];
+          let start: Record<string, unknown> | undefined;
+          do {
+            const out = await dynamo.send(
+              new QueryCommand({ TableName: this.table, IndexName: 'pending', KeyConditionExpression: 'pendingShard = :p', ExpressionAttributeValues: { ':p': part }, ExclusiveStartKey: start }),
+            );
+            items.push(...(out.Items ?? []).map(fromItem));
+            start = out.LastEvaluatedKey;
+          } while (start);
+          return items;
+        }),
+      )
+    ).flat();
+    return this.take(found, drain);
+  }
+
+  /**
+   * Takes each entry for `drain` if it is still where the read found it (its index part, and the
+   * drain that held it): the condition is checked on the table itself, so an entry another drain
+   * took or deleted meanwhile, or one a lagging index still listed, is left out. Transactions of
+   * 100; an entry whose condition failed is dropped and the others sent again.
+   */
+  async take(entries: OutboxEntry[], drain: string): Promise<OutboxEntry[]> {
+    const chunks: StoredEntry[][] = [];
+    for (let i = 0; i < entries.length; i += TRANSACTION_ITEMS) chunks.push(entries.slice(i, i + TRANSACTION_ITEMS) as StoredEntry[]);
+    const taken = await Promise.all(chunks.map((chunk) => this.takeChunk(chunk, drain)));
+    return taken.flat().sort(inOrder);
+  }
+
+  private async takeChunk(chunk: StoredEntry[], drain: string): Promise<OutboxEntry[]> {
+    let items = chunk.filter((e) => e.pendingShard !== undefined);
+    for (let attempt = 0; items.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+      try {
+        await dynamo.send(
+          new TransactWriteCommand({
+            TransactItems: items.map((e) => ({
+              Update: {
+                TableName: this.table,
+                Key: { stream: e.stream, seq: e.seq },
+                UpdateExpression: 'SET pendingShard = :to, takenBy = :drain',
+                ConditionExpression: e.takenBy === undefined ? 'pendingShard = :from AND attribute_not_exists(takenBy)' : 'pendingShard = :from AND takenBy = :before',
+                ExpressionAttributeValues: { ':to': takenPart(e), ':drain': drain, ':from': e.pendingShard, ...(e.takenBy === undefined ? {} : { ':before': e.takenBy }) },
+              },
+            })),
           }),
         );
-        return { shard, items: (out.Items ?? []) as OutboxEntry[], full: out.LastEvaluatedKey !== undefined };
+        return items.map(({ pendingShard: _part, takenBy: _drain, ...entry }) => entry);
+      } catch (err) {
+        const reasons = (err as { name?: string; CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+        if ((err as { name?: string }).name !== 'TransactionCanceledException' || !reasons) throw err;
+        const unexpected = reasons.find((r) => r.Code && !['None', 'ConditionalCheckFailed', 'TransactionConflict'].includes(r.Code));
+        if (unexpected) throw err;
+        // Whose condition failed is no longer where it was read: someone else holds it, or it is gone.
+        items = items.filter((_, i) => reasons[i]?.Code !== 'ConditionalCheckFailed');
+      }
+    }
+    return [];
+  }
+
+  /** Up to `limit` entries of each of `parts`, oldest first; `horizon` as in the port. */
+  private async read(parts: string[], limit: number): Promise<{ entries: StoredEntry[]; horizon?: string }> {
+    const pages = await Promise.all(
+      parts.map(async (part) => {
+        const out = await dynamo.send(
+          new QueryCommand({ TableName: this.table, IndexName: 'pending', KeyConditionExpression: 'pendingShard = :p', ExpressionAttributeValues: { ':p': part }, Limit: limit }),
+        );
+        return { items: (out.Items ?? []).map(fromItem), full: out.LastEvaluatedKey !== undefined };
       }),
     );
-    const next: OutboxCursor = { ...cursor };
     let horizon: string | undefined;
     for (const page of pages) {
       const last = page.items.at(-1)?.enqueuedAt;
-      if (last !== undefined) next[page.shard] = last;
       // A part that has more than one page: its unread entries are at least as new as its last one.
       if (page.full && last !== undefined && (horizon === undefined || last < horizon)) horizon = last;
     }
-    return { entries: pages.flatMap((p) => p.items).sort(inOrder), cursor: next, horizon };
+    return { entries: pages.flatMap((p) => p.items).sort(inOrder), horizon };
   }
 
   /** Deletes in BatchWriteItem calls of 25 (DynamoDB's limit), sent together; unprocessed items are sent again. */
@@ -98,7 +188,7 @@ export class DynamoOutbox implements Outbox {
       new UpdateCommand({
         TableName: this.table,
         Key: { stream: entry.stream, seq: entry.seq },
-        UpdateExpression: 'SET rejectedError = :e REMOVE pendingShard',
+        UpdateExpression: 'SET rejectedError = :e REMOVE pendingShard, takenBy',
         ExpressionAttributeValues: { ':e': error },
       }),
     );

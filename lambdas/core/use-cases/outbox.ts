@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Ledger } from '../ledger';
 import type { Outbox, OutboxEntry } from '../ports';
 
@@ -20,11 +21,19 @@ import type { Outbox, OutboxEntry } from '../ports';
  *   which are committed alone: the writer waits for everything in flight, submits them, and waits
  *   for their commit before anything after them.
  *
- * Entries are taken in the outbox's order (enqueue time, then sequence); a lane's entries keep that
- * order because a lane has one transaction in flight, and an entry is marked done only after its
- * transaction committed. A transaction that fails (the ledger unreachable, or its commit unknown)
- * leaves its entries pending; the next drain submits them again and the chaincode takes the events
- * it already has as duplicates, so every event counts once.
+ * Entries are submitted in the outbox's order (enqueue time, then sequence); a lane's entries keep
+ * that order because a lane has one transaction in flight, and an entry is marked done only after
+ * its transaction committed.
+ *
+ * Why no entry is submitted twice and none is skipped. A drain reads only entries no drain has
+ * taken, from the oldest of every part of the index each time (no cursor: an append stamped before
+ * an entry already read may land after it), and takes what it read with a conditional write that
+ * moves each entry out of the waiting parts; what is in flight or buffered is therefore never read
+ * again, and an entry a stale read returns (taken or deleted since) fails its condition and is left
+ * out. A transaction that fails (the ledger unreachable, or its commit unknown), or a writer killed,
+ * leaves its entries taken; the next drain that recovers (`recover`) takes them over and submits
+ * them again, and the chaincode takes the events it already has as duplicates, so every event
+ * counts once.
  */
 
 export interface DrainOptions {
@@ -32,6 +41,12 @@ export interface DrainOptions {
   lanes?: number;
   /** Most events in one transaction. @default 200 */
   maxEvents?: number;
+  /**
+   * Take over first what earlier drains took and did not mark (a writer killed, a transaction that
+   * failed). A writer recovers on its first drain and after one that failed; it runs alone
+   * (reserved concurrency 1), so nothing it recovers is still in flight elsewhere. @default true
+   */
+  recover?: boolean;
   /** Called after each transaction committed (or failed): for the benchmark and the logs. */
   onTransaction?: (report: TransactionReport) => void;
 }
@@ -46,7 +61,9 @@ export interface TransactionReport {
 }
 
 export interface DrainResult {
+  /** Events committed. */
   committed: number;
+  /** Events the chaincode refused (their entries are kept with the reason). */
   rejected: number;
   transactions: number;
 }
@@ -59,67 +76,64 @@ interface Flight {
 
 const idOf = (e: OutboxEntry) => `${e.stream}\u0000${e.seq}`;
 
+/** Most entries a drain holds taken and not yet submitted, in reads per part of the index. */
+const BUFFERED_READS = 4;
+
 /**
  * Commits pending outbox entries until none are left (those appended meanwhile included), with up
  * to `lanes` transactions in flight. Refused events are marked rejected with the chaincode's reason
  * and never retried. If a transaction fails, nothing more is submitted, the ones in flight are
- * awaited, and the first error is thrown (their entries stay pending for the next run).
+ * awaited, and the first error is thrown (the entries it took and did not mark stay taken, for the
+ * next drain that recovers).
  */
 export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: DrainOptions = {}): Promise<DrainResult> {
   const lanes = Math.max(1, options.lanes ?? 1);
   const maxEvents = Math.max(1, options.maxEvents ?? 200);
-  // Per part of the index: what every lane could take, beyond what is already in flight.
+  // Per part of the index: what every lane could take.
   const readLimit = maxEvents * lanes;
+  const drain = randomUUID();
   const total: DrainResult = { committed: 0, rejected: 0, transactions: 0 };
   const inFlight = new Set<Flight>();
   const bookkeeping = new Set<Promise<void>>();
-  /** Entries read and not yet marked: buffered, in flight, or being marked. */
-  const known = new Map<string, OutboxEntry>();
-  const claimed = new Set<string>();
-  /** Outbox reads issued so far. */
-  let reads = 0;
-  /**
-   * Entries marked (deleted or refused) in this drain, each with the number of reads issued when
-   * its marking finished: a read issued before then may still return it, and it must not be taken
-   * as pending again. Kept until a read issued after its marking has returned. (In AWS the pending
-   * index is eventually consistent and may still list a deleted entry a moment later; the chaincode
-   * then takes its events as duplicates.)
-   */
-  const settled = new Map<string, number>();
+  /** Entries this drain took and has not submitted yet. */
+  const buffered = new Map<string, OutboxEntry>();
   let horizon: string | undefined;
   let failure: { error: unknown } | undefined;
+  /** Whether a transaction ended since the last read began. */
+  let transactionEnded = true;
 
   const launch = (entries: OutboxEntry[], lane: string | undefined) => {
-    for (const e of entries) claimed.add(idOf(e));
+    for (const e of entries) buffered.delete(idOf(e));
     const started = Date.now();
     const flight: Flight = { lane, payees: new Set(entries.flatMap((e) => (e.payee === undefined ? [] : [e.payee]))), done: Promise.resolve() };
-    flight.done = ledger.submit(entries.map((e) => e.event)).then(
+    flight.done = ledger.submit(entries.flatMap((e) => e.events)).then(
       ({ txId, results }) => {
         inFlight.delete(flight);
+        transactionEnded = true;
         total.transactions++;
         options.onTransaction?.({ entries, lane, txId, ms: Date.now() - started });
         const done: OutboxEntry[] = [];
         const marks: Array<Promise<void>> = [];
-        entries.forEach((entry, i) => {
-          const result = results[i];
-          if (result?.ok) {
-            done.push(entry);
-            total.committed++;
-          } else {
-            marks.push(outbox.markRejected(entry, result?.error ?? 'no result from the ledger'));
-            total.rejected++;
+        let at = 0;
+        for (const entry of entries) {
+          const own = entry.events.map((_, i) => results[at + i]);
+          at += entry.events.length;
+          const ok = own.filter((r) => r?.ok).length;
+          total.committed += ok;
+          total.rejected += own.length - ok;
+          if (ok === own.length) done.push(entry);
+          else {
+            const refused = own.find((r) => !r?.ok);
+            // Kept with the first refusal; its other events, if any, may have committed.
+            marks.push(outbox.markRejected(entry, refused?.error ?? 'no result from the ledger'));
           }
-        });
-        // The lane is free at once; its entries stay claimed until they are marked, so no later
-        // read of the outbox submits them again.
+        }
+        // The lane is free at once; its entries stay taken until they are marked, so no read of
+        // the outbox returns them meanwhile.
         const mark = Promise.all([outbox.markDone(done), ...marks]).then(
-          () => {
-            for (const e of entries) settled.set(idOf(e), reads);
-            forget(entries);
-          },
+          () => undefined,
           (error: unknown) => {
             failure ??= { error };
-            forget(entries);
           },
         );
         bookkeeping.add(mark);
@@ -127,42 +141,60 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
       },
       (error: unknown) => {
         inFlight.delete(flight);
+        transactionEnded = true;
         failure ??= { error };
         options.onTransaction?.({ entries, lane, ms: Date.now() - started, error });
-        forget(entries);
       },
     );
     inFlight.add(flight);
   };
-  const forget = (entries: OutboxEntry[]) => {
-    for (const e of entries) {
-      claimed.delete(idOf(e));
-      known.delete(idOf(e));
-    }
+  const ready = () =>
+    [...buffered.values()]
+      .filter((e) => horizon === undefined || e.enqueuedAt <= horizon)
+      .sort((a, b) => (a.enqueuedAt === b.enqueuedAt ? a.seq.localeCompare(b.seq) : a.enqueuedAt.localeCompare(b.enqueuedAt)));
+
+  /**
+   * The read ahead of the lanes: reads the waiting entries and takes them, while transactions are
+   * in flight (taking is one write per entry: not on the lanes' path). One at a time.
+   */
+  let refill: Promise<void> | undefined;
+  let lastTookNone = false;
+  const startRefill = () => {
+    transactionEnded = false;
+    refill = (async () => {
+      const page = await outbox.waiting(readLimit);
+      const taken = page.entries.length > 0 ? await outbox.take(page.entries, drain) : [];
+      horizon = page.horizon;
+      for (const e of taken) buffered.set(idOf(e), e);
+      lastTookNone = taken.length === 0;
+    })().then(
+      () => {
+        refill = undefined;
+      },
+      (error: unknown) => {
+        failure ??= { error };
+        refill = undefined;
+      },
+    );
   };
 
+  if (options.recover ?? true) for (const e of await outbox.recover(drain)) buffered.set(idOf(e), e);
   for (;;) {
     if (!failure) {
-      // Read from the oldest each time: a cursor would skip an entry whose append landed after a
-      // newer one was read (appends run concurrently, each stamped before its write), and a job's
-      // report would then be submitted before its CreateJob. Measured: 11 of 300 jobs lost so.
-      const issued = reads++;
-      const page = await outbox.pendingSince(undefined, readLimit);
-      horizon = page.horizon;
-      // Entries whose marking finished before this read was issued are no longer in the outbox.
-      for (const [id, at] of settled) if (at <= issued) settled.delete(id);
-      for (const e of page.entries) if (!known.has(idOf(e)) && !settled.has(idOf(e))) known.set(idOf(e), e);
-      const ready = [...known.values()]
-        .filter((e) => !claimed.has(idOf(e)) && (horizon === undefined || e.enqueuedAt <= horizon))
-        .sort((a, b) => (a.enqueuedAt === b.enqueuedAt ? a.seq.localeCompare(b.seq) : a.enqueuedAt.localeCompare(b.enqueuedAt)));
-      for (const batch of plan(ready, [...inFlight], lanes - inFlight.size, maxEvents)) launch(batch.entries, batch.lane);
-      if (inFlight.size === 0 && bookkeeping.size === 0 && known.size === 0) {
-        break;
-      }
-    } else if (inFlight.size === 0) {
+      const free = lanes - inFlight.size;
+      const batches = plan(ready(), [...inFlight], free, maxEvents);
+      for (const batch of batches) launch(batch.entries, batch.lane);
+      if (!refill && inFlight.size === 0 && buffered.size === 0 && lastTookNone) break;
+      // Read again while the drain holds less than a round of transactions (or cannot fill a free
+      // lane from what it holds, up to a bound); after a read that found nothing, not before a
+      // transaction ended.
+      const wanted = buffered.size < readLimit || (batches.length < free && buffered.size < readLimit * BUFFERED_READS) || inFlight.size === 0;
+      if (!refill && wanted && !(lastTookNone && !transactionEnded && inFlight.size > 0)) startRefill();
+    } else if (inFlight.size === 0 && !refill) {
       break;
     }
-    const waits = [...inFlight].map((f) => f.done);
+    const waits: Array<Promise<void>> = [...inFlight].map((f) => f.done);
+    if (refill) waits.push(refill);
     if (waits.length === 0) waits.push(...bookkeeping);
     if (waits.length > 0) await Promise.race(waits);
   }
@@ -187,7 +219,7 @@ export function plan(
   const first = ready[0] as OutboxEntry;
   if (first.lane === undefined) {
     // Committed alone, with what follows it up to a batch (all of it in the one transaction).
-    return inFlight.length === 0 ? [{ entries: ready.slice(0, maxEvents) }] : [];
+    return inFlight.length === 0 ? [{ entries: upTo(ready, maxEvents) }] : [];
   }
   const barrier = ready.findIndex((e) => e.lane === undefined);
   const candidates = barrier < 0 ? ready : ready.slice(0, barrier);
@@ -203,12 +235,14 @@ export function plan(
     if (batches.length >= free) break;
     if (busy.some((b) => b.lane === lane || b.payees.has(lane))) continue;
     const taken: OutboxEntry[] = [];
+    let events = 0;
     const payees = new Set<string>();
     for (const e of entries) {
-      if (taken.length >= maxEvents) break;
+      if (events > 0 && events + e.events.length > maxEvents) break;
       // A credit into the balance range of a lane in flight would invalidate that transaction.
       if (e.payee !== undefined && e.payee !== lane && busy.some((b) => b.lane === e.payee)) break;
       taken.push(e);
+      events += e.events.length;
       if (e.payee !== undefined && e.payee !== lane) payees.add(e.payee);
     }
     if (taken.length === 0) continue;
@@ -216,4 +250,16 @@ export function plan(
     busy.push({ lane, payees });
   }
   return batches;
+}
+
+/** The first entries whose events fit in `maxEvents` (at least one entry). */
+function upTo(entries: OutboxEntry[], maxEvents: number): OutboxEntry[] {
+  let events = 0;
+  let n = 0;
+  for (const e of entries) {
+    if (n > 0 && events + e.events.length > maxEvents) break;
+    events += e.events.length;
+    n++;
+  }
+  return entries.slice(0, n);
 }
