@@ -14,3 +14,30 @@ export function buildCli(): Promise<void> {
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p cli failed:\n${out}`))));
   });
 }
+
+/** The compiled CLI. */
+export const CLI_BIN = join(ROOT, 'dist', 'cli', 'chainfaas.js');
+
+/** What a run of the CLI printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the compiled CLI in a subprocess with exactly `env` (PATH is added), stdin `input`. Never
+ * execFileSync: the platform answering it usually lives in the test's own process.
+ */
+export function runCli(args: string[], env: Record<string, string | undefined>, options: { input?: string | Buffer; cwd?: string } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_BIN, ...args], { env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}

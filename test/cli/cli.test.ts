@@ -6,40 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, Platform } from '../../local/platform';
 import { eventually } from '../support/api';
-import { buildCli, ROOT } from './build-cli';
+import { buildCli, CLI_BIN, type CliRun, runCli } from './build-cli';
 
 /**
  * The `chainfaas` CLI as a user runs it: the compiled binary (dist/cli/chainfaas.js) in a
  * subprocess, against the whole local platform, checking what it prints and its exit codes.
  */
 
-const BIN = join(ROOT, 'dist', 'cli', 'chainfaas.js');
+const BIN = CLI_BIN;
 const PASSWORD = 'correct horse battery';
 
 let platform: Platform;
 let home: string;
 let configFile: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-/** Runs the binary; never execFileSync: the platform answering it lives in this process. */
-function cli(args: string[], options: { input?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: home, CHAINFAAS_CONFIG: configFile, ...options.env };
-    const child = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: options.cwd ?? home, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
+/** Runs the binary with this test's home and config (and `env` on top). */
+const cli = (args: string[], options: { input?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<Run> =>
+  runCli(args, { HOME: home, CHAINFAAS_CONFIG: configFile, ...options.env }, { input: options.input, cwd: options.cwd ?? home });
 
 let email = '';
 let images: Record<string, string>;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Api, eventually, newUser } from '../support/api';
 import { registerProvider, startAgent, startTestPlatform, TestPlatform, tokenOf } from '../scheduling/support';
 import { Browser, buildPortal, launchBrowser, openAs, screenshot, waitForPage } from '../portal/browser';
-import { buildCli, ROOT } from './build-cli';
+import { buildCli, CLI_BIN, runCli } from './build-cli';
 
 /**
  * Issue #22, live progress: the agent's heartbeats carry each running job's phase (pulling,
@@ -17,7 +17,7 @@ import { buildCli, ROOT } from './build-cli';
  * portal's empty Functions page (examples, one click each) and its list refreshing by itself.
  */
 
-const BIN = join(ROOT, 'dist', 'cli', 'chainfaas.js');
+const BIN = CLI_BIN;
 
 let t: TestPlatform;
 let dev: Api;
@@ -47,17 +47,7 @@ function onTerminal(args: string[], watch: (screen: string) => void = () => unde
   });
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: home, CHAINFAAS_CONFIG: join(home, 'config.json') }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { HOME: home, CHAINFAAS_CONFIG: join(home, 'config.json') });
 
 beforeAll(async () => {
   buildPortal();

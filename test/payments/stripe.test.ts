@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { startPlatform, Platform } from '../../local/platform';
 import { Api, eventually, newUser } from '../support/api';
 import { Browser, buildPortal, horizontalOverflow, launchBrowser, openAs, screenshot, waitForSelectorOrShow } from '../portal/browser';
 import { startStripeMock, StripeMock } from './stripe-mock';
-import { buildCli, ROOT } from '../cli/build-cli';
+import { buildCli, runCli } from '../cli/build-cli';
 
 /**
  * Card top-ups and provider payouts (issue #21) on the local platform with PAYMENT_PROVIDER=stripe,
@@ -42,20 +41,9 @@ const sdk = new Stripe('sk_test_unused');
 
 
 /** Runs the compiled CLI with a token; never execFileSync: the platform answering it lives in this process. */
-function cli(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const home = mkdtempSync(join(tmpdir(), 'chainfaas-cli-home-'));
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'chainfaas.js'), ...args, '--api-url', platform.apiUrl, '--token', token], {
-      env: { PATH: process.env.PATH, HOME: home, CHAINFAAS_CONFIG: join(home, 'config.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function cli(token: string, args: string[]) {
+  const home = mkdtempSync(join(tmpdir(), 'chainfaas-cli-home-'));
+  return runCli([...args, '--api-url', platform.apiUrl, '--token', token], { HOME: home, CHAINFAAS_CONFIG: join(home, 'config.json') });
 }
 
 let browser: Browser | undefined;

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { Api, newUser } from '../support/api';
-import { buildCli, ROOT } from '../cli/build-cli';
+import { buildCli, ROOT, runCli } from '../cli/build-cli';
 import { registerProvider, runAgent, startTestPlatform, tokenOf, TestPlatform } from '../scheduling/support';
 import { Browser, buildPortal, launchBrowser, mainText, openAs, screenshot, waitForPage, waitForSelectorOrShow } from './browser';
 
@@ -40,18 +39,8 @@ afterAll(async () => {
 }, 120_000);
 
 /** Runs the compiled `chainfaas` CLI with an API URL and token from the environment. */
-function cli(args: string[], token: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH, HOME: ROOT, CHAINFAAS_API_URL: t.platform.apiUrl, CHAINFAAS_TOKEN: token, CHAINFAAS_CONFIG: join(ROOT, 'does-not-exist.json') };
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'chainfaas.js'), ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], token: string) =>
+  runCli(args, { HOME: ROOT, CHAINFAAS_API_URL: t.platform.apiUrl, CHAINFAAS_TOKEN: token, CHAINFAAS_CONFIG: join(ROOT, 'does-not-exist.json') });
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs;
