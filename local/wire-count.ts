@@ -9,7 +9,8 @@ import { createServer, IncomingMessage, request as httpRequest } from 'node:http
  *
  * DynamoDB: each JSON request is sent with `ReturnConsumedCapacity: INDEXES` (DynamoDB Local checks
  * no signature) and the answer's consumed read and write units are recorded, as the real service
- * would bill them (transactions at twice the units, strongly consistent reads at one per 4 KB),
+ * would bill them (transactions at twice the units per item — DynamoDB Local counts a transaction's
+ * items of one table as one, corrected here —, strongly consistent reads at one per 4 KB),
  * in all and by table and index (`unitsBy`: `jobs`, `jobs/leases`…), so a benchmark can say where
  * the units go.
  */
@@ -48,7 +49,22 @@ type Capacity = {
 
 const WRITE_OPS = /PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems/;
 
-function units(operation: string, body: string): { readUnits: number; writeUnits: number; unitsBy: Record<string, number> } {
+/** How many items of a transaction name each table (short names, as `tablesOf`). */
+function transactItemsByTable(json: Record<string, unknown>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of (json.TransactItems as Record<string, { TableName?: string }>[] | undefined) ?? [])
+    for (const part of Object.values(item)) if (part?.TableName) counts[part.TableName] = (counts[part.TableName] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * The units of one DynamoDB answer. `itemsByTable`: for a transaction, how many of its items name
+ * each table — DynamoDB Local reports a transaction's units per table as if it held one item (2
+ * for one, two or four small items alike, checked against DynamoDB Local 3.x), where the service
+ * bills two units per item and KB; so each table's (and its indexes') reported units are counted
+ * once per item. Items of unequal size make this an estimate; the floor of 2 per item is exact.
+ */
+function units(operation: string, body: string, itemsByTable: Record<string, number> = {}): { readUnits: number; writeUnits: number; unitsBy: Record<string, number> } {
   let parsed: { ConsumedCapacity?: Capacity | Capacity[] } = {};
   const unitsBy: Record<string, number> = {};
   try {
@@ -62,15 +78,16 @@ function units(operation: string, body: string): { readUnits: number; writeUnits
   for (const c of list) {
     // The table's own names are prefixed by the stage (`local-jobs`): the last part names it.
     const table = (c.TableName ?? '?').split('-').pop() ?? '?';
-    const add = (key: string, n = 0) => (unitsBy[key] = (unitsBy[key] ?? 0) + n);
+    const times = itemsByTable[c.TableName ?? ''] ?? 1;
+    const add = (key: string, n = 0) => (unitsBy[key] = (unitsBy[key] ?? 0) + n * times);
     if (c.Table) add(table, c.Table.CapacityUnits);
     for (const [index, used] of Object.entries({ ...c.GlobalSecondaryIndexes, ...c.LocalSecondaryIndexes })) add(`${table}/${index}`, used.CapacityUnits);
     if (!c.Table && c.CapacityUnits) add(table, c.CapacityUnits);
     if (c.ReadCapacityUnits !== undefined || c.WriteCapacityUnits !== undefined) {
-      readUnits += c.ReadCapacityUnits ?? 0;
-      writeUnits += c.WriteCapacityUnits ?? 0;
-    } else if (WRITE_OPS.test(operation)) writeUnits += c.CapacityUnits ?? 0;
-    else readUnits += c.CapacityUnits ?? 0;
+      readUnits += (c.ReadCapacityUnits ?? 0) * times;
+      writeUnits += (c.WriteCapacityUnits ?? 0) * times;
+    } else if (WRITE_OPS.test(operation)) writeUnits += (c.CapacityUnits ?? 0) * times;
+    else readUnits += (c.CapacityUnits ?? 0) * times;
   }
   return { readUnits, writeUnits, unitsBy };
 }
@@ -120,9 +137,11 @@ export function wireCounter(): WireCounter {
                   : String(req.method);
           const headers = { ...req.headers };
           let on: string | undefined;
+          let itemsByTable: Record<string, number> = {};
           if (service === 'dynamodb' && body.length) {
             const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
             on = tablesOf(json);
+            if (/^Transact/.test(operation)) itemsByTable = transactItemsByTable(json);
             if (!/ListTables|DescribeTable|CreateTable|DeleteTable|UpdateTimeToLive|DescribeTimeToLive/.test(operation)) json.ReturnConsumedCapacity = 'INDEXES';
             body = Buffer.from(JSON.stringify(json));
             headers['content-length'] = String(body.length);
@@ -136,7 +155,7 @@ export function wireCounter(): WireCounter {
               operation,
               status: answer.statusCode ?? 0,
               ms: performance.now() - t0,
-              ...(service === 'dynamodb' ? { ...units(operation, answerBody.toString('utf8')), on } : {}),
+              ...(service === 'dynamodb' ? { ...units(operation, answerBody.toString('utf8'), itemsByTable), on } : {}),
             });
           });
           forward.on('error', (err) => {
