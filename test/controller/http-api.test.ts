@@ -100,7 +100,7 @@ test('invocations: async 202 with Location, idempotency over HTTP, an uploaded i
 
   const withCallback = await dev.api.post(`/functions/${id}/invocations`, { input: 'x', callbackUrl: 'http://127.0.0.1:9/hook' });
   expect(withCallback.status).toBe(202);
-  expect(withCallback.body.callback).toEqual({ url: 'http://127.0.0.1:9/hook', status: 'pending', attempts: 0 });
+  expect(withCallback.body.callback).toEqual({ url: 'http://127.0.0.1:9/hook', event: 'job.finished', status: 'pending', attempts: 0 });
 });
 
 test('sync mode with nothing to run it answers 202 after waitS, with the job link', async () => {
