@@ -270,6 +270,46 @@ describe('the ledger writer and the outbox', () => {
     expect(await plain.pending(10)).toEqual([]);
   }, 120_000);
 
+  /**
+   * A take costs one write per entry: a few entries are taken by single conditional updates (a
+   * transaction would bill each twice), many by transactions of 100 (one request per 100). And an
+   * update applied whose answer was lost, sent again (as the SDK's retry does), still counts as
+   * taken: here every single update reaches DynamoDB twice, and the second answer is the one the
+   * drain sees.
+   */
+  test('#17: a few entries are taken by single updates, many by transactions; a take delivered twice still takes', async () => {
+    const { dynamo } = await import('../../lambdas/adapters/clients');
+    const send = dynamo.send.bind(dynamo) as (command: unknown) => Promise<unknown>;
+    const sent: string[] = [];
+    const spy = jest.spyOn(dynamo, 'send').mockImplementation((async (command: { constructor: { name: string } }) => {
+      const name = command.constructor.name;
+      sent.push(name);
+      if (name !== 'UpdateCommand') return send(command);
+      await send(command);
+      return send(command);
+    }) as never);
+    try {
+      const open = (id: string) => plain.append(id, [{ type: 'OpenAccount', accountId: id, owner: id }], { lane: `take-${id}` });
+      for (let i = 0; i < 3; i++) await open(`few-${i}`);
+      sent.length = 0;
+      const few = await drainOutbox(plain, ledger, { lanes: 2, recover: false });
+      expect(few).toMatchObject({ committed: 3, rejected: 0 });
+      expect(sent.filter((n) => n === 'UpdateCommand')).toHaveLength(3);
+      expect(sent.filter((n) => n === 'TransactWriteCommand')).toHaveLength(0);
+
+      for (let i = 0; i < 40; i++) await open(`many-${i}`);
+      sent.length = 0;
+      const many = await drainOutbox(plain, ledger, { lanes: 2, recover: false });
+      expect(many).toMatchObject({ committed: 40, rejected: 0 });
+      expect(sent.filter((n) => n === 'UpdateCommand')).toHaveLength(0);
+      expect(sent.filter((n) => n === 'TransactWriteCommand')).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await plain.pending(10)).toEqual([]);
+    expect(await plain.taken(10)).toEqual([]);
+  }, 120_000);
+
   test('#17: entries written before one-item appends and the spread index (a single event, index part p) are still committed', async () => {
     const { dynamo } = await import('../../lambdas/adapters/clients');
     const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
