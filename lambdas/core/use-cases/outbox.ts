@@ -31,9 +31,10 @@ import type { Outbox, OutboxEntry } from '../ports';
  * moves each entry out of the waiting parts; what is in flight or buffered is therefore never read
  * again, and an entry a stale read returns (taken or deleted since) fails its condition and is left
  * out. A transaction that fails (the ledger unreachable, or its commit unknown), or a writer killed,
- * leaves its entries taken; the next drain that recovers (`recover`) takes them over and submits
- * them again, and the chaincode takes the events it already has as duplicates, so every event
- * counts once.
+ * leaves its entries taken; the next drain that recovers (`recover`) takes them over, reads the
+ * waiting parts before submitting any (a writer can die between two takes, leaving an older entry
+ * waiting behind a newer one it took), and submits them again, and the chaincode takes the events
+ * it already has as duplicates, so every event counts once.
  */
 
 export interface DrainOptions {
@@ -82,10 +83,10 @@ const idOf = (e: OutboxEntry) => `${e.stream}\u0000${e.seq}`;
 const BUFFERED_READS = 4;
 /**
  * While transactions are in flight, after a read that took fewer than `FEW_TAKEN` entries, the
- * next read (ahead of the lanes) starts no sooner than `READ_GAP_MS` after it began, or when a
- * transaction ended: appends that trickle in meanwhile wait at most that long and are read and
- * taken together, not one read each; an outbox busier than that is read back to back. With nothing
- * in flight the drain reads at once (it has nothing else to do, and ends on a read that found none).
+ * next read (ahead of the lanes) starts no sooner than `READ_GAP_MS` after it began: appends that
+ * trickle in meanwhile wait at most that long and are read and taken together, not one read each;
+ * an outbox busier than that is read back to back. With nothing in flight the drain reads at once
+ * (it has nothing else to do, and ends on a read that found none).
  */
 export const READ_GAP_MS = 50;
 const FEW_TAKEN = 32;
