@@ -188,6 +188,128 @@ describe('the ledger writer and the outbox', () => {
     expect(await plain.pending(100)).toEqual([]);
     expect(await plain.taken(100)).toEqual([]);
   }, 120_000);
+  /**
+   * A drain takes each entry with a conditional write of its own (no transaction), so a writer can
+   * die between two takes: the entry it took is newer than one it did not get to take. The next
+   * drain recovers the first, and must still submit the two in the outbox's order (a lane's events
+   * in order: a job's CreateJob before its settlement), so it reads the waiting parts before it
+   * submits anything it recovered.
+   */
+  test('#17: a writer that died between two takes: the next drain submits the entries in order', async () => {
+    const open = (id: string) => plain.append(id, [{ type: 'OpenAccount', accountId: id, owner: `owner-${id}` }], { lane: 'lane-order' });
+    await open('order-a');
+    await open('order-b');
+    const { entries } = await plain.waiting(10);
+    const newer = entries.filter((e) => e.stream === 'order-b');
+    expect(newer).toHaveLength(1);
+    // The dead drain took the newer entry and not the older one.
+    expect(await plain.take(newer, 'a-drain-that-died')).toHaveLength(1);
+    expect((await plain.pending(10)).map((e) => e.stream)).toEqual(['order-a']);
+
+    const order: string[] = [];
+    const recording = Object.create(ledger) as Embedded;
+    recording.submit = async (events: LedgerEvent[]) => {
+      for (const e of events) if (e.type === 'OpenAccount') order.push(e.accountId);
+      return ledger.submit(events);
+    };
+    const total = await drainOutbox(plain, recording, { lanes: 2, recover: true });
+
+    expect(order).toEqual(['order-a', 'order-b']);
+    expect(total).toMatchObject({ committed: 2, rejected: 0 });
+    expect(await plain.pending(10)).toEqual([]);
+    expect(await plain.taken(10)).toEqual([]);
+  }, 120_000);
+
+  /**
+   * Appends that trickle in while transactions are in flight are read together, not one read each:
+   * after a read that took few entries the next one waits the gap (`READ_GAP_MS`, here 300 ms so
+   * that reads back to back, a few milliseconds each, cannot pass for it), or until nothing is in
+   * flight. The bound holds however slow the machine is (a slower read only means fewer).
+   */
+  test('#17: appends trickling in while transactions are in flight are read at most once per gap', async () => {
+    const GAP = 300;
+    let reads = 0;
+    const counting = Object.create(plain) as Outbox;
+    counting.waiting = (limit: number) => {
+      reads++;
+      return plain.waiting(limit);
+    };
+    let inFlight = 0;
+    /** How often the last transaction in flight ended (the drain then reads at once). */
+    let idle = 0;
+    const slow = Object.create(ledger) as Embedded;
+    slow.submit = async (events: LedgerEvent[]) => {
+      inFlight++;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return await ledger.submit(events);
+      } finally {
+        if (--inFlight === 0) idle++;
+      }
+    };
+    let appending = true;
+    const appended: string[] = [];
+    const appender = (async () => {
+      for (let i = 0; appending && i < 300; i++) {
+        const id = `trickle-${i}`;
+        await plain.append(id, [{ type: 'OpenAccount', accountId: id, owner: id }], { lane: `trickle-${i % 4}` });
+        appended.push(id);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = Date.now();
+    const first = await drainOutbox(counting, slow, { lanes: 2, recover: false, readGapMs: GAP });
+    const ms = Date.now() - started;
+    appending = false;
+    await appender;
+    const rest = await drainOutbox(plain, ledger, { lanes: 2, recover: false });
+
+    expect(first.committed).toBeGreaterThan(0);
+    expect(reads).toBeLessThanOrEqual(Math.ceil(ms / GAP) + idle + 2);
+    expect(first.committed + rest.committed).toBe(appended.length);
+    expect(await plain.pending(10)).toEqual([]);
+  }, 120_000);
+
+  /**
+   * A take costs one write per entry: a few entries are taken by single conditional updates (a
+   * transaction would bill each twice), many by transactions of 100 (one request per 100). And an
+   * update applied whose answer was lost, sent again (as the SDK's retry does), still counts as
+   * taken: here every single update reaches DynamoDB twice, and the second answer is the one the
+   * drain sees.
+   */
+  test('#17: a few entries are taken by single updates, many by transactions; a take delivered twice still takes', async () => {
+    const { dynamo } = await import('../../lambdas/adapters/clients');
+    const send = dynamo.send.bind(dynamo) as (command: unknown) => Promise<unknown>;
+    const sent: string[] = [];
+    const spy = jest.spyOn(dynamo, 'send').mockImplementation((async (command: { constructor: { name: string } }) => {
+      const name = command.constructor.name;
+      sent.push(name);
+      if (name !== 'UpdateCommand') return send(command);
+      await send(command);
+      return send(command);
+    }) as never);
+    try {
+      const open = (id: string) => plain.append(id, [{ type: 'OpenAccount', accountId: id, owner: id }], { lane: `take-${id}` });
+      for (let i = 0; i < 3; i++) await open(`few-${i}`);
+      sent.length = 0;
+      const few = await drainOutbox(plain, ledger, { lanes: 2, recover: false });
+      expect(few).toMatchObject({ committed: 3, rejected: 0 });
+      expect(sent.filter((n) => n === 'UpdateCommand')).toHaveLength(3);
+      expect(sent.filter((n) => n === 'TransactWriteCommand')).toHaveLength(0);
+
+      for (let i = 0; i < 40; i++) await open(`many-${i}`);
+      sent.length = 0;
+      const many = await drainOutbox(plain, ledger, { lanes: 2, recover: false });
+      expect(many).toMatchObject({ committed: 40, rejected: 0 });
+      expect(sent.filter((n) => n === 'UpdateCommand')).toHaveLength(0);
+      expect(sent.filter((n) => n === 'TransactWriteCommand')).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await plain.pending(10)).toEqual([]);
+    expect(await plain.taken(10)).toEqual([]);
+  }, 120_000);
+
   test('#17: entries written before one-item appends and the spread index (a single event, index part p) are still committed', async () => {
     const { dynamo } = await import('../../lambdas/adapters/clients');
     const { PutCommand } = await import('@aws-sdk/lib-dynamodb');

@@ -23,8 +23,12 @@ export const PENDING_SHARDS = 8;
 const WAITING = Array.from({ length: PENDING_SHARDS }, (_, i) => `p${i}`);
 const TAKEN = Array.from({ length: PENDING_SHARDS }, (_, i) => `t${i}`);
 const LEGACY = 'p';
+/** Most entries one `take` takes by single updates (more go in transactions). */
+const SINGLE_TAKES = 32;
 /** DynamoDB's limit of items in one TransactWriteItems. */
 const TRANSACTION_ITEMS = 100;
+/** Counts `take` calls in this process: with the drain's id, what an entry's `takenBy` holds. */
+let takeCalls = 0;
 
 function shardOf(key: string): number {
   let h = 0;
@@ -53,8 +57,8 @@ function fromItem(item: Record<string, unknown>): StoredEntry {
 /**
  * The ledger outbox: events wait here until the ledger writer commits them. Waiting entries are
  * listed by the sparse `pending` index; a drain takes what it read with one conditional write per
- * entry (in transactions of 100), which moves the entry to the taken part of the index, so no
- * later read returns it; a committed entry is deleted, a refused one kept with its error.
+ * entry (single updates for a few, transactions of 100 for many), which moves the entry to the
+ * taken part of the index, so no later read returns it; a committed entry is deleted, a refused one kept with its error.
  */
 export class DynamoOutbox implements Outbox {
   constructor(private readonly table: string) {}
@@ -107,34 +111,58 @@ export class DynamoOutbox implements Outbox {
   /**
    * Takes each entry for `drain` if it is still where the read found it (its index part, and the
    * drain that held it): the condition is checked on the table itself, so an entry another drain
-   * took or deleted meanwhile, or one a lagging index still listed, is left out. Transactions of
-   * 100; an entry whose condition failed is dropped and the others sent again.
+   * took or deleted meanwhile, or one a lagging index still listed, is left out. Each take stands
+   * alone (no entry's take depends on another's), so a transaction makes none safer: up to
+   * `SINGLE_TAKES` entries (a sparse outbox) are taken by one conditional UpdateItem each, all at
+   * once (one write unit each); more (a busy outbox) in transactions of 100, all at once (two units
+   * each, but one request per 100: at hundreds of entries, single updates would hold the read ahead
+   * of the lanes back by seconds). A process that dies between two takes leaves the entries it
+   * took taken, for the next drain that recovers (which reads the waiting parts before it submits
+   * anything, so they keep their order: use-cases/outbox.ts). `takenBy` names the drain and this
+   * call: an UpdateItem the SDK sends again after its first try was applied (the answer lost) finds
+   * the entry taken by this very call and succeeds (a transaction is made idempotent by its client
+   * token), while an entry an earlier call took (a stale read returned it again) fails its condition.
    */
   async take(entries: OutboxEntry[], drain: string): Promise<OutboxEntry[]> {
+    const me = `${drain}#${++takeCalls}`;
+    const unique = new Map<string, StoredEntry>();
+    for (const e of entries as StoredEntry[]) if (e.pendingShard !== undefined) unique.set(`${e.stream}\u0000${e.seq}`, e);
+    const items = [...unique.values()];
     const chunks: StoredEntry[][] = [];
-    for (let i = 0; i < entries.length; i += TRANSACTION_ITEMS) chunks.push(entries.slice(i, i + TRANSACTION_ITEMS) as StoredEntry[]);
-    const taken = await Promise.all(chunks.map((chunk) => this.takeChunk(chunk, drain)));
+    if (items.length <= SINGLE_TAKES) for (const e of items) chunks.push([e]);
+    else for (let i = 0; i < items.length; i += TRANSACTION_ITEMS) chunks.push(items.slice(i, i + TRANSACTION_ITEMS));
+    const taken = await Promise.all(chunks.map((chunk) => (chunk.length === 1 ? this.takeOne(chunk[0] as StoredEntry, me) : this.takeChunk(chunk, me))));
     return taken.flat().sort(inOrder);
   }
 
-  private async takeChunk(chunk: StoredEntry[], drain: string): Promise<OutboxEntry[]> {
-    let items = chunk.filter((e) => e.pendingShard !== undefined);
+  private update(e: StoredEntry, me: string) {
+    return {
+      TableName: this.table,
+      Key: { stream: e.stream, seq: e.seq },
+      UpdateExpression: 'SET pendingShard = :to, takenBy = :me',
+      ConditionExpression: `(pendingShard = :from AND ${e.takenBy === undefined ? 'attribute_not_exists(takenBy)' : 'takenBy = :before'}) OR takenBy = :me`,
+      ExpressionAttributeValues: { ':to': takenPart(e), ':me': me, ':from': e.pendingShard, ...(e.takenBy === undefined ? {} : { ':before': e.takenBy }) },
+    };
+  }
+
+  private async takeOne(e: StoredEntry, me: string): Promise<OutboxEntry[]> {
+    try {
+      await dynamo.send(new UpdateCommand(this.update(e, me)));
+    } catch (err) {
+      // No longer where it was read: someone else holds it, or it is gone.
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return [];
+      throw err;
+    }
+    const { pendingShard: _part, takenBy: _drain, ...entry } = e;
+    return [entry];
+  }
+
+  private async takeChunk(chunk: StoredEntry[], me: string): Promise<OutboxEntry[]> {
+    let items = chunk;
     for (let attempt = 0; items.length > 0; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
       try {
-        await dynamo.send(
-          new TransactWriteCommand({
-            TransactItems: items.map((e) => ({
-              Update: {
-                TableName: this.table,
-                Key: { stream: e.stream, seq: e.seq },
-                UpdateExpression: 'SET pendingShard = :to, takenBy = :drain',
-                ConditionExpression: e.takenBy === undefined ? 'pendingShard = :from AND attribute_not_exists(takenBy)' : 'pendingShard = :from AND takenBy = :before',
-                ExpressionAttributeValues: { ':to': takenPart(e), ':drain': drain, ':from': e.pendingShard, ...(e.takenBy === undefined ? {} : { ':before': e.takenBy }) },
-              },
-            })),
-          }),
-        );
+        await dynamo.send(new TransactWriteCommand({ TransactItems: items.map((e) => ({ Update: this.update(e, me) })) }));
         return items.map(({ pendingShard: _part, takenBy: _drain, ...entry }) => entry);
       } catch (err) {
         const reasons = (err as { name?: string; CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;

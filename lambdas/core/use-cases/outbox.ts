@@ -31,9 +31,10 @@ import type { Outbox, OutboxEntry } from '../ports';
  * moves each entry out of the waiting parts; what is in flight or buffered is therefore never read
  * again, and an entry a stale read returns (taken or deleted since) fails its condition and is left
  * out. A transaction that fails (the ledger unreachable, or its commit unknown), or a writer killed,
- * leaves its entries taken; the next drain that recovers (`recover`) takes them over and submits
- * them again, and the chaincode takes the events it already has as duplicates, so every event
- * counts once.
+ * leaves its entries taken; the next drain that recovers (`recover`) takes them over, reads the
+ * waiting parts before submitting any (a writer can die between two takes, leaving an older entry
+ * waiting behind a newer one it took), and submits them again, and the chaincode takes the events
+ * it already has as duplicates, so every event counts once.
  */
 
 export interface DrainOptions {
@@ -47,6 +48,8 @@ export interface DrainOptions {
    * (reserved concurrency 1), so nothing it recovers is still in flight elsewhere. @default true
    */
   recover?: boolean;
+  /** The gap between reads while transactions are in flight and the last read took few. @default READ_GAP_MS */
+  readGapMs?: number;
   /** Called after each transaction committed (or failed): for the benchmark and the logs. */
   onTransaction?: (report: TransactionReport) => void;
 }
@@ -78,6 +81,15 @@ const idOf = (e: OutboxEntry) => `${e.stream}\u0000${e.seq}`;
 
 /** Most entries a drain holds taken and not yet submitted, in reads per part of the index. */
 const BUFFERED_READS = 4;
+/**
+ * While transactions are in flight, after a read that took fewer than `FEW_TAKEN` entries, the
+ * next read (ahead of the lanes) starts no sooner than `READ_GAP_MS` after it began: appends that
+ * trickle in meanwhile wait at most that long and are read and taken together, not one read each;
+ * an outbox busier than that is read back to back. With nothing in flight the drain reads at once
+ * (it has nothing else to do, and ends on a read that found none).
+ */
+export const READ_GAP_MS = 50;
+const FEW_TAKEN = 32;
 
 /**
  * Commits pending outbox entries until none are left (those appended meanwhile included), with up
@@ -91,6 +103,7 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
   const maxEvents = Math.max(1, options.maxEvents ?? 200);
   // Per part of the index: what every lane could take.
   const readLimit = maxEvents * lanes;
+  const readGapMs = Math.max(0, options.readGapMs ?? READ_GAP_MS);
   const drain = randomUUID();
   const total: DrainResult = { committed: 0, rejected: 0, transactions: 0 };
   const inFlight = new Set<Flight>();
@@ -159,14 +172,18 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
    */
   let refill: Promise<void> | undefined;
   let lastTookNone = false;
+  /** When the next read may start (a read that took few entries puts it off: `READ_GAP_MS`). */
+  let nextReadAt = 0;
   const startRefill = () => {
     transactionEnded = false;
+    const began = Date.now();
     refill = (async () => {
       const page = await outbox.waiting(readLimit);
       const taken = page.entries.length > 0 ? await outbox.take(page.entries, drain) : [];
       horizon = page.horizon;
       for (const e of taken) buffered.set(idOf(e), e);
       lastTookNone = taken.length === 0;
+      nextReadAt = taken.length < FEW_TAKEN ? began + readGapMs : 0;
     })().then(
       () => {
         refill = undefined;
@@ -178,7 +195,16 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
     );
   };
 
-  if (options.recover ?? true) for (const e of await outbox.recover(drain)) buffered.set(idOf(e), e);
+  if (options.recover ?? true) {
+    for (const e of await outbox.recover(drain)) buffered.set(idOf(e), e);
+    // What an earlier drain took may be newer than entries it did not get to take (it died, or a
+    // take failed, between two takes): read the waiting parts before submitting any of it, so
+    // `ready` puts them in order.
+    if (buffered.size > 0) {
+      startRefill();
+      await refill;
+    }
+  }
   for (;;) {
     if (!failure) {
       const free = lanes - inFlight.size;
@@ -187,14 +213,18 @@ export async function drainOutbox(outbox: Outbox, ledger: Ledger, options: Drain
       if (!refill && inFlight.size === 0 && buffered.size === 0 && lastTookNone) break;
       // Read again while the drain holds less than a round of transactions (or cannot fill a free
       // lane from what it holds, up to a bound); after a read that found nothing, not before a
-      // transaction ended.
+      // transaction ended; after one that took few, while a transaction is in flight, not before
+      // `READ_GAP_MS` since it began.
       const wanted = buffered.size < readLimit || (batches.length < free && buffered.size < readLimit * BUFFERED_READS) || inFlight.size === 0;
-      if (!refill && wanted && !(lastTookNone && !transactionEnded && inFlight.size > 0)) startRefill();
+      if (!refill && wanted && !(lastTookNone && !transactionEnded && inFlight.size > 0)) {
+        if (inFlight.size === 0 || Date.now() >= nextReadAt) startRefill();
+      }
     } else if (inFlight.size === 0 && !refill) {
       break;
     }
     const waits: Array<Promise<void>> = [...inFlight].map((f) => f.done);
     if (refill) waits.push(refill);
+    else if (!failure && inFlight.size > 0 && Date.now() < nextReadAt) waits.push(new Promise((resolve) => setTimeout(resolve, nextReadAt - Date.now())));
     if (waits.length === 0) waits.push(...bookkeeping);
     if (waits.length > 0) await Promise.race(waits);
   }
