@@ -497,11 +497,12 @@ if ! has "\"name\": \"$channel\"" osn_admin list --channelID "$channel"; then
   say "channel $channel (osnadmin channel join)"
   osn_admin join --channelID "$channel" --config-block "$state_dir/channel/genesis.block" >&2
 fi
-# One orderer elects itself within a few ticks; three need a majority running, and the other
-# hosts may still be building Fabric: up to 45 minutes then.
+# The channel is active on this orderer once it joined. A Raft leader (needed by the chaincode's
+# transactions below) follows within a few ticks for one orderer; three need a majority running,
+# and the other hosts may still be building Fabric: `commit_definition` waits up to 45 minutes then
+# (lib.sh#ordered).
 tries=150
-[ "$orderer_count" = 1 ] || tries=13500
-[ "$orderer_count" = 1 ] || say "waiting for a majority of the three orderers (orderer1, orderer2 on their hosts)"
+[ "$orderer_count" = 1 ] || { ordered_tries=2700; say "the chaincode's definition waits for a majority of the three orderers (orderer1, orderer2 on their hosts)"; }
 for i in $(seq 1 "$tries"); do
   has '"status": "active"' osn_admin list --channelID "$channel" && break
   [ "$i" = "$tries" ] && fail "the orderer did not make channel $channel active"

@@ -436,16 +436,34 @@ install_package() {
   grep -qF "\"$2\"" <<<"$installed" || { log "the peer did not install $2: $installed"; return 1; }
 }
 
+# ordered COMMAND...: a peer CLI transaction, tried again each second (`ordered_tries` times, default
+# 120) while the channel has no Raft leader yet: the channel participation API says "active" as soon
+# as an orderer joins, but three orderers elect a leader only once a majority of them runs and
+# talks. Any other failure returns at once. The command's output goes to stderr.
+ordered() {
+  local out i
+  for i in $(seq 1 "${ordered_tries:-120}"); do
+    if out=$("$@" 2>&1); then
+      printf '%s\n' "$out" >&2
+      return 0
+    fi
+    grep -qE 'no Raft leader|SERVICE_UNAVAILABLE' <<<"$out" || break
+    sleep 1
+  done
+  printf '%s\n' "$out" >&2
+  return 1
+}
+
 # commit_definition SEQ PACKAGE_ID: approves the definition at sequence SEQ (version SEQ.0) for the
 # org unless it has, then commits it. Safe to run again after a crash between the two.
 commit_definition() {
   local definition=(--channelID "$channel" --name "$chaincode_name" --version "$1.0" --sequence "$1") ready
   ready=$(peer_cli "$peer_admin" "$peer_port" lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json 2>/dev/null) || ready=''
   if ! grep -qF "\"$peer_msp\": true" <<<"$ready"; then
-    peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$2" >&2
+    ordered peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" "${definition[@]}" --package-id "$2"
   fi
-  peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
-    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" >&2
+  ordered peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" "${definition[@]}" \
+    --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca"
 }
 
 # A digest of the chaincode's code (src/, package.json, tsconfig.json under $chaincode_dir): what

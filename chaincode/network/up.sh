@@ -106,8 +106,8 @@ start_process peer0 env "${peer0_env[@]}" "$bin/peer" node start
 wait_for_port peer0 "$peer_port"
 
 set_orderer_flags
-# The chaincode transactions below need a Raft leader: wait until the orderer reports the channel
-# active (a single consenter elects itself within a few ticks; three need a majority up).
+# The channel must be active before the peer joins it; the chaincode's transactions below also
+# need a Raft leader, which `commit_definition` waits for (lib.sh#ordered).
 channel_active() {
   local out
   out=$(osn_admin_at 0 list --channelID "$channel" 2>&1) || return 1
@@ -132,11 +132,7 @@ fi
 start_process chaincode "$network_dir/serve.sh" "$package_id" "127.0.0.1:$ccaas_port"
 wait_for_port chaincode "$ccaas_port" 120
 
-peer_cli "$peer_admin" "$peer_port" lifecycle chaincode approveformyorg "${orderer_flags[@]}" --channelID "$channel" \
-  --name "$chaincode_name" --version 1.0 --package-id "$package_id" --sequence 1 2>>"$logs/peer-cli.log"
-peer_cli "$peer_admin" "$peer_port" lifecycle chaincode commit "${orderer_flags[@]}" --channelID "$channel" \
-  --name "$chaincode_name" --version 1.0 --sequence 1 \
-  --peerAddresses "127.0.0.1:$peer_port" --tlsRootCertFiles "$peer_tls_ca" 2>>"$logs/peer-cli.log"
+commit_definition 1 "$package_id" 2>>"$logs/peer-cli.log"
 
 log "InitLedger as the controller (User1@$peer_domain)"
 peer_cli "$controller_user" "$peer_port" chaincode invoke "${orderer_flags[@]}" -C "$channel" -n "$chaincode_name" \

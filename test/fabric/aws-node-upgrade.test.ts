@@ -1,10 +1,11 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePortRange } from '../../bench/ledger-network';
 import { identityJsonCommand } from '../../lib/constructs/fabric-network';
 import { projectRoot } from '../../lib/project-root';
+import { FAKE_SYSTEMD, NODE_UNITS, run } from './aws-node-support';
 import { FabricLedger, fabricOptionsFromIdentity } from '../../lambdas/adapters/ledger/fabric-ledger';
 import { ENV } from '../../lambdas/handlers/manifest';
 
@@ -25,21 +26,6 @@ const address = Object.values(networkInterfaces())
 const describeNode = skip || !address ? describe.skip : describe;
 
 const REPO = projectRoot();
-const FAKE_SYSTEMD = join(REPO, 'test', 'fabric', 'fixtures', 'fake-systemd');
-const UNITS = ['chainfaas-orderer.service', 'chainfaas-peer0.service', 'chainfaas-chaincode.service'];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describeNode('aws-node.sh upgrades the chaincode when its code changed', () => {
   let root: string;
@@ -99,7 +85,7 @@ describeNode('aws-node.sh upgrades the chaincode when its code changed', () => {
     };
     spawn(
       'bash',
-      ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; for u in ${UNITS.join(' ')}; do "${FAKE_SYSTEMD}/systemctl" stop "$u"; done`],
+      ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; for u in ${NODE_UNITS.join(' ')}; do "${FAKE_SYSTEMD}/systemctl" stop "$u"; done`],
       { env, detached: true, stdio: 'ignore' },
     ).unref();
     const first = await run('bash', [script()], env);
@@ -109,7 +95,7 @@ describeNode('aws-node.sh upgrades the chaincode when its code changed', () => {
 
   afterAll(async () => {
     await ledger?.close();
-    if (env) for (const unit of UNITS) await run(join(FAKE_SYSTEMD, 'systemctl'), ['stop', unit], env);
+    if (env) for (const unit of NODE_UNITS) await run(join(FAKE_SYSTEMD, 'systemctl'), ['stop', unit], env);
     if (root && process.env.KEEP_LOGS !== '1') rmSync(root, { recursive: true, force: true });
   }, 60_000);
 

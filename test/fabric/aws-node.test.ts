@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createPrivateKey, sign, verify, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -8,6 +8,7 @@ import { freePortRange } from '../../bench/ledger-network';
 import { caJsonCommand, identityJsonCommand } from '../../lib/constructs/fabric-network';
 import { FabricPeerEnrolment, parseCaSecret } from '../../lambdas/adapters/fabric-enrolment';
 import { projectRoot } from '../../lib/project-root';
+import { FAKE_SYSTEMD, NODE_UNITS, run, type Run } from './aws-node-support';
 import { FabricLedger, fabricOptionsFromIdentity } from '../../lambdas/adapters/ledger/fabric-ledger';
 import { ENV } from '../../lambdas/handlers/manifest';
 
@@ -36,22 +37,6 @@ const describeNode = skip || !address ? describe.skip : describe;
 if (!skip && !address) console.warn('aws-node.test.ts: no non-loopback IPv4 address on this machine; skipped');
 
 const NETWORK = join(projectRoot(), 'chaincode', 'network');
-const FAKE_SYSTEMD = join(projectRoot(), 'test', 'fabric', 'fixtures', 'fake-systemd');
-const UNITS = ['chainfaas-orderer.service', 'chainfaas-peer0.service', 'chainfaas-chaincode.service'];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 function portOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -115,7 +100,7 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     // If jest dies before afterAll, stop the units once this process is gone.
     spawn(
       'bash',
-      ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; for u in ${UNITS.join(' ')}; do "${FAKE_SYSTEMD}/systemctl" stop "$u"; done`],
+      ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; for u in ${NODE_UNITS.join(' ')}; do "${FAKE_SYSTEMD}/systemctl" stop "$u"; done`],
       { env, detached: true, stdio: 'ignore' },
     ).unref();
     const started = Date.now();
@@ -128,7 +113,7 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
 
   afterAll(async () => {
     await ledger?.close();
-    if (env) for (const unit of UNITS) await systemctl('stop', unit);
+    if (env) for (const unit of NODE_UNITS) await systemctl('stop', unit);
     if (root && process.env.KEEP_LOGS !== '1') rmSync(root, { recursive: true, force: true });
   }, 60_000);
 
@@ -140,8 +125,8 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
         .trim()
         .split('\n')
         .sort(),
-    ).toEqual([...UNITS].sort());
-    for (const unit of UNITS) expect((await systemctl('is-active', unit)).code).toBe(0);
+    ).toEqual([...NODE_UNITS].sort());
+    for (const unit of NODE_UNITS) expect((await systemctl('is-active', unit)).code).toBe(0);
     expect(first.stdout).toContain(`FABRIC_PEER_ENDPOINT=${address}:${base + 1}`);
   });
 
@@ -231,7 +216,7 @@ describeNode('aws-node.sh on a node (real Fabric, systemd units run by a stand-i
     'after a reboot the units bring the network back with its state; rerunning the script changes nothing',
     async () => {
       const cert = readFileSync(join(identityDir(), 'cert.pem'), 'utf8');
-      for (const unit of UNITS) await systemctl('stop', unit);
+      for (const unit of NODE_UNITS) await systemctl('stop', unit);
       expect(await portOpen(address!, base + 1)).toBe(false);
       // Boot: systemd starts the enabled units.
       for (const unit of readFileSync(join(env.FAKE_SYSTEMD_STATE as string, 'enabled'), 'utf8')

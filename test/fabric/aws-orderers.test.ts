@@ -1,10 +1,11 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePortRange } from '../../bench/ledger-network';
 import { identityJsonCommand } from '../../lib/constructs/fabric-network';
 import { projectRoot } from '../../lib/project-root';
+import { FAKE_SYSTEMD, NODE_UNITS, run, type Run } from './aws-node-support';
 import { FabricLedger, fabricOptionsFromIdentity } from '../../lambdas/adapters/ledger/fabric-ledger';
 import { ENV } from '../../lambdas/handlers/manifest';
 
@@ -26,21 +27,7 @@ const address = Object.values(networkInterfaces())
 const describeNode = skip || !address ? describe.skip : describe;
 
 const NETWORK = join(projectRoot(), 'chaincode', 'network');
-const FAKE_SYSTEMD = join(projectRoot(), 'test', 'fabric', 'fixtures', 'fake-systemd');
-const NODE_UNITS = ['chainfaas-orderer.service', 'chainfaas-peer0.service', 'chainfaas-chaincode.service'];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeNode('aws-node.sh with three orderers: the node and two orderer hosts', () => {
