@@ -6,8 +6,8 @@ import {
   DeleteQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
-  ListQueuesCommand,
   ListQueueTagsCommand,
+  paginateListQueues,
   QueueDoesNotExist,
   QueueNameExists,
   ReceiveMessageCommand,
@@ -171,9 +171,7 @@ export class SqsProviderQueues implements ProviderQueues {
    */
   async listProviderQueues(): Promise<{ providerId: string; createdAt: string }[]> {
     const found: { providerId: string; createdAt: string }[] = [];
-    let token: string | undefined;
-    do {
-      const page = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: this.prefix, MaxResults: 1000, NextToken: token }));
+    for await (const page of paginateListQueues({ client: sqs, pageSize: 1000 }, { QueueNamePrefix: this.prefix })) {
       for (const url of page.QueueUrls ?? []) {
         const name = url.slice(url.lastIndexOf('/') + 1);
         if (!name.startsWith(this.prefix) || name === `${this.prefix}dlq`) continue;
@@ -185,8 +183,7 @@ export class SqsProviderQueues implements ProviderQueues {
         if (!Number.isFinite(created)) continue;
         found.push({ providerId, createdAt: new Date(created * 1000).toISOString() });
       }
-      token = page.NextToken;
-    } while (token);
+    }
     return found;
   }
 

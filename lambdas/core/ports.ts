@@ -496,7 +496,7 @@ export interface DeveloperBuckets {
 /** What scheduling reads of a waiting job to decide which to place, and to expire it. */
 export type WaitingJob = Pick<
   JobRecord,
-  'jobId' | 'developerId' | 'functionId' | 'image' | 'resources' | 'attempt' | 'status' | 'createdAt' | 'queuedAt' | 'previousProviders' | 'requeueReason'
+  'jobId' | 'developerId' | 'functionId' | 'image' | 'resources' | 'attempt' | 'status' | 'createdAt' | 'queuedAt' | 'previousProviders' | 'requeueReason' | 'replicaOf'
 >;
 
 /** The attributes of WaitingJob, for adapters that project them. */
@@ -512,6 +512,7 @@ export const WAITING_JOB_FIELDS = [
   'queuedAt',
   'previousProviders',
   'requeueReason',
+  'replicaOf',
 ] as const satisfies readonly (keyof WaitingJob)[];
 
 /** A peer a peer operator enrolled (use-cases/peers.ts), in the `peers` table keyed by operator. */

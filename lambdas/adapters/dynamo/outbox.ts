@@ -2,6 +2,7 @@ import { BatchWriteCommand, PutCommand, QueryCommand, TransactWriteCommand, Upda
 import type { LedgerEvent } from '../../core/ledger';
 import type { Outbox, OutboxEntry, OutboxRoute } from '../../core/ports';
 import { dynamo } from '../clients';
+import { queryAll } from './query';
 
 let seqCounter = 0;
 /** Sortable, unique within a process: ISO time + a counter + randomness. */
@@ -89,23 +90,12 @@ export class DynamoOutbox implements Outbox {
 
   /** Every entry of the taken parts and the legacy part, page after page, taken for `drain`. */
   async recover(drain: string): Promise<OutboxEntry[]> {
-    const found = (
-      await Promise.all(
-        [...TAKEN, LEGACY].map(async (part) => {
-          const items: StoredEntry[] = [];
-          let start: Record<string, unknown> | undefined;
-          do {
-            const out = await dynamo.send(
-              new QueryCommand({ TableName: this.table, IndexName: 'pending', KeyConditionExpression: 'pendingShard = :p', ExpressionAttributeValues: { ':p': part }, ExclusiveStartKey: start }),
-            );
-            items.push(...(out.Items ?? []).map(fromItem));
-            start = out.LastEvaluatedKey;
-          } while (start);
-          return items;
-        }),
-      )
-    ).flat();
-    return this.take(found, drain);
+    const parts = await Promise.all(
+      [...TAKEN, LEGACY].map((part) =>
+        queryAll<Record<string, unknown>>({ TableName: this.table, IndexName: 'pending', KeyConditionExpression: 'pendingShard = :p', ExpressionAttributeValues: { ':p': part } }),
+      ),
+    );
+    return this.take(parts.flat().map(fromItem), drain);
   }
 
   /**

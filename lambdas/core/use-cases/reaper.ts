@@ -87,9 +87,8 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
     // Issue #19: a replica that missed for good may complete its group (a replacement, or the decision).
     if (outcome.outcome === 'failed' && job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
   }
-  result.expired = await expireWaiting(deps, async (jobId) => {
-    const replicaOf = (await deps.jobs.getJob(jobId))?.replicaOf;
-    if (replicaOf !== undefined) await replicaEnded(deps, replicaOf);
+  result.expired = await expireWaiting(deps, async (job) => {
+    if (job.replicaOf !== undefined) await replicaEnded(deps, job.replicaOf);
   });
   result.placed = await dispatchWaiting(deps);
   result.holdsReleased = await sweepHolds(deps);

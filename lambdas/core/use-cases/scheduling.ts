@@ -479,7 +479,7 @@ export async function finishReclaim(deps: Deps, job: JobRecord): Promise<void> {
  * what they needed; `onFailed` follows each (the reaper: a replica's group may be complete, issue #19). A job that never ran is not on the ledger; one that was re-queued is, and
  * gets `FailJob`. Returns how many it failed.
  */
-export async function expireWaiting(deps: Deps, onFailed?: (jobId: string) => Promise<void>): Promise<number> {
+export async function expireWaiting(deps: Deps, onFailed?: (job: WaitingJob) => Promise<void>): Promise<number> {
   const { maxWaitS, maxWaitingTotal } = deps.config.scheduling;
   if (maxWaitS === 0) return 0;
   const now = clock(deps);
@@ -497,7 +497,7 @@ export async function expireWaiting(deps: Deps, onFailed?: (jobId: string) => Pr
     failed++;
     if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }], { lane: job.developerId });
     await releaseHold(deps, job.jobId);
-    await onFailed?.(job.jobId);
+    await onFailed?.(job);
   }
   return failed;
 }
