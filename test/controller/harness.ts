@@ -1,3 +1,4 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,4 +151,18 @@ export async function rejects(
   const e = error as { code?: string; field?: string; message: string; details?: Record<string, unknown> };
   expect({ code: e.code, field: field === undefined ? undefined : e.field }).toEqual({ code, field });
   return e as { code: string; message: string; field?: string; details?: Record<string, unknown> };
+}
+
+/** A provider registered by a new owner through the use-case, with a first heartbeat: online, idle, with room for many jobs. */
+export async function onlineProvider(c: Controller, name: string): Promise<string> {
+  const { registerProvider, heartbeat } = await import('../../lambdas/core/use-cases/providers');
+  const owner = await c.newUser(['provider']);
+  const { providerId } = await registerProvider(c.deps, owner.user, { name, capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: generateKeyPair().publicKeyPem });
+  await heartbeat(c.deps, owner.user, providerId, {});
+  return providerId;
+}
+
+/** An SQS client on the controller's emulator, for tests that look at queues themselves. */
+export function sqsOf(c: Controller): SQSClient {
+  return new SQSClient({ region: 'us-east-1', endpoint: c.env.AWS_ENDPOINT_URL_SQS, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 }

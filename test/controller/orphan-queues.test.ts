@@ -2,7 +2,7 @@ import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/clie
 import { generateKeyPair } from '../../contract/src';
 import { ENV } from '../../lambdas/handlers/manifest';
 import type { Deps } from '../../lambdas/core/use-cases/context';
-import { Controller, startController } from './harness';
+import { Controller, sqsOf, startController } from './harness';
 
 /**
  * Issue #20: a provider queue left behind when `deleteQueue` failed after the provider's record
@@ -15,7 +15,7 @@ let c: Controller;
 let sqs: SQSClient;
 beforeAll(async () => {
   c = await startController();
-  sqs = new SQSClient({ region: 'us-east-1', endpoint: c.env.AWS_ENDPOINT_URL_SQS, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  sqs = sqsOf(c);
 }, 120_000);
 afterAll(async () => {
   await c?.stop();

@@ -1,7 +1,7 @@
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { generateKeyPair } from '../../contract/src';
 import { ENV } from '../../lambdas/handlers/manifest';
-import { Controller, definition, rejects, startController } from './harness';
+import { Controller, definition, rejects, sqsOf, startController } from './harness';
 
 /**
  * Issue #20: a provider's queue lives outside CloudFormation, so it goes with its provider. The
@@ -13,7 +13,7 @@ let c: Controller;
 let sqs: SQSClient;
 beforeAll(async () => {
   c = await startController();
-  sqs = new SQSClient({ region: 'us-east-1', endpoint: c.env.AWS_ENDPOINT_URL_SQS, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  sqs = sqsOf(c);
 }, 120_000);
 afterAll(async () => {
   await c?.stop();

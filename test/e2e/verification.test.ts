@@ -61,9 +61,10 @@ async function honestAgent() {
   return a;
 }
 
-async function developerWithFunction(verification: unknown = replicate, needs = resources) {
+/** A developer with an async function (the `sha256` example unless `fn` names another) and its signup credit on the read model. */
+async function developerWithFunction(verification: unknown = replicate, needs = resources, fn: { name: string; image: string } = { name: 'checked', image: t.platform.images.sha256 }) {
   const dev = (await newUser(t.api, ['developer'])).api;
-  const created = await dev.post('/functions', { name: 'checked', image: t.platform.images.sha256, mode: 'async', resources: needs, verification });
+  const created = await dev.post('/functions', { name: fn.name, image: fn.image, mode: 'async', resources: needs, verification });
   expect(created.status).toBe(201);
   // The signup credit reaches the read model through the ledger: wait for it, so balances compare.
   await eventually(async () => {
@@ -457,16 +458,7 @@ test('#19 respond first: two honest agents: answered at once, then confirmed by 
 }, 600_000);
 
 /** A replicated sleep function (the agent's container sleeps `input` seconds): slow enough to stop an agent mid-job. */
-async function sleeper(verification: Record<string, unknown>) {
-  const dev = (await newUser(t.api, ['developer'])).api;
-  const created = await dev.post('/functions', { name: 'sleeper', image: t.platform.images.sleep, mode: 'async', resources, verification });
-  expect(created.status).toBe(201);
-  await eventually(async () => {
-    await t.platform.flushLedger();
-    expect((await dev.get('/account')).body.balance).toBeGreaterThan(0);
-  }, 60_000);
-  return { dev, functionId: created.body.functionId as string };
-}
+const sleeper = (verification: Record<string, unknown>) => developerWithFunction(verification, resources, { name: 'sleeper', image: t.platform.images.sleep });
 
 test('#19 a replica whose agent goes silent is replaced on another owner at once, not re-queued: the job is decided, the silent provider is not paid, and "missed" is on the ledger and in its reputation', async () => {
   await quiet();

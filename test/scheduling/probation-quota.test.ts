@@ -1,5 +1,4 @@
-import { generateKeyPair } from '../../contract/src';
-import { definition, startController, type Controller } from '../controller/harness';
+import { definition, onlineProvider as onlineProviderOf, startController, type Controller } from '../controller/harness';
 
 /**
  * Issue #19, probation quota: with PROBATION_RESULTS = 2 and PROBATION_QUOTA = 1, a provider on
@@ -15,13 +14,7 @@ afterAll(async () => {
   await c?.stop();
 });
 
-async function onlineProvider(name: string) {
-  const { registerProvider, heartbeat } = await import('../../lambdas/core/use-cases/providers');
-  const owner = await c.newUser(['provider']);
-  const { providerId } = await registerProvider(c.deps, owner.user, { name, capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: generateKeyPair().publicKeyPem });
-  await heartbeat(c.deps, owner.user, providerId, {});
-  return providerId;
-}
+const onlineProvider = (name: string) => onlineProviderOf(c, name);
 
 test('#19: a provider on probation holds at most PROBATION_QUOTA jobs at once, though it has room for many', async () => {
   const { createFunction } = await import('../../lambdas/core/use-cases/functions');

@@ -1,6 +1,5 @@
-import { generateKeyPair } from '../../contract/src';
 import { EMPTY_REPUTATION } from '../../lambdas/core/reputation';
-import { definition, startController, type Controller } from '../controller/harness';
+import { definition, onlineProvider as onlineProviderOf, startController, type Controller } from '../controller/harness';
 
 /**
  * Issue #19, probation: with PROBATION_RESULTS = 2, a provider with fewer than 2 consecutive agreed
@@ -17,13 +16,7 @@ afterAll(async () => {
   await c?.stop();
 });
 
-async function onlineProvider(name: string) {
-  const { registerProvider, heartbeat } = await import('../../lambdas/core/use-cases/providers');
-  const owner = await c.newUser(['provider']);
-  const { providerId } = await registerProvider(c.deps, owner.user, { name, capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: generateKeyPair().publicKeyPem });
-  await heartbeat(c.deps, owner.user, providerId, {});
-  return providerId;
-}
+const onlineProvider = (name: string) => onlineProviderOf(c, name);
 
 test('#19: a provider on probation gets replicas only; once it has enough agreed results in a row it takes unreplicated jobs too', async () => {
   const { createFunction } = await import('../../lambdas/core/use-cases/functions');
