@@ -2,6 +2,7 @@ import { BatchWriteCommand, PutCommand, QueryCommand, TransactWriteCommand, Upda
 import type { LedgerEvent } from '../../core/ledger';
 import type { Outbox, OutboxEntry, OutboxRoute } from '../../core/ports';
 import { dynamo } from '../clients';
+import { isConditionFailure } from './common';
 import { queryAll } from './query';
 
 let seqCounter = 0;
@@ -140,7 +141,7 @@ export class DynamoOutbox implements Outbox {
       await dynamo.send(new UpdateCommand(this.update(e, me)));
     } catch (err) {
       // No longer where it was read: someone else holds it, or it is gone.
-      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return [];
+      if (isConditionFailure(err)) return [];
       throw err;
     }
     const { pendingShard: _part, takenBy: _drain, ...entry } = e;

@@ -195,7 +195,7 @@ export class DynamoProviderStore implements ProviderStore {
       );
       return true;
     } catch (err) {
-      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(err)) return false;
       throw err;
     }
   }
