@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import type { PaymentProvider } from '../core/ports';
 import { DynamoFunctionStore } from './dynamo/functions';
 import { DynamoJobStore } from './dynamo/jobs';
+import { DynamoJobStarts } from './dynamo/job-starts';
 import { DynamoOutbox } from './dynamo/outbox';
 import { DynamoProviderStore } from './dynamo/providers';
 import { S3ResultStorage } from './s3-storage';
@@ -113,6 +114,7 @@ export function depsFromEnv(): Deps {
   const outbox = once(() => new DynamoOutbox(requireEnv(ENV.tables.outbox)));
   const balances = once(() => new DynamoBalanceStore(requireEnv(ENV.tables.balances)));
   const billingStore = once(() => new DynamoBillingStore(requireEnv(ENV.tables.balances)));
+  const starts = once(() => new DynamoJobStarts(jobs(), balances(), outbox()));
   const payments = paymentProviderFromEnv();
   const queues = once(() => {
     const ageAlarm = parseAgeAlarm(process.env[ENV.queueAgeAlarm]);
@@ -145,6 +147,9 @@ export function depsFromEnv(): Deps {
     },
     get billingStore() {
       return billingStore();
+    },
+    get starts() {
+      return starts();
     },
     payments,
     payoutPolicy: { minimum: int(P.payoutMinimum, 10_000_000), fee: int(P.payoutFee, 0) },

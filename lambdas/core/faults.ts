@@ -14,11 +14,11 @@
 
 /** Where a controller step may be made to fail, after the write that names it. */
 export const FAULT_POINTS = [
-  /** invocations.ts: the job is written (QUEUED), not dispatched yet. */
+  /** invocations.ts: the job is written QUEUED (the step-by-step path), not dispatched yet. A job placed as it is created (scheduling.ts#startPlaced) has no such moment: its record, hold and `CreateJob` are one transaction, followed by `place.beforeSend`. */
   'invoke.afterJobWrite',
   /** scheduling.ts#place: the job is ASSIGNED under a lease, `CreateJob` not appended yet. */
   'place.afterAssign',
-  /** scheduling.ts#place: `CreateJob` is appended, the envelope not sent yet. */
+  /** scheduling.ts#place and #startPlaced: `CreateJob` is appended, the envelope not sent yet. */
   'place.beforeSend',
   /** providers.ts#acceptReport: the job is SUCCEEDED/FAILED, capacity and ledger events not done yet. */
   'report.afterTransition',

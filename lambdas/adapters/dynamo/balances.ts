@@ -4,7 +4,7 @@ import type { PaymentTerms } from '../../core/ledger';
 import type { AccountChanges, AccountView, BalanceStore } from '../../core/ports';
 import { spendable } from '../../core/use-cases/balances';
 import { dynamo } from '../clients';
-import { isConditionFailure } from './common';
+import { isConditionFailure, type TransactItem } from './common';
 import { queryAll } from './query';
 
 const CHECKPOINT = '#checkpoint';
@@ -201,34 +201,38 @@ export class DynamoBalanceStore implements BalanceStore {
 
   private async tryHold(accountId: string, jobId: string, amount: number, at: string): Promise<boolean> {
     try {
-      await dynamo.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.table,
-                Key: { accountId },
-                UpdateExpression: 'SET available = available - :h',
-                ConditionExpression: 'kind = :k AND available >= :h',
-                ExpressionAttributeValues: { ':h': amount, ':k': 'account' },
-              },
-            },
-            {
-              Put: {
-                TableName: this.table,
-                Item: { accountId: `hold#${jobId}`, kind: 'hold', holder: accountId, jobId, amount, placedAt: at },
-                ConditionExpression: 'attribute_not_exists(accountId)',
-              },
-            },
-          ],
-        }),
-      );
+      await dynamo.send(new TransactWriteCommand({ TransactItems: this.holdWrites(accountId, jobId, amount, at) }));
       return true;
     } catch (err) {
       if (err instanceof TransactionCanceledException && err.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed') return true;
       if (isConditionFailure(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * A hold's two writes, for a transaction: `available` lowered only if it covers `amount` (the
+   * first), and the hold item created only if the job has none (the second).
+   */
+  holdWrites(accountId: string, jobId: string, amount: number, at: string): [TransactItem, TransactItem] {
+    return [
+      {
+        Update: {
+          TableName: this.table,
+          Key: { accountId },
+          UpdateExpression: 'SET available = available - :h',
+          ConditionExpression: 'kind = :k AND available >= :h',
+          ExpressionAttributeValues: { ':h': amount, ':k': 'account' },
+        },
+      },
+      {
+        Put: {
+          TableName: this.table,
+          Item: { accountId: `hold#${jobId}`, kind: 'hold', holder: accountId, jobId, amount, placedAt: at },
+          ConditionExpression: 'attribute_not_exists(accountId)',
+        },
+      },
+    ];
   }
 
   async releaseHold(jobId: string, known?: { holder: string; amount: number }): Promise<number | undefined> {

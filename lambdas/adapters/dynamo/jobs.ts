@@ -3,8 +3,11 @@ import type { IdempotencyRecord, JobProgress, JobRecord, JobStatus } from '../..
 import type { JobCursor, JobSearch, JobStore } from '../../core/ports';
 import { WAITING_JOB_FIELDS, type WaitingJob } from '../../core/ports';
 import { dynamo } from '../clients';
-import { isConditionFailure } from './common';
+import { isConditionFailure, type TransactItem } from './common';
 import { queryAll, queryPages } from './query';
+
+/** Where an idempotency record lives in the jobs table (no developerId, so in no index). */
+const idempotencyKeyOf = (scope: string, keyHash: string) => `idem#${scope}#${keyHash}`;
 
 export class DynamoJobStore implements JobStore {
   constructor(private readonly table: string) {}
@@ -19,24 +22,8 @@ export class DynamoJobStore implements JobStore {
    * with the same key, exactly one creates a job; the other reads the winner's record.
    */
   async createJobOnce(job: JobRecord, idem: IdempotencyRecord): Promise<{ created: true } | { created: false; existing: IdempotencyRecord }> {
-    const key = `idem#${idem.scope}#${idem.keyHash}`;
-    const { jobId: createdJobId, ...rest } = idem;
     try {
-      await dynamo.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table,
-                Item: { ...rest, jobId: key, createdJobId },
-                ConditionExpression: 'attribute_not_exists(jobId) OR expiresAt < :now',
-                ExpressionAttributeValues: { ':now': idem.createdAt },
-              },
-            },
-            { Put: { TableName: this.table, Item: job, ConditionExpression: 'attribute_not_exists(jobId)' } },
-          ],
-        }),
-      );
+      await dynamo.send(new TransactWriteCommand({ TransactItems: [this.idempotencyPut(idem), this.jobPut(job)] }));
       return { created: true };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
@@ -46,8 +33,26 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
+  /** A new job's record, in a transaction: only if no job has its id. */
+  jobPut(job: JobRecord): TransactItem {
+    return { Put: { TableName: this.table, Item: job, ConditionExpression: 'attribute_not_exists(jobId)' } };
+  }
+
+  /** An idempotency record, in a transaction: only if the key is unused or its record expired. */
+  idempotencyPut(idem: IdempotencyRecord): TransactItem {
+    const { jobId: createdJobId, ...rest } = idem;
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { ...rest, jobId: idempotencyKeyOf(idem.scope, idem.keyHash), createdJobId },
+        ConditionExpression: 'attribute_not_exists(jobId) OR expiresAt < :now',
+        ExpressionAttributeValues: { ':now': idem.createdAt },
+      },
+    };
+  }
+
   async getIdempotency(scope: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
-    const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { jobId: `idem#${scope}#${keyHash}` }, ConsistentRead: true }));
+    const out = await dynamo.send(new GetCommand({ TableName: this.table, Key: { jobId: idempotencyKeyOf(scope, keyHash) }, ConsistentRead: true }));
     if (!out.Item) return undefined;
     const { jobId: _key, createdJobId, ...stored } = out.Item;
     return { ...(stored as Omit<IdempotencyRecord, 'jobId'>), jobId: createdJobId as string };

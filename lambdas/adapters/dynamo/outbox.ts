@@ -66,13 +66,18 @@ export class DynamoOutbox implements Outbox {
   constructor(private readonly table: string) {}
 
   async append(stream: string, events: LedgerEvent[], route?: OutboxRoute): Promise<void> {
-    const at = new Date().toISOString();
-    const shard = `p${shardOf(route?.lane ?? stream)}`;
-    const routing = route ? { lane: route.lane, ...(route.payee !== undefined ? { payee: route.payee } : {}) } : {};
     if (events.length === 0) return;
     // One item for the append's events: atomic on its own, one put (not a transaction of one
     // item per event), and one entry to take and delete.
-    await dynamo.send(new PutCommand({ TableName: this.table, Item: { stream, seq: nextSeq(at), events, enqueuedAt: at, pendingShard: shard, ...routing } }));
+    await dynamo.send(new PutCommand(this.appendPut(stream, events, route).Put));
+  }
+
+  /** An append as one put (for `append`, or for a transaction that writes it with other items: DynamoJobStarts). */
+  appendPut(stream: string, events: LedgerEvent[], route?: OutboxRoute): { Put: { TableName: string; Item: Record<string, unknown> } } {
+    const at = new Date().toISOString();
+    const shard = `p${shardOf(route?.lane ?? stream)}`;
+    const routing = route ? { lane: route.lane, ...(route.payee !== undefined ? { payee: route.payee } : {}) } : {};
+    return { Put: { TableName: this.table, Item: { stream, seq: nextSeq(at), events, enqueuedAt: at, pendingShard: shard, ...routing } } };
   }
 
   async pending(limit: number): Promise<OutboxEntry[]> {

@@ -4,7 +4,7 @@ import type { BillingUnits } from '../ledger';
 import type { ProviderRecord, User } from '../model';
 import type { AccountStore, BalanceStore, FunctionStore, JobStore, Outbox, ProviderQueues, ProviderStore, ResultStorage, Signer } from '../ports';
 import type { DeveloperBuckets, ProviderCredentialIssuer } from '../ports';
-import type { BillingStore, JobWaiter, PaymentProvider, Telemetry } from '../ports';
+import type { BillingStore, JobStarts, JobWaiter, PaymentProvider, Telemetry } from '../ports';
 import type { PolicyName } from '../scheduler';
 import { firstIssue, Role } from '../../../contract/src';
 
@@ -94,6 +94,8 @@ export interface Deps {
   portalUrl?: string;
   /** Reads the one-time operator claim token (OPERATOR_CLAIM_SECRET_ARN or _FILE); absent: no claim is possible. */
   operatorClaimToken?: () => Promise<string>;
+  /** Writes a job placed as it is created in one transaction (ports.ts#JobStarts); absent: hold, job, assignment and ledger entry are written one by one. */
+  starts?: JobStarts;
   /** Wakes sync invocations when their job ends (ports.ts#JobWaiter); absent: they notice by reading the job alone. */
   waiter?: JobWaiter;
   now?: () => Date;

@@ -28,18 +28,22 @@ export async function pricesInForce(deps: Pick<Deps, 'billingStore' | 'config'>)
 
 // ---------- holds ----------
 
+/** Whether jobs hold their most possible cost: BALANCE_HOLDS on, and a balance store that can hold. */
+export const holdsOn = (deps: Pick<Deps, 'config' | 'balances'>): boolean => Boolean(deps.config.holds && deps.balances.placeHold);
+
 /**
  * Reserves `job.maxCost` from the developer's available balance, or throws `insufficient_funds`
  * (402). No-op when holds are off (BALANCE_HOLDS) or the balance store cannot hold.
  */
 export async function holdForJob(deps: Deps, job: JobRecord): Promise<number | undefined> {
-  if (!deps.config.holds || !deps.balances.placeHold) return undefined;
+  const placeHold = deps.balances.placeHold?.bind(deps.balances);
+  if (!holdsOn(deps) || !placeHold) return undefined;
   const amount = job.maxCost;
   // A new account's signup credit may still be on its way to the read model (outbox, ledger
   // writer, balance movements): while the account is unknown there, wait for it a little rather
   // than refuse its first invocation. Once it is known, one more try decides.
   for (let waited = 0, known = false; ; waited += 200) {
-    if (await deps.balances.placeHold(job.developerId, job.jobId, amount, job.createdAt)) return amount;
+    if (await placeHold(job.developerId, job.jobId, amount, job.createdAt)) return amount;
     if (known || deps.config.signupCredit <= 0 || waited >= SIGNUP_WAIT_MS) break;
     known = (await deps.balances.account?.(job.developerId)) !== undefined;
     if (!known) await sleep(200);

@@ -8,8 +8,8 @@ import type { Caller } from './accounts';
 import { checkCallbackUrl } from './callbacks';
 import { Deps, now, nowIso, parse } from './context';
 import { getOwnFunction, requireLive } from './functions';
-import { admit, dispatch } from './scheduling';
-import { holdForJob, pricesInForce, releaseHold } from './holds';
+import { admit, dispatch, startPlaced } from './scheduling';
+import { holdForJob, holdsOn, pricesInForce, releaseHold } from './holds';
 import { injectFault } from '../faults';
 import { NO_WAKE } from '../job-waiter';
 import { holdReplicas, replicationPolicy, startReplicas } from './verification';
@@ -144,21 +144,37 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
     for (const id of job.replication?.replicaIds ?? [jobId]) await releaseHold(deps, id);
   };
 
-  if (idempotencyKey !== undefined) {
-    const idem: IdempotencyRecord = {
-      scope: scopeOf(caller),
-      keyHash: sha256Hex(idempotencyKey),
-      requestHash: sha256Hex(canonicalJson({ functionId, body: body ?? {} })),
-      jobId,
-      createdAt,
-      expiresAt: new Date(now(deps).getTime() + IDEMPOTENCY_TTL_S * 1000).toISOString(),
-    };
+  const idem: IdempotencyRecord | undefined =
+    idempotencyKey === undefined
+      ? undefined
+      : {
+          scope: scopeOf(caller),
+          keyHash: sha256Hex(idempotencyKey),
+          requestHash: sha256Hex(canonicalJson({ functionId, body: body ?? {} })),
+          jobId,
+          createdAt,
+          expiresAt: new Date(now(deps).getTime() + IDEMPOTENCY_TTL_S * 1000).toISOString(),
+        };
+  if (idem) {
     const earlier = await replay(deps, idem);
     if (earlier) return { job: earlier, mode, waitS, replayed: true };
-    // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
-    await admit(deps, job);
-    // Reserve the worst case from the available balance (402 if it does not cover it); released if no job results.
-    await hold();
+  }
+  // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
+  await admit(deps, job);
+  if (!replication) {
+    // Issue #16: where a provider has room and the balance covers the hold, the job is written
+    // already placed, with its hold, its ledger entry and its idempotency record, in one transaction.
+    const started = await startPlaced(deps, job, fn, { holdAmount: holdsOn(deps) ? job.maxCost : undefined, idem });
+    if (started.kind === 'replayed') return { job: await replayed(deps, idem as IdempotencyRecord, started.existing), mode, waitS, replayed: true };
+    if (started.kind === 'started') {
+      deps.telemetry.jobCreated();
+      return { job: started.job, mode, waitS, replayed: false };
+    }
+  }
+  // Otherwise step by step. Reserve the worst case from the available balance (402 if it does not
+  // cover it, after a new account's credit had its time to arrive); released if no job results.
+  await hold();
+  if (idem) {
     const outcome = await deps.jobs.createJobOnce(job, idem).catch(async (err) => {
       await unhold();
       throw err;
@@ -168,10 +184,6 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
       return { job: await replayed(deps, idem, outcome.existing), mode, waitS, replayed: true };
     }
   } else {
-    // A job that would have to wait is refused (429/503 + Retry-After) when too many already wait.
-    await admit(deps, job);
-    // Reserve the worst case from the available balance (402 if it does not cover it); released if no job results.
-    await hold();
     await deps.jobs.createJob(job).catch(async (err) => {
       await unhold();
       throw err;

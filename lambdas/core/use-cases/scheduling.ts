@@ -1,8 +1,9 @@
 import { retryLater } from '../errors';
-import type { FunctionRecord, JobRecord, ProviderRecord } from '../model';
+import type { FunctionRecord, IdempotencyRecord, JobRecord, ProviderRecord } from '../model';
+import type { LedgerEvent } from '../ledger';
 import { vcpuMillicores as toMilli } from '../pricing';
 import { FairQueue, fits, isOnline, Need, onlineCapacity, rankProviders, SchedulerOptions } from '../scheduler';
-import type { WaitingJob } from '../ports';
+import type { JobStartOutcome, WaitingJob } from '../ports';
 import { LIMITS, type JobEnvelope } from '../../../contract/src';
 import { Deps, now as clock, nowIso } from './context';
 import { releaseHold } from './holds';
@@ -60,14 +61,7 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
     freed,
   });
   if (!provider) return { kind: 'no-capacity' };
-  const now = clock(deps);
-  const assignment = {
-    status: 'ASSIGNED' as const,
-    providerId: provider.providerId,
-    assignedAt: now.toISOString(),
-    leaseShard: 'l',
-    leaseExpiresAt: new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString(),
-  };
+  const assignment = assignmentOn(deps, provider);
   let moved: boolean;
   try {
     moved = await deps.jobs.transition(job.jobId, ['QUEUED'], assignment, { attempt: job.attempt }, ['waitingShard']);
@@ -86,22 +80,43 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
   // so the job is on the outbox before any provider can run it (and report it).
   const signed = buildSignedEnvelope(deps, assigned, provider, fn);
   signed.catch(() => undefined); // awaited below; a failure there is handled there
-  await deps.outbox.append(job.jobId, [
-    {
-      type: 'CreateJob',
-      jobId: job.jobId,
-      developerId: job.developerId,
-      providerId: provider.providerId,
-      functionId: job.functionId,
-      functionVersion: job.functionVersion,
-      resources: job.resources,
-      // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
-      billing: job.billingUnits ?? deps.config.billing,
-      maxCost: job.maxCost,
-      assignedAt: assignment.assignedAt,
-      ...(job.replicaOf === undefined ? {} : { replicaOf: job.replicaOf }),
-    },
-  ], { lane: job.developerId });
+  await deps.outbox.append(job.jobId, [createJobEvent(deps, job, provider.providerId, assignment.assignedAt)], { lane: job.developerId });
+  await sendEnvelope(deps, assigned, provider, signed);
+  return { kind: 'assigned', job: assigned };
+}
+
+/** What a job placed on `provider` now changes: ASSIGNED, under a lease of `leaseS`. */
+function assignmentOn(deps: Deps, provider: ProviderRecord) {
+  const now = clock(deps);
+  return {
+    status: 'ASSIGNED' as const,
+    providerId: provider.providerId,
+    assignedAt: now.toISOString(),
+    leaseShard: 'l',
+    leaseExpiresAt: new Date(now.getTime() + deps.config.scheduling.leaseS * 1000).toISOString(),
+  };
+}
+
+/** The ledger's record of an assigned job (for a re-queued job: the same job, with another provider). */
+function createJobEvent(deps: Deps, job: JobRecord, providerId: string, assignedAt: string): LedgerEvent {
+  return {
+    type: 'CreateJob',
+    jobId: job.jobId,
+    developerId: job.developerId,
+    providerId,
+    functionId: job.functionId,
+    functionVersion: job.functionVersion,
+    resources: job.resources,
+    // The units the job was created under (billing.ts); jobs from before versioned prices use the configured ones.
+    billing: job.billingUnits ?? deps.config.billing,
+    maxCost: job.maxCost,
+    assignedAt,
+    ...(job.replicaOf === undefined ? {} : { replicaOf: job.replicaOf }),
+  };
+}
+
+/** Sends an assigned job's envelope to its provider's queue; one that cannot be sent is left to its lease (the reaper re-queues it). */
+async function sendEnvelope(deps: Deps, job: JobRecord, provider: ProviderRecord, signed: ReturnType<typeof buildSignedEnvelope>): Promise<void> {
   injectFault('place.beforeSend');
   try {
     const body = JSON.stringify(await signed);
@@ -113,7 +128,53 @@ async function place(deps: Deps, job: JobRecord, fn?: FunctionRecord, providers?
     // The job is ASSIGNED under a lease that nobody renews: the reaper re-queues it when it lapses.
     deps.telemetry.error('could not send a job envelope; its lease will re-queue it', { jobId: job.jobId, providerId: provider.providerId, error: String(err) });
   }
-  return { kind: 'assigned', job: assigned };
+}
+
+export type Started = { kind: 'started'; job: JobRecord } | { kind: 'replayed'; existing: IdempotencyRecord } | { kind: 'unplaced' };
+
+/**
+ * Issue #16: a new job (not yet written) placed as it is created. Capacity is reserved on a
+ * provider first (as `place` does); then the job, already ASSIGNED under its lease, its hold of
+ * `holdAmount`, its `CreateJob` entry and its idempotency record are one transaction
+ * (`deps.starts`), and the envelope (signed meanwhile) is sent. `unplaced`: nothing was written
+ * (no provider had room, or the balance did not cover the hold) and the capacity is back; the
+ * caller then takes the step-by-step path (hold, job QUEUED, `dispatch`), which waits for a new
+ * account's credit, explains a refused hold, and lets the job wait for room. `replayed`: the
+ * idempotency key was used before; nothing was written.
+ */
+export async function startPlaced(
+  deps: Deps,
+  job: JobRecord,
+  fn: FunctionRecord,
+  { holdAmount, idem }: { holdAmount?: number; idem?: IdempotencyRecord },
+): Promise<Started> {
+  if (!deps.starts) return { kind: 'unplaced' };
+  const need = needOf(job);
+  const provider = await reserveSomewhere(deps, need, undefined);
+  if (!provider) return { kind: 'unplaced' };
+  const { waitingShard: _unplaced, ...created } = job;
+  const assignment = assignmentOn(deps, provider);
+  const assigned: JobRecord = { ...created, ...assignment, ...(holdAmount === undefined ? {} : { holdAmount }) };
+  const signed = buildSignedEnvelope(deps, assigned, provider, fn);
+  signed.catch(() => undefined); // awaited by sendEnvelope, or not at all when nothing was written
+  let outcome: JobStartOutcome;
+  try {
+    outcome = await deps.starts.start(assigned, {
+      hold: holdAmount === undefined ? undefined : { amount: holdAmount, at: job.createdAt },
+      events: [createJobEvent(deps, job, provider.providerId, assignment.assignedAt)],
+      route: { lane: job.developerId },
+      idem,
+    });
+  } catch (err) {
+    await releaseCapacity(deps, provider.providerId, need, provider);
+    throw err;
+  }
+  if (outcome.kind !== 'started') {
+    await releaseCapacity(deps, provider.providerId, need, provider);
+    return outcome.kind === 'replayed' ? outcome : { kind: 'unplaced' };
+  }
+  await sendEnvelope(deps, assigned, provider, signed);
+  return { kind: 'started', job: assigned };
 }
 
 /**
