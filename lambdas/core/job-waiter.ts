@@ -1,3 +1,4 @@
+import type { JobRecord } from './model';
 import type { JobWaiter, JobWake } from './ports';
 
 /**
@@ -20,8 +21,8 @@ export class InProcessJobWaiter implements JobWaiter {
     return listener;
   }
 
-  notify(jobId: string): void {
-    for (const listener of this.listeners.get(jobId) ?? []) listener.wake();
+  notify(jobId: string, ended?: JobRecord): void {
+    for (const listener of this.listeners.get(jobId) ?? []) listener.wake(ended);
   }
 
   /** Requests waiting in this process (tests, the benchmark). */
@@ -34,14 +35,22 @@ export class InProcessJobWaiter implements JobWaiter {
 
 class Listener implements JobWake {
   private notified = false;
+  private job?: JobRecord;
   private resolve?: (notified: boolean) => void;
   private timer?: NodeJS.Timeout;
 
   constructor(readonly close: () => void) {}
 
-  wake(): void {
+  wake(ended?: JobRecord): void {
+    if (ended) this.job = ended;
     if (this.resolve) this.settle(true);
     else this.notified = true;
+  }
+
+  ended(): JobRecord | undefined {
+    const job = this.job;
+    this.job = undefined;
+    return job;
   }
 
   sleep(ms: number): Promise<boolean> {
@@ -66,6 +75,6 @@ class Listener implements JobWake {
 
 /** A waiter that never wakes anyone: the consistent reads alone (what a waiting Lambda in AWS has). */
 export const NO_WAKE: JobWaiter = {
-  listen: () => ({ sleep: (ms) => new Promise((r) => setTimeout(() => r(false), Math.max(0, ms))), close: () => undefined }),
+  listen: () => ({ sleep: (ms) => new Promise((r) => setTimeout(() => r(false), Math.max(0, ms))), ended: () => undefined, close: () => undefined }),
   notify: () => undefined,
 };

@@ -645,11 +645,17 @@ export interface Telemetry {
  */
 export interface JobWaiter {
   listen(jobId: string): JobWake;
-  notify(jobId: string): void;
+  /**
+   * Wakes the job's listeners. `ended`: the job as the conditional write that ended it left it
+   * (issue #16: a waiting request answers with it instead of reading the job again).
+   */
+  notify(jobId: string, ended?: JobRecord): void;
 }
 
 export interface JobWake {
   /** Resolves after `ms`, or as soon as the job is notified (at once if it was since the last sleep); true when notified. */
   sleep(ms: number): Promise<boolean>;
+  /** The ended job a notification handed over since the last call, if one did. */
+  ended(): JobRecord | undefined;
   close(): void;
 }

@@ -96,19 +96,25 @@ test('#16: the accepted report wakes the sync call waiting for its job in this p
   while (reads() < 1) await new Promise((r) => setImmediate(r));
   await expect(report(who.job, who)).resolves.toMatchObject({ status: 'SUCCEEDED' });
   await expect(waiting).resolves.toMatchObject({ jobId: who.job.jobId, status: 'SUCCEEDED' });
-  expect(reads()).toBe(2);
+  // The wake-up handed over the job as the report's transition left it: no read after it.
+  expect(reads()).toBe(1);
   expect(c.deps.waiter).toMatchObject({ waiting: 0 });
 }, 30_000); // well under the minute the wait would otherwise sleep
 
-test('#16: a wait given the job its invocation just wrote reads it only when woken (one read per job, not two)', async () => {
+test('#16: a wait given the job its invocation just wrote, and woken with the job its report left, reads nothing; it answers what a read would show', async () => {
   const { waitForJob } = await import('../../lambdas/core/use-cases/invocations');
+  const { jobView } = await import('../../lambdas/core/use-cases/jobs');
   const who = await assignedJob();
   const { deps, reads } = counted(c.deps);
   // It listens at once (before any await) and sleeps: no read of the ASSIGNED job it was handed.
   const waiting = waitForJob(deps, who.job.jobId, 120, MINUTE, who.job);
   await expect(report(who.job, who)).resolves.toMatchObject({ status: 'SUCCEEDED' });
-  await expect(waiting).resolves.toMatchObject({ jobId: who.job.jobId, status: 'SUCCEEDED' });
-  expect(reads()).toBe(1);
+  const answered = (await waiting) as JobRecord;
+  expect(answered).toMatchObject({ jobId: who.job.jobId, status: 'SUCCEEDED', resultSize: 4 });
+  expect(reads()).toBe(0);
+  // The caller's view of the handed-over job is the view of the stored one.
+  const stored = (await c.deps.jobs.getJob(who.job.jobId)) as JobRecord;
+  expect(await jobView(c.deps, answered)).toEqual(await jobView(c.deps, stored));
 }, 30_000);
 
 test('#16: a job that ended before the wait listened is still noticed, by the read one back-off later', async () => {

@@ -257,8 +257,9 @@ export const WAIT_MAX_MS = 1000;
 
 /**
  * Waits until the job is terminal or `waitS` has passed; returns its latest state. The wait
- * listens for the job's end (`deps.waiter`: in one process the accepted report wakes it at once)
- * and reads the job (consistent) first and after each wake-up or back-off: every WAIT_MIN_MS,
+ * listens for the job's end (`deps.waiter`: in one process the accepted report wakes it at once,
+ * handing over the job as its transition left it) and reads the job (consistent) first and after
+ * each back-off or wake-up that handed over nothing: every WAIT_MIN_MS,
  * then a fifth of the time already waited (a long job is noticed at most ~20% late), at most
  * WAIT_MAX_MS. Where no notification can reach the waiting request (a Lambda in AWS), those reads
  * are how it notices: a job of 150 ms costs ~7 reads (ARCHITECTURE.md, "The sync wait").
@@ -279,8 +280,11 @@ export async function waitForJob(
   const until = started + waitS * 1000;
   const wake = (deps.waiter ?? NO_WAKE).listen(jobId);
   try {
-    for (let read = written === undefined; ; read = true) {
-      const job = read ? await deps.jobs.getJob(jobId) : written;
+    // `known`: the job without a read — as the invocation wrote it, or as the write that ended it
+    // in this process handed it over with its wake-up (issue #16: no read between the report's
+    // transition and the answer).
+    for (let known = written; ; known = wake.ended()) {
+      const job = known ?? (await deps.jobs.getJob(jobId));
       if (!job || TERMINAL.includes(job.status) || Date.now() >= until) return job;
       const pause = Math.min(backOff.maxMs, Math.max(backOff.minMs, (Date.now() - started) / 5));
       await wake.sleep(Math.min(pause, Math.max(0, until - Date.now())));

@@ -256,8 +256,8 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     );
   }
   deps.telemetry.jobFinished(status === 'SUCCEEDED' ? 'succeeded' : 'failed');
-  // The job is terminal in the table now: a sync call waiting in this process answers at once.
-  deps.waiter?.notify(job.jobId);
+  // The job is terminal in the table now: a sync call waiting in this process answers at once, with the job as this write left it.
+  deps.waiter?.notify(job.jobId, { ...job, ...changes, pendingReport });
   injectFault('report.afterTransition');
   await finishReport(deps, { ...job, ...changes, pendingReport }, provider.ownerId);
   await afterReplicaReport(deps, job);
