@@ -361,10 +361,9 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
   },
   providers: {
     pk: 'providerId',
-    gsis: [
-      { name: 'byOwner', pk: 'ownerId' },
-      { name: 'online', pk: 'onlineShard', sk: 'providerId' },
-    ],
+    // No owner index: nothing queried one (an owner's providers are read from the listing), and every
+    // reserve, release and heartbeat wrote the whole item into it again (2 of a warm job's write units).
+    gsis: [{ name: 'online', pk: 'onlineShard', sk: 'providerId' }],
   },
   outbox: { pk: 'stream', sk: 'seq', stream: true, gsis: [{ name: 'pending', pk: 'pendingShard', sk: 'enqueuedAt' }] },
   balances: { pk: 'accountId', gsis: [{ name: 'byKind', pk: 'kind', sk: 'accountId' }] },
