@@ -6,7 +6,7 @@ import type { AccountEntry, Ledger, LedgerBilling, LedgerInvoice } from '../ledg
 import type { JobRecord, User } from '../model';
 import type { PublishedPrices } from '../ports';
 import { Deps, getOwnProvider, nowIso, parse, requireOperator } from './context';
-import { pricesInForce } from './holds';
+import { pricesInForce, rememberPrices } from './holds';
 
 /**
  * Billing (Color-FaaS on top of ChainFaaS's per-job ledger settlement):
@@ -34,12 +34,12 @@ import { pricesInForce } from './holds';
 
 // ---------- billing units ----------
 
-/** `POST /operator/prices`: the operator publishes the next price version (jobs created from now on use it). */
+/** `POST /operator/prices`: the operator publishes the next price version (jobs created from now on use it: in other controller processes within holds.ts#PRICES_CACHE_MS). */
 export async function publishPrices(deps: Deps, user: User, body: unknown): Promise<PublishedPrices> {
   requireOperator(deps, user);
   const req = parse(PricesBody, body);
   const store = requireStore(deps);
-  const current = await pricesInForce(deps);
+  const current = await pricesInForce(deps, { fresh: true });
   const version = req.version ?? current.version + 1;
   const refuse = (message: string) => new DomainError('conflict', message, 'version', { current: current.version });
   if (version <= current.version) throw refuse(`version ${version} is not above the version in force (${current.version})`);
@@ -58,12 +58,13 @@ export async function publishPrices(deps: Deps, user: User, body: unknown): Prom
     publishedBy: user.userId,
   };
   if (!(await store.publishPrices(prices))) throw conflict(`version ${version} was published meanwhile; read GET /prices and publish the next one`);
+  rememberPrices(prices);
   return prices;
 }
 
 /** `GET /prices`: the price list in force and the published history. */
 export async function listPrices(deps: Deps) {
-  return { current: await pricesInForce(deps), published: (await deps.billingStore?.listPrices()) ?? [], unit: 'micro-credits' };
+  return { current: await pricesInForce(deps, { fresh: true }), published: (await deps.billingStore?.listPrices()) ?? [], unit: 'micro-credits' };
 }
 
 // ---------- invoice terms ----------

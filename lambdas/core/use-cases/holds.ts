@@ -1,6 +1,7 @@
 import { DomainError } from '../errors';
 import type { BillingUnits } from '../ledger';
 import type { JobRecord } from '../model';
+import type { PublishedPrices } from '../ports';
 import type { Deps } from './context';
 
 /**
@@ -13,9 +14,24 @@ import type { Deps } from './context';
 
 // ---------- billing units ----------
 
-/** The price list new jobs are created under. */
-export async function pricesInForce(deps: Pick<Deps, 'billingStore' | 'config'>): Promise<BillingUnits> {
-  const published = await deps.billingStore?.currentPrices();
+/**
+ * How long this process creates jobs under a published price list it read, without reading it
+ * again (issue #16: one read on every invocation, for a list an operator changes rarely). A list
+ * published by this process is in force here at once (`rememberPrices`); one published by another
+ * process (another Lambda sandbox) within PRICES_CACHE_MS.
+ */
+export const PRICES_CACHE_MS = 1_000;
+let lastRead: { at: number; published: PublishedPrices | undefined } | undefined;
+
+/** The price list new jobs are created under; `fresh`: read now, whatever this process read last. */
+export async function pricesInForce(deps: Pick<Deps, 'billingStore' | 'config'>, { fresh = false } = {}): Promise<BillingUnits> {
+  const now = Date.now();
+  let published: PublishedPrices | undefined;
+  if (!fresh && lastRead && now >= lastRead.at && now - lastRead.at < PRICES_CACHE_MS) published = lastRead.published;
+  else if (deps.billingStore) {
+    published = await deps.billingStore.currentPrices();
+    lastRead = { at: now, published };
+  }
   const configured = deps.config.billing;
   if (published && published.version > configured.version) return {
       version: published.version,
@@ -24,6 +40,11 @@ export async function pricesInForce(deps: Pick<Deps, 'billingStore' | 'config'>)
       ...(published.diskMbMs ? { diskMbMs: published.diskMbMs } : {}),
     };
   return configured;
+}
+
+/** A price list this process has just published: in force here from now on. */
+export function rememberPrices(published: PublishedPrices): void {
+  lastRead = { at: Date.now(), published };
 }
 
 // ---------- holds ----------
