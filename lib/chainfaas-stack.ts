@@ -118,7 +118,7 @@ export class ChainFaasStack extends Stack {
     const dataRemoval = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = retentionDays(config.logRetentionDays);
 
-    this.tables = new DataTables(this, 'Tables', { removalPolicy: dataRemoval });
+    this.tables = new DataTables(this, 'Tables', { removalPolicy: dataRemoval, keepRetiredIndexes: config.keepRetiredIndexes });
     this.results = new ResultBucket(this, 'Results', {
       expireAfterDays: config.resultRetentionDays,
       corsAllowedOrigins: config.corsAllowedOrigins,

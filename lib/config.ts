@@ -38,6 +38,13 @@ export interface ChainFaasConfig {
    */
   readonly retainData: boolean;
   /**
+   * Keep the DynamoDB indexes this release replaced, for the first of the two deploys that upgrade
+   * a stack deployed before (CloudFormation adds or removes one index per table per update; README,
+   * "Upgrading"). Context key `keepRetiredIndexes`.
+   * @default false
+   */
+  readonly keepRetiredIndexes: boolean;
+  /**
    * Days before job results and logs (`results/`) and large inputs (`inputs/`) expire.
    * Context key `resultRetentionDays`.
    * @default 7
@@ -335,6 +342,7 @@ export const DEFAULT_CONFIG: ChainFaasConfig = {
   lambdaRuntime: 'nodejs24.x',
   logRetentionDays: 30,
   retainData: true,
+  keepRetiredIndexes: false,
   resultRetentionDays: 7,
   apiRateLimit: 50,
   apiBurstLimit: 100,
@@ -439,6 +447,7 @@ export function configFromContext(scope: Construct, settings: Readonly<Record<st
     lambdaRuntime: oneOf('lambdaRuntime', ctx('lambdaRuntime'), RUNTIMES, d.lambdaRuntime),
     logRetentionDays: integer('logRetentionDays', ctx('logRetentionDays'), d.logRetentionDays, 1),
     retainData: boolean('retainData', ctx('retainData'), d.retainData),
+    keepRetiredIndexes: boolean('keepRetiredIndexes', ctx('keepRetiredIndexes'), d.keepRetiredIndexes),
     resultRetentionDays: integer('resultRetentionDays', ctx('resultRetentionDays'), d.resultRetentionDays, 1),
     apiRateLimit,
     apiBurstLimit,

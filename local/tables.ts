@@ -1,7 +1,7 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, type Projection, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { TABLES, TableName } from '../lambdas/handlers/manifest';
+import { IndexSchema, TABLES, TableName } from '../lambdas/handlers/manifest';
 
 /**
  * Creates the manifest's tables in DynamoDB Local (same key schemas and indexes as the CDK
@@ -22,7 +22,7 @@ export async function createTables(endpoint: string, names: Record<TableName, st
             ? spec.gsis.map((g) => ({
                 IndexName: g.name,
                 KeySchema: [{ AttributeName: g.pk, KeyType: 'HASH' as const }, ...(g.sk ? [{ AttributeName: g.sk, KeyType: 'RANGE' as const }] : [])],
-                Projection: { ProjectionType: 'ALL' as const },
+                Projection: projectionOf(g),
               }))
             : undefined,
         }),
@@ -34,6 +34,12 @@ export async function createTables(endpoint: string, names: Record<TableName, st
     }
   }
   client.destroy();
+}
+
+/** An index's projection as DynamoDB takes it: every attribute, or the keys and the ones named. */
+function projectionOf(index: IndexSchema): Projection {
+  if (index.projection === undefined) return { ProjectionType: 'ALL' };
+  return index.projection.length === 0 ? { ProjectionType: 'KEYS_ONLY' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] };
 }
 
 export async function createBucket(endpoint: string, bucket: string): Promise<void> {

@@ -343,7 +343,33 @@ export const ENV = {
  * DynamoDB key schema, shared by the CDK table constructs and local/ (which creates the same
  * tables in DynamoDB Local). GSIs are listed with their partition and sort keys.
  */
-export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; stream?: boolean; gsis: { name: string; pk: string; sk?: string }[] }> = {
+export interface IndexSchema {
+  name: string;
+  pk: string;
+  sk?: string;
+  /**
+   * The attributes the index holds besides the keys; absent: all of them. An update that changes
+   * none of an index's attributes writes nothing there; with every attribute projected, every
+   * update of an item in the index is written to it again.
+   */
+  projection?: readonly string[];
+}
+
+export interface TableSchema {
+  pk: string;
+  sk?: string;
+  ttl?: string;
+  stream?: boolean;
+  gsis: IndexSchema[];
+  /**
+   * Indexes an earlier release had, which this one replaced. Nothing reads them; a stack deployed
+   * before keeps them for one deploy (`keepRetiredIndexes`), because CloudFormation adds or removes
+   * at most one index of a table per update (README, "Upgrading").
+   */
+  retired?: IndexSchema[];
+}
+
+export const TABLES: Record<TableName, TableSchema> = {
   users: { pk: 'userId', gsis: [{ name: 'byEmail', pk: 'email' }] },
   tokens: { pk: 'tokenHash', ttl: 'expiresAt', gsis: [] },
   functions: { pk: 'functionId', gsis: [{ name: 'byOwner', pk: 'ownerId', sk: 'createdAt' }] },
@@ -366,7 +392,14 @@ export const TABLES: Record<TableName, { pk: string; sk?: string; ttl?: string; 
     gsis: [{ name: 'online', pk: 'onlineShard', sk: 'providerId' }],
   },
   outbox: { pk: 'stream', sk: 'seq', stream: true, gsis: [{ name: 'pending', pk: 'pendingShard', sk: 'enqueuedAt' }] },
-  balances: { pk: 'accountId', gsis: [{ name: 'byKind', pk: 'kind', sk: 'accountId' }] },
+  balances: {
+    pk: 'accountId',
+    // Items by kind: accounts, holds, price lists, open payouts. It holds the keys and a hold's
+    // fields (the reaper lists open holds from it), so an account's updates — its hold, its release,
+    // its settlement, several per job — are not written here again (byKind held every attribute).
+    gsis: [{ name: 'kinds', pk: 'kind', sk: 'accountId', projection: ['holder', 'jobId', 'amount', 'placedAt'] }],
+    retired: [{ name: 'byKind', pk: 'kind', sk: 'accountId' }],
+  },
   // Keyed by operator: another operator's peer id finds nothing. `peerId = #count` holds the operator's count.
   peers: { pk: 'operatorId', sk: 'peerId', gsis: [] },
 };

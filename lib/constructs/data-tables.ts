@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { ENV, TABLES, type Access, type TableName } from '../../lambdas/handlers/manifest';
+import { ENV, TABLES, type Access, type IndexSchema, type TableName } from '../../lambdas/handlers/manifest';
 
 /**
  * The DynamoDB actions of each access level: what the stores in lambdas/adapters call (a
@@ -57,13 +57,27 @@ export interface DataTablesProps {
    * @default dynamodb.StreamViewType.NEW_IMAGE (the outbox consumer needs the new entry only)
    */
   readonly streamViewType?: dynamodb.StreamViewType;
+  /**
+   * Keep each table's `retired` indexes (the first of the two deploys that upgrade a stack from
+   * before they were replaced: README, "Upgrading"). Nothing reads them, and no function is granted them.
+   * @default false
+   */
+  readonly keepRetiredIndexes?: boolean;
+}
+
+/** An index's projection: every attribute (the schema names none), the keys only (an empty list), or the keys and those named. */
+function projectionOf(index: IndexSchema): Pick<dynamodb.GlobalSecondaryIndexProps, 'projectionType' | 'nonKeyAttributes'> {
+  if (index.projection === undefined) return { projectionType: dynamodb.ProjectionType.ALL };
+  if (index.projection.length === 0) return { projectionType: dynamodb.ProjectionType.KEYS_ONLY };
+  return { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...index.projection] };
 }
 
 /**
  * The controller's DynamoDB tables, one per manifest entry: on-demand billing, point-in-time
- * recovery, encryption at rest, TTL and streams where the schema says, and the GSIs (all
- * projecting every attribute, since the handlers read whole items from them). Every key
- * attribute is a string, as the stores in lambdas/adapters write them.
+ * recovery, encryption at rest, TTL and streams where the schema says, and the GSIs with the
+ * manifest's projections (every attribute unless it names some: the stores read whole items from
+ * those, and read the items behind the keys of the others). Every key attribute is a string, as
+ * the stores in lambdas/adapters write them.
  */
 export class DataTables extends Construct {
   private readonly tables: Record<TableName, dynamodb.Table>;
@@ -86,12 +100,12 @@ export class DataTables extends Construct {
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
         deletionProtection: props.deletionProtection ?? false,
       });
-      for (const gsi of schema.gsis) {
+      for (const gsi of [...schema.gsis, ...(props.keepRetiredIndexes ? (schema.retired ?? []) : [])]) {
         table.addGlobalSecondaryIndex({
           indexName: gsi.name,
           partitionKey: str(gsi.pk),
           sortKey: gsi.sk ? str(gsi.sk) : undefined,
-          projectionType: dynamodb.ProjectionType.ALL,
+          ...projectionOf(gsi),
         });
       }
       return [name, table] as const;

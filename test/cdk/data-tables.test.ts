@@ -50,14 +50,39 @@ describe('DataTables', () => {
     expect(p.KeySchema).toEqual([{ AttributeName: schema.pk, KeyType: 'HASH' }, ...(schema.sk ? [{ AttributeName: schema.sk, KeyType: 'RANGE' }] : [])]);
     expect(p.TimeToLiveSpecification).toEqual(schema.ttl ? { AttributeName: schema.ttl, Enabled: true } : undefined);
     expect(p.StreamSpecification).toEqual(schema.stream ? { StreamViewType: 'NEW_IMAGE' } : undefined);
-    expect((p.GlobalSecondaryIndexes ?? []).map((g: any) => ({ name: g.IndexName, keys: g.KeySchema, projection: g.Projection.ProjectionType }))).toEqual(
+    expect((p.GlobalSecondaryIndexes ?? []).map((g: any) => ({ name: g.IndexName, keys: g.KeySchema, projection: g.Projection }))).toEqual(
       schema.gsis.map((g) => ({
         name: g.name,
         keys: [{ AttributeName: g.pk, KeyType: 'HASH' }, ...(g.sk ? [{ AttributeName: g.sk, KeyType: 'RANGE' }] : [])],
-        projection: 'ALL',
+        projection:
+          g.projection === undefined
+            ? { ProjectionType: 'ALL' }
+            : g.projection.length === 0
+              ? { ProjectionType: 'KEYS_ONLY' }
+              : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...g.projection] },
       })),
     );
     for (const attribute of p.AttributeDefinitions) expect(attribute.AttributeType).toBe('S');
+  });
+
+  test("an index a release replaced is gone, and kept only for an upgrade's first deploy (keepRetiredIndexes), where no function is granted it", () => {
+    const retired = TABLE_NAMES.flatMap((name) => (TABLES[name].retired ?? []).map((index) => ({ name, index: index.name })));
+    expect(retired).toContainEqual({ name: 'balances', index: 'byKind' });
+    const indexesOf = (t: Template, table: DataTables, name: TableName) => {
+      const id = table.table(name).stack.getLogicalId(table.table(name).node.defaultChild as CfnResource);
+      return ((t.toJSON().Resources[id].Properties.GlobalSecondaryIndexes ?? []) as { IndexName: string }[]).map((g) => g.IndexName);
+    };
+    const upgrade = testStack();
+    const kept = new DataTables(upgrade, 'Tables', { keepRetiredIndexes: true });
+    const fn = new PlatformFunction(upgrade, 'Fn', { entry: ENTRY });
+    kept.bindTable(fn, 'balances', 'RW');
+    const upgraded = Template.fromStack(upgrade);
+    for (const { name, index } of retired) {
+      expect(indexesOf(template, tables, name)).not.toContain(index);
+      // The upgrade's first deploy: each table adds its new index and keeps the old (one index added per table and update).
+      expect(indexesOf(upgraded, kept, name)).toEqual([...TABLES[name].gsis.map((g) => g.name), index]);
+    }
+    expect(JSON.stringify(statementsOfRole(upgraded, upgrade.getLogicalId((fn.role as iam.Role).node.defaultChild as CfnResource)))).not.toContain('/index/byKind');
   });
 
   test('bindTable sets the manifest environment variable to the table name', () => {

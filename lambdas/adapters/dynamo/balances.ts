@@ -1,11 +1,11 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchGetCommandOutput, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PaymentTerms } from '../../core/ledger';
 import type { AccountChanges, AccountView, BalanceStore } from '../../core/ports';
 import { spendable } from '../../core/use-cases/balances';
 import { dynamo } from '../clients';
 import { isConditionFailure, type TransactItem } from './common';
-import { queryAll } from './query';
+import { getItems, queryAll } from './query';
 
 const CHECKPOINT = '#checkpoint';
 /** DynamoDB allows 100 items per transaction; one is the marker that makes the write idempotent. */
@@ -15,8 +15,11 @@ const ACCOUNTS_PER_WRITE = 99;
  * Balances that follow the ledger. Each committed ledger transaction is applied in DynamoDB
  * transactions that also write a marker item `tx#<txId>[#part]` under a condition, so a replay
  * of the same ledger transaction is a no-op. All account items live in the `all` partition of the
- * `byKind` index so the reconciliation can list them.
+ * `kinds` index so the reconciliation can list them.
  */
+/** The balances table's index of items by `kind` (lambdas/handlers/manifest.ts: keys and a hold's fields). */
+export const KINDS = 'kinds';
+
 export class DynamoBalanceStore implements BalanceStore {
   constructor(private readonly table: string) {}
 
@@ -124,14 +127,8 @@ export class DynamoBalanceStore implements BalanceStore {
 
   /** The account items, read consistently (absent accounts are missing from the map). */
   private async readAccounts(accountIds: string[]): Promise<Map<string, Record<string, unknown>>> {
-    const found = new Map<string, Record<string, unknown>>();
-    let keys: Record<string, unknown>[] | undefined = accountIds.map((accountId) => ({ accountId }));
-    while (keys && keys.length > 0) {
-      const out: BatchGetCommandOutput = await dynamo.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
-      for (const item of out.Responses?.[this.table] ?? []) found.set(item.accountId as string, item);
-      keys = out.UnprocessedKeys?.[this.table]?.Keys;
-    }
-    return found;
+    const items = await getItems<Record<string, unknown>>(this.table, accountIds.map((accountId) => ({ accountId })));
+    return new Map(items.map((item) => [item.accountId as string, item]));
   }
 
   private async advance(blockNumber: number): Promise<void> {
@@ -156,17 +153,22 @@ export class DynamoBalanceStore implements BalanceStore {
   }
 
   async list(): Promise<{ accountId: string; balance: number }[]> {
-    const items = await queryAll<Record<string, unknown>>({
+    // The `kinds` index holds an account's keys, not its balance (which changes with every job).
+    const keys = await queryAll<Record<string, unknown>>({
       TableName: this.table,
-      IndexName: 'byKind',
+      IndexName: KINDS,
       KeyConditionExpression: 'kind = :k',
       ExpressionAttributeValues: { ':k': 'account' },
     });
-    return items.map((item) => ({ accountId: item.accountId as string, balance: Number(item.balance ?? 0) }));
+    const accounts = await this.readAccounts(keys.map((key) => key.accountId as string));
+    return keys.flatMap(({ accountId }) => {
+      const item = accounts.get(accountId as string);
+      return item?.kind === 'account' ? [{ accountId: accountId as string, balance: Number(item.balance ?? 0) }] : [];
+    });
   }
 
   /**
-   * Holds live in this table: `hold#<jobId>` items (kind `hold`, so the byKind index lists the
+   * Holds live in this table: `hold#<jobId>` items (kind `hold`, so the `kinds` index lists the
    * open ones) next to the account items they reserve from. Placing and releasing are one
    * DynamoDB transaction each: the account's `available` moves under a condition, and the hold
    * item is created (must not exist) or deleted (must exist with its amount), so concurrent
@@ -290,7 +292,8 @@ export class DynamoBalanceStore implements BalanceStore {
     const out = await dynamo.send(
       new QueryCommand({
         TableName: this.table,
-        IndexName: 'byKind',
+        // A hold's fields are in the index: no read of the items.
+        IndexName: KINDS,
         KeyConditionExpression: 'kind = :k',
         ExpressionAttributeValues: { ':k': 'hold' },
         Limit: limit,

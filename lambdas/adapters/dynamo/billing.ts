@@ -2,12 +2,14 @@ import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateComma
 import type { BillingStore, PaymentLink, PayoutRecord, PublishedPrices, ReversalRecord, TopUpRecord } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
+import { KINDS } from './balances';
+import { getItems } from './query';
 
 const CURRENT = 'price#current';
 const version = (v: number) => `price#v${String(v).padStart(10, '0')}`;
 const topUpKey = (accountId: string, reference: string) => `topup#${accountId}#${reference}`;
 const payoutKey = (accountId: string, reference: string) => `payout#${accountId}#${reference}`;
-/** The `byKind` partition of payouts still to be sent (the attribute is removed when they end). */
+/** The `kinds` partition of payouts still to be sent (the attribute is removed when they end). */
 const OPEN_PAYOUT = 'payout-open';
 
 /**
@@ -28,10 +30,18 @@ export class DynamoBillingStore implements BillingStore {
   }
 
   async listPrices(): Promise<PublishedPrices[]> {
+    return (await this.itemsOfKind('price', { ScanIndexForward: false })).map(strip);
+  }
+
+  /** The items of `kind`, in the index's order: their keys from the `kinds` index, then the items themselves. */
+  private async itemsOfKind(kind: string, query: { ScanIndexForward?: boolean; Limit?: number } = {}): Promise<Record<string, unknown>[]> {
     const out = await dynamo.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'price' }, ScanIndexForward: false }),
+      new QueryCommand({ TableName: this.table, IndexName: KINDS, KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': kind }, ...query }),
     );
-    return (out.Items ?? []).map(strip);
+    const keys = (out.Items ?? []).map((item) => item.accountId as string);
+    const items = new Map((await getItems<Record<string, unknown>>(this.table, keys.map((accountId) => ({ accountId })))).map((item) => [item.accountId as string, item]));
+    // An item that changed kind since the index listed it (a payout that ended) is left out.
+    return keys.flatMap((key) => (items.get(key)?.kind === kind ? [items.get(key)!] : []));
   }
 
   async publishPrices(prices: PublishedPrices): Promise<boolean> {
@@ -172,10 +182,7 @@ export class DynamoBillingStore implements BillingStore {
   }
 
   async listOpenPayouts(limit: number): Promise<PayoutRecord[]> {
-    const out = await dynamo.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': OPEN_PAYOUT }, Limit: limit }),
-    );
-    return (out.Items ?? []).map(toPayout).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return (await this.itemsOfKind(OPEN_PAYOUT, { Limit: limit })).map(toPayout).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   private async get(key: string): Promise<Record<string, unknown> | undefined> {

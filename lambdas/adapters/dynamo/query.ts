@@ -1,4 +1,4 @@
-import { paginateQuery, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type BatchGetCommandOutput, paginateQuery, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../clients';
 
 /**
@@ -19,6 +19,26 @@ export async function queryAll<T>(input: QueryCommandInput, max?: number): Promi
     for (const item of page.Items ?? []) {
       items.push(item as T);
       if (items.length === max) return items;
+    }
+  }
+  return items;
+}
+
+/** DynamoDB's limit of keys in one BatchGetItem. */
+const BATCH_GET_KEYS = 100;
+
+/**
+ * The items of `table` at `keys`, read consistently (a missing one is left out), in batches of
+ * 100, unprocessed keys asked again: what a query of an index that holds only keys reads next.
+ */
+export async function getItems<T>(table: string, keys: Record<string, unknown>[]): Promise<T[]> {
+  const items: T[] = [];
+  for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+    let batch: Record<string, unknown>[] | undefined = keys.slice(i, i + BATCH_GET_KEYS);
+    while (batch && batch.length > 0) {
+      const out: BatchGetCommandOutput = await dynamo.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: batch, ConsistentRead: true } } }));
+      items.push(...((out.Responses?.[table] ?? []) as T[]));
+      batch = out.UnprocessedKeys?.[table]?.Keys;
     }
   }
   return items;
