@@ -59,10 +59,15 @@ function transactItemsByTable(json: Record<string, unknown>): Record<string, num
 
 /**
  * The units of one DynamoDB answer. `itemsByTable`: for a transaction, how many of its items name
- * each table — DynamoDB Local reports a transaction's units per table as if it held one item (2
- * for one, two or four small items alike, checked against DynamoDB Local 3.x), where the service
- * bills two units per item and KB; so each table's (and its indexes') reported units are counted
- * once per item. Items of unequal size make this an estimate; the floor of 2 per item is exact.
+ * each table. DynamoDB Local reports a transaction's units per table once per *set of indexes its
+ * items write* (checked against DynamoDB Local 3.x: two small items that both write an index: table
+ * 2, index 2; one that writes none and one that writes it: table 4, index 2), where the service
+ * bills two units per item and KB in the table and in each index the item is written to. So with
+ * `groups` such sets (the reported table units over 2, for small items) each group stands for
+ * items ÷ groups items in the table, and an index is counted once per item when all items share
+ * one set, once otherwise (the controller's transactions with mixed sets have one item per index:
+ * an account update beside a hold, an idempotency record beside a job). Items of unequal size make
+ * this an estimate; the floor of 2 per item is exact.
  */
 function units(operation: string, body: string, itemsByTable: Record<string, number> = {}): { readUnits: number; writeUnits: number; unitsBy: Record<string, number> } {
   let parsed: { ConsumedCapacity?: Capacity | Capacity[] } = {};
@@ -78,16 +83,24 @@ function units(operation: string, body: string, itemsByTable: Record<string, num
   for (const c of list) {
     // The table's own names are prefixed by the stage (`local-jobs`): the last part names it.
     const table = (c.TableName ?? '?').split('-').pop() ?? '?';
-    const times = itemsByTable[c.TableName ?? ''] ?? 1;
-    const add = (key: string, n = 0) => (unitsBy[key] = (unitsBy[key] ?? 0) + n * times);
+    const items = itemsByTable[c.TableName ?? ''] ?? 1;
+    const reportedTable = c.Table?.CapacityUnits ?? c.CapacityUnits ?? 0;
+    const groups = Math.min(items, Math.max(1, Math.round(reportedTable / 2)));
+    const tableTimes = items / groups;
+    const indexTimes = groups === 1 ? items : 1;
+    let total = 0;
+    const add = (key: string, n = 0, times = tableTimes) => {
+      unitsBy[key] = (unitsBy[key] ?? 0) + n * times;
+      total += n * times;
+    };
     if (c.Table) add(table, c.Table.CapacityUnits);
-    for (const [index, used] of Object.entries({ ...c.GlobalSecondaryIndexes, ...c.LocalSecondaryIndexes })) add(`${table}/${index}`, used.CapacityUnits);
+    for (const [index, used] of Object.entries({ ...c.GlobalSecondaryIndexes, ...c.LocalSecondaryIndexes })) add(`${table}/${index}`, used.CapacityUnits, indexTimes);
     if (!c.Table && c.CapacityUnits) add(table, c.CapacityUnits);
     if (c.ReadCapacityUnits !== undefined || c.WriteCapacityUnits !== undefined) {
-      readUnits += (c.ReadCapacityUnits ?? 0) * times;
-      writeUnits += (c.WriteCapacityUnits ?? 0) * times;
-    } else if (WRITE_OPS.test(operation)) writeUnits += (c.CapacityUnits ?? 0) * times;
-    else readUnits += (c.CapacityUnits ?? 0) * times;
+      readUnits += (c.ReadCapacityUnits ?? 0) * tableTimes;
+      writeUnits += (c.WriteCapacityUnits ?? 0) * tableTimes;
+    } else if (WRITE_OPS.test(operation)) writeUnits += total;
+    else readUnits += total;
   }
   return { readUnits, writeUnits, unitsBy };
 }

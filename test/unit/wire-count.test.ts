@@ -18,6 +18,23 @@ beforeAll(async () => {
   const endpoint = await counter.wrap('dynamodb', dynamo.endpoint);
   client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   await client.send(new CreateTableCommand({ TableName: table, AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+  for (const projection of ['ALL', 'INCLUDE'] as const) {
+    await client.send(
+      new CreateTableCommand({
+        TableName: `local-indexed${projection}`,
+        AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }, { AttributeName: 'kind', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'kinds',
+            KeySchema: [{ AttributeName: 'kind', KeyType: 'HASH' }],
+            Projection: projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: ['amount'] },
+          },
+        ],
+      }),
+    );
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -33,5 +50,22 @@ test('a put is one unit; a transaction of n small items on one table is 2n units
   for (const n of [1, 2, 4]) {
     await client.send(new TransactWriteItemsCommand({ TransactItems: Array.from({ length: n }, (_, i) => ({ Put: { TableName: table, Item: { k: { S: `tx${n}-${i}` } } } })) }));
     expect(last()).toMatchObject({ operation: 'TransactWriteItems', writeUnits: 2 * n, unitsBy: { units: 2 * n } });
+  }
+}, 60_000);
+
+test("a transaction of an account update and a hold: 2 units each in the table, 2 in the index per item written there (every attribute: both; keys and the hold's: the hold)", async () => {
+  const last = () => counter.exchanges[counter.exchanges.length - 1];
+  for (const [projection, indexUnits] of [['ALL', 4], ['INCLUDE', 2]] as const) {
+    const t = `local-indexed${projection}`;
+    await client.send(new PutItemCommand({ TableName: t, Item: { k: { S: 'acct' }, kind: { S: 'account' }, available: { N: '100' } } }));
+    await client.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          { Update: { TableName: t, Key: { k: { S: 'acct' } }, UpdateExpression: 'SET available = available - :h', ExpressionAttributeValues: { ':h': { N: '5' } } } },
+          { Put: { TableName: t, Item: { k: { S: 'hold#1' }, kind: { S: 'hold' }, amount: { N: '5' } } } },
+        ],
+      }),
+    );
+    expect(last()).toMatchObject({ writeUnits: 4 + indexUnits, unitsBy: { [`indexed${projection}`]: 4, [`indexed${projection}/kinds`]: indexUnits } });
   }
 }, 60_000);
