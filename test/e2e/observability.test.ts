@@ -41,8 +41,12 @@ const emf = (metric: string, from = 0) => parsed(from).filter((l) => l._aws?.Clo
 
 const logs = (from = 0) => parsed(from).filter((l) => l.service === 'chainfaas-local' && !l._aws);
 
+const quietLevel = process.env.POWERTOOLS_LOG_LEVEL;
+
 beforeAll(async () => {
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  // The suite's setup keeps the controller's logs to warnings (test/support/quiet-metrics.ts); these tests read its INFO lines.
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
   capture(process.stdout);
   capture(process.stderr);
   platform = await startPlatform({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'chainfaas-obs-')), log: () => undefined });
@@ -53,6 +57,8 @@ afterAll(async () => {
   await platform?.stop();
   for (const undo of restore) undo();
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  if (quietLevel === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+  else process.env.POWERTOOLS_LOG_LEVEL = quietLevel;
 }, 60_000);
 
 test('a refused request: one Rejections metric with its code, and one structured log line with the request id, no message', async () => {
