@@ -20,6 +20,23 @@ const ACCOUNTS_PER_WRITE = 99;
 /** The balances table's index of items by `kind` (lambdas/handlers/manifest.ts: keys and a hold's fields). */
 export const KINDS = 'kinds';
 
+/**
+ * The items of `kind` in `table`, in the index's order (at most `limit`): their keys from the
+ * `kinds` index, then the items themselves, read consistently. An item that changed kind since the
+ * index listed it (a payout that ended) is left out.
+ */
+export async function itemsOfKind(table: string, kind: string, { limit, newestFirst = false }: { limit?: number; newestFirst?: boolean } = {}): Promise<Record<string, unknown>[]> {
+  const keys = await queryAll<{ accountId: string }>(
+    { TableName: table, IndexName: KINDS, KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': kind }, ScanIndexForward: !newestFirst },
+    limit,
+  );
+  const items = new Map((await getItems<Record<string, unknown>>(table, keys.map(({ accountId }) => ({ accountId })))).map((item) => [item.accountId as string, item]));
+  return keys.flatMap(({ accountId }) => {
+    const item = items.get(accountId);
+    return item?.kind === kind ? [item] : [];
+  });
+}
+
 export class DynamoBalanceStore implements BalanceStore {
   constructor(private readonly table: string) {}
 
@@ -154,17 +171,7 @@ export class DynamoBalanceStore implements BalanceStore {
 
   async list(): Promise<{ accountId: string; balance: number }[]> {
     // The `kinds` index holds an account's keys, not its balance (which changes with every job).
-    const keys = await queryAll<Record<string, unknown>>({
-      TableName: this.table,
-      IndexName: KINDS,
-      KeyConditionExpression: 'kind = :k',
-      ExpressionAttributeValues: { ':k': 'account' },
-    });
-    const accounts = await this.readAccounts(keys.map((key) => key.accountId as string));
-    return keys.flatMap(({ accountId }) => {
-      const item = accounts.get(accountId as string);
-      return item?.kind === 'account' ? [{ accountId: accountId as string, balance: Number(item.balance ?? 0) }] : [];
-    });
+    return (await itemsOfKind(this.table, 'account')).map((item) => ({ accountId: item.accountId as string, balance: Number(item.balance ?? 0) }));
   }
 
   /**

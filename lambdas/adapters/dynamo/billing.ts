@@ -1,9 +1,8 @@
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BillingStore, PaymentLink, PayoutRecord, PublishedPrices, ReversalRecord, TopUpRecord } from '../../core/ports';
 import { dynamo } from '../clients';
 import { isConditionFailure } from './common';
-import { KINDS } from './balances';
-import { getItems } from './query';
+import { itemsOfKind } from './balances';
 
 const CURRENT = 'price#current';
 const version = (v: number) => `price#v${String(v).padStart(10, '0')}`;
@@ -30,18 +29,7 @@ export class DynamoBillingStore implements BillingStore {
   }
 
   async listPrices(): Promise<PublishedPrices[]> {
-    return (await this.itemsOfKind('price', { ScanIndexForward: false })).map(strip);
-  }
-
-  /** The items of `kind`, in the index's order: their keys from the `kinds` index, then the items themselves. */
-  private async itemsOfKind(kind: string, query: { ScanIndexForward?: boolean; Limit?: number } = {}): Promise<Record<string, unknown>[]> {
-    const out = await dynamo.send(
-      new QueryCommand({ TableName: this.table, IndexName: KINDS, KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': kind }, ...query }),
-    );
-    const keys = (out.Items ?? []).map((item) => item.accountId as string);
-    const items = new Map((await getItems<Record<string, unknown>>(this.table, keys.map((accountId) => ({ accountId })))).map((item) => [item.accountId as string, item]));
-    // An item that changed kind since the index listed it (a payout that ended) is left out.
-    return keys.flatMap((key) => (items.get(key)?.kind === kind ? [items.get(key)!] : []));
+    return (await itemsOfKind(this.table, 'price', { newestFirst: true })).map(strip);
   }
 
   async publishPrices(prices: PublishedPrices): Promise<boolean> {
@@ -182,7 +170,7 @@ export class DynamoBillingStore implements BillingStore {
   }
 
   async listOpenPayouts(limit: number): Promise<PayoutRecord[]> {
-    return (await this.itemsOfKind(OPEN_PAYOUT, { Limit: limit })).map(toPayout).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return (await itemsOfKind(this.table, OPEN_PAYOUT, { limit })).map(toPayout).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   private async get(key: string): Promise<Record<string, unknown> | undefined> {
