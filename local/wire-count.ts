@@ -49,7 +49,10 @@ type Capacity = {
 
 const WRITE_OPS = /PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems/;
 
-/** How many items of a transaction name each table (short names, as `tablesOf`). */
+/** A table's name without its stage's prefix (`local-jobs` → `jobs`): the last part names it. */
+const shortName = (name: string): string => name.split('-').pop() ?? name;
+
+/** How many items of a transaction name each table (its full names: `units` matches them against the answer's). */
 function transactItemsByTable(json: Record<string, unknown>): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const item of (json.TransactItems as Record<string, { TableName?: string }>[] | undefined) ?? [])
@@ -81,8 +84,7 @@ function units(operation: string, body: string, itemsByTable: Record<string, num
   let readUnits = 0;
   let writeUnits = 0;
   for (const c of list) {
-    // The table's own names are prefixed by the stage (`local-jobs`): the last part names it.
-    const table = (c.TableName ?? '?').split('-').pop() ?? '?';
+    const table = shortName(c.TableName ?? '?');
     const items = itemsByTable[c.TableName ?? ''] ?? 1;
     const reportedTable = c.Table?.CapacityUnits ?? c.CapacityUnits ?? 0;
     const groups = Math.min(items, Math.max(1, Math.round(reportedTable / 2)));
@@ -107,12 +109,8 @@ function units(operation: string, body: string, itemsByTable: Record<string, num
 
 /** The tables (and index) a DynamoDB request names, short names (`local-jobs` → `jobs`), sorted and joined by `+`. */
 function tablesOf(json: Record<string, unknown>): string | undefined {
-  const short = (name: unknown) => String(name).split('-').pop() ?? String(name);
-  if (typeof json.TableName === 'string') return short(json.TableName) + (typeof json.IndexName === 'string' ? `/${json.IndexName}` : '');
-  const names = new Set<string>();
-  for (const key of ['RequestItems']) for (const name of Object.keys((json[key] as object | undefined) ?? {})) names.add(short(name));
-  for (const item of (json.TransactItems as Record<string, { TableName?: string }>[] | undefined) ?? [])
-    for (const part of Object.values(item)) if (part?.TableName) names.add(short(part.TableName));
+  if (typeof json.TableName === 'string') return shortName(json.TableName) + (typeof json.IndexName === 'string' ? `/${json.IndexName}` : '');
+  const names = new Set([...Object.keys((json.RequestItems as object | undefined) ?? {}), ...Object.keys(transactItemsByTable(json))].map(shortName));
   return names.size ? [...names].sort().join('+') : undefined;
 }
 
