@@ -166,3 +166,15 @@ export async function onlineProvider(c: Controller, name: string): Promise<strin
 export function sqsOf(c: Controller): SQSClient {
   return new SQSClient({ region: 'us-east-1', endpoint: c.env.AWS_ENDPOINT_URL_SQS, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 }
+
+/** The DynamoDB commands `run` sends through the controller's client (sent on to DynamoDB Local as they are): each one's class name and input. */
+export async function dynamoCommandsOf(run: () => Promise<unknown>): Promise<{ name: string; input: Record<string, unknown> }[]> {
+  const { dynamo } = await import('../../lambdas/adapters/clients');
+  const sent = jest.spyOn(dynamo, 'send');
+  try {
+    await run();
+    return sent.mock.calls.map(([command]) => ({ name: command.constructor.name, input: command.input as Record<string, unknown> }));
+  } finally {
+    sent.mockRestore();
+  }
+}

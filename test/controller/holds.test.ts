@@ -1,5 +1,5 @@
 import type { BalanceStore } from '../../lambdas/core/ports';
-import { startController, writeJob, type Controller } from './harness';
+import { dynamoCommandsOf, startController, writeJob, type Controller } from './harness';
 
 /**
  * Holds against DynamoDB Local (issue #16): a settlement releases its job's hold named by the job
@@ -42,14 +42,10 @@ test('a hold named by its job is released once, with no read; a wrong name relea
 
   // Named rightly: released once, however often asked.
   expect(await balances.placeHold(a, 'job_h3', 400, new Date().toISOString())).toBe(true);
-  const { dynamo } = await import('../../lambdas/adapters/clients');
-  const sent = jest.spyOn(dynamo, 'send');
-  try {
-    expect(await balances.releaseHold('job_h3', { holder: a, amount: 400 })).toBe(400);
-    expect(sent.mock.calls.map(([command]) => command.constructor.name)).toEqual(['TransactWriteCommand']);
-  } finally {
-    sent.mockRestore();
-  }
+  let released: number | undefined;
+  const sent = await dynamoCommandsOf(async () => (released = await balances.releaseHold('job_h3', { holder: a, amount: 400 })));
+  expect(released).toBe(400);
+  expect(sent.map(({ name }) => name)).toEqual(['TransactWriteCommand']);
   expect(await balances.releaseHold('job_h3', { holder: a, amount: 400 })).toBeUndefined();
   expect(await balances.releaseHold('job_h3')).toBeUndefined();
   expect((await balances.account(a))?.available).toBe(1_000);

@@ -1,7 +1,7 @@
 import type { BalanceStore } from '../../lambdas/core/ports';
 import type * as Functions from '../../lambdas/core/use-cases/functions';
 import type * as Invocations from '../../lambdas/core/use-cases/invocations';
-import { Controller, definition, onlineProvider, rejects, startController } from './harness';
+import { Controller, definition, dynamoCommandsOf, onlineProvider, rejects, startController } from './harness';
 
 /**
  * Issue #16: a job that finds room as it is created is written once — its record already ASSIGNED,
@@ -39,18 +39,10 @@ async function developer(credit: number) {
 
 /** The DynamoDB commands `run` sends: each command's name and the tables it writes. */
 async function commandsOf(run: () => Promise<unknown>): Promise<{ name: string; tables: string[] }[]> {
-  const { dynamo } = await import('../../lambdas/adapters/clients');
-  const sent = jest.spyOn(dynamo, 'send');
-  try {
-    await run();
-    return sent.mock.calls.map(([command]) => {
-      const input = command.input as { TableName?: string; TransactItems?: Record<string, { TableName: string }>[] };
-      const tables = input.TransactItems ? input.TransactItems.map((item) => Object.values(item)[0]!.TableName) : [input.TableName ?? ''];
-      return { name: command.constructor.name, tables };
-    });
-  } finally {
-    sent.mockRestore();
-  }
+  return (await dynamoCommandsOf(run)).map(({ name, input }) => {
+    const { TableName, TransactItems } = input as { TableName?: string; TransactItems?: Record<string, { TableName: string }>[] };
+    return { name, tables: TransactItems ? TransactItems.map((item) => Object.values(item)[0]!.TableName) : [TableName ?? ''] };
+  });
 }
 
 const reserved = async () => (await c.deps.providers.getProvider(providerId))?.reservedVcpuMilli;

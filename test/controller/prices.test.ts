@@ -2,7 +2,7 @@ import type * as Billing from '../../lambdas/core/use-cases/billing';
 import type * as Functions from '../../lambdas/core/use-cases/functions';
 import type * as Holds from '../../lambdas/core/use-cases/holds';
 import type * as Invocations from '../../lambdas/core/use-cases/invocations';
-import { Controller, definition, startController } from './harness';
+import { Controller, definition, dynamoCommandsOf, startController } from './harness';
 
 /**
  * Issue #16: an invocation no longer reads the published price list each time; a process keeps
@@ -30,14 +30,7 @@ afterAll(async () => {
 
 /** Reads of the current price list (`price#current`) that `run` sends. */
 async function priceReads(run: () => Promise<unknown>): Promise<number> {
-  const { dynamo } = await import('../../lambdas/adapters/clients');
-  const sent = jest.spyOn(dynamo, 'send');
-  try {
-    await run();
-    return sent.mock.calls.filter(([command]) => JSON.stringify(command.input).includes('price#current')).length;
-  } finally {
-    sent.mockRestore();
-  }
+  return (await dynamoCommandsOf(run)).filter(({ input }) => JSON.stringify(input).includes('price#current')).length;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
