@@ -132,10 +132,10 @@ export class StdioRunner implements FunctionRunner {
         if (!(await runtime.wait(id, SETTLE_MS))) throw new Error(`container ${id.slice(0, 12)} did not stop after SIGKILL`);
       }
       const localEnd = new Date();
+      // None of these waits for another: the limits' last counters, the output's end (or DRAIN_MS)
+      // and the engine's record of the exit, read at once on the way to the report.
       const watch = await watching;
-      const counted = await watch.stop();
-      await Promise.race([attachment.closed, delay(DRAIN_MS)]);
-      const exit = await runtime.inspectExit(id);
+      const [counted, , exit] = await Promise.all([watch.stop(), Promise.race([attachment.closed, delay(DRAIN_MS)]), runtime.inspectExit(id)]);
       const engineTimes = validSpan(exit.startedAt, exit.finishedAt);
       const startedAt = engineTimes ? exit.startedAt : localStart;
       const finishedAt = engineTimes ? exit.finishedAt : localEnd;
