@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
 import { generateKeyPair, KeyPairPem } from '../contract/src';
 import type { LedgerEvent } from '../lambdas/core/ledger';
+import type { Outbox } from '../lambdas/core/ports';
 import { networkScriptsDir, startLocalFabric } from './ledger-network';
 import { ledgerSetUp, settledJob, startOutboxTables } from './ledger-workload';
 import { ceiling, sustained } from './settlement';
@@ -55,8 +56,8 @@ function parseArgs(argv: string[]): Args {
     concurrency: 32,
     developers: 10,
     batchTimeout: '250ms',
-    rate: 500,
-    seconds: 60,
+    rate: 510,
+    seconds: 66,
     lanes: 8,
     laneEvents: 150,
     laneBatchTimeout: '50ms',
@@ -338,31 +339,37 @@ async function runSettlement(args: Args) {
       oneKey: await ceiling(ledger, args.lanes, args.ceilingSeconds, (i) => [{ type: 'OpenAccount', accountId: `ceil-${i}`, owner: 'x' }]),
     };
     console.error(`ledger bench: network ceiling ${JSON.stringify(networkCeiling)}`);
-    const measure = async (prefix: string, lanes: number, count: number) => {
+    const measure = async (prefix: string, lanes: number, count: number, into: { outbox: Outbox; producers: number } = { outbox, producers: args.producers }) => {
       await setUp(ledger, prefix, args.developers, keys);
       const w = workload(prefix, count, args.developers, keys);
       const jobs = w.jobs.map((job, n) => ({ ...job, developerId: `${prefix}dev${n % args.developers}`, payee: `${prefix}prov${n % keys.length}-acct` }));
       waits.endorseMs.length = 0;
       waits.commitMs.length = 0;
-      const run = await sustained(ledger, outbox, drainOutbox, jobs, { rate: args.rate, lanes, maxEvents: args.laneEvents, producers: args.producers, outboxTable: names.outbox });
+      const run = await sustained(ledger, into.outbox, drainOutbox, jobs, { rate: args.rate, lanes, maxEvents: args.laneEvents, producers: into.producers, outboxTable: names.outbox });
       const result = { ...run, endorseMs: summary(waits.endorseMs), commitMs: summary(waits.commitMs) };
       const total = w.jobs.reduce((sum, job) => sum + job.cost, 0);
       const balances = await Promise.all(w.providers.map((id) => ledger.getBalance(`${id}-acct`)));
       const reconciled = balances.reduce((a, b) => a + b, 0) === total && result.settled === count && result.settledTwice === 0 && result.unpaid === 0;
-      console.error(`ledger bench: lanes writer, ${lanes} lane(s), offered ${args.rate} jobs/s: ${result.settledJobsPerSecond} settled jobs/s, reconciled ${reconciled}`);
+      const where = into.producers === 0 ? ', the outbox in memory' : '';
+      console.error(`ledger bench: lanes writer${where}, ${lanes} lane(s), offered ${args.rate} jobs/s: ${result.settledJobsPerSecond} settled jobs/s, reconciled ${reconciled}`);
       return { ...result, reconciled };
     };
     const count = args.rate * args.seconds;
     // The same run's baseline: one lane (the writer before #17), a fifth of the jobs at the same offered rate.
     const oneLane = await measure('l1-', 1, Math.max(50, Math.round(count / 5)));
     const lanes = await measure(`l${args.lanes}-`, args.lanes, count);
+    // What the writer and Fabric settle with the machine to themselves: the outbox in this
+    // process's memory, appended to in this process (no DynamoDB Local, no producer processes).
+    const { MemoryOutbox } = await import('./memory-outbox');
+    const alone = await measure(`m${args.lanes}-`, args.lanes, count, { outbox: new MemoryOutbox(), producers: 0 });
     return {
       orderer: { batchTimeout: args.laneBatchTimeout, maxMessageCount: args.lanes },
       outbox: 'DynamoDB Local (in memory), the pending index spread over 8 parts',
       networkCeiling,
       oneLane,
       lanes,
-      reconciled: oneLane.reconciled && lanes.reconciled,
+      writerAndFabricAlone: { outbox: 'in memory (bench/memory-outbox.ts), appended to in the writer\'s process', ...alone },
+      reconciled: oneLane.reconciled && lanes.reconciled && alone.reconciled,
     };
   } finally {
     await ledger.close();

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { DynamoOutbox } from '../lambdas/adapters/dynamo/outbox';
 import type { LedgerEvent } from '../lambdas/core/ledger';
+import type { Outbox } from '../lambdas/core/ports';
 
 /**
  * Issue #17: the producer of bench/settlement.ts in a process of its own, as the controller's
  * Lambdas are apart from the ledger writer: reads `{ table, rate, startAt, jobs }` from the JSON
  * file named by its argument and appends job n's CreateJob, then its report (SetRuntime +
  * ConfirmReceipt), at startAt + n / rate (appends concurrent, as Lambdas would). Prints one JSON
- * line: each report's append time, the append errors and the seconds it took. DynamoDB's endpoint
+ * line: each report's append time, the append errors, the seconds it took and its CPU time. DynamoDB's endpoint
  * and credentials come from the environment.
  */
 export interface ProducerInput {
@@ -17,9 +18,16 @@ export interface ProducerInput {
   jobs: Array<{ jobId: string; events: LedgerEvent[]; developerId: string; payee: string }>;
 }
 
-async function main() {
-  const input = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as ProducerInput;
-  const outbox = new DynamoOutbox(input.table);
+export interface ProducerOutput {
+  reportedAt: Array<[string, number]>;
+  appendErrors: number;
+  seconds: number;
+  /** This producer's own CPU time (user + system), ms. */
+  cpuMs?: number;
+}
+
+/** Appends `jobs` into `outbox` on the schedule of `startAt` and `rate`: in this process, or (main) in one of its own. */
+export async function produce(outbox: Outbox, input: Omit<ProducerInput, 'table'>): Promise<ProducerOutput> {
   const reportedAt: Array<[string, number]> = [];
   let appendErrors = 0;
   const inFlight = new Set<Promise<void>>();
@@ -38,11 +46,19 @@ async function main() {
     if (inFlight.size > 256) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  const line = JSON.stringify({ reportedAt, appendErrors, seconds: (Date.now() - input.startAt) / 1000 }) + '\n';
+  return { reportedAt, appendErrors, seconds: (Date.now() - input.startAt) / 1000 };
+}
+
+async function main() {
+  const input = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as ProducerInput;
+  const out = await produce(new DynamoOutbox(input.table), input);
+  const cpu = process.cpuUsage();
+  const line = JSON.stringify({ ...out, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n';
   // A pipe takes a long line in several writes: exit only once it is all out.
   await new Promise<void>((resolve) => process.stdout.write(line, () => resolve()));
 }
 
+if (require.main === module) {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
@@ -50,3 +66,4 @@ main().then(
     process.exit(1);
   },
 );
+}

@@ -6,7 +6,8 @@ import type { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
 import type { LedgerEvent } from '../lambdas/core/ledger';
 import type { Outbox, OutboxEntry } from '../lambdas/core/ports';
 import type { drainOutbox as Drain } from '../lambdas/core/use-cases/outbox';
-import type { ProducerInput } from './settlement-producer';
+import { type CpuSnapshot, cpuBetween, cpuSnapshot } from './cpu';
+import type { ProducerInput, ProducerOutput } from './settlement-producer';
 
 /**
  * Issue #17: settlement at platform scale, through the real outbox (DynamoDB Local) and the lanes
@@ -59,6 +60,9 @@ export async function ceiling(ledger: FabricLedger, inFlight: number, seconds: n
   const s = (Date.now() - started) / 1000;
   return { transactions: latencies.length, transactionsPerSecond: round(latencies.length / s), latencyMs: { p50: pct(latencies, 0.5), p95: pct(latencies, 0.95) } };
 }
+
+/** A run's first seconds (the writer's first read, the network's first blocks) are left out of its steady state. */
+const STEADY_AFTER_MS = 5000;
 
 /** The writer at an offered rate, lanes as given; every job must settle once, paid. */
 export async function sustained(
@@ -140,25 +144,34 @@ export async function sustained(
     }
   })();
   // The producers: processes of their own (the controller's Lambdas are not the writer's process),
-  // `producers` of them, each appending every `producers`-th job at its share of the rate.
+  // `producers` of them, each appending every `producers`-th job at its share of the rate; with
+  // `producers` 0, this process appends (the outbox in memory: the writer and Fabric alone).
   const started = Date.now() + 1500; // each producer has loaded before the first job is due
-  const work = mkdtempSync(join(tmpdir(), 'chainfaas-producer-'));
-  const outputs = await Promise.all(
-    Array.from({ length: args.producers }, (_, k) => {
-      const input: ProducerInput = {
-        table: args.outboxTable,
-        rate: args.rate / args.producers,
-        startAt: started + (k * 1000) / args.rate,
-        jobs: jobs
-          .filter((_, n) => n % args.producers === k)
-          .map((job) => ({ jobId: (job.events[0] as { jobId: string }).jobId, events: job.events, developerId: job.developerId, payee: job.payee })),
-      };
-      const file = join(work, `producer-${k}.json`);
-      writeFileSync(file, JSON.stringify(input));
-      return runProducer(file);
-    }),
-  );
-  rmSync(work, { recursive: true, force: true });
+  const cpuBefore = cpuSnapshot();
+  const shares = Math.max(1, args.producers);
+  const inputs = Array.from({ length: shares }, (_, k) => ({
+    rate: args.rate / shares,
+    startAt: started + (k * 1000) / args.rate,
+    jobs: jobs
+      .filter((_, n) => n % shares === k)
+      .map((job) => ({ jobId: (job.events[0] as { jobId: string }).jobId, events: job.events, developerId: job.developerId, payee: job.payee })),
+  }));
+  let outputs: ProducerOutput[];
+  if (args.producers === 0) {
+    // Imported here: settlement-producer.ts loads the AWS clients, which read their endpoints once.
+    const { produce } = await import('./settlement-producer');
+    outputs = await Promise.all(inputs.map((input) => produce(outbox, input)));
+  } else {
+    const work = mkdtempSync(join(tmpdir(), 'chainfaas-producer-'));
+    outputs = await Promise.all(
+      inputs.map((input, k) => {
+        const file = join(work, `producer-${k}.json`);
+        writeFileSync(file, JSON.stringify({ ...input, table: args.outboxTable } satisfies ProducerInput));
+        return runProducer(file);
+      }),
+    );
+    rmSync(work, { recursive: true, force: true });
+  }
   let appendErrors = 0;
   for (const out of outputs) {
     for (const [jobId, at] of out.reportedAt) reportedAt.set(jobId, at);
@@ -169,10 +182,19 @@ export async function sustained(
   const deadline = Date.now() + 120_000;
   while (paidAt.size < jobs.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   const seconds = (Date.now() - started) / 1000;
+  const cpu = cpuOf(cpuBefore, cpuSnapshot(), outputs, paidAt.size);
   stopFeed();
   await Promise.race([writer, new Promise((resolve) => setTimeout(resolve, 5000))]);
   const events = tx.events.reduce((a, b) => a + b, 0);
   const lags = [...paidAt].map(([jobId, at]) => at - (reportedAt.get(jobId) ?? at));
+  // Steady state: from STEADY_AFTER_MS into the run to the last report, what was offered and what
+  // was paid in that same window (a writer that keeps up pays at the rate offered, one lag later;
+  // one that falls behind pays less, and its backlog shows at the window's end).
+  const lastReport = Math.max(...reportedAt.values());
+  const from = started + STEADY_AFTER_MS;
+  const windowSeconds = (lastReport - from) / 1000;
+  const inWindow = (times: Iterable<number>) => [...times].filter((at) => at >= from && at <= lastReport).length;
+  const paidByEnd = [...paidAt.values()].filter((at) => at <= lastReport).length;
   return {
     offeredJobsPerSecond: round(jobs.length / producedSeconds),
     lanes: args.lanes,
@@ -185,6 +207,13 @@ export async function sustained(
     appendErrors,
     seconds: round(seconds),
     settledJobsPerSecond: round(paidAt.size / seconds),
+    steady: {
+      what: `from ${STEADY_AFTER_MS / 1000} s into the run to the last report: jobs reported and jobs paid in that window per second; backlog: reported and not yet paid at its end`,
+      seconds: round(windowSeconds),
+      offeredJobsPerSecond: round(inWindow(reportedAt.values()) / windowSeconds),
+      settledJobsPerSecond: round(inWindow(paidAt.values()) / windowSeconds),
+      backlogAtEnd: reportedAt.size - paidByEnd,
+    },
     transactions: tx.count,
     failedTransactions: tx.failed,
     failures: tx.errors,
@@ -200,11 +229,37 @@ export async function sustained(
     outboxTakes: { count: book.takes, meanMs: round(book.takeMs / Math.max(1, book.takes)), entries: book.taken },
     outboxDeletions: { count: book.deletions, meanMs: round(book.deletionMs / Math.max(1, book.deletions)) },
     reportToPaidMs: { p50: pct(lags, 0.5), p95: pct(lags, 0.95), max: lags.length ? Math.max(...lags) : NaN },
+    cpu,
+  };
+}
+
+/**
+ * Where the machine's CPU went from the first job due to the last one paid: each component's CPU
+ * seconds and its CPU milliseconds per settled job. The producer processes have exited by then
+ * and report their own time; in-process production counts under the writer.
+ */
+function cpuOf(before: CpuSnapshot, after: CpuSnapshot, producers: ProducerOutput[], settled: number) {
+  const used = cpuBetween(before, after, (pid, command) => {
+    if (pid === process.pid) return 'writer';
+    if (command.includes('DynamoDBLocal')) return 'dynamodbLocal';
+    if (command.includes('chaincode')) return 'chaincode';
+    if (/(^|\/)orderer(\s|$)/.test(command)) return 'orderer';
+    if (/(^|\/)peer(\s|$)/.test(command)) return 'peer';
+    return undefined;
+  });
+  const producerMs = producers.reduce((sum, p) => sum + (p.cpuMs ?? 0), 0);
+  const seconds = producerMs > 0 ? { ...used.seconds, producers: producerMs / 1000 } : used.seconds;
+  const ordered = Object.entries(seconds).sort(([, a], [, b]) => b - a);
+  return {
+    wallSeconds: round(used.wallSeconds),
+    busyShare: round(used.busyShare),
+    seconds: Object.fromEntries(ordered.map(([k, v]) => [k, round(v)])),
+    msPerSettledJob: Object.fromEntries(ordered.map(([k, v]) => [k, round((v * 1000) / Math.max(1, settled))])),
   };
 }
 
 /** Runs bench/settlement-producer.ts (compiled beside this file) on `file`; resolves with its line. */
-function runProducer(file: string): Promise<{ reportedAt: Array<[string, number]>; appendErrors: number; seconds: number }> {
+function runProducer(file: string): Promise<ProducerOutput> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(__dirname, 'settlement-producer.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

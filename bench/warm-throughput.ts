@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type CpuSnapshot, cpuBetween, cpuSnapshot } from './cpu';
 import { Harness, invoke, fetchResult, standalone } from './harness';
 import { commandFor, machineAfter, machineBefore, note, pool, Profile, round } from './support';
 
@@ -42,6 +43,27 @@ function direct(socketPath: string, input: string): Promise<string> {
   });
 }
 
+/**
+ * Where the machine's CPU went during the platform's run, per job: this process holds the
+ * controller (the Lambda handlers behind the local API server), the agent and the clients; the
+ * emulators and the container engine run apart.
+ */
+function cpuPerJob(before: CpuSnapshot, after: CpuSnapshot, jobs: number) {
+  const used = cpuBetween(before, after, (pid, command) => {
+    if (pid === process.pid) return 'controllerAgentAndClients';
+    if (command.includes('DynamoDBLocal')) return 'dynamodbLocal';
+    if (command.includes('fauxqs')) return 'fauxqs';
+    if (/(^|\/)(dockerd|containerd|containerd-shim\S*|runc)(\s|$)/.test(command)) return 'dockerEngine';
+    return undefined;
+  });
+  const ordered = Object.entries(used.seconds).sort(([, a], [, b]) => b - a);
+  return {
+    what: "CPU ms per job by process over the platform's run ('other': the function containers and the rest of the machine)",
+    busyShare: round(used.busyShare, 2),
+    msPerJob: Object.fromEntries(ordered.map(([k, v]) => [k, round((v * 1000) / jobs, 2)])),
+  };
+}
+
 const rate = (count: number, ms: number) => round(count / (ms / 1000), 1);
 
 async function timed(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
@@ -65,9 +87,11 @@ export async function runWarmThroughput(h: Harness, profile: Profile): Promise<o
   // Warm-up, not recorded: starts the containers the load needs.
   await pool(SLOTS * 2, SLOTS, async (i) => void (await invoke(h.dev, functionId, `warm ${i}`)));
 
+  const cpuBefore = cpuSnapshot();
   const t0 = performance.now();
   const done = await pool(n, SLOTS, (i) => invoke(h.dev, functionId, `job ${i}`));
   const platformMs = performance.now() - t0;
+  const cpu = cpuPerJob(cpuBefore, cpuSnapshot(), n);
   const platformRate = rate(n, platformMs);
   for (const [i, inv] of done.entries()) {
     const body = await fetchResult(inv.job.resultUrl as string);
@@ -131,6 +155,7 @@ export async function runWarmThroughput(h: Harness, profile: Profile): Promise<o
       dynamoDbLocal: { what: 'PutItem + GetItem pairs per second, same clients', pairsPerSecond: dynamoPairs },
       s3Emulator: { what: 'S3 PUT + GET pairs per second (fauxqs), same clients', pairsPerSecond: s3Pairs },
     },
+    cpu,
     ratio: { toDirect: round(platformRate / directRate, 3), toDynamoPairs: round(platformRate / dynamoPairs, 3), toS3Pairs: round(platformRate / s3Pairs, 3) },
     goals: [
       {

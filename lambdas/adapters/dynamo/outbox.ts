@@ -44,7 +44,8 @@ function takenPart(item: StoredEntry): string {
   return part !== undefined && /^[pt]\d+$/.test(part) ? `t${part.slice(1)}` : `t${shardOf(item.lane ?? item.stream)}`;
 }
 
-const inOrder = (a: OutboxEntry, b: OutboxEntry) =>
+/** Oldest first: the order the outbox lists entries in (by `enqueuedAt`, then `seq`). */
+export const inOrder = (a: OutboxEntry, b: OutboxEntry) =>
   a.enqueuedAt === b.enqueuedAt ? a.seq.localeCompare(b.seq) : a.enqueuedAt.localeCompare(b.enqueuedAt);
 
 /** An entry as stored: where it is in the index, and which drain took it. */

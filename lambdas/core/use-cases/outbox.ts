@@ -77,7 +77,8 @@ interface Flight {
   done: Promise<void>;
 }
 
-const idOf = (e: OutboxEntry) => `${e.stream}\u0000${e.seq}`;
+/** An entry's identity: its stream and sequence. */
+export const idOf = (e: OutboxEntry) => `${e.stream}\u0000${e.seq}`;
 
 /** Most entries a drain holds taken and not yet submitted, in reads per part of the index. */
 const BUFFERED_READS = 4;
