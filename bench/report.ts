@@ -79,11 +79,24 @@ function rows(): { main: string[]; where: string[] } {
     const c = st.networkCeiling;
     // Each transaction's endorse / commit waits, p50 ms (recorded since the producers left the writer's process).
     const waits = (r: any) => (r?.endorseMs ? `${ms(r.endorseMs.p50)} / ${ms(r.commitMs.p50)}` : undefined);
-    for (const r of [st.lanes, st.oneLane]) {
+    const runs: Array<[string, any]> = [
+      ['through the outbox (DynamoDB Local, producer processes)', st.lanes],
+      ['the writer and Fabric alone (outbox in memory)', st.writerAndFabricAlone],
+      ['through the outbox (DynamoDB Local, producer processes)', st.oneLane],
+    ];
+    for (const [what, r] of runs.filter(([, r]) => r !== undefined)) {
       const own = waits(r);
       const empty = waits(c.emptySubmitBatch);
+      // Since the steady state and the CPU split were recorded: the steady rate, and where the CPU went.
+      const steady = r.steady ? `; steady ${num(r.steady.settledJobsPerSecond)} over ${num(r.steady.seconds)} s` : '';
+      const cpu = r.cpu
+        ? `; CPU ${Math.round(r.cpu.busyShare * 100)}% busy, ms/job ${Object.entries(r.cpu.msPerSettledJob as Record<string, number>)
+            .filter(([, v]) => v >= 0.1)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`
+        : '';
       main.push(
-        `| Settlement through the outbox, ${r.lanes} lane(s), offered ${num(r.offeredJobsPerSecond)} jobs/s: settled jobs/s; report→paid p50 / p95 ms; failed tx${own ? '; endorse / commit p50 ms' : ''} | ${num(r.settledJobsPerSecond)}; ${ms(r.reportToPaidMs.p50)} / ${ms(r.reportToPaidMs.p95)}; ${r.failedTransactions}${own ? `; ${own}` : ''} | network ceiling, ${st.orderer.maxMessageCount} in flight: empty SubmitBatch ${num(c.emptySubmitBatch.transactionsPerSecond)} tx/s${empty ? ` (endorse / commit p50 ${empty} ms)` : ''}, one-key ${num(c.oneKey.transactionsPerSecond)} tx/s | ${(r.transactions / r.seconds / c.emptySubmitBatch.transactionsPerSecond).toFixed(2)} of the empty-tx rate (${r.eventsPerTransaction} events/tx) | ${r.jobs} jobs, reconciled ${r.reconciled} | ${code(command)} | ${when} |`,
+        `| Settlement ${what}, ${r.lanes} lane(s), offered ${num(r.offeredJobsPerSecond)} jobs/s: settled jobs/s${steady ? ' (steady)' : ''}; report→paid p50 / p95 ms; failed tx${own ? '; endorse / commit p50 ms' : ''} | ${num(r.settledJobsPerSecond)}${steady}; ${ms(r.reportToPaidMs.p50)} / ${ms(r.reportToPaidMs.p95)}; ${r.failedTransactions}${own ? `; ${own}` : ''}${cpu} | network ceiling, ${st.orderer.maxMessageCount} in flight: empty SubmitBatch ${num(c.emptySubmitBatch.transactionsPerSecond)} tx/s${empty ? ` (endorse / commit p50 ${empty} ms)` : ''}, one-key ${num(c.oneKey.transactionsPerSecond)} tx/s | ${(r.transactions / r.seconds / c.emptySubmitBatch.transactionsPerSecond).toFixed(2)} of the empty-tx rate (${r.eventsPerTransaction} events/tx) | ${r.jobs} jobs, reconciled ${r.reconciled} | ${code(command)} | ${when} |`,
       );
     }
   }

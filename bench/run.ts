@@ -7,7 +7,7 @@ import { Harness, startHarness } from './harness';
 import { goalRows } from './goals';
 import { renderReadme } from './report';
 import { runScheduler } from './scheduler';
-import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, resultsDir, round } from './support';
+import { commandFor, machineAfter, machineBefore, note, parseBenchArgs, Profile, publish, resultsDir, round, withFlags } from './support';
 import { runThroughput } from './throughput';
 import { runWarm } from './warm';
 import { runWarmThroughput } from './warm-throughput';
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   const summary = {
     profile: args.profile,
     source,
-    command: commandFor(args.profile) + (args.only.length ? ` --only ${args.only.join(',')}` : '') + (args.skip.length ? ` --skip ${args.skip.join(',')}` : ''),
+    command: withFlags(args.profile, [...(args.only.length ? ['--only', args.only.join(',')] : []), ...(args.skip.length ? ['--skip', args.skip.join(',')] : [])]),
     date: new Date().toISOString(),
     machine: machineAfter(machine),
     platformStartSeconds: platformSeconds,

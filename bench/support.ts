@@ -40,8 +40,13 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
 
 /** The command line that reproduces a profile, as the README table shows it. */
 export function commandFor(profile: Profile, name?: string): string {
-  const base = profile === 'quick' ? 'npm run bench -- --quick' : 'npm run bench';
-  return name ? `${base} --only ${name}` : base;
+  return withFlags(profile, name ? ['--only', name] : []);
+}
+
+/** `npm run bench` with these flags after the profile's: npm passes on only what follows `--`. */
+export function withFlags(profile: Profile, flags: string[]): string {
+  const all = [...(profile === 'quick' ? ['--quick'] : []), ...flags];
+  return all.length ? `npm run bench -- ${all.join(' ')}` : 'npm run bench';
 }
 
 export interface Summary {
