@@ -25,10 +25,12 @@
 #                         (default: the host orderer0 advertises)
 #   FABRIC_CHANNEL        channel name (default chainfaas)
 #   FABRIC_CHAINCODE      chaincode name (default chainfaas)
-#   FABRIC_BATCH_TIMEOUT  how long the orderer waits to fill a block (default 250ms)
-#   FABRIC_MAX_MESSAGE_COUNT  transactions that cut a block at once (default 500); set it to the
-#                         number of transactions the writer keeps in flight (its lanes), so a block
-#                         is cut as soon as every lane has submitted instead of when the timer fires
+#   FABRIC_BATCH_TIMEOUT  how long the orderer waits to fill a block (default 50ms: it only bounds
+#                         the wait when fewer lanes than MaxMessageCount have a transaction in flight)
+#   FABRIC_MAX_MESSAGE_COUNT  transactions that cut a block at once (default 8, the ledger writer's
+#                         default lanes: LEDGER_WRITER_LANES_DEFAULT); set it to the number of
+#                         transactions the writer keeps in flight (its lanes), so a block is cut as
+#                         soon as every lane has submitted instead of when the timer fires
 #   FABRIC_LOG_SPEC       FABRIC_LOGGING_SPEC of the orderer and peers (default info)
 
 network_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,8 +63,8 @@ fi
 channel="${FABRIC_CHANNEL:-chainfaas}"
 chaincode_name="${FABRIC_CHAINCODE:-chainfaas}"
 chaincode_label="${chaincode_name}_1.0"
-batch_timeout="${FABRIC_BATCH_TIMEOUT:-250ms}"
-max_message_count="${FABRIC_MAX_MESSAGE_COUNT:-500}"
+batch_timeout="${FABRIC_BATCH_TIMEOUT:-50ms}"
+max_message_count="${FABRIC_MAX_MESSAGE_COUNT:-8}"
 log_spec="${FABRIC_LOG_SPEC:-info}"
 
 # up.sh marks its state directory, so that neither it nor down.sh ever clears another directory.

@@ -5,10 +5,10 @@ import { drainOutbox } from '../core/use-cases/outbox';
 import { sendPayouts } from '../core/use-cases/payments';
 import { depsFromEnv, ledgerFromEnv } from '../adapters/deps';
 import { withLambdaContext } from '../adapters/observability';
-import { ENV } from './manifest';
+import { ENV, LEDGER_WRITER_LANES_DEFAULT } from './manifest';
 
 const deps = depsFromEnv();
-const lanes = Math.max(1, Number(process.env[ENV.ledgerWriterLanes] ?? 1) || 1);
+const lanes = Math.max(1, Number(process.env[ENV.ledgerWriterLanes] ?? LEDGER_WRITER_LANES_DEFAULT) || LEDGER_WRITER_LANES_DEFAULT);
 /** The payout sweep runs after a run that moved something, else at most this often (a retry of a transfer that failed for a while). */
 const PAYOUT_SWEEP_IDLE_MS = 60_000;
 let lastPayoutSweep = 0;
