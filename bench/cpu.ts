@@ -63,3 +63,12 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot, component: (
   const busyShare = total > 0 ? 1 - (after.machine.idle - before.machine.idle) / total : 0;
   return { wallSeconds: (after.at - before.at) / 1000, busyShare, seconds };
 }
+
+/** Each component's CPU seconds as CPU milliseconds per unit of work (a settled job, a job), largest first, to 2 decimals. */
+export function msPer(seconds: Record<string, number>, units: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(seconds)
+      .sort(([, a], [, b]) => b - a)
+      .map(([name, s]) => [name, Math.round((s * 100_000) / Math.max(1, units)) / 100]),
+  );
+}

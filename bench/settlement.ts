@@ -6,7 +6,7 @@ import type { FabricLedger } from '../lambdas/adapters/ledger/fabric-ledger';
 import type { LedgerEvent } from '../lambdas/core/ledger';
 import type { Outbox, OutboxEntry } from '../lambdas/core/ports';
 import type { drainOutbox as Drain } from '../lambdas/core/use-cases/outbox';
-import { type CpuSnapshot, cpuBetween, cpuSnapshot } from './cpu';
+import { type CpuSnapshot, cpuBetween, cpuSnapshot, msPer } from './cpu';
 import type { ProducerInput, ProducerOutput } from './settlement-producer';
 
 /**
@@ -249,12 +249,11 @@ function cpuOf(before: CpuSnapshot, after: CpuSnapshot, producers: ProducerOutpu
   });
   const producerMs = producers.reduce((sum, p) => sum + (p.cpuMs ?? 0), 0);
   const seconds = producerMs > 0 ? { ...used.seconds, producers: producerMs / 1000 } : used.seconds;
-  const ordered = Object.entries(seconds).sort(([, a], [, b]) => b - a);
   return {
     wallSeconds: round(used.wallSeconds),
     busyShare: round(used.busyShare),
-    seconds: Object.fromEntries(ordered.map(([k, v]) => [k, round(v)])),
-    msPerSettledJob: Object.fromEntries(ordered.map(([k, v]) => [k, round((v * 1000) / Math.max(1, settled))])),
+    seconds: Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, round(s)])),
+    msPerSettledJob: msPer(seconds, settled),
   };
 }
 

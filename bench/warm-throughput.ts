@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { type CpuSnapshot, cpuBetween, cpuSnapshot } from './cpu';
+import { type CpuSnapshot, cpuBetween, cpuSnapshot, msPer } from './cpu';
 import { Harness, invoke, fetchResult, standalone } from './harness';
 import { commandFor, machineAfter, machineBefore, note, pool, Profile, round } from './support';
 
@@ -56,11 +56,10 @@ function cpuPerJob(before: CpuSnapshot, after: CpuSnapshot, jobs: number) {
     if (/(^|\/)(dockerd|containerd|containerd-shim\S*|runc)(\s|$)/.test(command)) return 'dockerEngine';
     return undefined;
   });
-  const ordered = Object.entries(used.seconds).sort(([, a], [, b]) => b - a);
   return {
     what: "CPU ms per job by process over the platform's run ('other': the function containers and the rest of the machine)",
     busyShare: round(used.busyShare, 2),
-    msPerJob: Object.fromEntries(ordered.map(([k, v]) => [k, round((v * 1000) / jobs, 2)])),
+    msPerJob: msPer(used.seconds, jobs),
   };
 }
 

@@ -1,4 +1,4 @@
-import { cpuBetween, cpuSnapshot } from '../../bench/cpu';
+import { cpuBetween, cpuSnapshot, msPer } from '../../bench/cpu';
 import { MemoryOutbox } from '../../bench/memory-outbox';
 import type { LedgerEvent } from '../../lambdas/core/ledger';
 
@@ -56,5 +56,16 @@ describe('cpuBetween', () => {
     expect(used.seconds.me).toBeLessThan(used.wallSeconds * 2 + 0.05);
     expect(used.busyShare).toBeGreaterThan(0);
     expect(used.busyShare).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('msPer', () => {
+  it('turns CPU seconds into ms per unit of work, largest first', () => {
+    expect(Object.entries(msPer({ peer: 0.5, dynamo: 1.5, writer: 0.25 }, 1000))).toEqual([
+      ['dynamo', 1.5],
+      ['peer', 0.5],
+      ['writer', 0.25],
+    ]);
+    expect(msPer({ peer: 1 }, 3)).toEqual({ peer: 333.33 });
   });
 });
