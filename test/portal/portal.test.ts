@@ -177,7 +177,8 @@ test('the job page shows timings, provider, run time, cost and the ledger record
   expect(ledger).toContain('provider’s signature verified');
   expect(ledger).toContain('result receipt confirmed');
   expect(ledger).toContain(`paid ${(jobCost / 1e6).toFixed(6)} credits`);
-  expect(await page.locator('#job-ledger tbody tr').count()).toBeGreaterThanOrEqual(2);
+  // One row per ledger transaction that wrote the job: one when its events were committed together, more when apart.
+  expect(await page.locator('#job-ledger tbody tr').count()).toBeGreaterThanOrEqual(1);
   await expect(page.locator('#job-outcome #log-text').textContent()).resolves.toBeDefined();
   await screenshot(page, '08-job');
 });

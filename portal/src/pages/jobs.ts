@@ -387,17 +387,21 @@ function renderLedger(section: HTMLElement, entry: JobLedger, job: JobView): voi
   );
 }
 
-/** What one ledger write changed, in words. */
+/**
+ * What one ledger write changed, in words. One transaction may both create a job and settle it
+ * (the ledger writer batches a job's events when they wait together), so a creation also names
+ * what else it recorded.
+ */
 function describeChange(before: LedgerJob | null, after: LedgerJob | null): string {
   if (!after) return 'deleted';
-  if (!before) return 'job created';
-  const said: string[] = [];
-  if (after.runtimeMs !== undefined && before.runtimeMs === undefined) said.push(`run time ${duration(after.runtimeMs)} set (provider’s signature verified)`);
-  if (after.received && !before.received) said.push('result receipt confirmed');
-  if (after.paid && !before.paid) said.push(`paid ${credits(after.cost)} credits`);
-  if (after.unpaidReason && !before.unpaidReason) said.push(`not paid: ${after.unpaidReason}`);
-  if (after.failed && !before.failed) said.push(`failed: ${after.failed}`);
-  if (said.length === 0) {
+  const said: string[] = before ? [] : ['job created'];
+  const was: Partial<LedgerJob> = before ?? {};
+  if (after.runtimeMs !== undefined && was.runtimeMs === undefined) said.push(`run time ${duration(after.runtimeMs)} set (provider’s signature verified)`);
+  if (after.received && !was.received) said.push('result receipt confirmed');
+  if (after.paid && !was.paid) said.push(`paid ${credits(after.cost)} credits`);
+  if (after.unpaidReason && !was.unpaidReason) said.push(`not paid: ${after.unpaidReason}`);
+  if (after.failed && !was.failed) said.push(`failed: ${after.failed}`);
+  if (said.length === 0 && before) {
     const keys = Object.keys(after).filter((k) => JSON.stringify((after as Record<string, unknown>)[k]) !== JSON.stringify((before as Record<string, unknown>)[k]));
     said.push(keys.length ? `changed ${keys.join(', ')}` : 'no change');
   }
