@@ -137,7 +137,22 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
       return this.finishAgain(attempt, finished);
     }
     logger.info('accepted a job', { ...fields, image: envelope.image, resources: envelope.resources, receiveCount: attempt.firstDelivery.receiveCount });
-    const outcome = await this.execute(attempt);
+    // Settled once this attempt's report is posted or it ends without one (the finally below): the
+    // runner's clean-up waits for it (RunRequest.reported).
+    let reportDone = () => {};
+    const reported = new Promise<void>((resolve) => (reportDone = resolve));
+    try {
+      return await this.runAndSettle(attempt, reported);
+    } finally {
+      reportDone();
+    }
+  }
+
+  /** Runs a new attempt and settles its outcome (uploads, then the report); `reported` goes to the runner. */
+  private async runAndSettle(attempt: Attempt, reported: Promise<void>): Promise<Disposal> {
+    const { envelope, fields } = attempt;
+    const { attemptLog, logger } = this.options;
+    const outcome = await this.execute(attempt, reported);
     if (outcome === 'returned' && attempt.revoked) {
       // The controller took the job back (re-queued, cancelled or failed it): nobody wants this
       // attempt's result, so its messages are deleted rather than delivered to run again.
@@ -182,7 +197,7 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
   }
 
   /** Waits for capacity, pulls the image, fetches the input and runs the function. */
-  private async execute(attempt: Attempt): Promise<RunOutcome | Unreported> {
+  private async execute(attempt: Attempt, reported: Promise<void>): Promise<RunOutcome | Unreported> {
     const { envelope, abort } = attempt;
     const { gate, images, runners, logger } = this.options;
     const fields = { jobId: envelope.jobId, attempt: envelope.attempt };
@@ -227,7 +242,7 @@ export class AttemptHandler implements DeliveryHandler<Attempt> {
         this.setPhase(attempt, 'running');
         const live = new LiveLog(envelope.logPutUrl, this.options.liveLogMs ?? LIVE_LOG_MS, logger, fields);
         try {
-          const outcome = await runner.run({ envelope, input, signal: abort.signal, onLog: (read) => live.follow(read) });
+          const outcome = await runner.run({ envelope, input, signal: abort.signal, onLog: (read) => live.follow(read), reported });
           return outcome.aborted ? 'returned' : outcome;
         } catch (err) {
           if (abort.signal.aborted) return 'returned';

@@ -65,6 +65,20 @@ test('the outcome is returned before the container is removed; the removal follo
   expect(await containersOfAgent(agentId)).toEqual([]);
 });
 
+test('with a report to wait for (RunRequest.reported), the exited container stays until the report is posted, then goes', async () => {
+  let posted = () => {};
+  const reported = new Promise<void>((resolve) => (posted = resolve));
+  const envelope = makeEnvelope(registry.images.sha256, { input: inline('x') });
+  const outcome = await runner.run({ envelope, input: Buffer.from('x'), reported });
+  expect(outcome.status).toBe('succeeded');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  // The engine's removal would compete with the report for the CPU: it has not started.
+  expect(await containersOfAgent(agentId)).toHaveLength(1);
+  posted();
+  await runner.close();
+  expect(await containersOfAgent(agentId)).toEqual([]);
+});
+
 test('a function that exits 3 is reported as failed with its exit code and stderr', async () => {
   const outcome = await runner.run({ envelope: makeEnvelope(registry.images.fail), input: Buffer.alloc(0) });
 

@@ -22,6 +22,12 @@ export interface RunRequest {
   signal?: AbortSignal;
   /** Called once the function started, with a reader of its log so far (the live log, issue #22). @default not called */
   onLog?(read: () => Buffer): void;
+  /**
+   * Settles once the attempt's report is posted, or the attempt ended without one: what the runner
+   * does after a run that can wait (removing an exited container) waits for it, so that it does not
+   * take the machine's CPU from the report. @default settled: nothing waits
+   */
+  reported?: Promise<void>;
 }
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];

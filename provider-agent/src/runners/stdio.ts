@@ -35,6 +35,8 @@ const MiB = 1024 * 1024;
 /** How long to wait for a killed container to be reported gone, and for its output to drain. */
 const SETTLE_MS = 10_000;
 const DRAIN_MS = 2_000;
+/** The longest an exited container waits for its attempt's report before it is removed anyway. */
+const REMOVAL_WAIT_MS = 5_000;
 
 /** The isolated container for one job: limits from the envelope, hardening from the agent. */
 export function containerSpec(envelope: JobEnvelope, agentId: string, limits: ContainerLimits): ContainerSpec {
@@ -71,7 +73,8 @@ export interface StdioRunnerOptions {
  * The `stdio` protocol: one container per job; the input goes to stdin, stdout is the result and
  * stderr the log, both capped. The container is killed at the job's deadline (counted from its
  * start), when its result outgrows the cap, or when the run is aborted; it is always removed —
- * after the outcome is returned: the container has exited and holds no CPU or memory, so its
+ * after the outcome is returned, and once the attempt's report is posted (`RunRequest.reported`,
+ * at most REMOVAL_WAIT_MS later): the container has exited and holds no CPU or memory, so its
  * removal (tens of ms in the engine) is kept off the report's path. `close` waits for removals
  * still under way; the agent's start reaps what a crash left.
  */
@@ -92,7 +95,7 @@ export class StdioRunner implements FunctionRunner {
     return this.removing.size;
   }
 
-  async run({ envelope, input, signal, onLog }: RunRequest): Promise<RunOutcome> {
+  async run({ envelope, input, signal, onLog, reported }: RunRequest): Promise<RunOutcome> {
     const { runtime, limits, agentId, logger } = this.options;
     const result = new CappedBuffer(limits.maxResultBytes);
     const stderr = new CappedBuffer(limits.maxLogBytes);
@@ -179,8 +182,9 @@ export class StdioRunner implements FunctionRunner {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       void watching?.then((w) => w.stop());
-      const removal: Promise<void> = runtime
-        .remove(id)
+      // The engine's work of removing it (tens of ms of its CPU) starts once the report is posted.
+      const removal: Promise<void> = settledOrAfter(reported, REMOVAL_WAIT_MS)
+        .then(() => runtime.remove(id))
         .catch((err) => logger.warn('could not remove container', { ...fields, error: errorMessage(err) }))
         .finally(() => this.removing.delete(removal));
       this.removing.add(removal);
@@ -209,4 +213,17 @@ function validSpan(startedAt: Date, finishedAt: Date): boolean {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Resolves when `signal` settles (either way), or after `ms`, whichever comes first; at once without a signal. */
+function settledOrAfter(signal: Promise<void> | undefined, ms: number): Promise<void> {
+  if (!signal) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal.then(done, done);
+  });
 }
