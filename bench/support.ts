@@ -150,3 +150,13 @@ export async function pool<T>(count: number, concurrency: number, task: (i: numb
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Unrecorded pairs (a platform invocation and its baseline) after a latency benchmark's first
+ * invocation and before its samples, so both sides are measured warm: the engine's caches, and the
+ * controller's and the agent's code compiled by the JIT, as in a controller that has been serving.
+ * Without them the first samples were the platform's slowest: of 50 cold samples, the first 10 gave
+ * ×1.14–1.17 and the other 40 ×1.08–1.10 against the same docker runs, so a 10-sample quick run
+ * measured mostly the warm-up.
+ */
+export const WARM_UP_PAIRS = 5;
