@@ -11,7 +11,7 @@ import { commandFor, machineAfter, machineBefore, note, Profile, round, summariz
  */
 
 const RESOURCES = { vcpu: 0.5, memoryMb: 64, timeoutS: 10 };
-const SAMPLES: Record<Profile, number> = { quick: 10, full: 50 };
+const SAMPLES: Record<Profile, number> = { quick: 30, full: 100 };
 
 function expected(input: string): string {
   return createHash('sha256').update(input).digest('hex');
