@@ -126,15 +126,32 @@ function runScript(path: string, args: string[], env: NodeJS.ProcessEnv): Promis
   });
 }
 
-/** The first of `count` consecutive TCP ports on 127.0.0.1 that were all free a moment ago. */
+/**
+ * The first of `count` consecutive TCP ports on 127.0.0.1 that were all free a moment ago, below
+ * the kernel's ephemeral range: a port in that range may be handed to any outgoing connection
+ * after it was found free (the Fabric processes then fail to listen on it), and a probe of an
+ * unused one can connect to itself and look like a listener.
+ */
 export async function freePortRange(count: number): Promise<number> {
+  const low = 10_000;
+  const high = ephemeralPortsFrom() - count;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = low + Math.floor(Math.random() * (high - low));
     let free = true;
     for (let port = base; port < base + count && free; port++) free = await portFree(port);
     if (free) return base;
   }
   throw new Error(`no ${count} consecutive free ports found`);
+}
+
+/** The first port of the kernel's ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range; its default elsewhere). */
+function ephemeralPortsFrom(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 12_000 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
 
 function portFree(port: number): Promise<boolean> {
