@@ -164,10 +164,6 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
 };
 
 /**
- * Environment variables the handlers read, every one: lambdas/ names none but through this list.
- * The CDK binders and local/ set exactly these (`aws` excepted: see there).
- */
-/**
  * Transactions the ledger writer keeps in flight unless configured otherwise (`LEDGER_WRITER_LANES`,
  * the stack's `ledgerWriterLanes`): on the local Fabric network 8 lanes settled 458–510 jobs/s where
  * one settled 197 (bench/README.md, issue #17); the local network's orderer cuts a block at as many
@@ -175,6 +171,10 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
  */
 export const LEDGER_WRITER_LANES_DEFAULT = 8;
 
+/**
+ * Environment variables the handlers read, every one: lambdas/ names none but through this list.
+ * The CDK binders and local/ set exactly these (`aws` excepted: see there).
+ */
 export const ENV = {
   tables: {
     users: 'USERS_TABLE',
