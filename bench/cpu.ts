@@ -47,21 +47,33 @@ export function cpuSnapshot(): CpuSnapshot {
 }
 
 /**
- * CPU seconds by component between `before` and `after`; `component` names a process's component
- * from its pid and command line (undefined: counted under `other`). `busyShare` is the share of
- * all cores' time the machine spent busy, whatever ran.
+ * CPU seconds by component between `before` and `after`: this process under `self`, every other
+ * process under its `componentOf` (`other` for the rest). `busyShare` is the share of all cores'
+ * time the machine spent busy, whatever ran.
  */
-export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot, component: (pid: number, command: string) => string | undefined) {
+export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot, self: string) {
   const seconds: Record<string, number> = {};
   for (const [pid, p] of after.processes) {
     const used = (p.ticks - (before.processes.get(pid)?.ticks ?? 0)) / hz();
     if (used <= 0) continue;
-    const name = component(pid, p.command) ?? 'other';
+    const name = pid === process.pid ? self : (componentOf(p.command) ?? 'other');
     seconds[name] = (seconds[name] ?? 0) + used;
   }
   const total = after.machine.total - before.machine.total;
   const busyShare = total > 0 ? 1 - (after.machine.idle - before.machine.idle) / total : 0;
   return { wallSeconds: (after.at - before.at) / 1000, busyShare, seconds };
+}
+
+/** The part of the platform (or of its stand-ins) a process is, by its command line: one list for every benchmark. */
+export function componentOf(command: string): string | undefined {
+  if (command.includes('DynamoDBLocal')) return 'dynamodbLocal';
+  if (command.includes('fauxqs')) return 'fauxqs';
+  // Before the peer: the chaincode service's command line may name the peer's address.
+  if (command.includes('chaincode')) return 'chaincode';
+  if (/(^|\/)orderer(\s|$)/.test(command)) return 'orderer';
+  if (/(^|\/)peer(\s|$)/.test(command)) return 'peer';
+  if (/(^|\/)(dockerd|containerd|containerd-shim\S*|runc)(\s|$)/.test(command)) return 'dockerEngine';
+  return undefined;
 }
 
 /** Each component's CPU seconds as CPU milliseconds per unit of work (a settled job, a job), largest first, to 2 decimals. */

@@ -239,14 +239,7 @@ export async function sustained(
  * and report their own time; in-process production counts under the writer.
  */
 function cpuOf(before: CpuSnapshot, after: CpuSnapshot, producers: ProducerOutput[], settled: number) {
-  const used = cpuBetween(before, after, (pid, command) => {
-    if (pid === process.pid) return 'writer';
-    if (command.includes('DynamoDBLocal')) return 'dynamodbLocal';
-    if (command.includes('chaincode')) return 'chaincode';
-    if (/(^|\/)orderer(\s|$)/.test(command)) return 'orderer';
-    if (/(^|\/)peer(\s|$)/.test(command)) return 'peer';
-    return undefined;
-  });
+  const used = cpuBetween(before, after, 'writer');
   const producerMs = producers.reduce((sum, p) => sum + (p.cpuMs ?? 0), 0);
   const seconds = producerMs > 0 ? { ...used.seconds, producers: producerMs / 1000 } : used.seconds;
   return {

@@ -49,13 +49,7 @@ function direct(socketPath: string, input: string): Promise<string> {
  * emulators and the container engine run apart.
  */
 function cpuPerJob(before: CpuSnapshot, after: CpuSnapshot, jobs: number) {
-  const used = cpuBetween(before, after, (pid, command) => {
-    if (pid === process.pid) return 'controllerAgentAndClients';
-    if (command.includes('DynamoDBLocal')) return 'dynamodbLocal';
-    if (command.includes('fauxqs')) return 'fauxqs';
-    if (/(^|\/)(dockerd|containerd|containerd-shim\S*|runc)(\s|$)/.test(command)) return 'dockerEngine';
-    return undefined;
-  });
+  const used = cpuBetween(before, after, 'controllerAgentAndClients');
   return {
     what: "CPU ms per job by process over the platform's run ('other': the function containers and the rest of the machine)",
     busyShare: round(used.busyShare, 2),

@@ -1,4 +1,4 @@
-import { cpuBetween, cpuSnapshot, msPer } from '../../bench/cpu';
+import { componentOf, cpuBetween, cpuSnapshot, msPer } from '../../bench/cpu';
 import { MemoryOutbox } from '../../bench/memory-outbox';
 import type { LedgerEvent } from '../../lambdas/core/ledger';
 
@@ -50,7 +50,7 @@ describe('cpuBetween', () => {
     const until = Date.now() + 300;
     let x = 0;
     while (Date.now() < until) x += Math.sqrt(x + 1);
-    const used = cpuBetween(before, cpuSnapshot(), (pid) => (pid === process.pid ? 'me' : undefined));
+    const used = cpuBetween(before, cpuSnapshot(), 'me');
     expect(x).toBeGreaterThan(0);
     expect(used.seconds.me).toBeGreaterThan(0.2);
     expect(used.seconds.me).toBeLessThan(used.wallSeconds * 2 + 0.05);
@@ -67,5 +67,17 @@ describe('msPer', () => {
       ['writer', 0.25],
     ]);
     expect(msPer({ peer: 1 }, 3)).toEqual({ peer: 333.33 });
+  });
+});
+
+describe('componentOf', () => {
+  it('names the emulators, the Fabric processes and the engine by their command lines', () => {
+    expect(componentOf('java -Djava.library.path=x -jar DynamoDBLocal.jar -inMemory')).toBe('dynamodbLocal');
+    expect(componentOf('/usr/local/bin/node /x/node_modules/fauxqs/dist/cli.js')).toBe('fauxqs');
+    expect(componentOf('/opt/fabric/peer node start')).toBe('peer');
+    expect(componentOf('/opt/fabric/orderer')).toBe('orderer');
+    expect(componentOf('node /x/chaincode/dist/run.js --peer.address 127.0.0.1:7051')).toBe('chaincode');
+    expect(componentOf('dockerd')).toBe('dockerEngine');
+    expect(componentOf('node dist/bench/settlement-producer.js /tmp/p.json')).toBeUndefined();
   });
 });
