@@ -79,10 +79,11 @@ function rows(): { main: string[]; where: string[] } {
     const c = st.networkCeiling;
     // Each transaction's endorse / commit waits, p50 ms (recorded since the producers left the writer's process).
     const waits = (r: any) => (r?.endorseMs ? `${ms(r.endorseMs.p50)} / ${ms(r.commitMs.p50)}` : undefined);
+    const viaOutbox = 'through the outbox (DynamoDB Local, producer processes)';
     const runs: Array<[string, any]> = [
-      ['through the outbox (DynamoDB Local, producer processes)', st.lanes],
+      [viaOutbox, st.lanes],
       ['the writer and Fabric alone (outbox in memory)', st.writerAndFabricAlone],
-      ['through the outbox (DynamoDB Local, producer processes)', st.oneLane],
+      [viaOutbox, st.oneLane],
     ];
     for (const [what, r] of runs.filter(([, r]) => r !== undefined)) {
       const own = waits(r);
