@@ -37,9 +37,43 @@ export async function createFunction(deps: Deps, user: User, body: unknown): Pro
   return fn;
 }
 
-/** The caller's function (deleted or not). Another user's function is reported as missing: ids are not an oracle. */
-export async function getOwnFunction(deps: Deps, user: User, functionId: string): Promise<FunctionRecord> {
-  const fn = FUNCTION_ID.test(functionId) ? await deps.functions.getFunction(functionId) : undefined;
+/**
+ * How long an invocation in this process uses a function record it read, without reading it again
+ * (issue #16: one read and one round trip on every invocation, for a record its developer changes
+ * rarely). An update or a delete made by this process is seen here at once (`forgetFunction`; local
+ * mode runs every handler in one process); one made by another process (another Lambda sandbox)
+ * within FUNCTION_CACHE_MS, the bound ARCHITECTURE.md states: until then an invocation there may
+ * still create a job of the version it read (a whole, consistent version), or of a function just deleted.
+ */
+export const FUNCTION_CACHE_MS = 1_000;
+/** At most this many functions are kept; the oldest goes first. */
+export const FUNCTION_CACHE_MAX = 1_000;
+const recentFunctions = new Map<string, { fn: FunctionRecord; at: number }>();
+
+/** A function this process has just written: read again by its next invocation. */
+export function forgetFunction(functionId: string): void {
+  recentFunctions.delete(functionId);
+}
+
+async function readFunctionRecord(deps: Deps, functionId: string, cached: boolean): Promise<FunctionRecord | undefined> {
+  const now = Date.now();
+  const entry = cached ? recentFunctions.get(functionId) : undefined;
+  if (entry && now >= entry.at && now - entry.at < FUNCTION_CACHE_MS) return entry.fn;
+  const fn = await deps.functions.getFunction(functionId);
+  recentFunctions.delete(functionId);
+  if (fn) {
+    recentFunctions.set(functionId, { fn, at: now });
+    if (recentFunctions.size > FUNCTION_CACHE_MAX) recentFunctions.delete(recentFunctions.keys().next().value as string);
+  }
+  return fn;
+}
+
+/**
+ * The caller's function (deleted or not). Another user's function is reported as missing: ids are
+ * not an oracle. `cached`: a record this process read within FUNCTION_CACHE_MS will do (invocations).
+ */
+export async function getOwnFunction(deps: Deps, user: User, functionId: string, { cached = false } = {}): Promise<FunctionRecord> {
+  const fn = FUNCTION_ID.test(functionId) ? await readFunctionRecord(deps, functionId, cached) : undefined;
   if (!fn || fn.ownerId !== user.userId) throw notFound('function', functionId);
   return fn;
 }
@@ -87,7 +121,9 @@ export async function updateFunction(deps: Deps, user: User, functionId: string,
     createdAt: current.createdAt,
     updatedAt: nowIso(deps),
   };
-  if (!(await deps.functions.updateFunction(next))) {
+  const updated = await deps.functions.updateFunction(next);
+  forgetFunction(functionId);
+  if (!updated) {
     throw conflict(`function ${functionId} was changed or deleted meanwhile (it is no longer at version ${current.version}); read it and retry`, {
       id: functionId,
     });
@@ -98,7 +134,9 @@ export async function updateFunction(deps: Deps, user: User, functionId: string,
 /** `DELETE /functions/{id}`: no new invocations from now on; the record, versions and jobs are kept. */
 export async function deleteFunction(deps: Deps, user: User, functionId: string): Promise<void> {
   requireLive(await getOwnFunction(deps, user, functionId));
-  if (!(await deps.functions.markDeleted(functionId, user.userId, nowIso(deps)))) {
+  const deleted = await deps.functions.markDeleted(functionId, user.userId, nowIso(deps));
+  forgetFunction(functionId);
+  if (!deleted) {
     // Deleted concurrently: answer as for any deleted function.
     requireLive(await getOwnFunction(deps, user, functionId));
     throw conflict(`function ${functionId} changed meanwhile; retry`, { id: functionId });
