@@ -11,7 +11,7 @@ import { TestPaymentProvider } from './payments/test-provider';
 import { LazyStripePaymentProvider, parseStripeSecret } from './payments/stripe-provider';
 import { readSecret } from './secrets';
 import { readFile } from 'node:fs/promises';
-import type { PaymentProvider } from '../core/ports';
+import type { JobWaiter, PaymentProvider } from '../core/ports';
 import { DynamoFunctionStore } from './dynamo/functions';
 import { DynamoJobStore } from './dynamo/jobs';
 import { DynamoJobStarts } from './dynamo/job-starts';
@@ -27,6 +27,7 @@ import { peerEnrolmentFromEnv } from './fabric-enrolment';
 import type { PeerDeps } from '../core/use-cases/peers';
 import { telemetry } from './observability';
 import { InProcessJobWaiter } from '../core/job-waiter';
+import { SqsJobWaiter } from './sqs-wake';
 
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -168,10 +169,23 @@ export function depsFromEnv(): Deps {
     credentials: process.env[ENV.providerRoleArn] ? new StsProviderCredentials(process.env[ENV.providerRoleArn] as string, config.scheduling.providerCredentialsTtlS) : undefined,
     developerBuckets: new S3DeveloperBuckets(),
     operatorClaimToken: operatorClaimTokenFromEnv(),
-    // JOB_WAKE=off: the sync wait reads the job alone, as a waiting Lambda in AWS does (bench/cost.ts measures that).
-    waiter: process.env[ENV.jobWake] === 'off' ? undefined : new InProcessJobWaiter(),
+    waiter: waiterFromEnv(),
   };
   return cached;
+}
+
+/** The sync waits' wake-up, by JOB_WAKE (manifest.ts): in this process, through SQS wake queues, or none. */
+function waiterFromEnv(): JobWaiter | undefined {
+  const mode = process.env[ENV.jobWake] || 'on';
+  if (mode === 'off') return undefined;
+  if (mode === 'on') return new InProcessJobWaiter();
+  if (mode === 'sqs') {
+    return new SqsJobWaiter(requireEnv(ENV.wakeQueues), {
+      onError: (message, error) => telemetry.error(message, { error: String(error) }),
+      tags: process.env[ENV.queueTags] ? (JSON.parse(process.env[ENV.queueTags]!) as Record<string, string>) : undefined,
+    });
+  }
+  throw new Error(`${ENV.jobWake}=${mode}: expected on, sqs or off`);
 }
 
 let ledger: Promise<Ledger & LedgerEventSource> | undefined;

@@ -18,6 +18,9 @@ import {
 import type { DeadLetter, ProviderQueues } from '../core/ports';
 import { sqs } from './clients';
 
+/** The sync waits' wake queues are named `<prefix>w-<made>-<random>` (adapters/sqs-wake.ts); provider ids never start so (`prv_`). */
+export const WAKE_QUEUE_INFIX = 'w-';
+
 /** The alarm a provider queue gets on the age of its oldest message. */
 export interface QueueAgeAlarm {
   /** SNS topic the alarm notifies (the stack's alarm topic). */
@@ -174,7 +177,8 @@ export class SqsProviderQueues implements ProviderQueues {
     for await (const page of paginateListQueues({ client: sqs, pageSize: 1000 }, { QueueNamePrefix: this.prefix })) {
       for (const url of page.QueueUrls ?? []) {
         const name = url.slice(url.lastIndexOf('/') + 1);
-        if (!name.startsWith(this.prefix) || name === `${this.prefix}dlq`) continue;
+        // The dead-letter queue, and the sync waits' wake queues (`<prefix>w-…`, adapters/sqs-wake.ts): never a provider's.
+        if (!name.startsWith(this.prefix) || name === `${this.prefix}dlq` || name.startsWith(`${this.prefix}${WAKE_QUEUE_INFIX}`)) continue;
         const providerId = name.slice(this.prefix.length);
         const { Tags } = await sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
         if (Tags?.['chainfaas:provider'] !== providerId) continue;

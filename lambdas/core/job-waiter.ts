@@ -21,7 +21,12 @@ export class InProcessJobWaiter implements JobWaiter {
     return listener;
   }
 
-  notify(jobId: string, ended?: JobRecord): void {
+  async notify(job: Pick<JobRecord, 'jobId'>, ended?: JobRecord): Promise<void> {
+    this.wake(job.jobId, ended);
+  }
+
+  /** Wakes this process's listeners of `jobId` at once. */
+  wake(jobId: string, ended?: JobRecord): void {
     for (const listener of this.listeners.get(jobId) ?? []) listener.wake(ended);
   }
 
@@ -76,5 +81,5 @@ class Listener implements JobWake {
 /** A waiter that never wakes anyone: the consistent reads alone (what a waiting Lambda in AWS has). */
 export const NO_WAKE: JobWaiter = {
   listen: () => ({ sleep: (ms) => new Promise((r) => setTimeout(() => r(false), Math.max(0, ms))), ended: () => undefined, close: () => undefined }),
-  notify: () => undefined,
+  notify: async () => undefined,
 };

@@ -163,6 +163,8 @@ export interface JobRecord {
   inputSize?: number;
   /** The invoke key the job was created with; that key may read the job, no other key may. */
   invokeKeyId?: string;
+  /** Issue #16: where a sync caller waits for this job (`JobWaiter#address`: its process's wake queue); absent: nobody across processes. */
+  wakeTo?: string;
   /** Completion callback: the URL, and (while a delivery is owed) the sparse `callbacks` index keys. */
   callbackUrl?: string;
   callbackShard?: string;

@@ -638,18 +638,28 @@ export interface Telemetry {
  * How a sync invocation learns that its job ended (use-cases/invocations.ts#waitForJob). A wait
  * `listen`s before it reads the job, so a `notify` that comes between its read and its sleep is
  * not lost: the next `sleep` returns at once. `notify` is called where a job becomes terminal
- * (an accepted report, a reclaim that fails it, a cancel). In one process (local mode, one
- * controller process) the notification is the wake-up; across processes (AWS: the report is
- * another Lambda's request, and a Lambda sandbox serves one request at a time) it reaches no one,
- * and the waiting call's consistent reads are what notice the end (see ARCHITECTURE.md, "The sync wait").
+ * (an accepted report, a reclaim that fails it, a cancel). In one process (local mode) the
+ * notification is the wake-up (`core/job-waiter.ts`). Across processes (AWS: the report is another
+ * Lambda's request, and a Lambda sandbox serves one request at a time) it travels through SQS: the
+ * waiting sandbox's own wake queue, named on the job (`wakeTo`, from `address`), long-polled while
+ * it waits (`adapters/sqs-wake.ts`); the consistent reads remain, at `readBackOff`, for a wake-up
+ * that never came (see ARCHITECTURE.md, "The sync wait").
  */
 export interface JobWaiter {
   listen(jobId: string): JobWake;
   /**
-   * Wakes the job's listeners. `ended`: the job as the conditional write that ended it left it
-   * (issue #16: a waiting request answers with it instead of reading the job again).
+   * Wakes the job's listeners, wherever `job.wakeTo` says they wait. `ended`: the job as the
+   * conditional write that ended it left it (issue #16: a waiting request in this process answers
+   * with it instead of reading the job again). Never rejects: a wake-up that cannot be sent leaves
+   * the wait to its reads.
    */
-  notify(jobId: string, ended?: JobRecord): void;
+  notify(job: Pick<JobRecord, 'jobId' | 'wakeTo'>, ended?: JobRecord): Promise<void>;
+  /** Where another process's `notify` reaches this process's waits: stored on a sync job as `wakeTo`. Absent: only this process's own. */
+  address?(): Promise<string>;
+  /** The wait's read back-off when this waiter wakes it from anywhere (reads only catch a lost wake-up); absent: invocations.ts's default. */
+  readonly readBackOff?: { minMs: number; maxMs: number };
+  /** Removes what processes that no longer wait left behind (AWS: wake queues past their age); returns how many. */
+  sweep?(): Promise<number>;
 }
 
 export interface JobWake {

@@ -215,10 +215,14 @@ export const ENV = {
   /** Issue #19: the most jobs a provider on probation holds at once; default 2, 0: no limit. */
   probationQuota: 'PROBATION_QUOTA',
   /**
-   * `off`: sync waits get no in-process wake-up and notice their job's end by reading it alone, as
-   * a waiting Lambda in AWS does (bench/cost.ts counts that path). Default on; harmless in Lambda.
+   * How a sync wait learns that its job ended (ARCHITECTURE.md, "The sync wait"): `on` (the default;
+   * local mode) a wake-up within the process; `sqs` (the stack) a wake-up through the waiting
+   * process's own wake queue, under JOB_WAKE_QUEUES (adapters/sqs-wake.ts); `off` none, the wait
+   * reads the job alone.
    */
   jobWake: 'JOB_WAKE',
+  /** With JOB_WAKE=sqs: every wake queue's URL up to its tail, `https://sqs.<region>.<suffix>/<account>/<queue prefix>w-`. */
+  wakeQueues: 'JOB_WAKE_QUEUES',
   /** The payment provider top-ups charge and payouts go through: `test` (local mode) or `stripe` (see adapters/payments); unset: neither. */
   paymentProvider: 'PAYMENT_PROVIDER',
   /** Card top-ups and payouts (use-cases/payments.ts, adapters/payments/stripe-provider.ts). */

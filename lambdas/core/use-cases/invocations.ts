@@ -62,6 +62,9 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   // The price list is read while the function is (one round trip less per invocation).
   const prices = pricesInForce(deps);
   prices.catch(() => undefined); // awaited below, or not at all when the request is refused first
+  // Where this process's waits listen for another process's wake-up (AWS: its wake queue, made on first use).
+  const wakeAddress = deps.waiter?.address?.();
+  wakeAddress?.catch(() => undefined); // awaited below for a sync call
   const fn = await invocableFunction(deps, caller, functionId);
   const callbackUrl = req.callbackUrl === undefined ? undefined : checkCallbackUrl(req.callbackUrl, opts.allowLoopbackCallbacks ?? false);
   // A JSON input is checked against the function's schema before anything is written or held (issue #23).
@@ -134,6 +137,14 @@ export async function invoke(deps: Deps, caller: Caller, functionId: string, bod
   };
   const mode = req.mode ?? fn.mode;
   const waitS = req.waitS ?? 25;
+  // Issue #16: a sync call's job names where its wait listens, so the report (another Lambda) wakes
+  // it there. A wake queue that could not be made leaves the wait to its reads.
+  if (mode === 'sync' && wakeAddress) {
+    job.wakeTo = await wakeAddress.catch((err) => {
+      deps.telemetry.error('no wake queue: this sync wait notices its job by reading it', { jobId, error: String(err) });
+      return undefined;
+    });
+  }
   // Issue #19: a replicated job is never placed itself (its replicas are: verification.ts), so it never waits in the index.
   const replication = replicationPolicy(fn);
   if (replication) delete job.waitingShard;
@@ -269,7 +280,8 @@ export async function waitForJob(
   deps: Deps,
   jobId: string,
   waitS: number,
-  backOff = { minMs: WAIT_MIN_MS, maxMs: WAIT_MAX_MS },
+  /** Default: the waiter's `readBackOff` for a job that names where this wait listens (`written.wakeTo`), else WAIT_MIN_MS..WAIT_MAX_MS. */
+  backOff?: { minMs: number; maxMs: number },
   /**
    * The job as the caller has just written it (the invocation, not terminal): the wait starts with
    * a sleep instead of a read that would find the same (issue #16: one read less per sync job). A
@@ -279,6 +291,7 @@ export async function waitForJob(
 ): Promise<JobRecord | undefined> {
   const started = Date.now();
   const until = started + waitS * 1000;
+  const pace = backOff ?? (written?.wakeTo !== undefined ? deps.waiter?.readBackOff : undefined) ?? { minMs: WAIT_MIN_MS, maxMs: WAIT_MAX_MS };
   const wake = (deps.waiter ?? NO_WAKE).listen(jobId);
   try {
     // `known`: the job without a read — as the invocation wrote it, or as the write that ended it
@@ -287,7 +300,7 @@ export async function waitForJob(
     for (let known = written; ; known = wake.ended()) {
       const job = known ?? (await deps.jobs.getJob(jobId));
       if (!job || TERMINAL.includes(job.status) || Date.now() >= until) return job;
-      const pause = Math.min(backOff.maxMs, Math.max(backOff.minMs, (Date.now() - started) / 5));
+      const pause = Math.min(pace.maxMs, Math.max(pace.minMs, (Date.now() - started) / 5));
       await wake.sleep(Math.min(pause, Math.max(0, until - Date.now())));
     }
   } finally {

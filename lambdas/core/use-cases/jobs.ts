@@ -216,7 +216,7 @@ export async function cancelJob(deps: Deps, user: User, jobId: string) {
     throw notCancellable((await deps.jobs.getJob(jobId)) ?? job);
   }
   deps.telemetry.jobFinished('cancelled');
-  deps.waiter?.notify(jobId);
+  await deps.waiter?.notify(job);
   if (job.previousProviders?.length) await deps.outbox.append(jobId, [{ type: 'FailJob', jobId, reason: 'cancelled by the developer' }], { lane: job.developerId });
   // A cancelled job charges nothing: its hold goes back to the developer's available balance.
   await releaseHold(deps, jobId);

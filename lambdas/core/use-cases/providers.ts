@@ -256,13 +256,15 @@ export async function acceptReport(deps: Deps, user: User, providerId: string, b
     );
   }
   deps.telemetry.jobFinished(status === 'SUCCEEDED' ? 'succeeded' : 'failed');
-  // The job is terminal in the table now: a sync call waiting in this process answers at once, with the job as this write left it.
-  deps.waiter?.notify(job.jobId, { ...job, ...changes, pendingReport });
+  // The job is terminal in the table now: a sync call waiting in this process answers at once, with
+  // the job as this write left it; one waiting elsewhere is woken through its wake queue meanwhile.
+  const woken = deps.waiter?.notify(job, { ...job, ...changes, pendingReport });
   injectFault('report.afterTransition');
   await finishReport(deps, { ...job, ...changes, pendingReport }, provider.ownerId);
   await afterReplicaReport(deps, job);
   // The report freed this provider's room: the waiting jobs try it first (late binding, sampled policy).
   await dispatchWaiting(deps, undefined, providerId);
+  await woken;
   return { jobId: job.jobId, status };
 }
 

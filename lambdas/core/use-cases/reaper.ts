@@ -27,6 +27,8 @@ export interface SweepResult {
   holdsReleased?: number;
   /** Provider queues deleted because their provider's record is gone (once an hour, at minute 0). */
   orphanQueuesRemoved?: number;
+  /** Issue #16: wake queues of sync waits deleted past their age (AWS; once an hour, at minute 0). */
+  wakeQueuesRemoved?: number;
 }
 
 /**
@@ -93,6 +95,9 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
   result.placed = await dispatchWaiting(deps);
   result.holdsReleased = await sweepHolds(deps);
   // Listing every queue is one request per queue: once an hour is enough for what it cleans up.
-  if (new Date(now).getUTCMinutes() === 0) result.orphanQueuesRemoved = await sweepOrphanQueues(deps);
+  if (new Date(now).getUTCMinutes() === 0) {
+    result.orphanQueuesRemoved = await sweepOrphanQueues(deps);
+    if (deps.waiter?.sweep) result.wakeQueuesRemoved = await deps.waiter.sweep();
+  }
   return result;
 }

@@ -491,7 +491,7 @@ export async function reclaim(deps: Deps, job: JobRecord, reason: string): Promi
       return { outcome: 'gone' };
     }
     deps.telemetry.jobFinished('failed');
-    deps.waiter?.notify(job.jobId);
+    await deps.waiter?.notify(job);
     injectFault('reclaim.afterTransition');
     await finishReclaim(deps, { ...job, ...failed });
     return { outcome: 'failed', reason: failure };
@@ -554,7 +554,7 @@ export async function expireWaiting(deps: Deps, onFailed?: (job: WaitingJob) => 
     const moved = await deps.jobs.transition(job.jobId, ['QUEUED'], { status: 'FAILED', reason, finishedAt: now.toISOString() }, { attempt: job.attempt }, ['waitingShard']);
     if (!moved) continue;
     deps.telemetry.jobFinished('failed');
-    deps.waiter?.notify(job.jobId);
+    await deps.waiter?.notify(job);
     failed++;
     if (job.previousProviders?.length) await deps.outbox.append(job.jobId, [{ type: 'FailJob', jobId: job.jobId, reason }], { lane: job.developerId });
     await releaseHold(deps, job.jobId);

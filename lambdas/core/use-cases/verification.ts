@@ -347,7 +347,7 @@ async function answerUnverified(deps: Deps, group: JobRecord, first: JobRecord):
   };
   if (await deps.jobs.transition(group.jobId, ['QUEUED'], answer, { attempt: group.attempt })) {
     deps.telemetry.jobFinished('succeeded');
-    deps.waiter?.notify(group.jobId);
+    await deps.waiter?.notify(group);
   }
   // Whoever moved the group on, the decision may be due now (every replica may have ended already).
   await replicaEnded(deps, group.jobId);
@@ -374,7 +374,7 @@ async function finishGroup(deps: Deps, group: JobRecord, replicas: JobRecord[], 
   // A job answered unverified was counted finished and its waiter woken when it was answered.
   if (group.replication?.provisional === undefined) {
     deps.telemetry.jobFinished(outcome);
-    deps.waiter?.notify(group.jobId);
+    await deps.waiter?.notify(group);
   }
   await appendDecision(deps, group, replicas);
   await recordOutcomes(deps, group, replicas);
