@@ -163,6 +163,7 @@ export class ChainFaasStack extends Stack {
       if (spec.queues === 'send' || spec.queues === 'send+manage' || spec.queues === 'send+sweep') this.providerQueues.bindSender(fn);
       if (spec.queues === 'manage' || spec.queues === 'send+manage') this.providerQueues.bindManager(fn);
       if (spec.queues === 'send+sweep') this.providerQueues.bindSweeper(fn);
+      if (spec.syncWait) this.providerQueues.bindWakeListener(fn);
       if (spec.deadLetters) this.providerQueues.bindDeadLetterReader(fn);
       if (spec.developerBuckets) grantDeveloperBucketRoles(fn);
       if (spec.schedule) new HandlerSchedule(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Schedule`, { handler: fn, expression: spec.schedule });

@@ -16,10 +16,8 @@ import {
   TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import type { DeadLetter, ProviderQueues } from '../core/ports';
+import { WAKE_QUEUE_INFIX } from '../handlers/manifest';
 import { sqs } from './clients';
-
-/** The sync waits' wake queues are named `<prefix>w-<made>-<random>` (adapters/sqs-wake.ts); provider ids never start so (`prv_`). */
-export const WAKE_QUEUE_INFIX = 'w-';
 
 /** The alarm a provider queue gets on the age of its oldest message. */
 export interface QueueAgeAlarm {

@@ -91,6 +91,12 @@ export interface HandlerSpec {
    * `send+sweep`: send, and delete the queues of providers whose record is gone (the reaper).
    */
   queues?: 'send' | 'manage' | 'send+manage' | 'send+sweep';
+  /**
+   * Issue #16: waits for its sync jobs, so it owns a wake queue per sandbox (`<queue prefix>w-*`:
+   * create, configure, receive). Every Lambda that sends to provider queues may also send wake-ups
+   * there (JOB_WAKE=sqs), and the sweeper deletes them past their age.
+   */
+  syncWait?: boolean;
   /** The provider queues' dead-letter queue: receive, delete and release messages (operator). */
   deadLetters?: boolean;
   /** May assume developers' `chainfaas-results*` roles to presign into their result buckets. */
@@ -121,6 +127,7 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
     tables: { tokens: 'R', users: 'R', functions: 'R', jobs: 'RW', providers: 'RW', outbox: 'RW', balances: 'RW' },
     bucket: 'RW',
     queues: 'send',
+    syncWait: true,
     signingKey: true,
     developerBuckets: true,
   },
@@ -162,6 +169,13 @@ export const HANDLERS: Record<HandlerName, HandlerSpec> = {
   // Enrols peer operators' peers with the organisation's CAs (peerEnrolment: the CA keys) and asks the network for their status (ledger).
   peers: { entry: 'lambdas/handlers/peers.ts', tables: { tokens: 'R', users: 'R', peers: 'RW' }, ledger: true, peerEnrolment: true },
 };
+
+/**
+ * Issue #16: the sync waits' wake queues are named `<provider queue prefix>w-<made>-<random>`
+ * (adapters/sqs-wake.ts), beside the provider queues (`<prefix>prv_…`) and their dead-letter queue
+ * (`<prefix>dlq`), which never start so.
+ */
+export const WAKE_QUEUE_INFIX = 'w-';
 
 /**
  * Transactions the ledger writer keeps in flight unless configured otherwise (`LEDGER_WRITER_LANES`,

@@ -1,10 +1,10 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../lambdas/handlers/manifest';
+import { ENV, WAKE_QUEUE_INFIX } from '../../lambdas/handlers/manifest';
 
 export interface ProviderQueuesProps {
   /**
@@ -38,6 +38,8 @@ export interface ProviderQueuesProps {
 
 /** What a provider agent may do on its own queue, and nothing more. */
 const PROVIDER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
+/** What a Lambda that waits for sync jobs needs for its sandbox's wake queue (lambdas/adapters/sqs-wake.ts). */
+const WAKE_LISTENER_ACTIONS = ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes', 'sqs:TagQueue', 'sqs:ReceiveMessage'];
 /** What the providers Lambda needs to create a provider's queue (lambdas/adapters/sqs-queues.ts). */
 const MANAGER_ACTIONS = ['sqs:CreateQueue', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes', 'sqs:TagQueue', 'sqs:DeleteQueue'];
 /** What it needs for each queue's age alarm (`<queue name>-oldest-message`). */
@@ -61,6 +63,8 @@ export class ProviderQueues extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   /** `arn:aws:sqs:<region>:<account>:<prefix>*` */
   readonly queueArnPattern: string;
+  /** `arn:aws:sqs:<region>:<account>:<prefix>w-*`: the sync waits' wake queues (issue #16). */
+  readonly wakeQueueArnPattern: string;
   private readonly maxSessionDuration: Duration;
   private readonly tags: Record<string, string>;
   private role?: iam.Role;
@@ -74,6 +78,7 @@ export class ProviderQueues extends Construct {
     this.maxSessionDuration = props.maxSessionDuration ?? Duration.hours(1);
     this.tags = props.tags ?? {};
     this.queueArnPattern = Stack.of(this).formatArn({ service: 'sqs', resource: `${props.prefix}*` });
+    this.wakeQueueArnPattern = Stack.of(this).formatArn({ service: 'sqs', resource: `${props.prefix}${WAKE_QUEUE_INFIX}*` });
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       queueName: `${props.prefix}dlq`,
       retentionPeriod: props.deadLetterRetention ?? Duration.days(14),
@@ -121,7 +126,7 @@ export class ProviderQueues extends Construct {
         sid: 'NeverTheDeadLetterQueue',
         effect: iam.Effect.DENY,
         actions: PROVIDER_ACTIONS,
-        resources: [this.deadLetterQueue.queueArn],
+        resources: [this.deadLetterQueue.queueArn, this.wakeQueueArnPattern],
       }),
     );
     this.acknowledgePrefix(this.role, 'Each provider session is narrowed to its own queue by a session policy.');
@@ -208,8 +213,27 @@ export class ProviderQueues extends Construct {
   }
 
   /**
+   * Issue #16: lets `fn` (the invocations Lambda) wait for its sync jobs through a wake queue of
+   * its own per sandbox (`<prefix>w-<made>-<random>`, lambdas/adapters/sqs-wake.ts): create and
+   * configure it (encryption, TLS-only policy, tags) and receive from it, on `<prefix>w-*` only.
+   * Call after `bindSender` (which sets JOB_WAKE=sqs and where the wake queues are).
+   */
+  bindWakeListener(fn: lambda.Function): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'OwnWakeQueue', actions: WAKE_LISTENER_ACTIONS, resources: [this.wakeQueueArnPattern] }));
+    if (fn.role) {
+      Validations.of(fn.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${this.prefix}${WAKE_QUEUE_INFIX}*]`,
+        reason: 'Each sandbox makes its own wake queue at run time (its name has its creation second and a random tail); the prefix is the narrowest scope that covers them.',
+      });
+    }
+    fn.addEnvironment(ENV.queueTags, JSON.stringify(this.tags));
+  }
+
+  /**
    * Lets `fn` send job envelopes to provider queues: sets the queue prefix and grants
-   * sqs:SendMessage on the prefix, with an explicit deny on the dead-letter queue.
+   * sqs:SendMessage on the prefix, with an explicit deny on the dead-letter queue. The prefix
+   * covers the sync waits' wake queues too (`<prefix>w-*`): `fn` wakes a sync wait whose job it
+   * ends (JOB_WAKE=sqs, JOB_WAKE_QUEUES).
    */
   bindSender(fn: lambda.Function): void {
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'SendJobEnvelopes', actions: ['sqs:SendMessage'], resources: [this.queueArnPattern] }));
@@ -223,5 +247,7 @@ export class ProviderQueues extends Construct {
       }),
     );
     fn.addEnvironment(ENV.queuePrefix, this.prefix);
+    fn.addEnvironment(ENV.jobWake, 'sqs');
+    fn.addEnvironment(ENV.wakeQueues, `https://sqs.${Aws.REGION}.${Aws.URL_SUFFIX}/${Aws.ACCOUNT_ID}/${this.prefix}${WAKE_QUEUE_INFIX}`);
   }
 }

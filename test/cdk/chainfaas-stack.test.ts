@@ -80,12 +80,15 @@ describe('ChainFaasStack wiring from the manifest', () => {
     }
   });
 
-  test('only the providers Lambda manages queues and may assume the provider role', () => {
+  test('only the providers Lambda manages provider queues and may assume the provider role; only the invocations Lambda makes wake queues, on <prefix>w-* (issue #16)', () => {
     const providerRole = id(synth.stack.providerQueues.providerRole);
+    const wakeOnly = (s: Statement) => resourcesOf(s).every((r) => JSON.stringify(r).endsWith(':chainfaas-dev-pq-w-*"]]}'));
     for (const name of HANDLER_NAMES) {
+      const makesWakeQueues = allows(name).some((s) => actionsOf(s).includes('sqs:CreateQueue') && wakeOnly(s));
+      expect(makesWakeQueues).toBe(name === 'invocations');
       const manages = allows(name).some(
         (s) =>
-          actionsOf(s).includes('sqs:CreateQueue') ||
+          (actionsOf(s).includes('sqs:CreateQueue') && !wakeOnly(s)) ||
           (actionsOf(s).includes('sts:AssumeRole') && resourcesOf(s).some((r) => referencedIds(r).has(providerRole))),
       );
       expect(manages).toBe(name === 'providers');

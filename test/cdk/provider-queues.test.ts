@@ -9,6 +9,7 @@ import { actionsOf, statementsOfRole, testStack, type Statement } from './helper
 
 const ENTRY = 'test/cdk/fixtures/echo-handler.ts';
 const PREFIX_ARN = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sqs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':cf-test-pq-*']] };
+const WAKE_ARN = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sqs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':cf-test-pq-w-*']] };
 
 describe('ProviderQueues', () => {
   let stack: Stack;
@@ -16,15 +17,19 @@ describe('ProviderQueues', () => {
   let template: Template;
   let manager: PlatformFunction;
   let sender: PlatformFunction;
+  let listener: PlatformFunction;
   let bystander: PlatformFunction;
   beforeAll(() => {
     stack = testStack();
     queues = new ProviderQueues(stack, 'Queues', { prefix: 'cf-test-pq-', tags: { 'chainfaas:stage': 'test' } });
     manager = new PlatformFunction(stack, 'Manager', { entry: ENTRY });
     sender = new PlatformFunction(stack, 'Sender', { entry: ENTRY });
+    listener = new PlatformFunction(stack, 'Listener', { entry: ENTRY });
     bystander = new PlatformFunction(stack, 'Bystander', { entry: ENTRY });
     queues.bindManager(manager);
     queues.bindSender(sender);
+    queues.bindSender(listener);
+    queues.bindWakeListener(listener);
     queues.alarmOnAge(new sns.Topic(stack, 'Alarms'), Duration.minutes(15));
     template = Template.fromStack(stack);
   });
@@ -78,6 +83,14 @@ describe('ProviderQueues', () => {
     ]);
   });
 
+  test('a Lambda that waits for sync jobs may also make, configure and receive from wake queues, on <prefix>w-* only (issue #16)', () => {
+    expect(ofFn(listener)).toEqual([
+      { Sid: 'SendJobEnvelopes', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: PREFIX_ARN },
+      { Sid: 'NotToTheDeadLetterQueue', Effect: 'Deny', Action: 'sqs:SendMessage', Resource: dlqArn() },
+      { Sid: 'OwnWakeQueue', Effect: 'Allow', Action: ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SetQueueAttributes', 'sqs:TagQueue'], Resource: WAKE_ARN },
+    ]);
+  });
+
   test('an unbound Lambda gets nothing', () => {
     expect(ofFn(bystander)).toEqual([]);
   });
@@ -86,7 +99,7 @@ describe('ProviderQueues', () => {
     const actions = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'];
     expect(sorted(statementsOfRole(template, logicalId(queues.providerRole)))).toEqual([
       { Sid: 'OwnQueueOnly', Effect: 'Allow', Action: actions, Resource: PREFIX_ARN },
-      { Sid: 'NeverTheDeadLetterQueue', Effect: 'Deny', Action: actions, Resource: dlqArn() },
+      { Sid: 'NeverTheDeadLetterQueue', Effect: 'Deny', Action: actions, Resource: [dlqArn(), WAKE_ARN] },
     ]);
   });
 
@@ -99,7 +112,7 @@ describe('ProviderQueues', () => {
     expect(role.ManagedPolicyArns).toBeUndefined();
   });
 
-  test('binders set the prefix and role variables, named in the manifest, and nothing else', () => {
+  test('binders set the prefix, role and wake variables, named in the manifest, and nothing else', () => {
     const env = (fn: PlatformFunction) => template.toJSON().Resources[logicalId(fn)].Properties.Environment.Variables;
     expect(env(manager)).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
@@ -110,6 +123,12 @@ describe('ProviderQueues', () => {
     });
     expect(env(sender)[ENV.queuePrefix]).toBe('cf-test-pq-');
     expect(env(sender)[ENV.providerRoleArn]).toBeUndefined();
+    // Senders wake sync waits through the wake queues; their URLs' prefix is the account's SQS endpoint's.
+    expect(env(sender)[ENV.jobWake]).toBe('sqs');
+    expect(env(sender)[ENV.wakeQueues]).toEqual({
+      'Fn::Join': ['', ['https://sqs.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/', { Ref: 'AWS::AccountId' }, '/cf-test-pq-w-']],
+    });
+    expect(env(listener)[ENV.queueTags]).toBe('{"chainfaas:stage":"test"}');
   });
 
   test('refuses a second manager and a malformed prefix', () => {
