@@ -9,8 +9,9 @@ import { commandFor, machineAfter, machineBefore, note, Profile, round, sleep } 
  * Cost per million jobs: every request the platform makes for warm (http) and cold (stdio) sync
  * jobs, counted on the wire (local/wire-count.ts: proxies in front of DynamoDB Local, fauxqs's SQS
  * and S3, and the API), times the us-east-1 list prices of bench/prices.ts. Runs on a platform of
- * its own with JOB_WAKE=off, so the sync wait behaves as a waiting Lambda in AWS does (it reads the
- * job; no in-process wake-up). Idle traffic (heartbeats, the agent's empty long polls, the local
+ * its own with JOB_WAKE=sqs, so the sync wait behaves as a waiting Lambda in AWS does (no
+ * in-process wake-up: the report's wake-up goes through the waiting process's wake queue, then the
+ * wait reads the job; adapters/sqs-wake.ts). Idle traffic (heartbeats, the agent's empty long polls, the local
  * reaper's 1 s sweeps) is measured in a window without jobs first and subtracted at its rate.
  *
  * Lambda: one invocation per API request, billed for the request's time at the proxy × the
@@ -164,7 +165,10 @@ export async function runCost(h: Harness, wire: ReturnType<typeof wireCounter>, 
     date: new Date().toISOString(),
     machine: machineAfter(machine),
     what: 'requests per sync job on the wire (DynamoDB units, SQS, S3, API Gateway, Lambda invocations and GB-s incl. the sync wait), times us-east-1 list prices (bench/prices.ts)',
-    syncWait: 'JOB_WAKE=off: the consistent-read wait of a Lambda in AWS',
+    syncWait:
+      process.env.JOB_WAKE === 'off'
+        ? 'JOB_WAKE=off: the wait of a Lambda in AWS reading the job alone (before the wake queues)'
+        : "JOB_WAKE=sqs: the wait of a Lambda in AWS, woken through its sandbox's wake queue",
     jobs: { warm: plan.warm, cold: plan.cold },
     idle: {
       seconds: round(idle.seconds, 1),
@@ -178,8 +182,8 @@ export async function runCost(h: Harness, wire: ReturnType<typeof wireCounter>, 
 }
 
 if (require.main === module) {
-  // The sync wait as a Lambda in AWS does it (consistent reads), so its requests are counted.
-  process.env.JOB_WAKE = 'off';
+  // The sync wait as a Lambda in AWS does it (a wake-up through SQS, then a read), so its requests are counted.
+  process.env.JOB_WAKE = process.env.JOB_WAKE || 'sqs';
   const wire = wireCounter();
   standalone('cost', (h, profile) => runCost(h, wire, profile), { wire });
 }

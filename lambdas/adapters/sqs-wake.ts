@@ -91,11 +91,16 @@ export class SqsJobWaiter implements JobWaiter {
     const wake = this.local.listen(jobId);
     this.ensurePolling();
     return {
-      sleep: (ms) => wake.sleep(ms),
+      sleep: (ms) => {
+        const slept = wake.sleep(ms);
+        // Asleep again (its job was not over): the poll goes on, or starts again, for it.
+        this.ensurePolling();
+        return slept;
+      },
       ended: () => wake.ended(),
       close: () => {
         wake.close();
-        if (this.local.waiting === 0) this.abort?.abort();
+        if (this.local.unwoken === 0) this.abort?.abort();
       },
     };
   }
@@ -104,19 +109,22 @@ export class SqsJobWaiter implements JobWaiter {
     if (this.polling) return;
     this.polling = this.poll().finally(() => {
       this.polling = undefined;
-      // A wait that began while the last poll was ending.
-      if (this.local.waiting > 0) this.ensurePolling();
+      // A wait that began (or slept again) while the last poll was ending.
+      if (this.local.unwoken > 0) this.ensurePolling();
     });
   }
 
-  /** Receives wake-ups for as long as some request of this process waits. */
+  /**
+   * Receives wake-ups for as long as some wait of this process has not been woken: once every wait
+   * is woken (reading its job), no further receive is sent for them (one receive per wake-up).
+   */
   private async poll(): Promise<void> {
-    while (this.local.waiting > 0) {
+    while (this.local.unwoken > 0) {
       const abort = (this.abort = new AbortController());
       try {
         await this.address();
         const url = this.own?.url;
-        if (!url || this.local.waiting === 0) break;
+        if (!url || this.local.unwoken === 0) break;
         const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20, MaxNumberOfMessages: 10, VisibilityTimeout: HIDDEN_S }), {
           abortSignal: abort.signal,
         });

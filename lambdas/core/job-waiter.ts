@@ -36,9 +36,18 @@ export class InProcessJobWaiter implements JobWaiter {
     for (const set of this.listeners.values()) n += set.size;
     return n;
   }
+
+  /** Waits not woken since they last slept: those a wake-up from elsewhere could still be for (adapters/sqs-wake.ts). */
+  get unwoken(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) for (const listener of set) if (!listener.woken) n++;
+    return n;
+  }
 }
 
 class Listener implements JobWake {
+  /** Woken since it last slept (it is reading the job, or about to). */
+  woken = false;
   private notified = false;
   private job?: JobRecord;
   private resolve?: (notified: boolean) => void;
@@ -47,6 +56,7 @@ class Listener implements JobWake {
   constructor(readonly close: () => void) {}
 
   wake(ended?: JobRecord): void {
+    this.woken = true;
     if (ended) this.job = ended;
     if (this.resolve) this.settle(true);
     else this.notified = true;
@@ -59,6 +69,7 @@ class Listener implements JobWake {
   }
 
   sleep(ms: number): Promise<boolean> {
+    this.woken = false;
     if (this.notified) {
       this.notified = false;
       return Promise.resolve(true);

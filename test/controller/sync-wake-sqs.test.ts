@@ -115,6 +115,8 @@ test('a report accepted in another process wakes the sync wait through its wake 
   expect(await wakeQueues()).toContain(`${c.env.PROVIDER_QUEUE_PREFIX}w-${job.wakeTo}`);
 
   const { deps, reads } = counted({ ...c.deps, waiter: waiting });
+  const { sqs } = await import('../../lambdas/adapters/clients');
+  const sent = jest.spyOn(sqs, 'send');
   const started = Date.now();
   const waited = waitForJob(deps, job.jobId, 120, MINUTE, job);
   await expect(report({ ...c.deps, waiter: reporting }, job)).resolves.toMatchObject({ status: 'SUCCEEDED' });
@@ -123,6 +125,13 @@ test('a report accepted in another process wakes the sync wait through its wake 
   expect(Date.now() - started).toBeLessThan(30_000);
   expect(reads()).toBe(1);
   expect(errors).toEqual([]);
+  // What the wake-up cost on SQS: one send, one receive (no delete; no second receive once the wait was woken).
+  await sleep(50);
+  const calls = sent.mock.calls.map(([command]) => command.constructor.name);
+  sent.mockRestore();
+  expect(calls.filter((n) => n === 'SendMessageCommand')).toHaveLength(1);
+  expect(calls.filter((n) => n === 'ReceiveMessageCommand')).toHaveLength(1);
+  expect(calls.filter((n) => n === 'DeleteMessageCommand')).toHaveLength(0);
   // The last wait ended: the long poll was stopped.
   await sleep(50);
   expect((waiting as unknown as { polling?: Promise<void> }).polling).toBeUndefined();
