@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { generateKeyPair, RuntimeReport, signPayload } from '../../contract/src';
-import type { JobRecord, User } from '../../lambdas/core/model';
-import type { Deps } from '../../lambdas/core/use-cases/context';
-import { definition, startController, type Controller } from './harness';
+import type { JobRecord } from '../../lambdas/core/model';
+import { startController, type Controller } from './harness';
+import { counted, syncJobs } from './sync-jobs';
 
 /**
  * Issue #16: a sync invocation learns that its job ended from the report that ends it, not from a
@@ -21,71 +19,11 @@ afterAll(async () => {
 
 const MINUTE = { minMs: 60_000, maxMs: 60_000 };
 
-let machine: Promise<{ provider: { user: User }; keys: { privateKeyPem: string }; providerId: string }> | undefined;
-
-/** The one provider of this file (online, with room for every job here), registered on first use. */
-function theProvider() {
-  machine ??= (async () => {
-    const { registerProvider, heartbeat } = await import('../../lambdas/core/use-cases/providers');
-    const provider = await c.newUser(['provider']);
-    const keys = generateKeyPair();
-    const { providerId } = await registerProvider(c.deps, provider.user, { name: 'p', capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: keys.publicKeyPem });
-    await heartbeat(c.deps, provider.user, providerId, {});
-    return { provider, keys, providerId };
-  })();
-  return machine;
-}
-
-/** A developer's sync job ASSIGNED to the provider. */
-async function assignedJob() {
-  const { createFunction } = await import('../../lambdas/core/use-cases/functions');
-  const { invoke } = await import('../../lambdas/core/use-cases/invocations');
-  const { provider, keys, providerId } = await theProvider();
-  const dev = await c.newUser(['developer']);
-  const fn = await createFunction(c.deps, dev.user, definition());
-  const { job } = await invoke(c.deps, { user: dev.user }, fn.functionId, { mode: 'sync', input: 'x' });
-  expect(job).toMatchObject({ status: 'ASSIGNED', providerId });
-  return { job, provider, keys, providerId };
-}
-
-/** What the agent does after the run: PUT the result to the presigned URL, then post the signed report. */
-async function report(job: JobRecord, who: Awaited<ReturnType<typeof assignedJob>>) {
-  const { acceptReport } = await import('../../lambdas/core/use-cases/providers');
-  const result = Buffer.from('done');
-  const put = await fetch(await c.deps.storage.presignPut(job.resultKey, 60), { method: 'PUT', body: result });
-  expect(put.ok).toBe(true);
-  const at = new Date().toISOString();
-  const body: RuntimeReport = {
-    v: 1,
-    jobId: job.jobId,
-    providerId: who.providerId,
-    attempt: job.attempt,
-    status: 'succeeded',
-    exitCode: 0,
-    runtimeMs: 0,
-    resultSha256: createHash('sha256').update(result).digest('hex'),
-    resultSize: result.length,
-    logSize: 0,
-    startedAt: at,
-    finishedAt: at,
-  };
-  return acceptReport(c.deps, who.provider.user, who.providerId, { report: body, signature: signPayload(body, who.keys.privateKeyPem) });
-}
-
-/** `deps` whose job reads are counted (the real store underneath). */
-function counted(deps: Deps): { deps: Deps; reads: () => number } {
-  let n = 0;
-  const jobs = new Proxy(deps.jobs, {
-    get: (target, prop, receiver) =>
-      prop === 'getJob'
-        ? (jobId: string) => {
-            n++;
-            return target.getJob(jobId);
-          }
-        : Reflect.get(target, prop, receiver),
-  });
-  return { deps: { ...deps, jobs }, reads: () => n };
-}
+let assignedJob: ReturnType<typeof syncJobs>['assignedJob'];
+let report: ReturnType<typeof syncJobs>['report'];
+beforeAll(() => {
+  ({ assignedJob, report } = syncJobs(c));
+});
 
 test('#16: the accepted report wakes the sync call waiting for its job in this process (no poll interval: its back-off is a minute)', async () => {
   const { waitForJob } = await import('../../lambdas/core/use-cases/invocations');

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { generateKeyPair, RuntimeReport, signPayload } from '../../contract/src';
-import type { JobRecord, User } from '../../lambdas/core/model';
+import type { JobRecord } from '../../lambdas/core/model';
 import type { Deps } from '../../lambdas/core/use-cases/context';
 import type { SqsJobWaiter as Waiter } from '../../lambdas/adapters/sqs-wake';
-import { definition, sqsOf, startController, type Controller } from './harness';
+import { sqsOf, startController, type Controller } from './harness';
+import { counted, syncJobs } from './sync-jobs';
 
 /**
  * Issue #16: in AWS the report that ends a job is another Lambda's request, so the sync call
@@ -36,68 +35,15 @@ beforeEach(() => {
 const MINUTE = { minMs: 60_000, maxMs: 60_000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let machine: Promise<{ provider: { user: User }; keys: { privateKeyPem: string }; providerId: string }> | undefined;
-function theProvider() {
-  machine ??= (async () => {
-    const { registerProvider, heartbeat } = await import('../../lambdas/core/use-cases/providers');
-    const provider = await c.newUser(['provider']);
-    const keys = generateKeyPair();
-    const { providerId } = await registerProvider(c.deps, provider.user, { name: 'p', capacity: { vcpu: 64, memoryMb: 65536 }, publicKey: keys.publicKeyPem });
-    await heartbeat(c.deps, provider.user, providerId, {});
-    return { provider, keys, providerId };
-  })();
-  return machine;
-}
+let jobs: ReturnType<typeof syncJobs>;
+beforeAll(() => {
+  jobs = syncJobs(c);
+});
 
 /** A sync job created in the process whose deps are `deps`. */
-async function syncJob(deps: Deps): Promise<JobRecord> {
-  const { createFunction } = await import('../../lambdas/core/use-cases/functions');
-  const { invoke } = await import('../../lambdas/core/use-cases/invocations');
-  const { providerId } = await theProvider();
-  const dev = await c.newUser(['developer']);
-  const fn = await createFunction(c.deps, dev.user, definition());
-  const { job } = await invoke(deps, { user: dev.user }, fn.functionId, { mode: 'sync', input: 'x' });
-  expect(job).toMatchObject({ status: 'ASSIGNED', providerId });
-  return job;
-}
-
+const syncJob = async (deps: Deps) => (await jobs.assignedJob(deps)).job;
 /** The agent's report of `job`, accepted by the process whose deps are `deps`. */
-async function report(deps: Deps, job: JobRecord) {
-  const { acceptReport } = await import('../../lambdas/core/use-cases/providers');
-  const who = await theProvider();
-  const result = Buffer.from('done');
-  const at = new Date().toISOString();
-  const body: RuntimeReport = {
-    v: 1,
-    jobId: job.jobId,
-    providerId: who.providerId,
-    attempt: job.attempt,
-    status: 'succeeded',
-    exitCode: 0,
-    runtimeMs: 0,
-    resultSha256: createHash('sha256').update(result).digest('hex'),
-    resultSize: result.length,
-    logSize: 0,
-    startedAt: at,
-    finishedAt: at,
-  };
-  return acceptReport(deps, who.provider.user, who.providerId, { report: body, signature: signPayload(body, who.keys.privateKeyPem), resultBase64: result.toString('base64') });
-}
-
-/** `deps` whose job reads are counted (the real store underneath). */
-function counted(deps: Deps): { deps: Deps; reads: () => number } {
-  let n = 0;
-  const jobs = new Proxy(deps.jobs, {
-    get: (target, prop, receiver) =>
-      prop === 'getJob'
-        ? (jobId: string) => {
-            n++;
-            return target.getJob(jobId);
-          }
-        : Reflect.get(target, prop, receiver),
-  });
-  return { deps: { ...deps, jobs }, reads: () => n };
-}
+const report = async (deps: Deps, job: JobRecord) => jobs.report(job, await jobs.theProvider(), deps);
 
 async function wakeQueues(): Promise<string[]> {
   const out = await sqsOf(c).send(new ListQueuesCommand({ QueueNamePrefix: `${c.env.PROVIDER_QUEUE_PREFIX}w-` }));
@@ -166,7 +112,7 @@ test('the sweep deletes wake queues past WAKE_QUEUE_EXPIRY_S and nothing else', 
   const fresh = new SqsJobWaiter(prefix, { onError });
   const oldName = `${c.env.PROVIDER_QUEUE_PREFIX}w-${await old.address()}`;
   const freshName = `${c.env.PROVIDER_QUEUE_PREFIX}w-${await fresh.address()}`;
-  const { providerId } = await theProvider();
+  const { providerId } = await jobs.theProvider();
   const providerQueue = `${c.env.PROVIDER_QUEUE_PREFIX}${providerId}`;
   expect(await wakeQueues()).toEqual(expect.arrayContaining([oldName, freshName]));
 
