@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { ENV } from '../handlers/manifest';
+import { conflictRetry } from './dynamo/conflicts';
 
 /**
  * The AWS SDK clients, created once per process at module scope. In AWS the endpoints are the
@@ -15,7 +16,10 @@ import { ENV } from '../handlers/manifest';
 const region = process.env[ENV.aws.region] ?? 'us-east-1';
 const endpoint = (service: keyof typeof ENV.aws.endpoints): string | undefined => process.env[ENV.aws.endpoints[service]] || undefined;
 
-export const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region, endpoint: endpoint('dynamodb') }), {
+const dynamoClient = new DynamoDBClient({ region, endpoint: endpoint('dynamodb') });
+// A write refused only because another was in flight on one of its items is sent again (dynamo/conflicts.ts).
+dynamoClient.middlewareStack.use(conflictRetry());
+export const dynamo = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true },
 });
 
