@@ -115,7 +115,7 @@ export function depsFromEnv(): Deps {
   const outbox = once(() => new DynamoOutbox(requireEnv(ENV.tables.outbox)));
   const balances = once(() => new DynamoBalanceStore(requireEnv(ENV.tables.balances)));
   const billingStore = once(() => new DynamoBillingStore(requireEnv(ENV.tables.balances)));
-  const starts = once(() => new DynamoJobStarts(jobs(), balances(), outbox(), providers()));
+  const starts = once(() => new DynamoJobStarts(jobs(), balances(), outbox()));
   const payments = paymentProviderFromEnv();
   const queues = once(() => {
     const ageAlarm = parseAgeAlarm(process.env[ENV.queueAgeAlarm]);

@@ -52,20 +52,17 @@ export interface FunctionStore {
 }
 
 /**
- * Issue #16: a job that is placed as it is created is written once: the reservation of its
- * capacity on the provider (the same conditional write `ProviderStore#reserve` makes), its record
- * (already ASSIGNED under a lease on that provider), its hold on the developer's available balance,
- * its `CreateJob` ledger entry and, with an idempotency key, its idempotency record, all in one
- * transaction: one round trip where the step-by-step path (reserve, hold, job, assign, append)
- * takes five, and no state in which some of them exist without the others.
+ * Issue #16: a job that is placed as it is created is written once: its record (already ASSIGNED
+ * under a lease, on a provider whose capacity the caller reserved), its hold on the developer's
+ * available balance, its `CreateJob` ledger entry and, with an idempotency key, its idempotency
+ * record, all in one transaction: one round trip where the step-by-step path (hold, job, assign,
+ * append) takes four, and no state in which some of them exist without the others.
  */
 export interface JobStarts {
   start(job: JobRecord, parts: JobStartParts): Promise<JobStartOutcome>;
 }
 
 export interface JobStartParts {
-  /** The capacity to reserve on `job.providerId`, as the caller last saw that provider (`ProviderStore#reserve`'s arguments). */
-  reserve: { provider: ProviderRecord; vcpuMilli: number; memoryMb: number; diskMb: number };
   /** The hold to place (`job.holdAmount` from `job.developerId`'s available balance); absent when holds are off. */
   hold?: { amount: number; at: string };
   /** The job's ledger events and their lane (Outbox#append's arguments for the job's stream). */
@@ -75,12 +72,11 @@ export interface JobStartParts {
 }
 
 /**
- * `started`: everything was written. `full`: the provider had no room for the reservation (or is
- * draining); nothing was written. `unfunded`: the balance did not cover the hold (or the account
+ * `started`: everything was written. `unfunded`: the balance did not cover the hold (or the account
  * has no available balance yet); nothing was written. `replayed`: the idempotency key was used
  * before; nothing was written.
  */
-export type JobStartOutcome = { kind: 'started' } | { kind: 'full' } | { kind: 'unfunded' } | { kind: 'replayed'; existing: IdempotencyRecord };
+export type JobStartOutcome = { kind: 'started' } | { kind: 'unfunded' } | { kind: 'replayed'; existing: IdempotencyRecord };
 
 export interface JobStore {
   createJob(job: JobRecord): Promise<void>;

@@ -7,34 +7,27 @@ import type { DynamoBalanceStore } from './balances';
 import { failedConditions, type TransactItem } from './common';
 import type { DynamoJobStore } from './jobs';
 import type { DynamoOutbox } from './outbox';
-import type { DynamoProviderStore } from './providers';
 
 /**
- * A job placed as it is created, in one TransactWriteItems across four tables (issue #16): the
- * reservation of its capacity on the provider (as DynamoProviderStore#reserve writes it), the job's
- * record, its hold (the account's `available` and the hold item, as DynamoBalanceStore writes them),
- * its outbox entry (as DynamoOutbox appends it) and, with a key, its idempotency record (as
- * DynamoJobStore#createJobOnce writes it). Each store builds its own items, so the conditions are
- * the ones its step-by-step writes use; the transaction makes them one.
+ * A job placed as it is created, in one TransactWriteItems across three tables (issue #16): the
+ * job's record, its hold (the account's `available` and the hold item, as DynamoBalanceStore
+ * writes them), its outbox entry (as DynamoOutbox appends it) and, with a key, its idempotency
+ * record (as DynamoJobStore#createJobOnce writes it). Each store builds its own items, so the
+ * conditions are the ones its step-by-step writes use; the transaction makes them one.
  *
  * A transaction bills two write units per item where single writes bill one, so this costs about
- * what the writes it replaces did (the assigning update of the job is gone; the reservation is
- * billed twice), and takes one round trip instead of five. A provider that had no room fails the
- * transaction alone (`full`): the caller tries the next one.
+ * what the four writes it replaces did (the assigning update of the job is gone), and takes one
+ * round trip instead of four.
  */
 export class DynamoJobStarts implements JobStarts {
   constructor(
     private readonly jobs: DynamoJobStore,
     private readonly balances: DynamoBalanceStore,
     private readonly outbox: DynamoOutbox,
-    private readonly providers: DynamoProviderStore,
   ) {}
 
   async start(job: JobRecord, parts: JobStartParts): Promise<JobStartOutcome> {
-    const { provider, vcpuMilli, memoryMb, diskMb } = parts.reserve;
-    const reservation = this.providers.reserveUpdate(provider, vcpuMilli, memoryMb, diskMb);
-    if (!reservation) return { kind: 'full' };
-    const items: TransactItem[] = [reservation];
+    const items: TransactItem[] = [];
     const idemAt = parts.idem ? items.push(this.jobs.idempotencyPut(parts.idem)) - 1 : -1;
     items.push(this.jobs.jobPut(job));
     const holdAt = parts.hold ? items.push(...this.balances.holdWrites(job.developerId, job.jobId, parts.hold.amount, parts.hold.at)) - 2 : -1;
@@ -51,7 +44,6 @@ export class DynamoJobStarts implements JobStarts {
       }
       // The account's condition (`available` covers the hold; the account is one) is the first hold write.
       if (holdAt >= 0 && failed.has(holdAt)) return { kind: 'unfunded' };
-      if (failed.has(0)) return { kind: 'full' };
       throw err;
     }
   }

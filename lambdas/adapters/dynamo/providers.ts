@@ -150,46 +150,36 @@ export class DynamoProviderStore implements ProviderStore {
   }
 
   async reserve(p: ProviderRecord, vcpuMilli: number, memoryMb: number, diskMb = 0): Promise<boolean> {
-    const update = this.reserveUpdate(p, vcpuMilli, memoryMb, diskMb);
-    if (!update) return false;
+    // More disk than the provider offers never fits (capacity is fixed); this also keeps the
+    // `attribute_not_exists(reservedDiskMb)` branch below exact: there, 0 <= capacity - need.
+    if (capacityDiskMb(p) - diskMb < 0) return false;
     try {
-      await dynamo.send(new UpdateCommand(update.Update));
+      await dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { providerId: p.providerId },
+          // A provider registered before disk was scheduled (issue #23) has no reservedDiskMb yet: it starts at 0.
+          UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli + :v, reservedMemoryMb = reservedMemoryMb + :m, reservedDiskMb = if_not_exists(reservedDiskMb, :zero) + :d',
+          // Capacity is fixed at registration, so "reserved <= capacity - need" is exact.
+          ConditionExpression:
+            'reservedVcpuMilli <= :maxV AND reservedMemoryMb <= :maxM AND (attribute_not_exists(reservedDiskMb) OR reservedDiskMb <= :maxD) AND draining = :false',
+          ExpressionAttributeValues: {
+            ':v': vcpuMilli,
+            ':m': memoryMb,
+            ':d': diskMb,
+            ':zero': 0,
+            ':maxV': p.capacityVcpuMilli - vcpuMilli,
+            ':maxM': p.capacityMemoryMb - memoryMb,
+            ':maxD': capacityDiskMb(p) - diskMb,
+            ':false': false,
+          },
+        }),
+      );
       return true;
     } catch (err) {
       if (isConditionFailure(err)) return false;
       throw err;
     }
-  }
-
-  /**
-   * The conditional reservation as one update (for `reserve`, or for a transaction that makes it
-   * with other items: DynamoJobStarts); undefined when `diskMb` can never fit the provider.
-   */
-  reserveUpdate(p: ProviderRecord, vcpuMilli: number, memoryMb: number, diskMb = 0) {
-    // More disk than the provider offers never fits (capacity is fixed); this also keeps the
-    // `attribute_not_exists(reservedDiskMb)` branch below exact: there, 0 <= capacity - need.
-    if (capacityDiskMb(p) - diskMb < 0) return undefined;
-    return {
-      Update: {
-        TableName: this.table,
-        Key: { providerId: p.providerId },
-        // A provider registered before disk was scheduled (issue #23) has no reservedDiskMb yet: it starts at 0.
-        UpdateExpression: 'SET reservedVcpuMilli = reservedVcpuMilli + :v, reservedMemoryMb = reservedMemoryMb + :m, reservedDiskMb = if_not_exists(reservedDiskMb, :zero) + :d',
-        // Capacity is fixed at registration, so "reserved <= capacity - need" is exact.
-        ConditionExpression:
-          'reservedVcpuMilli <= :maxV AND reservedMemoryMb <= :maxM AND (attribute_not_exists(reservedDiskMb) OR reservedDiskMb <= :maxD) AND draining = :false',
-        ExpressionAttributeValues: {
-          ':v': vcpuMilli,
-          ':m': memoryMb,
-          ':d': diskMb,
-          ':zero': 0,
-          ':maxV': p.capacityVcpuMilli - vcpuMilli,
-          ':maxM': p.capacityMemoryMb - memoryMb,
-          ':maxD': capacityDiskMb(p) - diskMb,
-          ':false': false,
-        },
-      },
-    };
   }
 
   async setReputation(providerId: string, reputation: Reputation, version: number): Promise<boolean> {

@@ -133,15 +133,14 @@ async function sendEnvelope(deps: Deps, job: JobRecord, provider: ProviderRecord
 export type Started = { kind: 'started'; job: JobRecord } | { kind: 'replayed'; existing: IdempotencyRecord } | { kind: 'unplaced' };
 
 /**
- * Issue #16: a new job (not yet written) placed as it is created. Providers are tried as `place`
- * tries them, but each try is one transaction (`deps.starts`): the reservation of the job's capacity
- * on that provider, the job already ASSIGNED to it under its lease, its hold of `holdAmount`, its
- * `CreateJob` entry and its idempotency record; then the envelope (signed meanwhile) is sent. A
- * provider with no room fails its transaction alone and the next is tried. `unplaced`: nothing was
- * written (no provider had room, or the balance did not cover the hold); the caller then takes the
- * step-by-step path (hold, job QUEUED, `dispatch`), which waits for a new account's credit,
- * explains a refused hold, and lets the job wait for room. `replayed`: the idempotency key was
- * used before; nothing was written.
+ * Issue #16: a new job (not yet written) placed as it is created. Capacity is reserved on a
+ * provider first (as `place` does); then the job, already ASSIGNED under its lease, its hold of
+ * `holdAmount`, its `CreateJob` entry and its idempotency record are one transaction
+ * (`deps.starts`), and the envelope (signed meanwhile) is sent. `unplaced`: nothing was written
+ * (no provider had room, or the balance did not cover the hold) and the capacity is back; the
+ * caller then takes the step-by-step path (hold, job QUEUED, `dispatch`), which waits for a new
+ * account's credit, explains a refused hold, and lets the job wait for room. `replayed`: the
+ * idempotency key was used before; nothing was written.
  */
 export async function startPlaced(
   deps: Deps,
@@ -149,46 +148,33 @@ export async function startPlaced(
   fn: FunctionRecord,
   { holdAmount, idem }: { holdAmount?: number; idem?: IdempotencyRecord },
 ): Promise<Started> {
-  const starts = deps.starts;
-  if (!starts) return { kind: 'unplaced' };
+  if (!deps.starts) return { kind: 'unplaced' };
   const need = needOf(job);
+  const provider = await reserveSomewhere(deps, need, undefined);
+  if (!provider) return { kind: 'unplaced' };
   const { waitingShard: _unplaced, ...created } = job;
-  const result: { job?: JobRecord; signed?: ReturnType<typeof buildSignedEnvelope> } = {};
-  const claim = async (provider: ProviderRecord): Promise<boolean> => {
-    const assignment = assignmentOn(deps, provider);
-    const assigned: JobRecord = { ...created, ...assignment, ...(holdAmount === undefined ? {} : { holdAmount }) };
-    const signed = buildSignedEnvelope(deps, assigned, provider, fn);
-    signed.catch(() => undefined); // awaited by sendEnvelope, or not at all when nothing was written
-    const outcome = await starts.start(assigned, {
-      reserve: { provider, vcpuMilli: need.vcpuMilli, memoryMb: need.memoryMb, diskMb: need.diskMb ?? 0 },
+  const assignment = assignmentOn(deps, provider);
+  const assigned: JobRecord = { ...created, ...assignment, ...(holdAmount === undefined ? {} : { holdAmount }) };
+  const signed = buildSignedEnvelope(deps, assigned, provider, fn);
+  signed.catch(() => undefined); // awaited by sendEnvelope, or not at all when nothing was written
+  let outcome: JobStartOutcome;
+  try {
+    outcome = await deps.starts.start(assigned, {
       hold: holdAmount === undefined ? undefined : { amount: holdAmount, at: job.createdAt },
       events: [createJobEvent(deps, job, provider.providerId, assignment.assignedAt)],
       route: { lane: job.developerId },
       idem,
     });
-    if (outcome.kind === 'full') return false;
-    // Another provider would not change it: the search ends here.
-    if (outcome.kind !== 'started') throw new StartStopped(outcome);
-    Object.assign(result, { job: assigned, signed });
-    return true;
-  };
-  let provider: ProviderRecord | undefined;
-  try {
-    provider = await reserveSomewhere(deps, need, undefined, { claim });
   } catch (err) {
-    if (err instanceof StartStopped) return err.outcome.kind === 'replayed' ? err.outcome : { kind: 'unplaced' };
+    await releaseCapacity(deps, provider.providerId, need, provider);
     throw err;
   }
-  if (!provider || !result.job || !result.signed) return { kind: 'unplaced' };
-  await sendEnvelope(deps, result.job, provider, result.signed);
-  return { kind: 'started', job: result.job };
-}
-
-/** A job start that no other provider would change (unfunded, replayed): it ends `startPlaced`'s search. */
-class StartStopped extends Error {
-  constructor(readonly outcome: Exclude<JobStartOutcome, { kind: 'started' } | { kind: 'full' }>) {
-    super(`job start ${outcome.kind}`);
+  if (outcome.kind !== 'started') {
+    await releaseCapacity(deps, provider.providerId, need, provider);
+    return outcome.kind === 'replayed' ? outcome : { kind: 'unplaced' };
   }
+  await sendEnvelope(deps, assigned, provider, signed);
+  return { kind: 'started', job: assigned };
 }
 
 /**
@@ -207,7 +193,6 @@ async function reserveSomewhere(
     excludedOwners,
     unreplicated = true,
     freed,
-    claim,
   }: {
     /** A shared view of the providers (placing waiting jobs); absent: the policy's own reading. */
     snapshot?: ProviderRecord[];
@@ -217,11 +202,6 @@ async function reserveSomewhere(
     unreplicated?: boolean;
     /** The provider a report just freed, tried first (late binding, issue #24). */
     freed?: ProviderRecord;
-    /**
-     * Makes the reservation on `provider`, in place of `ProviderStore#reserve` (startPlaced: with
-     * the job's creation, in one transaction); false when the provider had no room.
-     */
-    claim?: (provider: ProviderRecord) => Promise<boolean>;
   } = {},
 ): Promise<ProviderRecord | undefined> {
   const opts = schedulerOptions(deps, avoid);
@@ -241,7 +221,7 @@ async function reserveSomewhere(
       const quota = deps.config.probationQuota ?? 0;
       if (quota > 0 && (await held(provider.providerId)) >= quota) return false;
     }
-    if (!(await (claim ? claim(provider) : deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb, need.diskMb ?? 0)))) {
+    if (!(await deps.providers.reserve(provider, need.vcpuMilli, need.memoryMb, need.diskMb ?? 0))) {
       // The view was stale: someone else reserved there meanwhile. Refresh it for the next job.
       const fresh = await deps.providers.getProvider(provider.providerId);
       if (fresh) Object.assign(provider, fresh);
