@@ -1,4 +1,13 @@
-import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, paginateListQueues, ReceiveMessageCommand, SendMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  paginateListQueues,
+  QueueDoesNotExist,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+} from '@aws-sdk/client-sqs';
 import { InProcessJobWaiter } from '../core/job-waiter';
 import type { JobRecord } from '../core/model';
 import type { JobWaiter, JobWake } from '../core/ports';
@@ -149,7 +158,8 @@ export class SqsJobWaiter implements JobWaiter {
     try {
       await sqs.send(new SendMessageCommand({ QueueUrl: `${this.urlPrefix}${job.wakeTo}`, MessageBody: JSON.stringify({ jobId: job.jobId }) }));
     } catch (err) {
-      // The queue is gone (its process too, or it expired): nobody waits there any more.
+      // The queue is gone (past WAKE_QUEUE_EXPIRY_S: its process, and any wait there, with it): nobody to wake.
+      if (err instanceof QueueDoesNotExist || (err as Error).name === 'AWS.SimpleQueueService.NonExistentQueue') return;
       this.options.onError('a wake-up could not be sent; the wait notices its job by reading it', err);
     }
   }

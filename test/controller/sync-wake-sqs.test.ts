@@ -99,6 +99,9 @@ test("a sync job's wait keeps reading only as a fallback (WAKE_READ_BACK_OFF); a
   await new SqsJobWaiter(prefix, { onError }).notify({ jobId: job.jobId, wakeTo: '../dlq' });
   expect(errors).toHaveLength(1);
   expect(errors[0]).toMatch(/names no wake queue/);
+  // A job whose waiting process is long gone (its queue swept): nobody to wake, and nothing to report.
+  await new SqsJobWaiter(prefix, { onError }).notify({ jobId: job.jobId, wakeTo: '1000-gone' });
+  expect(errors).toHaveLength(1);
   // With no wake-up at all (its send failed), the first read comes after the fallback's first pause.
   await report({ ...c.deps, waiter: undefined }, job);
   await expect(waited).resolves.toMatchObject({ status: 'SUCCEEDED' });
