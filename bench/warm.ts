@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { breakdown, fetchResult, Harness, invoke, Invocation, standalone, summarizeBreakdowns } from './harness';
-import { commandFor, machineAfter, machineBefore, note, Profile, round, runWithInput, summarize, WARM_UP_PAIRS } from './support';
+import { commandFor, EMULATOR_WARM_UP_INVOCATIONS, machineAfter, machineBefore, note, Profile, round, runWithInput, summarize, WARM_UP_PAIRS } from './support';
 
 /**
  * Warm invocation: an http function (examples/echo-http) whose container the agent keeps warm
@@ -64,10 +64,11 @@ export async function runWarm(h: Harness, profile: Profile): Promise<object> {
   const since = Date.now();
 
   // Not recorded: starts the container and its relay (and builds the relay image on a first run);
-  // then WARM_UP_PAIRS pairs warm both sides.
+  // then EMULATOR_WARM_UP_INVOCATIONS warm the emulators' JIT, and WARM_UP_PAIRS pairs warm both sides.
   const first = await invoke(h.dev, functionId, 'first');
   const socket = relaySocket(agent.runDir);
   await direct(socket, 'first');
+  for (let i = 0; i < EMULATOR_WARM_UP_INVOCATIONS; i++) await invoke(h.dev, functionId, `emulators ${i}`);
   for (let i = 0; i < WARM_UP_PAIRS; i++) {
     await invoke(h.dev, functionId, `warm-up ${i}`);
     await direct(socket, `warm-up ${i}`);
@@ -123,7 +124,7 @@ export async function runWarm(h: Harness, profile: Profile): Promise<object> {
     function: { image: h.images.echoHttp, protocol: 'http', resources: RESOURCES },
     samples: n,
     firstInvocationMs: round(first.ms),
-    firstInvocationNote: `not in the samples: starts the function container and its relay and waits until it listens; ${WARM_UP_PAIRS} more invocations and direct calls follow it unrecorded`,
+    firstInvocationNote: `not in the samples: starts the function container and its relay and waits until it listens; ${EMULATOR_WARM_UP_INVOCATIONS} more invocations (the emulators' JIT), then ${WARM_UP_PAIRS} invocations and direct calls follow it unrecorded`,
     functionContainersAfter: containers,
     platformMs: p,
     baselineMs: b,
