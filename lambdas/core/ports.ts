@@ -520,10 +520,10 @@ export interface DeveloperBuckets {
   open(location: DeveloperBucket): Promise<ResultStorage>;
 }
 
-/** What scheduling reads of a waiting job to decide which to place, and to expire it. */
+/** What scheduling reads of a waiting job to decide which to place, and to expire it (and wake its sync caller: `wakeTo`). */
 export type WaitingJob = Pick<
   JobRecord,
-  'jobId' | 'developerId' | 'functionId' | 'image' | 'resources' | 'attempt' | 'status' | 'createdAt' | 'queuedAt' | 'previousProviders' | 'requeueReason' | 'replicaOf'
+  'jobId' | 'developerId' | 'functionId' | 'image' | 'resources' | 'attempt' | 'status' | 'createdAt' | 'queuedAt' | 'previousProviders' | 'requeueReason' | 'replicaOf' | 'wakeTo'
 >;
 
 /** The attributes of WaitingJob, for adapters that project them. */
@@ -540,6 +540,7 @@ export const WAITING_JOB_FIELDS = [
   'previousProviders',
   'requeueReason',
   'replicaOf',
+  'wakeTo',
 ] as const satisfies readonly (keyof WaitingJob)[];
 
 /** A peer a peer operator enrolled (use-cases/peers.ts), in the `peers` table keyed by operator. */
