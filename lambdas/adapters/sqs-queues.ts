@@ -19,6 +19,19 @@ import type { DeadLetter, ProviderQueues } from '../core/ports';
 import { WAKE_QUEUE_INFIX } from '../handlers/manifest';
 import { sqs } from './clients';
 
+/** Whether `err` is SQS saying the queue does not exist (the SDK's class, or the legacy query protocol's code). */
+export function isQueueGone(err: unknown): boolean {
+  return err instanceof QueueDoesNotExist || (err as Error | undefined)?.name === 'AWS.SimpleQueueService.NonExistentQueue';
+}
+
+/** The queue's ARN, as SQS reports it. */
+export async function queueArnOf(queueUrl: string | undefined): Promise<string> {
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const arn = attrs.Attributes?.QueueArn;
+  if (!arn) throw new Error(`queue ${queueUrl} has no ARN`);
+  return arn;
+}
+
 /** The alarm a provider queue gets on the age of its oldest message. */
 export interface QueueAgeAlarm {
   /** SNS topic the alarm notifies (the stack's alarm topic). */
@@ -85,10 +98,7 @@ export class SqsProviderQueues implements ProviderQueues {
   private deadLetterArn(): Promise<string> {
     this.dlqArn ??= (async () => {
       const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${this.prefix}dlq`, Attributes: { MessageRetentionPeriod: '1209600' } }));
-      const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
-      const arn = attrs.Attributes?.QueueArn;
-      if (!arn) throw new Error(`dead-letter queue ${QueueUrl} has no ARN`);
-      return arn;
+      return queueArnOf(QueueUrl);
     })().catch((err) => {
       this.dlqArn = undefined;
       throw err;
@@ -158,7 +168,7 @@ export class SqsProviderQueues implements ProviderQueues {
       .send(new GetQueueUrlCommand({ QueueName: name }))
       .then((out) => out.QueueUrl)
       .catch((err) => {
-        if (err instanceof QueueDoesNotExist || (err as Error).name === 'AWS.SimpleQueueService.NonExistentQueue') return undefined;
+        if (isQueueGone(err)) return undefined;
         throw err;
       });
     if (url) await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
@@ -193,11 +203,8 @@ export class SqsProviderQueues implements ProviderQueues {
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
   }
 
-  async queueArn(queueUrl: string): Promise<string> {
-    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-    const arn = attrs.Attributes?.QueueArn;
-    if (!arn) throw new Error(`queue ${queueUrl} has no ARN`);
-    return arn;
+  queueArn(queueUrl: string): Promise<string> {
+    return queueArnOf(queueUrl);
   }
 
   private dlqUrl?: Promise<string | undefined>;
@@ -210,7 +217,7 @@ export class SqsProviderQueues implements ProviderQueues {
       .catch((err) => {
         this.dlqUrl = undefined;
         // No provider ever registered: no dead-letter queue yet, so nothing in it.
-        if (err instanceof QueueDoesNotExist || (err as Error).name === 'AWS.SimpleQueueService.NonExistentQueue') return undefined;
+        if (isQueueGone(err)) return undefined;
         throw err;
       });
     return this.dlqUrl;

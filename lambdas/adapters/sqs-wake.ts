@@ -1,9 +1,7 @@
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
-  GetQueueAttributesCommand,
   paginateListQueues,
-  QueueDoesNotExist,
   ReceiveMessageCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
@@ -12,7 +10,7 @@ import { InProcessJobWaiter } from '../core/job-waiter';
 import type { JobRecord } from '../core/model';
 import type { JobWaiter, JobWake } from '../core/ports';
 import { sqs } from './clients';
-import { tlsOnlyPolicy } from './sqs-queues';
+import { isQueueGone, queueArnOf, tlsOnlyPolicy } from './sqs-queues';
 
 /** A process makes a new wake queue when its own is this old (and nobody waits on it). */
 export const WAKE_QUEUE_ROTATE_S = 3600;
@@ -91,9 +89,7 @@ export class SqsJobWaiter implements JobWaiter {
       }),
     );
     if (!QueueUrl) throw new Error(`SQS returned no URL for wake queue ${name}`);
-    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
-    if (!Attributes?.QueueArn) throw new Error(`wake queue ${name} has no ARN`);
-    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { Policy: tlsOnlyPolicy(Attributes.QueueArn) } }));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { Policy: tlsOnlyPolicy(await queueArnOf(QueueUrl)) } }));
   }
 
   listen(jobId: string): JobWake {
@@ -159,7 +155,7 @@ export class SqsJobWaiter implements JobWaiter {
       await sqs.send(new SendMessageCommand({ QueueUrl: `${this.urlPrefix}${job.wakeTo}`, MessageBody: JSON.stringify({ jobId: job.jobId }) }));
     } catch (err) {
       // The queue is gone (past WAKE_QUEUE_EXPIRY_S: its process, and any wait there, with it): nobody to wake.
-      if (err instanceof QueueDoesNotExist || (err as Error).name === 'AWS.SimpleQueueService.NonExistentQueue') return;
+      if (isQueueGone(err)) return;
       this.options.onError('a wake-up could not be sent; the wait notices its job by reading it', err);
     }
   }
