@@ -1,4 +1,5 @@
 import type { TokenRecord, User } from './model';
+import { Recent } from './recent';
 
 /**
  * The credentials this process looked up in the last AUTH_CACHE_MS (issue #16: every API request
@@ -15,29 +16,15 @@ export const AUTH_CACHE_MS = 5_000;
 /** At most this many credentials are kept; the oldest goes first. */
 export const AUTH_CACHE_MAX = 1_000;
 
-interface Entry {
-  record: TokenRecord;
-  user: User;
-  at: number;
-}
-
-const entries = new Map<string, Entry>();
+const entries = new Recent<string, { record: TokenRecord; user: User }>(AUTH_CACHE_MS, AUTH_CACHE_MAX);
 
 /** The token and user looked up for `tokenHash` less than AUTH_CACHE_MS ago, if any. */
 export function cachedCredential(tokenHash: string, nowMs = Date.now()): { record: TokenRecord; user: User } | undefined {
-  const entry = entries.get(tokenHash);
-  if (!entry) return undefined;
-  if (nowMs - entry.at >= AUTH_CACHE_MS || nowMs < entry.at) {
-    entries.delete(tokenHash);
-    return undefined;
-  }
-  return entry;
+  return entries.get(tokenHash, nowMs);
 }
 
 export function rememberCredential(tokenHash: string, record: TokenRecord, user: User, nowMs = Date.now()): void {
-  entries.delete(tokenHash);
-  entries.set(tokenHash, { record, user, at: nowMs });
-  if (entries.size > AUTH_CACHE_MAX) entries.delete(entries.keys().next().value as string);
+  entries.set(tokenHash, { record, user }, nowMs);
 }
 
 /** A revoked (or removed) token: refused by this process from now on. */
@@ -47,5 +34,5 @@ export function forgetCredential(tokenHash: string): void {
 
 /** A user whose record changed (the operator claim): their tokens are read again on their next use. */
 export function forgetUser(userId: string): void {
-  for (const [hash, entry] of entries) if (entry.record.userId === userId) entries.delete(hash);
+  entries.deleteWhere((entry) => entry.record.userId === userId);
 }

@@ -6,6 +6,7 @@ import { CreateFunctionBody, diskMbOf, FunctionQuery } from '../../../contract/s
 import { compileInputSchema } from '../input-validation';
 import { Deps, nowIso, parse, requireRole } from './context';
 import { resultLocation } from './results';
+import { Recent } from '../recent';
 
 /**
  * The function registry: images pinned by digest, resources (vCPU, memory, disk), protocol, mode,
@@ -48,7 +49,7 @@ export async function createFunction(deps: Deps, user: User, body: unknown): Pro
 export const FUNCTION_CACHE_MS = 1_000;
 /** At most this many functions are kept; the oldest goes first. */
 export const FUNCTION_CACHE_MAX = 1_000;
-const recentFunctions = new Map<string, { fn: FunctionRecord; at: number }>();
+const recentFunctions = new Recent<string, FunctionRecord>(FUNCTION_CACHE_MS, FUNCTION_CACHE_MAX);
 
 /** A function this process has just written: read again by its next invocation. */
 export function forgetFunction(functionId: string): void {
@@ -57,14 +58,11 @@ export function forgetFunction(functionId: string): void {
 
 async function readFunctionRecord(deps: Deps, functionId: string, cached: boolean): Promise<FunctionRecord | undefined> {
   const now = Date.now();
-  const entry = cached ? recentFunctions.get(functionId) : undefined;
-  if (entry && now >= entry.at && now - entry.at < FUNCTION_CACHE_MS) return entry.fn;
+  const kept = cached ? recentFunctions.get(functionId, now) : undefined;
+  if (kept) return kept;
   const fn = await deps.functions.getFunction(functionId);
-  recentFunctions.delete(functionId);
-  if (fn) {
-    recentFunctions.set(functionId, { fn, at: now });
-    if (recentFunctions.size > FUNCTION_CACHE_MAX) recentFunctions.delete(recentFunctions.keys().next().value as string);
-  }
+  if (fn) recentFunctions.set(functionId, fn, now);
+  else recentFunctions.delete(functionId);
   return fn;
 }
 
