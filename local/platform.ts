@@ -3,13 +3,13 @@ import { join, resolve } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { generateKeyPair } from '../contract/src';
-import { ENV, HandlerName, TableName, WAKE_QUEUE_INFIX } from '../lambdas/handlers/manifest';
+import { ENV, HandlerName, TableName } from '../lambdas/handlers/manifest';
 import { lambdaContext, LambdaHandler, startApiServer } from './api-server';
 import type { WireCounter } from './wire-count';
 import { startS3CorsProxy } from './s3-cors';
 import { projectRoot } from '../lib/project-root';
 import { ensureDocker } from './docker';
-import { startDynamoDbLocal, startFauxqs } from './services';
+import { fauxqsWakeQueues, startDynamoDbLocal, startFauxqs } from './services';
 import { createBucket, createTables } from './tables';
 import { startRegistry } from './registry';
 import { buildExampleImages } from '../examples/images';
@@ -160,9 +160,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.powertools.metricsDisabled]: process.env[ENV.powertools.metricsDisabled] ?? 'true',
       ...Object.fromEntries((Object.keys(TABLE_NAMES) as TableName[]).map((t) => [ENV.tables[t], TABLE_NAMES[t]])),
     };
-    // JOB_WAKE=sqs runs the AWS wake-up locally (bench/cost.ts): its wake queues live in fauxqs,
-    // which names every queue under one account as SQS does under the stack's.
-    if (process.env[ENV.jobWake] === 'sqs') env[ENV.wakeQueues] = `${fauxqs.endpoint}/000000000000/${env[ENV.queuePrefix]}${WAKE_QUEUE_INFIX}`;
+    // JOB_WAKE=sqs runs the AWS wake-up locally (bench/cost.ts): its wake queues live in fauxqs.
+    if (process.env[ENV.jobWake] === 'sqs') env[ENV.wakeQueues] = fauxqsWakeQueues(fauxqs.endpoint, env[ENV.queuePrefix] as string);
     Object.assign(process.env, env);
     await createTables(dynamo.endpoint, TABLE_NAMES);
     await createBucket(fauxqs.endpoint, env[ENV.bucket] as string);

